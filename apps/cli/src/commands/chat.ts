@@ -1,0 +1,83 @@
+import { createInterface } from "node:readline";
+import { generate } from "@zero-llm/transformer";
+import type { Command, CommandIO, ParsedArgs } from "../command";
+import { SAMPLING_FLAGS, formatStats, samplingFrom } from "./generate";
+import { MODEL_FLAGS, TOKENIZER_FLAG, openModel, openTokenizer } from "./model-io";
+
+/**
+ * `zllm chat --model FILE`: an interactive session. Each line you type is appended to one running
+ * KV cache (the conversation so far is never recomputed), and the model continues from it until
+ * an end-of-sequence token or --max-tokens. The text is plain continuation: no chat template is
+ * applied (a base model, like every model this project trains, has none). When the context is
+ * full the session starts over with an empty cache. An empty line or end of input ends it.
+ */
+
+/** Where the lines come from: stdin for the real command, any stream in tests. */
+export type ChatInput = () => NodeJS.ReadableStream;
+
+async function runChat(args: ParsedArgs, io: CommandIO, input: NodeJS.ReadableStream): Promise<number> {
+  const sampling = samplingFrom(args);
+  const opened = await openModel(args);
+  try {
+    const { model } = opened.checkpoint;
+    const codec = await openTokenizer(opened.checkpoint, args.flags.tokenizer as string | undefined);
+    if (opened.backendNote) io.stderr.write(`${opened.backendNote}\n`);
+    const showStats = args.flags.stats === true;
+    // the KV cache holds the whole conversation: the model's context, or --ctx (default at most 4096)
+    const capacity = Math.min(model.config.seqLen, (args.flags.ctx as number | undefined) ?? 4096);
+    const newCache = (): ReturnType<typeof model.newCache> => model.newCache({ capacity });
+    let cache = newCache();
+    io.stderr.write(`chat: ${model.config.arch} model, context ${capacity} tokens, ${sampling.describe}; an empty line ends the session\n`);
+    let first = true;
+    const lines = createInterface({ input, terminal: false });
+    io.stdout.write("> ");
+    for await (const line of lines) {
+      if (line.trim() === "") break;
+      let prompt = first && codec.bos !== undefined ? [codec.bos] : [];
+      prompt = prompt.concat(codec.tokenizer.encode(first ? line : `\n${line}`));
+      if (cache.length + prompt.length + 1 > cache.capacity) {
+        io.stderr.write("[context full: starting over]\n");
+        cache = newCache();
+        prompt = (codec.bos !== undefined ? [codec.bos] : []).concat(codec.tokenizer.encode(line));
+        if (prompt.length + 1 > cache.capacity) {
+          io.stderr.write(`[that line is ${prompt.length} tokens, more than the context ${cache.capacity}]\n> `);
+          first = true;
+          continue;
+        }
+      }
+      first = false;
+      const run = generate(model, prompt, { maxTokens: sampling.maxTokens, sampler: sampling.sampler, eos: codec.eos, cache });
+      const decoder = codec.decoder();
+      for (const id of run) {
+        const piece = decoder.push(id);
+        if (piece) io.stdout.write(piece);
+      }
+      io.stdout.write(`${decoder.flush()}\n`);
+      if (showStats) io.stderr.write(`${formatStats(run.stats)}\n`);
+      io.stdout.write("> ");
+    }
+    io.stdout.write("\n");
+    return 0;
+  } finally {
+    await opened.dispose();
+  }
+}
+
+export function makeChatCommand(input: ChatInput = () => process.stdin): Command {
+  return {
+    path: ["chat"],
+    summary: "Interactive session: each line continues one running KV cache",
+    usage: "chat --model FILE [--tokenizer FILE] [sampling flags] [--ctx N] [--stats]",
+    flags: {
+      ...MODEL_FLAGS,
+      ...TOKENIZER_FLAG,
+      ...SAMPLING_FLAGS,
+      stats: { type: "boolean", description: "after each reply, print tokens/s and time to first token (stderr)" },
+      ctx: { type: "number", description: "KV cache length in tokens (default: the model's context, at most 4096)", integer: true, min: 2, max: 1 << 24 },
+    },
+    positionals: { min: 0, max: 0 },
+    run: (args, io) => runChat(args, io, input()),
+  };
+}
+
+export const chatCommand: Command = makeChatCommand();

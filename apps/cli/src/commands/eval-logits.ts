@@ -1,0 +1,57 @@
+import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../command";
+import { MODEL_FLAGS, checkIds, openModel, parseIds } from "./model-io";
+
+/**
+ * `zllm eval logits --model FILE --tokens 1,450,9038 [--json]`
+ *
+ * A public contract (conformance scripts outside the repository call it; keep it stable):
+ * the tokens go one at a time through the KV-cache decode path from position 0, and for each
+ * position i the output holds the full logits vector [vocabSize] of the prediction of token i+1.
+ *
+ * --json prints exactly one line: a JSON array of tokens.length arrays of vocabSize numbers, each
+ * number the exact f32 logit written as the shortest decimal that reads back to the same double.
+ * Without --json: one line per position with the token, the 5 largest logits and their ids.
+ */
+
+async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
+  const tokensFlag = args.flags.tokens;
+  if (typeof tokensFlag !== "string") {
+    throw new UsageError("--tokens 1,450,9038 is required: the token ids to evaluate");
+  }
+  const tokens = parseIds("tokens", tokensFlag);
+  const opened = await openModel(args);
+  try {
+    const { model } = opened.checkpoint;
+    checkIds("tokens", tokens, model.config.vocabSize);
+    if (opened.backendNote) io.stderr.write(`${opened.backendNote}\n`);
+    const cache = model.newCache({ capacity: tokens.length });
+    const json = args.flags.json === true;
+    if (json) io.stdout.write("[");
+    tokens.forEach((token, position) => {
+      const logits = model.decode(token, cache);
+      if (json) {
+        io.stdout.write(`${position > 0 ? "," : ""}[${Array.from(logits).join(",")}]`);
+      } else {
+        const top = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]).slice(0, 5);
+        io.stdout.write(`position ${position} token ${token}: ${top.map((id) => `${id} (${logits[id].toFixed(4)})`).join(", ")}\n`);
+      }
+    });
+    if (json) io.stdout.write("]\n");
+    return 0;
+  } finally {
+    await opened.dispose();
+  }
+}
+
+export const evalLogitsCommand: Command = {
+  path: ["eval", "logits"],
+  summary: "Print the next-token logits at every position of a token sequence (KV-cache path)",
+  usage: "eval logits --model FILE --tokens 1,450,9038 [--json] [--backend wasm|js] [--threads N]",
+  flags: {
+    ...MODEL_FLAGS,
+    tokens: { type: "string", description: "comma-separated token ids, evaluated from position 0" },
+    json: { type: "boolean", description: "print one JSON array: for each position, the full logits vector" },
+  },
+  positionals: { min: 0, max: 0 },
+  run,
+};

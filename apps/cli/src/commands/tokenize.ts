@@ -1,0 +1,130 @@
+/**
+ * `zllm tokenize` and `zllm tokenize train`: a public contract (scripts call them), so flags
+ * and output formats are stable.
+ *
+ *   zllm tokenize --vocab NAME|FILE [--file F | TEXT] [--json] [--allow-special]
+ *     NAME: r50k_base, p50k_base, cl100k_base, o200k_base (rank data from the js-tiktoken
+ *     package, a dependency of the CLI for its data only). FILE: tokenizer.json, .gguf, llama2.c
+ *     tokenizer.bin, a .tiktoken rank file, or our own trained format (see
+ *     @zero-llm/tokenizer-bpe's README). Text comes from TEXT, --file F, or standard input.
+ *     Output: `--json` prints one line, the ids as a JSON array. Otherwise one line per token:
+ *     `<id>\t<token as a JSON string>`, then a line `<n> tokens`.
+ *
+ *   zllm tokenize train --vocab-size N --out FILE [--file F | TEXT] [--pattern P] [--special S,...]
+ *     Trains byte-level BPE and writes our JSON format (or tokenizer.json when FILE ends with
+ *     "tokenizer.json"). Progress goes to stderr; the last stdout line is `wrote FILE (N tokens)`.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import {
+  exportTokenizerJson,
+  fromGgufMetadata,
+  fromTiktoken,
+  isTiktokenEncodingName,
+  loadVocabulary,
+  saveBpeJson,
+  trainBpe,
+  detectVocabulary,
+  type JsTiktokenRanks,
+  type Tokenizer,
+} from "@zero-llm/tokenizer-bpe";
+import { GgufFile } from "@zero-llm/tensor";
+import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../command";
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function inputText(args: ParsedArgs): Promise<string> {
+  const file = args.flags.file;
+  if (typeof file === "string") {
+    if (args.positionals.length > 0) throw new UsageError("give either --file F or TEXT, not both");
+    return readFile(file, "utf8");
+  }
+  if (args.positionals.length > 0) return args.positionals.join(" ");
+  return readStdin();
+}
+
+/** A built-in encoding name or a vocabulary file. */
+export async function loadTokenizer(vocab: string): Promise<Tokenizer> {
+  if (isTiktokenEncodingName(vocab)) {
+    const ranks = ((await import(`js-tiktoken/ranks/${vocab}`)) as { default: JsTiktokenRanks }).default;
+    return fromTiktoken({ ranks, encoding: vocab });
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(vocab));
+  } catch {
+    throw new UsageError(`--vocab: expected r50k_base, p50k_base, cl100k_base, o200k_base or a vocabulary file, found "${vocab}" (no such file)`);
+  }
+  if (detectVocabulary(bytes) === "gguf") {
+    const gguf = GgufFile.parse(bytes);
+    return fromGgufMetadata(new Map([...gguf.metadata].map(([key, value]) => [key, value.value])));
+  }
+  return loadVocabulary(bytes);
+}
+
+export const tokenizeCommand: Command = {
+  path: ["tokenize"],
+  summary: "Encode text into token ids with a built-in encoding or a vocabulary file",
+  usage: "tokenize --vocab NAME|FILE [--file F | TEXT] [--json] [--allow-special]",
+  flags: {
+    vocab: { type: "string", description: "r50k_base | p50k_base | cl100k_base | o200k_base, or a tokenizer.json / .gguf / tokenizer.bin / .tiktoken / trained .json file" },
+    file: { type: "string", description: "read the text from this file (default: TEXT, else standard input)" },
+    json: { type: "boolean", description: "print only the ids, as a JSON array" },
+    "allow-special": { type: "boolean", description: "recognise special tokens such as <|endoftext|> in the text (default: plain text)" },
+  },
+  positionals: { min: 0, max: Number.MAX_SAFE_INTEGER },
+  async run(args: ParsedArgs, io: CommandIO): Promise<number> {
+    const vocab = args.flags.vocab;
+    if (typeof vocab !== "string") throw new UsageError("--vocab is required");
+    const tok = await loadTokenizer(vocab);
+    const text = await inputText(args);
+    const options = args.flags["allow-special"] === true ? { allowedSpecial: "all" as const } : {};
+    const ids = tok.encode(text, options);
+    if (args.flags.json === true) {
+      io.stdout.write(JSON.stringify(ids) + "\n");
+      return 0;
+    }
+    let out = "";
+    for (const id of ids) out += `${id}\t${JSON.stringify(tok.tokenText(id))}\n`;
+    io.stdout.write(out + `${ids.length} tokens\n`);
+    return 0;
+  },
+};
+
+export const tokenizeTrainCommand: Command = {
+  path: ["tokenize", "train"],
+  summary: "Train a byte-level BPE tokenizer on text",
+  usage: "tokenize train --vocab-size N --out FILE [--file F | TEXT] [--pattern gpt2|cl100k|o200k|REGEX] [--special S1,S2]",
+  flags: {
+    "vocab-size": { type: "number", description: "final vocabulary size (256 bytes + merges + special tokens)", integer: true, min: 257 },
+    out: { type: "string", description: "output file: our JSON format, or Hugging Face format when the name ends in tokenizer.json" },
+    file: { type: "string", description: "training text file (default: TEXT, else standard input)" },
+    pattern: { type: "string", description: "split pattern: gpt2, cl100k, o200k or a regex", default: "cl100k" },
+    special: { type: "string", description: "comma-separated special tokens, given the last ids" },
+  },
+  positionals: { min: 0, max: Number.MAX_SAFE_INTEGER },
+  async run(args: ParsedArgs, io: CommandIO): Promise<number> {
+    const vocabSize = args.flags["vocab-size"];
+    const out = args.flags.out;
+    if (typeof vocabSize !== "number") throw new UsageError("--vocab-size is required");
+    if (typeof out !== "string") throw new UsageError("--out is required");
+    const text = await inputText(args);
+    const special = typeof args.flags.special === "string" ? args.flags.special.split(",").filter((s) => s !== "") : [];
+    const pattern = typeof args.flags.pattern === "string" ? args.flags.pattern : "cl100k";
+    const started = performance.now();
+    const tok = trainBpe(text, {
+      vocabSize,
+      pattern,
+      specialTokens: special,
+      progressEvery: 256,
+      onProgress: (p) => io.stderr.write(`merge ${p.merges}/${p.total} (count ${p.count})\n`),
+    });
+    await writeFile(out, out.endsWith("tokenizer.json") ? exportTokenizerJson(tok) : saveBpeJson(tok));
+    io.stderr.write(`trained in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    io.stdout.write(`wrote ${out} (${tok.vocabSize} tokens)\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,164 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { jsBackend } from "@zero-llm/tensor";
+import { Model, allocateWeights, generate, writeGgufModel, type Config } from "@zero-llm/transformer";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { benchCommand, type BenchResult } from "../src/commands/bench";
+import { makeChatCommand } from "../src/commands/chat";
+import { evalLogitsCommand } from "../src/commands/eval-logits";
+import { generateCommand } from "../src/commands/generate";
+import { DEFAULT_MODEL_PATH } from "../src/commands/model-io";
+import { runCli } from "./helpers";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, "../../..");
+const stories260K = path.resolve(repoRoot, "../shared/fixtures/llama2c/stories260K.bin");
+const haveStories = existsSync(stories260K);
+const transformerFixtures = path.resolve(repoRoot, "packages/transformer/test/fixtures");
+
+interface TinyFixture { config: Config; tokens: number[]; weights: Record<string, { data: number[] }>; logits: number[][] }
+const tiny = JSON.parse(readFileSync(path.join(transformerFixtures, "tiny-llama-half.json"), "utf8")) as TinyFixture;
+const stories = JSON.parse(readFileSync(path.join(transformerFixtures, "stories260k.json"), "utf8")) as {
+  tokens: number[]; logits: number[][]; greedy: { prompt: number[]; continuation: number[] };
+};
+
+function tinyModel(): Model {
+  const weights = allocateWeights(tiny.config, jsBackend);
+  for (const [name, { data }] of Object.entries(tiny.weights)) weights.get(name).data.set(data);
+  return new Model(tiny.config, weights);
+}
+
+const commands = (lines: string[] = []) => [evalLogitsCommand, generateCommand, benchCommand, makeChatCommand(() => Readable.from(lines.map((l) => `${l}\n`)))];
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), "zllm-cli-models-"));
+const tinyGguf = path.join(dir, "tiny-llama.gguf");
+beforeAll(async () => {
+  await writeGgufModel(tinyGguf, tinyModel());
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("zllm eval logits", () => {
+  it.each(["js", "wasm"])("--json: one array per position, PyTorch's logits for a tiny Llama written as GGUF (%s backend)", async (backend) => {
+    const r = await runCli(["eval", "logits", "--model", tinyGguf, "--tokens", tiny.tokens.join(","), "--json", "--backend", backend], commands());
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout.endsWith("]\n")).toBe(true);
+    expect(r.stdout.trimEnd().split("\n")).toHaveLength(1);
+    const rows = JSON.parse(r.stdout) as number[][];
+    expect(rows).toHaveLength(tiny.tokens.length);
+    rows.forEach((row, p) => expect(maxAbsDiff(row, tiny.logits[p]), `position ${p}`).toBeLessThan(1e-5));
+  });
+
+  it.skipIf(!haveStories)("stories260K llama2.c file: the numpy reference logits at every position", async () => {
+    const r = await runCli(["eval", "logits", "--model", stories260K, "--tokens", stories.tokens.join(","), "--json"], commands());
+    const rows = JSON.parse(r.stdout) as number[][];
+    rows.forEach((row, p) => expect(maxAbsDiff(row, stories.logits[p]), `position ${p}`).toBeLessThan(1e-4));
+  });
+
+  it("text mode shows the top 5 per position; bad input is a usage error (exit 2) that names it", async () => {
+    const r = await runCli(["eval", "logits", "--model", tinyGguf, "--tokens", "3,17", "--backend", "js"], commands());
+    expect(r.stdout.split("\n")[0]).toMatch(/^position 0 token 3: (\d+ \(-?\d+\.\d{4}\), ){4}\d+ \(-?\d+\.\d{4}\)$/);
+    const big = await runCli(["eval", "logits", "--model", tinyGguf, "--tokens", "3,40"], commands());
+    expect(big.code).toBe(2);
+    expect(big.stderr).toMatch(/token ids below the vocabulary size 40, found 40/);
+    const junk = await runCli(["eval", "logits", "--model", tinyGguf, "--tokens", "3,x"], commands());
+    expect(junk.code).toBe(2);
+    expect(junk.stderr).toMatch(/found "x"/);
+    const none = await runCli(["eval", "logits", "--tokens", "3"], commands());
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/--model FILE is required/);
+    const missing = await runCli(["eval", "logits", "--model", path.join(dir, "nope.gguf"), "--tokens", "3"], commands());
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/found nothing/);
+  });
+});
+
+describe("zllm generate", () => {
+  it("--model is required until the embedded model exists", async () => {
+    expect(DEFAULT_MODEL_PATH).toBeNull();
+    const r = await runCli(["generate", "hello"], commands());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--model FILE is required \(there is no embedded model yet\)/);
+  });
+
+  it.skipIf(!haveStories)("--ids --greedy on stories260K continues as the reference, then prints speeds and time to first token", async () => {
+    const r = await runCli(["generate", "--model", stories260K, "--ids", stories.greedy.prompt.join(","), "--greedy", "--max-tokens", "20"], commands());
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split(",").map(Number)).toEqual(stories.greedy.continuation);
+    expect(r.stderr).toMatch(/^prompt: 3 tokens in [\d.]+ ms \([\d.]+ tokens\/s\) \| generation: 20 tokens in [\d.]+ ms \([\d.]+ tokens\/s\) \| time to first token: [\d.]+ ms \| stop: maxTokens \| sampling: greedy\n$/);
+    const text = await runCli(["generate", "--model", stories260K, "Once"], commands());
+    expect(text.code).toBe(2);
+    expect(text.stderr).toMatch(/llama2\.c checkpoints carry none; pass --tokenizer FILE/);
+  });
+
+  it("text through the GGUF's own tokenizer; seeded sampling is reproducible; --json", async () => {
+    // the GGUF holds a minimal byte-level vocabulary: ids 0…39 are bytes 0…39, so "!#" is [33, 35]
+    const base = ["generate", "--model", tinyGguf, "!#", "--max-tokens", "8", "--backend", "js"];
+    const greedy = await runCli([...base, "--greedy", "--json"], commands());
+    const g = JSON.parse(greedy.stdout) as { prompt: number[]; tokens: number[]; text: string; stats: { generatedTokens: number } };
+    expect(g.prompt).toEqual([33, 35]);
+    expect(g.tokens).toEqual([...generate(tinyModel(), [33, 35], { maxTokens: 8, eos: 39 })]);
+    expect(typeof g.text).toBe("string");
+    const a = await runCli([...base, "--seed", "5", "--temperature", "1.5", "--json"], commands());
+    const b = await runCli([...base, "--seed", "5", "--temperature", "1.5", "--json"], commands());
+    expect((JSON.parse(a.stdout) as { tokens: number[] }).tokens).toEqual((JSON.parse(b.stdout) as { tokens: number[] }).tokens);
+    const streamed = await runCli([...base, "--greedy"], commands());
+    expect(streamed.code).toBe(0);
+    expect(streamed.stderr).toMatch(/time to first token/);
+  });
+});
+
+describe("zllm chat", () => {
+  it("each line continues one KV cache; an empty line ends the session", async () => {
+    const r = await runCli(["chat", "--model", tinyGguf, "--greedy", "--max-tokens", "4", "--backend", "js", "--stats"], commands(["!#", "$", "", "never read"]));
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("> ")).toHaveLength(4); // three prompts shown: before line 1, line 2, and the empty line
+    expect(r.stderr.match(/^prompt: /gm)).toHaveLength(2);
+    expect(r.stderr).toMatch(/^chat: llama model, context 32 tokens, greedy/);
+  });
+
+  it("a full context starts over with an empty cache (--ctx)", async () => {
+    const r = await runCli(["chat", "--model", tinyGguf, "--greedy", "--max-tokens", "4", "--backend", "js", "--ctx", "8"], commands(["!#", "$%&", ""]));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/context 8 tokens/);
+    expect(r.stderr).toMatch(/\[context full: starting over\]/);
+  });
+});
+
+describe("zllm bench", () => {
+  it("--random 260K --json: pp and tg results with llama-bench's fields", async () => {
+    const r = await runCli(["bench", "--random", "260K", "--pp", "16", "--tg", "8", "--reps", "2", "--json", "--backend", "js"], commands());
+    expect(r.code).toBe(0);
+    const results = JSON.parse(r.stdout) as BenchResult[];
+    expect(results.map((x) => x.test)).toEqual(["pp16", "tg8"]);
+    for (const x of results) {
+      expect(x).toMatchObject({ model: "llama 260K shape (random)", backend: "js", threads: 1 });
+      expect(x.samples_ts).toHaveLength(2);
+      expect(x.avg_ts).toBeGreaterThan(0);
+    }
+    // embedding 512·64 + 5 × (2 norms 64 + q 64·64 + k, v 32·64 + o 64·64 + 3 × 172·64) + final norm 64
+    expect(results[0].params).toBe(512 * 64 + 5 * (2 * 64 + 4096 + 2 * 2048 + 4096 + 3 * 172 * 64) + 64);
+  });
+
+  it("table output on a model file; exactly one model source", async () => {
+    const r = await runCli(["bench", "--model", tinyGguf, "--pp", "8", "--tg", "4", "--reps", "1"], commands());
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^\| model +\| +params \| backend \| threads \| +test \| +t\/s \|$/);
+    expect(lines).toHaveLength(4);
+    expect(lines[2], lines[2]).toMatch(/\| llama tiny-llama\.gguf \(gguf\) .*\| +pp8 \| +[\d.]+ ± [\d.]+ \|$/);
+    const both = await runCli(["bench", "--model", tinyGguf, "--random", "15M"], commands());
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/either --model FILE or --random/);
+  });
+});

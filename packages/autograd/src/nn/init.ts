@@ -1,0 +1,64 @@
+/**
+ * Weight initializers, in place on a parameter's values, drawing from a seedable Generator
+ * (xoshiro128**, from @zero-llm/tensor). The formulas are PyTorch's (torch.nn.init), for a
+ * weight [fanOut, fanIn] (nn.Linear layout):
+ *
+ *   normal(std)       N(0, std²)                        GPT-2 uses std 0.02
+ *   xavierUniform     U(−a, a),  a = gain·√(6 / (fanIn + fanOut))
+ *   xavierNormal      N(0, σ²),  σ = gain·√(2 / (fanIn + fanOut))
+ *   kaimingUniform    U(−b, b),  b = gain·√(3 / fanIn),  gain = √2 for ReLU
+ *   kaimingNormal     N(0, σ²),  σ = gain / √fanIn
+ */
+import type { Generator } from "@zero-llm/tensor";
+import { AutogradError } from "../errors";
+import type { Var } from "../tensor/var";
+
+/** fanIn and fanOut of a weight: [out, in] -> (in, out); a 1-d tensor counts as [n] -> (n, n). */
+export function fans(p: Var): { fanIn: number; fanOut: number } {
+  if (p.ndim < 1) throw new AutogradError("AUTOGRAD_BAD_ARGUMENT", "init: expected a parameter with at least 1 dimension, found a scalar");
+  if (p.ndim === 1) return { fanIn: p.shape[0], fanOut: p.shape[0] };
+  const receptive = p.shape.slice(2).reduce((a, b) => a * b, 1);
+  return { fanIn: p.shape[1] * receptive, fanOut: p.shape[0] * receptive };
+}
+
+export function normal(p: Var, std: number, generator: Generator, mean = 0): Var {
+  const d = p.data;
+  for (let i = 0; i < d.length; i++) d[i] = mean + std * generator.normal();
+  return p;
+}
+
+export function uniform(p: Var, low: number, high: number, generator: Generator): Var {
+  const d = p.data;
+  for (let i = 0; i < d.length; i++) d[i] = low + (high - low) * generator.uniform();
+  return p;
+}
+
+export function zeros(p: Var): Var {
+  p.data.fill(0);
+  return p;
+}
+
+export function ones(p: Var): Var {
+  p.data.fill(1);
+  return p;
+}
+
+export function xavierUniform(p: Var, generator: Generator, gain = 1): Var {
+  const { fanIn, fanOut } = fans(p);
+  const a = gain * Math.sqrt(6 / (fanIn + fanOut));
+  return uniform(p, -a, a, generator);
+}
+
+export function xavierNormal(p: Var, generator: Generator, gain = 1): Var {
+  const { fanIn, fanOut } = fans(p);
+  return normal(p, gain * Math.sqrt(2 / (fanIn + fanOut)), generator);
+}
+
+export function kaimingUniform(p: Var, generator: Generator, gain = Math.SQRT2): Var {
+  const b = gain * Math.sqrt(3 / fans(p).fanIn);
+  return uniform(p, -b, b, generator);
+}
+
+export function kaimingNormal(p: Var, generator: Generator, gain = Math.SQRT2): Var {
+  return normal(p, gain / Math.sqrt(fans(p).fanIn), generator);
+}

@@ -1,0 +1,8 @@
+// The kernel module. Every export takes byte addresses into the (imported) linear memory and
+// sizes in elements; the host (src/backend/wasm.ts) owns allocation and threading.
+export { softmax, rmsnorm, layernorm } from "./rowwise";
+export { add, mul, silu, gelu, swiglu } from "./elementwise";
+export { rope } from "./rope";
+export { matmul, matvec, attention, runJob, workerLoop } from "./jobs";
+export { MATMUL_SCRATCH } from "./matmul";
+export { CTRL_BYTES, MAX_THREADS } from "./jobs";

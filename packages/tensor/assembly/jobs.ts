@@ -1,0 +1,158 @@
+// Work splitting and the worker-thread loop. A job is one kernel call cut into nChunks parts
+// (a few per thread); the calling thread and the workers all run this same module on the same
+// shared memory and claim parts from a counter, so a thread the OS parks for a while simply
+// claims fewer parts instead of stalling everyone at a fixed split. The control block
+// (CTRL_BYTES at `ctrl`) carries the job:
+//
+//   +0   kind       which kernel (JOB_*)          +4   nChunks    parts in this job
+//   +8   done       parts finished                +12  shutdown   1 = workers return
+//   +16  spin       idle polls before sleeping    +20  scratchStride bytes of scratch per thread
+//   +24  scratch    thread 0's scratch address (thread t: scratch + t·scratchStride)
+//   +28  next       (job generation & 0xffff) << 16 | next unclaimed part
+//   +64  args       16 × i32 kernel arguments
+//   +256 + 64·t     go[t]: the generation worker t should run (one cache line each)
+//
+// The caller writes kind and args, resets done and next, stores the generation in every go[t]
+// and notifies. A worker polls go[t] for `spin` rounds (cheap wake-ups for back-to-back decode
+// kernels), then sleeps in memory.atomic.wait32. A claim succeeds only while `next` still
+// carries the worker's generation, so a worker that wakes after its job is over claims nothing;
+// and the caller rewrites args only after every claimed part is done, so a claimed part always
+// reads its own job's args.
+import { gemmBlock, gemvRows, gevmCols } from "./matmul";
+import { attentionRows } from "./attention";
+
+export const CTRL_BYTES = 256 + 64 * 64;
+export const MAX_THREADS = 64;
+const KIND = 0, NCHUNKS = 4, DONE = 8, SHUTDOWN = 12, SPIN = 16, SCRATCH_STRIDE = 20, SCRATCH = 24, NEXT = 28;
+const ARGS = 64, GO = 256;
+
+export const JOB_MATMUL = 1;
+export const JOB_MATVEC = 2;
+export const JOB_ATTENTION = 3;
+
+// [lo, hi) of part t when `units` are split into nT near-equal parts
+@inline function partLo(units: i32, t: i32, nT: i32): i32 {
+  return <i32>((<i64>units * t) / nT);
+}
+
+/**
+ * Part t of nT of: out[b] (+)= a[b]·B[b] for b < batch, a [m, k], B [k, n] or stored [n, k]
+ * (flags & 1 = transB), out [m, n]; flags & 2 = accumulate. bStride: floats between B matrices.
+ * Single rows (m = 1) run as matrix·vector; otherwise whole batches go to threads when there
+ * are enough of them, else each matrix is split into 4-column (or, when taller than wide,
+ * 2-row) strips.
+ */
+export function matmul(
+  c: usize, a: usize, b: usize, m: i32, k: i32, n: i32, flags: i32, batch: i32, bStride: i32,
+  t: i32, nT: i32, scratch: usize,
+): void {
+  const transB = (flags & 1) != 0, accumulate = (flags & 2) != 0;
+  const aBytes = <usize>m * k * 4, bBytes = <usize>bStride * 4, cBytes = <usize>m * n * 4;
+  if (m == 1) {
+    const j0 = partLo(n, t, nT), j1 = partLo(n, t + 1, nT);
+    if (j0 >= j1) return;
+    for (let bi = 0; bi < batch; bi++) {
+      const bb = b + <usize>bi * bBytes;
+      for (let i = 0; i < m; i++) {
+        const ai = a + <usize>bi * aBytes + <usize>i * k * 4, ci = c + <usize>bi * cBytes + <usize>i * n * 4;
+        if (transB) gemvRows(ci, bb, ai, k, j0, j1, accumulate);
+        else gevmCols(ci, ai, bb, k, n, j0, j1, accumulate);
+      }
+    }
+    return;
+  }
+  if (nT > 1 && batch >= nT) {
+    for (let bi = partLo(batch, t, nT); bi < partLo(batch, t + 1, nT); bi++) {
+      gemmBlock(c + <usize>bi * cBytes, a + <usize>bi * aBytes, b + <usize>bi * bBytes, k, n, transB, accumulate, 0, m, 0, n, scratch);
+    }
+    return;
+  }
+  let i0 = 0, i1 = m, j0 = 0, j1 = n;
+  if (n >= m) {
+    const strips = (n + 3) >> 2;
+    j0 = partLo(strips, t, nT) << 2; j1 = min(n, partLo(strips, t + 1, nT) << 2);
+  } else {
+    const strips = (m + 1) >> 1;
+    i0 = partLo(strips, t, nT) << 1; i1 = min(m, partLo(strips, t + 1, nT) << 1);
+  }
+  if (i0 >= i1 || j0 >= j1) return;
+  for (let bi = 0; bi < batch; bi++) {
+    gemmBlock(c + <usize>bi * cBytes, a + <usize>bi * aBytes, b + <usize>bi * bBytes, k, n, transB, accumulate, i0, i1, j0, j1, scratch);
+  }
+}
+
+/** Part t of nT of out[r] = Σ_c w[r, c]·x[c], split by rows in multiples of 4. */
+export function matvec(out: usize, w: usize, x: usize, rows: i32, cols: i32, t: i32, nT: i32): void {
+  const quads = (rows + 3) >> 2;
+  const r0 = partLo(quads, t, nT) << 2, r1 = min(rows, partLo(quads, t + 1, nT) << 2);
+  if (r0 < r1) gemvRows(out, w, x, cols, r0, r1, false);
+}
+
+/** Part t of nT of causal attention (see attention.ts), split over (head, query) rows. */
+export function attention(
+  out: usize, q: usize, k: usize, v: usize, probs: usize,
+  seqQ: i32, seqKv: i32, nHeads: i32, nKvHeads: i32, headDim: i32, kvStride: i32,
+  t: i32, nT: i32, scratch: usize,
+): void {
+  const units = nHeads * seqQ;
+  attentionRows(out, q, k, v, probs, seqQ, seqKv, nHeads, nKvHeads, headDim, kvStride,
+    partLo(units, t, nT), partLo(units, t + 1, nT), scratch);
+}
+
+// Part `part` of `parts` of the job in the control block, on thread-private scratch.
+function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
+  const p = ctrl + ARGS;
+  switch (load<i32>(ctrl + KIND)) {
+    case JOB_MATMUL:
+      matmul(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), load<i32>(p, 20),
+        load<i32>(p, 24), load<i32>(p, 28), load<i32>(p, 32), part, parts, scratch);
+      break;
+    case JOB_MATVEC:
+      matvec(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), part, parts);
+      break;
+    case JOB_ATTENTION:
+      attention(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<u32>(p, 12), load<u32>(p, 16),
+        load<i32>(p, 20), load<i32>(p, 24), load<i32>(p, 28), load<i32>(p, 32), load<i32>(p, 36), load<i32>(p, 40),
+        part, parts, scratch);
+      break;
+    default:
+      unreachable();
+  }
+}
+
+/** Thread t claims and runs parts of job generation `gen` until none are left. */
+export function runJob(ctrl: usize, t: i32, gen: i32): void {
+  const scratch = <usize>load<u32>(ctrl + SCRATCH) + <usize>t * <usize>load<u32>(ctrl + SCRATCH_STRIDE);
+  const tag = gen & 0xffff;
+  while (true) {
+    const next = atomic.load<i32>(ctrl + NEXT);
+    if (<i32>(<u32>next >>> 16) != tag) return;
+    const parts = load<i32>(ctrl + NCHUNKS);
+    const part = next & 0xffff;
+    if (part >= parts) return;
+    if (atomic.cmpxchg<i32>(ctrl + NEXT, next, next + 1) != next) continue;
+    runPart(ctrl, part, parts, scratch);
+    if (atomic.add<i32>(ctrl + DONE, 1) + 1 == parts) atomic.notify(ctrl + DONE, 1);
+  }
+}
+
+/** A worker's whole life: wait for a new generation on go[t], help with that job, repeat. */
+export function workerLoop(ctrl: usize, t: i32): void {
+  const go = ctrl + GO + (<usize>t << 6);
+  // Generations start at 0 in the freshly zeroed control block. Reading the current value here
+  // instead would race: a job posted before this worker got here would never be seen.
+  let seen = 0;
+  while (true) {
+    const spin = atomic.load<i32>(ctrl + SPIN);
+    let polls = 0;
+    let gen = atomic.load<i32>(go);
+    while (gen == seen) {
+      if (polls < spin) polls++;
+      else memory.atomic.wait32(go, seen, -1);
+      gen = atomic.load<i32>(go);
+    }
+    seen = gen;
+    if (atomic.load<i32>(ctrl + SHUTDOWN) != 0) return;
+    runJob(ctrl, t, gen);
+  }
+}

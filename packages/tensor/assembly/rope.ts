@@ -1,0 +1,25 @@
+// Rotary position embedding in place on x [seq, nHeads, headDim]. The angle of pair i at
+// position p is p·theta^(−2i/headDim), computed in f64 (as the reference does) once per
+// (position, pair) and applied to every head.
+
+/** interleaved: pairs (x[2i], x[2i+1]) as llama2.c / GGUF; otherwise (x[i], x[i + headDim/2]) as HF. */
+export function rope(x: usize, seq: i32, nHeads: i32, headDim: i32, pos0: i32, theta: f64, interleaved: bool): void {
+  const half = headDim >> 1;
+  const rowBytes = <usize>nHeads * headDim * 4;
+  for (let s = 0; s < seq; s++) {
+    const pos = <f64>(pos0 + s);
+    const row = x + <usize>s * rowBytes;
+    for (let i = 0; i < half; i++) {
+      const angle = pos * Math.pow(theta, <f64>(-2 * i) / <f64>headDim);
+      const cos = <f32>Math.cos(angle), sin = <f32>Math.sin(angle);
+      const o0: usize = interleaved ? <usize>(2 * i) << 2 : <usize>i << 2;
+      const o1: usize = interleaved ? <usize>(2 * i + 1) << 2 : <usize>(i + half) << 2;
+      for (let h = 0; h < nHeads; h++) {
+        const base = row + <usize>h * headDim * 4;
+        const x0 = load<f32>(base + o0), x1 = load<f32>(base + o1);
+        store<f32>(base + o0, x0 * cos - x1 * sin);
+        store<f32>(base + o1, x0 * sin + x1 * cos);
+      }
+    }
+  }
+}

@@ -1,0 +1,59 @@
+// Shared SIMD helpers for the kernels. Pointers are byte addresses into linear memory;
+// f32x4 loads and stores may be unaligned (WebAssembly allows it; x86 pays nothing).
+
+/** c + a·b on four lanes. Plain SIMD128 has no fused multiply-add, so this rounds twice. */
+@inline export function madd(c: v128, a: v128, b: v128): v128 {
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
+/** Sum of the four lanes. */
+@inline export function hsum(v: v128): f32 {
+  // (l0 + l2) + (l1 + l3): fold the high half onto the low half, then the two survivors.
+  const pairs = f32x4.add(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  return f32x4.extract_lane(pairs, 0) + f32x4.extract_lane(pairs, 1);
+}
+
+/** Largest of the four lanes. */
+@inline export function hmax(v: v128): f32 {
+  const pairs = f32x4.pmax(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  return max(f32x4.extract_lane(pairs, 0), f32x4.extract_lane(pairs, 1));
+}
+
+// exp(x) by range reduction: x = n·ln2 + r with n = round(x·log2 e) and |r| ≤ ln2/2, so
+// exp(x) = 2^n · exp(r). ln2 is split in two (C1 exact in few bits, C2 the rest) so n·C1 is
+// exact and r keeps its low bits. exp(r) is the degree-7 Taylor-like minimax polynomial of
+// Cephes expf (relative error about 1e-7 on the reduced range). 2^n is built directly in the
+// exponent field: (n + 127) << 23.
+const EXP_HI: f32 = 88.3762626647949;
+const EXP_LO: f32 = -88.3762626647949;
+const LOG2E: f32 = 1.44269504088896341;
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.12194440e-4;
+const P0: f32 = 1.9875691500e-4;
+const P1: f32 = 1.3981999507e-3;
+const P2: f32 = 8.3334519073e-3;
+const P3: f32 = 4.1665795894e-2;
+const P4: f32 = 1.6666665459e-1;
+const P5: f32 = 5.0000001201e-1;
+
+/** exp on four lanes, relative error ≈ 1e-7; inputs are clamped to ±88.38 (results ≈ 0 or 2.4e38). */
+@inline export function exp4(x: v128): v128 {
+  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
+  const n = f32x4.floor(madd(f32x4.splat(0.5), x, f32x4.splat(LOG2E)));
+  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
+  const r2 = f32x4.mul(r, r);
+  let p = madd(f32x4.splat(P1), f32x4.splat(P0), r);
+  p = madd(f32x4.splat(P2), p, r);
+  p = madd(f32x4.splat(P3), p, r);
+  p = madd(f32x4.splat(P4), p, r);
+  p = madd(f32x4.splat(P5), p, r);
+  p = f32x4.add(madd(r, p, r2), f32x4.splat(1));
+  const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(p, pow2n);
+}
+
+/** exp of one float through the same polynomial, so tails match the vector body. */
+@inline export function exp1(x: f32): f32 {
+  return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
+}

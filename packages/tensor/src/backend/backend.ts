@@ -1,0 +1,81 @@
+/**
+ * The kernel contract. Every backend implements these on contiguous, row-major Float32Arrays;
+ * the Tensor class (views, strides, broadcasting) makes inputs contiguous before it calls in.
+ * `js` is the reference: plain loops that read like the math. `wasm` is the fast path
+ * (WebAssembly SIMD, optionally split across worker threads). A parity test holds every
+ * `wasm` kernel to the `js` one.
+ *
+ * Memory: `allocF32` hands out arrays that the backend can use without copying. For `wasm`
+ * they are views into its linear memory (a SharedArrayBuffer when threads are on), so model
+ * weights allocated there are never copied per call. Kernels still accept any Float32Array;
+ * arrays that live elsewhere are copied into scratch space first (correct, slower).
+ */
+export interface Backend {
+  readonly name: "js" | "wasm";
+  /** Worker threads the backend splits large kernels across (1 = calling thread only). */
+  readonly threads: number;
+
+  /** A zero-filled array of `length` floats that kernels can use without copying. */
+  allocF32(length: number): Float32Array;
+
+  /**
+   * out[b, m, n] = Σ_k a[b, m, k] · B[b, k, n] for b < batch, where B = b as [k, n], or, when
+   * `transB`, b holds [n, k] (the layout of nn.Linear / GGUF weights: one row per output).
+   * Batch strides are m·k, k·n and m·n (a batch stride of 0 for `b` is allowed via `bBatchStride`).
+   */
+  matmul(
+    out: Float32Array, a: Float32Array, b: Float32Array,
+    m: number, k: number, n: number,
+    opts?: { transB?: boolean; batch?: number; bBatchStride?: number; accumulate?: boolean },
+  ): void;
+
+  /** out[r] = Σ_c w[r, c] · x[c]: the decode step's matrix × vector, w is [rows, cols]. */
+  matvec(out: Float32Array, w: Float32Array, x: Float32Array, rows: number, cols: number): void;
+
+  /** Row-wise numerically stable softmax of x [rows, cols] (max subtracted). out may be x. */
+  softmax(out: Float32Array, x: Float32Array, rows: number, cols: number): void;
+
+  /** out = x / sqrt(mean(x²) + eps) * weight, per row of [rows, cols]. */
+  rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, cols: number, eps: number): void;
+
+  /** out = (x - mean) / sqrt(var + eps) * weight + bias, per row (biased variance, as PyTorch). */
+  layernorm(
+    out: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array | null,
+    rows: number, cols: number, eps: number,
+  ): void;
+
+  /**
+   * Rotary position embedding in place on x [seq, nHeads, headDim] for positions pos0 … pos0+seq-1.
+   * `interleaved`: llama2.c / GGUF rotate adjacent pairs (x[2i], x[2i+1]);
+   * `half`: Hugging Face Llama rotates (x[i], x[i + headDim/2]).
+   * Angle for pair i at position p: p · theta^(-2i / headDim).
+   */
+  rope(
+    x: Float32Array, seq: number, nHeads: number, headDim: number,
+    pos0: number, theta: number, style: "interleaved" | "half",
+  ): void;
+
+  /**
+   * Causal scaled dot-product attention with grouped-query heads.
+   * q [seqQ, nHeads, headDim], k and v [seqKv, nKvHeads, headDim] (seqKv ≥ seqQ; query i sits at
+   * key position seqKv - seqQ + i and sees keys ≤ that position), out [seqQ, nHeads, headDim].
+   * Scale 1/√headDim. Head h reads kv head h / (nHeads / nKvHeads).
+   * `kvStride` (default nKvHeads·headDim) lets k/v be rows of a larger KV cache.
+   * If `probs` is given ([nHeads, seqQ, seqKv]) the softmaxed weights are written there.
+   */
+  attention(
+    out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
+    seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number,
+    opts?: { kvStride?: number; probs?: Float32Array },
+  ): void;
+
+  /** Elementwise on contiguous arrays of equal length (out may alias an input). */
+  add(out: Float32Array, a: Float32Array, b: Float32Array): void;
+  mul(out: Float32Array, a: Float32Array, b: Float32Array): void;
+  /** out = x · sigmoid(x) */
+  silu(out: Float32Array, x: Float32Array): void;
+  /** GELU, tanh approximation (GPT-2): 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))) */
+  gelu(out: Float32Array, x: Float32Array): void;
+  /** out = silu(gate) · up: SwiGLU's fused step. */
+  swiglu(out: Float32Array, gate: Float32Array, up: Float32Array): void;
+}

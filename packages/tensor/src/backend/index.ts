@@ -1,0 +1,4 @@
+export type { Backend } from "./backend";
+export { jsBackend } from "./js";
+export { createWasmBackend } from "./wasm";
+export type { WasmBackend, WasmBackendOptions } from "./wasm";

@@ -1,0 +1,167 @@
+import type { Backend } from "./backend";
+
+/**
+ * The reference backend: plain loops that read like the math. Every other backend is tested
+ * against this one, so clarity wins over speed here.
+ */
+export const jsBackend: Backend = {
+  name: "js",
+  threads: 1,
+
+  allocF32(length) {
+    return new Float32Array(length);
+  },
+
+  matmul(out, a, b, m, k, n, opts = {}) {
+    const batch = opts.batch ?? 1;
+    const transB = opts.transB ?? false;
+    const bStride = opts.bBatchStride ?? k * n;
+    for (let bi = 0; bi < batch; bi++) {
+      const aOff = bi * m * k, bOff = bi * bStride, oOff = bi * m * n;
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let sum = 0;
+          for (let p = 0; p < k; p++) {
+            // transB: b is [n, k], so B[p, j] = b[j, p]
+            const bpj = transB ? b[bOff + j * k + p] : b[bOff + p * n + j];
+            sum += a[aOff + i * k + p] * bpj;
+          }
+          out[oOff + i * n + j] = opts.accumulate ? out[oOff + i * n + j] + sum : sum;
+        }
+      }
+    }
+  },
+
+  matvec(out, w, x, rows, cols) {
+    for (let r = 0; r < rows; r++) {
+      let sum = 0;
+      for (let c = 0; c < cols; c++) sum += w[r * cols + c] * x[c];
+      out[r] = sum;
+    }
+  },
+
+  softmax(out, x, rows, cols) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      // subtract the row max so exp never overflows; the result is unchanged
+      let max = -Infinity;
+      for (let c = 0; c < cols; c++) max = Math.max(max, x[o + c]);
+      let sum = 0;
+      for (let c = 0; c < cols; c++) {
+        const e = Math.exp(x[o + c] - max);
+        out[o + c] = e;
+        sum += e;
+      }
+      for (let c = 0; c < cols; c++) out[o + c] = out[o + c] / sum;
+    }
+  },
+
+  rmsnorm(out, x, weight, rows, cols, eps) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let sumSq = 0;
+      for (let c = 0; c < cols; c++) sumSq += x[o + c] * x[o + c];
+      const inv = 1 / Math.sqrt(sumSq / cols + eps);
+      for (let c = 0; c < cols; c++) out[o + c] = x[o + c] * inv * weight[c];
+    }
+  },
+
+  layernorm(out, x, weight, bias, rows, cols, eps) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let mean = 0;
+      for (let c = 0; c < cols; c++) mean += x[o + c];
+      mean /= cols;
+      let variance = 0;
+      for (let c = 0; c < cols; c++) variance += (x[o + c] - mean) ** 2;
+      variance /= cols;
+      const inv = 1 / Math.sqrt(variance + eps);
+      for (let c = 0; c < cols; c++) {
+        out[o + c] = (x[o + c] - mean) * inv * weight[c] + (bias ? bias[c] : 0);
+      }
+    }
+  },
+
+  rope(x, seq, nHeads, headDim, pos0, theta, style) {
+    const half = headDim / 2;
+    for (let s = 0; s < seq; s++) {
+      const pos = pos0 + s;
+      for (let h = 0; h < nHeads; h++) {
+        const base = (s * nHeads + h) * headDim;
+        for (let i = 0; i < half; i++) {
+          const angle = pos * Math.pow(theta, (-2 * i) / headDim);
+          const cos = Math.cos(angle), sin = Math.sin(angle);
+          // interleaved pairs (x[2i], x[2i+1]); half-split pairs (x[i], x[i + headDim/2])
+          const i0 = style === "interleaved" ? base + 2 * i : base + i;
+          const i1 = style === "interleaved" ? base + 2 * i + 1 : base + i + half;
+          const x0 = x[i0], x1 = x[i1];
+          x[i0] = x0 * cos - x1 * sin;
+          x[i1] = x0 * sin + x1 * cos;
+        }
+      }
+    }
+  },
+
+  attention(out, q, k, v, seqQ, seqKv, nHeads, nKvHeads, headDim, opts = {}) {
+    const kvStride = opts.kvStride ?? nKvHeads * headDim;
+    const group = nHeads / nKvHeads;
+    const scale = 1 / Math.sqrt(headDim);
+    const scores = new Float32Array(seqKv);
+    for (let h = 0; h < nHeads; h++) {
+      const kvHead = Math.floor(h / group);
+      for (let i = 0; i < seqQ; i++) {
+        const qOff = (i * nHeads + h) * headDim;
+        const last = seqKv - seqQ + i; // causal: this query sees keys 0..last
+        let max = -Infinity;
+        for (let t = 0; t <= last; t++) {
+          const kOff = t * kvStride + kvHead * headDim;
+          let dot = 0;
+          for (let d = 0; d < headDim; d++) dot += q[qOff + d] * k[kOff + d];
+          scores[t] = dot * scale;
+          max = Math.max(max, scores[t]);
+        }
+        let sum = 0;
+        for (let t = 0; t <= last; t++) {
+          scores[t] = Math.exp(scores[t] - max);
+          sum += scores[t];
+        }
+        const oOff = (i * nHeads + h) * headDim;
+        for (let d = 0; d < headDim; d++) out[oOff + d] = 0;
+        for (let t = 0; t < seqKv; t++) {
+          const p = t <= last ? scores[t] / sum : 0;
+          if (opts.probs) opts.probs[(h * seqQ + i) * seqKv + t] = p;
+          if (p === 0) continue;
+          const vOff = t * kvStride + kvHead * headDim;
+          for (let d = 0; d < headDim; d++) out[oOff + d] = out[oOff + d] + p * v[vOff + d];
+        }
+      }
+    }
+  },
+
+  add(out, a, b) {
+    for (let i = 0; i < out.length; i++) out[i] = a[i] + b[i];
+  },
+
+  mul(out, a, b) {
+    for (let i = 0; i < out.length; i++) out[i] = a[i] * b[i];
+  },
+
+  silu(out, x) {
+    for (let i = 0; i < out.length; i++) out[i] = x[i] / (1 + Math.exp(-x[i]));
+  },
+
+  gelu(out, x) {
+    const c = Math.sqrt(2 / Math.PI);
+    for (let i = 0; i < out.length; i++) {
+      const xi = x[i];
+      out[i] = 0.5 * xi * (1 + Math.tanh(c * (xi + 0.044715 * xi * xi * xi)));
+    }
+  },
+
+  swiglu(out, gate, up) {
+    for (let i = 0; i < out.length; i++) {
+      const g = gate[i];
+      out[i] = (g / (1 + Math.exp(-g))) * up[i];
+    }
+  },
+};

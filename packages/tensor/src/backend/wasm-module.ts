@@ -1,0 +1,73 @@
+import { KERNELS_SHARED_WASM_BASE64, KERNELS_UNSHARED_WASM_BASE64 } from "./generated/kernels-wasm";
+
+/**
+ * The kernel module's exports (assembly/index.ts). Pointers are byte addresses into the
+ * backend's linear memory; sizes are element counts; booleans travel as 0/1.
+ */
+export interface KernelExports {
+  softmax(out: number, x: number, rows: number, cols: number): void;
+  rmsnorm(out: number, x: number, weight: number, rows: number, cols: number, eps: number): void;
+  layernorm(out: number, x: number, weight: number, bias: number, rows: number, cols: number, eps: number): void;
+  add(out: number, a: number, b: number, len: number): void;
+  mul(out: number, a: number, b: number, len: number): void;
+  silu(out: number, x: number, len: number): void;
+  gelu(out: number, x: number, len: number): void;
+  swiglu(out: number, gate: number, up: number, len: number): void;
+  rope(x: number, seq: number, nHeads: number, headDim: number, pos0: number, theta: number, interleaved: number): void;
+  matmul(
+    c: number, a: number, b: number, m: number, k: number, n: number, flags: number, batch: number, bStride: number,
+    t: number, nT: number, scratch: number,
+  ): void;
+  matvec(out: number, w: number, x: number, rows: number, cols: number, t: number, nT: number): void;
+  attention(
+    out: number, q: number, k: number, v: number, probs: number,
+    seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number, kvStride: number,
+    t: number, nT: number, scratch: number,
+  ): void;
+  runJob(ctrl: number, t: number, gen: number): void;
+  workerLoop(ctrl: number, t: number): void;
+  readonly MATMUL_SCRATCH: WebAssembly.Global;
+  readonly CTRL_BYTES: WebAssembly.Global;
+  readonly MAX_THREADS: WebAssembly.Global;
+}
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  if (typeof atob === "function") {
+    const binary = atob(text);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  }
+  return Uint8Array.from(Buffer.from(text, "base64"));
+}
+
+const compiled = new Map<boolean, Promise<WebAssembly.Module>>();
+
+/** The compiled kernel module for a shared or a plain memory (compiled once per process). */
+export function kernelModule(shared: boolean): Promise<WebAssembly.Module> {
+  let module = compiled.get(shared);
+  if (!module) {
+    const bytes = decodeBase64(shared ? KERNELS_SHARED_WASM_BASE64 : KERNELS_UNSHARED_WASM_BASE64);
+    module = WebAssembly.compile(bytes);
+    compiled.set(shared, module);
+  }
+  return module;
+}
+
+/** Imports: the memory, and the host Math the kernels call for rope angles and 1/√headDim. */
+export function kernelImports(memory: WebAssembly.Memory): WebAssembly.Imports {
+  return {
+    env: { memory, "Math.sqrt": Math.sqrt, "Math.sin": Math.sin, "Math.cos": Math.cos, "Math.pow": Math.pow },
+  };
+}
+
+/** Whether this environment can create shared WebAssembly memory (needs cross-origin isolation in browsers). */
+export function sharedMemorySupported(): boolean {
+  if (typeof SharedArrayBuffer === "undefined") return false;
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,367 @@
+import { TensorError } from "../errors";
+import type { Backend } from "./backend";
+import { WasmHeap } from "./wasm-heap";
+import { kernelImports, kernelModule, sharedMemorySupported } from "./wasm-module";
+import type { KernelExports } from "./wasm-module";
+import { JOB_ATTENTION, JOB_MATMUL, JOB_MATVEC, ThreadPool } from "./wasm-threads";
+
+export interface WasmBackendOptions {
+  /** Threads to split matmul, matvec and attention across, the caller included (default 1). */
+  threads?: number;
+  /**
+   * Initial memory in MiB (default 64). A shared memory grows on demand up to 4 GiB; a plain
+   * one (browsers without cross-origin isolation) is fixed at this size, so size it for the model.
+   */
+  initialMemoryMB?: number;
+  /**
+   * Upper bound in MiB for a shared memory (default 4096, the wasm32 limit). Browsers reserve
+   * address space for the maximum up front; lower it on 32-bit or memory-tight devices.
+   */
+  maximumMemoryMB?: number;
+  /**
+   * Use a SharedArrayBuffer-backed memory (default: whenever the environment allows it). `false`
+   * forces the plain-memory build that pages without cross-origin isolation get; threads must be 1.
+   */
+  sharedMemory?: boolean;
+  /**
+   * Idle polls a worker makes before sleeping (default 20 000, some tens of µs): back-to-back
+   * kernels then find it awake. Lower it on oversubscribed machines, where a polling worker
+   * takes CPU time from the threads doing work; 0 sleeps at once (each job then pays a ~10 µs wake-up).
+   */
+  spin?: number;
+}
+
+/** The wasm backend: the Backend contract plus ownership of its memory and workers. */
+export interface WasmBackend extends Backend {
+  readonly name: "wasm";
+  /** True when the memory is a SharedArrayBuffer (always the case with threads > 1). */
+  readonly sharedMemory: boolean;
+  /** Returns an allocF32 array to the allocator now (otherwise it is reclaimed once unreachable). */
+  free(array: Float32Array): void;
+  /** Bytes of wasm memory currently handed out. */
+  readonly usedBytes: number;
+  /** Stops the worker threads; later kernel calls throw BACKEND_DISPOSED. */
+  dispose(): Promise<void>;
+}
+
+const MiB = 1 << 20;
+// Below these sizes a job is over before a sleeping worker wakes; they run on the caller alone.
+const PARALLEL_MIN_FLOPS = 1 << 20;
+const PARALLEL_MIN_MATVEC = 1 << 15;
+
+function need(name: string, array: Float32Array, length: number): void {
+  if (array.length < length) {
+    throw new TensorError("SHAPE_MISMATCH", `wasm ${name}: expected at least ${length} elements, found ${array.length}`);
+  }
+}
+
+/**
+ * Creates the WebAssembly SIMD backend. Kernels run in one module instance per thread over one
+ * memory; arrays from `allocF32` live in that memory and are used in place, any other
+ * Float32Array is copied in (and results copied out) around the call.
+ *
+ * `threads > 1` needs SharedArrayBuffer (Node, or a cross-origin-isolated page). Workers are
+ * node:worker_threads in Node and Blob-URL Web Workers in browsers; both are unref'd/terminated
+ * by `dispose()` and never keep a Node process alive.
+ */
+export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    throw new TensorError("INVALID_ARGUMENT", `wasm backend: threads must be an integer in [1, 64], found ${threads}`);
+  }
+  if (typeof WebAssembly !== "object") {
+    throw new TensorError("WASM_UNAVAILABLE", "wasm backend: expected a WebAssembly runtime, found none");
+  }
+  const shared = (options.sharedMemory ?? true) && sharedMemorySupported();
+  if (options.sharedMemory && !shared) {
+    throw new TensorError("WASM_UNAVAILABLE", "wasm backend: sharedMemory: true needs SharedArrayBuffer (in browsers, cross-origin isolation), found none");
+  }
+  if (threads > 1 && !shared) {
+    throw new TensorError(
+      "WASM_UNAVAILABLE",
+      `wasm backend: threads = ${threads} needs shared memory (SharedArrayBuffer; in browsers, cross-origin isolation), found none; use threads: 1`,
+    );
+  }
+  const initialPages = Math.max(16, Math.ceil(((options.initialMemoryMB ?? 64) * MiB) / 65536));
+  const maximumPages = Math.min(65536, Math.max(initialPages, Math.ceil(((options.maximumMemoryMB ?? 4096) * MiB) / 65536)));
+  const memory = shared
+    ? new WebAssembly.Memory({ initial: initialPages, maximum: maximumPages, shared: true })
+    : new WebAssembly.Memory({ initial: initialPages });
+  let module: WebAssembly.Module;
+  try {
+    module = await kernelModule(shared);
+  } catch (error) {
+    throw new TensorError("WASM_UNAVAILABLE", `wasm backend: the SIMD kernel module did not compile here (expected WebAssembly SIMD128): ${String(error)}`);
+  }
+  const instance = await WebAssembly.instantiate(module, kernelImports(memory));
+  const kernels = instance.exports as unknown as KernelExports;
+  // The first 64 KiB stay unused: address 0 is the "no array" marker (bias, probs).
+  const heap = new WasmHeap(memory, shared, 65536);
+  const ctrl = heap.alloc(kernels.CTRL_BYTES.value as number);
+  let pool: ThreadPool;
+  try {
+    pool = await ThreadPool.start(threads, module, memory, kernels, ctrl, options.spin ?? 20_000);
+  } catch (error) {
+    throw new TensorError("WASM_UNAVAILABLE", `wasm backend: expected ${threads - 1} worker threads to start, one failed: ${String(error)}`);
+  }
+  return new WasmBackendImpl(threads, shared, heap, kernels, pool);
+}
+
+// Per-call staging for arrays outside wasm memory: each distinct array gets one scratch copy
+// (so `out` aliasing an input stays aliased), outputs are copied back, scratch is released.
+class Staging {
+  private readonly temps = new Map<Float32Array, number>();
+  private readonly outputs: Float32Array[] = [];
+
+  constructor(private readonly heap: WasmHeap) {}
+
+  in(array: Float32Array): number {
+    if (this.heap.owns(array)) return array.byteOffset;
+    let ptr = this.temps.get(array);
+    if (ptr === undefined) {
+      ptr = this.heap.alloc(array.length * 4);
+      this.heap.f32(ptr, array.length).set(array);
+      this.temps.set(array, ptr);
+    }
+    return ptr;
+  }
+
+  /** An array the kernel writes; `readsToo` when its old contents matter (accumulate, in place). */
+  out(array: Float32Array, readsToo: boolean): number {
+    if (this.heap.owns(array)) return array.byteOffset;
+    const known = this.temps.has(array);
+    const ptr = readsToo || known ? this.in(array) : this.fresh(array);
+    this.outputs.push(array);
+    return ptr;
+  }
+
+  private fresh(array: Float32Array): number {
+    const ptr = this.heap.alloc(array.length * 4);
+    this.temps.set(array, ptr);
+    return ptr;
+  }
+
+  done(): void {
+    for (const array of this.outputs) array.set(this.heap.f32(this.temps.get(array) as number, array.length));
+    for (const ptr of this.temps.values()) this.heap.release(ptr);
+  }
+}
+
+class WasmBackendImpl implements WasmBackend {
+  readonly name = "wasm" as const;
+  private disposed = false;
+  private scratch = 0;
+  private scratchStride = 0;
+  private readonly reclaim: FinalizationRegistry<number>;
+  private readonly owned = new WeakMap<Float32Array, number>();
+
+  constructor(
+    readonly threads: number,
+    readonly sharedMemory: boolean,
+    private readonly heap: WasmHeap,
+    private readonly kernels: KernelExports,
+    private readonly pool: ThreadPool,
+  ) {
+    this.reclaim = new FinalizationRegistry((ptr) => heap.release(ptr));
+    this.ensureScratch(kernels.MATMUL_SCRATCH.value as number);
+  }
+
+  get usedBytes(): number {
+    return this.heap.usedBytes;
+  }
+
+  allocF32(length: number): Float32Array {
+    if (!Number.isInteger(length) || length < 0) {
+      throw new TensorError("INVALID_ARGUMENT", `wasm allocF32: expected a non-negative integer length, found ${length}`);
+    }
+    const ptr = this.heap.alloc(length * 4);
+    const array = this.heap.f32(ptr, length);
+    // Reclaimed when this array (not a subarray of it) becomes unreachable, or on free().
+    this.reclaim.register(array, ptr, array);
+    this.owned.set(array, ptr);
+    return array;
+  }
+
+  free(array: Float32Array): void {
+    const ptr = this.owned.get(array);
+    if (ptr === undefined) return;
+    this.owned.delete(array);
+    this.reclaim.unregister(array);
+    this.heap.release(ptr);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.pool.dispose();
+  }
+
+  private begin(): Staging {
+    if (this.disposed) throw new TensorError("BACKEND_DISPOSED", "wasm backend: expected a live backend, found one after dispose()");
+    return new Staging(this.heap);
+  }
+
+  // Scratch for every thread, one block: MATMUL_SCRATCH bytes, or more for long attention rows.
+  private ensureScratch(bytesPerThread: number): void {
+    if (bytesPerThread <= this.scratchStride) return;
+    const stride = Math.ceil(bytesPerThread / 64) * 64;
+    if (this.scratch) this.heap.release(this.scratch);
+    this.scratch = this.heap.alloc(stride * this.threads);
+    this.scratchStride = stride;
+    this.pool.setScratch(this.scratch, stride);
+  }
+
+  private parallel(work: number, minimum: number): boolean {
+    return this.threads > 1 && work >= minimum;
+  }
+
+  matmul(
+    out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number,
+    opts: { transB?: boolean; batch?: number; bBatchStride?: number; accumulate?: boolean } = {},
+  ): void {
+    let batch = opts.batch ?? 1;
+    const bStride = opts.bBatchStride ?? k * n;
+    const accumulate = opts.accumulate ?? false;
+    need("matmul a", a, batch * m * k);
+    need("matmul b", b, (batch - 1) * bStride + k * n);
+    need("matmul out", out, batch * m * n);
+    if (batch * m * n === 0) return;
+    if (k === 0) {
+      if (!accumulate) out.fill(0, 0, batch * m * n);
+      return;
+    }
+    if (batch > 1 && bStride === 0) {
+      // one B for every batch: the batches are just more rows of A
+      m *= batch;
+      batch = 1;
+    }
+    const s = this.begin();
+    const pa = s.in(a), pb = s.in(b), pc = s.out(out, accumulate);
+    const flags = (opts.transB ? 1 : 0) | (accumulate ? 2 : 0);
+    if (this.parallel(2 * batch * m * k * n, PARALLEL_MIN_FLOPS)) this.pool.run(JOB_MATMUL, [pc, pa, pb, m, k, n, flags, batch, bStride]);
+    else this.kernels.matmul(pc, pa, pb, m, k, n, flags, batch, bStride, 0, 1, this.scratch);
+    s.done();
+  }
+
+  matvec(out: Float32Array, w: Float32Array, x: Float32Array, rows: number, cols: number): void {
+    need("matvec w", w, rows * cols);
+    need("matvec x", x, cols);
+    need("matvec out", out, rows);
+    const s = this.begin();
+    const pw = s.in(w), px = s.in(x), po = s.out(out, false);
+    if (this.parallel(rows * cols, PARALLEL_MIN_MATVEC)) this.pool.run(JOB_MATVEC, [po, pw, px, rows, cols]);
+    else this.kernels.matvec(po, pw, px, rows, cols, 0, 1);
+    s.done();
+  }
+
+  softmax(out: Float32Array, x: Float32Array, rows: number, cols: number): void {
+    need("softmax x", x, rows * cols);
+    need("softmax out", out, rows * cols);
+    const s = this.begin();
+    const px = s.in(x);
+    this.kernels.softmax(s.out(out, false), px, rows, cols);
+    s.done();
+  }
+
+  rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, cols: number, eps: number): void {
+    need("rmsnorm x", x, rows * cols);
+    need("rmsnorm weight", weight, cols);
+    need("rmsnorm out", out, rows * cols);
+    const s = this.begin();
+    const px = s.in(x), pw = s.in(weight);
+    this.kernels.rmsnorm(s.out(out, false), px, pw, rows, cols, eps);
+    s.done();
+  }
+
+  layernorm(
+    out: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array | null,
+    rows: number, cols: number, eps: number,
+  ): void {
+    need("layernorm x", x, rows * cols);
+    need("layernorm weight", weight, cols);
+    if (bias) need("layernorm bias", bias, cols);
+    need("layernorm out", out, rows * cols);
+    const s = this.begin();
+    const px = s.in(x), pw = s.in(weight), pb = bias ? s.in(bias) : 0;
+    this.kernels.layernorm(s.out(out, false), px, pw, pb, rows, cols, eps);
+    s.done();
+  }
+
+  rope(
+    x: Float32Array, seq: number, nHeads: number, headDim: number,
+    pos0: number, theta: number, style: "interleaved" | "half",
+  ): void {
+    need("rope x", x, seq * nHeads * headDim);
+    const s = this.begin();
+    this.kernels.rope(s.out(x, true), seq, nHeads, headDim, pos0, theta, style === "interleaved" ? 1 : 0);
+    s.done();
+  }
+
+  attention(
+    out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
+    seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number,
+    opts: { kvStride?: number; probs?: Float32Array } = {},
+  ): void {
+    const kvStride = opts.kvStride ?? nKvHeads * headDim;
+    if (seqKv < seqQ || nHeads % nKvHeads !== 0) {
+      throw new TensorError(
+        "INVALID_ARGUMENT",
+        `wasm attention: expected seqKv ≥ seqQ and nHeads divisible by nKvHeads, found seqQ ${seqQ}, seqKv ${seqKv}, nHeads ${nHeads}, nKvHeads ${nKvHeads}`,
+      );
+    }
+    need("attention q", q, seqQ * nHeads * headDim);
+    const kvLength = seqKv === 0 ? 0 : (seqKv - 1) * kvStride + nKvHeads * headDim;
+    need("attention k", k, kvLength);
+    need("attention v", v, kvLength);
+    need("attention out", out, seqQ * nHeads * headDim);
+    if (opts.probs) need("attention probs", opts.probs, nHeads * seqQ * seqKv);
+    if (seqQ === 0) return;
+    this.ensureScratch(seqKv * 4);
+    const s = this.begin();
+    const pq = s.in(q), pk = s.in(k), pv = s.in(v);
+    const pp = opts.probs ? s.out(opts.probs, false) : 0;
+    const po = s.out(out, false);
+    const args = [po, pq, pk, pv, pp, seqQ, seqKv, nHeads, nKvHeads, headDim, kvStride];
+    const rowsOfWork = nHeads * seqQ;
+    if (rowsOfWork > 1 && this.parallel(2 * rowsOfWork * seqKv * headDim, PARALLEL_MIN_FLOPS / 8)) this.pool.run(JOB_ATTENTION, args);
+    else this.kernels.attention(po, pq, pk, pv, pp, seqQ, seqKv, nHeads, nKvHeads, headDim, kvStride, 0, 1, this.scratch);
+    s.done();
+  }
+
+  add(out: Float32Array, a: Float32Array, b: Float32Array): void {
+    this.binary("add", out, a, b);
+  }
+
+  mul(out: Float32Array, a: Float32Array, b: Float32Array): void {
+    this.binary("mul", out, a, b);
+  }
+
+  swiglu(out: Float32Array, gate: Float32Array, up: Float32Array): void {
+    this.binary("swiglu", out, gate, up);
+  }
+
+  silu(out: Float32Array, x: Float32Array): void {
+    this.unary("silu", out, x);
+  }
+
+  gelu(out: Float32Array, x: Float32Array): void {
+    this.unary("gelu", out, x);
+  }
+
+  private binary(op: "add" | "mul" | "swiglu", out: Float32Array, a: Float32Array, b: Float32Array): void {
+    need(op, a, out.length);
+    need(op, b, out.length);
+    const s = this.begin();
+    const pa = s.in(a), pb = s.in(b);
+    this.kernels[op](s.out(out, false), pa, pb, out.length);
+    s.done();
+  }
+
+  private unary(op: "silu" | "gelu", out: Float32Array, x: Float32Array): void {
+    need(op, x, out.length);
+    const s = this.begin();
+    const px = s.in(x);
+    this.kernels[op](s.out(out, false), px, out.length);
+    s.done();
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Stable codes for everything @zero-llm/tensor throws. Callers branch on `code`; the message
+ * is for people and always states what was expected and what was found.
+ */
+export type TensorErrorCode =
+  /** Two shapes that an op needs to agree (broadcast, matmul, concat, reshape) do not. */
+  | "SHAPE_MISMATCH"
+  /** An axis outside [-ndim, ndim). */
+  | "INVALID_AXIS"
+  /** An index, slice bound or id outside its dimension. */
+  | "INDEX_OUT_OF_RANGE"
+  /** `view` asked for a shape that the strides of a non-contiguous tensor cannot express. */
+  | "NOT_VIEWABLE"
+  /** Data whose length or nesting does not match the shape it came with. */
+  | "BAD_DATA"
+  /** A backend could not allocate (wasm memory fixed or past its limit). */
+  | "OUT_OF_MEMORY"
+  /** Any other argument outside its domain (negative size, zero step, odd headDim...). */
+  | "INVALID_ARGUMENT"
+  /** The wasm backend cannot be created here (no WebAssembly SIMD, or threads without SharedArrayBuffer). */
+  | "WASM_UNAVAILABLE"
+  /** A kernel was called on a wasm backend after dispose(). */
+  | "BACKEND_DISPOSED";
+
+export class TensorError extends Error {
+  readonly code: TensorErrorCode;
+
+  constructor(code: TensorErrorCode, message: string) {
+    super(message);
+    this.name = "TensorError";
+    this.code = code;
+  }
+}
+
+/** `[2,3]`: the one spelling of a shape used in every message. */
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(",")}]`;
+}

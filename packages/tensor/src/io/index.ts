@@ -1,0 +1,22 @@
+// File IO: safetensors and GGUF readers/writers, the ggml type table. Everything here works in
+// the browser except node.ts, which loads node:fs lazily and is only usable under Node.
+export { GgufError, SafetensorsError, type GgufErrorCode, type SafetensorsErrorCode } from "./errors";
+export { GGML_TYPES, GgmlType, ggmlTypeInfo, requireGgmlType, ggmlTensorBytes, type GgmlTypeInfo } from "./ggml-types";
+export { ggmlToFloat32 } from "./ggml-dequant";
+export {
+  ggufValue, GGUF_VALUE_TYPE_ID, GGUF_VALUE_TYPES,
+  type GgufValue, type GgufScalar, type GgufArray, type GgufArrayItems, type GgufValueType, type GgufScalarType, type GgufPlainValue,
+} from "./gguf-values";
+export { GgufFile, parseGgufHeader, GGUF_DEFAULT_ALIGNMENT, GGUF_MAX_DIMS, type GgufHeader, type GgufTensorInfo } from "./gguf-read";
+export { serializeGguf, ggufParts, type GgufWriteInput, type GgufTensorInput, type GgufParts } from "./gguf-write";
+export {
+  SafetensorsFile, parseSafetensorsHeader, safetensorsHeaderLength, safetensorsBytesToArray, safetensorsBytesToFloat32,
+  SAFETENSORS_DTYPE_BITS, SAFETENSORS_MAX_HEADER_BYTES,
+  type SafetensorsDtype, type SafetensorsTensorInfo, type SafetensorsHeader, type SafetensorsArray,
+} from "./safetensors-read";
+export { serializeSafetensors, safetensorsParts, type SafetensorsWriteInput, type SafetensorsTensorInput, type SafetensorsParts } from "./safetensors-write";
+export {
+  readGgufFile, openGgufFile, writeGgufFile, GgufFileHandle,
+  readSafetensorsFile, openSafetensorsFile, writeSafetensorsFile, SafetensorsFileHandle,
+  writeFileAtomic,
+} from "./node";

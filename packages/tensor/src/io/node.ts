@@ -1,0 +1,233 @@
+import type * as FsPromises from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { GgufError, SafetensorsError } from "./errors";
+import { ggmlToFloat32 } from "./ggml-dequant";
+import { GgufFile, GgufMetadataAccess, parseGgufHeader, type GgufHeader, type GgufTensorInfo } from "./gguf-read";
+import type { GgufValue } from "./gguf-values";
+import { ggufParts, type GgufWriteInput } from "./gguf-write";
+import {
+  findSafetensor, parseSafetensorsHeader, safetensorsBytesToArray, safetensorsBytesToFloat32, safetensorsHeaderLength, SafetensorsFile,
+  type SafetensorsArray, type SafetensorsHeader, type SafetensorsTensorInfo,
+} from "./safetensors-read";
+import { safetensorsParts, type SafetensorsWriteInput } from "./safetensors-write";
+
+/**
+ * The Node.js side of file IO: paths, lazy reads at an offset, atomic writes.
+ *
+ * node:fs is loaded with a dynamic import of a non-literal specifier, so bundling this package
+ * for the browser neither pulls node:fs in nor fails to resolve it; these functions simply are
+ * not called there. The in-memory readers (GgufFile.parse, SafetensorsFile.parse) work anywhere.
+ */
+
+const FS_PROMISES = "node:fs/promises";
+let fsModule: Promise<typeof FsPromises> | undefined;
+function nodeFs(): Promise<typeof FsPromises> {
+  fsModule ??= import(/* @vite-ignore */ FS_PROMISES) as Promise<typeof FsPromises>;
+  return fsModule;
+}
+
+/** Read exactly `length` bytes at `position`; a short read means the file shrank under us. */
+async function readAt(handle: FileHandle, position: number, length: number, onShort: (got: number) => Error): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await handle.read(out, filled, length - filled, position + filled);
+    if (bytesRead === 0) throw onShort(filled);
+    filled += bytesRead;
+  }
+  return out;
+}
+
+let tempCounter = 0;
+
+/**
+ * Write `chunks` to `path` so that readers see either the old file or the complete new one:
+ * write a temporary file in the same directory, fsync it, rename it over `path`, then fsync
+ * the directory so the rename itself is durable (skipped where directories cannot be opened).
+ */
+export async function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): Promise<void> {
+  const fs = await nodeFs();
+  const tempPath = `${path}.${process.pid}.${Date.now().toString(36)}.${tempCounter++}.tmp`;
+  const handle = await fs.open(tempPath, "wx");
+  try {
+    for (const chunk of chunks) {
+      let written = 0;
+      while (written < chunk.length) {
+        const { bytesWritten } = await handle.write(chunk, written, chunk.length - written);
+        written += bytesWritten;
+      }
+    }
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await fs.rm(tempPath, { force: true });
+    throw error;
+  }
+  await handle.close();
+  try {
+    await fs.rename(tempPath, path);
+  } catch (error) {
+    await fs.rm(tempPath, { force: true });
+    throw error;
+  }
+  const slash = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  const directory = slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  try {
+    const dir = await fs.open(directory, "r");
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  } catch {
+    // Windows cannot open a directory for fsync; the rename is still atomic there.
+  }
+}
+
+// ---------------------------------------------------------------- GGUF
+
+/** Read a whole GGUF file into memory (up to 2 GiB); tensor bytes are views into that one buffer. */
+export async function readGgufFile(path: string): Promise<GgufFile> {
+  const fs = await nodeFs();
+  return GgufFile.parse(await fs.readFile(path));
+}
+
+/** Write a GGUF v3 file atomically, streaming tensor bytes without concatenating them. */
+export async function writeGgufFile(path: string, input: GgufWriteInput): Promise<void> {
+  await writeFileAtomic(path, ggufParts(input).chunks);
+}
+
+/** An open GGUF file whose header is in memory and whose tensors are read on demand. */
+export class GgufFileHandle extends GgufMetadataAccess {
+  readonly version: number;
+  readonly alignment: number;
+  readonly metadata: ReadonlyMap<string, GgufValue>;
+  readonly tensors: readonly GgufTensorInfo[];
+  readonly dataOffset: number;
+
+  constructor(
+    private readonly handle: FileHandle,
+    header: GgufHeader,
+    readonly fileLength: number,
+  ) {
+    super();
+    this.version = header.version;
+    this.alignment = header.alignment;
+    this.metadata = header.metadata;
+    this.tensors = header.tensors;
+    this.dataOffset = header.dataOffset;
+  }
+
+  /** The tensor's stored bytes, read from disk into a new buffer. */
+  async readTensorBytes(name: string): Promise<Uint8Array> {
+    const info = this.tensorInfo(name);
+    return readAt(this.handle, info.fileOffset, info.byteLength, (got) =>
+      new GgufError("GGUF_TRUNCATED", `expected ${info.byteLength} bytes of "${name}" at offset ${info.fileOffset}, found ${got} (the file shrank)`),
+    );
+  }
+
+  /** A new Float32Array with the tensor's values (F32, F64, F16, BF16, Q8_0, Q4_0). */
+  async readTensorFloat32(name: string): Promise<Float32Array> {
+    const info = this.tensorInfo(name);
+    return ggmlToFloat32(info.type, await this.readTensorBytes(name), info.elementCount);
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+/**
+ * Open a GGUF file of any size: read a prefix, parse, and read a longer prefix only when the
+ * header (a 150k-token vocabulary runs to megabytes) goes past it. Tensor data stays on disk.
+ */
+export async function openGgufFile(path: string, options: { initialRead?: number } = {}): Promise<GgufFileHandle> {
+  const fs = await nodeFs();
+  const handle = await fs.open(path, "r");
+  try {
+    const fileLength = (await handle.stat()).size;
+    let prefixLength = Math.min(fileLength, options.initialRead ?? 1 << 20);
+    for (;;) {
+      const prefix = await readAt(handle, 0, prefixLength, (got) => new GgufError("GGUF_TRUNCATED", `expected ${prefixLength} bytes, found ${got} (the file shrank)`));
+      try {
+        return new GgufFileHandle(handle, parseGgufHeader(prefix, fileLength), fileLength);
+      } catch (error) {
+        if (!(error instanceof GgufError) || error.code !== "GGUF_NEED_MORE_BYTES") throw error;
+        // `needed` is within the file (the reader checked); grow geometrically to bound re-parses.
+        prefixLength = Math.min(fileLength, Math.max(error.needed ?? 0, prefixLength * 2));
+      }
+    }
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------- safetensors
+
+/** Read a whole safetensors file into memory (up to 2 GiB); tensor bytes are views into it. */
+export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
+  const fs = await nodeFs();
+  return SafetensorsFile.parse(await fs.readFile(path));
+}
+
+/** Write a safetensors file atomically, streaming tensor bytes without concatenating them. */
+export async function writeSafetensorsFile(path: string, input: SafetensorsWriteInput): Promise<void> {
+  await writeFileAtomic(path, safetensorsParts(input).chunks);
+}
+
+/** An open safetensors file: header in memory, tensors read on demand with a read at their offset. */
+export class SafetensorsFileHandle implements SafetensorsHeader {
+  readonly tensors: readonly SafetensorsTensorInfo[];
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly dataOffset: number;
+
+  constructor(
+    private readonly handle: FileHandle,
+    header: SafetensorsHeader,
+    readonly fileLength: number,
+  ) {
+    this.tensors = header.tensors;
+    this.metadata = header.metadata;
+    this.dataOffset = header.dataOffset;
+  }
+
+  tensorInfo(name: string): SafetensorsTensorInfo {
+    return findSafetensor(this, name);
+  }
+
+  async readTensorBytes(name: string): Promise<Uint8Array> {
+    const info = findSafetensor(this, name);
+    return readAt(this.handle, info.fileOffset, info.byteLength, (got) =>
+      new SafetensorsError("SAFETENSORS_TRUNCATED", `expected ${info.byteLength} bytes of "${name}" at offset ${info.fileOffset}, found ${got} (the file shrank)`),
+    );
+  }
+
+  async readTensorArray(name: string): Promise<SafetensorsArray> {
+    return safetensorsBytesToArray(findSafetensor(this, name).dtype, await this.readTensorBytes(name));
+  }
+
+  async readTensorFloat32(name: string): Promise<Float32Array> {
+    return safetensorsBytesToFloat32(findSafetensor(this, name).dtype, await this.readTensorBytes(name));
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+/** Open a safetensors file of any size: 8 bytes, then the header, then tensors on demand. */
+export async function openSafetensorsFile(path: string): Promise<SafetensorsFileHandle> {
+  const fs = await nodeFs();
+  const handle = await fs.open(path, "r");
+  try {
+    const fileLength = (await handle.stat()).size;
+    const shrank = (got: number) => new SafetensorsError("SAFETENSORS_TRUNCATED", `expected more bytes, found ${got} (the file shrank)`);
+    const headerLength = safetensorsHeaderLength(await readAt(handle, 0, Math.min(8, fileLength), shrank), fileLength);
+    const headerBytes = await readAt(handle, 8, headerLength, shrank);
+    return new SafetensorsFileHandle(handle, parseSafetensorsHeader(headerBytes, fileLength - 8 - headerLength), fileLength);
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}

@@ -1,0 +1,35 @@
+// The built bundle (dist/) in a fresh Node process, ESM and CommonJS: workers start from the
+// bundled source, a job posted right after creation completes, and an undisposed 2-thread
+// backend does not keep the process alive.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist");
+const built = existsSync(path.join(dist, "index.js")) && existsSync(path.join(dist, "index.cjs"));
+
+// A 2-thread matmul of ones: every output is k. No dispose(): the process must still exit.
+const body = (load: string): string => `
+(async () => {
+  const { createWasmBackend } = ${load};
+  const be = await createWasmBackend({ threads: 2 });
+  const n = 200, a = be.allocF32(n * n).fill(1), c = be.allocF32(n * n);
+  be.matmul(c, a, a, n, n, n, { transB: true });
+  process.stdout.write(String(c[0]) + " " + String(c[n * n - 1]));
+})();
+`;
+
+describe.skipIf(!built)("wasm backend from dist/ (skipped until `pnpm build` has run)", () => {
+  it.each([
+    ["ESM", `await import(${JSON.stringify(path.join(dist, "index.js"))})`, "--input-type=module"],
+    ["CommonJS", `require(${JSON.stringify(path.join(dist, "index.cjs"))})`, "--input-type=commonjs"],
+  ])("%s: threads work and the process exits without dispose()", (_, load, inputType) => {
+    const run = spawnSync(process.execPath, [inputType, "-e", body(load)], { encoding: "utf8", timeout: 30_000 });
+    expect(run.error).toBeUndefined();
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe("200 200");
+  });
+});

@@ -1,0 +1,128 @@
+import { bytesToByteLevel } from "./byte-level";
+import { BpeTokenizer } from "./bpe";
+import { TokenizerError } from "./errors";
+
+/**
+ * Our own file format for trained tokenizers (`.json`, UTF-8):
+ *
+ *   {
+ *     "format": "zero-llm-bpe",
+ *     "version": 1,
+ *     "pattern": "<split pattern, published syntax>",
+ *     "merges": [[left, right], ...],          // merge k creates token 256 + k
+ *     "specialTokens": { "<|endoftext|>": 4096 }
+ *   }
+ *
+ * Tokens 0..255 are the single bytes 0..255; token 256 + k is the concatenation of merge k's
+ * two tokens; the merge list order is the merge priority. Nothing else is implied.
+ */
+export const BPE_FORMAT = "zero-llm-bpe";
+export const BPE_FORMAT_VERSION = 1;
+
+interface BpeFile {
+  format: string;
+  version: number;
+  pattern: string;
+  merges: [number, number][];
+  specialTokens: Record<string, number>;
+}
+
+/** Serialises a tokenizer made by `trainBpe` (or loaded from this format). */
+export function saveBpeJson(tok: BpeTokenizer): string {
+  const merges = tok.merges;
+  if (merges === undefined) throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", "tokenizer: expected one with a merge list (trained or loaded from this format), found tiktoken ranks");
+  for (let b = 0; b < 256; b++) {
+    const t = tok.tokenBytes(b);
+    if (t.length !== 1 || t[0] !== b) throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `token ${b}: expected the single byte ${b}, found ${t.length} bytes`);
+  }
+  const file: BpeFile = {
+    format: BPE_FORMAT,
+    version: BPE_FORMAT_VERSION,
+    pattern: tok.pattern,
+    merges: merges.map(([a, b]) => [a, b]),
+    specialTokens: Object.fromEntries(tok.specialTokens),
+  };
+  return JSON.stringify(file) + "\n";
+}
+
+export function loadBpeJson(json: string): BpeTokenizer {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch (err) {
+    throw new TokenizerError("TOKENIZER_BAD_FORMAT", `file: expected JSON, found a parse error (${(err as Error).message})`);
+  }
+  const bad = (field: string, expected: string, found: unknown): never => {
+    throw new TokenizerError("TOKENIZER_BAD_FORMAT", `${field}: expected ${expected}, found ${JSON.stringify(found)?.slice(0, 60)}`);
+  };
+  if (typeof parsed !== "object" || parsed === null) bad("file", "an object", parsed);
+  const f = parsed as Partial<BpeFile>;
+  if (f.format !== BPE_FORMAT) bad("format", `"${BPE_FORMAT}"`, f.format);
+  if (f.version !== BPE_FORMAT_VERSION) bad("version", String(BPE_FORMAT_VERSION), f.version);
+  if (typeof f.pattern !== "string") bad("pattern", "a string", f.pattern);
+  if (!Array.isArray(f.merges)) bad("merges", "an array of [left, right] pairs", f.merges);
+  const tokens: Uint8Array[] = [];
+  for (let b = 0; b < 256; b++) tokens.push(Uint8Array.of(b));
+  f.merges!.forEach((m, k) => {
+    const id = 256 + k;
+    if (!Array.isArray(m) || m.length !== 2 || !m.every((x) => Number.isInteger(x) && x >= 0 && x < id)) {
+      bad(`merges[${k}]`, `two token ids below ${id}`, m);
+    }
+    const [a, b] = m;
+    const merged = new Uint8Array(tokens[a]!.length + tokens[b]!.length);
+    merged.set(tokens[a]!);
+    merged.set(tokens[b]!, tokens[a]!.length);
+    tokens.push(merged);
+  });
+  const specials = f.specialTokens ?? {};
+  if (typeof specials !== "object" || specials === null) bad("specialTokens", "an object of text -> id", specials);
+  for (const [text, id] of Object.entries(specials)) {
+    if (!Number.isInteger(id) || id < tokens.length) bad(`specialTokens[${JSON.stringify(text)}]`, `an id >= ${tokens.length}`, id);
+  }
+  return new BpeTokenizer({ tokens, merges: f.merges!, pattern: f.pattern!, specialTokens: Object.entries(specials) });
+}
+
+/**
+ * Hugging Face `tokenizer.json` for a merge-list tokenizer: a BPE model over GPT-2 byte-level
+ * strings, the split pattern as a `Split` pre-tokenizer followed by `ByteLevel` without its own
+ * regex, a ByteLevel decoder, and the special tokens as added tokens.
+ */
+export function exportTokenizerJson(tok: BpeTokenizer): string {
+  const merges = tok.merges;
+  if (merges === undefined) throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", "tokenizer: expected one with a merge list, found tiktoken ranks");
+  const vocab: Record<string, number> = {};
+  const specialIds = new Set(tok.specialTokens.values());
+  for (let id = 0; id < tok.vocabSize; id++) {
+    if (specialIds.has(id)) continue;
+    vocab[bytesToByteLevel(tok.tokenBytes(id))] = id;
+  }
+  const json = {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: [...tok.specialTokens].map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: null,
+    pre_tokenizer: {
+      type: "Sequence",
+      pretokenizers: [
+        { type: "Split", pattern: { Regex: tok.pattern }, behavior: "Isolated", invert: false },
+        { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
+    post_processor: null,
+    decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: "BPE",
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges: merges.map(([a, b]) => `${bytesToByteLevel(tok.tokenBytes(a))} ${bytesToByteLevel(tok.tokenBytes(b))}`),
+    },
+  };
+  return JSON.stringify(json, null, 2) + "\n";
+}

@@ -1,0 +1,35 @@
+export { TokenizerError, type TokenizerErrorCode } from "./errors";
+export type { EncodeOptions, TokenSpan, Tokenizer } from "./types";
+export { BpeTokenizer, type BpeModel } from "./bpe";
+export {
+  BUILTIN_PATTERNS,
+  CL100K_PATTERN,
+  GPT2_PATTERN,
+  LLAMA3_PATTERN,
+  O200K_PATTERN,
+  QWEN2_PATTERN,
+  compilePattern,
+  toJsRegExpSource,
+  type BuiltinPatternName,
+} from "./patterns";
+export { cl100kScanner, gpt2Scanner, o200kScanner, regexScanner, type Scanner } from "./scanner";
+export {
+  TIKTOKEN_ENCODINGS,
+  fromTiktoken,
+  isTiktokenEncodingName,
+  parseJsTiktokenRanks,
+  parseTiktokenFile,
+  type JsTiktokenRanks,
+  type TiktokenEncodingName,
+  type TiktokenSource,
+} from "./loaders/tiktoken";
+export { bytesToByteLevel, byteLevelToBytes } from "./byte-level";
+export { decodeUtf8, encodeUtf8 } from "./utf8";
+export { SpmTokenizer, TOKEN_TYPE, type SpmModel } from "./spm";
+export { fromLlama2cTokenizer, parseLlama2cTokenizer, type Llama2cTokenizerFile } from "./loaders/llama2c";
+export { GGUF_PRE_PATTERNS, fromGgufMetadata, type GgufMetadataInput } from "./loaders/gguf";
+export { StreamDecoder, createStreamDecoder } from "./stream";
+export { trainBpe, type TrainOptions, type TrainProgress } from "./train";
+export { BPE_FORMAT, BPE_FORMAT_VERSION, exportTokenizerJson, loadBpeJson, saveBpeJson } from "./format";
+export { fromTokenizerJson } from "./loaders/hf";
+export { detectVocabulary, loadVocabulary, type VocabularyKind } from "./loaders/detect";

@@ -1,0 +1,93 @@
+import type { BpeTokenizer } from "../bpe";
+import { TokenizerError } from "../errors";
+import { GPT2_PATTERN } from "../patterns";
+import { fromByteLevelVocab } from "./byte-level-vocab";
+
+/**
+ * Hugging Face `tokenizer.json` with a byte-level BPE model (GPT-2, Llama 3, Qwen, our exports).
+ *
+ * Supported: `model.type = "BPE"` with `vocab` and `merges` (strings "a b" or pairs),
+ * `model.ignore_merges`; `pre_tokenizer` = `ByteLevel` (its built-in GPT-2 regex) or a `Sequence`
+ * of `Split` (a regex, behavior "Isolated") followed by `ByteLevel` with `use_regex: false`;
+ * `added_tokens` (special ones are matched when allowed, the others always). Anything else
+ * (normalizers, prefix spaces, byte fallback, other pre-tokenizers) is refused with an error
+ * naming the field rather than silently tokenizing differently.
+ */
+function bad(field: string, expected: string, found: unknown): never {
+  const shown = found === undefined ? "nothing" : JSON.stringify(found)?.slice(0, 80);
+  throw new TokenizerError("TOKENIZER_BAD_JSON", `tokenizer.json ${field}: expected ${expected}, found ${shown}`);
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+function patternOf(pre: unknown): string {
+  if (!isObject(pre)) return bad("pre_tokenizer", "a ByteLevel or Sequence[Split, ByteLevel] pre-tokenizer", pre);
+  if (pre.type === "ByteLevel") {
+    if (pre.add_prefix_space === true) bad("pre_tokenizer.add_prefix_space", "false", true);
+    if (pre.use_regex === false) bad("pre_tokenizer.use_regex", "true when ByteLevel stands alone", false);
+    return GPT2_PATTERN;
+  }
+  if (pre.type !== "Sequence") return bad("pre_tokenizer.type", `"ByteLevel" or "Sequence"`, pre.type);
+  const steps = pre.pretokenizers;
+  if (!Array.isArray(steps) || steps.length !== 2) return bad("pre_tokenizer.pretokenizers", "[Split, ByteLevel]", steps);
+  const [split, byteLevel] = steps as unknown[];
+  if (!isObject(split) || split.type !== "Split") return bad("pre_tokenizer.pretokenizers[0].type", `"Split"`, isObject(split) ? split.type : split);
+  const regex = isObject(split.pattern) ? split.pattern.Regex : undefined;
+  if (typeof regex !== "string") return bad("pre_tokenizer.pretokenizers[0].pattern.Regex", "a string", regex);
+  if (split.behavior !== "Isolated") bad("pre_tokenizer.pretokenizers[0].behavior", `"Isolated"`, split.behavior);
+  if (split.invert === true) bad("pre_tokenizer.pretokenizers[0].invert", "false", true);
+  if (!isObject(byteLevel) || byteLevel.type !== "ByteLevel") return bad("pre_tokenizer.pretokenizers[1].type", `"ByteLevel"`, isObject(byteLevel) ? byteLevel.type : byteLevel);
+  if (byteLevel.use_regex === true) bad("pre_tokenizer.pretokenizers[1].use_regex", "false", true);
+  if (byteLevel.add_prefix_space === true) bad("pre_tokenizer.pretokenizers[1].add_prefix_space", "false", true);
+  return regex;
+}
+
+export function fromTokenizerJson(json: string | Record<string, unknown>): BpeTokenizer {
+  let root: unknown = json;
+  if (typeof json === "string") {
+    try {
+      root = JSON.parse(json);
+    } catch (err) {
+      throw new TokenizerError("TOKENIZER_BAD_JSON", `tokenizer.json: expected JSON, found a parse error (${(err as Error).message})`);
+    }
+  }
+  if (!isObject(root)) return bad("(root)", "an object", root);
+  const model = root.model;
+  if (!isObject(model)) return bad("model", "an object", model);
+  if (model.type !== undefined && model.type !== "BPE") bad("model.type", `"BPE"`, model.type);
+  if (model.byte_fallback === true) bad("model.byte_fallback", "false (byte-level BPE)", true);
+  if (root.normalizer !== null && root.normalizer !== undefined) bad("normalizer", "null", root.normalizer);
+  const vocab = model.vocab;
+  if (!isObject(vocab)) return bad("model.vocab", "an object of token -> id", vocab);
+  const merges = model.merges;
+  if (!Array.isArray(merges)) return bad("model.merges", "an array", merges);
+  const pattern = patternOf(root.pre_tokenizer);
+
+  const tokens: (string | undefined)[] = [];
+  for (const [text, id] of Object.entries(vocab)) {
+    if (!Number.isInteger(id) || (id as number) < 0) bad(`model.vocab[${JSON.stringify(text)}]`, "a non-negative integer id", id);
+    tokens[id as number] = text;
+  }
+  const specialIds: number[] = [];
+  const addedIds: number[] = [];
+  const added = root.added_tokens ?? [];
+  if (!Array.isArray(added)) bad("added_tokens", "an array", added);
+  (added as unknown[]).forEach((t, k) => {
+    if (!isObject(t) || !Number.isInteger(t.id) || typeof t.content !== "string") return bad(`added_tokens[${k}]`, "{ id, content, special }", t);
+    tokens[t.id as number] = t.content;
+    (t.special === true ? specialIds : addedIds).push(t.id as number);
+  });
+  return fromByteLevelVocab({
+    tokens,
+    merges: merges as (string | [string, string])[],
+    specialIds,
+    addedIds,
+    pattern,
+    ignoreMerges: model.ignore_merges === true,
+    errorCode: "TOKENIZER_BAD_JSON",
+    mergesField: "tokenizer.json model.merges",
+    tokensField: "model.vocab",
+  });
+}

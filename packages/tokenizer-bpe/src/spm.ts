@@ -1,0 +1,266 @@
+import { concatTokenBytes, displayBytes } from "./token-spans";
+import { TokenizerError } from "./errors";
+import { allowedSet, escapeRegExp, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
+import { decodeUtf8, encodeUtf8 } from "./utf8";
+
+/**
+ * SentencePiece-style BPE, the Llama 1/2 family (GGUF `tokenizer.ggml.model = "llama"`, llama2.c
+ * `tokenizer.bin`). It differs from byte-level BPE in four ways:
+ *
+ * - no pre-tokenizer: the whole text is one piece, with spaces written as "▁" (U+2581);
+ * - a space is put in front of the text (and after each special token): the leading-space rule;
+ * - merges are chosen by score: among adjacent pairs whose concatenation is a token, the one
+ *   whose token has the highest score merges first (ties: leftmost), starting from characters;
+ * - a character left without a token falls back to byte tokens `<0x00>`..`<0xFF>`.
+ *
+ * This is llama.cpp's `llm_tokenizer_spm` (and llama2.c's `encode`) step for step.
+ */
+export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
+
+export interface SpmModel {
+  /** Token id -> piece text, with spaces as `spaceSymbol`. */
+  pieces: readonly string[];
+  scores: ArrayLike<number>;
+  /** GGUF token types (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte). Default: normal. */
+  types?: ArrayLike<number>;
+  bosId?: number;
+  eosId?: number;
+  unknownId?: number;
+  /** Put a space in front of the text. Default true (Llama). */
+  addSpacePrefix?: boolean;
+  /** How a space is written in the pieces: "▁" (SentencePiece, GGUF) or " " (llama2.c). */
+  spaceSymbol?: string;
+}
+
+interface Bigram {
+  score: number;
+  left: number;
+  right: number;
+  size: number;
+}
+
+/** Max-heap order: higher score first, then the leftmost pair. */
+function before(a: Bigram, b: Bigram): boolean {
+  return a.score > b.score || (a.score === b.score && a.left < b.left);
+}
+
+class BigramQueue {
+  private items: Bigram[] = [];
+  get size(): number {
+    return this.items.length;
+  }
+  push(b: Bigram): void {
+    const h = this.items;
+    h.push(b);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+  pop(): Bigram {
+    const h = this.items;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+export class SpmTokenizer implements Tokenizer {
+  readonly vocabSize: number;
+  readonly specialTokens: ReadonlyMap<string, number>;
+  readonly bosId: number | undefined;
+  readonly eosId: number | undefined;
+  readonly unknownId: number | undefined;
+  readonly addSpacePrefix: boolean;
+  readonly spaceSymbol: string;
+  private readonly pieces: readonly string[];
+  private readonly scores: ArrayLike<number>;
+  private readonly types: ArrayLike<number> | undefined;
+  private readonly pieceToId = new Map<string, number>();
+  private readonly byteIds = new Int32Array(256).fill(-1);
+  private readonly bytesCache: (Uint8Array | undefined)[] = [];
+
+  constructor(model: SpmModel) {
+    this.pieces = model.pieces;
+    this.scores = model.scores;
+    this.types = model.types;
+    this.vocabSize = model.pieces.length;
+    this.bosId = model.bosId;
+    this.eosId = model.eosId;
+    this.unknownId = model.unknownId;
+    this.addSpacePrefix = model.addSpacePrefix ?? true;
+    this.spaceSymbol = model.spaceSymbol ?? "\u2581";
+    if (model.scores.length !== model.pieces.length) {
+      throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `scores: expected one per piece (${model.pieces.length}), found ${model.scores.length}`);
+    }
+    const specials = new Map<string, number>();
+    model.pieces.forEach((piece, id) => {
+      if (!this.pieceToId.has(piece)) this.pieceToId.set(piece, id);
+      const byte = /^<0x([0-9A-Fa-f]{2})>$/.exec(piece);
+      const type = this.typeOf(id);
+      if (byte !== null && (type === TOKEN_TYPE.byte || model.types === undefined)) this.byteIds[parseInt(byte[1]!, 16)] = id;
+      if (type === TOKEN_TYPE.control || type === TOKEN_TYPE.userDefined) specials.set(piece, id);
+    });
+    this.specialTokens = specials;
+  }
+
+  private typeOf(id: number): number {
+    return this.types?.[id] ?? TOKEN_TYPE.normal;
+  }
+
+  encode(text: string, options?: EncodeOptions): number[] {
+    return this.encodeWithOffsets(text, options).map((s) => s.id);
+  }
+
+  countTokens(text: string, options?: EncodeOptions): number {
+    return this.encode(text, options).length;
+  }
+
+  encodeWithOffsets(text: string, options?: EncodeOptions): TokenSpan[] {
+    const out: TokenSpan[] = [];
+    const allowed = allowedSet(this.specialTokens, options?.allowedSpecial);
+    let prevSpecial = true;
+    let last = 0;
+    if (allowed.size > 0) {
+      const re = new RegExp([...allowed].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"), "gu");
+      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+        if (m.index > last) this.encodeFragment(text, last, m.index, prevSpecial, out);
+        out.push({ id: this.specialTokens.get(m[0])!, start: m.index, end: m.index + m[0].length });
+        last = m.index + m[0].length;
+        prevSpecial = true;
+      }
+      if (last > 0) prevSpecial = true;
+    }
+    if (last < text.length) this.encodeFragment(text, last, text.length, prevSpecial || last === 0, out);
+    return out;
+  }
+
+  /**
+   * One run of plain text. Symbols start as characters of the escaped text ("▁" for spaces, a
+   * "▁" in front when the leading-space rule applies); `start`/`len` index that string and
+   * `prev`/`next` link the symbols still alive.
+   */
+  private encodeFragment(text: string, from: number, to: number, spacePrefix: boolean, out: TokenSpan[]): void {
+    const prefix = this.addSpacePrefix && spacePrefix;
+    const escaped = (prefix ? this.spaceSymbol : "") + text.slice(from, to).replaceAll(" ", this.spaceSymbol);
+    // Offset of escaped[k] in the original text (the prefix maps to the fragment start).
+    const shift = prefix ? this.spaceSymbol.length : 0;
+    const sourceAt = (k: number): number => from + Math.max(0, k - shift);
+
+    const start: number[] = [];
+    const len: number[] = [];
+    for (let k = 0; k < escaped.length; ) {
+      const c = escaped.charCodeAt(k);
+      const w = c >= 0xd800 && c <= 0xdbff && k + 1 < escaped.length && (escaped.charCodeAt(k + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+      start.push(k);
+      len.push(w);
+      k += w;
+    }
+    const n = start.length;
+    const prev = start.map((_, i) => i - 1);
+    const next = start.map((_, i) => (i + 1 < n ? i + 1 : -1));
+
+    const queue = new BigramQueue();
+    const tryAdd = (left: number, right: number): void => {
+      if (left < 0 || right < 0) return;
+      const piece = escaped.slice(start[left]!, start[left]! + len[left]! + len[right]!);
+      const id = this.pieceToId.get(piece);
+      if (id === undefined) return;
+      queue.push({ score: this.scores[id]!, left, right, size: piece.length });
+    };
+    for (let i = 1; i < n; i++) tryAdd(i - 1, i);
+
+    while (queue.size > 0) {
+      const b = queue.pop();
+      // Stale entries: one side was merged away or has grown since the pair was queued.
+      if (len[b.left] === 0 || len[b.right] === 0 || len[b.left]! + len[b.right]! !== b.size) continue;
+      len[b.left] = len[b.left]! + len[b.right]!;
+      len[b.right] = 0;
+      next[b.left] = next[b.right]!;
+      if (next[b.right]! >= 0) prev[next[b.right]!] = b.left;
+      tryAdd(prev[b.left]!, b.left);
+      tryAdd(b.left, next[b.left]!);
+    }
+
+    for (let i = n > 0 ? 0 : -1; i !== -1; i = next[i]!) {
+      const piece = escaped.slice(start[i]!, start[i]! + len[i]!);
+      const s = sourceAt(start[i]!);
+      const e = sourceAt(start[i]! + len[i]!);
+      const id = this.pieceToId.get(piece);
+      if (id !== undefined) {
+        out.push({ id, start: s, end: e });
+        continue;
+      }
+      // Byte fallback: one token per UTF-8 byte of the character.
+      for (const byte of encodeUtf8(piece)) {
+        const byteId = this.byteIds[byte]!;
+        const fallback = byteId >= 0 ? byteId : this.unknownId;
+        if (fallback === undefined) throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `character ${JSON.stringify(piece)}: expected a piece, a byte token or an unknown token, found none`);
+        out.push({ id: fallback, start: s, end: e });
+      }
+    }
+  }
+
+  tokenBytes(id: number): Uint8Array {
+    let bytes = this.bytesCache[id];
+    if (bytes !== undefined) return bytes;
+    const piece = this.pieces[id];
+    if (piece === undefined) throw new TokenizerError("TOKENIZER_UNKNOWN_TOKEN_ID", `token id: expected 0..${this.vocabSize - 1}, found ${id}`);
+    const type = this.typeOf(id);
+    const byte = /^<0x([0-9A-Fa-f]{2})>$/.exec(piece);
+    if (byte !== null && this.byteIds[parseInt(byte[1]!, 16)] === id) bytes = Uint8Array.of(parseInt(byte[1]!, 16));
+    else if (type === TOKEN_TYPE.control) bytes = new Uint8Array(0); // <s>, </s> render as nothing, as in llama.cpp
+    else bytes = encodeUtf8(piece.replaceAll(this.spaceSymbol, " "));
+    this.bytesCache[id] = bytes;
+    return bytes;
+  }
+
+  tokenText(id: number): string {
+    const type = this.typeOf(id);
+    if (type === TOKEN_TYPE.control || type === TOKEN_TYPE.byte) return this.pieces[id] ?? "";
+    return displayBytes(this.tokenBytes(id));
+  }
+
+  /** Piece text of a token as stored in the vocabulary ("▁Hello", "<0x0A>", "<s>"). */
+  piece(id: number): string {
+    const p = this.pieces[id];
+    if (p === undefined) throw new TokenizerError("TOKENIZER_UNKNOWN_TOKEN_ID", `token id: expected 0..${this.vocabSize - 1}, found ${id}`);
+    return p;
+  }
+
+  score(id: number): number {
+    return this.scores[id] ?? 0;
+  }
+
+  type(id: number): number {
+    return this.typeOf(id);
+  }
+
+  decodeBytes(ids: ArrayLike<number>): Uint8Array {
+    const bytes = concatTokenBytes(ids, (id) => this.tokenBytes(id));
+    // The leading-space rule in reverse: drop the space the encoder put in front.
+    if (this.addSpacePrefix && bytes[0] === 0x20) return bytes.subarray(1);
+    return bytes;
+  }
+
+  decode(ids: ArrayLike<number>): string {
+    return decodeUtf8(this.decodeBytes(ids));
+  }
+}

@@ -1,0 +1,45 @@
+/** What every tokenizer of this package offers, whichever vocabulary it was loaded from. */
+export interface EncodeOptions {
+  /**
+   * Special tokens recognised in the text. Others are encoded as plain text, as tiktoken does
+   * with `disallowed_special=()`. Default: none.
+   */
+  allowedSpecial?: "all" | Iterable<string>;
+}
+
+/** One token and the UTF-16 range [start, end) of the input it came from. */
+export interface TokenSpan {
+  id: number;
+  start: number;
+  end: number;
+}
+
+export interface Tokenizer {
+  /** One more than the largest token id. */
+  readonly vocabSize: number;
+  /** Special tokens by text. */
+  readonly specialTokens: ReadonlyMap<string, number>;
+  encode(text: string, options?: EncodeOptions): number[];
+  /** Tokens with their source ranges, for highlighting. A token that holds part of a character covers the whole character. */
+  encodeWithOffsets(text: string, options?: EncodeOptions): TokenSpan[];
+  countTokens(text: string, options?: EncodeOptions): number;
+  decode(ids: ArrayLike<number>): string;
+  decodeBytes(ids: ArrayLike<number>): Uint8Array;
+  /** The bytes a token stands for (special tokens: their UTF-8 text). */
+  tokenBytes(id: number): Uint8Array;
+  /** Human-readable form of a token for display: its text, or `<0xAB>`-style bytes for partial characters. */
+  tokenText(id: number): string;
+}
+
+/** Normalises `allowedSpecial` into the set of allowed special token texts. */
+export function allowedSet(specials: ReadonlyMap<string, number>, allowed: EncodeOptions["allowedSpecial"]): Set<string> {
+  if (allowed === undefined) return new Set();
+  if (allowed === "all") return new Set(specials.keys());
+  const out = new Set<string>();
+  for (const s of allowed) if (specials.has(s)) out.add(s);
+  return out;
+}
+
+export function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+}

@@ -1,0 +1,77 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { TokenizerError, createStreamDecoder, detectVocabulary, fromLlama2cTokenizer, loadVocabulary } from "../src";
+import { mulberry32, randomText } from "./helpers/fuzz";
+import { GGML_VOCAB, LLAMA2C_TOKENIZER, MISSING_FIXTURES, hasFixture, readVocabTest } from "./helpers/fixtures";
+
+/**
+ * llama.cpp's llama-spm test vectors, encoded with llama2.c's tokenizer.bin: the same Llama 2
+ * vocabulary (32,000 pieces and scores), in the llama2.c container. phi-3's vectors are
+ * identical to llama-spm's and are checked too.
+ */
+const present = hasFixture(LLAMA2C_TOKENIZER) && hasFixture(path.join(GGML_VOCAB, "ggml-vocab-llama-spm.gguf.inp"));
+
+describe.skipIf(!present)(`SPM mode against llama.cpp vectors (${present ? "llama2.c vocabulary" : MISSING_FIXTURES})`, () => {
+  const tok = present ? fromLlama2cTokenizer(readFileSync(LLAMA2C_TOKENIZER)) : undefined;
+
+  it.each(["llama-spm", "phi-3"])("ggml-vocab-%s vectors", (name) => {
+    const cases = readVocabTest(path.join(GGML_VOCAB, `ggml-vocab-${name}.gguf`));
+    expect(cases.length).toBeGreaterThan(30);
+    for (const { text, ids } of cases) expect({ text, ids: tok!.encode(text) }).toEqual({ text, ids });
+  });
+
+  it("round-trips the vectors through decode", () => {
+    for (const { text } of readVocabTest(path.join(GGML_VOCAB, "ggml-vocab-llama-spm.gguf"))) {
+      expect(tok!.decode(tok!.encode(text))).toBe(text);
+    }
+  });
+
+  it("reads the file's 32,000 pieces with llama2.c's conventions", () => {
+    expect(tok!.vocabSize).toBe(32000);
+    expect(tok!.piece(1)).toBe("\n<s>\n");
+    expect(tok!.score(300)).toBe(-41);
+    expect(tok!.encode("Hello world")).toEqual([15043, 3186]);
+  });
+});
+
+describe.skipIf(!present)("SPM mode details", () => {
+  const bytes = present ? new Uint8Array(readFileSync(LLAMA2C_TOKENIZER)) : new Uint8Array(0);
+  const tok = present ? fromLlama2cTokenizer(bytes) : undefined;
+
+  it("gives offsets: the leading-space token maps to the start, byte-fallback tokens share their character", () => {
+    expect(tok!.encodeWithOffsets("Hi 😀 there")).toEqual([
+      { id: 6324, start: 0, end: 2 },
+      { id: 29871, start: 2, end: 3 },
+      { id: 243, start: 3, end: 5 },
+      { id: 162, start: 3, end: 5 },
+      { id: 155, start: 3, end: 5 },
+      { id: 131, start: 3, end: 5 },
+      { id: 727, start: 5, end: 11 },
+    ]);
+  });
+
+  it("round-trips and streams fuzzed text", () => {
+    const rand = mulberry32(21);
+    for (let k = 0; k < 200; k++) {
+      const text = randomText(rand, 60, { loneSurrogates: true });
+      const ids = tok!.encode(text);
+      expect(tok!.decode(ids)).toBe(text);
+      const stream = createStreamDecoder(tok!);
+      expect(ids.map((id) => stream.push(id)).join("") + stream.flush()).toBe(text);
+    }
+  });
+
+  it("is recognised by loadVocabulary", () => {
+    expect(detectVocabulary(bytes)).toBe("llama2c");
+    expect(loadVocabulary(bytes).encode("Hello world")).toEqual([15043, 3186]);
+  });
+
+  it("names the field of a truncated or corrupt file", () => {
+    expect(() => fromLlama2cTokenizer(bytes.subarray(0, 1000))).toThrow(/tokenizer.bin: token \d+: expected/);
+    const corrupt = bytes.slice(0, 100);
+    new DataView(corrupt.buffer).setInt32(8, 9999, true);
+    expect(() => fromLlama2cTokenizer(corrupt)).toThrow(TokenizerError);
+    expect(() => fromLlama2cTokenizer(corrupt)).toThrow(/token 0: expected length in 0..27, found 9999/);
+  });
+});

@@ -1,0 +1,136 @@
+import {
+  f32ArrayToBf16, f32ArrayToF16, ggufValue, serializeGguf,
+  type GgufTensorInput, type GgufValue, type GgufWriteInput,
+} from "@zero-llm/tensor";
+import { TransformerError } from "../errors";
+import { headDimOf, validateConfig, type Config } from "../infer/config";
+import { checkWeights, type Weights } from "../infer/weights";
+import { ggufPlace } from "./gguf-names";
+import { minimalGpt2Vocabulary, minimalLlamaVocabulary } from "./gguf-vocab";
+import { halfToInterleaved } from "./rope-permute";
+
+/**
+ * Our models as GGUF files that llama.cpp loads, laid out as its converter (convert_hf_to_gguf)
+ * writes them:
+ *
+ * - metadata: general.architecture, general.name, general.file_type, the {arch}.* hyperparameters
+ *   ggufConfig reads back, then the tokenizer.ggml.* entries (given, or a minimal vocabulary).
+ * - tensors: matrices in `type` (F32, F16 or BF16); 1-D tensors (norms, biases) always F32, as
+ *   llama.cpp keeps them. GGUF dims are row-major shapes reversed (ne[0] = the row length).
+ * - llama q/k rows in interleaved RoPE order: a "half" model (Hugging Face) is permuted back.
+ * - gpt2 q, k, v fused into attn_qkv (rows q | k | v) with its bias; output.weight omitted when tied.
+ */
+
+export interface GgufExportOptions {
+  /** Storage of the matrices. Default F32. */
+  type?: "F32" | "F16" | "BF16";
+  /** tokenizer.ggml.* entries. Default: minimalLlamaVocabulary(vocabSize) for llama with ≥ 259 ids, else minimalGpt2Vocabulary. */
+  tokenizer?: Iterable<readonly [string, GgufValue]>;
+  /** general.name. Default "zero-llm". */
+  name?: string;
+  /** Extra metadata entries, written after the hyperparameters. */
+  metadata?: Iterable<readonly [string, GgufValue]>;
+}
+
+// llama_ftype: what most of the file is stored as.
+const FILE_TYPE = { F32: 0, F16: 1, BF16: 32 } as const;
+
+function hyperparameters(c: Config): Array<readonly [string, GgufValue]> {
+  const a = c.arch;
+  const entries: Array<readonly [string, GgufValue]> = [
+    [`${a}.context_length`, ggufValue.u32(c.seqLen)],
+    [`${a}.embedding_length`, ggufValue.u32(c.dim)],
+    [`${a}.block_count`, ggufValue.u32(c.nLayers)],
+    [`${a}.feed_forward_length`, ggufValue.u32(c.hiddenDim)],
+    [`${a}.attention.head_count`, ggufValue.u32(c.nHeads)],
+  ];
+  if (a === "llama") {
+    entries.push(
+      ["llama.attention.head_count_kv", ggufValue.u32(c.nKvHeads)],
+      ["llama.rope.dimension_count", ggufValue.u32(headDimOf(c))],
+      ["llama.rope.freq_base", ggufValue.f32(c.ropeTheta)],
+      ["llama.attention.layer_norm_rms_epsilon", ggufValue.f32(c.normEps)],
+      ["llama.vocab_size", ggufValue.u32(c.vocabSize)],
+    );
+  } else {
+    entries.push(["gpt2.attention.layer_norm_epsilon", ggufValue.f32(c.normEps)]);
+  }
+  return entries;
+}
+
+/** The GGUF file of a model, ready for serializeGguf / writeGgufFile of @zero-llm/tensor. */
+export function ggufFromModel(config: Config, weights: Weights, options: GgufExportOptions = {}): GgufWriteInput {
+  validateConfig(config);
+  checkWeights(config, weights);
+  const type = options.type ?? "F32";
+  if (!(type in FILE_TYPE)) throw new TransformerError("UNSUPPORTED_TENSOR_TYPE", `gguf export: expected type F32, F16 or BF16, found ${type}`);
+  const encode = (data: Float32Array, shape: readonly number[]): { type: string; data: ArrayBufferView } => {
+    if (shape.length === 1 || type === "F32") return { type: "F32", data };
+    return { type, data: type === "F16" ? f32ArrayToF16(data) : f32ArrayToBf16(data) };
+  };
+
+  const tensors: GgufTensorInput[] = [];
+  const fused = new Map<string, { shape: number[]; parts: Float32Array[] }>();
+  for (const name of orderedNames(config)) {
+    if (name === "lm_head.weight" && config.tiedEmbeddings) continue;
+    const { shape, data: stored } = weights.get(name);
+    let data = stored;
+    if (config.arch === "llama" && config.ropeStyle === "half") {
+      // GGUF llama rotates adjacent pairs: put each head's rows back in interleaved order
+      if (name.endsWith("self_attn.q_proj.weight")) data = halfToInterleaved(data, config.nHeads, headDimOf(config), config.dim);
+      if (name.endsWith("self_attn.k_proj.weight")) data = halfToInterleaved(data, config.nKvHeads, headDimOf(config), config.dim);
+    }
+    const place = ggufPlace(config, name);
+    if (place.rows) {
+      // gpt2: q, k, v arrive in that order; the third completes attn_qkv
+      const entry = fused.get(place.gguf) ?? { shape: [3 * shape[0], ...shape.slice(1)], parts: [] };
+      entry.parts.push(data);
+      fused.set(place.gguf, entry);
+      if (entry.parts.length < 3) continue;
+      const whole = new Float32Array(entry.parts.reduce((n, p) => n + p.length, 0));
+      entry.parts.forEach((p, i) => whole.set(p, i * p.length));
+      tensors.push({ name: place.gguf, shape: entry.shape, ...encode(whole, entry.shape) });
+      fused.delete(place.gguf);
+      continue;
+    }
+    tensors.push({ name: place.gguf, shape, ...encode(data, shape) });
+  }
+
+  // llama.cpp's SentencePiece loader needs all 256 byte tokens; below 259 ids a byte-level BPE
+  // vocabulary (valid for a llama model too, as Llama 3 shows) is the one that loads.
+  const tokenizer = options.tokenizer
+    ?? (config.arch === "llama" && config.vocabSize >= 259 ? minimalLlamaVocabulary(config.vocabSize) : minimalGpt2Vocabulary(config.vocabSize));
+  return {
+    metadata: [
+      ["general.architecture", ggufValue.string(config.arch)],
+      ["general.name", ggufValue.string(options.name ?? "zero-llm")],
+      ["general.file_type", ggufValue.u32(FILE_TYPE[type])],
+      ...hyperparameters(config),
+      ...(options.metadata ?? []),
+      ...tokenizer,
+    ],
+    tensors,
+  };
+}
+
+/** The GGUF file bytes of a model. */
+export function serializeGgufModel(config: Config, weights: Weights, options: GgufExportOptions = {}): Uint8Array {
+  return serializeGguf(ggufFromModel(config, weights, options));
+}
+
+/** Global tensors first, then each block in llama.cpp's order (q, k, v before o so gpt2 can fuse them). */
+function orderedNames(c: Config): string[] {
+  const names = ["model.embed_tokens.weight"];
+  if (c.arch === "gpt2") names.push("model.embed_positions.weight");
+  names.push("model.norm.weight");
+  if (c.arch === "gpt2") names.push("model.norm.bias");
+  names.push("lm_head.weight");
+  const kinds = c.arch === "gpt2" ? ["weight", "bias"] : ["weight"];
+  for (let l = 0; l < c.nLayers; l++) {
+    const p = `model.layers.${l}.`;
+    const modules = ["input_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "post_attention_layernorm"];
+    modules.push(...(c.arch === "gpt2" ? ["mlp.up_proj", "mlp.down_proj"] : ["mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]));
+    for (const kind of kinds) for (const m of modules) names.push(`${p}${m}.${kind}`);
+  }
+  return names;
+}

@@ -1,0 +1,181 @@
+import { SafetensorsFile, jsBackend, type Backend, type SafetensorsTensorInfo } from "@zero-llm/tensor";
+import { TransformerError } from "../errors";
+import { validateConfig, type Config } from "../infer/config";
+import { allocateWeights, weightShapes, type Weights } from "../infer/weights";
+import { hfPlace } from "./hf-names";
+
+/**
+ * Hugging Face checkpoints: `config.json` (the hyperparameters) + `model.safetensors` (or shards
+ * listed by model.safetensors.index.json). Two architectures:
+ *
+ *   config.json key          Llama (model_type "llama")          GPT-2 (model_type "gpt2")
+ *   dim                      hidden_size                         n_embd
+ *   hiddenDim                intermediate_size                   n_inner (null: 4 · n_embd)
+ *   nLayers                  num_hidden_layers                   n_layer
+ *   nHeads / nKvHeads        num_attention_heads / num_key_value_heads (default: the same)   n_head
+ *   vocabSize                vocab_size                          vocab_size
+ *   seqLen                   max_position_embeddings             n_positions (or n_ctx)
+ *   normEps                  rms_norm_eps (default 1e-6)         layer_norm_epsilon (default 1e-5)
+ *   ropeTheta                rope_theta (default 10000)          —
+ *   tiedEmbeddings           tie_word_embeddings (default false) tie_word_embeddings (default true)
+ *
+ * Llama gets ropeStyle "half": HF's LlamaRotaryEmbedding rotates the two halves of each head
+ * (rotate_half). Variants this forward pass does not implement are refused by name (rope_scaling,
+ * a head_dim that is not hidden_size / heads, attention or MLP biases, another activation).
+ */
+
+type Json = Record<string, unknown>;
+
+function fail(code: "MISSING_METADATA" | "BAD_METADATA" | "UNSUPPORTED_ARCHITECTURE", message: string): never {
+  throw new TransformerError(code, `hf config.json: ${message}`);
+}
+
+function positiveInt(json: Json, key: string, fallback?: number): number {
+  const value = json[key];
+  if (value === undefined || value === null) return fallback ?? fail("MISSING_METADATA", `expected key "${key}", found none`);
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+    fail("BAD_METADATA", `expected "${key}" to be a positive integer, found ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function positiveNumber(json: Json, key: string, fallback: number): number {
+  const value = json[key];
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
+    fail("BAD_METADATA", `expected "${key}" to be a positive number, found ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function flag(json: Json, key: string, fallback: boolean): boolean {
+  const value = json[key];
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== "boolean") fail("BAD_METADATA", `expected "${key}" to be true or false, found ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** The Config a Hugging Face config.json describes (its parsed JSON). */
+export function hfConfig(json: unknown): Config {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) fail("BAD_METADATA", `expected a JSON object, found ${JSON.stringify(json)?.slice(0, 40)}`);
+  const j = json as Json;
+  const modelType = j.model_type;
+  if (modelType !== "llama" && modelType !== "gpt2") {
+    fail("UNSUPPORTED_ARCHITECTURE", `expected model_type "llama" or "gpt2", found ${JSON.stringify(modelType)}`);
+  }
+  let config: Config;
+  if (modelType === "llama") {
+    const nHeads = positiveInt(j, "num_attention_heads");
+    config = {
+      arch: "llama",
+      dim: positiveInt(j, "hidden_size"),
+      hiddenDim: positiveInt(j, "intermediate_size"),
+      nLayers: positiveInt(j, "num_hidden_layers"),
+      nHeads,
+      nKvHeads: positiveInt(j, "num_key_value_heads", nHeads),
+      vocabSize: positiveInt(j, "vocab_size"),
+      seqLen: positiveInt(j, "max_position_embeddings"),
+      normEps: positiveNumber(j, "rms_norm_eps", 1e-6),
+      ropeTheta: positiveNumber(j, "rope_theta", 10000),
+      ropeStyle: "half",
+      tiedEmbeddings: flag(j, "tie_word_embeddings", false),
+    };
+    if (j.rope_scaling !== undefined && j.rope_scaling !== null) fail("UNSUPPORTED_ARCHITECTURE", `expected no rope_scaling, found ${JSON.stringify(j.rope_scaling)}`);
+    if (flag(j, "attention_bias", false) || flag(j, "mlp_bias", false)) fail("UNSUPPORTED_ARCHITECTURE", "expected attention_bias and mlp_bias false, found true");
+    const act = j.hidden_act ?? "silu";
+    if (act !== "silu") fail("UNSUPPORTED_ARCHITECTURE", `expected hidden_act "silu", found ${JSON.stringify(act)}`);
+    if (j.head_dim !== undefined && j.head_dim !== null && j.head_dim !== config.dim / nHeads) {
+      fail("UNSUPPORTED_ARCHITECTURE", `expected head_dim = hidden_size / num_attention_heads = ${config.dim / nHeads}, found ${JSON.stringify(j.head_dim)}`);
+    }
+  } else {
+    const dim = positiveInt(j, "n_embd");
+    const nHeads = positiveInt(j, "n_head");
+    config = {
+      arch: "gpt2",
+      dim,
+      hiddenDim: positiveInt(j, "n_inner", 4 * dim),
+      nLayers: positiveInt(j, "n_layer"),
+      nHeads,
+      nKvHeads: nHeads,
+      vocabSize: positiveInt(j, "vocab_size"),
+      seqLen: positiveInt(j, "n_positions", positiveInt(j, "n_ctx", 1024)),
+      normEps: positiveNumber(j, "layer_norm_epsilon", 1e-5),
+      ropeTheta: 10000,
+      ropeStyle: "interleaved",
+      tiedEmbeddings: flag(j, "tie_word_embeddings", true),
+    };
+    const act = j.activation_function ?? "gelu_new";
+    if (act !== "gelu_new" && act !== "gelu_pytorch_tanh") {
+      fail("UNSUPPORTED_ARCHITECTURE", `expected activation_function "gelu_new" (tanh GELU), found ${JSON.stringify(act)}`);
+    }
+  }
+  try {
+    validateConfig(config);
+  } catch (e) {
+    fail("BAD_METADATA", e instanceof Error ? e.message : String(e));
+  }
+  return config;
+}
+
+/** Looks a tensor up across the shards of one checkpoint. */
+class ShardSet {
+  private readonly where = new Map<string, { file: SafetensorsFile; info: SafetensorsTensorInfo }>();
+
+  constructor(files: readonly SafetensorsFile[]) {
+    for (const file of files) for (const info of file.tensors) this.where.set(info.name, { file, info });
+  }
+
+  /** GPT-2 checkpoints may prefix every name with "transformer." (GPT2LMHeadModel) or not (GPT2Model). */
+  find(name: string): { file: SafetensorsFile; info: SafetensorsTensorInfo } | undefined {
+    return this.where.get(name) ?? this.where.get(`transformer.${name}`);
+  }
+}
+
+const FLOAT_DTYPES = ["F32", "F16", "BF16", "F64"];
+
+/**
+ * Builds our weights from a Hugging Face checkpoint: shapes and dtypes are checked for every
+ * tensor before anything is allocated; Conv1D matrices are transposed and c_attn split.
+ */
+export function readHf(configJson: unknown, shards: readonly (Uint8Array | SafetensorsFile)[], backend: Backend = jsBackend): { config: Config; weights: Weights } {
+  const config = hfConfig(configJson);
+  const files = new ShardSet(shards.map((s) => (s instanceof SafetensorsFile ? s : SafetensorsFile.parse(s))));
+
+  const plan: { name: string; file: SafetensorsFile; info: SafetensorsTensorInfo; shape: number[]; place: ReturnType<typeof hfPlace> }[] = [];
+  for (const [name, shape] of weightShapes(config)) {
+    if (name === "lm_head.weight" && config.tiedEmbeddings) continue;
+    const place = hfPlace(config, name);
+    const found = files.find(place.hf);
+    if (!found) throw new TransformerError("MISSING_WEIGHT", `hf safetensors: expected a tensor named ${place.hf} (for ${name}), found none`);
+    // the stored shape: Conv1D [in, out] with out = 3·dim for c_attn
+    const out = place.outputs ? 3 * config.dim : shape[0];
+    const expected = shape.length === 1 ? [out] : place.transposed ? [shape[1], out] : [out, shape[1]];
+    const { info } = found;
+    if (info.shape.length !== expected.length || info.shape.some((d, i) => d !== expected[i])) {
+      throw new TransformerError("WEIGHT_SHAPE_MISMATCH", `hf safetensors: expected ${info.name} of shape [${expected.join(", ")}], found [${info.shape.join(", ")}]`);
+    }
+    if (!FLOAT_DTYPES.includes(info.dtype)) {
+      throw new TransformerError("UNSUPPORTED_TENSOR_TYPE", `hf safetensors: expected ${info.name} to be one of ${FLOAT_DTYPES.join(", ")}, found ${info.dtype}`);
+    }
+    plan.push({ name, ...found, shape, place });
+  }
+
+  const weights = allocateWeights(config, backend);
+  for (const { name, file, info, shape, place } of plan) {
+    const src = file.tensorToFloat32(info.name);
+    const dst = weights.get(name).data;
+    const [begin, end] = place.outputs ?? [0, shape[0]];
+    if (shape.length === 1) {
+      dst.set(src.subarray(begin, end));
+    } else if (!place.transposed) {
+      dst.set(src.subarray(begin * shape[1], end * shape[1]));
+    } else {
+      // Conv1D: src [in, outTotal]; ours [out, in] = columns begin…end of src, transposed
+      const inDim = shape[1], outTotal = info.shape[1];
+      for (let o = 0; o < end - begin; o++) {
+        for (let i = 0; i < inDim; i++) dst[o * inDim + i] = src[i * outTotal + begin + o];
+      }
+    }
+  }
+  return { config, weights };
+}

@@ -1,0 +1,32 @@
+export { TransformerError, type TransformerErrorCode } from "./errors";
+
+// inference
+export { validateConfig, headDimOf, kvDimOf, type Config } from "./infer/config";
+export { Weights, weightShapes, allocateWeights, checkWeights, type WeightTensor } from "./infer/weights";
+export { KVCache, f32KV, type KVStore, type KVDType, type KVCacheOptions } from "./infer/kv-cache";
+export { RunState, type RowBuffers } from "./infer/run-state";
+export {
+  Model, type ModelOptions, type PrefillOptions, type PrefillResult, type AttentionMaps,
+} from "./infer/model";
+export {
+  generate, Generation, type GenerateOptions, type GenerateStats, type TokenSampler,
+} from "./infer/generate";
+export {
+  loadModel, openCheckpoint, modelFromBytes, detectFormat, type CheckpointFormat, type Checkpoint,
+} from "./infer/load";
+
+// checkpoint formats
+export { readLlama2c, readLlama2cConfig, llama2cFileBytes, serializeLlama2c } from "./formats/llama2c";
+export { readGguf, ggufConfig, GGUF_LOADABLE_TYPES, GGUF_MAX_CONTEXT } from "./formats/gguf";
+export { ggufFromModel, serializeGgufModel, type GgufExportOptions } from "./formats/gguf-write";
+export {
+  minimalLlamaVocabulary, minimalGpt2Vocabulary, llamaVocabularyEntries, TOKEN_TYPE, type GgufEntries,
+} from "./formats/gguf-vocab";
+export { readHf, hfConfig } from "./formats/hf";
+export { hfFromModel, hfConfigJson, serializeHfModel, type HfExportOptions, type HfCheckpoint } from "./formats/hf-write";
+export { interleavedToHalf, halfToInterleaved } from "./formats/rope-permute";
+export { writeGgufModel, writeHfModel } from "./formats/save";
+export { BENCH_SHAPES, randomWeights, isBenchShape, type BenchShape } from "./infer/random-weights";
+
+// training
+export * from "./train/index";

@@ -1,0 +1,178 @@
+import { jsBackend, type Backend } from "@zero-llm/tensor";
+import { TransformerError } from "../errors";
+import { validateConfig, type Config } from "./config";
+import { decodeStep } from "./decode";
+import { KVCache, type KVCacheOptions } from "./kv-cache";
+import { resolveWeights } from "./layers";
+import { forwardRows, logitsForRow, logitsForRows } from "./rows";
+import { RunState } from "./run-state";
+import { checkTokens, type Runtime } from "./steps";
+import { checkWeights, type Weights } from "./weights";
+
+export interface ModelOptions {
+  /** Kernels to run on (default: the reference jsBackend). Weights should come from its allocF32. */
+  backend?: Backend;
+  /** Most tokens in flight in one pass: the prefill chunk and the largest decode batch. Default 64. */
+  maxBatchRows?: number;
+}
+
+export interface PrefillOptions {
+  /** If given ([tokens.length, vocabSize]), receives the logits at every prompt position. */
+  allLogits?: Float32Array;
+  /** Capture every layer's attention weights for the prompt (see AttentionMaps). */
+  captureAttention?: boolean;
+}
+
+/**
+ * Softmaxed attention weights captured during a prefill: layers[l] is [nHeads, queries, keys]
+ * where query i is the prompt token at position firstPosition + i and keys are positions
+ * 0 … keys-1 (keys = firstPosition + queries; entries above the diagonal are 0).
+ */
+export interface AttentionMaps {
+  readonly nHeads: number;
+  readonly queries: number;
+  readonly keys: number;
+  readonly firstPosition: number;
+  readonly layers: Float32Array[];
+}
+
+export interface PrefillResult {
+  /** Logits after the last prompt token [vocabSize] (a run-state view: valid until the next call). */
+  readonly logits: Float32Array;
+  readonly attention?: AttentionMaps;
+}
+
+/**
+ * A decoder-only transformer ready for inference. The weights are read in place; the run state
+ * is allocated once here; each sequence keeps its own KVCache (`newCache()`).
+ *
+ * - `decode(token, cache)`: one token, matrix × vector (the llama2.c `forward`).
+ * - `prefill(tokens, cache)`: a prompt, matrix × matrix in chunks of maxBatchRows, causal
+ *   attention over the cache.
+ * - `decodeBatch(tokens, caches)`: the next token of several sequences in one matrix × matrix pass.
+ */
+export class Model {
+  readonly config: Config;
+  readonly weights: Weights;
+  readonly backend: Backend;
+  readonly maxBatchRows: number;
+  private readonly rt: Runtime;
+
+  constructor(config: Config, weights: Weights, options: ModelOptions = {}) {
+    this.config = validateConfig(config);
+    checkWeights(config, weights);
+    this.weights = weights;
+    this.backend = options.backend ?? jsBackend;
+    this.maxBatchRows = options.maxBatchRows ?? 64;
+    if (!Number.isInteger(this.maxBatchRows) || this.maxBatchRows < 1) {
+      throw new TransformerError("BAD_CONFIG", `maxBatchRows: expected a positive integer, found ${this.maxBatchRows}`);
+    }
+    this.rt = {
+      config,
+      backend: this.backend,
+      w: resolveWeights(config, weights),
+      state: new RunState(config, this.backend, this.maxBatchRows),
+    };
+  }
+
+  /** A KV cache for one sequence, allocated by this model's backend. */
+  newCache(options?: KVCacheOptions): KVCache {
+    return new KVCache(this.config, this.backend, options);
+  }
+
+  /** Bytes of the preallocated run-state buffers. */
+  runStateBytes(): number {
+    return this.rt.state.bytes();
+  }
+
+  /** Logits [vocabSize] for the token after `token`, which goes to position cache.length. */
+  decode(token: number, cache: KVCache): Float32Array {
+    checkTokens(this.config, [token]);
+    this.checkCache(cache);
+    return decodeStep(this.rt, token, cache);
+  }
+
+  /** Runs a prompt through the model, appending it to `cache`. */
+  prefill(tokens: ArrayLike<number>, cache: KVCache, options: PrefillOptions = {}): PrefillResult {
+    const c = this.config;
+    const n = tokens.length;
+    if (n === 0) throw new TransformerError("BAD_TOKEN", "prefill: expected at least 1 token, found 0");
+    checkTokens(c, tokens);
+    this.checkCache(cache);
+    cache.reserve(n);
+    const { allLogits } = options;
+    if (allLogits && allLogits.length < n * c.vocabSize) {
+      throw new TransformerError(
+        "BAD_CONFIG",
+        `allLogits: expected at least ${n * c.vocabSize} floats, found ${allLogits.length}`,
+      );
+    }
+    const firstPosition = cache.length;
+    const maps: AttentionMaps | undefined = options.captureAttention
+      ? {
+          nHeads: c.nHeads, queries: n, keys: firstPosition + n, firstPosition,
+          layers: Array.from({ length: c.nLayers }, () => new Float32Array(c.nHeads * n * (firstPosition + n))),
+        }
+      : undefined;
+
+    let logits = this.rt.state.row(0).logits;
+    for (let start = 0; start < n; start += this.maxBatchRows) {
+      const rows = Math.min(this.maxBatchRows, n - start);
+      const sink = maps
+        ? (layer: number, probs: Float32Array, seqQ: number, seqKv: number) => {
+            // chunk probs [nHeads, seqQ, seqKv] → map [nHeads, queries, keys] at query rows start…
+            const out = maps.layers[layer];
+            for (let h = 0; h < c.nHeads; h++) {
+              for (let i = 0; i < seqQ; i++) {
+                const src = (h * seqQ + i) * seqKv;
+                out.set(probs.subarray(src, src + seqKv), (h * n + start + i) * maps.keys);
+              }
+            }
+          }
+        : undefined;
+      forwardRows(this.rt, "prefill", tokens, start, rows, [cache], sink);
+      if (allLogits) {
+        const chunk = logitsForRows(this.rt, rows);
+        allLogits.set(chunk, start * c.vocabSize);
+        logits = this.rt.state.row(rows - 1).logits;
+      } else if (start + rows === n) {
+        logits = logitsForRow(this.rt, rows - 1); // only the last position's logits are needed
+      }
+    }
+    return maps ? { logits, attention: maps } : { logits };
+  }
+
+  /**
+   * The next token of several sequences at once: tokens[r] goes to caches[r] at position
+   * caches[r].length. Returns logits [batch, vocabSize] (a run-state view).
+   */
+  decodeBatch(tokens: ArrayLike<number>, caches: readonly KVCache[]): Float32Array {
+    const n = tokens.length;
+    if (n !== caches.length || n === 0) {
+      throw new TransformerError("BAD_CACHE", `decodeBatch: expected one cache per token (${n}), found ${caches.length}`);
+    }
+    if (n > this.maxBatchRows) {
+      throw new TransformerError("BATCH_TOO_LARGE", `decodeBatch: expected at most ${this.maxBatchRows} sequences (maxBatchRows), found ${n}`);
+    }
+    checkTokens(this.config, tokens);
+    for (let r = 0; r < n; r++) {
+      this.checkCache(caches[r]);
+      for (let q = 0; q < r; q++) {
+        if (caches[q] === caches[r]) {
+          throw new TransformerError("BAD_CACHE", `decodeBatch: expected distinct caches, found rows ${q} and ${r} sharing one`);
+        }
+      }
+    }
+    forwardRows(this.rt, "batch", tokens, 0, n, caches);
+    return logitsForRows(this.rt, n);
+  }
+
+  private checkCache(cache: KVCache): void {
+    if (cache.layers.length !== this.config.nLayers || cache.rowLen !== this.rt.state.row(0).k.length) {
+      throw new TransformerError(
+        "BAD_CACHE",
+        `KV cache: expected ${this.config.nLayers} layers of rows ${this.rt.state.row(0).k.length} wide, found ${cache.layers.length} of ${cache.rowLen}`,
+      );
+    }
+  }
+}

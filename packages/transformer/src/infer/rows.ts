@@ -1,0 +1,122 @@
+import { headDimOf, kvDimOf } from "./config";
+import type { KVCache } from "./kv-cache";
+import { addBias, embed, norm, type Runtime } from "./steps";
+
+/**
+ * How the rows in flight map onto sequences:
+ * - `prefill`: n consecutive tokens of one sequence at positions cache.length … cache.length+n-1;
+ *   attention is one causal call over the cache (query i sees keys ≤ its own position).
+ * - `batch`: one token from each of n sequences, row r belonging to caches[r] at position
+ *   caches[r].length; attention runs per row, each over its own cache.
+ */
+export type RowsMode = "prefill" | "batch";
+
+/** Receives a layer's softmaxed attention weights [nHeads, seqQ, seqKv] during prefill. */
+export type ProbsSink = (layer: number, probs: Float32Array, seqQ: number, seqKv: number) => void;
+
+/**
+ * n tokens through every block: the matrix × matrix path shared by prefill and batched decode.
+ * Every projection is one matmul over all rows: [n, in] · W[out, in]ᵀ → [n, out]. Leaves the final
+ * residual stream in state.rows(n).x (the caller applies the final norm and lm_head to the rows it
+ * needs) and advances the caches.
+ */
+export function forwardRows(
+  rt: Runtime, mode: RowsMode, tokens: ArrayLike<number>, tokenOffset: number, n: number,
+  caches: readonly KVCache[], probsSink?: ProbsSink,
+): void {
+  const { config: c, backend: be, w } = rt;
+  const s = rt.state.rows(n);
+  const { dim, hiddenDim, nHeads, nKvHeads } = c;
+  const headDim = headDimOf(c), kvDim = kvDimOf(c);
+  const linear = { transB: true };
+  const pos0 = caches[0].length; // prefill only
+  if (mode === "prefill") caches[0].reserve(n);
+  else for (const cache of caches) cache.reserve(1);
+
+  for (let r = 0; r < n; r++) {
+    const pos = mode === "prefill" ? pos0 + r : caches[r].length;
+    embed(rt, s.x, r, tokens[tokenOffset + r], pos);
+  }
+
+  for (let l = 0; l < c.nLayers; l++) {
+    const L = w.layers[l];
+
+    // ── attention: x += Wo · attend(q, K, V), projections of norm(x)   [n, dim] → [n, dim]
+    norm(rt, s.xb, s.x, L.attnNorm, L.attnNormBias, n);
+    be.matmul(s.q, s.xb, L.wq, n, dim, dim, linear); // [n, nHeads · headDim]
+    be.matmul(s.k, s.xb, L.wk, n, dim, kvDim, linear); // [n, nKvHeads · headDim]
+    be.matmul(s.v, s.xb, L.wv, n, dim, kvDim, linear);
+    addBias(s.q, L.bq, n);
+    addBias(s.k, L.bk, n);
+    addBias(s.v, L.bv, n);
+
+    if (mode === "prefill") {
+      const { k: keys, v: values } = caches[0].layers[l];
+      if (c.arch === "llama") {
+        be.rope(s.q, n, nHeads, headDim, pos0, c.ropeTheta, c.ropeStyle);
+        be.rope(s.k, n, nKvHeads, headDim, pos0, c.ropeTheta, c.ropeStyle);
+      }
+      keys.write(pos0, s.k, 0, n);
+      values.write(pos0, s.v, 0, n);
+      const seqKv = pos0 + n;
+      const probs = probsSink ? new Float32Array(nHeads * n * seqKv) : undefined;
+      be.attention(s.xb, s.q, keys.read(seqKv), values.read(seqKv), n, seqKv, nHeads, nKvHeads, headDim,
+        probs ? { probs } : undefined);
+      if (probs && probsSink) probsSink(l, probs, n, seqKv);
+    } else {
+      for (let r = 0; r < n; r++) {
+        const row = rt.state.row(r);
+        const { k: keys, v: values } = caches[r].layers[l];
+        const pos = caches[r].length;
+        if (c.arch === "llama") {
+          be.rope(row.q, 1, nHeads, headDim, pos, c.ropeTheta, c.ropeStyle);
+          be.rope(row.k, 1, nKvHeads, headDim, pos, c.ropeTheta, c.ropeStyle);
+        }
+        keys.write(pos, s.k, r * kvDim, 1);
+        values.write(pos, s.v, r * kvDim, 1);
+        be.attention(row.xb, row.q, keys.read(pos + 1), values.read(pos + 1), 1, pos + 1, nHeads, nKvHeads, headDim);
+      }
+    }
+    be.matmul(s.xb2, s.xb, L.wo, n, dim, dim, linear);
+    addBias(s.xb2, L.bo, n);
+    be.add(s.x, s.x, s.xb2);
+
+    // ── MLP: x += down(act(up(norm(x))))   [n, dim] → [n, hiddenDim] → [n, dim]
+    norm(rt, s.xb, s.x, L.ffnNorm, L.ffnNormBias, n);
+    if (L.wGate) {
+      be.matmul(s.hb, s.xb, L.wGate, n, dim, hiddenDim, linear);
+      be.matmul(s.hb2, s.xb, L.wUp, n, dim, hiddenDim, linear);
+      be.swiglu(s.hb, s.hb, s.hb2);
+    } else {
+      be.matmul(s.hb, s.xb, L.wUp, n, dim, hiddenDim, linear);
+      addBias(s.hb, L.bUp, n);
+      be.gelu(s.hb, s.hb);
+    }
+    be.matmul(s.xb2, s.hb, L.wDown, n, hiddenDim, dim, linear);
+    addBias(s.xb2, L.bDown, n);
+    be.add(s.x, s.x, s.xb2);
+  }
+
+  if (mode === "prefill") caches[0].advance(n);
+  else for (const cache of caches) cache.advance(1);
+}
+
+/** Final norm and lm_head for rows [0, n): state.rows(n).logits [n, vocab]. */
+export function logitsForRows(rt: Runtime, n: number): Float32Array {
+  const { config: c, backend: be, w } = rt;
+  const s = rt.state.rows(n);
+  norm(rt, s.xb, s.x, w.finalNorm, w.finalNormBias, n);
+  if (n === 1) be.matvec(s.logits, w.lmHead, s.xb, c.vocabSize, c.dim);
+  else be.matmul(s.logits, s.xb, w.lmHead, n, c.dim, c.vocabSize, { transB: true });
+  return s.logits;
+}
+
+/** Final norm and lm_head for row r only, into the first logits row. */
+export function logitsForRow(rt: Runtime, r: number): Float32Array {
+  const { config: c, backend: be, w } = rt;
+  const row = rt.state.row(r);
+  const first = rt.state.row(0);
+  norm(rt, row.xb, row.x, w.finalNorm, w.finalNormBias, 1);
+  be.matvec(first.logits, w.lmHead, row.xb, c.vocabSize, c.dim);
+  return first.logits;
+}

@@ -1,0 +1,78 @@
+import type { Backend } from "@zero-llm/tensor";
+import { kvDimOf, type Config } from "./config";
+
+/** Views of the run-state buffers for a block of rows (one row per token in flight). */
+export interface RowBuffers {
+  /** residual stream [rows, dim] */
+  readonly x: Float32Array;
+  /** normed input of a block, later the attention output [rows, dim] */
+  readonly xb: Float32Array;
+  /** output of a projection back into the residual [rows, dim] */
+  readonly xb2: Float32Array;
+  /** queries [rows, nHeads, headDim] */
+  readonly q: Float32Array;
+  /** this step's keys and values before they go into the cache [rows, nKvHeads, headDim] */
+  readonly k: Float32Array;
+  readonly v: Float32Array;
+  /** MLP hidden activations [rows, hiddenDim] */
+  readonly hb: Float32Array;
+  readonly hb2: Float32Array;
+  /** [rows, vocabSize] */
+  readonly logits: Float32Array;
+}
+
+/**
+ * Every buffer the forward pass writes, allocated once (through the backend) for up to `maxRows`
+ * tokens in flight: 1 for decode, a chunk of the prompt for prefill, one row per sequence for a
+ * batched decode. Elementwise kernels work on whole arrays, so the forward pass asks for views of
+ * exactly the rows it uses; those views are made on first use and then reused, so a steady
+ * decode loop allocates nothing.
+ */
+export class RunState {
+  readonly maxRows: number;
+  private readonly full: RowBuffers;
+  private readonly widths: Record<keyof RowBuffers, number>;
+  private readonly prefixViews = new Map<number, RowBuffers>();
+  private readonly rowViews = new Map<number, RowBuffers>();
+
+  constructor(c: Config, backend: Backend, maxRows: number) {
+    this.maxRows = maxRows;
+    const kvDim = kvDimOf(c);
+    this.widths = {
+      x: c.dim, xb: c.dim, xb2: c.dim, q: c.dim, k: kvDim, v: kvDim,
+      hb: c.hiddenDim, hb2: c.hiddenDim, logits: c.vocabSize,
+    };
+    this.full = this.map((_, width) => backend.allocF32(maxRows * width));
+  }
+
+  /** The first n rows of every buffer. */
+  rows(n: number): RowBuffers {
+    let views = this.prefixViews.get(n);
+    if (!views) {
+      views = this.map((name, width) => this.full[name].subarray(0, n * width));
+      this.prefixViews.set(n, views);
+    }
+    return views;
+  }
+
+  /** Row r alone of every buffer. */
+  row(r: number): RowBuffers {
+    let views = this.rowViews.get(r);
+    if (!views) {
+      views = this.map((name, width) => this.full[name].subarray(r * width, (r + 1) * width));
+      this.rowViews.set(r, views);
+    }
+    return views;
+  }
+
+  /** Bytes held by the buffers (views excluded: they share memory). */
+  bytes(): number {
+    return Object.values(this.full).reduce((sum: number, a: Float32Array) => sum + a.byteLength, 0);
+  }
+
+  private map(make: (name: keyof RowBuffers, width: number) => Float32Array): RowBuffers {
+    const out = {} as Record<keyof RowBuffers, Float32Array>;
+    for (const name of Object.keys(this.widths) as (keyof RowBuffers)[]) out[name] = make(name, this.widths[name]);
+    return out;
+  }
+}

@@ -1,0 +1,186 @@
+import { F, nn, type Var } from "@zero-llm/autograd";
+import { Generator } from "@zero-llm/tensor";
+import { TransformerError } from "../errors";
+import { validateConfig, type Config } from "../infer/config";
+import { Weights, weightShapes } from "../infer/weights";
+
+/**
+ * The trainable decoder-only transformer: one module tree for both families, built from
+ * @zero-llm/autograd layers so every op carries its own backward rule.
+ *
+ *   ids [B, T]
+ *    → embed_tokens (+ embed_positions, gpt2)                      [B, T, dim]
+ *    → × nLayers:  x += o_proj(attention(rope(q), rope(k), v))      pre-norm: input_layernorm first
+ *                  x += mlp(post_attention_layernorm(x))            llama SwiGLU / gpt2 GELU(tanh)
+ *    → norm → lm_head (or embed_tokensᵀ when tied)                  [B, T, vocab]
+ *
+ * Parameter names are the inference engine's (`weightShapes(config)`, Hugging Face Llama
+ * naming), so `toWeights()` hands the trained tensors to `new Model(config, weights)` as they are.
+ */
+
+export interface TransformerLMOptions {
+  /** Seeds the initial weights (default 1337). */
+  seed?: number;
+  /** Dropout after the embeddings, attention and MLP (nanoGPT's places); default 0. */
+  dropout?: number;
+}
+
+/** Causal self-attention with grouped-query heads: q [B,T,H,hd], k and v [B,T,Hkv,hd]. */
+class SelfAttention extends nn.Module {
+  readonly q_proj: nn.Linear;
+  readonly k_proj: nn.Linear;
+  readonly v_proj: nn.Linear;
+  readonly o_proj: nn.Linear;
+
+  constructor(private readonly c: Config, g: Generator, residualStd: number) {
+    super();
+    const headDim = c.dim / c.nHeads;
+    const bias = c.arch === "gpt2";
+    this.q_proj = this.child("q_proj", new nn.Linear(c.dim, c.nHeads * headDim, { bias, std: 0.02, generator: g }));
+    this.k_proj = this.child("k_proj", new nn.Linear(c.dim, c.nKvHeads * headDim, { bias, std: 0.02, generator: g }));
+    this.v_proj = this.child("v_proj", new nn.Linear(c.dim, c.nKvHeads * headDim, { bias, std: 0.02, generator: g }));
+    this.o_proj = this.child("o_proj", new nn.Linear(c.nHeads * headDim, c.dim, { bias, std: residualStd, generator: g }));
+  }
+
+  forward(x: Var): Var {
+    const { c } = this;
+    const [batch, seq] = x.shape;
+    const headDim = c.dim / c.nHeads;
+    // [B, T, dim] -> [B, T, heads, headDim]: a view of the projection's rows, no copy of meaning
+    let q = this.q_proj.forward(x).reshape([batch, seq, c.nHeads, headDim]);
+    let k = this.k_proj.forward(x).reshape([batch, seq, c.nKvHeads, headDim]);
+    const v = this.v_proj.forward(x).reshape([batch, seq, c.nKvHeads, headDim]);
+    if (c.arch === "llama") {
+      q = F.rope(q, c.ropeStyle, { theta: c.ropeTheta });
+      k = F.rope(k, c.ropeStyle, { theta: c.ropeTheta });
+    }
+    // softmax(q·kᵀ/√headDim + causal mask)·v, each query head reading kv head h / (H / Hkv)
+    const y = F.attention(q, k, v); // [B, T, H, headDim]
+    return this.o_proj.forward(y.reshape([batch, seq, c.dim]));
+  }
+}
+
+/** llama: down(silu(gate(x)) ⊙ up(x)); gpt2: down(gelu_tanh(up(x))). */
+class Mlp extends nn.Module {
+  readonly gate_proj: nn.Linear | null;
+  readonly up_proj: nn.Linear;
+  readonly down_proj: nn.Linear;
+
+  constructor(c: Config, g: Generator, residualStd: number) {
+    super();
+    const bias = c.arch === "gpt2";
+    this.gate_proj = c.arch === "llama" ? this.child("gate_proj", new nn.Linear(c.dim, c.hiddenDim, { bias: false, std: 0.02, generator: g })) : null;
+    this.up_proj = this.child("up_proj", new nn.Linear(c.dim, c.hiddenDim, { bias, std: 0.02, generator: g }));
+    this.down_proj = this.child("down_proj", new nn.Linear(c.hiddenDim, c.dim, { bias, std: residualStd, generator: g }));
+  }
+
+  forward(x: Var): Var {
+    if (this.gate_proj === null) return this.down_proj.forward(F.gelu(this.up_proj.forward(x)));
+    return this.down_proj.forward(F.mul(F.silu(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+  }
+}
+
+function norm(c: Config): nn.LayerNorm | nn.RMSNorm {
+  return c.arch === "gpt2" ? new nn.LayerNorm(c.dim, { eps: c.normEps }) : new nn.RMSNorm(c.dim, { eps: c.normEps });
+}
+
+class Block extends nn.Module {
+  readonly input_layernorm: nn.LayerNorm | nn.RMSNorm;
+  readonly self_attn: SelfAttention;
+  readonly post_attention_layernorm: nn.LayerNorm | nn.RMSNorm;
+  readonly mlp: Mlp;
+
+  constructor(c: Config, g: Generator, residualStd: number) {
+    super();
+    this.input_layernorm = this.child("input_layernorm", norm(c));
+    this.self_attn = this.child("self_attn", new SelfAttention(c, g, residualStd));
+    this.post_attention_layernorm = this.child("post_attention_layernorm", norm(c));
+    this.mlp = this.child("mlp", new Mlp(c, g, residualStd));
+  }
+
+  forward(x: Var, drop: (v: Var) => Var): Var {
+    const h = F.add(x, drop(this.self_attn.forward(this.input_layernorm.forward(x))));
+    return F.add(h, drop(this.mlp.forward(this.post_attention_layernorm.forward(h))));
+  }
+}
+
+/** The "model." subtree: embeddings, layers, final norm. */
+class Decoder extends nn.Module {
+  readonly embed_tokens: nn.Embedding;
+  readonly embed_positions: nn.Embedding | null;
+  readonly layers: nn.ModuleList<Block>;
+  readonly norm: nn.LayerNorm | nn.RMSNorm;
+
+  constructor(c: Config, g: Generator) {
+    super();
+    this.embed_tokens = this.child("embed_tokens", new nn.Embedding(c.vocabSize, c.dim, { std: 0.02, generator: g }));
+    this.embed_positions = c.arch === "gpt2" ? this.child("embed_positions", new nn.Embedding(c.seqLen, c.dim, { std: 0.02, generator: g })) : null;
+    // GPT-2's scaled init: each residual branch's output projection N(0, (0.02/√(2·nLayers))²)
+    const residualStd = 0.02 / Math.sqrt(2 * c.nLayers);
+    this.layers = this.child("layers", new nn.ModuleList<Block>());
+    for (let l = 0; l < c.nLayers; l++) this.layers.push(new Block(c, g, residualStd));
+    this.norm = this.child("norm", norm(c));
+  }
+}
+
+export class TransformerLM extends nn.Module {
+  readonly config: Config;
+  readonly model: Decoder;
+  /** null when tied: the logits reuse model.embed_tokens.weight. */
+  readonly lm_head: nn.Linear | null;
+  readonly dropout: number;
+
+  constructor(config: Config, options: TransformerLMOptions = {}) {
+    super();
+    this.config = validateConfig(config);
+    const g = new Generator(options.seed ?? 1337);
+    this.model = this.child("model", new Decoder(config, g));
+    this.lm_head = config.tiedEmbeddings ? null : this.child("lm_head", new nn.Linear(config.dim, config.vocabSize, { bias: false, std: 0.02, generator: g }));
+    this.dropout = options.dropout ?? 0;
+  }
+
+  /**
+   * Logits [batch, seq, vocab] for ids (row-major [batch, seq], seq ≤ config.seqLen).
+   * `dropoutGenerator` draws the dropout masks (needed only when dropout > 0 in train mode).
+   */
+  forward(ids: Int32Array, batch: number, seq: number, dropoutGenerator?: Generator): Var {
+    const { model } = this;
+    const p = this.training ? this.dropout : 0;
+    const gen = dropoutGenerator ?? new Generator(0);
+    const drop = (v: Var): Var => (p > 0 ? F.dropout(v, p, gen, true) : v);
+    let x = model.embed_tokens.forward(ids, [batch, seq]); // [B, T, dim]
+    if (model.embed_positions !== null) {
+      const positions = new Int32Array(seq).map((_, t) => t);
+      x = F.add(x, model.embed_positions.forward(positions, [seq])); // [T, dim] broadcast over B
+    }
+    x = drop(x);
+    for (const layer of model.layers) x = layer.forward(x, drop);
+    x = model.norm.forward(x);
+    return this.lm_head !== null ? this.lm_head.forward(x) : F.linear(x, model.embed_tokens.weight);
+  }
+
+  /** Mean next-token cross-entropy of `targets` (row-major [batch, seq]; −100 skips a position). */
+  loss(ids: Int32Array, targets: Int32Array, batch: number, seq: number, dropoutGenerator?: Generator): Var {
+    return F.crossEntropy(this.forward(ids, batch, seq, dropoutGenerator), targets);
+  }
+
+  /**
+   * The parameters as inference weights, sharing storage (later training steps show through).
+   * A tied lm_head is the embedding's array under a second name, as `allocateWeights` makes it.
+   */
+  toWeights(): Weights {
+    const params = new Map(this.namedParameters());
+    const w = new Weights();
+    for (const [name, shape] of weightShapes(this.config)) {
+      const p = name === "lm_head.weight" && this.lm_head === null ? params.get("model.embed_tokens.weight") : params.get(name);
+      if (p === undefined) throw new TransformerError("MISSING_WEIGHT", `toWeights: expected a parameter named ${name}, found none`);
+      w.set(name, shape, p.data);
+    }
+    return w;
+  }
+
+  /** Copies inference weights in (any checkpoint the engine loads: HF, GGUF, llama2.c). */
+  loadWeights(weights: Weights): void {
+    for (const [name, p] of this.namedParameters()) p.data.set(weights.get(name).data);
+  }
+}

@@ -1,0 +1,180 @@
+import { f32ArrayToF16, serializeSafetensors, writeFileAtomic, type SafetensorsTensorInput } from "@zero-llm/tensor";
+import { TransformerError } from "../errors";
+import { hfFromModel } from "../formats/hf-write";
+import type { Config } from "../infer/config";
+import type { Weights } from "../infer/weights";
+import {
+  CHECKPOINT_FILE, fingerprintTokens, type CheckpointState, modelFromCheckpoint, parseCheckpoint, restoreTrainer, serializeCheckpoint,
+} from "./checkpoint";
+import { TokenDataset } from "./data";
+import { TransformerLM } from "./model";
+import type { TrainSettings } from "./settings";
+import { Trainer, type HistoryRow } from "./trainer";
+
+/**
+ * A whole training run on disk (Node only). The run directory holds:
+ *
+ *   checkpoint.safetensors   weights + AdamW moments + step/settings/history (checkpoint.ts): resumes the run
+ *   config.json              Hugging Face config of the model        } what `loadModel(dir)` and
+ *   model.safetensors        the weights in Hugging Face layout       } `zllm generate --model dir` read
+ *   loss.csv                 step,loss,lr,grad_norm,tokens_per_s,val_loss
+ *
+ * Every file is written whole to a temporary name and renamed over the old one (writeFileAtomic),
+ * so killing the process at any instant leaves each file either the previous version or the new
+ * one; checkpoint.safetensors is self-contained, so it alone is always a consistent restart point.
+ * (config.json is the same at every checkpoint of a run, so the exported pair never disagrees.)
+ */
+
+export type TrainEvent =
+  | { type: "start"; step: number; steps: number; parameters: number; tokensPerStep: number; trainTokens: number; valTokens: number; resumed: boolean }
+  | ({ type: "step"; steps: number; elapsedMs: number; etaMs: number } & HistoryRow)
+  | { type: "eval"; step: number; valLoss: number }
+  | { type: "checkpoint"; step: number; path: string }
+  | { type: "done"; step: number; valLoss: number; elapsedMs: number };
+
+export interface TrainRunOptions {
+  /** The run directory (created if missing). */
+  outDir: string;
+  /** The token stream (split into train/validation by settings.valFraction). */
+  tokens: ArrayLike<number>;
+  /** A new run's model and settings (ignored when resuming: the checkpoint's are used). */
+  config: Config;
+  settings: TrainSettings;
+  /** Continue from outDir/checkpoint.safetensors if it exists. */
+  resume?: boolean;
+  /** Stop (with a checkpoint) once this many steps are done in total, before settings.steps. */
+  stopAtStep?: number;
+  /** Window length (default config.seqLen). */
+  seqLen?: number;
+  onEvent?: (event: TrainEvent) => void;
+  /** Keys merged into the exported config.json (e.g. bos_token_id / eos_token_id of the tokenizer). */
+  hfConfigExtra?: Record<string, unknown>;
+}
+
+export interface TrainRunResult {
+  model: TransformerLM;
+  trainer: Trainer;
+  /** Validation loss at the last step. */
+  valLoss: number;
+}
+
+/** Builds (or restores) the trainer, then steps, evaluates and checkpoints until done. */
+export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult> {
+  const fs = await import("node:fs/promises");
+  const path = await import("node:path");
+  const { outDir, onEvent } = options;
+  await fs.mkdir(outDir, { recursive: true });
+  const checkpointPath = path.join(outDir, CHECKPOINT_FILE);
+
+  let trainer: Trainer;
+  let resumed = false;
+  const exists = await fs.stat(checkpointPath).then(() => true, () => false);
+  if (options.resume && exists) {
+    const state = parseCheckpoint(new Uint8Array(await fs.readFile(checkpointPath)));
+    const data = new TokenDataset(options.tokens, state.config.vocabSize, { seqLen: options.seqLen ?? state.config.seqLen, valFraction: state.settings.valFraction });
+    const found = fingerprintTokens(data.train, data.val);
+    if (found.fingerprint !== state.data.fingerprint || found.trainTokens !== state.data.trainTokens) {
+      throw new TransformerError(
+        "RESUME_MISMATCH",
+        `resume: expected the token stream the checkpoint was trained on (${state.data.trainTokens} + ${state.data.valTokens} tokens, fingerprint ${state.data.fingerprint}), found ${found.trainTokens} + ${found.valTokens} tokens, fingerprint ${found.fingerprint}`,
+      );
+    }
+    trainer = new Trainer(modelFromCheckpoint(state), data, state.settings);
+    restoreTrainer(trainer, state);
+    resumed = true;
+  } else {
+    if (!options.resume && exists) {
+      throw new TransformerError("BAD_CONFIG", `train: expected an empty run directory, found a checkpoint in ${outDir} (resume it, or choose another directory)`);
+    }
+    const data = new TokenDataset(options.tokens, options.config.vocabSize, { seqLen: options.seqLen ?? options.config.seqLen, valFraction: options.settings.valFraction });
+    const model = new TransformerLM(options.config, { seed: options.settings.seed, dropout: options.settings.dropout });
+    trainer = new Trainer(model, data, options.settings);
+  }
+
+  const s = trainer.settings;
+  const lastStep = Math.min(s.steps, options.stopAtStep ?? s.steps);
+  let lastCheckpointStep = resumed ? trainer.step : -1;
+  const save = async (): Promise<void> => {
+    await writeFileAtomic(checkpointPath, [serializeCheckpoint(trainer)]);
+    await exportForInference(outDir, trainer.model.config, trainer.model.toWeights(), { extra: options.hfConfigExtra });
+    await writeFileAtomic(path.join(outDir, "loss.csv"), [new TextEncoder().encode(lossCsv(trainer.history))]);
+    lastCheckpointStep = trainer.step;
+    onEvent?.({ type: "checkpoint", step: trainer.step, path: checkpointPath });
+  };
+
+  onEvent?.({
+    type: "start", step: trainer.step, steps: s.steps, parameters: trainer.model.numParameters(), tokensPerStep: trainer.tokensPerStep,
+    trainTokens: trainer.data.train.length, valTokens: trainer.data.val.length, resumed,
+  });
+  const t0 = performance.now();
+  const firstStep = trainer.step;
+  let valLoss = NaN;
+  while (trainer.step < lastStep) {
+    let result;
+    try {
+      result = trainer.trainStep();
+    } catch (e) {
+      if (e instanceof TransformerError && e.code === "TRAIN_NAN") {
+        const kept = lastCheckpointStep >= 0 ? `the last checkpoint (step ${lastCheckpointStep}) in ${outDir} is intact` : "no checkpoint was written yet";
+        throw new TransformerError("TRAIN_NAN", `${e.message}; training stopped, ${kept}`);
+      }
+      throw e;
+    }
+    const row: HistoryRow = { step: trainer.step, loss: result.loss, lr: result.lr, gradNorm: result.gradNorm, tokensPerSecond: (result.tokens * 1000) / result.ms };
+    const isLast = trainer.step === lastStep;
+    if ((s.evalEvery > 0 && trainer.step % s.evalEvery === 0) || isLast) {
+      row.valLoss = valLoss = trainer.evaluate();
+      onEvent?.({ type: "eval", step: trainer.step, valLoss });
+    }
+    trainer.history.push(row);
+    const elapsedMs = performance.now() - t0;
+    const done = trainer.step - firstStep;
+    onEvent?.({ type: "step", ...row, steps: s.steps, elapsedMs, etaMs: (elapsedMs / done) * (lastStep - trainer.step) });
+    if ((s.checkpointEvery > 0 && trainer.step % s.checkpointEvery === 0) || isLast) await save();
+  }
+  if (Number.isNaN(valLoss)) valLoss = trainer.evaluate();
+  onEvent?.({ type: "done", step: trainer.step, valLoss, elapsedMs: performance.now() - t0 });
+  return { model: trainer.model, trainer, valLoss };
+}
+
+/** The loss curve as CSV (val_loss empty on steps without validation). */
+export function lossCsv(history: readonly HistoryRow[]): string {
+  const lines = ["step,loss,lr,grad_norm,tokens_per_s,val_loss"];
+  for (const r of history) {
+    lines.push([r.step, r.loss.toFixed(6), r.lr.toExponential(4), r.gradNorm.toFixed(4), r.tokensPerSecond.toFixed(1), r.valLoss === undefined ? "" : r.valLoss.toFixed(6)].join(","));
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * config.json + model.safetensors in the Hugging Face layout the inference engine loads. A GPT-2
+ * with an untied lm_head (which transformers' GPT2LMHeadModel cannot express) is written with
+ * `tie_word_embeddings: false` and an lm_head.weight tensor, which readHf honours.
+ */
+export async function exportForInference(
+  dir: string, config: Config, weights: Weights,
+  options: { dtype?: "F32" | "F16"; extra?: Record<string, unknown> } = {},
+): Promise<void> {
+  const path = await import("node:path");
+  const dtype = options.dtype ?? "F32";
+  const untiedGpt2 = config.arch === "gpt2" && !config.tiedEmbeddings;
+  const checkpoint = hfFromModel(untiedGpt2 ? { ...config, tiedEmbeddings: true } : config, weights, { dtype });
+  const json: Record<string, unknown> = { ...checkpoint.config, ...options.extra };
+  const tensors = new Map<string, SafetensorsTensorInput>(checkpoint.safetensors.tensors instanceof Map ? checkpoint.safetensors.tensors : Object.entries(checkpoint.safetensors.tensors));
+  if (untiedGpt2) {
+    json.tie_word_embeddings = false;
+    const head = weights.get("lm_head.weight");
+    tensors.set("lm_head.weight", dtype === "F32" ? { dtype, shape: head.shape, data: head.data } : { dtype, shape: head.shape, data: f32ArrayToF16(head.data) });
+  }
+  await writeFileAtomic(path.join(dir, "model.safetensors"), [serializeSafetensors({ metadata: checkpoint.safetensors.metadata, tensors })]);
+  await writeFileAtomic(path.join(dir, "config.json"), [new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`)]);
+}
+
+/** Reads a run directory's checkpoint (for `zllm train --resume` status and tests). */
+export async function readCheckpointFile(file: string): Promise<CheckpointState> {
+  const fs = await import("node:fs/promises");
+  const bytes = await fs.readFile(file).catch(() => {
+    throw new TransformerError("BAD_CHECKPOINT", `checkpoint: expected a file at ${file}, found nothing`);
+  });
+  return parseCheckpoint(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}

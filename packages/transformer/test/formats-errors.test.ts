@@ -1,0 +1,194 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  GgufError, GgufFile, SafetensorsError, ggufValue, jsBackend, serializeGguf, serializeSafetensors,
+  type GgufValue, type GgufWriteInput, type SafetensorsTensorInput,
+} from "@zero-llm/tensor";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  Model, TransformerError, allocateWeights, ggufFromModel, hfConfig, hfFromModel, loadModel, modelFromBytes,
+  readHf, serializeHfModel, writeGgufModel, writeHfModel, type Config,
+} from "../src/index";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function tinyLlama(): Model {
+  const fx = JSON.parse(readFileSync(path.join(here, "fixtures/tiny-llama-half.json"), "utf8")) as {
+    config: Config; weights: Record<string, { data: number[] }>;
+  };
+  const weights = allocateWeights(fx.config, jsBackend);
+  for (const [name, { data }] of Object.entries(fx.weights)) weights.get(name).data.set(data);
+  return new Model(fx.config, weights);
+}
+
+/** The tiny llama's GGUF with its metadata edited (value undefined: key removed). */
+function ggufWith(edit: Record<string, GgufValue | undefined>, dropTensor?: string): Uint8Array {
+  const m = tinyLlama();
+  const input = ggufFromModel(m.config, m.weights);
+  const metadata = [...(input.metadata as Iterable<readonly [string, GgufValue]>)]
+    .filter(([k]) => !(k in edit))
+    .concat(Object.entries(edit).filter((e): e is [string, GgufValue] => e[1] !== undefined));
+  const out: GgufWriteInput = { metadata, tensors: (input.tensors ?? []).filter((t) => t.name !== dropTensor) };
+  return serializeGguf(out);
+}
+
+function caught(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected a throw, found none");
+}
+
+function expectTyped(fn: () => unknown, cls: typeof TransformerError | typeof GgufError | typeof SafetensorsError, code: string, message: RegExp): void {
+  const e = caught(fn) as { code: string; message: string };
+  expect(e).toBeInstanceOf(cls);
+  expect(e.code).toBe(code);
+  expect(e.message).toMatch(message);
+}
+
+describe("corrupt or unsupported GGUF files give typed errors that name the problem", () => {
+  it("wrong magic is not a GGUF at all (llama2.c then rejects the size)", () => {
+    const bytes = ggufWith({});
+    bytes[0] = 0x58;
+    expectTyped(() => modelFromBytes(bytes), TransformerError, "LLAMA2C_BAD_HEADER", /llama2\.c header/);
+    expectTyped(() => GgufFile.parse(bytes), GgufError, "GGUF_BAD_MAGIC", /expected magic "GGUF"/);
+  });
+
+  it("truncated tensor data", () => {
+    const bytes = ggufWith({});
+    expectTyped(() => modelFromBytes(bytes.subarray(0, bytes.length - 100)), GgufError, "GGUF_TENSOR_OUT_OF_RANGE", /to end within the file/);
+  });
+
+  it("every truncation and 500 single-byte corruptions throw only typed errors", () => {
+    const bytes = ggufWith({});
+    const typed = (e: unknown) => e instanceof TransformerError || e instanceof GgufError;
+    for (let n = 0; n < bytes.length; n += 97) {
+      expect(typed(caught(() => modelFromBytes(bytes.slice(0, n)))), `prefix ${n}`).toBe(true);
+    }
+    let seed = 7;
+    for (let i = 0; i < 500; i++) {
+      const copy = bytes.slice();
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      const at = seed % 2000; // the header region
+      copy[at] ^= 1 + (seed >>> 24) % 255;
+      try {
+        modelFromBytes(copy);
+      } catch (e) {
+        expect(typed(e), `byte ${at}: ${String(e)}`).toBe(true);
+      }
+    }
+  });
+
+  it("unknown architecture", () => {
+    expectTyped(() => modelFromBytes(ggufWith({ "general.architecture": ggufValue.string("mamba") })), TransformerError, "UNSUPPORTED_ARCHITECTURE", /expected general\.architecture "llama" or "gpt2", found "mamba"/);
+  });
+
+  it("missing metadata keys are named", () => {
+    for (const key of ["llama.embedding_length", "llama.block_count", "llama.attention.head_count", "llama.context_length", "llama.attention.layer_norm_rms_epsilon", "llama.feed_forward_length", "general.architecture"]) {
+      expectTyped(() => modelFromBytes(ggufWith({ [key]: undefined })), TransformerError, "MISSING_METADATA", new RegExp(`expected metadata key ${key.replace(/\./g, "\\.")}`));
+    }
+  });
+
+  it("metadata of the wrong type or value", () => {
+    expectTyped(() => modelFromBytes(ggufWith({ "llama.block_count": ggufValue.string("two") })), TransformerError, "BAD_METADATA", /llama\.block_count to be an integer, found string two/);
+    expectTyped(() => modelFromBytes(ggufWith({ "llama.attention.head_count": ggufValue.u32(3) })), TransformerError, "BAD_METADATA", /dim divisible by nHeads/);
+    expectTyped(() => modelFromBytes(ggufWith({ "llama.context_length": ggufValue.u64(1n << 40n) })), TransformerError, "BAD_METADATA", /context_length ≤ 16777216/);
+    expectTyped(() => modelFromBytes(ggufWith({ "llama.attention.head_count_kv": ggufValue.array("i32", new Int32Array([2, 2])) })), TransformerError, "BAD_METADATA", /per-layer values are not supported/);
+  });
+
+  it("llama variants the forward pass does not implement are refused by name", () => {
+    expectTyped(() => modelFromBytes(ggufWith({ "llama.rope.scaling.type": ggufValue.string("yarn") })), TransformerError, "UNSUPPORTED_ARCHITECTURE", /rope\.scaling\.type "yarn"/);
+    expectTyped(() => modelFromBytes(ggufWith({ "llama.expert_count": ggufValue.u32(8) })), TransformerError, "UNSUPPORTED_ARCHITECTURE", /mixture of experts/);
+    expectTyped(() => modelFromBytes(ggufWith({ "llama.rope.dimension_count": ggufValue.u32(2) })), TransformerError, "UNSUPPORTED_ARCHITECTURE", /partial rotary/);
+  });
+
+  it("a missing tensor or a metadata/tensor shape disagreement, before any weight is allocated", () => {
+    expectTyped(() => modelFromBytes(ggufWith({}, "blk.1.ffn_down.weight")), TransformerError, "MISSING_WEIGHT", /blk\.1\.ffn_down\.weight/);
+    // a huge claimed width must not allocate: the shape check against the tensors fails first
+    expectTyped(() => modelFromBytes(ggufWith({ "llama.feed_forward_length": ggufValue.u32(1 << 30) })), TransformerError, "WEIGHT_SHAPE_MISMATCH", /blk\.0\.ffn_gate\.weight of shape \[1073741824, 16\], found \[40, 16\]/);
+  });
+
+  it("tensor types without an f32 expansion here are refused by name", () => {
+    const m = tinyLlama();
+    const input = ggufFromModel(m.config, m.weights);
+    const tensors = (input.tensors ?? []).map((t) =>
+      t.name === "blk.0.attn_q.weight" ? { name: t.name, type: "I32", shape: [16, 16], data: new Int32Array(256) } : t,
+    );
+    expectTyped(() => modelFromBytes(serializeGguf({ metadata: input.metadata, tensors })), TransformerError, "UNSUPPORTED_TENSOR_TYPE", /blk\.0\.attn_q\.weight to be one of F32, F16, BF16, F64, Q8_0, Q4_0, found I32/);
+  });
+});
+
+describe("corrupt or unsupported Hugging Face checkpoints", () => {
+  const m = tinyLlama();
+  const { configJson, safetensors } = serializeHfModel(m.config, m.weights);
+  const json = JSON.parse(configJson) as Record<string, unknown>;
+
+  it("config.json: unknown model_type, missing and wrong keys", () => {
+    expectTyped(() => hfConfig({ ...json, model_type: "mistral" }), TransformerError, "UNSUPPORTED_ARCHITECTURE", /model_type "llama" or "gpt2", found "mistral"/);
+    const { hidden_size: _, ...noHidden } = json;
+    expectTyped(() => hfConfig(noHidden), TransformerError, "MISSING_METADATA", /"hidden_size"/);
+    expectTyped(() => hfConfig({ ...json, num_hidden_layers: "2" }), TransformerError, "BAD_METADATA", /"num_hidden_layers" to be a positive integer, found "2"/);
+    expectTyped(() => hfConfig({ ...json, rope_scaling: { type: "llama3" } }), TransformerError, "UNSUPPORTED_ARCHITECTURE", /rope_scaling/);
+    expectTyped(() => hfConfig([1]), TransformerError, "BAD_METADATA", /JSON object/);
+  });
+
+  it("safetensors: truncated, missing tensor, wrong shape, wrong dtype", () => {
+    expectTyped(() => readHf(json, [safetensors.subarray(0, safetensors.length - 8)]), SafetensorsError, "SAFETENSORS_BAD_OFFSETS", /./);
+    expectTyped(() => readHf({ ...json, num_hidden_layers: 3 }, [safetensors]), TransformerError, "MISSING_WEIGHT", /model\.layers\.2\./);
+    expectTyped(() => readHf({ ...json, intermediate_size: 41 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /gate_proj\.weight of shape \[41, 16\], found \[40, 16\]/);
+    const ck = hfFromModel(m.config, m.weights);
+    const tensors = new Map(ck.safetensors.tensors as ReadonlyMap<string, SafetensorsTensorInput>);
+    tensors.set("model.norm.weight", { dtype: "I32", shape: [16], data: new Int32Array(16) });
+    expectTyped(() => readHf(json, [serializeSafetensors({ tensors })]), TransformerError, "UNSUPPORTED_TENSOR_TYPE", /model\.norm\.weight to be one of F32, F16, BF16, F64, found I32/);
+  });
+});
+
+describe("files on disk: loadModel dispatches on what the path holds", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zllm-formats-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("GGUF file, HF directory, config.json, .safetensors file; missing config.json named", async () => {
+    const m = tinyLlama();
+    await writeGgufModel(path.join(dir, "tiny.gguf"), m);
+    await writeHfModel(dir, m);
+    const cache = (x: Model) => Float32Array.from(x.decode(3, x.newCache()));
+    const want = cache(m);
+    for (const p of ["tiny.gguf", ".", "config.json", "model.safetensors"]) {
+      const got = cache(await loadModel(path.join(dir, p)));
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), p).toBeLessThan(1e-6);
+    }
+    const lone = mkdtempSync(path.join(os.tmpdir(), "zllm-lone-"));
+    writeFileSync(path.join(lone, "model.safetensors"), serializeHfModel(m.config, m.weights).safetensors);
+    await expect(loadModel(path.join(lone, "model.safetensors"))).rejects.toThrow(/expected a Hugging Face config\.json/);
+    await expect(loadModel(path.join(lone, "nothing.bin"))).rejects.toThrow(/found nothing/);
+    rmSync(lone, { recursive: true, force: true });
+    expect(() => modelFromBytes(serializeHfModel(m.config, m.weights).safetensors)).toThrow(/expected config\.json beside a safetensors file/);
+  });
+
+  it("sharded Hugging Face checkpoints (model.safetensors.index.json); shard names may not leave the directory", async () => {
+    const m = tinyLlama();
+    const shardDir = mkdtempSync(path.join(os.tmpdir(), "zllm-shards-"));
+    const ck = hfFromModel(m.config, m.weights);
+    const all = [...(ck.safetensors.tensors as ReadonlyMap<string, SafetensorsTensorInput>)];
+    const half = Math.ceil(all.length / 2);
+    const shards = [all.slice(0, half), all.slice(half)];
+    const weightMap: Record<string, string> = {};
+    shards.forEach((entries, i) => {
+      const name = `model-0000${i + 1}-of-00002.safetensors`;
+      writeFileSync(path.join(shardDir, name), serializeSafetensors({ tensors: new Map(entries) }));
+      for (const [t] of entries) weightMap[t] = name;
+    });
+    writeFileSync(path.join(shardDir, "config.json"), JSON.stringify(ck.config));
+    writeFileSync(path.join(shardDir, "model.safetensors.index.json"), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    const got = (await loadModel(shardDir)).decode(3, m.newCache());
+    const want = Float32Array.from(m.decode(3, m.newCache()));
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-6);
+    writeFileSync(path.join(shardDir, "model.safetensors.index.json"), JSON.stringify({ weight_map: { "lm_head.weight": "../evil.safetensors" } }));
+    await expect(loadModel(shardDir)).rejects.toThrow(/expected weight_map entries to be \.safetensors file names/);
+    rmSync(shardDir, { recursive: true, force: true });
+  });
+});

