@@ -3,6 +3,6 @@
 export { softmax, rmsnorm, layernorm } from "./rowwise";
 export { add, mul, silu, gelu, swiglu } from "./elementwise";
 export { rope } from "./rope";
-export { matmul, matvec, attention, runJob, workerLoop } from "./jobs";
+export { matmul, matvec, attention, runJob } from "./jobs";
 export { MATMUL_SCRATCH } from "./matmul";
 export { CTRL_BYTES, MAX_THREADS } from "./jobs";

@@ -1,4 +1,4 @@
-// Work splitting and the worker-thread loop. A job is one kernel call cut into nChunks parts
+// Work splitting for the worker threads. A job is one kernel call cut into nChunks parts
 // (a few per thread); the calling thread and the workers all run this same module on the same
 // shared memory and claim parts from a counter, so a thread the OS parks for a while simply
 // claims fewer parts instead of stalling everyone at a fixed split. The control block
@@ -14,17 +14,22 @@
 //
 // The caller writes kind and args, resets done and next, stores the generation in every go[t]
 // and notifies. A worker polls go[t] for `spin` rounds (cheap wake-ups for back-to-back decode
-// kernels), then sleeps in memory.atomic.wait32. A claim succeeds only while `next` still
-// carries the worker's generation, so a worker that wakes after its job is over claims nothing;
-// and the caller rewrites args only after every claimed part is done, so a claimed part always
-// reads its own job's args.
+// kernels), then sleeps in Atomics.wait; that loop is JavaScript in the worker (wasm-threads.ts),
+// which calls runJob once per job. It must not live in here: V8 first runs wasm in its baseline
+// compiler and swaps in optimized code only for calls that start later, so a worker that never
+// left a wasm loop would run every kernel 2–3× slower than the calling thread, for good.
+//
+// A claim succeeds only while `next` still carries the worker's generation, so a worker that
+// wakes after its job is over claims nothing; and the caller rewrites args only after every
+// claimed part is done, so a claimed part always reads its own job's args.
 import { gemmBlock, gemvRows, gevmCols } from "./matmul";
 import { attentionRows } from "./attention";
 
 export const CTRL_BYTES = 256 + 64 * 64;
 export const MAX_THREADS = 64;
-const KIND = 0, NCHUNKS = 4, DONE = 8, SHUTDOWN = 12, SPIN = 16, SCRATCH_STRIDE = 20, SCRATCH = 24, NEXT = 28;
-const ARGS = 64, GO = 256;
+// shutdown (+12), spin (+16) and go[t] (+256) are read by the workers' JavaScript loop only
+const KIND = 0, NCHUNKS = 4, DONE = 8, SCRATCH_STRIDE = 20, SCRATCH = 24, NEXT = 28;
+const ARGS = 64;
 
 export const JOB_MATMUL = 1;
 export const JOB_MATVEC = 2;
@@ -88,7 +93,7 @@ export function matvec(out: usize, w: usize, x: usize, rows: i32, cols: i32, t: 
   if (r0 < r1) gemvRows(out, w, x, cols, r0, r1, false);
 }
 
-/** Part t of nT of causal attention (see attention.ts), split over (head, query) rows. */
+/** Part t of nT of causal attention (see attention.ts), split over (query, head) units. */
 export function attention(
   out: usize, q: usize, k: usize, v: usize, probs: usize,
   seqQ: i32, seqKv: i32, nHeads: i32, nKvHeads: i32, headDim: i32, kvStride: i32,
@@ -133,26 +138,5 @@ export function runJob(ctrl: usize, t: i32, gen: i32): void {
     if (atomic.cmpxchg<i32>(ctrl + NEXT, next, next + 1) != next) continue;
     runPart(ctrl, part, parts, scratch);
     if (atomic.add<i32>(ctrl + DONE, 1) + 1 == parts) atomic.notify(ctrl + DONE, 1);
-  }
-}
-
-/** A worker's whole life: wait for a new generation on go[t], help with that job, repeat. */
-export function workerLoop(ctrl: usize, t: i32): void {
-  const go = ctrl + GO + (<usize>t << 6);
-  // Generations start at 0 in the freshly zeroed control block. Reading the current value here
-  // instead would race: a job posted before this worker got here would never be seen.
-  let seen = 0;
-  while (true) {
-    const spin = atomic.load<i32>(ctrl + SPIN);
-    let polls = 0;
-    let gen = atomic.load<i32>(go);
-    while (gen == seen) {
-      if (polls < spin) polls++;
-      else memory.atomic.wait32(go, seen, -1);
-      gen = atomic.load<i32>(go);
-    }
-    seen = gen;
-    if (atomic.load<i32>(ctrl + SHUTDOWN) != 0) return;
-    runJob(ctrl, t, gen);
   }
 }

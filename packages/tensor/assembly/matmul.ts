@@ -156,51 +156,38 @@ export function gemmBlock(
 }
 
 /**
- * out[r] = Σ_c w[r, c]·x[c] for rows r0 ≤ r < r1 of w [rows, cols]. Four rows share each load of
- * x, and two f32x4 accumulators per row hide the add latency.
+ * out[r] = Σ_c w[r, c]·x[c] for rows r0 ≤ r < r1 of w [rows, cols], one row after the other.
+ *
+ * A decode step streams every weight once from DRAM, so this kernel is bound by memory
+ * bandwidth, and what matters is that w is read strictly in address order: the hardware
+ * stream prefetcher then runs ahead of the loads. Interleaving rows (the usual "4 rows share
+ * each load of x" register tile) looks to the prefetcher like several short strided streams;
+ * measured on this 2-core EPYC, 32000×288 from DRAM: 1 row at a time 24 GB/s, 2 or 4 rows
+ * interleaved 8–9 GB/s (the same in C with SSE intrinsics). x stays in L1, so reloading it per
+ * row costs little; four f32x4 accumulators hide the add latency.
  */
 export function gemvRows(out: usize, w: usize, x: usize, cols: i32, r0: i32, r1: i32, accumulate: bool): void {
   const ld = <usize>cols * 4;
-  const c8 = cols & ~7;
-  let r = r0;
-  for (; r + 4 <= r1; r += 4) {
-    const w0 = w + <usize>r * ld, w1 = w0 + ld, w2 = w1 + ld, w3 = w2 + ld;
+  const c16 = cols & ~15, c4 = cols & ~3;
+  for (let r = r0; r < r1; r++) {
+    const row = w + <usize>r * ld;
     let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
-    let t0 = f32x4.splat(0), t1 = f32x4.splat(0), t2 = f32x4.splat(0), t3 = f32x4.splat(0);
     let c = 0;
-    for (; c < c8; c += 8) {
+    for (; c < c16; c += 16) {
       const off = <usize>c << 2;
-      const xa = v128.load(x + off), xb = v128.load(x + off, 16);
-      s0 = madd(s0, v128.load(w0 + off), xa); t0 = madd(t0, v128.load(w0 + off, 16), xb);
-      s1 = madd(s1, v128.load(w1 + off), xa); t1 = madd(t1, v128.load(w1 + off, 16), xb);
-      s2 = madd(s2, v128.load(w2 + off), xa); t2 = madd(t2, v128.load(w2 + off, 16), xb);
-      s3 = madd(s3, v128.load(w3 + off), xa); t3 = madd(t3, v128.load(w3 + off, 16), xb);
+      s0 = madd(s0, v128.load(row + off), v128.load(x + off));
+      s1 = madd(s1, v128.load(row + off, 16), v128.load(x + off, 16));
+      s2 = madd(s2, v128.load(row + off, 32), v128.load(x + off, 32));
+      s3 = madd(s3, v128.load(row + off, 48), v128.load(x + off, 48));
     }
-    let d0 = hsum(f32x4.add(s0, t0)), d1 = hsum(f32x4.add(s1, t1));
-    let d2 = hsum(f32x4.add(s2, t2)), d3 = hsum(f32x4.add(s3, t3));
-    for (; c < cols; c++) {
+    for (; c < c4; c += 4) {
       const off = <usize>c << 2;
-      const xc = load<f32>(x + off);
-      d0 += load<f32>(w0 + off) * xc; d1 += load<f32>(w1 + off) * xc;
-      d2 += load<f32>(w2 + off) * xc; d3 += load<f32>(w3 + off) * xc;
+      s0 = madd(s0, v128.load(row + off), v128.load(x + off));
     }
+    let d = hsum(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
+    for (; c < cols; c++) d += load<f32>(row + (<usize>c << 2)) * load<f32>(x + (<usize>c << 2));
     const o = out + (<usize>r << 2);
-    if (accumulate) { d0 += load<f32>(o); d1 += load<f32>(o, 4); d2 += load<f32>(o, 8); d3 += load<f32>(o, 12); }
-    store<f32>(o, d0); store<f32>(o, d1, 4); store<f32>(o, d2, 8); store<f32>(o, d3, 12);
-  }
-  for (; r < r1; r++) {
-    const w0 = w + <usize>r * ld;
-    let s0 = f32x4.splat(0), t0 = f32x4.splat(0);
-    let c = 0;
-    for (; c < c8; c += 8) {
-      const off = <usize>c << 2;
-      s0 = madd(s0, v128.load(w0 + off), v128.load(x + off));
-      t0 = madd(t0, v128.load(w0 + off, 16), v128.load(x + off, 16));
-    }
-    let d0 = hsum(f32x4.add(s0, t0));
-    for (; c < cols; c++) d0 += load<f32>(w0 + (<usize>c << 2)) * load<f32>(x + (<usize>c << 2));
-    const o = out + (<usize>r << 2);
-    store<f32>(o, accumulate ? load<f32>(o) + d0 : d0);
+    store<f32>(o, accumulate ? load<f32>(o) + d : d);
   }
 }
 

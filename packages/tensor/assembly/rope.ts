@@ -1,17 +1,17 @@
 // Rotary position embedding in place on x [seq, nHeads, headDim]. The angle of pair i at
-// position p is p·theta^(−2i/headDim), computed in f64 (as the reference does) once per
-// (position, pair) and applied to every head.
+// position p is p·theta^(−2i/headDim); its cosine and sine come from a table the host fills once
+// per (theta, headDim) (src/backend/wasm-rope.ts), laid out [position, pair, (cos, sin)] as f32,
+// so a decode step's rope is a few multiplies per pair and no transcendental calls.
 
 /** interleaved: pairs (x[2i], x[2i+1]) as llama2.c / GGUF; otherwise (x[i], x[i + headDim/2]) as HF. */
-export function rope(x: usize, seq: i32, nHeads: i32, headDim: i32, pos0: i32, theta: f64, interleaved: bool): void {
+export function rope(x: usize, seq: i32, nHeads: i32, headDim: i32, pos0: i32, table: usize, interleaved: bool): void {
   const half = headDim >> 1;
   const rowBytes = <usize>nHeads * headDim * 4;
   for (let s = 0; s < seq; s++) {
-    const pos = <f64>(pos0 + s);
     const row = x + <usize>s * rowBytes;
+    const angles = table + <usize>(pos0 + s) * half * 8;
     for (let i = 0; i < half; i++) {
-      const angle = pos * Math.pow(theta, <f64>(-2 * i) / <f64>headDim);
-      const cos = <f32>Math.cos(angle), sin = <f32>Math.sin(angle);
+      const cos = load<f32>(angles + (<usize>i << 3)), sin = load<f32>(angles + (<usize>i << 3), 4);
       const o0: usize = interleaved ? <usize>(2 * i) << 2 : <usize>i << 2;
       const o1: usize = interleaved ? <usize>(2 * i + 1) << 2 : <usize>(i + half) << 2;
       for (let h = 0; h < nHeads; h++) {

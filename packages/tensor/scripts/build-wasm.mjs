@@ -4,8 +4,8 @@
 //   shared   — imports a shared memory (SharedArrayBuffer); used whenever SharedArrayBuffer exists,
 //              and the only variant that can run worker threads
 //   unshared — imports a plain memory; single-threaded fallback for pages without cross-origin isolation
-// Math.pow/sin/cos/sqrt come from the host (`--use Math=JSMath`): rope's angles then match the
-// reference bit for bit, and the module has no data segments that each worker would rewrite.
+// Math comes from the host (`--use Math=JSMath`; today only sqrt is called, rope's angles are a
+// host-built table): the module then has no data segments that each worker would rewrite.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync, rmSync, mkdtempSync } from "node:fs";
 import { createRequire } from "node:module";

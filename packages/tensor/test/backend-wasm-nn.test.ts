@@ -64,6 +64,25 @@ describe.each(configs)("wasm nn kernels ($label)", ({ threads, sharedMemory }) =
     }
   }
 
+  it("rope's angle table grows with the positions asked for (one position at a time, then a jump)", () => {
+    // the same (theta, headDim) as a decode loop: the table is built for the first positions,
+    // then rebuilt larger when a call reaches past its end
+    for (const pos0 of [0, 1, 255, 256, 257, 5000, 3]) {
+      const x = uniform(rng(pos0 + 77), 2 * 4 * 16);
+      const expected = x.slice();
+      jsBackend.rope(expected, 2, 4, 16, pos0, 10000, "interleaved");
+      const inWasm = embedded(x, owned);
+      wasm.rope(inWasm, 2, 4, 16, pos0, 10000, "interleaved");
+      expectClose(inWasm, expected, 1e-6, 1e-6);
+    }
+  });
+
+  it("rope rejects a negative or fractional start position", () => {
+    const x = owned(8);
+    expect(() => wasm.rope(x, 1, 1, 8, -1, 10000, "half")).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    expect(() => wasm.rope(x, 1, 1, 8, 0.5, 10000, "half")).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+  });
+
   // [seqQ, seqKv, nHeads, nKvHeads, headDim, extra floats per KV-cache row]
   const attentionCases: Array<[number, number, number, number, number, number]> = [
     [1, 1, 1, 1, 4, 0], [1, 17, 6, 2, 6, 0], [5, 5, 4, 4, 8, 0], [3, 19, 6, 3, 16, 5],

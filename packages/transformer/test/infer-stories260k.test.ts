@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Sampler } from "@zero-llm/sampling";
+import { createWasmBackend } from "@zero-llm/tensor";
 import { describe, expect, it } from "vitest";
 import { TransformerError, generate, loadModel, type Model } from "../src/index";
 
@@ -177,6 +178,25 @@ describe.skipIf(!haveCheckpoint)(title, () => {
     expect(() => m.decodeBatch([1, 2, 3], [cache, m.newCache(), m.newCache()])).toThrow(/BATCH|at most 2/);
     expect(() => m.decodeBatch([1, 2], [cache, cache])).toThrow(/distinct caches/);
     expect(cache.length).toBe(0);
+  });
+
+  it.each([1, 2])("on the wasm backend (%i thread(s)): decode, prefill and attention maps match the reference", async (threads) => {
+    // the fast kernels (row-streaming matvec, all-heads-per-key-row attention, rope from a table)
+    // held to the same float64 reference as the js loops, with grouped-query heads (8 / 4)
+    const backend = await createWasmBackend({ threads });
+    try {
+      const m = await loadModel(checkpoint, { backend, maxBatchRows: 5 });
+      decodeAll(m, tokens).forEach((row, p) => expect(maxAbsDiff(row, fixture.logits[p]), `decode, position ${p}`).toBeLessThan(1e-4));
+      const all = new Float32Array(tokens.length * V);
+      const { attention } = m.prefill(tokens, m.newCache(), { allLogits: all, captureAttention: true });
+      for (let p = 0; p < tokens.length; p++) {
+        expect(maxAbsDiff(all.subarray(p * V, (p + 1) * V), fixture.logits[p]), `prefill, position ${p}`).toBeLessThan(1e-4);
+      }
+      attention?.layers.forEach((map, l) => expect(maxAbsDiff(map, fixture.attention[l]), `layer ${l}`).toBeLessThan(1e-5));
+      expect(attention).toBeDefined();
+    } finally {
+      await backend.dispose();
+    }
   });
 
   it("a greedy argmax over the reference logits agrees with ours at every position", async () => {

