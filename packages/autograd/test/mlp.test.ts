@@ -160,4 +160,10 @@ describe("countDeadRelu", () => {
     expect(countDeadRelu(mlp, [[1], [-2]])).toEqual({ dead: 1, total: 3 });
     expect(countDeadRelu(new MLP(1, [3, 1], { activation: "tanh" }), [[1]])).toEqual({ dead: 0, total: 0 });
   });
+  it("does not count the output layer, even when its activation is ReLU", () => {
+    const mlp = new MLP(1, [2, 1], { activation: "tanh", outputActivation: "relu" });
+    expect(countDeadRelu(mlp, [[1]])).toEqual({ dead: 0, total: 0 });
+    const both = new MLP(1, [2, 1], { activation: "relu", outputActivation: "relu" });
+    expect(countDeadRelu(both, [[1]]).total).toBe(2);
+  });
 });

@@ -124,6 +124,12 @@ describe("initializers", () => {
     expect(Math.abs(stats(nn.init.xavierNormal(big(), new Generator(3))).std - Math.sqrt(2 / 512))).toBeLessThan(1e-3);
     expect(stats(nn.init.kaimingUniform(big(), new Generator(3))).maxAbs).toBeLessThanOrEqual(Math.SQRT2 * Math.sqrt(3 / 256));
   });
+  it("fan-based schemes refuse a tensor with fewer than 2 axes (a bias has no fan-in), as torch.nn.init", () => {
+    const bias = new Var(new Tensor(new Float32Array(8), [8]), { requiresGrad: true });
+    for (const scheme of [nn.init.xavierUniform, nn.init.xavierNormal, nn.init.kaimingUniform, nn.init.kaimingNormal]) {
+      expect(() => scheme(bias, new Generator(1))).toThrow(/at least 2 axes \[out, in, \.\.\.\], found shape \[8\]/);
+    }
+  });
   it("the same seed gives the same weights; zeros and ones", () => {
     const a = nn.init.normal(big(), 0.02, new Generator(5)).data, b = nn.init.normal(big(), 0.02, new Generator(5)).data;
     expect(Array.from(a)).toEqual(Array.from(b));

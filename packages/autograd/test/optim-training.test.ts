@@ -2,7 +2,7 @@
 // learning-rate schedules, argument checks.
 import { describe, expect, it } from "vitest";
 import { Generator, Tensor } from "@zero-llm/tensor";
-import { AutogradError, F, Var, nn, optim } from "../src/index";
+import { AutogradError, F, Var, nn, optim, param } from "../src/index";
 
 function data(g: Generator, n: number): { x: Var; y: Int32Array } {
   const x = new Float32Array(n * 4);
@@ -63,9 +63,32 @@ describe("optimizer state", () => {
     const other = new optim.Adam(new Net().parameters().slice(0, 2), { lr: 1e-3 });
     expect(() => opt.loadStateDict(other.stateDict())).toThrow(AutogradError);
   });
+
+  it("rejects a state saved by an optimizer with other settings, or for parameters in another order", () => {
+    const params = new Net().parameters();
+    const saved = new optim.AdamW(params, { lr: 1e-3, betas: [0.9, 0.95] }).stateDict();
+    expect(saved.hyperparameters).toEqual({ beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.01, decoupled: true });
+    expect(() => new optim.AdamW(params, { lr: 1e-3 }).loadStateDict(saved)).toThrow(/expected beta2 = 0.999 as this optimizer was built with, found 0.95/);
+    expect(() => new optim.Adam(params, { lr: 1e-3, betas: [0.9, 0.95], weightDecay: 0.01 }).loadStateDict(saved)).toThrow(/decoupled/);
+    const sgd = new optim.SGD(params, { lr: 0.1, momentum: 0.9 }).stateDict();
+    expect(() => new optim.SGD(params, { lr: 0.1, momentum: 0.5 }).loadStateDict(sgd)).toThrow(/momentum = 0.5/);
+    expect(() => new optim.SGD([...params].reverse(), { lr: 0.1, momentum: 0.9 }).loadStateDict(sgd)).toThrow(/parameters in another order/);
+    // a state without the optional fields (an older checkpoint) is still accepted on its buffers
+    const { hyperparameters: _h, sizes: _s, ...bare } = saved;
+    expect(() => new optim.AdamW(params, { lr: 1e-3, betas: [0.9, 0.95] }).loadStateDict(bare)).not.toThrow();
+  });
 });
 
 describe("gradient accumulation", () => {
+  it("scaleGrads multiplies every gradient and skips parameters without one", () => {
+    const a = param(new Tensor(Float32Array.of(1, -2), [2]));
+    const b = param(new Tensor(Float32Array.of(3), [1]));
+    F.sum(F.mul(a, 3)).backward();
+    optim.scaleGrads([a, b], 0.5);
+    expect(Array.from(a.grad!.data)).toEqual([1.5, 1.5]);
+    expect(b.grad).toBeNull();
+  });
+
   it("two half batches with loss/2 each give the full batch's gradient", () => {
     const batch = data(new Generator(4), 12);
     const half = (lo: number, hi: number): { x: Var; y: Int32Array } => ({ x: F.slice(batch.x, 0, lo, hi), y: batch.y.slice(lo, hi) });

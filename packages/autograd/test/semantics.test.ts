@@ -128,6 +128,13 @@ describe("bad input", () => {
     expectAutogradError(() => Value.sum([1, NaN]), "AUTOGRAD_NON_FINITE", /Value.sum term 1/);
   });
 
+  it("pow(0) is constant: its gradient is 0 everywhere, also at x = 0 (not 0·0⁻¹ = NaN), as PyTorch", () => {
+    for (const x0 of [0, 2, -3]) {
+      const x = new Value(x0);
+      x.pow(0).backward();
+      expect(x.grad).toBe(0);
+    }
+  });
   it("pow by a Value (or a non-finite exponent) throws AUTOGRAD_POW_EXPONENT", () => {
     const x = new Value(2);
     expectAutogradError(() => x.pow(new Value(3) as unknown as number), "AUTOGRAD_POW_EXPONENT", /expected the exponent to be a plain number, found Value/);

@@ -1,21 +1,22 @@
 // Finite-difference checks of the fused transformer ops: softmax, norms, rope, attention,
 // dropout and the losses (see tensor-gradcheck-util.ts for the tolerance).
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { Generator, Tensor, attention as tensorAttention, attentionWithProbs } from "@zero-llm/tensor";
 import { F, Var } from "../src/index";
 import { attentionBackward, attentionBackwardBatched } from "../src/tensor/kernels";
 import { getBackend } from "@zero-llm/tensor";
+import { describeOnBackends } from "./backends";
 import { gradcheck, randomTensor } from "./tensor-gradcheck-util";
 
 const g = new Generator(7);
 const r = (shape: number[], lo = -1, hi = 1): Tensor => randomTensor(shape, g, lo, hi);
 
-describe("softmax family", () => {
+describeOnBackends("softmax family", () => {
   it("softmax over the last axis", () => gradcheck(([x]) => F.softmax(x), [r([3, 4, 6], -2, 2)]));
   it("logSoftmax over the last axis", () => gradcheck(([x]) => F.logSoftmax(x), [r([5, 7], -2, 2)]));
 });
 
-describe("normalisations", () => {
+describeOnBackends("normalisations", () => {
   it("layerNorm with weight and bias (x, weight, bias)", () => {
     gradcheck(([x, w, b]) => F.layerNorm(x, w, b), [r([2, 3, 8]), r([8], 0.5, 1.5), r([8])]);
   });
@@ -24,7 +25,7 @@ describe("normalisations", () => {
   it("rmsNorm without weight", () => gradcheck(([x]) => F.rmsNorm(x, null, 1e-6), [r([5, 4])]));
 });
 
-describe("rope", () => {
+describeOnBackends("rope", () => {
   for (const style of ["interleaved", "half"] as const) {
     it(`${style}: [batch 2, seq 3, heads 2, headDim 6] from position 5`, () => {
       gradcheck(([x]) => F.rope(x, style, { pos0: 5 }), [r([2, 3, 2, 6])]);
@@ -38,7 +39,7 @@ describe("rope", () => {
   });
 });
 
-describe("causal attention (fused backward)", () => {
+describeOnBackends("causal attention (fused backward)", () => {
   it("multi-head: q, k, v [2, 4, 3, 4]", () => {
     gradcheck(([q, k, v]) => F.attention(q, k, v), [r([2, 4, 3, 4]), r([2, 4, 3, 4]), r([2, 4, 3, 4])]);
   });
@@ -69,7 +70,7 @@ describe("causal attention (fused backward)", () => {
   });
 });
 
-describe("dropout", () => {
+describeOnBackends("dropout", () => {
   it("with a fixed mask (same seed per evaluation) the gradient is mask/(1 − p)", () => {
     gradcheck(([x]) => F.dropout(x, 0.3, new Generator(11)), [r([4, 25])]);
   });
@@ -86,11 +87,21 @@ describe("dropout", () => {
   });
 });
 
-describe("losses", () => {
+describeOnBackends("losses", () => {
   const targets = [2, 0, 4, 4, 1, 3];
   it("crossEntropy", () => gradcheck(([z]) => F.crossEntropy(z, targets), [r([6, 5], -2, 2)]));
   it("crossEntropy with an ignore index and label smoothing 0.1", () => {
     gradcheck(([z]) => F.crossEntropy(z, [2, -100, 4, 4, -100, 3], { labelSmoothing: 0.1 }), [r([2, 3, 5], -2, 2)]);
+  });
+  it("crossEntropy with the ignore index alone, and with label smoothing alone", () => {
+    gradcheck(([z]) => F.crossEntropy(z, [2, -100, 4, 4, -100, 3]), [r([6, 5], -2, 2)]);
+    gradcheck(([z]) => F.crossEntropy(z, [2, 0, 4, 4, 1, 3], { labelSmoothing: 0.25 }), [r([6, 5], -2, 2)]);
+  });
+  it("crossEntropy with a non-default ignore index (0 is skipped, -100 would be an error)", () => {
+    gradcheck(([z]) => F.crossEntropy(z, [2, 0, 4, 0, 1, 3], { ignoreIndex: 0 }), [r([6, 5], -2, 2)]);
+    const z = new Var(new Tensor(new Float32Array(12), [3, 4]));
+    expect(F.crossEntropy(z, [0, 0, 3], { ignoreIndex: 0 }).item()).toBeCloseTo(Math.log(4), 6);
+    expect(() => F.crossEntropy(z, [0, -100, 3], { ignoreIndex: 0 })).toThrow(/targets in \[0, 4\) or 0, found -100/);
   });
   it("crossEntropy value: uniform logits give log V; ignored rows do not count", () => {
     const z = new Var(new Tensor(new Float32Array(12), [3, 4]));

@@ -1,14 +1,32 @@
 // Finite-difference checks of every elementwise, reduction, matmul and shape rule, on random
 // shapes including broadcasting (see tensor-gradcheck-util.ts for the tolerance).
-import { describe, it } from "vitest";
+import { it } from "vitest";
 import { Generator } from "@zero-llm/tensor";
 import { F } from "../src/index";
+import { describeOnBackends } from "./backends";
 import { awayFromZero, gradcheck, randomTensor } from "./tensor-gradcheck-util";
 
 const g = new Generator(2024);
 const r = (shape: number[]): ReturnType<typeof randomTensor> => randomTensor(shape, g);
 
-describe("broadcasting binary ops", () => {
+/**
+ * Seeded random broadcasting pairs: a random shape of 1–4 axes (sizes 1–4), and a partner that
+ * drops some leading axes and sets some of the remaining ones to 1, in either order.
+ */
+function randomBroadcastPairs(count: number, seed: number): [number[], number[]][] {
+  const rng = new Generator(seed);
+  const pick = (n: number): number => Math.floor(rng.uniform() * n);
+  const pairs: [number[], number[]][] = [];
+  for (let i = 0; i < count; i++) {
+    const full = Array.from({ length: 1 + pick(4) }, () => 1 + pick(4));
+    const drop = pick(full.length);
+    const partner = full.slice(drop).map((d) => (rng.uniform() < 0.4 ? 1 : d));
+    pairs.push(rng.uniform() < 0.5 ? [full, partner] : [partner, full]);
+  }
+  return pairs;
+}
+
+describeOnBackends("broadcasting binary ops", () => {
   const pairs: [number[], number[]][] = [
     [[2, 3, 4], [2, 3, 4]],
     [[2, 3, 4], [3, 1]],
@@ -23,6 +41,13 @@ describe("broadcasting binary ops", () => {
     it(`mul ${tag}`, () => gradcheck(([a, b]) => F.mul(a, b), [r(sa), r(sb)]));
     it(`div ${tag}`, () => gradcheck(([a, b]) => F.div(a, b), [r(sa), awayFromZero(sb, g, 0.5, 1.5)]));
   }
+  for (const [sa, sb] of randomBroadcastPairs(12, 31)) {
+    it(`random pair [${sa}] with [${sb}]: add, mul, div`, () => {
+      gradcheck(([a, b]) => F.add(a, b), [r(sa), r(sb)]);
+      gradcheck(([a, b]) => F.mul(a, b), [r(sa), r(sb)]);
+      gradcheck(([a, b]) => F.div(a, b), [r(sa), awayFromZero(sb, g, 0.5, 1.5)]);
+    });
+  }
   it("scalar operands (affine): x·3 − 2, x/4 + 1", () => {
     gradcheck(([x]) => F.sub(F.mul(x, 3), 2), [r([3, 5])]);
     gradcheck(([x]) => F.add(F.div(x, 4), 1), [r([3, 5])]);
@@ -32,7 +57,7 @@ describe("broadcasting binary ops", () => {
   });
 });
 
-describe("unary ops", () => {
+describeOnBackends("unary ops", () => {
   const x = (): ReturnType<typeof randomTensor> => randomTensor([3, 7], g, -2, 2);
   it("exp", () => gradcheck(([a]) => F.exp(a), [x()]));
   it("log", () => gradcheck(([a]) => F.log(a), [randomTensor([3, 7], g, 0.5, 2)]));
@@ -49,7 +74,7 @@ describe("unary ops", () => {
   it("silu", () => gradcheck(([a]) => F.silu(a), [x()]));
 });
 
-describe("reductions", () => {
+describeOnBackends("reductions", () => {
   it("sum over all, one axis, two axes, keepdim", () => {
     gradcheck(([a]) => F.sum(a), [r([2, 3, 4])]);
     gradcheck(([a]) => F.sum(a, 1), [r([2, 3, 4])]);
@@ -73,17 +98,29 @@ describe("reductions", () => {
   });
 });
 
-describe("matmul and linear", () => {
+describeOnBackends("matmul and linear", () => {
   it("2-d · 2-d", () => gradcheck(([a, b]) => F.matmul(a, b), [r([3, 4]), r([4, 5])]));
   it("batched · shared 2-d weight", () => gradcheck(([a, b]) => F.matmul(a, b), [r([2, 3, 4]), r([4, 5])]));
   it("batched · batched (4-d)", () => gradcheck(([a, b]) => F.matmul(a, b), [r([2, 3, 4, 5]), r([2, 3, 5, 2])]));
+  it("broadcast batch axes: [3, 4] · [2, 4, 5] and [2, 1, 3, 4] · [1, 2, 4, 5] (as torch.matmul)", () => {
+    gradcheck(([a, b]) => F.matmul(a, b), [r([3, 4]), r([2, 4, 5])]);
+    gradcheck(([a, b]) => F.matmul(a, b), [r([2, 1, 3, 4]), r([1, 2, 4, 5])]);
+    gradcheck(([a, b]) => F.matmul(a, b), [r([2, 3, 3, 4]), r([3, 4, 2])]);
+  });
+  it("random sizes, odd and past the kernel's 4-wide tiles: [m, k] · [k, n]", () => {
+    const rng = new Generator(5);
+    for (let i = 0; i < 4; i++) {
+      const [m, k, n] = [1 + Math.floor(rng.uniform() * 9), 1 + Math.floor(rng.uniform() * 9), 1 + Math.floor(rng.uniform() * 9)];
+      gradcheck(([a, b]) => F.matmul(a, b), [r([2, m, k]), r([k, n])]);
+    }
+  });
   it("linear with bias, x [2, 3, 5], weight [4, 5]", () => {
     gradcheck(([x, w, b]) => F.linear(x, w, b), [r([2, 3, 5]), r([4, 5]), r([4])]);
   });
   it("linear without bias", () => gradcheck(([x, w]) => F.linear(x, w), [r([6, 5]), r([3, 5])]));
 });
 
-describe("shape ops", () => {
+describeOnBackends("shape ops", () => {
   it("reshape", () => gradcheck(([a]) => F.mul(F.reshape(a, [4, -1]), F.reshape(a, [4, 6])), [r([2, 3, 4])]));
   it("permute and transpose", () => {
     gradcheck(([a]) => F.permute(a, [2, 0, 1]), [r([2, 3, 4])]);

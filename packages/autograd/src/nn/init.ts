@@ -13,10 +13,15 @@ import type { Generator } from "@zero-llm/tensor";
 import { AutogradError } from "../errors";
 import type { Var } from "../tensor/var";
 
-/** fanIn and fanOut of a weight: [out, in] -> (in, out); a 1-d tensor counts as [n] -> (n, n). */
+/**
+ * fanIn and fanOut of a weight: [out, in, ...receptive] -> (in·receptive, out·receptive). Fans
+ * are undefined below 2 axes (a bias or a norm gain has no fan-in), so those are rejected as in
+ * torch.nn.init, rather than guessed.
+ */
 export function fans(p: Var): { fanIn: number; fanOut: number } {
-  if (p.ndim < 1) throw new AutogradError("AUTOGRAD_BAD_ARGUMENT", "init: expected a parameter with at least 1 dimension, found a scalar");
-  if (p.ndim === 1) return { fanIn: p.shape[0], fanOut: p.shape[0] };
+  if (p.ndim < 2) {
+    throw new AutogradError("AUTOGRAD_BAD_ARGUMENT", `init: fan-in and fan-out need a weight with at least 2 axes [out, in, ...], found shape [${p.shape.join(", ")}]`);
+  }
   const receptive = p.shape.slice(2).reduce((a, b) => a * b, 1);
   return { fanIn: p.shape[1] * receptive, fanOut: p.shape[0] * receptive };
 }

@@ -38,6 +38,10 @@ export class Adam extends Optimizer {
     }
   }
 
+  hyperparameters(): Record<string, number | boolean> {
+    return { beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, decoupled: this.decoupled };
+  }
+
   protected update(i: number, p: Float32Array, grad: Float32Array): void {
     const { beta1, beta2, eps, weightDecay: wd, lr } = this;
     const m = this.buffer("expAvg", i), v = this.buffer("expAvgSq", i);

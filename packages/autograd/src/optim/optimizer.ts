@@ -11,6 +11,14 @@ export interface OptimizerState {
   lr: number;
   steps: number[];
   buffers: Record<string, (Float32Array | null)[]>;
+  /**
+   * The optimizer's other settings (betas, eps, weight decay, momentum…) and the element count
+   * of each parameter, so a restore into a differently configured optimizer, or onto parameters
+   * in another order, is refused instead of silently pairing the wrong numbers. Optional: a
+   * state written without them is checked on buffers alone.
+   */
+  hyperparameters?: Record<string, number | boolean>;
+  sizes?: number[];
 }
 
 /**
@@ -47,6 +55,9 @@ export abstract class Optimizer {
   /** One parameter's update: `param` in place, from `grad`. */
   protected abstract update(index: number, param: Float32Array, grad: Float32Array): void;
 
+  /** The settings a saved state must agree with (everything but the learning rate, which schedules move). */
+  abstract hyperparameters(): Record<string, number | boolean>;
+
   /** The buffer `name` of parameter i, created zero-filled on first use. */
   protected buffer(name: string, index: number): Float32Array {
     const list = this.buffers[name];
@@ -66,13 +77,26 @@ export abstract class Optimizer {
   stateDict(): OptimizerState {
     const buffers: OptimizerState["buffers"] = {};
     for (const [name, list] of Object.entries(this.buffers)) buffers[name] = list.map((b) => (b ? b.slice() : null));
-    return { lr: this.lr, steps: [...this.steps], buffers };
+    return { lr: this.lr, steps: [...this.steps], buffers, hyperparameters: this.hyperparameters(), sizes: this.params.map((p) => p.size) };
   }
 
   loadStateDict(state: OptimizerState): void {
     if (state.steps.length !== this.params.length) {
       throw new AutogradError("AUTOGRAD_STATE_DICT", `optimizer: expected state for ${this.params.length} parameters, found ${state.steps.length}`);
     }
+    if (state.hyperparameters !== undefined) {
+      const own = this.hyperparameters();
+      for (const [key, value] of Object.entries(own)) {
+        if (state.hyperparameters[key] !== value) {
+          throw new AutogradError("AUTOGRAD_STATE_DICT", `optimizer: expected ${key} = ${value} as this optimizer was built with, found ${state.hyperparameters[key]} in the saved state`);
+        }
+      }
+    }
+    state.sizes?.forEach((size, i) => {
+      if (this.params[i].size !== size) {
+        throw new AutogradError("AUTOGRAD_STATE_DICT", `optimizer: parameter ${i}: expected state for ${this.params[i].size} values, found ${size} (parameters in another order?)`);
+      }
+    });
     for (const name of Object.keys(this.buffers)) {
       const list = state.buffers[name];
       if (list === undefined || list.length !== this.params.length) {
@@ -122,6 +146,10 @@ export class SGD extends Optimizer {
     this.dampening = opts.dampening ?? 0;
     this.weightDecay = opts.weightDecay ?? 0;
     this.nesterov = opts.nesterov ?? false;
+  }
+
+  hyperparameters(): Record<string, number | boolean> {
+    return { momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, nesterov: this.nesterov };
   }
 
   protected update(i: number, p: Float32Array, grad: Float32Array): void {

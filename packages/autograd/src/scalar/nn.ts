@@ -186,11 +186,13 @@ export class MLP extends Module {
 }
 
 /**
- * ReLU units that output 0 for every input in `inputs` ("dead": their weights get no gradient
- * from this data, so gradient descent cannot revive them). Counts hidden ReLU neurons only.
+ * Hidden ReLU units that output 0 for every input in `inputs` ("dead": their incoming weights
+ * get no gradient from this data; only a change in the layers below can bring them back, which
+ * is why the demo's count can fall). The output layer is not counted, whatever its activation.
  */
 export function countDeadRelu(mlp: MLP, inputs: readonly (readonly Operand[])[]): { dead: number; total: number } {
-  const reluLayers = mlp.layers.map((l, i) => ({ i, relu: l.neurons[0]!.activation === "relu" })).filter((l) => l.relu);
+  const hidden = mlp.layers.slice(0, -1);
+  const reluLayers = hidden.map((l, i) => ({ i, relu: l.neurons[0]!.activation === "relu" })).filter((l) => l.relu);
   const alive = reluLayers.map((l) => new Array<boolean>(mlp.layers[l.i]!.neurons.length).fill(false));
   for (const x of inputs) {
     const outs = mlp.layerOutputs(x);

@@ -175,8 +175,9 @@ export class Value {
   private static powBackward(out: Value): void {
     const a = out.children[0]!;
     const n = out.exponent!;
-    // d(aⁿ)/da = n·aⁿ⁻¹
-    a.grad += n * a.data ** (n - 1) * out.grad;
+    // d(aⁿ)/da = n·aⁿ⁻¹; for n = 0 that is 0 everywhere (a⁰ = 1 is constant), including at
+    // a = 0 where 0·0⁻¹ would be NaN (PyTorch gives 0 too)
+    if (n !== 0) a.grad += n * a.data ** (n - 1) * out.grad;
   }
 
   // ---- unary ops --------------------------------------------------------------------------

@@ -5,7 +5,7 @@
  */
 import { getBackend } from "@zero-llm/tensor";
 import type { Tensor } from "@zero-llm/tensor";
-import { Var, gradBuffer } from "./var";
+import { Var, addGrad, gradBuffer, takeGrad } from "./var";
 import { emptyTensor } from "./alloc";
 import { broadcastIndex, broadcastOf } from "./broadcast";
 
@@ -21,7 +21,7 @@ interface Operands {
 
 function operands(op: string, a: Var, b: Var): Operands {
   const outShape = broadcastOf(op, a.shape, b.shape);
-  const out = emptyTensor(outShape);
+  const out = emptyTensor(outShape, false); // every element written below
   return { out, o: out.storage, ad: a.data, bd: b.data, ia: broadcastIndex(a.shape, outShape), ib: broadcastIndex(b.shape, outShape) };
 }
 
@@ -31,6 +31,13 @@ function accumulateReduced(gradIn: Float32Array, g: Float32Array, index: Int32Ar
   else for (let i = 0; i < g.length; i++) gradIn[index[i]] += scale * g[i];
 }
 
+/** The backward of a sum's operand: dL/dv += g summed over v's broadcast copies. */
+function passThrough(v: Var, g: Float32Array, index: Int32Array | null, adopt: boolean): void {
+  if (index !== null) accumulateReduced(gradBuffer(v), g, index);
+  else if (adopt) takeGrad(v, g);
+  else addGrad(v, g);
+}
+
 // ---- binary ------------------------------------------------------------------------------
 export function add(a: Var, b: Var | number): Var {
   if (typeof b === "number") return affine(a, 1, b);
@@ -38,9 +45,9 @@ export function add(a: Var, b: Var | number): Var {
   if (ia === null && ib === null) getBackend().add(o, ad, bd);
   else for (let i = 0; i < o.length; i++) o[i] = ad[ia ? ia[i] : i] + bd[ib ? ib[i] : i];
   return Var.fromOp(out, "add", [a, b], (g) => {
-    // d(a+b)/da = 1, d(a+b)/db = 1
-    if (a.requiresGrad) accumulateReduced(gradBuffer(a), g, ia);
-    if (b.requiresGrad) accumulateReduced(gradBuffer(b), g, ib);
+    // d(a+b)/da = 1, d(a+b)/db = 1: both receive dy itself (one may take the buffer)
+    if (a.requiresGrad) passThrough(a, g, ia, true);
+    if (b.requiresGrad) passThrough(b, g, ib, !a.requiresGrad);
   });
 }
 
@@ -62,16 +69,16 @@ export function mul(a: Var, b: Var | number): Var {
   else for (let i = 0; i < o.length; i++) o[i] = ad[ia ? ia[i] : i] * bd[ib ? ib[i] : i];
   return Var.fromOp(out, "mul", [a, b], (g) => {
     // d(a·b)/da = b
-    if (a.requiresGrad) {
-      const ga = gradBuffer(a);
-      for (let i = 0; i < g.length; i++) ga[ia ? ia[i] : i] += g[i] * bd[ib ? ib[i] : i];
-    }
+    if (a.requiresGrad) mulAccumulate(gradBuffer(a), ia, g, bd, ib);
     // d(a·b)/db = a
-    if (b.requiresGrad) {
-      const gb = gradBuffer(b);
-      for (let i = 0; i < g.length; i++) gb[ib ? ib[i] : i] += g[i] * ad[ia ? ia[i] : i];
-    }
+    if (b.requiresGrad) mulAccumulate(gradBuffer(b), ib, g, ad, ia);
   });
+}
+
+/** gx[ix[i]] += g[i] · other[io[i]]; the loop without index maps is the common (no broadcast) case. */
+function mulAccumulate(gx: Float32Array, ix: Int32Array | null, g: Float32Array, other: Float32Array, io: Int32Array | null): void {
+  if (ix === null && io === null) for (let i = 0; i < g.length; i++) gx[i] += g[i] * other[i];
+  else for (let i = 0; i < g.length; i++) gx[ix ? ix[i] : i] += g[i] * other[io ? io[i] : i];
 }
 
 export function div(a: Var, b: Var | number): Var {
@@ -99,7 +106,7 @@ export function div(a: Var, b: Var | number): Var {
 
 /** A unary op: out[i] = f(x[i]); `local(i)` is d(out)/d(x) at element i. */
 function unary(x: Var, op: string, forward: (o: Float32Array, xd: Float32Array) => void, derivative: (o: Float32Array, xd: Float32Array, g: Float32Array, gx: Float32Array) => void): Var {
-  const out = emptyTensor(x.shape);
+  const out = emptyTensor(x.shape, false); // forward writes every element
   const o = out.storage, xd = x.data;
   forward(o, xd);
   return Var.fromOp(out, op, [x], (g) => derivative(o, xd, g, gradBuffer(x)));
@@ -123,8 +130,8 @@ export function pow(x: Var, p: number): Var {
   return unary(x, "pow", (o, xd) => {
     for (let i = 0; i < o.length; i++) o[i] = Math.pow(xd[i], p);
   }, (_o, xd, g, gx) => {
-    // d(x^p)/dx = p·x^(p-1)
-    for (let i = 0; i < g.length; i++) gx[i] += g[i] * p * Math.pow(xd[i], p - 1);
+    // d(x^p)/dx = p·x^(p-1); x⁰ is constant, so p = 0 contributes 0 (not 0·0⁻¹ = NaN at x = 0)
+    if (p !== 0) for (let i = 0; i < g.length; i++) gx[i] += g[i] * p * Math.pow(xd[i], p - 1);
   });
 }
 

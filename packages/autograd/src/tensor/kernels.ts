@@ -5,10 +5,11 @@
  * than stored, so the forward pass saves nothing but its inputs.
  */
 import type { Backend } from "@zero-llm/tensor";
+import { emptyF32 } from "./alloc";
 
 /** out[b, c, r] = x[b, r, c]: `batch` matrices [rows, cols] -> [cols, rows]. */
 export function transposeBatched(x: Float32Array, batch: number, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(batch * rows * cols);
+  const out = emptyF32(batch * rows * cols, false);
   const per = rows * cols;
   for (let b = 0; b < batch; b++) {
     const o = b * per;
@@ -189,7 +190,7 @@ export function attentionBackwardBatched(
   const kh = toHeads(k, batch, S, nKvHeads, nHeads, D);
   const vh = toHeads(v, batch, S, nKvHeads, nHeads, D);
   const doh = toHeads(dOut, batch, T, nHeads, nHeads, D);
-  const dS = new Float32Array(BH * T * S);
+  const dS = emptyF32(BH * T * S, false);
   backend.matmul(dS, doh, vh, T, D, S, { batch: BH, transB: true }); // dP
   for (let r = 0; r < BH * T; r++) {
     const o = r * S;
@@ -198,17 +199,17 @@ export function attentionBackwardBatched(
     for (let t = 0; t < S; t++) dS[o + t] = scale * probs[o + t] * (dS[o + t] - dot);
   }
   if (gq) {
-    const dq = new Float32Array(BH * T * D);
+    const dq = emptyF32(BH * T * D, false);
     backend.matmul(dq, dS, kh, T, S, D, { batch: BH });
     fromHeads(gq, dq, batch, T, nHeads, 1, D);
   }
   if (gk) {
-    const dk = new Float32Array(BH * S * D);
+    const dk = emptyF32(BH * S * D, false);
     backend.matmul(dk, transposeBatched(dS, BH, T, S), qh, S, T, D, { batch: BH });
     fromHeads(gk, dk, batch, S, nKvHeads, group, D);
   }
   if (gv) {
-    const dv = new Float32Array(BH * S * D);
+    const dv = emptyF32(BH * S * D, false);
     backend.matmul(dv, transposeBatched(probs, BH, T, S), doh, S, T, D, { batch: BH });
     fromHeads(gv, dv, batch, S, nKvHeads, group, D);
   }
@@ -216,7 +217,7 @@ export function attentionBackwardBatched(
 
 /** x [batch, seq, nSrc, D] -> [batch, nHeads, seq, D]; head h reads source head ⌊h / (nHeads/nSrc)⌋. */
 function toHeads(x: Float32Array, batch: number, seq: number, nSrc: number, nHeads: number, D: number): Float32Array {
-  const out = new Float32Array(batch * nHeads * seq * D);
+  const out = emptyF32(batch * nHeads * seq * D, false);
   const group = nHeads / nSrc;
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < nHeads; h++) {

@@ -11,27 +11,35 @@
 import { formatShape, getBackend } from "@zero-llm/tensor";
 import { AutogradError } from "../errors";
 import { Var, gradBuffer } from "./var";
-import { emptyTensor } from "./alloc";
-import { sameShape } from "./broadcast";
+import { emptyF32, emptyTensor } from "./alloc";
+import { broadcastIndex, broadcastOf, sameShape } from "./broadcast";
 import { transposeBatched } from "./kernels";
 
 /**
- * a [..., m, k] · b [..., k, n] -> [..., m, n]. `b` is either 2-d (shared by every batch: a
- * weight) or has exactly a's batch axes.
+ * a [..., m, k] · b [..., k, n] -> [..., m, n], batch axes broadcast as in torch.matmul (both
+ * operands at least 2-d). A 2-d b (a weight shared by every batch) is the common case: the
+ * batches are then just more rows of a.
  */
 export function matmul(a: Var, b: Var): Var {
-  if (a.ndim < 2 || (b.ndim !== 2 && !sameShape(a.shape.slice(0, -2), b.shape.slice(0, -2))) || b.ndim < 2) {
-    throw new AutogradError("AUTOGRAD_SHAPE_MISMATCH", `matmul: expected a [..., m, k] and b [k, n] or [..., k, n] with a's batch axes, found ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
+  if (a.ndim < 2 || b.ndim < 2) {
+    throw new AutogradError("AUTOGRAD_SHAPE_MISMATCH", `matmul: expected a [..., m, k] and b [..., k, n] with at least 2 axes each, found ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
   }
   const m = a.shape[a.ndim - 2], k = a.shape[a.ndim - 1];
   const n = b.shape[b.ndim - 1];
   if (b.shape[b.ndim - 2] !== k) {
     throw new AutogradError("AUTOGRAD_SHAPE_MISMATCH", `matmul: inner dimensions differ: ${formatShape(a.shape)} x ${formatShape(b.shape)} (expected b's rows = ${k}, found ${b.shape[b.ndim - 2]})`);
   }
+  const aBatch = a.shape.slice(0, -2), bBatch = b.shape.slice(0, -2);
+  if (b.ndim === 2 || sameShape(aBatch, bBatch)) return matmulAligned(a, b, m, k, n);
+  return matmulBroadcast(a, b, broadcastOf("matmul", aBatch, bBatch), m, k, n);
+}
+
+// b shared (2-d) or with exactly a's batch axes: one kernel call per direction.
+function matmulAligned(a: Var, b: Var, m: number, k: number, n: number): Var {
   const batch = a.size / (m * k);
   const shared = b.ndim === 2;
   const bBatchStride = shared ? 0 : k * n;
-  const out = emptyTensor([...a.shape.slice(0, -1), n]);
+  const out = emptyTensor([...a.shape.slice(0, -1), n], false); // the product writes every element
   const ad = a.data, bd = b.data;
   const backend = getBackend();
   backend.matmul(out.storage, ad, bd, m, k, n, { batch, bBatchStride });
@@ -54,13 +62,48 @@ export function matmul(a: Var, b: Var): Var {
   });
 }
 
+// Broadcast batch axes: output matrix o reads a's matrix ia[o] and b's matrix ib[o]; the backward
+// pass adds each product's gradient into the matrix it read, which sums over the broadcast copies.
+function matmulBroadcast(a: Var, b: Var, batchShape: readonly number[], m: number, k: number, n: number): Var {
+  const ia = broadcastIndex(a.shape.slice(0, -2), batchShape), ib = broadcastIndex(b.shape.slice(0, -2), batchShape);
+  let batches = 1;
+  for (const d of batchShape) batches *= d;
+  const out = emptyTensor([...batchShape, m, n], false);
+  const ad = a.data, bd = b.data, o = out.storage;
+  const backend = getBackend();
+  const A = (i: number): Float32Array => ad.subarray(i * m * k, (i + 1) * m * k);
+  const B = (i: number): Float32Array => bd.subarray(i * k * n, (i + 1) * k * n);
+  const aOf = (t: number): number => (ia === null ? t : ia[t]);
+  const bOf = (t: number): number => (ib === null ? t : ib[t]);
+  for (let t = 0; t < batches; t++) backend.matmul(o.subarray(t * m * n, (t + 1) * m * n), A(aOf(t)), B(bOf(t)), m, k, n);
+  return Var.fromOp(out, "matmul", [a, b], (g) => {
+    const G = (t: number): Float32Array => g.subarray(t * m * n, (t + 1) * m * n);
+    if (a.requiresGrad) {
+      // dA[ia[t]] += dC[t]·B[ib[t]]ᵀ
+      const ga = gradBuffer(a);
+      for (let t = 0; t < batches; t++) {
+        const i = aOf(t);
+        backend.matmul(ga.subarray(i * m * k, (i + 1) * m * k), G(t), B(bOf(t)), m, n, k, { transB: true, accumulate: true });
+      }
+    }
+    if (b.requiresGrad) {
+      // dB[ib[t]] += A[ia[t]]ᵀ·dC[t]
+      const gb = gradBuffer(b);
+      for (let t = 0; t < batches; t++) {
+        const i = bOf(t);
+        backend.matmul(gb.subarray(i * k * n, (i + 1) * k * n), transposeBatched(A(aOf(t)), 1, m, k), G(t), k, m, n, { accumulate: true });
+      }
+    }
+  });
+}
+
 /**
  * y = x·Wᵀ + bias with W stored [out, in] (nn.Linear, GGUF): x [..., in] -> y [..., out].
  *
- *   forward  y  = x · Wᵀ       (transB: W read in place)
+ *   forward  y  = bias (each row) + x · Wᵀ   (transB: W read in place; accumulate onto the bias rows)
  *   dx = dy · W                [rows, out]·[out, in]
  *   dW = dyᵀ · x               [out, rows]·[rows, in]   (dyᵀ copied once)
- *   db = Σ_rows dy
+ *   db = 1ᵀ · dy               [1, rows]·[rows, out]    (column sums, as a product)
  */
 export function linear(x: Var, weight: Var, bias: Var | null = null): Var {
   const inF = x.shape[x.ndim - 1];
@@ -69,14 +112,14 @@ export function linear(x: Var, weight: Var, bias: Var | null = null): Var {
   }
   const outF = weight.shape[0];
   const rows = x.size / inF;
-  const out = emptyTensor([...x.shape.slice(0, -1), outF]);
+  const out = emptyTensor([...x.shape.slice(0, -1), outF], false); // bias rows or the product fill it
   const y = out.storage, xd = x.data, wd = weight.data;
   const backend = getBackend();
-  backend.matmul(y, xd, wd, rows, inF, outF, { transB: true });
   if (bias !== null) {
     const bd = bias.data;
-    for (let r = 0; r < rows; r++) for (let j = 0; j < outF; j++) y[r * outF + j] += bd[j];
+    for (let r = 0; r < rows; r++) y.set(bd, r * outF);
   }
+  backend.matmul(y, xd, wd, rows, inF, outF, { transB: true, accumulate: bias !== null });
   const parents = bias === null ? [x, weight] : [x, weight, bias];
   return Var.fromOp(out, "linear", parents, (g) => {
     // d(x·Wᵀ)/dx = W
@@ -88,8 +131,8 @@ export function linear(x: Var, weight: Var, bias: Var | null = null): Var {
     }
     // d(y)/d(bias) = 1 for every row
     if (bias !== null && bias.requiresGrad) {
-      const gb = gradBuffer(bias);
-      for (let r = 0; r < rows; r++) for (let j = 0; j < outF; j++) gb[j] += g[r * outF + j];
+      const ones = emptyF32(rows, false).fill(1);
+      backend.matmul(gradBuffer(bias), ones, g, 1, rows, outF, { accumulate: true });
     }
   });
 }

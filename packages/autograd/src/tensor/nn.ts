@@ -3,11 +3,11 @@
  * one loop in kernels.ts. All act on the last axis (softmax, norms) or on the documented
  * [batch, seq, heads, headDim] layout (rope, attention).
  */
-import { Tensor, attentionWithProbs, formatShape, getBackend } from "@zero-llm/tensor";
+import { formatShape, getBackend } from "@zero-llm/tensor";
 import type { Generator } from "@zero-llm/tensor";
 import { AutogradError } from "../errors";
 import { Var, gradBuffer } from "./var";
-import { emptyTensor } from "./alloc";
+import { emptyF32, emptyTensor } from "./alloc";
 import { attentionBackwardBatched, layerNormBackward, ropeRotateAdd, rmsNormBackward, softmaxBackward } from "./kernels";
 
 function rowsOf(x: Var): { rows: number; cols: number } {
@@ -18,7 +18,7 @@ function rowsOf(x: Var): { rows: number; cols: number } {
 /** softmax over the last axis: exp(x − max) / Σ exp(x − max). */
 export function softmax(x: Var): Var {
   const { rows, cols } = rowsOf(x);
-  const out = emptyTensor(x.shape);
+  const out = emptyTensor(x.shape, false);
   const y = out.storage;
   getBackend().softmax(y, x.data, rows, cols);
   // dx = y ⊙ (dy − Σ dy·y)
@@ -28,7 +28,7 @@ export function softmax(x: Var): Var {
 /** log-softmax over the last axis: x − logΣexp(x). */
 export function logSoftmax(x: Var): Var {
   const { rows, cols } = rowsOf(x);
-  const out = emptyTensor(x.shape);
+  const out = emptyTensor(x.shape, false);
   const y = out.storage, xd = x.data;
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
@@ -59,7 +59,7 @@ function checkGain(op: string, x: Var, name: string, p: Var | null): void {
 }
 
 function onesLike(n: number): Float32Array {
-  return new Float32Array(n).fill(1);
+  return emptyF32(n, false).fill(1);
 }
 
 /** (x − mean)/√(var + eps) · weight + bias over the last axis (biased variance, as PyTorch). */
@@ -67,7 +67,7 @@ export function layerNorm(x: Var, weight: Var | null, bias: Var | null, eps = 1e
   checkGain("layerNorm", x, "weight", weight);
   checkGain("layerNorm", x, "bias", bias);
   const { rows, cols } = rowsOf(x);
-  const out = emptyTensor(x.shape);
+  const out = emptyTensor(x.shape, false);
   const xd = x.data, wd = weight ? weight.data : null;
   getBackend().layernorm(out.storage, xd, wd ?? onesLike(cols), bias ? bias.data : null, rows, cols, eps);
   const parents = [x, weight, bias].filter((p): p is Var => p !== null);
@@ -83,7 +83,7 @@ export function layerNorm(x: Var, weight: Var | null, bias: Var | null, eps = 1e
 export function rmsNorm(x: Var, weight: Var | null, eps = 1e-5): Var {
   checkGain("rmsNorm", x, "weight", weight);
   const { rows, cols } = rowsOf(x);
-  const out = emptyTensor(x.shape);
+  const out = emptyTensor(x.shape, false);
   const xd = x.data, wd = weight ? weight.data : null;
   getBackend().rmsnorm(out.storage, xd, wd ?? onesLike(cols), rows, cols, eps);
   const parents = weight ? [x, weight] : [x];
@@ -113,7 +113,8 @@ export function rope(x: Var, style: "interleaved" | "half", opts: RopeOptions = 
   const [seq, nHeads, headDim] = x.shape.slice(-3);
   const batch = x.size / (seq * nHeads * headDim);
   const pos0 = opts.pos0 ?? 0, theta = opts.theta ?? 10000;
-  const out = new Tensor(x.data.slice(), x.shape);
+  const out = emptyTensor(x.shape, false);
+  out.storage.set(x.data);
   const per = seq * nHeads * headDim;
   for (let b = 0; b < batch; b++) getBackend().rope(out.storage.subarray(b * per, (b + 1) * per), seq, nHeads, headDim, pos0, theta, style);
   return Var.fromOp(out, "rope", [x], (g) => {
@@ -140,9 +141,20 @@ export function attention(q: Var, k: Var, v: Var): Var {
   if (kb !== batch || kd !== headDim || v.shape.some((d, i) => d !== k.shape[i]) || nHeads % nKvHeads !== 0 || seqKv < seqQ) {
     throw new AutogradError("AUTOGRAD_SHAPE_MISMATCH", `attention: expected k = v = [${batch}, seqKv >= ${seqQ}, nKvHeads dividing ${nHeads}, ${headDim}], found q ${formatShape(q.shape)}, k ${formatShape(k.shape)}, v ${formatShape(v.shape)}`);
   }
-  const { output, probs } = attentionWithProbs(q.value, k.value, v.value);
-  const qd = q.data, kdata = k.data, vd = v.data, pd = probs.data;
-  return Var.fromOp(output.contiguous(), "attention", [q, k, v], (g) => attentionBackwardBatched(
+  const output = emptyTensor(q.shape, false);
+  // probs stay zero above the causal diagonal: the backward reads whole rows
+  const pd = emptyF32(batch * nHeads * seqQ * seqKv);
+  const qd = q.data, kdata = k.data, vd = v.data;
+  const qPer = seqQ * nHeads * headDim, kvPer = seqKv * nKvHeads * headDim, pPer = nHeads * seqQ * seqKv;
+  const backend = getBackend();
+  for (let b = 0; b < batch; b++) {
+    backend.attention(
+      output.storage.subarray(b * qPer, (b + 1) * qPer),
+      qd.subarray(b * qPer, (b + 1) * qPer), kdata.subarray(b * kvPer, (b + 1) * kvPer), vd.subarray(b * kvPer, (b + 1) * kvPer),
+      seqQ, seqKv, nHeads, nKvHeads, headDim, { probs: pd.subarray(b * pPer, (b + 1) * pPer) },
+    );
+  }
+  return Var.fromOp(output, "attention", [q, k, v], (g) => attentionBackwardBatched(
     getBackend(),
     q.requiresGrad ? gradBuffer(q) : null,
     k.requiresGrad ? gradBuffer(k) : null,
@@ -163,7 +175,7 @@ export function dropout(x: Var, p: number, generator: Generator, training = true
   if (!training || p === 0) return x;
   const scale = 1 / (1 - p);
   const keep = new Uint8Array(x.size);
-  const out = emptyTensor(x.shape);
+  const out = emptyTensor(x.shape, false);
   const xd = x.data, o = out.storage;
   for (let i = 0; i < keep.length; i++) {
     keep[i] = generator.uniformFloat32() >= p ? 1 : 0;

@@ -8,7 +8,7 @@
  */
 import { Tensor, formatShape } from "@zero-llm/tensor";
 import { AutogradError } from "../errors";
-import { Var, gradBuffer } from "./var";
+import { Var, gradBuffer, takeGrad } from "./var";
 import { emptyTensor } from "./alloc";
 import { normAxis } from "./broadcast";
 
@@ -25,9 +25,8 @@ export function reshape(x: Var, shape: readonly number[]): Var {
     throw new AutogradError("AUTOGRAD_SHAPE_MISMATCH", `reshape: ${formatShape(x.shape)} -> ${formatShape(shape)}: expected ${x.size} elements, found ${size}`);
   }
   return Var.fromOp(new Tensor(x.value.storage, target, undefined, x.value.offset), "reshape", [x], (g) => {
-    // reshape moves no element: dx = dy read in the input's shape
-    const gx = gradBuffer(x);
-    for (let i = 0; i < gx.length; i++) gx[i] += g[i];
+    // reshape moves no element: dx = dy read in the input's shape (the same buffer when it can be)
+    takeGrad(x, g);
   });
 }
 
@@ -72,7 +71,7 @@ export function slice(x: Var, axis: number, start: number, end: number): Var {
     throw new AutogradError("AUTOGRAD_BAD_ARGUMENT", `slice: expected 0 <= start <= end <= ${n} on axis ${ax} of ${formatShape(x.shape)}, found ${start}..${end}`);
   }
   const len = end - start;
-  const out = emptyTensor(x.shape.map((d, i) => (i === ax ? len : d)));
+  const out = emptyTensor(x.shape.map((d, i) => (i === ax ? len : d)), false);
   const xd = x.data, o = out.storage;
   const run = len * inner; // each outer index copies one run of len·inner values
   for (let p = 0; p < outer; p++) o.set(xd.subarray((p * n + start) * inner, (p * n + start) * inner + run), p * run);
@@ -99,7 +98,7 @@ export function concat(xs: readonly Var[], axis: number): Var {
   const total = xs.reduce((s, x) => s + x.shape[ax], 0);
   const outShape = first.shape.map((d, i) => (i === ax ? total : d));
   const { outer, inner } = around(outShape, ax);
-  const out = emptyTensor(outShape);
+  const out = emptyTensor(outShape, false);
   const offsets: number[] = [];
   let at = 0;
   for (const x of xs) {
@@ -141,7 +140,7 @@ export function embedding(weight: Var, ids: Int32Array | readonly number[], idsS
       throw new AutogradError("AUTOGRAD_BAD_ARGUMENT", `embedding: expected ids in [0, ${vocab}), found ${rows[i]} at position ${i}`);
     }
   }
-  const out = emptyTensor([...shape, dim]);
+  const out = emptyTensor([...shape, dim], false);
   const wd = weight.data;
   for (let i = 0; i < rows.length; i++) out.storage.set(wd.subarray(rows[i] * dim, (rows[i] + 1) * dim), i * dim);
   return Var.fromOp(out, "embedding", [weight], (g) => {

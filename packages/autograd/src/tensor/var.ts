@@ -1,5 +1,6 @@
 import { Tensor, formatShape } from "@zero-llm/tensor";
 import { AutogradError } from "../errors";
+import { emptyF32, inScratchScope, persistentF32 } from "./alloc";
 import * as ew from "./elementwise";
 import * as red from "./reduce";
 import * as mm from "./matmul";
@@ -35,6 +36,8 @@ export class Var {
   private backwardStep: ((gradOut: Float32Array) => void) | null;
   /** True once backward() has freed this interior node. */
   private freed = false;
+  /** A leaf's gradient buffer kept by zeroGrad() for the next backward (refilled with zeros). */
+  spareGrad: Float32Array | null = null;
 
   constructor(value: Tensor, opts: { requiresGrad?: boolean } = {}) {
     this.value = value.contiguous();
@@ -91,9 +94,15 @@ export class Var {
     return new Var(this.value);
   }
 
-  /** Forget the accumulated gradient. */
+  /** Forget the accumulated gradient (a leaf keeps the buffer to reuse, zero-filled, next time). */
   zeroGrad(): void {
+    if (this.grad !== null && this.isLeaf) this.spareGrad = this.grad.storage;
     this.grad = null;
+  }
+
+  /** True once a backward() without retainGraph has run this node's rule and freed it. */
+  get isFreed(): boolean {
+    return this.freed;
   }
 
   /**
@@ -123,13 +132,19 @@ export class Var {
       const g = gradOutput.contiguous().data;
       for (let i = 0; i < seed.length; i++) seed[i] += g[i];
     }
-    for (let i = order.length - 1; i >= 0; i--) {
-      const node = order[i];
-      const step = node.backwardStep;
-      if (step === null) continue; // a leaf: its gradient is the result
-      const grad = node.grad;
-      if (grad !== null) profileStep(node.op, () => step(grad.storage));
-      if (!opts.retainGraph) node.free();
+    // A retained graph keeps interior gradients readable, so none may be handed on (adopted)
+    adoptionAllowed = !opts.retainGraph;
+    try {
+      for (let i = order.length - 1; i >= 0; i--) {
+        const node = order[i];
+        const step = node.backwardStep;
+        if (step === null) continue; // a leaf: its gradient is the result
+        const grad = node.grad;
+        if (grad !== null) profileStep(node.op, () => step(grad.storage));
+        if (!opts.retainGraph) node.free();
+      }
+    } finally {
+      adoptionAllowed = false;
     }
   }
 
@@ -171,10 +186,50 @@ export class Var {
   slice(axis: number, start: number, end: number): Var { return sh.slice(this, axis, start, end); }
 }
 
-/** The gradient buffer of `v` (allocated zero-filled on first use), row-major. */
+/**
+ * The gradient buffer of `v` (allocated zero-filled on first use), row-major. Interior nodes'
+ * buffers are step-local inside a scratch scope; a leaf's (a parameter's) outlive it, in the
+ * backend's memory, and are reused from one zeroGrad() to the next.
+ */
 export function gradBuffer(v: Var): Float32Array {
-  if (v.grad === null) v.grad = new Tensor(new Float32Array(v.size), v.shape);
+  if (v.grad === null) {
+    let storage: Float32Array;
+    if (!v.isLeaf) storage = emptyF32(v.size);
+    else if (v.spareGrad !== null && v.spareGrad.length === v.size) {
+      storage = v.spareGrad.fill(0);
+      v.spareGrad = null;
+    } else storage = persistentF32(v.size);
+    v.grad = new Tensor(storage, v.shape);
+  }
   return v.grad.storage;
+}
+
+// True while a backward() without retainGraph runs the rules (see takeGrad).
+let adoptionAllowed = false;
+
+/**
+ * dL/dv += g for a rule whose local derivative is the identity (reshape, add). When v has no
+ * gradient yet it takes `g` itself instead of a zero-filled copy: g is the gradient buffer of
+ * the node being processed, which nobody writes or reads once its rule has run. A rule may hand
+ * one `g` to at most one parent this way (the others get `addGrad`). A leaf never takes a
+ * step-local buffer, and nothing is handed on while a graph is retained.
+ */
+export function takeGrad(v: Var, g: Float32Array): void {
+  if (v.grad === null && adoptionAllowed && g.length === v.size && !(v.isLeaf && inScratchScope())) {
+    v.grad = new Tensor(g, v.shape);
+    return;
+  }
+  addGrad(v, g);
+}
+
+/** dL/dv += g (same length), as a copy when v has no gradient yet. */
+export function addGrad(v: Var, g: Float32Array): void {
+  if (v.grad === null) {
+    gradBuffer(v).set(g);
+    return;
+  }
+  const gx = v.grad.storage;
+  for (let i = 0; i < gx.length; i++) gx[i] += g[i];
 }
 
 /** Every node that requires grad below `root`, parents before children (iterative DFS). */
@@ -188,6 +243,10 @@ export function topologicalOrder(root: Var): Var[] {
     const parents = frame.node.inputs;
     if (frame.next < parents.length) {
       const p = parents[frame.next++];
+      if (p.isFreed) {
+        // its rule already ran and its parents are gone: gradients would silently stop here
+        throw new AutogradError("AUTOGRAD_BACKWARD", `backward: expected a live graph, found a ${p.op} node of shape ${formatShape(p.shape)} freed by an earlier backward() through another output (pass retainGraph: true to the first backward to keep shared parts)`);
+      }
       if (p.requiresGrad && !visited.has(p)) {
         visited.add(p);
         stack.push({ node: p, next: 0 });

@@ -1,4 +1,4 @@
-import { noGrad, optim, type Var } from "@zero-llm/autograd";
+import { noGrad, optim, scratchScope, type Var } from "@zero-llm/autograd";
 import { Generator, Tensor } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
 import { stepSeed, type Batch, type TokenDataset } from "./data";
@@ -96,9 +96,12 @@ export class Trainer {
     for (let micro = 0; micro < s.gradAccum; micro++) {
       const batch = this.data.trainBatch(s.seed, this.step, micro, s.batchSize);
       const dropoutGen = new Generator(stepSeed(s.seed, this.step, micro + DROPOUT_STREAM));
-      const loss = model.loss(batch.inputs, batch.targets, batch.batch, batch.seqLen, dropoutGen);
-      lossSum += loss.item();
-      loss.backward(seed);
+      // activations and interior gradients live only for this micro-batch
+      scratchScope(() => {
+        const loss = model.loss(batch.inputs, batch.targets, batch.batch, batch.seqLen, dropoutGen);
+        lossSum += loss.item();
+        loss.backward(seed);
+      });
     }
     const loss = lossSum / s.gradAccum;
     const gradNorm = s.gradClip > 0 ? optim.clipGradNorm(this.params, s.gradClip) : optim.clipGradNorm(this.params, Infinity);
@@ -130,7 +133,7 @@ export function meanLoss(model: TransformerLM, batches: readonly Batch[]): numbe
   noGrad(() => {
     for (const b of batches) {
       const n = b.batch * b.seqLen;
-      total += model.loss(b.inputs, b.targets, b.batch, b.seqLen).item() * n;
+      total += scratchScope(() => model.loss(b.inputs, b.targets, b.batch, b.seqLen).item()) * n;
       count += n;
     }
   });
