@@ -5,7 +5,21 @@
  * accumulate (+=), as gradients do. Row statistics are recomputed in float64 from the forward
  * inputs, so a forward pass saves nothing but those inputs.
  */
-import type { AdamHyper } from "./backend";
+
+/** One Adam(W) update's constants (see `adam`). */
+export interface AdamHyper {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** lr / (1 − β1ᵗ) */
+  stepSize: number;
+  /** √(1 − β2ᵗ) */
+  c2: number;
+  /** 1 − lr·λ for AdamW's decoupled decay, 1 otherwise */
+  shrink: number;
+  /** λ for Adam's coupled L2, 0 otherwise */
+  l2: number;
+}
 
 /** out[b, c, r] = x[b, r, c]: `batch` matrices [rows, cols] -> [cols, rows]. */
 export function transpose(out: Float32Array, x: Float32Array, batch: number, rows: number, cols: number): void {
