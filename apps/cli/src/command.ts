@@ -47,3 +47,13 @@ export class UsageError extends Error {
     this.name = "UsageError";
   }
 }
+
+/** A runtime failure of the CLI itself (exit 1), with a stable code like the packages' errors. */
+export class CliError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "CliError";
+    this.code = code;
+  }
+}

@@ -65,6 +65,9 @@ export async function main(argv: readonly string[], io: MainIO, commands: readon
   }
   const command = commands.find((c) => c.path.length === path.length && isPrefix(path, c.path));
   if (sawVersion && !wantsHelp) {
+    // --version stands alone: anything else beside it (a word, a flag) was meant for something else
+    const stray = argv.find((t) => !VERSION_FLAGS.has(t) && t !== "--verbose");
+    if (stray !== undefined) return usageFailure(`--version takes no arguments, found ${JSON.stringify(stray)}`, generalHelp(commands, VERSION));
     write(io.stdout, `zllm ${VERSION}`);
     return 0;
   }

@@ -55,6 +55,21 @@ describe("zllm dispatch", () => {
   it("--version and -V print the CLI package version", async () => {
     expect(await runCli(["--version"])).toEqual({ code: 0, stdout: `zllm ${version}\n`, stderr: "" });
     expect((await runCli(["-V"])).stdout).toBe(`zllm ${version}\n`);
+    expect((await runCli(["--verbose", "--version"])).code).toBe(0);
+  });
+
+  it("--version with anything else beside it is a usage error (exit 2), not a silent version", async () => {
+    const cases: [string[], string][] = [
+      [["--version", "extra"], '--version takes no arguments, found "extra"'],
+      [["--version", "--bogus"], '--version takes no arguments, found "--bogus"'],
+      [["-V", "tool", "echo", "x"], '--version takes no arguments, found "tool"'],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await runCli(argv, commands);
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr.split("\n")[0]).toBe(`zllm: ${message}`);
+    }
   });
 
   it("no command, an unknown command or an unknown global flag: usage on stderr, exit 2", async () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -10,7 +10,9 @@ import { benchCommand, type BenchResult } from "../src/commands/bench";
 import { makeChatCommand } from "../src/commands/chat";
 import { evalLogitsCommand } from "../src/commands/eval-logits";
 import { generateCommand } from "../src/commands/generate";
-import { DEFAULT_MODEL_PATH } from "../src/commands/model-io";
+import { evalPplCommand } from "../src/commands/eval-ppl";
+import { DEFAULT_MODEL_PATH, modelPath } from "../src/commands/model-io";
+import { CliError } from "../src/command";
 import { runCli } from "./helpers";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -25,11 +27,15 @@ const stories = JSON.parse(readFileSync(path.join(transformerFixtures, "stories2
   tokens: number[]; logits: number[][]; greedy: { prompt: number[]; continuation: number[] };
 };
 
-function tinyModel(): Model {
-  const weights = allocateWeights(tiny.config, jsBackend);
-  for (const [name, { data }] of Object.entries(tiny.weights)) weights.get(name).data.set(data);
-  return new Model(tiny.config, weights);
+const tinyGpt2 = JSON.parse(readFileSync(path.join(transformerFixtures, "tiny-gpt2.json"), "utf8")) as TinyFixture;
+
+function modelOf(fixture: TinyFixture): Model {
+  const weights = allocateWeights(fixture.config, jsBackend);
+  for (const [name, { data }] of Object.entries(fixture.weights)) weights.get(name).data.set(data);
+  return new Model(fixture.config, weights);
 }
+const tinyModel = (): Model => modelOf(tiny);
+const tinyGpt2Model = (): Model => modelOf(tinyGpt2);
 
 const commands = (lines: string[] = []) => [evalLogitsCommand, generateCommand, benchCommand, makeChatCommand(() => Readable.from(lines.map((l) => `${l}\n`)))];
 
@@ -74,23 +80,63 @@ describe("zllm eval logits", () => {
     const junk = await runCli(["eval", "logits", "--model", tinyGguf, "--tokens", "3,x"], commands());
     expect(junk.code).toBe(2);
     expect(junk.stderr).toMatch(/found "x"/);
-    const none = await runCli(["eval", "logits", "--tokens", "3"], commands());
+    const none = await runCli(["eval", "logits", "--tokens"], commands());
     expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/--model FILE is required/);
+    expect(none.stderr).toMatch(/--tokens needs a value/);
     const missing = await runCli(["eval", "logits", "--model", path.join(dir, "nope.gguf"), "--tokens", "3"], commands());
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/found nothing/);
   });
 });
 
-describe("zllm generate", () => {
-  it("--model is required until the embedded model exists", async () => {
-    expect(DEFAULT_MODEL_PATH).toBeNull();
-    const r = await runCli(["generate", "hello"], commands());
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--model FILE is required \(there is no embedded model yet\)/);
+describe("the embedded default model", () => {
+  it("is models/default of the repository, found from the CLI's files (not the working directory)", () => {
+    expect(DEFAULT_MODEL_PATH).toBe(path.join(repoRoot, "models", "default"));
+    expect(existsSync(path.join(DEFAULT_MODEL_PATH, "model.safetensors"))).toBe(true);
+    expect(modelPath({ positionals: [], flags: {} })).toBe(DEFAULT_MODEL_PATH);
+    expect(modelPath({ positionals: [], flags: { model: tinyGguf } })).toBe(tinyGguf);
   });
 
+  it("a missing default model directory is a clear runtime error naming it", () => {
+    const missing = path.join(dir, "no-models", "default");
+    let error: unknown;
+    try {
+      modelPath({ positionals: [], flags: {} }, missing);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).code).toBe("CLI_NO_DEFAULT_MODEL");
+    expect((error as CliError).message).toContain(`expected ${missing} with config.json and model.safetensors`);
+    expect((error as CliError).message).toContain("pass --model FILE");
+  });
+
+  it("generate, eval logits and eval ppl use it when --model is not given", async () => {
+    const r = await runCli(["generate", "--max-tokens", "12", "--temperature", "0.8", "--seed", "1", "--backend", "js", "--json", "The jury said"], commands());
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { prompt: number[]; tokens: number[]; text: string };
+    expect(out.prompt[0]).toBe(2047); // <|endoftext|>: bos_token_id of models/default/config.json
+    expect(out.tokens.length).toBeGreaterThan(0);
+    expect(out.text).toMatch(/[a-z]/);
+    const logits = await runCli(["eval", "logits", "--tokens", "2047,464", "--json", "--backend", "js"], commands());
+    expect(logits.code, logits.stderr).toBe(0);
+    const rows = JSON.parse(logits.stdout) as number[][];
+    expect(rows.map((row) => row.length)).toEqual([2048, 2048]);
+    const heldOut = path.join(dir, "held-out.txt");
+    writeFileSync(heldOut, "The jury said it did find that the election was conducted .\n");
+    const ppl = await runCli(["eval", "ppl", "--data", heldOut, "--backend", "js", "--json"], [evalPplCommand]);
+    expect(ppl.code, ppl.stderr).toBe(0);
+    const p = JSON.parse(ppl.stdout) as { model: string; perplexity: number };
+    expect(p.model).toBe(DEFAULT_MODEL_PATH);
+    expect(p.perplexity).toBeLessThan(2048); // far below uniform over its vocabulary
+    // the window may not exceed the model's 128-token context
+    const long = await runCli(["eval", "ppl", "--data", heldOut, "--seq-len", "129"], [evalPplCommand]);
+    expect(long.code).toBe(2);
+    expect(long.stderr).toMatch(/^zllm: --seq-len: expected at most 128 \(the model's context\), found 129\n/);
+  }, 60_000);
+});
+
+describe("zllm generate", () => {
   it.skipIf(!haveStories)("--ids --greedy on stories260K continues as the reference, then prints speeds and time to first token", async () => {
     const r = await runCli(["generate", "--model", stories260K, "--ids", stories.greedy.prompt.join(","), "--greedy", "--max-tokens", "20"], commands());
     expect(r.code).toBe(0);
@@ -116,6 +162,19 @@ describe("zllm generate", () => {
     expect(streamed.code).toBe(0);
     expect(streamed.stderr).toMatch(/time to first token/);
   });
+
+  it("a text prompt whose ids do not fit the model names the tokenizer, not --ids", async () => {
+    // the default model's 2048-token tokenizer on the tiny model of 40 ids
+    const foreign = path.join(DEFAULT_MODEL_PATH, "tokenizer.json");
+    const r = await runCli(["generate", "--model", tinyGguf, "--tokenizer", foreign, "--backend", "js", "The jury"], commands());
+    expect(r.code).toBe(2);
+    expect(r.stderr.split("\n")[0]).toMatch(/^zllm: prompt: --tokenizer \S+ gave token id \d+, expected ids below the model's vocabulary size 40 \(is it the model's tokenizer\?\)$/);
+    expect(r.stderr).toContain(`--tokenizer ${foreign} gave`);
+    expect(r.stderr.split("\n")[0]).not.toMatch(/--ids/);
+    const ids = await runCli(["generate", "--model", tinyGguf, "--ids", "3,40", "--backend", "js"], commands());
+    expect(ids.code).toBe(2);
+    expect(ids.stderr).toMatch(/^zllm: --ids: expected token ids below the vocabulary size 40, found 40/);
+  });
 });
 
 describe("zllm chat", () => {
@@ -126,6 +185,21 @@ describe("zllm chat", () => {
     expect(r.stderr.match(/^prompt: /gm)).toHaveLength(2);
     expect(r.stderr).toMatch(/^chat: llama model, context 32 tokens, greedy/);
   });
+
+  it("--ctx above the model's context is a usage error, not a silent cap", async () => {
+    const r = await runCli(["chat", "--model", tinyGguf, "--backend", "js", "--ctx", "33"], commands(["!#", ""]));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^zllm: --ctx: expected at most 32 tokens \(the model's context\), found 33\n/);
+    expect(r.stdout).toBe("");
+  });
+
+  it("with no --model, the embedded model answers a piped line", async () => {
+    const r = await runCli(["chat", "--max-tokens", "8", "--seed", "3", "--backend", "js"], commands(["The jury said", ""]));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^chat: llama model, context 128 tokens/);
+    const reply = r.stdout.split("> ")[1] ?? "";
+    expect(reply.trim().length).toBeGreaterThan(0);
+  }, 30_000);
 
   it("a full context starts over with an empty cache (--ctx)", async () => {
     const r = await runCli(["chat", "--model", tinyGguf, "--greedy", "--max-tokens", "4", "--backend", "js", "--ctx", "8"], commands(["!#", "$%&", ""]));
@@ -160,5 +234,31 @@ describe("zllm bench", () => {
     const both = await runCli(["bench", "--model", tinyGguf, "--random", "15M"], commands());
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/either --model FILE or --random/);
+  });
+
+  it("the label column widens to fit a long model label", async () => {
+    const long = path.join(dir, "a-model-file-with-a-rather-long-name.gguf");
+    await writeGgufModel(long, tinyModel());
+    const r = await runCli(["bench", "--model", long, "--pp", "4", "--tg", "2", "--reps", "1", "--backend", "js"], commands());
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    const label = "llama a-model-file-with-a-rather-long-name.gguf (gguf)";
+    expect(lines[2].startsWith(`| ${label} | `)).toBe(true);
+    // every row of the table has the same width, so the columns line up
+    expect(new Set(lines.map((l) => l.length)).size).toBe(1);
+  });
+
+  it("tests beyond the context: gpt2 skips them with a reason, RoPE models run them with a note", async () => {
+    const gpt2 = path.join(dir, "tiny-gpt2.gguf");
+    await writeGgufModel(gpt2, tinyGpt2Model());
+    const seq = tinyGpt2.config.seqLen;
+    const g = await runCli(["bench", "--model", gpt2, "--pp", `4,${seq + 1}`, "--tg", "2", "--reps", "1", "--backend", "js", "--json"], commands());
+    expect(g.code).toBe(0);
+    expect((JSON.parse(g.stdout) as BenchResult[]).map((x) => x.test)).toEqual(["pp4", "tg2"]);
+    expect(g.stderr).toBe(`bench: skipped pp${seq + 1}: it needs ${seq + 1} positions, the gpt2 model has ${seq} learned position embeddings\n`);
+    const l = await runCli(["bench", "--model", tinyGguf, "--pp", "40", "--tg", "2", "--reps", "1", "--backend", "js", "--json"], commands());
+    expect(l.code).toBe(0);
+    expect((JSON.parse(l.stdout) as BenchResult[]).map((x) => x.test)).toEqual(["pp40", "tg2"]);
+    expect(l.stderr).toMatch(/^bench: note: pp40 runs past the model's trained context \(32 tokens\); RoPE computes the positions/);
   });
 });

@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  TokenDataset, TransformerError, modelConfig, parseCheckpoint, resolveSettings, trainRun, type Config,
+  TokenDataset, TransformerError, TransformerLM, checkDataLength, defaultWarmup, modelConfig, parseCheckpoint, perplexity,
+  removeStaleTempFiles, requiredTokens, resolveSettings, trainRun, type Config,
 } from "../src/index";
 
 const tmp = (): string => mkdtempSync(path.join(tmpdir(), "zllm-train-err-"));
@@ -46,6 +47,33 @@ describe("bad input is a typed error before any work", () => {
     expect(code(() => resolveSettings({ steps: 10, warmupSteps: 20 }))).toMatch(/^BAD_CONFIG: .*warmupSteps <= steps \(10\)/);
   });
 
+  it("the default warmup fits short runs: min(100, floor(steps / 10))", () => {
+    expect(resolveSettings({ steps: 5 }).warmupSteps).toBe(0);
+    expect(resolveSettings({ steps: 57 }).warmupSteps).toBe(5);
+    expect(resolveSettings({ steps: 5000 }).warmupSteps).toBe(100);
+    expect(resolveSettings({}).warmupSteps).toBe(defaultWarmup(1000));
+    expect(resolveSettings({ steps: 5, warmupSteps: 3 }).warmupSteps).toBe(3); // an explicit one is kept
+    expect(code(() => resolveSettings({ steps: 5, warmupSteps: 6 }))).toMatch(/^BAD_CONFIG: .*warmupSteps <= steps \(5\), found 6/);
+  });
+
+  it("requiredTokens is the exact shortest stream TokenDataset accepts", () => {
+    for (const [seqLen, valFraction] of [[8, 0.1], [16, 0.05], [7, 0.5], [128, 0.3], [3, 0.9]] as const) {
+      const need = requiredTokens(seqLen, valFraction);
+      const stream = Array.from({ length: need }, (_, i) => i % 50);
+      expect(() => new TokenDataset(stream, 50, { seqLen, valFraction })).not.toThrow();
+      expect(code(() => new TokenDataset(stream.slice(1), 50, { seqLen, valFraction }))).toMatch(new RegExp(`^DATA_TOO_SHORT: .*at least ${need} tokens`));
+    }
+    expect(code(() => checkDataLength(80, 8, 0.1, "bytes"))).toMatch(/^DATA_TOO_SHORT: .*at least 90 tokens.*found 80 bytes$/);
+    expect(code(() => requiredTokens(8, 1))).toMatch(/^BAD_CONFIG/);
+  });
+
+  it("perplexity: a window longer than the model's context is BAD_CONFIG, not silently shortened", () => {
+    const model = new TransformerLM(tiny(), { seed: 1 });
+    expect(code(() => perplexity(model, tokens.slice(0, 40), { seqLen: 9 }))).toMatch(/^BAD_CONFIG: perplexity: expected seqLen an integer in \[1, 8\] \(the model's context\), found 9$/);
+    expect(code(() => perplexity(model, tokens.slice(0, 40), { seqLen: 0 }))).toMatch(/^BAD_CONFIG/);
+    expect(perplexity(model, tokens.slice(0, 40), { seqLen: 8 }).tokens).toBe(39);
+  });
+
   it("an empty or too-short token stream", () => {
     expect(code(() => new TokenDataset([], 50, { seqLen: 8 }))).toMatch(/^DATA_TOO_SHORT: .*found 0/);
     expect(code(() => new TokenDataset(tokens.slice(0, 40), 50, { seqLen: 8 }))).toMatch(/^DATA_TOO_SHORT: .*at least 90 tokens.*found 40/);
@@ -70,6 +98,29 @@ describe("bad input is a typed error before any work", () => {
     await trainRun({ outDir: dir, tokens, config: tiny(), settings: quick, stopAtStep: 2 });
     const other = tokens.map((t) => (t + 1) % 50);
     expect(await codeAsync(() => trainRun({ outDir: dir, tokens: other, config: tiny(), settings: quick, resume: true }))).toMatch(/^RESUME_MISMATCH: .*fingerprint/);
+  });
+
+  it("resuming with fewer steps than the checkpoint has done", async () => {
+    const dir = tmp();
+    await trainRun({ outDir: dir, tokens, config: tiny(), settings: quick, stopAtStep: 2 });
+    expect(await codeAsync(() => trainRun({ outDir: dir, tokens, config: tiny(), settings: quick, resume: true, resumeSettings: { steps: 1 } })))
+      .toMatch(/^BAD_CONFIG: resume: expected steps >= the 2 steps the checkpoint has done, found 1$/);
+  });
+
+  it("stale temporary files of a killed writer are removed; a live writer's and foreign files are kept", async () => {
+    const dir = tmp();
+    // pids above Linux's pid_max (2^22) cannot belong to a running process
+    const dead = ["checkpoint.safetensors.99999991.m1abc.0.tmp", "tokenizer.bpe.json.99999992.zz.3.tmp", "loss.csv.99999993.k.12.tmp"];
+    const kept = [`config.json.${process.pid}.m1abc.0.tmp`, "notes.txt.99999991.m1abc.0.tmp", "checkpoint.safetensors.tmp", "model.safetensors"];
+    for (const name of [...dead, ...kept]) writeFileSync(path.join(dir, name), "x");
+    expect((await removeStaleTempFiles(dir)).sort()).toEqual([...dead].sort());
+    for (const name of dead) expect(existsSync(path.join(dir, name)), name).toBe(false);
+    for (const name of kept) expect(existsSync(path.join(dir, name)), name).toBe(true);
+    expect(await removeStaleTempFiles(path.join(dir, "missing"))).toEqual([]);
+    // trainRun cleans up before it writes
+    writeFileSync(path.join(dir, dead[0]), "x");
+    await trainRun({ outDir: dir, tokens, config: tiny(), settings: quick });
+    expect(existsSync(path.join(dir, dead[0]))).toBe(false);
   });
 
   it("a NaN loss stops the run with a clear message and leaves the last checkpoint intact", async () => {

@@ -92,4 +92,36 @@ describe("resume", () => {
     expect(csv[0]).toBe("step,loss,lr,grad_norm,tokens_per_s,val_loss");
     expect(csv).toHaveLength(9);
   }, 60_000);
+
+  it("resumeSettings.steps extends a finished run: bit for bit an uninterrupted run when the schedule is flat", async () => {
+    // lr = minLr and no warmup: every step's rate is the same whatever the total, so 4 steps, then
+    // 4 more by extension, must equal 8 in one go (weights, losses, rates, validation)
+    const flat = resolveSettings({ ...settings, lr: 2e-3, minLr: 2e-3, warmupSteps: 0 });
+    const straight = await trainRun({ outDir: tmp(), tokens, config, settings: flat });
+    const dir = tmp();
+    const short = await trainRun({ outDir: dir, tokens, config, settings: { ...flat, steps: 4 } });
+    expect(short.trainer.step).toBe(4);
+    const extended = await trainRun({ outDir: dir, tokens, config, settings: flat, resume: true, resumeSettings: { steps: 8 } });
+    expect(extended.trainer.step).toBe(8);
+    expect(extended.trainer.settings.steps).toBe(8);
+    const a = straight.model.namedParameters(), b = extended.model.namedParameters();
+    for (let i = 0; i < a.length; i++) expect(Buffer.from(b[i][1].data.buffer).equals(Buffer.from(a[i][1].data.buffer)), a[i][0]).toBe(true);
+    expect(extended.trainer.history.map((r) => [r.loss, r.lr])).toEqual(straight.trainer.history.map((r) => [r.loss, r.lr]));
+    expect(extended.valLoss).toBe(straight.valLoss);
+  }, 60_000);
+
+  it("with a cosine schedule, the extended steps follow the schedule over the new total", async () => {
+    const cosine = resolveSettings({ ...settings, steps: 4, warmupSteps: 1, checkpointEvery: 2 });
+    const dir = tmp();
+    await trainRun({ outDir: dir, tokens, config, settings: cosine });
+    const extended = await trainRun({ outDir: dir, tokens, config, settings: cosine, resume: true, resumeSettings: { steps: 10 } });
+    const over10 = optim.warmupCosineLr({ maxLr: cosine.lr, minLr: cosine.minLr, warmupSteps: 1, totalSteps: 10 });
+    const over4 = optim.warmupCosineLr({ maxLr: cosine.lr, minLr: cosine.minLr, warmupSteps: 1, totalSteps: 4 });
+    const rates = extended.trainer.history.map((r) => r.lr);
+    expect(rates.slice(0, 4)).toEqual([0, 1, 2, 3].map(over4)); // the steps taken keep their rates
+    expect(rates.slice(4)).toEqual([4, 5, 6, 7, 8, 9].map(over10));
+    // the new total is recorded: a further resume with no settings continues to step 10 only
+    const again = await trainRun({ outDir: dir, tokens, config, settings: cosine, resume: true });
+    expect(again.trainer.step).toBe(10);
+  }, 60_000);
 });

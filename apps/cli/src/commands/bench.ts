@@ -49,10 +49,24 @@ function once(model: Model, kind: "pp" | "tg", n: number): number {
   return (n * 1000) / (performance.now() - t0);
 }
 
-export function runBench(model: Model, label: string, tests: readonly { kind: "pp" | "tg"; n: number }[], reps: number, onResult: (r: BenchResult) => void): BenchResult[] {
+/**
+ * Runs the tests in order. A test longer than the model's context: for gpt2 (seqLen learned
+ * positions, nothing to compute past them) it is skipped; for RoPE models it runs on a cache
+ * sized for the test (positions are computed, so the speed is real) with a note that the model
+ * was not trained that far. Either way `onNote` says so.
+ */
+export function runBench(
+  model: Model, label: string, tests: readonly { kind: "pp" | "tg"; n: number }[], reps: number,
+  onResult: (r: BenchResult) => void, onNote: (note: string) => void = () => {},
+): BenchResult[] {
   const results: BenchResult[] = [];
+  const { arch, seqLen } = model.config;
   for (const { kind, n } of tests) {
-    if (model.config.arch === "gpt2" && n > model.config.seqLen) continue; // gpt2 has seqLen learned positions
+    if (n > seqLen && arch === "gpt2") {
+      onNote(`bench: skipped ${kind}${n}: it needs ${n} positions, the gpt2 model has ${seqLen} learned position embeddings`);
+      continue;
+    }
+    if (n > seqLen) onNote(`bench: note: ${kind}${n} runs past the model's trained context (${seqLen} tokens); RoPE computes the positions, so the speed is real, the outputs are not meaningful`);
     once(model, kind, Math.min(n, 16)); // warm-up: JIT and first-touch of the buffers
     const samples = Array.from({ length: reps }, () => once(model, kind, n));
     const r: BenchResult = {
@@ -80,6 +94,11 @@ function row(cells: readonly string[], widths: readonly number[], right: readonl
 const WIDTHS = [28, 8, 7, 7, 6, 18];
 const RIGHT = [false, true, false, true, true, true];
 
+/** The column widths for this model's label (a long file name widens the first column). */
+function widthsFor(label: string): number[] {
+  return [Math.max(WIDTHS[0], label.length), ...WIDTHS.slice(1)];
+}
+
 async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
   const random = args.flags.random as string | undefined;
   const file = args.flags.model as string | undefined;
@@ -106,15 +125,18 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
       label = `${model.config.arch} ${path.basename(file!)} (${checkpoint.format})`;
     }
     const tests = [...pp.map((n) => ({ kind: "pp" as const, n })), ...tg.map((n) => ({ kind: "tg" as const, n }))];
+    const widths = widthsFor(label);
     if (!json) {
-      io.stdout.write(`${row(["model", "params", "backend", "threads", "test", "t/s"], WIDTHS, RIGHT)}\n`);
-      io.stdout.write(`| ${WIDTHS.map((w, i) => (RIGHT[i] ? `${"-".repeat(w - 1)}:` : "-".repeat(w))).join(" | ")} |\n`);
+      io.stdout.write(`${row(["model", "params", "backend", "threads", "test", "t/s"], widths, RIGHT)}\n`);
+      io.stdout.write(`| ${widths.map((w, i) => (RIGHT[i] ? `${"-".repeat(w - 1)}:` : "-".repeat(w))).join(" | ")} |\n`);
     }
-    const results = runBench(model, label, tests, reps, (r) => {
+    const onResult = (r: BenchResult): void => {
       if (json) return;
       const cells = [r.model, `${(r.params / 1e6).toFixed(2)} M`, r.backend, String(r.threads), r.test, `${r.avg_ts.toFixed(2)} ± ${r.stddev_ts.toFixed(2)}`];
-      io.stdout.write(`${row(cells, WIDTHS, RIGHT)}\n`);
-    });
+      io.stdout.write(`${row(cells, widths, RIGHT)}\n`);
+    };
+    // notes go to stderr so the table (or the --json array) on stdout stays machine-readable
+    const results = runBench(model, label, tests, reps, onResult, (note) => io.stderr.write(`${note}\n`));
     if (json) io.stdout.write(`${JSON.stringify(results)}\n`);
     return 0;
   } finally {
@@ -128,6 +150,7 @@ export const benchCommand: Command = {
   usage: "bench (--model FILE | --random 260K|15M|42M|110M) [--pp 128,512] [--tg 128] [--reps N] [--threads N] [--backend wasm|js] [--json]",
   flags: {
     ...MODEL_FLAGS,
+    model: { type: "string", description: "checkpoint: GGUF file, llama2.c .bin, or Hugging Face directory (config.json + model.safetensors), e.g. models/default" },
     random: { type: "string", description: "random weights in a llama2.c shape instead of a file", choices: Object.keys(BENCH_SHAPES) },
     pp: { type: "string", description: "prompt lengths to prefill, comma-separated (default 128,512)" },
     tg: { type: "string", description: "token counts to decode one by one, comma-separated (default 128)" },

@@ -1,11 +1,11 @@
 import { createInterface } from "node:readline";
 import { generate } from "@zero-llm/transformer";
-import type { Command, CommandIO, ParsedArgs } from "../command";
+import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../command";
 import { SAMPLING_FLAGS, formatStats, samplingFrom } from "./generate";
 import { MODEL_FLAGS, TOKENIZER_FLAG, openModel, openTokenizer } from "./model-io";
 
 /**
- * `zllm chat --model FILE`: an interactive session. Each line you type is appended to one running
+ * `zllm chat [--model FILE]` (default: the embedded model): an interactive session. Each line you type is appended to one running
  * KV cache (the conversation so far is never recomputed), and the model continues from it until
  * an end-of-sequence token or --max-tokens. The text is plain continuation: no chat template is
  * applied (a base model, like every model this project trains, has none). When the context is
@@ -23,8 +23,12 @@ async function runChat(args: ParsedArgs, io: CommandIO, input: NodeJS.ReadableSt
     const codec = await openTokenizer(opened.checkpoint, args.flags.tokenizer as string | undefined);
     if (opened.backendNote) io.stderr.write(`${opened.backendNote}\n`);
     const showStats = args.flags.stats === true;
-    // the KV cache holds the whole conversation: the model's context, or --ctx (default at most 4096)
-    const capacity = Math.min(model.config.seqLen, (args.flags.ctx as number | undefined) ?? 4096);
+    // the KV cache holds the whole conversation: --ctx, or the model's context up to 4096
+    const ctx = args.flags.ctx as number | undefined;
+    if (ctx !== undefined && ctx > model.config.seqLen) {
+      throw new UsageError(`--ctx: expected at most ${model.config.seqLen} tokens (the model's context), found ${ctx}`);
+    }
+    const capacity = ctx ?? Math.min(model.config.seqLen, 4096);
     const newCache = (): ReturnType<typeof model.newCache> => model.newCache({ capacity });
     let cache = newCache();
     io.stderr.write(`chat: ${model.config.arch} model, context ${capacity} tokens, ${sampling.describe}; an empty line ends the session\n`);
@@ -67,13 +71,13 @@ export function makeChatCommand(input: ChatInput = () => process.stdin): Command
   return {
     path: ["chat"],
     summary: "Interactive session: each line continues one running KV cache",
-    usage: "chat --model FILE [--tokenizer FILE] [sampling flags] [--ctx N] [--stats]",
+    usage: "chat [--model FILE] [--tokenizer FILE] [sampling flags] [--ctx N] [--stats]",
     flags: {
       ...MODEL_FLAGS,
       ...TOKENIZER_FLAG,
       ...SAMPLING_FLAGS,
       stats: { type: "boolean", description: "after each reply, print tokens/s and time to first token (stderr)" },
-      ctx: { type: "number", description: "KV cache length in tokens (default: the model's context, at most 4096)", integer: true, min: 2, max: 1 << 24 },
+      ctx: { type: "number", description: "KV cache length in tokens, at most the model's context (default: the model's context, at most 4096)", integer: true, min: 2, max: 1 << 24 },
     },
     positionals: { min: 0, max: 0 },
     run: (args, io) => runChat(args, io, input()),

@@ -2,7 +2,7 @@ import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../co
 import { MODEL_FLAGS, checkIds, openModel, parseIds } from "./model-io";
 
 /**
- * `zllm eval logits --model FILE --tokens 1,450,9038 [--json]`
+ * `zllm eval logits [--model FILE] --tokens 1,450,9038 [--json]` (default: the embedded model)
  *
  * A public contract (conformance scripts outside the repository call it; keep it stable):
  * the tokens go one at a time through the KV-cache decode path from position 0, and for each
@@ -46,7 +46,7 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
 export const evalLogitsCommand: Command = {
   path: ["eval", "logits"],
   summary: "Print the next-token logits at every position of a token sequence (KV-cache path)",
-  usage: "eval logits --model FILE --tokens 1,450,9038 [--json] [--backend wasm|js] [--threads N]",
+  usage: "eval logits [--model FILE] --tokens 1,450,9038 [--json] [--backend wasm|js] [--threads N]",
   flags: {
     ...MODEL_FLAGS,
     tokens: { type: "string", description: "comma-separated token ids, evaluated from position 0" },

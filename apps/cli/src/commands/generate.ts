@@ -1,10 +1,10 @@
 import { Sampler } from "@zero-llm/sampling";
 import { generate, type GenerateStats, type Model } from "@zero-llm/transformer";
 import { UsageError, type Command, type CommandIO, type FlagSpec, type ParsedArgs } from "../command";
-import { MODEL_FLAGS, TOKENIZER_FLAG, checkIds, openModel, openTokenizer, parseIds, type TextCodec } from "./model-io";
+import { MODEL_FLAGS, TOKENIZER_FLAG, checkIds, checkPromptIds, openModel, openTokenizer, parseIds, type TextCodec } from "./model-io";
 
 /**
- * `zllm generate --model FILE "prompt"`: streams the continuation as it is produced, then prints
+ * `zllm generate [--model FILE] "prompt"` (default: the embedded model): streams the continuation as it is produced, then prints
  * prompt-processing speed, generation speed and time to first token (stderr, so stdout is only
  * the text). Sampling: greedy, or temperature → top-k → top-p with a seed (@zero-llm/sampling).
  */
@@ -68,7 +68,8 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
       if (text !== undefined || !(error instanceof UsageError)) throw error;
     }
     const prompt = ids ?? codec?.encode(text ?? "") ?? [];
-    checkIds("ids", prompt, model.config.vocabSize);
+    if (ids !== undefined) checkIds("ids", prompt, model.config.vocabSize);
+    else checkPromptIds(prompt, model.config.vocabSize, args.flags.tokenizer as string | undefined);
     const cache = cacheFor(model, prompt.length, sampling.maxTokens);
     const run = generate(model, prompt, { maxTokens: sampling.maxTokens, sampler: sampling.sampler, eos: codec?.eos ?? [], cache });
 
@@ -99,7 +100,7 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
 export const generateCommand: Command = {
   path: ["generate"],
   summary: "Continue a prompt, streaming tokens; then print prompt/generation tokens/s and time to first token",
-  usage: 'generate --model FILE [--tokenizer FILE] [sampling flags] "PROMPT" | --ids 1,2,3',
+  usage: 'generate [--model FILE] [--tokenizer FILE] [sampling flags] "PROMPT" | --ids 1,2,3',
   flags: {
     ...MODEL_FLAGS,
     ...TOKENIZER_FLAG,

@@ -1,12 +1,14 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { createWasmBackend, jsBackend, type Backend, type WasmBackend } from "@zero-llm/tensor";
 import {
   createStreamDecoder, fromGgufMetadata, fromLlama2cTokenizer, fromTokenizerJson, loadVocabulary, SpmTokenizer,
   type StreamDecoder, type Tokenizer,
 } from "@zero-llm/tokenizer-bpe";
 import { openCheckpoint, type Checkpoint } from "@zero-llm/transformer";
-import { UsageError, type FlagSpec, type ParsedArgs } from "../command";
+import { CliError, UsageError, type FlagSpec, type ParsedArgs } from "../command";
 
 /**
  * What the model commands (generate, chat, eval logits, bench) share: the --model / --backend /
@@ -14,13 +16,26 @@ import { UsageError, type FlagSpec, type ParsedArgs } from "../command";
  */
 
 /**
- * The model `generate` and `chat` use without --model. None yet: the training issue produces the
- * embedded model; set this to its path then and --model becomes optional.
+ * The directory of the nearest package.json above `start`: apps/cli, both for the bundled
+ * dist/cli.js and for src/commands/model-io.ts under vitest (neither folder has one).
  */
-export const DEFAULT_MODEL_PATH: string | null = null;
+function packageDirOf(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "package.json"))) return dir;
+    if (path.dirname(dir) === dir) return start;
+  }
+}
+
+/**
+ * The embedded default model (models/default at the repository root: a 1M-parameter Llama
+ * trained on the Brown corpus, see its MODEL.md), used when --model is not given. Found from
+ * where the CLI's own files are, never from the working directory, so `zllm generate` works
+ * from any folder. The CLI is private to the repository, so the repository is always there.
+ */
+export const DEFAULT_MODEL_PATH: string = path.resolve(packageDirOf(path.dirname(fileURLToPath(import.meta.url))), "../../models/default");
 
 export const MODEL_FLAGS = {
-  model: { type: "string", description: "checkpoint: GGUF file, llama2.c .bin, or Hugging Face directory (config.json + model.safetensors)" },
+  model: { type: "string", description: "checkpoint: GGUF file, llama2.c .bin, or Hugging Face directory (config.json + model.safetensors); default the embedded model (models/default)" },
   backend: { type: "string", description: "kernels: wasm (SIMD, default when available) or js (reference)", choices: ["wasm", "js"] },
   threads: { type: "number", description: "threads for the wasm backend (default 2)", integer: true, min: 1, max: 64 },
 } as const satisfies Record<string, FlagSpec>;
@@ -37,12 +52,17 @@ export interface OpenedModel {
   dispose(): Promise<void>;
 }
 
-/** The --model path, or DEFAULT_MODEL_PATH, or a UsageError that says what to pass. */
-export function modelPath(args: ParsedArgs): string {
+/** The --model path, or the embedded model's directory; CLI_NO_DEFAULT_MODEL (exit 1) when that is missing. */
+export function modelPath(args: ParsedArgs, defaultPath: string = DEFAULT_MODEL_PATH): string {
   const given = args.flags.model;
   if (typeof given === "string" && given !== "") return given;
-  if (DEFAULT_MODEL_PATH !== null) return DEFAULT_MODEL_PATH;
-  throw new UsageError("--model FILE is required (there is no embedded model yet): a GGUF file, a llama2.c .bin, or a Hugging Face directory");
+  if (!existsSync(path.join(defaultPath, "config.json")) || !existsSync(path.join(defaultPath, "model.safetensors"))) {
+    throw new CliError(
+      "CLI_NO_DEFAULT_MODEL",
+      `the embedded default model is missing: expected ${defaultPath} with config.json and model.safetensors (models/default of the zero-llm repository), found none; pass --model FILE`,
+    );
+  }
+  return defaultPath;
 }
 
 /** The wasm backend (threads from --threads, default 2) unless --backend js or wasm is unavailable. */
@@ -153,4 +173,18 @@ export function parseIds(flag: string, text: string): number[] {
 export function checkIds(flag: string, ids: readonly number[], vocabSize: number): void {
   const bad = ids.find((id) => id >= vocabSize);
   if (bad !== undefined) throw new UsageError(`--${flag}: expected token ids below the vocabulary size ${vocabSize}, found ${bad}`);
+}
+
+/**
+ * A text prompt's ids must fit the model too: an id out of range means the tokenizer is not the
+ * model's. With --tokenizer FILE that is a bad argument (exit 2); with the checkpoint's own
+ * tokenizer the files disagree (exit 1).
+ */
+export function checkPromptIds(ids: readonly number[], vocabSize: number, tokenizerFlag: string | undefined): void {
+  const bad = ids.find((id) => id >= vocabSize);
+  if (bad === undefined) return;
+  const source = tokenizerFlag !== undefined ? `--tokenizer ${tokenizerFlag}` : "the checkpoint's tokenizer";
+  const message = `prompt: ${source} gave token id ${bad}, expected ids below the model's vocabulary size ${vocabSize} (is it the model's tokenizer?)`;
+  if (tokenizerFlag !== undefined) throw new UsageError(message);
+  throw new CliError("CLI_TOKENIZER_MISMATCH", message);
 }

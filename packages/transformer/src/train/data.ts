@@ -47,14 +47,8 @@ export class TokenDataset {
       throw new TransformerError("BAD_CONFIG", `data: expected 0 < valFraction < 1, found ${valFraction}`);
     }
     const all = Int32Array.from(tokens);
+    checkDataLength(all.length, seqLen, valFraction);
     const nVal = Math.floor(all.length * valFraction);
-    const need = seqLen + 1;
-    if (all.length - nVal < need || nVal < need) {
-      throw new TransformerError(
-        "DATA_TOO_SHORT",
-        `data: expected at least ${Math.ceil(need / Math.min(valFraction, 1 - valFraction))} tokens (one window of seqLen + 1 = ${need} in both the training and the ${valFraction} validation part), found ${all.length}`,
-      );
-    }
     for (let i = 0; i < all.length; i++) {
       if (all[i] < 0 || all[i] >= vocabSize) {
         throw new TransformerError("BAD_TOKEN", `data: expected token ids in [0, ${vocabSize}), found ${all[i]} at position ${i}`);
@@ -88,6 +82,43 @@ export class TokenDataset {
     const out: Batch[] = [];
     for (let i = 0; i < starts.length; i += batch) out.push(windows(this.val, starts.slice(i, i + batch), this.seqLen));
     return out;
+  }
+}
+
+/** Whether a stream of n tokens leaves one window (seqLen + 1 tokens) in each part of the split. */
+function splitFits(n: number, seqLen: number, valFraction: number): boolean {
+  const nVal = Math.floor(n * valFraction);
+  return nVal >= seqLen + 1 && n - nVal >= seqLen + 1;
+}
+
+/**
+ * The fewest tokens TokenDataset accepts for this window length and validation share. Callers
+ * check it before costly work (tokenizer training, tokenizing a corpus): a text of fewer UTF-8
+ * bytes than this can never be long enough, since every token covers at least one byte.
+ */
+export function requiredTokens(seqLen: number, valFraction = 0.1): number {
+  if (!(Number.isInteger(seqLen) && seqLen >= 1)) throw new TransformerError("BAD_CONFIG", `data: expected seqLen to be a positive integer, found ${seqLen}`);
+  if (!(valFraction > 0 && valFraction < 1)) throw new TransformerError("BAD_CONFIG", `data: expected 0 < valFraction < 1, found ${valFraction}`);
+  // Both parts grow by 0 or 1 token per added token, so the predicate is monotone: bisect.
+  let lo = 2 * (seqLen + 1) - 1; // too short
+  let hi = Math.ceil((seqLen + 1) / Math.min(valFraction, 1 - valFraction)) + 2;
+  while (!splitFits(hi, seqLen, valFraction)) hi *= 2;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (splitFits(mid, seqLen, valFraction)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+/** DATA_TOO_SHORT unless `found` tokens (or an upper bound on them, named by `unit`) can make a TokenDataset. */
+export function checkDataLength(found: number, seqLen: number, valFraction = 0.1, unit = "tokens"): void {
+  const need = requiredTokens(seqLen, valFraction);
+  if (found < need) {
+    throw new TransformerError(
+      "DATA_TOO_SHORT",
+      `data: expected at least ${need} tokens (one window of seqLen + 1 = ${seqLen + 1} in both the training and the ${valFraction} validation part), found ${found} ${unit}`,
+    );
   }
 }
 

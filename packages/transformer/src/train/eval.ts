@@ -16,17 +16,23 @@ export interface PerplexityResult {
 /**
  * Perplexity of held-out tokens: exp of the mean cross-entropy of each token given the ones
  * before it, over non-overlapping windows of `seqLen` (default the model's): each token but the
- * first is predicted exactly once, with the context since its window began.
+ * first is predicted exactly once, with the context since its window began. A seqLen above the
+ * model's context is BAD_CONFIG (never silently reduced).
  */
 export function perplexity(model: TransformerLM | Model, tokens: ArrayLike<number>, options: { seqLen?: number; batchSize?: number } = {}): PerplexityResult {
-  const lm = model instanceof TransformerLM ? model : trainableFrom(model);
-  const seqLen = options.seqLen ?? lm.config.seqLen;
+  const { config } = model;
+  const seqLen = options.seqLen ?? config.seqLen;
+  // A longer window would score positions the model has no embedding (gpt2) or no training (RoPE) for.
+  if (!Number.isInteger(seqLen) || seqLen < 1 || seqLen > config.seqLen) {
+    throw new TransformerError("BAD_CONFIG", `perplexity: expected seqLen an integer in [1, ${config.seqLen}] (the model's context), found ${seqLen}`);
+  }
   const ids = Int32Array.from(tokens);
   if (ids.length < 2) throw new TransformerError("DATA_TOO_SHORT", `perplexity: expected at least 2 tokens, found ${ids.length}`);
   for (let i = 0; i < ids.length; i++) {
-    if (ids[i] < 0 || ids[i] >= lm.config.vocabSize) throw new TransformerError("BAD_TOKEN", `perplexity: expected token ids in [0, ${lm.config.vocabSize}), found ${ids[i]} at position ${i}`);
+    if (ids[i] < 0 || ids[i] >= config.vocabSize) throw new TransformerError("BAD_TOKEN", `perplexity: expected token ids in [0, ${config.vocabSize}), found ${ids[i]} at position ${i}`);
   }
-  const batches = contiguousBatches(ids, Math.min(seqLen, lm.config.seqLen), options.batchSize ?? 8);
+  const lm = model instanceof TransformerLM ? model : trainableFrom(model);
+  const batches = contiguousBatches(ids, seqLen, options.batchSize ?? 8);
   const loss = meanLoss(lm, batches);
   return { loss, perplexity: Math.exp(loss), tokens: ids.length - 1 };
 }

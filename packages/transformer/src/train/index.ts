@@ -1,11 +1,14 @@
 // Training: the model as autograd modules, the data loader, the loop, checkpoints.
 export { TransformerLM, type TransformerLMOptions } from "./model";
-export { TokenDataset, contiguousBatches, stepSeed, type Batch, type TokenSplitOptions } from "./data";
-export { DEFAULT_SETTINGS, resolveSettings, modelConfig, type TrainSettings } from "./settings";
+export { TokenDataset, contiguousBatches, stepSeed, requiredTokens, checkDataLength, type Batch, type TokenSplitOptions } from "./data";
+export { DEFAULT_SETTINGS, resolveSettings, defaultWarmup, modelConfig, type TrainSettings } from "./settings";
 export { Trainer, meanLoss, type HistoryRow, type StepResult } from "./trainer";
 export {
   CHECKPOINT_FILE, CHECKPOINT_FORMAT, serializeCheckpoint, parseCheckpoint, modelFromCheckpoint, restoreTrainer, fingerprintTokens,
   type CheckpointState, type DataFingerprint,
 } from "./checkpoint";
-export { trainRun, lossCsv, exportForInference, readCheckpointFile, type TrainEvent, type TrainRunOptions, type TrainRunResult } from "./run";
+export {
+  trainRun, lossCsv, exportForInference, readCheckpointFile, removeStaleTempFiles, RUN_FILES,
+  type TrainEvent, type TrainRunOptions, type TrainRunResult,
+} from "./run";
 export { perplexity, trainableFrom, type PerplexityResult } from "./eval";

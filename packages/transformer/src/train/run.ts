@@ -8,7 +8,7 @@ import {
 } from "./checkpoint";
 import { TokenDataset } from "./data";
 import { TransformerLM } from "./model";
-import type { TrainSettings } from "./settings";
+import { resolveSettings, type TrainSettings } from "./settings";
 import { Trainer, type HistoryRow } from "./trainer";
 
 /**
@@ -23,6 +23,8 @@ import { Trainer, type HistoryRow } from "./trainer";
  * so killing the process at any instant leaves each file either the previous version or the new
  * one; checkpoint.safetensors is self-contained, so it alone is always a consistent restart point.
  * (config.json is the same at every checkpoint of a run, so the exported pair never disagrees.)
+ * A kill between a temporary write and its rename leaves the temporary file; the next run in the
+ * directory deletes it first (removeStaleTempFiles).
  */
 
 export type TrainEvent =
@@ -37,11 +39,20 @@ export interface TrainRunOptions {
   outDir: string;
   /** The token stream (split into train/validation by settings.valFraction). */
   tokens: ArrayLike<number>;
-  /** A new run's model and settings (ignored when resuming: the checkpoint's are used). */
+  /** A new run's model and settings (ignored when resuming: the checkpoint's are used, see resumeSettings). */
   config: Config;
   settings: TrainSettings;
   /** Continue from outDir/checkpoint.safetensors if it exists. */
   resume?: boolean;
+  /**
+   * When resuming, the settings that may change (the rest are the checkpoint's):
+   * - steps: the run's new total, at least the steps already done. The warmup + cosine schedule
+   *   is redefined over the new total from the next step on; steps already taken keep the rates
+   *   they had, so an extended run equals an uninterrupted run of the new length only when the
+   *   schedule is flat over the steps done (for example minLr = lr and no warmup).
+   * - evalEvery, checkpointEvery: bookkeeping, no effect on the weights.
+   */
+  resumeSettings?: Partial<Pick<TrainSettings, "steps" | "evalEvery" | "checkpointEvery">>;
   /** Stop (with a checkpoint) once this many steps are done in total, before settings.steps. */
   stopAtStep?: number;
   /** Window length (default config.seqLen). */
@@ -66,8 +77,11 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
   await fs.mkdir(outDir, { recursive: true });
   const checkpointPath = path.join(outDir, CHECKPOINT_FILE);
 
+  await removeStaleTempFiles(outDir);
+
   let trainer: Trainer;
   let resumed = false;
+  let settingsChanged = false;
   const exists = await fs.stat(checkpointPath).then(() => true, () => false);
   if (options.resume && exists) {
     const state = parseCheckpoint(new Uint8Array(await fs.readFile(checkpointPath)));
@@ -79,7 +93,12 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
         `resume: expected the token stream the checkpoint was trained on (${state.data.trainTokens} + ${state.data.valTokens} tokens, fingerprint ${state.data.fingerprint}), found ${found.trainTokens} + ${found.valTokens} tokens, fingerprint ${found.fingerprint}`,
       );
     }
-    trainer = new Trainer(modelFromCheckpoint(state), data, state.settings);
+    const settings = resolveSettings({ ...state.settings, ...definedOnly(options.resumeSettings ?? {}) });
+    if (settings.steps < state.step) {
+      throw new TransformerError("BAD_CONFIG", `resume: expected steps >= the ${state.step} steps the checkpoint has done, found ${settings.steps}`);
+    }
+    settingsChanged = (["steps", "evalEvery", "checkpointEvery"] as const).some((k) => settings[k] !== state.settings[k]);
+    trainer = new Trainer(modelFromCheckpoint(state), data, settings);
     restoreTrainer(trainer, state);
     resumed = true;
   } else {
@@ -132,6 +151,8 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     onEvent?.({ type: "step", ...row, steps: s.steps, elapsedMs, etaMs: (elapsedMs / done) * (lastStep - trainer.step) });
     if ((s.checkpointEvery > 0 && trainer.step % s.checkpointEvery === 0) || isLast) await save();
   }
+  // A resume that only changed the settings (e.g. --steps down to the step reached) still records them.
+  if (resumed && settingsChanged && trainer.step === firstStep) await save();
   if (Number.isNaN(valLoss)) valLoss = trainer.evaluate();
   onEvent?.({ type: "done", step: trainer.step, valLoss, elapsedMs: performance.now() - t0 });
   return { model: trainer.model, trainer, valLoss };
@@ -177,4 +198,47 @@ export async function readCheckpointFile(file: string): Promise<CheckpointState>
     throw new TransformerError("BAD_CHECKPOINT", `checkpoint: expected a file at ${file}, found nothing`);
   });
   return parseCheckpoint(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+function definedOnly<T extends object>(partial: T): Partial<T> {
+  return Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The files a run directory holds that are written through writeFileAtomic (run.ts and `zllm train`). */
+export const RUN_FILES: readonly string[] = [CHECKPOINT_FILE, "model.safetensors", "config.json", "loss.csv", "tokenizer.bpe.json", "tokenizer.json"];
+
+/**
+ * writeFileAtomic's temporary name: `<file>.<pid>.<base-36 time>.<counter>.tmp` (see
+ * @zero-llm/tensor io/node.ts). A kill between the write and the rename leaves one behind.
+ */
+const TEMP_NAME = /^(.+)\.(\d+)\.[0-9a-z]+\.\d+\.tmp$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Deletes the temporary files an interrupted writer left in a run directory: only names of
+ * writeFileAtomic's pattern for one of RUN_FILES, and only when the process in the name is no
+ * longer running (a live writer's file is left alone). Returns the names removed; a missing
+ * directory has none.
+ */
+export async function removeStaleTempFiles(dir: string): Promise<string[]> {
+  const fs = await import("node:fs/promises");
+  const path = await import("node:path");
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names) {
+    const match = TEMP_NAME.exec(name);
+    if (match === null || !RUN_FILES.includes(match[1]) || processAlive(Number(match[2]))) continue;
+    await fs.rm(path.join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
 }

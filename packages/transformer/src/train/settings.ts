@@ -13,6 +13,7 @@ export interface TrainSettings {
   lr: number;
   /** Floor of the cosine decay. */
   minLr: number;
+  /** Linear warmup steps; resolveSettings defaults it to defaultWarmup(steps). */
   warmupSteps: number;
   /** AdamW λ, applied to matrices (2-d parameters) only, as nanoGPT / GPT-2 do. */
   weightDecay: number;
@@ -54,9 +55,23 @@ export const DEFAULT_SETTINGS: TrainSettings = {
   valFraction: 0.1,
 };
 
-/** Fills defaults and checks every field; BAD_CONFIG names the first broken one. */
+/**
+ * The warmup a run gets when none is given: DEFAULT_SETTINGS.warmupSteps (100), but never more
+ * than a tenth of the run, so a short run (`--steps 5`) is valid and still spends most of its
+ * steps at the peak rate and in the cosine decay.
+ */
+export function defaultWarmup(steps: number): number {
+  return Math.min(DEFAULT_SETTINGS.warmupSteps, Math.floor(steps / 10));
+}
+
+/**
+ * Fills defaults and checks every field; BAD_CONFIG names the first broken one. An absent
+ * warmupSteps is defaultWarmup(steps); an explicit one must still be <= steps.
+ */
 export function resolveSettings(partial: Partial<TrainSettings>): TrainSettings {
-  const s: TrainSettings = { ...DEFAULT_SETTINGS, ...partial };
+  const steps = partial.steps ?? DEFAULT_SETTINGS.steps;
+  const warmupSteps = partial.warmupSteps ?? (Number.isInteger(steps) && steps > 0 ? defaultWarmup(steps) : DEFAULT_SETTINGS.warmupSteps);
+  const s: TrainSettings = { ...DEFAULT_SETTINGS, ...partial, warmupSteps };
   const fail = (key: string, expected: string): never => {
     throw new TransformerError("BAD_CONFIG", `train settings: expected ${key} ${expected}, found ${String(s[key as keyof TrainSettings])}`);
   };
