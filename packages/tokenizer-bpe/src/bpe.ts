@@ -34,6 +34,16 @@ export interface BpeModel {
   ignoreMerges?: boolean;
   /** Id emitted for a byte that has no token (vocabularies without all 256 bytes). */
   unknownId?: number;
+  /** Beginning / end of sequence ids, for callers that frame prompts; encode never adds them. */
+  bosId?: number;
+  eosId?: number;
+}
+
+function checkedId(field: string, id: number | undefined, vocabSize: number): number | undefined {
+  if (id !== undefined && (!Number.isInteger(id) || id < 0 || id >= vocabSize)) {
+    throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `${field}: expected a token id in 0..${vocabSize - 1}, found ${id}`);
+  }
+  return id;
 }
 
 const CACHE_LIMIT = 100_000;
@@ -46,6 +56,8 @@ export class BpeTokenizer implements Tokenizer {
   readonly specialTokens: ReadonlyMap<string, number>;
   readonly pattern: string;
   readonly merges: ReadonlyArray<readonly [number, number]> | undefined;
+  readonly bosId: number | undefined;
+  readonly eosId: number | undefined;
   private readonly tokens: ReadonlyArray<Uint8Array | undefined>;
   private readonly bytesToId = new Map<string, number>();
   private readonly byteToId = new Int32Array(256).fill(-1);
@@ -91,6 +103,8 @@ export class BpeTokenizer implements Tokenizer {
     }
     this.specialTokens = specials;
     this.vocabSize = vocabSize;
+    this.bosId = checkedId("bosId", model.bosId, vocabSize);
+    this.eosId = checkedId("eosId", model.eosId, vocabSize);
 
     if (model.merges !== undefined) {
       this.pairs = new PairTable(model.merges.length);

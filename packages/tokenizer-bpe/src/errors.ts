@@ -12,6 +12,8 @@ export type TokenizerErrorCode =
   | "TOKENIZER_UNKNOWN_ENCODING"
   | "TOKENIZER_UNKNOWN_TOKEN_ID"
   | "TOKENIZER_UNKNOWN_PRE"
+  | "TOKENIZER_UNRECOGNISED_FILE"
+  | "TOKENIZER_VOCAB_SHORTFALL"
   | "TOKENIZER_BAD_ARGUMENT";
 
 export class TokenizerError extends Error {

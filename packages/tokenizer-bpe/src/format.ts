@@ -10,11 +10,13 @@ import { TokenizerError } from "./errors";
  *     "version": 1,
  *     "pattern": "<split pattern, published syntax>",
  *     "merges": [[left, right], ...],          // merge k creates token 256 + k
- *     "specialTokens": { "<|endoftext|>": 4096 }
+ *     "specialTokens": { "<|endoftext|>": 4096 },
+ *     "bosId": 4096, "eosId": 4096             // optional
  *   }
  *
  * Tokens 0..255 are the single bytes 0..255; token 256 + k is the concatenation of merge k's
- * two tokens; the merge list order is the merge priority. Nothing else is implied.
+ * two tokens; the merge list order is the merge priority. Nothing else is implied. `bosId` and
+ * `eosId` were added without a version bump: readers of version 1 ignore keys they do not know.
  */
 export const BPE_FORMAT = "zero-llm-bpe";
 export const BPE_FORMAT_VERSION = 1;
@@ -25,6 +27,8 @@ interface BpeFile {
   pattern: string;
   merges: [number, number][];
   specialTokens: Record<string, number>;
+  bosId?: number;
+  eosId?: number;
 }
 
 /** Serialises a tokenizer made by `trainBpe` (or loaded from this format). */
@@ -41,6 +45,8 @@ export function saveBpeJson(tok: BpeTokenizer): string {
     pattern: tok.pattern,
     merges: merges.map(([a, b]) => [a, b]),
     specialTokens: Object.fromEntries(tok.specialTokens),
+    ...(tok.bosId !== undefined ? { bosId: tok.bosId } : {}),
+    ...(tok.eosId !== undefined ? { eosId: tok.eosId } : {}),
   };
   return JSON.stringify(file) + "\n";
 }
@@ -76,16 +82,33 @@ export function loadBpeJson(json: string): BpeTokenizer {
   });
   const specials = f.specialTokens ?? {};
   if (typeof specials !== "object" || specials === null) bad("specialTokens", "an object of text -> id", specials);
+  let vocabSize = tokens.length;
   for (const [text, id] of Object.entries(specials)) {
     if (!Number.isInteger(id) || id < tokens.length) bad(`specialTokens[${JSON.stringify(text)}]`, `an id >= ${tokens.length}`, id);
+    vocabSize = Math.max(vocabSize, id + 1);
   }
-  return new BpeTokenizer({ tokens, merges: f.merges!, pattern: f.pattern!, specialTokens: Object.entries(specials) });
+  for (const field of ["bosId", "eosId"] as const) {
+    const id = f[field];
+    if (id !== undefined && (!Number.isInteger(id) || id < 0 || id >= vocabSize)) bad(field, `a token id in 0..${vocabSize - 1}`, id);
+  }
+  return new BpeTokenizer({
+    tokens,
+    merges: f.merges!,
+    pattern: f.pattern!,
+    specialTokens: Object.entries(specials),
+    ...(f.bosId !== undefined ? { bosId: f.bosId } : {}),
+    ...(f.eosId !== undefined ? { eosId: f.eosId } : {}),
+  });
 }
 
 /**
  * Hugging Face `tokenizer.json` for a merge-list tokenizer: a BPE model over GPT-2 byte-level
  * strings, the split pattern as a `Split` pre-tokenizer followed by `ByteLevel` without its own
  * regex, a ByteLevel decoder, and the special tokens as added tokens.
+ *
+ * tokenizer.json has no field for bos/eos (Hugging Face keeps them in tokenizer_config.json and
+ * config.json), so they go in top-level `bos_token_id` / `eos_token_id`, named as in config.json.
+ * The `tokenizers` loader skips top-level keys it does not know; `fromTokenizerJson` reads them.
  */
 export function exportTokenizerJson(tok: BpeTokenizer): string {
   const merges = tok.merges;
@@ -98,6 +121,8 @@ export function exportTokenizerJson(tok: BpeTokenizer): string {
   }
   const json = {
     version: "1.0",
+    ...(tok.bosId !== undefined ? { bos_token_id: tok.bosId } : {}),
+    ...(tok.eosId !== undefined ? { eos_token_id: tok.eosId } : {}),
     truncation: null,
     padding: null,
     added_tokens: [...tok.specialTokens].map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),

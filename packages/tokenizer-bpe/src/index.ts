@@ -29,7 +29,7 @@ export { SpmTokenizer, TOKEN_TYPE, type SpmModel } from "./spm";
 export { fromLlama2cTokenizer, parseLlama2cTokenizer, type Llama2cTokenizerFile } from "./loaders/llama2c";
 export { GGUF_PRE_PATTERNS, fromGgufMetadata, type GgufMetadataInput } from "./loaders/gguf";
 export { StreamDecoder, createStreamDecoder } from "./stream";
-export { trainBpe, type TrainOptions, type TrainProgress } from "./train";
+export { trainBpe, trainBpeWithReport, type TrainOptions, type TrainProgress, type TrainReport } from "./train";
 export { BPE_FORMAT, BPE_FORMAT_VERSION, exportTokenizerJson, loadBpeJson, saveBpeJson } from "./format";
 export { fromTokenizerJson } from "./loaders/hf";
 export { detectVocabulary, loadVocabulary, type VocabularyKind } from "./loaders/detect";

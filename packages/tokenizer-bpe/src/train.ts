@@ -10,6 +10,10 @@ import { encodeUtf8 } from "./utf8";
  * most frequent adjacent pair into a new token (id 256, 257, ...) until the vocabulary reaches
  * `vocabSize`. Special tokens get the ids after the last merge.
  *
+ * A text can run out of pairs before `vocabSize` is reached (every piece already one token).
+ * Training then stops there and the vocabulary is smaller, as Hugging Face's BpeTrainer does;
+ * `trainBpeWithReport` says so (`shortfall`), and `exact: true` makes it an error instead.
+ *
  * Ties between equally frequent pairs go to the smaller (left, right) ids, so training is a
  * pure function of the text and options. Pair counts are kept up to date incrementally: a merge
  * only revisits the pieces that contain the pair, and the most frequent pair comes off a heap
@@ -34,6 +38,24 @@ export interface TrainOptions {
   onProgress?: (progress: TrainProgress) => void;
   /** Call onProgress every this many merges (default 64; the last merge always reports). */
   progressEvery?: number;
+  /** Special tokens (from `specialTokens`) recorded as the tokenizer's `bosId` / `eosId`. */
+  bosToken?: string;
+  eosToken?: string;
+  /** Throw TOKENIZER_VOCAB_SHORTFALL when the text cannot fill `vocabSize`. Default false: stop early. */
+  exact?: boolean;
+}
+
+/** What training produced, next to what was asked for. */
+export interface TrainReport {
+  tokenizer: BpeTokenizer;
+  /** `options.vocabSize`. */
+  requestedVocabSize: number;
+  /** Merges wanted: requestedVocabSize - 256 - special tokens. */
+  requestedMerges: number;
+  /** Merges made: fewer than requested when the text ran out of pairs. */
+  merges: number;
+  /** True when the vocabulary is smaller than requested. */
+  shortfall: boolean;
 }
 
 function scannerFor(pattern: string): Scanner {
@@ -91,11 +113,22 @@ class PairHeap {
   }
 }
 
+/** Trains and returns the tokenizer; see `trainBpeWithReport` to learn whether `vocabSize` was reached. */
 export function trainBpe(text: string | Iterable<string>, options: TrainOptions): BpeTokenizer {
+  return trainBpeWithReport(text, options).tokenizer;
+}
+
+export function trainBpeWithReport(text: string | Iterable<string>, options: TrainOptions): TrainReport {
   const specials = options.specialTokens ?? [];
   const nMerges = options.vocabSize - 256 - specials.length;
   if (!Number.isInteger(options.vocabSize) || nMerges < 0) {
     throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `vocabSize: expected an integer >= ${256 + specials.length} (256 bytes + special tokens), found ${options.vocabSize}`);
+  }
+  for (const field of ["bosToken", "eosToken"] as const) {
+    const token = options[field];
+    if (token !== undefined && !specials.includes(token)) {
+      throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `${field}: expected one of specialTokens (${specials.map((t) => JSON.stringify(t)).join(", ") || "none given"}), found ${JSON.stringify(token)}`);
+    }
   }
   const pattern = patternSource(options.pattern ?? "cl100k");
   const scan = scannerFor(pattern);
@@ -146,6 +179,7 @@ export function trainBpe(text: string | Iterable<string>, options: TrainOptions)
   for (let b = 0; b < 256; b++) tokens.push(Uint8Array.of(b));
   const merges: [number, number][] = [];
   const every = options.progressEvery ?? 64;
+  let lastReport: Pick<TrainProgress, "pair" | "count"> | undefined;
   while (merges.length < nMerges && heap.size > 0) {
     const [count, key] = heap.pop();
     if (count <= 0 || pairCount.get(key) !== count) continue; // stale entry
@@ -184,8 +218,25 @@ export function trainBpe(text: string | Iterable<string>, options: TrainOptions)
     if (options.onProgress !== undefined && (merges.length % every === 0 || merges.length === nMerges)) {
       options.onProgress({ merges: merges.length, total: nMerges, pair: [a, b], count });
     }
+    lastReport = { pair: [a, b], count };
+  }
+  // Ran out of pairs: the last merge made still reports, as promised.
+  if (options.onProgress !== undefined && lastReport !== undefined && merges.length < nMerges && merges.length % every !== 0) {
+    options.onProgress({ merges: merges.length, total: nMerges, ...lastReport });
   }
 
+  const shortfall = merges.length < nMerges;
+  const vocabSize = 256 + merges.length + specials.length;
+  if (shortfall && options.exact === true) {
+    throw new TokenizerError(
+      "TOKENIZER_VOCAB_SHORTFALL",
+      `vocabSize: expected ${options.vocabSize} tokens, found the text allows only ${merges.length} of ${nMerges} merges (${vocabSize} tokens); give more text or a smaller vocabSize`,
+    );
+  }
   const specialTokens = specials.map((s, k): [string, number] => [s, 256 + merges.length + k]);
-  return new BpeTokenizer({ tokens, merges, pattern, specialTokens });
+  const idOf = (token: string | undefined): number | undefined => (token === undefined ? undefined : 256 + merges.length + specials.indexOf(token));
+  const bosId = idOf(options.bosToken);
+  const eosId = idOf(options.eosToken);
+  const tokenizer = new BpeTokenizer({ tokens, merges, pattern, specialTokens, ...(bosId !== undefined ? { bosId } : {}), ...(eosId !== undefined ? { eosId } : {}) });
+  return { tokenizer, requestedVocabSize: options.vocabSize, requestedMerges: nMerges, merges: merges.length, shortfall };
 }

@@ -19,6 +19,9 @@ export interface Tokenizer {
   readonly vocabSize: number;
   /** Special tokens by text. */
   readonly specialTokens: ReadonlyMap<string, number>;
+  /** Beginning / end of sequence ids when the vocabulary names them (GGUF, llama2.c, our format). Encoding never adds them. */
+  readonly bosId?: number | undefined;
+  readonly eosId?: number | undefined;
   encode(text: string, options?: EncodeOptions): number[];
   /** Tokens with their source ranges, for highlighting. A token that holds part of a character covers the whole character. */
   encodeWithOffsets(text: string, options?: EncodeOptions): TokenSpan[];

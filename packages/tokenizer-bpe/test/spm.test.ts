@@ -8,7 +8,7 @@ import { GGML_VOCAB, LLAMA2C_TOKENIZER, MISSING_FIXTURES, hasFixture, readVocabT
 /**
  * llama.cpp's llama-spm test vectors, encoded with llama2.c's tokenizer.bin: the same Llama 2
  * vocabulary (32,000 pieces and scores), in the llama2.c container. phi-3's vectors are
- * identical to llama-spm's and are checked too.
+ * identical to llama-spm's and are checked too (gguf.test.ts checks both from their own .gguf).
  */
 const present = hasFixture(LLAMA2C_TOKENIZER) && hasFixture(path.join(GGML_VOCAB, "ggml-vocab-llama-spm.gguf.inp"));
 

@@ -1,34 +1,41 @@
 /**
  * `zllm tokenize` and `zllm tokenize train`: a public contract (scripts call them), so flags
- * and output formats are stable.
+ * and output formats are stable; apps/cli/README.md documents them.
  *
  *   zllm tokenize --vocab NAME|FILE [--file F | TEXT] [--json] [--allow-special]
  *     NAME: r50k_base, p50k_base, cl100k_base, o200k_base (rank data from the js-tiktoken
  *     package, a dependency of the CLI for its data only). FILE: tokenizer.json, .gguf, llama2.c
  *     tokenizer.bin, a .tiktoken rank file, or our own trained format (see
- *     @zero-llm/tokenizer-bpe's README). Text comes from TEXT, --file F, or standard input.
- *     Output: `--json` prints one line, the ids as a JSON array. Otherwise one line per token:
- *     `<id>\t<token as a JSON string>`, then a line `<n> tokens`.
+ *     @zero-llm/tokenizer-bpe's README), recognised by content. Text comes from TEXT, --file F,
+ *     or standard input. Output: `--json` prints one line, the ids as a JSON array. Otherwise one
+ *     line per token: `<id>\t<token as a JSON string>`, then a line `<n> tokens`.
  *
  *   zllm tokenize train --vocab-size N --out FILE [--file F | TEXT] [--pattern P] [--special S,...]
  *     Trains byte-level BPE and writes our JSON format (or tokenizer.json when FILE ends with
- *     "tokenizer.json"). Progress goes to stderr; the last stdout line is `wrote FILE (N tokens)`.
+ *     "tokenizer.json"), atomically. Progress goes to stderr, and a warning line when the text
+ *     cannot fill N; the last stdout line is `wrote FILE (N tokens)`.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
 import {
+  BUILTIN_PATTERNS,
+  TokenizerError,
+  compilePattern,
+  detectVocabulary,
   exportTokenizerJson,
   fromGgufMetadata,
   fromTiktoken,
   isTiktokenEncodingName,
   loadVocabulary,
   saveBpeJson,
-  trainBpe,
-  detectVocabulary,
+  trainBpeWithReport,
   type JsTiktokenRanks,
   type Tokenizer,
 } from "@zero-llm/tokenizer-bpe";
-import { GgufFile } from "@zero-llm/tensor";
+import { GgufFile, writeFileAtomic } from "@zero-llm/tensor";
 import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../command";
+
+const BUILTIN_NAMES = "r50k_base, p50k_base, cl100k_base, o200k_base";
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -36,11 +43,26 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/**
+ * A file named by a flag. A path that is missing or a directory is a usage error (exit 2) naming
+ * the flag and the path, like any other bad flag value; other read failures stay runtime errors.
+ */
+async function readFlagFile(flag: string, file: string, expected: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new UsageError(`--${flag}: expected ${expected}, found "${file}" (no such file)`);
+    if (code === "EISDIR") throw new UsageError(`--${flag}: expected ${expected}, found "${file}" (a directory)`);
+    throw error;
+  }
+}
+
 async function inputText(args: ParsedArgs): Promise<string> {
   const file = args.flags.file;
   if (typeof file === "string") {
     if (args.positionals.length > 0) throw new UsageError("give either --file F or TEXT, not both");
-    return readFile(file, "utf8");
+    return (await readFlagFile("file", file, "a text file")).toString("utf8");
   }
   if (args.positionals.length > 0) return args.positionals.join(" ");
   return readStdin();
@@ -52,17 +74,18 @@ export async function loadTokenizer(vocab: string): Promise<Tokenizer> {
     const ranks = ((await import(`js-tiktoken/ranks/${vocab}`)) as { default: JsTiktokenRanks }).default;
     return fromTiktoken({ ranks, encoding: vocab });
   }
-  let bytes: Uint8Array;
+  const bytes = new Uint8Array(await readFlagFile("vocab", vocab, `${BUILTIN_NAMES} or a vocabulary file`));
   try {
-    bytes = new Uint8Array(await readFile(vocab));
-  } catch {
-    throw new UsageError(`--vocab: expected r50k_base, p50k_base, cl100k_base, o200k_base or a vocabulary file, found "${vocab}" (no such file)`);
+    if (detectVocabulary(bytes) === "gguf") {
+      const gguf = GgufFile.parse(bytes);
+      return fromGgufMetadata(new Map([...gguf.metadata].map(([key, value]) => [key, value.value])));
+    }
+    return loadVocabulary(bytes);
+  } catch (error) {
+    // Name the file: the tokenizer's messages name only the field.
+    if (error instanceof TokenizerError) throw new TokenizerError(error.code, `--vocab ${vocab}: ${error.message}`);
+    throw error;
   }
-  if (detectVocabulary(bytes) === "gguf") {
-    const gguf = GgufFile.parse(bytes);
-    return fromGgufMetadata(new Map([...gguf.metadata].map(([key, value]) => [key, value.value])));
-  }
-  return loadVocabulary(bytes);
 }
 
 export const tokenizeCommand: Command = {
@@ -94,12 +117,24 @@ export const tokenizeCommand: Command = {
   },
 };
 
+/** Checks that cost nothing, before reading and training: the pattern compiles, --out has a directory. */
+async function checkTrainFlags(pattern: string, out: string): Promise<void> {
+  try {
+    compilePattern((BUILTIN_PATTERNS as Readonly<Record<string, string>>)[pattern] ?? pattern);
+  } catch (error) {
+    throw new UsageError(`--pattern: expected gpt2, cl100k, o200k or a valid regex, found ${JSON.stringify(pattern)} (${(error as Error).message.replace(/^pattern: /, "")})`);
+  }
+  const dir = path.dirname(path.resolve(out));
+  const info = await stat(dir).catch(() => undefined);
+  if (info === undefined || !info.isDirectory()) throw new UsageError(`--out: expected a file in an existing directory, found "${out}" (no directory ${dir})`);
+}
+
 export const tokenizeTrainCommand: Command = {
   path: ["tokenize", "train"],
   summary: "Train a byte-level BPE tokenizer on text",
   usage: "tokenize train --vocab-size N --out FILE [--file F | TEXT] [--pattern gpt2|cl100k|o200k|REGEX] [--special S1,S2]",
   flags: {
-    "vocab-size": { type: "number", description: "final vocabulary size (256 bytes + merges + special tokens)", integer: true, min: 257 },
+    "vocab-size": { type: "number", description: "final vocabulary size (256 bytes + merges + special tokens); smaller, with a warning, when the text runs out of pairs", integer: true, min: 257 },
     out: { type: "string", description: "output file: our JSON format, or Hugging Face format when the name ends in tokenizer.json" },
     file: { type: "string", description: "training text file (default: TEXT, else standard input)" },
     pattern: { type: "string", description: "split pattern: gpt2, cl100k, o200k or a regex", default: "cl100k" },
@@ -111,18 +146,27 @@ export const tokenizeTrainCommand: Command = {
     const out = args.flags.out;
     if (typeof vocabSize !== "number") throw new UsageError("--vocab-size is required");
     if (typeof out !== "string") throw new UsageError("--out is required");
-    const text = await inputText(args);
     const special = typeof args.flags.special === "string" ? args.flags.special.split(",").filter((s) => s !== "") : [];
     const pattern = typeof args.flags.pattern === "string" ? args.flags.pattern : "cl100k";
+    if (vocabSize < 256 + special.length) throw new UsageError(`--vocab-size must be at least ${256 + special.length} (256 bytes + ${special.length} special tokens), found ${vocabSize}`);
+    await checkTrainFlags(pattern, out);
+    const text = await inputText(args);
+    if (text === "") throw new UsageError("the training text is empty");
     const started = performance.now();
-    const tok = trainBpe(text, {
+    const report = trainBpeWithReport(text, {
       vocabSize,
       pattern,
       specialTokens: special,
       progressEvery: 256,
       onProgress: (p) => io.stderr.write(`merge ${p.merges}/${p.total} (count ${p.count})\n`),
     });
-    await writeFile(out, out.endsWith("tokenizer.json") ? exportTokenizerJson(tok) : saveBpeJson(tok));
+    const tok = report.tokenizer;
+    if (report.shortfall) {
+      io.stderr.write(`zllm: warning: the text ran out of pairs to merge after ${report.merges} of ${report.requestedMerges} merges: the vocabulary has ${tok.vocabSize} tokens, not the ${vocabSize} of --vocab-size\n`);
+    }
+    const contents = out.endsWith("tokenizer.json") ? exportTokenizerJson(tok) : saveBpeJson(tok);
+    // Temp file + rename: a reader (or a crash) never sees half a tokenizer.
+    await writeFileAtomic(out, [new TextEncoder().encode(contents)]);
     io.stderr.write(`trained in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
     io.stdout.write(`wrote ${out} (${tok.vocabSize} tokens)\n`);
     return 0;

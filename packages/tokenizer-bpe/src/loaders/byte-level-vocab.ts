@@ -18,6 +18,8 @@ export interface ByteLevelVocab {
   pattern: string;
   ignoreMerges: boolean;
   unknownId?: number;
+  bosId?: number;
+  eosId?: number;
   errorCode: TokenizerErrorCode;
   /** Name of the field, for error messages ("model.merges", "tokenizer.ggml.merges"). */
   mergesField: string;
@@ -69,5 +71,15 @@ export function fromByteLevelVocab(v: ByteLevelVocab): BpeTokenizer {
     }
     merges.push([a, b]);
   });
-  return new BpeTokenizer({ tokens, merges, pattern: v.pattern, specialTokens, addedTokens, ignoreMerges: v.ignoreMerges, ...(v.unknownId !== undefined ? { unknownId: v.unknownId } : {}) });
+  return new BpeTokenizer({
+    tokens,
+    merges,
+    pattern: v.pattern,
+    specialTokens,
+    addedTokens,
+    ignoreMerges: v.ignoreMerges,
+    ...(v.unknownId !== undefined ? { unknownId: v.unknownId } : {}),
+    ...(v.bosId !== undefined ? { bosId: v.bosId } : {}),
+    ...(v.eosId !== undefined ? { eosId: v.eosId } : {}),
+  });
 }

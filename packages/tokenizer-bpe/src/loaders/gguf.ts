@@ -123,6 +123,8 @@ export function fromGgufMetadata(meta: GgufMetadataInput): BpeTokenizer | SpmTok
     pattern: pre.pattern,
     ignoreMerges: pre.ignoreMerges,
     ...(unknownId !== undefined ? { unknownId } : {}),
+    ...(bosId !== undefined ? { bosId } : {}),
+    ...(eosId !== undefined ? { eosId } : {}),
     errorCode: "TOKENIZER_BAD_GGUF_METADATA",
     mergesField: "tokenizer.ggml.merges",
     tokensField: "tokenizer.ggml.tokens",

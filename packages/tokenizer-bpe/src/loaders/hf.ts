@@ -11,7 +11,9 @@ import { fromByteLevelVocab } from "./byte-level-vocab";
  * of `Split` (a regex, behavior "Isolated") followed by `ByteLevel` with `use_regex: false`;
  * `added_tokens` (special ones are matched when allowed, the others always). Anything else
  * (normalizers, prefix spaces, byte fallback, other pre-tokenizers) is refused with an error
- * naming the field rather than silently tokenizing differently.
+ * naming the field rather than silently tokenizing differently. Top-level `bos_token_id` /
+ * `eos_token_id` (not part of the format; `exportTokenizerJson` writes them) become `bosId` /
+ * `eosId`.
  */
 function bad(field: string, expected: string, found: unknown): never {
   const shown = found === undefined ? "nothing" : JSON.stringify(found)?.slice(0, 80);
@@ -79,8 +81,16 @@ export function fromTokenizerJson(json: string | Record<string, unknown>): BpeTo
     tokens[t.id as number] = t.content;
     (t.special === true ? specialIds : addedIds).push(t.id as number);
   });
+  const ids: { bosId?: number; eosId?: number } = {};
+  for (const [field, key] of [["bos_token_id", "bosId"], ["eos_token_id", "eosId"]] as const) {
+    const id = root[field];
+    if (id === undefined || id === null) continue;
+    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= tokens.length) bad(field, `a token id in 0..${tokens.length - 1}`, id);
+    ids[key] = id as number;
+  }
   return fromByteLevelVocab({
     tokens,
+    ...ids,
     merges: merges as (string | [string, string])[],
     specialIds,
     addedIds,
