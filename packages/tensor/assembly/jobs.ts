@@ -9,6 +9,7 @@
 //   +16  spin       idle polls before sleeping    +20  scratchStride bytes of scratch per thread
 //   +24  scratch    thread 0's scratch address (thread t: scratch + t·scratchStride)
 //   +28  next       (job generation & 0xffff) << 16 | next unclaimed part
+//   +32  failed     0, or t once a part threw in worker t ≥ 1 (written by the JavaScript hosts)
 //   +64  args       16 × i32 kernel arguments
 //   +256 + 64·t     go[t]: the generation worker t should run (one cache line each)
 //
@@ -27,7 +28,7 @@ import { attentionRows } from "./attention";
 
 export const CTRL_BYTES = 256 + 64 * 64;
 export const MAX_THREADS = 64;
-// shutdown (+12), spin (+16) and go[t] (+256) are read by the workers' JavaScript loop only
+// shutdown (+12), spin (+16), failed (+32) and go[t] (+256) are used by the JavaScript loops only
 const KIND = 0, NCHUNKS = 4, DONE = 8, SCRATCH_STRIDE = 20, SCRATCH = 24, NEXT = 28;
 const ARGS = 64;
 

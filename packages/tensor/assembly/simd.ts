@@ -22,10 +22,17 @@
 // exp(x) by range reduction: x = n·ln2 + r with n = round(x·log2 e) and |r| ≤ ln2/2, so
 // exp(x) = 2^n · exp(r). ln2 is split in two (C1 exact in few bits, C2 the rest) so n·C1 is
 // exact and r keeps its low bits. exp(r) is the degree-7 Taylor-like minimax polynomial of
-// Cephes expf (relative error about 1e-7 on the reduced range). 2^n is built directly in the
-// exponent field: (n + 127) << 23.
-const EXP_HI: f32 = 88.3762626647949;
-const EXP_LO: f32 = -88.3762626647949;
+// Cephes expf (relative error about 1e-7 on the reduced range).
+//
+// 2^n is applied as two factors, 2^(n>>1) added into p's exponent bits and 2^(n − n>>1) as a
+// float, both normal for every n the clamp allows. So the result follows IEEE rules as the js
+// reference's Math.exp does once rounded to f32: above ln(FLT_MAX) ≈ 88.72 it overflows to +inf,
+// between −87.3 and −103.9 it is a subnormal rounded once (in the last multiply), below that 0;
+// NaN stays NaN. (A single 2^n built in the exponent field is only valid for n ≥ −126.)
+// The clamp keeps n within ±160 without changing any result: exp(90) is already +inf and
+// exp(−110)·110 is already below half the smallest subnormal (what silu and gelu need).
+export const EXP_HI: f32 = 90;
+export const EXP_LO: f32 = -110;
 const LOG2E: f32 = 1.44269504088896341;
 const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.12194440e-4;
@@ -36,10 +43,13 @@ const P3: f32 = 4.1665795894e-2;
 const P4: f32 = 1.6666665459e-1;
 const P5: f32 = 5.0000001201e-1;
 
-/** exp on four lanes, relative error ≈ 1e-7; inputs are clamped to ±88.38 (results ≈ 0 or 2.4e38). */
-@inline export function exp4(x: v128): v128 {
-  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
-  const n = f32x4.floor(madd(f32x4.splat(0.5), x, f32x4.splat(LOG2E)));
+/** n = round(x·log2 e) as floats, for x already clamped to [EXP_LO, EXP_HI]. */
+@inline export function expRound4(x: v128): v128 {
+  return f32x4.floor(madd(f32x4.splat(0.5), x, f32x4.splat(LOG2E)));
+}
+
+/** q = exp(r)·2^(n >> shift) with r = x − n·ln2: the factor of exp(x) that carries the polynomial. */
+@inline export function expHigh4(x: v128, n: v128, shift: i32): v128 {
   let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
   const r2 = f32x4.mul(r, r);
@@ -49,8 +59,21 @@ const P5: f32 = 5.0000001201e-1;
   p = madd(f32x4.splat(P4), p, r);
   p = madd(f32x4.splat(P5), p, r);
   p = f32x4.add(madd(r, p, r2), f32x4.splat(1));
-  const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  return f32x4.mul(p, pow2n);
+  // p is in [0.7, 1.42]: adding n >> shift (≥ −80 for the callers' clamps) to its exponent field keeps it normal
+  return i32x4.add(p, i32x4.shl(i32x4.shr_s(i32x4.trunc_sat_f32x4_s(n), shift), 23));
+}
+
+/** 2^k for integer lanes k in [−126, 127], built in the exponent field. */
+@inline export function pow2i4(k: v128): v128 {
+  return i32x4.shl(i32x4.add(k, i32x4.splat(127)), 23);
+}
+
+/** exp on four lanes, relative error ≈ 1e-7, with IEEE overflow, subnormals, ±inf and NaN. */
+@inline export function exp4(x: v128): v128 {
+  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
+  const n = expRound4(x);
+  const ni = i32x4.trunc_sat_f32x4_s(n);
+  return f32x4.mul(expHigh4(x, n, 1), pow2i4(i32x4.sub(ni, i32x4.shr_s(ni, 1))));
 }
 
 /** exp of one float through the same polynomial, so tails match the vector body. */

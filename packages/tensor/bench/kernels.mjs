@@ -6,7 +6,8 @@
 // Every figure is the best of repeated ~50 ms samples (~0.6 s per contestant, taken in
 // interleaved rounds): on a shared machine the best sample is the least disturbed one, and all
 // columns follow the same rule (numpy's in its own process, right after each row's race).
-// Run: pnpm bench (builds first), or node bench/kernels.mjs [--quick] after a build.
+// Run: pnpm bench [--quick] (builds dist/ first when it is missing or stale), or node
+// bench/kernels.mjs [--quick] after a build.
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import os from "node:os";

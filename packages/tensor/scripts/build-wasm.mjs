@@ -4,8 +4,10 @@
 //   shared   — imports a shared memory (SharedArrayBuffer); used whenever SharedArrayBuffer exists,
 //              and the only variant that can run worker threads
 //   unshared — imports a plain memory; single-threaded fallback for pages without cross-origin isolation
-// Math comes from the host (`--use Math=JSMath`; today only sqrt is called, rope's angles are a
-// host-built table): the module then has no data segments that each worker would rewrite.
+// Math comes from the host (`--use Math=JSMath`): the module imports the few Math functions it
+// calls (today Math.sqrt, for attention's 1/√headDim; exp is a polynomial in assembly/simd.ts and
+// rope's angles are a table the host builds) and has no data segments that each worker would
+// rewrite. test/backend-wasm-nn.test.ts checks both.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync, rmSync, mkdtempSync } from "node:fs";
 import { createRequire } from "node:module";

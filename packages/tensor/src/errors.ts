@@ -20,7 +20,9 @@ export type TensorErrorCode =
   /** The wasm backend cannot be created here (no WebAssembly SIMD, or threads without SharedArrayBuffer). */
   | "WASM_UNAVAILABLE"
   /** A kernel was called on a wasm backend after dispose(). */
-  | "BACKEND_DISPOSED";
+  | "BACKEND_DISPOSED"
+  /** A wasm worker thread failed: a part of a job threw in it, or it died (the backend is then unusable). */
+  | "WORKER_FAILED";
 
 export class TensorError extends Error {
   readonly code: TensorErrorCode;

@@ -15,6 +15,13 @@ const configs = [
 // far less. 4e-6·Σ|a||b| is tight enough to catch any wrong index yet loose for k ≤ 2048.
 const DOT_RTOL = 4e-6;
 
+// Seeded random shapes with odd sizes, beside the hand-picked ones (the same on every run).
+const shapeRng = rng(20261201);
+const odd = (lo: number, hi: number): number => lo + 2 * Math.floor(shapeRng() * ((hi - lo) / 2 + 1));
+function randomShapes<T>(count: number, draw: () => T): T[] {
+  return Array.from({ length: count }, draw);
+}
+
 function absBound(
   a: Float32Array, b: Float32Array, m: number, k: number, n: number,
   opts: { transB?: boolean; batch?: number; bBatchStride?: number },
@@ -34,6 +41,7 @@ describe.each(configs)("wasm matmul and matvec ($label)", ({ threads, sharedMemo
     [37, 70, 45], [64, 64, 64], [65, 300, 33], [6, 513, 130], [130, 257, 9],
     // above the threads' work threshold: split by columns, by rows, and the m = 1 paths
     [9, 600, 300], [130, 257, 33], [1, 2048, 700],
+    ...randomShapes<[number, number, number]>(6, () => [odd(1, 131), odd(1, 301), odd(1, 71)]),
   ];
   for (const [m, k, n] of shapes) {
     for (const transB of [false, true]) {
@@ -94,7 +102,9 @@ describe.each(configs)("wasm matmul and matvec ($label)", ({ threads, sharedMemo
     expect(Array.from(out)).toEqual([0, 0, 0, 0, 0, 0]);
   });
 
-  const mv: Array<[number, number]> = [[1, 1], [3, 5], [4, 8], [7, 9], [288, 288], [130, 771], [1001, 67]];
+  const mv: Array<[number, number]> = [
+    [1, 1], [3, 5], [4, 8], [7, 9], [288, 288], [130, 771], [1001, 67], ...randomShapes<[number, number]>(4, () => [odd(1, 513), odd(1, 301)]),
+  ];
   for (const [rows, cols] of mv) {
     it(`matvec [${rows},${cols}]`, () => {
       const next = rng(rows * 7 + cols);

@@ -12,7 +12,27 @@ const configs = [
   { label: "1 thread, plain memory", threads: 1, sharedMemory: false },
 ];
 
-const rowShapes: Array<[number, number]> = [[1, 1], [1, 3], [2, 4], [3, 5], [5, 17], [4, 288], [3, 1027]];
+// Seeded random shapes with odd sizes, beside the hand-picked ones (the same on every run).
+const shapeRng = rng(20261202);
+const odd = (lo: number, hi: number): number => lo + 2 * Math.floor(shapeRng() * ((hi - lo) / 2 + 1));
+
+const rowShapes: Array<[number, number]> = [
+  [1, 1], [1, 3], [2, 4], [3, 5], [5, 17], [4, 288], [3, 1027], ...Array.from({ length: 4 }, (): [number, number] => [odd(1, 9), odd(1, 777)]),
+];
+const ropeCases: Array<[number, number, number, number, number]> = [
+  [1, 1, 2, 0, 10000], [3, 2, 6, 5, 10000], [4, 6, 48, 1000, 500000],
+  ...Array.from({ length: 3 }, (): [number, number, number, number, number] => [odd(1, 9), odd(1, 7), 2 * odd(1, 41), odd(1, 2001), 10000]),
+];
+// [seqQ, seqKv, nHeads, nKvHeads, headDim, extra floats per KV-cache row]
+const attentionCases: Array<[number, number, number, number, number, number]> = [
+  [1, 1, 1, 1, 4, 0], [1, 17, 6, 2, 6, 0], [5, 5, 4, 4, 8, 0], [3, 19, 6, 3, 16, 5],
+  [1, 300, 12, 12, 64, 0], [7, 40, 8, 2, 33, 7], [16, 16, 6, 6, 48, 0],
+  ...Array.from({ length: 4 }, (): [number, number, number, number, number, number] => {
+    const seqQ = odd(1, 11), nKvHeads = odd(1, 3);
+    return [seqQ, seqQ + odd(1, 61) - 1, nKvHeads * odd(1, 5), nKvHeads, odd(1, 67), odd(1, 9) - 1];
+  }),
+];
+const lengths = [0, 1, 3, 4, 5, 16, 1027, odd(5, 99), odd(101, 2049)];
 
 describe.each(configs)("wasm nn kernels ($label)", ({ threads, sharedMemory }) => {
   let wasm: WasmBackend;
@@ -49,7 +69,7 @@ describe.each(configs)("wasm nn kernels ($label)", ({ threads, sharedMemory }) =
   }
 
   for (const style of ["interleaved", "half"] as const) {
-    for (const [seq, nHeads, headDim, pos0, theta] of [[1, 1, 2, 0, 10000], [3, 2, 6, 5, 10000], [4, 6, 48, 1000, 500000]]) {
+    for (const [seq, nHeads, headDim, pos0, theta] of ropeCases) {
       it(`rope ${style} seq ${seq} heads ${nHeads} headDim ${headDim} pos ${pos0}`, () => {
         const x = uniform(rng(seq * 13 + headDim + pos0), seq * nHeads * headDim);
         const expected = x.slice();
@@ -83,11 +103,6 @@ describe.each(configs)("wasm nn kernels ($label)", ({ threads, sharedMemory }) =
     expect(() => wasm.rope(x, 1, 1, 8, 0.5, 10000, "half")).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
   });
 
-  // [seqQ, seqKv, nHeads, nKvHeads, headDim, extra floats per KV-cache row]
-  const attentionCases: Array<[number, number, number, number, number, number]> = [
-    [1, 1, 1, 1, 4, 0], [1, 17, 6, 2, 6, 0], [5, 5, 4, 4, 8, 0], [3, 19, 6, 3, 16, 5],
-    [1, 300, 12, 12, 64, 0], [7, 40, 8, 2, 33, 7], [16, 16, 6, 6, 48, 0],
-  ];
   for (const [seqQ, seqKv, nHeads, nKvHeads, headDim, extra] of attentionCases) {
     it(`attention seqQ ${seqQ} seqKv ${seqKv} heads ${nHeads}/${nKvHeads} headDim ${headDim} kvStride +${extra}`, () => {
       const next = rng(seqQ * 101 + seqKv * 7 + headDim + extra);
@@ -108,7 +123,6 @@ describe.each(configs)("wasm nn kernels ($label)", ({ threads, sharedMemory }) =
     });
   }
 
-  const lengths = [0, 1, 3, 4, 5, 16, 1027];
   for (const len of lengths) {
     it(`elementwise add mul silu gelu swiglu, length ${len}`, () => {
       const next = rng(len + 3);

@@ -192,7 +192,7 @@ function looksMangled(bytes: Uint8Array): boolean {
   return false;
 }
 
-describe.skipIf(!existsSync(vocabDir))("GGUF reader on llama.cpp vocabulary files (../shared/fixtures/ggml-vocab; absent here)", () => {
+describe.skipIf(!existsSync(vocabDir))("GGUF reader on llama.cpp vocabulary files (../shared/fixtures/ggml-vocab; skipped where absent, per file where damaged)", () => {
   const read = (name: string): { file?: GgufFile; mangled: boolean; error?: GgufError } => {
     const bytes = new Uint8Array(readFileSync(path.join(vocabDir, name)));
     try {

@@ -7,13 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Tensor, add, argmax, attentionWithProbs, div, exp, gelu, indexSelect, layerNorm, linear, log, logSoftmax,
   matmul, max, maximum, mean, min, minimum, mul, neg, pow, relu, rmsNorm, rope, sigmoid, silu, softmax, sqrt,
-  sub, sum, tanh, tensor, variance, where, jsBackend, setBackend,
+  sub, sum, tanh, tensor, variance, where, createWasmBackend, getBackend, jsBackend, setBackend,
 } from "../src/index";
 import type { Backend, IndexTensor, RopeStyle } from "../src/index";
 
 // The whole table runs once per backend, so a fast backend is held to PyTorch through the
-// Tensor layer as well as kernel by kernel. Add a backend here once it exports a constructor.
-const backends: Array<[string, () => Promise<Backend>]> = [["js", async () => jsBackend]];
+// Tensor layer as well as kernel by kernel (the wasm ones with their f32 sums and polynomial exp).
+const backends: Array<[string, () => Promise<Backend>]> = [
+  ["js", async () => jsBackend],
+  ["wasm 1 thread", () => createWasmBackend({ threads: 1 })],
+  ["wasm 2 threads", () => createWasmBackend({ threads: 2 })],
+];
 
 interface Encoded { shape: number[]; data: number[] }
 interface Case {
@@ -88,9 +92,21 @@ function asResult(t: Tensor | IndexTensor): { shape: readonly number[]; data: Ar
   return t instanceof Tensor ? { shape: t.shape, data: t.data } : t;
 }
 
-describe.each(backends)("tensor ops match PyTorch (tensor-ops.json), %s backend", (_name, makeBackend) => {
-  beforeAll(async () => setBackend(await makeBackend()));
-  afterAll(() => setBackend(jsBackend));
+describe.each(backends)("tensor ops match PyTorch (tensor-ops.json), %s backend", (label, makeBackend) => {
+  let backend: Backend;
+  beforeAll(async () => {
+    backend = await makeBackend();
+    setBackend(backend);
+  });
+  afterAll(async () => {
+    setBackend(jsBackend);
+    if ("dispose" in backend && typeof backend.dispose === "function") await backend.dispose();
+  });
+
+  it("runs on the backend it names", () => {
+    expect(getBackend()).toBe(backend);
+    expect([backend.name, backend.threads]).toEqual([label.split(" ")[0], label.endsWith("2 threads") ? 2 : 1]);
+  });
 
   it("covers every op in the fixture", () => {
     const missing = [...new Set(cases.map((c) => c.op))].filter((op) => !(op in runners));

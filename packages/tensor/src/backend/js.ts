@@ -154,7 +154,10 @@ export const jsBackend: Backend = {
     const c = Math.sqrt(2 / Math.PI);
     for (let i = 0; i < out.length; i++) {
       const xi = x[i];
-      out[i] = 0.5 * xi * (1 + Math.tanh(c * (xi + 0.044715 * xi * xi * xi)));
+      const u = c * (xi + 0.044715 * xi * xi * xi);
+      // 0.5·x·(1 + tanh u) written as x·σ(2u), the same value: 1 + tanh u cancels to 0 in f64
+      // for x below about −6, where x·σ(2u) keeps its digits
+      out[i] = xi / (1 + Math.exp(-2 * u));
     }
   },
 

@@ -53,11 +53,18 @@ export function kernelModule(shared: boolean): Promise<WebAssembly.Module> {
   return module;
 }
 
-/** Imports: the memory, and the host Math the kernels may call (today only sqrt, for 1/√headDim). */
-export function kernelImports(memory: WebAssembly.Memory): WebAssembly.Imports {
-  return {
-    env: { memory, "Math.sqrt": Math.sqrt, "Math.sin": Math.sin, "Math.cos": Math.cos, "Math.pow": Math.pow },
-  };
+/**
+ * Imports: the memory, and the host Math functions the module names ("Math.sqrt" today, for
+ * attention's 1/√headDim; exp is a polynomial in the kernels, rope's angles a host-built table).
+ * Built from the module's own import list, as the workers do, so the two cannot drift apart.
+ */
+export function kernelImports(module: WebAssembly.Module, memory: WebAssembly.Memory): WebAssembly.Imports {
+  const env: Record<string, WebAssembly.ImportValue> = { memory };
+  const host = Math as unknown as Record<string, (...args: number[]) => number>;
+  for (const { module: from, name, kind } of WebAssembly.Module.imports(module)) {
+    if (from === "env" && kind === "function" && name.startsWith("Math.")) env[name] = host[name.slice(5)];
+  }
+  return { env };
 }
 
 /** Whether this environment can create shared WebAssembly memory (needs cross-origin isolation in browsers). */

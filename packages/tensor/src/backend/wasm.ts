@@ -5,35 +5,9 @@ import { RopeTables } from "./wasm-rope";
 import { kernelImports, kernelModule, sharedMemorySupported } from "./wasm-module";
 import type { KernelExports } from "./wasm-module";
 import { JOB_ATTENTION, JOB_MATMUL, JOB_MATVEC, ThreadPool } from "./wasm-threads";
+import { checkOptions, type WasmBackendOptions } from "./wasm-options";
 
-export interface WasmBackendOptions {
-  /** Threads to split matmul, matvec and attention across, the caller included (default 1). */
-  threads?: number;
-  /**
-   * Initial memory in MiB (default 64). A shared memory grows on demand up to 4 GiB; a plain
-   * one (browsers without cross-origin isolation) is fixed at this size, so size it for the model.
-   */
-  initialMemoryMB?: number;
-  /**
-   * Upper bound in MiB for a shared memory (default 4096, the wasm32 limit). Browsers reserve
-   * address space for the maximum up front; lower it on 32-bit or memory-tight devices.
-   */
-  maximumMemoryMB?: number;
-  /**
-   * Use a SharedArrayBuffer-backed memory (default: whenever the environment allows it). `false`
-   * forces the plain-memory build that pages without cross-origin isolation get; threads must be 1.
-   */
-  sharedMemory?: boolean;
-  /**
-   * Idle polls a worker makes before sleeping (default 1000, ~13 µs: an Atomics.load from
-   * JavaScript costs ~13 ns): back-to-back kernels of a decode step then find it awake. Longer
-   * spinning does not pay on a busy machine, where a polling worker takes CPU time from other
-   * processes and then gets descheduled in the middle of a job (measured, one other process
-   * busy on a 2-core machine, 15M-shape decode on 2 threads: spin 20 000 ≈ 190 tok/s, 1000 ≈ 300,
-   * 500 ≈ 330; 1 thread ≈ 345); 0 sleeps at once (each job then pays a ~10 µs wake-up).
-   */
-  spin?: number;
-}
+export type { WasmBackendOptions } from "./wasm-options";
 
 /** The wasm backend: the Backend contract plus ownership of its memory and workers. */
 export interface WasmBackend extends Backend {
@@ -48,7 +22,6 @@ export interface WasmBackend extends Backend {
   dispose(): Promise<void>;
 }
 
-const MiB = 1 << 20;
 // Below these sizes a job is over before a sleeping worker wakes; they run on the caller alone.
 const PARALLEL_MIN_FLOPS = 1 << 20;
 const PARALLEL_MIN_MATVEC = 1 << 15;
@@ -69,10 +42,7 @@ function need(name: string, array: Float32Array, length: number): void {
  * by `dispose()` and never keep a Node process alive.
  */
 export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
-  const threads = options.threads ?? 1;
-  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
-    throw new TensorError("INVALID_ARGUMENT", `wasm backend: threads must be an integer in [1, 64], found ${threads}`);
-  }
+  const { threads, initialPages, maximumPages, spin } = checkOptions(options);
   if (typeof WebAssembly !== "object") {
     throw new TensorError("WASM_UNAVAILABLE", "wasm backend: expected a WebAssembly runtime, found none");
   }
@@ -86,8 +56,6 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       `wasm backend: threads = ${threads} needs shared memory (SharedArrayBuffer; in browsers, cross-origin isolation), found none; use threads: 1`,
     );
   }
-  const initialPages = Math.max(16, Math.ceil(((options.initialMemoryMB ?? 64) * MiB) / 65536));
-  const maximumPages = Math.min(65536, Math.max(initialPages, Math.ceil(((options.maximumMemoryMB ?? 4096) * MiB) / 65536)));
   const memory = shared
     ? new WebAssembly.Memory({ initial: initialPages, maximum: maximumPages, shared: true })
     : new WebAssembly.Memory({ initial: initialPages });
@@ -97,14 +65,14 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   } catch (error) {
     throw new TensorError("WASM_UNAVAILABLE", `wasm backend: the SIMD kernel module did not compile here (expected WebAssembly SIMD128): ${String(error)}`);
   }
-  const instance = await WebAssembly.instantiate(module, kernelImports(memory));
+  const instance = await WebAssembly.instantiate(module, kernelImports(module, memory));
   const kernels = instance.exports as unknown as KernelExports;
   // The first 64 KiB stay unused: address 0 is the "no array" marker (bias, probs).
   const heap = new WasmHeap(memory, shared, 65536);
   const ctrl = heap.alloc(kernels.CTRL_BYTES.value as number);
   let pool: ThreadPool;
   try {
-    pool = await ThreadPool.start(threads, module, memory, kernels, ctrl, options.spin ?? 1000);
+    pool = await ThreadPool.start(threads, module, memory, kernels, ctrl, spin);
   } catch (error) {
     throw new TensorError("WASM_UNAVAILABLE", `wasm backend: expected ${threads - 1} worker threads to start, one failed: ${String(error)}`);
   }
@@ -250,6 +218,7 @@ class WasmBackendImpl implements WasmBackend {
 
   private begin(): Staging {
     if (this.disposed) throw new TensorError("BACKEND_DISPOSED", "wasm backend: expected a live backend, found one after dispose()");
+    if (this.pool.failure) throw this.pool.failure; // a dead worker: every call fails, not only the threaded ones
     this.staging.clear();
     return this.staging;
   }

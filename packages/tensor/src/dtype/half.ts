@@ -133,7 +133,7 @@ export function f32ArrayToF16(values: Float32Array, out = new Uint16Array(values
 }
 
 /** Decode f16 bits to f32 (exact). */
-export function f16ArrayToF32(halves: Uint16Array, out = new Float32Array(halves.length)): Float32Array {
+export function f16ArrayToF32(halves: Uint16Array, out: Float32Array = new Float32Array(halves.length)): Float32Array {
   const table = f16ToF32Table();
   const outBits = new Uint32Array(out.buffer, out.byteOffset, out.length);
   for (let i = 0; i < halves.length; i++) outBits[i] = table[halves[i]!]!;
@@ -148,7 +148,7 @@ export function f32ArrayToBf16(values: Float32Array, out = new Uint16Array(value
 }
 
 /** Decode bf16 bits to f32 (exact). */
-export function bf16ArrayToF32(bf16s: Uint16Array, out = new Float32Array(bf16s.length)): Float32Array {
+export function bf16ArrayToF32(bf16s: Uint16Array, out: Float32Array = new Float32Array(bf16s.length)): Float32Array {
   const outBits = new Uint32Array(out.buffer, out.byteOffset, out.length);
   for (let i = 0; i < bf16s.length; i++) outBits[i] = bf16s[i]! << 16;
   return out;

@@ -42,6 +42,8 @@ export type GgufErrorCode =
   | "GGUF_TENSOR_NOT_FOUND"
   /** A conversion to f32 requested for a type that has no decoder here (K-quants, IQ*, ...). */
   | "GGUF_UNSUPPORTED_CONVERSION"
+  /** An output array given to a tensor read whose length is not the tensor's element count. */
+  | "GGUF_BAD_OUTPUT"
   /** Writer input that cannot be encoded: a value outside its type's range, a bad name, data of the wrong size. */
   | "GGUF_BAD_INPUT";
 
@@ -73,6 +75,8 @@ export type SafetensorsErrorCode =
   | "SAFETENSORS_TENSOR_NOT_FOUND"
   /** A conversion to f32 requested for a dtype that has none (integers, bool). */
   | "SAFETENSORS_UNSUPPORTED_CONVERSION"
+  /** An output array given to a tensor read whose length is not the tensor's element count. */
+  | "SAFETENSORS_BAD_OUTPUT"
   /** Writer input that cannot be encoded: data of the wrong size, a bad shape or name. */
   | "SAFETENSORS_BAD_INPUT";
 

@@ -34,7 +34,8 @@ import { GgufError } from "./errors";
  *   TQ2_0   | qs: 64 B | d: f16 |                                                     256 el, 66 B
  *   MXFP4   | e: u8 (E8M0) | qs: 16 B |                                                32 el, 17 B
  *   NVFP4   | 4 × (scale: u8 E4M3 | qs: 8 B) |                                         64 el, 36 B
- *   Q1_0    | d: f16 | qs: 16 B |                                                     128 el, 18 B
+ *   Q1_0    | d: f16 | qs: 16 B (128 × 1-bit) |                                       128 el, 18 B
+ *   Q2_0    | d: f16 | qs: 16 B (64 × 2-bit) |                                         64 el, 18 B
  *
  * Ids 31-33 (Q4_0_4_4, Q4_0_4_8, Q4_0_8_8) and 36-38 (IQ4_NL_4_4, ...) were interleaved repacks
  * of Q4_0 / IQ4_NL that appeared in GGUF files for a while; ggml no longer accepts them in files.
@@ -102,6 +103,7 @@ export const GGML_TYPES: readonly GgmlTypeInfo[] = [
   type(39, "MXFP4", 32, 17),
   type(40, "NVFP4", 64, 36),
   type(41, "Q1_0", 128, 18),
+  type(42, "Q2_0", 64, 18),
 ];
 
 const byId = new Map(GGML_TYPES.map((t) => [t.id, t]));

@@ -280,10 +280,13 @@ export class GgufFile extends GgufMetadataAccess {
     return this.bytes.subarray(info.fileOffset, info.fileOffset + info.byteLength);
   }
 
-  /** A new Float32Array with the tensor's values (F32, F64, F16, BF16, Q8_0, Q4_0), in row-major order. */
-  tensorToFloat32(name: string): Float32Array {
+  /**
+   * The tensor's values (F32, F64, F16, BF16, Q8_0, Q4_0) in row-major order: into `out` when
+   * given (exactly elementCount long, e.g. from a backend's allocF32), else a new Float32Array.
+   */
+  tensorToFloat32(name: string, out?: Float32Array): Float32Array {
     const info = this.tensorInfo(name);
-    return ggmlToFloat32(info.type, this.tensorBytes(name), info.elementCount);
+    return ggmlToFloat32(info.type, this.tensorBytes(name), info.elementCount, out);
   }
 }
 

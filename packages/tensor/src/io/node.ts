@@ -1,7 +1,7 @@
 import type * as FsPromises from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { GgufError, SafetensorsError } from "./errors";
-import { ggmlToFloat32 } from "./ggml-dequant";
+import { bytesOf, ggmlToFloat32, swapToHostOrder } from "./ggml-dequant";
 import { GgufFile, GgufMetadataAccess, parseGgufHeader, type GgufHeader, type GgufTensorInfo } from "./gguf-read";
 import type { GgufValue } from "./gguf-values";
 import { ggufParts, type GgufWriteInput } from "./gguf-write";
@@ -26,16 +26,20 @@ function nodeFs(): Promise<typeof FsPromises> {
   return fsModule;
 }
 
-/** Read exactly `length` bytes at `position`; a short read means the file shrank under us. */
-async function readAt(handle: FileHandle, position: number, length: number, onShort: (got: number) => Error): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
+/** Fill `target` from `position`; a short read means the file shrank under us. */
+async function readInto(handle: FileHandle, position: number, target: Uint8Array, onShort: (got: number) => Error): Promise<Uint8Array> {
   let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await handle.read(out, filled, length - filled, position + filled);
+  while (filled < target.length) {
+    const { bytesRead } = await handle.read(target, filled, target.length - filled, position + filled);
     if (bytesRead === 0) throw onShort(filled);
     filled += bytesRead;
   }
-  return out;
+  return target;
+}
+
+/** Read exactly `length` bytes at `position` into a new buffer. */
+function readAt(handle: FileHandle, position: number, length: number, onShort: (got: number) => Error): Promise<Uint8Array> {
+  return readInto(handle, position, new Uint8Array(length), onShort);
 }
 
 let tempCounter = 0;
@@ -120,16 +124,32 @@ export class GgufFileHandle extends GgufMetadataAccess {
 
   /** The tensor's stored bytes, read from disk into a new buffer. */
   async readTensorBytes(name: string): Promise<Uint8Array> {
-    const info = this.tensorInfo(name);
-    return readAt(this.handle, info.fileOffset, info.byteLength, (got) =>
-      new GgufError("GGUF_TRUNCATED", `expected ${info.byteLength} bytes of "${name}" at offset ${info.fileOffset}, found ${got} (the file shrank)`),
-    );
+    return this.readInto(name, new Uint8Array(this.tensorInfo(name).byteLength));
   }
 
-  /** A new Float32Array with the tensor's values (F32, F64, F16, BF16, Q8_0, Q4_0). */
-  async readTensorFloat32(name: string): Promise<Float32Array> {
+  /**
+   * The tensor's values (F32, F64, F16, BF16, Q8_0, Q4_0): into `out` when given (exactly
+   * elementCount long, GGUF_BAD_OUTPUT otherwise), else a new Float32Array. F32 is read from
+   * disk straight into the output's bytes: pass an array from a backend's allocF32 and the
+   * weights land in wasm memory with no copy in between (byte-swapped in place only on a
+   * big-endian host). Other types are read once and decoded once.
+   */
+  async readTensorFloat32(name: string, out?: Float32Array): Promise<Float32Array> {
     const info = this.tensorInfo(name);
-    return ggmlToFloat32(info.type, await this.readTensorBytes(name), info.elementCount);
+    if (info.type.name !== "F32") return ggmlToFloat32(info.type, await this.readTensorBytes(name), info.elementCount, out);
+    if (out !== undefined && out.length !== info.elementCount) {
+      throw new GgufError("GGUF_BAD_OUTPUT", `expected an output Float32Array of ${info.elementCount} elements for "${name}", found ${out.length}`);
+    }
+    const target = out ?? new Float32Array(info.elementCount);
+    swapToHostOrder(await this.readInto(name, bytesOf(target)), 4);
+    return target;
+  }
+
+  private readInto(name: string, target: Uint8Array): Promise<Uint8Array> {
+    const info = this.tensorInfo(name);
+    return readInto(this.handle, info.fileOffset, target, (got) =>
+      new GgufError("GGUF_TRUNCATED", `expected ${info.byteLength} bytes of "${name}" at offset ${info.fileOffset}, found ${got} (the file shrank)`),
+    );
   }
 
   async close(): Promise<void> {
@@ -196,19 +216,39 @@ export class SafetensorsFileHandle implements SafetensorsHeader {
     return findSafetensor(this, name);
   }
 
+  /** The tensor's stored bytes, read from disk into a new buffer. */
   async readTensorBytes(name: string): Promise<Uint8Array> {
+    return this.readInto(name, new Uint8Array(findSafetensor(this, name).byteLength));
+  }
+
+  /** The tensor in the typed array of its dtype, over the buffer just read (one copy: the read). */
+  async readTensorArray(name: string): Promise<SafetensorsArray> {
+    return safetensorsBytesToArray(findSafetensor(this, name).dtype, await this.readTensorBytes(name), false);
+  }
+
+  /**
+   * The values as f32 (F32, F64, F16, BF16): into `out` when given (exactly the element count,
+   * SAFETENSORS_BAD_OUTPUT otherwise), else a new Float32Array. F32 is read from disk straight
+   * into the output's bytes (e.g. an allocF32 array in wasm memory), byte-swapped in place only
+   * on a big-endian host; the others are read once and decoded once.
+   */
+  async readTensorFloat32(name: string, out?: Float32Array): Promise<Float32Array> {
     const info = findSafetensor(this, name);
-    return readAt(this.handle, info.fileOffset, info.byteLength, (got) =>
+    if (info.dtype !== "F32") return safetensorsBytesToFloat32(info.dtype, await this.readTensorBytes(name), out);
+    const count = info.byteLength / 4;
+    if (out !== undefined && out.length !== count) {
+      throw new SafetensorsError("SAFETENSORS_BAD_OUTPUT", `expected an output Float32Array of ${count} elements for "${name}", found ${out.length}`);
+    }
+    const target = out ?? new Float32Array(count);
+    swapToHostOrder(await this.readInto(name, bytesOf(target)), 4);
+    return target;
+  }
+
+  private readInto(name: string, target: Uint8Array): Promise<Uint8Array> {
+    const info = findSafetensor(this, name);
+    return readInto(this.handle, info.fileOffset, target, (got) =>
       new SafetensorsError("SAFETENSORS_TRUNCATED", `expected ${info.byteLength} bytes of "${name}" at offset ${info.fileOffset}, found ${got} (the file shrank)`),
     );
-  }
-
-  async readTensorArray(name: string): Promise<SafetensorsArray> {
-    return safetensorsBytesToArray(findSafetensor(this, name).dtype, await this.readTensorBytes(name));
-  }
-
-  async readTensorFloat32(name: string): Promise<Float32Array> {
-    return safetensorsBytesToFloat32(findSafetensor(this, name).dtype, await this.readTensorBytes(name));
   }
 
   async close(): Promise<void> {

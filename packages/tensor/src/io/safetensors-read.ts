@@ -1,5 +1,4 @@
-import { bf16ArrayToF32, f16ArrayToF32 } from "../dtype/half";
-import { copyLittleEndian } from "./ggml-dequant";
+import { copyLittleEndian, decodeFloatBytes, f32BytesInto, hostOrderBytes } from "./ggml-dequant";
 import { SafetensorsError } from "./errors";
 
 /**
@@ -167,34 +166,48 @@ function checkTiling(sorted: readonly SafetensorsTensorInfo[], bufferLength: num
 /** A typed array of the element type, or raw bits for the 16-bit floats. */
 export type SafetensorsArray = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
 
-/** Copy a tensor's bytes into the typed array of its dtype (F16/BF16 as Uint16Array bits, BOOL and F8 as Uint8Array). */
-export function safetensorsBytesToArray(dtype: SafetensorsDtype, bytes: Uint8Array): SafetensorsArray {
+/**
+ * A tensor's bytes in the typed array of its dtype (F16/BF16 as Uint16Array bits, BOOL and F8 as
+ * Uint8Array): a copy, unless `copy` is false, when the array may be a view of `bytes` (used by
+ * the lazy reader on buffers it just read and owns).
+ */
+export function safetensorsBytesToArray(dtype: SafetensorsDtype, bytes: Uint8Array, copy = true): SafetensorsArray {
+  const host = (size: number): Uint8Array => (copy ? new Uint8Array(copyLittleEndian(bytes, size)) : hostOrderBytes(bytes, size));
+  const of = <T>(make: (buffer: ArrayBufferLike, offset: number, length: number) => T, size: number): T => {
+    const b = host(size);
+    return make(b.buffer, b.byteOffset, b.byteLength / size);
+  };
   switch (dtype) {
-    case "F32": return new Float32Array(copyLittleEndian(bytes, 4));
-    case "F64": return new Float64Array(copyLittleEndian(bytes, 8));
-    case "I8": return new Int8Array(copyLittleEndian(bytes, 1));
-    case "U8": case "BOOL": case "F8_E5M2": case "F8_E4M3": case "F8_E8M0": return new Uint8Array(copyLittleEndian(bytes, 1));
-    case "I16": return new Int16Array(copyLittleEndian(bytes, 2));
-    case "U16": case "F16": case "BF16": return new Uint16Array(copyLittleEndian(bytes, 2));
-    case "I32": return new Int32Array(copyLittleEndian(bytes, 4));
-    case "U32": return new Uint32Array(copyLittleEndian(bytes, 4));
-    case "I64": return new BigInt64Array(copyLittleEndian(bytes, 8));
-    case "U64": return new BigUint64Array(copyLittleEndian(bytes, 8));
+    case "F32": return of((b, o, n) => new Float32Array(b, o, n), 4);
+    case "F64": return of((b, o, n) => new Float64Array(b, o, n), 8);
+    case "I8": return of((b, o, n) => new Int8Array(b, o, n), 1);
+    case "U8": case "BOOL": case "F8_E5M2": case "F8_E4M3": case "F8_E8M0": return of((b, o, n) => new Uint8Array(b, o, n), 1);
+    case "I16": return of((b, o, n) => new Int16Array(b, o, n), 2);
+    case "U16": case "F16": case "BF16": return of((b, o, n) => new Uint16Array(b, o, n), 2);
+    case "I32": return of((b, o, n) => new Int32Array(b, o, n), 4);
+    case "U32": return of((b, o, n) => new Uint32Array(b, o, n), 4);
+    case "I64": return of((b, o, n) => new BigInt64Array(b, o, n), 8);
+    case "U64": return of((b, o, n) => new BigUint64Array(b, o, n), 8);
     default:
       throw new SafetensorsError("SAFETENSORS_UNSUPPORTED_CONVERSION", `expected a dtype with a JS typed array, found ${dtype} (read its raw bytes instead)`);
   }
 }
 
-/** Tensor bytes of F32, F64, F16 or BF16 -> a new Float32Array. */
-export function safetensorsBytesToFloat32(dtype: SafetensorsDtype, bytes: Uint8Array): Float32Array {
-  switch (dtype) {
-    case "F32": return new Float32Array(copyLittleEndian(bytes, 4));
-    case "F64": return Float32Array.from(new Float64Array(copyLittleEndian(bytes, 8)));
-    case "F16": return f16ArrayToF32(new Uint16Array(copyLittleEndian(bytes, 2)));
-    case "BF16": return bf16ArrayToF32(new Uint16Array(copyLittleEndian(bytes, 2)));
-    default:
-      throw new SafetensorsError("SAFETENSORS_UNSUPPORTED_CONVERSION", `expected F32, F64, F16 or BF16 to convert to f32, found ${dtype}`);
+/**
+ * Tensor bytes of F32, F64, F16 or BF16 -> f32: into `out` when given (it must hold exactly the
+ * tensor's values, SAFETENSORS_BAD_OUTPUT otherwise; e.g. an array from a backend's allocF32),
+ * else a new array. F32 is one copy; the others decode in one pass over the bytes.
+ */
+export function safetensorsBytesToFloat32(dtype: SafetensorsDtype, bytes: Uint8Array, out?: Float32Array): Float32Array {
+  if (dtype !== "F32" && dtype !== "F64" && dtype !== "F16" && dtype !== "BF16") {
+    throw new SafetensorsError("SAFETENSORS_UNSUPPORTED_CONVERSION", `expected F32, F64, F16 or BF16 to convert to f32, found ${dtype}`);
   }
+  const count = (bytes.length * 8) / SAFETENSORS_DTYPE_BITS[dtype];
+  if (out !== undefined && out.length !== count) {
+    throw new SafetensorsError("SAFETENSORS_BAD_OUTPUT", `expected an output Float32Array of ${count} elements (the ${dtype} tensor's element count), found ${out.length}`);
+  }
+  const target = out ?? new Float32Array(count);
+  return dtype === "F32" ? f32BytesInto(bytes, target) : decodeFloatBytes(dtype, bytes, target);
 }
 
 /** Lookup shared by the in-memory file and the Node lazy handle. */
@@ -244,8 +257,8 @@ export class SafetensorsFile implements SafetensorsHeader {
     return safetensorsBytesToArray(findSafetensor(this, name).dtype, this.tensorBytes(name));
   }
 
-  /** A new Float32Array (F32, F64, F16, BF16). */
-  tensorToFloat32(name: string): Float32Array {
-    return safetensorsBytesToFloat32(findSafetensor(this, name).dtype, this.tensorBytes(name));
+  /** The values as f32 (F32, F64, F16, BF16): into `out` when given (exactly the element count), else a new array. */
+  tensorToFloat32(name: string, out?: Float32Array): Float32Array {
+    return safetensorsBytesToFloat32(findSafetensor(this, name).dtype, this.tensorBytes(name), out);
   }
 }

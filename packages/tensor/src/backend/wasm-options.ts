@@ -1,0 +1,54 @@
+import { TensorError } from "../errors";
+
+export interface WasmBackendOptions {
+  /** Threads to split matmul, matvec and attention across, the caller included (default 1). */
+  threads?: number;
+  /**
+   * Initial memory in MiB, an integer in [1, 4096] (default 64). A shared memory grows on demand
+   * up to maximumMemoryMB; a plain one (browsers without cross-origin isolation) is fixed at this
+   * size, so size it for the model.
+   */
+  initialMemoryMB?: number;
+  /**
+   * Upper bound in MiB for a shared memory, an integer in [initialMemoryMB, 4096] (default 4096,
+   * the wasm32 limit). Browsers reserve address space for the maximum up front; lower it on
+   * 32-bit or memory-tight devices.
+   */
+  maximumMemoryMB?: number;
+  /**
+   * Use a SharedArrayBuffer-backed memory (default: whenever the environment allows it). `false`
+   * forces the plain-memory build that pages without cross-origin isolation get; threads must be 1.
+   */
+  sharedMemory?: boolean;
+  /**
+   * Idle polls a worker makes before sleeping (default 1000, ~13 µs: an Atomics.load from
+   * JavaScript costs ~13 ns): back-to-back kernels of a decode step then find it awake. Longer
+   * spinning does not pay on a busy machine, where a polling worker takes CPU time from other
+   * processes and then gets descheduled in the middle of a job (measured, one other process
+   * busy on a 2-core machine, 15M-shape decode on 2 threads: spin 20 000 ≈ 190 tok/s, 1000 ≈ 300,
+   * 500 ≈ 330; 1 thread ≈ 345); 0 sleeps at once (each job then pays a ~10 µs wake-up).
+   * A non-negative integer.
+   */
+  spin?: number;
+}
+
+const PAGES_PER_MIB = 16; // wasm pages are 64 KiB
+const MAX_MIB = 4096; // 65536 pages: the wasm32 address space
+
+function integerIn(name: string, value: number, lo: number, hi: number, why: string): number {
+  if (!Number.isInteger(value) || value < lo || value > hi) {
+    throw new TensorError("INVALID_ARGUMENT", `wasm backend: ${name} must be an integer in [${lo}, ${hi}] (${why}), found ${value}`);
+  }
+  return value;
+}
+
+/** The options with defaults filled in, each checked: out of range is INVALID_ARGUMENT, never clamped. */
+export function checkOptions(options: WasmBackendOptions): { threads: number; initialPages: number; maximumPages: number; spin: number } {
+  const threads = integerIn("threads", options.threads ?? 1, 1, 64, "the caller plus up to 63 workers");
+  const initialMB = integerIn("initialMemoryMB", options.initialMemoryMB ?? 64, 1, MAX_MIB, "MiB of wasm memory, at most the 4 GiB wasm32 limit");
+  const maximumMB = integerIn(
+    "maximumMemoryMB", options.maximumMemoryMB ?? MAX_MIB, initialMB, MAX_MIB, "MiB, from initialMemoryMB up to the 4 GiB wasm32 limit",
+  );
+  const spin = integerIn("spin", options.spin ?? 1000, 0, 2 ** 31 - 1, "idle polls before a worker sleeps");
+  return { threads, initialPages: initialMB * PAGES_PER_MIB, maximumPages: maximumMB * PAGES_PER_MIB, spin };
+}
