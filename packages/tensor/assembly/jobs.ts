@@ -23,7 +23,8 @@
 // A claim succeeds only while `next` still carries the worker's generation, so a worker that
 // wakes after its job is over claims nothing; and the caller rewrites args only after every
 // claimed part is done, so a claimed part always reads its own job's args.
-import { gemmBlock, gemvRows, gevmCols } from "./matmul";
+import { gemvRows, gevmCols } from "./matmul";
+import { gemmBlock } from "./gemm";
 import { attentionRows } from "./attention";
 
 export const CTRL_BYTES = 256 + 64 * 64;
@@ -42,19 +43,21 @@ export const JOB_ATTENTION = 3;
 }
 
 /**
- * Part t of nT of: out[b] (+)= a[b]·B[b] for b < batch, a [m, k], B [k, n] or stored [n, k]
- * (flags & 1 = transB), out [m, n]; flags & 2 = accumulate. bStride: floats between B matrices.
- * Single rows (m = 1) run as matrix·vector; otherwise whole batches go to threads when there
- * are enough of them, else each matrix is split into 4-column (or, when taller than wide,
- * 2-row) strips.
+ * Part t of nT of: out[b] (+)= op(a[b])·op(B[b]) for b < batch, op(a) [m, k] (stored [k, m]
+ * when flags & 4 = transA), op(B) [k, n] (stored [n, k] when flags & 1 = transB), out [m, n];
+ * flags & 2 = accumulate. bStride: floats between B matrices. Single rows (m = 1, a not
+ * transposed) run as matrix·vector; otherwise whole batches go to threads when there are
+ * enough of them, else each matrix is split into strips of whole tiles: 8 columns, or 4 rows
+ * when it is taller than wide.
  */
 export function matmul(
   c: usize, a: usize, b: usize, m: i32, k: i32, n: i32, flags: i32, batch: i32, bStride: i32,
   t: i32, nT: i32, scratch: usize,
 ): void {
-  const transB = (flags & 1) != 0, accumulate = (flags & 2) != 0;
+  const transB = (flags & 1) != 0, accumulate = (flags & 2) != 0, transA = (flags & 4) != 0;
   const aBytes = <usize>m * k * 4, bBytes = <usize>bStride * 4, cBytes = <usize>m * n * 4;
   if (m == 1) {
+    // a single row reads the same whether stored [1, k] or [k, 1]
     const j0 = partLo(n, t, nT), j1 = partLo(n, t + 1, nT);
     if (j0 >= j1) return;
     for (let bi = 0; bi < batch; bi++) {
@@ -69,21 +72,21 @@ export function matmul(
   }
   if (nT > 1 && batch >= nT) {
     for (let bi = partLo(batch, t, nT); bi < partLo(batch, t + 1, nT); bi++) {
-      gemmBlock(c + <usize>bi * cBytes, a + <usize>bi * aBytes, b + <usize>bi * bBytes, k, n, transB, accumulate, 0, m, 0, n, scratch);
+      gemmBlock(c + <usize>bi * cBytes, a + <usize>bi * aBytes, b + <usize>bi * bBytes, m, k, n, transA, transB, accumulate, 0, m, 0, n, scratch);
     }
     return;
   }
   let i0 = 0, i1 = m, j0 = 0, j1 = n;
   if (n >= m) {
-    const strips = (n + 3) >> 2;
-    j0 = partLo(strips, t, nT) << 2; j1 = min(n, partLo(strips, t + 1, nT) << 2);
+    const strips = (n + 7) >> 3;
+    j0 = partLo(strips, t, nT) << 3; j1 = min(n, partLo(strips, t + 1, nT) << 3);
   } else {
-    const strips = (m + 1) >> 1;
-    i0 = partLo(strips, t, nT) << 1; i1 = min(m, partLo(strips, t + 1, nT) << 1);
+    const strips = (m + 3) >> 2;
+    i0 = partLo(strips, t, nT) << 2; i1 = min(m, partLo(strips, t + 1, nT) << 2);
   }
   if (i0 >= i1 || j0 >= j1) return;
   for (let bi = 0; bi < batch; bi++) {
-    gemmBlock(c + <usize>bi * cBytes, a + <usize>bi * aBytes, b + <usize>bi * bBytes, k, n, transB, accumulate, i0, i1, j0, j1, scratch);
+    gemmBlock(c + <usize>bi * cBytes, a + <usize>bi * aBytes, b + <usize>bi * bBytes, m, k, n, transA, transB, accumulate, i0, i1, j0, j1, scratch);
   }
 }
 

@@ -24,7 +24,7 @@ function randomShapes<T>(count: number, draw: () => T): T[] {
 
 function absBound(
   a: Float32Array, b: Float32Array, m: number, k: number, n: number,
-  opts: { transB?: boolean; batch?: number; bBatchStride?: number },
+  opts: { transA?: boolean; transB?: boolean; batch?: number; bBatchStride?: number },
 ): Float32Array {
   const bound = new Float32Array((opts.batch ?? 1) * m * n);
   jsBackend.matmul(bound, a.map(Math.abs), b.map(Math.abs), m, k, n, opts);
@@ -63,6 +63,43 @@ describe.each(configs)("wasm matmul and matvec ($label)", ({ threads, sharedMemo
       });
     }
   }
+
+  // transA (A stored [k, m]) with either B layout, accumulation, past the 256-deep slice, and
+  // in batches: the weight-gradient form dW = dYᵀ·X
+  const transAShapes: Array<[number, number, number, number]> = [
+    [1, 1, 1, 1], [1, 5, 3, 1], [3, 2, 5, 1], [4, 9, 8, 2], [7, 33, 13, 1], [128, 300, 40, 1],
+    [130, 257, 33, 1], [33, 64, 65, 3], ...randomShapes<[number, number, number, number]>(4, () => [odd(1, 99), odd(1, 301), odd(1, 71), 1 + Math.floor(shapeRng() * 3)]),
+  ];
+  for (const [m, k, n, batch] of transAShapes) {
+    for (const transB of [false, true]) {
+      it(`transA: ${batch}×[${k},${m}]ᵀ·${transB ? `[${n},${k}]ᵀ` : `[${k},${n}]`}, accumulating`, () => {
+        const next = rng(m * 7919 + k * 31 + n + batch + (transB ? 3 : 0));
+        const a = uniform(next, batch * m * k), b = uniform(next, batch * k * n), c0 = uniform(next, batch * m * n);
+        const opts = { transA: true, transB, batch };
+        const expected = new Float32Array(batch * m * n);
+        jsBackend.matmul(expected, a, b, m, k, n, opts);
+        const bound = absBound(a, b, m, k, n, opts);
+        const out = wasm.allocF32(batch * m * n);
+        wasm.matmul(out, embedded(a, (len) => wasm.allocF32(len)), b, m, k, n, opts);
+        expectClose(out, expected, 1e-7, 0, bound);
+        const acc = c0.slice(), accExpected = c0.slice();
+        jsBackend.matmul(accExpected, a, b, m, k, n, { ...opts, accumulate: true });
+        wasm.matmul(acc, a, b, m, k, n, { ...opts, accumulate: true });
+        expectClose(acc, accExpected, 1e-6, 0, bound);
+      });
+    }
+  }
+  it("transA with one B for every batch (bBatchStride 0) keeps each batch's A apart", () => {
+    const next = rng(99);
+    const [m, k, n, batch] = [5, 7, 6, 3];
+    const a = uniform(next, batch * m * k), b = uniform(next, k * n);
+    const opts = { transA: true, batch, bBatchStride: 0 };
+    const expected = new Float32Array(batch * m * n);
+    jsBackend.matmul(expected, a, b, m, k, n, opts);
+    const out = new Float32Array(batch * m * n);
+    wasm.matmul(out, a, b, m, k, n, opts);
+    expectClose(out, expected, 1e-7, 0, absBound(a, b, m, k, n, opts));
+  });
 
   it("accumulates into out", () => {
     const next = rng(11);

@@ -6,10 +6,13 @@ import { linear } from "../tensor/matmul";
 import { embedding } from "../tensor/shape";
 import { dropout, layerNorm, rmsNorm } from "../tensor/nn";
 import { Module } from "./module";
+import { persistentF32 } from "../tensor/alloc";
 import * as init from "./init";
 
+// Parameters live in the current backend's memory (wasm memory for the wasm backend), so the
+// kernels of every training step read and update them in place.
 function zerosTensor(shape: readonly number[]): Tensor {
-  return new Tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+  return new Tensor(persistentF32(shape.reduce((a, b) => a * b, 1)), shape);
 }
 
 function checkSize(layer: string, name: string, n: number): void {

@@ -1,3 +1,4 @@
+import { getBackend } from "@zero-llm/tensor";
 import { AutogradError } from "../errors";
 import type { Var } from "../tensor/var";
 import { Optimizer } from "./optimizer";
@@ -46,16 +47,14 @@ export class Adam extends Optimizer {
     const { beta1, beta2, eps, weightDecay: wd, lr } = this;
     const m = this.buffer("expAvg", i), v = this.buffer("expAvgSq", i);
     const t = this.steps[i];
-    const stepSize = lr / (1 - Math.pow(beta1, t));
-    const correction2Sqrt = Math.sqrt(1 - Math.pow(beta2, t));
-    const shrink = this.decoupled ? 1 - lr * wd : 1;
-    const l2 = this.decoupled ? 0 : wd;
-    for (let j = 0; j < p.length; j++) {
-      const g = grad[j] + l2 * p[j];
-      m[j] = beta1 * m[j] + (1 - beta1) * g;
-      v[j] = beta2 * v[j] + (1 - beta2) * g * g;
-      p[j] = p[j] * shrink - (stepSize * m[j]) / (Math.sqrt(v[j]) / correction2Sqrt + eps);
-    }
+    // the formula above, one backend kernel: bias corrections folded into the step size
+    getBackend().adam(p, grad, m, v, {
+      beta1, beta2, eps,
+      stepSize: lr / (1 - Math.pow(beta1, t)),
+      c2: Math.sqrt(1 - Math.pow(beta2, t)),
+      shrink: this.decoupled ? 1 - lr * wd : 1,
+      l2: this.decoupled ? 0 : wd,
+    });
   }
 }
 

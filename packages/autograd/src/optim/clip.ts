@@ -1,3 +1,4 @@
+import { getBackend } from "@zero-llm/tensor";
 import type { Var } from "../tensor/var";
 
 /**
@@ -6,21 +7,12 @@ import type { Var } from "../tensor/var";
  * Returns the norm before clipping (summed in float64).
  */
 export function clipGradNorm(params: readonly Var[], maxNorm: number): number {
+  const backend = getBackend();
   let sumSq = 0;
-  for (const p of params) {
-    if (p.grad === null) continue;
-    const g = p.grad.storage;
-    for (let i = 0; i < g.length; i++) sumSq += g[i] * g[i];
-  }
+  for (const p of params) if (p.grad !== null) sumSq += backend.sumSquares(p.grad.storage);
   const norm = Math.sqrt(sumSq);
   const coef = maxNorm / (norm + 1e-6);
-  if (coef < 1) {
-    for (const p of params) {
-      if (p.grad === null) continue;
-      const g = p.grad.storage;
-      for (let i = 0; i < g.length; i++) g[i] *= coef;
-    }
-  }
+  if (coef < 1) for (const p of params) if (p.grad !== null) backend.scale(p.grad.storage, coef);
   return norm;
 }
 
@@ -30,9 +22,5 @@ export function clipGradNorm(params: readonly Var[], maxNorm: number): number {
  * equivalently backward on loss/k each time.
  */
 export function scaleGrads(params: readonly Var[], factor: number): void {
-  for (const p of params) {
-    if (p.grad === null) continue;
-    const g = p.grad.storage;
-    for (let i = 0; i < g.length; i++) g[i] *= factor;
-  }
+  for (const p of params) if (p.grad !== null) getBackend().scale(p.grad.storage, factor);
 }

@@ -1,6 +1,7 @@
 import { AutogradError } from "../errors";
 import type { Var } from "../tensor/var";
 import { noGrad } from "../tensor/var";
+import { persistentF32 } from "../tensor/alloc";
 
 /**
  * Everything an optimizer needs to continue exactly where it stopped: the learning rate, the
@@ -63,7 +64,7 @@ export abstract class Optimizer {
     const list = this.buffers[name];
     let b = list[index];
     if (b === null) {
-      b = new Float32Array(this.params[index].size);
+      b = persistentF32(this.params[index].size); // backend memory: the update kernel works in place
       list[index] = b;
     }
     return b;

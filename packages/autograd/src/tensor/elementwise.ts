@@ -27,7 +27,7 @@ function operands(op: string, a: Var, b: Var): Operands {
 
 /** gradIn[index[i]] += scale · g[i]: the gradient of a broadcast input is the sum over its copies. */
 function accumulateReduced(gradIn: Float32Array, g: Float32Array, index: Int32Array | null, scale = 1): void {
-  if (index === null) for (let i = 0; i < g.length; i++) gradIn[i] += scale * g[i];
+  if (index === null) getBackend().axpy(gradIn, g, scale);
   else for (let i = 0; i < g.length; i++) gradIn[index[i]] += scale * g[i];
 }
 
@@ -77,7 +77,7 @@ export function mul(a: Var, b: Var | number): Var {
 
 /** gx[ix[i]] += g[i] · other[io[i]]; the loop without index maps is the common (no broadcast) case. */
 function mulAccumulate(gx: Float32Array, ix: Int32Array | null, g: Float32Array, other: Float32Array, io: Int32Array | null): void {
-  if (ix === null && io === null) for (let i = 0; i < g.length; i++) gx[i] += g[i] * other[i];
+  if (ix === null && io === null) getBackend().mulAdd(gx, g, other);
   else for (let i = 0; i < g.length; i++) gx[ix ? ix[i] : i] += g[i] * other[io ? io[i] : i];
 }
 
@@ -118,7 +118,7 @@ export function affine(x: Var, s: number, c: number): Var {
     for (let i = 0; i < o.length; i++) o[i] = s * xd[i] + c;
   }, (_o, _xd, g, gx) => {
     // d(s·x + c)/dx = s
-    for (let i = 0; i < g.length; i++) gx[i] += s * g[i];
+    getBackend().axpy(gx, g, s);
   });
 }
 
@@ -194,28 +194,17 @@ export function relu(x: Var): Var {
 
 // GELU, tanh approximation (GPT-2; torch gelu(approximate="tanh")):
 //   gelu(x) = ½x(1 + tanh u),  u = k(x + c·x³),  k = √(2/π), c = 0.044715
-const GELU_K = Math.sqrt(2 / Math.PI);
-const GELU_C = 0.044715;
 
 export function gelu(x: Var): Var {
-  return unary(x, "gelu", (o, xd) => getBackend().gelu(o, xd), (o, xd, g, gx) => {
+  return unary(x, "gelu", (o, xd) => getBackend().gelu(o, xd), (_o, xd, g, gx) => {
     // d gelu/dx = ½(1 + tanh u) + ½x(1 − tanh²u)·k(1 + 3c·x²)
-    for (let i = 0; i < g.length; i++) {
-      const v = xd[i];
-      // tanh u read back from the forward output (out = ½x(1 + tanh u)): no transcendental here;
-      // the float32 rounding of out moves it by ~1e-7
-      const t = v === 0 ? 0 : (2 * o[i]) / v - 1;
-      gx[i] += g[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_K * (1 + 3 * GELU_C * v * v));
-    }
+    getBackend().geluBackward(gx, xd, g);
   });
 }
 
 export function silu(x: Var): Var {
   return unary(x, "silu", (o, xd) => getBackend().silu(o, xd), (_o, xd, g, gx) => {
     // d(x·σ(x))/dx = σ(x)(1 + x(1 − σ(x)))
-    for (let i = 0; i < g.length; i++) {
-      const s = 1 / (1 + Math.exp(-xd[i]));
-      gx[i] += g[i] * s * (1 + xd[i] * (1 - s));
-    }
+    getBackend().siluBackward(gx, xd, g);
   });
 }

@@ -1,89 +1,10 @@
 /**
- * Backward kernels the tensor backend does not have: plain loops over row-major Float32Arrays,
- * one function per op, each the derivative written out. They accumulate (`+=`) into gradient
- * buffers. Row statistics (means, inverse norms, log-sum-exps) are recomputed in float64 rather
- * than stored, so the forward pass saves nothing but its inputs.
+ * Backward computations built from several backend kernels (the attention backward as batched
+ * products), the rotary backward, and plain-loop references the tests hold the fast paths to.
+ * They accumulate (`+=`) into gradient buffers.
  */
 import type { Backend } from "@zero-llm/tensor";
 import { emptyF32 } from "./alloc";
-
-/** out[b, c, r] = x[b, r, c]: `batch` matrices [rows, cols] -> [cols, rows]. */
-export function transposeBatched(x: Float32Array, batch: number, rows: number, cols: number): Float32Array {
-  const out = emptyF32(batch * rows * cols, false);
-  const per = rows * cols;
-  for (let b = 0; b < batch; b++) {
-    const o = b * per;
-    for (let r = 0; r < rows; r++) {
-      const src = o + r * cols;
-      for (let c = 0; c < cols; c++) out[o + c * rows + r] = x[src + c];
-    }
-  }
-  return out;
-}
-
-/** Softmax backward per row of y = softmax(x): dx = y ⊙ (dy − Σ_c dy_c·y_c). */
-export function softmaxBackward(gx: Float32Array, y: Float32Array, dy: Float32Array, rows: number, cols: number): void {
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    let dot = 0;
-    for (let c = 0; c < cols; c++) dot += dy[o + c] * y[o + c];
-    for (let c = 0; c < cols; c++) gx[o + c] += y[o + c] * (dy[o + c] - dot);
-  }
-}
-
-/**
- * LayerNorm backward per row: with x̂ = (x − μ)·r, r = 1/√(σ² + eps) and ĝ = dy ⊙ w,
- *   dx = r · (ĝ − mean(ĝ) − x̂ · mean(ĝ ⊙ x̂)),   dw += dy ⊙ x̂,   db += dy.
- * `gw` / `gb` may be null (no gain/bias, or frozen).
- */
-export function layerNormBackward(
-  gx: Float32Array | null, gw: Float32Array | null, gb: Float32Array | null,
-  x: Float32Array, w: Float32Array | null, dy: Float32Array, rows: number, cols: number, eps: number,
-): void {
-  const xhat = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    let mean = 0;
-    for (let c = 0; c < cols; c++) mean += x[o + c];
-    mean /= cols;
-    let variance = 0;
-    for (let c = 0; c < cols; c++) variance += (x[o + c] - mean) * (x[o + c] - mean);
-    const rstd = 1 / Math.sqrt(variance / cols + eps);
-    let meanG = 0, meanGX = 0;
-    for (let c = 0; c < cols; c++) {
-      xhat[c] = (x[o + c] - mean) * rstd;
-      const g = dy[o + c] * (w ? w[c] : 1);
-      meanG += g;
-      meanGX += g * xhat[c];
-    }
-    meanG /= cols;
-    meanGX /= cols;
-    if (gx) for (let c = 0; c < cols; c++) gx[o + c] += rstd * (dy[o + c] * (w ? w[c] : 1) - meanG - xhat[c] * meanGX);
-    if (gw) for (let c = 0; c < cols; c++) gw[c] += dy[o + c] * xhat[c];
-    if (gb) for (let c = 0; c < cols; c++) gb[c] += dy[o + c];
-  }
-}
-
-/**
- * RMSNorm backward per row: with r = 1/√(mean(x²) + eps) and ĝ = dy ⊙ w,
- *   dx = r · (ĝ − x · r² · mean(ĝ ⊙ x)),   dw += dy ⊙ x · r.
- */
-export function rmsNormBackward(
-  gx: Float32Array | null, gw: Float32Array | null,
-  x: Float32Array, w: Float32Array | null, dy: Float32Array, rows: number, cols: number, eps: number,
-): void {
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    let sumSq = 0;
-    for (let c = 0; c < cols; c++) sumSq += x[o + c] * x[o + c];
-    const rstd = 1 / Math.sqrt(sumSq / cols + eps);
-    let meanGX = 0;
-    for (let c = 0; c < cols; c++) meanGX += dy[o + c] * (w ? w[c] : 1) * x[o + c];
-    meanGX /= cols;
-    if (gx) for (let c = 0; c < cols; c++) gx[o + c] += rstd * (dy[o + c] * (w ? w[c] : 1) - x[o + c] * rstd * rstd * meanGX);
-    if (gw) for (let c = 0; c < cols; c++) gw[c] += dy[o + c] * x[o + c] * rstd;
-  }
-}
 
 /**
  * Rotary embedding as a rotation by `sign` × the angle, on x [batch, seq, nHeads, headDim],
@@ -171,8 +92,8 @@ export function attentionBackward(
  *   dP = dO · Vᵀ            [T, D]·[D, S]      (transB: V read in place)
  *   dS = s · P ⊙ (dP − rowsum(P ⊙ dP))
  *   dQ = dS · K             [T, S]·[S, D]
- *   dK = dSᵀ · Q            [S, T]·[T, D]
- *   dV = Pᵀ · dO            [S, T]·[T, D]
+ *   dK = dSᵀ · Q            [S, T]·[T, D]      (transA: dS read in place)
+ *   dV = Pᵀ · dO            [S, T]·[T, D]      (transA: P read in place)
  *
  * Q, K, V and dO are first gathered from [batch, seq, heads, D] into per-head blocks
  * [B·H, seq, D] (K and V repeated across each GQA group); dK and dV are summed back over the group.
@@ -186,61 +107,29 @@ export function attentionBackwardBatched(
   const BH = batch * nHeads, T = seqQ, S = seqKv, D = headDim;
   const group = nHeads / nKvHeads;
   const scale = 1 / Math.sqrt(headDim);
-  const qh = toHeads(q, batch, T, nHeads, nHeads, D);
-  const kh = toHeads(k, batch, S, nKvHeads, nHeads, D);
-  const vh = toHeads(v, batch, S, nKvHeads, nHeads, D);
-  const doh = toHeads(dOut, batch, T, nHeads, nHeads, D);
-  const dS = emptyF32(BH * T * S, false);
-  backend.matmul(dS, doh, vh, T, D, S, { batch: BH, transB: true }); // dP
-  for (let r = 0; r < BH * T; r++) {
-    const o = r * S;
-    let dot = 0;
-    for (let t = 0; t < S; t++) dot += probs[o + t] * dS[o + t];
-    for (let t = 0; t < S; t++) dS[o + t] = scale * probs[o + t] * (dS[o + t] - dot);
-  }
+  const heads = (x: Float32Array, seq: number, nSrc: number): Float32Array => {
+    const out = emptyF32(BH * seq * D, false);
+    backend.gatherHeads(out, x, batch, seq, nSrc, nHeads, D);
+    return out;
+  };
+  const qh = heads(q, T, nHeads), kh = heads(k, S, nKvHeads), vh = heads(v, S, nKvHeads), doh = heads(dOut, T, nHeads);
+  const dP = emptyF32(BH * T * S, false);
+  backend.matmul(dP, doh, vh, T, D, S, { batch: BH, transB: true }); // dP = dO·Vᵀ
+  const dS = emptyF32(BH * T * S); // accumulated into: zeros
+  backend.softmaxBackward(dS, probs, dP, BH * T, S, scale); // dS = s·P ⊙ (dP − rowsum(P ⊙ dP))
   if (gq) {
     const dq = emptyF32(BH * T * D, false);
     backend.matmul(dq, dS, kh, T, S, D, { batch: BH });
-    fromHeads(gq, dq, batch, T, nHeads, 1, D);
+    backend.scatterHeadsAdd(gq, dq, batch, T, nHeads, 1, D);
   }
   if (gk) {
     const dk = emptyF32(BH * S * D, false);
-    backend.matmul(dk, transposeBatched(dS, BH, T, S), qh, S, T, D, { batch: BH });
-    fromHeads(gk, dk, batch, S, nKvHeads, group, D);
+    backend.matmul(dk, dS, qh, S, T, D, { batch: BH, transA: true }); // dSᵀ·Q
+    backend.scatterHeadsAdd(gk, dk, batch, S, nKvHeads, group, D);
   }
   if (gv) {
     const dv = emptyF32(BH * S * D, false);
-    backend.matmul(dv, transposeBatched(probs, BH, T, S), doh, S, T, D, { batch: BH });
-    fromHeads(gv, dv, batch, S, nKvHeads, group, D);
-  }
-}
-
-/** x [batch, seq, nSrc, D] -> [batch, nHeads, seq, D]; head h reads source head ⌊h / (nHeads/nSrc)⌋. */
-function toHeads(x: Float32Array, batch: number, seq: number, nSrc: number, nHeads: number, D: number): Float32Array {
-  const out = emptyF32(batch * nHeads * seq * D, false);
-  const group = nHeads / nSrc;
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < nHeads; h++) {
-      const src = Math.floor(h / group);
-      for (let s = 0; s < seq; s++) {
-        const from = ((b * seq + s) * nSrc + src) * D;
-        out.set(x.subarray(from, from + D), ((b * nHeads + h) * seq + s) * D);
-      }
-    }
-  }
-  return out;
-}
-
-/** g [batch, seq, nDst, D] += Σ over each group of `group` heads of x [batch, nDst·group, seq, D]. */
-function fromHeads(g: Float32Array, x: Float32Array, batch: number, seq: number, nDst: number, group: number, D: number): void {
-  const nHeads = nDst * group;
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < nHeads; h++) {
-      const dst = Math.floor(h / group);
-      for (let s = 0; s < seq; s++) {
-        const from = ((b * nHeads + h) * seq + s) * D, to = ((b * seq + s) * nDst + dst) * D;
-        for (let d = 0; d < D; d++) g[to + d] += x[from + d];
-      }
-    }
+    backend.matmul(dv, probs, doh, S, T, D, { batch: BH, transA: true }); // Pᵀ·dO
+    backend.scatterHeadsAdd(gv, dv, batch, S, nKvHeads, group, D);
   }
 }

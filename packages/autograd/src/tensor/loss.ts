@@ -2,10 +2,11 @@
  * Losses. crossEntropy fuses log-softmax and the negative log-likelihood so the gradient is the
  * famous p − y, computed from the logits without forming log-probabilities in memory.
  */
-import { Tensor, formatShape } from "@zero-llm/tensor";
+import { Tensor, formatShape, getBackend } from "@zero-llm/tensor";
 import { AutogradError } from "../errors";
 import { Var, gradBuffer } from "./var";
 import { sameShape } from "./broadcast";
+import { emptyF32 } from "./alloc";
 
 export interface CrossEntropyOptions {
   /** Targets equal to this are skipped and excluded from the mean (default −100, as PyTorch). */
@@ -36,42 +37,39 @@ export function crossEntropy(logits: Var, targets: Int32Array | readonly number[
     throw new AutogradError("AUTOGRAD_BAD_ARGUMENT", `crossEntropy: expected 0 <= labelSmoothing <= 1, found ${eps}`);
   }
   const z = logits.data;
-  const lse = new Float64Array(rows); // log Σ_c exp(z_c) per row
+  for (let r = 0; r < rows; r++) {
+    const y = targets[r];
+    if (y !== ignoreIndex && !(Number.isInteger(y) && y >= 0 && y < vocab)) {
+      throw new AutogradError("AUTOGRAD_BAD_ARGUMENT", `crossEntropy: expected targets in [0, ${vocab}) or ${ignoreIndex}, found ${y} at row ${r}`);
+    }
+  }
+  const backend = getBackend();
+  // per row: m = max z and Σ e^(z − m) on the backend; lse = m + log Σ in float64 here
+  const rowSum = emptyF32(rows, false), rowMax = emptyF32(rows, false);
+  backend.expSumRows(rowSum, rowMax, z, rows, vocab);
+  const lse = emptyF32(rows, false); // log Σ_c exp(z_c) per row
+  const target = emptyF32(rows, false); // the class as a float, −1 on ignored rows (the kernel skips them)
   let total = 0, counted = 0;
   for (let r = 0; r < rows; r++) {
     const y = targets[r];
+    target[r] = y === ignoreIndex ? -1 : y;
     if (y === ignoreIndex) continue;
-    if (!Number.isInteger(y) || y < 0 || y >= vocab) {
-      throw new AutogradError("AUTOGRAD_BAD_ARGUMENT", `crossEntropy: expected targets in [0, ${vocab}) or ${ignoreIndex}, found ${y} at row ${r}`);
-    }
     const o = r * vocab;
-    let m = -Infinity, sumZ = 0;
-    for (let c = 0; c < vocab; c++) {
-      m = Math.max(m, z[o + c]);
-      sumZ += z[o + c];
+    const rowLse = rowMax[r] + Math.log(rowSum[r]);
+    lse[r] = rowLse;
+    let meanZ = 0;
+    if (eps > 0) {
+      for (let c = 0; c < vocab; c++) meanZ += z[o + c];
+      meanZ /= vocab;
     }
-    let s = 0;
-    for (let c = 0; c < vocab; c++) s += Math.exp(z[o + c] - m);
-    lse[r] = m + Math.log(s);
     // −Σ q_c log p_c = (1 − ε)(lse − z_y) + ε(lse − mean_c z_c)
-    total += (1 - eps) * (lse[r] - z[o + y]) + eps * (lse[r] - sumZ / vocab);
+    total += (1 - eps) * (rowLse - z[o + y]) + eps * (rowLse - meanZ);
     counted++;
   }
   const out = new Tensor(Float32Array.of(total / counted), []);
   return Var.fromOp(out, "crossEntropy", [logits], (g) => {
     // dz_c = (p_c − q_c)/N · dL
-    const gz = gradBuffer(logits);
-    const scale = g[0] / counted;
-    for (let r = 0; r < rows; r++) {
-      const y = targets[r];
-      if (y === ignoreIndex) continue;
-      const o = r * vocab;
-      for (let c = 0; c < vocab; c++) {
-        const p = Math.exp(z[o + c] - lse[r]);
-        const q = (c === y ? 1 - eps : 0) + eps / vocab;
-        gz[o + c] += scale * (p - q);
-      }
-    }
+    backend.crossEntropyBackward(gradBuffer(logits), z, lse, target, rows, vocab, g[0] / counted, eps);
   });
 }
 

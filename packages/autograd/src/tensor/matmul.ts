@@ -1,10 +1,10 @@
 /**
  * Matrix products. Every product, forward and backward, is one call to the backend's matmul
- * kernel: out[b] (+)= A[b] · B[b] with B read as [k, n] or, with transB, as [n, k]. Backward of
- * C = A·B:
+ * kernel: out[b] (+)= A[b] · B[b] with A read as [m, k] or, with transA, as [k, m], and B as
+ * [k, n] or, with transB, as [n, k]. Backward of C = A·B:
  *
- *   dA = dC · Bᵀ   (transB reads B in place: no transpose is materialised)
- *   dB = Aᵀ · dC   (the kernel has no transA, so Aᵀ is copied once: O(m·k), against O(m·k·n) work)
+ *   dA = dC · Bᵀ   (transB reads B in place)
+ *   dB = Aᵀ · dC   (transA reads A in place: no transpose is materialised)
  *
  * `accumulate` makes the kernel add into the gradient buffer (the engine's `+=`).
  */
@@ -13,7 +13,6 @@ import { AutogradError } from "../errors";
 import { Var, gradBuffer } from "./var";
 import { emptyF32, emptyTensor } from "./alloc";
 import { broadcastIndex, broadcastOf, sameShape } from "./broadcast";
-import { transposeBatched } from "./kernels";
 
 /**
  * a [..., m, k] · b [..., k, n] -> [..., m, n], batch axes broadcast as in torch.matmul (both
@@ -51,12 +50,10 @@ function matmulAligned(a: Var, b: Var, m: number, k: number, n: number): Var {
     if (b.requiresGrad) {
       if (shared) {
         // dB = Σ_b A[b]ᵀ·dC[b] = Aᵀ·dC with A as [batch·m, k]
-        const at = transposeBatched(ad, 1, batch * m, k); // [k, batch·m]
-        backend.matmul(gradBuffer(b), at, g, k, batch * m, n, { accumulate: true });
+        backend.matmul(gradBuffer(b), ad, g, k, batch * m, n, { transA: true, accumulate: true });
       } else {
         // dB[b] = A[b]ᵀ·dC[b]
-        const at = transposeBatched(ad, batch, m, k); // [batch, k, m]
-        backend.matmul(gradBuffer(b), at, g, k, m, n, { batch, accumulate: true });
+        backend.matmul(gradBuffer(b), ad, g, k, m, n, { transA: true, batch, accumulate: true });
       }
     }
   });
@@ -91,7 +88,7 @@ function matmulBroadcast(a: Var, b: Var, batchShape: readonly number[], m: numbe
       const gb = gradBuffer(b);
       for (let t = 0; t < batches; t++) {
         const i = bOf(t);
-        backend.matmul(gb.subarray(i * k * n, (i + 1) * k * n), transposeBatched(A(aOf(t)), 1, m, k), G(t), k, m, n, { accumulate: true });
+        backend.matmul(gb.subarray(i * k * n, (i + 1) * k * n), A(aOf(t)), G(t), k, m, n, { transA: true, accumulate: true });
       }
     }
   });
@@ -102,7 +99,7 @@ function matmulBroadcast(a: Var, b: Var, batchShape: readonly number[], m: numbe
  *
  *   forward  y  = bias (each row) + x · Wᵀ   (transB: W read in place; accumulate onto the bias rows)
  *   dx = dy · W                [rows, out]·[out, in]
- *   dW = dyᵀ · x               [out, rows]·[rows, in]   (dyᵀ copied once)
+ *   dW = dyᵀ · x               [out, rows]·[rows, in]   (transA: dy read in place)
  *   db = 1ᵀ · dy               [1, rows]·[rows, out]    (column sums, as a product)
  */
 export function linear(x: Var, weight: Var, bias: Var | null = null): Var {
@@ -125,10 +122,7 @@ export function linear(x: Var, weight: Var, bias: Var | null = null): Var {
     // d(x·Wᵀ)/dx = W
     if (x.requiresGrad) backend.matmul(gradBuffer(x), g, wd, rows, outF, inF, { accumulate: true });
     // d(x·Wᵀ)/dW = dyᵀ·x
-    if (weight.requiresGrad) {
-      const gT = transposeBatched(g, 1, rows, outF); // [out, rows]
-      backend.matmul(gradBuffer(weight), gT, xd, outF, rows, inF, { accumulate: true });
-    }
+    if (weight.requiresGrad) backend.matmul(gradBuffer(weight), g, xd, outF, rows, inF, { transA: true, accumulate: true });
     // d(y)/d(bias) = 1 for every row
     if (bias !== null && bias.requiresGrad) {
       const ones = emptyF32(rows, false).fill(1);

@@ -1,14 +1,15 @@
 /**
- * The transformer's fused ops. Forwards run on the tensor backend's kernels; each backward is
- * one loop in kernels.ts. All act on the last axis (softmax, norms) or on the documented
- * [batch, seq, heads, headDim] layout (rope, attention).
+ * The transformer's fused ops. Forwards and backwards both run on the tensor backend's kernels
+ * (the backward kernels are TrainKernels in @zero-llm/tensor: plain loops in its js reference,
+ * SIMD in wasm); the rule each one applies is written beside the call. All act on the last
+ * axis (softmax, norms) or on the documented [batch, seq, heads, headDim] layout (rope, attention).
  */
 import { formatShape, getBackend } from "@zero-llm/tensor";
 import type { Generator } from "@zero-llm/tensor";
 import { AutogradError } from "../errors";
 import { Var, gradBuffer } from "./var";
 import { emptyF32, emptyTensor } from "./alloc";
-import { attentionBackwardBatched, layerNormBackward, ropeRotateAdd, rmsNormBackward, softmaxBackward } from "./kernels";
+import { attentionBackwardBatched, ropeRotateAdd } from "./kernels";
 
 function rowsOf(x: Var): { rows: number; cols: number } {
   const cols = x.ndim === 0 ? 1 : x.shape[x.ndim - 1];
@@ -22,7 +23,7 @@ export function softmax(x: Var): Var {
   const y = out.storage;
   getBackend().softmax(y, x.data, rows, cols);
   // dx = y ⊙ (dy − Σ dy·y)
-  return Var.fromOp(out, "softmax", [x], (g) => softmaxBackward(gradBuffer(x), y, g, rows, cols));
+  return Var.fromOp(out, "softmax", [x], (g) => getBackend().softmaxBackward(gradBuffer(x), y, g, rows, cols, 1));
 }
 
 /** log-softmax over the last axis: x − logΣexp(x). */
@@ -71,7 +72,8 @@ export function layerNorm(x: Var, weight: Var | null, bias: Var | null, eps = 1e
   const xd = x.data, wd = weight ? weight.data : null;
   getBackend().layernorm(out.storage, xd, wd ?? onesLike(cols), bias ? bias.data : null, rows, cols, eps);
   const parents = [x, weight, bias].filter((p): p is Var => p !== null);
-  return Var.fromOp(out, "layerNorm", parents, (g) => layerNormBackward(
+  // x̂ = (x − μ)·r, ĝ = dy ⊙ w:  dx = r(ĝ − mean ĝ − x̂·mean(ĝ ⊙ x̂)),  dw = Σ dy ⊙ x̂,  db = Σ dy
+  return Var.fromOp(out, "layerNorm", parents, (g) => getBackend().layernormBackward(
     x.requiresGrad ? gradBuffer(x) : null,
     weight?.requiresGrad ? gradBuffer(weight) : null,
     bias?.requiresGrad ? gradBuffer(bias) : null,
@@ -87,7 +89,8 @@ export function rmsNorm(x: Var, weight: Var | null, eps = 1e-5): Var {
   const xd = x.data, wd = weight ? weight.data : null;
   getBackend().rmsnorm(out.storage, xd, wd ?? onesLike(cols), rows, cols, eps);
   const parents = weight ? [x, weight] : [x];
-  return Var.fromOp(out, "rmsNorm", parents, (g) => rmsNormBackward(
+  // r = 1/√(mean x² + eps), ĝ = dy ⊙ w:  dx = r(ĝ − x·r²·mean(ĝ ⊙ x)),  dw = Σ dy ⊙ x·r
+  return Var.fromOp(out, "rmsNorm", parents, (g) => getBackend().rmsnormBackward(
     x.requiresGrad ? gradBuffer(x) : null,
     weight?.requiresGrad ? gradBuffer(weight) : null,
     xd, wd, g, rows, cols, eps,
@@ -154,6 +157,7 @@ export function attention(q: Var, k: Var, v: Var): Var {
       seqQ, seqKv, nHeads, nKvHeads, headDim, { probs: pd.subarray(b * pPer, (b + 1) * pPer) },
     );
   }
+  // P = softmax(QKᵀ/√d + mask):  dV = Pᵀ·dO,  dS = P ⊙ (dO·Vᵀ − rowsum),  dQ = dS·K/√d,  dK = dSᵀ·Q/√d
   return Var.fromOp(output, "attention", [q, k, v], (g) => attentionBackwardBatched(
     getBackend(),
     q.requiresGrad ? gradBuffer(q) : null,

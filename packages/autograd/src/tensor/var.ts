@@ -1,4 +1,4 @@
-import { Tensor, formatShape } from "@zero-llm/tensor";
+import { Tensor, formatShape, getBackend } from "@zero-llm/tensor";
 import { AutogradError } from "../errors";
 import { emptyF32, inScratchScope, persistentF32 } from "./alloc";
 import * as ew from "./elementwise";
@@ -228,8 +228,7 @@ export function addGrad(v: Var, g: Float32Array): void {
     gradBuffer(v).set(g);
     return;
   }
-  const gx = v.grad.storage;
-  for (let i = 0; i < gx.length; i++) gx[i] += g[i];
+  getBackend().axpy(v.grad.storage, g, 1);
 }
 
 /** Every node that requires grad below `root`, parents before children (iterative DFS). */

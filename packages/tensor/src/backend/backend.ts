@@ -10,7 +10,7 @@
  * weights allocated there are never copied per call. Kernels still accept any Float32Array;
  * arrays that live elsewhere are copied into scratch space first (correct, slower).
  */
-export interface Backend {
+export interface Backend extends TrainKernels {
   readonly name: "js" | "wasm";
   /** Worker threads the backend splits large kernels across (1 = calling thread only). */
   readonly threads: number;
@@ -19,14 +19,16 @@ export interface Backend {
   allocF32(length: number): Float32Array;
 
   /**
-   * out[b, m, n] = Σ_k a[b, m, k] · B[b, k, n] for b < batch, where B = b as [k, n], or, when
-   * `transB`, b holds [n, k] (the layout of nn.Linear / GGUF weights: one row per output).
-   * Batch strides are m·k, k·n and m·n (a batch stride of 0 for `b` is allowed via `bBatchStride`).
+   * out[b, m, n] = Σ_k A[b, m, k] · B[b, k, n] for b < batch, where A = a as [m, k], or, when
+   * `transA`, a holds [k, m] (a weight gradient dW = dYᵀ·X reads dY in place); and B = b as
+   * [k, n], or, when `transB`, b holds [n, k] (the layout of nn.Linear / GGUF weights: one row
+   * per output). Batch strides are m·k, k·n and m·n (a batch stride of 0 for `b` is allowed via
+   * `bBatchStride`). With `accumulate` the product is added to out.
    */
   matmul(
     out: Float32Array, a: Float32Array, b: Float32Array,
     m: number, k: number, n: number,
-    opts?: { transB?: boolean; batch?: number; bBatchStride?: number; accumulate?: boolean },
+    opts?: { transA?: boolean; transB?: boolean; batch?: number; bBatchStride?: number; accumulate?: boolean },
   ): void;
 
   /** out[r] = Σ_c w[r, c] · x[c]: the decode step's matrix × vector, w is [rows, cols]. */
@@ -78,4 +80,71 @@ export interface Backend {
   gelu(out: Float32Array, x: Float32Array): void;
   /** out = silu(gate) · up: SwiGLU's fused step. */
   swiglu(out: Float32Array, gate: Float32Array, up: Float32Array): void;
+}
+
+/** One Adam(W) update's constants (see `TrainKernels.adam`). */
+export interface AdamHyper {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** lr / (1 − β1ᵗ) */
+  stepSize: number;
+  /** √(1 − β2ᵗ) */
+  c2: number;
+  /** 1 − lr·λ for AdamW's decoupled weight decay, 1 otherwise */
+  shrink: number;
+  /** λ for Adam's coupled L2 penalty, 0 otherwise */
+  l2: number;
+}
+
+/**
+ * The kernels of training: each forward kernel's derivative, the data movement the backward
+ * rules need, and the optimizer update (used by @zero-llm/autograd). Outputs named `g…` are
+ * gradients and accumulate (`+=`); a `null` gradient is not wanted. Row statistics are
+ * recomputed from the forward inputs, so a forward pass saves nothing but those inputs.
+ */
+export interface TrainKernels {
+  /** out[b, c, r] = x[b, r, c]: `batch` matrices [rows, cols] -> [cols, rows]. */
+  transpose(out: Float32Array, x: Float32Array, batch: number, rows: number, cols: number): void;
+  /** x [batch, seq, nSrc, d] -> out [batch, nHeads, seq, d]; head h reads source head ⌊h / (nHeads / nSrc)⌋. */
+  gatherHeads(out: Float32Array, x: Float32Array, batch: number, seq: number, nSrc: number, nHeads: number, d: number): void;
+  /** The transpose of gatherHeads: g [batch, seq, nDst, d] += Σ over each group of x [batch, nDst·group, seq, d]. */
+  scatterHeadsAdd(g: Float32Array, x: Float32Array, batch: number, seq: number, nDst: number, group: number, d: number): void;
+  /** out += alpha · x (equal lengths). */
+  axpy(out: Float32Array, x: Float32Array, alpha: number): void;
+  /** out += a ⊙ b (equal lengths). */
+  mulAdd(out: Float32Array, a: Float32Array, b: Float32Array): void;
+  /** x *= s in place. */
+  scale(x: Float32Array, s: number): void;
+  /** Σ x², accumulated in float64. */
+  sumSquares(x: Float32Array): number;
+  /** gx += dy · gelu'(x) (tanh approximation). */
+  geluBackward(gx: Float32Array, x: Float32Array, dy: Float32Array): void;
+  /** gx += dy · silu'(x). */
+  siluBackward(gx: Float32Array, x: Float32Array, dy: Float32Array): void;
+  /** gx += scale · y ⊙ (dy − Σ_c dy_c·y_c) per row of y = softmax(x) [rows, cols]. */
+  softmaxBackward(gx: Float32Array, y: Float32Array, dy: Float32Array, rows: number, cols: number, scale: number): void;
+  /** LayerNorm's backward per row (gain w, null = 1): into gx, gw and gb, any of them null. */
+  layernormBackward(
+    gx: Float32Array | null, gw: Float32Array | null, gb: Float32Array | null,
+    x: Float32Array, w: Float32Array | null, dy: Float32Array, rows: number, cols: number, eps: number,
+  ): void;
+  /** RMSNorm's backward per row (gain w, null = 1): into gx and gw, either null. */
+  rmsnormBackward(
+    gx: Float32Array | null, gw: Float32Array | null,
+    x: Float32Array, w: Float32Array | null, dy: Float32Array, rows: number, cols: number, eps: number,
+  ): void;
+  /**
+   * Softmax cross-entropy backward per row of logits z [rows, cols] with lse[r] = log Σ e^z:
+   * gz += scale · (e^(z − lse) − q), q = (1 − smoothing)·onehot(target) + smoothing/cols; a
+   * negative target[r] (a float holding the class) skips the row.
+   */
+  crossEntropyBackward(
+    gz: Float32Array, z: Float32Array, lse: Float32Array, target: Float32Array,
+    rows: number, cols: number, scale: number, smoothing: number,
+  ): void;
+  /** Per row of z [rows, cols]: max[r] = max_c z_c, sum[r] = Σ_c e^(z_c − max[r]) (lse = max + log sum). */
+  expSumRows(sum: Float32Array, max: Float32Array, z: Float32Array, rows: number, cols: number): void;
+  /** One Adam(W) step on p in place, moments m and v updated (see AdamHyper). */
+  adam(p: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, hyper: AdamHyper): void;
 }

@@ -5,21 +5,7 @@
  * accumulate (+=), as gradients do. Row statistics are recomputed in float64 from the forward
  * inputs, so a forward pass saves nothing but those inputs.
  */
-
-/** One Adam(W) update's constants (see `adam`). */
-export interface AdamHyper {
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** lr / (1 − β1ᵗ) */
-  stepSize: number;
-  /** √(1 − β2ᵗ) */
-  c2: number;
-  /** 1 − lr·λ for AdamW's decoupled decay, 1 otherwise */
-  shrink: number;
-  /** λ for Adam's coupled L2, 0 otherwise */
-  l2: number;
-}
+import type { AdamHyper, TrainKernels } from "./backend";
 
 /** out[b, c, r] = x[b, r, c]: `batch` matrices [rows, cols] -> [cols, rows]. */
 export function transpose(out: Float32Array, x: Float32Array, batch: number, rows: number, cols: number): void {
@@ -216,3 +202,9 @@ export function adam(p: Float32Array, grad: Float32Array, m: Float32Array, v: Fl
     p[j] = p[j] * shrink - (stepSize * m[j]) / (Math.sqrt(v[j]) / c2 + eps);
   }
 }
+
+/** The reference training kernels as one object, spread into jsBackend. */
+export const jsTrainKernels: TrainKernels = {
+  transpose, gatherHeads, scatterHeadsAdd, axpy, mulAdd, scale, sumSquares, geluBackward, siluBackward,
+  softmaxBackward, layernormBackward, rmsnormBackward, crossEntropyBackward, expSumRows, adam,
+};

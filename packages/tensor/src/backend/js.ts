@@ -1,4 +1,5 @@
 import type { Backend } from "./backend";
+import { jsTrainKernels } from "./js-train";
 
 /**
  * The reference backend: plain loops that read like the math. Every other backend is tested
@@ -7,6 +8,7 @@ import type { Backend } from "./backend";
 export const jsBackend: Backend = {
   name: "js",
   threads: 1,
+  ...jsTrainKernels,
 
   allocF32(length) {
     return new Float32Array(length);
@@ -14,6 +16,7 @@ export const jsBackend: Backend = {
 
   matmul(out, a, b, m, k, n, opts = {}) {
     const batch = opts.batch ?? 1;
+    const transA = opts.transA ?? false;
     const transB = opts.transB ?? false;
     const bStride = opts.bBatchStride ?? k * n;
     for (let bi = 0; bi < batch; bi++) {
@@ -24,7 +27,9 @@ export const jsBackend: Backend = {
           for (let p = 0; p < k; p++) {
             // transB: b is [n, k], so B[p, j] = b[j, p]
             const bpj = transB ? b[bOff + j * k + p] : b[bOff + p * n + j];
-            sum += a[aOff + i * k + p] * bpj;
+            // transA: a is [k, m], so A[i, p] = a[p, i]
+            const aip = transA ? a[aOff + p * m + i] : a[aOff + i * k + p];
+            sum += aip * bpj;
           }
           out[oOff + i * n + j] = opts.accumulate ? out[oOff + i * n + j] + sum : sum;
         }

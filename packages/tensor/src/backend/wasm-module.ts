@@ -25,6 +25,25 @@ export interface KernelExports {
     t: number, nT: number, scratch: number,
   ): void;
   runJob(ctrl: number, t: number, gen: number): void;
+  // training kernels (assembly/train.ts); 0 is the "no array" pointer
+  transpose(out: number, x: number, batch: number, rows: number, cols: number): void;
+  gatherHeads(out: number, x: number, batch: number, seq: number, nSrc: number, nHeads: number, d: number): void;
+  scatterHeadsAdd(g: number, x: number, batch: number, seq: number, nDst: number, group: number, d: number): void;
+  axpy(out: number, x: number, alpha: number, len: number): void;
+  mulAdd(out: number, a: number, b: number, len: number): void;
+  scale(x: number, s: number, len: number): void;
+  sumSquares(x: number, len: number): number;
+  geluBackward(gx: number, x: number, dy: number, len: number): void;
+  siluBackward(gx: number, x: number, dy: number, len: number): void;
+  softmaxBackward(gx: number, y: number, dy: number, rows: number, cols: number, scale: number): void;
+  layernormBackward(gx: number, gw: number, gb: number, x: number, w: number, dy: number, rows: number, cols: number, eps: number): void;
+  rmsnormBackward(gx: number, gw: number, x: number, w: number, dy: number, rows: number, cols: number, eps: number): void;
+  crossEntropyBackward(gz: number, z: number, lse: number, target: number, rows: number, cols: number, scale: number, smoothing: number): void;
+  expSumRows(sum: number, max: number, z: number, rows: number, cols: number): void;
+  adam(
+    p: number, grad: number, m: number, v: number, len: number,
+    beta1: number, beta2: number, eps: number, stepSize: number, c2: number, shrink: number, l2: number,
+  ): void;
   readonly MATMUL_SCRATCH: WebAssembly.Global;
   readonly CTRL_BYTES: WebAssembly.Global;
   readonly MAX_THREADS: WebAssembly.Global;

@@ -1,6 +1,8 @@
 import { TensorError } from "../errors";
 import type { Backend } from "./backend";
 import { WasmHeap } from "./wasm-heap";
+import { Staging } from "./wasm-staging";
+import { WasmTrainKernels } from "./wasm-train";
 import { RopeTables } from "./wasm-rope";
 import { kernelImports, kernelModule, sharedMemorySupported } from "./wasm-module";
 import type { KernelExports } from "./wasm-module";
@@ -79,91 +81,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   return new WasmBackendImpl(threads, shared, heap, kernels, pool);
 }
 
-// Per-call staging for arrays outside wasm memory: each distinct array gets one scratch copy
-// (so `out` aliasing an input stays aliased), outputs are copied back after the kernel.
-// One instance serves every call (kernel calls never nest), and arrays already in wasm memory,
-// the decode loop's only kind, touch neither the map nor the arena.
-//
-// The copies live in one arena that is bump-allocated per call and reset after it: no free
-// list, no zero-fill (each copy is fully written before a kernel reads it; outputs not marked
-// `readsToo` are fully written by the kernel). A call that does not fit takes one-off heap
-// blocks and the arena grows to the high-water mark before the next call.
-class Staging {
-  private readonly temps = new Map<Float32Array, number>();
-  private readonly outputs: Float32Array[] = [];
-  private arena = 0;
-  private arenaBytes = 0;
-  private used = 0;
-  private wanted = 0;
-  private readonly overflow: number[] = [];
-
-  constructor(private readonly heap: WasmHeap) {}
-
-  in(array: Float32Array): number {
-    if (this.heap.owns(array)) return array.byteOffset;
-    let ptr = this.temps.get(array);
-    if (ptr === undefined) {
-      ptr = this.take(array.length * 4);
-      this.heap.f32(ptr, array.length).set(array);
-      this.temps.set(array, ptr);
-    }
-    return ptr;
-  }
-
-  /** An array the kernel writes; `readsToo` when its old contents matter (accumulate, in place). */
-  out(array: Float32Array, readsToo: boolean): number {
-    if (this.heap.owns(array)) return array.byteOffset;
-    const known = this.temps.has(array);
-    let ptr: number;
-    if (readsToo || known) ptr = this.in(array);
-    else {
-      ptr = this.take(array.length * 4);
-      this.temps.set(array, ptr);
-    }
-    this.outputs.push(array);
-    return ptr;
-  }
-
-  /** Copies outputs back and resets the arena, leaving the staging empty for the next call. */
-  done(): void {
-    if (this.temps.size === 0) return;
-    for (const array of this.outputs) array.set(this.heap.f32(this.temps.get(array) as number, array.length));
-    this.clear();
-  }
-
-  /** Forgets the copies of a call (also after one that threw before done()). */
-  clear(): void {
-    if (this.temps.size === 0 && this.overflow.length === 0) return;
-    this.temps.clear();
-    this.outputs.length = 0;
-    for (const ptr of this.overflow) this.heap.release(ptr);
-    this.overflow.length = 0;
-    if (this.wanted > this.arenaBytes) {
-      // grow to the largest call seen, with headroom, once
-      if (this.arena) this.heap.release(this.arena);
-      this.arenaBytes = Math.ceil((this.wanted * 1.25) / 65536) * 65536;
-      this.arena = this.heap.alloc(this.arenaBytes);
-    }
-    this.used = 0;
-    this.wanted = 0;
-  }
-
-  // 64-byte aligned, as every heap block, so SIMD rows and cache lines line up
-  private take(bytes: number): number {
-    const size = Math.ceil(Math.max(bytes, 1) / 64) * 64;
-    this.wanted += size;
-    if (this.used + size <= this.arenaBytes) {
-      const ptr = this.arena + this.used;
-      this.used += size;
-      return ptr;
-    }
-    const ptr = this.heap.alloc(size);
-    this.overflow.push(ptr);
-    return ptr;
-  }
-}
-
-class WasmBackendImpl implements WasmBackend {
+class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
   readonly name = "wasm" as const;
   private disposed = false;
   private scratch = 0;
@@ -177,9 +95,10 @@ class WasmBackendImpl implements WasmBackend {
     readonly threads: number,
     readonly sharedMemory: boolean,
     private readonly heap: WasmHeap,
-    private readonly kernels: KernelExports,
+    kernels: KernelExports,
     private readonly pool: ThreadPool,
   ) {
+    super(kernels);
     this.reclaim = new FinalizationRegistry((ptr) => heap.release(ptr));
     this.ropeTables = new RopeTables(heap);
     this.staging = new Staging(heap);
@@ -216,7 +135,7 @@ class WasmBackendImpl implements WasmBackend {
     await this.pool.dispose();
   }
 
-  private begin(): Staging {
+  protected begin(): Staging {
     if (this.disposed) throw new TensorError("BACKEND_DISPOSED", "wasm backend: expected a live backend, found one after dispose()");
     if (this.pool.failure) throw this.pool.failure; // a dead worker: every call fails, not only the threaded ones
     this.staging.clear();
@@ -239,7 +158,7 @@ class WasmBackendImpl implements WasmBackend {
 
   matmul(
     out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number,
-    opts: { transB?: boolean; batch?: number; bBatchStride?: number; accumulate?: boolean } = {},
+    opts: { transA?: boolean; transB?: boolean; batch?: number; bBatchStride?: number; accumulate?: boolean } = {},
   ): void {
     let batch = opts.batch ?? 1;
     const bStride = opts.bBatchStride ?? k * n;
@@ -252,14 +171,14 @@ class WasmBackendImpl implements WasmBackend {
       if (!accumulate) out.fill(0, 0, batch * m * n);
       return;
     }
-    if (batch > 1 && bStride === 0) {
-      // one B for every batch: the batches are just more rows of A
+    if (batch > 1 && bStride === 0 && !opts.transA) {
+      // one B for every batch: the batches are just more rows of A (stored row-major)
       m *= batch;
       batch = 1;
     }
     const s = this.begin();
     const pa = s.in(a), pb = s.in(b), pc = s.out(out, accumulate);
-    const flags = (opts.transB ? 1 : 0) | (accumulate ? 2 : 0);
+    const flags = (opts.transB ? 1 : 0) | (accumulate ? 2 : 0) | (opts.transA ? 4 : 0);
     if (this.parallel(2 * batch * m * k * n, PARALLEL_MIN_FLOPS)) this.pool.run(JOB_MATMUL, [pc, pa, pb, m, k, n, flags, batch, bStride]);
     else this.kernels.matmul(pc, pa, pb, m, k, n, flags, batch, bStride, 0, 1, this.scratch);
     s.done();
