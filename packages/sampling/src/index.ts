@@ -1,6 +1,6 @@
 export { SamplingError } from "./errors";
 export { Rng, type RngState } from "./rng";
 export {
-  argmax, softmax, temperature, topK, topP, minP, repetitionPenalty, type LogitsProcessor,
+  argmax, softmax, temperature, topK, kthLargest, topP, minP, repetitionPenalty, type LogitsProcessor,
 } from "./processors";
 export { Sampler, drawFrom, type SamplerOptions } from "./sampler";

@@ -56,7 +56,16 @@ export class Rng {
 
   /** The next 32 random bits as an unsigned integer. */
   nextU32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
+    return this.bits(0);
+  }
+
+  /**
+   * The next output shifted right by `shift` bits. next() takes its 27 + 26 bits through here so
+   * that every value crossing a call stays below 2^30, a small integer on every engine: a
+   * uint32 above 2^31 (or a double) returned from a call that is not inlined is boxed on the heap.
+   */
+  private bits(shift: number): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> shift;
     const t = this.s1 << 9;
     this.s2 ^= this.s0;
     this.s3 ^= this.s1;
@@ -73,9 +82,19 @@ export class Rng {
 
   /** A uniform double in [0, 1) with 53 random bits (27 high + 26 low, as in Math.random's spec). */
   next(): number {
-    const hi = this.nextU32() >>> 5; // 27 bits
-    const lo = this.nextU32() >>> 6; // 26 bits
+    const hi = this.bits(5); // 27 bits
+    const lo = this.bits(6); // 26 bits
     return (hi * 67108864 + lo) / 9007199254740992;
+  }
+
+  /**
+   * next() written to out[index] instead of returned: a double returned from a call that is not
+   * inlined is boxed (16 bytes), and the sampler draws once per token.
+   */
+  nextInto(out: Float64Array, index: number): void {
+    const hi = this.bits(5);
+    const lo = this.bits(6);
+    out[index] = (hi * 67108864 + lo) / 9007199254740992;
   }
 }
 

@@ -4,6 +4,8 @@ export { TransformerError, type TransformerErrorCode } from "./errors";
 export { validateConfig, headDimOf, kvDimOf, type Config } from "./infer/config";
 export { Weights, weightShapes, allocateWeights, checkWeights, type WeightTensor } from "./infer/weights";
 export { KVCache, f32KV, type KVStore, type KVDType, type KVCacheOptions } from "./infer/kv-cache";
+export { KV_CHUNK_POSITIONS } from "./infer/run-state";
+export { MAX_CONTEXT } from "./infer/config";
 export { RunState, type RowBuffers } from "./infer/run-state";
 export {
   Model, type ModelOptions, type PrefillOptions, type PrefillResult, type AttentionMaps,
@@ -25,7 +27,8 @@ export {
 export { readHf, hfConfig } from "./formats/hf";
 export { hfFromModel, hfConfigJson, serializeHfModel, type HfExportOptions, type HfCheckpoint } from "./formats/hf-write";
 export { interleavedToHalf, halfToInterleaved } from "./formats/rope-permute";
-export { writeGgufModel, writeHfModel } from "./formats/save";
+export { writeGgufModel, writeHfModel, type HfWriteOptions } from "./formats/save";
+export { bpeVocabularyEntries, llamaCppPreName, type GgufTokenizerOptions } from "./formats/gguf-tokenizer";
 export { BENCH_SHAPES, randomWeights, isBenchShape, type BenchShape } from "./infer/random-weights";
 
 // training

@@ -14,6 +14,15 @@ import {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
+function tinyGpt2(): Model {
+  const fx = JSON.parse(readFileSync(path.join(here, "fixtures/tiny-gpt2.json"), "utf8")) as {
+    config: Config; weights: Record<string, { data: number[] }>;
+  };
+  const weights = allocateWeights(fx.config, jsBackend);
+  for (const [name, { data }] of Object.entries(fx.weights)) weights.get(name).data.set(data);
+  return new Model(fx.config, weights);
+}
+
 function tinyLlama(): Model {
   const fx = JSON.parse(readFileSync(path.join(here, "fixtures/tiny-llama-half.json"), "utf8")) as {
     config: Config; weights: Record<string, { data: number[] }>;
@@ -139,11 +148,53 @@ describe("corrupt or unsupported Hugging Face checkpoints", () => {
   it("safetensors: truncated, missing tensor, wrong shape, wrong dtype", () => {
     expectTyped(() => readHf(json, [safetensors.subarray(0, safetensors.length - 8)]), SafetensorsError, "SAFETENSORS_BAD_OFFSETS", /./);
     expectTyped(() => readHf({ ...json, num_hidden_layers: 3 }, [safetensors]), TransformerError, "MISSING_WEIGHT", /model\.layers\.2\./);
-    expectTyped(() => readHf({ ...json, intermediate_size: 41 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /gate_proj\.weight of shape \[41, 16\], found \[40, 16\]/);
+    expectTyped(() => readHf({ ...json, intermediate_size: 41 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /gate_proj\.weight of shape \[41, 16\] \(from config\.json intermediate_size, hidden_size\), found \[40, 16\]/);
     const ck = hfFromModel(m.config, m.weights);
     const tensors = new Map(ck.safetensors.tensors as ReadonlyMap<string, SafetensorsTensorInput>);
     tensors.set("model.norm.weight", { dtype: "I32", shape: [16], data: new Int32Array(16) });
     expectTyped(() => readHf(json, [serializeSafetensors({ tensors })]), TransformerError, "UNSUPPORTED_TENSOR_TYPE", /model\.norm\.weight to be one of F32, F16, BF16, F64, found I32/);
+  });
+});
+
+describe("no header field sizes an allocation unchecked", () => {
+  const m = tinyLlama();
+  const { configJson, safetensors } = serializeHfModel(m.config, m.weights);
+  const json = JSON.parse(configJson) as Record<string, unknown>;
+  const quick = (fn: () => unknown, cls: typeof TransformerError, code: string, message: RegExp): void => {
+    const t0 = performance.now();
+    expectTyped(fn, cls, code, message);
+    expect(performance.now() - t0).toBeLessThan(1000); // refused up front, not after a huge loop
+  };
+
+  it("Hugging Face: the context length is capped like GGUF's (2^24), naming the key; newCache never sees it", () => {
+    quick(() => hfConfig({ ...json, max_position_embeddings: 2 ** 40 }), TransformerError, "BAD_METADATA", /"max_position_embeddings" ≤ 16777216, found 1099511627776/);
+    quick(() => readHf({ ...json, max_position_embeddings: 2 ** 40 }, [safetensors]), TransformerError, "BAD_METADATA", /max_position_embeddings/);
+    const gpt2 = hfFromModel(tinyGpt2().config, tinyGpt2().weights).config;
+    quick(() => hfConfig({ ...gpt2, n_positions: 2 ** 25 }), TransformerError, "BAD_METADATA", /"n_positions" ≤ 16777216/);
+    // at the cap itself the config is valid, and the cache is sized only when asked for
+    expect(hfConfig({ ...json, max_position_embeddings: 2 ** 24 }).seqLen).toBe(2 ** 24);
+  });
+
+  it("Hugging Face: every field that sizes an allocation is checked against the tensors present, naming the key", () => {
+    quick(() => readHf({ ...json, num_hidden_layers: 1e12 }, [safetensors]), TransformerError, "BAD_METADATA", /"num_hidden_layers" ≤ the 21 tensors in the checkpoint.*found 1000000000000/);
+    quick(() => readHf({ ...json, hidden_size: 2 ** 30, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 2 ** 28 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /embed_tokens\.weight of shape \[40, 1073741824\] \(from config\.json vocab_size, hidden_size\)/);
+    quick(() => readHf({ ...json, vocab_size: 2 ** 40 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /\(from config\.json vocab_size, hidden_size\), found \[40, 16\]/);
+    quick(() => readHf({ ...json, intermediate_size: 2 ** 40 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /\(from config\.json intermediate_size, hidden_size\)/);
+    quick(() => readHf({ ...json, num_key_value_heads: 4 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /k_proj\.weight of shape \[16, 16\] \(from config\.json num_key_value_heads, hidden_size\), found \[8, 16\]/);
+  });
+
+  it("GGUF: block_count is bounded by the tensors in the file before any per-layer list is built", () => {
+    quick(() => modelFromBytes(ggufWith({ "llama.block_count": ggufValue.u64(1n << 40n) })), TransformerError, "BAD_METADATA", /block_count ≤ the 21 tensors in the file.*found 1099511627776/);
+  });
+
+  it("llama2.c: a header claiming 10^8 layers is a size mismatch, not a crash (no per-layer list is built first)", () => {
+    const header = new Int32Array([8, 12, 100_000_000, 2, 1, 10, 4]);
+    const bytes = new Uint8Array(1000);
+    bytes.set(new Uint8Array(header.buffer));
+    quick(() => modelFromBytes(bytes), TransformerError, "LLAMA2C_SIZE_MISMATCH", /layers 100000000.*found 1000/);
+    const longSeq = new Int32Array([8, 12, 2, 2, 1, 10, 1 << 25]);
+    bytes.set(new Uint8Array(longSeq.buffer));
+    quick(() => modelFromBytes(bytes), TransformerError, "LLAMA2C_BAD_HEADER", /seqLen ≤ 16777216/);
   });
 });
 

@@ -2,10 +2,12 @@ import {
   f32ArrayToBf16, f32ArrayToF16, ggufValue, serializeGguf,
   type GgufTensorInput, type GgufValue, type GgufWriteInput,
 } from "@zero-llm/tensor";
+import type { BpeTokenizer } from "@zero-llm/tokenizer-bpe";
 import { TransformerError } from "../errors";
 import { headDimOf, validateConfig, type Config } from "../infer/config";
 import { checkWeights, type Weights } from "../infer/weights";
 import { ggufPlace } from "./gguf-names";
+import { bpeVocabularyEntries, type GgufTokenizerOptions } from "./gguf-tokenizer";
 import { minimalGpt2Vocabulary, minimalLlamaVocabulary } from "./gguf-vocab";
 import { halfToInterleaved } from "./rope-permute";
 
@@ -24,8 +26,15 @@ import { halfToInterleaved } from "./rope-permute";
 export interface GgufExportOptions {
   /** Storage of the matrices. Default F32. */
   type?: "F32" | "F16" | "BF16";
-  /** tokenizer.ggml.* entries. Default: minimalLlamaVocabulary(vocabSize) for llama with ≥ 259 ids, else minimalGpt2Vocabulary. */
-  tokenizer?: Iterable<readonly [string, GgufValue]>;
+  /**
+   * The vocabulary: a trained byte-level BPE tokenizer (its tokens, merges, token types,
+   * specials and llama.cpp pre-tokenizer name are written: see gguf-tokenizer.ts), or
+   * tokenizer.ggml.* entries as they are. Default: minimalLlamaVocabulary(vocabSize) for llama
+   * with ≥ 259 ids, else minimalGpt2Vocabulary.
+   */
+  tokenizer?: BpeTokenizer | Iterable<readonly [string, GgufValue]>;
+  /** bos / eos ids and add_bos_token, when `tokenizer` is a BpeTokenizer. */
+  tokenizerOptions?: GgufTokenizerOptions;
   /** general.name. Default "zero-llm". */
   name?: string;
   /** Extra metadata entries, written after the hyperparameters. */
@@ -98,8 +107,10 @@ export function ggufFromModel(config: Config, weights: Weights, options: GgufExp
 
   // llama.cpp's SentencePiece loader needs all 256 byte tokens; below 259 ids a byte-level BPE
   // vocabulary (valid for a llama model too, as Llama 3 shows) is the one that loads.
-  const tokenizer = options.tokenizer
-    ?? (config.arch === "llama" && config.vocabSize >= 259 ? minimalLlamaVocabulary(config.vocabSize) : minimalGpt2Vocabulary(config.vocabSize));
+  const tokenizer = isBpeTokenizer(options.tokenizer)
+    ? bpeVocabularyEntries(options.tokenizer, config.vocabSize, options.tokenizerOptions)
+    : options.tokenizer
+      ?? (config.arch === "llama" && config.vocabSize >= 259 ? minimalLlamaVocabulary(config.vocabSize) : minimalGpt2Vocabulary(config.vocabSize));
   return {
     metadata: [
       ["general.architecture", ggufValue.string(config.arch)],
@@ -111,6 +122,11 @@ export function ggufFromModel(config: Config, weights: Weights, options: GgufExp
     ],
     tensors,
   };
+}
+
+/** Structural, not instanceof: a second copy of @zero-llm/tokenizer-bpe in a bundle is still a BpeTokenizer. */
+function isBpeTokenizer(t: GgufExportOptions["tokenizer"]): t is BpeTokenizer {
+  return typeof t === "object" && t !== null && typeof (t as Partial<BpeTokenizer>).mergeBytes === "function" && typeof (t as Partial<BpeTokenizer>).tokenBytes === "function";
 }
 
 /** The GGUF file bytes of a model. */

@@ -1,6 +1,6 @@
 import { GgufFile, jsBackend, type Backend, type GgufHeader, type GgufTensorInfo, type GgufValue } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
-import { headDimOf, validateConfig, type Config } from "../infer/config";
+import { MAX_CONTEXT, headDimOf, validateConfig, type Config } from "../infer/config";
 import { allocateWeights, weightShapes, type Weights } from "../infer/weights";
 import { ggufPlace } from "./gguf-names";
 
@@ -32,7 +32,7 @@ import { ggufPlace } from "./gguf-names";
 /** ggml types this loader can expand to f32 (the others come with @zero-llm/quant). */
 export const GGUF_LOADABLE_TYPES: readonly string[] = ["F32", "F16", "BF16", "F64", "Q8_0", "Q4_0"];
 /** Largest context_length accepted: the KV cache is sized by it, and no header may size an allocation unchecked. */
-export const GGUF_MAX_CONTEXT = 1 << 24;
+export const GGUF_MAX_CONTEXT = MAX_CONTEXT;
 
 type Metadata = ReadonlyMap<string, GgufValue>;
 
@@ -124,6 +124,14 @@ export function ggufConfig(header: GgufHeader): Config {
   };
   if (config.seqLen > GGUF_MAX_CONTEXT) {
     throw new TransformerError("BAD_METADATA", `gguf: expected ${arch}.context_length ≤ ${GGUF_MAX_CONTEXT}, found ${config.seqLen}`);
+  }
+  // every per-layer loop (the expected tensor list first) is sized by block_count: bound it by
+  // the tensors the file really lists, which the parser bounded by the file size
+  if (config.nLayers > header.tensors.length) {
+    throw new TransformerError(
+      "BAD_METADATA",
+      `gguf: expected ${arch}.block_count ≤ the ${header.tensors.length} tensors in the file (each block has several), found ${config.nLayers}`,
+    );
   }
   try {
     validateConfig(config);

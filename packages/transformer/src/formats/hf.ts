@@ -1,6 +1,6 @@
 import { SafetensorsFile, jsBackend, type Backend, type SafetensorsTensorInfo } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
-import { validateConfig, type Config } from "../infer/config";
+import { MAX_CONTEXT, validateConfig, type Config } from "../infer/config";
 import { allocateWeights, weightShapes, type Weights } from "../infer/weights";
 import { hfPlace } from "./hf-names";
 
@@ -109,6 +109,10 @@ export function hfConfig(json: unknown): Config {
       fail("UNSUPPORTED_ARCHITECTURE", `expected activation_function "gelu_new" (tanh GELU), found ${JSON.stringify(act)}`);
     }
   }
+  // the KV cache (and gpt2's position table) is sized by the context length: bound it as GGUF's is
+  if (config.seqLen > MAX_CONTEXT) {
+    fail("BAD_METADATA", `expected "${configKey(config, "seqLen")}" ≤ ${MAX_CONTEXT}, found ${config.seqLen}`);
+  }
   try {
     validateConfig(config);
   } catch (e) {
@@ -117,12 +121,34 @@ export function hfConfig(json: unknown): Config {
   return config;
 }
 
+/** The config.json key a Config field was read from (for messages). */
+function configKey(c: Config, field: "dim" | "hiddenDim" | "nLayers" | "nKvHeads" | "vocabSize" | "seqLen"): string {
+  const llama = { dim: "hidden_size", hiddenDim: "intermediate_size", nLayers: "num_hidden_layers", nKvHeads: "num_key_value_heads", vocabSize: "vocab_size", seqLen: "max_position_embeddings" };
+  const gpt2 = { dim: "n_embd", hiddenDim: "n_inner", nLayers: "n_layer", nKvHeads: "n_head", vocabSize: "vocab_size", seqLen: "n_positions" };
+  return (c.arch === "llama" ? llama : gpt2)[field];
+}
+
+/** The config.json keys that decide the shape of one of our weights. */
+function shapeKeys(c: Config, name: string): string {
+  const fields: Parameters<typeof configKey>[1][] = /embed_tokens|lm_head/.test(name) ? ["vocabSize", "dim"]
+    : /embed_positions/.test(name) ? ["seqLen", "dim"]
+    : /[kv]_proj/.test(name) && c.arch === "llama" ? ["nKvHeads", "dim"]
+    : /mlp\./.test(name) ? ["hiddenDim", "dim"]
+    : ["dim"];
+  return fields.map((f) => configKey(c, f)).join(", ");
+}
+
 /** Looks a tensor up across the shards of one checkpoint. */
 class ShardSet {
   private readonly where = new Map<string, { file: SafetensorsFile; info: SafetensorsTensorInfo }>();
 
   constructor(files: readonly SafetensorsFile[]) {
     for (const file of files) for (const info of file.tensors) this.where.set(info.name, { file, info });
+  }
+
+  /** Tensors across all shards (bounded by the files' sizes: each has a header entry). */
+  get count(): number {
+    return this.where.size;
   }
 
   /** GPT-2 checkpoints may prefix every name with "transformer." (GPT2LMHeadModel) or not (GPT2Model). */
@@ -140,6 +166,13 @@ const FLOAT_DTYPES = ["F32", "F16", "BF16", "F64"];
 export function readHf(configJson: unknown, shards: readonly (Uint8Array | SafetensorsFile)[], backend: Backend = jsBackend): { config: Config; weights: Weights } {
   const config = hfConfig(configJson);
   const files = new ShardSet(shards.map((s) => (s instanceof SafetensorsFile ? s : SafetensorsFile.parse(s))));
+  // the expected tensor list below is sized by the layer count: bound it by the tensors present first
+  if (config.nLayers > files.count) {
+    throw new TransformerError(
+      "BAD_METADATA",
+      `hf config.json: expected "${configKey(config, "nLayers")}" ≤ the ${files.count} tensors in the checkpoint (each layer has several), found ${config.nLayers}`,
+    );
+  }
 
   const plan: { name: string; file: SafetensorsFile; info: SafetensorsTensorInfo; shape: number[]; place: ReturnType<typeof hfPlace> }[] = [];
   for (const [name, shape] of weightShapes(config)) {
@@ -152,7 +185,10 @@ export function readHf(configJson: unknown, shards: readonly (Uint8Array | Safet
     const expected = shape.length === 1 ? [out] : place.transposed ? [shape[1], out] : [out, shape[1]];
     const { info } = found;
     if (info.shape.length !== expected.length || info.shape.some((d, i) => d !== expected[i])) {
-      throw new TransformerError("WEIGHT_SHAPE_MISMATCH", `hf safetensors: expected ${info.name} of shape [${expected.join(", ")}], found [${info.shape.join(", ")}]`);
+      throw new TransformerError(
+        "WEIGHT_SHAPE_MISMATCH",
+        `hf safetensors: expected ${info.name} of shape [${expected.join(", ")}] (from config.json ${shapeKeys(config, name)}), found [${info.shape.join(", ")}]`,
+      );
     }
     if (!FLOAT_DTYPES.includes(info.dtype)) {
       throw new TransformerError("UNSUPPORTED_TENSOR_TYPE", `hf safetensors: expected ${info.name} to be one of ${FLOAT_DTYPES.join(", ")}, found ${info.dtype}`);

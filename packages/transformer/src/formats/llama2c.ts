@@ -30,15 +30,23 @@ import { allocateWeights, type Weights } from "../infer/weights";
 export const LLAMA2C_HEADER_BYTES = 28;
 export const LLAMA2C_V1_MAGIC = 0x616b3432;
 
-/** The tensors of a legacy llama2.c file in file order: our name (null = skipped) and shape. */
-function fileLayout(c: Config, sharedClassifier: boolean): { names: string[] | null; shape: number[] }[] {
+/**
+ * The tensors of a legacy llama2.c file in file order: our name (null = skipped; `perLayer`:
+ * one tensor per layer, named model.layers.N.<name>) and shape. The per-layer names are made
+ * while reading, never listed up front: n_layers comes from the header and must not size anything
+ * before the file size confirmed it.
+ */
+interface FileTensor {
+  readonly name: string | null;
+  readonly perLayer: boolean;
+  readonly shape: readonly number[];
+}
+
+function fileLayout(c: Config, sharedClassifier: boolean): FileTensor[] {
   const headDim = c.dim / c.nHeads, kvDim = c.nKvHeads * headDim;
-  const perLayer = (suffix: string, shape: number[]) => ({
-    names: Array.from({ length: c.nLayers }, (_, l) => `model.layers.${l}.${suffix}`),
-    shape,
-  });
-  const layout = [
-    { names: ["model.embed_tokens.weight"], shape: [c.vocabSize, c.dim] },
+  const perLayer = (name: string, shape: number[]): FileTensor => ({ name, perLayer: true, shape });
+  const layout: FileTensor[] = [
+    { name: "model.embed_tokens.weight", perLayer: false, shape: [c.vocabSize, c.dim] },
     perLayer("input_layernorm.weight", [c.dim]),
     perLayer("self_attn.q_proj.weight", [c.dim, c.dim]),
     perLayer("self_attn.k_proj.weight", [kvDim, c.dim]),
@@ -48,12 +56,21 @@ function fileLayout(c: Config, sharedClassifier: boolean): { names: string[] | n
     perLayer("mlp.gate_proj.weight", [c.hiddenDim, c.dim]), // w1
     perLayer("mlp.down_proj.weight", [c.dim, c.hiddenDim]), // w2
     perLayer("mlp.up_proj.weight", [c.hiddenDim, c.dim]), // w3
-    { names: ["model.norm.weight"], shape: [c.dim] },
-    { names: null, shape: [c.seqLen, headDim / 2] }, // freq_cis_real
-    { names: null, shape: [c.seqLen, headDim / 2] }, // freq_cis_imag
+    { name: "model.norm.weight", perLayer: false, shape: [c.dim] },
+    { name: null, perLayer: false, shape: [c.seqLen, headDim / 2] }, // freq_cis_real
+    { name: null, perLayer: false, shape: [c.seqLen, headDim / 2] }, // freq_cis_imag
   ];
-  if (!sharedClassifier) layout.push({ names: ["lm_head.weight"], shape: [c.vocabSize, c.dim] });
+  if (!sharedClassifier) layout.push({ name: "lm_head.weight", perLayer: false, shape: [c.vocabSize, c.dim] });
   return layout;
+}
+
+/** The names (one per layer for a perLayer entry) of one layout entry, in file order. */
+function* namesOf(t: FileTensor, nLayers: number): Generator<string | null> {
+  if (!t.perLayer) {
+    yield t.name;
+    return;
+  }
+  for (let l = 0; l < nLayers; l++) yield `model.layers.${l}.${t.name ?? ""}`;
 }
 
 /** Reads the 28-byte header into a Config; throws typed errors for anything it cannot be. */
@@ -86,10 +103,13 @@ export function readLlama2cConfig(bytes: Uint8Array): { config: Config; sharedCl
   return { config, sharedClassifier: vocab > 0 };
 }
 
-/** Total file size the header implies, in bytes. */
+/**
+ * Total file size the header implies, in bytes (arithmetic only: a header claiming 2^31 layers
+ * costs nothing here, and its size then fails to match the file).
+ */
 export function llama2cFileBytes(config: Config, sharedClassifier: boolean): number {
   const floats = fileLayout(config, sharedClassifier).reduce(
-    (sum, { names, shape }) => sum + (names?.length ?? 1) * shape.reduce((a, b) => a * b, 1),
+    (sum, t) => sum + (t.perLayer ? config.nLayers : 1) * t.shape.reduce((a, b) => a * b, 1),
     0,
   );
   return LLAMA2C_HEADER_BYTES + 4 * floats;
@@ -114,9 +134,9 @@ export function readLlama2c(bytes: Uint8Array, backend: Backend = jsBackend): { 
   // a Float32Array view needs 4-byte alignment of the absolute offset; Node's pooled Buffers may not have it
   const aligned = bytes.byteOffset % 4 === 0;
   let offset = LLAMA2C_HEADER_BYTES;
-  for (const { names, shape } of fileLayout(config, sharedClassifier)) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    for (const name of names ?? [null]) {
+  for (const t of fileLayout(config, sharedClassifier)) {
+    const size = t.shape.reduce((a, b) => a * b, 1);
+    for (const name of namesOf(t, config.nLayers)) {
       if (name !== null) {
         const dst = weights.get(name).data;
         if (aligned) dst.set(new Float32Array(bytes.buffer, bytes.byteOffset + offset, size));
@@ -149,17 +169,18 @@ export function serializeLlama2c(config: Config, weights: Weights): Uint8Array {
   const floats = new Float32Array(bytes.buffer, LLAMA2C_HEADER_BYTES);
   let at = 0;
   const headDim = c.dim / c.nHeads;
-  for (const [index, { names, shape }] of fileLayout(c, c.tiedEmbeddings).entries()) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (names) {
-      for (const name of names) {
-        floats.set(weights.get(name).data, at);
-        at += size;
+  const layout = fileLayout(c, c.tiedEmbeddings);
+  for (const [index, t] of layout.entries()) {
+    if (t.name !== null) {
+      for (const name of namesOf(t, c.nLayers)) {
+        const data = weights.get(name ?? "").data;
+        floats.set(data, at);
+        at += data.length;
       }
       continue;
     }
     // freq_cis_real (cos) then freq_cis_imag (sin): [seqLen, headDim / 2], freq i = 10000^(-2i/headDim)
-    const imag = fileLayout(c, c.tiedEmbeddings)[index - 1]?.names === null;
+    const imag = layout[index - 1]?.name === null;
     for (let pos = 0; pos < c.seqLen; pos++) {
       for (let i = 0; i < headDim / 2; i++) {
         const angle = pos * Math.fround(1 / Math.pow(10000, (2 * i) / headDim));

@@ -31,6 +31,12 @@ export interface Config {
   tiedEmbeddings: boolean;
 }
 
+/**
+ * Longest context any loader accepts (2^24 positions). The KV cache and, for gpt2, the position
+ * table are sized by seqLen, so a header may not choose it freely; no released model comes near.
+ */
+export const MAX_CONTEXT = 1 << 24;
+
 export const headDimOf = (c: Config): number => c.dim / c.nHeads;
 export const kvDimOf = (c: Config): number => (c.dim / c.nHeads) * c.nKvHeads;
 
@@ -42,6 +48,7 @@ export function validateConfig(c: Config): Config {
   for (const key of ["dim", "hiddenDim", "nLayers", "nHeads", "nKvHeads", "vocabSize", "seqLen"] as const) {
     if (!Number.isInteger(c[key]) || c[key] <= 0) fail(`${key} to be a positive integer`, c[key]);
   }
+  if (c.seqLen > MAX_CONTEXT) fail(`seqLen ≤ ${MAX_CONTEXT}`, c.seqLen);
   if (c.arch !== "llama" && c.arch !== "gpt2") fail(`arch "llama" or "gpt2"`, c.arch);
   if (c.dim % c.nHeads !== 0) fail(`dim divisible by nHeads (${c.nHeads})`, c.dim);
   if (c.nHeads % c.nKvHeads !== 0) fail(`nKvHeads dividing nHeads (${c.nHeads})`, c.nKvHeads);

@@ -1,6 +1,7 @@
-import { headDimOf, kvDimOf } from "./config";
+import { attend } from "./attend";
+import { kvDimOf } from "./config";
 import type { KVCache } from "./kv-cache";
-import { embed, norm, type Runtime } from "./steps";
+import { embed, type Runtime } from "./steps";
 
 /**
  * One token through the whole model: the decode step. Every projection is a matrix × vector.
@@ -13,7 +14,7 @@ export function decodeStep(rt: Runtime, token: number, cache: KVCache): Float32A
   const { config: c, backend: be, w } = rt;
   const s = rt.state.rows(1);
   const { dim, hiddenDim, nHeads, nKvHeads } = c;
-  const headDim = headDimOf(c), kvDim = kvDimOf(c);
+  const kvDim = kvDimOf(c);
   const pos = cache.length;
   cache.reserve(1);
 
@@ -24,7 +25,7 @@ export function decodeStep(rt: Runtime, token: number, cache: KVCache): Float32A
     const { k: keys, v: values } = cache.layers[l];
 
     // ── attention: x += Wo · attend(q, K[0..pos], V[0..pos]), q k v projected from norm(x)
-    norm(rt, s.xb, s.x, L.attnNorm, L.attnNormBias, 1);
+    rt.norm(s.xb, s.x, L.attnNorm, L.attnNormBias, 1);
     be.matvec(s.q, L.wq, s.xb, dim, dim);
     be.matvec(s.k, L.wk, s.xb, kvDim, dim);
     be.matvec(s.v, L.wv, s.xb, kvDim, dim);
@@ -35,19 +36,19 @@ export function decodeStep(rt: Runtime, token: number, cache: KVCache): Float32A
     }
     if (c.arch === "llama") {
       // rotate this position's q and k; the cached keys were rotated at their own positions
-      be.rope(s.q, 1, nHeads, headDim, pos, c.ropeTheta, c.ropeStyle);
-      be.rope(s.k, 1, nKvHeads, headDim, pos, c.ropeTheta, c.ropeStyle);
+      rt.rope(s.q, 1, nHeads, pos);
+      rt.rope(s.k, 1, nKvHeads, pos);
     }
     keys.write(pos, s.k, 0, 1);
     values.write(pos, s.v, 0, 1);
     // one query row over keys 0..pos; query head h reads kv head h / (nHeads / nKvHeads)
-    be.attention(s.xb, s.q, keys.read(pos + 1), values.read(pos + 1), 1, pos + 1, nHeads, nKvHeads, headDim);
+    attend(rt, s.xb, s.q, 1, keys, values, pos + 1);
     be.matvec(s.xb2, L.wo, s.xb, dim, dim);
     if (L.bo) be.add(s.xb2, s.xb2, L.bo);
     be.add(s.x, s.x, s.xb2);
 
     // ── MLP: x += down(act(up(norm(x))))
-    norm(rt, s.xb, s.x, L.ffnNorm, L.ffnNormBias, 1);
+    rt.norm(s.xb, s.x, L.ffnNorm, L.ffnNormBias, 1);
     if (L.wGate) {
       // SwiGLU: down(silu(gate · x) ⊙ (up · x))
       be.matvec(s.hb, L.wGate, s.xb, hiddenDim, dim);
@@ -66,7 +67,7 @@ export function decodeStep(rt: Runtime, token: number, cache: KVCache): Float32A
   cache.advance(1);
 
   // ── final norm, then the classifier: logits [vocab] = lm_head [vocab, dim] · x
-  norm(rt, s.xb, s.x, w.finalNorm, w.finalNormBias, 1);
+  rt.norm(s.xb, s.x, w.finalNorm, w.finalNormBias, 1);
   be.matvec(s.logits, w.lmHead, s.xb, c.vocabSize, dim);
   return s.logits;
 }

@@ -1,6 +1,6 @@
-import type { Backend } from "@zero-llm/tensor";
+import { TensorError, type Backend } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
-import { kvDimOf, type Config } from "./config";
+import { headDimOf, kvDimOf, type Config } from "./config";
 
 /**
  * Storage for one layer's keys (or values): `capacity` rows of `rowLen` = nKvHeads · headDim
@@ -11,25 +11,35 @@ import { kvDimOf, type Config } from "./config";
  *   row 0:  | kv head 0: headDim | kv head 1: headDim | … |
  *   row 1:  | kv head 0: headDim | kv head 1: headDim | … |
  *
- * Why position-major rather than [nKvHeads, seq, headDim]: a token's k (or v) projection comes
- * out of the matmul as one contiguous row [nKvHeads · headDim], so appending a token is a single
- * contiguous copy (a prompt of n tokens: n consecutive rows), and the backend's attention kernel
- * takes k/v as [seqKv, nKvHeads, headDim] with a row stride, so it reads the cache in place. This
- * is llama2.c's key_cache layout too.
+ * Why position-major rather than the head-major [nKvHeads, seq, headDim] of PyTorch code: a
+ * token's k (or v) projection comes out of the matmul as one contiguous row [nKvHeads · headDim],
+ * so appending a token is one contiguous copy (a prompt of n tokens: n consecutive rows), and a
+ * decode step's attention reads each cached row once, front to back, for all heads of the query
+ * (one pass in address order is what a hardware prefetcher streams best). Head-major would
+ * scatter every append into nKvHeads places. llama2.c's key_cache has this layout too. For a
+ * per-head view (the playground's attention explorer) use KVCache.keys(layer, head).
  *
- * The element type is pluggable: f32 stores the rows as they are; a quantized store (Q8_0,
- * Q4_0) packs each row on `write` and unpacks into f32 scratch on `read`.
+ * The element type is pluggable (KVDType). Two ways to read a store:
+ * - `f32Rows`: a store that keeps plain float32 rows exposes them; the attention kernel then
+ *   reads the cache in place (no copy, no allocation): the fast path, and the only one for f32.
+ * - `readRows`: every store unpacks any range of positions into a caller's f32 buffer. A packed
+ *   store (bf16, Q8_0, Q4_0: rows packed on `write`) has `f32Rows = null`, and the attention path
+ *   reads it a chunk of positions at a time into a small buffer of the model's run state, so no
+ *   store needs a full-size f32 copy of itself.
  */
 export interface KVStore {
   readonly dtype: string;
-  /** Store `nRows` rows from src (starting at float offset srcOffset) at rows [row, row + nRows). */
+  /** Positions this store has room for. */
+  readonly capacity: number;
+  /** Numbers per position: nKvHeads · headDim. */
+  readonly rowLen: number;
+  /** Stores `nRows` rows from src (starting at float offset srcOffset) at rows [row, row + nRows). */
   write(row: number, src: Float32Array, srcOffset: number, nRows: number): void;
-  /**
-   * Rows [0, nRows) as f32, row-major with stride rowLen, for the attention kernel. The returned
-   * array may be longer than nRows · rowLen (f32 returns its whole buffer: no copy, no allocation).
-   */
-  read(nRows: number): Float32Array;
-  /** Bytes this store really holds (its allocation, whatever the cache length). */
+  /** Unpacks rows [start, start + nRows) as f32 into dst from float offset dstOffset (row stride rowLen). */
+  readRows(start: number, nRows: number, dst: Float32Array, dstOffset: number): void;
+  /** The rows as plain f32 [capacity, rowLen], read in place by the attention kernel; null when packed. */
+  readonly f32Rows: Float32Array | null;
+  /** Bytes this store really holds: its whole allocation (packed data, scales, any buffer it keeps). */
   bytes(): number;
 }
 
@@ -46,14 +56,19 @@ export const f32KV: KVDType = {
     const data = backend.allocF32(capacity * rowLen);
     return {
       dtype: "f32",
+      capacity,
+      rowLen,
+      f32Rows: data,
       write(row, src, srcOffset, nRows) {
         const dst = row * rowLen;
         const n = nRows * rowLen;
         // a plain loop rather than data.set(src.subarray(…)): no view object per token
         for (let i = 0; i < n; i++) data[dst + i] = src[srcOffset + i];
       },
-      read() {
-        return data;
+      readRows(start, nRows, dst, dstOffset) {
+        const from = start * rowLen;
+        const n = nRows * rowLen;
+        for (let i = 0; i < n; i++) dst[dstOffset + i] = data[from + i];
       },
       bytes() {
         return data.byteLength;
@@ -79,6 +94,8 @@ export interface KVCacheOptions {
 export class KVCache {
   readonly capacity: number;
   readonly rowLen: number;
+  readonly nKvHeads: number;
+  readonly headDim: number;
   readonly layers: ReadonlyArray<{ readonly k: KVStore; readonly v: KVStore }>;
   private filled = 0;
 
@@ -95,12 +112,37 @@ export class KVCache {
     }
     this.capacity = capacity;
     this.rowLen = kvDimOf(config);
+    this.nKvHeads = config.nKvHeads;
+    this.headDim = headDimOf(config);
     const kType = options.kType ?? f32KV;
     const vType = options.vType ?? f32KV;
-    this.layers = Array.from({ length: config.nLayers }, () => ({
-      k: kType.create(capacity, this.rowLen, backend),
-      v: vType.create(capacity, this.rowLen, backend),
-    }));
+    const layers: { k: KVStore; v: KVStore }[] = [];
+    try {
+      for (let l = 0; l < config.nLayers; l++) {
+        layers.push({ k: kType.create(capacity, this.rowLen, backend), v: vType.create(capacity, this.rowLen, backend) });
+      }
+    } catch (e) {
+      // an allocation the engine cannot make (a Float32Array past the engine's limit, wasm memory
+      // exhausted) becomes a typed error that says which knob to turn
+      if (!(e instanceof RangeError) && !(e instanceof TensorError && e.code === "OUT_OF_MEMORY")) throw e;
+      const f32Bytes = 2 * config.nLayers * capacity * this.rowLen * 4;
+      throw new TransformerError(
+        "BAD_CACHE",
+        `KV cache: expected to allocate ${config.nLayers} layers × K,V × ${capacity} positions × ${this.rowLen} numbers ` +
+          `(${f32Bytes} bytes as f32), found the allocation refused (${e.message}); pass a smaller { capacity }`,
+      );
+    }
+    for (const { k, v } of layers) {
+      for (const store of [k, v]) {
+        if (store.capacity !== capacity || store.rowLen !== this.rowLen) {
+          throw new TransformerError(
+            "BAD_CACHE",
+            `KV store ${store.dtype}: expected capacity ${capacity} and rowLen ${this.rowLen}, found ${store.capacity} and ${store.rowLen}`,
+          );
+        }
+      }
+    }
+    this.layers = layers;
   }
 
   /** Positions filled so far. */
@@ -139,5 +181,36 @@ export class KVCache {
   /** Bytes really held by all layers' K and V stores (the whole allocation, not just `length`). */
   bytes(): number {
     return this.layers.reduce((sum, { k, v }) => sum + k.bytes() + v.bytes(), 0);
+  }
+
+  /**
+   * The head-major view of one kv head's keys: a new array [length, headDim], row p = the key
+   * of position p (after RoPE). For inspection (the playground), not for the decode loop: it copies.
+   */
+  keys(layer: number, head: number): Float32Array {
+    return this.headRows("k", layer, head);
+  }
+
+  /** Like keys(), for the values. */
+  values(layer: number, head: number): Float32Array {
+    return this.headRows("v", layer, head);
+  }
+
+  private headRows(which: "k" | "v", layer: number, head: number): Float32Array {
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.layers.length) {
+      throw new TransformerError("BAD_CACHE", `KV cache: expected a layer in [0, ${this.layers.length}), found ${layer}`);
+    }
+    if (!Number.isInteger(head) || head < 0 || head >= this.nKvHeads) {
+      throw new TransformerError("BAD_CACHE", `KV cache: expected a kv head in [0, ${this.nKvHeads}), found ${head}`);
+    }
+    const store = this.layers[layer][which];
+    const { headDim, rowLen, filled } = this;
+    const out = new Float32Array(filled * headDim);
+    const row = new Float32Array(rowLen);
+    for (let p = 0; p < filled; p++) {
+      store.readRows(p, 1, row, 0);
+      out.set(row.subarray(head * headDim, (head + 1) * headDim), p * headDim);
+    }
+    return out;
   }
 }

@@ -6,7 +6,7 @@ import { KVCache, type KVCacheOptions } from "./kv-cache";
 import { resolveWeights } from "./layers";
 import { forwardRows, logitsForRow, logitsForRows } from "./rows";
 import { RunState } from "./run-state";
-import { checkTokens, type Runtime } from "./steps";
+import { boundKernels, checkToken, checkTokens, type Runtime } from "./steps";
 import { checkWeights, type Weights } from "./weights";
 
 export interface ModelOptions {
@@ -72,6 +72,7 @@ export class Model {
       backend: this.backend,
       w: resolveWeights(config, weights),
       state: new RunState(config, this.backend, this.maxBatchRows),
+      ...boundKernels(config, this.backend),
     };
   }
 
@@ -87,7 +88,7 @@ export class Model {
 
   /** Logits [vocabSize] for the token after `token`, which goes to position cache.length. */
   decode(token: number, cache: KVCache): Float32Array {
-    checkTokens(this.config, [token]);
+    checkToken(this.config, token);
     this.checkCache(cache);
     return decodeStep(this.rt, token, cache);
   }

@@ -1,6 +1,11 @@
-import { headDimOf, kvDimOf } from "./config";
+import { attend } from "./attend";
+import { kvDimOf } from "./config";
 import type { KVCache } from "./kv-cache";
-import { addBias, embed, norm, type Runtime } from "./steps";
+import { addBias, embed, type Runtime } from "./steps";
+
+// nn.Linear layout: every weight is [out, in], so each projection multiplies by Wᵀ. One shared
+// (frozen) options object rather than a literal per call: batched decode runs this per token.
+const LINEAR = Object.freeze({ transB: true });
 
 /**
  * How the rows in flight map onto sequences:
@@ -27,8 +32,7 @@ export function forwardRows(
   const { config: c, backend: be, w } = rt;
   const s = rt.state.rows(n);
   const { dim, hiddenDim, nHeads, nKvHeads } = c;
-  const headDim = headDimOf(c), kvDim = kvDimOf(c);
-  const linear = { transB: true };
+  const kvDim = kvDimOf(c);
   const pos0 = caches[0].length; // prefill only
   if (mode === "prefill") caches[0].reserve(n);
   else for (const cache of caches) cache.reserve(1);
@@ -42,10 +46,10 @@ export function forwardRows(
     const L = w.layers[l];
 
     // ── attention: x += Wo · attend(q, K, V), projections of norm(x)   [n, dim] → [n, dim]
-    norm(rt, s.xb, s.x, L.attnNorm, L.attnNormBias, n);
-    be.matmul(s.q, s.xb, L.wq, n, dim, dim, linear); // [n, nHeads · headDim]
-    be.matmul(s.k, s.xb, L.wk, n, dim, kvDim, linear); // [n, nKvHeads · headDim]
-    be.matmul(s.v, s.xb, L.wv, n, dim, kvDim, linear);
+    rt.norm(s.xb, s.x, L.attnNorm, L.attnNormBias, n);
+    be.matmul(s.q, s.xb, L.wq, n, dim, dim, LINEAR); // [n, nHeads · headDim]
+    be.matmul(s.k, s.xb, L.wk, n, dim, kvDim, LINEAR); // [n, nKvHeads · headDim]
+    be.matmul(s.v, s.xb, L.wv, n, dim, kvDim, LINEAR);
     addBias(s.q, L.bq, n);
     addBias(s.k, L.bk, n);
     addBias(s.v, L.bv, n);
@@ -53,15 +57,14 @@ export function forwardRows(
     if (mode === "prefill") {
       const { k: keys, v: values } = caches[0].layers[l];
       if (c.arch === "llama") {
-        be.rope(s.q, n, nHeads, headDim, pos0, c.ropeTheta, c.ropeStyle);
-        be.rope(s.k, n, nKvHeads, headDim, pos0, c.ropeTheta, c.ropeStyle);
+        rt.rope(s.q, n, nHeads, pos0);
+        rt.rope(s.k, n, nKvHeads, pos0);
       }
       keys.write(pos0, s.k, 0, n);
       values.write(pos0, s.v, 0, n);
       const seqKv = pos0 + n;
       const probs = probsSink ? new Float32Array(nHeads * n * seqKv) : undefined;
-      be.attention(s.xb, s.q, keys.read(seqKv), values.read(seqKv), n, seqKv, nHeads, nKvHeads, headDim,
-        probs ? { probs } : undefined);
+      attend(rt, s.xb, s.q, n, keys, values, seqKv, probs);
       if (probs && probsSink) probsSink(l, probs, n, seqKv);
     } else {
       for (let r = 0; r < n; r++) {
@@ -69,30 +72,30 @@ export function forwardRows(
         const { k: keys, v: values } = caches[r].layers[l];
         const pos = caches[r].length;
         if (c.arch === "llama") {
-          be.rope(row.q, 1, nHeads, headDim, pos, c.ropeTheta, c.ropeStyle);
-          be.rope(row.k, 1, nKvHeads, headDim, pos, c.ropeTheta, c.ropeStyle);
+          rt.rope(row.q, 1, nHeads, pos);
+          rt.rope(row.k, 1, nKvHeads, pos);
         }
         keys.write(pos, s.k, r * kvDim, 1);
         values.write(pos, s.v, r * kvDim, 1);
-        be.attention(row.xb, row.q, keys.read(pos + 1), values.read(pos + 1), 1, pos + 1, nHeads, nKvHeads, headDim);
+        attend(rt, row.xb, row.q, 1, keys, values, pos + 1);
       }
     }
-    be.matmul(s.xb2, s.xb, L.wo, n, dim, dim, linear);
+    be.matmul(s.xb2, s.xb, L.wo, n, dim, dim, LINEAR);
     addBias(s.xb2, L.bo, n);
     be.add(s.x, s.x, s.xb2);
 
     // ── MLP: x += down(act(up(norm(x))))   [n, dim] → [n, hiddenDim] → [n, dim]
-    norm(rt, s.xb, s.x, L.ffnNorm, L.ffnNormBias, n);
+    rt.norm(s.xb, s.x, L.ffnNorm, L.ffnNormBias, n);
     if (L.wGate) {
-      be.matmul(s.hb, s.xb, L.wGate, n, dim, hiddenDim, linear);
-      be.matmul(s.hb2, s.xb, L.wUp, n, dim, hiddenDim, linear);
+      be.matmul(s.hb, s.xb, L.wGate, n, dim, hiddenDim, LINEAR);
+      be.matmul(s.hb2, s.xb, L.wUp, n, dim, hiddenDim, LINEAR);
       be.swiglu(s.hb, s.hb, s.hb2);
     } else {
-      be.matmul(s.hb, s.xb, L.wUp, n, dim, hiddenDim, linear);
+      be.matmul(s.hb, s.xb, L.wUp, n, dim, hiddenDim, LINEAR);
       addBias(s.hb, L.bUp, n);
       be.gelu(s.hb, s.hb);
     }
-    be.matmul(s.xb2, s.hb, L.wDown, n, hiddenDim, dim, linear);
+    be.matmul(s.xb2, s.hb, L.wDown, n, hiddenDim, dim, LINEAR);
     addBias(s.xb2, L.bDown, n);
     be.add(s.x, s.x, s.xb2);
   }
@@ -105,9 +108,9 @@ export function forwardRows(
 export function logitsForRows(rt: Runtime, n: number): Float32Array {
   const { config: c, backend: be, w } = rt;
   const s = rt.state.rows(n);
-  norm(rt, s.xb, s.x, w.finalNorm, w.finalNormBias, n);
+  rt.norm(s.xb, s.x, w.finalNorm, w.finalNormBias, n);
   if (n === 1) be.matvec(s.logits, w.lmHead, s.xb, c.vocabSize, c.dim);
-  else be.matmul(s.logits, s.xb, w.lmHead, n, c.dim, c.vocabSize, { transB: true });
+  else be.matmul(s.logits, s.xb, w.lmHead, n, c.dim, c.vocabSize, LINEAR);
   return s.logits;
 }
 
@@ -116,7 +119,7 @@ export function logitsForRow(rt: Runtime, r: number): Float32Array {
   const { config: c, backend: be, w } = rt;
   const row = rt.state.row(r);
   const first = rt.state.row(0);
-  norm(rt, row.xb, row.x, w.finalNorm, w.finalNormBias, 1);
+  rt.norm(row.xb, row.x, w.finalNorm, w.finalNormBias, 1);
   be.matvec(first.logits, w.lmHead, row.xb, c.vocabSize, c.dim);
   return first.logits;
 }

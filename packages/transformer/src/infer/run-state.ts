@@ -21,6 +21,21 @@ export interface RowBuffers {
   readonly logits: Float32Array;
 }
 
+/** Positions of a packed KV store unpacked at a time by the chunked attention path (attend.ts). */
+export const KV_CHUNK_POSITIONS = 64;
+
+/** Buffers of the chunked attention path over packed KV stores. */
+export interface ChunkBuffers {
+  /** one chunk of unpacked keys and values [KV_CHUNK_POSITIONS, nKvHeads, headDim] */
+  readonly kChunk: Float32Array;
+  readonly vChunk: Float32Array;
+  /** scores of one query head over the chunk [KV_CHUNK_POSITIONS] */
+  readonly scores: Float64Array;
+  /** online-softmax state per (query row, head) [maxRows · nHeads] */
+  readonly runningMax: Float64Array;
+  readonly runningSum: Float64Array;
+}
+
 /**
  * Every buffer the forward pass writes, allocated once (through the backend) for up to `maxRows`
  * tokens in flight: 1 for decode, a chunk of the prompt for prefill, one row per sequence for a
@@ -34,9 +49,12 @@ export class RunState {
   private readonly widths: Record<keyof RowBuffers, number>;
   private readonly prefixViews = new Map<number, RowBuffers>();
   private readonly rowViews = new Map<number, RowBuffers>();
+  private readonly config: Config;
+  private chunks: ChunkBuffers | null = null;
 
   constructor(c: Config, backend: Backend, maxRows: number) {
     this.maxRows = maxRows;
+    this.config = c;
     const kvDim = kvDimOf(c);
     this.widths = {
       x: c.dim, xb: c.dim, xb2: c.dim, q: c.dim, k: kvDim, v: kvDim,
@@ -47,27 +65,52 @@ export class RunState {
 
   /** The first n rows of every buffer. */
   rows(n: number): RowBuffers {
-    let views = this.prefixViews.get(n);
-    if (!views) {
-      views = this.map((name, width) => this.full[name].subarray(0, n * width));
-      this.prefixViews.set(n, views);
-    }
-    return views;
+    return this.prefixViews.get(n) ?? this.makePrefix(n);
   }
 
   /** Row r alone of every buffer. */
   row(r: number): RowBuffers {
-    let views = this.rowViews.get(r);
-    if (!views) {
-      views = this.map((name, width) => this.full[name].subarray(r * width, (r + 1) * width));
-      this.rowViews.set(r, views);
-    }
+    return this.rowViews.get(r) ?? this.makeRow(r);
+  }
+
+  // The closures live here, not in rows()/row(): a function whose parameter is captured by a
+  // closure allocates that closure's context on every call, even when the cache hit returns early.
+  private makePrefix(n: number): RowBuffers {
+    const views = this.map((name, width) => this.full[name].subarray(0, n * width));
+    this.prefixViews.set(n, views);
     return views;
   }
 
-  /** Bytes held by the buffers (views excluded: they share memory). */
+  private makeRow(r: number): RowBuffers {
+    const views = this.map((name, width) => this.full[name].subarray(r * width, (r + 1) * width));
+    this.rowViews.set(r, views);
+    return views;
+  }
+
+  /**
+   * The chunked attention path's buffers, allocated on the first attention over a packed KV
+   * store (a model that only ever sees f32 caches never pays for them), then reused.
+   */
+  chunkBuffers(): ChunkBuffers {
+    if (!this.chunks) {
+      const kvDim = kvDimOf(this.config);
+      const rows = this.maxRows * this.config.nHeads;
+      this.chunks = {
+        kChunk: new Float32Array(KV_CHUNK_POSITIONS * kvDim),
+        vChunk: new Float32Array(KV_CHUNK_POSITIONS * kvDim),
+        scores: new Float64Array(KV_CHUNK_POSITIONS),
+        runningMax: new Float64Array(rows),
+        runningSum: new Float64Array(rows),
+      };
+    }
+    return this.chunks;
+  }
+
+  /** Bytes held by the buffers (views excluded: they share memory), the chunk buffers once allocated. */
   bytes(): number {
-    return Object.values(this.full).reduce((sum: number, a: Float32Array) => sum + a.byteLength, 0);
+    let total = Object.values(this.full).reduce((sum: number, a: Float32Array) => sum + a.byteLength, 0);
+    if (this.chunks) for (const a of Object.values(this.chunks) as (Float32Array | Float64Array)[]) total += a.byteLength;
+    return total;
   }
 
   private map(make: (name: keyof RowBuffers, width: number) => Float32Array): RowBuffers {
