@@ -1,6 +1,14 @@
 import type { Backend } from "./backend";
 import { jsTrainKernels } from "./js-train";
 
+// One row of attention scores, reused across calls (grown on demand) so a decode step on the
+// reference backend allocates nothing either.
+let scoreRow = new Float32Array(64);
+function scoresFor(length: number): Float32Array {
+  if (scoreRow.length < length) scoreRow = new Float32Array(Math.max(length, 2 * scoreRow.length));
+  return scoreRow;
+}
+
 /**
  * The reference backend: plain loops that read like the math. Every other backend is tested
  * against this one, so clarity wins over speed here.
@@ -107,11 +115,12 @@ export const jsBackend: Backend = {
     }
   },
 
-  attention(out, q, k, v, seqQ, seqKv, nHeads, nKvHeads, headDim, opts = {}) {
-    const kvStride = opts.kvStride ?? nKvHeads * headDim;
+  attention(out, q, k, v, seqQ, seqKv, nHeads, nKvHeads, headDim, opts) {
+    const kvStride = opts?.kvStride ?? nKvHeads * headDim;
+    const probs = opts?.probs;
     const group = nHeads / nKvHeads;
     const scale = 1 / Math.sqrt(headDim);
-    const scores = new Float32Array(seqKv);
+    const scores = scoresFor(seqKv);
     for (let h = 0; h < nHeads; h++) {
       const kvHead = Math.floor(h / group);
       for (let i = 0; i < seqQ; i++) {
@@ -134,7 +143,7 @@ export const jsBackend: Backend = {
         for (let d = 0; d < headDim; d++) out[oOff + d] = 0;
         for (let t = 0; t < seqKv; t++) {
           const p = t <= last ? scores[t] / sum : 0;
-          if (opts.probs) opts.probs[(h * seqQ + i) * seqKv + t] = p;
+          if (probs) probs[(h * seqQ + i) * seqKv + t] = p;
           if (p === 0) continue;
           const vOff = t * kvStride + kvHead * headDim;
           for (let d = 0; d < headDim; d++) out[oOff + d] = out[oOff + d] + p * v[vOff + d];

@@ -99,14 +99,13 @@ export class ThreadPool {
    * every part has finished, so no thread still writes the job's output), and WORKER_FAILED up
    * front once a worker has died.
    */
-  run(kind: number, args: readonly number[]): void {
+  run(kind: number, args: ArrayLike<number>, argCount = args.length, parts = this.threads * PARTS_PER_THREAD): void {
     if (this.health.failure) throw this.health.failure;
     const c = this.ctrlI32;
-    const parts = this.threads * PARTS_PER_THREAD;
     const gen = (this.generation = (this.generation + 1) | 0);
     c[KIND] = kind;
     c[NCHUNKS] = parts;
-    for (let i = 0; i < args.length; i++) c[ARGS + i] = args[i];
+    for (let i = 0; i < argCount; i++) c[ARGS + i] = args[i];
     Atomics.store(c, FAILED, 0);
     Atomics.store(c, DONE, 0);
     Atomics.store(c, NEXT, (gen & 0xffff) << 16);

@@ -90,6 +90,8 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
   private readonly owned = new WeakMap<Float32Array, number>();
   private readonly ropeTables: RopeTables;
   private readonly staging: Staging;
+  /** Arguments of a threaded job, filled in place (a decode step allocates nothing). */
+  private readonly jobArgs = new Int32Array(16);
 
   constructor(
     readonly threads: number,
@@ -156,6 +158,18 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     return this.threads > 1 && work >= minimum;
   }
 
+  /**
+   * Parts to cut a threaded matmul into. More parts than threads let a thread the OS parks for a
+   * while claim fewer of them, but every part packs the whole operand it shares with the others
+   * (op(A) when split by columns, op(B) by rows: assembly/jobs.ts), so a thin split dimension
+   * gets one part per thread (measured, 128×768·768×128 on 2 threads: 8 parts 30 GFLOP/s, 2
+   * parts 60). Up to 4 parts per thread once each part keeps at least 8 tile strips.
+   */
+  private matmulParts(m: number, n: number, batch: number): number {
+    const strips = batch >= this.threads ? batch : n >= m ? Math.ceil(n / 8) : Math.ceil(m / 4);
+    return this.threads * Math.max(1, Math.min(4, Math.floor(strips / (8 * this.threads))));
+  }
+
   matmul(
     out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number,
     opts: { transA?: boolean; transB?: boolean; batch?: number; bBatchStride?: number; accumulate?: boolean } = {},
@@ -179,8 +193,11 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     const s = this.begin();
     const pa = s.in(a), pb = s.in(b), pc = s.out(out, accumulate);
     const flags = (opts.transB ? 1 : 0) | (accumulate ? 2 : 0) | (opts.transA ? 4 : 0);
-    if (this.parallel(2 * batch * m * k * n, PARALLEL_MIN_FLOPS)) this.pool.run(JOB_MATMUL, [pc, pa, pb, m, k, n, flags, batch, bStride]);
-    else this.kernels.matmul(pc, pa, pb, m, k, n, flags, batch, bStride, 0, 1, this.scratch);
+    if (this.parallel(2 * batch * m * k * n, PARALLEL_MIN_FLOPS)) {
+      const j = this.jobArgs;
+      j[0] = pc; j[1] = pa; j[2] = pb; j[3] = m; j[4] = k; j[5] = n; j[6] = flags; j[7] = batch; j[8] = bStride;
+      this.pool.run(JOB_MATMUL, j, 9, this.matmulParts(m, n, batch));
+    } else this.kernels.matmul(pc, pa, pb, m, k, n, flags, batch, bStride, 0, 1, this.scratch);
     s.done();
   }
 
@@ -190,8 +207,11 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     need("matvec out", out, rows);
     const s = this.begin();
     const pw = s.in(w), px = s.in(x), po = s.out(out, false);
-    if (this.parallel(rows * cols, PARALLEL_MIN_MATVEC)) this.pool.run(JOB_MATVEC, [po, pw, px, rows, cols]);
-    else this.kernels.matvec(po, pw, px, rows, cols, 0, 1);
+    if (this.parallel(rows * cols, PARALLEL_MIN_MATVEC)) {
+      const j = this.jobArgs;
+      j[0] = po; j[1] = pw; j[2] = px; j[3] = rows; j[4] = cols;
+      this.pool.run(JOB_MATVEC, j, 5);
+    } else this.kernels.matvec(po, pw, px, rows, cols, 0, 1);
     s.done();
   }
 
@@ -267,10 +287,12 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     const pq = s.in(q), pk = s.in(k), pv = s.in(v);
     const pp = opts.probs ? s.out(opts.probs, false) : 0;
     const po = s.out(out, false);
-    const args = [po, pq, pk, pv, pp, seqQ, seqKv, nHeads, nKvHeads, headDim, kvStride];
     const rowsOfWork = nHeads * seqQ;
-    if (rowsOfWork > 1 && this.parallel(2 * rowsOfWork * seqKv * headDim, PARALLEL_MIN_FLOPS / 8)) this.pool.run(JOB_ATTENTION, args);
-    else this.kernels.attention(po, pq, pk, pv, pp, seqQ, seqKv, nHeads, nKvHeads, headDim, kvStride, 0, 1, this.scratch);
+    if (rowsOfWork > 1 && this.parallel(2 * rowsOfWork * seqKv * headDim, PARALLEL_MIN_FLOPS / 8)) {
+      const j = this.jobArgs;
+      j[0] = po; j[1] = pq; j[2] = pk; j[3] = pv; j[4] = pp; j[5] = seqQ; j[6] = seqKv; j[7] = nHeads; j[8] = nKvHeads; j[9] = headDim; j[10] = kvStride;
+      this.pool.run(JOB_ATTENTION, j, 11);
+    } else this.kernels.attention(po, pq, pk, pv, pp, seqQ, seqKv, nHeads, nKvHeads, headDim, kvStride, 0, 1, this.scratch);
     s.done();
   }
 

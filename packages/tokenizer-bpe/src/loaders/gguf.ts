@@ -30,7 +30,7 @@ export const GGUF_PRE_PATTERNS: Readonly<Record<string, { pattern: string; ignor
   "llama-bpe": { pattern: LLAMA3_PATTERN, ignoreMerges: true },
   llama3: { pattern: LLAMA3_PATTERN, ignoreMerges: true },
   dbrx: { pattern: LLAMA3_PATTERN, ignoreMerges: false },
-  smaug: { pattern: LLAMA3_PATTERN, ignoreMerges: false },
+  "smaug-bpe": { pattern: LLAMA3_PATTERN, ignoreMerges: false },
   qwen2: { pattern: QWEN2_PATTERN, ignoreMerges: false },
   stablelm2: { pattern: QWEN2_PATTERN, ignoreMerges: false },
 };
