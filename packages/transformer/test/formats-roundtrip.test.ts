@@ -235,8 +235,21 @@ describe.skipIf(!haveCheckpoint)("llama2.c export (needs stories260K.bin)", () =
     expect(maxAbsDiff(a, b)).toBeLessThan(1e-3); // cos/sin of angles up to 511 rad, f32 vs f64 arithmetic
   });
 
-  it("refuses what run.c cannot run", () => {
-    const { model } = loadTiny("tiny-llama-half.json");
-    expect(() => serializeLlama2c(model.config, model.weights)).toThrow(/ropeStyle "interleaved"/);
+  it("refuses what run.c cannot run (it hard-codes theta 10000 and eps 1e-5, and is llama only)", () => {
+    const { model } = loadTiny("tiny-llama-half.json"); // theta 500
+    expect(() => serializeLlama2c(model.config, model.weights)).toThrow(/ropeTheta 10000/);
+    const gpt2 = loadTiny("tiny-gpt2.json").model;
+    expect(() => serializeLlama2c(gpt2.config, gpt2.weights)).toThrow(/arch "llama"/);
+  });
+
+  it("a half-RoPE (Hugging Face) model is written with q/k in run.c's interleaved order: same logits", () => {
+    const { model: half } = loadTiny("tiny-llama-half.json");
+    const config = { ...half.config, ropeTheta: 10000, normEps: 1e-5 };
+    const source = new Model(config, half.weights);
+    const back = readLlama2c(serializeLlama2c(config, half.weights));
+    expect(back.config.ropeStyle).toBe("interleaved");
+    const restored = new Model(back.config, back.weights);
+    const [a, b] = [source.newCache(), restored.newCache()];
+    for (const token of [1, 5, 3, 7, 2]) expect(maxAbsDiff(source.decode(token, a), restored.decode(token, b))).toBeLessThan(1e-5);
   });
 });

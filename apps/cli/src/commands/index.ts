@@ -7,6 +7,7 @@ import { evalLogitsCommand } from "./eval-logits";
 import { benchCommand } from "./bench";
 import { trainCommand } from "./train";
 import { evalPplCommand } from "./eval-ppl";
+import { exportCommand } from "./export";
 
 /** Every `zllm` subcommand, in the order `zllm --help` lists them. Add new commands here. */
 export const COMMANDS: readonly Command[] = [
@@ -19,4 +20,5 @@ export const COMMANDS: readonly Command[] = [
   benchCommand,
   trainCommand,
   evalPplCommand,
+  exportCommand,
 ];

@@ -1,4 +1,5 @@
 import { jsBackend, type Backend } from "@zero-llm/tensor";
+import { halfToInterleaved } from "./rope-permute";
 import { TransformerError } from "../errors";
 import { validateConfig, type Config } from "../infer/config";
 import { allocateWeights, type Weights } from "../infer/weights";
@@ -159,7 +160,6 @@ export function serializeLlama2c(config: Config, weights: Weights): Uint8Array {
     throw new TransformerError("BAD_CONFIG", `llama2.c export: expected ${what}, found ${String(found)}`);
   };
   if (c.arch !== "llama") fail(`arch "llama"`, c.arch);
-  if (c.ropeStyle !== "interleaved") fail(`ropeStyle "interleaved" (convert a "half" model through GGUF or permute q/k first)`, c.ropeStyle);
   if (c.ropeTheta !== 10000) fail("ropeTheta 10000 (run.c hard-codes it)", c.ropeTheta);
   if (Math.fround(c.normEps) !== Math.fround(1e-5)) fail("normEps 1e-5 (run.c hard-codes it)", c.normEps);
   const bytes = new Uint8Array(llama2cFileBytes(c, c.tiedEmbeddings));
@@ -173,7 +173,11 @@ export function serializeLlama2c(config: Config, weights: Weights): Uint8Array {
   for (const [index, t] of layout.entries()) {
     if (t.name !== null) {
       for (const name of namesOf(t, c.nLayers)) {
-        const data = weights.get(name ?? "").data;
+        let data = weights.get(name ?? "").data;
+        // run.c rotates adjacent pairs: a "half" (Hugging Face) model's q/k rows are reordered
+        // inside each head, as the GGUF writer does, so the file gives the same logits
+        if (c.ropeStyle === "half" && name?.endsWith("self_attn.q_proj.weight")) data = halfToInterleaved(data, c.nHeads, headDim, c.dim);
+        if (c.ropeStyle === "half" && name?.endsWith("self_attn.k_proj.weight")) data = halfToInterleaved(data, c.nKvHeads, headDim, c.dim);
         floats.set(data, at);
         at += data.length;
       }
