@@ -57,7 +57,7 @@ const FLAGS = {
   json: { type: "boolean", description: "one JSON object per event on stdout (start, step, eval, checkpoint, done)" },
   quiet: { type: "boolean", description: "no progress; print only the final summary" },
   backend: { type: "string", description: "kernels: wasm (SIMD, default when available) or js (reference)", choices: ["wasm", "js"] },
-  threads: { type: "number", description: "threads for the wasm backend (default 1)", integer: true, min: 1, max: 64 },
+  threads: { type: "number", description: "threads for the wasm backend (default 2; results do not depend on it)", integer: true, min: 1, max: 64 },
 } as const satisfies Record<string, FlagSpec>;
 
 function settingsFrom(f: Flags): Partial<TrainSettings> {
@@ -162,7 +162,7 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
   for (const file of prepared.files) await writeFileAtomic(path.join(out, file.name), [new TextEncoder().encode(file.text)]);
   for (const line of notes) note(line);
 
-  const chosen = await chooseBackend({ positionals: [], flags: { ...args.flags, threads: f.threads ?? 1 } });
+  const chosen = await chooseBackend({ positionals: [], flags: { ...args.flags, threads: f.threads ?? 2 } });
   const previous = getBackend();
   setBackend(chosen.backend);
   const tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
