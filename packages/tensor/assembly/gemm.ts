@@ -18,7 +18,7 @@
 // ran slower here, as did the dot-product form (2×4 tiles of partial sums reduced across lanes).
 // Packing pads edges with zeros, so the tile never branches; edge tiles go through a small
 // buffer and only the valid part is written back.
-import { madd } from "./simd";
+import { madd, transpose4x4 } from "./simd";
 
 export const KC = 256;
 export const MC = 64;
@@ -48,17 +48,7 @@ function packA(dst: usize, a: usize, lda: i32, transA: bool, ic: i32, mc: i32, p
       const s0 = a + (<usize>(ic + i) * lda + pc) * 4, s1 = s0 + lda4, s2 = s1 + lda4, s3 = s2 + lda4;
       const k4 = kc & ~3;
       let p = 0;
-      for (; p < k4; p += 4) {
-        const off = <usize>p << 2;
-        const r0 = v128.load(s0 + off), r1 = v128.load(s1 + off), r2 = v128.load(s2 + off), r3 = v128.load(s3 + off);
-        const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-        const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-        const d = panel + (<usize>p << 4);
-        v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-        v128.store(d, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 16);
-        v128.store(d, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 32);
-        v128.store(d, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 48);
-      }
+      for (; p < k4; p += 4) transpose4x4(s0 + (<usize>p << 2), lda4, panel + (<usize>p << 4), 16);
       for (; p < kc; p++) {
         const off = <usize>p << 2, d = panel + (<usize>p << 4);
         store<f32>(d, load<f32>(s0 + off)); store<f32>(d, load<f32>(s1 + off), 4);
@@ -95,17 +85,7 @@ function packB(dst: usize, b: usize, ldb: i32, transB: bool, pc: i32, kc: i32, j
         const s0 = b + (<usize>(jc + j + 4 * half) * ldb + pc) * 4, s1 = s0 + ldb4, s2 = s1 + ldb4, s3 = s2 + ldb4;
         const col = panel + (<usize>half << 4);
         let p = 0;
-        for (; p < k4; p += 4) {
-          const off = <usize>p << 2;
-          const r0 = v128.load(s0 + off), r1 = v128.load(s1 + off), r2 = v128.load(s2 + off), r3 = v128.load(s3 + off);
-          const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-          const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-          const d = col + (<usize>p << 5);
-          v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-          v128.store(d, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 32);
-          v128.store(d, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 64);
-          v128.store(d, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 96);
-        }
+        for (; p < k4; p += 4) transpose4x4(s0 + (<usize>p << 2), ldb4, col + (<usize>p << 5), 32);
         for (; p < kc; p++) {
           const off = <usize>p << 2, d = col + (<usize>p << 5);
           store<f32>(d, load<f32>(s0 + off)); store<f32>(d, load<f32>(s1 + off), 4);

@@ -6,6 +6,21 @@
   return f32x4.add(c, f32x4.mul(a, b));
 }
 
+/**
+ * A 4×4 block transposed in registers: four f32x4 rows read at s, s + lds, s + 2·lds, s + 3·lds
+ * are stored as four columns-become-rows at d, d + ldd, … (strides in bytes). The packing of
+ * the matmul operands and the transpose kernel all go through it.
+ */
+@inline export function transpose4x4(s: usize, lds: usize, d: usize, ldd: usize): void {
+  const r0 = v128.load(s), r1 = v128.load(s + lds), r2 = v128.load(s + 2 * lds), r3 = v128.load(s + 3 * lds);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(d + ldd, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(d + 2 * ldd, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(d + 3 * ldd, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
+
 /** Sum of the four lanes. */
 @inline export function hsum(v: v128): f32 {
   // (l0 + l2) + (l1 + l3): fold the high half onto the low half, then the two survivors.

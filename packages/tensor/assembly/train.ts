@@ -3,7 +3,7 @@
 // derivatives (softmax, norms, cross-entropy) are in train-rows.ts.
 // Gradients accumulate: every `g…` output is added into (`+=`), as the autograd engine's rules do.
 // Statistics are recomputed per row from the forward inputs (nothing is saved by the forward).
-import { exp4, madd } from "./simd";
+import { exp4, madd, transpose4x4 } from "./simd";
 
 @inline function at(p: usize, i: i32): usize {
   return p + (<usize>i << 2);
@@ -20,17 +20,7 @@ export function transpose(out: usize, x: usize, batch: i32, rows: i32, cols: i32
     const xb = x + <usize>b * per, ob = out + <usize>b * per;
     for (let r = 0; r < r4; r += 4) {
       const src = xb + <usize>r * ldx;
-      for (let c = 0; c < c4; c += 4) {
-        const s = src + (<usize>c << 2);
-        const v0 = v128.load(s), v1 = v128.load(s + ldx), v2 = v128.load(s + 2 * ldx), v3 = v128.load(s + 3 * ldx);
-        const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
-        const t2 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
-        const d = ob + <usize>c * ldo + (<usize>r << 2);
-        v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-        v128.store(d + ldo, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
-        v128.store(d + 2 * ldo, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
-        v128.store(d + 3 * ldo, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
-      }
+      for (let c = 0; c < c4; c += 4) transpose4x4(src + (<usize>c << 2), ldx, ob + <usize>c * ldo + (<usize>r << 2), ldo);
       for (let c = c4; c < cols; c++) {
         for (let q = 0; q < 4; q++) store<f32>(ob + <usize>c * ldo + (<usize>(r + q) << 2), load<f32>(src + <usize>q * ldx + (<usize>c << 2)));
       }

@@ -1,4 +1,12 @@
+import { TensorError } from "../errors";
 import type { WasmHeap } from "./wasm-heap";
+
+/** The length check every wasm kernel call makes on its arrays before anything is staged. */
+export function need(name: string, array: Float32Array, length: number): void {
+  if (array.length < length) {
+    throw new TensorError("SHAPE_MISMATCH", `wasm ${name}: expected at least ${length} elements, found ${array.length}`);
+  }
+}
 
 // Per-call staging for arrays outside wasm memory: each distinct array gets one scratch copy
 // (so `out` aliasing an input stays aliased), outputs are copied back after the kernel.

@@ -1,13 +1,7 @@
 import { TensorError } from "../errors";
 import type { AdamHyper, TrainKernels } from "./backend";
 import type { KernelExports } from "./wasm-module";
-import type { Staging } from "./wasm-staging";
-
-function need(name: string, array: Float32Array, length: number): void {
-  if (array.length < length) {
-    throw new TensorError("SHAPE_MISMATCH", `wasm ${name}: expected at least ${length} elements, found ${array.length}`);
-  }
-}
+import { need, type Staging } from "./wasm-staging";
 
 /**
  * The training kernels of the wasm backend (assembly/train.ts), one thread: each call stages

@@ -1,7 +1,7 @@
 import { TensorError } from "../errors";
 import type { Backend } from "./backend";
 import { WasmHeap } from "./wasm-heap";
-import { Staging } from "./wasm-staging";
+import { Staging, need } from "./wasm-staging";
 import { WasmTrainKernels } from "./wasm-train";
 import { RopeTables } from "./wasm-rope";
 import { kernelImports, kernelModule, sharedMemorySupported } from "./wasm-module";
@@ -28,11 +28,6 @@ export interface WasmBackend extends Backend {
 const PARALLEL_MIN_FLOPS = 1 << 20;
 const PARALLEL_MIN_MATVEC = 1 << 15;
 
-function need(name: string, array: Float32Array, length: number): void {
-  if (array.length < length) {
-    throw new TensorError("SHAPE_MISMATCH", `wasm ${name}: expected at least ${length} elements, found ${array.length}`);
-  }
-}
 
 /**
  * Creates the WebAssembly SIMD backend. Kernels run in one module instance per thread over one
