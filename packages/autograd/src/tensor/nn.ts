@@ -31,13 +31,12 @@ export function logSoftmax(x: Var): Var {
   const { rows, cols } = rowsOf(x);
   const out = emptyTensor(x.shape, false);
   const y = out.storage, xd = x.data;
+  // per row m = max x and Σ e^(x − m) on the backend (as crossEntropy), lse = m + log Σ here
+  const rowSum = emptyF32(rows, false), rowMax = emptyF32(rows, false);
+  getBackend().expSumRows(rowSum, rowMax, xd, rows, cols);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
-    let m = -Infinity;
-    for (let c = 0; c < cols; c++) m = Math.max(m, xd[o + c]);
-    let s = 0;
-    for (let c = 0; c < cols; c++) s += Math.exp(xd[o + c] - m);
-    const lse = m + Math.log(s);
+    const lse = rowMax[r] + Math.log(rowSum[r]);
     for (let c = 0; c < cols; c++) y[o + c] = xd[o + c] - lse;
   }
   return Var.fromOp(out, "logSoftmax", [x], (g) => {

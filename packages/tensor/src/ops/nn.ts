@@ -37,13 +37,12 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   return alongAxis("logSoftmax", x, axis, (xc, rows, cols) => {
     const src = xc.data;
     const out = Tensor.empty(xc.shape);
+    // per row: m = max x and Σ e^(x − m) from the backend's kernel, then x − m − log Σ
+    const rowSum = new Float32Array(rows), rowMax = new Float32Array(rows);
+    getBackend().expSumRows(rowSum, rowMax, src, rows, cols);
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
-      let m = -Infinity;
-      for (let c = 0; c < cols; c++) m = Math.max(m, src[o + c]);
-      let s = 0;
-      for (let c = 0; c < cols; c++) s += Math.exp(src[o + c] - m);
-      const logSumExp = m + Math.log(s);
+      const logSumExp = rowMax[r] + Math.log(rowSum[r]);
       for (let c = 0; c < cols; c++) out.storage[o + c] = src[o + c] - logSumExp;
     }
     return out;
