@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Sampler, kthLargest, topK, topP } from "../src/index";
-import { allocatedPerStep } from "./alloc-probe";
+import { allocatedPerStep } from "../../../tools/test-helpers/alloc-probe";
 
 /** A deterministic logits row shaped like a language model's: a few large values, a long tail. */
 function row(n: number, seed: number): Float32Array {
@@ -14,7 +14,7 @@ function row(n: number, seed: number): Float32Array {
   return out;
 }
 
-// Measured as in alloc-probe.ts: after a warm-up, the young generation must not grow while
+// Measured as in tools/test-helpers/alloc-probe.ts: after a warm-up, the young generation must not grow while
 // thousands of tokens are sampled (< 1 byte per token; one boxed number is 16). Exception: with
 // all five processors at once the sampler's call into them is megamorphic, and from one run to
 // the next V8 sometimes keeps a few numbers boxed in that code (measured 0–144 bytes per token).

@@ -1,9 +1,9 @@
 import { createWasmBackend, jsBackend, type Backend } from "@zero-llm/tensor";
 import { describe, expect, it } from "vitest";
 import { Model, randomWeights, type Config, type KVDType, type KVStore } from "../src/index";
-import { allocatedPerStep } from "./alloc-probe";
+import { allocatedPerStep } from "../../../tools/test-helpers/alloc-probe";
 
-// Does a decode step allocate on the JavaScript heap? Measured as described in alloc-probe.ts:
+// Does a decode step allocate on the JavaScript heap? Measured as described in tools/test-helpers/alloc-probe.ts:
 // after a warm-up, the young generation must not grow over thousands of steps (< 1 byte per
 // step on average: any real per-step allocation is ≥ 16 bytes). The kernels are jsBackend's,
 // except attention: jsBackend.attention (in @zero-llm/tensor, not this package) allocates its
