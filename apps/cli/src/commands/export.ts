@@ -1,10 +1,11 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { jsBackend, writeFileAtomic } from "@zero-llm/tensor";
-import { BpeTokenizer, fromTokenizerJson } from "@zero-llm/tokenizer-bpe";
+import { BpeTokenizer } from "@zero-llm/tokenizer-bpe";
 import { openCheckpoint, serializeLlama2c, writeGgufModel, writeHfModel, type Checkpoint } from "@zero-llm/transformer";
 import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../command";
-import { modelPath } from "./model-io";
+import { MODEL_FLAGS, modelPath, openTokenizer } from "./model-io";
 
 /**
  * `zllm export [--model M] --out PATH [--type F32|F16|BF16]` (default: the embedded model)
@@ -49,17 +50,15 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
   let tokenizerNote = "no tokenizer";
 
   if (target === "gguf") {
-    const json = await tokenizerJsonOf(checkpoint);
-    const tokenizer = json === undefined ? undefined : fromTokenizerJson(json);
-    if (tokenizer instanceof BpeTokenizer) {
-      const hf = (checkpoint.hfConfig ?? {}) as { bos_token_id?: unknown; eos_token_id?: unknown };
-      const bos = typeof hf.bos_token_id === "number" ? hf.bos_token_id : undefined;
-      const eos = typeof hf.eos_token_id === "number" ? hf.eos_token_id : undefined;
+    // the tokenizer, bos and eos exactly as generate and chat would use them
+    const codec = checkpoint.directory && existsSync(path.join(checkpoint.directory, "tokenizer.json")) ? await openTokenizer(checkpoint) : undefined;
+    if (codec?.tokenizer instanceof BpeTokenizer) {
+      const [eos] = codec.eos;
       await writeGgufModel(out, model, {
-        type, tokenizer,
-        tokenizerOptions: { ...(bos !== undefined ? { bosTokenId: bos, addBosToken: true } : {}), ...(eos !== undefined ? { eosTokenId: eos } : {}) },
+        type, tokenizer: codec.tokenizer,
+        tokenizerOptions: { ...(codec.bos !== undefined ? { bosTokenId: codec.bos, addBosToken: true } : {}), ...(eos !== undefined ? { eosTokenId: eos } : {}) },
       });
-      tokenizerNote = `tokenizer: byte-level BPE, ${tokenizer.vocabSize} tokens`;
+      tokenizerNote = `tokenizer: byte-level BPE, ${codec.tokenizer.vocabSize} tokens`;
     } else if (checkpoint.ggufMetadata) {
       const entries = [...checkpoint.ggufMetadata].filter(([key]) => key.startsWith("tokenizer."));
       await writeGgufModel(out, model, { type, tokenizer: entries });
@@ -84,7 +83,7 @@ export const exportCommand: Command = {
   summary: "Write a model as GGUF (llama.cpp), a llama2.c .bin or a Hugging Face directory",
   usage: "export [--model FILE] --out PATH.gguf|PATH.bin|DIR [--type F32|F16|BF16]",
   flags: {
-    model: { type: "string", description: "checkpoint to read: GGUF, llama2.c .bin, or Hugging Face directory; default the embedded model (models/default)" },
+    model: MODEL_FLAGS.model,
     out: { type: "string", description: "where to write: *.gguf a GGUF file, *.bin a llama2.c checkpoint, anything else a Hugging Face directory" },
     type: { type: "string", description: "matrix storage for GGUF (default F32); the other formats are f32", choices: ["F32", "F16", "BF16"] },
   },
