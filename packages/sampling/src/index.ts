@@ -1,6 +1,10 @@
-export { SamplingError } from "./errors";
-export { Rng, type RngState } from "./rng";
+export { SamplingError, type SamplingErrorCode } from "./errors";
+export { Sampler, type SamplerOptions, type SamplerState, type ResolvedSamplerOptions } from "./sampler";
 export {
-  argmax, softmax, temperature, topK, kthLargest, topP, minP, repetitionPenalty, type LogitsProcessor,
+  mostLikelyToken, logitsToProbs, temperature, topK, typicalP, topP, minP, xtc, repetitionPenalty, penalties, dry,
+  logitBias, tokenMask, type LogitsProcessor,
 } from "./processors";
-export { Sampler, drawFrom, type SamplerOptions } from "./sampler";
+export { applyTokenMask, type LogitBiasInput } from "./penalties";
+export { DRY_DEFAULT_BREAKERS, dryBreakersFromStrings, type DryVocabulary } from "./dry";
+export { kthLargest } from "./select";
+export { portableExp, portableLog } from "./portable-math";
