@@ -8,3 +8,5 @@ export { applyTokenMask, type LogitBiasInput } from "./penalties";
 export { DRY_DEFAULT_BREAKERS, dryBreakersFromStrings, type DryVocabulary } from "./dry";
 export { kthLargest } from "./select";
 export { portableExp, portableLog } from "./portable-math";
+export { Logprobs, toOpenAI, type TokenLogprob, type TopLogprob, type OpenAILogprob } from "./logprobs";
+export { StopConditions, StopStrings, type StopOptions, type StopReason } from "./stop";

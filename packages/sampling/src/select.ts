@@ -101,3 +101,34 @@ function reaches(mass: number, target: number, strict: boolean): boolean {
 function before(keys: Float64Array, a: number, b: number): boolean {
   return keys[a] > keys[b] || (keys[a] === keys[b] && a < b);
 }
+
+/**
+ * A bounded min-heap of token ids over a row of logits whose root is the worst of the best so
+ * far (smaller logit, or an equal one with a higher id): top-k in one pass, and logprobs' top-n.
+ * Tokens offered in id order enter only with a logit strictly above the root's.
+ */
+function worseId(row: Float32Array, a: number, b: number): boolean {
+  return row[a] < row[b] || (row[a] === row[b] && a > b);
+}
+
+export function siftUpIds(heap: Int32Array, at: number, row: Float32Array): void {
+  let child = at;
+  while (child > 0) {
+    const parent = (child - 1) >> 1;
+    if (!worseId(row, heap[child], heap[parent])) return;
+    const t = heap[child]; heap[child] = heap[parent]; heap[parent] = t;
+    child = parent;
+  }
+}
+
+export function siftDownIds(heap: Int32Array, size: number, row: Float32Array): void {
+  let parent = 0;
+  for (;;) {
+    let child = 2 * parent + 1;
+    if (child >= size) return;
+    if (child + 1 < size && worseId(row, heap[child + 1], heap[child])) child++;
+    if (!worseId(row, heap[child], heap[parent])) return;
+    const t = heap[child]; heap[child] = heap[parent]; heap[parent] = t;
+    parent = child;
+  }
+}

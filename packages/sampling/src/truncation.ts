@@ -1,7 +1,7 @@
 import type { Rng } from "@zero-llm/tensor";
 import { UNIT_SCALE, badLogit, noCandidates, type Candidates } from "./candidates";
 import { portableLog } from "./portable-math";
-import { selectByMass, selectKthLargest } from "./select";
+import { selectByMass, selectKthLargest, siftDownIds, siftUpIds } from "./select";
 
 /**
  * The truncation steps of the chain, in llama.cpp's order: top-k → typical-p → top-p → min-p →
@@ -100,33 +100,6 @@ function sortAscending(a: Int32Array, n: number): void {
     let j = i - 1;
     for (; j >= 0 && a[j] > x; j--) a[j + 1] = a[j];
     a[j + 1] = x;
-  }
-}
-
-/** The same heap over token ids directly (used by TopK.fromRow): worse = smaller logit, or equal and a higher id. */
-function worseId(row: Float32Array, a: number, b: number): boolean {
-  return row[a] < row[b] || (row[a] === row[b] && a > b);
-}
-
-function siftUpIds(heap: Int32Array, at: number, row: Float32Array): void {
-  let child = at;
-  while (child > 0) {
-    const parent = (child - 1) >> 1;
-    if (!worseId(row, heap[child], heap[parent])) return;
-    const t = heap[child]; heap[child] = heap[parent]; heap[parent] = t;
-    child = parent;
-  }
-}
-
-function siftDownIds(heap: Int32Array, size: number, row: Float32Array): void {
-  let parent = 0;
-  for (;;) {
-    let child = 2 * parent + 1;
-    if (child >= size) return;
-    if (child + 1 < size && worseId(row, heap[child + 1], heap[child])) child++;
-    if (!worseId(row, heap[child], heap[parent])) return;
-    const t = heap[child]; heap[child] = heap[parent]; heap[parent] = t;
-    parent = child;
   }
 }
 
