@@ -10,3 +10,4 @@ export { kthLargest } from "./select";
 export { portableExp, portableLog } from "./portable-math";
 export { Logprobs, toOpenAI, type TokenLogprob, type TopLogprob, type OpenAILogprob } from "./logprobs";
 export { StopConditions, StopStrings, type StopOptions, type StopReason } from "./stop";
+export { beamSearch, type BeamSearchModel, type BeamSearchOptions, type BeamHypothesis } from "./beam";
