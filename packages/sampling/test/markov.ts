@@ -2,7 +2,7 @@
 // token (a Markov chain). They are real models of a tiny language, not mocks: beam search and
 // speculative decoding are checked against exhaustive enumeration and exact probabilities on them.
 import { Rng } from "@zero-llm/tensor";
-import type { BeamSearchModel } from "../src/index";
+import type { BeamSearchModel, SpeculativeModel } from "../src/index";
 
 /** A first-order Markov model: logits of the next token given the last one (or `start` for none). */
 export class MarkovTable {
@@ -50,4 +50,47 @@ export function beamModel(table: MarkovTable): BeamSearchModel<number[]> & { for
     },
   };
   return m;
+}
+
+/** The table as a speculative-decoding model: the "KV cache" is the token list. */
+export class MarkovModel implements SpeculativeModel {
+  readonly cache: number[] = [];
+  passes = 0;
+  private out = new Float32Array(0);
+
+  constructor(readonly table: MarkovTable, readonly capacity = 1 << 20) {}
+
+  get vocabSize(): number {
+    return this.table.vocab;
+  }
+
+  get length(): number {
+    return this.cache.length;
+  }
+
+  prefill(tokens: ArrayLike<number>): void {
+    for (let i = 0; i < tokens.length; i++) this.cache.push(tokens[i]);
+    this.check();
+  }
+
+  verify(tokens: ArrayLike<number>): Float32Array {
+    const V = this.table.vocab;
+    if (this.out.length < tokens.length * V) this.out = new Float32Array(tokens.length * V);
+    this.passes++;
+    for (let i = 0; i < tokens.length; i++) {
+      this.cache.push(tokens[i]);
+      this.out.set(this.table.logitsAfter(this.cache), i * V);
+    }
+    this.check();
+    return this.out.subarray(0, tokens.length * V);
+  }
+
+  rewind(length: number): void {
+    if (length > this.cache.length) throw new Error(`rewind to ${length} past ${this.cache.length}`);
+    this.cache.length = length;
+  }
+
+  private check(): void {
+    if (this.cache.length > this.capacity) throw new Error(`cache overflow: ${this.cache.length} > ${this.capacity}`);
+  }
 }
