@@ -41,10 +41,10 @@ export function kthLargest(a: Float32Array, k: number): number {
 }
 
 /**
- * Weighted quickselect: the smallest m such that the m best positions (by keys, larger first;
- * the lower position on ties) carry a total weight that reaches `target` (≥ target, or > target
- * when `strict`) and m ≥ minKeep; m = count when no prefix does. order[0..m) then holds those m
- * positions, in no particular order.
+ * Weighted quickselect over the positions order[0..count) (filled by the caller): the smallest m
+ * such that the m best of them (by keys, larger first; the lower position on ties) carry a total
+ * weight that reaches `target` (≥ target, or > target when `strict`) and m ≥ minKeep; m = count
+ * when no prefix does. order[0..m) then holds those m positions, in no particular order.
  *
  * This is top-p's nucleus (weights = probabilities, keys = probabilities) and typical-p's set
  * (keys = −|surprise − entropy|) found without sorting: partition around a pivot; if the better
@@ -54,7 +54,6 @@ export function kthLargest(a: Float32Array, k: number): number {
 export function selectByMass(
   order: Int32Array, count: number, keys: Float64Array, weights: Float64Array, target: number, strict: boolean, minKeep: number,
 ): number {
-  for (let i = 0; i < count; i++) order[i] = i;
   // invariant: order[0..lo) are the lo best positions, their weight is massBelow and does not
   // reach the target; the answer m lies in (lo, hi], or is count when hi is count and nothing reaches
   let lo = 0, hi = count;

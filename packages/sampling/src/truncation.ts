@@ -172,6 +172,7 @@ export class TypicalP {
     for (let j = 0; j < count; j++) entropy -= probs[j] * (row[ids[j]] - max - logZ);
     // the largest key first: the smallest distance |−ln p − H|
     for (let j = 0; j < count; j++) keys[j] = -Math.abs(logZ - (row[ids[j]] - max) - entropy);
+    for (let j = 0; j < count; j++) order[j] = j;
     const taken = selectByMass(order, count, keys, probs, this.p, true, Math.max(1, this.minKeep));
     for (let t = 0; t < taken; t++) kept[order[t]] = 1;
     c.compact();
@@ -181,6 +182,10 @@ export class TypicalP {
 /**
  * llama.cpp `top_p` (nucleus sampling, Holtzman et al. 2019): the most probable tokens until
  * their cumulative probability reaches p; the token that crosses p is kept.
+ *
+ * Only tokens with probability ≥ (1 − p)/(n − 1) can be in the nucleus (llama2.c's observation:
+ * the others together hold less than 1 − p, so the ones above already reach p), so the selection
+ * runs on those alone: a few hundred of 32,000 for a language model's row, with the same result.
  */
 export class TopP {
   constructor(readonly p: number, readonly minKeep: number) {}
@@ -189,7 +194,17 @@ export class TopP {
     if (this.p >= 1) return;
     c.softmax(row, UNIT_SCALE);
     const { probs, order, kept } = c;
-    const taken = selectByMass(order, c.count, probs, probs, this.p, false, Math.max(1, this.minKeep));
+    const count = c.count;
+    const cutoff = count > 1 ? (1 - this.p) / (count - 1) : 0;
+    let m = 0;
+    for (let j = 0; j < count; j++) if (probs[j] >= cutoff) order[m++] = j;
+    const minKeep = Math.max(1, this.minKeep);
+    if (m < minKeep) {
+      // minKeep reaches below the cutoff: select among all
+      m = count;
+      for (let j = 0; j < count; j++) order[j] = j;
+    }
+    const taken = selectByMass(order, m, probs, probs, this.p, false, minKeep);
     for (let t = 0; t < taken; t++) kept[order[t]] = 1;
     c.compact();
   }
