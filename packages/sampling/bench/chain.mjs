@@ -60,6 +60,15 @@ function timePerToken(step, tokens) {
 }
 
 console.log(`sampler chain, vocabulary ${VOCAB}, ${TOKENS} tokens (naive: ${NAIVE_TOKENS}) × ${REPS} runs (median), Node ${process.versions.node}, load average ${loadavg()[0].toFixed(1)}`);
+// the floor any chain pays: copy the row once and look at every logit once
+const scratch = new Float32Array(VOCAB);
+const floor = timePerToken((i) => {
+  scratch.set(rows[i % rows.length]);
+  let finite = 0;
+  for (let j = 0; j < VOCAB; j++) if (scratch[j] > -Infinity) finite++;
+  if (finite < 0) console.log(finite);
+}, TOKENS);
+console.log(`floor (copy the row, read every logit once): ${floor.toFixed(1)} µs/token`);
 console.log("| chain | ours µs/token | naive full-sort µs/token | naive / ours |");
 console.log("|---|---:|---:|---:|");
 for (const { name, options, oursOnly } of configs) {

@@ -123,18 +123,6 @@ export class Candidates {
     }
     return lastNonZero; // u landed in the rounding gap between the float sum and 1
   }
-
-  /** Position of token `id` among the candidates, or −1 (binary search: ids are ascending). */
-  positionOf(id: number): number {
-    let lo = 0, hi = this.count - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.ids[mid] < id) lo = mid + 1;
-      else if (this.ids[mid] > id) hi = mid - 1;
-      else return mid;
-    }
-    return -1;
-  }
 }
 
 /** The scale of a softmax at temperature 1. */

@@ -45,14 +45,20 @@ export class MirostatV2 {
     const bound = last[1] - this.mu[0] * LN2;
     const max = last[0];
     let best = 0; // the most probable candidate (lowest id among equals)
+    let passed = 0;
     for (let j = 0; j < count; j++) {
       if (probs[j] > probs[best]) best = j;
-      if ((row[ids[j]] - max) * invT >= bound) kept[j] = 1;
+      if ((row[ids[j]] - max) * invT >= bound) {
+        kept[j] = 1;
+        passed++;
+      }
     }
     // the least surprising token passes whenever any does, so keeping it always is "at least one"
     kept[best] = 1;
     c.compact();
-    c.softmax(row, scale);
+    // renormalise over the survivors (nothing to do when μ let every token through, as it does
+    // once a peaked distribution has pushed μ above every token's surprise)
+    if (passed < count) c.softmax(row, scale);
     rng.uniformInto(this.u, 0);
     const id = c.draw(this.u, 0);
     const lnP = (row[id] - last[0]) * invT - last[1];
