@@ -189,6 +189,9 @@ describe("speculative decoding: stops, limits and checks", () => {
     expect(() => speculativeGenerate(new MarkovModel(target), new PromptLookupDrafter(2), [V])).toThrow(/expected token ids in \[0, 30\), found 30/);
     expect(() => speculativeGenerate(new MarkovModel(target), new PromptLookupDrafter(2), [1], { draftMax: -1 })).toThrow(/draftMax/);
     expect(() => new PromptLookupDrafter(0)).toThrow(/n-gram size/);
-    expect(() => speculativeGenerate(new MarkovModel(target), new PromptLookupDrafter(2), [1], { sampling: { xtcProbability: 0.5 } })).not.toThrow();
+    expect(() => speculativeGenerate(new MarkovModel(target), new PromptLookupDrafter(2), [1], { sampling: { xtcProbability: 0.5 } })).toThrow(
+      /sampling: expected settings whose distribution depends on the logits only \(no XTC, no Mirostat\) for speculative decoding, found xtcProbability 0.5/,
+    );
+    expect(() => new ModelDrafter(new MarkovModel(target), { sampling: { mirostat: 2 } })).toThrow(/draft sampling: .* found mirostat 2/);
   });
 });

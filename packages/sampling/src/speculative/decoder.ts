@@ -1,8 +1,8 @@
 import { Rng } from "@zero-llm/tensor";
 import { SamplingError } from "../errors";
-import { Sampler, type SamplerOptions } from "../sampler";
+import type { Sampler, SamplerOptions } from "../sampler";
 import type { Drafter, SpeculativeModel } from "./model";
-import { SpeculativeVerifier } from "./verify";
+import { SpeculativeVerifier, fixedDistributionSampler } from "./verify";
 
 export interface SpeculativeOptions {
   /** The target's sampling settings: the output follows exactly this distribution. Default: greedy. */
@@ -89,7 +89,7 @@ export class SpeculativeGeneration implements Iterable<number> {
       throw new SamplingError("SAMPLING_BAD_STATE", `target: expected an empty cache to start from, found ${target.length} positions`);
     }
     const sampling = { temperature: 0, ...options.sampling };
-    this.sampler = new Sampler(sampling);
+    this.sampler = fixedDistributionSampler(sampling, "sampling");
     this.rng = new Rng(sampling.seed ?? 0);
     this.eos = new Set(options.eos ?? []);
   }

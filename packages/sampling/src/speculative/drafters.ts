@@ -1,7 +1,8 @@
 import { Rng } from "@zero-llm/tensor";
 import { SamplingError } from "../errors";
 import { Logprobs } from "../logprobs";
-import { Sampler, type SamplerOptions } from "../sampler";
+import type { Sampler, SamplerOptions } from "../sampler";
+import { fixedDistributionSampler } from "./verify";
 import { drawFrom, type Drafter, type SpeculativeModel } from "./model";
 
 export interface ModelDrafterOptions {
@@ -43,7 +44,7 @@ export class ModelDrafter implements Drafter {
   constructor(private readonly model: SpeculativeModel, options: ModelDrafterOptions = {}) {
     this.vocabSize = model.vocabSize;
     const sampling = { temperature: 0, ...options.sampling };
-    this.sampler = new Sampler(sampling);
+    this.sampler = fixedDistributionSampler(sampling, "draft sampling");
     this.certain = sampling.temperature === 0;
     this.rng = new Rng(sampling.seed ?? 0);
     this.pMin = options.pMin ?? 0;

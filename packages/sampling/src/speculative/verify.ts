@@ -1,5 +1,6 @@
 import type { Rng } from "@zero-llm/tensor";
-import type { Sampler } from "../sampler";
+import { SamplingError } from "../errors";
+import { Sampler, type SamplerOptions } from "../sampler";
 import { drawFrom, type Drafter } from "./model";
 
 /**
@@ -85,4 +86,20 @@ export class SpeculativeVerifier {
     for (let x = 0, o = i * V; x < V; x++) this.row[x] = rows[o + x];
     this.sampler.probabilities(this.p, this.row, history);
   }
+}
+
+/**
+ * A Sampler whose distribution is a function of the logits (and history) alone: the acceptance
+ * rule compares two such distributions. XTC (a coin per token) and Mirostat (μ carried from token
+ * to token) are refused here, before generation.
+ */
+export function fixedDistributionSampler(options: SamplerOptions, name: string): Sampler {
+  if ((options.xtcProbability ?? 0) > 0 || (options.mirostat ?? 0) !== 0) {
+    throw new SamplingError(
+      "SAMPLING_BAD_OPTION",
+      `${name}: expected settings whose distribution depends on the logits only (no XTC, no Mirostat) for speculative decoding, found ${
+        (options.mirostat ?? 0) !== 0 ? `mirostat ${options.mirostat}` : `xtcProbability ${options.xtcProbability}`}`,
+    );
+  }
+  return new Sampler(options);
 }
