@@ -6,7 +6,7 @@ import { MODEL_FLAGS, TOKENIZER_FLAG, checkIds, checkPromptIds, openModel, openT
 /**
  * `zllm generate [--model FILE] "prompt"` (default: the embedded model): streams the continuation as it is produced, then prints
  * prompt-processing speed, generation speed and time to first token (stderr, so stdout is only
- * the text). Sampling: greedy, or temperature → top-k → top-p with a seed (@zero-llm/sampling).
+ * the text). Sampling: greedy, or top-k → top-p → temperature with a seed (@zero-llm/sampling, llama.cpp's order).
  */
 
 export const SAMPLING_FLAGS = {
