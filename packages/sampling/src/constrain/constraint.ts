@@ -1,0 +1,249 @@
+import { DEFAULT_AUTOMATON_LIMITS, compileGrammar, type Automaton, type AutomatonLimits } from "./automaton";
+import { ConstraintError } from "./errors";
+import { alt, literal, type Grammar } from "./grammar";
+import { parseGbnf } from "./gbnf";
+import { TokenMasker } from "./mask";
+import { Parser } from "./parser";
+import { vocabularyTrie, type TokenVocabulary, type VocabularyTrie } from "./vocabulary";
+
+/** What to constrain the output to. */
+export type ConstraintSpec =
+  /** A GBNF grammar (llama.cpp's format); `root` names the start rule (default "root"). */
+  | { readonly type: "gbnf"; readonly grammar: string; readonly root?: string }
+  /** One of these strings, exactly. */
+  | { readonly type: "choice"; readonly choices: readonly string[] }
+  /** A grammar already in the intermediate form (see grammar.ts). */
+  | { readonly type: "grammar"; readonly grammar: Grammar };
+
+export interface ConstraintOptions {
+  /** Size limits of the compiled automaton. */
+  readonly limits?: Partial<AutomatonLimits>;
+}
+
+/** Where one output stands in a constraint: create with `constraint.initialState()`. */
+export class ConstraintState {
+  /** @internal */ config: number;
+  /** @internal configurations before each accepted token, for rollback */
+  readonly history: number[] = [];
+  /** @internal EOS was accepted */
+  ended = false;
+
+  /** @internal */
+  constructor(readonly owner: Constraint, config: number) {
+    this.config = config;
+  }
+
+  /** Tokens accepted since the start (EOS included). */
+  get length(): number {
+    return this.history.length;
+  }
+}
+
+/**
+ * A compiled constraint over one vocabulary. Per decoding step:
+ *
+ *   const n = constraint.mask(state, bits);   // bit i of bits[i >> 5]: token i allowed
+ *   …set disallowed logits to −∞, sample token…
+ *   constraint.accept(state, token);
+ *   if (constraint.isComplete(state)) stop;  // stop reason "grammar"
+ *
+ * Compiled grammars and their mask caches are shared by all states, so beams and speculative
+ * branches are cheap: `clone`, `rollback`, `reset`.
+ */
+export class Constraint {
+  readonly grammar: Grammar;
+  readonly vocabSize: number;
+  /** Words of a token mask: ceil(vocabSize / 32). */
+  readonly maskWords: number;
+  /** @internal */ readonly automaton: Automaton;
+  /** @internal */ readonly parser: Parser;
+  /** @internal */ readonly masker: TokenMasker;
+  private readonly trie: VocabularyTrie;
+  private readonly initialConfig: number;
+  private readonly isEos: Uint8Array;
+
+  constructor(grammar: Grammar, vocab: TokenVocabulary, options: ConstraintOptions = {}) {
+    this.grammar = grammar;
+    this.trie = vocabularyTrie(vocab);
+    this.vocabSize = this.trie.vocabSize;
+    this.maskWords = (this.vocabSize + 31) >>> 5;
+    this.automaton = compileGrammar(grammar, { ...DEFAULT_AUTOMATON_LIMITS, ...options.limits });
+    this.parser = new Parser(this.automaton);
+    const keyOf = Int32Array.from({ length: this.automaton.nStates }, (_, s) => s);
+    this.masker = new TokenMasker(this.automaton, this.parser, this.trie, keyOf, this.trie.maxTokenLength);
+    this.initialConfig = this.parser.initial();
+    this.isEos = new Uint8Array(this.vocabSize);
+    for (const t of this.trie.eos) this.isEos[t] = 1;
+  }
+
+  /** A state at the start of the output. */
+  initialState(): ConstraintState {
+    return new ConstraintState(this, this.initialConfig);
+  }
+
+  /** A fresh token mask buffer. */
+  createMask(): Uint32Array {
+    return new Uint32Array(this.maskWords);
+  }
+
+  /**
+   * Writes the allowed tokens of `state` into `out` (at least `maskWords` words): bit i of
+   * out[i >> 5] is set when token i may come next. EOS ids are allowed when the constraint can
+   * end here. Returns the number of allowed tokens (0 after EOS).
+   */
+  mask(state: ConstraintState, out: Uint32Array): number {
+    this.own(state);
+    if (out.length < this.maskWords) {
+      throw new ConstraintError("CONSTRAINT_BAD_STATE", `mask: expected a Uint32Array of at least ${this.maskWords} words (vocabulary ${this.vocabSize}), found ${out.length}`);
+    }
+    if (state.ended) {
+      out.fill(0, 0, this.maskWords);
+      return 0;
+    }
+    return this.masker.fill(state.config, out);
+  }
+
+  /** Whether `token` may come next (the same answer as the mask's bit, without computing all of it). */
+  allows(state: ConstraintState, token: number): boolean {
+    this.own(state);
+    this.checkToken(token);
+    if (state.ended) return false;
+    if (this.isEos[token]) return this.parser.canEnd(state.config);
+    return this.advance(state.config, token) !== 0;
+  }
+
+  /** Moves `state` past `token`; throws CONSTRAINT_TOKEN_REJECTED if the mask does not allow it. */
+  accept(state: ConstraintState, token: number): void {
+    this.own(state);
+    this.checkToken(token);
+    if (state.ended) throw new ConstraintError("CONSTRAINT_TOKEN_REJECTED", `accept: token ${token} after EOS; the output has ended`);
+    if (this.isEos[token]) {
+      if (!this.parser.canEnd(state.config)) {
+        throw new ConstraintError("CONSTRAINT_TOKEN_REJECTED", `accept: EOS token ${token} before the constraint is satisfied`);
+      }
+      state.history.push(state.config);
+      state.ended = true;
+      return;
+    }
+    const next = this.advance(state.config, token);
+    if (next === 0) throw new ConstraintError("CONSTRAINT_TOKEN_REJECTED", `accept: token ${token} (${describeBytes(this.tokenBytes(token))}) is not allowed here`);
+    state.history.push(state.config);
+    state.config = next;
+  }
+
+  /**
+   * Whether the output is finished: the constraint can end and nothing else may follow (or EOS
+   * was accepted). Generation stops here with stop reason "grammar".
+   */
+  isComplete(state: ConstraintState): boolean {
+    this.own(state);
+    if (state.ended) return true;
+    const nodes = this.parser.configNodes[state.config];
+    return nodes.length === 1 && this.parser.canEnd(state.config);
+  }
+
+  /** Whether EOS is allowed now (the text so far is a complete match). */
+  canEnd(state: ConstraintState): boolean {
+    this.own(state);
+    return !state.ended && this.parser.canEnd(state.config);
+  }
+
+  /** An independent copy of `state` (for a beam or a speculative branch). */
+  clone(state: ConstraintState): ConstraintState {
+    this.own(state);
+    const copy = new ConstraintState(this, state.config);
+    copy.history.push(...state.history);
+    copy.ended = state.ended;
+    return copy;
+  }
+
+  /** Undoes the last `tokens` accepted tokens (rejected draft tokens in speculative decoding). */
+  rollback(state: ConstraintState, tokens: number): void {
+    this.own(state);
+    if (!Number.isInteger(tokens) || tokens < 0 || tokens > state.history.length) {
+      throw new ConstraintError("CONSTRAINT_BAD_STATE", `rollback: expected 0..${state.history.length} tokens (the state's history), found ${tokens}`);
+    }
+    if (tokens === 0) return;
+    state.config = state.history[state.history.length - tokens];
+    state.history.length -= tokens;
+    state.ended = false;
+  }
+
+  /** Back to the start of the output. */
+  reset(state: ConstraintState): void {
+    this.own(state);
+    state.config = this.initialConfig;
+    state.history.length = 0;
+    state.ended = false;
+  }
+
+  /** Counters for diagnostics and benchmarks. */
+  stats(): { states: number; rules: number; byteClasses: number; cachedPositions: number; stacks: number; configurations: number } {
+    return {
+      states: this.automaton.nStates,
+      rules: this.automaton.ruleNames.length,
+      byteClasses: this.automaton.nClasses,
+      cachedPositions: this.masker.cachedPositions,
+      stacks: this.parser.nodes,
+      configurations: this.parser.configs,
+    };
+  }
+
+  private advance(config: number, token: number): number {
+    const { tokenBytes, tokenOffset } = this.trie;
+    const start = tokenOffset[token], end = tokenOffset[token + 1];
+    if (end === start) return 0; // control tokens and tokens without text are never allowed
+    const classOf = this.automaton.classOf;
+    let c = config;
+    for (let i = start; i < end && c !== 0; i++) c = this.parser.step(c, classOf[tokenBytes[i]]);
+    return c;
+  }
+
+  private tokenBytes(token: number): Uint8Array {
+    return this.trie.tokenBytes.subarray(this.trie.tokenOffset[token], this.trie.tokenOffset[token + 1]);
+  }
+
+  private checkToken(token: number): void {
+    if (!Number.isInteger(token) || token < 0 || token >= this.vocabSize) {
+      throw new ConstraintError("CONSTRAINT_TOKEN_REJECTED", `token: expected an id in 0..${this.vocabSize - 1}, found ${token}`);
+    }
+  }
+
+  private own(state: ConstraintState): void {
+    if (state.owner !== this) throw new ConstraintError("CONSTRAINT_BAD_STATE", "state: expected a state created by this constraint's initialState() or clone(), found one of another constraint");
+  }
+}
+
+/** Compiles a constraint for one vocabulary. Errors in the spec are thrown here, before any generation. */
+export function compileConstraint(spec: ConstraintSpec, vocab: TokenVocabulary, options: ConstraintOptions = {}): Constraint {
+  return new Constraint(constraintGrammar(spec), vocab, options);
+}
+
+/** The grammar a spec compiles to (print it with `formatGbnf`). */
+export function constraintGrammar(spec: ConstraintSpec): Grammar {
+  switch (spec.type) {
+    case "gbnf":
+      return parseGbnf(spec.grammar, spec.root === undefined ? {} : { root: spec.root });
+    case "choice":
+      return choiceGrammar(spec.choices);
+    case "grammar":
+      return spec.grammar;
+  }
+}
+
+function choiceGrammar(choices: readonly string[]): Grammar {
+  if (!Array.isArray(choices) || choices.length === 0) {
+    throw new ConstraintError("CONSTRAINT_UNSATISFIABLE", `choice: expected at least one choice, found ${Array.isArray(choices) ? "none" : typeof choices}`, { keyword: "choice" });
+  }
+  for (const c of choices) {
+    if (typeof c !== "string" || c.length === 0 || /\p{Cs}/u.test(c)) {
+      throw new ConstraintError("CONSTRAINT_BAD_SCHEMA", `choice: expected non-empty strings of valid Unicode, found ${JSON.stringify(c)}`, { keyword: "choice" });
+    }
+  }
+  return { rules: new Map([["root", alt(...choices.map(literal))]]), root: "root" };
+}
+
+function describeBytes(bytes: Uint8Array): string {
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+  return JSON.stringify(text);
+}

@@ -1,0 +1,147 @@
+import type { Automaton } from "./automaton";
+import { KIND_DEAD, KIND_UNCERTAIN, END, type Parser } from "./parser";
+import type { VocabularyTrie } from "./vocabulary";
+
+/**
+ * Token masks, the XGrammar / llguidance way: most of the answer does not depend on the stack.
+ *
+ * For a parked stack whose top state is s, walk the vocabulary trie from s alone, with the
+ * caller unknown. Each token then falls in one of three groups:
+ *   accepted   its bytes are read inside s's rule (or in rules it calls): allowed whatever the
+ *              stack below is;
+ *   rejected   its bytes die inside the rule, or leave the rule with a byte that nothing can
+ *              read after it (follow set): never allowed;
+ *   uncertain  it leaves the rule and keeps going: only the real stack can tell.
+ * The first two are cached per position (an accepted-bitset and the uncertain ids), computed the
+ * first time a position is reached; at run time only the uncertain tokens are checked, each by
+ * stepping the real stack through its bytes with memoised transitions.
+ *
+ * Positions are keyed by `keyOf[s]`: states that no token (at most `horizon` bytes) can tell apart
+ * share one entry (equivalence.ts); tokens longer than the horizon are always checked at run time.
+ */
+export interface PositionMask {
+  /** Bit t set: token t allowed from this position whatever the stack. */
+  readonly accepted: Uint32Array;
+  /** Tokens to check against the real stack. */
+  readonly uncertain: Int32Array;
+}
+
+export class TokenMasker {
+  private readonly entries = new Map<number, PositionMask>();
+  private readonly configAtDepth: Int32Array;
+  readonly words: number;
+  /** Positions computed so far (for statistics). */
+  precomputed = 0;
+
+  constructor(
+    private readonly automaton: Automaton,
+    private readonly parser: Parser,
+    private readonly trie: VocabularyTrie,
+    private readonly keyOf: Int32Array,
+    private readonly horizon: number,
+  ) {
+    this.words = (trie.vocabSize + 31) >>> 5;
+    this.configAtDepth = new Int32Array(trie.maxTokenLength + 1);
+  }
+
+  get cachedPositions(): number {
+    return this.entries.size;
+  }
+
+  /** Writes the mask of `config` into `out` (bit t of word t >> 5); returns how many tokens are allowed. */
+  fill(config: number, out: Uint32Array): number {
+    out.fill(0, 0, this.words);
+    const parser = this.parser;
+    let canEnd = false;
+    for (const node of parser.configNodes[config]) {
+      if (node === END) {
+        canEnd = true;
+        continue;
+      }
+      const entry = this.entry(parser.stateOf(node));
+      const accepted = entry.accepted;
+      for (let w = 0; w < accepted.length; w++) out[w] |= accepted[w];
+      const uncertain = entry.uncertain;
+      for (let k = 0; k < uncertain.length; k++) {
+        const t = uncertain[k];
+        if ((out[t >>> 5] & (1 << (t & 31))) === 0 && this.allows(node, t)) out[t >>> 5] |= 1 << (t & 31);
+      }
+    }
+    if (canEnd) for (const t of this.trie.eos) out[t >>> 5] |= 1 << (t & 31);
+    let count = 0;
+    for (let w = 0; w < this.words; w++) count += popcount(out[w]);
+    return count;
+  }
+
+  /** Whether parked node `node` (a real stack) can read all of token t's bytes. */
+  allows(node: number, t: number): boolean {
+    const { tokenBytes, tokenOffset } = this.trie;
+    const classOf = this.automaton.classOf;
+    const parser = this.parser;
+    let config = parser.singleton(node);
+    for (let i = tokenOffset[t], end = tokenOffset[t + 1]; i < end; i++) {
+      config = parser.step(config, classOf[tokenBytes[i]]);
+      if (config === 0) return false;
+    }
+    return true;
+  }
+
+  entry(state: number): PositionMask {
+    const key = this.keyOf[state];
+    let entry = this.entries.get(key);
+    if (entry === undefined) {
+      entry = this.precompute(state);
+      this.entries.set(key, entry);
+      this.precomputed++;
+    }
+    return entry;
+  }
+
+  /** One preorder walk of the trie from state s with an unknown caller. */
+  private precompute(state: number): PositionMask {
+    const { byte, depth, end, tokenStart, tokenIds, nodeCount } = this.trie;
+    const classOf = this.automaton.classOf;
+    const parser = this.parser;
+    const kindOf = (c: number): number => parser.configKind[c];
+    const accepted = new Uint32Array(this.words);
+    const uncertain: number[] = [];
+    const horizon = this.horizon;
+    const atDepth = this.configAtDepth;
+    atDepth[0] = parser.singleton(parser.precomputeNode(state));
+    let i = 1;
+    while (i < nodeCount) {
+      const d = depth[i];
+      if (d > horizon) {
+        // beyond what the position key vouches for: the whole subtree is checked at run time
+        for (let k = tokenStart[i], last = tokenStart[end[i]]; k < last; k++) uncertain.push(tokenIds[k]);
+        i = end[i];
+        continue;
+      }
+      const config = parser.step(atDepth[d - 1], classOf[byte[i]]);
+      const kind = kindOf(config);
+      if (kind === KIND_DEAD) {
+        i = end[i];
+        continue;
+      }
+      if (kind === KIND_UNCERTAIN) {
+        for (let k = tokenStart[i], last = tokenStart[end[i]]; k < last; k++) uncertain.push(tokenIds[k]);
+        i = end[i];
+        continue;
+      }
+      for (let k = tokenStart[i], last = tokenStart[i + 1]; k < last; k++) {
+        const t = tokenIds[k];
+        accepted[t >>> 5] |= 1 << (t & 31);
+      }
+      atDepth[d] = config;
+      i++;
+    }
+    return { accepted, uncertain: Int32Array.from(uncertain) };
+  }
+}
+
+export function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
+}
