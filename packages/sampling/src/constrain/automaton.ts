@@ -1,6 +1,7 @@
 import { ConstraintError } from "./errors";
 import type { Grammar } from "./grammar";
-import { DEFAULT_NFA_LIMITS, buildRuleNfas, type Nfa, type NfaLimits } from "./nfa";
+import { byteClasses, determinize, type RuleDfa } from "./dfa";
+import { DEFAULT_NFA_LIMITS, buildRuleNfas, type NfaLimits } from "./nfa";
 
 /**
  * A grammar compiled to a byte-level pushdown automaton: one DFA per called rule (see nfa.ts for
@@ -53,132 +54,11 @@ export function compileGrammar(grammar: Grammar, limits: AutomatonLimits = DEFAU
   const dfas: RuleDfa[] = [];
   let total = 0;
   for (let r = 0; r < nfas.length; r++) {
-    const dfa = determinize(nfas[r], classOf, nClasses, limits.maxDfaStates - total, names[r]);
+    const dfa = determinize(nfas[r], classOf, nClasses, limits.maxDfaStates - total, names[r], limits.maxDfaStates);
     total += dfa.accepting.length;
     dfas.push(dfa);
   }
   return analyse(assemble(names, dfas, classOf, nClasses));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Byte classes: the coarsest partition of 0..255 that no edge range cuts.
-// ---------------------------------------------------------------------------------------------
-
-function byteClasses(nfas: readonly Nfa[]): { classOf: Uint8Array; nClasses: number } {
-  const boundary = new Uint8Array(257);
-  boundary[0] = 1;
-  for (const nfa of nfas) {
-    for (const edges of nfa.bytes) {
-      for (let j = 0; j < edges.length; j += 3) {
-        boundary[edges[j]] = 1;
-        boundary[edges[j + 1] + 1] = 1;
-      }
-    }
-  }
-  const classOf = new Uint8Array(256);
-  let cls = -1;
-  for (let b = 0; b < 256; b++) {
-    if (boundary[b]) cls++;
-    classOf[b] = cls;
-  }
-  return { classOf, nClasses: cls + 1 };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Subset construction, one rule at a time. Call edges are letters like bytes: a call of R from
-// several NFA states of one subset goes to the union of their return targets.
-// ---------------------------------------------------------------------------------------------
-
-interface RuleDfa {
-  /** [local state * nClasses + class] → local state or -1. */
-  trans: Int32Array;
-  accepting: Uint8Array;
-  /** Per local state: flattened pairs (rule, local return state). */
-  calls: number[][];
-}
-
-function determinize(nfa: Nfa, classOf: Uint8Array, nClasses: number, budget: number, rule: string): RuleDfa {
-  const n = nfa.eps.length;
-  // Only states with outgoing bytes or calls, and the final state, tell subsets apart.
-  const important = new Uint8Array(n);
-  for (let s = 0; s < n; s++) important[s] = nfa.bytes[s].length > 0 || nfa.calls[s].length > 0 || s === nfa.final ? 1 : 0;
-  const mark = new Int32Array(n);
-  let stamp = 0;
-  const closure = (seeds: readonly number[]): number[] => {
-    stamp++;
-    const todo: number[] = [];
-    const out: number[] = [];
-    for (const s of seeds) if (mark[s] !== stamp) { mark[s] = stamp; todo.push(s); }
-    while (todo.length > 0) {
-      const u = todo.pop() ?? 0;
-      if (important[u]) out.push(u);
-      for (const v of nfa.eps[u]) if (mark[v] !== stamp) { mark[v] = stamp; todo.push(v); }
-    }
-    return out.sort((a, b) => a - b);
-  };
-
-  const subsets: number[][] = [];
-  const ids = new Map<string, number>();
-  const intern = (set: number[]): number => {
-    const key = set.join(",");
-    let id = ids.get(key);
-    if (id === undefined) {
-      if (subsets.length >= budget) {
-        throw new ConstraintError("CONSTRAINT_TOO_LARGE", `grammar: rule "${rule}" needs more than the ${budget} automaton states left (limit ${DEFAULT_AUTOMATON_LIMITS.maxDfaStates} in all); simplify it or lower its repetition counts`, { keyword: rule });
-      }
-      id = subsets.length;
-      ids.set(key, id);
-      subsets.push(set);
-    }
-    return id;
-  };
-
-  intern(closure([nfa.start]));
-  const rows: Int32Array[] = [];
-  const accepting: number[] = [];
-  const calls: number[][] = [];
-  const byClass: number[][] = Array.from({ length: nClasses }, () => []);
-  for (let d = 0; d < subsets.length; d++) {
-    const set = subsets[d];
-    const row = new Int32Array(nClasses).fill(-1);
-    const touched: number[] = [];
-    const byRule = new Map<number, number[]>();
-    for (const u of set) {
-      const edges = nfa.bytes[u];
-      for (let j = 0; j < edges.length; j += 3) {
-        for (let k = classOf[edges[j]], last = classOf[edges[j + 1]]; k <= last; k++) {
-          if (byClass[k].length === 0) touched.push(k);
-          byClass[k].push(edges[j + 2]);
-        }
-      }
-      const c = nfa.calls[u];
-      for (let j = 0; j < c.length; j += 2) {
-        const targets = byRule.get(c[j]);
-        if (targets === undefined) byRule.set(c[j], [c[j + 1]]);
-        else targets.push(c[j + 1]);
-      }
-    }
-    // many classes usually share one target set (all the bytes of [^"\\], say): close it once
-    const memo = new Map<string, number>();
-    for (const k of touched) {
-      const key = byClass[k].join(",");
-      let to = memo.get(key);
-      if (to === undefined) {
-        to = intern(closure(byClass[k]));
-        memo.set(key, to);
-      }
-      row[k] = to;
-      byClass[k].length = 0;
-    }
-    const rowCalls: number[] = [];
-    for (const [callee, targets] of byRule) rowCalls.push(callee, intern(closure(targets)));
-    rows.push(row);
-    calls.push(rowCalls);
-    accepting.push(set.includes(nfa.final) ? 1 : 0);
-  }
-  const trans = new Int32Array(rows.length * nClasses);
-  rows.forEach((row, d) => trans.set(row, d * nClasses));
-  return { trans, accepting: Uint8Array.from(accepting), calls };
 }
 
 function assemble(names: string[], dfas: RuleDfa[], classOf: Uint8Array, nClasses: number): Automaton {

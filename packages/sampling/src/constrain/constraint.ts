@@ -2,12 +2,18 @@ import { DEFAULT_AUTOMATON_LIMITS, compileGrammar, type Automaton, type Automato
 import { ConstraintError } from "./errors";
 import { alt, literal, type Grammar } from "./grammar";
 import { parseGbnf } from "./gbnf";
+import { jsonSchemaGrammar, type JsonGrammarOptions, type JsonSchema } from "./json-schema";
+import { regexToExpr } from "./regex";
 import { TokenMasker } from "./mask";
 import { Parser } from "./parser";
 import { vocabularyTrie, type TokenVocabulary, type VocabularyTrie } from "./vocabulary";
 
 /** What to constrain the output to. */
 export type ConstraintSpec =
+  /** JSON: any value, or the values that validate against `schema` (see jsonSchemaGrammar). */
+  | { readonly type: "json"; readonly schema?: JsonSchema; readonly whitespace?: JsonGrammarOptions["whitespace"] }
+  /** Text matching a regular expression entirely (ECMAScript syntax; see regexToExpr). */
+  | { readonly type: "regex"; readonly pattern: string }
   /** A GBNF grammar (llama.cpp's format); `root` names the start rule (default "root"). */
   | { readonly type: "gbnf"; readonly grammar: string; readonly root?: string }
   /** One of these strings, exactly. */
@@ -222,6 +228,11 @@ export function compileConstraint(spec: ConstraintSpec, vocab: TokenVocabulary, 
 /** The grammar a spec compiles to (print it with `formatGbnf`). */
 export function constraintGrammar(spec: ConstraintSpec): Grammar {
   switch (spec.type) {
+    case "json":
+      return jsonSchemaGrammar(spec.schema ?? true, spec.whitespace === undefined ? {} : { whitespace: spec.whitespace });
+    case "regex":
+      if (typeof spec.pattern !== "string") throw new ConstraintError("CONSTRAINT_REGEX_SYNTAX", `regex: expected a string, found ${typeof spec.pattern}`, { keyword: "regex" });
+      return { rules: new Map([["root", regexToExpr(spec.pattern)]]), root: "root" };
     case "gbnf":
       return parseGbnf(spec.grammar, spec.root === undefined ? {} : { root: spec.root });
     case "choice":

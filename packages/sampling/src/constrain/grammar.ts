@@ -18,7 +18,13 @@ export type Expr =
   /** `item` repeated min..max times (max may be Infinity). */
   | { readonly kind: "repeat"; readonly item: Expr; readonly min: number; readonly max: number }
   /** Another rule of the grammar, by name. */
-  | { readonly kind: "ref"; readonly name: string };
+  | { readonly kind: "ref"; readonly name: string }
+  /**
+   * Strings matched by every item (a pattern that must also respect a length, say). Items must
+   * be regular: no references to recursive rules. Not expressible in GBNF: `formatGbnf` spells
+   * it out as rules of the intersection's automaton.
+   */
+  | { readonly kind: "intersect"; readonly items: readonly Expr[] };
 
 /** Named rules; `root` is where matching starts. Names follow GBNF: letters, digits and `-`. */
 export interface Grammar {
@@ -64,6 +70,11 @@ export function alt(...items: Expr[]): Expr {
     else flat.push(item);
   }
   return flat.length === 1 ? flat[0] : { kind: "alt", items: flat };
+}
+
+/** Strings matched by all of the items. */
+export function intersect(...items: Expr[]): Expr {
+  return items.length === 1 ? items[0] : { kind: "intersect", items };
 }
 
 export function repeat(item: Expr, min: number, max: number): Expr {
@@ -117,6 +128,8 @@ function formatExpr(e: Expr, prec: number): string {
       const body = e.items.map((x) => formatExpr(x, 1)).join(" | ");
       return prec >= 1 ? `(${body})` : body;
     }
+    case "intersect":
+      return `(${e.items.map((x) => formatExpr(x, 0)).join(" & ")})`;
     case "repeat": {
       const inner = formatExpr(e.item, 2);
       const { min, max } = e;
@@ -156,4 +169,47 @@ function escapeChar(cp: number, quote: '"' | "]"): string {
 
 function hex(n: number, width: number): string {
   return n.toString(16).toUpperCase().padStart(width, "0");
+}
+
+/**
+ * Rules that can match at least one string (a fixpoint over the rules). Intersections count as
+ * productive: whoever builds one checks it is not empty.
+ */
+export function productiveRules(rules: ReadonlyMap<string, Expr>): Set<string> {
+  const productive = new Set<string>();
+  const check = (e: Expr): boolean => {
+    switch (e.kind) {
+      case "empty": case "literal": case "intersect": return true;
+      case "chars": return e.ranges.length > 0;
+      case "seq": return e.items.every(check);
+      case "alt": return e.items.some(check);
+      case "repeat": return e.min === 0 || check(e.item);
+      case "ref": return productive.has(e.name);
+    }
+  };
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [name, body] of rules) {
+      if (!productive.has(name) && check(body)) {
+        productive.add(name);
+        changed = true;
+      }
+    }
+  }
+  return productive;
+}
+
+/** Whether an expression matches nothing, judged locally (references are assumed productive). */
+export function isNothing(e: Expr): boolean {
+  return !matchesSomething(e);
+}
+
+function matchesSomething(e: Expr): boolean {
+  switch (e.kind) {
+    case "empty": case "literal": case "intersect": case "ref": return true;
+    case "chars": return e.ranges.length > 0;
+    case "seq": return e.items.every(matchesSomething);
+    case "alt": return e.items.some(matchesSomething);
+    case "repeat": return e.min === 0 || matchesSomething(e.item);
+  }
 }

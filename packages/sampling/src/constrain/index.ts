@@ -3,3 +3,5 @@ export { Constraint, ConstraintState, compileConstraint, constraintGrammar, type
 export { parseGbnf } from "./gbnf";
 export { formatGbnf, type Expr, type Grammar } from "./grammar";
 export { tokenVocabulary, type TokenVocabulary, type TokenizerLike } from "./vocabulary";
+export { jsonSchemaGrammar, jsonValueGrammar, type JsonGrammarOptions, type JsonSchema } from "./json-schema";
+export { regexToExpr } from "./regex";

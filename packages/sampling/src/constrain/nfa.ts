@@ -1,4 +1,5 @@
 import { utf8Sequences, encodeText } from "./charset";
+import { byteDfa, intersectDfas, type ByteDfa } from "./dfa";
 import { ConstraintError } from "./errors";
 import type { Expr, Grammar } from "./grammar";
 
@@ -187,6 +188,8 @@ class NfaBuilder {
         const r = this.ruleIndex(e.name);
         return this.inlined(r) ? sizeOf(r) : 2;
       }
+      case "intersect":
+        return e.items.reduce((n, x) => n * this.exprSize(x, sizeOf), 1);
     }
   }
 
@@ -256,6 +259,8 @@ class NfaBuilder {
       }
       case "repeat":
         return this.emitRepeat(e, from);
+      case "intersect":
+        return this.emitIntersection(e.items, from);
       case "ref": {
         const r = this.ruleIndex(e.name);
         if (this.inlined(r)) return this.emit(this.exprs[r], from);
@@ -264,6 +269,44 @@ class NfaBuilder {
         return to;
       }
     }
+  }
+
+  /** The product automaton of the items, copied in as NFA states. */
+  private emitIntersection(items: readonly Expr[], from: number): number {
+    const budget = Math.max(1, this.limits.maxNfaStates - this.totalStates);
+    const product = intersectDfas(items.map((item) => this.standaloneDfa(item)), budget, this.currentRule);
+    const { eps, bytes } = this.nfa;
+    const end = this.state();
+    const n = product.accepting.length;
+    if (n === 0) return end; // empty intersection: nothing leads to end
+    const states: number[] = [];
+    for (let p = 0; p < n; p++) states.push(this.state());
+    eps[from].push(states[0]);
+    for (let p = 0; p < n; p++) {
+      if (product.accepting[p]) eps[states[p]].push(end);
+      for (let b = 0; b < 256;) {
+        const t = product.next[p * 256 + b];
+        let last = b;
+        while (last + 1 < 256 && product.next[p * 256 + last + 1] === t) last++;
+        if (t >= 0) bytes[states[p]].push(b, last, states[t]);
+        b = last + 1;
+      }
+    }
+    return end;
+  }
+
+  /** A call-free expression on its own, determinised over bytes. */
+  private standaloneDfa(item: Expr): ByteDfa {
+    const saved = this.nfa;
+    this.nfa = { eps: [], bytes: [], calls: [] };
+    const start = this.state();
+    const final = this.emit(item, start);
+    const sub = { ...this.nfa, start, final };
+    this.nfa = saved;
+    if (sub.calls.some((c) => c.length > 0)) {
+      throw new ConstraintError("CONSTRAINT_UNSUPPORTED", `grammar: rule "${this.currentRule}" intersects an expression that uses a recursive or large rule; intersections must be regular`, { keyword: this.currentRule });
+    }
+    return byteDfa(sub, Math.max(1, this.limits.maxNfaStates - this.totalStates), this.currentRule, this.limits.maxNfaStates);
   }
 
   private emitRepeat(e: { item: Expr; min: number; max: number }, from: number): number {
@@ -307,6 +350,7 @@ function forEachRef(e: Expr, visit: (name: string) => void): void {
     case "ref": visit(e.name); return;
     case "seq": case "alt": for (const x of e.items) forEachRef(x, visit); return;
     case "repeat": forEachRef(e.item, visit); return;
+    case "intersect": for (const x of e.items) forEachRef(x, visit); return;
     default: return;
   }
 }

@@ -1,4 +1,5 @@
 import type { Expr, Grammar } from "../../src/constrain/grammar";
+import { intersectRanges, normalizeRanges } from "../../src/constrain/charset";
 
 /**
  * An independent, slow recogniser for the grammar IR, used to check masks by brute force. It
@@ -16,10 +17,13 @@ interface Frame {
   /** For literals: code points already read. For repeats: copies already matched. */
   readonly done: number;
   readonly next: Frame | null;
+  /** For intersections: the stack set of each item, run side by side. */
+  readonly parts?: readonly (readonly (Frame | null)[])[];
 }
 
 export class ReferenceMatcher {
   private readonly ids = new Map<Expr, number>();
+  private readonly setIds = new Map<string, number>();
 
   constructor(private readonly grammar: Grammar) {}
 
@@ -77,19 +81,35 @@ export class ReferenceMatcher {
       } else if (e.kind === "literal") {
         const cps = [...e.text].map((c) => c.codePointAt(0) ?? -1);
         if (cps[s.done] === cp) out.push(s.done + 1 === cps.length ? s.next : { expr: e, done: s.done + 1, next: s.next });
+      } else if (e.kind === "intersect" && s.parts !== undefined) {
+        const parts = s.parts.map((p) => this.readChar(p, cp));
+        if (parts.every((p) => p.length > 0)) out.push({ expr: e, done: 0, next: s.next, parts });
       }
     }
     return this.expand(out);
   }
 
-  private headAccepts(s: Frame, lo: number, hi: number): boolean {
+  /** The code points the head of a stack can read. */
+  private headSet(s: Frame): number[] {
     const e = s.expr;
-    if (e.kind === "chars") return inRanges(e.ranges, lo, hi);
+    if (e.kind === "chars") return [...e.ranges];
     if (e.kind === "literal") {
       const cp = [...e.text].map((c) => c.codePointAt(0) ?? -1)[s.done];
-      return cp >= lo && cp <= hi;
+      return [cp, cp];
     }
-    return false;
+    if (e.kind === "intersect" && s.parts !== undefined) {
+      let set: number[] | null = null;
+      for (const part of s.parts) {
+        const mine = normalizeRanges(part.flatMap((f) => (f === null ? [] : this.headSet(f))));
+        set = set === null ? mine : intersectRanges(set, mine);
+      }
+      return set ?? [];
+    }
+    return [];
+  }
+
+  private headAccepts(s: Frame, lo: number, hi: number): boolean {
+    return inRanges(this.headSet(s), lo, hi);
   }
 
   /** Expands every stack until its head reads a character (or it is empty: null). */
@@ -128,6 +148,13 @@ export class ReferenceMatcher {
           }
           break;
         }
+        case "intersect": {
+          const parts = s.parts ?? e.items.map((item) => this.expand([{ expr: item, done: 0, next: null }]));
+          const frame: Frame = { expr: e, done: 0, next: s.next, parts };
+          out.push(frame);
+          if (parts.every((p) => p.includes(null))) todo.push(s.next);
+          break;
+        }
         case "ref": {
           const body = this.grammar.rules.get(e.name);
           if (body === undefined) throw new Error(`undefined rule ${e.name}`);
@@ -139,6 +166,16 @@ export class ReferenceMatcher {
     return out;
   }
 
+  private setKey(stacks: readonly (Frame | null)[]): number {
+    const text = stacks.map((f) => this.key(f)).sort().join("|");
+    let id = this.setIds.get(text);
+    if (id === undefined) {
+      id = this.setIds.size;
+      this.setIds.set(text, id);
+    }
+    return id;
+  }
+
   private key(s: Frame | null): string {
     const parts: number[] = [];
     for (let f = s; f !== null; f = f.next) {
@@ -148,6 +185,7 @@ export class ReferenceMatcher {
         this.ids.set(f.expr, id);
       }
       parts.push(id, f.done);
+      if (f.parts !== undefined) parts.push(-1, ...f.parts.map((p) => this.setKey(p)));
     }
     return parts.join(",");
   }

@@ -1,0 +1,214 @@
+import { ConstraintError } from "./errors";
+import type { Nfa } from "./nfa";
+
+/** Subset construction, shared by rule compilation (automaton.ts) and intersections (nfa.ts). */
+
+// ---------------------------------------------------------------------------------------------
+// Byte classes: the coarsest partition of 0..255 that no edge range cuts.
+// ---------------------------------------------------------------------------------------------
+
+export function byteClasses(nfas: readonly Nfa[]): { classOf: Uint8Array; nClasses: number } {
+  const boundary = new Uint8Array(257);
+  boundary[0] = 1;
+  for (const nfa of nfas) {
+    for (const edges of nfa.bytes) {
+      for (let j = 0; j < edges.length; j += 3) {
+        boundary[edges[j]] = 1;
+        boundary[edges[j + 1] + 1] = 1;
+      }
+    }
+  }
+  const classOf = new Uint8Array(256);
+  let cls = -1;
+  for (let b = 0; b < 256; b++) {
+    if (boundary[b]) cls++;
+    classOf[b] = cls;
+  }
+  return { classOf, nClasses: cls + 1 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subset construction, one rule at a time. Call edges are letters like bytes: a call of R from
+// several NFA states of one subset goes to the union of their return targets.
+// ---------------------------------------------------------------------------------------------
+
+export interface RuleDfa {
+  /** [local state * nClasses + class] → local state or -1. */
+  trans: Int32Array;
+  accepting: Uint8Array;
+  /** Per local state: flattened pairs (rule, local return state). */
+  calls: number[][];
+}
+
+export function determinize(nfa: Nfa, classOf: Uint8Array, nClasses: number, budget: number, rule: string, limit: number): RuleDfa {
+  const n = nfa.eps.length;
+  // Only states with outgoing bytes or calls, and the final state, tell subsets apart.
+  const important = new Uint8Array(n);
+  for (let s = 0; s < n; s++) important[s] = nfa.bytes[s].length > 0 || nfa.calls[s].length > 0 || s === nfa.final ? 1 : 0;
+  const mark = new Int32Array(n);
+  let stamp = 0;
+  const closure = (seeds: readonly number[]): number[] => {
+    stamp++;
+    const todo: number[] = [];
+    const out: number[] = [];
+    for (const s of seeds) if (mark[s] !== stamp) { mark[s] = stamp; todo.push(s); }
+    while (todo.length > 0) {
+      const u = todo.pop() ?? 0;
+      if (important[u]) out.push(u);
+      for (const v of nfa.eps[u]) if (mark[v] !== stamp) { mark[v] = stamp; todo.push(v); }
+    }
+    return out.sort((a, b) => a - b);
+  };
+
+  const subsets: number[][] = [];
+  const ids = new Map<string, number>();
+  const intern = (set: number[]): number => {
+    const key = set.join(",");
+    let id = ids.get(key);
+    if (id === undefined) {
+      if (subsets.length >= budget) {
+        throw new ConstraintError("CONSTRAINT_TOO_LARGE", `grammar: rule "${rule}" needs more than the ${budget} automaton states left (limit ${limit} in all); simplify it or lower its repetition counts`, { keyword: rule });
+      }
+      id = subsets.length;
+      ids.set(key, id);
+      subsets.push(set);
+    }
+    return id;
+  };
+
+  intern(closure([nfa.start]));
+  const rows: Int32Array[] = [];
+  const accepting: number[] = [];
+  const calls: number[][] = [];
+  const byClass: number[][] = Array.from({ length: nClasses }, () => []);
+  for (let d = 0; d < subsets.length; d++) {
+    const set = subsets[d];
+    const row = new Int32Array(nClasses).fill(-1);
+    const touched: number[] = [];
+    const byRule = new Map<number, number[]>();
+    for (const u of set) {
+      const edges = nfa.bytes[u];
+      for (let j = 0; j < edges.length; j += 3) {
+        for (let k = classOf[edges[j]], last = classOf[edges[j + 1]]; k <= last; k++) {
+          if (byClass[k].length === 0) touched.push(k);
+          byClass[k].push(edges[j + 2]);
+        }
+      }
+      const c = nfa.calls[u];
+      for (let j = 0; j < c.length; j += 2) {
+        const targets = byRule.get(c[j]);
+        if (targets === undefined) byRule.set(c[j], [c[j + 1]]);
+        else targets.push(c[j + 1]);
+      }
+    }
+    // many classes usually share one target set (all the bytes of [^"\\], say): close it once
+    const memo = new Map<string, number>();
+    for (const k of touched) {
+      const key = byClass[k].join(",");
+      let to = memo.get(key);
+      if (to === undefined) {
+        to = intern(closure(byClass[k]));
+        memo.set(key, to);
+      }
+      row[k] = to;
+      byClass[k].length = 0;
+    }
+    const rowCalls: number[] = [];
+    for (const [callee, targets] of byRule) rowCalls.push(callee, intern(closure(targets)));
+    rows.push(row);
+    calls.push(rowCalls);
+    accepting.push(set.includes(nfa.final) ? 1 : 0);
+  }
+  const trans = new Int32Array(rows.length * nClasses);
+  rows.forEach((row, d) => trans.set(row, d * nClasses));
+  return { trans, accepting: Uint8Array.from(accepting), calls };
+}
+
+
+/** A DFA over raw bytes: next[s * 256 + b] (−1: none); state 0 starts. */
+export interface ByteDfa {
+  readonly next: Int32Array;
+  readonly accepting: Uint8Array;
+}
+
+/** The byte DFA of a call-free NFA. */
+export function byteDfa(nfa: Nfa, budget: number, rule: string, limit: number): ByteDfa {
+  const { classOf, nClasses } = byteClasses([nfa]);
+  const dfa = determinize(nfa, classOf, nClasses, budget, rule, limit);
+  const n = dfa.accepting.length;
+  const next = new Int32Array(n * 256);
+  for (let s = 0; s < n; s++) for (let b = 0; b < 256; b++) next[s * 256 + b] = dfa.trans[s * nClasses + classOf[b]];
+  return { next, accepting: dfa.accepting };
+}
+
+/**
+ * The product automaton: strings every DFA accepts. Only live states are kept (those that can
+ * still reach acceptance); an empty language comes back with no states.
+ */
+export function intersectDfas(dfas: readonly ByteDfa[], budget: number, rule: string): ByteDfa {
+  const tuples: number[][] = [];
+  const ids = new Map<string, number>();
+  const intern = (tuple: number[]): number => {
+    const key = tuple.join(",");
+    let id = ids.get(key);
+    if (id === undefined) {
+      if (tuples.length >= budget) {
+        throw new ConstraintError("CONSTRAINT_TOO_LARGE", `grammar: the intersection in rule "${rule}" needs more than ${budget} automaton states`, { keyword: rule });
+      }
+      id = tuples.length;
+      ids.set(key, id);
+      tuples.push(tuple);
+    }
+    return id;
+  };
+  intern(dfas.map(() => 0));
+  const edges: number[] = [];
+  for (let p = 0; p < tuples.length; p++) {
+    const tuple = tuples[p];
+    for (let b = 0; b < 256; b++) {
+      const target: number[] = [];
+      let ok = true;
+      for (let i = 0; i < dfas.length && ok; i++) {
+        const t = dfas[i].next[tuple[i] * 256 + b];
+        if (t < 0) ok = false;
+        else target.push(t);
+      }
+      edges.push(ok ? intern(target) : -1);
+    }
+  }
+  const n = tuples.length;
+  const accepting = new Uint8Array(n);
+  tuples.forEach((tuple, p) => (accepting[p] = tuple.every((s, i) => dfas[i].accepting[s] === 1) ? 1 : 0));
+  // live = can reach an accepting state
+  const live = Uint8Array.from(accepting);
+  for (let changed = true; changed;) {
+    changed = false;
+    for (let p = 0; p < n; p++) {
+      if (live[p]) continue;
+      for (let b = 0; b < 256; b++) {
+        const t = edges[p * 256 + b];
+        if (t >= 0 && live[t]) {
+          live[p] = 1;
+          changed = true;
+          break;
+        }
+      }
+    }
+  }
+  if (!live[0]) return { next: new Int32Array(0), accepting: new Uint8Array(0) };
+  // renumber live states (0 stays the start)
+  const renumber = new Int32Array(n).fill(-1);
+  let m = 0;
+  for (let p = 0; p < n; p++) if (live[p]) renumber[p] = m++;
+  const next = new Int32Array(m * 256).fill(-1);
+  const acc = new Uint8Array(m);
+  for (let p = 0; p < n; p++) {
+    if (!live[p]) continue;
+    acc[renumber[p]] = accepting[p];
+    for (let b = 0; b < 256; b++) {
+      const t = edges[p * 256 + b];
+      if (t >= 0 && live[t]) next[renumber[p] * 256 + b] = renumber[t];
+    }
+  }
+  return { next, accepting: acc };
+}
