@@ -1,0 +1,40 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { fromLlama2cTokenizer, fromTiktoken, type JsTiktokenRanks } from "@zero-llm/tokenizer-bpe";
+import { tokenVocabulary, type TokenVocabulary } from "../../src/constrain";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** Shared reference data outside the repository (../shared/fixtures); never copied in. */
+export const LLAMA2_TOKENIZER = path.resolve(here, "../../../../../shared/fixtures/llama2c/llama2-tokenizer.bin");
+
+export interface RealVocabulary {
+  name: string;
+  vocab: TokenVocabulary;
+  decode(ids: readonly number[]): string;
+}
+
+let cached: RealVocabulary | undefined;
+
+/**
+ * A real 32k vocabulary: Llama 2's (SentencePiece with byte fallback) from the shared fixtures,
+ * or, without them, the first 32,000 ids of cl100k_base (byte-level BPE, from js-tiktoken's
+ * bundled ranks) with <|endoftext|> as EOS.
+ */
+export async function realVocabulary(): Promise<RealVocabulary> {
+  if (cached !== undefined) return cached;
+  if (existsSync(LLAMA2_TOKENIZER)) {
+    const tok = fromLlama2cTokenizer(readFileSync(LLAMA2_TOKENIZER));
+    cached = { name: "llama2 (32,000)", vocab: tokenVocabulary(tok), decode: (ids) => new TextDecoder().decode(tok.decodeBytes(ids)) };
+  } else {
+    const mod = (await import("js-tiktoken/ranks/cl100k_base")) as { default: JsTiktokenRanks };
+    const tok = fromTiktoken({ ranks: mod.default, encoding: "cl100k_base" });
+    const full = tokenVocabulary(tok);
+    const eos = tok.specialTokens.get("<|endoftext|>") ?? 100257;
+    const tokens = full.tokens.slice(0, 32000);
+    tokens.push(null);
+    cached = { name: "cl100k_base ids < 32,000", vocab: { tokens, eos: [32000] }, decode: (ids) => new TextDecoder().decode(tok.decodeBytes(ids.filter((i) => i < 32000))) };
+    void eos;
+  }
+  return cached;
+}
