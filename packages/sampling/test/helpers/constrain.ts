@@ -106,3 +106,39 @@ export function checkWalk(grammar: Grammar, constraint: Constraint, vocab: Token
   }
   return { steps: maxSteps, complete: false, text: Uint8Array.from(text) };
 }
+
+/** EOS (id 0) and one token per byte (id b + 1): accepting a text token by token is reading its bytes. */
+export function byteVocabulary(): TokenVocabulary {
+  const tokens: (Uint8Array | null)[] = [null];
+  for (let b = 0; b < 256; b++) tokens.push(Uint8Array.of(b));
+  return { tokens, eos: [0] };
+}
+
+/** Whether `constraint` (over byteVocabulary()) accepts exactly this text. */
+export function fullMatch(constraint: Constraint, text: string | Uint8Array): boolean {
+  const state = constraint.initialState();
+  for (const b of typeof text === "string" ? utf8.encode(text) : text) {
+    if (!constraint.allows(state, b + 1)) return false;
+    constraint.accept(state, b + 1);
+  }
+  return constraint.canEnd(state);
+}
+
+/** A random text of the constraint's language (over byteVocabulary()), or null if none ended within maxBytes. */
+export function sampleText(constraint: Constraint, seed: number, maxBytes = 40, pEnd = 0.3): string | null {
+  const random = testRandom(seed);
+  const state = constraint.initialState();
+  const mask = constraint.createMask();
+  const out: number[] = [];
+  for (let i = 0; i <= maxBytes; i++) {
+    if (constraint.isComplete(state) || (constraint.canEnd(state) && random() < pEnd)) return new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(out));
+    constraint.mask(state, mask);
+    const allowed: number[] = [];
+    for (let t = 1; t <= 256; t++) if (isSet(mask, t)) allowed.push(t);
+    if (allowed.length === 0) return null;
+    const t = allowed[Math.floor(random() * allowed.length)];
+    constraint.accept(state, t);
+    out.push(t - 1);
+  }
+  return null;
+}
