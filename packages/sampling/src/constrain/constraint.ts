@@ -4,9 +4,16 @@ import { alt, literal, type Grammar } from "./grammar";
 import { parseGbnf } from "./gbnf";
 import { jsonSchemaGrammar, type JsonGrammarOptions, type JsonSchema } from "./json-schema";
 import { regexToExpr } from "./regex";
+import { maskKeys } from "./equivalence";
 import { TokenMasker } from "./mask";
 import { Parser } from "./parser";
 import { vocabularyTrie, type TokenVocabulary, type VocabularyTrie } from "./vocabulary";
+
+/**
+ * Positions are told apart by tokens of up to this many bytes (equivalence.ts); longer tokens
+ * (a few dozen in a 32k vocabulary) are checked against the stack at every step instead.
+ */
+const MASK_HORIZON = 16;
 
 /** What to constrain the output to. */
 export type ConstraintSpec =
@@ -75,8 +82,8 @@ export class Constraint {
     this.maskWords = (this.vocabSize + 31) >>> 5;
     this.automaton = compileGrammar(grammar, { ...DEFAULT_AUTOMATON_LIMITS, ...options.limits });
     this.parser = new Parser(this.automaton);
-    const keyOf = Int32Array.from({ length: this.automaton.nStates }, (_, s) => s);
-    this.masker = new TokenMasker(this.automaton, this.parser, this.trie, keyOf, this.trie.maxTokenLength);
+    const horizon = Math.min(this.trie.maxTokenLength, MASK_HORIZON);
+    this.masker = new TokenMasker(this.automaton, this.parser, this.trie, maskKeys(this.automaton, horizon), horizon);
     this.initialConfig = this.parser.initial();
     this.isEos = new Uint8Array(this.vocabSize);
     for (const t of this.trie.eos) this.isEos[t] = 1;

@@ -80,19 +80,20 @@ export function determinize(nfa: Nfa, classOf: Uint8Array, nClasses: number, bud
   const rows: Int32Array[] = [];
   const accepting: number[] = [];
   const calls: number[][] = [];
-  const byClass: number[][] = Array.from({ length: nClasses }, () => []);
+  // sweep over byte classes: edges start and stop covering targets at class boundaries, and
+  // between two boundaries every class goes to the same subset
+  const active = new Int32Array(n);
+  const activeList: number[] = [];
+  const events: number[] = []; // triples (class, +1 / -1, target)
   for (let d = 0; d < subsets.length; d++) {
     const set = subsets[d];
     const row = new Int32Array(nClasses).fill(-1);
-    const touched: number[] = [];
     const byRule = new Map<number, number[]>();
+    events.length = 0;
     for (const u of set) {
       const edges = nfa.bytes[u];
       for (let j = 0; j < edges.length; j += 3) {
-        for (let k = classOf[edges[j]], last = classOf[edges[j + 1]]; k <= last; k++) {
-          if (byClass[k].length === 0) touched.push(k);
-          byClass[k].push(edges[j + 2]);
-        }
+        events.push(classOf[edges[j]], 1, edges[j + 2], classOf[edges[j + 1]] + 1, -1, edges[j + 2]);
       }
       const c = nfa.calls[u];
       for (let j = 0; j < c.length; j += 2) {
@@ -101,18 +102,40 @@ export function determinize(nfa: Nfa, classOf: Uint8Array, nClasses: number, bud
         else targets.push(c[j + 1]);
       }
     }
-    // many classes usually share one target set (all the bytes of [^"\\], say): close it once
+    const order = Array.from({ length: events.length / 3 }, (_, i) => i).sort((a, b) => events[3 * a] - events[3 * b]);
+    let e = 0, current = -1;
     const memo = new Map<string, number>();
-    for (const k of touched) {
-      const key = byClass[k].join(",");
-      let to = memo.get(key);
-      if (to === undefined) {
-        to = intern(closure(byClass[k]));
-        memo.set(key, to);
+    for (let k = 0; k < nClasses; k++) {
+      let changed = false;
+      while (e < order.length && events[3 * order[e]] === k) {
+        const at = 3 * order[e];
+        const target = events[at + 2];
+        if (events[at + 1] > 0) {
+          if (active[target]++ === 0) activeList.push(target);
+        } else active[target]--;
+        changed = true;
+        e++;
       }
-      row[k] = to;
-      byClass[k].length = 0;
+      if (changed) {
+        // drop targets no edge covers any more, then look the subset up
+        let w = 0;
+        for (let i = 0; i < activeList.length; i++) if (active[activeList[i]] > 0) activeList[w++] = activeList[i];
+        activeList.length = w;
+        if (w === 0) current = -1;
+        else {
+          const key = activeList.slice().sort((a, b) => a - b).join(",");
+          let to = memo.get(key);
+          if (to === undefined) {
+            to = intern(closure(activeList));
+            memo.set(key, to);
+          }
+          current = to;
+        }
+      }
+      row[k] = current;
     }
+    for (const t of activeList) active[t] = 0;
+    activeList.length = 0;
     const rowCalls: number[] = [];
     for (const [callee, targets] of byRule) rowCalls.push(callee, intern(closure(targets)));
     rows.push(row);

@@ -49,6 +49,8 @@ export class Parser {
   readonly configNext: (Int32Array | undefined)[] = [];
   configKind: Uint8Array = new Uint8Array(1024);
   private readonly configIds = new Map<string, number>();
+  /** States whose closure is themselves: they read bytes, call nothing, do not complete their rule. */
+  private readonly plain: Uint8Array;
   /** Configuration made of one parked node, by node id. */
   private singletons: Int32Array = new Int32Array(1024).fill(-1);
 
@@ -69,6 +71,9 @@ export class Parser {
     this.visited = new Int32Array(size);
     this.emitted = new Int32Array(size);
     this.internConfig([]); // DEAD
+    const { hasBytes, accepting, callStart } = automaton;
+    this.plain = new Uint8Array(automaton.nStates);
+    for (let s = 0; s < automaton.nStates; s++) this.plain[s] = hasBytes[s] && !accepting[s] && callStart[s] === callStart[s + 1] ? 1 : 0;
   }
 
   /** The configuration at the start of the output. */
@@ -126,6 +131,14 @@ export class Parser {
 
   private computeStep(config: number, cls: number): number {
     const { next, nClasses, follow } = this.automaton;
+    const nodes = this.configNodes[config];
+    if (nodes.length === 1 && nodes[0] >= this.firstNode) {
+      // one stack moving inside its rule: no closure to compute
+      const id = nodes[0];
+      const t = next[this.nodeState[id] * nClasses + cls];
+      if (t < 0) return DEAD;
+      if (this.plain[t]) return this.singleton(this.node(t, this.nodeParent[id]));
+    }
     this.begin();
     for (const id of this.configNodes[config]) {
       if (id === END) continue;
