@@ -37,7 +37,7 @@ const CONSTRAINTS = [
           properties: {
             name: { type: "string", minLength: 1, maxLength: 40 },
             age: { type: "integer", minimum: 0, maximum: 120 },
-            email: { type: "string", pattern: "^[a-z0-9.]+@[a-z]+\\.(com|org|net)$" },
+            email: { type: "string", pattern: "^[a-z0-9.]+@[a-z]+\\.(com|org|net)$", maxLength: 40 },
             born: { type: "string", format: "date" },
             tags: { type: "array", items: { enum: ["admin", "user", "guest"] }, maxItems: 3 },
             score: { type: "number", minimum: 0, maximum: 1 },

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { Constraint, ConstraintError, formatGbnf, parseGbnf, type Grammar } from "../src/constrain";
+import { Constraint, ConstraintError, formatGbnf, jsonSchemaGrammar, parseGbnf, type Grammar } from "../src/constrain";
 import { byteVocabulary, checkWalk, fullMatch, sampleText, smallVocabulary } from "./helpers/constrain";
 
 const bytes = byteVocabulary();
@@ -133,4 +133,13 @@ describe.skipIf(examples === null)(`llama.cpp's example grammars (${examples ===
       expectSameLanguage(grammar, parseGbnf(formatGbnf(grammar)));
     });
   }
+});
+
+describe("formatGbnf: intersections", () => {
+  it("print as right-linear rules with the same language", () => {
+    const g = jsonSchemaGrammar({ type: "string", pattern: "^[a-cé😀]+x?$", minLength: 2, maxLength: 4 });
+    const text = formatGbnf(g);
+    expect(text).toContain("root-and1-0 ::=");
+    expectSameLanguage(g, parseGbnf(text));
+  });
 });

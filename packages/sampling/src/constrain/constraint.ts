@@ -246,6 +246,10 @@ export function constraintGrammar(spec: ConstraintSpec): Grammar {
       return choiceGrammar(spec.choices);
     case "grammar":
       return spec.grammar;
+    default: {
+      const type = (spec as { type?: unknown }).type;
+      throw new ConstraintError("CONSTRAINT_UNSUPPORTED", `constraint: expected type "json", "regex", "gbnf", "choice" or "grammar", found ${JSON.stringify(type) ?? String(type)}`, { keyword: "type" });
+    }
   }
 }
 

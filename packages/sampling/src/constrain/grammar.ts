@@ -1,4 +1,4 @@
-import { ANY_CHAR, MAX_CODE_POINT, type CodePointRanges } from "./charset";
+import { ANY_CHAR, type CodePointRanges } from "./charset";
 
 /**
  * The one intermediate form every constraint compiles through: a context-free grammar over
@@ -93,82 +93,6 @@ export function separated(item: Expr, separator: Expr, min: number, max: number)
   const rest = repeat(seq(separator, item), Math.max(0, min - 1), max - 1);
   const some = seq(item, rest);
   return min === 0 ? optional(some) : some;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Printing back to GBNF
-// ---------------------------------------------------------------------------------------------
-
-/** The grammar as GBNF text that llama.cpp (and `parseGbnf`) read back to the same language. */
-export function formatGbnf(grammar: Grammar): string {
-  const lines: string[] = [];
-  const names = [...grammar.rules.keys()];
-  names.sort((a, b) => (a === grammar.root ? -1 : b === grammar.root ? 1 : a < b ? -1 : a > b ? 1 : 0));
-  for (const name of names) lines.push(`${name} ::= ${formatExpr(grammar.rules.get(name) ?? NOTHING, 0)}`);
-  return lines.join("\n") + "\n";
-}
-
-// precedence: 0 = alternatives allowed, 1 = inside a sequence, 2 = operand of a repetition
-function formatExpr(e: Expr, prec: number): string {
-  switch (e.kind) {
-    case "empty":
-      return prec === 0 ? '""' : '""';
-    case "chars":
-      return formatClass(e.ranges);
-    case "literal":
-      return `"${[...e.text].map((ch) => escapeChar(ch.codePointAt(0) ?? 0, '"')).join("")}"`;
-    case "ref":
-      return e.name;
-    case "seq": {
-      const body = e.items.map((x) => formatExpr(x, 1)).join(" ");
-      return prec >= 2 ? `(${body})` : body;
-    }
-    case "alt": {
-      if (e.items.length === 0) return formatClass([]);
-      const body = e.items.map((x) => formatExpr(x, 1)).join(" | ");
-      return prec >= 1 ? `(${body})` : body;
-    }
-    case "intersect":
-      return `(${e.items.map((x) => formatExpr(x, 0)).join(" & ")})`;
-    case "repeat": {
-      const inner = formatExpr(e.item, 2);
-      const { min, max } = e;
-      if (min === 0 && max === 1) return `${inner}?`;
-      if (min === 0 && max === Infinity) return `${inner}*`;
-      if (min === 1 && max === Infinity) return `${inner}+`;
-      if (max === Infinity) return `${inner}{${min},}`;
-      return min === max ? `${inner}{${min}}` : `${inner}{${min},${max}}`;
-    }
-  }
-}
-
-function formatClass(ranges: CodePointRanges): string {
-  if (ranges.length === 0) return `[^\\x00-\\U${hex(MAX_CODE_POINT, 8)}]`;
-  let body = "";
-  for (let i = 0; i < ranges.length; i += 2) {
-    const lo = ranges[i], hi = ranges[i + 1];
-    body += escapeChar(lo, "]");
-    if (hi > lo) body += (hi > lo + 1 ? "-" : "") + escapeChar(hi, "]");
-  }
-  return `[${body}]`;
-}
-
-function escapeChar(cp: number, quote: '"' | "]"): string {
-  switch (cp) {
-    case 0x0a: return "\\n";
-    case 0x0d: return "\\r";
-    case 0x09: return "\\t";
-    case 0x5c: return "\\\\";
-  }
-  if (quote === '"' && cp === 0x22) return '\\"';
-  if (quote === "]" && (cp === 0x5d || cp === 0x5b || cp === 0x2d || cp === 0x5e)) return `\\x${hex(cp, 2)}`;
-  if (cp < 0x20 || cp === 0x7f) return `\\x${hex(cp, 2)}`;
-  if (cp >= 0x80 && cp <= 0x9f) return `\\u${hex(cp, 4)}`;
-  return String.fromCodePoint(cp);
-}
-
-function hex(n: number, width: number): string {
-  return n.toString(16).toUpperCase().padStart(width, "0");
 }
 
 /**

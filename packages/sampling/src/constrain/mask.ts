@@ -29,6 +29,8 @@ export interface PositionMask {
 export class TokenMasker {
   private readonly entries = new Map<number, PositionMask>();
   private readonly configAtDepth: Int32Array;
+  /** Byte class of the edge into each trie node, for this grammar. */
+  private readonly nodeClass: Uint8Array;
   readonly words: number;
   /** Positions computed so far (for statistics). */
   precomputed = 0;
@@ -42,6 +44,8 @@ export class TokenMasker {
   ) {
     this.words = (trie.vocabSize + 31) >>> 5;
     this.configAtDepth = new Int32Array(trie.maxTokenLength + 1);
+    this.nodeClass = new Uint8Array(trie.nodeCount);
+    for (let i = 1; i < trie.nodeCount; i++) this.nodeClass[i] = automaton.classOf[trie.byte[i]];
   }
 
   get cachedPositions(): number {
@@ -99,10 +103,11 @@ export class TokenMasker {
 
   /** One preorder walk of the trie from state s with an unknown caller. */
   private precompute(state: number): PositionMask {
-    const { byte, depth, end, tokenStart, tokenIds, nodeCount } = this.trie;
-    const classOf = this.automaton.classOf;
+    const { depth, end, tokenStart, tokenIds, nodeCount } = this.trie;
+    const nodeClass = this.nodeClass;
     const parser = this.parser;
-    const kindOf = (c: number): number => parser.configKind[c];
+    const nexts = parser.configNext;
+    let kinds = parser.configKind;
     const accepted = new Uint32Array(this.words);
     const uncertain: number[] = [];
     const horizon = this.horizon;
@@ -117,8 +122,15 @@ export class TokenMasker {
         i = end[i];
         continue;
       }
-      const config = parser.step(atDepth[d - 1], classOf[byte[i]]);
-      const kind = kindOf(config);
+      // the memoised step, inlined: this loop runs once per trie node
+      const from = atDepth[d - 1];
+      const row = nexts[from];
+      let config = row === undefined ? -1 : row[nodeClass[i]];
+      if (config < 0) {
+        config = parser.step(from, nodeClass[i]);
+        kinds = parser.configKind; // may have been reallocated
+      }
+      const kind = kinds[config];
       if (kind === KIND_DEAD) {
         i = end[i];
         continue;

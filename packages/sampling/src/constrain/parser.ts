@@ -51,6 +51,8 @@ export class Parser {
   private readonly configIds = new Map<string, number>();
   /** States whose closure is themselves: they read bytes, call nothing, do not complete their rule. */
   private readonly plain: Uint8Array;
+  /** States that only complete their rule (no bytes, no calls): returning there is returning further. */
+  private readonly tailEnd: Uint8Array;
   /** Configuration made of one parked node, by node id. */
   private singletons: Int32Array = new Int32Array(1024).fill(-1);
 
@@ -73,7 +75,12 @@ export class Parser {
     this.internConfig([]); // DEAD
     const { hasBytes, accepting, callStart } = automaton;
     this.plain = new Uint8Array(automaton.nStates);
-    for (let s = 0; s < automaton.nStates; s++) this.plain[s] = hasBytes[s] && !accepting[s] && callStart[s] === callStart[s + 1] ? 1 : 0;
+    this.tailEnd = new Uint8Array(automaton.nStates);
+    for (let s = 0; s < automaton.nStates; s++) {
+      const calls = callStart[s] !== callStart[s + 1];
+      this.plain[s] = hasBytes[s] && !accepting[s] && !calls ? 1 : 0;
+      this.tailEnd[s] = accepting[s] && !hasBytes[s] && !calls ? 1 : 0;
+    }
   }
 
   /** The configuration at the start of the output. */
@@ -194,7 +201,10 @@ export class Parser {
       const s = this.nodeState[node], parent = this.nodeParent[node];
       if (hasBytes[s]) this.emit(node);
       for (let j = callStart[s]; j < callStart[s + 1]; j++) {
-        todo.push(this.node(ruleStart[callRule[j]], this.node(callReturn[j], parent)));
+        // a tail call (the return state only completes the rule) needs no return frame: the callee
+        // returns straight to our caller, so right recursion (s ::= [a-z] s | "") keeps a flat stack
+        const ret = callReturn[j];
+        todo.push(this.node(ruleStart[callRule[j]], this.tailEnd[ret] ? parent : this.node(ret, parent)));
       }
       if (accepting[s]) {
         if (parent === BOTTOM) this.emit(END);
