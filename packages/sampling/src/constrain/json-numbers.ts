@@ -8,9 +8,11 @@ import { EMPTY, NOTHING, alt, chars, literal, repeat, seq, type Expr } from "./g
  * exact value lies within them. Two precautions keep "exact value within" equal to "the parsed
  * double within", which is what a validator checks:
  * - bounded integers stay within ±(2^53 − 1), where every integer is a double;
- * - bounded decimals carry at most 15 significant digits (DBL_DIG): two different such decimals
- *   are different doubles, in the same order, and none equals a bound without being equal to its
- *   shortest round-trip form, so strict bounds stay strict after parsing.
+ * - bounded decimals are written with at most 15 digits, a lone leading "0" aside, and no
+ *   exponent, so at most 15 significant digits (DBL_DIG): two different such decimals are two
+ *   different doubles in the same order, and none rounds onto a bound unless it is that bound's
+ *   shortest form, so strict bounds stay strict after parsing. (Bounds that need more digits,
+ *   below 1e-15 or above 1e15, are refused as unsatisfiable.)
  */
 
 const DIGIT = chars([0x30, 0x39]);
@@ -161,7 +163,7 @@ function fractionPart(budget: number, lo: Bound | null, hi: Bound | null): Expr 
 
 /**
  * Non-negative decimals (no exponent) in the bounds, int part and fraction together at most 15
- * significant digits. `lo` null means ≥ 0 inclusive.
+ * digits (a lone "0" int part not counted). `lo` null means ≥ 0 inclusive.
  */
 function nonNegativeDecimal(lo: Bound | null, hi: Bound | null): Expr {
   const cap = 10n ** BigInt(DECIMAL_DIGITS) - 1n;

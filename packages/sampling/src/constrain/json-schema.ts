@@ -199,7 +199,7 @@ class SchemaCompiler {
     if (minimum === null && maximum === null) return this.primitive("number");
     const e = decimalRange(minimum, maximum);
     if (isNothing(e)) {
-      return this.empty("minimum", flat.origin.get("minimum") ?? flat.origin.get("maximum") ?? path, `no number of at most 15 significant digits lies within ${minimum === null ? "" : `${minimum.inclusive ? "[" : "("}${minimum.value}`}, ${maximum === null ? "" : `${maximum.value}${maximum.inclusive ? "]" : ")"}`}`);
+      return this.empty("minimum", flat.origin.get("minimum") ?? flat.origin.get("maximum") ?? path, `no number of at most 15 digits lies within ${minimum === null ? "" : `${minimum.inclusive ? "[" : "("}${minimum.value}`}, ${maximum === null ? "" : `${maximum.value}${maximum.inclusive ? "]" : ")"}`}`);
     }
     return e;
   }

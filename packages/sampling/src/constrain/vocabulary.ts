@@ -34,9 +34,19 @@ export function tokenVocabulary(tokenizer: TokenizerLike, options: { eos?: reado
   const unknownId = (tokenizer as { unknownId?: unknown }).unknownId;
   if (typeof unknownId === "number") hidden.add(unknownId);
   const tokens: (Uint8Array | null)[] = [];
-  for (let id = 0; id < tokenizer.vocabSize; id++) tokens.push(hidden.has(id) ? null : tokenizer.tokenBytes(id));
+  for (let id = 0; id < tokenizer.vocabSize; id++) tokens.push(hidden.has(id) ? null : bytesOf(tokenizer, id));
   const eos = options.eos ?? (tokenizer.eosId === undefined ? [] : [tokenizer.eosId]);
   return { tokens, eos };
+}
+
+/** A token's bytes; null for an id the vocabulary leaves unused (cl100k_base has such gaps). */
+function bytesOf(tokenizer: TokenizerLike, id: number): Uint8Array | null {
+  try {
+    return tokenizer.tokenBytes(id);
+  } catch (e) {
+    if ((e as { code?: unknown }).code === "TOKENIZER_UNKNOWN_TOKEN_ID") return null;
+    throw new ConstraintError("CONSTRAINT_BAD_VOCABULARY", `vocabulary: the bytes of token ${id} could not be read`, { cause: e });
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Constraint, type ConstraintState } from "../../src/constrain/constraint";
+import type { Constraint, ConstraintState } from "../../src/constrain/constraint";
 import type { Grammar } from "../../src/constrain/grammar";
 import type { TokenVocabulary } from "../../src/constrain/vocabulary";
 import { ReferenceMatcher, type ReferenceState } from "./reference-matcher";
