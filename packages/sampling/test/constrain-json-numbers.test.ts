@@ -1,7 +1,8 @@
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { describe, expect, it } from "vitest";
-import { Constraint, ConstraintError, jsonSchemaGrammar, type JsonSchema } from "../src/constrain";
+import type { ConstraintError} from "../src/constrain";
+import { Constraint, jsonSchemaGrammar, type JsonSchema } from "../src/constrain";
 import { byteVocabulary, fullMatch, sampleText, testRandom } from "./helpers/constrain";
 
 const ajv = new Ajv2020({ strict: false });

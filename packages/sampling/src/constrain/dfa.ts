@@ -85,6 +85,9 @@ export function determinize(nfa: Nfa, classOf: Uint8Array, nClasses: number, bud
   const active = new Int32Array(n);
   const activeList: number[] = [];
   const events: number[] = []; // triples (class, +1 / -1, target)
+  const eventStart = new Int32Array(nClasses + 2);
+  const eventFill = new Int32Array(nClasses + 2);
+  let eventOrder = new Int32Array(64);
   for (let d = 0; d < subsets.length; d++) {
     const set = subsets[d];
     const row = new Int32Array(nClasses).fill(-1);
@@ -102,19 +105,25 @@ export function determinize(nfa: Nfa, classOf: Uint8Array, nClasses: number, bud
         else targets.push(c[j + 1]);
       }
     }
-    const order = Array.from({ length: events.length / 3 }, (_, i) => i).sort((a, b) => events[3 * a] - events[3 * b]);
-    let e = 0, current = -1;
+    // counting sort of the events by class
+    const count = eventStart.fill(0);
+    for (let i = 0; i < events.length; i += 3) count[events[i] + 1]++;
+    for (let k = 0; k < nClasses + 1; k++) count[k + 1] += count[k];
+    const order = eventOrder.length >= events.length / 3 ? eventOrder : (eventOrder = new Int32Array(events.length));
+    const fill = eventFill;
+    fill.set(count.subarray(0, nClasses + 1));
+    for (let i = 0; i < events.length; i += 3) order[fill[events[i]]++] = i;
+    let current = -1;
     const memo = new Map<string, number>();
     for (let k = 0; k < nClasses; k++) {
       let changed = false;
-      while (e < order.length && events[3 * order[e]] === k) {
-        const at = 3 * order[e];
+      for (let e = count[k], last = count[k + 1]; e < last; e++) {
+        const at = order[e];
         const target = events[at + 2];
         if (events[at + 1] > 0) {
           if (active[target]++ === 0) activeList.push(target);
         } else active[target]--;
         changed = true;
-        e++;
       }
       if (changed) {
         // drop targets no edge covers any more, then look the subset up
@@ -166,13 +175,37 @@ export function byteDfa(nfa: Nfa, budget: number, rule: string, limit: number): 
 
 /**
  * The product automaton: strings every DFA accepts. Only live states are kept (those that can
- * still reach acceptance); an empty language comes back with no states.
+ * still reach acceptance); an empty language comes back with no states. Bytes that every DFA
+ * treats alike are handled once (joint byte classes).
  */
 export function intersectDfas(dfas: readonly ByteDfa[], budget: number, rule: string): ByteDfa {
+  // joint classes: bytes with the same column in every DFA (hashed, then compared in full)
+  const jointOf = new Int32Array(256);
+  const representative: number[] = [];
+  {
+    const hash = new Int32Array(256).fill(0x811c9dc5);
+    for (const d of dfas) {
+      for (let i = 0; i < d.next.length; i++) hash[i & 255] = Math.imul(hash[i & 255] ^ d.next[i], 0x01000193);
+    }
+    const buckets = new Map<number, number[]>();
+    for (let b = 0; b < 256; b++) {
+      let bucket = buckets.get(hash[b]);
+      if (bucket === undefined) buckets.set(hash[b], (bucket = []));
+      let id = -1;
+      for (const c of bucket) if (sameColumn(dfas, representative[c], b)) { id = c; break; }
+      if (id < 0) {
+        id = representative.length;
+        representative.push(b);
+        bucket.push(id);
+      }
+      jointOf[b] = id;
+    }
+  }
+  const nJoint = representative.length;
   const tuples: number[][] = [];
   const ids = new Map<string, number>();
   const intern = (tuple: number[]): number => {
-    const key = tuple.join(",");
+    const key = tuple.length === 2 ? String(tuple[0] * 1048576 + tuple[1]) : tuple.join(",");
     let id = ids.get(key);
     if (id === undefined) {
       if (tuples.length >= budget) {
@@ -185,38 +218,34 @@ export function intersectDfas(dfas: readonly ByteDfa[], budget: number, rule: st
     return id;
   };
   intern(dfas.map(() => 0));
-  const edges: number[] = [];
+  const edges: number[] = []; // per product state, per joint class
+  const target: number[] = [];
   for (let p = 0; p < tuples.length; p++) {
     const tuple = tuples[p];
-    for (let b = 0; b < 256; b++) {
-      const target: number[] = [];
+    for (let c = 0; c < nJoint; c++) {
+      const b = representative[c];
+      target.length = 0;
       let ok = true;
       for (let i = 0; i < dfas.length && ok; i++) {
         const t = dfas[i].next[tuple[i] * 256 + b];
         if (t < 0) ok = false;
         else target.push(t);
       }
-      edges.push(ok ? intern(target) : -1);
+      edges.push(ok ? intern(target.slice()) : -1);
     }
   }
   const n = tuples.length;
   const accepting = new Uint8Array(n);
   tuples.forEach((tuple, p) => (accepting[p] = tuple.every((s, i) => dfas[i].accepting[s] === 1) ? 1 : 0));
-  // live = can reach an accepting state
+  // live = can reach an accepting state (backwards from the accepting states)
+  const incoming: number[][] = Array.from({ length: n }, () => []);
+  for (let p = 0; p < n; p++) for (let c = 0; c < nJoint; c++) if (edges[p * nJoint + c] >= 0) incoming[edges[p * nJoint + c]].push(p);
   const live = Uint8Array.from(accepting);
-  for (let changed = true; changed;) {
-    changed = false;
-    for (let p = 0; p < n; p++) {
-      if (live[p]) continue;
-      for (let b = 0; b < 256; b++) {
-        const t = edges[p * 256 + b];
-        if (t >= 0 && live[t]) {
-          live[p] = 1;
-          changed = true;
-          break;
-        }
-      }
-    }
+  const todo: number[] = [];
+  for (let p = 0; p < n; p++) if (live[p]) todo.push(p);
+  while (todo.length > 0) {
+    const t = todo.pop() ?? 0;
+    for (const p of incoming[t]) if (!live[p]) { live[p] = 1; todo.push(p); }
   }
   if (!live[0]) return { next: new Int32Array(0), accepting: new Uint8Array(0) };
   // renumber live states (0 stays the start)
@@ -229,9 +258,15 @@ export function intersectDfas(dfas: readonly ByteDfa[], budget: number, rule: st
     if (!live[p]) continue;
     acc[renumber[p]] = accepting[p];
     for (let b = 0; b < 256; b++) {
-      const t = edges[p * 256 + b];
+      const t = edges[p * nJoint + jointOf[b]];
       if (t >= 0 && live[t]) next[renumber[p] * 256 + b] = renumber[t];
     }
   }
   return { next, accepting: acc };
+}
+
+/** Whether bytes a and b go to the same states from every state of every DFA. */
+function sameColumn(dfas: readonly ByteDfa[], a: number, b: number): boolean {
+  for (const d of dfas) for (let i = 0; i < d.next.length; i += 256) if (d.next[i + a] !== d.next[i + b]) return false;
+  return true;
 }

@@ -44,6 +44,13 @@ export interface NfaLimits {
 
 export const DEFAULT_NFA_LIMITS: NfaLimits = { maxNfaStates: 2_000_000, inlineStates: 2_000, repeatStates: 4_000 };
 
+/**
+ * Product automata by intersection node. Expressions are immutable, so one product serves
+ * every copy of the node and every compilation of it (a schema checks it is not empty first);
+ * only intersections that name no rules are kept, since rule names mean what a grammar says.
+ */
+const products = new WeakMap<Expr, ByteDfa>();
+
 export function buildRuleNfas(grammar: Grammar, limits: NfaLimits = DEFAULT_NFA_LIMITS): RuleNfas {
   return new NfaBuilder(grammar, limits).build();
 }
@@ -260,7 +267,7 @@ class NfaBuilder {
       case "repeat":
         return this.emitRepeat(e, from);
       case "intersect":
-        return this.emitIntersection(e.items, from);
+        return this.emitIntersection(e, from);
       case "ref": {
         const r = this.ruleIndex(e.name);
         if (this.inlined(r)) return this.emit(this.exprs[r], from);
@@ -272,9 +279,13 @@ class NfaBuilder {
   }
 
   /** The product automaton of the items, copied in as NFA states. */
-  private emitIntersection(items: readonly Expr[], from: number): number {
-    const budget = Math.max(1, this.limits.maxNfaStates - this.totalStates);
-    const product = intersectDfas(items.map((item) => this.standaloneDfa(item)), budget, this.currentRule);
+  private emitIntersection(e: Expr & { kind: "intersect" }, from: number): number {
+    let product = products.get(e);
+    if (product === undefined) {
+      const budget = Math.max(1, this.limits.maxNfaStates - this.totalStates);
+      product = intersectDfas(e.items.map((item) => this.standaloneDfa(item)), budget, this.currentRule);
+      if (!usesRules(e)) products.set(e, product);
+    }
     const { eps, bytes } = this.nfa;
     const end = this.state();
     const n = product.accepting.length;
@@ -343,6 +354,12 @@ class NfaBuilder {
     eps[at].push(end);
     return end;
   }
+}
+
+function usesRules(e: Expr): boolean {
+  let found = false;
+  forEachRef(e, () => (found = true));
+  return found;
 }
 
 function forEachRef(e: Expr, visit: (name: string) => void): void {
