@@ -41,6 +41,9 @@ export interface Automaton {
   readonly follow: Uint8Array;
 }
 
+/** The automaton while it is being built and analysed (prune replaces the call arrays). */
+type Building = { -readonly [K in keyof Automaton]: Automaton[K] };
+
 export interface AutomatonLimits extends NfaLimits {
   /** Most DFA states over all rules. */
   maxDfaStates: number;
@@ -61,7 +64,7 @@ export function compileGrammar(grammar: Grammar, limits: AutomatonLimits = DEFAU
   return analyse(assemble(names, dfas, classOf, nClasses));
 }
 
-function assemble(names: string[], dfas: RuleDfa[], classOf: Uint8Array, nClasses: number): Automaton {
+function assemble(names: string[], dfas: RuleDfa[], classOf: Uint8Array, nClasses: number): Building {
   const offsets: number[] = [];
   let nStates = 0;
   for (const dfa of dfas) {
@@ -103,20 +106,18 @@ function assemble(names: string[], dfas: RuleDfa[], classOf: Uint8Array, nClasse
 // and what may follow each rule.
 // ---------------------------------------------------------------------------------------------
 
-function analyse(a: Automaton): Automaton {
+function analyse(a: Building): Automaton {
   const distance = shortestCompletions(a);
   prune(a, distance);
-  const minLength = a.minLength as Float64Array;
-  if (minLength[0] === Infinity) {
+  if (a.minLength[0] === Infinity) {
     throw new ConstraintError("CONSTRAINT_UNSATISFIABLE", `grammar: rule "${a.ruleNames[0]}" matches no string at all (every alternative needs a rule that can never complete)`, { keyword: a.ruleNames[0] });
   }
   checkLeftRecursion(a, distance);
   computeFollow(a, distance);
-  const hasBytes = a.hasBytes as Uint8Array;
   for (let s = 0; s < a.nStates; s++) {
     for (let k = 0; k < a.nClasses; k++) {
       if (a.next[s * a.nClasses + k] >= 0) {
-        hasBytes[s] = 1;
+        a.hasBytes[s] = 1;
         break;
       }
     }
@@ -130,9 +131,8 @@ function analyse(a: Automaton): Automaton {
  * a call edge p -R-> t costs minLength[R] + distance[t] and is relaxed once both are final
  * (Knuth's generalisation of Dijkstra to grammars).
  */
-function shortestCompletions(a: Automaton): Float64Array {
-  const { nStates, nClasses, next, callStart, callRule, callReturn, ruleStart } = a;
-  const minLength = a.minLength as Float64Array;
+function shortestCompletions(a: Building): Float64Array {
+  const { nStates, nClasses, next, callStart, callRule, callReturn, ruleStart, minLength } = a;
   minLength.fill(Infinity);
   const distance = new Float64Array(nStates).fill(Infinity);
   const done = new Uint8Array(nStates);
@@ -183,14 +183,13 @@ function shortestCompletions(a: Automaton): Float64Array {
 }
 
 /** Drops edges into dead states and calls of rules that never complete. */
-function prune(a: Automaton, distance: Float64Array): void {
-  const { nStates, nClasses, callStart, callRule, callReturn } = a;
-  const next = a.next as Int32Array;
+function prune(a: Building, distance: Float64Array): void {
+  const { nStates, nClasses, callStart, callRule, callReturn, next } = a;
   for (let i = 0; i < next.length; i++) if (next[i] >= 0 && distance[next[i]] === Infinity) next[i] = -1;
   for (let s = 0; s < nStates; s++) {
     if (distance[s] === Infinity) next.fill(-1, s * nClasses, (s + 1) * nClasses);
     for (let j = callStart[s]; j < callStart[s + 1]; j++) {
-      if (distance[s] === Infinity || a.minLength[callRule[j]] === Infinity || distance[callReturn[j]] === Infinity) (callRule as Int32Array)[j] = -1;
+      if (distance[s] === Infinity || a.minLength[callRule[j]] === Infinity || distance[callReturn[j]] === Infinity) callRule[j] = -1;
     }
   }
   // compact the call lists
@@ -200,16 +199,15 @@ function prune(a: Automaton, distance: Float64Array): void {
     keepStart[s] = w;
     for (let j = callStart[s]; j < callStart[s + 1]; j++) {
       if (callRule[j] < 0) continue;
-      (callRule as Int32Array)[w] = callRule[j];
-      (callReturn as Int32Array)[w] = callReturn[j];
+      callRule[w] = callRule[j];
+      callReturn[w] = callReturn[j];
       w++;
     }
   }
   keepStart[nStates] = w;
-  (callStart as Int32Array).set(keepStart);
-  const mutable = a as { callRule: Int32Array; callReturn: Int32Array };
-  mutable.callRule = callRule.slice(0, w);
-  mutable.callReturn = callReturn.slice(0, w);
+  callStart.set(keepStart);
+  a.callRule = callRule.slice(0, w);
+  a.callReturn = callReturn.slice(0, w);
 }
 
 /**
@@ -259,11 +257,11 @@ function checkLeftRecursion(a: Automaton, distance: Float64Array): void {
  * mask cache uses it to reject, without knowing the stack, tokens that leave a rule and then
  * continue with a byte no caller accepts.
  */
-function computeFollow(a: Automaton, distance: Float64Array): void {
+function computeFollow(a: Building, distance: Float64Array): void {
   const { nClasses, next, callStart, callRule, callReturn, ruleStart, ruleOf } = a;
   const nRules = a.ruleNames.length;
   const first = new Uint8Array(nRules * nClasses);
-  const follow = a.follow as Uint8Array;
+  const follow = a.follow;
   /** Classes that can be read first from state s (through calls of rules that may match nothing), into out[base..]. */
   const firstOfState = (s0: number, out: Uint8Array, base: number): boolean => {
     let changed = false;
@@ -297,7 +295,8 @@ function computeFollow(a: Automaton, distance: Float64Array): void {
       for (let j = callStart[s]; j < callStart[s + 1]; j++) {
         const callee = callRule[j], ret = callReturn[j];
         if (firstOfState(ret, follow, callee * nClasses)) changed = true;
-        if (canFinish(a, ret, distance)) {
+        if (distance[ret] === 0) {
+          // the caller can complete right after this call returns: what follows the caller follows the callee
           const caller = ruleOf[s];
           for (let k = 0; k < nClasses; k++) {
             if (follow[caller * nClasses + k] && !follow[callee * nClasses + k]) { follow[callee * nClasses + k] = 1; changed = true; }
@@ -306,11 +305,6 @@ function computeFollow(a: Automaton, distance: Float64Array): void {
       }
     }
   }
-}
-
-/** Whether the rule of state s can complete from s without reading a byte. */
-function canFinish(_a: Automaton, s: number, distance: Float64Array): boolean {
-  return distance[s] === 0;
 }
 
 /** A binary min-heap of (priority, value) pairs. */

@@ -77,7 +77,7 @@ export function determinize(nfa: Nfa, classOf: Uint8Array, nClasses: number, bud
   };
 
   intern(closure([nfa.start]));
-  const rows: Int32Array[] = [];
+  let trans = new Int32Array(64 * nClasses);
   const accepting: number[] = [];
   const calls: number[][] = [];
   // sweep over byte classes: edges start and stop covering targets at class boundaries, and
@@ -88,9 +88,15 @@ export function determinize(nfa: Nfa, classOf: Uint8Array, nClasses: number, bud
   const eventStart = new Int32Array(nClasses + 2);
   const eventFill = new Int32Array(nClasses + 2);
   let eventOrder = new Int32Array(64);
+  const memo = new Map<string, number>();
   for (let d = 0; d < subsets.length; d++) {
     const set = subsets[d];
-    const row = new Int32Array(nClasses).fill(-1);
+    if ((d + 1) * nClasses > trans.length) {
+      const bigger = new Int32Array(Math.max(trans.length * 2, (d + 1) * nClasses));
+      bigger.set(trans);
+      trans = bigger;
+    }
+    const row = d * nClasses;
     const byRule = new Map<number, number[]>();
     events.length = 0;
     for (const u of set) {
@@ -114,7 +120,7 @@ export function determinize(nfa: Nfa, classOf: Uint8Array, nClasses: number, bud
     fill.set(count.subarray(0, nClasses + 1));
     for (let i = 0; i < events.length; i += 3) order[fill[events[i]]++] = i;
     let current = -1;
-    const memo = new Map<string, number>();
+    memo.clear();
     for (let k = 0; k < nClasses; k++) {
       let changed = false;
       for (let e = count[k], last = count[k + 1]; e < last; e++) {
@@ -141,19 +147,16 @@ export function determinize(nfa: Nfa, classOf: Uint8Array, nClasses: number, bud
           current = to;
         }
       }
-      row[k] = current;
+      trans[row + k] = current;
     }
     for (const t of activeList) active[t] = 0;
     activeList.length = 0;
     const rowCalls: number[] = [];
     for (const [callee, targets] of byRule) rowCalls.push(callee, intern(closure(targets)));
-    rows.push(row);
     calls.push(rowCalls);
     accepting.push(set.includes(nfa.final) ? 1 : 0);
   }
-  const trans = new Int32Array(rows.length * nClasses);
-  rows.forEach((row, d) => trans.set(row, d * nClasses));
-  return { trans, accepting: Uint8Array.from(accepting), calls };
+  return { trans: trans.slice(0, subsets.length * nClasses), accepting: Uint8Array.from(accepting), calls };
 }
 
 
