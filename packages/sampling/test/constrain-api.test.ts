@@ -27,7 +27,7 @@ const errorOf = (f: () => unknown): ConstraintError => {
   throw new Error("no error");
 };
 
-describe("Constraint state API", () => {
+describe("Constraint state API", { timeout: 60_000 }, () => {
   const vocab = vocabOf(["yes", "ter", "day", "no", "y", "es", "yesterday"]); // ids 2..8
   const c = compileConstraint({ type: "choice", choices: ["yes", "yesterday", "no"] }, vocab);
 
@@ -138,7 +138,7 @@ describe("Constraint state API", () => {
   });
 });
 
-describe("vocabularies", () => {
+describe("vocabularies", { timeout: 60_000 }, () => {
   it("tokenVocabulary: special tokens never appear in text, EOS from the tokenizer", () => {
     const here = path.dirname(fileURLToPath(import.meta.url));
     const tok = loadBpeJson(readFileSync(path.resolve(here, "../../../models/default/tokenizer.bpe.json"), "utf8"));

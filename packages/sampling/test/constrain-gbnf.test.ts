@@ -15,7 +15,7 @@ num   ::= [0-9]+ ws
 ws    ::= [ \t\n]*
 `;
 
-describe("GBNF syntax (llama.cpp's format)", () => {
+describe("GBNF syntax (llama.cpp's format)", { timeout: 60_000 }, () => {
   const accepts = (gbnf: string, yes: string[], no: string[]): void => {
     const c = language(gbnf);
     for (const s of yes) expect(fullMatch(c, s), `${JSON.stringify(s)} in ${gbnf}`).toBe(true);
@@ -74,7 +74,7 @@ describe("GBNF syntax (llama.cpp's format)", () => {
   });
 });
 
-describe("GBNF masks against brute force", () => {
+describe("GBNF masks against brute force", { timeout: 60_000 }, () => {
   const cases: [string, string, string[]][] = [
     ["literal and class", `root ::= "a" [0-9]+ "b"`, ["a1", "12", "3b", "b", "a12b"]],
     ["arithmetic (recursion)", ARITHMETIC, ["x", "=", " (", "ab", "12", "+3", ")\n", " = ", "z1"]],
@@ -102,7 +102,7 @@ function expectSameLanguage(a: Grammar, b: Grammar): void {
   }
 }
 
-describe("formatGbnf", () => {
+describe("formatGbnf", { timeout: 60_000 }, () => {
   it("prints a grammar that parses back to the same language", () => {
     for (const text of [ARITHMETIC, String.raw`root ::= [^"\\\x00-\x1F]{2,5} ([-\]] | "\u00e9")? "x"*`]) {
       const g = parseGbnf(text);
@@ -123,7 +123,7 @@ function llamaCppGrammars(): Map<string, string> | null {
 }
 const examples = llamaCppGrammars();
 
-describe.skipIf(examples === null)(`llama.cpp's example grammars (${examples === null ? `skipped: no llama.cpp snapshot at ${LLAMA_CPP}` : `${examples.size} files`})`, () => {
+describe.skipIf(examples === null)(`llama.cpp's example grammars (${examples === null ? `skipped: no llama.cpp snapshot at ${LLAMA_CPP}` : `${examples.size} files`})`, { timeout: 60_000 }, () => {
   for (const [file, text] of examples ?? []) {
     it(file, () => {
       const grammar = parseGbnf(text);
@@ -135,7 +135,7 @@ describe.skipIf(examples === null)(`llama.cpp's example grammars (${examples ===
   }
 });
 
-describe("formatGbnf: intersections", () => {
+describe("formatGbnf: intersections", { timeout: 60_000 }, () => {
   it("print as right-linear rules with the same language", () => {
     const g = jsonSchemaGrammar({ type: "string", pattern: "^[a-cé😀]+x?$", minLength: 2, maxLength: 4 });
     const text = formatGbnf(g);

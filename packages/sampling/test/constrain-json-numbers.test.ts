@@ -10,7 +10,7 @@ addFormats(ajv);
 const bytes = byteVocabulary();
 const compile = (schema: JsonSchema): Constraint => new Constraint(jsonSchemaGrammar(schema), bytes);
 
-describe("integer bounds are exact (digit automaton, no post-check)", () => {
+describe("integer bounds are exact (digit automaton, no post-check)", { timeout: 60_000 }, () => {
   const cases: JsonSchema[] = [
     { type: "integer", minimum: -123, maximum: 4567 },
     { type: "integer", exclusiveMinimum: -20, exclusiveMaximum: 1000 },
@@ -45,7 +45,7 @@ function digitCount(text: string): number {
 
 // Bounded numbers are written with at most 15 digits (a lone leading "0" aside) and no exponent:
 // within that set two decimals are two doubles in the same order, so the bounds hold after parsing.
-describe("number bounds are exact for every decimal of at most 15 digits", () => {
+describe("number bounds are exact for every decimal of at most 15 digits", { timeout: 60_000 }, () => {
   const cases: JsonSchema[] = [
     { type: "number", minimum: 0.1, exclusiveMaximum: 0.3 },
     { type: "number", exclusiveMinimum: -1.5, maximum: 2.25 },
@@ -99,7 +99,7 @@ describe("number bounds are exact for every decimal of at most 15 digits", () =>
   });
 });
 
-describe("formats", () => {
+describe("formats", { timeout: 60_000 }, () => {
   const quoted = (s: string): string => JSON.stringify(s);
   it("date: every day of the calendar, leap years included, as ajv-formats checks it", () => {
     const c = compile({ type: "string", format: "date" });

@@ -9,7 +9,7 @@ import { SCHEMAS } from "./helpers/schemas";
 const ajv = new Ajv2020({ strict: false });
 addFormats(ajv);
 
-describe("JSON Schema: masks against brute force, outputs validated by ajv", () => {
+describe("JSON Schema: masks against brute force, outputs validated by ajv", { timeout: 60_000 }, () => {
   for (const { name, schema, pieces } of SCHEMAS) {
     it(name, () => {
       const grammar = jsonSchemaGrammar(schema);
@@ -30,7 +30,7 @@ describe("JSON Schema: masks against brute force, outputs validated by ajv", () 
   }
 });
 
-describe("JSON Schema errors", () => {
+describe("JSON Schema errors", { timeout: 60_000 }, () => {
   const code = (schema: JsonSchema): [string, string | undefined] => {
     try {
       jsonSchemaGrammar(schema);

@@ -17,7 +17,7 @@ function randomStrings(alphabet: string[], count: number, seed: number, maxLengt
   return out;
 }
 
-describe("regex: full-match membership equals JavaScript's RegExp (u mode)", () => {
+describe("regex: full-match membership equals JavaScript's RegExp (u mode)", { timeout: 60_000 }, () => {
   const cases: [string, string[]][] = [
     ["[a-c]+x?", ["a", "b", "c", "x", "d"]],
     ["(ab|a)(c|bcd)(d*)", ["a", "b", "c", "d"]],
@@ -64,7 +64,7 @@ describe("regex: full-match membership equals JavaScript's RegExp (u mode)", () 
   });
 });
 
-describe("regex errors", () => {
+describe("regex errors", { timeout: 60_000 }, () => {
   const error = (pattern: string): ConstraintError => {
     try {
       regexToExpr(pattern);

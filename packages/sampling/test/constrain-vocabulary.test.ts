@@ -55,7 +55,7 @@ function generate(constraint: Constraint, real: RealVocabulary, seed: number, ma
   return { text: real.decode(out), finished: constraint.isComplete(state), tokens: maxTokens, maskMs };
 }
 
-describe("constraints on a real 32k vocabulary, random-noise logits", () => {
+describe("constraints on a real 32k vocabulary, random-noise logits", { timeout: 60_000 }, () => {
   const specs: { name: string; spec: ConstraintSpec; check: (text: string) => void }[] = [
     ...SCHEMAS.map(({ name, schema }) => {
       const validate = ajv.compile(schema as object);
