@@ -117,7 +117,7 @@ describe("Constraint state API", { timeout: 60_000 }, () => {
     for (let i = 0; i < 2000; i++) g.accept(s, 0x61 + (i % 26) + 1);
     g.accept(s, 0x2e + 1);
     expect(g.isComplete(s)).toBe(true);
-    expect(g.stats().stacks).toBeLessThan(20);
+    expect(g.stats(s).stacks).toBeLessThan(20);
   });
 
   it("applyTokenMask sets disallowed logits to -Infinity and leaves the rest", () => {
@@ -172,5 +172,20 @@ describe("vocabularies", { timeout: 60_000 }, () => {
       const here = [...trie.tokenIds.slice(trie.tokenStart[i], trie.tokenStart[i + 1])];
       for (const t of here) expect(textOf(t)).toBe(prefixAt[i]);
     }
+  });
+});
+
+describe("parser tables belong to the output", { timeout: 60_000 }, () => {
+  it("a new output starts with fresh tables; clones share theirs", () => {
+    const c = compileConstraint({ type: "json" }, byteVocabulary());
+    const a = c.initialState();
+    for (const ch of '[[[{"k": [1, 2]}]]]') c.accept(a, ch.charCodeAt(0) + 1);
+    expect(c.isComplete(a)).toBe(true);
+    const used = c.stats(a).stacks;
+    expect(used).toBeGreaterThan(10);
+    const b = c.initialState();
+    expect(c.stats(b).stacks).toBeLessThan(used);
+    const copy = c.clone(a);
+    expect(c.stats(copy).stacks).toBe(used);
   });
 });

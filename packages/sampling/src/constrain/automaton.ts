@@ -29,6 +29,10 @@ export interface Automaton {
   readonly accepting: Uint8Array;
   /** 1 when the state has at least one byte edge. */
   readonly hasBytes: Uint8Array;
+  /** 1 when the state reads bytes, calls nothing and does not complete its rule: its closure is itself. */
+  readonly plain: Uint8Array;
+  /** 1 when the state only completes its rule (no bytes, no calls): returning there is returning further. */
+  readonly tailEnd: Uint8Array;
   /** Call edges of state s: indices callStart[s] ..< callStart[s + 1] of callRule / callReturn. */
   readonly callStart: Int32Array;
   readonly callRule: Int32Array;
@@ -94,7 +98,7 @@ function assemble(names: string[], dfas: RuleDfa[], classOf: Uint8Array, nClasse
   callStart[nStates] = callRule.length;
   return {
     ruleNames: names, nStates, nClasses, classOf, next, accepting,
-    hasBytes: new Uint8Array(nStates),
+    hasBytes: new Uint8Array(nStates), plain: new Uint8Array(nStates), tailEnd: new Uint8Array(nStates),
     callStart, callRule: Int32Array.from(callRule), callReturn: Int32Array.from(callReturn),
     ruleOf, ruleStart: Int32Array.from(offsets),
     minLength: new Float64Array(names.length), follow: new Uint8Array(names.length * nClasses),
@@ -121,6 +125,9 @@ function analyse(a: Building): Automaton {
         break;
       }
     }
+    const calls = a.callStart[s] !== a.callStart[s + 1];
+    a.plain[s] = a.hasBytes[s] && !a.accepting[s] && !calls ? 1 : 0;
+    a.tailEnd[s] = a.accepting[s] && !a.hasBytes[s] && !calls ? 1 : 0;
   }
   return a;
 }

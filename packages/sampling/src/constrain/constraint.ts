@@ -33,7 +33,11 @@ export interface ConstraintOptions {
   readonly limits?: Partial<AutomatonLimits>;
 }
 
-/** Where one output stands in a constraint: create with `constraint.initialState()`. */
+/**
+ * Where one output stands in a constraint: create with `constraint.initialState()`. It holds a
+ * configuration of its parser; the parser's tables (stacks seen so far) belong to the output and
+ * its clones, so they are freed with them.
+ */
 export class ConstraintState {
   /** @internal */ config: number;
   /** @internal configurations before each accepted token, for rollback */
@@ -42,7 +46,7 @@ export class ConstraintState {
   ended = false;
 
   /** @internal */
-  constructor(readonly owner: Constraint, config: number) {
+  constructor(readonly owner: Constraint, readonly parser: Parser, config: number) {
     this.config = config;
   }
 
@@ -69,10 +73,8 @@ export class Constraint {
   /** Words of a token mask: ceil(vocabSize / 32). */
   readonly maskWords: number;
   /** @internal */ readonly automaton: Automaton;
-  /** @internal */ readonly parser: Parser;
   /** @internal */ readonly masker: TokenMasker;
   private readonly trie: VocabularyTrie;
-  private readonly initialConfig: number;
   private readonly isEos: Uint8Array;
 
   constructor(grammar: Grammar, vocab: TokenVocabulary, options: ConstraintOptions = {}) {
@@ -81,17 +83,16 @@ export class Constraint {
     this.vocabSize = this.trie.vocabSize;
     this.maskWords = (this.vocabSize + 31) >>> 5;
     this.automaton = compileGrammar(grammar, { ...DEFAULT_AUTOMATON_LIMITS, ...options.limits });
-    this.parser = new Parser(this.automaton);
     const horizon = Math.min(this.trie.maxTokenLength, MASK_HORIZON);
-    this.masker = new TokenMasker(this.automaton, this.parser, this.trie, maskKeys(this.automaton, horizon), horizon);
-    this.initialConfig = this.parser.initial();
+    this.masker = new TokenMasker(this.automaton, new Parser(this.automaton), this.trie, maskKeys(this.automaton, horizon), horizon);
     this.isEos = new Uint8Array(this.vocabSize);
     for (const t of this.trie.eos) this.isEos[t] = 1;
   }
 
   /** A state at the start of the output. */
   initialState(): ConstraintState {
-    return new ConstraintState(this, this.initialConfig);
+    const parser = new Parser(this.automaton);
+    return new ConstraintState(this, parser, parser.initial());
   }
 
   /** A fresh token mask buffer. */
@@ -113,7 +114,7 @@ export class Constraint {
       out.fill(0, 0, this.maskWords);
       return 0;
     }
-    return this.masker.fill(state.config, out);
+    return this.masker.fill(state.parser, state.config, out);
   }
 
   /** Whether `token` may come next (the same answer as the mask's bit, without computing all of it). */
@@ -121,8 +122,8 @@ export class Constraint {
     this.own(state);
     this.checkToken(token);
     if (state.ended) return false;
-    if (this.isEos[token]) return this.parser.canEnd(state.config);
-    return this.advance(state.config, token) !== 0;
+    if (this.isEos[token]) return state.parser.canEnd(state.config);
+    return this.advance(state.parser, state.config, token) !== 0;
   }
 
   /** Moves `state` past `token`; throws CONSTRAINT_TOKEN_REJECTED if the mask does not allow it. */
@@ -131,14 +132,14 @@ export class Constraint {
     this.checkToken(token);
     if (state.ended) throw new ConstraintError("CONSTRAINT_TOKEN_REJECTED", `accept: token ${token} after EOS; the output has ended`);
     if (this.isEos[token]) {
-      if (!this.parser.canEnd(state.config)) {
+      if (!state.parser.canEnd(state.config)) {
         throw new ConstraintError("CONSTRAINT_TOKEN_REJECTED", `accept: EOS token ${token} before the constraint is satisfied`);
       }
       state.history.push(state.config);
       state.ended = true;
       return;
     }
-    const next = this.advance(state.config, token);
+    const next = this.advance(state.parser, state.config, token);
     if (next === 0) throw new ConstraintError("CONSTRAINT_TOKEN_REJECTED", `accept: token ${token} (${describeBytes(this.tokenBytes(token))}) is not allowed here`);
     state.history.push(state.config);
     state.config = next;
@@ -151,20 +152,20 @@ export class Constraint {
   isComplete(state: ConstraintState): boolean {
     this.own(state);
     if (state.ended) return true;
-    const nodes = this.parser.configNodes[state.config];
-    return nodes.length === 1 && this.parser.canEnd(state.config);
+    const nodes = state.parser.configNodes[state.config];
+    return nodes.length === 1 && state.parser.canEnd(state.config);
   }
 
   /** Whether EOS is allowed now (the text so far is a complete match). */
   canEnd(state: ConstraintState): boolean {
     this.own(state);
-    return !state.ended && this.parser.canEnd(state.config);
+    return !state.ended && state.parser.canEnd(state.config);
   }
 
   /** An independent copy of `state` (for a beam or a speculative branch). */
   clone(state: ConstraintState): ConstraintState {
     this.own(state);
-    const copy = new ConstraintState(this, state.config);
+    const copy = new ConstraintState(this, state.parser, state.config);
     copy.history.push(...state.history);
     copy.ended = state.ended;
     return copy;
@@ -185,30 +186,33 @@ export class Constraint {
   /** Back to the start of the output. */
   reset(state: ConstraintState): void {
     this.own(state);
-    state.config = this.initialConfig;
+    state.config = state.parser.initial();
     state.history.length = 0;
     state.ended = false;
   }
 
-  /** Counters for diagnostics and benchmarks. */
-  stats(): { states: number; rules: number; byteClasses: number; cachedPositions: number; stacks: number; configurations: number } {
+  /**
+   * Sizes, for diagnostics and benchmarks: of the compiled automaton and its mask cache, and,
+   * given a state, of that output's parser tables (stacks and sets of stacks seen so far).
+   */
+  stats(state?: ConstraintState): { states: number; rules: number; byteClasses: number; cachedPositions: number; stacks: number; configurations: number } {
     return {
       states: this.automaton.nStates,
       rules: this.automaton.ruleNames.length,
       byteClasses: this.automaton.nClasses,
       cachedPositions: this.masker.cachedPositions,
-      stacks: this.parser.nodes,
-      configurations: this.parser.configs,
+      stacks: state?.parser.nodes ?? 0,
+      configurations: state?.parser.configs ?? 0,
     };
   }
 
-  private advance(config: number, token: number): number {
+  private advance(parser: Parser, config: number, token: number): number {
     const { tokenBytes, tokenOffset } = this.trie;
     const start = tokenOffset[token], end = tokenOffset[token + 1];
     if (end === start) return 0; // control tokens and tokens without text are never allowed
     const classOf = this.automaton.classOf;
     let c = config;
-    for (let i = start; i < end && c !== 0; i++) c = this.parser.step(c, classOf[tokenBytes[i]]);
+    for (let i = start; i < end && c !== 0; i++) c = parser.step(c, classOf[tokenBytes[i]]);
     return c;
   }
 

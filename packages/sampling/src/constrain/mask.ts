@@ -37,7 +37,8 @@ export class TokenMasker {
 
   constructor(
     private readonly automaton: Automaton,
-    private readonly parser: Parser,
+    /** Stacks of the precomputation walks (unknown callers), kept apart from the outputs' own. */
+    private readonly walker: Parser,
     private readonly trie: VocabularyTrie,
     private readonly keyOf: Int32Array,
     private readonly horizon: number,
@@ -52,10 +53,12 @@ export class TokenMasker {
     return this.entries.size;
   }
 
-  /** Writes the mask of `config` into `out` (bit t of word t >> 5); returns how many tokens are allowed. */
-  fill(config: number, out: Uint32Array): number {
+  /**
+   * Writes the mask of configuration `config` of the output's own `parser` into `out` (bit t of
+   * word t >> 5); returns how many tokens are allowed.
+   */
+  fill(parser: Parser, config: number, out: Uint32Array): number {
     out.fill(0, 0, this.words);
-    const parser = this.parser;
     let canEnd = false;
     for (const node of parser.configNodes[config]) {
       if (node === END) {
@@ -68,7 +71,7 @@ export class TokenMasker {
       const uncertain = entry.uncertain;
       for (let k = 0; k < uncertain.length; k++) {
         const t = uncertain[k];
-        if ((out[t >>> 5] & (1 << (t & 31))) === 0 && this.allows(node, t)) out[t >>> 5] |= 1 << (t & 31);
+        if ((out[t >>> 5] & (1 << (t & 31))) === 0 && this.allows(parser, node, t)) out[t >>> 5] |= 1 << (t & 31);
       }
     }
     if (canEnd) for (const t of this.trie.eos) out[t >>> 5] |= 1 << (t & 31);
@@ -77,11 +80,10 @@ export class TokenMasker {
     return count;
   }
 
-  /** Whether parked node `node` (a real stack) can read all of token t's bytes. */
-  allows(node: number, t: number): boolean {
+  /** Whether parked node `node` (a real stack of `parser`) can read all of token t's bytes. */
+  allows(parser: Parser, node: number, t: number): boolean {
     const { tokenBytes, tokenOffset } = this.trie;
     const classOf = this.automaton.classOf;
-    const parser = this.parser;
     let config = parser.singleton(node);
     for (let i = tokenOffset[t], end = tokenOffset[t + 1]; i < end; i++) {
       config = parser.step(config, classOf[tokenBytes[i]]);
@@ -105,7 +107,7 @@ export class TokenMasker {
   private precompute(state: number): PositionMask {
     const { depth, end, tokenStart, tokenIds, nodeCount } = this.trie;
     const nodeClass = this.nodeClass;
-    const parser = this.parser;
+    const parser = this.walker;
     const nexts = parser.configNext;
     let kinds = parser.configKind;
     const accepted = new Uint32Array(this.words);

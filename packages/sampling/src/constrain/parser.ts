@@ -18,6 +18,10 @@ import type { Automaton } from "./automaton";
  *
  * step(config, byteClass) → config is memoised per configuration, so walking the same bytes
  * again (the next token's mask, another token with the same prefix) is a table lookup.
+ *
+ * The tables grow with every new stack. Each output gets its own Parser (shared by its clones),
+ * so they go away with it; the mask cache's precomputations have one of their own, whose stacks
+ * all start at an unknown caller and so stay few.
  */
 export const DEAD = 0;
 export const END = 0;
@@ -49,10 +53,6 @@ export class Parser {
   readonly configNext: (Int32Array | undefined)[] = [];
   configKind: Uint8Array = new Uint8Array(1024);
   private readonly configIds = new Map<string, number>();
-  /** States whose closure is themselves: they read bytes, call nothing, do not complete their rule. */
-  private readonly plain: Uint8Array;
-  /** States that only complete their rule (no bytes, no calls): returning there is returning further. */
-  private readonly tailEnd: Uint8Array;
   /** Configuration made of one parked node, by node id. */
   private singletons: Int32Array = new Int32Array(1024).fill(-1);
 
@@ -73,14 +73,6 @@ export class Parser {
     this.visited = new Int32Array(size);
     this.emitted = new Int32Array(size);
     this.internConfig([]); // DEAD
-    const { hasBytes, accepting, callStart } = automaton;
-    this.plain = new Uint8Array(automaton.nStates);
-    this.tailEnd = new Uint8Array(automaton.nStates);
-    for (let s = 0; s < automaton.nStates; s++) {
-      const calls = callStart[s] !== callStart[s + 1];
-      this.plain[s] = hasBytes[s] && !accepting[s] && !calls ? 1 : 0;
-      this.tailEnd[s] = accepting[s] && !hasBytes[s] && !calls ? 1 : 0;
-    }
   }
 
   /** The configuration at the start of the output. */
@@ -144,7 +136,7 @@ export class Parser {
       const id = nodes[0];
       const t = next[this.nodeState[id] * nClasses + cls];
       if (t < 0) return DEAD;
-      if (this.plain[t]) return this.singleton(this.node(t, this.nodeParent[id]));
+      if (this.automaton.plain[t]) return this.singleton(this.node(t, this.nodeParent[id]));
     }
     this.begin();
     for (const id of this.configNodes[config]) {
@@ -190,7 +182,7 @@ export class Parser {
    * state completes the rule, the caller's stack (popped) or a marker.
    */
   private close(start: number): void {
-    const { hasBytes, accepting, callStart, callRule, callReturn, ruleStart, ruleOf } = this.automaton;
+    const { hasBytes, accepting, callStart, callRule, callReturn, ruleStart, ruleOf, tailEnd } = this.automaton;
     const todo = this.todo;
     todo.length = 0;
     todo.push(start);
@@ -204,7 +196,7 @@ export class Parser {
         // a tail call (the return state only completes the rule) needs no return frame: the callee
         // returns straight to our caller, so right recursion (s ::= [a-z] s | "") keeps a flat stack
         const ret = callReturn[j];
-        todo.push(this.node(ruleStart[callRule[j]], this.tailEnd[ret] ? parent : this.node(ret, parent)));
+        todo.push(this.node(ruleStart[callRule[j]], tailEnd[ret] ? parent : this.node(ret, parent)));
       }
       if (accepting[s]) {
         if (parent === BOTTOM) this.emit(END);
