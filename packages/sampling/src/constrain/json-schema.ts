@@ -1,5 +1,4 @@
 import { DEFAULT_AUTOMATON_LIMITS, compileGrammar } from "./automaton";
-import { normalizeRanges, subtractRanges } from "./charset";
 import { ConstraintError } from "./errors";
 import {
   EMPTY, NOTHING, alt, chars, intersect, isNothing, literal, optional, productiveRules, ref, repeat, separated, seq, star,
@@ -10,6 +9,7 @@ import {
   ANNOTATIONS, JSON_TYPES, badSchema, emptyFlat, escapePointer, mergeInto, pointer, show, unsupported,
   type FlatSchema, type JsonSchema, type JsonType, type Located, type SchemaObject,
 } from "./json-schema-keywords";
+import { keyNotIn, members, type Slot } from "./json-members";
 import { FORMATS, STRING_CHAR, jsonEscape, jsonStringContent } from "./json-strings";
 import { satisfies } from "./json-values";
 import { regexToExpr } from "./regex";
@@ -43,10 +43,6 @@ export function jsonSchemaGrammar(schema: JsonSchema, options: JsonGrammarOption
 }
 
 const MAX_REF_DEPTH = 64;
-/** Characters of extra property names: no escapes, so a name cannot spell a declared one differently. */
-const PLAIN_KEY_CHAR = subtractRanges([0x20, 0x10ffff], [0x22, 0x22, 0x5c, 0x5c]);
-
-type Slot = { readonly expr: Expr; readonly kind: "one" | "optional" | "any" };
 
 class SchemaCompiler {
   private readonly rules = new Map<string, Expr>();
@@ -242,7 +238,7 @@ class SchemaCompiler {
       const value = this.named(`${path}/additionalProperties`, this.visit(extras, 0));
       if (!isNothing(value)) slots.push({ expr: this.member(keyNotIn([...names]), value), kind: "any" });
     }
-    return this.container("{", "}", slots);
+    return members("{", "}", slots, this.ws, this.sep);
   }
 
   private array(flat: FlatSchema, path: string): Expr {
@@ -283,30 +279,6 @@ class SchemaCompiler {
   /** `key ws : ws value` */
   private member(key: Expr, value: Expr): Expr {
     return seq(key, this.ws, literal(":"), this.ws, value);
-  }
-
-  /**
-   * `open ws (members ws)? close`, members in slot order separated by commas: required slots
-   * once, optional ones at most once, "any" ones any number of times.
-   */
-  private container(open: string, close: string, slots: readonly Slot[]): Expr {
-    const sep = this.sep;
-    const tail = (i: number): Expr => seq(...slots.slice(i).map((s) => {
-      const item = seq(sep, s.expr);
-      return s.kind === "one" ? item : s.kind === "optional" ? optional(item) : star(item);
-    }));
-    const firsts: Expr[] = [];
-    let nullable = true;
-    for (let k = 0; k < slots.length; k++) {
-      const s = slots[k];
-      firsts.push(seq(s.expr, s.kind === "any" ? star(seq(sep, s.expr)) : EMPTY, tail(k + 1)));
-      if (s.kind === "one") {
-        nullable = false;
-        break;
-      }
-    }
-    const some = firsts.length === 0 ? NOTHING : seq(alt(...firsts), this.ws);
-    return seq(literal(open), this.ws, firsts.length === 0 ? EMPTY : nullable ? optional(some) : some, literal(close));
   }
 
   /** A rule named after a schema path, so that big sub-schemas compile once and are shared. */
@@ -392,40 +364,4 @@ function nonEmpty(e: Expr): boolean {
     if (err instanceof ConstraintError && err.code === "CONSTRAINT_UNSATISFIABLE") return false;
     throw err;
   }
-}
-
-/**
- * A JSON key (quotes included) that is none of `names`: walk the names' trie; at each node either
- * stop (unless a name ends there), follow a child, or leave the trie with any other character.
- */
-function keyNotIn(names: readonly string[]): Expr {
-  interface Node { end: boolean; children: Map<number, Node> }
-  const rootNode: Node = { end: false, children: new Map() };
-  for (const name of names) {
-    let node = rootNode;
-    for (const ch of name) {
-      const cp = ch.codePointAt(0) ?? 0;
-      let child = node.children.get(cp);
-      if (child === undefined) {
-        child = { end: false, children: new Map() };
-        node.children.set(cp, child);
-      }
-      node = child;
-    }
-    node.end = true;
-  }
-  const anyRest = star(chars(PLAIN_KEY_CHAR));
-  const walk = (node: Node): Expr => {
-    const options: Expr[] = [];
-    if (!node.end) options.push(EMPTY);
-    const taken: number[] = [];
-    for (const [cp, child] of node.children) {
-      taken.push(cp, cp);
-      // a name may contain characters that need escaping: such a child cannot be spelled plainly anyway
-      if (cp >= 0x20 && cp !== 0x22 && cp !== 0x5c) options.push(seq(literal(String.fromCodePoint(cp)), walk(child)));
-    }
-    options.push(seq(chars(subtractRanges(PLAIN_KEY_CHAR, normalizeRanges(taken))), anyRest));
-    return alt(...options);
-  };
-  return seq(literal('"'), walk(rootNode), literal('"'));
 }
