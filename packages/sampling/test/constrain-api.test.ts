@@ -135,6 +135,8 @@ describe("Constraint state API", { timeout: 60_000 }, () => {
     expect(errorOf(() => compileConstraint({ type: "choice", choices: ["a"] }, { tokens: [null], eos: [3] })).code).toBe("CONSTRAINT_BAD_VOCABULARY");
     expect(errorOf(() => compileConstraint({ type: "gbnf", grammar: `root ::= "a"{2000000}` }, vocab)).code).toBe("CONSTRAINT_GRAMMAR_SYNTAX");
     expect(errorOf(() => compileConstraint({ type: "regex", pattern: "[a-z]{1,90000}[0-9]{1,90000}" }, vocab, { limits: { maxNfaStates: 100_000 } })).code).toBe("CONSTRAINT_TOO_LARGE");
+    expect(errorOf(() => compileConstraint({ type: "choice", choices: ["a"] }, vocab, { limits: { maxDfaStates: 0 } })).code).toBe("CONSTRAINT_BAD_OPTION");
+    expect(errorOf(() => compileConstraint({ type: "choice", choices: ["a"] }, vocab, { maxSharedStacks: -1 })).code).toBe("CONSTRAINT_BAD_OPTION");
   });
 });
 
@@ -175,17 +177,20 @@ describe("vocabularies", { timeout: 60_000 }, () => {
   });
 });
 
-describe("parser tables belong to the output", { timeout: 60_000 }, () => {
-  it("a new output starts with fresh tables; clones share theirs", () => {
-    const c = compileConstraint({ type: "json" }, byteVocabulary());
+describe("parser tables stay bounded", { timeout: 60_000 }, () => {
+  it("outputs share one table until it holds maxSharedStacks stacks; clones share theirs", () => {
+    const c = compileConstraint({ type: "json" }, byteVocabulary(), { maxSharedStacks: 20 });
     const a = c.initialState();
     for (const ch of '[[[{"k": [1, 2]}]]]') c.accept(a, ch.charCodeAt(0) + 1);
     expect(c.isComplete(a)).toBe(true);
     const used = c.stats(a).stacks;
-    expect(used).toBeGreaterThan(10);
-    const b = c.initialState();
-    expect(c.stats(b).stacks).toBeLessThan(used);
+    expect(used).toBeGreaterThan(20);
     const copy = c.clone(a);
     expect(c.stats(copy).stacks).toBe(used);
+    const b = c.initialState(); // the shared table is past its limit: a fresh one
+    expect(c.stats(b).stacks).toBeLessThan(used);
+    const d = c.initialState(); // and that one is shared
+    c.accept(d, 0x5b + 1);
+    expect(c.stats(b).stacks).toBe(c.stats(d).stacks);
   });
 });

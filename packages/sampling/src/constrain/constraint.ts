@@ -31,12 +31,19 @@ export type ConstraintSpec =
 export interface ConstraintOptions {
   /** Size limits of the compiled automaton. */
   readonly limits?: Partial<AutomatonLimits>;
+  /**
+   * New outputs share one table of parser stacks (so what one output learnt, the next reuses)
+   * until it holds this many stacks; then the next output starts a new one, and the old one goes
+   * away with the outputs that use it. Default 100,000 (a few MB).
+   */
+  readonly maxSharedStacks?: number;
 }
 
 /**
  * Where one output stands in a constraint: create with `constraint.initialState()`. It holds a
- * configuration of its parser; the parser's tables (stacks seen so far) belong to the output and
- * its clones, so they are freed with them.
+ * configuration of a parser whose tables (the stacks seen so far) it shares with its clones and
+ * with other outputs started while those tables were small (see maxSharedStacks), so memory
+ * stays bounded on a long-running server that keeps one compiled constraint.
  */
 export class ConstraintState {
   /** @internal */ config: number;
@@ -76,23 +83,34 @@ export class Constraint {
   /** @internal */ readonly masker: TokenMasker;
   private readonly trie: VocabularyTrie;
   private readonly isEos: Uint8Array;
+  private readonly maxSharedStacks: number;
+  private shared: Parser;
 
   constructor(grammar: Grammar, vocab: TokenVocabulary, options: ConstraintOptions = {}) {
     this.grammar = grammar;
     this.trie = vocabularyTrie(vocab);
     this.vocabSize = this.trie.vocabSize;
     this.maskWords = (this.vocabSize + 31) >>> 5;
-    this.automaton = compileGrammar(grammar, { ...DEFAULT_AUTOMATON_LIMITS, ...options.limits });
+    const limits = { ...DEFAULT_AUTOMATON_LIMITS, ...options.limits };
+    for (const [name, value] of Object.entries(limits)) {
+      if (!Number.isInteger(value) || value < 1) throw new ConstraintError("CONSTRAINT_BAD_OPTION", `limits.${name}: expected a positive integer, found ${value}`);
+    }
+    this.automaton = compileGrammar(grammar, limits);
     const horizon = Math.min(this.trie.maxTokenLength, MASK_HORIZON);
     this.masker = new TokenMasker(this.automaton, new Parser(this.automaton), this.trie, maskKeys(this.automaton, horizon), horizon);
+    this.maxSharedStacks = options.maxSharedStacks ?? 100_000;
+    if (!Number.isInteger(this.maxSharedStacks) || this.maxSharedStacks < 0) {
+      throw new ConstraintError("CONSTRAINT_BAD_OPTION", `maxSharedStacks: expected an integer ≥ 0, found ${options.maxSharedStacks}`);
+    }
+    this.shared = new Parser(this.automaton);
     this.isEos = new Uint8Array(this.vocabSize);
     for (const t of this.trie.eos) this.isEos[t] = 1;
   }
 
   /** A state at the start of the output. */
   initialState(): ConstraintState {
-    const parser = new Parser(this.automaton);
-    return new ConstraintState(this, parser, parser.initial());
+    if (this.shared.nodes > this.maxSharedStacks) this.shared = new Parser(this.automaton);
+    return new ConstraintState(this, this.shared, this.shared.initial());
   }
 
   /** A fresh token mask buffer. */

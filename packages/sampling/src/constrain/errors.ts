@@ -20,6 +20,8 @@ export type ConstraintErrorCode =
   | "CONSTRAINT_UNSATISFIABLE"
   /** The compiled automaton would exceed the size limits (states, repetition counts). */
   | "CONSTRAINT_TOO_LARGE"
+  /** An option of compileConstraint outside its range. */
+  | "CONSTRAINT_BAD_OPTION"
   /** A vocabulary that cannot be used (no tokens, an EOS id out of range). */
   | "CONSTRAINT_BAD_VOCABULARY"
   /** `accept` was given a token the mask did not allow. */
