@@ -6,7 +6,7 @@ import { jsonSchemaGrammar, type JsonGrammarOptions, type JsonSchema } from "./j
 import { regexToExpr } from "./regex";
 import { maskKeys } from "./equivalence";
 import { TokenMasker } from "./mask";
-import { Parser } from "./parser";
+import { DEAD_CONFIG, Parser } from "./parser";
 import { vocabularyTrie, type TokenVocabulary, type VocabularyTrie } from "./vocabulary";
 
 /**
@@ -141,7 +141,7 @@ export class Constraint {
     this.checkToken(token);
     if (state.ended) return false;
     if (this.isEos[token]) return state.parser.canEnd(state.config);
-    return this.advance(state.parser, state.config, token) !== 0;
+    return this.advance(state.parser, state.config, token) !== DEAD_CONFIG;
   }
 
   /** Moves `state` past `token`; throws CONSTRAINT_TOKEN_REJECTED if the mask does not allow it. */
@@ -158,7 +158,7 @@ export class Constraint {
       return;
     }
     const next = this.advance(state.parser, state.config, token);
-    if (next === 0) throw new ConstraintError("CONSTRAINT_TOKEN_REJECTED", `accept: token ${token} (${describeBytes(this.tokenBytes(token))}) is not allowed here`);
+    if (next === DEAD_CONFIG) throw new ConstraintError("CONSTRAINT_TOKEN_REJECTED", `accept: token ${token} (${describeBytes(this.tokenBytes(token))}) is not allowed here`);
     state.history.push(state.config);
     state.config = next;
   }
@@ -227,10 +227,10 @@ export class Constraint {
   private advance(parser: Parser, config: number, token: number): number {
     const { tokenBytes, tokenOffset } = this.trie;
     const start = tokenOffset[token], end = tokenOffset[token + 1];
-    if (end === start) return 0; // control tokens and tokens without text are never allowed
+    if (end === start) return DEAD_CONFIG; // control tokens and tokens without text are never allowed
     const classOf = this.automaton.classOf;
     let c = config;
-    for (let i = start; i < end && c !== 0; i++) c = parser.step(c, classOf[tokenBytes[i]]);
+    for (let i = start; i < end && c !== DEAD_CONFIG; i++) c = parser.step(c, classOf[tokenBytes[i]]);
     return c;
   }
 

@@ -1,5 +1,5 @@
 import type { Automaton } from "./automaton";
-import { KIND_DEAD, KIND_UNCERTAIN, END, type Parser } from "./parser";
+import { DEAD_CONFIG, END, KIND_DEAD, KIND_UNCERTAIN, type Parser } from "./parser";
 import type { VocabularyTrie } from "./vocabulary";
 
 /**
@@ -87,7 +87,7 @@ export class TokenMasker {
     let config = parser.singleton(node);
     for (let i = tokenOffset[t], end = tokenOffset[t + 1]; i < end; i++) {
       config = parser.step(config, classOf[tokenBytes[i]]);
-      if (config === 0) return false;
+      if (config === DEAD_CONFIG) return false;
     }
     return true;
   }

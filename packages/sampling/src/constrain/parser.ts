@@ -19,11 +19,14 @@ import type { Automaton } from "./automaton";
  * step(config, byteClass) → config is memoised per configuration, so walking the same bytes
  * again (the next token's mask, another token with the same prefix) is a table lookup.
  *
- * The tables grow with every new stack. Each output gets its own Parser (shared by its clones),
- * so they go away with it; the mask cache's precomputations have one of their own, whose stacks
- * all start at an unknown caller and so stay few.
+ * The tables grow with every new stack: outputs share one Parser until it is big, then new outputs
+ * start another (constraint.ts), so old tables go away with their outputs. The mask cache's
+ * precomputations have a Parser of their own, whose stacks all start at an unknown caller and so
+ * stay few.
  */
-export const DEAD = 0;
+/** Configuration id of the empty set of stacks: nothing can follow. */
+export const DEAD_CONFIG = 0;
+/** Marker node ids. */
 export const END = 0;
 export const UNCERTAIN = 1;
 /** Parent of the root rule's node: popping it completes the constraint. */
@@ -72,7 +75,7 @@ export class Parser {
     this.nodeParent = new Int32Array(size).fill(-1);
     this.visited = new Int32Array(size);
     this.emitted = new Int32Array(size);
-    this.internConfig([]); // DEAD
+    this.internConfig([]); // DEAD_CONFIG
   }
 
   /** The configuration at the start of the output. */
@@ -135,7 +138,7 @@ export class Parser {
       // one stack moving inside its rule: no closure to compute
       const id = nodes[0];
       const t = next[this.nodeState[id] * nClasses + cls];
-      if (t < 0) return DEAD;
+      if (t < 0) return DEAD_CONFIG;
       if (this.automaton.plain[t]) return this.singleton(this.node(t, this.nodeParent[id]));
     }
     this.begin();
