@@ -67,6 +67,8 @@ class NfaBuilder {
   private readonly nfas: Nfa[] = [];
   private totalStates = 0;
   private nfa: { eps: number[][]; bytes: number[][]; calls: number[][] } = { eps: [], bytes: [], calls: [] };
+  /** Depth of intersections being built (their items are compiled without calls). */
+  private intersecting = 0;
   private currentRule = "";
 
   constructor(private readonly grammar: Grammar, private readonly limits: NfaLimits) {
@@ -201,11 +203,13 @@ class NfaBuilder {
   }
 
   private inlined(r: number): boolean {
-    return !this.recursive[r] && (this.sizes[r] ?? Infinity) <= this.limits.inlineStates;
+    // inside an intersection everything must be copied in: the product is built from call-free automata
+    return !this.recursive[r] && (this.intersecting > 0 || (this.sizes[r] ?? Infinity) <= this.limits.inlineStates);
   }
 
   /** Whether a repetition calls its item as a rule rather than copying it. */
   private repeatCopies(itemSize: number, e: { min: number; max: number }): boolean {
+    if (this.intersecting > 0) return false;
     const copies = e.max === Infinity ? Math.max(e.min, 1) : e.max;
     return itemSize > 16 && itemSize * copies > this.limits.repeatStates;
   }
@@ -310,12 +314,18 @@ class NfaBuilder {
   private standaloneDfa(item: Expr): ByteDfa {
     const saved = this.nfa;
     this.nfa = { eps: [], bytes: [], calls: [] };
-    const start = this.state();
-    const final = this.emit(item, start);
-    const sub = { ...this.nfa, start, final };
-    this.nfa = saved;
+    this.intersecting++;
+    let sub: Nfa;
+    try {
+      const start = this.state();
+      const final = this.emit(item, start);
+      sub = { ...this.nfa, start, final };
+    } finally {
+      this.intersecting--;
+      this.nfa = saved;
+    }
     if (sub.calls.some((c) => c.length > 0)) {
-      throw new ConstraintError("CONSTRAINT_UNSUPPORTED", `grammar: rule "${this.currentRule}" intersects an expression that uses a recursive or large rule; intersections must be regular`, { keyword: this.currentRule });
+      throw new ConstraintError("CONSTRAINT_UNSUPPORTED", `grammar: rule "${this.currentRule}" intersects an expression that uses a recursive rule; intersections must be regular`, { keyword: this.currentRule });
     }
     return byteDfa(sub, Math.max(1, this.limits.maxNfaStates - this.totalStates), this.currentRule, this.limits.maxNfaStates);
   }
