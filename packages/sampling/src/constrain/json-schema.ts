@@ -298,10 +298,13 @@ class SchemaCompiler {
       const body: Record<typeof name, () => Expr> = {
         value: () => alt(this.primitive("object"), this.primitive("array"), this.primitive("string"), this.primitive("number"), literal("true"), literal("false"), literal("null")),
         object: () => {
-          const member = this.member(this.primitive("string"), ref("value"));
+          const member = this.member(this.primitive("string"), this.primitive("value"));
           return seq(literal("{"), ws, optional(seq(member, star(seq(sep, member)), ws)), literal("}"));
         },
-        array: () => seq(literal("["), ws, optional(seq(ref("value"), star(seq(sep, ref("value"))), ws)), literal("]")),
+        array: () => {
+          const value = this.primitive("value");
+          return seq(literal("["), ws, optional(seq(value, star(seq(sep, value)), ws)), literal("]"));
+        },
         string: () => seq(literal('"'), star(this.primitive("char")), literal('"')),
         char: () => STRING_CHAR,
         number: () => ANY_NUMBER,
