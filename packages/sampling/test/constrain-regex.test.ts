@@ -86,3 +86,36 @@ describe("regex errors", { timeout: 60_000 }, () => {
     }
   });
 });
+
+/** A random regular expression over a small alphabet, from the supported syntax. */
+function randomRegex(random: () => number, depth: number): string {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  const atom = (): string => {
+    const r = random();
+    if (depth > 0 && r < 0.2) return `(${random() < 0.5 ? "?:" : ""}${randomRegex(random, depth - 1)})`;
+    if (r < 0.45) return pick(["a", "b", "é", "\\.", "-", " ", "😀"]);
+    if (r < 0.65) return pick(["[ab]", "[^a]", "[a-cé]", "[\\d\\s]", "[^\\w]", "[-a]"]);
+    if (r < 0.8) return pick(["\\d", "\\w", "\\s", "\\D", "."]);
+    return pick(["\\x61", "\\u00e9", "\\u{1F600}", "\\n"]);
+  };
+  const quantified = (): string => atom() + (random() < 0.35 ? pick(["*", "+", "?", "{2}", "{1,3}", "{0,2}", "{2,}", "*?", "+?"]) : "");
+  const sequence = (): string => Array.from({ length: 1 + Math.floor(random() * 3) }, quantified).join("");
+  return Array.from({ length: random() < 0.25 ? 2 : 1 }, sequence).join("|");
+}
+
+describe("regex: random patterns against RegExp", { timeout: 120_000 }, () => {
+  it("150 random patterns, random and drawn strings", () => {
+    const random = testRandom(77);
+    const alphabet = ["a", "b", "c", "é", ".", "-", " ", "1", "\n", "😀", "_", "\t"];
+    for (let i = 0; i < 150; i++) {
+      const pattern = randomRegex(random, 2);
+      const constraint = compileConstraint({ type: "regex", pattern }, bytes);
+      const reference = new RegExp(`^(?:${pattern})$`, "u");
+      for (const s of randomStrings(alphabet, 60, i + 1, 6)) expect(fullMatch(constraint, s), `${pattern} on ${JSON.stringify(s)}`).toBe(reference.test(s));
+      for (let seed = 1; seed <= 8; seed++) {
+        const s = sampleText(constraint, i * 10 + seed, 30, 0.3);
+        if (s !== null) expect(reference.test(s), `${pattern} drew ${JSON.stringify(s)}`).toBe(true);
+      }
+    }
+  });
+});

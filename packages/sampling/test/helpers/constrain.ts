@@ -131,7 +131,7 @@ export function sampleText(constraint: Constraint, seed: number, maxBytes = 40, 
   const mask = constraint.createMask();
   const out: number[] = [];
   for (let i = 0; i <= maxBytes; i++) {
-    if (constraint.isComplete(state) || (constraint.canEnd(state) && random() < pEnd)) return new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(out));
+    if (constraint.isComplete(state) || (constraint.canEnd(state) && random() < pEnd)) return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(Uint8Array.from(out));
     constraint.mask(state, mask);
     const allowed: number[] = [];
     for (let t = 1; t <= 256; t++) if (isSet(mask, t)) allowed.push(t);

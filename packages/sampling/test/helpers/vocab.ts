@@ -26,14 +26,14 @@ export async function realVocabulary(): Promise<RealVocabulary> {
   if (cached !== undefined) return cached;
   if (existsSync(LLAMA2_TOKENIZER) && process.env.ZLLM_TEST_VOCAB !== "cl100k") {
     const tok = fromLlama2cTokenizer(readFileSync(LLAMA2_TOKENIZER));
-    cached = { name: "llama2 (32,000)", vocab: tokenVocabulary(tok), decode: (ids) => new TextDecoder().decode(tok.decodeBytes(ids)) };
+    cached = { name: "llama2 (32,000)", vocab: tokenVocabulary(tok), decode: (ids) => new TextDecoder("utf-8", { ignoreBOM: true }).decode(tok.decodeBytes(ids)) };
   } else {
     const mod = (await import("js-tiktoken/ranks/cl100k_base")) as { default: JsTiktokenRanks };
     const tok = fromTiktoken({ ranks: mod.default, encoding: "cl100k_base" });
     const full = tokenVocabulary(tok);
     const tokens = full.tokens.slice(0, 32000);
     tokens.push(null); // id 32000: EOS
-    cached = { name: "cl100k_base ids < 32,000", vocab: { tokens, eos: [32000] }, decode: (ids) => new TextDecoder().decode(tok.decodeBytes(ids.filter((i) => i < 32000))) };
+    cached = { name: "cl100k_base ids < 32,000", vocab: { tokens, eos: [32000] }, decode: (ids) => new TextDecoder("utf-8", { ignoreBOM: true }).decode(tok.decodeBytes(ids.filter((i) => i < 32000))) };
   }
   return cached;
 }
