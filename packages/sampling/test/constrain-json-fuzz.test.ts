@@ -73,11 +73,11 @@ function randomSchema(random: () => number, depth: number): Record<string, unkno
 }
 
 describe("random schemas: every output drawn from the constraint validates", { timeout: 300_000 }, () => {
-  it("200 schemas × 6 outputs (byte-level vocabulary, random bytes)", () => {
+  it("150 schemas × 6 outputs (byte-level vocabulary, random bytes)", () => {
     const bytes = byteVocabulary();
     const random = testRandom(2024);
     let compiled = 0, refused = 0, outputs = 0;
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 150; i++) {
       const schema = randomSchema(random, 2) as JsonSchema;
       let constraint;
       try {
@@ -105,7 +105,7 @@ describe("random schemas: every output drawn from the constraint validates", { t
       }
     }
     console.log(`random schemas: ${compiled} compiled, ${refused} unsatisfiable, ${outputs} outputs validated`);
-    expect(compiled).toBeGreaterThan(150);
-    expect(outputs).toBeGreaterThan(400);
+    expect(compiled).toBeGreaterThan(110);
+    expect(outputs).toBeGreaterThan(300);
   });
 });

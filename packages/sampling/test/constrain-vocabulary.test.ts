@@ -76,7 +76,7 @@ describe("constraints on a real 32k vocabulary, random-noise logits", { timeout:
       const real = await realVocabulary();
       const constraint = compileConstraint(spec, real.vocab);
       let finished = 0, tokens = 0, maskMs = 0;
-      const runs = 20;
+      const runs = 12;
       for (let seed = 1; seed <= runs; seed++) {
         const result = generate(constraint, real, seed, 300);
         tokens += result.tokens;
