@@ -15,3 +15,5 @@ export type { SpeculativeModel, Drafter } from "./speculative/model";
 export { ModelDrafter, PromptLookupDrafter, type ModelDrafterOptions } from "./speculative/drafters";
 export { SpeculativeVerifier } from "./speculative/verify";
 export { speculativeGenerate, SpeculativeGeneration, type SpeculativeOptions, type SpeculativeStats } from "./speculative/decoder";
+// constrained decoding (src/constrain): grammars, JSON Schema, regex and choices compiled to token masks
+export * from "./constrain";
