@@ -2,6 +2,9 @@
 export type TransformerErrorCode =
   | "BAD_CONFIG"
   | "MISSING_WEIGHT"
+  | "UNUSED_WEIGHT"
+  | "NONFINITE_WEIGHT"
+  | "NONFINITE_LOGITS"
   | "WEIGHT_SHAPE_MISMATCH"
   | "BAD_TOKEN"
   | "BATCH_TOO_LARGE"

@@ -2,7 +2,7 @@ export { TransformerError, type TransformerErrorCode } from "./errors";
 
 // inference
 export { validateConfig, headDimOf, kvDimOf, type Config } from "./infer/config";
-export { Weights, weightShapes, allocateWeights, checkWeights, type WeightTensor } from "./infer/weights";
+export { Weights, weightShapes, optionalWeightShapes, allocateWeights, checkWeights, type WeightTensor } from "./infer/weights";
 export { KVCache, f32KV, type KVStore, type KVDType, type KVCacheOptions } from "./infer/kv-cache";
 export { KV_CHUNK_POSITIONS } from "./infer/run-state";
 export { MAX_CONTEXT } from "./infer/config";
