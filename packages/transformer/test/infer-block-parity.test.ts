@@ -5,7 +5,8 @@
 // on wasm with 1 and 2 threads (and the same bits on 1 and 2 threads).
 import { createWasmBackend, jsBackend, type Backend, type WasmBackend } from "@zero-llm/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KVCache, Model, Weights, optionalWeightShapes, weightShapes, type Config } from "../src/index";
+import type { KVCache} from "../src/index";
+import { Model, Weights, optionalWeightShapes, weightShapes, type Config } from "../src/index";
 
 const bits = (a: ArrayLike<number>): number[] => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
