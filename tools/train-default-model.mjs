@@ -16,8 +16,9 @@ import { fileURLToPath } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const requireFrom = (pkg) => createRequire(path.join(root, "packages", pkg, "package.json"));
 // the ESM builds (the same module instances the transformer build imports: one current backend)
-const load = (pkg) => import(path.join(root, "packages", pkg, "dist/index.js"));
-const { createWasmBackend, setBackend, writeFileAtomic } = await load("tensor");
+const load = (pkg, entry = "index") => import(path.join(root, "packages", pkg, `dist/${entry}.js`));
+const { createWasmBackend, setBackend } = await load("tensor");
+const { writeFileAtomic } = await load("tensor", "node");
 const { trainBpe, saveBpeJson, exportTokenizerJson } = await load("tokenizer-bpe");
 const transformer = await load("transformer");
 const { modelConfig, resolveSettings, trainRun, exportForInference, perplexity, TokenDataset } = transformer;

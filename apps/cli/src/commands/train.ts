@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { getBackend, setBackend, writeFileAtomic } from "@zero-llm/tensor";
+import { getBackend, setBackend } from "@zero-llm/tensor";
+import { writeFileAtomic } from "@zero-llm/tensor/node";
 import {
   CHECKPOINT_FILE, DEFAULT_SETTINGS, checkDataLength, modelConfig, readCheckpointFile, removeStaleTempFiles, resolveSettings, trainRun,
   type Config, type TrainEvent, type TrainRunOptions, type TrainSettings,
