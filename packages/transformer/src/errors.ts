@@ -4,6 +4,7 @@ export type TransformerErrorCode =
   | "MISSING_WEIGHT"
   | "UNUSED_WEIGHT"
   | "NONFINITE_WEIGHT"
+  | "BAD_WEIGHT"
   | "NONFINITE_LOGITS"
   | "WEIGHT_SHAPE_MISMATCH"
   | "BAD_TOKEN"
@@ -29,7 +30,8 @@ export class TransformerError extends Error {
   constructor(
     readonly code: TransformerErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }

@@ -1,5 +1,6 @@
 import path from "node:path";
-import { BENCH_SHAPES, Model, isBenchShape, openCheckpoint, randomWeights } from "@zero-llm/transformer";
+import { BENCH_SHAPES, Model, isBenchShape, randomWeights } from "@zero-llm/transformer";
+import { openCheckpoint } from "@zero-llm/transformer/node";
 import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../command";
 import { MODEL_FLAGS, chooseBackend, parseIds } from "./model-io";
 

@@ -7,7 +7,8 @@ import {
   createStreamDecoder, fromGgufMetadata, fromLlama2cTokenizer, fromTokenizerJson, loadVocabulary, SpmTokenizer,
   type StreamDecoder, type Tokenizer,
 } from "@zero-llm/tokenizer-bpe";
-import { openCheckpoint, type Checkpoint } from "@zero-llm/transformer";
+import { type Checkpoint } from "@zero-llm/transformer";
+import { openCheckpoint } from "@zero-llm/transformer/node";
 import { CliError, UsageError, type FlagSpec, type ParsedArgs } from "../command";
 
 /**

@@ -47,3 +47,11 @@ export async function readFloat32Chunked(
   }
   return out;
 }
+
+/** `out.length` little-endian f32 values at byte `offset` of `source`, read straight into out's memory. */
+export async function readFloat32At(source: ByteSource, offset: number, out: Float32Array): Promise<Float32Array> {
+  const target = bytesOf(out);
+  await readAll(source, offset, target);
+  swapToHostOrder(target, 4);
+  return out;
+}

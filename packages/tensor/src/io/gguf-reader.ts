@@ -71,6 +71,30 @@ export class GgufReader extends GgufMetadataAccess {
   }
 
   /**
+   * The stored bytes of rows [rowStart, rowEnd) of the outermost dimension (a matrix's output
+   * rows, each a whole number of blocks): into `target` (exactly their byte length) or a new
+   * buffer. A slice of a fused tensor, in its stored type.
+   */
+  async readRowsBytes(name: string, rowStart: number, rowEnd: number, target?: Uint8Array): Promise<Uint8Array> {
+    const info = this.tensorInfo(name);
+    const rows = info.shape[0] ?? 1;
+    if (!Number.isInteger(rowStart) || !Number.isInteger(rowEnd) || rowStart < 0 || rowEnd > rows || rowStart > rowEnd) {
+      throw new GgufError("GGUF_BAD_OUTPUT", `expected rows [a, b) within the ${rows} rows of "${name}", found [${rowStart}, ${rowEnd})`);
+    }
+    const rowBytes = rows === 0 ? 0 : info.byteLength / rows;
+    if (!Number.isInteger(rowBytes)) {
+      throw new GgufError("GGUF_BAD_OUTPUT", `expected the rows of "${name}" to be whole blocks, found ${info.byteLength} bytes over ${rows} rows`);
+    }
+    const length = (rowEnd - rowStart) * rowBytes;
+    if (target !== undefined && target.length !== length) {
+      throw new GgufError("GGUF_BAD_OUTPUT", `expected an output of ${length} bytes for rows [${rowStart}, ${rowEnd}) of "${name}", found ${target.length}`);
+    }
+    const bytes = target ?? new Uint8Array(length);
+    await readAll(this.source, info.fileOffset + rowStart * rowBytes, bytes);
+    return bytes;
+  }
+
+  /**
    * The tensor's values (F32, F64, F16, BF16, Q8_0, Q4_0) in row-major order: into `out` when
    * given (exactly elementCount long, GGUF_BAD_OUTPUT otherwise), else a new Float32Array.
    */

@@ -16,6 +16,6 @@ export {
 } from "./safetensors-read";
 export { serializeSafetensors, safetensorsParts, type SafetensorsWriteInput, type SafetensorsTensorInput, type SafetensorsParts } from "./safetensors-write";
 export { bytesSource, blobSource, type ByteSource } from "./source";
-export { READ_CHUNK_BYTES } from "./chunked";
+export { READ_CHUNK_BYTES, readFloat32At } from "./chunked";
 export { GgufReader } from "./gguf-reader";
 export { SafetensorsReader } from "./safetensors-reader";
