@@ -2,7 +2,7 @@
 // bundled source, a job posted right after creation completes, and an undisposed 2-thread
 // backend does not keep the process alive.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -31,5 +31,39 @@ describe.skipIf(!built)("wasm backend from dist/ (skipped until `pnpm build` has
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
     expect(run.stdout).toBe("200 200");
+  });
+});
+
+describe.skipIf(!built)("entries: the root is browser-safe, file IO lives in @zero-llm/tensor/node", () => {
+  // every JavaScript file the root entry loads (itself and the chunks it imports)
+  function rootFiles(entry: string): string[] {
+    const seen = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const [, spec] of readFileSync(file, "utf8").matchAll(/from\s+"(\.\/[^"]+)"/g)) visit(path.join(dist, spec));
+    };
+    visit(path.join(dist, entry));
+    return [...seen];
+  }
+
+  it("the root entry (ESM and CJS) imports no file system module, by no route", () => {
+    for (const file of [...rootFiles("index.js"), path.join(dist, "index.cjs")]) {
+      const text = readFileSync(file, "utf8");
+      expect(text, file).not.toMatch(/["'](node:)?fs(\/promises)?["']/);
+      expect(text, file).not.toMatch(/vite-ignore/);
+    }
+  });
+
+  it("the node entry has the path functions and loads in Node (ESM and CJS)", () => {
+    for (const [load, inputType] of [
+      [`await import(${JSON.stringify(path.join(dist, "node.js"))})`, "--input-type=module"],
+      [`require(${JSON.stringify(path.join(dist, "node.cjs"))})`, "--input-type=commonjs"],
+    ]) {
+      const script = `(async () => { const m = ${load}; process.stdout.write(["openFileSource", "openGgufFile", "writeFileAtomic"].map((k) => typeof m[k]).join(" ")); })();`;
+      const run = spawnSync(process.execPath, [inputType, "-e", script], { encoding: "utf8", timeout: 30_000 });
+      expect(run.stderr).toBe("");
+      expect(run.stdout).toBe("function function function");
+    }
   });
 });
