@@ -13,7 +13,7 @@ import {
 } from "@zero-llm/tensor";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  Model, TransformerError, allocateWeights, generate, ggufFromModel, hfFromModel, modelFromBytes, readGguf, readHf, readLlama2c,
+  Model, TransformerError, allocateWeights, generate, ggufFromModel, hfFromModel, modelFromBytes, perplexity, readGguf, readHf, readLlama2c,
   serializeGgufModel, serializeHfModel, serializeLlama2c, type Config,
 } from "../src/index";
 import { loadModel } from "../src/node/index";
@@ -257,5 +257,19 @@ describe("llama's optional biases survive every file format that can hold them",
 
   it("llama2.c has no place for biases: the export refuses instead of dropping them", async () => {
     expect(await codeOf(() => serializeLlama2c(fx.config, biased().weights))).toMatch(/^BAD_CONFIG: llama2\.c export: expected a model without biases .*model\.layers\.0\.self_attn\.q_proj\.bias/);
+  });
+});
+
+describe("a model with weights the training engine has no place for", () => {
+  it("perplexity of a llama with biases is refused, not computed without them", async () => {
+    const fx = JSON.parse(readFileSync(path.join(here, "fixtures/tiny-llama-bias.json"), "utf8")) as {
+      config: Config; weights: Record<string, { shape: number[]; data: number[] }>;
+    };
+    const w = allocateWeights(fx.config, jsBackend);
+    for (const [name, { shape, data }] of Object.entries(fx.weights)) {
+      if (w.has(name)) w.get(name).data.set(data);
+      else w.set(name, shape, Float32Array.from(data));
+    }
+    expect(await codeOf(() => perplexity(new Model(fx.config, w), [1, 2, 3, 4, 5]))).toMatch(/^UNSUPPORTED_ARCHITECTURE: TransformerLM: .*model\.layers\.0\.self_attn\.q_proj\.bias/);
   });
 });
