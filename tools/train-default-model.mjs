@@ -20,8 +20,8 @@ const load = (pkg, entry = "index") => import(path.join(root, "packages", pkg, `
 const { createWasmBackend, setBackend } = await load("tensor");
 const { writeFileAtomic } = await load("tensor", "node");
 const { trainBpe, saveBpeJson, exportTokenizerJson } = await load("tokenizer-bpe");
-const transformer = await load("transformer");
-const { modelConfig, resolveSettings, trainRun, exportForInference, perplexity, TokenDataset } = transformer;
+const { modelConfig, resolveSettings, perplexity, TokenDataset } = await load("transformer");
+const { trainRun, exportForInference } = await load("transformer", "node");
 
 const args = process.argv.slice(2);
 const flag = (name, fallback) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : fallback; };
