@@ -41,29 +41,39 @@ describe.skipIf(!built)("entries: the root is browser-safe, file IO lives in @ze
     const visit = (file: string): void => {
       if (seen.has(file)) return;
       seen.add(file);
-      for (const [, spec] of readFileSync(file, "utf8").matchAll(/from\s+"(\.\/[^"]+)"/g)) visit(path.join(dist, spec));
+      for (const [, spec] of readFileSync(file, "utf8").matchAll(/(?:from\s+|require\()"(\.\/[^"]+)"/g)) visit(path.join(dist, spec));
     };
     visit(path.join(dist, entry));
     return [...seen];
   }
 
   it("the root entry (ESM and CJS) imports no file system module, by no route", () => {
-    for (const file of [...rootFiles("index.js"), path.join(dist, "index.cjs")]) {
+    const files = [...rootFiles("index.js"), ...rootFiles("index.cjs")];
+    expect(files.some((f) => f.includes("chunk-"))).toBe(true); // the shared chunks are checked too
+    for (const file of files) {
       const text = readFileSync(file, "utf8");
       expect(text, file).not.toMatch(/["'](node:)?fs(\/promises)?["']/);
       expect(text, file).not.toMatch(/vite-ignore/);
     }
   });
 
-  it("the node entry has the path functions and loads in Node (ESM and CJS)", () => {
+  it("the node entry has the path functions, and hands out the root entry's classes (ESM and CJS)", () => {
+    const fixture = JSON.stringify(path.resolve(dist, "../test/fixtures/gguf-python.gguf"));
     for (const [load, inputType] of [
-      [`await import(${JSON.stringify(path.join(dist, "node.js"))})`, "--input-type=module"],
-      [`require(${JSON.stringify(path.join(dist, "node.cjs"))})`, "--input-type=commonjs"],
-    ]) {
-      const script = `(async () => { const m = ${load}; process.stdout.write(["openFileSource", "openGgufFile", "writeFileAtomic"].map((k) => typeof m[k]).join(" ")); })();`;
+      [(entry: string) => `await import(${JSON.stringify(path.join(dist, `${entry}.js`))})`, "--input-type=module"],
+      [(entry: string) => `require(${JSON.stringify(path.join(dist, `${entry}.cjs`))})`, "--input-type=commonjs"],
+    ] as const) {
+      const script = `(async () => {
+        const node = ${load("node")}, root = ${load("index")};
+        const reader = await node.openGgufFile(${fixture});
+        const kinds = ["openFileSource", "openGgufFile", "writeFileAtomic"].map((k) => typeof node[k]);
+        const error = await node.openFileSource("/dev/zero").catch((e) => e);
+        process.stdout.write([...kinds, reader instanceof root.GgufReader, error instanceof root.TensorError].join(" "));
+        await reader.close();
+      })();`;
       const run = spawnSync(process.execPath, [inputType, "-e", script], { encoding: "utf8", timeout: 30_000 });
       expect(run.stderr).toBe("");
-      expect(run.stdout).toBe("function function function");
+      expect(run.stdout).toBe("function function function true true");
     }
   });
 });

@@ -26,9 +26,10 @@ describe("entries", () => {
       seen.add(file);
       const text = readFileSync(file, "utf8");
       expect(text, file).not.toMatch(/["'](node:)?(fs|path)(\/promises)?["']/);
-      for (const [, spec] of text.matchAll(/from\s+"(\.\/[^"]+)"/g)) visit(path.join(dist, spec));
+      for (const [, spec] of text.matchAll(/(?:from\s+|require\()"(\.\/[^"]+)"/g)) visit(path.join(dist, spec));
     };
     visit(path.join(dist, "index.js"));
+    visit(path.join(dist, "index.cjs"));
     expect(seen.size).toBeGreaterThan(0);
   });
 });
