@@ -2,7 +2,7 @@ import { F, nn, type Var } from "@zero-llm/autograd";
 import { Rng } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
 import { validateConfig, type Config } from "../infer/config";
-import { Weights, weightShapes } from "../infer/weights";
+import { Weights, listNames, weightShapes } from "../infer/weights";
 
 /**
  * The trainable decoder-only transformer: one module tree for both families, built from
@@ -179,8 +179,20 @@ export class TransformerLM extends nn.Module {
     return w;
   }
 
-  /** Copies inference weights in (any checkpoint the engine loads: HF, GGUF, llama2.c). */
+  /**
+   * Copies inference weights in (any checkpoint the engine loads: HF, GGUF, llama2.c). Weights
+   * this model has no parameter for (a llama's optional biases) are refused, never dropped: the
+   * copy would be another model.
+   */
   loadWeights(weights: Weights): void {
-    for (const [name, p] of this.namedParameters()) p.data.set(weights.get(name).data);
+    const params = new Map(this.namedParameters());
+    const extra = weights.names().filter((name) => !params.has(name) && !(name === "lm_head.weight" && this.lm_head === null));
+    if (extra.length > 0) {
+      throw new TransformerError(
+        "UNSUPPORTED_ARCHITECTURE",
+        `TransformerLM: expected only weights it has parameters for, found ${extra.length} more: ${listNames(extra)} (llama biases are not trainable here)`,
+      );
+    }
+    for (const [name, p] of params) p.data.set(weights.get(name).data);
   }
 }
