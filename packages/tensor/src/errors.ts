@@ -22,13 +22,15 @@ export type TensorErrorCode =
   /** A kernel was called on a wasm backend after dispose(). */
   | "BACKEND_DISPOSED"
   /** A wasm worker thread failed: a part of a job threw in it, or it died (the backend is then unusable). */
-  | "WORKER_FAILED";
+  | "WORKER_FAILED"
+  /** makeDirectory could not create a directory (a file in the way, permission, a read-only or virtual file system). */
+  | "MKDIR_FAILED";
 
 export class TensorError extends Error {
   readonly code: TensorErrorCode;
 
-  constructor(code: TensorErrorCode, message: string) {
-    super(message);
+  constructor(code: TensorErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = "TensorError";
     this.code = code;
   }

@@ -18,5 +18,5 @@ export { serializeSafetensors, safetensorsParts, type SafetensorsWriteInput, typ
 export {
   readGgufFile, openGgufFile, writeGgufFile, GgufFileHandle,
   readSafetensorsFile, openSafetensorsFile, writeSafetensorsFile, SafetensorsFileHandle,
-  writeFileAtomic,
+  writeFileAtomic, removeAbandonedTempFiles, makeDirectory,
 } from "./node";
