@@ -152,6 +152,7 @@ export async function findTokenizer(checkpoint: Checkpoint, tokenizerFile?: stri
   if (tokenizerFile !== undefined) {
     found = await codecFromFile(tokenizerFile);
   } else if (checkpoint.ggufMetadata) {
+    if (!checkpoint.ggufMetadata.has("tokenizer.ggml.model")) return undefined;
     const meta = plainGgufMetadata(checkpoint.ggufMetadata);
     found = ggufCodec(fromGgufMetadata(meta), meta);
   } else if (checkpoint.directory) {
@@ -170,6 +171,7 @@ export async function findTokenizer(checkpoint: Checkpoint, tokenizerFile?: stri
 
 /** Why findTokenizer found none, as the start of a usage message ("no tokenizer: …"). */
 export function noTokenizer(checkpoint: Checkpoint): string {
+  if (checkpoint.ggufMetadata) return "no tokenizer: the GGUF file has no tokenizer.ggml.* metadata; pass --tokenizer FILE";
   if (checkpoint.directory) return `no tokenizer: expected ${path.join(checkpoint.directory, "tokenizer.json")} beside the Hugging Face checkpoint, or pass --tokenizer FILE`;
   return "no tokenizer: llama2.c checkpoints carry none; pass --tokenizer FILE (llama2.c tokenizer.bin or tokenizer.json)";
 }
