@@ -72,8 +72,10 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
     throw new UsageError(`--out ${out}: llama2.c checkpoints hold llama models, found a ${model.config.arch} model`);
   }
   const parameters = model.weights.parameterCount();
-  // the tokenizer, bos and eos exactly as generate and chat would use them
-  const codec = target.format === "llama2c" ? undefined : await findTokenizer(checkpoint);
+  // the tokenizer, bos and eos exactly as generate and chat would use them (a GGUF file from a
+  // GGUF source copies the tokenizer.* keys as they are, whatever vocabulary they hold)
+  const copiesGgufKeys = target.format === "gguf" && checkpoint.ggufMetadata !== undefined;
+  const codec = target.format === "llama2c" || copiesGgufKeys ? undefined : await findTokenizer(checkpoint);
   const tokenizerJson = target.format === "hf" ? await tokenizerJsonFor(checkpoint, codec) : undefined;
 
   const writes = [target.weightsFile, CONFIG_FILE, ...(tokenizerJson !== undefined ? [TOKENIZER_FILE] : [])];
@@ -82,7 +84,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
 
   let tokenizerNote = "no tokenizer";
   if (target.format === "gguf") {
-    if (codec?.tokenizer instanceof BpeTokenizer && checkpoint.ggufMetadata === undefined) {
+    if (codec?.tokenizer instanceof BpeTokenizer) {
       const [eos] = codec.eos;
       await writeGgufModel(out, model, {
         type, tokenizer: codec.tokenizer,
