@@ -76,19 +76,27 @@ function readBytes(req: IncomingMessage, limits: BodyLimits): Promise<Uint8Array
   });
 }
 
-/** Index of the first byte where UTF-8 decoding fails (for the error message). */
+/**
+ * Offset of the first byte that starts an ill-formed UTF-8 sequence (for the error message), by
+ * the Unicode table of well-formed sequences: lead C2–DF takes 1 continuation, E0–EF 2, F0–F4 3,
+ * with E0 → A0–BF, ED → 80–9F (no surrogates), F0 → 90–BF, F4 → 80–8F (≤ U+10FFFF) second bytes.
+ */
 function firstInvalidUtf8(bytes: Uint8Array): number {
-  let lo = 0;
-  let hi = bytes.length;
-  // the longest decodable prefix, by bisection (a prefix may end inside a character, so allow 3 bytes of slack)
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    try {
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, mid), { stream: true });
-      lo = mid;
-    } catch {
-      hi = mid - 1;
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i];
+    if (b < 0x80) {
+      i++;
+      continue;
     }
+    const extra = b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : -1;
+    if (extra < 0) return i;
+    const lo = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : 0x80;
+    const hi = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : 0xbf;
+    for (let k = 1; k <= extra; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || c < (k === 1 ? lo : 0x80) || c > (k === 1 ? hi : 0xbf)) return i;
+    }
+    i += extra + 1;
   }
-  return lo;
+  return bytes.length;
 }
