@@ -1,6 +1,6 @@
 import { Sampler } from "@zero-llm/sampling";
 import type { WasmBackend } from "@zero-llm/tensor";
-import { generate } from "@zero-llm/transformer";
+import { generate, type Model } from "@zero-llm/transformer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Engine, ServeError, ServerMetrics, type SequenceResult, type TokenChooser } from "../src/index";
 import { haveDefaultModel, openModel } from "./helpers";
@@ -254,7 +254,7 @@ describe.skipIf(!haveDefaultModel)("determinism: alone = batched = prefix-cached
   }
 });
 
-function batchInvariant(model: import("@zero-llm/transformer").Model): boolean {
+function batchInvariant(model: Model): boolean {
   const caches = Array.from({ length: 8 }, () => model.newCache({ capacity: 8 }));
   const single = model.newCache({ capacity: 8 });
   for (const c of [single, ...caches]) model.prefill([2047, 5, 6], c);
