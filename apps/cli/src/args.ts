@@ -105,7 +105,8 @@ export function parseArgs(
     const name = eq === -1 ? token.slice(2) : token.slice(2, eq);
     const spec = Object.hasOwn(flags, name) ? flags[name] : undefined;
     if (spec === undefined) throw unknownFlag(token, flags);
-    if (seen.has(name)) throw new UsageError(`--${name} given more than once`);
+    const repeatable = spec.type === "string" && spec.repeatable === true;
+    if (seen.has(name) && !repeatable) throw new UsageError(`--${name} given more than once`);
     seen.add(name);
     let raw: string | undefined = eq === -1 ? undefined : token.slice(eq + 1);
     if (spec.type === "boolean") {
@@ -120,7 +121,12 @@ export function parseArgs(
       raw = next;
       i++;
     }
-    parsed.flags[name] = parseValue(name, spec, raw);
+    const value = parseValue(name, spec, raw);
+    if (repeatable) {
+      parsed.repeated ??= {};
+      (parsed.repeated[name] ??= []).push(value as string);
+      parsed.flags[name] ??= value;
+    } else parsed.flags[name] = value;
   }
   for (const [name, spec] of Object.entries(flags)) {
     if (name in parsed.flags) continue;

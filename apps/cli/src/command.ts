@@ -7,7 +7,7 @@
 /** A flag's declared type; parsing turns `--name value` / `--name=value` / `--flag` into these. */
 export type FlagSpec =
   | { type: "boolean"; description: string }
-  | { type: "string"; description: string; default?: string; choices?: readonly string[] }
+  | { type: "string"; description: string; default?: string; choices?: readonly string[]; repeatable?: boolean }
   | { type: "number"; description: string; default?: number; integer?: boolean; min?: number; max?: number };
 
 export type FlagValue = string | number | boolean | undefined;
@@ -17,6 +17,8 @@ export interface ParsedArgs {
   positionals: string[];
   /** Flags by name (without dashes); numbers already parsed and range-checked. */
   flags: Record<string, FlagValue>;
+  /** Every value of a `repeatable` string flag, in order (`--model a --model b`); flags[name] holds the first. */
+  repeated?: Record<string, string[]>;
 }
 
 export interface CommandIO {

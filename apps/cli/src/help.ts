@@ -24,6 +24,7 @@ function flagLabel(name: string, spec: FlagSpec): string {
 function flagDescription(spec: FlagSpec): string {
   if (spec.type === "boolean") return spec.description;
   const parts = [describeFlagType(spec)];
+  if (spec.type === "string" && spec.repeatable) parts.push("repeatable");
   if (spec.default !== undefined) parts.push(`default ${spec.default}`);
   return `${spec.description} (${parts.join("; ")})`;
 }
