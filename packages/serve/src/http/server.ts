@@ -60,6 +60,7 @@ export class ZllmServer {
   private readonly keyDigest: Buffer | undefined;
   private readonly sockets = new Set<Socket>();
   private closing: Promise<void> | undefined;
+  private hurry = false;
 
   constructor(options: ServerOptions) {
     if (options.models.length === 0) throw new ServeError("invalid_option", "models: expected at least one loaded model, found none");
@@ -133,7 +134,7 @@ export class ZllmServer {
       this.http.close();
       for (const { engine } of this.models.values()) engine.drain();
       const deadline = performance.now() + graceMs;
-      while (performance.now() < deadline && [...this.models.values()].some(({ engine }) => !engine.idle)) {
+      while (!this.hurry && performance.now() < deadline && [...this.models.values()].some(({ engine }) => !engine.idle)) {
         await new Promise((r) => setTimeout(r, 20));
       }
       for (const { engine } of this.models.values()) engine.cancelAll("shutdown");
@@ -143,6 +144,12 @@ export class ZllmServer {
       this.http.closeAllConnections();
     })();
     return this.closing;
+  }
+
+  /** Cuts a close() in progress short: what still runs is cancelled now (a second Ctrl-C). */
+  closeNow(): Promise<void> {
+    this.hurry = true;
+    return this.close(0);
   }
 
   private log(line: string): void {
