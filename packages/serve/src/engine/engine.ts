@@ -224,7 +224,7 @@ export class Engine {
     seq.phase = "prefill";
     if (prefixable) this.reusePrefix(seq, cache);
     this.metrics?.promptTokens.inc({}, seq.promptLength);
-    seq.listener.admitted?.(seq.cachedTokens);
+    this.notify(() => seq.listener.admitted?.(seq.cachedTokens));
     return true;
   }
 
@@ -307,7 +307,7 @@ export class Engine {
     const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
     const vector = new Float32Array(dim);
     for (let i = 0; i < dim; i++) vector[i] = (sum[i] / seq.promptLength) * scale;
-    seq.listener.embedding?.(vector);
+    this.notify(() => seq.listener.embedding?.(vector));
     this.finish(seq, "stop");
   }
 
@@ -346,7 +346,7 @@ export class Engine {
     seq.tokens.push(id);
     seq.generated++;
     this.metrics?.generatedTokens.inc();
-    seq.listener.token?.(id);
+    this.notify(() => seq.listener.token?.(id));
     if (seq.phase === "done") return; // the listener stopped or cancelled it
     const cache = seq.cache as KVCache;
     if (seq.generated >= seq.request.maxTokens || cache.length >= cache.capacity) {
@@ -355,6 +355,19 @@ export class Engine {
     }
     seq.next = id;
     seq.phase = "decode";
+  }
+
+  /**
+   * Calls a listener. What a listener throws is reported (onError), never let through: the loop
+   * runs in a setImmediate callback, where an exception would end the process and every other
+   * request with it.
+   */
+  private notify(call: () => void): void {
+    try {
+      call();
+    } catch (e) {
+      this.onError(e);
+    }
   }
 
   private failAll(batch: readonly Sequence[], error: unknown): void {
@@ -385,7 +398,7 @@ export class Engine {
         releaseCache(cache, this.model.backend);
       }
     }
-    seq.listener.finished(seq.result(reason, error));
+    this.notify(() => seq.listener.finished(seq.result(reason, error)));
     this.schedule(); // room may have opened for the queue
   }
 
@@ -393,7 +406,14 @@ export class Engine {
   private keepAsPrefix(tokens: readonly number[], cache: KVCache): void {
     let kept = cache;
     if (cache.capacity > 2 * cache.length) {
-      kept = this.model.newCache({ capacity: cache.length });
+      try {
+        kept = this.model.newCache({ capacity: cache.length });
+      } catch (e) {
+        // no room for the trimmed copy: keep nothing rather than fail the sequence that just ended
+        releaseCache(cache, this.model.backend);
+        this.onError(e);
+        return;
+      }
       copyPrefix(cache, kept, cache.length);
       releaseCache(cache, this.model.backend);
     }

@@ -1,5 +1,6 @@
 import type { Backend } from "@zero-llm/tensor";
 import { KV_CHUNK_POSITIONS, type KVCache, type KVStore, type Model } from "@zero-llm/transformer";
+import { ServeError } from "../errors";
 
 /**
  * What the engine does to KV caches beyond the model's own use of them: measure a position's
@@ -22,6 +23,9 @@ export function kvBytesPerPosition(model: Model): number {
  * through its readRows/write, a chunk of positions at a time.
  */
 export function copyPrefix(src: KVCache, dst: KVCache, n: number): void {
+  if (dst.length !== 0 || n > src.length || n > dst.capacity) {
+    throw new ServeError("internal_error", `copyPrefix: expected an empty destination of ≥ ${n} positions and a source holding ${n}, found ${dst.length} filled of ${dst.capacity}, source ${src.length}`);
+  }
   if (n === 0) return;
   let scratch: Float32Array | undefined;
   const copy = (from: KVStore, to: KVStore): void => {
