@@ -85,12 +85,14 @@ describe.skipIf(!haveDefaultModel)("load: concurrent streams, random disconnects
   });
 
   it("32 concurrent streaming clients all complete, with exact usage and no errors", async () => {
+    const request = (i: number): Record<string, unknown> => ({ messages: [{ role: "user", content: `Client ${i} asks the jury.` }], max_tokens: 24, seed: i, temperature: 0.8 });
+    // client 5's request alone first: batched with 31 others it must give the same text (determinism)
+    const alone = await streamChat(s.url, request(5));
     const before = metric(await metrics(s.url), "zllm_generated_tokens_total");
     const outcomes = await Promise.all(
-      Array.from({ length: 32 }, (_, i) =>
-        streamChat(s.url, { messages: [{ role: "user", content: `Client ${i} asks the jury.` }], max_tokens: 24, seed: i, temperature: 0.8 }),
-      ),
+      Array.from({ length: 32 }, (_, i) => streamChat(s.url, request(i))),
     );
+    expect(outcomes[5].text).toBe(alone.text);
     let generated = 0;
     for (const o of outcomes) {
       expect(o.errors).toEqual([]);
