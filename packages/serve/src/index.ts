@@ -16,6 +16,7 @@ export {
   type TokenChooser, type FinishReason, type SequenceRequest, type SequenceListener, type SequenceHandle, type SequenceResult,
 } from "./engine/sequence";
 export { PrefixCache, type PrefixSource } from "./engine/prefix-cache";
+export { KvPool } from "./engine/kv-pool";
 export { copyPrefix, kvBytesPerPosition, releaseCache } from "./engine/kv";
 
 // request → sampling, and the text stream with stop strings

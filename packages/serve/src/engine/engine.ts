@@ -1,8 +1,9 @@
 import type { KVCache, Model } from "@zero-llm/transformer";
 import { ServeError } from "../errors";
 import type { ServerMetrics } from "../metrics";
-import { copyPrefix, kvBytesPerPosition, releaseCache } from "./kv";
-import { PrefixCache, commonPrefix, type PrefixSource } from "./prefix-cache";
+import { kvBytesPerPosition } from "./kv";
+import { KvPool } from "./kv-pool";
+import { addRows, meanPoolNormalized } from "./pooling";
 import { Sequence, type FinishReason, type SequenceHandle, type SequenceListener, type SequenceRequest } from "./sequence";
 
 export interface EngineOptions {
@@ -56,15 +57,13 @@ export class Engine {
   readonly queueSize: number;
   readonly queueTimeoutMs: number;
   readonly prefillChunk: number;
-  private readonly usePrefixCache: boolean;
   private readonly metrics: ServerMetrics | undefined;
   private readonly now: () => number;
   private readonly onError: (error: unknown) => void;
   private readonly queue: Sequence[] = [];
   private readonly running: Sequence[] = [];
-  private readonly prefixes: PrefixCache;
+  private readonly kv: KvPool;
   private hidden: Float32Array;
-  private runningBytes = 0;
   private scheduled = false;
   private draining = false;
 
@@ -81,20 +80,14 @@ export class Engine {
     this.queueSize = int("queueSize", options.queueSize ?? 64, 0);
     this.queueTimeoutMs = int("queueTimeoutMs", options.queueTimeoutMs ?? 30_000, 1);
     this.prefillChunk = int("prefillChunk", options.prefillChunk ?? 64, 1);
-    this.bytesPerPosition = kvBytesPerPosition(model);
-    const oneSequence = this.ctx * this.bytesPerPosition;
-    this.kvCapacityBytes = options.kvCapacityBytes ?? this.parallel * oneSequence;
-    if (!(this.kvCapacityBytes >= oneSequence)) {
-      throw new ServeError(
-        "invalid_option",
-        `kvCapacityBytes: expected at least one full sequence (${this.ctx} positions × ${this.bytesPerPosition} bytes = ${oneSequence}), found ${this.kvCapacityBytes}`,
-      );
-    }
-    this.usePrefixCache = options.prefixCache ?? true;
     this.metrics = options.metrics;
     this.now = options.now ?? (() => performance.now());
     this.onError = options.onError ?? (() => {});
-    this.prefixes = new PrefixCache((cache) => releaseCache(cache, model.backend));
+    const bytesPerPosition = kvBytesPerPosition(model);
+    this.kv = new KvPool(model, bytesPerPosition, options.kvCapacityBytes ?? this.parallel * this.ctx * bytesPerPosition, options.prefixCache ?? true, this.onError);
+    this.kv.checkHolds(this.ctx, "one full sequence");
+    this.bytesPerPosition = this.kv.bytesPerPosition;
+    this.kvCapacityBytes = this.kv.capacityBytes;
     this.hidden = new Float32Array(0);
   }
 
@@ -110,11 +103,11 @@ export class Engine {
 
   /** Bytes of every KV cache held: running sequences plus the prefix cache. */
   get kvCacheBytes(): number {
-    return this.runningBytes + this.prefixes.bytes();
+    return this.kv.heldBytes;
   }
 
   get prefixCacheBytes(): number {
-    return this.prefixes.bytes();
+    return this.kv.prefixBytes;
   }
 
   /** True when nothing runs or waits. */
@@ -166,7 +159,7 @@ export class Engine {
   /** Ends every sequence now with `reason` and empties the prefix cache. */
   cancelAll(reason: FinishReason = "shutdown"): void {
     for (const seq of [...this.queue, ...this.running]) this.finish(seq, reason);
-    this.prefixes.clear();
+    this.kv.clear();
   }
 
   /** A Retry-After estimate: about one sequence's worth of work per queued request ahead, at least 1 s. */
@@ -186,8 +179,8 @@ export class Engine {
     });
   }
 
-  /** One loop step (see the class comment). Public for tests that drive the engine by hand. */
-  step(): void {
+  /** One loop step (see the class comment). */
+  private step(): void {
     const now = this.now();
     for (const seq of [...this.queue]) {
       if (seq.request.deadline !== undefined && now > seq.request.deadline) this.finish(seq, "timeout");
@@ -201,53 +194,34 @@ export class Engine {
     this.prefillStep();
   }
 
-  /** Admits `seq` if a cache of its positions fits the budget (evicting prefix entries as needed). */
+  /** Admits `seq` if a cache of its positions fits the KV budget; false leaves it queued. */
   private tryAdmit(seq: Sequence): boolean {
     if (this.running.length >= this.parallel) return false;
-    const need = seq.positions * this.bytesPerPosition;
-    const prefixable = this.usePrefixCache && seq.request.prefixCache !== false && !seq.request.embed;
-    // mark this prompt's best entry recently used first, so making room evicts it last
-    if (prefixable) this.prefixes.longest(seq.tokens.slice(0, seq.promptLength));
-    while (this.runningBytes + this.prefixes.bytes() + need > this.kvCapacityBytes) {
-      if (!this.prefixes.evictOne()) return false;
-    }
-    let cache: KVCache;
+    const prefixable = seq.request.prefixCache !== false && !seq.request.embed;
+    const prompt = seq.tokens.slice(0, seq.promptLength);
+    let cache: KVCache | null;
     try {
-      cache = this.model.newCache({ capacity: seq.positions });
+      cache = this.kv.allocate(seq.positions, prefixable ? prompt : undefined);
     } catch (e) {
       this.finish(seq, "error", e);
       return true; // it left the queue, with an error
     }
+    if (!cache) return false;
     seq.cache = cache;
-    this.runningBytes += cache.bytes();
     this.running.push(seq);
     seq.phase = "prefill";
-    if (prefixable) this.reusePrefix(seq, cache);
+    if (prefixable) {
+      const sources = this.running.filter((s) => s !== seq && s.cache).map((s) => ({ tokens: s.tokens, cache: s.cache as KVCache }));
+      const reused = this.kv.reusePrefix(cache, prompt, sources);
+      if (reused > 0) {
+        seq.prefilled = seq.cachedTokens = reused;
+        this.metrics?.prefixCacheHits.inc();
+        this.metrics?.prefixCacheTokensReused.inc({}, reused);
+      }
+    }
     this.metrics?.promptTokens.inc({}, seq.promptLength);
     this.notify(() => seq.listener.admitted?.(seq.cachedTokens));
     return true;
-  }
-
-  /**
-   * Copies the longest cached prefix of the prompt: from the prefix cache or from a running
-   * sequence (a shared system prompt in requests that arrive together). At least the last prompt
-   * token is always recomputed: its logits choose the first new token.
-   */
-  private reusePrefix(seq: Sequence, cache: KVCache): void {
-    const prompt = seq.tokens.slice(0, seq.promptLength);
-    let best: { source: PrefixSource; length: number } | undefined = this.prefixes.longest(prompt);
-    for (const other of this.running) {
-      if (other === seq || !other.cache) continue;
-      const length = commonPrefix({ tokens: other.tokens, cache: other.cache }, prompt);
-      if (length > (best?.length ?? 0)) best = { source: { tokens: other.tokens, cache: other.cache }, length };
-    }
-    const reuse = Math.min(best?.length ?? 0, seq.promptLength - 1);
-    if (!best || reuse <= 0) return;
-    copyPrefix(best.source.cache, cache, reuse);
-    seq.prefilled = reuse;
-    seq.cachedTokens = reuse;
-    this.metrics?.prefixCacheHits.inc();
-    this.metrics?.prefixCacheTokensReused.inc({}, reuse);
   }
 
   /** The next token of every decoding sequence, in one batched forward pass. */
@@ -297,16 +271,11 @@ export class Engine {
     const dim = this.model.config.dim;
     if (this.hidden.length < chunk.length * dim) this.hidden = new Float32Array(chunk.length * dim);
     this.model.prefill(chunk, cache, { hiddenStates: this.hidden });
-    const sum = (seq.embedSum ??= new Float64Array(dim));
-    for (let r = 0; r < chunk.length; r++) for (let i = 0; i < dim; i++) sum[i] += this.hidden[r * dim + i];
+    seq.embedSum ??= new Float64Array(dim);
+    addRows(seq.embedSum, this.hidden, chunk.length);
     seq.prefilled += chunk.length;
     if (seq.prefilled < seq.promptLength) return;
-    // mean over positions, then unit length (Euclidean), as llama.cpp's --pooling mean
-    let norm = 0;
-    for (let i = 0; i < dim; i++) norm += (sum[i] / seq.promptLength) ** 2;
-    const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
-    const vector = new Float32Array(dim);
-    for (let i = 0; i < dim; i++) vector[i] = (sum[i] / seq.promptLength) * scale;
+    const vector = meanPoolNormalized(seq.embedSum, seq.promptLength);
     this.notify(() => seq.listener.embedding?.(vector));
     this.finish(seq, "stop");
   }
@@ -390,34 +359,11 @@ export class Engine {
     const cache = seq.cache;
     seq.cache = null;
     if (cache) {
-      this.runningBytes -= cache.bytes();
       const complete = reason === "stop" || reason === "length";
-      if (complete && this.usePrefixCache && seq.request.prefixCache !== false && !seq.request.embed && cache.length > 0) {
-        this.keepAsPrefix(seq.tokens, cache);
-      } else {
-        releaseCache(cache, this.model.backend);
-      }
+      this.kv.release(cache, complete && seq.request.prefixCache !== false && !seq.request.embed ? seq.tokens : undefined);
     }
     this.notify(() => seq.listener.finished(seq.result(reason, error)));
     this.schedule(); // room may have opened for the queue
-  }
-
-  /** Leaves a finished cache in the prefix cache, trimmed to the positions it filled when that saves room. */
-  private keepAsPrefix(tokens: readonly number[], cache: KVCache): void {
-    let kept = cache;
-    if (cache.capacity > 2 * cache.length) {
-      try {
-        kept = this.model.newCache({ capacity: cache.length });
-      } catch (e) {
-        // no room for the trimmed copy: keep nothing rather than fail the sequence that just ended
-        releaseCache(cache, this.model.backend);
-        this.onError(e);
-        return;
-      }
-      copyPrefix(cache, kept, cache.length);
-      releaseCache(cache, this.model.backend);
-    }
-    this.prefixes.add(tokens, kept);
   }
 }
 
