@@ -90,6 +90,6 @@ describe("chapters", () => {
   it("the root README links the guide and says how to build the API reference", () => {
     const readme = read(join(REPO_ROOT, "README.md"));
     expect(links(readme).map((l) => l.target)).toContain("docs/README.md");
-    expect(readme).toMatch(/pnpm\.mjs docs/);
+    expect(readme).toMatch(/pnpm\.mjs run docs/);
   });
 });
