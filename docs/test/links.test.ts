@@ -6,6 +6,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CHAPTERS, DOCS_DIR, GUIDE_DIR, PLAYGROUND_URL, REPO_ROOT, chapterFiles, playgroundLink } from "../src/guide";
 import { headings, links } from "../src/markdown";
+import { chapterSnippets } from "../src/snippets";
 
 const read = (path: string): string => readFileSync(path, "utf8");
 const routes = new Set(["autograd", "activations", "tokenizer", "attention", "training", "sampling", "quantization", "lora", "chat"]);
@@ -70,6 +71,11 @@ describe("chapters", () => {
   });
 
   for (const c of written) {
+    it(`${c.file} has programs that show their output`, () => {
+      const { groups } = chapterSnippets(`docs/guide/${c.file}`, read(join(GUIDE_DIR, c.file ?? "")));
+      expect(groups.flatMap((g) => g.parts).filter((p) => p.output !== null).length).toBeGreaterThan(0);
+    });
+
     it(`${c.file} links to its playground page #/${c.route}`, () => {
       expect(links(read(join(GUIDE_DIR, c.file ?? ""))).map((l) => l.target)).toContain(playgroundLink(c.route));
     });
