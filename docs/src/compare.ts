@@ -2,8 +2,9 @@
  * Printed output against the output block in the chapter.
  *
  * - exact: line by line, trailing spaces and trailing blank lines ignored.
- * - timing: the same, except that every number is a wildcard ("12.3 ms" matches "9.87 ms"), so
- *   a measurement keeps its words, units and layout while its figures vary with the machine.
+ * - timing: the same, except that every number is a wildcard ("12.3 ms" matches "9.87 ms") and
+ *   runs of spaces count as one (padded columns widen with the figures), so a measurement keeps
+ *   its words, units and line structure while its figures vary with the machine.
  */
 
 export type OutputMode = "exact" | "timing";
@@ -24,8 +25,9 @@ export function normalizeOutput(text: string): string[] {
   return lines;
 }
 
+// numbers become "#"; runs of spaces become one, since padded columns widen and narrow with the figures
 function shapeOf(line: string): string {
-  return line.replace(NUMBER, "#");
+  return line.replace(NUMBER, "#").replace(/\s+/g, " ").trim();
 }
 
 /** The first line where `actual` differs from `expected`, or null when they agree. */

@@ -71,6 +71,8 @@ describe("output comparison", () => {
   it("timing: numbers are wildcards, words and layout are not", () => {
     expect(compareOutput("matmul 256: 41.5 GFLOP/s (1.32×)", "matmul 256: 9.87 GFLOP/s (0.5×)", "timing")).toBeNull();
     expect(compareOutput("1,234 tokens/s, 5e-3 s", "987 tokens/s, 1.5e-4 s", "timing")).toBeNull();
+    expect(compareOutput("T = 2048: 1065.6 ms", "T = 2048:  990.2 ms", "timing")).toBeNull(); // padStart columns
+    expect(compareOutput("T = 2048: 1065.6 ms", "T = 2048: 990.2ms", "timing")).not.toBeNull();
     expect(compareOutput("41.5 GFLOP/s", "41.5 MFLOP/s", "timing")).not.toBeNull();
     expect(compareOutput("a 1\nb 2", "a 1", "timing")).not.toBeNull();
   });
