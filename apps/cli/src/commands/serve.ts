@@ -66,7 +66,7 @@ async function runServe(args: ParsedArgs<typeof SERVE_FLAGS>, io: CommandIO, sig
   if (staticFlag !== undefined && !existsSync(staticFlag)) throw new UsageError(`--static: expected a directory, found nothing at ${staticFlag}`);
   const staticDir = staticFlag ?? (existsSync(PLAYGROUND_DIST) ? PLAYGROUND_DIST : undefined);
 
-  const { backend, note, dispose } = await chooseBackend(args.flags);
+  const { backend, note, dispose } = await chooseBackend({ backend: args.flags.backend, threads: args.flags.threads });
   try {
     if (note) io.stderr.write(`${note}\n`);
     const prefillChunk = 64;
