@@ -12,7 +12,8 @@ export {
   toJsRegExpSource,
   type BuiltinPatternName,
 } from "./patterns";
-export { cl100kScanner, gpt2Scanner, o200kScanner, regexScanner, type Scanner } from "./scanner";
+export { cl100kScanner, gpt2Scanner, o200kScanner, qwen2Scanner, regexScanner, type Scanner } from "./scanner";
+export { GGUF_PRE_TOKENIZERS, GGUF_PRE_TOKENIZER_NAMES, ggufPreTokenizerName, scannerFor, type PreTokenizer } from "./pre-tokenizers";
 export {
   TIKTOKEN_ENCODINGS,
   fromTiktoken,
@@ -26,8 +27,9 @@ export {
 export { bytesToByteLevel, byteLevelToBytes } from "./byte-level";
 export { decodeUtf8, encodeUtf8 } from "./utf8";
 export { SpmTokenizer, TOKEN_TYPE, type SpmModel } from "./spm";
+export { WordPieceTokenizer, type WordPieceModel } from "./wordpiece";
 export { fromLlama2cTokenizer, parseLlama2cTokenizer, type Llama2cTokenizerFile } from "./loaders/llama2c";
-export { GGUF_PRE_PATTERNS, fromGgufMetadata, type GgufMetadataInput } from "./loaders/gguf";
+export { fromGgufMetadata, type GgufMetadataInput } from "./loaders/gguf";
 export { StreamDecoder, createStreamDecoder } from "./stream";
 export { trainBpe, trainBpeWithReport, type TrainOptions, type TrainProgress, type TrainReport } from "./train";
 export { BPE_FORMAT, BPE_FORMAT_VERSION, exportTokenizerJson, loadBpeJson, saveBpeJson } from "./format";

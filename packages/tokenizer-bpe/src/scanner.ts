@@ -12,7 +12,7 @@ export type Scanner = (text: string, i: number) => number;
 
 const OTHER = LETTER | NUMBER | SPACE; // a code point with none of these bits is "other": [^\s\p{L}\p{N}]
 
-function cpAt(text: string, i: number): number {
+export function cpAt(text: string, i: number): number {
   const c = text.charCodeAt(i);
   if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
     const d = text.charCodeAt(i + 1);
@@ -22,11 +22,12 @@ function cpAt(text: string, i: number): number {
 }
 
 /** Class bits at i, or 0 past the end. */
-function clsAt(text: string, i: number): number {
+export function clsAt(text: string, i: number): number {
   return i < text.length ? classOf(cpAt(text, i)) : 0;
 }
 
-function step(text: string, i: number): number {
+/** Index of the code point after the one at i. */
+export function step(text: string, i: number): number {
   return cpAt(text, i) > 0xffff ? i + 2 : i + 1;
 }
 
@@ -109,7 +110,8 @@ function newlineOrSpaceTail(text: string, i: number): number {
   return spaceTail(text, i, runEnd);
 }
 
-export const cl100kScanner: Scanner = (text, i) => {
+/** The cl100k body; Llama 3 (`llama-bpe`) is the same pattern, Qwen 2 the same with `\p{N}` for `\p{N}{1,3}`. */
+function cl100kLike(text: string, i: number, maxDigits: number): number {
   const c = text.charCodeAt(i);
   if (c === 0x27) {
     const end = contraction(text, i);
@@ -123,7 +125,7 @@ export const cl100kScanner: Scanner = (text, i) => {
   // \p{N}{1,3}
   if (cls & NUMBER) {
     let end = next;
-    for (let k = 1; k < 3 && clsAt(text, end) & NUMBER; k++) end = step(text, end);
+    for (let k = 1; k < maxDigits && clsAt(text, end) & NUMBER; k++) end = step(text, end);
     return end;
   }
   //  ?[^\s\p{L}\p{N}]+[\r\n]*
@@ -134,7 +136,12 @@ export const cl100kScanner: Scanner = (text, i) => {
     return end;
   }
   return newlineOrSpaceTail(text, i);
-};
+}
+
+export const cl100kScanner: Scanner = (text, i) => cl100kLike(text, i, 3);
+
+// Qwen 2: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+export const qwen2Scanner: Scanner = (text, i) => cl100kLike(text, i, 1);
 
 // ---------------------------------------------------------------------------------------------
 // o200k:
