@@ -1,5 +1,3 @@
-import { TokenizerError } from "./errors";
-
 /**
  * The byte-pair merge loop, three ways with one result.
  *
@@ -28,16 +26,21 @@ export interface PairLookup {
 /** Tokens per byte before merging: a byte's own token, else the vocabulary's unknown token. */
 export interface ByteTokens {
   byteToId: Int32Array;
-  /** Id for bytes without a token; -1 when the vocabulary has none (then such a byte is an error). */
+  /** Id for bytes without a token, or -1: then such a byte is dropped (`NO_TOKEN`). */
   unknownId: number;
 }
 
-/** One helper for every "this byte has no token" case. */
+/**
+ * A part that stands for a byte without a token and no unknown token to put instead. It merges
+ * with nothing and is dropped from the output, as llama.cpp and Hugging Face drop such bytes
+ * (falcon's vocabulary has no token for 0x0B, say).
+ */
+export const NO_TOKEN = -1;
+
+/** The one rule for a byte's starting token. */
 export function byteToken(bytes: ByteTokens, byte: number): number {
   const id = bytes.byteToId[byte]!;
-  if (id >= 0) return id;
-  if (bytes.unknownId >= 0) return bytes.unknownId;
-  throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `byte 0x${byte.toString(16).padStart(2, "0")}: expected a token for every byte, found none and no unknown token`);
+  return id >= 0 ? id : bytes.unknownId;
 }
 
 const NO_RANK = 0x7fffffff;

@@ -1,4 +1,4 @@
-import { byteToken, mergeByHeap, mergeByScan, mergeInWindows, type ByteTokens, type PairLookup, type SpanTokens } from "./bpe-merge";
+import { NO_TOKEN, byteToken, mergeByHeap, mergeByScan, mergeInWindows, type ByteTokens, type PairLookup, type SpanTokens } from "./bpe-merge";
 import { TokenizerError } from "./errors";
 import { PairTable } from "./pair-table";
 import { patternSource } from "./patterns";
@@ -38,7 +38,10 @@ export interface BpeModel {
   addedTokens?: Iterable<readonly [string, number]>;
   /** Look the whole piece up before merging (tiktoken, Llama 3). Default: true without merges, false with. */
   ignoreMerges?: boolean;
-  /** Id emitted for a byte that has no token (vocabularies without all 256 bytes). */
+  /**
+   * Id emitted for a byte that has no token (vocabularies without all 256 bytes). Without one,
+   * such bytes are dropped, as llama.cpp and Hugging Face do; `bytesWithoutToken` lists them.
+   */
   unknownId?: number;
   /** Beginning / end of sequence ids, for callers that frame prompts; encode never adds them. */
   bosId?: number;
@@ -83,6 +86,8 @@ export class BpeTokenizer implements Tokenizer {
   readonly merges: ReadonlyArray<readonly [number, number]> | undefined;
   /** True when a piece that is a token as a whole is emitted without merging. */
   readonly ignoreMerges: boolean;
+  /** Bytes that have no token of their own and no unknown token: encoding drops them. Usually none. */
+  readonly bytesWithoutToken: readonly number[];
   readonly bosId: number | undefined;
   readonly eosId: number | undefined;
   private readonly tokens: ReadonlyArray<Uint8Array | undefined>;
@@ -112,7 +117,8 @@ export class BpeTokenizer implements Tokenizer {
       if (!this.bytesToId.has(key)) this.bytesToId.set(key, id);
       if (bytes.length === 1 && byteToId[bytes[0]!] === -1) byteToId[bytes[0]!] = id;
     });
-    this.byteTokens = { byteToId, unknownId: model.unknownId ?? -1 };
+    this.byteTokens = { byteToId, unknownId: model.unknownId ?? NO_TOKEN };
+    this.bytesWithoutToken = model.unknownId === undefined ? [...byteToId.keys()].filter((b) => byteToId[b] === -1) : [];
     const specials = new Map<string, number>();
     for (const [text, id] of model.specialTokens ?? []) {
       specials.set(text, id);
@@ -158,6 +164,7 @@ export class BpeTokenizer implements Tokenizer {
     const binary = this.tokens.map((bytes) => (bytes === undefined ? "" : bytesToBinary(bytes)));
     return {
       find: (a, b) => {
+        if (a === NO_TOKEN || b === NO_TOKEN) return -1;
         let slot = table.find(a, b);
         if (slot < 0) {
           const id = this.bytesToId.get(binary[a]! + binary[b]!);
@@ -254,10 +261,12 @@ export class BpeTokenizer implements Tokenizer {
 
   /** The merge loop for one piece's bytes, by the variant that suits its length (same result). */
   private merge(bytes: Uint8Array): number[] {
-    if (bytes.length === 1) return [byteToken(this.byteTokens, bytes[0]!)];
-    if (bytes.length <= SCAN_LIMIT) return mergeByScan(bytes, this.byteTokens, this.pairs);
-    if (bytes.length <= WINDOW) return mergeByHeap(bytes, this.byteTokens, this.pairs).ids;
-    return mergeInWindows(bytes.length, (start, end): SpanTokens => mergeByHeap(bytes.subarray(start, end), this.byteTokens, this.pairs), { window: WINDOW, margin: WINDOW_MARGIN });
+    let ids: number[];
+    if (bytes.length === 1) ids = [byteToken(this.byteTokens, bytes[0]!)];
+    else if (bytes.length <= SCAN_LIMIT) ids = mergeByScan(bytes, this.byteTokens, this.pairs);
+    else if (bytes.length <= WINDOW) ids = mergeByHeap(bytes, this.byteTokens, this.pairs).ids;
+    else ids = mergeInWindows(bytes.length, (start, end): SpanTokens => mergeByHeap(bytes.subarray(start, end), this.byteTokens, this.pairs), { window: WINDOW, margin: WINDOW_MARGIN });
+    return this.bytesWithoutToken.length === 0 ? ids : ids.filter((id) => id !== NO_TOKEN);
   }
 
   private specialRegex(allowed: Set<string>): RegExp {

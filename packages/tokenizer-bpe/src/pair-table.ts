@@ -52,6 +52,7 @@ export class PairTable {
 
   /** Slot index of (a, b), or -1. Read the result with `rankAt` / `mergedAt`. */
   find(a: number, b: number): number {
+    if (a < 0) return -1; // -1 marks empty slots; no pair has a negative id
     let k = this.slot(a, b) & this.mask;
     for (;;) {
       const l = this.left[k]!;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import path from "node:path";
 import { TokenizerError, fromTokenizerJson } from "../src";
 import { GGML_VOCAB, MISSING_FIXTURES, hasFixture } from "./helpers/fixtures";
-import { readGgufFile } from "./helpers/gguf";
+import { readVocabMetadata } from "./helpers/vocab-files";
 import { loadEncoding } from "./helpers/encodings";
 import { mulberry32, randomText } from "./helpers/fuzz";
 
@@ -13,7 +13,7 @@ import { mulberry32, randomText } from "./helpers/fuzz";
 const GPT2_GGUF = path.join(GGML_VOCAB, "ggml-vocab-gpt-2.gguf");
 
 function gpt2TokenizerJson(): string {
-  const { metadata } = readGgufFile(GPT2_GGUF, { salvage: true });
+  const metadata = readVocabMetadata("gpt-2");
   const tokens = metadata.get("tokenizer.ggml.tokens") as string[];
   const vocab: Record<string, number> = {};
   tokens.forEach((t, id) => id !== 50256 && (vocab[t] = id));

@@ -134,7 +134,8 @@ export function fromGgufMetadata(meta: GgufMetadataInput): BpeTokenizer | SpmTok
     addedIds,
     pattern: pre.patterns,
     ignoreMerges: pre.ignoreMerges,
-    ...(unknownId !== undefined ? { unknownId } : {}),
+    // No unknownId: llama.cpp drops a byte that has no token (falcon has none for 0x0B) even when
+    // the file names an unknown token (GPT-NeoX's is <|endoftext|>).
     ...(bosId !== undefined ? { bosId } : {}),
     ...(eosId !== undefined ? { eosId } : {}),
     errorCode: "TOKENIZER_BAD_GGUF_METADATA",
