@@ -1,6 +1,6 @@
-import { NO_TOKEN, byteToken, mergeByHeap, mergeByScan, mergeInWindows, type ByteTokens, type PairLookup, type SpanTokens } from "./bpe-merge";
+import { MergeScratch, NO_TOKEN, byteToken, mergeByHeap, mergeByRankPasses, mergeByScan, mergeInWindows, type ByteTokens, type PairLookup, type SpanTokens } from "./bpe-merge";
 import { TokenizerError } from "./errors";
-import { PairTable } from "./pair-table";
+import { PairTable, TiktokenPairs } from "./pair-table";
 import { patternSource } from "./patterns";
 import { scannerFor } from "./pre-tokenizers";
 import type { Scanner } from "./scanner";
@@ -58,13 +58,12 @@ function checkedId(field: string, id: number | undefined, vocabSize: number): nu
 const CACHE_LIMIT = 100_000;
 /** Pieces up to this many UTF-16 units are cached; longer ones are rare and would pin memory. */
 const CACHED_PIECE = 256;
-const NO_RANK = 0x7fffffff;
 /** Pieces longer than this (bytes) merge with a heap instead of repeated scans. */
 const SCAN_LIMIT = 256;
-/** Pieces longer than this (bytes) merge in windows of this size (bpe-merge.ts, mergeInWindows). */
-const WINDOW = 1 << 16;
-/** Tokens ending this close to a window's cut end are re-encoded with the next window. */
-const WINDOW_MARGIN = 1 << 10;
+/** Pieces longer than this (bytes) merge in windows (bpe-merge.ts, mergeInWindows); below, one heap loop. */
+const LONG_PIECE = 1 << 16;
+/** First window size (bytes). Windows double where tokens are longer than a quarter of one. */
+const WINDOW = 1 << 14;
 
 /** The tables the merge loop reads, for tests that run the loop variants side by side. */
 export interface MergeTables {
@@ -149,33 +148,9 @@ export class BpeTokenizer implements Tokenizer {
       });
       this.pairs = table;
     } else {
-      this.pairs = this.tiktokenPairs();
+      this.pairs = new TiktokenPairs(this.tokens, this.bytesToId);
     }
     mergeTables.set(this, { tokens: this.byteTokens, pairs: this.pairs });
-  }
-
-  /**
-   * tiktoken: a pair's rank is the id of the token its bytes concatenate to. The table is filled
-   * on first sight of a pair, because enumerating every split of every token up front costs
-   * seconds for o200k; pairs that make no token are stored with NO_RANK.
-   */
-  private tiktokenPairs(): PairLookup {
-    const table = new PairTable(1 << 16);
-    const binary = this.tokens.map((bytes) => (bytes === undefined ? "" : bytesToBinary(bytes)));
-    return {
-      find: (a, b) => {
-        if (a === NO_TOKEN || b === NO_TOKEN) return -1;
-        let slot = table.find(a, b);
-        if (slot < 0) {
-          const id = this.bytesToId.get(binary[a]! + binary[b]!);
-          table.set(a, b, id ?? NO_RANK, id ?? -1);
-          slot = table.find(a, b);
-        }
-        return table.mergedAt(slot) < 0 ? -1 : slot;
-      },
-      rankAt: (slot) => table.rankAt(slot),
-      mergedAt: (slot) => table.mergedAt(slot),
-    };
   }
 
   encode(text: string, options?: EncodeOptions): number[] {
@@ -259,13 +234,21 @@ export class BpeTokenizer implements Tokenizer {
     return ids.length === 1 ? ids[0]! : ids;
   }
 
+  /** A window of a long piece: its tokens and the bytes each covers (a dropped or unknown byte covers one). */
+  private mergeSpan(bytes: Uint8Array, scratch = new MergeScratch()): SpanTokens {
+    return mergeByRankPasses(bytes, this.byteTokens, this.pairs, scratch) ?? mergeByHeap(bytes, this.byteTokens, this.pairs, scratch);
+  }
+
   /** The merge loop for one piece's bytes, by the variant that suits its length (same result). */
   private merge(bytes: Uint8Array): number[] {
     let ids: number[];
     if (bytes.length === 1) ids = [byteToken(this.byteTokens, bytes[0]!)];
     else if (bytes.length <= SCAN_LIMIT) ids = mergeByScan(bytes, this.byteTokens, this.pairs);
-    else if (bytes.length <= WINDOW) ids = mergeByHeap(bytes, this.byteTokens, this.pairs).ids;
-    else ids = mergeInWindows(bytes.length, (start, end): SpanTokens => mergeByHeap(bytes.subarray(start, end), this.byteTokens, this.pairs), { window: WINDOW, margin: WINDOW_MARGIN });
+    else if (bytes.length <= LONG_PIECE) ids = this.mergeSpan(bytes).ids;
+    else {
+      const scratch = new MergeScratch();
+      ids = mergeInWindows(bytes.length, (start, end) => this.mergeSpan(bytes.subarray(start, end), scratch), { window: WINDOW }).ids;
+    }
     return this.bytesWithoutToken.length === 0 ? ids : ids.filter((id) => id !== NO_TOKEN);
   }
 

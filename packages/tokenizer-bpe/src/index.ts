@@ -25,7 +25,7 @@ export {
   type TiktokenSource,
 } from "./loaders/tiktoken";
 export { bytesToByteLevel, byteLevelToBytes } from "./byte-level";
-export { decodeUtf8, encodeUtf8 } from "./utf8";
+export { decodeUtf8, decodeUtf8Strict, encodeUtf8, invalidUtf8Offset } from "./utf8";
 export { SpmTokenizer, TOKEN_TYPE, type SpmModel } from "./spm";
 export { WordPieceTokenizer, type WordPieceModel } from "./wordpiece";
 export { fromLlama2cTokenizer, parseLlama2cTokenizer, type Llama2cTokenizerFile } from "./loaders/llama2c";

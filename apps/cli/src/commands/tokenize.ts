@@ -2,7 +2,7 @@
  * `zllm tokenize` and `zllm tokenize train`: a public contract (scripts call them), so flags
  * and output formats are stable; apps/cli/README.md documents them.
  *
- *   zllm tokenize --vocab NAME|FILE [--file F | TEXT] [--json] [--allow-special]
+ *   zllm tokenize --vocab NAME|FILE [--file F | TEXT] [--json] [--allow-special] [--lossy]
  *     NAME: r50k_base, p50k_base, cl100k_base, o200k_base (rank data from the js-tiktoken
  *     package, a dependency of the CLI for its data only). FILE: tokenizer.json, .gguf, llama2.c
  *     tokenizer.bin, a .tiktoken rank file, or our own trained format (see
@@ -19,12 +19,15 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import {
   BUILTIN_PATTERNS,
+  GGUF_PRE_TOKENIZER_NAMES,
   TokenizerError,
   compilePattern,
+  decodeUtf8Strict,
   detectVocabulary,
   exportTokenizerJson,
   fromGgufMetadata,
   fromTiktoken,
+  invalidUtf8Offset,
   isTiktokenEncodingName,
   loadVocabulary,
   saveBpeJson,
@@ -37,10 +40,10 @@ import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../co
 
 const BUILTIN_NAMES = "r50k_base, p50k_base, cl100k_base, o200k_base";
 
-async function readStdin(): Promise<string> {
+async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 /**
@@ -58,14 +61,30 @@ async function readFlagFile(flag: string, file: string, expected: string): Promi
   }
 }
 
-async function inputText(args: ParsedArgs): Promise<string> {
+/**
+ * How input bytes become text: "strict" refuses invalid UTF-8 with its byte offset; "lossy"
+ * replaces it with U+FFFD and warns on stderr; "replace" replaces it silently (`tokenize train`,
+ * as it always has).
+ */
+type Utf8Mode = "strict" | "lossy" | "replace";
+
+async function inputText(args: ParsedArgs, mode: Utf8Mode = "replace", io?: CommandIO): Promise<string> {
   const file = args.flags.file;
-  if (typeof file === "string") {
-    if (args.positionals.length > 0) throw new UsageError("give either --file F or TEXT, not both");
-    return (await readFlagFile("file", file, "a text file")).toString("utf8");
+  if (typeof file !== "string" && args.positionals.length > 0) return args.positionals.join(" ");
+  if (typeof file === "string" && args.positionals.length > 0) throw new UsageError("give either --file F or TEXT, not both");
+  const bytes = typeof file === "string" ? await readFlagFile("file", file, "a text file") : await readStdin();
+  const source = typeof file === "string" ? `--file ${file}` : "standard input";
+  if (mode === "strict") {
+    try {
+      return decodeUtf8Strict(bytes, source);
+    } catch (error) {
+      if (error instanceof TokenizerError) throw new TokenizerError(error.code, `${error.message}; --lossy replaces invalid bytes with U+FFFD`, { cause: error });
+      throw error;
+    }
   }
-  if (args.positionals.length > 0) return args.positionals.join(" ");
-  return readStdin();
+  const invalidAt = mode === "lossy" ? invalidUtf8Offset(bytes) : -1;
+  if (invalidAt >= 0) io?.stderr.write(`zllm: warning: ${source} is not valid UTF-8 (first invalid byte at offset ${invalidAt}); --lossy replaced invalid bytes with U+FFFD\n`);
+  return bytes.toString("utf8");
 }
 
 /** A built-in encoding name or a vocabulary file. */
@@ -91,19 +110,23 @@ export async function loadTokenizer(vocab: string): Promise<Tokenizer> {
 export const tokenizeCommand: Command = {
   path: ["tokenize"],
   summary: "Encode text into token ids with a built-in encoding or a vocabulary file",
-  usage: "tokenize --vocab NAME|FILE [--file F | TEXT] [--json] [--allow-special]",
+  usage: "tokenize --vocab NAME|FILE [--file F | TEXT] [--json] [--allow-special] [--lossy]",
   flags: {
-    vocab: { type: "string", description: "r50k_base | p50k_base | cl100k_base | o200k_base, or a tokenizer.json / .gguf / tokenizer.bin / .tiktoken / trained .json file" },
+    vocab: {
+      type: "string",
+      description: `r50k_base | p50k_base | cl100k_base | o200k_base, or a tokenizer.json / .gguf / tokenizer.bin / .tiktoken / trained .json file; a .gguf vocabulary is gpt2 (byte-level BPE), llama (SentencePiece) or bert (WordPiece), and its pre-tokenizer (tokenizer.ggml.pre) one of: ${GGUF_PRE_TOKENIZER_NAMES.join(", ")}`,
+    },
     file: { type: "string", description: "read the text from this file (default: TEXT, else standard input)" },
     json: { type: "boolean", description: "print only the ids, as a JSON array" },
     "allow-special": { type: "boolean", description: "recognise special tokens such as <|endoftext|> in the text (default: plain text)" },
+    lossy: { type: "boolean", description: "replace invalid UTF-8 in the input with U+FFFD, with a warning on stderr (default: invalid UTF-8 is an error giving its byte offset)" },
   },
   positionals: { min: 0, max: Number.MAX_SAFE_INTEGER },
   async run(args: ParsedArgs, io: CommandIO): Promise<number> {
     const vocab = args.flags.vocab;
     if (typeof vocab !== "string") throw new UsageError("--vocab is required");
     const tok = await loadTokenizer(vocab);
-    const text = await inputText(args);
+    const text = await inputText(args, args.flags.lossy === true ? "lossy" : "strict", io);
     const options = args.flags["allow-special"] === true ? { allowedSpecial: "all" as const } : {};
     const ids = tok.encode(text, options);
     if (args.flags.json === true) {
