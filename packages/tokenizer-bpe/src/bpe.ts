@@ -65,10 +65,12 @@ const LONG_PIECE = 1 << 16;
 /** First window size (bytes). Windows double where tokens are longer than a quarter of one. */
 const WINDOW = 1 << 14;
 
-/** The tables the merge loop reads, for tests that run the loop variants side by side. */
+/** What the package's own modules read beyond the public API: the merge loop's tables, the token bytes. */
 export interface MergeTables {
   tokens: ByteTokens;
   pairs: PairLookup;
+  /** Token id -> bytes, holes (special or unused ids) undefined. */
+  tokenBytes: ReadonlyArray<Uint8Array | undefined>;
 }
 const mergeTables = new WeakMap<BpeTokenizer, MergeTables>();
 
@@ -95,6 +97,8 @@ export class BpeTokenizer implements Tokenizer {
   private readonly pairs: PairLookup;
   private readonly steps: readonly Scanner[];
   private readonly specialText = new Map<number, string>();
+  /** Added tokens (`BpeModel.addedTokens`): matched in any text, allowed or not. */
+  readonly addedTokens: ReadonlySet<string>;
   private readonly alwaysMatched = new Set<string>();
   /** piece text -> its ids (a number when it is a single token, the common case). */
   private readonly cache = new Map<string, number | number[]>();
@@ -131,6 +135,7 @@ export class BpeTokenizer implements Tokenizer {
       vocabSize = Math.max(vocabSize, id + 1);
     }
     this.specialTokens = specials;
+    this.addedTokens = this.alwaysMatched;
     this.vocabSize = vocabSize;
     this.bosId = checkedId("bosId", model.bosId, vocabSize);
     this.eosId = checkedId("eosId", model.eosId, vocabSize);
@@ -150,7 +155,7 @@ export class BpeTokenizer implements Tokenizer {
     } else {
       this.pairs = new TiktokenPairs(this.tokens, this.bytesToId);
     }
-    mergeTables.set(this, { tokens: this.byteTokens, pairs: this.pairs });
+    mergeTables.set(this, { tokens: this.byteTokens, pairs: this.pairs, tokenBytes: this.tokens });
   }
 
   encode(text: string, options?: EncodeOptions): number[] {

@@ -1,4 +1,5 @@
 import { mergeInWindows, type SpanTokens } from "./bpe-merge";
+import { TOKEN_TYPE } from "./gguf/token-type";
 import { concatTokenBytes, displayBytes } from "./token-spans";
 import { TokenizerError } from "./errors";
 import { allowedSet, escapeRegExp, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
@@ -16,7 +17,6 @@ import { decodeUtf8, encodeUtf8 } from "./utf8";
  *
  * This is llama.cpp's `llm_tokenizer_spm` (and llama2.c's `encode`) step for step.
  */
-export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
 
 export interface SpmModel {
   /** Token id -> piece text, with spaces as `spaceSymbol`. */

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { encode as gptTokenizerEncode } from "gpt-tokenizer/encoding/cl100k_base";
+import { encode as gptTokenizerCl100k } from "gpt-tokenizer/encoding/cl100k_base";
+import { encode as gptTokenizerR50k } from "gpt-tokenizer/encoding/r50k_base";
 import { getEncoding } from "js-tiktoken";
 import { describe, expect, it } from "vitest";
 import { BpeTokenizer, SpmTokenizer, fromLlama2cTokenizer, type Tokenizer } from "../src";
@@ -14,8 +15,8 @@ import { hasVocab, loadVocab } from "./helpers/vocab-files";
  * Issue 12 #3: a pre-tokenizer piece can be arbitrarily long (a run of one letter, of spaces, of
  * digits; for SentencePiece the whole text is one piece). Long pieces merge in windows
  * (bpe-merge.ts, mergeInWindows); these tests hold them to
- * - the JS peers (js-tiktoken, gpt-tokenizer) on runs they can finish (tens of KB: both are
- *   quadratic, minutes for 1 MB);
+ * - the JS peers on runs they can finish: gpt-tokenizer on tens of KB (it is quadratic: over a
+ *   minute for 1 MB), js-tiktoken on 2 KB (worse than quadratic here: 75 s for 10 KB of "a");
  * - our own plain loop over the whole piece (no windows) on 1 MB runs;
  * - on 5 and 50 MB runs, where no plain loop fits, a certificate: every token's bytes merge back
  *   to that token and every two neighbours merge back to themselves, which (bpe-merge.ts) makes
@@ -55,7 +56,7 @@ function expectValidMerge(tok: Tokenizer, text: string, ids: number[]): void {
         const bytes = tok.decodeBytes(pair);
         expect({ pair, merges: mergesTo(tok, bytes, pair) }).toEqual({ pair, merges: true });
       } else if (tok instanceof SpmTokenizer) {
-        const escaped = pair.map((id) => tok.piece(id)).join("");
+        const escaped = pair.map((id) => tok.piece(id)).join(""); // pieces keep their space symbol
         expect({ pair, merges: spmSymbols(tok, escaped).ids }).toEqual({ pair, merges: pair });
       }
     }
@@ -71,24 +72,23 @@ const vocabularies: { name: string; present: boolean; load: () => Promise<Tokeni
   { name: "llama2.c tokenizer.bin", present: haveLlama2c, load: async () => fromLlama2cTokenizer(readFileSync(LLAMA2C_TOKENIZER)) },
 ];
 
-describe("long runs against the peers (tens of KB, where js-tiktoken and gpt-tokenizer finish)", () => {
-  it.each([...RUNS, ["a two-letter pattern", "ab"], ["a word", "hello"]] as const)("cl100k: 30 KB of %s", async (_label, unit) => {
+describe("long runs against the peers, on runs they can finish", () => {
+  it.each([...RUNS, ["a two-letter pattern", "ab"], ["a word", "hello"]] as const)("cl100k: 30 KB of %s (gpt-tokenizer), 2 KB (js-tiktoken)", async (_label, unit) => {
     const tok = await loadEncoding("cl100k_base");
     const text = unit.repeat(30_000 / unit.length);
-    const ids = tok.encode(text);
-    expect(ids).toEqual(getEncoding("cl100k_base").encode(text));
-    expect(ids).toEqual(gptTokenizerEncode(text));
+    expect(tok.encode(text)).toEqual(gptTokenizerCl100k(text));
+    const short = text.slice(0, 2000);
+    expect(tok.encode(short)).toEqual(getEncoding("cl100k_base").encode(short));
   }, 120_000);
 
-  it("cl100k and r50k: random 20 KB pieces of letters (one piece each)", async () => {
+  it("cl100k and r50k: random 20 KB pieces of letters, one piece each (gpt-tokenizer)", async () => {
     const rand = mulberry32(9);
-    for (const name of ["cl100k_base", "r50k_base"] as const) {
+    for (const [name, peer] of [["cl100k_base", gptTokenizerCl100k], ["r50k_base", gptTokenizerR50k]] as const) {
       const tok = await loadEncoding(name);
-      const peer = getEncoding(name === "r50k_base" ? "gpt2" : name);
       for (const alphabet of ["acgt", "abcdefghijklmnopqrstuvwxyz", "éàü"]) {
         let text = "";
         for (let i = 0; i < 20_000; i++) text += alphabet[Math.floor(rand() * alphabet.length)];
-        expect(tok.encode(text)).toEqual(peer.encode(text));
+        expect(tok.encode(text)).toEqual(peer(text));
       }
     }
   }, 120_000);
@@ -124,7 +124,7 @@ describe.each(vocabularies)("$name: 1, 5 and 50 MB runs", ({ name, present, load
       expect(ids).toEqual(plain);
       if (pieceOfThree) expect(ids).toEqual(Array(Math.floor(MB / 3)).fill(tok.encode("777")[0]).concat(tok.encode("7")));
     } else if (tok instanceof SpmTokenizer) {
-      const plain = spmSymbols(tok, "\u2581" + text.replaceAll(" ", "\u2581"));
+      const plain = spmSymbols(tok, tok.spaceSymbol + text.replaceAll(" ", tok.spaceSymbol));
       expect(plain.ids.every((id) => id >= 0)).toBe(true);
       expect(ids).toEqual(plain.ids);
     }
@@ -133,7 +133,13 @@ describe.each(vocabularies)("$name: 1, 5 and 50 MB runs", ({ name, present, load
   it.skipIf(!present).each(RUNS)(`5 MB of %s: every token and every two neighbours merge back to themselves${skipped}`, async (_label, unit) => {
     const tok = await load();
     const text = unit.repeat(5 * MB);
-    expectValidMerge(tok, text, tok.encode(text));
+    const ids = tok.encode(text);
+    if (name === "cl100k_base" && unit === "7") {
+      // Not one piece: \p{N}{1,3} cuts the run into threes, each its own token.
+      expect(ids).toEqual(Array(Math.floor((5 * MB) / 3)).fill(tok.encode("777")[0]).concat(tok.encode("77")));
+      return;
+    }
+    expectValidMerge(tok, text, ids);
   }, 300_000);
 
   it.skipIf(!present || name !== "cl100k_base")(`50 MB of a letter: the same certificate${present && name === "cl100k_base" ? "" : " (50 MB for cl100k only: CI time)"}`, async () => {

@@ -26,7 +26,8 @@ export class TransformerError extends Error {
   constructor(
     readonly code: TransformerErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }

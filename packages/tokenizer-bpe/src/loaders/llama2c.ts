@@ -1,5 +1,6 @@
 import { TokenizerError } from "../errors";
-import { SpmTokenizer, TOKEN_TYPE } from "../spm";
+import { SpmTokenizer } from "../spm";
+import { TOKEN_TYPE } from "../gguf/token-type";
 
 /**
  * llama2.c `tokenizer.bin`, little-endian:

@@ -1,9 +1,10 @@
 import { TokenizerError } from "../errors";
 import { GGUF_PRE_TOKENIZERS, GGUF_PRE_TOKENIZER_NAMES } from "../pre-tokenizers";
-import { SpmTokenizer, TOKEN_TYPE } from "../spm";
+import { SpmTokenizer } from "../spm";
+import { TOKEN_TYPE } from "./token-type";
 import type { BpeTokenizer } from "../bpe";
 import { WordPieceTokenizer } from "../wordpiece";
-import { fromByteLevelVocab } from "./byte-level-vocab";
+import { fromByteLevelVocab } from "../loaders/byte-level-vocab";
 
 /**
  * A tokenizer from GGUF tokenizer metadata. This package reads no GGUF files itself (that is
