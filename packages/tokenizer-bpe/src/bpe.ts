@@ -1,4 +1,4 @@
-import { MergeScratch, NO_TOKEN, byteToken, mergeByHeap, mergeByRankPasses, mergeByScan, mergeInWindows, type ByteTokens, type PairLookup, type SpanTokens } from "./bpe-merge";
+import { MAX_RANK, MergeScratch, NO_TOKEN, byteToken, mergeByHeap, mergeByRankPasses, mergeByScan, mergeInWindows, type ByteTokens, type PairLookup, type SpanTokens } from "./bpe-merge";
 import { TokenizerError } from "./errors";
 import { PairTable, TiktokenPairs } from "./pair-table";
 import { patternSource } from "./patterns";
@@ -136,6 +136,10 @@ export class BpeTokenizer implements Tokenizer {
     }
     this.specialTokens = specials;
     this.addedTokens = this.alwaysMatched;
+    // Ranks and ids pack with a byte position into one double in the merge loop's heap.
+    if (vocabSize > MAX_RANK || (model.merges?.length ?? 0) > MAX_RANK) {
+      throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `vocabulary: expected at most ${MAX_RANK} token ids and merges, found ${Math.max(vocabSize, model.merges?.length ?? 0)}`);
+    }
     this.vocabSize = vocabSize;
     this.bosId = checkedId("bosId", model.bosId, vocabSize);
     this.eosId = checkedId("eosId", model.eosId, vocabSize);

@@ -1,4 +1,5 @@
 import type { BpeTokenizer } from "../bpe";
+import { MAX_RANK } from "../bpe-merge";
 import { TokenizerError } from "../errors";
 import { GPT2_PATTERN } from "../patterns";
 import { fromByteLevelVocab } from "./byte-level-vocab";
@@ -69,7 +70,7 @@ export function fromTokenizerJson(json: string | Record<string, unknown>): BpeTo
 
   const tokens: (string | undefined)[] = [];
   for (const [text, id] of Object.entries(vocab)) {
-    if (!Number.isInteger(id) || (id as number) < 0) bad(`model.vocab[${JSON.stringify(text)}]`, "a non-negative integer id", id);
+    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= MAX_RANK) bad(`model.vocab[${JSON.stringify(text)}]`, `an integer id in 0..${MAX_RANK - 1}`, id);
     tokens[id as number] = text;
   }
   const specialIds: number[] = [];
@@ -77,7 +78,7 @@ export function fromTokenizerJson(json: string | Record<string, unknown>): BpeTo
   const added = root.added_tokens ?? [];
   if (!Array.isArray(added)) bad("added_tokens", "an array", added);
   (added as unknown[]).forEach((t, k) => {
-    if (!isObject(t) || !Number.isInteger(t.id) || typeof t.content !== "string") return bad(`added_tokens[${k}]`, "{ id, content, special }", t);
+    if (!isObject(t) || !Number.isInteger(t.id) || (t.id as number) < 0 || (t.id as number) >= MAX_RANK || typeof t.content !== "string") return bad(`added_tokens[${k}]`, `{ id (0..${MAX_RANK - 1}), content, special }`, t);
     tokens[t.id as number] = t.content;
     (t.special === true ? specialIds : addedIds).push(t.id as number);
   });
