@@ -204,19 +204,26 @@ export class BpeTokenizer implements Tokenizer {
 
   /** Text without special tokens: split by the first pattern, each piece by the next, then merge. */
   private encodeOrdinary(text: string, offset: number, out: number[], pieceEnds: number[] | undefined, step = 0): void {
+    if (step === this.steps.length - 1) {
+      this.encodePieces(text, this.steps[step]!, offset, out, pieceEnds);
+      return;
+    }
     const scan = this.steps[step]!;
-    const last = step === this.steps.length - 1;
+    for (let i = 0; i < text.length; ) {
+      const end = scan(text, i);
+      this.encodeOrdinary(text.slice(i, end), offset + i, out, pieceEnds, step + 1);
+      i = end;
+    }
+  }
+
+  /** The last split and the merge of each piece: the hot loop (one pattern, as for tiktoken, comes straight here). */
+  private encodePieces(text: string, scan: Scanner, offset: number, out: number[], pieceEnds: number[] | undefined): void {
     const cache = this.cache;
     const n = text.length;
     let i = 0;
     while (i < n) {
       const end = scan(text, i);
       const piece = text.slice(i, end);
-      if (!last) {
-        this.encodeOrdinary(piece, offset + i, out, pieceEnds, step + 1);
-        i = end;
-        continue;
-      }
       let ids = cache.get(piece);
       if (ids === undefined) {
         ids = this.encodePiece(piece);

@@ -126,7 +126,8 @@ export function exportTokenizerJson(tok: BpeTokenizer): string {
     ...(tok.eosId !== undefined ? { eos_token_id: tok.eosId } : {}),
     truncation: null,
     padding: null,
-    added_tokens: [...tok.specialTokens].map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    // Added tokens matched in any text (GGUF user-defined) are Hugging Face's non-special added tokens.
+    added_tokens: [...tok.specialTokens].map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: !tok.addedTokens.has(content) })),
     normalizer: null,
     pre_tokenizer: {
       type: "Sequence",

@@ -28,17 +28,8 @@ export class PairTable implements PairLookup {
     this.mask = capacity - 1;
   }
 
-  /**
-   * Hash of the pair. The products alone would leave the low bits (the ones the mask keeps)
-   * depending on the low bits of the ids only, so similar ids would pile up in one run of slots;
-   * the xor-shifts fold the high bits down (the finaliser of murmur3).
-   */
   private slot(a: number, b: number): number {
-    let h = Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca77);
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x7feb352d);
-    h ^= h >>> 15;
-    return h >>> 0;
+    return (Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca77)) >>> 0;
   }
 
   /** Adds (a, b) -> (rank, mergedId); keeps the lower rank if the pair is already present. */

@@ -20,6 +20,8 @@ import {
 // (Rust's is_ascii_punctuation), so the models' rules list them; llama.cpp's "default" omits "`".
 export const PUNCTUATION_RUNS = String.raw`[\p{P}\$\+<=>\^~\|]+`;
 export const FALCON_PUNCTUATION_RUNS = String.raw`[\p{P}\$\+<=>\^~\|` + "`]+";
+/** Hugging Face's Punctuation step, "Isolated": each `\p{P}` or ASCII punctuation character alone ("Contiguous" is FALCON_PUNCTUATION_RUNS). */
+export const PUNCTUATION_EACH = String.raw`[\p{P}\$\+<=>\^~\|` + "`]";
 export const NUMBER_RUNS = String.raw`\p{N}+`;
 export const SINGLE_DIGITS = String.raw`\p{N}`;
 export const DIGIT_TRIPLES = "[0-9][0-9][0-9]";
@@ -61,6 +63,7 @@ const SCANNERS: ReadonlyMap<string, Scanner> = new Map<string, Scanner>([
   [O200K_PATTERN, o200kScanner],
   [PUNCTUATION_RUNS, runsOf(punctuationOr("$+<=>^~|"))],
   [FALCON_PUNCTUATION_RUNS, runsOf(punctuationOr("$+<=>^~|`"))],
+  [PUNCTUATION_EACH, eachOf(punctuationOr("$+<=>^~|`"))],
   [NUMBER_RUNS, runsOf(isNumber)],
   [SINGLE_DIGITS, eachOf(isNumber)],
   [DIGIT_TRIPLES, digitTriples],

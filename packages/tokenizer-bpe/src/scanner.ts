@@ -110,8 +110,7 @@ function newlineOrSpaceTail(text: string, i: number): number {
   return spaceTail(text, i, runEnd);
 }
 
-/** The cl100k body; Llama 3 (`llama-bpe`) is the same pattern, Qwen 2 the same with `\p{N}` for `\p{N}{1,3}`. */
-function cl100kLike(text: string, i: number, maxDigits: number): number {
+export const cl100kScanner: Scanner = (text, i) => {
   const c = text.charCodeAt(i);
   if (c === 0x27) {
     const end = contraction(text, i);
@@ -125,7 +124,7 @@ function cl100kLike(text: string, i: number, maxDigits: number): number {
   // \p{N}{1,3}
   if (cls & NUMBER) {
     let end = next;
-    for (let k = 1; k < maxDigits && clsAt(text, end) & NUMBER; k++) end = step(text, end);
+    for (let k = 1; k < 3 && clsAt(text, end) & NUMBER; k++) end = step(text, end);
     return end;
   }
   //  ?[^\s\p{L}\p{N}]+[\r\n]*
@@ -136,12 +135,12 @@ function cl100kLike(text: string, i: number, maxDigits: number): number {
     return end;
   }
   return newlineOrSpaceTail(text, i);
-}
-
-export const cl100kScanner: Scanner = (text, i) => cl100kLike(text, i, 3);
+};
 
 // Qwen 2: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-export const qwen2Scanner: Scanner = (text, i) => cl100kLike(text, i, 1);
+// cl100k's alternatives with \p{N} for \p{N}{1,3}: a number code point is always reached by that
+// alternative (the ones before it need an apostrophe, a letter, or a non-number first).
+export const qwen2Scanner: Scanner = (text, i) => (clsAt(text, i) & NUMBER ? step(text, i) : cl100kScanner(text, i));
 
 // ---------------------------------------------------------------------------------------------
 // o200k:
