@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import path from "node:path";
-import { BpeTokenizer, TokenizerError, exportTokenizerJson, fromTokenizerJson } from "../src";
+import { TokenizerError, exportTokenizerJson, fromTokenizerJson, type BpeTokenizer } from "../src";
 import { GGML_VOCAB, MISSING_FIXTURES, hasFixture } from "./helpers/fixtures";
 import { readVocabTest } from "./helpers/fixtures";
 import { VOCAB_FILES, hasVocab, loadVocab, readVocabMetadata, vocabPath } from "./helpers/vocab-files";

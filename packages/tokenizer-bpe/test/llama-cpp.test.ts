@@ -22,8 +22,8 @@ import { VOCAB_FILES, hasVocab, loadVocab, vocabPath } from "./helpers/vocab-fil
  *   category C); the generated texts are cut down to ASCII.
  */
 const DEPARTURES: Record<string, RegExp> = {
-  "deepseek-llm": /(?![\x00-\x7f])\p{White_Space}/gu,
-  "bert-bge": /[^\x00-\x7f]/gu,
+  "deepseek-llm": /(?![\p{ASCII}])\p{White_Space}/gu,
+  "bert-bge": /\P{ASCII}/gu,
 };
 
 async function startLlama(): Promise<{ llama: Llama } | { reason: string }> {
