@@ -4,7 +4,8 @@ import { fileURLToPath } from "node:url";
 import { GgufFile, jsBackend } from "@zero-llm/tensor";
 import { BpeTokenizer, TOKEN_TYPE, TokenizerError, fromGgufMetadata, fromTokenizerJson } from "@zero-llm/tokenizer-bpe";
 import { describe, expect, it } from "vitest";
-import { Model, TransformerError, allocateWeights, ggufFromModel, loadModel, serializeGgufModel, type Config } from "../src/index";
+import { Model, TransformerError, allocateWeights, ggufFromModel, serializeGgufModel, type Config } from "../src/index";
+import { loadModel } from "../src/node/index";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const defaultModel = path.resolve(here, "../../../models/default");

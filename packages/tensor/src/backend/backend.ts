@@ -19,6 +19,13 @@ export interface Backend extends TrainKernels {
   allocF32(length: number): Float32Array;
 
   /**
+   * `byteLength` zero bytes, 16-byte aligned, where this backend's kernels can read them without
+   * copying (the wasm heap for `wasm`): the storage of weights that are not f32 (f16 halves,
+   * quantized blocks), filled by a loader and read by a LinearWeight's kernels.
+   */
+  allocBytes(byteLength: number): Uint8Array;
+
+  /**
    * out[b, m, n] = Σ_k A[b, m, k] · B[b, k, n] for b < batch, where A = a as [m, k], or, when
    * `transA`, a holds [k, m] (a weight gradient dW = dYᵀ·X reads dY in place); and B = b as
    * [k, n], or, when `transB`, b holds [n, k] (the layout of nn.Linear / GGUF weights: one row
@@ -33,6 +40,15 @@ export interface Backend extends TrainKernels {
 
   /** out[r] = Σ_c w[r, c] · x[c]: the decode step's matrix × vector, w is [rows, cols]. */
   matvec(out: Float32Array, w: Float32Array, x: Float32Array, rows: number, cols: number): void;
+
+  /**
+   * out[r, j] = Σ_c w[j, c] · x[r, c] for r < rows: a linear layer (nn.Linear without bias) over
+   * rows of activations, x [rows, inFeatures], w [outFeatures, inFeatures], out [rows, outFeatures].
+   * Batch-invariant: row r's result is bit-identical whatever `rows` is and however many
+   * threads run it, and equal to matvec(out[r], w, x[r], outFeatures, inFeatures). `matmul` makes
+   * no such promise (its blocked sums depend on the shape), so inference projects through this.
+   */
+  linear(out: Float32Array, x: Float32Array, w: Float32Array, rows: number, inFeatures: number, outFeatures: number): void;
 
   /** Row-wise numerically stable softmax of x [rows, cols] (max subtracted). out may be x. */
   softmax(out: Float32Array, x: Float32Array, rows: number, cols: number): void;

@@ -22,6 +22,10 @@ export const jsBackend: Backend = {
     return new Float32Array(length);
   },
 
+  allocBytes(byteLength) {
+    return new Uint8Array(byteLength); // a fresh ArrayBuffer starts at offset 0: aligned
+  },
+
   matmul(out, a, b, m, k, n, opts = {}) {
     const batch = opts.batch ?? 1;
     const transA = opts.transA ?? false;
@@ -50,6 +54,18 @@ export const jsBackend: Backend = {
       let sum = 0;
       for (let c = 0; c < cols; c++) sum += w[r * cols + c] * x[c];
       out[r] = sum;
+    }
+  },
+
+  // One float64 running sum per output, in column order: the same sum whatever `rows` is.
+  linear(out, x, w, rows, inFeatures, outFeatures) {
+    for (let r = 0; r < rows; r++) {
+      const xo = r * inFeatures, oo = r * outFeatures;
+      for (let j = 0; j < outFeatures; j++) {
+        let sum = 0;
+        for (let c = 0; c < inFeatures; c++) sum += w[j * inFeatures + c] * x[xo + c];
+        out[oo + j] = sum;
+      }
     }
   },
 

@@ -6,7 +6,7 @@ import { WasmTrainKernels } from "./wasm-train";
 import { RopeTables } from "./wasm-rope";
 import { kernelImports, kernelModule, sharedMemorySupported } from "./wasm-module";
 import type { KernelExports } from "./wasm-module";
-import { JOB_ATTENTION, JOB_MATMUL, JOB_MATVEC, ThreadPool } from "./wasm-threads";
+import { JOB_ATTENTION, JOB_LINEAR, JOB_MATMUL, JOB_MATVEC, ThreadPool } from "./wasm-threads";
 import { checkOptions, type WasmBackendOptions } from "./wasm-options";
 
 export type { WasmBackendOptions } from "./wasm-options";
@@ -16,8 +16,8 @@ export interface WasmBackend extends Backend {
   readonly name: "wasm";
   /** True when the memory is a SharedArrayBuffer (always the case with threads > 1). */
   readonly sharedMemory: boolean;
-  /** Returns an allocF32 array to the allocator now (otherwise it is reclaimed once unreachable). */
-  free(array: Float32Array): void;
+  /** Returns an allocF32 / allocBytes array to the allocator now (otherwise it is reclaimed once unreachable). */
+  free(array: Float32Array | Uint8Array): void;
   /** Bytes of wasm memory currently handed out. */
   readonly usedBytes: number;
   /** Stops the worker threads; later kernel calls throw BACKEND_DISPOSED. */
@@ -82,7 +82,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
   private scratch = 0;
   private scratchStride = 0;
   private readonly reclaim: FinalizationRegistry<number>;
-  private readonly owned = new WeakMap<Float32Array, number>();
+  private readonly owned = new WeakMap<Float32Array | Uint8Array, number>();
   private readonly ropeTables: RopeTables;
   private readonly staging: Staging;
   /** Arguments of a threaded job, filled in place (a decode step allocates nothing). */
@@ -118,7 +118,18 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     return array;
   }
 
-  free(array: Float32Array): void {
+  allocBytes(byteLength: number): Uint8Array {
+    if (!Number.isInteger(byteLength) || byteLength < 0) {
+      throw new TensorError("INVALID_ARGUMENT", `wasm allocBytes: expected a non-negative integer byte length, found ${byteLength}`);
+    }
+    const ptr = this.heap.alloc(byteLength); // 64-byte aligned
+    const array = new Uint8Array(this.heap.memory.buffer, ptr, byteLength);
+    this.reclaim.register(array, ptr, array);
+    this.owned.set(array, ptr);
+    return array;
+  }
+
+  free(array: Float32Array | Uint8Array): void {
     const ptr = this.owned.get(array);
     if (ptr === undefined) return;
     this.owned.delete(array);
@@ -207,6 +218,21 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       j[0] = po; j[1] = pw; j[2] = px; j[3] = rows; j[4] = cols;
       this.pool.run(JOB_MATVEC, j, 5);
     } else this.kernels.matvec(po, pw, px, rows, cols, 0, 1);
+    s.done();
+  }
+
+  linear(out: Float32Array, x: Float32Array, w: Float32Array, rows: number, inFeatures: number, outFeatures: number): void {
+    need("linear w", w, outFeatures * inFeatures);
+    need("linear x", x, rows * inFeatures);
+    need("linear out", out, rows * outFeatures);
+    if (rows * outFeatures === 0) return;
+    const s = this.begin();
+    const pw = s.in(w), px = s.in(x), po = s.out(out, false);
+    if (this.parallel(rows === 1 ? outFeatures * inFeatures : 2 * rows * inFeatures * outFeatures, rows === 1 ? PARALLEL_MIN_MATVEC : PARALLEL_MIN_FLOPS)) {
+      const j = this.jobArgs;
+      j[0] = po; j[1] = px; j[2] = pw; j[3] = rows; j[4] = inFeatures; j[5] = outFeatures;
+      this.pool.run(JOB_LINEAR, j, 6);
+    } else this.kernels.linear(po, px, pw, rows, inFeatures, outFeatures, 0, 1, this.scratch);
     s.done();
   }
 
