@@ -31,7 +31,7 @@ export const CHAPTERS: readonly Chapter[] = [
   { number: 1, file: "01-gradients.md", title: "Gradients and the chain rule", route: "autograd", packages: ["autograd"] },
   { number: 2, file: "02-initialization-and-activations.md", title: "Initialization and activations", route: "activations", packages: ["autograd"] },
   { number: 3, file: "03-tensors.md", title: "From scalars to tensors", route: "autograd", packages: ["tensor", "autograd"] },
-  { number: 4, file: null, title: "Tokenization", route: "tokenizer", packages: [] },
+  { number: 4, file: "04-tokenization.md", title: "Tokenization", route: "tokenizer", packages: ["tokenizer-bpe"] },
   { number: 5, file: "05-attention.md", title: "Attention", route: "attention", packages: ["tensor", "transformer"] },
   { number: 6, file: "06-training.md", title: "The transformer block and training", route: "training", packages: ["transformer", "autograd"] },
   { number: 7, file: null, title: "Inference", route: "chat", packages: [] },
