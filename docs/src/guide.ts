@@ -34,9 +34,9 @@ export const CHAPTERS: readonly Chapter[] = [
   { number: 4, file: "04-tokenization.md", title: "Tokenization", route: "tokenizer", packages: ["tokenizer-bpe"] },
   { number: 5, file: "05-attention.md", title: "Attention", route: "attention", packages: ["tensor", "transformer"] },
   { number: 6, file: "06-training.md", title: "The transformer block and training", route: "training", packages: ["transformer", "autograd"] },
-  { number: 7, file: null, title: "Inference", route: "chat", packages: [] },
+  { number: 7, file: "07-inference.md", title: "Inference", route: "chat", packages: ["transformer"] },
   { number: 8, file: null, title: "Quantization", route: "quantization", packages: [] },
-  { number: 9, file: null, title: "Sampling", route: "sampling", packages: [] },
+  { number: 9, file: "09-sampling.md", title: "Sampling", route: "sampling", packages: ["sampling"] },
   { number: 10, file: null, title: "LoRA", route: "lora", packages: [] },
   { number: 11, file: null, title: "Serving", route: "chat", packages: [] },
 ];
