@@ -26,6 +26,7 @@
 import { gemvRows, gevmCols } from "./matmul";
 import { gemmBlock } from "./gemm";
 import { attentionRows } from "./attention";
+import { matmulQuantRows } from "./quant-dot";
 
 export const CTRL_BYTES = 256 + 64 * 64;
 export const MAX_THREADS = 64;
@@ -36,6 +37,7 @@ const ARGS = 64;
 export const JOB_MATMUL = 1;
 export const JOB_MATVEC = 2;
 export const JOB_ATTENTION = 3;
+export const JOB_MATMUL_QUANT = 4;
 
 // [lo, hi) of part t when `units` are split into nT near-equal parts
 @inline function partLo(units: i32, t: i32, nT: i32): i32 {
@@ -97,6 +99,15 @@ export function matvec(out: usize, w: usize, x: usize, rows: i32, cols: i32, t: 
   if (r0 < r1) gemvRows(out, w, x, cols, r0, r1, false);
 }
 
+/**
+ * Part t of nT of out[r, o] = W[o] · a[r] for quantized (or f16) weights W (see quant-dot.ts),
+ * split by output rows o.
+ */
+export function matmulQuant(type: i32, out: usize, a: usize, w: usize, rows: i32, k: i32, n: i32, t: i32, nT: i32): void {
+  const o0 = partLo(n, t, nT), o1 = partLo(n, t + 1, nT);
+  if (o0 < o1) matmulQuantRows(type, out, a, w, rows, k, n, o0, o1);
+}
+
 /** Part t of nT of causal attention (see attention.ts), split over (query, head) units. */
 export function attention(
   out: usize, q: usize, k: usize, v: usize, probs: usize,
@@ -123,6 +134,10 @@ function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
       attention(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<u32>(p, 12), load<u32>(p, 16),
         load<i32>(p, 20), load<i32>(p, 24), load<i32>(p, 28), load<i32>(p, 32), load<i32>(p, 36), load<i32>(p, 40),
         part, parts, scratch);
+      break;
+    case JOB_MATMUL_QUANT:
+      matmulQuant(load<i32>(p), load<u32>(p, 4), load<u32>(p, 8), load<u32>(p, 12), load<i32>(p, 16), load<i32>(p, 20), load<i32>(p, 24),
+        part, parts);
       break;
     default:
       unreachable();

@@ -1,3 +1,5 @@
+import type { QuantType } from "../quant/types";
+
 /**
  * The kernel contract. Every backend implements these on contiguous, row-major Float32Arrays;
  * the Tensor class (views, strides, broadcasting) makes inputs contiguous before it calls in.
@@ -19,6 +21,13 @@ export interface Backend extends TrainKernels {
   allocF32(length: number): Float32Array;
 
   /**
+   * A zero-filled array of `byteLength` bytes, 16-byte aligned, that kernels can use without
+   * copying (in wasm memory for the wasm backend): the home of weights stored in other types
+   * than f32, such as quantized blocks.
+   */
+  allocBytes(byteLength: number): Uint8Array;
+
+  /**
    * out[b, m, n] = Σ_k A[b, m, k] · B[b, k, n] for b < batch, where A = a as [m, k], or, when
    * `transA`, a holds [k, m] (a weight gradient dW = dYᵀ·X reads dY in place); and B = b as
    * [k, n], or, when `transB`, b holds [n, k] (the layout of nn.Linear / GGUF weights: one row
@@ -33,6 +42,20 @@ export interface Backend extends TrainKernels {
 
   /** out[r] = Σ_c w[r, c] · x[c]: the decode step's matrix × vector, w is [rows, cols]. */
   matvec(out: Float32Array, w: Float32Array, x: Float32Array, rows: number, cols: number): void;
+
+  /**
+   * out[r, o] = Σ_i W[o, i] · x[r, i] for r < rows, o < outFeatures: x is [rows, inFeatures] and
+   * W [outFeatures, inFeatures] (nn.Linear layout) is stored in `w` as ggml blocks of `type`, one
+   * output row after the other (src/quant/types.ts). Each input row is quantized once to the
+   * weight type's partner (q8_0 for q8_0/q4_0, q8_1 for q4_1, q8_k for q4_k, as ggml does) and
+   * every output is integer dot products per block with one float multiply per block; f16
+   * weights multiply the float input, converted on the fly. Row r's result is bit-identical
+   * whatever `rows` is, and the same on every backend (src/quant/reference.ts; f16 aside, whose
+   * float sums are ordered differently, as matvec's are).
+   */
+  matmulQuant(
+    out: Float32Array, x: Float32Array, w: Uint8Array, type: QuantType, rows: number, inFeatures: number, outFeatures: number,
+  ): void;
 
   /** Row-wise numerically stable softmax of x [rows, cols] (max subtracted). out may be x. */
   softmax(out: Float32Array, x: Float32Array, rows: number, cols: number): void;

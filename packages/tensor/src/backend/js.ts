@@ -1,5 +1,7 @@
 import type { Backend } from "./backend";
 import { jsTrainKernels } from "./js-train";
+import { matmulQuantReference } from "../quant/reference";
+import { checkMatmulQuant } from "../quant/types";
 
 // One row of attention scores, reused across calls (grown on demand) so a decode step on the
 // reference backend allocates nothing either.
@@ -20,6 +22,10 @@ export const jsBackend: Backend = {
 
   allocF32(length) {
     return new Float32Array(length);
+  },
+
+  allocBytes(byteLength) {
+    return new Uint8Array(byteLength);
   },
 
   matmul(out, a, b, m, k, n, opts = {}) {
@@ -51,6 +57,11 @@ export const jsBackend: Backend = {
       for (let c = 0; c < cols; c++) sum += w[r * cols + c] * x[c];
       out[r] = sum;
     }
+  },
+
+  matmulQuant(out, x, w, type, rows, inFeatures, outFeatures) {
+    checkMatmulQuant("js", out, x, w, type, rows, inFeatures, outFeatures);
+    matmulQuantReference(out, x, w, type, rows, inFeatures, outFeatures);
   },
 
   softmax(out, x, rows, cols) {

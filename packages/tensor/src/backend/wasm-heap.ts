@@ -30,7 +30,7 @@ export class WasmHeap {
   }
 
   /** True when `array` is a view of this memory (kernels can use it in place). */
-  owns(array: Float32Array): boolean {
+  owns(array: ArrayBufferView): boolean {
     return this.buffers.has(array.buffer);
   }
 
@@ -44,6 +44,11 @@ export class WasmHeap {
   /** A Float32Array view over [ptr, ptr + 4·length) on the current buffer. */
   f32(ptr: number, length: number): Float32Array {
     return new Float32Array(this.memory.buffer, ptr, length);
+  }
+
+  /** A Uint8Array view over [ptr, ptr + length) on the current buffer. */
+  u8(ptr: number, length: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, ptr, length);
   }
 
   alloc(bytes: number): number {

@@ -4,9 +4,10 @@ import { WasmHeap } from "./wasm-heap";
 import { Staging, need } from "./wasm-staging";
 import { WasmTrainKernels } from "./wasm-train";
 import { RopeTables } from "./wasm-rope";
-import { kernelImports, kernelModule, sharedMemorySupported } from "./wasm-module";
+import { kernelImports, kernelModule, relaxedSimdSupported, sharedMemorySupported } from "./wasm-module";
 import type { KernelExports } from "./wasm-module";
-import { JOB_ATTENTION, JOB_MATMUL, JOB_MATVEC, ThreadPool } from "./wasm-threads";
+import { JOB_ATTENTION, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
+import { checkMatmulQuant, type QuantType } from "../quant/types";
 import { checkOptions, type WasmBackendOptions } from "./wasm-options";
 
 export type { WasmBackendOptions } from "./wasm-options";
@@ -16,8 +17,10 @@ export interface WasmBackend extends Backend {
   readonly name: "wasm";
   /** True when the memory is a SharedArrayBuffer (always the case with threads > 1). */
   readonly sharedMemory: boolean;
-  /** Returns an allocF32 array to the allocator now (otherwise it is reclaimed once unreachable). */
-  free(array: Float32Array): void;
+  /** True when the kernels are the relaxed-SIMD build (see WasmBackendOptions.relaxedSimd). */
+  readonly relaxedSimd: boolean;
+  /** Returns an allocF32 / allocBytes array to the allocator now (otherwise it is reclaimed once unreachable). */
+  free(array: Float32Array | Uint8Array): void;
   /** Bytes of wasm memory currently handed out. */
   readonly usedBytes: number;
   /** Stops the worker threads; later kernel calls throw BACKEND_DISPOSED. */
@@ -56,9 +59,13 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   const memory = shared
     ? new WebAssembly.Memory({ initial: initialPages, maximum: maximumPages, shared: true })
     : new WebAssembly.Memory({ initial: initialPages });
+  const relaxed = options.relaxedSimd ?? relaxedSimdSupported();
+  if (relaxed && !relaxedSimdSupported()) {
+    throw new TensorError("WASM_UNAVAILABLE", "wasm backend: relaxedSimd: true needs an engine with relaxed SIMD (Chrome 114+, Firefox 120+, Node 20 with its V8 flag), found none");
+  }
   let module: WebAssembly.Module;
   try {
-    module = await kernelModule(shared);
+    module = await kernelModule(shared, relaxed);
   } catch (error) {
     throw new TensorError("WASM_UNAVAILABLE", `wasm backend: the SIMD kernel module did not compile here (expected WebAssembly SIMD128): ${String(error)}`);
   }
@@ -73,7 +80,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   } catch (error) {
     throw new TensorError("WASM_UNAVAILABLE", `wasm backend: expected ${threads - 1} worker threads to start, one failed: ${String(error)}`);
   }
-  return new WasmBackendImpl(threads, shared, heap, kernels, pool);
+  return new WasmBackendImpl(threads, shared, relaxed, heap, kernels, pool);
 }
 
 class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
@@ -82,7 +89,10 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
   private scratch = 0;
   private scratchStride = 0;
   private readonly reclaim: FinalizationRegistry<number>;
-  private readonly owned = new WeakMap<Float32Array, number>();
+  private readonly owned = new WeakMap<Float32Array | Uint8Array, number>();
+  /** Quantized input rows of the current matmulQuant (grown on demand, kept between calls). */
+  private activations = 0;
+  private activationBytes = 0;
   private readonly ropeTables: RopeTables;
   private readonly staging: Staging;
   /** Arguments of a threaded job, filled in place (a decode step allocates nothing). */
@@ -91,6 +101,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
   constructor(
     readonly threads: number,
     readonly sharedMemory: boolean,
+    readonly relaxedSimd: boolean,
     private readonly heap: WasmHeap,
     kernels: KernelExports,
     private readonly pool: ThreadPool,
@@ -118,7 +129,18 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     return array;
   }
 
-  free(array: Float32Array): void {
+  allocBytes(byteLength: number): Uint8Array {
+    if (!Number.isInteger(byteLength) || byteLength < 0) {
+      throw new TensorError("INVALID_ARGUMENT", `wasm allocBytes: expected a non-negative integer byte length, found ${byteLength}`);
+    }
+    const ptr = this.heap.alloc(byteLength); // 64-byte aligned
+    const array = this.heap.u8(ptr, byteLength);
+    this.reclaim.register(array, ptr, array);
+    this.owned.set(array, ptr);
+    return array;
+  }
+
+  free(array: Float32Array | Uint8Array): void {
     const ptr = this.owned.get(array);
     if (ptr === undefined) return;
     this.owned.delete(array);
@@ -208,6 +230,41 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       this.pool.run(JOB_MATVEC, j, 5);
     } else this.kernels.matvec(po, pw, px, rows, cols, 0, 1);
     s.done();
+  }
+
+  matmulQuant(
+    out: Float32Array, x: Float32Array, w: Uint8Array, type: QuantType, rows: number, inFeatures: number, outFeatures: number,
+  ): void {
+    const info = checkMatmulQuant("wasm", out, x, w, type, rows, inFeatures, outFeatures);
+    if (rows * outFeatures === 0) return;
+    if (inFeatures === 0) {
+      out.fill(0, 0, rows * outFeatures);
+      return;
+    }
+    const s = this.begin();
+    const px = s.in(x), pw = s.inBytes(w), po = s.out(out, false);
+    let input = px;
+    if (type !== "f16") {
+      // the input rows, quantized once for every output (plus k bytes of scratch)
+      const bytes = rows * this.kernels.activationRowBytes(info.ggmlId, inFeatures);
+      input = this.activationRows(bytes + inFeatures);
+      this.kernels.quantizeActivations(info.ggmlId, px, rows, inFeatures, input, input + bytes);
+    }
+    if (this.parallel(rows * inFeatures * outFeatures, PARALLEL_MIN_MATVEC)) {
+      const j = this.jobArgs;
+      j[0] = info.ggmlId; j[1] = po; j[2] = input; j[3] = pw; j[4] = rows; j[5] = inFeatures; j[6] = outFeatures;
+      this.pool.run(JOB_MATMUL_QUANT, j, 7);
+    } else this.kernels.matmulQuant(info.ggmlId, po, input, pw, rows, inFeatures, outFeatures, 0, 1);
+    s.done();
+  }
+
+  private activationRows(bytes: number): number {
+    if (bytes > this.activationBytes) {
+      if (this.activations) this.heap.release(this.activations);
+      this.activationBytes = Math.ceil((bytes * 1.25) / 65536) * 65536;
+      this.activations = this.heap.alloc(this.activationBytes);
+    }
+    return this.activations;
   }
 
   softmax(out: Float32Array, x: Float32Array, rows: number, cols: number): void {

@@ -1,0 +1,56 @@
+// V8 compiles wasm twice: first with its baseline compiler (Liftoff), then the hot functions
+// again with the optimizing one (TurboFan). A kernel can be right under one and wrong under the
+// other (Node 20's Liftoff got a relaxed-SIMD dot product wrong in some register assignments),
+// and a test process mostly sees one of them per call. So the quantized kernels are checked
+// against the js reference in fresh processes pinned to each compiler, plain and relaxed SIMD.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist/index.js");
+
+const script = `
+const { createWasmBackend, jsBackend, QUANT_TYPES, quantRowBytes } = await import(${JSON.stringify(dist)});
+let seed = 12345;
+const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+const failures = [];
+for (const relaxedSimd of [false, true]) {
+  let wasm;
+  try { wasm = await createWasmBackend({ relaxedSimd }); } catch { continue; }
+  for (const type of Object.keys(QUANT_TYPES)) {
+    for (const [rows, k, n] of [[1, 768, 37], [3, 512, 9], [1, 256, 5]]) {
+      const w = new Uint8Array(n * quantRowBytes(type, k)).map(() => Math.floor(next() * 256));
+      const { blockBytes } = QUANT_TYPES[type];
+      // finite scales: clear the top exponent bit of every f16 in the scale fields (and f16 weights)
+      const scaleBytes = type === "q4_1" || type === "q4_k" ? 4 : 2;
+      for (let b = 0; b < w.length; b += blockBytes) for (let i = 1; i < scaleBytes; i += 2) w[b + i] &= 0x3b;
+      const x = new Float32Array(rows * k).map(() => next() * 2 - 1);
+      const want = new Float32Array(rows * n), got = new Float32Array(rows * n);
+      jsBackend.matmulQuant(want, x, w, type, rows, k, n);
+      for (let rep = 0; rep < 3; rep++) {
+        wasm.matmulQuant(got, x, w, type, rows, k, n);
+        const bad = type === "f16"
+          ? got.findIndex((v, i) => !(Math.abs(v - want[i]) <= 1e-4 * (1 + Math.abs(want[i]))))
+          : got.findIndex((v, i) => !Object.is(v, want[i]));
+        if (bad >= 0) failures.push(type + (relaxedSimd ? " relaxed" : " plain") + " [" + rows + "," + k + "," + n + "] at " + bad + ": " + got[bad] + " vs " + want[bad]);
+      }
+    }
+  }
+  await wasm.dispose();
+}
+process.stdout.write(failures.length ? failures.join("\\n") : "ok");
+`;
+
+describe.skipIf(!existsSync(dist))("quantized kernels under each V8 wasm compiler (dist/; skipped until `pnpm build` has run)", () => {
+  it.each([
+    ["Liftoff (baseline) only", ["--liftoff", "--no-wasm-tier-up"]],
+    ["TurboFan (optimizing) only", ["--no-liftoff"]],
+  ])("%s: the same bits as the js reference", (_, flags) => {
+    const run = spawnSync(process.execPath, [...flags, "--input-type=module", "-e", script], { encoding: "utf8", timeout: 120_000 });
+    expect(run.error).toBeUndefined();
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toBe("ok");
+  });
+});
