@@ -25,6 +25,7 @@
 // claimed part is done, so a claimed part always reads its own job's args.
 import { gemvRows, gevmCols } from "./matmul";
 import { gemmBlock } from "./gemm";
+import { linearRows } from "./linear";
 import { attentionRows } from "./attention";
 import { matmulQuantRows } from "./quant-dot";
 
@@ -37,7 +38,8 @@ const ARGS = 64;
 export const JOB_MATMUL = 1;
 export const JOB_MATVEC = 2;
 export const JOB_ATTENTION = 3;
-export const JOB_MATMUL_QUANT = 4;
+export const JOB_LINEAR = 4;
+export const JOB_MATMUL_QUANT = 5;
 
 // [lo, hi) of part t when `units` are split into nT near-equal parts
 @inline function partLo(units: i32, t: i32, nT: i32): i32 {
@@ -100,6 +102,19 @@ export function matvec(out: usize, w: usize, x: usize, rows: i32, cols: i32, t: 
 }
 
 /**
+ * Part t of nT of out[r] = W·x[r] for rows of x [rows, k], W [n, k] (linear.ts), split by output
+ * features in multiples of 4: a thread computes whole sums, so the result is the same bits for
+ * any thread count and any number of rows.
+ */
+export function linear(out: usize, x: usize, w: usize, rows: i32, k: i32, n: i32, t: i32, nT: i32, scratch: usize): void {
+  const quads = (n + 3) >> 2;
+  const j0 = partLo(quads, t, nT) << 2, j1 = min(n, partLo(quads, t + 1, nT) << 2);
+  if (j0 >= j1) return;
+  if (rows == 1) gemvRows(out, w, x, k, j0, j1, false);
+  else linearRows(out, x, w, rows, k, n, j0, j1, scratch);
+}
+
+/**
  * Part t of nT of out[r, o] = W[o] · a[r] for quantized (or f16) weights W (see quant-dot.ts),
  * split by output rows o.
  */
@@ -129,6 +144,10 @@ function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
       break;
     case JOB_MATVEC:
       matvec(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), part, parts);
+      break;
+    case JOB_LINEAR:
+      linear(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), load<i32>(p, 20),
+        part, parts, scratch);
       break;
     case JOB_ATTENTION:
       attention(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<u32>(p, 12), load<u32>(p, 16),

@@ -26,3 +26,5 @@ export * from "./backend/index";
 export * from "./quant/index";
 export * from "./io/index";
 export * from "./dtype/half";
+export { F32Linear } from "./linear/linear-weight";
+export type { LinearWeight, LinearWeightType } from "./linear/linear-weight";

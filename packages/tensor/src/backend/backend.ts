@@ -21,9 +21,9 @@ export interface Backend extends TrainKernels {
   allocF32(length: number): Float32Array;
 
   /**
-   * A zero-filled array of `byteLength` bytes, 16-byte aligned, that kernels can use without
-   * copying (in wasm memory for the wasm backend): the home of weights stored in other types
-   * than f32, such as quantized blocks.
+   * `byteLength` zero bytes, 16-byte aligned, where this backend's kernels can read them without
+   * copying (the wasm heap for `wasm`): the storage of weights that are not f32 (f16 halves,
+   * quantized blocks), filled by a loader and read by a LinearWeight's kernels.
    */
   allocBytes(byteLength: number): Uint8Array;
 
@@ -42,6 +42,15 @@ export interface Backend extends TrainKernels {
 
   /** out[r] = Σ_c w[r, c] · x[c]: the decode step's matrix × vector, w is [rows, cols]. */
   matvec(out: Float32Array, w: Float32Array, x: Float32Array, rows: number, cols: number): void;
+
+  /**
+   * out[r, j] = Σ_c w[j, c] · x[r, c] for r < rows: a linear layer (nn.Linear without bias) over
+   * rows of activations, x [rows, inFeatures], w [outFeatures, inFeatures], out [rows, outFeatures].
+   * Batch-invariant: row r's result is bit-identical whatever `rows` is and however many
+   * threads run it, and equal to matvec(out[r], w, x[r], outFeatures, inFeatures). `matmul` makes
+   * no such promise (its blocked sums depend on the shape), so inference projects through this.
+   */
+  linear(out: Float32Array, x: Float32Array, w: Float32Array, rows: number, inFeatures: number, outFeatures: number): void;
 
   /**
    * out[r, o] = Σ_i W[o, i] · x[r, i] for r < rows, o < outFeatures: x is [rows, inFeatures] and

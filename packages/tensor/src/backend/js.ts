@@ -25,7 +25,7 @@ export const jsBackend: Backend = {
   },
 
   allocBytes(byteLength) {
-    return new Uint8Array(byteLength);
+    return new Uint8Array(byteLength); // a fresh ArrayBuffer starts at offset 0: aligned
   },
 
   matmul(out, a, b, m, k, n, opts = {}) {
@@ -56,6 +56,18 @@ export const jsBackend: Backend = {
       let sum = 0;
       for (let c = 0; c < cols; c++) sum += w[r * cols + c] * x[c];
       out[r] = sum;
+    }
+  },
+
+  // One float64 running sum per output, in column order: the same sum whatever `rows` is.
+  linear(out, x, w, rows, inFeatures, outFeatures) {
+    for (let r = 0; r < rows; r++) {
+      const xo = r * inFeatures, oo = r * outFeatures;
+      for (let j = 0; j < outFeatures; j++) {
+        let sum = 0;
+        for (let c = 0; c < inFeatures; c++) sum += w[j * inFeatures + c] * x[xo + c];
+        out[oo + j] = sum;
+      }
     }
   },
 

@@ -46,11 +46,6 @@ export class WasmHeap {
     return new Float32Array(this.memory.buffer, ptr, length);
   }
 
-  /** A Uint8Array view over [ptr, ptr + length) on the current buffer. */
-  u8(ptr: number, length: number): Uint8Array {
-    return new Uint8Array(this.memory.buffer, ptr, length);
-  }
-
   alloc(bytes: number): number {
     const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
     let i = this.free.findIndex((block) => block.size >= size);

@@ -21,6 +21,7 @@ export interface KernelExports {
     t: number, nT: number, scratch: number,
   ): void;
   matvec(out: number, w: number, x: number, rows: number, cols: number, t: number, nT: number): void;
+  linear(out: number, x: number, w: number, rows: number, k: number, n: number, t: number, nT: number, scratch: number): void;
   attention(
     out: number, q: number, k: number, v: number, probs: number,
     seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number, kvStride: number,

@@ -5,9 +5,10 @@ import { ARGS, DONE, FAILED, KIND, NCHUNKS, NEXT, SCRATCH, SCRATCH_STRIDE, SHUTD
 export const JOB_MATMUL = 1;
 export const JOB_MATVEC = 2;
 export const JOB_ATTENTION = 3;
-export const JOB_MATMUL_QUANT = 4;
+export const JOB_LINEAR = 4;
+export const JOB_MATMUL_QUANT = 5;
 const JOB_NAMES: Record<number, string> = {
-  [JOB_MATMUL]: "matmul", [JOB_MATVEC]: "matvec", [JOB_ATTENTION]: "attention", [JOB_MATMUL_QUANT]: "matmulQuant",
+  [JOB_MATMUL]: "matmul", [JOB_MATVEC]: "matvec", [JOB_ATTENTION]: "attention", [JOB_LINEAR]: "linear", [JOB_MATMUL_QUANT]: "matmulQuant",
 };
 
 /** Main-thread polls of `done` before it sleeps (where the host allows sleeping). */

@@ -6,7 +6,7 @@ import { WasmTrainKernels } from "./wasm-train";
 import { RopeTables } from "./wasm-rope";
 import { kernelImports, kernelModule, relaxedSimdSupported, sharedMemorySupported } from "./wasm-module";
 import type { KernelExports } from "./wasm-module";
-import { JOB_ATTENTION, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
+import { JOB_ATTENTION, JOB_LINEAR, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
 import { checkMatmulQuant, type QuantType } from "../quant/types";
 import { checkOptions, type WasmBackendOptions } from "./wasm-options";
 
@@ -134,7 +134,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       throw new TensorError("INVALID_ARGUMENT", `wasm allocBytes: expected a non-negative integer byte length, found ${byteLength}`);
     }
     const ptr = this.heap.alloc(byteLength); // 64-byte aligned
-    const array = this.heap.u8(ptr, byteLength);
+    const array = new Uint8Array(this.heap.memory.buffer, ptr, byteLength);
     this.reclaim.register(array, ptr, array);
     this.owned.set(array, ptr);
     return array;
@@ -229,6 +229,21 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       j[0] = po; j[1] = pw; j[2] = px; j[3] = rows; j[4] = cols;
       this.pool.run(JOB_MATVEC, j, 5);
     } else this.kernels.matvec(po, pw, px, rows, cols, 0, 1);
+    s.done();
+  }
+
+  linear(out: Float32Array, x: Float32Array, w: Float32Array, rows: number, inFeatures: number, outFeatures: number): void {
+    need("linear w", w, outFeatures * inFeatures);
+    need("linear x", x, rows * inFeatures);
+    need("linear out", out, rows * outFeatures);
+    if (rows * outFeatures === 0) return;
+    const s = this.begin();
+    const pw = s.in(w), px = s.in(x), po = s.out(out, false);
+    if (this.parallel(rows === 1 ? outFeatures * inFeatures : 2 * rows * inFeatures * outFeatures, rows === 1 ? PARALLEL_MIN_MATVEC : PARALLEL_MIN_FLOPS)) {
+      const j = this.jobArgs;
+      j[0] = po; j[1] = px; j[2] = pw; j[3] = rows; j[4] = inFeatures; j[5] = outFeatures;
+      this.pool.run(JOB_LINEAR, j, 6);
+    } else this.kernels.linear(po, px, pw, rows, inFeatures, outFeatures, 0, 1, this.scratch);
     s.done();
   }
 
