@@ -6,6 +6,8 @@ export type QuantErrorCode =
   | "UNSUPPORTED_TYPE"
   /** An input or output array shorter than the sizes passed with it. */
   | "BAD_LENGTH"
+  /** Stored weights whose scale (or f16 value) is NaN or infinite. */
+  | "NONFINITE_WEIGHT"
   /** Any other argument outside its domain (negative size, empty distribution, unknown token…). */
   | "INVALID_ARGUMENT";
 
