@@ -16,29 +16,40 @@ import { hsum, madd } from "./simd";
 const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
 
 /**
- * f16 bits in the low half of each i32 lane → f32. (h & 0x7fff) << 13 puts exponent and
- * mantissa where an f32 keeps them; multiplying by 2^112 re-biases the exponent (15 → 127) and
- * scales subnormals exactly. Exponent 31 (inf, NaN) comes out finite (≥ 65536, above any finite
- * f16) and gets the all-ones exponent instead. The sign is put back last.
+ * f16 bits → f32, four lanes: `h` holds each f16 sign-extended to 32 bits (as i32x4.extend_*_s
+ * gives it). Shifted left by 13, the exponent and mantissa sit where an f32 keeps them and the
+ * smeared sign fills bits 28…31; the mask keeps bit 31 of it. Multiplying by 2^112 re-biases the
+ * exponent (15 → 127) and scales subnormals exactly, sign included. Exponent 31 (inf, NaN) comes
+ * out finite (≥ 65536, above any finite f16) and gets the all-ones exponent instead.
  */
 @inline export function halfToFloat4(h: v128): v128 {
-  const bits = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
+  const bits = v128.and(i32x4.shl(h, 13), i32x4.splat(0x8fffe000));
   const scaled = f32x4.mul(bits, f32x4.splat(5.192296858534828e33)); // 2^112
-  const special = i32x4.ge_s(bits, i32x4.splat(0x0f800000));
-  const magnitude = v128.bitselect(v128.or(bits, i32x4.splat(0x7f800000)), scaled, special);
-  return v128.or(magnitude, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
+  const special = i32x4.gt_s(v128.and(bits, i32x4.splat(0x7fffffff)), i32x4.splat(0x0f7fffff));
+  return v128.bitselect(v128.or(bits, i32x4.splat(0x7f800000)), scaled, special);
+}
+
+/** halfToFloat4 for lanes known to hold no inf or NaN: the shift, the mask and the multiply. */
+@inline function finiteHalfToFloat4(h: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(h, 13), i32x4.splat(0x8fffe000)), f32x4.splat(5.192296858534828e33));
+}
+
+/** Whether any of the 16 f16 in h0, h1 has the all-ones exponent (inf or NaN). */
+@inline function anySpecialHalf(h0: v128, h1: v128): bool {
+  const e = i16x8.splat(0x7c00);
+  return v128.any_true(v128.or(i16x8.eq(v128.and(h0, e), e), i16x8.eq(v128.and(h1, e), e)));
 }
 
 @inline function halfToFloat(h: u32): f32 {
-  return f32x4.extract_lane(halfToFloat4(i32x4.splat(h)), 0);
+  return f32x4.extract_lane(halfToFloat4(i32x4.splat(<i32><i16>h)), 0);
 }
 
 /** The f16 at p, p + stride, p + 2·stride, p + 3·stride as an f32x4. */
 @inline function halves4(p: usize, stride: usize): v128 {
-  let h = i32x4.splat(<i32>load<u16>(p));
-  h = i32x4.replace_lane(h, 1, <i32>load<u16>(p + stride));
-  h = i32x4.replace_lane(h, 2, <i32>load<u16>(p + 2 * stride));
-  h = i32x4.replace_lane(h, 3, <i32>load<u16>(p + 3 * stride));
+  let h = i32x4.splat(<i32>load<i16>(p));
+  h = i32x4.replace_lane(h, 1, <i32>load<i16>(p + stride));
+  h = i32x4.replace_lane(h, 2, <i32>load<i16>(p + 2 * stride));
+  h = i32x4.replace_lane(h, 3, <i32>load<i16>(p + 3 * stride));
   return halfToFloat4(h);
 }
 
@@ -75,10 +86,18 @@ const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
   return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, q0), i16x8.relaxed_dot_i8x16_i7x16_s(x1, q1)));
 }
 
+/** The low and high nibble of each byte. (A 16-bit shift and a byte mask: x64 has no 8-bit shift, so i8x16.shr_u costs more.) */
+@inline function lowNibbles(v: v128): v128 {
+  return v128.and(v, i8x16.splat(0x0f));
+}
+@inline function highNibbles(v: v128): v128 {
+  return v128.and(i16x8.shr_u(v, 4), i8x16.splat(0x0f));
+}
+
 /** 16 bytes of nibbles at qs (32 codes 0…15) · the block's 32 input codes at a, as four partial i32 sums. */
 @inline function blockQ4(qs: usize, a: usize): v128 {
   const v = v128.load(qs);
-  if (ASC_FEATURE_RELAXED_SIMD) return relaxedBlock(v128.and(v, i8x16.splat(0x0f)), v128.load(a), i8x16.shr_u(v, 4), v128.load(a, 16));
+  if (ASC_FEATURE_RELAXED_SIMD) return relaxedBlock(lowNibbles(v), v128.load(a), highNibbles(v), v128.load(a, 16));
   // eight 16-bit lanes of two bytes each: four nibbles per lane, input codes in the matching order
   const m = i16x8.splat(0x000f);
   let p = i32x4.dot_i16x8_s(v128.and(v, m), v128.load(a));
@@ -119,9 +138,9 @@ const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
 @inline function blockScales(w: usize, blockBytes: usize, count: i32): v128 {
   if (count == 4) return halves4(w, blockBytes);
   let h = i32x4.splat(0);
-  h = i32x4.replace_lane(h, 0, <i32>load<u16>(w));
-  if (count > 1) h = i32x4.replace_lane(h, 1, <i32>load<u16>(w + blockBytes));
-  if (count > 2) h = i32x4.replace_lane(h, 2, <i32>load<u16>(w + 2 * blockBytes));
+  h = i32x4.replace_lane(h, 0, <i32>load<i16>(w));
+  if (count > 1) h = i32x4.replace_lane(h, 1, <i32>load<i16>(w + blockBytes));
+  if (count > 2) h = i32x4.replace_lane(h, 2, <i32>load<i16>(w + 2 * blockBytes));
   return halfToFloat4(h);
 }
 
@@ -176,9 +195,8 @@ function rowDotQ4_K(w: usize, a: usize, scales: usize, sums: usize, nsb: i32): f
       const first = v128.load(qs), second = v128.load(qs, 16);
       let even: v128, odd: v128; // sub-blocks 2c (low nibbles) and 2c + 1 (high nibbles)
       if (ASC_FEATURE_RELAXED_SIMD) {
-        const m = i8x16.splat(0x0f);
-        even = relaxedBlock(v128.and(first, m), v128.load(ac), v128.and(second, m), v128.load(ac, 16));
-        odd = relaxedBlock(i8x16.shr_u(first, 4), v128.load(ac, 32), i8x16.shr_u(second, 4), v128.load(ac, 48));
+        even = relaxedBlock(lowNibbles(first), v128.load(ac), lowNibbles(second), v128.load(ac, 16));
+        odd = relaxedBlock(highNibbles(first), v128.load(ac, 32), highNibbles(second), v128.load(ac, 48));
       } else {
         const m = i16x8.splat(0x000f);
         even = i32x4.add(
@@ -213,10 +231,19 @@ function rowDotF16(w: usize, x: usize, k: i32): f32 {
   for (; c < k16; c += 16) {
     const h0 = v128.load(w + (<usize>c << 1)), h1 = v128.load(w + (<usize>c << 1), 16);
     const xc = x + (<usize>c << 2);
-    s0 = madd(s0, halfToFloat4(i32x4.extend_low_i16x8_u(h0)), v128.load(xc));
-    s1 = madd(s1, halfToFloat4(i32x4.extend_high_i16x8_u(h0)), v128.load(xc, 16));
-    s2 = madd(s2, halfToFloat4(i32x4.extend_low_i16x8_u(h1)), v128.load(xc, 32));
-    s3 = madd(s3, halfToFloat4(i32x4.extend_high_i16x8_u(h1)), v128.load(xc, 48));
+    const l0 = i32x4.extend_low_i16x8_s(h0), l1 = i32x4.extend_high_i16x8_s(h0);
+    const l2 = i32x4.extend_low_i16x8_s(h1), l3 = i32x4.extend_high_i16x8_s(h1);
+    if (anySpecialHalf(h0, h1)) {
+      s0 = madd(s0, halfToFloat4(l0), v128.load(xc));
+      s1 = madd(s1, halfToFloat4(l1), v128.load(xc, 16));
+      s2 = madd(s2, halfToFloat4(l2), v128.load(xc, 32));
+      s3 = madd(s3, halfToFloat4(l3), v128.load(xc, 48));
+    } else {
+      s0 = madd(s0, finiteHalfToFloat4(l0), v128.load(xc));
+      s1 = madd(s1, finiteHalfToFloat4(l1), v128.load(xc, 16));
+      s2 = madd(s2, finiteHalfToFloat4(l2), v128.load(xc, 32));
+      s3 = madd(s3, finiteHalfToFloat4(l3), v128.load(xc, 48));
+    }
   }
   let d = hsum(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
   for (; c < k; c++) d += halfToFloat(load<u16>(w + (<usize>c << 1))) * load<f32>(x + (<usize>c << 2));
