@@ -9,6 +9,9 @@
 // The weights are random valid blocks (scales of either sign, every code): the kernels' speed
 // does not depend on the values.
 //
+// Then prefill: 64 input rows at once through each 110M matrix, against the f32 batch-invariant
+// `linear` kernel that inference uses (GFLOP/s and the ratio).
+//
 // Run after a build: node bench/matvec.mjs [--quick] [--threads 1,2]
 import os from "node:os";
 import { createWasmBackend, f32ToF16, QUANT_TYPES, quantRowBytes } from "@zero-llm/tensor";
@@ -113,6 +116,30 @@ for (const threads of threadCounts) {
       return key === "f32" ? `${fmt(gbs)} · ${fmt(gflops)}` : `${fmt(gbs)} · ${fmt(gflops)} · ${(best.f32 / best[key]).toFixed(2)}×`;
     });
     console.log(`| ${model} ${rows}×${cols} | ${cells.join(" | ")} |`);
+    for (const array of owned.splice(0)) backend.free(array);
+  }
+  const ROWS = 64;
+  console.log(`\nprefill, ${ROWS} rows: GFLOP/s | time vs f32 linear`);
+  console.log(`| shape | ${["f32", ...TYPES].join(" | ")} |`);
+  console.log(`|---|${["f32", ...TYPES].map(() => "---:").join("|")}|`);
+  for (const [model, rows, cols] of shapes.filter(([m]) => m === "110M")) {
+    const x = alloc(backend.allocF32(ROWS * cols));
+    for (let i = 0; i < x.length; i++) x[i] = next() - 0.5;
+    const y = alloc(backend.allocF32(ROWS * rows));
+    const wf = alloc(backend.allocF32(rows * cols));
+    for (let i = 0; i < wf.length; i++) wf[i] = (next() - 0.5) * 0.1;
+    const contestants = { f32: () => backend.linear(y, x, wf, ROWS, cols, rows) };
+    for (const type of TYPES) {
+      const w = alloc(backend.allocBytes(rows * quantRowBytes(type, cols)));
+      fillBlocks(w, type);
+      contestants[type] = () => backend.matmulQuant(y, x, w, type, ROWS, cols, rows);
+    }
+    const best = race(contestants);
+    const cells = ["f32", ...TYPES].map((key) => {
+      const gflops = (2 * ROWS * rows * cols) / (best[key] / 1000) / 1e9;
+      return key === "f32" ? fmt(gflops) : `${fmt(gflops)} · ${(best.f32 / best[key]).toFixed(2)}×`;
+    });
+    console.log(`| ${model} ${ROWS}×${cols} · [${rows}×${cols}]ᵀ | ${cells.join(" | ")} |`);
     for (const array of owned.splice(0)) backend.free(array);
   }
   await backend.dispose();

@@ -118,9 +118,9 @@ export function linear(out: usize, x: usize, w: usize, rows: i32, k: i32, n: i32
  * Part t of nT of out[r, o] = W[o] · a[r] for quantized (or f16) weights W (see quant-dot.ts),
  * split by output rows o.
  */
-export function matmulQuant(type: i32, out: usize, a: usize, w: usize, rows: i32, k: i32, n: i32, t: i32, nT: i32): void {
+export function matmulQuant(type: i32, out: usize, a: usize, w: usize, rows: i32, k: i32, n: i32, t: i32, nT: i32, scratch: usize): void {
   const o0 = partLo(n, t, nT), o1 = partLo(n, t + 1, nT);
-  if (o0 < o1) matmulQuantRows(type, out, a, w, rows, k, n, o0, o1);
+  if (o0 < o1) matmulQuantRows(type, out, a, w, rows, k, n, o0, o1, scratch);
 }
 
 /** Part t of nT of causal attention (see attention.ts), split over (query, head) units. */
@@ -156,7 +156,7 @@ function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
       break;
     case JOB_MATMUL_QUANT:
       matmulQuant(load<i32>(p), load<u32>(p, 4), load<u32>(p, 8), load<u32>(p, 12), load<i32>(p, 16), load<i32>(p, 20), load<i32>(p, 24),
-        part, parts);
+        part, parts, scratch);
       break;
     default:
       unreachable();

@@ -145,12 +145,13 @@ const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
 }
 
 /**
- * The float terms of up to four blocks b … b + count − 1 of a q8_0, q4_0 or q4_1 row:
- * (dw·dx)·Σ q·x, plus (mw·dx)·Σ x for q4_1; lanes past `count` are 0.
+ * The float terms of up to four blocks b … b + count − 1 of a q8_0, q4_0 or q4_1 row, from their
+ * exact integer sums s (lane i: block b + i): (dw·dx)·Σ q·x, plus (mw·dx)·Σ x for q4_1; lanes
+ * past `count` are 0. One function for one row and for several (the integers are exact in any
+ * order, so sharing this step is what makes every row's bits the same either way).
  */
-@inline function groupTerms(type: i32, w: usize, a: usize, scales: usize, sums: usize, b: i32, count: i32): v128 {
+@inline function termsFromSums(type: i32, s: v128, w: usize, scales: usize, sums: usize, b: i32, count: i32): v128 {
   const blockBytes: usize = type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20;
-  let s = blockSums(type, w, a, b, count);
   const dx = lanes(scales + (<usize>b << 2), count);
   const blk = w + <usize>b * blockBytes;
   const dw = blockScales(blk, blockBytes, count);
@@ -159,6 +160,10 @@ const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
   if (type != Q4_1) return term;
   const mw = blockScales(blk + 2, blockBytes, count);
   return f32x4.add(term, f32x4.mul(f32x4.mul(mw, dx), f32x4.convert_i32x4_s(lanes(sums + (<usize>b << 2), count))));
+}
+
+@inline function groupTerms(type: i32, w: usize, a: usize, scales: usize, sums: usize, b: i32, count: i32): v128 {
+  return termsFromSums(type, blockSums(type, w, a, b, count), w, scales, sums, b, count);
 }
 
 /**
@@ -208,46 +213,70 @@ function rowDotQ4_K(w: usize, a: usize, scales: usize, sums: usize, nsb: i32): f
       }
       if (c == 0) { s0 = even; s1 = odd; } else if (c == 1) { s2 = even; s3 = odd; } else if (c == 2) { s4 = even; s5 = odd; } else { s6 = even; s7 = odd; }
     }
-    // scales bytes 0…11 as three u32: sc[0…3] = u0 & 63, m[0…3] = u1 & 63,
-    // sc[4…7] = (u2 & 15) | (u0 >> 6) << 4, m[4…7] = (u2 >> 4) | (u1 >> 6) << 4, per byte
-    const u0 = load<u32>(blk, 4), u1 = load<u32>(blk, 8), u2 = load<u32>(blk, 12);
-    const scLow = bytes4(u0 & 0x3f3f3f3f), mLow = bytes4(u1 & 0x3f3f3f3f);
-    const scHigh = bytes4((u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4));
-    const mHigh = bytes4(((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4));
-    const scaled = hsumI32(i32x4.add(i32x4.mul(sum4x4(s0, s1, s2, s3), scLow), i32x4.mul(sum4x4(s4, s5, s6, s7), scHigh)));
-    const sp = sums + (<usize>sb << 5);
-    const mins = hsumI32(i32x4.add(i32x4.mul(v128.load(sp), mLow), i32x4.mul(v128.load(sp, 16), mHigh)));
-    const dx = load<f32>(scales + (<usize>sb << 2));
-    acc += (halfToFloat(load<u16>(blk)) * dx) * <f32>scaled - (halfToFloat(load<u16>(blk, 2)) * dx) * <f32>mins;
+    acc += superBlockTerm(blk, sum4x4(s0, s1, s2, s3), sum4x4(s4, s5, s6, s7), sums + (<usize>sb << 5), load<f32>(scales + (<usize>sb << 2)));
   }
   return acc;
 }
 
-/** One row of k f16 weights · k floats, converted eight at a time (no float32 copy of the row). */
-function rowDotF16(w: usize, x: usize, k: i32): f32 {
+/**
+ * A q4_k super-block's float term from its exact integer sub-block sums (lo: sub-blocks 0…3,
+ * hi: 4…7), the input's per-32 sums at `sums` and its scale dx:
+ * d·dx·Σ sc·(Σ q·x) − dmin·dx·Σ m·(Σ x). The scales and mins are unpacked four at a time from
+ * the 12 bytes read as three u32 (ggml's masks): sc[0…3] = u0 & 63, m[0…3] = u1 & 63,
+ * sc[4…7] = (u2 & 15) | (u0 >> 6) << 4, m[4…7] = (u2 >> 4) | (u1 >> 6) << 4, per byte.
+ */
+@inline function superBlockTerm(blk: usize, lo: v128, hi: v128, sums: usize, dx: f32): f32 {
+  const u0 = load<u32>(blk, 4), u1 = load<u32>(blk, 8), u2 = load<u32>(blk, 12);
+  const scLow = bytes4(u0 & 0x3f3f3f3f), mLow = bytes4(u1 & 0x3f3f3f3f);
+  const scHigh = bytes4((u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4));
+  const mHigh = bytes4(((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4));
+  const scaled = hsumI32(i32x4.add(i32x4.mul(lo, scLow), i32x4.mul(hi, scHigh)));
+  const mins = hsumI32(i32x4.add(i32x4.mul(v128.load(sums), mLow), i32x4.mul(v128.load(sums, 16), mHigh)));
+  return (halfToFloat(load<u16>(blk)) * dx) * <f32>scaled - (halfToFloat(load<u16>(blk, 2)) * dx) * <f32>mins;
+}
+
+/**
+ * Rows of k f16 weights · k floats, converted eight at a time (no float32 copy of the weights):
+ * one input row at x, or two (x and x + xStride, outputs at out and out + outStride) sharing each
+ * conversion. Each row's sums are taken in the same order either way.
+ */
+@inline function rowsDotF16(w: usize, x: usize, k: i32, two: bool, xStride: usize, out: usize, outStride: usize): void {
   const k16 = k & ~15;
-  let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+  let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
+  let t0 = s0, t1 = s0, t2 = s0, t3 = s0;
   let c = 0;
   for (; c < k16; c += 16) {
     const h0 = v128.load(w + (<usize>c << 1)), h1 = v128.load(w + (<usize>c << 1), 16);
-    const xc = x + (<usize>c << 2);
     const l0 = i32x4.extend_low_i16x8_s(h0), l1 = i32x4.extend_high_i16x8_s(h0);
     const l2 = i32x4.extend_low_i16x8_s(h1), l3 = i32x4.extend_high_i16x8_s(h1);
+    let v0: v128, v1: v128, v2: v128, v3: v128;
     if (anySpecialHalf(h0, h1)) {
-      s0 = madd(s0, halfToFloat4(l0), v128.load(xc));
-      s1 = madd(s1, halfToFloat4(l1), v128.load(xc, 16));
-      s2 = madd(s2, halfToFloat4(l2), v128.load(xc, 32));
-      s3 = madd(s3, halfToFloat4(l3), v128.load(xc, 48));
+      v0 = halfToFloat4(l0); v1 = halfToFloat4(l1); v2 = halfToFloat4(l2); v3 = halfToFloat4(l3);
     } else {
-      s0 = madd(s0, finiteHalfToFloat4(l0), v128.load(xc));
-      s1 = madd(s1, finiteHalfToFloat4(l1), v128.load(xc, 16));
-      s2 = madd(s2, finiteHalfToFloat4(l2), v128.load(xc, 32));
-      s3 = madd(s3, finiteHalfToFloat4(l3), v128.load(xc, 48));
+      v0 = finiteHalfToFloat4(l0); v1 = finiteHalfToFloat4(l1); v2 = finiteHalfToFloat4(l2); v3 = finiteHalfToFloat4(l3);
+    }
+    const xc = x + (<usize>c << 2);
+    s0 = madd(s0, v0, v128.load(xc));
+    s1 = madd(s1, v1, v128.load(xc, 16));
+    s2 = madd(s2, v2, v128.load(xc, 32));
+    s3 = madd(s3, v3, v128.load(xc, 48));
+    if (two) {
+      const yc = xc + xStride;
+      t0 = madd(t0, v0, v128.load(yc));
+      t1 = madd(t1, v1, v128.load(yc, 16));
+      t2 = madd(t2, v2, v128.load(yc, 32));
+      t3 = madd(t3, v3, v128.load(yc, 48));
     }
   }
   let d = hsum(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
-  for (; c < k; c++) d += halfToFloat(load<u16>(w + (<usize>c << 1))) * load<f32>(x + (<usize>c << 2));
-  return d;
+  let e = hsum(f32x4.add(f32x4.add(t0, t1), f32x4.add(t2, t3)));
+  for (; c < k; c++) {
+    const h = halfToFloat(load<u16>(w + (<usize>c << 1)));
+    d += h * load<f32>(x + (<usize>c << 2));
+    if (two) e += h * load<f32>(x + xStride + (<usize>c << 2));
+  }
+  store<f32>(out, d);
+  if (two) store<f32>(out + outStride, e);
 }
 
 /**
@@ -255,11 +284,14 @@ function rowDotF16(w: usize, x: usize, k: i32): f32 {
  * the float32 input [rows, k]; otherwise the rows quantized by quantizeActivations. Each (r, o)
  * is computed by the same instructions whatever `rows` and the split are (batch-invariant).
  */
-export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows: i32, k: i32, n: i32, o0: i32, o1: i32): void {
+export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows: i32, k: i32, n: i32, o0: i32, o1: i32, tmp: usize): void {
   if (type == F16) {
-    const rowBytes = <usize>k << 1;
+    const rowBytes = <usize>k << 1, xStride = <usize>k << 2, outStride = <usize>n << 2;
     for (let o = o0; o < o1; o++) {
-      for (let r = 0; r < rows; r++) store<f32>(out + ((<usize>r * n + o) << 2), rowDotF16(w + <usize>o * rowBytes, a + <usize>r * k * 4, k));
+      const wo = w + <usize>o * rowBytes;
+      let r = 0;
+      for (; r + 2 <= rows; r += 2) rowsDotF16(wo, a + <usize>r * xStride, k, true, xStride, out + ((<usize>r * n + o) << 2), outStride);
+      if (r < rows) rowsDotF16(wo, a + <usize>r * xStride, k, false, xStride, out + ((<usize>r * n + o) << 2), outStride);
     }
     return;
   }
@@ -269,28 +301,155 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
   if (type == Q4_K) {
     const rowBytes = <usize>(k >> 8) * 144;
     for (let o = o0; o < o1; o++) {
-      for (let r = 0; r < rows; r++) {
+      const wo = w + <usize>o * rowBytes;
+      let r = 0;
+      for (; r + 4 <= rows; r += 4) rowsDotQ4_K4(wo, a + <usize>r * stride, stride, scalesAt, sumsAt, k >> 8, out + ((<usize>r * n + o) << 2), <usize>n << 2, tmp);
+      for (; r < rows; r++) {
         const ar = a + <usize>r * stride;
-        store<f32>(out + ((<usize>r * n + o) << 2), rowDotQ4_K(w + <usize>o * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 8));
+        store<f32>(out + ((<usize>r * n + o) << 2), rowDotQ4_K(wo, ar, ar + scalesAt, ar + sumsAt, k >> 8));
       }
     }
     return;
   }
-  if (type == Q8_0) rows32(Q8_0, out, a, w, rows, k, n, o0, o1, stride, scalesAt, sumsAt);
-  else if (type == Q4_0) rows32(Q4_0, out, a, w, rows, k, n, o0, o1, stride, scalesAt, sumsAt);
-  else rows32(Q4_1, out, a, w, rows, k, n, o0, o1, stride, scalesAt, sumsAt);
+  if (type == Q8_0) rows32(Q8_0, out, a, w, rows, k, n, o0, o1, stride, scalesAt, sumsAt, tmp);
+  else if (type == Q4_0) rows32(Q4_0, out, a, w, rows, k, n, o0, o1, stride, scalesAt, sumsAt, tmp);
+  else rows32(Q4_1, out, a, w, rows, k, n, o0, o1, stride, scalesAt, sumsAt, tmp);
 }
 
 @inline function rows32(
   type: i32, out: usize, a: usize, w: usize, rows: i32, k: i32, n: i32, o0: i32, o1: i32,
-  stride: usize, scalesAt: usize, sumsAt: usize,
+  stride: usize, scalesAt: usize, sumsAt: usize, tmp: usize,
 ): void {
   const rowBytes = <usize>(k >> 5) * (type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20);
   for (let o = o0; o < o1; o++) {
-    for (let r = 0; r < rows; r++) {
+    const wo = w + <usize>o * rowBytes;
+    let r = 0;
+    for (; r + 4 <= rows; r += 4) rowsDot32x4(type, wo, a + <usize>r * stride, stride, scalesAt, sumsAt, k >> 5, out + ((<usize>r * n + o) << 2), <usize>n << 2, tmp);
+    for (; r < rows; r++) {
       const ar = a + <usize>r * stride;
-      store<f32>(out + ((<usize>r * n + o) << 2), rowDot32(type, w + <usize>o * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5));
+      store<f32>(out + ((<usize>r * n + o) << 2), rowDot32(type, wo, ar, ar + scalesAt, ar + sumsAt, k >> 5));
     }
   }
+}
+
+// ---- four input rows at a time (prefill, batched decode): every weight block is read and
+// unpacked once for the four rows. The integer sums are exact in any order and the float steps
+// are the one-row kernel's (termsFromSums, superBlockTerm), so each row gets the same bits as
+// alone. Scratch at tmp (thread-private): per row two folded pairs of blocks (32 bytes) and an
+// accumulator (16 bytes) for the block types; eight sub-block sums (128 bytes) for q4_k.
+
+@inline function fold2(v0: v128, v1: v128): v128 {
+  return i32x4.add(v128.shuffle<i32>(v0, v1, 0, 4, 1, 5), v128.shuffle<i32>(v0, v1, 2, 6, 3, 7));
+}
+@inline function fold4(t0: v128, t1: v128): v128 {
+  return i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
+}
+
+/** Σ of four i16x8 · i16x8 dot products: decoded codes e0…e3 with 32 i16 input codes at a. */
+@inline function dot32(e0: v128, e1: v128, e2: v128, e3: v128, a: usize): v128 {
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(e0, v128.load(a)), i32x4.dot_i16x8_s(e1, v128.load(a, 16))),
+    i32x4.add(i32x4.dot_i16x8_s(e2, v128.load(a, 32)), i32x4.dot_i16x8_s(e3, v128.load(a, 48))));
+}
+
+/**
+ * Integer sums of blocks b, b + 1 of a q8_0 / q4_0 / q4_1 row against four input rows (codes at
+ * a + r·stride), folded into one i32x4 per row at tmp + 32·r + 16·half.
+ */
+@inline function pairSums4Rows(type: i32, w: usize, a: usize, stride: usize, b: i32, tmp: usize, half: usize): void {
+  const blockBytes: usize = type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20;
+  const codeBytes: usize = type == Q8_0 ? 64 : 32 * Q4_CODE_BYTES;
+  const p0 = w + <usize>b * blockBytes + (type == Q4_1 ? 4 : 2), p1 = p0 + blockBytes;
+  const c0 = <usize>b * codeBytes;
+  if (type == Q8_0) {
+    const x0 = v128.load(p0), x1 = v128.load(p0, 16), y0 = v128.load(p1), y1 = v128.load(p1, 16);
+    const e0 = i16x8.extend_low_i8x16_s(x0), e1 = i16x8.extend_high_i8x16_s(x0), e2 = i16x8.extend_low_i8x16_s(x1), e3 = i16x8.extend_high_i8x16_s(x1);
+    const f0 = i16x8.extend_low_i8x16_s(y0), f1 = i16x8.extend_high_i8x16_s(y0), f2 = i16x8.extend_low_i8x16_s(y1), f3 = i16x8.extend_high_i8x16_s(y1);
+    for (let r: usize = 0; r < 4; r++) {
+      const ar = a + r * stride + c0;
+      v128.store(tmp + 32 * r + half, fold2(dot32(e0, e1, e2, e3, ar), dot32(f0, f1, f2, f3, ar + 64)));
+    }
+  } else if (ASC_FEATURE_RELAXED_SIMD) {
+    const x = v128.load(p0), y = v128.load(p1);
+    const lo0 = lowNibbles(x), hi0 = highNibbles(x), lo1 = lowNibbles(y), hi1 = highNibbles(y);
+    for (let r: usize = 0; r < 4; r++) {
+      const ar = a + r * stride + c0;
+      v128.store(tmp + 32 * r + half, fold2(relaxedBlock(lo0, v128.load(ar), hi0, v128.load(ar, 16)), relaxedBlock(lo1, v128.load(ar, 32), hi1, v128.load(ar, 48))));
+    }
+  } else {
+    const m = i16x8.splat(0x000f);
+    const x = v128.load(p0), y = v128.load(p1);
+    const n0 = v128.and(x, m), n1 = v128.and(i16x8.shr_u(x, 4), m), n2 = v128.and(i16x8.shr_u(x, 8), m), n3 = i16x8.shr_u(x, 12);
+    const q0 = v128.and(y, m), q1 = v128.and(i16x8.shr_u(y, 4), m), q2 = v128.and(i16x8.shr_u(y, 8), m), q3 = i16x8.shr_u(y, 12);
+    for (let r: usize = 0; r < 4; r++) {
+      const ar = a + r * stride + c0;
+      v128.store(tmp + 32 * r + half, fold2(dot32(n0, n1, n2, n3, ar), dot32(q0, q1, q2, q3, ar + 64)));
+    }
+  }
+}
+
+/** Four input rows (at a, stride apart) · one q8_0 / q4_0 / q4_1 weight row: outputs at out + r·outStride. */
+@inline function rowsDot32x4(
+  type: i32, w: usize, a: usize, stride: usize, scalesAt: usize, sumsAt: usize, nb: i32, out: usize, outStride: usize, tmp: usize,
+): void {
+  const accs = tmp + 128;
+  for (let r: usize = 0; r < 4; r++) v128.store(accs + 16 * r, f32x4.splat(0));
+  let b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    pairSums4Rows(type, w, a, stride, b, tmp, 0);
+    pairSums4Rows(type, w, a, stride, b + 2, tmp, 16);
+    for (let r: usize = 0; r < 4; r++) {
+      const ar = a + r * stride;
+      const s = fold4(v128.load(tmp + 32 * r), v128.load(tmp + 32 * r, 16));
+      v128.store(accs + 16 * r, f32x4.add(v128.load(accs + 16 * r), termsFromSums(type, s, w, ar + scalesAt, ar + sumsAt, b, 4)));
+    }
+  }
+  for (let r: usize = 0; r < 4; r++) {
+    const ar = a + r * stride;
+    let acc = v128.load(accs + 16 * r);
+    if (b < nb) acc = f32x4.add(acc, groupTerms(type, w, ar, ar + scalesAt, ar + sumsAt, b, nb - b));
+    store<f32>(out + r * outStride, hsum(acc));
+  }
+}
+
+/** Four input rows (at a, stride apart) · one q4_k weight row of nsb super-blocks: outputs at out + r·outStride. */
+function rowsDotQ4_K4(w: usize, a: usize, stride: usize, scalesAt: usize, sumsAt: usize, nsb: i32, out: usize, outStride: usize, tmp: usize): void {
+  const chunkCodes: usize = 64 * Q4_CODE_BYTES;
+  let acc0: f32 = 0, acc1: f32 = 0, acc2: f32 = 0, acc3: f32 = 0;
+  for (let sb = 0; sb < nsb; sb++) {
+    const blk = w + <usize>sb * 144, ab = a + <usize>sb * 4 * chunkCodes;
+    for (let c: usize = 0; c < 4; c++) {
+      const qs = blk + 16 + (c << 5);
+      const first = v128.load(qs), second = v128.load(qs, 16);
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        const lo0 = lowNibbles(first), lo1 = lowNibbles(second), hi0 = highNibbles(first), hi1 = highNibbles(second);
+        for (let r: usize = 0; r < 4; r++) {
+          const ac = ab + r * stride + c * chunkCodes, t = tmp + 128 * r + 32 * c;
+          v128.store(t, relaxedBlock(lo0, v128.load(ac), lo1, v128.load(ac, 16)));
+          v128.store(t, relaxedBlock(hi0, v128.load(ac, 32), hi1, v128.load(ac, 48)), 16);
+        }
+      } else {
+        const m = i16x8.splat(0x000f);
+        const f0 = v128.and(first, m), f1 = v128.and(i16x8.shr_u(first, 4), m), f2 = v128.and(i16x8.shr_u(first, 8), m), f3 = i16x8.shr_u(first, 12);
+        const g0 = v128.and(second, m), g1 = v128.and(i16x8.shr_u(second, 4), m), g2 = v128.and(i16x8.shr_u(second, 8), m), g3 = i16x8.shr_u(second, 12);
+        for (let r: usize = 0; r < 4; r++) {
+          const ac = ab + r * stride + c * chunkCodes, t = tmp + 128 * r + 32 * c;
+          v128.store(t, dot32(f0, f2, g0, g2, ac));
+          v128.store(t, dot32(f1, f3, g1, g3, ac + 64), 16);
+        }
+      }
+    }
+    for (let r: usize = 0; r < 4; r++) {
+      const t = tmp + 128 * r, ar = a + r * stride;
+      const lo = sum4x4(v128.load(t), v128.load(t, 16), v128.load(t, 32), v128.load(t, 48));
+      const hi = sum4x4(v128.load(t, 64), v128.load(t, 80), v128.load(t, 96), v128.load(t, 112));
+      const term = superBlockTerm(blk, lo, hi, ar + sumsAt + (<usize>sb << 5), load<f32>(ar + scalesAt + (<usize>sb << 2)));
+      if (r == 0) acc0 += term; else if (r == 1) acc1 += term; else if (r == 2) acc2 += term; else acc3 += term;
+    }
+  }
+  store<f32>(out, acc0);
+  store<f32>(out + outStride, acc1);
+  store<f32>(out + 2 * outStride, acc2);
+  store<f32>(out + 3 * outStride, acc3);
 }
 

@@ -20,7 +20,7 @@ for (const relaxedSimd of [false, true]) {
   let wasm;
   try { wasm = await createWasmBackend({ relaxedSimd }); } catch { continue; }
   for (const type of Object.keys(QUANT_TYPES)) {
-    for (const [rows, k, n] of [[1, 768, 37], [3, 512, 9], [1, 256, 5]]) {
+    for (const [rows, k, n] of [[1, 768, 37], [5, 512, 9], [6, 256, 5]]) {
       const w = new Uint8Array(n * quantRowBytes(type, k)).map(() => Math.floor(next() * 256));
       const { blockBytes } = QUANT_TYPES[type];
       // finite scales: clear the top exponent bit of every f16 in the scale fields (and f16 weights)

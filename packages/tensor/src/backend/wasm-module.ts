@@ -28,7 +28,7 @@ export interface KernelExports {
     t: number, nT: number, scratch: number,
   ): void;
   /** ggml type id `type` (1 f16, 2 q4_0, 3 q4_1, 8 q8_0, 12 q4_k); `a` is the input (f16) or its quantized rows. */
-  matmulQuant(type: number, out: number, a: number, w: number, rows: number, k: number, n: number, t: number, nT: number): void;
+  matmulQuant(type: number, out: number, a: number, w: number, rows: number, k: number, n: number, t: number, nT: number, scratch: number): void;
   /** Quantizes `rows` rows of k floats at x into rows of activationRowBytes(type, k) at act; k bytes of scratch at tmp. */
   quantizeActivations(type: number, x: number, rows: number, k: number, act: number, tmp: number): void;
   activationRowBytes(type: number, k: number): number;

@@ -269,7 +269,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       const j = this.jobArgs;
       j[0] = info.ggmlId; j[1] = po; j[2] = input; j[3] = pw; j[4] = rows; j[5] = inFeatures; j[6] = outFeatures;
       this.pool.run(JOB_MATMUL_QUANT, j, 7);
-    } else this.kernels.matmulQuant(info.ggmlId, po, input, pw, rows, inFeatures, outFeatures, 0, 1);
+    } else this.kernels.matmulQuant(info.ggmlId, po, input, pw, rows, inFeatures, outFeatures, 0, 1, this.scratch);
     s.done();
   }
 
