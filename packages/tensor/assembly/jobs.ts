@@ -28,6 +28,7 @@ import { gemmBlock } from "./gemm";
 import { linearRows } from "./linear";
 import { attentionRows } from "./attention";
 import { matmulQuantRows } from "./quant-dot";
+import { attentionPackedRows } from "./attention-packed";
 
 export const CTRL_BYTES = 256 + 64 * 64;
 export const MAX_THREADS = 64;
@@ -40,6 +41,7 @@ export const JOB_MATVEC = 2;
 export const JOB_ATTENTION = 3;
 export const JOB_LINEAR = 4;
 export const JOB_MATMUL_QUANT = 5;
+export const JOB_ATTENTION_PACKED = 6;
 
 // [lo, hi) of part t when `units` are split into nT near-equal parts
 @inline function partLo(units: i32, t: i32, nT: i32): i32 {
@@ -134,6 +136,16 @@ export function attention(
     partLo(units, t, nT), partLo(units, t + 1, nT), scratch);
 }
 
+/** Part t of nT of causal attention over packed K and V rows (see attention-packed.ts), split as attention is. */
+export function attentionPacked(
+  out: usize, q: usize, k: usize, v: usize, probs: usize, kType: i32, vType: i32, kRowBytes: i32, vRowBytes: i32,
+  seqQ: i32, seqKv: i32, nHeads: i32, nKvHeads: i32, headDim: i32, t: i32, nT: i32, scratch: usize,
+): void {
+  const units = nHeads * seqQ;
+  attentionPackedRows(out, q, k, v, probs, kType, vType, <usize>kRowBytes, <usize>vRowBytes, seqQ, seqKv, nHeads, nKvHeads, headDim,
+    partLo(units, t, nT), partLo(units, t + 1, nT), scratch);
+}
+
 // Part `part` of `parts` of the job in the control block, on thread-private scratch.
 function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
   const p = ctrl + ARGS;
@@ -156,6 +168,11 @@ function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
       break;
     case JOB_MATMUL_QUANT:
       matmulQuant(load<i32>(p), load<u32>(p, 4), load<u32>(p, 8), load<u32>(p, 12), load<i32>(p, 16), load<i32>(p, 20), load<i32>(p, 24),
+        part, parts, scratch);
+      break;
+    case JOB_ATTENTION_PACKED:
+      attentionPacked(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<u32>(p, 12), load<u32>(p, 16), load<i32>(p, 20), load<i32>(p, 24),
+        load<i32>(p, 28), load<i32>(p, 32), load<i32>(p, 36), load<i32>(p, 40), load<i32>(p, 44), load<i32>(p, 48), load<i32>(p, 52),
         part, parts, scratch);
       break;
     default:

@@ -171,7 +171,7 @@ const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
  * scales (f32 per block) and sums (i32 per block) behind them. Inlined per type, so every
  * `type ==` and `count >` test folds away.
  */
-@inline function rowDot32(type: i32, w: usize, a: usize, scales: usize, sums: usize, nb: i32): f32 {
+@inline export function rowDot32(type: i32, w: usize, a: usize, scales: usize, sums: usize, nb: i32): f32 {
   let acc = f32x4.splat(0);
   let b = 0;
   for (; b + 4 <= nb; b += 4) acc = f32x4.add(acc, groupTerms(type, w, a, scales, sums, b, 4));

@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist/index.js");
 
 const script = `
-const { createWasmBackend, jsBackend, QUANT_TYPES, quantRowBytes } = await import(${JSON.stringify(dist)});
+const { createWasmBackend, jsBackend, QUANT_TYPES, quantRowBytes, KV_TYPES, kvRowBytes, f32ToF16 } = await import(${JSON.stringify(dist)});
 let seed = 12345;
 const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
 const failures = [];
@@ -36,6 +36,29 @@ for (const relaxedSimd of [false, true]) {
           : got.findIndex((v, i) => !Object.is(v, want[i]));
         if (bad >= 0) failures.push(type + (relaxedSimd ? " relaxed" : " plain") + " [" + rows + "," + k + "," + n + "] at " + bad + ": " + got[bad] + " vs " + want[bad]);
       }
+    }
+  }
+  // attention over packed KV rows: scores and outputs within float rounding of the reference
+  for (const type of Object.keys(KV_TYPES)) {
+    const [seqQ, seqKv, nHeads, nKvHeads, headDim] = [2, 37, 4, 2, 64];
+    const rowBytes = kvRowBytes(type, nKvHeads * headDim);
+    const rows = () => {
+      const b = new Uint8Array(seqKv * rowBytes).map(() => Math.floor(next() * 256));
+      const step = type === "f32" ? 4 : type === "f16" ? 2 : KV_TYPES[type].blockBytes;
+      for (let i = 0; i < b.length; i += step) {
+        if (type === "f32") new DataView(b.buffer).setFloat32(i, next() - 0.5, true);
+        else { const h = f32ToF16((next() - 0.5) * (type === "f16" ? 1 : 0.05)); b[i] = h & 255; b[i + 1] = h >> 8; }
+        if (type === "q4_1") { const m = f32ToF16(-0.1 * next()); b[i + 2] = m & 255; b[i + 3] = m >> 8; }
+      }
+      return b;
+    };
+    const k = rows(), v = rows(), q = new Float32Array(seqQ * nHeads * headDim).map(() => next() - 0.5);
+    const want = new Float32Array(q.length), got = new Float32Array(q.length);
+    jsBackend.attentionPacked(want, q, k, v, type, type, seqQ, seqKv, nHeads, nKvHeads, headDim);
+    for (let rep = 0; rep < 3; rep++) {
+      wasm.attentionPacked(got, q, k, v, type, type, seqQ, seqKv, nHeads, nKvHeads, headDim);
+      const bad = got.findIndex((x, i) => !(Math.abs(x - want[i]) <= 1e-6 + 2e-5 * Math.abs(want[i])));
+      if (bad >= 0) failures.push("attentionPacked " + type + (relaxedSimd ? " relaxed" : " plain") + " at " + bad + ": " + got[bad] + " vs " + want[bad]);
     }
   }
   await wasm.dispose();

@@ -1,6 +1,6 @@
-import { f16ToF32 } from "@zero-llm/tensor";
+import { KV_TYPES, kvRowBytes, kvRowValues } from "@zero-llm/tensor";
 import { QuantError } from "../errors";
-import { fp16, f32, int8At, readF16 } from "../formats/c-float";
+import { fp16 } from "../formats/c-float";
 import { quantizeRowQ8_0, Q8_0_BLOCK_BYTES, QK8_0 } from "../formats/q8_0";
 import { quantizeRowQ4_0, Q4_0_BLOCK_BYTES } from "../formats/q4_0";
 import { quantizeRowQ4_1, Q4_1_BLOCK_BYTES } from "../formats/q4_1";
@@ -23,8 +23,9 @@ import { quantizeRowQ4_1, Q4_1_BLOCK_BYTES } from "../formats/q4_1";
  * The price: a block shared by two heads has one scale for both.
  *
  * The packing is ggml's reference quantizer (quantize_row_q8_0_ref, …): the same bytes
- * llama.cpp's reference writes. Queries and attention weights stay float32 (llama.cpp quantizes
- * the query to q8_0 for a q8_0 cache; keeping it exact costs nothing here).
+ * llama.cpp's reference writes. `dot` and `addScaled` are plain float64 sums over the decoded
+ * values; the fast path is the tensor package's `backend.attentionPacked`, which reads the same
+ * rows (and, as llama.cpp does, quantizes the query to Q8_0 codes for a block-typed key cache).
  */
 export interface KvRowFormat {
   readonly name: KvCacheType;
@@ -46,7 +47,6 @@ export interface KvRowFormat {
 export type KvCacheType = "f16" | "q8_0" | "q4_0" | "q4_1";
 
 const BLOCK = QK8_0;
-const blocksOf = (rowLen: number): number => Math.ceil(rowLen / BLOCK);
 
 // One zero-padded block of input, for the tail of a row that does not fill its last block.
 const tail = new Float32Array(BLOCK);
@@ -65,120 +65,53 @@ function packRow(
   }
 }
 
-/**
- * The readers of the three block formats share one walk over the blocks that [start, start +
- * count) touches; `code(b, j)` is value j's integer code in block b and (scale, offset) its
- * block's value = scale · code + offset.
- */
-interface BlockCodes {
-  readonly blockBytes: number;
-  scale(row: Uint8Array, block: number): number;
-  /** q4_1's m; null where there is none (adding 0 would turn −0 into +0, unlike ggml). */
-  offset: ((row: Uint8Array, block: number) => number) | null;
-  code(row: Uint8Array, block: number, j: number): number;
+function packF16(src: Float32Array, srcOffset: number, rowLen: number, dst: Uint8Array, dstOffset: number): void {
+  for (let i = 0; i < rowLen; i++) {
+    const h = fp16(src[srcOffset + i]);
+    dst[dstOffset + 2 * i] = h & 0xff;
+    dst[dstOffset + 2 * i + 1] = h >>> 8;
+  }
 }
 
-const q8_0Codes: BlockCodes = {
-  blockBytes: Q8_0_BLOCK_BYTES,
-  scale: (row, block) => readF16(row, block),
-  offset: null,
-  code: (row, block, j) => int8At(row, block + 2 + j),
-};
-const q4_0Codes: BlockCodes = {
-  blockBytes: Q4_0_BLOCK_BYTES,
-  scale: (row, block) => readF16(row, block),
-  offset: null,
-  code: (row, block, j) => (j < 16 ? row[block + 2 + j] & 0xf : row[block + 2 + j - 16] >> 4) - 8,
-};
-const q4_1Codes: BlockCodes = {
-  blockBytes: Q4_1_BLOCK_BYTES,
-  scale: (row, block) => readF16(row, block),
-  offset: (row, block) => readF16(row, block + 2),
-  code: (row, block, j) => (j < 16 ? row[block + 4 + j] & 0xf : row[block + 4 + j - 16] >> 4),
-};
+// Decoded values of one head slice, reused (grown on demand): dot and addScaled allocate nothing.
+let slice = new Float32Array(64);
+function decoded(type: KvCacheType, row: Uint8Array, rowOffset: number, start: number, count: number): Float32Array {
+  if (slice.length < count) slice = new Float32Array(Math.max(count, 2 * slice.length));
+  kvRowValues(type, row, rowOffset, start, count, slice, 0);
+  return slice;
+}
 
-function blockFormat(
-  name: KvCacheType, codes: BlockCodes,
-  quantize: (x: Float32Array, y: Uint8Array, k: number, xOffset: number, yOffset: number) => void,
-): KvRowFormat {
-  const { blockBytes } = codes;
-  const offsetOf = (row: Uint8Array, block: number): number => (codes.offset === null ? 0 : codes.offset(row, block));
+/**
+ * A row codec: packing is this package's (ggml's reference quantizers); reading is the tensor
+ * package's kvRowValues, the decoding its packed attention kernel is held to.
+ */
+function rowFormat(name: KvCacheType, pack: KvRowFormat["quantizeRow"]): KvRowFormat {
+  const { blockSize, blockBytes } = KV_TYPES[name];
   return {
     name,
-    bytesPerValue: blockBytes / BLOCK,
-    rowBytes: (rowLen) => blocksOf(rowLen) * blockBytes,
-    quantizeRow: (src, srcOffset, rowLen, dst, dstOffset) => packRow(quantize, blockBytes, src, srcOffset, rowLen, dst, dstOffset),
-    dequantize(row, rowOffset, start, count, out, outOffset) {
-      for (let i = 0; i < count; i++) {
-        const e = start + i, block = rowOffset + Math.floor(e / BLOCK) * blockBytes;
-        // scale · code (+ offset), each step in float32 as ggml's dequantize_row_* computes it
-        const scaled = f32(codes.code(row, block, e % BLOCK) * codes.scale(row, block));
-        out[outOffset + i] = codes.offset === null ? scaled : f32(scaled + codes.offset(row, block));
-      }
-    },
+    bytesPerValue: blockBytes / blockSize,
+    rowBytes: (rowLen) => kvRowBytes(name, rowLen),
+    quantizeRow: pack,
+    dequantize: (row, rowOffset, start, count, out, outOffset) => kvRowValues(name, row, rowOffset, start, count, out, outOffset),
     dot(q, qOffset, row, rowOffset, start, count) {
-      // per block: Σ q·code and Σ q in float64, then scale and offset once
+      const values = decoded(name, row, rowOffset, start, count);
       let sum = 0;
-      for (let e = start; e < start + count;) {
-        const b = Math.floor(e / BLOCK), end = Math.min(start + count, (b + 1) * BLOCK);
-        const block = rowOffset + b * blockBytes;
-        let qc = 0, qs = 0;
-        for (; e < end; e++) {
-          const qv = q[qOffset + e - start];
-          qc += qv * codes.code(row, block, e - b * BLOCK);
-          qs += qv;
-        }
-        sum += qc * codes.scale(row, block) + qs * offsetOf(row, block);
-      }
+      for (let d = 0; d < count; d++) sum += q[qOffset + d] * values[d];
       return sum;
     },
     addScaled(p, row, rowOffset, start, count, out, outOffset) {
-      for (let e = start; e < start + count;) {
-        const b = Math.floor(e / BLOCK), end = Math.min(start + count, (b + 1) * BLOCK);
-        const block = rowOffset + b * blockBytes;
-        const ps = p * codes.scale(row, block), po = p * offsetOf(row, block);
-        for (; e < end; e++) out[outOffset + e - start] += ps * codes.code(row, block, e - b * BLOCK) + po;
-      }
+      const values = decoded(name, row, rowOffset, start, count);
+      for (let d = 0; d < count; d++) out[outOffset + d] += p * values[d];
     },
   };
 }
 
-const f16Format: KvRowFormat = {
-  name: "f16",
-  bytesPerValue: 2,
-  rowBytes: (rowLen) => 2 * rowLen,
-  quantizeRow(src, srcOffset, rowLen, dst, dstOffset) {
-    for (let i = 0; i < rowLen; i++) {
-      const h = fp16(src[srcOffset + i]);
-      dst[dstOffset + 2 * i] = h & 0xff;
-      dst[dstOffset + 2 * i + 1] = h >>> 8;
-    }
-  },
-  dequantize(row, rowOffset, start, count, out, outOffset) {
-    for (let i = 0; i < count; i++) out[outOffset + i] = readF16(row, rowOffset + 2 * (start + i));
-  },
-  dot(q, qOffset, row, rowOffset, start, count) {
-    let sum = 0;
-    for (let i = 0; i < count; i++) {
-      const at = rowOffset + 2 * (start + i);
-      sum += q[qOffset + i] * f16ToF32(row[at] | (row[at + 1] << 8));
-    }
-    return sum;
-  },
-  addScaled(p, row, rowOffset, start, count, out, outOffset) {
-    for (let i = 0; i < count; i++) {
-      const at = rowOffset + 2 * (start + i);
-      out[outOffset + i] += p * f16ToF32(row[at] | (row[at + 1] << 8));
-    }
-  },
-};
-
 /** The row codecs, by name. */
 export const KV_ROW_FORMATS: Readonly<Record<KvCacheType, KvRowFormat>> = {
-  f16: f16Format,
-  q8_0: blockFormat("q8_0", q8_0Codes, quantizeRowQ8_0),
-  q4_0: blockFormat("q4_0", q4_0Codes, quantizeRowQ4_0),
-  q4_1: blockFormat("q4_1", q4_1Codes, quantizeRowQ4_1),
+  f16: rowFormat("f16", packF16),
+  q8_0: rowFormat("q8_0", (src, srcOffset, rowLen, dst, dstOffset) => packRow(quantizeRowQ8_0, Q8_0_BLOCK_BYTES, src, srcOffset, rowLen, dst, dstOffset)),
+  q4_0: rowFormat("q4_0", (src, srcOffset, rowLen, dst, dstOffset) => packRow(quantizeRowQ4_0, Q4_0_BLOCK_BYTES, src, srcOffset, rowLen, dst, dstOffset)),
+  q4_1: rowFormat("q4_1", (src, srcOffset, rowLen, dst, dstOffset) => packRow(quantizeRowQ4_1, Q4_1_BLOCK_BYTES, src, srcOffset, rowLen, dst, dstOffset)),
 };
 
 /** The codec of a --cache-type-k / --cache-type-v name; UNSUPPORTED_TYPE for others ("f32" has none: its rows are floats). */

@@ -1,3 +1,4 @@
+import type { KvType } from "../quant/kv";
 import type { QuantType } from "../quant/types";
 
 /**
@@ -101,6 +102,19 @@ export interface Backend extends TrainKernels {
     out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
     seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number,
     opts?: { kvStride?: number; probs?: Float32Array },
+  ): void;
+
+  /**
+   * `attention` over a packed KV cache: k and v hold seqKv rows of nKvHeads · headDim values,
+   * each row stored as `kType` / `vType` (f32, f16, q8_0, q4_0, q4_1: ggml's layouts, rows packed
+   * whole with the last block zero-padded, kvRowBytes(type, nKvHeads · headDim) bytes apart;
+   * src/quant/kv.ts). Scores and the value sum read the rows straight from those bytes. Same
+   * shapes and causal rule as `attention`; K and V types are independent.
+   */
+  attentionPacked(
+    out: Float32Array, q: Float32Array, k: Uint8Array, v: Uint8Array, kType: KvType, vType: KvType,
+    seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number,
+    opts?: { probs?: Float32Array },
   ): void;
 
   /** Elementwise on contiguous arrays of equal length (out may alias an input). */

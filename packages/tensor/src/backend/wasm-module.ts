@@ -32,6 +32,10 @@ export interface KernelExports {
   /** Quantizes `rows` rows of k floats at x into rows of activationRowBytes(type, k) at act; k bytes of scratch at tmp. */
   quantizeActivations(type: number, x: number, rows: number, k: number, act: number, tmp: number): void;
   activationRowBytes(type: number, k: number): number;
+  attentionPacked(
+    out: number, q: number, k: number, v: number, probs: number, kType: number, vType: number, kRowBytes: number, vRowBytes: number,
+    seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number, t: number, nT: number, scratch: number,
+  ): void;
   runJob(ctrl: number, t: number, gen: number): void;
   // training kernels (assembly/train.ts); 0 is the "no array" pointer
   transpose(out: number, x: number, batch: number, rows: number, cols: number): void;

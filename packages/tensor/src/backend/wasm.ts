@@ -6,8 +6,10 @@ import { WasmTrainKernels } from "./wasm-train";
 import { RopeTables } from "./wasm-rope";
 import { kernelImports, kernelModule, relaxedSimdSupported, sharedMemorySupported } from "./wasm-module";
 import type { KernelExports } from "./wasm-module";
-import { JOB_ATTENTION, JOB_LINEAR, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
+import { JOB_ATTENTION, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
 import { checkMatmulQuant, type QuantType } from "../quant/types";
+import { checkAttentionPacked } from "../quant/attention-reference";
+import { KV_TYPES, type KvType } from "../quant/kv";
 import { checkOptions, type WasmBackendOptions } from "./wasm-options";
 
 export type { WasmBackendOptions } from "./wasm-options";
@@ -360,6 +362,32 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       j[0] = po; j[1] = pq; j[2] = pk; j[3] = pv; j[4] = pp; j[5] = seqQ; j[6] = seqKv; j[7] = nHeads; j[8] = nKvHeads; j[9] = headDim; j[10] = kvStride;
       this.pool.run(JOB_ATTENTION, j, 11);
     } else this.kernels.attention(po, pq, pk, pv, pp, seqQ, seqKv, nHeads, nKvHeads, headDim, kvStride, 0, 1, this.scratch);
+    s.done();
+  }
+
+  attentionPacked(
+    out: Float32Array, q: Float32Array, k: Uint8Array, v: Uint8Array, kType: KvType, vType: KvType,
+    seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number,
+    opts: { probs?: Float32Array } = {},
+  ): void {
+    const { kRowBytes, vRowBytes } = checkAttentionPacked("wasm", out, q, k, v, kType, vType, seqQ, seqKv, nHeads, nKvHeads, headDim, opts.probs);
+    if (seqQ === 0 || nHeads * headDim === 0) return;
+    // one row of scores per head of a query, then the query heads quantized for a block K cache
+    this.ensureScratch(nHeads * (seqKv * 4 + 3 * headDim + 64) + headDim + 64);
+    const s = this.begin();
+    const pq = s.in(q), pk = s.inBytes(k), pv = s.inBytes(v);
+    const pp = opts.probs ? s.out(opts.probs, false) : 0;
+    const po = s.out(out, false);
+    const kId = KV_TYPES[kType].ggmlId, vId = KV_TYPES[vType].ggmlId;
+    const rowsOfWork = nHeads * seqQ;
+    if (rowsOfWork > 1 && this.parallel(2 * rowsOfWork * seqKv * headDim, PARALLEL_MIN_FLOPS / 8)) {
+      const j = this.jobArgs;
+      j[0] = po; j[1] = pq; j[2] = pk; j[3] = pv; j[4] = pp; j[5] = kId; j[6] = vId; j[7] = kRowBytes; j[8] = vRowBytes;
+      j[9] = seqQ; j[10] = seqKv; j[11] = nHeads; j[12] = nKvHeads; j[13] = headDim;
+      this.pool.run(JOB_ATTENTION_PACKED, j, 14);
+    } else {
+      this.kernels.attentionPacked(po, pq, pk, pv, pp, kId, vId, kRowBytes, vRowBytes, seqQ, seqKv, nHeads, nKvHeads, headDim, 0, 1, this.scratch);
+    }
     s.done();
   }
 

@@ -33,7 +33,7 @@ function laneTotal(): number {
 }
 
 /** q8_0 weights · q8_0 input: Σ_b (dw·dx)·Σ_j w_j·x_j. */
-function dotQ8_0(w: Uint8Array, at: number, x: QuantizedRow, k: number): number {
+export function dotQ8_0(w: Uint8Array, at: number, x: QuantizedRow, k: number): number {
   for (let b = 0; b < k / 32; b++) {
     const block = at + 34 * b;
     let isum = 0;
@@ -44,7 +44,7 @@ function dotQ8_0(w: Uint8Array, at: number, x: QuantizedRow, k: number): number 
 }
 
 /** q4_0 weights · q8_0 input: Σ_b (dw·dx)·Σ_j (q_j − 8)·x_j, the − 8 taken once per block as −8·Σ x_j. */
-function dotQ4_0(w: Uint8Array, at: number, x: QuantizedRow, k: number): number {
+export function dotQ4_0(w: Uint8Array, at: number, x: QuantizedRow, k: number): number {
   for (let b = 0; b < k / 32; b++) {
     const block = at + 18 * b;
     let isum = 0;
@@ -59,7 +59,7 @@ function dotQ4_0(w: Uint8Array, at: number, x: QuantizedRow, k: number): number 
 }
 
 /** q4_1 weights · q8_1 input: Σ_b (dw·dx)·Σ_j q_j·x_j + (mw·dx)·Σ_j x_j. */
-function dotQ4_1(w: Uint8Array, at: number, x: QuantizedRow, k: number): number {
+export function dotQ4_1(w: Uint8Array, at: number, x: QuantizedRow, k: number): number {
   for (let b = 0; b < k / 32; b++) {
     const block = at + 20 * b;
     let isum = 0;
