@@ -5,7 +5,8 @@
 //   q·k   Σ over the slice's blocks of d·Σ q·code (+ m·Σ q for q4_1), codes widened to f32
 //   p·v   out += (p·d)·code (+ p·m), block by block
 // A head slice that starts on a block boundary and covers whole blocks (headDim a multiple of
-// 32) takes the SIMD path; any other slice (heads that share blocks) is read value by value.
+// 32) is read block by block; when heads share blocks (stories15M: 6 heads of 48), each cached
+// row is decoded once, whole, into float32 scratch and every head reads its slice from there.
 // With whole-block heads, a q8_0 / q4_0 / q4_1 key cache is scored as llama.cpp scores it: the
 // query head is quantized to Q8_0 codes once per query (quant-activation.ts) and each cached
 // head slice is a weight row for quant-dot.ts's integer block dot product.
@@ -133,6 +134,58 @@ function valueAt(type: i32, row: usize, e: i32): f32 {
   }
 }
 
+/** The nb blocks of a q8_0 / q4_0 / q4_1 row decoded to 32·nb floats at dst (ggml's values). */
+@inline function decodeRow(type: i32, row: usize, nb: i32, dst: usize): void {
+  const bb = blockBytesOf(type);
+  for (let b = 0; b < nb; b++) {
+    const block = row + <usize>b * bb, db = dst + (<usize>b << 7);
+    const d = f32x4.splat(halfAt(block));
+    const m = f32x4.splat(type == Q4_1 ? halfAt(block + 2) : 0);
+    for (let half = 0; half < 2; half++) {
+      const codes = blockCodes(type, block, half == 1);
+      for (let part = 0; part < 4; part++) {
+        let y = f32x4.mul(bytesToFloat(codes, part), d);
+        if (type == Q4_1) y = f32x4.add(y, m);
+        v128.store(db + <usize>(half * 64 + part * 16), y);
+      }
+    }
+  }
+}
+
+// Scores and values for block-typed rows whose heads share blocks: row t decoded once into
+// `rowScratch`, then every head reads its float slice (attention.ts's dot and axpy).
+@inline function scoresDecoded(
+  kType: i32, qRow: usize, k: usize, kRowBytes: usize, rowBlocks: i32, n: i32, headDim: i32, group: i32,
+  h0: i32, h1: i32, scores0: usize, scoresStride: usize, rowScratch: usize,
+): void {
+  const scale = <f32>(1 / Math.sqrt(<f64>headDim));
+  const headBytes = <usize>headDim * 4;
+  const g0 = h0 / group, inGroup0 = h0 % group;
+  for (let t = 0; t < n; t++) {
+    decodeRow(kType, k + <usize>t * kRowBytes, rowBlocks, rowScratch);
+    let kvHead = rowScratch + <usize>g0 * headBytes, inGroup = inGroup0;
+    for (let h = h0; h < h1; h++) {
+      store<f32>(scores0 + <usize>(h - h0) * scoresStride + (<usize>t << 2), dot(qRow + <usize>h * headBytes, kvHead, headDim) * scale);
+      if (++inGroup == group) { inGroup = 0; kvHead += headBytes; }
+    }
+  }
+}
+@inline function valuesDecoded(
+  vType: i32, oRow: usize, v: usize, vRowBytes: usize, rowBlocks: i32, n: i32, headDim: i32, group: i32,
+  h0: i32, h1: i32, scores0: usize, scoresStride: usize, rowScratch: usize,
+): void {
+  const headBytes = <usize>headDim * 4;
+  const g0 = h0 / group, inGroup0 = h0 % group;
+  for (let t = 0; t < n; t++) {
+    decodeRow(vType, v + <usize>t * vRowBytes, rowBlocks, rowScratch);
+    let kvHead = rowScratch + <usize>g0 * headBytes, inGroup = inGroup0;
+    for (let h = h0; h < h1; h++) {
+      packedAxpy(F32, oRow + <usize>h * headBytes, kvHead, 0, headDim, load<f32>(scores0 + <usize>(h - h0) * scoresStride + (<usize>t << 2)));
+      if (++inGroup == group) { inGroup = 0; kvHead += headBytes; }
+    }
+  }
+}
+
 // Scores of heads h0 ≤ h < h1 of query i against positions 0 … n − 1, K rows of type kType
 // (inlined once per type, so the type tests fold away in the loop).
 @inline function scoresPacked(
@@ -236,6 +289,10 @@ function valueAt(type: i32, row: usize, e: i32): f32 {
   }
 }
 
+@inline function nKvHeadsOf(group: i32, nHeads: i32): i32 {
+  return nHeads / group;
+}
+
 // Heads h0 ≤ h < h1 of query i; scores as in attention.ts (probs' rows, or scratch).
 function attendQueryPacked(
   out: usize, q: usize, k: usize, v: usize, probs: usize, kType: i32, vType: i32, kRowBytes: usize, vRowBytes: usize,
@@ -246,17 +303,20 @@ function attendQueryPacked(
   const qRow = q + <usize>i * nHeads * headBytes, oRow = out + <usize>i * nHeads * headBytes;
   const stride: usize = probs != 0 ? <usize>seqQ * seqKv * 4 : <usize>seqKv * 4;
   const scores0: usize = probs != 0 ? probs + (<usize>(h0 * seqQ + i) * seqKv << 2) : scratch;
+  // scratch: the scores (unless they go to probs), a decoded row, the query heads' codes
+  const rowBlocks = (nKvHeadsOf(group, nHeads) * headDim + 31) >> 5;
+  const rowScratch = scratch + (probs != 0 ? 0 : <usize>(h1 - h0) * stride);
   if ((kType == Q8_0 || kType == Q4_0 || kType == Q4_1) && (headDim & 31) == 0) {
-    // the query heads as activation rows, after the scores' scratch (and headDim bytes of codes)
+    // the query heads as activation rows (and headDim bytes of codes)
     const actBytes = <usize>activationRowBytes(kType, headDim);
-    const act = scratch + (probs != 0 ? 0 : <usize>(h1 - h0) * stride);
+    const act = rowScratch + (<usize>rowBlocks << 7);
     quantizeActivations(kType, qRow + <usize>h0 * headBytes, h1 - h0, headDim, act, act + <usize>(h1 - h0) * actBytes);
     if (kType == Q8_0) scoresQuantized(Q8_0, act, actBytes, k, kRowBytes, n, headDim, group, h0, h1, scores0, stride);
     else if (kType == Q4_0) scoresQuantized(Q4_0, act, actBytes, k, kRowBytes, n, headDim, group, h0, h1, scores0, stride);
     else scoresQuantized(Q4_1, act, actBytes, k, kRowBytes, n, headDim, group, h0, h1, scores0, stride);
-  } else if (kType == Q8_0) scoresPacked(Q8_0, qRow, k, kRowBytes, n, headDim, group, h0, h1, scores0, stride);
-  else if (kType == Q4_0) scoresPacked(Q4_0, qRow, k, kRowBytes, n, headDim, group, h0, h1, scores0, stride);
-  else if (kType == Q4_1) scoresPacked(Q4_1, qRow, k, kRowBytes, n, headDim, group, h0, h1, scores0, stride);
+  } else if (kType == Q8_0) scoresDecoded(Q8_0, qRow, k, kRowBytes, rowBlocks, n, headDim, group, h0, h1, scores0, stride, rowScratch);
+  else if (kType == Q4_0) scoresDecoded(Q4_0, qRow, k, kRowBytes, rowBlocks, n, headDim, group, h0, h1, scores0, stride, rowScratch);
+  else if (kType == Q4_1) scoresDecoded(Q4_1, qRow, k, kRowBytes, rowBlocks, n, headDim, group, h0, h1, scores0, stride, rowScratch);
   else if (kType == F16) scoresPacked(F16, qRow, k, kRowBytes, n, headDim, group, h0, h1, scores0, stride);
   else scoresPacked(F32, qRow, k, kRowBytes, n, headDim, group, h0, h1, scores0, stride);
   for (let h = h0; h < h1; h++) {
@@ -265,9 +325,13 @@ function attendQueryPacked(
     if (probs != 0 && n < seqKv) memory.fill(scores + (<usize>n << 2), 0, <usize>(seqKv - n) << 2);
   }
   memory.fill(oRow + <usize>h0 * headBytes, 0, <usize>(h1 - h0) * headBytes);
-  if (vType == Q8_0) valuesPacked(Q8_0, oRow, v, vRowBytes, n, headDim, group, h0, h1, scores0, stride);
-  else if (vType == Q4_0) valuesPacked(Q4_0, oRow, v, vRowBytes, n, headDim, group, h0, h1, scores0, stride);
-  else if (vType == Q4_1) valuesPacked(Q4_1, oRow, v, vRowBytes, n, headDim, group, h0, h1, scores0, stride);
+  const blockHeads = (headDim & 31) == 0;
+  if (vType == Q8_0 && blockHeads) valuesPacked(Q8_0, oRow, v, vRowBytes, n, headDim, group, h0, h1, scores0, stride);
+  else if (vType == Q4_0 && blockHeads) valuesPacked(Q4_0, oRow, v, vRowBytes, n, headDim, group, h0, h1, scores0, stride);
+  else if (vType == Q4_1 && blockHeads) valuesPacked(Q4_1, oRow, v, vRowBytes, n, headDim, group, h0, h1, scores0, stride);
+  else if (vType == Q8_0) valuesDecoded(Q8_0, oRow, v, vRowBytes, rowBlocks, n, headDim, group, h0, h1, scores0, stride, rowScratch);
+  else if (vType == Q4_0) valuesDecoded(Q4_0, oRow, v, vRowBytes, rowBlocks, n, headDim, group, h0, h1, scores0, stride, rowScratch);
+  else if (vType == Q4_1) valuesDecoded(Q4_1, oRow, v, vRowBytes, rowBlocks, n, headDim, group, h0, h1, scores0, stride, rowScratch);
   else if (vType == F16) valuesPacked(F16, oRow, v, vRowBytes, n, headDim, group, h0, h1, scores0, stride);
   else valuesPacked(F32, oRow, v, vRowBytes, n, headDim, group, h0, h1, scores0, stride);
 }

@@ -372,8 +372,8 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
   ): void {
     const { kRowBytes, vRowBytes } = checkAttentionPacked("wasm", out, q, k, v, kType, vType, seqQ, seqKv, nHeads, nKvHeads, headDim, opts.probs);
     if (seqQ === 0 || nHeads * headDim === 0) return;
-    // one row of scores per head of a query, then the query heads quantized for a block K cache
-    this.ensureScratch(nHeads * (seqKv * 4 + 3 * headDim + 64) + headDim + 64);
+    // one row of scores per head of a query, a decoded cache row, the query heads quantized
+    this.ensureScratch(nHeads * (seqKv * 4 + 3 * headDim + 64) + headDim + 4 * 32 * Math.ceil((nKvHeads * headDim) / 32) + 64);
     const s = this.begin();
     const pq = s.in(q), pk = s.inBytes(k), pv = s.inBytes(v);
     const pp = opts.probs ? s.out(opts.probs, false) : 0;
