@@ -16,26 +16,42 @@ import { fileURLToPath } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const requireFrom = (pkg) => createRequire(path.join(root, "packages", pkg, "package.json"));
 // the ESM builds (the same module instances the transformer build imports: one current backend)
-const load = (pkg) => import(path.join(root, "packages", pkg, "dist/index.js"));
-const { createWasmBackend, setBackend, writeFileAtomic } = await load("tensor");
+const load = (pkg, entry = "index") => import(path.join(root, "packages", pkg, `dist/${entry}.js`));
+const { createWasmBackend, setBackend } = await load("tensor");
+const { writeFileAtomic } = await load("tensor", "node");
 const { trainBpe, saveBpeJson, exportTokenizerJson } = await load("tokenizer-bpe");
-const transformer = await load("transformer");
-const { modelConfig, resolveSettings, trainRun, exportForInference, perplexity, TokenDataset } = transformer;
+const { modelConfig, resolveSettings, perplexity, TokenDataset } = await load("transformer");
+const { trainRun, exportForInference } = await load("transformer", "node");
 
 const args = process.argv.slice(2);
 const flag = (name, fallback) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : fallback; };
-const outDir = path.resolve(root, flag("out", "models/default"));
-const runDir = path.resolve(flag("run", "/tmp/zllm-default-run"));
+const preset = flag("preset", "default");
+const outDir = path.resolve(root, flag("out", `models/${preset}`));
+const runDir = path.resolve(flag("run", `/tmp/zllm-${preset}-run`));
 const resume = args.includes("--resume");
 
 // ---- the recipe (MODEL.md repeats it) ---------------------------------------------------
 const THREADS = 2;
 const VOCAB = 2048;          // 256 bytes + 1791 merges + <|endoftext|>
 const EOT = "<|endoftext|>";
-const CONFIG = { arch: "llama", dim: 128, hiddenDim: 384, nLayers: 4, nHeads: 4, nKvHeads: 2, vocabSize: VOCAB, seqLen: 128, tiedEmbeddings: true };
+// Two presets share the data and the tokenizer (so one can draft for the other): `default` is
+// the embedded model (models/default), `medium` the larger model that measures quantization
+// quality and serves as the target of speculative decoding (models/medium).
+const PRESETS = {
+  default: {
+    config: { arch: "llama", dim: 128, hiddenDim: 384, nLayers: 4, nHeads: 4, nKvHeads: 2, vocabSize: VOCAB, seqLen: 512, tiedEmbeddings: true },
+    settings: { steps: 3000, batchSize: 4, lr: 3e-3, minLr: 3e-4, warmupSteps: 100 },
+  },
+  medium: {
+    config: { arch: "llama", dim: 256, hiddenDim: 768, nLayers: 6, nHeads: 8, nKvHeads: 4, vocabSize: VOCAB, seqLen: 512, tiedEmbeddings: true },
+    settings: { steps: 2500, batchSize: 2, gradAccum: 4, lr: 2e-3, minLr: 2e-4, warmupSteps: 100 },
+  },
+};
+if (!(preset in PRESETS)) throw new Error(`--preset: expected one of ${Object.keys(PRESETS).join(", ")}, found ${preset}`);
+const CONFIG = PRESETS[preset].config;
 const SETTINGS = {
-  steps: 3000, batchSize: 16, gradAccum: 1, lr: 3e-3, minLr: 3e-4, warmupSteps: 100, weightDecay: 0.1,
-  beta1: 0.9, beta2: 0.95, gradClip: 1, evalEvery: 250, evalWindows: 64, checkpointEvery: 100, seed: 1337, valFraction: 0.05,
+  gradAccum: 1, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, gradClip: 1, evalEvery: 250, evalWindows: 64,
+  checkpointEvery: 100, seed: 1337, valFraction: 0.05, ...PRESETS[preset].settings,
 };
 
 async function brownDocuments() {

@@ -5,7 +5,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Tiktoken } from "js-tiktoken/lite";
 import { describe, expect, it } from "vitest";
-import { ggufValue, writeGgufFile } from "@zero-llm/tensor";
+import { ggufValue } from "@zero-llm/tensor";
+import { writeGgufFile } from "@zero-llm/tensor/node";
 import { bytesToByteLevel, fromTokenizerJson, loadBpeJson, trainBpe, type JsTiktokenRanks } from "@zero-llm/tokenizer-bpe";
 import { runCli } from "./helpers";
 

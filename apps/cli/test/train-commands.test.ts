@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdir
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { readCheckpointFile } from "@zero-llm/transformer";
+import { readCheckpointFile } from "@zero-llm/transformer/node";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_MODEL_PATH } from "../src/commands/model-io";
 import { runCli } from "./helpers";

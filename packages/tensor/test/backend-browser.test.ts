@@ -146,9 +146,10 @@ function serve(): Promise<Server> {
     if (url.pathname === "/isolated.html" || url.pathname === "/plain.html") {
       response.writeHead(200, { "Content-Type": "text/html; charset=utf-8", ...(url.pathname === "/isolated.html" ? isolation : {}) });
       response.end(PAGE);
-    } else if (url.pathname === "/index.js") {
+    } else if (/^\/(index|chunk-[\w-]+)\.js$/.test(url.pathname)) {
+      // the root entry and the shared chunks it imports (never node.js: the browser needs none of it)
       response.writeHead(200, { "Content-Type": "text/javascript; charset=utf-8", "Cross-Origin-Resource-Policy": "same-origin" });
-      response.end(readFileSync(bundle));
+      response.end(readFileSync(path.join(dist, url.pathname.slice(1))));
     } else {
       response.writeHead(404).end();
     }

@@ -4,7 +4,8 @@ import { fileURLToPath } from "node:url";
 import { GgufFile } from "@zero-llm/tensor";
 import { BpeTokenizer, fromGgufMetadata, fromTokenizerJson } from "@zero-llm/tokenizer-bpe";
 import { describe, expect, it } from "vitest";
-import { TOKEN_TYPE, TransformerError, bpeVocabularyEntries, llamaCppPreName, loadModel, serializeGgufModel } from "../src/index";
+import { TOKEN_TYPE, TransformerError, bpeVocabularyEntries, llamaCppPreName, serializeGgufModel } from "../src/index";
+import { loadModel } from "../src/node/index";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const defaultModel = path.resolve(here, "../../../models/default");

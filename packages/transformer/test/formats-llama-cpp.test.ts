@@ -6,7 +6,8 @@ import { jsBackend } from "@zero-llm/tensor";
 import { fromTokenizerJson } from "@zero-llm/tokenizer-bpe";
 import type { Llama, LlamaModel, Token } from "node-llama-cpp";
 import { afterAll, describe, expect, it } from "vitest";
-import { Model, allocateWeights, generate, loadModel, writeGgufModel, type Config } from "../src/index";
+import { Model, allocateWeights, generate, type Config } from "../src/index";
+import { loadModel, writeGgufModel } from "../src/node/index";
 
 // llama.cpp itself (node-llama-cpp's CPU prebuilt, a devDependency) loads the GGUF files we write
 // and must compute the same logits and greedy tokens. It runs by default whenever the prebuilt

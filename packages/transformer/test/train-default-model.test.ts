@@ -4,7 +4,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadBpeJson } from "@zero-llm/tokenizer-bpe";
 import { describe, expect, it } from "vitest";
-import { loadModel, perplexity } from "../src/index";
+import { perplexity } from "../src/index";
+import { loadModel } from "../src/node/index";
 
 /**
  * The embedded default model (models/default/, made by tools/train-default-model.mjs) loads

@@ -4,9 +4,8 @@ import path from "node:path";
 import { optim } from "@zero-llm/autograd";
 import { createWasmBackend, getBackend, setBackend, type Backend } from "@zero-llm/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  TokenDataset, Trainer, TransformerLM, loadModel, modelConfig, perplexity, resolveSettings, trainRun,
-} from "../src/index";
+import { TokenDataset, Trainer, TransformerLM, modelConfig, perplexity, resolveSettings } from "../src/index";
+import { loadModel, trainRun } from "../src/node/index";
 import { brownText, byteTokens } from "./train-helpers";
 
 const tmp = (): string => mkdtempSync(path.join(tmpdir(), "zllm-train-"));

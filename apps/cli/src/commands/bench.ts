@@ -1,7 +1,8 @@
 import path from "node:path";
-import { BENCH_SHAPES, Model, isBenchShape, openCheckpoint, randomWeights } from "@zero-llm/transformer";
+import { BENCH_SHAPES, Model, isBenchShape, randomWeights } from "@zero-llm/transformer";
+import { openCheckpoint } from "@zero-llm/transformer/node";
 import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../command";
-import { MODEL_FLAGS, chooseBackend, parseIds } from "./model-io";
+import { CONTEXT_FLAG, MODEL_FLAGS, chooseBackend, parseIds } from "./model-io";
 
 /**
  * `zllm bench --model FILE | --random 15M` measures, as llama.cpp's llama-bench does:
@@ -40,35 +41,61 @@ function tokensFor(n: number, vocabSize: number): number[] {
 }
 
 /** One run of a test: tokens per second. */
-function once(model: Model, kind: "pp" | "tg", n: number): number {
+function once(model: Model, kind: "pp" | "tg", n: number, allowOverflow: boolean): number {
   const tokens = tokensFor(n, model.config.vocabSize);
-  const cache = model.newCache({ capacity: n });
+  const cache = model.newCache({ capacity: n, allowContextOverflow: allowOverflow });
   const t0 = performance.now();
   if (kind === "pp") model.prefill(tokens, cache);
   else for (const t of tokens) model.decode(t, cache);
   return (n * 1000) / (performance.now() - t0);
 }
 
+export interface BenchTest {
+  kind: "pp" | "tg";
+  n: number;
+  /** One of the default tests (not asked for by --pp / --tg): skipped, not refused, past the context. */
+  fromDefault?: boolean;
+}
+
 /**
- * Runs the tests in order. A test longer than the model's context: for gpt2 (seqLen learned
- * positions, nothing to compute past them) it is skipped; for RoPE models it runs on a cache
- * sized for the test (positions are computed, so the speed is real) with a note that the model
- * was not trained that far. Either way `onNote` says so.
+ * The tests that run, decided before any does, under the one context rule: a test longer than
+ * the model's context (config.seqLen) is a usage error naming its flag, unless
+ * --allow-context-overflow and a RoPE model (positions are computed, so the speed is real; the
+ * outputs are not meaningful, and a note says so); a default test that does not fit is skipped
+ * with a note instead. gpt2 never runs past its learned positions.
  */
+export function planBench(model: Model, tests: readonly BenchTest[], allowOverflow: boolean, onNote: (note: string) => void): BenchTest[] {
+  const { arch, seqLen } = model.config;
+  const runnable: BenchTest[] = [];
+  for (const test of tests) {
+    const { kind, n } = test;
+    if (n <= seqLen) {
+      runnable.push(test);
+    } else if (allowOverflow && arch === "llama") {
+      onNote(`bench: note: ${kind}${n} runs past the model's trained context (${seqLen} tokens); RoPE computes the positions, so the speed is real, the outputs are not meaningful`);
+      runnable.push(test);
+    } else if (test.fromDefault) {
+      onNote(`bench: skipped ${kind}${n} (a default test): it needs ${n} positions, the model's context is ${seqLen}` +
+        (arch === "llama" ? `; --${kind} ${n} --allow-context-overflow runs it past the context` : ` (gpt2: learned positions, none past them)`));
+    } else {
+      throw new UsageError(
+        `--${kind} ${n}: expected at most ${seqLen} tokens (the model's context), found ${n}; ` +
+          (arch === "llama" ? "--allow-context-overflow runs a llama (RoPE) model past it" : `a ${arch} model has ${seqLen} learned position embeddings and none past them`),
+      );
+    }
+  }
+  return runnable;
+}
+
+/** Runs the tests in order (see planBench for which run). */
 export function runBench(
-  model: Model, label: string, tests: readonly { kind: "pp" | "tg"; n: number }[], reps: number,
-  onResult: (r: BenchResult) => void, onNote: (note: string) => void = () => {},
+  model: Model, label: string, tests: readonly BenchTest[], reps: number,
+  onResult: (r: BenchResult) => void, onNote: (note: string) => void = () => {}, allowOverflow = false,
 ): BenchResult[] {
   const results: BenchResult[] = [];
-  const { arch, seqLen } = model.config;
-  for (const { kind, n } of tests) {
-    if (n > seqLen && arch === "gpt2") {
-      onNote(`bench: skipped ${kind}${n}: it needs ${n} positions, the gpt2 model has ${seqLen} learned position embeddings`);
-      continue;
-    }
-    if (n > seqLen) onNote(`bench: note: ${kind}${n} runs past the model's trained context (${seqLen} tokens); RoPE computes the positions, so the speed is real, the outputs are not meaningful`);
-    once(model, kind, Math.min(n, 16)); // warm-up: JIT and first-touch of the buffers
-    const samples = Array.from({ length: reps }, () => once(model, kind, n));
+  for (const { kind, n } of planBench(model, tests, allowOverflow, onNote)) {
+    once(model, kind, Math.min(n, 16), allowOverflow); // warm-up: JIT and first-touch of the buffers
+    const samples = Array.from({ length: reps }, () => once(model, kind, n, allowOverflow));
     const r: BenchResult = {
       model: label,
       params: model.weights.parameterCount(),
@@ -124,7 +151,13 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
       model = checkpoint.model;
       label = `${model.config.arch} ${path.basename(file!)} (${checkpoint.format})`;
     }
-    const tests = [...pp.map((n) => ({ kind: "pp" as const, n })), ...tg.map((n) => ({ kind: "tg" as const, n }))];
+    const fromDefault = { pp: args.flags.pp === undefined, tg: args.flags.tg === undefined };
+    const tests: BenchTest[] = [
+      ...pp.map((n) => ({ kind: "pp" as const, n, fromDefault: fromDefault.pp })),
+      ...tg.map((n) => ({ kind: "tg" as const, n, fromDefault: fromDefault.tg })),
+    ];
+    const allowOverflow = args.flags["allow-context-overflow"] === true;
+    planBench(model, tests, allowOverflow, () => {}); // a refused test stops here, before the table is printed
     const widths = widthsFor(label);
     if (!json) {
       io.stdout.write(`${row(["model", "params", "backend", "threads", "test", "t/s"], widths, RIGHT)}\n`);
@@ -136,7 +169,7 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
       io.stdout.write(`${row(cells, widths, RIGHT)}\n`);
     };
     // notes go to stderr so the table (or the --json array) on stdout stays machine-readable
-    const results = runBench(model, label, tests, reps, onResult, (note) => io.stderr.write(`${note}\n`));
+    const results = runBench(model, label, tests, reps, onResult, (note) => io.stderr.write(`${note}\n`), allowOverflow);
     if (json) io.stdout.write(`${JSON.stringify(results)}\n`);
     return 0;
   } finally {
@@ -147,9 +180,10 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
 export const benchCommand: Command = {
   path: ["bench"],
   summary: "Prompt-processing and generation speed (llama-bench style): pp128, pp512, tg128",
-  usage: "bench (--model FILE | --random 260K|15M|42M|110M) [--pp 128,512] [--tg 128] [--reps N] [--threads N] [--backend wasm|js] [--json]",
+  usage: "bench (--model FILE | --random 260K|15M|42M|110M) [--pp 128,512] [--tg 128] [--reps N] [--allow-context-overflow] [--threads N] [--backend wasm|js] [--json]",
   flags: {
     ...MODEL_FLAGS,
+    ...CONTEXT_FLAG,
     model: { type: "string", description: "checkpoint: GGUF file, llama2.c .bin, or Hugging Face directory (config.json + model.safetensors), e.g. models/default" },
     random: { type: "string", description: "random weights in a llama2.c shape instead of a file", choices: Object.keys(BENCH_SHAPES) },
     pp: { type: "string", description: "prompt lengths to prefill, comma-separated (default 128,512)" },

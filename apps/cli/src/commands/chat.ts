@@ -1,8 +1,8 @@
 import { createInterface } from "node:readline";
 import { generate } from "@zero-llm/transformer";
-import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../command";
+import type { Command, CommandIO, ParsedArgs } from "../command";
 import { SAMPLING_FLAGS, formatStats, samplingFrom } from "./generate";
-import { MODEL_FLAGS, TOKENIZER_FLAG, openModel, openTokenizer } from "./model-io";
+import { CONTEXT_FLAG, MODEL_FLAGS, TOKENIZER_FLAG, contextCache, openModel, openTokenizer } from "./model-io";
 
 /**
  * `zllm chat [--model FILE]` (default: the embedded model): an interactive session. Each line you type is appended to one running
@@ -25,11 +25,9 @@ async function runChat(args: ParsedArgs, io: CommandIO, input: NodeJS.ReadableSt
     const showStats = args.flags.stats === true;
     // the KV cache holds the whole conversation: --ctx, or the model's context up to 4096
     const ctx = args.flags.ctx as number | undefined;
-    if (ctx !== undefined && ctx > model.config.seqLen) {
-      throw new UsageError(`--ctx: expected at most ${model.config.seqLen} tokens (the model's context), found ${ctx}`);
-    }
+    const allowOverflow = args.flags["allow-context-overflow"] === true;
     const capacity = ctx ?? Math.min(model.config.seqLen, 4096);
-    const newCache = (): ReturnType<typeof model.newCache> => model.newCache({ capacity });
+    const newCache = (): ReturnType<typeof model.newCache> => contextCache(model, capacity, "--ctx", allowOverflow);
     let cache = newCache();
     io.stderr.write(`chat: ${model.config.arch} model, context ${capacity} tokens, ${sampling.describe}; an empty line ends the session\n`);
     let first = true;
@@ -71,13 +69,14 @@ export function makeChatCommand(input: ChatInput = () => process.stdin): Command
   return {
     path: ["chat"],
     summary: "Interactive session: each line continues one running KV cache",
-    usage: "chat [--model FILE] [--tokenizer FILE] [sampling flags] [--ctx N] [--stats]",
+    usage: "chat [--model FILE] [--tokenizer FILE] [sampling flags] [--ctx N] [--allow-context-overflow] [--stats]",
     flags: {
       ...MODEL_FLAGS,
       ...TOKENIZER_FLAG,
       ...SAMPLING_FLAGS,
+      ...CONTEXT_FLAG,
       stats: { type: "boolean", description: "after each reply, print tokens/s and time to first token (stderr)" },
-      ctx: { type: "number", description: "KV cache length in tokens, at most the model's context (default: the model's context, at most 4096)", integer: true, min: 2, max: 1 << 24 },
+      ctx: { type: "number", description: "KV cache length in tokens, at most the model's context unless --allow-context-overflow (default: the model's context, at most 4096)", integer: true, min: 2, max: 1 << 24 },
     },
     positionals: { min: 0, max: 0 },
     run: (args, io) => runChat(args, io, input()),

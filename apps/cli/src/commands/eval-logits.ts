@@ -1,5 +1,5 @@
 import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../command";
-import { MODEL_FLAGS, checkIds, openModel, parseIds } from "./model-io";
+import { CONTEXT_FLAG, MODEL_FLAGS, checkIds, contextCache, openModel, parseIds } from "./model-io";
 
 /**
  * `zllm eval logits [--model FILE] --tokens 1,450,9038 [--json]` (default: the embedded model)
@@ -24,7 +24,7 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
     const { model } = opened.checkpoint;
     checkIds("tokens", tokens, model.config.vocabSize);
     if (opened.backendNote) io.stderr.write(`${opened.backendNote}\n`);
-    const cache = model.newCache({ capacity: tokens.length });
+    const cache = contextCache(model, tokens.length, "--tokens", args.flags["allow-context-overflow"] === true);
     const json = args.flags.json === true;
     if (json) io.stdout.write("[");
     tokens.forEach((token, position) => {
@@ -46,10 +46,11 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
 export const evalLogitsCommand: Command = {
   path: ["eval", "logits"],
   summary: "Print the next-token logits at every position of a token sequence (KV-cache path)",
-  usage: "eval logits [--model FILE] --tokens 1,450,9038 [--json] [--backend wasm|js] [--threads N]",
+  usage: "eval logits [--model FILE] --tokens 1,450,9038 [--json] [--allow-context-overflow] [--backend wasm|js] [--threads N]",
   flags: {
     ...MODEL_FLAGS,
-    tokens: { type: "string", description: "comma-separated token ids, evaluated from position 0" },
+    ...CONTEXT_FLAG,
+    tokens: { type: "string", description: "comma-separated token ids, evaluated from position 0 (at most the model's context)" },
     json: { type: "boolean", description: "print one JSON array: for each position, the full logits vector" },
   },
   positionals: { min: 0, max: 0 },

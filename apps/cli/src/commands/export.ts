@@ -1,9 +1,11 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { jsBackend, writeFileAtomic } from "@zero-llm/tensor";
+import { jsBackend } from "@zero-llm/tensor";
+import { writeFileAtomic } from "@zero-llm/tensor/node";
 import { BpeTokenizer } from "@zero-llm/tokenizer-bpe";
-import { openCheckpoint, serializeLlama2c, writeGgufModel, writeHfModel, type Checkpoint } from "@zero-llm/transformer";
+import { serializeLlama2c, type Checkpoint } from "@zero-llm/transformer";
+import { openCheckpoint, writeGgufModel, writeHfModel } from "@zero-llm/transformer/node";
 import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../command";
 import { MODEL_FLAGS, modelPath, openTokenizer } from "./model-io";
 

@@ -1,12 +1,12 @@
 import { Sampler } from "@zero-llm/sampling";
 import { generate, type GenerateStats, type Model } from "@zero-llm/transformer";
 import { UsageError, type Command, type CommandIO, type FlagSpec, type ParsedArgs } from "../command";
-import { MODEL_FLAGS, TOKENIZER_FLAG, checkIds, checkPromptIds, openModel, openTokenizer, parseIds, type TextCodec } from "./model-io";
+import { CONTEXT_FLAG, MODEL_FLAGS, TOKENIZER_FLAG, checkIds, checkPromptIds, contextCache, openModel, openTokenizer, parseIds, type TextCodec } from "./model-io";
 
 /**
  * `zllm generate [--model FILE] "prompt"` (default: the embedded model): streams the continuation as it is produced, then prints
  * prompt-processing speed, generation speed and time to first token (stderr, so stdout is only
- * the text). Sampling: greedy, or temperature → top-k → top-p with a seed (@zero-llm/sampling).
+ * the text). Sampling: greedy, or top-k → top-p → temperature with a seed (@zero-llm/sampling, llama.cpp's order).
  */
 
 export const SAMPLING_FLAGS = {
@@ -44,11 +44,16 @@ export function formatStats(s: GenerateStats): string {
   );
 }
 
-/** A KV cache big enough for the prompt and the new tokens, within the model's context. */
-export function cacheFor(model: Model, promptLength: number, maxTokens: number): ReturnType<Model["newCache"]> {
+/**
+ * A KV cache big enough for the prompt and the new tokens, within the model's context (generation
+ * stops when it is full), or past it with --allow-context-overflow on a RoPE model.
+ */
+export function cacheFor(model: Model, promptLength: number, maxTokens: number, allowOverflow = false): ReturnType<Model["newCache"]> {
   const { seqLen } = model.config;
-  if (promptLength > seqLen) throw new UsageError(`prompt: expected at most ${seqLen} tokens (the model's context), found ${promptLength}`);
-  return model.newCache({ capacity: Math.min(seqLen, promptLength + Math.max(1, maxTokens)) });
+  const wanted = promptLength + Math.max(1, maxTokens);
+  if (allowOverflow) return contextCache(model, wanted, "prompt + --max-tokens", true);
+  if (promptLength > seqLen) contextCache(model, promptLength, "prompt", false); // throws
+  return model.newCache({ capacity: Math.min(seqLen, wanted) });
 }
 
 async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
@@ -70,7 +75,7 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
     const prompt = ids ?? codec?.encode(text ?? "") ?? [];
     if (ids !== undefined) checkIds("ids", prompt, model.config.vocabSize);
     else checkPromptIds(prompt, model.config.vocabSize, args.flags.tokenizer as string | undefined);
-    const cache = cacheFor(model, prompt.length, sampling.maxTokens);
+    const cache = cacheFor(model, prompt.length, sampling.maxTokens, args.flags["allow-context-overflow"] === true);
     const run = generate(model, prompt, { maxTokens: sampling.maxTokens, sampler: sampling.sampler, eos: codec?.eos ?? [], cache });
 
     const json = args.flags.json === true;
@@ -100,11 +105,12 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
 export const generateCommand: Command = {
   path: ["generate"],
   summary: "Continue a prompt, streaming tokens; then print prompt/generation tokens/s and time to first token",
-  usage: 'generate [--model FILE] [--tokenizer FILE] [sampling flags] "PROMPT" | --ids 1,2,3',
+  usage: 'generate [--model FILE] [--tokenizer FILE] [sampling flags] [--allow-context-overflow] "PROMPT" | --ids 1,2,3',
   flags: {
     ...MODEL_FLAGS,
     ...TOKENIZER_FLAG,
     ...SAMPLING_FLAGS,
+    ...CONTEXT_FLAG,
     ids: { type: "string", description: "the prompt as comma-separated token ids (output: ids, unless a tokenizer is available)" },
     json: { type: "boolean", description: "print one JSON object at the end (prompt, tokens, text, stats) instead of streaming" },
   },

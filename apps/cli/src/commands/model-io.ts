@@ -7,7 +7,8 @@ import {
   createStreamDecoder, fromGgufMetadata, fromLlama2cTokenizer, fromTokenizerJson, loadVocabulary, SpmTokenizer,
   type StreamDecoder, type Tokenizer,
 } from "@zero-llm/tokenizer-bpe";
-import { openCheckpoint, type Checkpoint } from "@zero-llm/transformer";
+import type { Checkpoint, KVCache, Model } from "@zero-llm/transformer";
+import { openCheckpoint } from "@zero-llm/transformer/node";
 import { CliError, UsageError, type FlagSpec, type ParsedArgs } from "../command";
 
 /**
@@ -39,6 +40,31 @@ export const MODEL_FLAGS = {
   backend: { type: "string", description: "kernels: wasm (SIMD, default when available) or js (reference)", choices: ["wasm", "js"] },
   threads: { type: "number", description: "threads for the wasm backend (default 2)", integer: true, min: 1, max: 64 },
 } as const satisfies Record<string, FlagSpec>;
+
+export const CONTEXT_FLAG = {
+  "allow-context-overflow": {
+    type: "boolean",
+    description: "run a llama (RoPE) model past its trained context (positions are computed, but outputs there were never trained); a gpt2 model cannot (it has that many learned positions)",
+  },
+} as const satisfies Record<string, FlagSpec>;
+
+/**
+ * A KV cache of `capacity` positions under the one context rule: more than the model's context
+ * (config.seqLen) is a usage error naming `what`, unless --allow-context-overflow and the model
+ * is a llama (RoPE computes any position; gpt2 has only its learned ones).
+ */
+export function contextCache(model: Model, capacity: number, what: string, allowOverflow: boolean): KVCache {
+  const { seqLen, arch } = model.config;
+  if (capacity > seqLen) {
+    if (!allowOverflow) {
+      throw new UsageError(`${what}: expected at most ${seqLen} tokens (the model's context), found ${capacity}; --allow-context-overflow runs a llama (RoPE) model past it`);
+    }
+    if (arch !== "llama") {
+      throw new UsageError(`${what}: expected at most ${seqLen} tokens, found ${capacity}; --allow-context-overflow cannot help a ${arch} model: it has ${seqLen} learned position embeddings and none past them`);
+    }
+  }
+  return model.newCache({ capacity, allowContextOverflow: allowOverflow });
+}
 
 export const TOKENIZER_FLAG = {
   tokenizer: { type: "string", description: "tokenizer file: llama2.c tokenizer.bin or tokenizer.json (default: the one in the checkpoint)" },

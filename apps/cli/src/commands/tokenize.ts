@@ -32,7 +32,8 @@ import {
   type JsTiktokenRanks,
   type Tokenizer,
 } from "@zero-llm/tokenizer-bpe";
-import { GgufFile, writeFileAtomic } from "@zero-llm/tensor";
+import { GgufFile } from "@zero-llm/tensor";
+import { writeFileAtomic } from "@zero-llm/tensor/node";
 import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../command";
 
 const BUILTIN_NAMES = "r50k_base, p50k_base, cl100k_base, o200k_base";

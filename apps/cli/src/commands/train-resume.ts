@@ -1,4 +1,5 @@
-import type { CheckpointState, TrainRunOptions } from "@zero-llm/transformer";
+import type { CheckpointState } from "@zero-llm/transformer";
+import type { TrainRunOptions } from "@zero-llm/transformer/node";
 import { UsageError } from "../command";
 import type { Flags } from "./train-input";
 

@@ -1,11 +1,12 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { getBackend, setBackend, writeFileAtomic } from "@zero-llm/tensor";
+import { getBackend, setBackend } from "@zero-llm/tensor";
+import { writeFileAtomic } from "@zero-llm/tensor/node";
 import {
-  CHECKPOINT_FILE, DEFAULT_SETTINGS, checkDataLength, modelConfig, readCheckpointFile, removeStaleTempFiles, resolveSettings, trainRun,
-  type Config, type TrainEvent, type TrainRunOptions, type TrainSettings,
+  CHECKPOINT_FILE, DEFAULT_SETTINGS, checkDataLength, modelConfig, resolveSettings, type Config, type TrainSettings,
 } from "@zero-llm/transformer";
+import { readCheckpointFile, removeStaleTempFiles, trainRun, type TrainEvent, type TrainRunOptions } from "@zero-llm/transformer/node";
 import { CliError, UsageError, type Command, type CommandIO, type FlagSpec, type ParsedArgs } from "../command";
 import { chooseBackend } from "./model-io";
 import { EOT, asUsage, mergedFlags, trainingText, type Flags } from "./train-input";

@@ -80,14 +80,16 @@ export function ggufFromModel(config: Config, weights: Weights, options: GgufExp
 
   const tensors: GgufTensorInput[] = [];
   const fused = new Map<string, { shape: number[]; parts: Float32Array[] }>();
-  for (const name of orderedNames(config)) {
+  for (const name of orderedNames(config, weights)) {
     if (name === "lm_head.weight" && config.tiedEmbeddings) continue;
     const { shape, data: stored } = weights.get(name);
     let data = stored;
     if (config.arch === "llama" && config.ropeStyle === "half") {
       // GGUF llama rotates adjacent pairs: put each head's rows back in interleaved order
-      if (name.endsWith("self_attn.q_proj.weight")) data = halfToInterleaved(data, config.nHeads, headDimOf(config), config.dim);
-      if (name.endsWith("self_attn.k_proj.weight")) data = halfToInterleaved(data, config.nKvHeads, headDimOf(config), config.dim);
+      // (a q/k bias moves with its rows)
+      const cols = name.endsWith(".bias") ? 1 : config.dim;
+      if (/self_attn\.q_proj\.(weight|bias)$/.test(name)) data = halfToInterleaved(data, config.nHeads, headDimOf(config), cols);
+      if (/self_attn\.k_proj\.(weight|bias)$/.test(name)) data = halfToInterleaved(data, config.nKvHeads, headDimOf(config), cols);
     }
     const place = ggufPlace(config, name);
     if (place.rows) {
@@ -134,8 +136,11 @@ export function serializeGgufModel(config: Config, weights: Weights, options: Gg
   return serializeGguf(ggufFromModel(config, weights, options));
 }
 
-/** Global tensors first, then each block in llama.cpp's order (q, k, v before o so gpt2 can fuse them). */
-function orderedNames(c: Config): string[] {
+/**
+ * Global tensors first, then each block in llama.cpp's order (q, k, v before o so gpt2 can fuse
+ * them); a llama's optional biases (llama.cpp's attn_q.bias, …, ffn_down.bias) after the weights.
+ */
+function orderedNames(c: Config, weights: Weights): string[] {
   const names = ["model.embed_tokens.weight"];
   if (c.arch === "gpt2") names.push("model.embed_positions.weight");
   names.push("model.norm.weight");
@@ -147,6 +152,7 @@ function orderedNames(c: Config): string[] {
     const modules = ["input_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "post_attention_layernorm"];
     modules.push(...(c.arch === "gpt2" ? ["mlp.up_proj", "mlp.down_proj"] : ["mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]));
     for (const kind of kinds) for (const m of modules) names.push(`${p}${m}.${kind}`);
+    if (c.arch === "llama") for (const m of modules) if (weights.has(`${p}${m}.bias`)) names.push(`${p}${m}.bias`);
   }
   return names;
 }

@@ -1,4 +1,4 @@
-import { writeFileAtomic, writeGgufFile, writeSafetensorsFile } from "@zero-llm/tensor";
+import { writeFileAtomic, writeGgufFile, writeSafetensorsFile } from "@zero-llm/tensor/node";
 import { exportTokenizerJson, type BpeTokenizer } from "@zero-llm/tokenizer-bpe";
 import { TransformerError } from "../errors";
 import type { Config } from "../infer/config";

@@ -70,7 +70,7 @@ export class Model {
     this.rt = {
       config,
       backend: this.backend,
-      w: resolveWeights(config, weights),
+      w: resolveWeights(config, weights, this.backend),
       state: new RunState(config, this.backend, this.maxBatchRows),
       ...boundKernels(config, this.backend),
     };
@@ -131,7 +131,7 @@ export class Model {
             }
           }
         : undefined;
-      forwardRows(this.rt, "prefill", tokens, start, rows, [cache], sink);
+      forwardRows(this.rt, tokens, start, rows, cache, sink);
       if (allLogits) {
         const chunk = logitsForRows(this.rt, rows);
         allLogits.set(chunk, start * c.vocabSize);
@@ -164,7 +164,7 @@ export class Model {
         }
       }
     }
-    forwardRows(this.rt, "batch", tokens, 0, n, caches);
+    forwardRows(this.rt, tokens, 0, n, caches);
     return logitsForRows(this.rt, n);
   }
 

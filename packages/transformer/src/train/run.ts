@@ -1,4 +1,5 @@
-import { f32ArrayToF16, serializeSafetensors, writeFileAtomic, type SafetensorsTensorInput } from "@zero-llm/tensor";
+import { f32ArrayToF16, serializeSafetensors, type SafetensorsTensorInput } from "@zero-llm/tensor";
+import { writeFileAtomic } from "@zero-llm/tensor/node";
 import { TransformerError } from "../errors";
 import { hfFromModel } from "../formats/hf-write";
 import type { Config } from "../infer/config";
