@@ -32,7 +32,9 @@ export type TensorErrorCode =
   /** A read of bytes outside a source's known size (a header declared more than the file holds). */
   | "READ_OUT_OF_RANGE"
   /** A file that shrank (or changed) while it was being read. */
-  | "FILE_CHANGED";
+  | "FILE_CHANGED"
+  /** makeDirectory could not create a directory (a file in the way, permission, a read-only or virtual file system). */
+  | "MKDIR_FAILED";
 
 export class TensorError extends Error {
   readonly code: TensorErrorCode;

@@ -144,6 +144,11 @@ describe("corrupt or unsupported Hugging Face checkpoints", () => {
     await expectTyped(() => hfConfig({ ...json, num_hidden_layers: "2" }), TransformerError, "BAD_METADATA", /"num_hidden_layers" to be a positive integer, found "2"/);
     await expectTyped(() => hfConfig({ ...json, rope_scaling: { type: "llama3" } }), TransformerError, "UNSUPPORTED_ARCHITECTURE", /rope_scaling/);
     await expectTyped(() => hfConfig([1]), TransformerError, "BAD_METADATA", /JSON object/);
+    // null is not "absent": transformers would keep None and fail later, so no silent default
+    await expectTyped(() => hfConfig({ ...json, rms_norm_eps: null }), TransformerError, "BAD_METADATA", /"rms_norm_eps" to be a positive number \(or the key left out for the default 0\.000001\), found null/);
+    await expectTyped(() => hfConfig({ ...json, rope_theta: null }), TransformerError, "BAD_METADATA", /"rope_theta" to be a positive number .*found null/);
+    const { rms_norm_eps: _eps, ...noEps } = json;
+    expect(hfConfig(noEps).normEps).toBe(1e-6);
   });
 
   it("safetensors: truncated, missing tensor, wrong shape, wrong dtype", async () => {

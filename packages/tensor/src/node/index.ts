@@ -3,7 +3,7 @@
 // is in the browser-safe root entry. This entry imports node:fs statically: bundle the root
 // entry for browsers and this one never comes along.
 import { constants } from "node:fs";
-import { open, rename, rm, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { TensorError } from "../errors";
 import { GgufFile } from "../io/gguf-read";
@@ -133,12 +133,26 @@ export async function openSafetensorsFile(file: string): Promise<SafetensorsRead
 let tempCounter = 0;
 
 /**
+ * writeFileAtomic's temporary name for `file`: `<file>.<pid>.<base-36 ms>.<counter>.tmp`, in the
+ * same directory (a rename across file systems would not be atomic). The pid lets a later writer
+ * tell a temporary file whose writer was killed from one still being written.
+ */
+function tempPathFor(file: string): string {
+  return `${file}.${process.pid}.${Date.now().toString(36)}.${tempCounter++}.tmp`;
+}
+
+/** A name tempPathFor gave: [1] the file it stood in for, [2] the writer's pid. */
+const TEMP_NAME = /^(.+)\.(\d+)\.[0-9a-z]+\.\d+\.tmp$/;
+
+/**
  * Write `chunks` to `file` so that readers see either the old file or the complete new one:
  * write a temporary file in the same directory, fsync it, rename it over `file`, then fsync
  * the directory so the rename itself is durable (skipped where directories cannot be opened).
+ * A process killed before the rename leaves the temporary file: removeAbandonedTempFiles
+ * deletes it on the next write into that directory.
  */
 export async function writeFileAtomic(file: string, chunks: readonly Uint8Array[]): Promise<void> {
-  const tempPath = `${file}.${process.pid}.${Date.now().toString(36)}.${tempCounter++}.tmp`;
+  const tempPath = tempPathFor(file);
   const handle = await open(tempPath, "wx");
   try {
     for (const chunk of chunks) {
@@ -170,6 +184,97 @@ export async function writeFileAtomic(file: string, chunks: readonly Uint8Array[
     }
   } catch {
     // Windows cannot open a directory for fsync; the rename is still atomic there.
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Deletes the temporary files that writers killed mid-write (kill -9, power loss) left in
+ * `directory` for the files named in `files`: only names of writeFileAtomic's pattern, and only
+ * when the process in the name is gone (a live writer's file is left alone). Returns the names
+ * removed; a missing directory has none.
+ */
+export async function removeAbandonedTempFiles(directory: string, files: readonly string[]): Promise<string[]> {
+    const names = await readdir(directory).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names) {
+    const match = TEMP_NAME.exec(name);
+    if (match === null || !files.includes(match[1]) || processAlive(Number(match[2]))) continue;
+    await rm(path.join(directory, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+/** Why an errno stops mkdir, in words. */
+const MKDIR_REASONS: Readonly<Record<string, string>> = {
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "a read-only file system",
+  ENOSPC: "no space left on the device",
+  EDQUOT: "the disk quota is exhausted",
+  ENAMETOOLONG: "a name too long",
+  ELOOP: "a loop of symbolic links",
+  EMLINK: "too many entries in the parent",
+};
+
+function mkdirFailed(directory: string, target: string, found: string, cause: unknown): TensorError {
+  const goal = directory === target ? `the directory ${directory}` : `the directory ${directory} (on the way to ${target})`;
+  return new TensorError("MKDIR_FAILED", `makeDirectory: expected to create ${goal}, found ${found}`, { cause });
+}
+
+/**
+ * `mkdir -p`: creates `directory` and its missing parents, each level once, from the nearest existing
+ * ancestor down. Node 20's `mkdir(path, { recursive: true })` loops forever at 100% CPU where a
+ * parent exists but refuses a new entry with ENOENT (`/proc/x`, some FUSE mounts); this walks a
+ * bounded number of levels and stops at the first error that is not EEXIST, with MKDIR_FAILED
+ * naming the level that failed and why (a file in the way, permission, a read-only or virtual
+ * file system). An existing directory is fine.
+ */
+export async function makeDirectory(directory: string): Promise<void> {
+  const { dirname, resolve } = path;
+  const target = resolve(directory);
+  // walk up to the nearest level that exists
+  const missing: string[] = [];
+  for (let level = target; ; level = dirname(level)) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = (await stat(level)).isDirectory();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "";
+      // ENOTDIR: a file somewhere above; walking on up finds it and names it
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw mkdirFailed(level, target, `${code} (${MKDIR_REASONS[code] ?? "cannot be examined"}) when examining it`, error);
+      missing.push(level);
+      if (dirname(level) === level) throw mkdirFailed(level, target, "no root to create it under", error);
+      continue;
+    }
+    if (!isDirectory) throw mkdirFailed(level, target, `a file, not a directory, at ${level}`, undefined);
+    break;
+  }
+  // then create each missing level once, top down
+  for (const level of missing.reverse()) {
+    try {
+      await mkdir(level);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "";
+      if (code === "EEXIST" && (await stat(level).then((s) => s.isDirectory(), () => false))) continue; // made meanwhile by someone else
+      const found =
+        code === "ENOENT"
+          ? `ENOENT although ${dirname(level)} exists (a file system that accepts no new directories there, such as /proc)`
+          : code === "EEXIST"
+            ? `a file, not a directory, at ${level}`
+            : `${code} (${MKDIR_REASONS[code] ?? String(error)})`;
+      throw mkdirFailed(level, target, found, error);
+    }
   }
 }
 

@@ -42,11 +42,16 @@ function positiveInt(json: Json, key: string, fallback?: number): number {
   return value;
 }
 
+/**
+ * A positive number with a default when the key is absent. `null` is not absent: transformers
+ * keeps None for these (rms_norm_eps, layer_norm_epsilon, rope_theta) and then fails in the
+ * forward pass, so a null is a damaged file, never a silent default.
+ */
 function positiveNumber(json: Json, key: string, fallback: number): number {
   const value = json[key];
-  if (value === undefined || value === null) return fallback;
+  if (value === undefined) return fallback;
   if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
-    fail("BAD_METADATA", `expected "${key}" to be a positive number, found ${JSON.stringify(value)}`);
+    fail("BAD_METADATA", `expected "${key}" to be a positive number (or the key left out for the default ${fallback}), found ${JSON.stringify(value)}`);
   }
   return value;
 }

@@ -1,4 +1,4 @@
-import { writeFileAtomic, writeGgufFile, writeSafetensorsFile } from "@zero-llm/tensor/node";
+import { makeDirectory as makeTensorDirectory, writeFileAtomic, writeGgufFile, writeSafetensorsFile } from "@zero-llm/tensor/node";
 import { exportTokenizerJson, type BpeTokenizer } from "@zero-llm/tokenizer-bpe";
 import { TransformerError } from "../errors";
 import type { Config } from "../infer/config";
@@ -52,12 +52,14 @@ function tokenizerText(tokenizer: HfWriteOptions["tokenizer"]): string | undefin
   return tokenizer;
 }
 
-/** mkdir -p, with a typed error naming the directory when it cannot be made (a file in the way, no permission). */
+/**
+ * mkdir -p through @zero-llm/tensor's makeDirectory (which, unlike Node 20's recursive mkdir,
+ * cannot loop forever on paths such as /proc/x), its MKDIR_FAILED kept as this package's error.
+ */
 async function makeDirectory(directory: string): Promise<void> {
-  const fs = await import("node:fs/promises");
   try {
-    await fs.mkdir(directory, { recursive: true });
+    await makeTensorDirectory(directory);
   } catch (e) {
-    throw new TransformerError("BAD_CONFIG", `write: expected to create the directory ${directory}, found ${e instanceof Error ? e.message : String(e)}`);
+    throw new TransformerError("BAD_CONFIG", `write: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
