@@ -48,12 +48,14 @@ export function describeFlagType(spec: FlagSpec): string {
       const range = rangeText(spec.min, spec.max);
       return `comma-separated ${spec.item}s, each an integer${range === "" ? "" : ` ${range}`}`;
     }
+    case "strings":
+      return "a string; repeatable";
   }
 }
 
 /** A flag's default as help prints it. */
 export function describeDefault(spec: FlagSpec): string | undefined {
-  if (spec.type === "boolean" || spec.type === "integers" || spec.default === undefined) return undefined;
+  if (spec.type === "boolean" || spec.type === "integers" || spec.type === "strings" || spec.default === undefined) return undefined;
   return String(spec.default);
 }
 
@@ -124,6 +126,8 @@ function parseValue(name: string, spec: FlagSpec, raw: string): FlagValue {
     }
     case "integers":
       return parseIntegerList(name, spec, raw);
+    case "strings":
+      return [raw];
   }
 }
 
@@ -156,6 +160,10 @@ export function flagValueFromJson(where: string, key: string, spec: FlagSpec, va
         throw outOfRange();
       }
     }
+    case "strings":
+      if (typeof value === "string") return [value];
+      if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value as string[];
+      throw wrongType("string or an array of strings");
   }
 }
 
@@ -182,7 +190,7 @@ export function parseArgs<F extends FlagTable>(tokens: readonly string[], flags:
     const name = eq === -1 ? token.slice(2) : token.slice(2, eq);
     const spec = Object.hasOwn(flags, name) ? flags[name] : undefined;
     if (spec === undefined) throw unknownFlag(token, flags);
-    if (Object.hasOwn(values, name)) throw new UsageError(`--${name} given more than once`);
+    if (Object.hasOwn(values, name) && spec.type !== "strings") throw new UsageError(`--${name} given more than once`);
     let raw: string | undefined = eq === -1 ? undefined : token.slice(eq + 1);
     if (spec.type === "boolean") {
       values[name] = raw === undefined ? true : parseValue(name, spec, raw);
@@ -196,12 +204,15 @@ export function parseArgs<F extends FlagTable>(tokens: readonly string[], flags:
       raw = next;
       i++;
     }
-    values[name] = parseValue(name, spec, raw);
+    const value = parseValue(name, spec, raw);
+    const earlier = values[name];
+    // a repeatable flag collects every occurrence in order
+    values[name] = Array.isArray(earlier) && Array.isArray(value) ? [...earlier, ...value] as string[] : value;
   }
   for (const [name, spec] of Object.entries(flags)) {
     if (Object.hasOwn(values, name)) continue;
     if (spec.type === "boolean") values[name] = false;
-    else if (spec.type !== "integers" && spec.default !== undefined) values[name] = spec.default;
+    else if (spec.type !== "integers" && spec.type !== "strings" && spec.default !== undefined) values[name] = spec.default;
   }
   const n = positionals.length;
   if (n < positionalSpec.min || n > positionalSpec.max) {

@@ -46,8 +46,19 @@ export interface IntegerListFlag {
   max?: number;
 }
 
+/**
+ * `--name VALUE`, repeatable: every occurrence, in order (`--model a --model b` → ["a", "b"]).
+ * No default in the spec (a command applies its own, and says it in the description).
+ */
+export interface StringListFlag {
+  type: "strings";
+  description: string;
+  /** Never set: a command applies a list's default itself (its description says which). */
+  default?: never;
+}
+
 /** A flag's declared type; parsing turns `--name value` / `--name=value` / `--flag` into its value. */
-export type FlagSpec = BooleanFlag | StringFlag | NumberFlag | IntegerListFlag;
+export type FlagSpec = BooleanFlag | StringFlag | NumberFlag | IntegerListFlag | StringListFlag;
 
 /** A command's flags by name (without dashes). */
 export type FlagTable = Readonly<Record<string, FlagSpec>>;
@@ -57,7 +68,7 @@ type Absent<S> = S extends { default: unknown } ? never : undefined;
 
 /**
  * The parsed value of a flag of spec S: boolean for switches; the union of the choices, a string,
- * a number or a number[] otherwise, `| undefined` unless the spec has a default. Inferred from
+ * a number, a string[] (repeatable) or a number[] otherwise, `| undefined` unless the spec has a default. Inferred from
  * the table, so commands read `args.flags.steps` as a number without a cast.
  */
 export type FlagValueOf<S extends FlagSpec> = S extends BooleanFlag
@@ -68,7 +79,9 @@ export type FlagValueOf<S extends FlagSpec> = S extends BooleanFlag
       ? string | Absent<S>
       : S extends NumberFlag
         ? number | Absent<S>
-        : number[] | Absent<S>;
+        : S extends StringListFlag
+          ? string[] | Absent<S>
+          : number[] | Absent<S>;
 
 /** The flags that always have a value after parsing: switches, and flags with a default. */
 type AlwaysSet<F extends FlagTable> = { [K in keyof F]: F[K] extends BooleanFlag ? K : F[K] extends { default: unknown } ? K : never }[keyof F];

@@ -4,9 +4,10 @@ import { fileURLToPath } from "node:url";
 import { loadBpeJson } from "@zero-llm/tokenizer-bpe";
 import { describe, expect, it } from "vitest";
 import {
-  ConstraintError, applyTokenMask, compileConstraint, isTokenAllowed, maskWords, parseGbnf, tokenVocabulary,
+  ConstraintError, compileConstraint, isTokenAllowed, maskWords, parseGbnf, tokenVocabulary,
   type ConstraintSpec, type TokenVocabulary,
 } from "../src/constrain";
+import { applyTokenMask } from "../src/penalties";
 import { VocabularyTrie } from "../src/constrain/vocabulary";
 import { Constraint } from "../src/constrain/constraint";
 import { byteVocabulary, testRandom } from "./helpers/constrain";

@@ -88,7 +88,7 @@ export function modelPath(args: ParsedArgs<Pick<typeof MODEL_FLAGS, "model">>, d
   return modelFile(args.flags.model, defaultPath);
 }
 
-function modelFile(given: string | undefined, defaultPath: string = DEFAULT_MODEL_PATH): string {
+export function modelFile(given: string | undefined, defaultPath: string = DEFAULT_MODEL_PATH): string {
   if (given !== undefined && given !== "") return given;
   if (!existsSync(path.join(defaultPath, "config.json")) || !existsSync(path.join(defaultPath, "model.safetensors"))) {
     throw new CliError(
