@@ -4,6 +4,7 @@ export { TransformerError, type TransformerErrorCode } from "./errors";
 export { validateConfig, headDimOf, kvDimOf, type Config } from "./infer/config";
 export { Weights, weightShapes, optionalWeightShapes, allocateWeights, checkWeights, type WeightTensor } from "./infer/weights";
 export { KVCache, f32KV, type KVStore, type KVDType, type KVCacheOptions } from "./infer/kv-cache";
+export { KV_DTYPES, KV_TYPE_NAMES, kvDType, kvBytesPerValue, type KVTypeName, type PackedRows } from "./infer/kv-types";
 export { KV_CHUNK_POSITIONS } from "./infer/run-state";
 export { MAX_CONTEXT } from "./infer/config";
 export { RunState, type RowBuffers } from "./infer/run-state";
@@ -21,7 +22,7 @@ export { type LoadOptions, type TensorPlacement } from "./formats/placement";
 // checkpoint formats
 export { readLlama2c, readLlama2cConfig, llama2cFileBytes, serializeLlama2c } from "./formats/llama2c";
 export { readGguf, ggufConfig, GGUF_LOADABLE_TYPES, GGUF_MAX_CONTEXT } from "./formats/gguf";
-export { ggufFromModel, serializeGgufModel, type GgufExportOptions } from "./formats/gguf-write";
+export { ggufFromModel, serializeGgufModel, type GgufExportOptions, type GgufExportType } from "./formats/gguf-write";
 export { readHf, hfConfig } from "./formats/hf";
 export { hfFromModel, hfConfigJson, serializeHfModel, type HfExportOptions, type HfCheckpoint } from "./formats/hf-write";
 export { interleavedToHalf, halfToInterleaved } from "./formats/rope-permute";

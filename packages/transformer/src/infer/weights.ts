@@ -68,7 +68,7 @@ export function optionalWeightShapes(c: Config): Map<string, number[]> {
 /**
  * A name → tensor map, Hugging Face names. Entries are f32 arrays with a shape, or, for a linear
  * layer's matrix stored another way (f16, quantized blocks: see LinearWeightType), a LinearWeight.
- * Tied embeddings are one Float32Array under two names.
+ * Tied embeddings are one Float32Array (or one LinearWeight) under two names.
  */
 export class Weights {
   private readonly tensors = new Map<string, WeightTensor>();
@@ -145,7 +145,7 @@ export class Weights {
       if (!seen.has(data)) total += data.byteLength;
       seen.add(data);
     }
-    for (const w of this.linears.values()) total += w.byteLength;
+    for (const w of new Set(this.linears.values())) total += w.byteLength; // a tied table once
     return total;
   }
 
@@ -157,7 +157,7 @@ export class Weights {
       if (!seen.has(data)) total += data.length;
       seen.add(data);
     }
-    for (const w of this.linears.values()) total += w.outFeatures * w.inFeatures;
+    for (const w of new Set(this.linears.values())) total += w.outFeatures * w.inFeatures;
     return total;
   }
 }
