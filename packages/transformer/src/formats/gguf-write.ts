@@ -45,6 +45,8 @@ export interface GgufExportOptions {
   name?: string;
   /** Extra metadata entries, written after the hyperparameters. */
   metadata?: Iterable<readonly [string, GgufValue]>;
+  /** Called after each of the model's tensors is encoded (quantizing takes a while: a progress bar). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** What `zllm export` and `zllm quantize` write a model's matrices as. */
@@ -130,8 +132,10 @@ export function ggufFromModel(config: Config, weights: Weights, options: GgufExp
 
   const tensors: GgufTensorInput[] = [];
   const fused = new Map<string, { shape: number[]; parts: Float32Array[] }>();
-  for (const name of orderedNames(config, weights)) {
-    if (name === "lm_head.weight" && config.tiedEmbeddings) continue;
+  const names = orderedNames(config, weights).filter((name) => !(name === "lm_head.weight" && config.tiedEmbeddings));
+  let done = 0;
+  for (const name of names) {
+    options.onProgress?.(done++, names.length);
     const place = ggufPlace(config, name);
     const kept = place.rows || permuted(name) ? null : keptAsStored(name);
     if (kept) {
@@ -161,6 +165,8 @@ export function ggufFromModel(config: Config, weights: Weights, options: GgufExp
     }
     tensors.push({ name: place.gguf, shape, ...encode(data, shape) });
   }
+
+  options.onProgress?.(done, names.length);
 
   // llama.cpp's SentencePiece loader needs all 256 byte tokens; below 259 ids a byte-level BPE
   // vocabulary (valid for a llama model too, as Llama 3 shows) is the one that loads.

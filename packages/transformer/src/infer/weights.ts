@@ -137,6 +137,28 @@ export class Weights {
     return [...this.tensors.keys(), ...this.linears.keys()];
   }
 
+  /**
+   * The same weights with every stored matrix that can decode itself (a quantized or f16 weight
+   * of @zero-llm/quant: `dequantize()`) as f32 values in plain arrays; f32 tensors are shared, not
+   * copied, and a tied table stays one array. For writers of f32-only formats.
+   */
+  expanded(): Weights {
+    const out = new Weights();
+    for (const [name, t] of this.tensors) out.set(name, t.shape, t.data);
+    const decoded = new Map<LinearWeight, Float32Array>();
+    for (const [name, w] of this.linears) {
+      const decode = (w as { dequantize?: () => Float32Array }).dequantize;
+      if (typeof decode !== "function") {
+        out.setLinear(name, w);
+        continue;
+      }
+      let data = decoded.get(w);
+      if (!data) decoded.set(w, (data = decode.call(w)));
+      out.set(name, [w.outFeatures, w.inFeatures], data);
+    }
+    return out;
+  }
+
   /** Bytes held, counting an array shared by two names (tied embeddings) once. */
   bytes(): number {
     const seen = new Set<Float32Array>();
