@@ -5,6 +5,9 @@ export { validateConfig, headDimOf, kvDimOf, type Config } from "./infer/config"
 export { Weights, weightShapes, optionalWeightShapes, allocateWeights, checkWeights, type WeightTensor } from "./infer/weights";
 export { KVCache, f32KV, type KVStore, type KVDType, type KVCacheOptions } from "./infer/kv-cache";
 export { KV_DTYPES, KV_TYPE_NAMES, kvDType, kvBytesPerValue, type KVTypeName, type PackedRows } from "./infer/kv-types";
+export { inferencePerplexity, forEachWindow, scoringWindows } from "./infer/perplexity";
+export { quantizeWeights } from "./infer/quantize-weights";
+export { DEFAULT_WEIGHT_TYPES } from "./formats/placement";
 export { KV_CHUNK_POSITIONS } from "./infer/run-state";
 export { MAX_CONTEXT } from "./infer/config";
 export { RunState, type RowBuffers } from "./infer/run-state";

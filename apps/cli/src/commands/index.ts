@@ -7,6 +7,7 @@ import { evalLogitsCommand } from "./eval-logits";
 import { benchCommand } from "./bench";
 import { trainCommand } from "./train";
 import { evalPplCommand } from "./eval-ppl";
+import { evalQuantCommand } from "./eval-quant";
 import { exportCommand } from "./export";
 import { quantizeCommand } from "./quantize";
 import { serveCommand } from "./serve";
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   benchCommand,
   trainCommand,
   evalPplCommand,
+  evalQuantCommand,
   exportCommand,
   quantizeCommand,
   serveCommand,
