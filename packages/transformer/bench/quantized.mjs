@@ -10,8 +10,8 @@
 //      minus the Node runtime's own (a child that loads nothing), against the target
 //      1.25 × the file's weight bytes + the KV cache's bytes.
 // Random weights: the speed of a kernel does not depend on the values. Each figure is the median
-// of --reps runs, ours and llama.cpp's interleaved; ratios are ours / llama.cpp's, or ours / our
-// f32, from the same run.
+// of --reps runs, every contestant of a table measured once per round (ours and llama.cpp's
+// interleaved); ratios are ours / llama.cpp's, or ours / our f32, from the same rounds.
 //   cd packages/transformer && npx tsup && node bench/quantized.mjs [--shape 15M --shape 110M] [--threads 2] [--tokens 64] [--reps 3] [--part speed|kv|memory]
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
@@ -105,12 +105,14 @@ console.log(`ours: wasm backend, ${threads} thread(s); llama.cpp: node-llama-cpp
 
 const backend = await createWasmBackend({ threads });
 
+// Every contestant of a table is measured once per round, rounds repeated --reps times, so a
+// change in the machine's load (it is shared) falls on all of them alike; medians per contestant.
 if (values.part.includes("speed")) {
   for (const shape of values.shape) {
     console.log(`\n## decode ${genTokens} tokens after a 16-token prompt, ${shape} shape, f32 KV cache`);
     console.log("| weights | file MB | ours tok/s | vs our F32 | llama.cpp tok/s | ours / llama.cpp |");
     console.log("|---|---:|---:|---:|---:|---:|");
-    let ourF32 = 0;
+    const rows = [];
     for (const type of WEIGHT_TYPES) {
       const file = await fileFor(shape, type);
       const model = await loadModel(file, { backend });
@@ -118,13 +120,17 @@ if (values.part.includes("speed")) {
       const prompt = promptOf(16, model.config.vocabSize);
       ourDecode(model, prompt.slice(0, 4), 4); // warm the JIT
       await theirDecode(lm, prompt.slice(0, 4), 4, "f32", false);
-      const mine = [], peer = [];
-      for (let r = 0; r < reps; r++) {
-        mine.push(ourDecode(model, prompt, genTokens));
-        peer.push(await theirDecode(lm, prompt, genTokens, "f32", false));
+      rows.push({ type, file, model, lm, prompt, mine: [], peer: [] });
+    }
+    for (let r = 0; r < reps; r++) {
+      for (const row of rows) {
+        row.mine.push(ourDecode(row.model, row.prompt, genTokens));
+        row.peer.push(await theirDecode(row.lm, row.prompt, genTokens, "f32", false));
       }
+    }
+    const ourF32 = median(rows[0].mine);
+    for (const { type, file, mine, peer, lm } of rows) {
       const a = median(mine), b = median(peer);
-      if (type === "F32") ourF32 = a;
       console.log(`| ${type} | ${MB(statSync(file).size)} | ${a.toFixed(1)} | ${(a / ourF32).toFixed(2)}× | ${b.toFixed(1)} | ${(a / b).toFixed(2)}× |`);
       await lm.dispose();
     }
@@ -144,17 +150,18 @@ if (values.part.includes("kv")) {
     console.log("|---:|---|---:|---:|---:|---:|---:|");
     for (const context of contexts) {
       const prompt = promptOf(context, config.vocabSize);
-      let ourF32 = 0;
-      for (const kv of KV_TYPES) {
-        const bytes = 2 * config.nLayers * config.nKvHeads * headDim * (context + n + 1) * kvBytesPerValue(kv);
-        const mine = [], peer = [];
-        ourDecode(model, prompt.slice(0, 8), 4, { kType: kv, vType: kv });
-        for (let r = 0; r < reps; r++) {
-          mine.push(ourDecode(model, prompt, n, { kType: kv, vType: kv }));
-          peer.push(await theirDecode(lm, prompt, n, kv, true));
+      const rows = KV_TYPES.map((kv) => ({ kv, mine: [], peer: [] }));
+      ourDecode(model, prompt.slice(0, 8), 4);
+      for (let r = 0; r < reps; r++) {
+        for (const row of rows) {
+          row.mine.push(ourDecode(model, prompt, n, { kType: row.kv, vType: row.kv }));
+          row.peer.push(await theirDecode(lm, prompt, n, row.kv, true));
         }
+      }
+      const ourF32 = median(rows[0].mine);
+      for (const { kv, mine, peer } of rows) {
+        const bytes = 2 * config.nLayers * config.nKvHeads * headDim * (context + n + 1) * kvBytesPerValue(kv);
         const a = median(mine), b = median(peer);
-        if (kv === "f32") ourF32 = a;
         console.log(`| ${context} | ${kv} | ${MB(bytes)} | ${a.toFixed(1)} | ${(a / ourF32).toFixed(2)}× | ${b.toFixed(1)} | ${(a / b).toFixed(2)}× |`);
       }
     }
