@@ -1,5 +1,5 @@
 import { getBackend, setBackend } from "@zero-llm/tensor";
-import { perplexity } from "@zero-llm/transformer";
+import { inferencePerplexity, perplexity, type Model } from "@zero-llm/transformer";
 import { UsageError, defineCommand, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
 import { readFlagText } from "../flag-files";
 import { MODEL_FLAGS, TOKENIZER_FLAG, modelPath, openModel, openTokenizer } from "./model-io";
@@ -17,6 +17,12 @@ const FLAGS = {
   "max-tokens": { type: "number", description: "score only the first N tokens of the file", integer: true, min: 2 },
   json: { type: "boolean", description: "print one JSON object" },
 } as const satisfies FlagTable;
+
+/** True when every weight is f32 and the KV cache flags ask for f32 (or nothing). */
+function allF32(model: Model, flags: { "cache-type-k"?: string | undefined; "cache-type-v"?: string | undefined }): boolean {
+  const cacheF32 = (flags["cache-type-k"] ?? "f32") === "f32" && (flags["cache-type-v"] ?? "f32") === "f32";
+  return cacheF32 && model.weights.names().every((name) => model.weights.typeOf(name) === "f32");
+}
 
 async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<number> {
   const dataFile = args.flags.data;
@@ -39,7 +45,11 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
     if (tokens.length < 2) throw new UsageError(`--data ${dataFile}: expected at least 2 tokens, found ${tokens.length}`);
     setBackend(opened.backend);
     const t0 = performance.now();
-    const result = perplexity(opened.checkpoint.model, tokens, seqLen !== undefined ? { seqLen } : {});
+    const { model: loaded } = opened.checkpoint;
+    // the training engine's batched pass for an f32 model with an f32 cache; a model kept in
+    // stored blocks, or a quantized KV cache, is measured through the inference pass it runs with
+    const score = allF32(loaded, args.flags) ? perplexity : inferencePerplexity;
+    const result = score(loaded, tokens, seqLen !== undefined ? { seqLen } : {});
     const seconds = (performance.now() - t0) / 1000;
     if (args.flags.json) {
       io.stdout.write(`${JSON.stringify({ model, data: dataFile, tokens: result.tokens, loss: result.loss, perplexity: result.perplexity, seconds })}\n`);
@@ -56,7 +66,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
 export const evalPplCommand = defineCommand({
   path: ["eval", "ppl"],
   summary: "Perplexity of a model on held-out text: exp(mean cross-entropy)",
-  usage: "eval ppl [--model M] --data FILE [--tokenizer FILE] [--seq-len N] [--max-tokens N] [--json]",
+  usage: "eval ppl [--model M] --data FILE [--tokenizer FILE] [--seq-len N] [--max-tokens N] [--cache-type-k T] [--cache-type-v T] [--json]",
   flags: FLAGS,
   positionals: { min: 0, max: 0 },
   run,

@@ -7,7 +7,9 @@ import { evalLogitsCommand } from "./eval-logits";
 import { benchCommand } from "./bench";
 import { trainCommand } from "./train";
 import { evalPplCommand } from "./eval-ppl";
+import { evalQuantCommand } from "./eval-quant";
 import { exportCommand } from "./export";
+import { quantizeCommand } from "./quantize";
 import { serveCommand } from "./serve";
 
 /** Every `zllm` subcommand, in the order `zllm --help` lists them. Add new commands here. */
@@ -21,6 +23,8 @@ export const COMMANDS: readonly Command[] = [
   benchCommand,
   trainCommand,
   evalPplCommand,
+  evalQuantCommand,
   exportCommand,
+  quantizeCommand,
   serveCommand,
 ];
