@@ -3,7 +3,8 @@ import { SamplingError } from "../errors";
 import { Logprobs } from "../logprobs";
 import type { Sampler, SamplerOptions } from "../sampler";
 import { fixedDistributionSampler } from "./verify";
-import { drawFrom, type Drafter, type SpeculativeModel } from "./model";
+import { applyTokenMask } from "../penalties";
+import { drawFrom, type ConstrainedPosition, type Drafter, type SpeculativeModel } from "./model";
 
 export interface ModelDrafterOptions {
   /** How the draft model picks its tokens. Default: greedy (temperature 0), as llama.cpp drafts. */
@@ -40,6 +41,8 @@ export class ModelDrafter implements Drafter {
   /** The tokens in the draft model's cache, in order. */
   private readonly cached: number[] = [];
   private readonly history: number[] = [];
+  /** The constraint's mask at the position being drafted (allocated on first use). */
+  private allowed: Uint32Array | null = null;
 
   constructor(private readonly model: SpeculativeModel, options: ModelDrafterOptions = {}) {
     this.vocabSize = model.vocabSize;
@@ -58,7 +61,7 @@ export class ModelDrafter implements Drafter {
     }
   }
 
-  propose(sequence: readonly number[], max: number): number {
+  propose(sequence: readonly number[], max: number, constrained?: ConstrainedPosition): number {
     const V = this.vocabSize;
     if (this.tokens.length < max) {
       this.tokens = new Int32Array(max);
@@ -70,23 +73,42 @@ export class ModelDrafter implements Drafter {
     for (const t of sequence) history.push(t);
     let last = sequence[sequence.length - 1];
     let count = 0;
-    while (count < max && this.model.length < this.model.capacity) {
-      this.one[0] = last;
-      const logits = this.model.verify(this.one);
-      this.cached.push(last);
-      for (let x = 0; x < V; x++) this.row[x] = logits[x];
-      this.sampler.probabilities(this.q, this.row, history);
-      this.rng.uniformInto(this.u, 0);
-      const d = drawFrom(this.q, 0, V, this.u);
-      if (this.pMin > 0) {
-        this.confidence.compute(this.row, d);
-        if (Math.exp(this.confidence.chosenLogprob) < this.pMin) break;
+    // drafts under a constraint move its state forward; it is rolled back before returning
+    let moved = 0;
+    try {
+      while (count < max && this.model.length < this.model.capacity) {
+        // a complete output (or one past EOS) has nothing left to draft
+        if (constrained !== undefined && constrained.constraint.isComplete(constrained.state)) break;
+        this.one[0] = last;
+        const logits = this.model.verify(this.one);
+        this.cached.push(last);
+        for (let x = 0; x < V; x++) this.row[x] = logits[x];
+        if (constrained !== undefined) {
+          const { constraint, state } = constrained;
+          if (this.allowed === null || this.allowed.length < constraint.maskWords) this.allowed = constraint.createMask();
+          if (constraint.mask(state, this.allowed) === 0) break; // the vocabulary cannot go on here
+          // q is the draft's distribution among the tokens the constraint allows
+          applyTokenMask(this.row, this.allowed);
+        }
+        this.sampler.probabilities(this.q, this.row, history);
+        this.rng.uniformInto(this.u, 0);
+        const d = drawFrom(this.q, 0, V, this.u);
+        if (this.pMin > 0) {
+          this.confidence.compute(this.row, d);
+          if (Math.exp(this.confidence.chosenLogprob) < this.pMin) break;
+        }
+        this.tokens[count] = d;
+        if (this.probs !== null) this.probs.set(this.q, count * V);
+        count++;
+        history.push(d);
+        last = d;
+        if (constrained !== undefined) {
+          constrained.constraint.accept(constrained.state, d);
+          moved++;
+        }
       }
-      this.tokens[count] = d;
-      if (this.probs !== null) this.probs.set(this.q, count * V);
-      count++;
-      history.push(d);
-      last = d;
+    } finally {
+      if (constrained !== undefined && moved > 0) constrained.constraint.rollback(constrained.state, moved);
     }
     return count;
   }
