@@ -43,6 +43,8 @@ export interface GenerateOptions {
   draftMin?: number;
   /** A draft Model stops drafting when it gives its next token less than this probability (--draft-p-min). Default 0. */
   draftPMin?: number;
+  /** The draft Model's cache (empty). Default: a fresh one as long as the target's, within the draft's context. */
+  draftCache?: KVCache;
 }
 
 export interface GenerateStats {
@@ -109,8 +111,8 @@ export class Generation implements Iterable<number> {
       throw new TransformerError("VOCAB_MISMATCH", `constraint: expected one compiled for the model's vocabulary of ${V} tokens, found one for ${constraint.vocabSize}`);
     }
     if (draft === undefined) {
-      for (const name of ["draftMax", "draftMin", "draftPMin"] as const) {
-        if (options[name] !== undefined) throw new TransformerError("BAD_CONFIG", `${name}: expected only with a draft, found ${options[name]} and no draft`);
+      for (const name of ["draftMax", "draftMin", "draftPMin", "draftCache"] as const) {
+        if (options[name] !== undefined) throw new TransformerError("BAD_CONFIG", `${name}: expected only with a draft, found it without one`);
       }
       this.constraintState = constraint?.initialState();
       this.speculative = undefined;
@@ -208,18 +210,25 @@ export class Generation implements Iterable<number> {
    * would most likely pick if it agreed with the draft. A Drafter is used as it is.
    */
   private drafter(draft: Model | Drafter, capacity: number): Drafter {
-    if (!(draft instanceof Model)) return draft;
+    if (!(draft instanceof Model)) {
+      for (const name of ["draftPMin", "draftCache"] as const) {
+        if (this.options[name] !== undefined) throw new TransformerError("BAD_CONFIG", `${name}: expected only with a draft Model, found it with another Drafter`);
+      }
+      return draft;
+    }
     const V = this.model.config.vocabSize;
     if (draft.config.vocabSize !== V) {
       throw new TransformerError("VOCAB_MISMATCH", `draft model: expected the target's vocabulary of ${V} tokens, found ${draft.config.vocabSize}`);
     }
-    // as many positions as the target's cache: a draft with a shorter context is refused here
-    let cache: KVCache;
-    try {
-      cache = draft.newCache({ capacity });
-    } catch (error) {
-      if (!(error instanceof TransformerError)) throw error;
-      throw new TransformerError(error.code, `draft model: ${error.message}`, { cause: error });
+    let cache = this.options.draftCache;
+    if (cache === undefined) {
+      // as many positions as the target's cache: a draft with a shorter context is refused here
+      try {
+        cache = draft.newCache({ capacity });
+      } catch (error) {
+        if (!(error instanceof TransformerError)) throw error;
+        throw new TransformerError(error.code, `draft model: ${error.message}`, { cause: error });
+      }
     }
     const sampling = { ...(this.options.sampler instanceof Sampler ? this.options.sampler.options : {}), temperature: 0 };
     return new ModelDrafter(new ModelSequence(draft, cache), { sampling, ...(this.options.draftPMin !== undefined ? { pMin: this.options.draftPMin } : {}) });
