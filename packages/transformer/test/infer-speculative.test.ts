@@ -230,6 +230,20 @@ describe("generate with a draft: checks before generation", () => {
     expect(codeOf(() => generate(target, [1, 2], { draftMax: 4 }))).toBe("BAD_CONFIG");
   });
 
+  it("the context rule: a prompt past the cache is CONTEXT_OVERFLOW; a full cache stops as without a draft (contextFull)", () => {
+    const small = target.newCache({ capacity: 20 });
+    expect(codeOf(() => generate(target, Array.from({ length: 21 }, (_, i) => i), { draft: new PromptLookupDrafter(2), cache: small }))).toBe("CONTEXT_OVERFLOW");
+    for (const promptLength of [PROMPT.length, 19, 20]) {
+      const prompt = Array.from({ length: promptLength }, (_, i) => PROMPT[i % PROMPT.length]);
+      const plain = generate(target, prompt, { maxTokens: 50, cache: target.newCache({ capacity: 20 }) });
+      const want = [...plain];
+      const run = generate(target, prompt, { maxTokens: 50, cache: target.newCache({ capacity: 20 }), draft: new Model(LLAMA, target.weights), draftMax: 4 });
+      expect([...run], `prompt of ${promptLength}`).toEqual(want);
+      expect(run.stats.stopReason).toBe("contextFull");
+      expect(plain.stats.stopReason).toBe("contextFull");
+    }
+  });
+
   it("stats: passes, drafts and timing fill in; the history holds prompt and output", () => {
     let clock = 0;
     const run = generate(target, PROMPT, { maxTokens: 30, draft: new Model(LLAMA, target.weights), draftMax: 4, now: () => (clock += 1) });

@@ -125,6 +125,7 @@ export class Generation implements Iterable<number> {
     if (cache.length !== 0) {
       throw new TransformerError("BAD_CACHE", `cache: expected an empty cache for speculative decoding, found ${cache.length} positions`);
     }
+    cache.reserve(prompt.length); // a prompt past the cache is CONTEXT_OVERFLOW, as without a draft
     this.speculative = new SpeculativeRun(new ModelSequence(model, cache), this.drafter(draft, cache.capacity), this.history, {
       sampling: options.sampler?.options ?? { temperature: 0 },
       maxTokens: max,
