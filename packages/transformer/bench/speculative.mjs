@@ -6,7 +6,7 @@
 // LlamaContextSequence.evaluate, its DraftSequenceTokenPredictor with the target as its own
 // draft validated 2 of 4 predictions over 64 greedy tokens, so it measures its scheduling, not
 // speculative decoding.)
-//   cd packages/transformer && npx tsup && node bench/speculative.mjs [--target DIR] [--draft DIR] [--tokens 128] [--reps 3] [--threads 2] [--draft-max 4,8,16]
+//   cd packages/transformer && npx tsup && node bench/speculative.mjs [--target DIR] [--draft DIR] [--tokens 128] [--reps 3] [--threads 2] [--draft-max 4,8,16] [--p-min 0,0.4,0.75]
 import { createRequire } from "node:module";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import os from "node:os";
@@ -28,10 +28,12 @@ const { values } = parseArgs({
     reps: { type: "string", default: "3" },
     threads: { type: "string", default: "2" },
     "draft-max": { type: "string", default: "4,8,16" },
+    "p-min": { type: "string", default: "0,0.4,0.75" },
   },
 });
 const nTokens = Number(values.tokens), reps = Number(values.reps), threads = Number(values.threads);
 const draftMaxes = values["draft-max"].split(",").map(Number);
+const pMins = values["p-min"].split(",").map(Number);
 for (const dir of [values.target, values.draft]) {
   if (!existsSync(path.join(dir, "model.safetensors")) || !existsSync(path.join(dir, "tokenizer.bpe.json"))) {
     // models/medium lands after the rest of the repository: say so rather than fail `pnpm bench`
@@ -78,8 +80,7 @@ function run(prompt, options) {
 }
 
 const MODES = [
-  ...draftMaxes.map((m) => ({ name: `draft model, draft-max ${m}, p-min 0.75`, options: () => ({ draft, draftMax: m, draftPMin: 0.75 }) })),
-  ...draftMaxes.map((m) => ({ name: `draft model, draft-max ${m}, p-min 0`, options: () => ({ draft, draftMax: m }) })),
+  ...pMins.flatMap((pMin) => draftMaxes.map((m) => ({ name: `draft model, draft-max ${m}, p-min ${pMin}`, options: () => ({ draft, draftMax: m, draftPMin: pMin }) }))),
   ...draftMaxes.map((m) => ({ name: `prompt lookup 3, draft-max ${m}`, options: () => ({ draft: new PromptLookupDrafter(3), draftMax: m }) })),
 ];
 const SAMPLINGS = [

@@ -1,6 +1,6 @@
 import { Rng } from "@zero-llm/tensor";
 import { SamplingError } from "../errors";
-import { Logprobs } from "../logprobs";
+import { expInPlace } from "../portable-math";
 import type { Sampler, SamplerOptions } from "../sampler";
 import { fixedDistributionSampler } from "./verify";
 import { applyTokenMask } from "../penalties";
@@ -36,8 +36,8 @@ export class ModelDrafter implements Drafter {
   private readonly q: Float64Array;
   private readonly row: Float32Array;
   private readonly one = new Int32Array(1);
-  /** The draft's own confidence in a token, for pMin. */
-  private readonly confidence = new Logprobs(0);
+  /** A block of exponents for confident(). */
+  private readonly block = new Float64Array(64);
   /** The tokens in the draft model's cache, in order. */
   private readonly cached: number[] = [];
   private readonly history: number[] = [];
@@ -93,10 +93,7 @@ export class ModelDrafter implements Drafter {
         this.sampler.probabilities(this.q, this.row, history);
         this.rng.uniformInto(this.u, 0);
         const d = drawFrom(this.q, 0, V, this.u);
-        if (this.pMin > 0) {
-          this.confidence.compute(this.row, d);
-          if (Math.exp(this.confidence.chosenLogprob) < this.pMin) break;
-        }
+        if (this.pMin > 0 && !this.confident(d)) break;
         this.tokens[count] = d;
         if (this.probs !== null) this.probs.set(this.q, count * V);
         count++;
@@ -111,6 +108,35 @@ export class ModelDrafter implements Drafter {
       if (constrained !== undefined && moved > 0) constrained.constraint.rollback(constrained.state, moved);
     }
     return count;
+  }
+
+  /**
+   * Whether the draft gives `d` at least probability pMin at temperature 1 over its (masked)
+   * row: p(d) = 1 / Σ_x exp(l_x − l_d) ≥ pMin, i.e. Σ_x exp(l_x − l_d) ≤ 1 / pMin. The sum runs in
+   * blocks of 64 terms and stops as soon as it passes 1 / pMin, so an unsure token (the case
+   * that ends a draft) costs a few blocks rather than the whole vocabulary; terms below e^−40
+   * are left out (even 10⁶ of them add 4·10⁻¹², nothing a threshold can see).
+   */
+  private confident(d: number): boolean {
+    const row = this.row, block = this.block;
+    const ld = row[d], limit = 1 / this.pMin;
+    let sum = 0, m = 0;
+    for (let x = 0; x < row.length; x++) {
+      const diff = row[x] - ld;
+      if (!(diff >= -40)) continue; // −Infinity (masked) too
+      block[m++] = diff;
+      if (m === block.length || x === row.length - 1) {
+        expInPlace(block, m);
+        for (let i = 0; i < m; i++) sum += block[i];
+        m = 0;
+        if (sum > limit) return false;
+      }
+    }
+    if (m > 0) {
+      expInPlace(block, m);
+      for (let i = 0; i < m; i++) sum += block[i];
+    }
+    return sum <= limit;
   }
 
   /** Makes the draft cache hold sequence[0 .. n − 1): the last token is fed with the next proposal. */
