@@ -6,7 +6,7 @@
 // LlamaContextSequence.evaluate, its DraftSequenceTokenPredictor with the target as its own
 // draft validated 2 of 4 predictions over 64 greedy tokens, so it measures its scheduling, not
 // speculative decoding.)
-//   cd packages/transformer && npx tsup && node bench/speculative.mjs [--target DIR] [--draft DIR] [--tokens 128] [--reps 3] [--threads 2] [--draft-max 4,8,16] [--p-min 0,0.4,0.75]
+//   cd packages/transformer && npx tsup && node bench/speculative.mjs [--target DIR] [--draft DIR] [--tokens 128] [--reps 3] [--threads 2] [--draft-max 4,8,16] [--p-min 0,0.4,0.75] [--verify-shape 15M]
 import { createRequire } from "node:module";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import os from "node:os";
@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { PromptLookupDrafter, Sampler } from "@zero-llm/sampling";
 import { createWasmBackend } from "@zero-llm/tensor";
 import { loadBpeJson } from "@zero-llm/tokenizer-bpe";
-import { generate } from "../dist/index.js";
+import { BENCH_SHAPES, Model, ModelSequence, generate, randomWeights } from "../dist/index.js";
 import { loadModel } from "../dist/node.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
@@ -29,6 +29,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "2" },
     "draft-max": { type: "string", default: "4,8,16" },
     "p-min": { type: "string", default: "0,0.4,0.75" },
+    "verify-shape": { type: "string", multiple: true, default: [] },
   },
 });
 const nTokens = Number(values.tokens), reps = Number(values.reps), threads = Number(values.threads);
@@ -87,6 +88,37 @@ const SAMPLINGS = [
   { name: "greedy", sampler: () => new Sampler({ temperature: 0 }) },
   { name: "temperature 0.8, top-k 40, top-p 0.95, seed 1", sampler: () => new Sampler({ temperature: 0.8, topK: 40, topP: 0.95, seed: 1 }) },
 ];
+
+// What a verify pass costs: k + 1 rows in one batched forward against one decode step. Speculation
+// pays when tokens per pass exceed this ratio (plus the draft's own cost): on a model whose
+// decode step is bound by arithmetic, k + 1 rows cost about k + 1 steps, and nothing can pay.
+function verifyCost(model, label, passes) {
+  const seq = new ModelSequence(model);
+  seq.prefill(PROMPTS.quoting.slice(0, 200).map((t) => t % model.config.vocabSize));
+  const base = seq.length;
+  const timeOf = (rows) => {
+    const tokens = PROMPTS.story.slice(0, rows);
+    const times = [];
+    for (let r = 0; r < 5; r++) {
+      const t0 = performance.now();
+      for (let i = 0; i < passes; i++) {
+        seq.verify(tokens);
+        seq.rewind(base);
+      }
+      times.push((performance.now() - t0) / passes);
+    }
+    return median(times);
+  };
+  timeOf(1);
+  const one = timeOf(1);
+  const cells = [1, 2, 3, 5, 9, 17].map((rows) => `${rows}: ${rows === 1 ? `${one.toFixed(3)} ms` : `${(timeOf(rows) / one).toFixed(2)}×`}`);
+  console.log(`verify cost of ${label}, rows (k + 1) → time against one decode step: ${cells.join(", ")}`);
+}
+verifyCost(target, "the target", 10);
+for (const shape of values["verify-shape"]) {
+  const config = BENCH_SHAPES[shape];
+  verifyCost(new Model(config, randomWeights(config, { backend }), { backend }), `a random-weight ${shape} Llama`, 2);
+}
 
 const results = [];
 for (const [promptName, prompt] of Object.entries(PROMPTS)) {
