@@ -73,9 +73,16 @@ const PROMPTS = {
   quoting: [EOT, ...tokenizer.encode(`${passage}\n\n${words.slice(0, 6).join(" ")}`)],
 };
 
+// one KV cache per model, emptied before each run: wasm memory is reclaimed only by a garbage
+// collection, which a synchronous loop of generate() calls never leaves room for
+const targetCache = target.newCache(), draftCache = draft.newCache();
+
 /** One generation: tokens, decode tokens/s (after the prefill) and the draft stats. */
 function run(prompt, options) {
-  const g = generate(target, prompt, { maxTokens: nTokens, eos: [EOT], ...options });
+  targetCache.reset();
+  draftCache.reset();
+  const caches = options.draft === draft ? { cache: targetCache, draftCache } : { cache: targetCache };
+  const g = generate(target, prompt, { maxTokens: nTokens, eos: [EOT], ...options, ...caches });
   const tokens = [...g];
   return { tokens, tps: g.stats.generateTokensPerSecond, stats: g.stats };
 }
