@@ -198,9 +198,14 @@ export class Sampler {
       throw new SamplingError("SAMPLING_BAD_OPTION", `probabilities: expected an output of at least ${logits.length} entries, found ${out.length}`);
     }
     const row = this.rewrite(logits, history, allowed);
+    out.fill(0, 0, logits.length);
+    if (this.greedyArgmax) {
+      // the token sample() takes, by the same rule (one pass, no candidate list)
+      out[checkedArgmax(row)] = 1;
+      return out;
+    }
     const c = this.candidates;
     this.truncate(row, c);
-    out.fill(0, 0, logits.length);
     if (this.invT[0] === Infinity) {
       out[c.argmax(row)] = 1;
       return out;

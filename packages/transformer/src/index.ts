@@ -15,8 +15,10 @@ export {
   Model, type ModelOptions, type PrefillOptions, type PrefillResult, type AttentionMaps,
 } from "./infer/model";
 export {
-  generate, Generation, checkLogits, type GenerateOptions, type GenerateStats, type TokenSampler,
+  generate, Generation, type GenerateOptions, type GenerateStats, type TokenSampler,
 } from "./infer/generate";
+export { checkLogits } from "./infer/check-logits";
+export { ModelSequence } from "./infer/sequence";
 export {
   checkpointFromSource, modelFromBytes, detectFormat, type CheckpointFormat, type Checkpoint, type OpenOptions,
 } from "./infer/load";
