@@ -6,6 +6,7 @@ import { fitContext, resolveModel, responseId, type RouteContext } from "./conte
 import { Fields, invalidType, invalidValue, missing, type Json } from "./fields";
 import { runGeneration, usageOf, type PromptRun } from "./generate";
 import { completionLogprobs } from "./logprobs";
+import { planOutput, readResponseFormat } from "./output";
 import { readGenerationParams } from "./sampling";
 
 /**
@@ -13,14 +14,16 @@ import { readGenerationParams } from "./sampling";
  * strings, an array of token ids or an array of such arrays; each prompt gets `n` choices,
  * indexed prompt-major as OpenAI does. Text prompts are tokenized with special tokens recognised
  * ("<|endoftext|>" in the text is that token, as llama.cpp's server reads it) and the model's bos
- * in front when it uses one.
+ * in front when it uses one. `response_format` (JSON, a JSON Schema) is honoured here too, an
+ * extension: OpenAI's legacy endpoint has no such field.
  */
 export function completions(ctx: RouteContext): void {
   const f = Fields.of(ctx.body);
   const slot = resolveModel(ctx.models, f.string("model"));
   const { served, engine } = slot;
   const prompts = readPrompts(f, served);
-  const params = readGenerationParams(f, "completions", served.model.config.vocabSize);
+  const params = readGenerationParams(f, "completions", served);
+  const plan = planOutput(served, slot.constraints, readResponseFormat(f), undefined);
   const stream = f.boolean("stream") ?? false;
   const includeUsage = readStreamOptions(f, stream);
   const echo = f.boolean("echo") ?? false;
@@ -42,7 +45,7 @@ export function completions(ctx: RouteContext): void {
   // streamed logprobs count text offsets per choice as the text goes out
   const streamedChars = new Map<number, number>();
 
-  const choices = runGeneration(ctx, slot, runs, params, params.stop, {
+  const choices = runGeneration(ctx, slot, runs, params, plan, params.stop, {
     admitted: () => {
       if (!sse) return;
       sse.open();
