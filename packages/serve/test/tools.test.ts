@@ -85,7 +85,7 @@ describe("tool-call grammar × envelope reader", () => {
         calls++;
       }
       // the streamed pieces add up to the calls
-      const rebuilt = parser.calls.map((c, i) => ({
+      const rebuilt = parser.calls.map((_, i) => ({
         name: events.filter((e) => e.kind === "call" && e.index === i).map((e) => (e.kind === "call" ? e.name : ""))[0],
         args: events.filter((e) => e.kind === "arguments" && e.index === i).map((e) => (e.kind === "arguments" ? e.text : "")).join(""),
       }));

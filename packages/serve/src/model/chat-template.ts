@@ -13,10 +13,12 @@ import { ENVELOPE } from "./tool-envelope";
 /**
  * The default template, for models that ship none (every model this project trains: base models,
  * trained on plain text). A transcript, one line per message, the next line opened for the
- * assistant; the tools of a request (if any) on a first line, an assistant's tool calls in the
- * envelope the server constrains calls to (tool-envelope.ts), results as `tool` lines:
+ * assistant; the tools of a request (if any) on a first line as signatures (names and parameter
+ * names: the schemas in full would fill a small model's context, and the grammar enforces them
+ * anyway), an assistant's tool calls in the envelope the server constrains calls to
+ * (tool-envelope.ts), results as `tool` lines:
  *
- *   tools: [{"type": "function", "function": {"name": "get_weather", …}}]
+ *   tools: get_weather(city, unit), now()
  *   system: You are terse.
  *   user: Where is the jury?
  *   assistant: <tool_call>{"name": "get_weather", "arguments": {"city":"Paris"}}</tool_call>
@@ -27,7 +29,9 @@ import { ENVELOPE } from "./tool-envelope";
  * the request's stop strings when this template is used (a base model knows no end-of-turn token).
  */
 export const DEFAULT_CHAT_TEMPLATE =
-  "{% if tools %}tools: {{ tools | tojson }}\n{% endif %}" +
+  "{% if tools %}tools: {% for tool in tools %}{% if not loop.first %}, {% endif %}{{ tool.function.name }}(" +
+  "{% for key in (tool.function.parameters.properties or {}) %}{% if not loop.first %}, {% endif %}{{ key }}{% endfor %})" +
+  "{% endfor %}{{ '\\n' }}{% endif %}" +
   "{% for message in messages %}{{ message.role }}:" +
   "{% if message.content %} {{ message.content }}{% endif %}" +
   "{% if message.tool_calls %} {% for call in message.tool_calls %}" +

@@ -63,8 +63,9 @@ function readTool(tool: unknown, i: number): ToolFunction & { param: string } {
   fn.boolean("strict");
   const parameters = fn.raw("parameters");
   if (parameters !== undefined && !isObject(parameters)) throw invalidType(`${param}.function.parameters`, "a JSON Schema object", parameters);
-  // no parameters: the function takes none, its arguments are {}
-  const schema: JsonSchema = parameters ?? { type: "object", properties: {} };
+  // no parameters: the function takes none, its arguments are {} (an object schema that declares no
+  // properties would allow any members)
+  const schema: JsonSchema = parameters ?? { type: "object", properties: {}, additionalProperties: false };
   return { name, parameters: schema, param: `${param}.function.parameters` };
 }
 
