@@ -1,6 +1,6 @@
 import type { TokenLogprob } from "@zero-llm/sampling";
 import { ServeError } from "../errors";
-import { SseStream, sendError, sendJson } from "../http/respond";
+import { ChunkTemplate, SseStream, sendError, sendJson } from "../http/respond";
 import type { TemplateMessage } from "../model/chat-template";
 import type { ServedModel } from "../model/load";
 import { fitContext, resolveModel, responseId, type RouteContext } from "./context";
@@ -52,9 +52,21 @@ export function chatCompletions(ctx: RouteContext): void {
 
   const sse = stream ? new SseStream(ctx.res, { ...ctx.sse, onStall: () => ctx.res.destroy() }) : undefined;
   const usageField = includeUsage ? { usage: null } : {};
+  // a content chunk per token: serialized once per choice, the text spliced in
+  const templates = new Map<number, ChunkTemplate>();
+  const contentChunk = (index: number): ChunkTemplate => {
+    let t = templates.get(index);
+    if (!t) templates.set(index, (t = new ChunkTemplate((content) => ({ ...head, choices: [{ index, delta: { content }, logprobs: null, finish_reason: null }], ...usageField }))));
+    return t;
+  };
   const chunk = (index: number, delta: JsonObject, logprobs: readonly TokenLogprob[] | null, finishReason: string | null): void => {
+    if (!sse) return;
     const lp = withLogprobs && logprobs ? { content: logprobs.map((t) => tokenJson(served.tokenizer, t)), refusal: null } : null;
-    sse?.send({ ...head, choices: [{ index, delta, logprobs: lp, finish_reason: finishReason }], ...usageField });
+    if (lp === null && finishReason === null && typeof delta.content === "string" && Object.keys(delta).length === 1) {
+      sse.sendSerialized(contentChunk(index).with(delta.content));
+      return;
+    }
+    sse.send({ ...head, choices: [{ index, delta, logprobs: lp, finish_reason: finishReason }], ...usageField });
   };
   const sendEvents = (choice: Choice, events: readonly ToolEvent[], logprobs: readonly TokenLogprob[]): void => {
     const out = outputOf(choice);

@@ -1,5 +1,5 @@
 import { ServeError } from "../errors";
-import { SseStream, sendError, sendJson } from "../http/respond";
+import { ChunkTemplate, SseStream, sendError, sendJson } from "../http/respond";
 import type { ServedModel } from "../model/load";
 import { readStreamOptions } from "./chat";
 import { fitContext, resolveModel, responseId, type RouteContext } from "./context";
@@ -44,6 +44,13 @@ export function completions(ctx: RouteContext): void {
   const echoed = (promptIndex: number): string => (echo ? prompts[promptIndex].text : "");
   // streamed logprobs count text offsets per choice as the text goes out
   const streamedChars = new Map<number, number>();
+  // a content chunk per token: serialized once per choice, the text spliced in
+  const templates = new Map<number, ChunkTemplate>();
+  const textChunk = (index: number): ChunkTemplate => {
+    let t = templates.get(index);
+    if (!t) templates.set(index, (t = new ChunkTemplate((text) => ({ ...head, choices: [{ text, index, logprobs: null, finish_reason: null }], ...usageField }))));
+    return t;
+  };
 
   const choices = runGeneration(ctx, slot, runs, params, plan, params.stop, {
     admitted: () => {
@@ -58,9 +65,13 @@ export function completions(ctx: RouteContext): void {
     },
     delta: (choice, text, logprobs) => {
       if (!sse) return;
+      if (!withLogprobs) {
+        sse.sendSerialized(textChunk(choice.index).with(text));
+        return;
+      }
       const offset = streamedChars.get(choice.index) ?? 0;
       streamedChars.set(choice.index, offset + text.length);
-      const lp = withLogprobs ? completionLogprobs(served.tokenizer, logprobs, offset) : null;
+      const lp = completionLogprobs(served.tokenizer, logprobs, offset);
       sse.send({ ...head, choices: [{ text, index: choice.index, logprobs: lp, finish_reason: null }], ...usageField });
     },
     choiceDone: (choice) => {
