@@ -106,12 +106,15 @@ describe.skipIf(!haveDefaultModel)("engine on the default model", () => {
   });
 
   it("admits by KV memory, queues within a bound (429 past it), and admits the queue as room frees", async () => {
-    const ctx = 128;
-    const bpp = new Engine(js.served.model, { ctx }).bytesPerPosition;
-    // room for one full 128-position sequence (as required), so for six of 5 + 16 − 1 = 20 positions: fewer than parallel
-    const engine = new Engine(js.served.model, { ctx, parallel: 8, kvCapacityBytes: ctx * bpp, queueSize: 1, prefixCache: false });
+    const probe = new Engine(js.served.model);
+    const bpp = probe.bytesPerPosition;
+    const ctx = probe.ctx;
+    // room for one full context (as required) and so for ⌊max(40, ctx) / 20⌋ sequences of
+    // 5 + 16 − 1 = 20 positions; parallel is no bound here (64 > that count), memory is
+    const engine = new Engine(js.served.model, { parallel: 64, kvCapacityBytes: Math.max(40, ctx) * bpp, queueSize: 1, prefixCache: false });
     const sizeOf = 20;
     const fits = Math.floor(engine.kvCapacityBytes / (sizeOf * bpp));
+    expect(fits).toBeLessThan(engine.parallel);
     const runs = Array.from({ length: fits }, (_, i) => run(engine, [2047, 1, 2, 3, 4 + i], 16, seeded(i)));
     expect(engine.activeSequences).toBe(fits);
     const queued = run(engine, [2047, 9, 9, 9, 9], 16, seeded(9));
