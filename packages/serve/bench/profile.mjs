@@ -1,3 +1,4 @@
+/* global fetch */
 // Where the server's time goes at 1 and at 32 streams: the server (bench/server.mjs) is warmed up,
 // a profiler records while the same load as bench/load.mjs is applied, and the samples are summed
 // by what they were doing (the innermost frame that says: a kernel by the backend method that
