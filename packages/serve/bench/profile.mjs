@@ -163,7 +163,8 @@ async function run(streams) {
   }
   child.kill("SIGTERM");
   await new Promise((resolve) => child.once("exit", resolve));
-  rmSync(dir, { recursive: true, force: true });
+  if (process.env.ZLLM_PROFILE_KEEP) console.error(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
   return { ...summary, tokens };
 }
 
