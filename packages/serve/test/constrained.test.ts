@@ -204,6 +204,24 @@ describe.skipIf(!haveDefaultModel)("constrained outputs through the openai clien
     });
   }
 
+  it("logprobs with tool calls, streamed or not: one entry per generated token; /v1/completions takes response_format too", async () => {
+    const { client } = models[1];
+    const body = { model: "m", messages: [{ role: "user" as const, content: "Add." }], seed: 4, tools: TOOLS, tool_choice: { type: "function" as const, function: { name: "add" } }, logprobs: true, top_logprobs: 2 };
+    const whole = await client.chat.completions.create(body);
+    expect(whole.choices[0].logprobs?.content).toHaveLength(whole.usage?.completion_tokens ?? -1);
+    let entries = 0;
+    for await (const chunk of await client.chat.completions.create({ ...body, stream: true })) entries += chunk.choices[0]?.logprobs?.content?.length ?? 0;
+    expect(entries).toBe(whole.usage?.completion_tokens);
+    const check = validate(PERSON);
+    const completion = await client.completions.create({
+      model: "m", prompt: "A person:", max_tokens: 200, seed: 2,
+      // @ts-expect-error an extension: OpenAI's legacy completions have no response_format
+      response_format: { type: "json_schema", json_schema: { name: "person", schema: PERSON } },
+    });
+    expect(completion.choices[0].finish_reason).toBe("stop");
+    expect(check(JSON.parse(completion.choices[0].text))).toBe(true);
+  });
+
   it("tool results go back into the template: a second turn's prompt holds the call and the tool line", async () => {
     const { client, served } = models[0];
     const first = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "Weather in Paris?" }], seed: 5, tools: TOOLS, tool_choice: { type: "function", function: { name: "get_weather" } } });
