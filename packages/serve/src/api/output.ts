@@ -1,6 +1,5 @@
 import { jsonSchemaGrammar, type Constraint, type JsonSchema } from "@zero-llm/sampling";
-import type { ConstraintCache } from "../model/constraints";
-import { constraintRefusal } from "../model/constraints";
+import { constraintRefusal, type ConstraintCache } from "../model/constraints";
 import type { ServedModel } from "../model/load";
 import { invalidType, invalidValue, missing, type Fields } from "./fields";
 import { toolCallGrammar } from "./tools/grammar";
