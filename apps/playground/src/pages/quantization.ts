@@ -1,0 +1,6 @@
+import { h } from "../ui/dom";
+
+export function render(root: HTMLElement): () => void {
+  root.append(h("h1", {}, "quantization"), h("p", {}, "In progress."));
+  return () => {};
+}

@@ -1,0 +1,89 @@
+// Every page of the playground in Debian's Chromium, served by @zero-llm/serve as `npm start`
+// serves it: each loads with no console error and no failed request, and one real interaction
+// per page gives the number our packages compute here in Node for the same input.
+// ZLLM_SCREENSHOTS=1 also writes each page's screenshot to docs/playground/ (the README shows them).
+import path from "node:path";
+import { toGraphJson } from "@zero-llm/autograd";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseExpression } from "../src/lib/expression";
+import { MoonsTrainer } from "../src/lib/moons";
+import { depthExperiment } from "../src/lib/depth";
+import { repoRoot, skipReason, startSession, type Problems, type Session } from "./helpers/browser";
+
+const SHOTS = process.env.ZLLM_SCREENSHOTS === "1";
+let session: Session;
+
+async function finish(page: Page, problems: Problems, name: string): Promise<void> {
+  if (SHOTS) await page.screenshot({ path: path.join(repoRoot, "docs/playground", `${name}.png`), fullPage: true });
+  expect(problems.console, "console errors").toEqual([]);
+  expect(problems.failed, "failed requests").toEqual([]);
+  await page.close();
+}
+
+const num = async (page: Page, testid: string): Promise<number> => Number(await page.getByTestId(testid).textContent());
+
+describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? ` (${skipReason})` : ""}`, () => {
+  beforeAll(async () => {
+    session = await startSession();
+  });
+  afterAll(async () => {
+    await session?.close();
+  });
+
+  it("home: links to every page, and says how many threads the wasm backend gets", async () => {
+    const { page, problems } = await session.open("");
+    const links = await page.locator(".cards a").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
+    expect(links).toEqual(["#/autograd", "#/activations", "#/tokenizer", "#/attention", "#/training", "#/sampling", "#/quantization", "#/lora", "#/chat"]);
+    // served with COOP/COEP, so the page is cross-origin isolated and gets threads
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    expect(await page.locator("#threads").textContent()).toMatch(/cross-origin isolated/);
+    await finish(page, problems, "home");
+  });
+
+  it("autograd: the graph's gradients equal the Value engine's; nudging measures the same slope; the moons loss equals the CLI recipe's", async () => {
+    const { page, problems } = await session.open("autograd");
+    await page.getByTestId("grad-w1").waitFor();
+    const values = { x1: 2, x2: 0, w1: -3, w2: 1, b: 6.881373587019543 };
+    const { root, inputs } = parseExpression("tanh(x1*w1 + x2*w2 + b)", values);
+    root.backward();
+    expect(await num(page, "grad-w1")).toBeCloseTo(inputs.get("w1")!.grad, 5);
+    expect(await num(page, "grad-x1")).toBeCloseTo(inputs.get("x1")!.grad, 5);
+    // the measured slope (h = 1e-4) agrees with the gradient to O(h)
+    expect(Math.abs(await num(page, "slope-x1") - inputs.get("x1")!.grad)).toBeLessThan(1e-3);
+    expect(await page.locator("[data-testid=graph] g.node").count()).toBe(toGraphJson(root).nodes.length);
+    await page.getByTestId("nudge-x1").click();
+    await expect.poll(() => page.getByTestId("nudge-note").textContent()).toMatch(/Nudged x1 by h = 0.0001/);
+
+    await page.getByTestId("moons-steps").fill("20");
+    await page.getByTestId("moons-train").click();
+    await page.getByTestId("moons-final-loss").waitFor({ timeout: 120_000 });
+    const trainer = new MoonsTrainer(1, 20, 1);
+    for (let s = 0; s < 20; s++) trainer.trainStep();
+    expect(await num(page, "moons-final-loss")).toBe(Number(trainer.trainStep().loss.toFixed(4)));
+    await finish(page, problems, "autograd");
+  });
+
+  it("activations: the signal at layer 50 equals the same 50-layer run in Node, per initialization; a negative bias kills ReLUs", async () => {
+    const { page, problems } = await session.open("activations");
+    await page.getByTestId("signal50-kaiming").waitFor({ timeout: 120_000 });
+    for (const init of ["kaiming", "xavier", "tiny"] as const) {
+      const node = depthExperiment({ init, activation: "relu", bias: 0, seed: 1 });
+      // browser: wasm kernels; here: the js reference. Same math, float32 rounding apart.
+      const shown = await num(page, `signal50-${init}`);
+      if (node.signal[50] === 0) expect(shown).toBe(0); // tiny weights: 0.0064× per layer underflows float32
+      else expect(Math.abs(shown / node.signal[50] - 1)).toBeLessThan(1e-3);
+    }
+    expect(await num(page, "dead-zeros")).toBe(50 * 128);
+    await page.getByTestId("depth-bias").fill("-0.5");
+    await page.getByTestId("depth-run").click();
+    const node = depthExperiment({ init: "kaiming", activation: "relu", bias: -0.5, seed: 1 });
+    await expect.poll(() => num(page, "dead-kaiming"), { timeout: 120_000 }).toBe(node.dead.reduce((a, b) => a + b, 0));
+    expect(node.dead.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    // back to no bias for the screenshot
+    await page.getByTestId("depth-bias").fill("0");
+    await page.getByTestId("depth-run").click();
+    await expect.poll(() => num(page, "dead-kaiming"), { timeout: 120_000 }).toBe(depthExperiment({ init: "kaiming", activation: "relu", bias: 0, seed: 1 }).dead.reduce((a, b) => a + b, 0));
+    await finish(page, problems, "activations");
+  });
+});
