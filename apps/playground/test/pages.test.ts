@@ -9,7 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseExpression } from "../src/lib/expression";
 import { MoonsTrainer } from "../src/lib/moons";
 import { depthExperiment } from "../src/lib/depth";
-import { repoRoot, skipReason, startSession, type Problems, type Session } from "./helpers/browser";
+import { existsSync, readFileSync } from "node:fs";
+import { GgufFile } from "@zero-llm/tensor";
+import { fromGgufMetadata, fromTiktoken, fromTokenizerJson, trainBpeWithReport } from "@zero-llm/tokenizer-bpe";
+import cl100k from "js-tiktoken/ranks/cl100k_base";
+import o200k from "js-tiktoken/ranks/o200k_base";
+import { SAMPLES } from "../src/pages/tokenizer";
+import { loadModel } from "@zero-llm/transformer/node";
+import { modelDir, repoRoot, skipReason, startSession, type Problems, type Session } from "./helpers/browser";
 
 const SHOTS = process.env.ZLLM_SCREENSHOTS === "1";
 let session: Session;
@@ -85,5 +92,79 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     await page.getByTestId("depth-run").click();
     await expect.poll(() => num(page, "dead-kaiming"), { timeout: 120_000 }).toBe(depthExperiment({ init: "kaiming", activation: "relu", bias: 0, seed: 1 }).dead.reduce((a, b) => a + b, 0));
     await finish(page, problems, "activations");
+  });
+
+  it("tokenizer: token counts equal @zero-llm/tokenizer-bpe's for the same text (cl100k, o200k, the model's, a dropped GGUF); BPE training gives the same vocabulary", async () => {
+    const { page, problems } = await session.open("tokenizer");
+    const text = "Byte pair encoding: 東京 🙂 naïve — 1234567 tokens, don't you think?";
+    await page.getByTestId("token-count").waitFor();
+    await page.getByTestId("text").fill(text);
+    const cl = fromTiktoken({ ranks: cl100k, encoding: "cl100k_base" });
+    await expect.poll(() => num(page, "token-count")).toBe(cl.encode(text).length);
+    expect(await page.locator("[data-testid=tokens] .tok").count()).toBe(cl.encode(text).length);
+
+    await page.getByTestId("vocab").selectOption("o200k_base");
+    await expect.poll(() => page.getByTestId("vocab-info").textContent(), { timeout: 60_000 }).toMatch(/o200k_base/);
+    await expect.poll(() => num(page, "token-count")).toBe(fromTiktoken({ ranks: o200k, encoding: "o200k_base" }).encode(text).length);
+
+    await page.getByTestId("vocab").selectOption("model");
+    await expect.poll(() => page.getByTestId("vocab-info").textContent()).toMatch(/embedded model/);
+    const modelTok = fromTokenizerJson(readFileSync(path.join(modelDir, "tokenizer.json"), "utf8"));
+    await expect.poll(() => num(page, "token-count")).toBe(modelTok.encode(text).length);
+
+    // the comparison table: the English row's cl100k count
+    const row = await page.getByTestId("compare-table").locator("tbody tr").first().locator("td").allTextContents();
+    expect(Number.parseInt(row[3])).toBe(cl.encode(SAMPLES[0][1]).length);
+
+    const gguf = path.join(repoRoot, "../shared/fixtures/ggml-vocab/ggml-vocab-gpt-2.gguf");
+    if (existsSync(gguf)) {
+      await page.getByTestId("vocab-file").setInputFiles(gguf);
+      await expect.poll(() => page.getByTestId("vocab-info").textContent(), { timeout: 60_000 }).toMatch(/ggml-vocab-gpt-2\.gguf/);
+      const metadata = new Map([...GgufFile.parse(readFileSync(gguf)).metadata].map(([k, e]) => [k, typeof e.value === "bigint" ? Number(e.value) : e.value]));
+      await expect.poll(() => num(page, "token-count")).toBe(fromGgufMetadata(metadata).encode(text).length);
+    }
+
+    await page.getByTestId("train-vocab-size").fill("290");
+    await page.getByTestId("train").click();
+    await page.getByTestId("trained-vocab-size").waitFor({ timeout: 60_000 });
+    const trainText = await page.getByTestId("train-text").inputValue();
+    const report = trainBpeWithReport(trainText, { vocabSize: 290, pattern: "cl100k" });
+    expect(await num(page, "trained-vocab-size")).toBe(report.tokenizer.vocabSize);
+    expect(await num(page, "trained-count")).toBe(report.tokenizer.encode(trainText).length);
+    expect(await page.getByTestId("merges").locator("li").count()).toBe(report.merges);
+    await page.getByTestId("vocab").selectOption("cl100k_base");
+    await page.getByTestId("text").fill("The jury said it did not find any evidence. Tokenizers split text into pieces: 123456789, naïve café, 東京, 🙂.");
+    await expect.poll(() => num(page, "token-count")).toBe(cl.encode("The jury said it did not find any evidence. Tokenizers split text into pieces: 123456789, naïve café, 東京, 🙂.").length);
+    await finish(page, problems, "tokenizer");
+  });
+
+  it("attention: the page's weights for one query equal the model's captured attention in Node; the step-by-step recomputation agrees", async () => {
+    const { page, problems } = await session.open("attention");
+    await page.getByTestId("walk-diff").waitFor({ timeout: 120_000 });
+    const model = await loadModel(modelDir);
+    const tokenizer = fromTokenizerJson(readFileSync(path.join(modelDir, "tokenizer.json"), "utf8"));
+    const prompt = await page.getByTestId("prompt").inputValue();
+    const ids = [2047, ...tokenizer.encode(prompt)];
+    const { attention } = model.prefill(ids, model.newCache(), { captureAttention: true });
+    const n = ids.length;
+    // layer 0, head 0, the last query
+    await page.getByTestId("map-0-0").click();
+    await expect.poll(() => page.getByTestId("walk").textContent()).toMatch(/Layer 0, head 0/);
+    const row = attention!.layers[0].subarray((n - 1) * n, n * n);
+    for (let j = 0; j < n; j += 3) expect(Math.abs(await num(page, `p-${j}`) - row[j])).toBeLessThan(2e-4);
+    expect(await num(page, "walk-diff")).toBeLessThan(1e-4);
+    // another head, another query
+    await page.getByTestId("map-2-3").click();
+    await page.getByTestId("query").selectOption("4");
+    const other = attention!.layers[2].subarray((3 * n + 4) * n, (3 * n + 5) * n);
+    await expect.poll(async () => Math.abs(await num(page, "p-1") - other[1])).toBeLessThan(2e-4);
+    expect(await num(page, `p-${n - 1}`)).toBe(0); // a later key is masked
+    await page.getByTestId("attention-exponent").waitFor({ timeout: 180_000 });
+    expect(Number.isFinite(await num(page, "attention-exponent"))).toBe(true);
+    await page.getByTestId("map-3-1").click();
+    await page.getByTestId("query").selectOption(String(n - 1));
+    const last = attention!.layers[3].subarray((n + n - 1) * n, (n + n) * n);
+    await expect.poll(async () => Math.abs(await num(page, "p-0") - last[0])).toBeLessThan(2e-4);
+    await finish(page, problems, "attention");
   });
 });

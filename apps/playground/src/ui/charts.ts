@@ -64,12 +64,9 @@ function extent(values: number[], log: boolean): [number, number] {
     const pad = lo === 0 ? 1 : Math.abs(lo) * 0.1;
     return [lo - pad, hi + pad];
   }
-  if (!log) {
-    const pad = (hi - lo) * 0.05;
-    lo -= pad;
-    hi += pad;
-  }
-  return [lo, hi];
+  if (log) return [lo / 1.25, hi * 1.25];
+  const pad = (hi - lo) * 0.05;
+  return [lo - pad, hi + pad];
 }
 
 export function lineChart(series: readonly Series[], opts: LineChartOptions = {}): SVGSVGElement {
