@@ -16,6 +16,9 @@ import cl100k from "js-tiktoken/ranks/cl100k_base";
 import o200k from "js-tiktoken/ranks/o200k_base";
 import { SAMPLES } from "../src/pages/tokenizer";
 import { loadModel } from "@zero-llm/transformer/node";
+import { generate } from "@zero-llm/transformer";
+import { Sampler, compileConstraint, tokenVocabulary, type JsonSchema } from "@zero-llm/sampling";
+import { createWasmBackend } from "@zero-llm/tensor";
 import { modelDir, repoRoot, skipReason, startSession, type Problems, type Session } from "./helpers/browser";
 
 const SHOTS = process.env.ZLLM_SCREENSHOTS === "1";
@@ -166,5 +169,58 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     const last = attention!.layers[3].subarray((n + n - 1) * n, (n + n) * n);
     await expect.poll(async () => Math.abs(await num(page, "p-0") - last[0])).toBeLessThan(2e-4);
     await finish(page, problems, "attention");
+  });
+
+  it("sampling: the chain's final probabilities, the schema mask and seeded and speculative generation equal the packages' own in Node", async () => {
+    const { page, problems } = await session.open("sampling");
+    await page.getByTestId("chain-diff").waitFor({ timeout: 120_000 });
+    // the browser runs the wasm kernels; the same module on 1 thread in Node gives the same bits (batch-invariant kernels)
+    const backend = await createWasmBackend({ threads: 1 });
+    try {
+      const model = await loadModel(modelDir, { backend });
+      const tokenizer = fromTokenizerJson(readFileSync(path.join(modelDir, "tokenizer.json"), "utf8"));
+      const ids = [2047, ...tokenizer.encode("The jury said")];
+      const logits = Float32Array.from(model.prefill(ids, model.newCache()).logits);
+      const settings = { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05 };
+      const probs = new Sampler(settings).probabilities(new Float64Array(logits.length), logits, ids);
+      const top = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a])[0];
+      expect(await num(page, "final-0")).toBeCloseTo(probs[top], 4);
+      expect(await num(page, "chain-diff")).toBeLessThan(1e-6); // softmax with Math.exp here, portableExp in the Sampler
+
+      await page.getByTestId("seed").fill("7");
+      await page.getByTestId("max-tokens").fill("24");
+      await page.getByTestId("generate").click();
+      await page.getByTestId("generated-ids").waitFor({ timeout: 120_000 });
+      const expected = [...generate(model, ids, { maxTokens: 24, eos: 2047, sampler: new Sampler({ ...settings, seed: 7, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0 }) })];
+      expect((await page.getByTestId("generated-ids").textContent())!.split(" ").map(Number)).toEqual(expected);
+
+      // the JSON Schema mask: the same allowed-token count as compileConstraint in Node, and a constrained output that parses
+      await page.getByTestId("use-schema").check();
+      await page.getByTestId("allowed-count").waitFor({ timeout: 120_000 });
+      const schema = JSON.parse(await page.getByTestId("schema").inputValue()) as JsonSchema;
+      const constraint = compileConstraint({ type: "json", schema }, tokenVocabulary(tokenizer, { eos: [2047] }));
+      expect(await num(page, "allowed-count")).toBe(constraint.mask(constraint.initialState(), constraint.createMask()));
+      await page.getByTestId("max-tokens").fill("150"); // a 1M-parameter base model spends many tokens on the whitespace JSON allows
+      await page.getByTestId("generate").click();
+      await expect.poll(() => page.getByTestId("generate-stats").textContent(), { timeout: 120_000 }).toMatch(/stop: grammar/);
+      const out = (await page.getByTestId("generated").locator(".tok").allTextContents()).join("");
+      const parsed = JSON.parse(out) as { name: unknown; age: unknown };
+      expect(typeof parsed.name).toBe("string");
+      expect(Number.isInteger(parsed.age)).toBe(true);
+
+      await page.getByTestId("speculate").click();
+      await page.getByTestId("spec-same").waitFor({ timeout: 120_000 });
+      expect(await page.getByTestId("spec-same").textContent()).toBe("yes");
+      expect(await num(page, "spec-accepted")).toBeGreaterThan(0);
+      const specIds = [2047, ...tokenizer.encode(await page.getByTestId("spec-prompt").inputValue())];
+      const greedy = tokenizer.decode([...generate(model, specIds, { maxTokens: 40, eos: 2047 })]);
+      expect((await page.getByTestId("spec-out").locator(".accepted, .corrected").allTextContents()).join("")).toBe(greedy);
+      // the screenshot shows the distribution without the mask
+      await page.getByTestId("use-schema").uncheck();
+      await expect.poll(() => page.getByTestId("mask-info").textContent()).toMatch(/No constraint/);
+    } finally {
+      backend.dispose();
+    }
+    await finish(page, problems, "sampling");
   });
 });

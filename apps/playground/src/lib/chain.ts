@@ -29,7 +29,10 @@ export interface Stage {
 }
 
 export interface ChainView {
-  /** The tokens shown: the most probable under the model's raw distribution. */
+  /**
+   * The tokens shown: those that survive the whole chain (most probable first, at most half the
+   * rows), then the model's most probable others, so a mask or a penalty never hides every survivor.
+   */
   watched: number[];
   stages: Stage[];
   /** max |p − Sampler.probabilities| over the vocabulary: the taken-apart chain against the real one. */
@@ -47,7 +50,7 @@ export function samplerOptions(s: ChainSettings, seed?: number): SamplerOptions 
 export function chainView(logits: Float32Array, history: readonly number[], s: ChainSettings, watchCount: number, allowed?: Uint32Array): ChainView {
   const V = logits.length;
   const raw = logitsToProbs(new Float64Array(V), logits);
-  const watched = Array.from(raw.keys()).sort((a, b) => raw[b] - raw[a] || a - b).slice(0, watchCount);
+  const byRaw = Array.from(raw.keys()).sort((a, b) => raw[b] - raw[a] || a - b);
   const steps: Array<[string, LogitsProcessor | null]> = [
     ["model", null],
     ...(allowed ? [["JSON Schema mask", tokenMask(allowed)] as [string, LogitsProcessor]] : []),
@@ -58,15 +61,21 @@ export function chainView(logits: Float32Array, history: readonly number[], s: C
     [`temperature ${s.temperature}`, temperature(s.temperature)],
   ];
   const row = Float32Array.from(logits);
-  const stages: Stage[] = [];
-  const p = new Float64Array(V);
-  for (const [name, processor] of steps) {
+  const after: Float64Array[] = [];
+  const survivors: number[] = [];
+  for (const [, processor] of steps) {
     processor?.(row, history);
-    logitsToProbs(p, row);
-    let survivors = 0;
-    for (let i = 0; i < V; i++) if (row[i] !== -Infinity) survivors++;
-    stages.push({ name: processor || name === "model" ? name : `${name} (off)`, survivors, probs: watched.map((id) => p[id]) });
+    after.push(logitsToProbs(new Float64Array(V), row));
+    let n = 0;
+    for (let i = 0; i < V; i++) if (row[i] !== -Infinity) n++;
+    survivors.push(n);
   }
+  const p = after[after.length - 1];
+  const kept = byRaw.filter((id) => p[id] > 0).slice(0, Math.ceil(watchCount / 2));
+  const watched = [...kept, ...byRaw.filter((id) => !kept.includes(id)).slice(0, watchCount - kept.length)].sort((a, b) => raw[b] - raw[a] || a - b);
+  const stages: Stage[] = steps.map(([name, processor], k) => ({
+    name: processor || name === "model" ? name : `${name} (off)`, survivors: survivors[k], probs: watched.map((id) => after[k][id]),
+  }));
   const sampler = new Sampler(samplerOptions(s));
   const reference = sampler.probabilities(new Float64Array(V), logits, history, allowed);
   let maxDiff = 0;
