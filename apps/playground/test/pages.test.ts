@@ -16,9 +16,10 @@ import cl100k from "js-tiktoken/ranks/cl100k_base";
 import o200k from "js-tiktoken/ranks/o200k_base";
 import { SAMPLES } from "../src/pages/tokenizer";
 import { loadModel } from "@zero-llm/transformer/node";
-import { generate } from "@zero-llm/transformer";
+import { generate, parseCheckpoint, modelFromBytes } from "@zero-llm/transformer";
+import { DEFAULT_SETUP, setUpTraining } from "../src/lib/training";
 import { Sampler, compileConstraint, tokenVocabulary, type JsonSchema } from "@zero-llm/sampling";
-import { createWasmBackend } from "@zero-llm/tensor";
+import { createWasmBackend, getBackend, setBackend } from "@zero-llm/tensor";
 import { modelDir, repoRoot, skipReason, startSession, type Problems, type Session } from "./helpers/browser";
 
 const SHOTS = process.env.ZLLM_SCREENSHOTS === "1";
@@ -222,5 +223,42 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
       backend.dispose();
     }
     await finish(page, problems, "sampling");
+  });
+
+  it("training: a tiny model trains in the page; pause holds it; the downloaded checkpoint's losses equal the same run in Node; the GGUF loads", async () => {
+    const { page, problems } = await session.open("training");
+    await page.getByTestId("set-steps").fill("60");
+    await page.getByTestId("train").click();
+    await expect.poll(async () => Number(await page.getByTestId("step").textContent().catch(() => "0")), { timeout: 120_000 }).toBeGreaterThanOrEqual(5);
+    await page.getByTestId("pause").click();
+    await page.getByTestId("paused").waitFor({ timeout: 60_000 });
+    const held = await num(page, "step");
+    await page.waitForTimeout(500);
+    expect(await num(page, "step")).toBe(held);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download").click()]);
+    const state = parseCheckpoint(readFileSync((await download.path())!));
+    expect(state.step).toBe(held);
+    // the same run in Node (same text, BPE, seed and settings; wasm kernels on 1 thread): the same losses
+    const backend = await createWasmBackend({ threads: 1 });
+    const previous = getBackend();
+    setBackend(backend);
+    try {
+      const run = setUpTraining({ ...DEFAULT_SETUP, steps: 60, text: await page.getByTestId("text").inputValue() });
+      for (let i = 0; i < 3; i++) {
+        const r = run.trainer.trainStep();
+        expect(Math.abs(r.loss - state.history[i].loss)).toBeLessThan(1e-4 * r.loss);
+      }
+    } finally {
+      setBackend(previous);
+      backend.dispose();
+    }
+    await page.getByTestId("pause").click(); // resume
+    await page.getByTestId("done").waitFor({ timeout: 180_000 });
+    expect(await num(page, "step")).toBe(60);
+    expect(await page.locator("[data-testid=samples] p").count()).toBeGreaterThanOrEqual(2);
+    const [gguf] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-gguf").click()]);
+    const model = await modelFromBytes(readFileSync((await gguf.path())!));
+    expect(model.config.nLayers).toBe(DEFAULT_SETUP.layers);
+    await finish(page, problems, "training");
   });
 });

@@ -86,7 +86,7 @@ export function lineChart(series: readonly Series[], opts: LineChartOptions = {}
   if (opts.title) svg.append(s("title", {}, opts.title));
   const grid = s("g", { class: "grid" });
   const xt = opts.logX ? logTicks(x0, x1) : niceTicks(x0, x1, Math.max(2, Math.floor(plotW / 80)));
-  const yt = opts.logY ? logTicks(y0, y1) : niceTicks(y0, y1, Math.max(2, Math.floor(plotH / 45)));
+  const yt = opts.logY ? logTicks(y0, y1) : niceTicks(y0, y1, Math.max(2, Math.floor(plotH / 36)));
   for (const t of xt) {
     if (t < x0 || t > x1) continue;
     grid.append(s("line", { x1: X(t), x2: X(t), y1: MARGIN.top, y2: MARGIN.top + plotH }));
