@@ -261,4 +261,26 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     expect(model.config.nLayers).toBe(DEFAULT_SETUP.layers);
     await finish(page, problems, "training");
   });
+
+  it("chat: streams a reply from the server started by the test; the text and each token's probability equal the same request made directly", async () => {
+    const { page, problems } = await session.open("chat");
+    await expect.poll(() => page.getByTestId("server").textContent()).toMatch(/Connected/);
+    await page.getByTestId("show-probs").check();
+    await page.getByTestId("max-tokens").fill("24");
+    await page.getByTestId("message").fill("What did the jury say about the city?");
+    await page.getByTestId("message").press("Enter");
+    await page.getByTestId("finish").waitFor({ timeout: 120_000 });
+    const reply = (await page.getByTestId("reply").locator(".lp-token:not(.lp-stop)").allTextContents()).join("");
+    // the same request, not streamed, straight to the server
+    const direct = await fetch(`${session.baseUrl}/v1/chat/completions`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ model: "default", messages: [{ role: "user", content: "What did the jury say about the city?" }], max_tokens: 24, temperature: 0.8, seed: 1, logprobs: true, top_logprobs: 5 }),
+    }).then((r) => r.json() as Promise<{ choices: Array<{ message: { content: string }; logprobs: { content: Array<{ token: string; logprob: number }> } }>; usage: { completion_tokens: number } }>);
+    expect(reply).toBe(direct.choices[0].message.content);
+    expect(await num(page, "completion-tokens")).toBe(direct.usage.completion_tokens);
+    expect(await num(page, "ttft")).toBeGreaterThan(0);
+    await page.getByTestId("reply").locator(".lp-token").first().click();
+    expect(await num(page, "detail-prob")).toBeCloseTo(Math.exp(direct.choices[0].logprobs.content[0].logprob), 3);
+    await finish(page, problems, "chat");
+  });
 });
