@@ -10,13 +10,13 @@ import { parseExpression } from "../src/lib/expression";
 import { MoonsTrainer } from "../src/lib/moons";
 import { depthExperiment } from "../src/lib/depth";
 import { existsSync, readFileSync } from "node:fs";
-import { GgufFile } from "@zero-llm/tensor";
+import { GgufFile, SafetensorsFile } from "@zero-llm/tensor";
 import { fromGgufMetadata, fromTiktoken, fromTokenizerJson, trainBpeWithReport } from "@zero-llm/tokenizer-bpe";
 import cl100k from "js-tiktoken/ranks/cl100k_base";
 import o200k from "js-tiktoken/ranks/o200k_base";
 import { SAMPLES } from "../src/pages/tokenizer";
 import { loadModel } from "@zero-llm/transformer/node";
-import { generate, parseCheckpoint, modelFromBytes } from "@zero-llm/transformer";
+import { KVCache, f32KV, generate, modelConfig, parseCheckpoint, modelFromBytes } from "@zero-llm/transformer";
 import { DEFAULT_SETUP, setUpTraining } from "../src/lib/training";
 import { Sampler, compileConstraint, tokenVocabulary, type JsonSchema } from "@zero-llm/sampling";
 import { createWasmBackend, getBackend, setBackend } from "@zero-llm/tensor";
@@ -282,5 +282,29 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     await page.getByTestId("reply").locator(".lp-token").first().click();
     expect(await num(page, "detail-prob")).toBeCloseTo(Math.exp(direct.choices[0].logprobs.content[0].logprob), 3);
     await finish(page, problems, "chat");
+  });
+
+  it("quantization: the weight table is the safetensors file's; the KV calculator's figure equals bytes() of a real KVCache in Node", async () => {
+    const { page, problems } = await session.open("quantization");
+    await page.getByTestId("tensor-table").locator("tbody tr").first().waitFor({ timeout: 60_000 });
+    const st = SafetensorsFile.parse(readFileSync(path.join(modelDir, "model.safetensors")));
+    expect(await page.getByTestId("tensor-table").locator("tbody tr").count()).toBe(st.tensors.length);
+    // the embedded model's own cache: the default shape
+    const model = await loadModel(modelDir);
+    expect(await page.getByTestId("kv-bytes").textContent()).toBe(model.newCache().bytes().toLocaleString("en"));
+    // a Llama-3-8B-like shape at 2,048 positions
+    for (const [key, value] of [["layers", 32], ["kvHeads", 8], ["headDim", 128], ["context", 2048]] as const) await page.getByTestId(`kv-${key}`).fill(String(value));
+    const config = modelConfig({ arch: "llama", vocabSize: 1, dim: 8 * 128, nHeads: 8, nKvHeads: 8, nLayers: 32, seqLen: 2048 });
+    const bytes = new KVCache(config, getBackend(), { kType: f32KV, vType: f32KV }).bytes();
+    await expect.poll(() => page.getByTestId("kv-bytes").textContent()).toBe(bytes.toLocaleString("en"));
+    expect(await page.getByTestId("kv-real").textContent()).toBe(bytes.toLocaleString("en"));
+    await page.getByRole("button", { name: "the embedded model" }).click();
+    await finish(page, problems, "quantization");
+  });
+
+  it("lora: the page loads and says what it waits for", async () => {
+    const { page, problems } = await session.open("lora");
+    await page.getByTestId("lora-pending").waitFor();
+    await finish(page, problems, "lora");
   });
 });

@@ -1,6 +1,108 @@
-import { h } from "../ui/dom";
+import { SafetensorsFile } from "@zero-llm/tensor";
+import { fetchBytes } from "../lib/fetch";
+import { histogram, weightStats } from "../lib/histogram";
+import { KV_PRESETS, KV_TYPES, kvFormulaBytes, realKvBytes, type KvShape } from "../lib/kv";
+import { lineChart, PALETTE } from "../ui/charts";
+import { errorBox, field, fmt, formatBytes, h, numberInput, replace } from "../ui/dom";
+
+/** Above this, the page computes the formula but does not allocate a real cache to compare with. */
+const MAX_ALLOCATION = 512 * 1024 * 1024;
+
+function kvCalculator(): HTMLElement {
+  const shape: KvShape = { ...KV_PRESETS["the embedded model"], kType: "f32", vType: "f32" };
+  const result = h("div", { "data-testid": "kv-result" });
+  const inputs: Partial<Record<keyof KvShape, HTMLInputElement | HTMLSelectElement>> = {};
+  const update = (): void => {
+    const formula = kvFormulaBytes(shape);
+    const row = shape.kvHeads * shape.headDim;
+    let real: HTMLElement;
+    if (formula > MAX_ALLOCATION) real = h("span", {}, `Not allocated here: above ${formatBytes(MAX_ALLOCATION)} a browser tab may refuse it.`);
+    else {
+      try {
+        const bytes = realKvBytes(shape);
+        real = h("span", {}, "A real KVCache of this shape, allocated in this page, reports bytes() = ", h("b", { "data-testid": "kv-real" }, bytes.toLocaleString("en")),
+          bytes === formula ? h("span", { class: "ok-text" }, " ✓ the same") : h("span", { class: "bad-text" }, " ✗ different"), ".");
+      } catch (error) {
+        real = errorBox(error);
+      }
+    }
+    replace(result,
+      h("p", {}, `${shape.layers} layers × ${shape.context.toLocaleString("en")} positions × (K ${KV_TYPES[shape.kType].bytesPerRow(row)} + V ${KV_TYPES[shape.vType].bytesPerRow(row)} bytes per row of ${shape.kvHeads} × ${shape.headDim} numbers) = `,
+        h("b", { "data-testid": "kv-bytes" }, formula.toLocaleString("en")), ` bytes (${formatBytes(formula)}); ${formatBytes(formula / shape.context)} per token of context.`),
+      h("p", {}, real));
+  };
+  const num = (key: "layers" | "kvHeads" | "headDim" | "context", label: string, max: number) => {
+    const el = numberInput(shape[key], { min: 1, max, step: 1, testid: `kv-${key}`, onInput: (v) => { if (Number.isInteger(v) && v >= 1 && v <= max) { shape[key] = v; update(); } } });
+    inputs[key] = el;
+    return field(label, el);
+  };
+  const typeSelect = (key: "kType" | "vType", label: string) => {
+    const el = h("select", { "data-testid": `kv-${key}` }, ...Object.entries(KV_TYPES).map(([name, t]) => h("option", { value: name }, t.label)));
+    el.addEventListener("change", () => { shape[key] = el.value; update(); });
+    inputs[key] = el;
+    return field(label, el);
+  };
+  const presets = Object.entries(KV_PRESETS).map(([name, p]) => h("button", { onclick: () => {
+    Object.assign(shape, p);
+    for (const key of ["layers", "kvHeads", "headDim", "context"] as const) (inputs[key] as HTMLInputElement).value = String(p[key]);
+    update();
+  } }, name));
+  const box = h("div", {},
+    h("div", { class: "controls" }, num("layers", "layers", 512), num("kvHeads", "KV heads", 256), num("headDim", "head size", 1024), num("context", "context (positions)", 1 << 24), typeSelect("kType", "K type"), typeSelect("vType", "V type")),
+    h("div", { class: "controls" }, h("span", { class: "note" }, "presets:"), ...presets),
+    result);
+  update();
+  return box;
+}
 
 export function render(root: HTMLElement): () => void {
-  root.append(h("h1", {}, "quantization"), h("p", {}, "In progress."));
+  const select = h("select", { "data-testid": "tensor" });
+  const chart = h("div", { "data-testid": "histogram" });
+  const table = h("div", { "data-testid": "tensor-table" }, h("p", { class: "loading" }, "Reading models/default/model.safetensors…"));
+  let file: SafetensorsFile | null = null;
+
+  const show = (): void => {
+    if (!file) return;
+    const values = file.tensorToFloat32(select.value);
+    const st = weightStats(values);
+    const { edges, counts } = histogram(values, 80, st.min, st.max);
+    const pts = counts.map((c, i) => [edges[i], Math.max(c, 0.5)] as [number, number]);
+    replace(chart, lineChart([{ name: select.value, points: pts, color: PALETTE[0] }], { xLabel: "weight value", yLabel: "how many (log)", logY: true, height: 260, title: `histogram of ${select.value}`, legend: false }),
+      h("p", { class: "note" }, `${st.count.toLocaleString("en")} values; mean ${fmt(st.mean)}, std ${fmt(st.std)}, range ${fmt(st.min)} … ${fmt(st.max)}. The largest value is ${fmt(st.absMax / st.std, 3)} standard deviations out: a block format scales each block of 32 by its largest value, so one outlier coarsens the steps of its 31 neighbours.`));
+  };
+  select.addEventListener("change", show);
+
+  fetchBytes("models/default/model.safetensors").then((bytes) => {
+    const f = SafetensorsFile.parse(bytes);
+    file = f;
+    const names = f.tensors.map((t) => t.name).sort();
+    replace(select, ...names.map((n) => h("option", { value: n }, n)));
+    select.value = names.find((n) => n.includes("layers.0.mlp.down_proj")) ?? names[0];
+    replace(table, h("table", {},
+      h("thead", {}, h("tr", {}, ...["tensor", "shape", "values", "std", "largest |w|", "largest / std"].map((t, i) => h("th", { class: i === 0 ? "text" : "" }, t)))),
+      h("tbody", {}, ...names.map((n) => {
+        const st = weightStats(f.tensorToFloat32(n));
+        return h("tr", {}, h("td", { class: "text" }, h("code", {}, n)), h("td", {}, f.tensorInfo(n).shape.join(" × ")), h("td", { class: "num" }, st.count.toLocaleString("en")),
+          h("td", { class: "num" }, fmt(st.std)), h("td", { class: "num" }, fmt(st.absMax)), h("td", { class: "num" }, fmt(st.absMax / st.std, 3)));
+      }))));
+    show();
+  }, (error: unknown) => replace(table, errorBox(error)));
+
+  root.append(
+    h("h1", {}, "Quantization and memory"),
+    h("p", { class: "lede" },
+      "A model's memory is its weights plus its KV cache. Quantization stores weights in fewer bits: blocks of 32 numbers share one scale, and each number becomes a small integer times it (Q8_0: 8 bits, Q4_0: 4). ",
+      "The error this adds depends on how the values are spread inside each block, which is why the shape of the weights' distribution matters."),
+    h("h2", {}, "The embedded model's weights"),
+    h("div", { class: "controls" }, field("tensor", select)),
+    chart,
+    h("details", { open: true }, h("summary", {}, "every tensor"), table),
+    h("h2", {}, "Error per tensor and perplexity per type"),
+    h("p", { class: "panel", "data-testid": "quant-pending" },
+      "Not here yet: the Q8_0, Q4_0 and Q4_K block formats, their error on each tensor and the model's perplexity and top-1 agreement per type come from @zero-llm/quant, which is being built on its own branch and has not landed on main. This section will compute them on the page once it has; no figures are shown until they are computed."),
+    h("h2", {}, "KV-cache calculator"),
+    h("p", {}, "Every generated token leaves a key and a value vector in every layer; the cache grows linearly with the context and is what limits how many sequences a server can hold. Grouped-query attention (fewer KV heads than query heads) shrinks it directly."),
+    kvCalculator(),
+  );
   return () => {};
 }

@@ -58,7 +58,7 @@ function logTicks(lo: number, hi: number): number[] {
 function extent(values: number[], log: boolean): [number, number] {
   const finite = values.filter((v) => Number.isFinite(v) && (!log || v > 0));
   if (finite.length === 0) return log ? [1, 10] : [0, 1];
-  let lo = Math.min(...finite), hi = Math.max(...finite);
+  const lo = Math.min(...finite), hi = Math.max(...finite);
   if (lo === hi) {
     if (log) return [lo / 10, hi * 10];
     const pad = lo === 0 ? 1 : Math.abs(lo) * 0.1;
