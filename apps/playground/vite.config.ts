@@ -60,6 +60,7 @@ export default defineConfig({
     format: "es",
     rollupOptions: { external: nodeOnly },
   },
-  server: { headers: ISOLATION_HEADERS },
+  // `vite dev` serves the pages; the chat page's API calls go to a zllm serve on :8080 (npm start)
+  server: { headers: ISOLATION_HEADERS, proxy: { "/v1": "http://127.0.0.1:8080" } },
   preview: { headers: ISOLATION_HEADERS },
 });

@@ -67,11 +67,14 @@ export function render(root: HTMLElement): () => void {
   // layer 3, head 1 of the embedded model looks at the previous token: a clear first picture
   let layer = 3, head = 1, query = 0;
 
+  let walkTicket = 0;
   const walk = async (): Promise<void> => {
     if (!result) return;
+    const mine = ++walkTicket;
     replace(big, labelledMap(result, layer, head, query));
     try {
       const w = await client.call("walk", { prompt: promptIn.value, layer, head, query });
+      if (mine !== walkTicket) return; // the reader chose another head or query meanwhile
       const r = result;
       const vScale = Math.max(...w.values.flat().map(Math.abs), 1e-9);
       const kScale = Math.max(...w.keys.flat().map(Math.abs), ...w.q.map(Math.abs), 1e-9);
@@ -89,7 +92,7 @@ export function render(root: HTMLElement): () => void {
         h("p", { class: "note", "data-testid": "walk-check" }, `Recomputed here with @zero-llm/tensor ops (embedding, rmsNorm, linear, rope, attention) from the model's weights; the largest difference from the weights the model captured in its own forward pass is `, h("b", { "data-testid": "walk-diff" }, w.maxDiff.toExponential(2)), "."),
       );
     } catch (error) {
-      replace(walkBox, errorBox(error));
+      if (mine === walkTicket) replace(walkBox, errorBox(error));
     }
   };
 
