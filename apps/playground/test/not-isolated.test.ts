@@ -48,7 +48,7 @@ describe.skipIf(skipReason !== "")(`the playground without cross-origin isolatio
     await page.goto(`${base}/#/attention`);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
     expect(await page.locator("#threads").textContent()).toBe("WASM: 1 thread (not cross-origin isolated)");
-    await page.getByTestId("walk-diff").waitFor({ timeout: 120_000 });
+    await page.getByTestId("walk-diff").waitFor({ timeout: 300_000 });
     expect(await page.getByTestId("model-info").textContent()).toMatch(/wasm, 1 thread backend/);
     expect(Number(await page.getByTestId("walk-diff").textContent())).toBeLessThan(1e-4);
     expect(errors).toEqual([]);

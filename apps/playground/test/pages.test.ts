@@ -68,7 +68,7 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
 
     await page.getByTestId("moons-steps").fill("20");
     await page.getByTestId("moons-train").click();
-    await page.getByTestId("moons-final-loss").waitFor({ timeout: 120_000 });
+    await page.getByTestId("moons-final-loss").waitFor({ timeout: 300_000 });
     const trainer = new MoonsTrainer(1, 20, 1);
     for (let s = 0; s < 20; s++) trainer.trainStep();
     expect(await num(page, "moons-final-loss")).toBe(Number(trainer.trainStep().loss.toFixed(4)));
@@ -77,7 +77,7 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
 
   it("activations: the signal at layer 50 equals the same 50-layer run in Node, per initialization; a negative bias kills ReLUs", async () => {
     const { page, problems } = await session.open("activations");
-    await page.getByTestId("signal50-kaiming").waitFor({ timeout: 120_000 });
+    await page.getByTestId("signal50-kaiming").waitFor({ timeout: 300_000 });
     for (const init of ["kaiming", "xavier", "tiny"] as const) {
       const node = depthExperiment({ init, activation: "relu", bias: 0, seed: 1 });
       // browser: wasm kernels; here: the js reference. Same math, float32 rounding apart.
@@ -89,12 +89,12 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     await page.getByTestId("depth-bias").fill("-0.5");
     await page.getByTestId("depth-run").click();
     const node = depthExperiment({ init: "kaiming", activation: "relu", bias: -0.5, seed: 1 });
-    await expect.poll(() => num(page, "dead-kaiming"), { timeout: 120_000 }).toBe(node.dead.reduce((a, b) => a + b, 0));
+    await expect.poll(() => num(page, "dead-kaiming"), { timeout: 300_000 }).toBe(node.dead.reduce((a, b) => a + b, 0));
     expect(node.dead.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     // back to no bias for the screenshot
     await page.getByTestId("depth-bias").fill("0");
     await page.getByTestId("depth-run").click();
-    await expect.poll(() => num(page, "dead-kaiming"), { timeout: 120_000 }).toBe(depthExperiment({ init: "kaiming", activation: "relu", bias: 0, seed: 1 }).dead.reduce((a, b) => a + b, 0));
+    await expect.poll(() => num(page, "dead-kaiming"), { timeout: 300_000 }).toBe(depthExperiment({ init: "kaiming", activation: "relu", bias: 0, seed: 1 }).dead.reduce((a, b) => a + b, 0));
     await finish(page, problems, "activations");
   });
 
@@ -108,7 +108,7 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     expect(await page.locator("[data-testid=tokens] .tok").count()).toBe(cl.encode(text).length);
 
     await page.getByTestId("vocab").selectOption("o200k_base");
-    await expect.poll(() => page.getByTestId("vocab-info").textContent(), { timeout: 60_000 }).toMatch(/o200k_base/);
+    await expect.poll(() => page.getByTestId("vocab-info").textContent(), { timeout: 300_000 }).toMatch(/o200k_base/);
     await expect.poll(() => num(page, "token-count")).toBe(fromTiktoken({ ranks: o200k, encoding: "o200k_base" }).encode(text).length);
 
     await page.getByTestId("vocab").selectOption("model");
@@ -123,14 +123,14 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     const gguf = path.join(repoRoot, "../shared/fixtures/ggml-vocab/ggml-vocab-gpt-2.gguf");
     if (existsSync(gguf)) {
       await page.getByTestId("vocab-file").setInputFiles(gguf);
-      await expect.poll(() => page.getByTestId("vocab-info").textContent(), { timeout: 60_000 }).toMatch(/ggml-vocab-gpt-2\.gguf/);
+      await expect.poll(() => page.getByTestId("vocab-info").textContent(), { timeout: 300_000 }).toMatch(/ggml-vocab-gpt-2\.gguf/);
       const metadata = new Map([...GgufFile.parse(readFileSync(gguf)).metadata].map(([k, e]) => [k, typeof e.value === "bigint" ? Number(e.value) : e.value]));
       await expect.poll(() => num(page, "token-count")).toBe(fromGgufMetadata(metadata).encode(text).length);
     }
 
     await page.getByTestId("train-vocab-size").fill("290");
     await page.getByTestId("train").click();
-    await page.getByTestId("trained-vocab-size").waitFor({ timeout: 60_000 });
+    await page.getByTestId("trained-vocab-size").waitFor({ timeout: 300_000 });
     const trainText = await page.getByTestId("train-text").inputValue();
     const report = trainBpeWithReport(trainText, { vocabSize: 290, pattern: "cl100k" });
     expect(await num(page, "trained-vocab-size")).toBe(report.tokenizer.vocabSize);
@@ -144,7 +144,7 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
 
   it("attention: the page's weights for one query equal the model's captured attention in Node; the step-by-step recomputation agrees", async () => {
     const { page, problems } = await session.open("attention");
-    await page.getByTestId("walk-diff").waitFor({ timeout: 120_000 });
+    await page.getByTestId("walk-diff").waitFor({ timeout: 300_000 });
     const model = await loadModel(modelDir);
     const tokenizer = fromTokenizerJson(readFileSync(path.join(modelDir, "tokenizer.json"), "utf8"));
     const prompt = await page.getByTestId("prompt").inputValue();
@@ -163,7 +163,7 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     const other = attention!.layers[2].subarray((3 * n + 4) * n, (3 * n + 5) * n);
     await expect.poll(async () => Math.abs(await num(page, "p-1") - other[1])).toBeLessThan(2e-4);
     expect(await num(page, `p-${n - 1}`)).toBe(0); // a later key is masked
-    await page.getByTestId("attention-exponent").waitFor({ timeout: 180_000 });
+    await page.getByTestId("attention-exponent").waitFor({ timeout: 300_000 });
     expect(Number.isFinite(await num(page, "attention-exponent"))).toBe(true);
     await page.getByTestId("map-3-1").click();
     await page.getByTestId("query").selectOption(String(n - 1));
@@ -174,7 +174,7 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
 
   it("sampling: the chain's final probabilities, the schema mask and seeded and speculative generation equal the packages' own in Node", async () => {
     const { page, problems } = await session.open("sampling");
-    await page.getByTestId("chain-diff").waitFor({ timeout: 120_000 });
+    await page.getByTestId("chain-diff").waitFor({ timeout: 300_000 });
     // the browser runs the wasm kernels; the same module on 1 thread in Node gives the same bits (batch-invariant kernels)
     const backend = await createWasmBackend({ threads: 1 });
     try {
@@ -191,26 +191,26 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
       await page.getByTestId("seed").fill("7");
       await page.getByTestId("max-tokens").fill("24");
       await page.getByTestId("generate").click();
-      await page.getByTestId("generated-ids").waitFor({ timeout: 120_000 });
+      await page.getByTestId("generated-ids").waitFor({ timeout: 300_000 });
       const expected = [...generate(model, ids, { maxTokens: 24, eos: 2047, sampler: new Sampler({ ...settings, seed: 7, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0 }) })];
       expect((await page.getByTestId("generated-ids").textContent())!.split(" ").map(Number)).toEqual(expected);
 
       // the JSON Schema mask: the same allowed-token count as compileConstraint in Node, and a constrained output that parses
       await page.getByTestId("use-schema").check();
-      await page.getByTestId("allowed-count").waitFor({ timeout: 120_000 });
+      await page.getByTestId("allowed-count").waitFor({ timeout: 300_000 });
       const schema = JSON.parse(await page.getByTestId("schema").inputValue()) as JsonSchema;
       const constraint = compileConstraint({ type: "json", schema }, tokenVocabulary(tokenizer, { eos: [2047] }));
       expect(await num(page, "allowed-count")).toBe(constraint.mask(constraint.initialState(), constraint.createMask()));
       await page.getByTestId("max-tokens").fill("150"); // a 1M-parameter base model spends many tokens on the whitespace JSON allows
       await page.getByTestId("generate").click();
-      await expect.poll(() => page.getByTestId("generate-stats").textContent(), { timeout: 120_000 }).toMatch(/stop: grammar/);
+      await expect.poll(() => page.getByTestId("generate-stats").textContent(), { timeout: 300_000 }).toMatch(/stop: grammar/);
       const out = (await page.getByTestId("generated").locator(".tok").allTextContents()).join("");
       const parsed = JSON.parse(out) as { name: unknown; age: unknown };
       expect(typeof parsed.name).toBe("string");
       expect(Number.isInteger(parsed.age)).toBe(true);
 
       await page.getByTestId("speculate").click();
-      await page.getByTestId("spec-same").waitFor({ timeout: 120_000 });
+      await page.getByTestId("spec-same").waitFor({ timeout: 300_000 });
       expect(await page.getByTestId("spec-same").textContent()).toBe("yes");
       expect(await num(page, "spec-accepted")).toBeGreaterThan(0);
       const specIds = [2047, ...tokenizer.encode(await page.getByTestId("spec-prompt").inputValue())];
@@ -229,9 +229,9 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     const { page, problems } = await session.open("training");
     await page.getByTestId("set-steps").fill("60");
     await page.getByTestId("train").click();
-    await expect.poll(async () => Number(await page.getByTestId("step").textContent().catch(() => "0")), { timeout: 120_000 }).toBeGreaterThanOrEqual(5);
+    await expect.poll(async () => Number(await page.getByTestId("step").textContent().catch(() => "0")), { timeout: 300_000 }).toBeGreaterThanOrEqual(5);
     await page.getByTestId("pause").click();
-    await page.getByTestId("paused").waitFor({ timeout: 60_000 });
+    await page.getByTestId("paused").waitFor({ timeout: 300_000 });
     const held = await num(page, "step");
     await page.waitForTimeout(500);
     expect(await num(page, "step")).toBe(held);
@@ -253,7 +253,7 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
       backend.dispose();
     }
     await page.getByTestId("pause").click(); // resume
-    await page.getByTestId("done").waitFor({ timeout: 180_000 });
+    await page.getByTestId("done").waitFor({ timeout: 300_000 });
     expect(await num(page, "step")).toBe(60);
     expect(await page.locator("[data-testid=samples] p").count()).toBeGreaterThanOrEqual(2);
     const [gguf] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-gguf").click()]);
@@ -269,7 +269,7 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     await page.getByTestId("max-tokens").fill("24");
     await page.getByTestId("message").fill("What did the jury say about the city?");
     await page.getByTestId("message").press("Enter");
-    await page.getByTestId("finish").waitFor({ timeout: 120_000 });
+    await page.getByTestId("finish").waitFor({ timeout: 300_000 });
     const reply = (await page.getByTestId("reply").locator(".lp-token:not(.lp-stop)").allTextContents()).join("");
     // the same request, not streamed, straight to the server
     const direct = await fetch(`${session.baseUrl}/v1/chat/completions`, {
@@ -286,7 +286,7 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
 
   it("quantization: the weight table is the safetensors file's; the KV calculator's figure equals bytes() of a real KVCache in Node", async () => {
     const { page, problems } = await session.open("quantization");
-    await page.getByTestId("tensor-table").locator("tbody tr").first().waitFor({ timeout: 60_000 });
+    await page.getByTestId("tensor-table").locator("tbody tr").first().waitFor({ timeout: 300_000 });
     const st = SafetensorsFile.parse(readFileSync(path.join(modelDir, "model.safetensors")));
     expect(await page.getByTestId("tensor-table").locator("tbody tr").count()).toBe(st.tensors.length);
     // the embedded model's own cache: the default shape
