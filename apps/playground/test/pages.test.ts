@@ -126,6 +126,10 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
       await expect.poll(() => page.getByTestId("vocab-info").textContent(), { timeout: 300_000 }).toMatch(/ggml-vocab-gpt-2\.gguf/);
       const metadata = new Map([...GgufFile.parse(readFileSync(gguf)).metadata].map(([k, e]) => [k, typeof e.value === "bigint" ? Number(e.value) : e.value]));
       await expect.poll(() => num(page, "token-count")).toBe(fromGgufMetadata(metadata).encode(text).length);
+      // the dropped vocabulary joins the comparison table as a fifth column
+      await expect.poll(() => page.getByTestId("compare-table").locator("thead th").count()).toBe(7);
+      const english = await page.getByTestId("compare-table").locator("tbody tr").first().locator("td").allTextContents();
+      expect(Number.parseInt(english[6])).toBe(fromGgufMetadata(metadata).encode(SAMPLES[0][1]).length);
     }
 
     await page.getByTestId("train-vocab-size").fill("290");

@@ -90,6 +90,10 @@ export function render(root: HTMLElement): () => void {
   const readFile = async (file: File): Promise<void> => {
     const bytes = new Uint8Array(await file.arrayBuffer());
     await choose("file", bytes, file.name);
+    if (vocab === "file") {
+      fileName = file.name;
+      await compare();
+    }
   };
   select.addEventListener("change", () => {
     if (select.value === "file") fileInput.click();
@@ -112,11 +116,14 @@ export function render(root: HTMLElement): () => void {
   });
 
   // compare token counts across vocabularies and languages
+  let fileName: string | null = null;
   const compare = async (): Promise<void> => {
+    // a dropped vocabulary joins the comparison
+    const vocabs: VocabId[] = fileName === null ? COMPARED : [...COMPARED, "file"];
     try {
-      const counts = await client.call("count", { vocabs: COMPARED, texts: SAMPLES.map(([, t]) => t) });
+      const counts = await client.call("count", { vocabs, texts: SAMPLES.map(([, t]) => t) });
       replace(compareBox, h("table", { "data-testid": "compare-table" },
-        h("thead", {}, h("tr", {}, h("th", { class: "text" }, "text"), h("th", {}, "characters"), ...COMPARED.map((v) => h("th", {}, v === "model" ? "embedded model" : v)))),
+        h("thead", {}, h("tr", {}, h("th", { class: "text" }, "text"), h("th", {}, "characters"), ...vocabs.map((v) => h("th", {}, v === "model" ? "embedded model" : v === "file" ? fileName : v)))),
         h("tbody", {}, ...SAMPLES.map(([lang, text], i) => {
           const chars = [...text].length;
           const fewest = Math.min(...counts[i]);
