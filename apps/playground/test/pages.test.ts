@@ -18,6 +18,9 @@ import { SAMPLES } from "../src/pages/tokenizer";
 import { loadModel } from "@zero-llm/transformer/node";
 import { KVCache, f32KV, generate, modelConfig, parseCheckpoint, modelFromBytes } from "@zero-llm/transformer";
 import { DEFAULT_SETUP, setUpTraining } from "../src/lib/training";
+import { KV_ROW_FORMATS, dequantizeMatrix, quantizeMatrix, relativeRmse } from "@zero-llm/quant";
+import { compareModels, quantizedModel } from "../src/lib/quality";
+import { heldOutText } from "../vite.config";
 import { Sampler, compileConstraint, tokenVocabulary, type JsonSchema } from "@zero-llm/sampling";
 import { createWasmBackend, getBackend, setBackend } from "@zero-llm/tensor";
 import { modelDir, repoRoot, skipReason, startSession, type Problems, type Session } from "./helpers/browser";
@@ -288,9 +291,9 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     await finish(page, problems, "chat");
   });
 
-  it("quantization: the weight table is the safetensors file's; the KV calculator's figure equals bytes() of a real KVCache in Node", async () => {
+  it("quantization: the weight table is the safetensors file's; the KV calculator's figure equals bytes() of a real KVCache; error per tensor and perplexity per type equal @zero-llm/quant's in Node", async () => {
     const { page, problems } = await session.open("quantization");
-    await page.getByTestId("tensor-table").locator("tbody tr").first().waitFor({ timeout: 300_000 });
+    await page.getByTestId("tensor-table").locator("tbody tr").first().waitFor({ state: "attached", timeout: 300_000 });
     const st = SafetensorsFile.parse(readFileSync(path.join(modelDir, "model.safetensors")));
     expect(await page.getByTestId("tensor-table").locator("tbody tr").count()).toBe(st.tensors.length);
     // the embedded model's own cache: the default shape
@@ -302,7 +305,35 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     const bytes = new KVCache(config, getBackend(), { kType: f32KV, vType: f32KV }).bytes();
     await expect.poll(() => page.getByTestId("kv-bytes").textContent()).toBe(bytes.toLocaleString("en"));
     expect(await page.getByTestId("kv-real").textContent()).toBe(bytes.toLocaleString("en"));
+    // a q8_0 key cache: the formula from @zero-llm/quant's row size; no transformer store to allocate yet
+    await page.getByTestId("kv-kType").selectOption("q8_0");
+    await expect.poll(() => page.getByTestId("kv-bytes").textContent()).toBe((32 * 2048 * (KV_ROW_FORMATS.q8_0.rowBytes(8 * 128) + 4 * 8 * 128)).toLocaleString("en"));
+    await page.getByTestId("kv-no-store").waitFor();
+    await page.getByTestId("kv-kType").selectOption("f32");
     await page.getByRole("button", { name: "the embedded model" }).click();
+
+    // quantization error per tensor: @zero-llm/quant's quantize → dequantize in Node, the same figure
+    const down = "model.layers.0.mlp.down_proj.weight";
+    const { data, shape } = model.weights.get(down);
+    for (const type of ["q8_0", "q4_0"] as const) {
+      const back = dequantizeMatrix(quantizeMatrix(data, shape[0], shape[1], type), shape[0], shape[1], type);
+      await expect.poll(() => page.getByTestId(`err-${down}-${type}`).textContent(), { timeout: 300_000 }).toBe(`${(100 * relativeRmse(data, back)).toPrecision(3)} %`);
+    }
+    // perplexity per type: the same comparison in Node (wasm kernels, 1 thread) on the same held-out text
+    await page.getByTestId("ppl-q4_k").waitFor({ timeout: 600_000 });
+    const backend = await createWasmBackend({ threads: 1 });
+    try {
+      const base = await loadModel(modelDir, { backend });
+      const tokenizer = fromTokenizerJson(readFileSync(path.join(modelDir, "tokenizer.json"), "utf8"));
+      const tokens = tokenizer.encode(heldOutText()).slice(0, 1536);
+      for (const type of ["q8_0", "q4_0"] as const) {
+        const summary = compareModels(base, quantizedModel(base, type, backend).model, tokens, 2047, 512);
+        expect(Math.abs(await num(page, `ppl-${type}`) - summary.perplexity)).toBeLessThan(2e-3 * summary.perplexity);
+        expect((await page.getByTestId(`top1-${type}`).textContent())!.replace(" %", "")).toBe((100 * summary.top1Agreement).toFixed(2));
+      }
+    } finally {
+      backend.dispose();
+    }
     await finish(page, problems, "quantization");
   });
 

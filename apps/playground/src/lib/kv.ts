@@ -1,4 +1,6 @@
+import { KV_ROW_FORMATS } from "@zero-llm/quant";
 import { jsBackend } from "@zero-llm/tensor";
+import { fmt } from "../ui/dom";
 import { KVCache, f32KV, modelConfig, type KVDType } from "@zero-llm/transformer";
 
 /**
@@ -10,10 +12,24 @@ import { KVCache, f32KV, modelConfig, type KVDType } from "@zero-llm/transformer
  * The formula's figure is checked against `KVCache.bytes()` of a cache actually allocated with
  * the same shape (what a server admits requests by).
  */
-export interface KvType { dtype: KVDType; label: string; bytesPerRow(rowLen: number): number }
+export interface KvType {
+  /** The transformer's store for this type; null while @zero-llm/transformer has none (formula only). */
+  dtype: KVDType | null;
+  label: string;
+  bytesPerRow(rowLen: number): number;
+}
 
+/**
+ * f32 is the transformer's own store. The packed types are @zero-llm/quant's KV row formats
+ * (llama.cpp's --cache-type names): their sizes come from `rowBytes` (whole 32-blocks per row, the
+ * last one zero-padded); the transformer has no KVCache store for them yet.
+ */
 export const KV_TYPES: Record<string, KvType> = {
   f32: { dtype: f32KV, label: "f32 (4 bytes a number)", bytesPerRow: (n) => 4 * n },
+  ...Object.fromEntries((["f16", "q8_0", "q4_1", "q4_0"] as const).map((name) => {
+    const format = KV_ROW_FORMATS[name];
+    return [name, { dtype: null, label: `${name} (${fmt(format.bytesPerValue, 4)} bytes a number)`, bytesPerRow: (n: number) => format.rowBytes(n) }];
+  })),
 };
 
 export interface KvShape { layers: number; kvHeads: number; headDim: number; context: number; kType: string; vType: string }
@@ -24,9 +40,11 @@ export function kvFormulaBytes(s: KvShape): number {
 }
 
 /** A real cache of this shape (on the js backend: plain typed arrays), and what it says it holds. */
-export function realKvBytes(s: KvShape): number {
+export function realKvBytes(s: KvShape): number | null {
+  const kType = KV_TYPES[s.kType].dtype, vType = KV_TYPES[s.vType].dtype;
+  if (kType === null || vType === null) return null;
   const config = modelConfig({ arch: "llama", vocabSize: 1, dim: s.kvHeads * s.headDim, nHeads: s.kvHeads, nKvHeads: s.kvHeads, nLayers: s.layers, seqLen: s.context });
-  const cache = new KVCache(config, jsBackend, { capacity: s.context, kType: KV_TYPES[s.kType].dtype, vType: KV_TYPES[s.vType].dtype });
+  const cache = new KVCache(config, jsBackend, { capacity: s.context, kType, vType });
   return cache.bytes();
 }
 
