@@ -165,9 +165,11 @@ export function render(root: HTMLElement): () => void {
     }
     points.inputs.forEach(([x, y], i) => {
       ctx.beginPath();
-      ctx.arc(((x - x0) / (x1 - x0)) * canvas.width, ((y1 - y) / (y1 - y0)) * canvas.height, 4, 0, 2 * Math.PI);
-      ctx.fillStyle = points!.labels[i] > 0 ? "#1e40af" : "#991b1b";
-      ctx.strokeStyle = "#fff";
+      ctx.arc(((x - x0) / (x1 - x0)) * canvas.width, ((y1 - y) / (y1 - y0)) * canvas.height, 4.5, 0, 2 * Math.PI);
+      // class +1 white, class −1 black: readable on both backgrounds
+      const positive = points!.labels[i] > 0;
+      ctx.fillStyle = positive ? "#ffffff" : "#111827";
+      ctx.strokeStyle = positive ? "#1e3a8a" : "#ffffff";
       ctx.lineWidth = 1.5;
       ctx.fill();
       ctx.stroke();
@@ -217,7 +219,7 @@ export function render(root: HTMLElement): () => void {
     nudgeNote,
     h("p", { class: "note" }, "The measured slope (f(x + h) − f(x)) / h approaches the gradient as h shrinks; the difference is the curvature times h/2, until rounding takes over below h ≈ 1e-8."),
     h("h2", {}, "3. Train an MLP on two moons"),
-    h("p", {}, "The same engine, 38,000 nodes per step: a 2-16-16-1 ReLU network learns to separate two interleaved half-circles with full-batch SGD on a hinge loss, exactly as ", h("code", {}, "zllm autograd demo"), " does (same seed, same numbers). Training runs in a Web Worker; the colours are the network's score on a grid (blue positive, red negative), redrawn every 5 steps."),
+    h("p", {}, "The same engine, 38,000 nodes per step: a 2-16-16-1 ReLU network learns to separate two interleaved half-circles with full-batch SGD on a hinge loss, exactly as ", h("code", {}, "zllm autograd demo"), " does (same seed, same numbers). Training runs in a Web Worker; the colours are the network's score on a grid (blue positive, red negative), redrawn every 5 steps; white points are class +1, black points class −1."),
     h("div", { class: "controls" }, field("seed", seedIn), field("steps", stepsIn), field("learning rate", lrIn), trainButton, stopButton),
     h("div", { class: "row" }, h("div", { class: "canvas-box" }, canvas), h("div", { class: "col" }, lossBox)),
     stats,
