@@ -3,9 +3,15 @@ import { ROUTES } from "./routes";
 import { h, replace, errorBox } from "./ui/dom";
 import { threadSupport } from "./lib/threads";
 
-const nav = document.getElementById("nav")!;
-const main = document.getElementById("main")!;
-const threadsBadge = document.getElementById("threads")!;
+/** index.html's fixed parts. */
+function part(id: string): HTMLElement {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`playground: expected #${id} in index.html, found none`);
+  return el;
+}
+const nav = part("nav");
+const main = part("main");
+const threadsBadge = part("threads");
 
 const support = threadSupport();
 threadsBadge.textContent = support.label;

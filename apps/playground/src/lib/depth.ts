@@ -57,7 +57,7 @@ export function depthExperiment(o: DepthOptions): DepthResult {
       case "xavier": nn.init.xavierUniform(layer.weight, g); break;
       case "kaiming": nn.init.kaimingNormal(layer.weight, g); break;
     }
-    layer.bias!.data.fill(o.bias ?? 0);
+    layer.bias?.data.fill(o.bias ?? 0); // made with bias: true, so always there
     h = o.activation === "relu" ? F.relu(layer.forward(h)) : F.tanh(layer.forward(h));
     hs.push(h);
     if (overflowAt === null && !h.data.every(Number.isFinite)) overflowAt = l;

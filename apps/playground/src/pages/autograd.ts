@@ -39,15 +39,16 @@ function drawGraph(graph: GraphJson): SVGSVGElement {
   const { placed, columns, rows } = layoutGraph(graph);
   const W = 112, H = 46, colW = 150, rowH = 58, pad = 12;
   const width = columns * colW + pad * 2 - (colW - W), height = rows * rowH + pad * 2 - (rowH - H);
-  const pos = new Map(placed.map((p) => [p.id, { x: pad + p.column * colW, y: pad + p.row * rowH }]));
+  const positions = new Map(placed.map((p) => [p.id, { x: pad + p.column * colW, y: pad + p.row * rowH }]));
+  const pos = (id: number) => positions.get(id) ?? { x: 0, y: 0 }; // layoutGraph places every node
   const svg = s("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "computational graph: each box shows a value's data and grad" });
   for (const e of graph.edges) {
-    const a = pos.get(e.from)!, b = pos.get(e.to)!;
+    const a = pos(e.from), b = pos(e.to);
     const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2, mid = (x1 + x2) / 2;
     svg.append(s("path", { class: "edge", d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}` }));
   }
   for (const node of graph.nodes) {
-    const p = pos.get(node.id)!;
+    const p = pos(node.id);
     const leaf = node.op === "leaf";
     const head = leaf ? node.label || "const" : node.op === "pow" ? `pow ${node.exponent}` : node.op;
     const g = s("g", { class: `node${leaf ? " leaf" : ""}${node.id === graph.root ? " root" : ""}`, transform: `translate(${p.x},${p.y})`, "data-node": node.id });
@@ -152,7 +153,8 @@ export function render(root: HTMLElement): () => void {
 
   const drawMoons = (grid: Float32Array): void => {
     const ctx = canvas.getContext("2d");
-    if (!ctx || !points) return;
+    const shown = points;
+    if (!ctx || !shown) return;
     const { size, x0, x1, y0, y1 } = MOONS_GRID;
     const cw = canvas.width / size, ch = canvas.height / size;
     for (let r = 0; r < size; r++) {
@@ -163,11 +165,11 @@ export function render(root: HTMLElement): () => void {
         ctx.fillRect(c * cw, r * ch, cw + 0.5, ch + 0.5);
       }
     }
-    points.inputs.forEach(([x, y], i) => {
+    shown.inputs.forEach(([x, y], i) => {
       ctx.beginPath();
       ctx.arc(((x - x0) / (x1 - x0)) * canvas.width, ((y1 - y) / (y1 - y0)) * canvas.height, 4.5, 0, 2 * Math.PI);
       // class +1 white, class −1 black: readable on both backgrounds
-      const positive = points!.labels[i] > 0;
+      const positive = shown.labels[i] > 0;
       ctx.fillStyle = positive ? "#ffffff" : "#111827";
       ctx.strokeStyle = positive ? "#1e3a8a" : "#ffffff";
       ctx.lineWidth = 1.5;

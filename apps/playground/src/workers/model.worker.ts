@@ -1,7 +1,7 @@
 /// <reference lib="webworker" />
 import { PromptLookupDrafter, Sampler, compileConstraint, speculativeGenerate, tokenVocabulary, type Constraint, type JsonSchema, type TokenVocabulary } from "@zero-llm/sampling";
 import { Rng, attention, randn } from "@zero-llm/tensor";
-import { generate } from "@zero-llm/transformer";
+import { generate, type AttentionMaps } from "@zero-llm/transformer";
 import { walkQuery } from "../lib/attention-walk";
 import { workerBackend } from "../lib/backend";
 import { chainView, samplerOptions } from "../lib/chain";
@@ -43,6 +43,12 @@ function schemaConstraint(lm: LoadedModel, text: string): { constraint: Constrai
 }
 
 const piece = (lm: LoadedModel, id: number): Token => ({ id, piece: lm.tokenizer.decode([id]) });
+
+/** The maps a prefill with captureAttention returns (always there when asked for). */
+function captured(maps: AttentionMaps | undefined): AttentionMaps {
+  if (!maps) throw new PlaygroundError("BAD_INPUT", "attention: expected the prefill to capture attention maps, found none");
+  return maps;
+}
 const yieldToMessages = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 serve<ModelProtocol>({
@@ -61,7 +67,7 @@ serve<ModelProtocol>({
     const started = performance.now();
     const { attention: maps } = lm.model.prefill(ids, lm.model.newCache(), { captureAttention: true });
     const ms = performance.now() - started;
-    return { ids, pieces: ids.map((id) => lm.tokenizer.decode([id])), layers: maps!.layers.map((m) => Float32Array.from(m)), ms };
+    return { ids, pieces: ids.map((id) => lm.tokenizer.decode([id])), layers: captured(maps).layers.map((m) => Float32Array.from(m)), ms };
   },
 
   async walk({ prompt, layer, head, query }) {
@@ -70,7 +76,7 @@ serve<ModelProtocol>({
     if (query < 0 || query >= ids.length) throw new PlaygroundError("BAD_INPUT", `attention: expected a query position in 0…${ids.length - 1}, found ${query}`);
     const walk = walkQuery(lm.model, ids, layer, head, query);
     const { attention: maps } = lm.model.prefill(ids, lm.model.newCache(), { captureAttention: true });
-    const n = ids.length, map = maps!.layers[layer];
+    const n = ids.length, map = captured(maps).layers[layer];
     const modelProbs = Array.from(map.subarray((head * n + query) * n, (head * n + query + 1) * n));
     const maxDiff = Math.max(...modelProbs.map((p, j) => Math.abs(p - walk.probs[j])));
     return { ...walk, modelProbs, maxDiff };
