@@ -103,7 +103,9 @@ for (const { name, model, tokenizer, eos, bos } of models) {
     }
     const totals = { free: { tokens: 0, ms: 0 }, constrained: { tokens: 0, ms: 0 } };
     // warm-up: fills the constraint's mask cache for the positions these outputs reach first
-    for (let seed = 0; seed < 2; seed++) [...generate(model, prompt, { sampler: new Sampler({ ...CHAIN, seed }), constraint, maxTokens: 256, eos: [eos], cache: cache() })];
+    for (let seed = 0; seed < 2; seed++) {
+      for (const step of generate(model, prompt, { sampler: new Sampler({ ...CHAIN, seed }), constraint, maxTokens: 256, eos: [eos], cache: cache() })) void step;
+    }
     own.ms = 0;
     for (let seed = 1; totals.constrained.tokens < budget; seed++) {
       const c = generate(model, prompt, { sampler: new Sampler({ ...CHAIN, seed }), constraint, maxTokens: 256, eos: [eos], cache: cache() });
