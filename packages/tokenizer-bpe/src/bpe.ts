@@ -1,4 +1,5 @@
-import { MAX_RANK, MergeScratch, NO_TOKEN, byteToken, mergeByHeap, mergeByRankPasses, mergeByScan, mergeInWindows, type ByteTokens, type PairLookup, type SpanTokens } from "./bpe-merge";
+import { MAX_RANK, MergeScratch, NO_TOKEN, byteToken, mergeByRankPasses, mergeByScan, type ByteTokens, type PairLookup } from "./bpe-merge";
+import { mergeInWindows } from "./merge-windows";
 import { TokenizerError } from "./errors";
 import { PairTable, TiktokenPairs } from "./pair-table";
 import { patternSource } from "./patterns";
@@ -60,10 +61,10 @@ const CACHE_LIMIT = 100_000;
 const CACHED_PIECE = 256;
 /** Pieces longer than this (bytes) merge with a heap instead of repeated scans. */
 const SCAN_LIMIT = 256;
-/** Pieces longer than this (bytes) merge in windows (bpe-merge.ts, mergeInWindows); below, one heap loop. */
+/** Pieces longer than this (bytes) merge in windows (merge-windows.ts); below, one rank-pass loop. */
 const LONG_PIECE = 1 << 16;
-/** First window size (bytes). Windows double where tokens are longer than a quarter of one. */
-const WINDOW = 1 << 14;
+/** First window size (bytes). Windows double where merges reach further than their margin. */
+const WINDOW = Number(process.env.ZW ?? 1 << 13);
 
 /** What the package's own modules read beyond the public API: the merge loop's tables, the token bytes. */
 export interface MergeTables {
@@ -103,6 +104,9 @@ export class BpeTokenizer implements Tokenizer {
   /** piece text -> its ids (a number when it is a single token, the common case). */
   private readonly cache = new Map<string, number | number[]>();
   private specialRegexCache: { key: string; re: RegExp } | undefined;
+  /** Bytes in the longest token: a longer piece is never one token. */
+  private readonly longestToken: number;
+  private mergeScratch: MergeScratch | undefined;
 
   constructor(model: BpeModel) {
     this.tokens = model.tokens;
@@ -114,12 +118,15 @@ export class BpeTokenizer implements Tokenizer {
 
     let vocabSize = model.tokens.length;
     const byteToId = new Int32Array(256).fill(-1);
+    let longest = 0;
     model.tokens.forEach((bytes, id) => {
       if (bytes === undefined) return;
+      longest = Math.max(longest, bytes.length);
       const key = bytesToBinary(bytes);
       if (!this.bytesToId.has(key)) this.bytesToId.set(key, id);
       if (bytes.length === 1 && byteToId[bytes[0]!] === -1) byteToId[bytes[0]!] = id;
     });
+    this.longestToken = longest;
     this.byteTokens = { byteToId, unknownId: model.unknownId ?? NO_TOKEN };
     this.bytesWithoutToken = model.unknownId === undefined ? [...byteToId.keys()].filter((b) => byteToId[b] === -1) : [];
     const specials = new Map<string, number>();
@@ -157,7 +164,7 @@ export class BpeTokenizer implements Tokenizer {
       });
       this.pairs = table;
     } else {
-      this.pairs = new TiktokenPairs(this.tokens, this.bytesToId);
+      this.pairs = new TiktokenPairs(this.tokens);
     }
     mergeTables.set(this, { tokens: this.byteTokens, pairs: this.pairs, tokenBytes: this.tokens });
   }
@@ -223,6 +230,16 @@ export class BpeTokenizer implements Tokenizer {
     let i = 0;
     while (i < n) {
       const end = scan(text, i);
+      if (end - i > LONG_PIECE) {
+        // Straight into `out` (and never cached): a long run makes its ids once.
+        const bytes = encodeUtf8(text.slice(i, end));
+        const id = this.ignoreMerges && bytes.length <= this.longestToken ? this.bytesToId.get(bytesToBinary(bytes)) : undefined;
+        if (id !== undefined) out.push(id);
+        else this.mergeLong(bytes, out);
+        pieceEnds?.push(out.length, offset + end);
+        i = end;
+        continue;
+      }
       const piece = text.slice(i, end);
       let ids = cache.get(piece);
       if (ids === undefined) {
@@ -242,7 +259,7 @@ export class BpeTokenizer implements Tokenizer {
   /** One piece: whole-token lookup (tiktoken, Llama 3), else byte-pair merging. */
   private encodePiece(piece: string): number | number[] {
     const bytes = encodeUtf8(piece);
-    if (this.ignoreMerges || bytes.length === 1) {
+    if ((this.ignoreMerges && bytes.length <= this.longestToken) || bytes.length === 1) {
       const id = this.bytesToId.get(bytesToBinary(bytes));
       if (id !== undefined) return id;
     }
@@ -250,22 +267,35 @@ export class BpeTokenizer implements Tokenizer {
     return ids.length === 1 ? ids[0]! : ids;
   }
 
-  /** A window of a long piece: its tokens and the bytes each covers (a dropped or unknown byte covers one). */
-  private mergeSpan(bytes: Uint8Array, scratch = new MergeScratch()): SpanTokens {
-    return mergeByRankPasses(bytes, this.byteTokens, this.pairs, scratch) ?? mergeByHeap(bytes, this.byteTokens, this.pairs, scratch);
-  }
-
   /** The merge loop for one piece's bytes, by the variant that suits its length (same result). */
   private merge(bytes: Uint8Array): number[] {
     let ids: number[];
     if (bytes.length === 1) ids = [byteToken(this.byteTokens, bytes[0]!)];
     else if (bytes.length <= SCAN_LIMIT) ids = mergeByScan(bytes, this.byteTokens, this.pairs);
-    else if (bytes.length <= LONG_PIECE) ids = this.mergeSpan(bytes).ids;
-    else {
-      const scratch = new MergeScratch();
-      ids = mergeInWindows(bytes.length, (start, end) => this.mergeSpan(bytes.subarray(start, end), scratch), { window: WINDOW }).ids;
-    }
+    else if (bytes.length <= LONG_PIECE) ids = Array.from(mergeByRankPasses(bytes, this.byteTokens, this.pairs, this.scratch()).ids);
+    else ids = this.mergeLong(bytes, []);
     return this.bytesWithoutToken.length === 0 ? ids : ids.filter((id) => id !== NO_TOKEN);
+  }
+
+  /**
+   * A piece longer than LONG_PIECE bytes, merged in windows (merge-windows.ts) straight into
+   * `out`: a 50 MB run makes its ids once, with no copy.
+   */
+  private mergeLong(bytes: Uint8Array, out: number[]): number[] {
+    const scratch = this.scratch();
+    const start = out.length;
+    mergeInWindows(bytes.length, (from, to) => mergeByRankPasses(bytes.subarray(from, to), this.byteTokens, this.pairs, scratch), { window: WINDOW }, out);
+    if (this.bytesWithoutToken.length > 0) {
+      let kept = start;
+      for (let k = start; k < out.length; k++) if (out[k] !== NO_TOKEN) out[kept++] = out[k]!;
+      out.length = kept;
+    }
+    return out;
+  }
+
+  /** The merge loop's arrays, kept for the next long piece (they grow to the longest window). */
+  private scratch(): MergeScratch {
+    return (this.mergeScratch ??= new MergeScratch());
   }
 
   private specialRegex(allowed: Set<string>): RegExp {

@@ -1,4 +1,5 @@
-import { mergeInWindows, type SpanTokens } from "./bpe-merge";
+import type { SpanTokens } from "./bpe-merge";
+import { mergeInWindows } from "./merge-windows";
 import { TOKEN_TYPE } from "./gguf/token-type";
 import { concatTokenBytes, displayBytes } from "./token-spans";
 import { TokenizerError } from "./errors";
@@ -176,7 +177,7 @@ export class SpmTokenizer implements Tokenizer {
     // Offset of escaped[k] in the original text (the prefix maps to the fragment start).
     const shift = prefix ? this.spaceSymbol.length : 0;
     const sourceAt = (k: number): number => from + Math.max(0, k - shift);
-    const symbols =
+    const symbols: SpanTokens =
       escaped.length <= LONG_FRAGMENT
         ? this.mergeSymbols(escaped, 0, escaped.length)
         : mergeInWindows(escaped.length, (start, end) => this.mergeSymbols(escaped, start, end), {
@@ -209,7 +210,7 @@ export class SpmTokenizer implements Tokenizer {
    * of symbol i (0 once merged into its left neighbour) and `prev`/`next` link those still alive.
    * Returns each final symbol's piece id (-1 when it is no piece: byte fallback) and length.
    */
-  private mergeSymbols(escaped: string, from: number, to: number): SpanTokens {
+  private mergeSymbols(escaped: string, from: number, to: number): { ids: number[]; lengths: number[] } {
     const start: number[] = [];
     const len: number[] = [];
     for (let k = from; k < to; ) {
@@ -245,7 +246,7 @@ export class SpmTokenizer implements Tokenizer {
       tryAdd(b.left, next[b.left]!);
     }
 
-    const out: SpanTokens = { ids: [], lengths: [] };
+    const out = { ids: [] as number[], lengths: [] as number[] };
     for (let i = n > 0 ? 0 : -1; i !== -1; i = next[i]!) {
       out.ids.push(this.pieceToId.get(escaped.slice(start[i]!, start[i]! + len[i]!)) ?? -1);
       out.lengths.push(len[i]!);
