@@ -63,8 +63,10 @@ const CACHED_PIECE = 256;
 const SCAN_LIMIT = 256;
 /** Pieces longer than this (bytes) merge in windows (merge-windows.ts); below, one rank-pass loop. */
 const LONG_PIECE = 1 << 16;
+/** Pieces of this many bytes or more build (once) and use TiktokenPairs' complete pair table. */
+const COMPLETE_PAIRS_PIECE = 1_000_000;
 /** First window size (bytes). Windows double where merges reach further than their margin. */
-const WINDOW = Number(process.env.ZW ?? 1 << 13);
+const WINDOW = 1 << 13;
 
 /** What the package's own modules read beyond the public API: the merge loop's tables, the token bytes. */
 export interface MergeTables {
@@ -284,7 +286,9 @@ export class BpeTokenizer implements Tokenizer {
   private mergeLong(bytes: Uint8Array, out: number[]): number[] {
     const scratch = this.scratch();
     const start = out.length;
-    mergeInWindows(bytes.length, (from, to) => mergeByRankPasses(bytes.subarray(from, to), this.byteTokens, this.pairs, scratch), { window: WINDOW }, out);
+    // tiktoken ranks: a megabyte of merging pays for building the complete pair table.
+    const pairs = this.pairs instanceof TiktokenPairs && bytes.length >= COMPLETE_PAIRS_PIECE ? this.pairs.complete() : this.pairs;
+    mergeInWindows(bytes.length, (from, to) => mergeByRankPasses(bytes.subarray(from, to), this.byteTokens, pairs, scratch), { window: WINDOW }, out);
     if (this.bytesWithoutToken.length > 0) {
       let kept = start;
       for (let k = start; k < out.length; k++) if (out[k] !== NO_TOKEN) out[kept++] = out[k]!;
