@@ -33,18 +33,56 @@
 import type { SpanTokens } from "./bpe-merge";
 
 /**
+ * Token lengths, one byte each (a length of 255 or more goes to a map): the step back after a
+ * seam that fails needs the lengths of the tokens kept so far, and 27 M tokens of 50 MB of random
+ * letters would take 108 MB as an Int32Array, 27 MB this way.
+ */
+export class TokenLengths {
+  private small = new Uint8Array(1024);
+  private readonly large = new Map<number, number>();
+  length = 0;
+
+  at(k: number): number {
+    const v = this.small[k]!;
+    return v < LARGE ? v : this.large.get(k)!;
+  }
+
+  push(value: number): void {
+    if (this.length === this.small.length) {
+      const bigger = new Uint8Array(Math.floor(this.small.length * 1.5));
+      bigger.set(this.small);
+      this.small = bigger;
+    }
+    if (value >= LARGE) this.large.set(this.length, value);
+    this.small[this.length++] = Math.min(value, LARGE);
+  }
+
+  pop(): number {
+    const v = this.at(--this.length);
+    this.large.delete(this.length);
+    return v;
+  }
+
+  truncate(length: number): void {
+    while (this.length > length) this.pop();
+  }
+}
+
+const LARGE = 255;
+
+/**
  * Runs `encodeSpan` window by window over units [0, n), appends the ids to `ids` and returns the
- * length of each appended token. Memory: one window, the output and 4 bytes a token for the
- * lengths (the step back after a seam that fails needs them).
+ * length of each appended token. Memory: one window, the output, and a byte a token for the
+ * lengths.
  */
 export function mergeInWindows(
   n: number,
   encodeSpan: (start: number, end: number) => SpanTokens,
   options: { window: number; canCut?: (p: number) => boolean },
   ids: number[] = [],
-): { ids: number[]; lengths: Int32Array } {
+): { ids: number[]; lengths: TokenLengths } {
   const base = ids.length; // tokens before this input stay untouched
-  let lengths: Int32Array = new Int32Array(1024);
+  const lengths = new TokenLengths(); // of ids[base..]
   const canCut = options.canCut ?? ((): boolean => true);
   let window = options.window;
   let pos = 0; // where the kept tokens end
@@ -62,33 +100,27 @@ export function mergeInWindows(
     }
     const seam = ids.length; // index of the first token of this window, which starts at `start`
     const start = pos;
-    if (lengths.length < seam - base + keep) lengths = grown(lengths, seam - base + keep);
     for (let k = 0; k < keep; k++) {
       ids.push(span.ids[k]!);
-      lengths[seam - base + k] = span.lengths[k]!;
+      lengths.push(span.lengths[k]!);
       pos += span.lengths[k]!;
     }
-    if (seam > base && !compatible(ids[seam - 1]!, lengths[seam - 1 - base]!, ids[seam]!, lengths[seam - base]!, start, encodeSpan)) {
+    if (seam > base && !compatible(ids[seam - 1]!, lengths.at(seam - 1 - base), ids[seam]!, lengths.at(seam - base), start, encodeSpan)) {
       // A merge chain reaches across the margin: undo this window, step back a margin more and
       // use larger windows from here on (at worst one window holds the whole input).
       ids.length = seam;
+      lengths.truncate(seam - base);
       pos = start;
       let back = 0;
       while (ids.length > base && back < margin) {
         ids.pop();
-        back += lengths[ids.length - base]!;
+        back += lengths.pop();
       }
       pos -= back;
       window *= 2;
     }
   }
-  return { ids, lengths: lengths.subarray(0, ids.length - base) };
-}
-
-function grown(values: Int32Array, needed: number): Int32Array {
-  const bigger = new Int32Array(Math.max(needed, Math.floor(values.length * 1.5)));
-  bigger.set(values);
-  return bigger;
+  return { ids, lengths };
 }
 
 /** Do tokens `left` (ending at `at`) and `right` (starting there), merged alone, give back themselves? */

@@ -1,4 +1,3 @@
-import type { SpanTokens } from "./bpe-merge";
 import { mergeInWindows } from "./merge-windows";
 import { TOKEN_TYPE } from "./gguf/token-type";
 import { concatTokenBytes, displayBytes } from "./token-spans";
@@ -177,19 +176,26 @@ export class SpmTokenizer implements Tokenizer {
     // Offset of escaped[k] in the original text (the prefix maps to the fragment start).
     const shift = prefix ? this.spaceSymbol.length : 0;
     const sourceAt = (k: number): number => from + Math.max(0, k - shift);
-    const symbols: SpanTokens =
-      escaped.length <= LONG_FRAGMENT
-        ? this.mergeSymbols(escaped, 0, escaped.length)
-        : mergeInWindows(escaped.length, (start, end) => this.mergeSymbols(escaped, start, end), {
-            window: WINDOW,
-            canCut: (k) => (escaped.charCodeAt(k) & 0xfc00) !== 0xdc00 || (escaped.charCodeAt(k - 1) & 0xfc00) !== 0xd800,
-          });
+    let ids: readonly number[];
+    let lengthAt: (i: number) => number;
+    if (escaped.length <= LONG_FRAGMENT) {
+      const symbols = this.mergeSymbols(escaped, 0, escaped.length);
+      ids = symbols.ids;
+      lengthAt = (i) => symbols.lengths[i]!;
+    } else {
+      const symbols = mergeInWindows(escaped.length, (start, end) => this.mergeSymbols(escaped, start, end), {
+        window: WINDOW,
+        canCut: (k) => (escaped.charCodeAt(k) & 0xfc00) !== 0xdc00 || (escaped.charCodeAt(k - 1) & 0xfc00) !== 0xd800,
+      });
+      ids = symbols.ids;
+      lengthAt = (i) => symbols.lengths.at(i);
+    }
     let k = 0;
-    for (let i = 0; i < symbols.ids.length; i++) {
-      const length = symbols.lengths[i]!;
+    for (let i = 0; i < ids.length; i++) {
+      const length = lengthAt(i);
       const s = sourceAt(k);
       const e = sourceAt(k + length);
-      const id = symbols.ids[i]!;
+      const id = ids[i]!;
       if (id >= 0) emit(id, s, e);
       else {
         // Byte fallback: one token per UTF-8 byte of the character.

@@ -94,6 +94,31 @@ describe("long runs against the peers, on runs they can finish", () => {
   }, 300_000);
 });
 
+/** `n` random letters a..z (one pre-tokenizer piece under every pattern), from a fixed seed. */
+function randomLetters(n: number, seed: number): string {
+  const rand = mulberry32(seed);
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i++) bytes[i] = 97 + Math.floor(rand() * 26);
+  return new TextDecoder().decode(bytes);
+}
+
+describe("cl100k: random letters in one piece (the most tokens a run makes, each pair looked up)", () => {
+  it.each([1, 5])("%i MB: the windows give the plain loop's ids", async (megabytes) => {
+    const tok = await loadEncoding("cl100k_base");
+    const text = randomLetters(megabytes * MB, megabytes);
+    const ids = tok.encode(text);
+    // The plain loop: one heap over the whole piece, pairs found through the concatenation hash
+    // (the windows use rank buckets and, from 1 MB, the complete pair table).
+    const { tokens, pairs } = mergeTablesOf(tok);
+    const plain = mergeByHeap(new TextEncoder().encode(text), tokens, pairs).ids;
+    expect(ids.length).toBe(plain.length);
+    let firstDifference = -1;
+    for (let k = 0; k < ids.length && firstDifference < 0; k++) if (ids[k] !== plain[k]) firstDifference = k;
+    expect(firstDifference).toBe(-1);
+    expect(ids.length).toBeGreaterThan(megabytes * 500_000); // about 1.85 bytes a token
+  }, 600_000);
+});
+
 describe("the merge loop variants agree", () => {
   it("scan, heap and rank passes give the same tokens on generated pieces (cl100k, GPT-2 merges)", async () => {
     const toks: BpeTokenizer[] = [await loadEncoding("cl100k_base"), ...(haveGpt2 ? [loadVocab("gpt-2") as BpeTokenizer] : [])];

@@ -18,6 +18,7 @@
  *     "tokenizer.json"), atomically. Progress goes to stderr, and a warning line when the text
  *     cannot fill N; the last stdout line is `wrote FILE (N tokens)`.
  */
+import { once } from "node:events";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import {
@@ -93,16 +94,52 @@ export const tokenizeCommand = defineCommand({
     const text = await inputText(args.flags.file, args.positionals, args.flags.lossy ? "lossy" : "strict", io);
     const options = args.flags["allow-special"] ? { allowedSpecial: "all" as const } : {};
     const ids = tok.encode(text, options);
-    if (args.flags.json) {
-      io.stdout.write(JSON.stringify(ids) + "\n");
-      return 0;
-    }
-    let out = "";
-    for (const id of ids) out += `${id}\t${JSON.stringify(tok.tokenText(id))}\n`;
-    io.stdout.write(out + `${ids.length} tokens\n`);
+    if (args.flags.json) await writeJsonIds(io.stdout, ids);
+    else await writeTokenLines(io.stdout, ids, (id) => tok.tokenText(id));
     return 0;
   },
 });
+
+/**
+ * Output is written in pieces of about this many characters, each after the stream has taken the
+ * one before: 50 MB of input can make 27 M tokens, and one string of all their lines would be
+ * about a gigabyte.
+ */
+const OUTPUT_CHUNK = 1 << 20;
+
+/** Writes `chunk`; resolves once the stream can take more (backpressure, as `pipe` does). */
+async function writeChunk(stream: NodeJS.WritableStream, chunk: string): Promise<void> {
+  if (!stream.write(chunk)) await once(stream, "drain");
+}
+
+/** `--json`: the same line as `JSON.stringify(ids)`, written in pieces. */
+async function writeJsonIds(stream: NodeJS.WritableStream, ids: readonly number[]): Promise<void> {
+  let out = "[";
+  for (let k = 0; k < ids.length; k++) {
+    out += k === 0 ? `${ids[k]}` : `,${ids[k]}`;
+    if (out.length >= OUTPUT_CHUNK) {
+      await writeChunk(stream, out);
+      out = "";
+    }
+  }
+  await writeChunk(stream, out + "]\n");
+}
+
+/** One line per token (`<id>\t<token as a JSON string>`), then `<n> tokens`; each distinct token's line is made once. */
+async function writeTokenLines(stream: NodeJS.WritableStream, ids: readonly number[], tokenText: (id: number) => string): Promise<void> {
+  const lines = new Map<number, string>();
+  let out = "";
+  for (const id of ids) {
+    let line = lines.get(id);
+    if (line === undefined) lines.set(id, (line = `${id}\t${JSON.stringify(tokenText(id))}\n`));
+    out += line;
+    if (out.length >= OUTPUT_CHUNK) {
+      await writeChunk(stream, out);
+      out = "";
+    }
+  }
+  await writeChunk(stream, out + `${ids.length} tokens\n`);
+}
 
 /** Checks that cost nothing, before reading and training: the pattern compiles, --out has a directory. */
 async function checkTrainFlags(pattern: string, out: string): Promise<void> {
