@@ -1,0 +1,12 @@
+// @zero-llm/lora: low-rank adapters on the linear layers of @zero-llm/transformer models.
+export { LoraError, type LoraErrorCode } from "./errors";
+export { loraConfig, loraScaling, targetedModules, moduleRankAlpha, DEFAULT_LORA_CONFIG, type LoraConfig } from "./config";
+export { linearModules, moduleNames, defaultTargets, type LinearModule, type ModulePart } from "./modules";
+export { LoraAdapter, type LoraModuleWeights, type Allocate } from "./adapter";
+export { weightDeltas, type WeightDelta } from "./deltas";
+
+// inference: adapters on a base model, per sequence
+export { LoraModel, withAdapters } from "./infer/lora-model";
+export { AdapterSet, type AdapterUse, type LoraTerm } from "./infer/adapter-set";
+export { AdaptedLinear } from "./infer/adapted-linear";
+export { mergeAdapters, unmergeAdapters, mergeAdapter, unmergeAdapter, mergedWeights, dequantizeLinear } from "./merge";
