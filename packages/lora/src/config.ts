@@ -51,7 +51,11 @@ export const DEFAULT_LORA_CONFIG = {
 
 /** Fills defaults (targets: PEFT's for the architecture) and checks every field; BAD_CONFIG names the first broken one. */
 export function loraConfig(model: Config, partial: Partial<LoraConfig> = {}): LoraConfig {
-  const c: LoraConfig = { ...DEFAULT_LORA_CONFIG, targetModules: defaultTargets(model), ...partial };
+  return checkLoraConfig({ ...DEFAULT_LORA_CONFIG, targetModules: defaultTargets(model), ...partial });
+}
+
+/** Checks every field of a complete config; BAD_CONFIG names the first broken one. */
+export function checkLoraConfig(c: LoraConfig): LoraConfig {
   const fail = (key: string, expected: string, found: unknown): never => {
     throw new LoraError("BAD_CONFIG", `lora config: expected ${key} ${expected}, found ${JSON.stringify(found)}`);
   };

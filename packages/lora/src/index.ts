@@ -10,3 +10,7 @@ export { LoraModel, withAdapters } from "./infer/lora-model";
 export { AdapterSet, type AdapterUse, type LoraTerm } from "./infer/adapter-set";
 export { AdaptedLinear } from "./infer/adapted-linear";
 export { mergeAdapters, unmergeAdapters, mergeAdapter, unmergeAdapter, mergedWeights, dequantizeLinear } from "./merge";
+
+// files: PEFT's adapter directory and llama.cpp's GGUF adapter (bytes; paths are in /node)
+export { peftAdapterFiles, peftConfigJson, parsePeftConfig, adapterFromPeft, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from "./formats/peft";
+export { ggufAdapterInput, serializeGgufAdapter, adapterFromGguf, type GgufAdapterOptions } from "./formats/gguf";

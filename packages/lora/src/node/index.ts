@@ -1,2 +1,2 @@
 // @zero-llm/lora/node: adapter directories and files on disk, training runs (Node only).
-export {};
+export { readPeftAdapter, writePeftAdapter, readGgufAdapter, writeGgufAdapter, readAdapter, MAX_ADAPTER_BYTES } from "./files";
