@@ -12,6 +12,8 @@ export type LoraErrorCode =
   | "UNSUPPORTED_ADAPTER"
   /** Training data that cannot be used: bad JSONL, an example longer than the context, too little text. */
   | "BAD_DATA"
+  /** A non-finite loss or gradient: the step was not applied. */
+  | "TRAIN_NAN"
   /** A LoRA training checkpoint that is damaged or belongs to another run. */
   | "BAD_CHECKPOINT"
   /** --resume with another base model, data or adapter shape than the checkpoint's. */
