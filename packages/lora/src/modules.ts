@@ -91,3 +91,11 @@ export function moduleNames(c: Config): string[] {
 export function defaultTargets(c: Config): string[] {
   return c.arch === "llama" ? ["q_proj", "v_proj"] : ["c_attn"];
 }
+
+/** The model's order (layer, then the block's order of its modules): safetensors files sort names as text. */
+export function moduleOrder(key: string): number {
+  const SUFFIXES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"];
+  const layer = Number(/\.(\d+)\./.exec(key)?.[1] ?? 0);
+  const within = SUFFIXES.findIndex((s) => key.endsWith(s));
+  return layer * SUFFIXES.length + within;
+}

@@ -3,8 +3,7 @@ import { halfToInterleaved, headDimOf, interleavedToHalf, type Config } from "@z
 import { LoraAdapter, type Allocate, type LoraModuleWeights } from "../adapter";
 import { DEFAULT_LORA_CONFIG, checkLoraConfig } from "../config";
 import { LoraError, listNames } from "../errors";
-import { linearModules, type LinearModule } from "../modules";
-import { moduleOrder } from "./peft";
+import { linearModules, moduleOrder, type LinearModule } from "../modules";
 
 /**
  * llama.cpp's LoRA adapter file (what convert_lora_to_gguf.py writes and llama_adapter_lora_init

@@ -3,6 +3,7 @@ import type { Config } from "@zero-llm/transformer";
 import { LoraAdapter, type Allocate, type LoraModuleWeights } from "../adapter";
 import { DEFAULT_LORA_CONFIG, checkLoraConfig, moduleRankAlpha, type LoraConfig } from "../config";
 import { LoraError, listNames } from "../errors";
+import { moduleOrder } from "../modules";
 
 /**
  * PEFT's adapter directory (what `peft_model.save_pretrained(dir)` writes and
@@ -212,14 +213,6 @@ export function adapterFromPeft(configText: string, safetensors: Uint8Array, opt
   if (arch === undefined) bad(`expected lora_A / lora_B tensors in ${ADAPTER_WEIGHTS_FILE}, found none`);
   modules.sort((x, y) => moduleOrder(x.key) - moduleOrder(y.key));
   return new LoraAdapter(arch, config, modules, baseModel);
-}
-
-/** The model's order (layer, then the block's order of its modules): safetensors files sort names as text. */
-export function moduleOrder(key: string): number {
-  const SUFFIXES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"];
-  const layer = Number(/\.(\d+)\./.exec(key)?.[1] ?? 0);
-  const within = SUFFIXES.findIndex((s) => key.endsWith(s));
-  return layer * SUFFIXES.length + within;
 }
 
 /** The file's config with PEFT's defaults for absent keys, checked (BAD_ADAPTER_FILE names the broken field). */
