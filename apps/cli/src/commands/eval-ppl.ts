@@ -1,16 +1,20 @@
 import { getBackend, setBackend } from "@zero-llm/tensor";
-import { perplexity } from "@zero-llm/transformer";
+import { mergedWeights } from "@zero-llm/lora";
+import { Model, perplexity } from "@zero-llm/transformer";
 import { UsageError, defineCommand, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
 import { readFlagText } from "../flag-files";
+import { LORA_FLAG } from "./lora-io";
 import { MODEL_FLAGS, TOKENIZER_FLAG, modelPath, openModel, openTokenizer } from "./model-io";
 
 /**
  * `zllm eval ppl [--model M] --data F [--json]` (default: the embedded model): perplexity =
  * exp(mean next-token cross-entropy) of held-out text, over non-overlapping windows of the
- * model's context (or a shorter --seq-len): every token but the first is predicted once.
+ * model's context (or a shorter --seq-len): every token but the first is predicted once. With
+ * --lora, of the model running those adapters (merged into a copy of the adapted matrices).
  */
 const FLAGS = {
   ...MODEL_FLAGS,
+  ...LORA_FLAG,
   ...TOKENIZER_FLAG,
   data: { type: "string", description: "held-out text file (UTF-8)" },
   "seq-len": { type: "number", description: "window length, at most the model's context (default: the model's context)", integer: true, min: 2 },
@@ -38,8 +42,14 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
     if (max !== undefined) tokens = tokens.slice(0, max);
     if (tokens.length < 2) throw new UsageError(`--data ${dataFile}: expected at least 2 tokens, found ${tokens.length}`);
     setBackend(opened.backend);
+    if (opened.lora) io.stderr.write(`${opened.lora.note}\n`);
+    // perplexity runs batched windows through the training engine, which reads f32 weights: the
+    // adapters are merged into a copy of the adapted matrices (the same function within float32 rounding)
+    const scored = opened.lora
+      ? new Model(opened.lora.base.config, mergedWeights(opened.lora.base, opened.lora.uses), { backend: opened.backend })
+      : opened.checkpoint.model;
     const t0 = performance.now();
-    const result = perplexity(opened.checkpoint.model, tokens, seqLen !== undefined ? { seqLen } : {});
+    const result = perplexity(scored, tokens, seqLen !== undefined ? { seqLen } : {});
     const seconds = (performance.now() - t0) / 1000;
     if (args.flags.json) {
       io.stdout.write(`${JSON.stringify({ model, data: dataFile, tokens: result.tokens, loss: result.loss, perplexity: result.perplexity, seconds })}\n`);
@@ -56,7 +66,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
 export const evalPplCommand = defineCommand({
   path: ["eval", "ppl"],
   summary: "Perplexity of a model on held-out text: exp(mean cross-entropy)",
-  usage: "eval ppl [--model M] --data FILE [--tokenizer FILE] [--seq-len N] [--max-tokens N] [--json]",
+  usage: "eval ppl [--model M] [--lora DIR[:scale]]... --data FILE [--tokenizer FILE] [--seq-len N] [--max-tokens N] [--json]",
   flags: FLAGS,
   positionals: { min: 0, max: 0 },
   run,

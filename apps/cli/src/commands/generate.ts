@@ -1,6 +1,7 @@
 import { Sampler } from "@zero-llm/sampling";
 import { generate, type GenerateStats, type Model } from "@zero-llm/transformer";
 import { UsageError, defineCommand, type CommandIO, type FlagTable, type FlagValues, type ParsedArgs } from "../command";
+import { LORA_FLAG } from "./lora-io";
 import { CONTEXT_FLAG, MODEL_FLAGS, TOKENIZER_FLAG, checkIds, checkPromptIds, contextCache, findTokenizer, noTokenizer, openModel, tokenIdsFlag } from "./model-io";
 
 /**
@@ -58,6 +59,7 @@ export function cacheFor(model: Model, promptLength: number, maxTokens: number, 
 
 const FLAGS = {
   ...MODEL_FLAGS,
+  ...LORA_FLAG,
   ...TOKENIZER_FLAG,
   ...SAMPLING_FLAGS,
   ...CONTEXT_FLAG,
@@ -74,6 +76,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
   try {
     const { model } = opened.checkpoint;
     if (opened.backendNote) io.stderr.write(`${opened.backendNote}\n`);
+    if (opened.lora) io.stderr.write(`${opened.lora.note}\n`);
     // text needs a tokenizer; with --ids and none available, the output is ids too
     const codec = await findTokenizer(opened.checkpoint, args.flags.tokenizer);
     let prompt: number[];
@@ -115,7 +118,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
 export const generateCommand = defineCommand({
   path: ["generate"],
   summary: "Continue a prompt, streaming tokens; then print prompt/generation tokens/s and time to first token",
-  usage: 'generate [--model FILE] [--tokenizer FILE] [sampling flags] [--allow-context-overflow] "PROMPT" | --ids 1,2,3',
+  usage: 'generate [--model FILE] [--lora DIR[:scale]]... [--tokenizer FILE] [sampling flags] [--allow-context-overflow] "PROMPT" | --ids 1,2,3',
   flags: FLAGS,
   positionals: { min: 0, max: 1 },
   run,

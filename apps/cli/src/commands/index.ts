@@ -9,6 +9,8 @@ import { trainCommand } from "./train";
 import { evalPplCommand } from "./eval-ppl";
 import { exportCommand } from "./export";
 import { serveCommand } from "./serve";
+import { loraTrainCommand } from "./lora-train";
+import { loraExportCommand, loraMergeCommand } from "./lora-merge";
 
 /** Every `zllm` subcommand, in the order `zllm --help` lists them. Add new commands here. */
 export const COMMANDS: readonly Command[] = [
@@ -23,4 +25,7 @@ export const COMMANDS: readonly Command[] = [
   evalPplCommand,
   exportCommand,
   serveCommand,
+  loraTrainCommand,
+  loraMergeCommand,
+  loraExportCommand,
 ];
