@@ -40,7 +40,8 @@ console.log("base acc", accuracy(base, held.slice(0, 100)));
 const t0 = performance.now();
 for (let i = 0; i < steps; i++) {
   const r = trainer.trainStep();
-  if ((i + 1) % 50 === 0) console.log(i + 1, r.loss.toFixed(3), "val", trainer.evaluate().toFixed(3), ((performance.now() - t0) / 1000).toFixed(0) + "s", Math.round(r.tokens * 1000 / r.ms), "tok/s");
+  if ((i + 1) % 100 === 0) console.log(i + 1, r.loss.toFixed(3), "val", trainer.evaluate().toFixed(3), ((performance.now() - t0) / 1000).toFixed(0) + "s", Math.round(r.tokens * 1000 / r.ms), "tok/s");
+  if ((i + 1) % 500 === 0) console.log("  held-out acc (100)", accuracy(withAdapters(base, [{ adapter: t.toAdapter() }]), held.slice(0, 100)), "train acc (100)", accuracy(withAdapters(base, [{ adapter: t.toAdapter() }]), train.slice(0, 100)));
 }
 console.log("held-out acc", accuracy(withAdapters(base, [{ adapter: t.toAdapter() }]), held));
 await wasm.dispose();

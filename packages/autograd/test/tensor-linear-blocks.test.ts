@@ -2,7 +2,8 @@
 // linear over the same f32 matrix: the same values and input gradients, on every backend, for
 // shapes below, at and past a block (ROW_BLOCK rows), and a finite-difference check.
 import { expect, it } from "vitest";
-import { Rng, Tensor } from "@zero-llm/tensor";
+import type { Tensor } from "@zero-llm/tensor";
+import { Rng } from "@zero-llm/tensor";
 import { F, ROW_BLOCK, Var, noGrad, type RowBlocks } from "../src/index";
 import { describeOnBackends } from "./backends";
 import { gradcheck, randomTensor } from "./tensor-gradcheck-util";

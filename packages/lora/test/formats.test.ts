@@ -4,8 +4,9 @@ import path from "node:path";
 import { GgufFile, Rng, SafetensorsFile, f32ArrayToF16, serializeGguf, serializeSafetensors, type SafetensorsTensorInput } from "@zero-llm/tensor";
 import { hfFromModel, readHf, type Config } from "@zero-llm/transformer";
 import { afterAll, describe, expect, it } from "vitest";
+import type { LoraAdapter} from "../src/index";
 import {
-  ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, LoraAdapter, adapterFromGguf, adapterFromPeft, ggufAdapterInput, peftAdapterFiles,
+  ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterFromGguf, adapterFromPeft, ggufAdapterInput, peftAdapterFiles,
   serializeGgufAdapter, withAdapters,
 } from "../src/index";
 import { readAdapter, readPeftAdapter, writeGgufAdapter, writePeftAdapter } from "../src/node/index";

@@ -7,7 +7,8 @@ import {
 import { LoraError } from "../errors";
 import type { LoraData } from "./data";
 import { IGNORE } from "./data";
-import { TrainableLora, loraTrainingModel } from "./trainable";
+import type { TrainableLora} from "./trainable";
+import { loraTrainingModel } from "./trainable";
 
 /**
  * LoRA's defaults beside full training's (transformer's DEFAULT_SETTINGS): a few hundred steps
