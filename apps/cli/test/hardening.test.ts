@@ -147,7 +147,12 @@ describe("#10 help that matches behaviour", () => {
     expect(huge.code).toBe(2);
     expect(firstLine(huge.stderr)).toBe('zllm: --tg: expected an integer token count in [0, 16777216], found "99999999"');
     // 16M positions of the 260K shape: 20 GB of KV cache, past wasm's 4 GiB; pp128 and pp512 would run first before
-    const r = await runCli(["bench", "--random", "260K", "--tg", "16000000", "--reps", "1", "--backend", "wasm", "--threads", "1"]);
+    // past the context is refused first (the context rule); with --allow-context-overflow the memory check refuses it
+    const past = await runCli(["bench", "--random", "260K", "--tg", "16000000", "--reps", "1", "--backend", "wasm", "--threads", "1"]);
+    expect(past.code).toBe(2);
+    expect(past.stdout).toBe("");
+    expect(firstLine(past.stderr)).toBe("zllm: --tg 16000000: expected at most 512 tokens (the model's context), found 16000000; --allow-context-overflow runs a llama (RoPE) model past it");
+    const r = await runCli(["bench", "--random", "260K", "--tg", "16000000", "--reps", "1", "--backend", "wasm", "--threads", "1", "--allow-context-overflow"]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe(""); // not one test ran
     expect(r.stderr).toMatch(/^bench: note: tg16000000 runs past the model's trained context \(512 tokens\)/);

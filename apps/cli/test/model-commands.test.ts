@@ -163,10 +163,10 @@ describe("the embedded default model", () => {
     const p = JSON.parse(ppl.stdout) as { model: string; perplexity: number };
     expect(p.model).toBe(DEFAULT_MODEL_PATH);
     expect(p.perplexity).toBeLessThan(2048); // far below uniform over its vocabulary
-    // the window may not exceed the model's 128-token context
-    const long = await runCli(["eval", "ppl", "--data", heldOut, "--seq-len", "129"], [evalPplCommand]);
+    // the window may not exceed the model's 512-token context
+    const long = await runCli(["eval", "ppl", "--data", heldOut, "--seq-len", "513"], [evalPplCommand]);
     expect(long.code).toBe(2);
-    expect(long.stderr).toMatch(/^zllm: --seq-len: expected at most 128 \(the model's context\), found 129\n/);
+    expect(long.stderr).toMatch(/^zllm: --seq-len: expected at most 512 \(the model's context\), found 513\n/);
   }, 60_000);
 });
 
@@ -230,7 +230,7 @@ describe("zllm chat", () => {
   it("with no --model, the embedded model answers a piped line", async () => {
     const r = await runCli(["chat", "--max-tokens", "8", "--seed", "3", "--backend", "js"], commands(["The jury said", ""]));
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/^chat: llama model, context 128 tokens/);
+    expect(r.stderr).toMatch(/^chat: llama model, context 512 tokens/);
     const reply = r.stdout.split("> ")[1] ?? "";
     expect(reply.trim().length).toBeGreaterThan(0);
   }, 30_000);

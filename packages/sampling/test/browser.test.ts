@@ -15,7 +15,9 @@ import * as sampling from "../src/index";
 
 const CHROMIUM = "/usr/bin/chromium";
 const here = path.dirname(fileURLToPath(import.meta.url));
-const bundles = { "/sampling.js": path.resolve(here, "../dist/index.js"), "/tensor.js": path.resolve(here, "../../tensor/dist/index.js") };
+// each package's whole dist/ is served (tensor's entries share code-split chunks beside them)
+const dists = { "/sampling/": path.resolve(here, "../dist"), "/tensor/": path.resolve(here, "../../tensor/dist") };
+const bundles = { "/sampling/index.js": path.join(dists["/sampling/"], "index.js"), "/tensor/index.js": path.join(dists["/tensor/"], "index.js") };
 const skipReason = !existsSync(CHROMIUM)
   ? `skipped: no browser at ${CHROMIUM} (apt-get install -y chromium)`
   : Object.values(bundles).some((b) => !existsSync(b))
@@ -59,17 +61,19 @@ function workload(z: typeof sampling, t: typeof tensor): Workload {
 }
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>zero-llm sampling</title>
-<script type="importmap">{ "imports": { "@zero-llm/tensor": "/tensor.js" } }</script>
+<script type="importmap">{ "imports": { "@zero-llm/tensor": "/tensor/index.js" } }</script>
 <script type="module">
-  import * as zllm from "/sampling.js";
-  import * as tensor from "/tensor.js";
+  import * as zllm from "/sampling/index.js";
+  import * as tensor from "/tensor/index.js";
   window.zllm = zllm; window.tensor = tensor; window.zllmReady = true;
 </script>`;
 
 function serve(): Promise<Server> {
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
-    const file = bundles[url.pathname as keyof typeof bundles];
+    const prefix = (Object.keys(dists) as (keyof typeof dists)[]).find((p) => url.pathname.startsWith(p));
+    const name = prefix === undefined ? "" : url.pathname.slice(prefix.length);
+    const file = prefix !== undefined && /^[\w.-]+\.js$/.test(name) && existsSync(path.join(dists[prefix], name)) ? path.join(dists[prefix], name) : undefined;
     if (url.pathname === "/") {
       response.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
       response.end(PAGE);

@@ -109,10 +109,12 @@ describe.skipIf(!haveDefaultModel)("engine on the default model", () => {
     const probe = new Engine(js.served.model);
     const bpp = probe.bytesPerPosition;
     const ctx = probe.ctx;
-    // room for exactly two sequences of 5 + 16 − 1 = 20 positions (and one full one, as required)
-    const engine = new Engine(js.served.model, { parallel: 8, kvCapacityBytes: Math.max(40, ctx) * bpp, queueSize: 1, prefixCache: false });
+    // room for one full context (as required) and so for ⌊max(40, ctx) / 20⌋ sequences of
+    // 5 + 16 − 1 = 20 positions; parallel is no bound here (64 > that count), memory is
+    const engine = new Engine(js.served.model, { parallel: 64, kvCapacityBytes: Math.max(40, ctx) * bpp, queueSize: 1, prefixCache: false });
     const sizeOf = 20;
     const fits = Math.floor(engine.kvCapacityBytes / (sizeOf * bpp));
+    expect(fits).toBeLessThan(engine.parallel);
     const runs = Array.from({ length: fits }, (_, i) => run(engine, [2047, 1, 2, 3, 4 + i], 16, seeded(i)));
     expect(engine.activeSequences).toBe(fits);
     const queued = run(engine, [2047, 9, 9, 9, 9], 16, seeded(9));

@@ -111,7 +111,7 @@ describe.skipIf(!haveDefaultModel)("load: concurrent streams, random disconnects
     expect(metric(text, "zllm_queue_depth")).toBe(0);
   });
 
-  it("100 clients that disconnect at random leave no active sequence and the KV cache at its idle bytes", async () => {
+  it("100 clients that disconnect at random leave no active sequence and no KV memory outside the prefix cache", async () => {
     const backend = s.backend as WasmBackend;
     const idle = await metrics(s.url);
     const heapIdle = backend.usedBytes;
@@ -144,12 +144,12 @@ describe.skipIf(!haveDefaultModel)("load: concurrent streams, random disconnects
     // context (~100 tokens); a few tokens per client may be in flight when it goes
     const generated = metric(after, "zllm_generated_tokens_total") - generatedBefore;
     expect(generated).toBeLessThan(chunksReceived + 100 * 16);
-    // nothing completed, so nothing was added to the prefix cache (eviction may have made it smaller)
+    // no running sequence holds KV memory: all of it is the prefix cache's (a client whose reply
+    // ended, at a stop string or EOS, before it left added its prompt there; eviction removes some)
     const prefixAfter = metric(after, "zllm_prefix_cache_bytes");
-    expect(prefixAfter).toBeLessThanOrEqual(prefixIdle);
     expect(metric(after, "zllm_kv_cache_bytes")).toBe(prefixAfter);
-    // and the memory really went back to the wasm allocator
-    expect(backend.usedBytes).toBe(heapIdle - (prefixIdle - prefixAfter));
+    // and the memory of the cancelled sequences really went back to the wasm allocator
+    expect(backend.usedBytes).toBe(heapIdle + (prefixAfter - prefixIdle));
     // still serving
     const ok = await streamChat(s.url, { messages: [{ role: "user", content: "Still there?" }], max_tokens: 4 });
     expect(ok.errors).toEqual([]);

@@ -24,6 +24,7 @@ export type { RopeStyle } from "./ops/nn";
 export { indexSelect, embedding, indexTensor, where, maskedFill } from "./ops/indexing";
 export type { Ids } from "./ops/indexing";
 export * from "./backend/index";
+export * from "./quant/index";
 export * from "./io/index";
 export * from "./dtype/half";
 export { F32Linear } from "./linear/linear-weight";

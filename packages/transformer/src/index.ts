@@ -22,13 +22,9 @@ export { type LoadOptions, type TensorPlacement } from "./formats/placement";
 export { readLlama2c, readLlama2cConfig, llama2cFileBytes, serializeLlama2c } from "./formats/llama2c";
 export { readGguf, ggufConfig, GGUF_LOADABLE_TYPES, GGUF_MAX_CONTEXT } from "./formats/gguf";
 export { ggufFromModel, serializeGgufModel, type GgufExportOptions } from "./formats/gguf-write";
-export {
-  minimalLlamaVocabulary, minimalGpt2Vocabulary, llamaVocabularyEntries, TOKEN_TYPE, type GgufEntries,
-} from "./formats/gguf-vocab";
 export { readHf, hfConfig } from "./formats/hf";
 export { hfFromModel, hfConfigJson, serializeHfModel, type HfExportOptions, type HfCheckpoint } from "./formats/hf-write";
 export { interleavedToHalf, halfToInterleaved } from "./formats/rope-permute";
-export { bpeVocabularyEntries, llamaCppPreName, type GgufTokenizerOptions } from "./formats/gguf-tokenizer";
 export { BENCH_SHAPES, randomWeights, isBenchShape, type BenchShape } from "./infer/random-weights";
 
 // training

@@ -2,13 +2,16 @@
  * `zllm tokenize` and `zllm tokenize train`: a public contract (scripts call them), so flags
  * and output formats are stable; apps/cli/README.md documents them.
  *
- *   zllm tokenize --vocab NAME|FILE [--file F | TEXT] [--json] [--allow-special]
+ *   zllm tokenize --vocab NAME|FILE [--file F | TEXT] [--json] [--allow-special] [--lossy]
  *     NAME: r50k_base, p50k_base, cl100k_base, o200k_base (rank data from the js-tiktoken
  *     package, a dependency of the CLI for its data only). FILE: tokenizer.json, .gguf, llama2.c
  *     tokenizer.bin, a .tiktoken rank file, or our own trained format (see
  *     @zero-llm/tokenizer-bpe's README), recognised by content. Text comes from TEXT, --file F,
- *     or standard input. Output: `--json` prints one line, the ids as a JSON array. Otherwise one
- *     line per token: `<id>\t<token as a JSON string>`, then a line `<n> tokens`.
+ *     or standard input. Text from a file or standard input must be UTF-8: invalid bytes are an
+ *     error giving their byte offset (TOKENIZER_INVALID_UTF8, exit 1), unless --lossy replaces
+ *     them with U+FFFD (and says so on stderr). Output: `--json` prints one line, the ids as a
+ *     JSON array. Otherwise one line per token: `<id>\t<token as a JSON string>`, then a line
+ *     `<n> tokens`.
  *
  *   zllm tokenize train --vocab-size N --out FILE [--file F | TEXT] [--pattern P] [--special S,...]
  *     Trains byte-level BPE and writes our JSON format (or tokenizer.json when FILE ends with
@@ -19,8 +22,12 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import {
   BUILTIN_PATTERNS,
+  GGUF_PRE_TOKENIZER_NAMES,
+  TokenizerError,
   compilePattern,
+  decodeUtf8Strict,
   exportTokenizerJson,
+  invalidUtf8Offset,
   saveBpeJson,
   trainBpeWithReport,
 } from "@zero-llm/tokenizer-bpe";
@@ -32,38 +39,58 @@ import { loadTokenizer } from "./vocabulary";
 /** The split patterns `tokenize train --pattern` knows by name (gpt2, cl100k, o200k, llama3, qwen2). */
 const PATTERN_NAMES = Object.keys(BUILTIN_PATTERNS);
 
-async function readStdin(): Promise<string> {
+async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
+/**
+ * How input bytes become text: "strict" refuses invalid UTF-8 with its byte offset; "lossy"
+ * replaces it with U+FFFD and warns on stderr; "replace" replaces it silently (`tokenize train`,
+ * as it always has).
+ */
+type Utf8Mode = "strict" | "lossy" | "replace";
+
 /** TEXT (the positionals joined by spaces), else --file F, else standard input. */
-async function inputText(file: string | undefined, positionals: readonly string[]): Promise<string> {
-  if (file !== undefined) {
-    if (positionals.length > 0) throw new UsageError("give either --file F or TEXT, not both");
-    return (await readFlagFile("file", file, "a text file")).toString("utf8");
+async function inputText(file: string | undefined, positionals: readonly string[], mode: Utf8Mode = "replace", io?: CommandIO): Promise<string> {
+  if (file !== undefined && positionals.length > 0) throw new UsageError("give either --file F or TEXT, not both");
+  if (file === undefined && positionals.length > 0) return positionals.join(" ");
+  const bytes = file !== undefined ? await readFlagFile("file", file, "a text file") : await readStdin();
+  const source = file !== undefined ? `--file ${file}` : "standard input";
+  if (mode === "strict") {
+    try {
+      return decodeUtf8Strict(bytes, source);
+    } catch (error) {
+      if (error instanceof TokenizerError) throw new TokenizerError(error.code, `${error.message}; --lossy replaces invalid bytes with U+FFFD`, { cause: error });
+      throw error;
+    }
   }
-  if (positionals.length > 0) return positionals.join(" ");
-  return readStdin();
+  const invalidAt = mode === "lossy" ? invalidUtf8Offset(bytes) : -1;
+  if (invalidAt >= 0) io?.stderr.write(`zllm: warning: ${source} is not valid UTF-8 (first invalid byte at offset ${invalidAt}); --lossy replaced invalid bytes with U+FFFD\n`);
+  return Buffer.from(bytes).toString("utf8");
 }
 
 export const tokenizeCommand = defineCommand({
   path: ["tokenize"],
   summary: "Encode text into token ids with a built-in encoding or a vocabulary file",
-  usage: "tokenize --vocab NAME|FILE [--file F | TEXT] [--json] [--allow-special]",
+  usage: "tokenize --vocab NAME|FILE [--file F | TEXT] [--json] [--allow-special] [--lossy]",
   flags: {
-    vocab: { type: "string", description: "r50k_base | p50k_base | cl100k_base | o200k_base, or a tokenizer.json / .gguf / tokenizer.bin / .tiktoken / trained .json file" },
+    vocab: {
+      type: "string",
+      description: `r50k_base | p50k_base | cl100k_base | o200k_base, or a tokenizer.json / .gguf / tokenizer.bin / .tiktoken / trained .json file; a .gguf vocabulary is gpt2 (byte-level BPE), llama (SentencePiece) or bert (WordPiece), and its pre-tokenizer (tokenizer.ggml.pre) one of: ${GGUF_PRE_TOKENIZER_NAMES.join(", ")}`,
+    },
     file: { type: "string", description: "read the text from this file (default: TEXT, else standard input)" },
     json: { type: "boolean", description: "print only the ids, as a JSON array" },
     "allow-special": { type: "boolean", description: "recognise special tokens such as <|endoftext|> in the text (default: plain text)" },
+    lossy: { type: "boolean", description: "replace invalid UTF-8 in the input with U+FFFD, with a warning on stderr (default: invalid UTF-8 is an error giving its byte offset)" },
   },
   positionals: { min: 0, max: Number.MAX_SAFE_INTEGER },
   async run(args, io: CommandIO): Promise<number> {
     const vocab = args.flags.vocab;
     if (vocab === undefined) throw new UsageError("--vocab is required");
     const tok = await loadTokenizer(vocab);
-    const text = await inputText(args.flags.file, args.positionals);
+    const text = await inputText(args.flags.file, args.positionals, args.flags.lossy ? "lossy" : "strict", io);
     const options = args.flags["allow-special"] ? { allowedSpecial: "all" as const } : {};
     const ids = tok.encode(text, options);
     if (args.flags.json) {

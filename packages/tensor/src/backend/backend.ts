@@ -1,3 +1,6 @@
+import type { KvType } from "../quant/kv";
+import type { QuantType } from "../quant/types";
+
 /**
  * The kernel contract. Every backend implements these on contiguous, row-major Float32Arrays;
  * the Tensor class (views, strides, broadcasting) makes inputs contiguous before it calls in.
@@ -50,6 +53,20 @@ export interface Backend extends TrainKernels {
    */
   linear(out: Float32Array, x: Float32Array, w: Float32Array, rows: number, inFeatures: number, outFeatures: number): void;
 
+  /**
+   * out[r, o] = Σ_i W[o, i] · x[r, i] for r < rows, o < outFeatures: x is [rows, inFeatures] and
+   * W [outFeatures, inFeatures] (nn.Linear layout) is stored in `w` as ggml blocks of `type`, one
+   * output row after the other (src/quant/types.ts). Each input row is quantized once to the
+   * weight type's partner (q8_0 for q8_0/q4_0, q8_1 for q4_1, q8_k for q4_k, as ggml does) and
+   * every output is integer dot products per block with one float multiply per block; f16
+   * weights multiply the float input, converted on the fly. Row r's result is bit-identical
+   * whatever `rows` is, and the same on every backend (src/quant/reference.ts; f16 aside, whose
+   * float sums are ordered differently, as matvec's are).
+   */
+  matmulQuant(
+    out: Float32Array, x: Float32Array, w: Uint8Array, type: QuantType, rows: number, inFeatures: number, outFeatures: number,
+  ): void;
+
   /** Row-wise numerically stable softmax of x [rows, cols] (max subtracted). out may be x. */
   softmax(out: Float32Array, x: Float32Array, rows: number, cols: number): void;
 
@@ -85,6 +102,19 @@ export interface Backend extends TrainKernels {
     out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
     seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number,
     opts?: { kvStride?: number; probs?: Float32Array },
+  ): void;
+
+  /**
+   * `attention` over a packed KV cache: k and v hold seqKv rows of nKvHeads · headDim values,
+   * each row stored as `kType` / `vType` (f32, f16, q8_0, q4_0, q4_1: ggml's layouts, rows packed
+   * whole with the last block zero-padded, kvRowBytes(type, nKvHeads · headDim) bytes apart;
+   * src/quant/kv.ts). Scores and the value sum read the rows straight from those bytes. Same
+   * shapes and causal rule as `attention`; K and V types are independent.
+   */
+  attentionPacked(
+    out: Float32Array, q: Float32Array, k: Uint8Array, v: Uint8Array, kType: KvType, vType: KvType,
+    seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number,
+    opts?: { probs?: Float32Array },
   ): void;
 
   /** Elementwise on contiguous arrays of equal length (out may alias an input). */

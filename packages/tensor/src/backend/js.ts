@@ -1,5 +1,8 @@
 import type { Backend } from "./backend";
 import { jsTrainKernels } from "./js-train";
+import { matmulQuantReference } from "../quant/reference";
+import { checkMatmulQuant } from "../quant/types";
+import { attentionPackedReference, checkAttentionPacked } from "../quant/attention-reference";
 
 // One row of attention scores, reused across calls (grown on demand) so a decode step on the
 // reference backend allocates nothing either.
@@ -67,6 +70,11 @@ export const jsBackend: Backend = {
         out[oo + j] = sum;
       }
     }
+  },
+
+  matmulQuant(out, x, w, type, rows, inFeatures, outFeatures) {
+    checkMatmulQuant("js", out, x, w, type, rows, inFeatures, outFeatures);
+    matmulQuantReference(out, x, w, type, rows, inFeatures, outFeatures);
   },
 
   softmax(out, x, rows, cols) {
@@ -166,6 +174,11 @@ export const jsBackend: Backend = {
         }
       }
     }
+  },
+
+  attentionPacked(out, q, k, v, kType, vType, seqQ, seqKv, nHeads, nKvHeads, headDim, opts) {
+    checkAttentionPacked("js", out, q, k, v, kType, vType, seqQ, seqKv, nHeads, nKvHeads, headDim, opts?.probs);
+    attentionPackedReference(out, q, k, v, kType, vType, seqQ, seqKv, nHeads, nKvHeads, headDim, opts?.probs);
   },
 
   add(out, a, b) {

@@ -17,7 +17,7 @@ export interface HfWriteOptions extends HfExportOptions {
 /**
  * Writes the model as one GGUF file (atomically: a temporary file renamed over `path`), creating
  * the parent directory if needed. With `options.tokenizer` a BpeTokenizer, its vocabulary goes
- * into tokenizer.ggml.* (see gguf-tokenizer.ts). Node only.
+ * into tokenizer.ggml.* (@zero-llm/tokenizer-bpe's toGgufMetadata). Node only.
  */
 export async function writeGgufModel(path: string, model: { config: Config; weights: Weights }, options: GgufExportOptions = {}): Promise<void> {
   const input = ggufFromModel(model.config, model.weights, options);

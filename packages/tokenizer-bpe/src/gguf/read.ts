@@ -1,8 +1,10 @@
 import { TokenizerError } from "../errors";
-import { GPT2_PATTERN, LLAMA3_PATTERN, QWEN2_PATTERN } from "../patterns";
-import { SpmTokenizer, TOKEN_TYPE } from "../spm";
+import { GGUF_PRE_TOKENIZERS, GGUF_PRE_TOKENIZER_NAMES } from "../pre-tokenizers";
+import { SpmTokenizer } from "../spm";
+import { TOKEN_TYPE } from "./token-type";
 import type { BpeTokenizer } from "../bpe";
-import { fromByteLevelVocab } from "./byte-level-vocab";
+import { WordPieceTokenizer } from "../wordpiece";
+import { fromByteLevelVocab } from "../loaders/byte-level-vocab";
 
 /**
  * A tokenizer from GGUF tokenizer metadata. This package reads no GGUF files itself (that is
@@ -11,29 +13,16 @@ import { fromByteLevelVocab } from "./byte-level-vocab";
  * number and u64 as bigint.
  *
  * Keys read:
- *   tokenizer.ggml.model        "gpt2" (byte-level BPE) or "llama" (SentencePiece BPE)
- *   tokenizer.ggml.pre          pre-tokenizer name (gpt2 only): see GGUF_PRE_PATTERNS
+ *   tokenizer.ggml.model        "gpt2" (byte-level BPE), "llama" (SentencePiece BPE) or "bert" (WordPiece)
+ *   tokenizer.ggml.pre          pre-tokenizer name (gpt2 only): see GGUF_PRE_TOKENIZERS; absent: "default"
  *   tokenizer.ggml.tokens       string[]
  *   tokenizer.ggml.merges       string[] "left right" (gpt2)
  *   tokenizer.ggml.scores       f32[] (llama)
  *   tokenizer.ggml.token_type   i32[]: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
  *   tokenizer.ggml.{bos,eos,unknown}_token_id, tokenizer.ggml.add_space_prefix
+ *   tokenizer.ggml.{cls,seperator}_token_id   (bert: bosId / eosId; the misspelling is the key's)
  */
 export type GgufMetadataInput = ReadonlyMap<string, unknown> | Readonly<Record<string, unknown>>;
-
-/** `tokenizer.ggml.pre` values -> split pattern, and whether whole words are looked up first. */
-export const GGUF_PRE_PATTERNS: Readonly<Record<string, { pattern: string; ignoreMerges: boolean }>> = {
-  "gpt-2": { pattern: GPT2_PATTERN, ignoreMerges: false },
-  mpt: { pattern: GPT2_PATTERN, ignoreMerges: false },
-  olmo: { pattern: GPT2_PATTERN, ignoreMerges: false },
-  jais: { pattern: GPT2_PATTERN, ignoreMerges: false },
-  "llama-bpe": { pattern: LLAMA3_PATTERN, ignoreMerges: true },
-  llama3: { pattern: LLAMA3_PATTERN, ignoreMerges: true },
-  dbrx: { pattern: LLAMA3_PATTERN, ignoreMerges: false },
-  "smaug-bpe": { pattern: LLAMA3_PATTERN, ignoreMerges: false },
-  qwen2: { pattern: QWEN2_PATTERN, ignoreMerges: false },
-  stablelm2: { pattern: QWEN2_PATTERN, ignoreMerges: false },
-};
 
 function getter(meta: GgufMetadataInput): (key: string) => unknown {
   if (meta instanceof Map) return (key) => meta.get(key);
@@ -70,15 +59,38 @@ function optionalId(get: (k: string) => unknown, key: string, vocabSize: number)
   return n as number;
 }
 
-export function fromGgufMetadata(meta: GgufMetadataInput): BpeTokenizer | SpmTokenizer {
+/**
+ * GGUF keeps no "lower-case" flag for WordPiece vocabularies; the pieces tell: an uncased
+ * vocabulary has no upper-case letter outside its bracketed specials ("[CLS]", "[unused0]").
+ */
+function isCased(tokens: readonly string[]): boolean {
+  return tokens.some((t) => !(t.startsWith("[") && t.endsWith("]")) && t !== t.toLowerCase());
+}
+
+export function fromGgufMetadata(meta: GgufMetadataInput): BpeTokenizer | SpmTokenizer | WordPieceTokenizer {
   const get = getter(meta);
   const model = get("tokenizer.ggml.model");
-  if (model !== "gpt2" && model !== "llama") fail("tokenizer.ggml.model", `"gpt2" or "llama"`, model);
+  if (model !== "gpt2" && model !== "llama" && model !== "bert") fail("tokenizer.ggml.model", `"gpt2", "llama" or "bert"`, model);
   const tokens = stringArray(get, "tokenizer.ggml.tokens");
   const types = numberArray(get, "tokenizer.ggml.token_type", tokens.length);
   const unknownId = optionalId(get, "tokenizer.ggml.unknown_token_id", tokens.length);
   const bosId = optionalId(get, "tokenizer.ggml.bos_token_id", tokens.length);
   const eosId = optionalId(get, "tokenizer.ggml.eos_token_id", tokens.length);
+
+  if (model === "bert") {
+    const cls = optionalId(get, "tokenizer.ggml.cls_token_id", tokens.length) ?? bosId;
+    const sep = optionalId(get, "tokenizer.ggml.seperator_token_id", tokens.length) ?? eosId;
+    if (unknownId === undefined) fail("tokenizer.ggml.unknown_token_id", "the id of [UNK]", undefined);
+    const lowercase = !isCased(tokens);
+    return new WordPieceTokenizer({
+      tokens,
+      ...(types !== undefined ? { types } : {}),
+      unknownId: unknownId!,
+      ...(cls !== undefined ? { bosId: cls } : {}),
+      ...(sep !== undefined ? { eosId: sep } : {}),
+      lowercase,
+    });
+  }
 
   if (model === "llama") {
     const scores = numberArray(get, "tokenizer.ggml.scores", tokens.length);
@@ -96,11 +108,12 @@ export function fromGgufMetadata(meta: GgufMetadataInput): BpeTokenizer | SpmTok
     });
   }
 
-  const preName = get("tokenizer.ggml.pre") ?? "gpt-2";
+  // llama.cpp's rule: a gpt2 vocabulary without the key gets the "default" pre-tokenizer.
+  const preName = get("tokenizer.ggml.pre") ?? "default";
   if (typeof preName !== "string") fail("tokenizer.ggml.pre", "a string", preName);
-  const pre = GGUF_PRE_PATTERNS[preName as string];
+  const pre = Object.prototype.hasOwnProperty.call(GGUF_PRE_TOKENIZERS, preName as string) ? GGUF_PRE_TOKENIZERS[preName as string] : undefined;
   if (pre === undefined) {
-    throw new TokenizerError("TOKENIZER_UNKNOWN_PRE", `tokenizer.ggml.pre: expected one of ${Object.keys(GGUF_PRE_PATTERNS).join(", ")}, found ${JSON.stringify(preName)}`);
+    throw new TokenizerError("TOKENIZER_UNKNOWN_PRE", `tokenizer.ggml.pre: expected one of ${GGUF_PRE_TOKENIZER_NAMES.join(", ")}, found ${JSON.stringify(preName)}`);
   }
   const merges = stringArray(get, "tokenizer.ggml.merges");
   const specialIds: number[] = [];
@@ -120,9 +133,10 @@ export function fromGgufMetadata(meta: GgufMetadataInput): BpeTokenizer | SpmTok
     merges,
     specialIds,
     addedIds,
-    pattern: pre.pattern,
+    pattern: pre.patterns,
     ignoreMerges: pre.ignoreMerges,
-    ...(unknownId !== undefined ? { unknownId } : {}),
+    // No unknownId: llama.cpp drops a byte that has no token (falcon has none for 0x0B) even when
+    // the file names an unknown token (GPT-NeoX's is <|endoftext|>).
     ...(bosId !== undefined ? { bosId } : {}),
     ...(eosId !== undefined ? { eosId } : {}),
     errorCode: "TOKENIZER_BAD_GGUF_METADATA",
