@@ -1,4 +1,5 @@
-import { jsBackend, type Backend } from "@zero-llm/tensor";
+import { QuantizedLinear } from "@zero-llm/quant";
+import { jsBackend, type Backend, type LinearWeight } from "@zero-llm/tensor";
 import { Weights, type Config } from "@zero-llm/transformer";
 import type { LoraAdapter } from "./adapter";
 import { weightDeltas, type WeightDelta } from "./deltas";
@@ -78,11 +79,10 @@ function f32Copy(weights: Weights, name: string): Float32Array {
   return dequantizeLinear(linear, name);
 }
 
-/** The f32 values of a matrix stored another way (f16, quantized blocks). */
-export function dequantizeLinear(linear: { type: string; outFeatures: number; inFeatures: number }, name: string): Float32Array {
-  const decodable = linear as { dequantize?: () => Float32Array };
-  if (typeof decodable.dequantize === "function") return decodable.dequantize();
-  throw new LoraError("UNSUPPORTED_WEIGHT", `merge: expected ${name} as f32 or as a weight that can decode itself to f32, found ${linear.type}`);
+/** The f32 values of a matrix stored another way (f16 or quantized blocks: @zero-llm/quant's QuantizedLinear). */
+export function dequantizeLinear(linear: LinearWeight, name: string): Float32Array {
+  if (linear instanceof QuantizedLinear) return linear.dequantize();
+  throw new LoraError("UNSUPPORTED_WEIGHT", `merge: expected ${name} as f32 or as quantized blocks, found ${linear.type}`);
 }
 
 /** Merges one adapter at scale 1 (a shorthand for mergeAdapters(weights, config, [{ adapter }])). */
