@@ -24,7 +24,7 @@ const data = new ExampleDataset(parseJsonl(jsonl).map((e) => tokenizeExample(e, 
 const tgt = targets === "all-linear" ? "all-linear" : targets.split(",");
 const adapter = LoraAdapter.create(base.config, { targetModules: tgt, r: rank, alpha: 2 * rank }, { seed: 1 });
 const t = new TrainableLora(base.config, adapter);
-const trainer = new LoraTrainer(base, t, data, loraSettings({ steps, batchSize: batch, lr, evalWindows: 64, warmupSteps: Math.min(50, Math.floor(steps/10)) }));
+const trainer = new LoraTrainer(base, t, data, loraSettings({ steps, batchSize: batch, lr, minLr: process.env.CONST ? lr : lr / 10, evalWindows: 64, warmupSteps: Math.min(50, Math.floor(steps/10)) }));
 console.log("trainable", t.parameterCount());
 const accuracy = (model, list) => {
   let ok = 0;
