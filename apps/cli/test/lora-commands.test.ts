@@ -5,19 +5,27 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { readPeftAdapter } from "@zero-llm/lora/node";
 import { GgufFile } from "@zero-llm/tensor";
+import { randomWeights, type Config } from "@zero-llm/transformer";
+import { writeHfModel } from "@zero-llm/transformer/node";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_MODEL_PATH } from "../src/commands/model-io";
 import { runCli } from "./helpers";
 
 /**
- * `zllm lora train | merge | export` and `--lora DIR[:scale]` on the model commands, on the
- * embedded default model with a small JSONL of additions (a few steps each: the point is the
- * commands' contract, not the skill; packages/lora's tests and the shipped adapter show that).
+ * `zllm lora train | merge | export` and `--lora DIR[:scale]` on the model commands, with a small
+ * JSONL of additions and a few steps each: the point is the commands' contract, not the skill
+ * (packages/lora's tests and the shipped adapter show that). The base is a small random Llama
+ * with the embedded model's tokenizer (a Hugging Face directory), so a step takes milliseconds.
  */
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), "zllm-cli-lora-"));
 const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
-const hasModel = existsSync(path.join(DEFAULT_MODEL_PATH, "model.safetensors"));
+const hasModel = existsSync(path.join(DEFAULT_MODEL_PATH, "tokenizer.json"));
+
+const CONFIG: Config = { arch: "llama", dim: 32, hiddenDim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 2048, seqLen: 64, normEps: 1e-5, ropeTheta: 10000, ropeStyle: "half", tiedEmbeddings: true };
+const modelDir = path.join(tmp(), "tiny");
+if (hasModel) await writeHfModel(modelDir, { config: CONFIG, weights: randomWeights(CONFIG, { seed: 3 }) }, { tokenizer: readFileSync(path.join(DEFAULT_MODEL_PATH, "tokenizer.json"), "utf8") });
+const MODEL = ["--model", modelDir];
 
 function additions(n: number, seed: number): string {
   const lines: string[] = [];
@@ -42,7 +50,7 @@ function setup(): { dir: string; data: string; out: string } {
 
 interface Event { type: string; step?: number; loss?: number; memory?: { trainableParameters: number; baseParameters: number; savedBytes: number } }
 const events = (stdout: string): Event[] => stdout.trim().split("\n").map((l) => JSON.parse(l) as Event);
-const TRAIN = ["--steps", "6", "--batch", "4", "--eval-every", "3", "--checkpoint-every", "3", "--lr", "0.005", "--backend", "js"];
+const TRAIN = [...MODEL, "--steps", "6", "--batch", "4", "--eval-every", "3", "--checkpoint-every", "3", "--lr", "0.005", "--backend", "js"];
 const PROMPT = "Q: 23 + 48 = ? A:";
 
 describe.skipIf(!hasModel)("zllm lora", () => {
@@ -52,21 +60,21 @@ describe.skipIf(!hasModel)("zllm lora", () => {
     expect(first.code, first.stderr).toBe(0);
     const evs = events(first.stdout);
     expect(evs[0]).toMatchObject({ type: "start", step: 0 });
-    expect(evs[0].memory?.trainableParameters).toBe(4 * 4 * (128 + 128) + 4 * 4 * (128 + 64) + 4 * 4 * (384 + 128));
+    expect(evs[0].memory?.trainableParameters).toBe(2 * 4 * ((32 + 32) + (32 + 16) + (64 + 32))); // 2 layers, rank 4: q, v, down
     expect(evs[0].memory?.savedBytes).toBe(12 * ((evs[0].memory?.baseParameters ?? 0) - (evs[0].memory?.trainableParameters ?? 0)));
     expect(evs.filter((e) => e.type === "step")).toHaveLength(6);
     expect(readdirSync(out).sort()).toEqual(["adapter_config.json", "adapter_model.safetensors", "checkpoint.safetensors", "loss.csv"]);
     const adapter = await readPeftAdapter(out);
     expect(adapter.config).toMatchObject({ r: 4, alpha: 16, targetModules: ["q_proj", "v_proj", "down_proj"] });
-    expect(adapter.modules.size).toBe(12);
+    expect(adapter.modules.size).toBe(6);
 
     const again = await runCli(["lora", "train", "--data", data, "--out", out, ...TRAIN]);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/holds the checkpoint of an earlier run: pass --resume/);
-    const changed = await runCli(["lora", "train", "--data", data, "--out", out, "--resume", "--rank", "8"]);
+    const changed = await runCli(["lora", "train", ...MODEL, "--data", data, "--out", out, "--resume", "--rank", "8"]);
     expect(changed.code).toBe(2);
     expect(changed.stderr).toMatch(/--rank 8 differs from the checkpoint's 4/);
-    const extended = await runCli(["lora", "train", "--data", data, "--out", out, "--resume", "--steps", "8", "--backend", "js", "--quiet"]);
+    const extended = await runCli(["lora", "train", ...MODEL, "--data", data, "--out", out, "--resume", "--steps", "8", "--backend", "js", "--quiet"]);
     expect(extended.code, extended.stderr).toBe(0);
     expect(extended.stdout).toMatch(/^done: step 8, validation loss \d/);
     expect(readFileSync(path.join(out, "loss.csv"), "utf8").trim().split("\n")).toHaveLength(9);
@@ -81,14 +89,14 @@ describe.skipIf(!hasModel)("zllm lora", () => {
     expect(regex.stderr).toMatch(/TARGET_NOT_FOUND/);
     const rank0 = await runCli(["lora", "train", "--data", data, "--out", out, ...TRAIN, "--rank", "0"]);
     expect(rank0.code).toBe(2);
-    expect(rank0.stderr).toMatch(/--rank: expected an integer in \[1, 4096\], found 0/);
+    expect(rank0.stderr).toMatch(/--rank must be an integer in \[1, 4096\], found "0"/);
     const broken = path.join(dir, "broken.jsonl");
     writeFileSync(broken, `${additions(3, 1)}{"prompt": "x"}\n`);
     const bad = await runCli(["lora", "train", "--data", broken, "--out", out, ...TRAIN]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/line 4: expected \{"prompt": string, "completion": string\}.*\(BAD_DATA\)/);
     expect(existsSync(out)).toBe(false); // nothing written on bad input
-    const missing = await runCli(["generate", "--lora", path.join(dir, "nope"), "--max-tokens", "2", "x"]);
+    const missing = await runCli(["generate", ...MODEL, "--lora", path.join(dir, "nope"), "--max-tokens", "2", "x"]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--lora .*nope: expected a PEFT adapter directory or a \.gguf adapter file, found nothing/);
   }, 120_000);
@@ -96,23 +104,23 @@ describe.skipIf(!hasModel)("zllm lora", () => {
   it("--lora on generate, eval logits, eval ppl and bench; merge agrees with --lora; export writes a llama.cpp adapter", async () => {
     const { data, out, dir } = setup();
     expect((await runCli(["lora", "train", "--data", data, "--out", out, ...TRAIN, "--targets", "all-linear", "--rank", "4", "--quiet"])).code).toBe(0);
-    const greedy = ["--greedy", "--max-tokens", "8", "--backend", "js", "--json", PROMPT];
+    const greedy = [...MODEL, "--greedy", "--max-tokens", "8", "--backend", "js", "--json", PROMPT];
     const base = JSON.parse((await runCli(["generate", ...greedy])).stdout) as { tokens: number[] };
     const withLora = await runCli(["generate", "--lora", out, ...greedy]);
     expect(withLora.code, withLora.stderr).toBe(0);
-    expect(withLora.stderr).toMatch(/^lora: .*run \(28 modules, rank 4, [\d,]+ parameters\) at scale 1\n/);
+    expect(withLora.stderr).toMatch(/^lora: .*run \(14 modules, rank 4, [\d,]+ parameters\) at scale 1\n/);
     const scaled0 = JSON.parse((await runCli(["generate", "--lora", `${out}:0`, ...greedy])).stdout) as { tokens: number[] };
     expect(scaled0.tokens).toEqual(base.tokens);
 
     const merged = path.join(dir, "merged.gguf");
-    const m = await runCli(["lora", "merge", "--lora", out, "--out", merged]);
+    const m = await runCli(["lora", "merge", ...MODEL, "--lora", out, "--out", merged]);
     expect(m.code, m.stderr).toBe(0);
-    expect(m.stdout).toMatch(/^wrote .*merged\.gguf \(gguf, F32, llama, 1,049,728 parameters; tokenizer: byte-level BPE, 2048 tokens\); merged .*run \(28 modules, scale 1\)\n$/);
+    expect(m.stdout).toMatch(/^wrote .*merged\.gguf \(gguf, F32, llama, [\d,]+ parameters; tokenizer: byte-level BPE, 2048 tokens\); merged .*run \(14 modules, scale 1\)\n$/);
     const ids = "2047,48,25,220,50,51,220,43,220,52,56";
     const logits = async (extra: string[]): Promise<number[][]> => JSON.parse((await runCli(["eval", "logits", "--tokens", ids, "--json", "--backend", "js", ...extra])).stdout) as number[][];
-    const adapted = await logits(["--lora", out]);
+    const adapted = await logits([...MODEL, "--lora", out]);
     const fromMerged = await logits(["--model", merged]);
-    const baseLogits = await logits([]);
+    const baseLogits = await logits(MODEL);
     const diff = (a: number[][], b: number[][]): number => Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - (b[i]?.[j] ?? NaN)))));
     expect(diff(adapted, baseLogits)).toBeGreaterThan(1e-3);
     expect(diff(adapted, fromMerged)).toBeLessThan(1e-3);
@@ -121,26 +129,26 @@ describe.skipIf(!hasModel)("zllm lora", () => {
     const lines = additions(20, 99).trim().split("\n").map((l) => JSON.parse(l) as { prompt: string; completion: string });
     writeFileSync(text, lines.map((l) => `${l.prompt}${l.completion}`).join("\n"));
     const ppl = (extra: string[]): Promise<{ perplexity: number }> => runCli(["eval", "ppl", "--data", text, "--json", "--backend", "js", ...extra]).then((r) => JSON.parse(r.stdout) as { perplexity: number });
-    const [pMerged, pLora] = await Promise.all([ppl(["--model", merged]), ppl(["--lora", out])]);
+    const [pMerged, pLora] = await Promise.all([ppl(["--model", merged]), ppl([...MODEL, "--lora", out])]);
     expect(pLora.perplexity).toBeCloseTo(pMerged.perplexity, 3);
 
-    const bench = await runCli(["bench", "--model", DEFAULT_MODEL_PATH, "--lora", out, "--pp", "16", "--tg", "4", "--reps", "1", "--json", "--backend", "js"]);
+    const bench = await runCli(["bench", ...MODEL, "--lora", out, "--pp", "16", "--tg", "4", "--reps", "1", "--json", "--backend", "js"]);
     expect(bench.code, bench.stderr).toBe(0);
     expect((JSON.parse(bench.stdout) as { model: string }[])[0]?.model).toMatch(/\+ 1 lora$/);
 
     const gguf = path.join(dir, "adapter.gguf");
-    const e = await runCli(["lora", "export", "--lora", out, "--out", gguf]);
+    const e = await runCli(["lora", "export", ...MODEL, "--lora", out, "--out", gguf]);
     expect(e.code, e.stderr).toBe(0);
     const file = GgufFile.parse(readFileSync(gguf));
     expect([file.get("general.type"), file.get("adapter.type"), file.get("adapter.lora.alpha")]).toEqual(["adapter", "lora", 16]);
-    expect(file.tensors).toHaveLength(2 * 28);
-    const fromGguf = await logits(["--lora", gguf]);
+    expect(file.tensors).toHaveLength(2 * 14);
+    const fromGguf = await logits([...MODEL, "--lora", gguf]);
     expect(diff(fromGguf, adapted)).toBeLessThan(1e-5);
   }, 240_000);
 
   it.skipIf(!existsSync(cli))("a run killed mid-way (SIGKILL) and resumed ends with the adapter of an uninterrupted run, bit for bit", async () => {
     const { data } = setup();
-    const flags = ["--data", data, "--steps", "8", "--batch", "2", "--checkpoint-every", "2", "--eval-every", "4", "--lr", "0.005", "--dropout", "0.1", "--backend", "js"];
+    const flags = [...MODEL, "--data", data, "--steps", "16", "--batch", "4", "--checkpoint-every", "2", "--eval-every", "8", "--lr", "0.005", "--dropout", "0.1", "--backend", "js"];
     const straight = path.join(tmp(), "straight");
     expect((await runCli(["lora", "train", "--out", straight, ...flags, "--quiet"])).code).toBe(0);
     const { out } = setup();
@@ -153,9 +161,9 @@ describe.skipIf(!hasModel)("zllm lora", () => {
       });
       child.on("exit", () => resolve());
     });
-    const resumed = await runCli(["lora", "train", "--out", out, "--data", data, "--resume", "--backend", "js", "--quiet"]);
+    const resumed = await runCli(["lora", "train", ...MODEL, "--out", out, "--data", data, "--resume", "--backend", "js", "--quiet"]);
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(resumed.stdout).toMatch(/^done: step 8,/);
+    expect(resumed.stdout).toMatch(/^done: step 16,/);
     const weights = (dir: string): Buffer => readFileSync(path.join(dir, "adapter_model.safetensors"));
     expect(weights(out).equals(weights(straight))).toBe(true);
   }, 180_000);
