@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: install and build what is missing, then the main job: the OpenAI-compatible server
 // (`zllm serve`) on 127.0.0.1 with the embedded default model (models/default), printing its URL
-// (and serving the playground at / once apps/playground is built). Before it, two short shows of
+// and serving the playground (apps/playground/dist, built here too) at /. Before it, two short shows of
 // what the server runs on: the scalar autograd demo (its falling loss) and a continuation written
 // by the embedded model. Arguments after `npm start --` go to `zllm serve` (e.g. `-- --port 9000`).
 // Ctrl-C stops the server gracefully (a second Ctrl-C at once).
@@ -19,7 +19,8 @@ const cli = join(root, "apps/cli/dist/cli.js");
 const zllm = (...args) => spawnSync(process.execPath, [cli, ...args], { stdio: "inherit", cwd: root }).status ?? 1;
 
 if (!existsSync(join(root, "node_modules/.modules.yaml"))) pnpm("install", "--frozen-lockfile");
-pnpm("exec", "turbo", "run", "build", "--filter=@zero-llm/cli...", "--output-logs=errors-only");
+// the CLI (and every package under it) and the playground, which the server serves at /
+pnpm("exec", "turbo", "run", "build", "--filter=@zero-llm/cli...", "--filter=@zero-llm/playground...", "--output-logs=errors-only");
 
 process.stdout.write("$ zllm autograd demo   (a 2-16-16-1 MLP of scalar Values learning two half-moons)\n");
 const demo = zllm("autograd", "demo");

@@ -75,7 +75,7 @@ const docs = await brownDocuments();
 const text = docs.join(EOT);
 log({ stage: "corpus", documents: docs.length, chars: text.length });
 const t0 = performance.now();
-const tok = trainBpe(docs.join("\n"), { vocabSize: VOCAB, specialTokens: [EOT] });
+const tok = trainBpe(docs.join("\n"), { vocabSize: VOCAB, specialTokens: [EOT], bosToken: EOT, eosToken: EOT });
 log({ stage: "tokenizer", vocabSize: tok.vocabSize, seconds: ((performance.now() - t0) / 1000).toFixed(1) });
 const tokens = tok.encode(text, { allowedSpecial: "all" });
 const eot = tok.specialTokens.get(EOT);

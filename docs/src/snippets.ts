@@ -9,10 +9,16 @@
  *                        (words, units, layout) must match
  *   ```ts from=PATH      an excerpt of a source file in the repository, which must appear in
  *                        that file verbatim (after removing a common indentation)
+ *   ```ts run requires=PATH[,PATH…]   a program that reads reference data kept outside the
+ *                        repository (../shared/fixtures): when a path is absent (relative to
+ *                        the repository root), the test skips the program and names the path,
+ *                        instead of failing
  *
  * Any other ts/js block in a chapter is an error, so nothing that looks like code goes
  * unchecked. Blocks in other languages (`text` diagrams, math) are prose.
  */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { fences, type Fence } from "./markdown";
 
 export const CODE_LANGS: ReadonlySet<string> = new Set(["ts", "typescript", "js", "javascript", "mjs", "tsx"]);
@@ -30,6 +36,8 @@ export interface SnippetGroup {
   parts: SnippetPart[];
   /** A short stable id, e.g. "01-gradients-L42" (the first part's opening line). */
   id: string;
+  /** Files the program reads that may be absent (`requires=`), relative to the repository root; every part's, in order. */
+  requires: string[];
 }
 
 export interface Excerpt {
@@ -75,12 +83,18 @@ export function chapterSnippets(file: string, markdown: string): ChapterSnippets
       }
       const next = blocks[i + 1];
       const part: SnippetPart = { code: b, output: next !== undefined && next.attrs.has("output") ? next : null };
+      const requires = b.attrs.get("requires");
+      if (requires === true || requires === "") problems.push(`${where(b)}: \`requires\` needs paths: requires=PATH[,PATH…]`);
+      const paths = typeof requires === "string" ? requires.split(",").filter((p) => p !== "") : [];
       if (b.attrs.has("continue")) {
         const last = groups.at(-1);
         if (last === undefined) problems.push(`${where(b)}: \`continue\` with no program before it in the chapter`);
-        else last.parts.push(part);
+        else {
+          last.parts.push(part);
+          last.requires.push(...paths);
+        }
       } else {
-        groups.push({ file, parts: [part], id: `${stem}-L${b.openLine}` });
+        groups.push({ file, parts: [part], id: `${stem}-L${b.openLine}`, requires: paths });
       }
       continue;
     }
@@ -89,6 +103,11 @@ export function chapterSnippets(file: string, markdown: string): ChapterSnippets
     }
   }
   return { groups, excerpts, problems };
+}
+
+/** The paths of `group.requires` that do not exist under `root` (the repository root). */
+export function missingRequirements(group: SnippetGroup, root: string): string[] {
+  return group.requires.filter((path) => !existsSync(resolve(root, path)));
 }
 
 /**

@@ -5,7 +5,7 @@ import { compareOutput } from "../src/compare";
 import { fences, headings, links, slug } from "../src/markdown";
 import { REPO_ROOT, SNIPPET_DIR } from "../src/guide";
 import { runGroup } from "../src/run";
-import { chapterSnippets, excerptFound } from "../src/snippets";
+import { chapterSnippets, excerptFound, missingRequirements } from "../src/snippets";
 import { withOutputs } from "../src/update";
 
 const tick = "```";
@@ -49,6 +49,15 @@ describe("snippet structure", () => {
       ["07-x-L1", 2, [["a"], null]],
       ["07-x-L11", 1, [null]],
     ]);
+  });
+
+  it("collects the reference files a program requires, and names the ones that are absent", () => {
+    const md = chapter(`${tick}ts run requires=pnpm-workspace.yaml`, "a();", tick, `${tick}ts run continue requires=../no-such-dir/vocab.bin,docs/README.md`, "b();", tick, `${tick}ts run`, "c();", tick);
+    const { groups, problems } = chapterSnippets("c.md", md);
+    expect(problems).toEqual([]);
+    expect(groups.map((g) => g.requires)).toEqual([["pnpm-workspace.yaml", "../no-such-dir/vocab.bin", "docs/README.md"], []]);
+    expect(groups.map((g) => missingRequirements(g, REPO_ROOT))).toEqual([["../no-such-dir/vocab.bin"], []]);
+    expect(chapterSnippets("c.md", chapter(`${tick}ts run requires`, "a();", tick)).problems).toEqual(["c.md:1: `requires` needs paths: requires=PATH[,PATH…]"]);
   });
 
   it("finds an excerpt only when its lines are consecutive in the source", () => {

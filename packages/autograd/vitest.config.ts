@@ -7,6 +7,6 @@ export default defineConfig({
     execArgv: ["--expose-gc"],
     // a timeout catches hangs, not slowness: on a loaded 2-core machine tests that take 1-3 s
     // alone (the 100,000-node chain) pass vitest's 5 s default
-    testTimeout: 120_000,
+    testTimeout: 300_000,
   },
 });

@@ -4,6 +4,6 @@ export default defineConfig({
   test: {
     // the dev machine has 2 cores shared by several workspaces: at load 10+ statistical and
     // allocation tests that take 3 s alone take 10-30 s, past vitest's 5 s default
-    testTimeout: 120_000,
+    testTimeout: 300_000,
   },
 });

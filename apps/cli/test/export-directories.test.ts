@@ -177,7 +177,7 @@ describe("leftovers of a killed export (#11)", () => {
     expect(next.code, next.stderr).toBe(0);
     expect(next.stderr).toBe(`removed 1 temporary file(s) an interrupted export left in ${outDir}: ${left[0]}\n`);
     expect(readdirSync(outDir)).toEqual(["copy.gguf"]);
-  }, 120_000);
+  }, 300_000);
 });
 
 describe("directories that cannot be made (#1)", () => {
@@ -188,5 +188,5 @@ describe("directories that cannot be made (#1)", () => {
     const file = await runCli(["export", "--model", noTokenizerModel, "--out", "/proc/zzdir/m.gguf"]);
     expect(file.code).toBe(1);
     expect(file.stderr).toMatch(/^zllm: makeDirectory: expected to create the directory \/proc\/zzdir, found ENOENT .*\(MKDIR_FAILED\)\n$/);
-  }, 20_000);
+  }, 300_000);
 });

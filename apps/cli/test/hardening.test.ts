@@ -22,7 +22,7 @@ beforeAll(async () => {
   writeFileSync(data, text);
   for (const out of [bin, gguf]) expect((await runCli(["export", "--out", out])).code).toBe(0);
   expect((await runCli(["tokenize", "train", "--vocab-size", "280", "--out", small, "--file", data])).code).toBe(0);
-}, 60_000);
+}, 300_000);
 
 /** A llama2.c tokenizer.bin: max_token_length, then per token f32 score, i32 length, bytes. */
 function llama2cTokenizer(pieces: readonly string[]): Buffer {
@@ -194,5 +194,5 @@ describe("#1 directories that cannot be made", () => {
     const blocked = await runCli(["train", "--out", path.join(dir, "blocked", "file", "run"), "--data", data, ...tiny]);
     expect(blocked.code).toBe(1);
     expect(blocked.stderr).toMatch(/^zllm: makeDirectory: expected to create the directory .*blocked\/file \(on the way to .*\), found a file, not a directory, at .*\(MKDIR_FAILED\)\n$/);
-  }, 30_000);
+  }, 300_000);
 });

@@ -49,7 +49,7 @@ describe("zllm tokenize --vocab NAME", () => {
     expect(await jsonIds(["tokenize", "--vocab", name, "--json", "--allow-special", withSpecial])).toEqual(enc.encode(withSpecial, "all"));
     // Not allowed: the special token's text is plain text, as tiktoken's disallowed_special=().
     expect(await jsonIds(["tokenize", "--vocab", name, "--json", withSpecial])).toEqual(enc.encode(withSpecial, [], []));
-  }, 30_000);
+  }, 300_000);
 
   it("--json prints exactly one line: the JSON array", async () => {
     const r = await runCli(["tokenize", "--vocab", "cl100k_base", "--json", "hello world"]);
@@ -108,7 +108,7 @@ describe("zllm tokenize --vocab FILE", () => {
     }
     const r = await runCli(["tokenize", "--vocab", LLAMA2C_TOKENIZER, "Hello world"]);
     expect(r.stdout).toBe('15043\t" Hello"\n3186\t" world"\n2 tokens\n');
-  }, 60_000);
+  }, 300_000);
 
   it("a GGUF file (gpt2 tokenizer metadata) goes through GgufFile and fromGgufMetadata", async () => {
     // GPT-2's layout: the 256 byte tokens first, in the order of their byte-level characters.
@@ -173,7 +173,7 @@ describe("zllm tokenize: the twelve llama.cpp vocabulary files", () => {
         expect({ name, k, ids: await jsonIds(["tokenize", "--vocab", file, "--json", "--file", writeTemp(inputs[k]!)]) }).toEqual({ name, k, ids });
       }
     }
-  }, 120_000);
+  }, 300_000);
 
   it("--help lists the pre-tokenizer names a .gguf may name", async () => {
     const r = await runCli(["tokenize", "--help"]);
@@ -226,7 +226,7 @@ describe("zllm tokenize: invalid UTF-8 input", () => {
     const lossy = spawnSync(process.execPath, [cli, "tokenize", "--vocab", "cl100k_base", "--json", "--lossy"], { input: bad, encoding: "utf8", timeout: 60_000 });
     expect(lossy.status).toBe(0);
     expect(lossy.stderr).toContain("standard input is not valid UTF-8 (first invalid byte at offset 6)");
-  }, 60_000);
+  }, 300_000);
 });
 
 describe("zllm tokenize train", () => {
@@ -257,7 +257,7 @@ describe("zllm tokenize train", () => {
     expect(want).toContain(399);
     expect(await jsonIds(["tokenize", "--vocab", out, "--json", "--allow-special", sample])).toEqual(want);
     expect(await jsonIds(["tokenize", "--vocab", hf, "--json", "--allow-special", sample])).toEqual(want);
-  }, 30_000);
+  }, 300_000);
 
   it("TEXT instead of --file, a custom --pattern, and a warning when the text cannot fill --vocab-size", async () => {
     const dir = tmp();

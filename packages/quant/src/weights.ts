@@ -42,6 +42,19 @@ export class QuantizedLinear implements LinearWeight {
     this.backend.matmulQuant(y, x, this.bytes, this.type, rows, this.inFeatures, this.outFeatures);
   }
 
+  /**
+   * Row `row`'s values into out[outOffset …] (inFeatures of them): a token embedding stored in
+   * blocks is looked up this way, one row per token, never expanded as a whole.
+   */
+  rowValues(row: number, out: Float32Array, outOffset: number): void {
+    const { dequantizeRow } = weightFormat(this.type);
+    dequantizeRow(this.bytes, out, this.inFeatures, row * this.rowBytes, outOffset);
+  }
+
+  private get rowBytes(): number {
+    return this.bytes.length / Math.max(1, this.outFeatures);
+  }
+
   /** The values the blocks decode to, as a new row-major f32 matrix (or into `out`). */
   dequantize(out?: Float32Array): Float32Array {
     return dequantizeMatrix(this.bytes, this.outFeatures, this.inFeatures, this.type, out);

@@ -11,7 +11,7 @@ export { portableExp, portableLog } from "./portable-math";
 export { Logprobs, toOpenAI, type TokenLogprob, type TopLogprob, type OpenAILogprob } from "./logprobs";
 export { StopConditions, StopStrings, type StopOptions, type StopReason } from "./stop";
 export { beamSearch, type BeamSearchModel, type BeamSearchOptions, type BeamHypothesis } from "./beam";
-export type { SpeculativeModel, Drafter } from "./speculative/model";
+export type { SpeculativeModel, Drafter, ConstrainedPosition } from "./speculative/model";
 export { ModelDrafter, PromptLookupDrafter, type ModelDrafterOptions } from "./speculative/drafters";
 export { SpeculativeVerifier } from "./speculative/verify";
 export { speculativeGenerate, SpeculativeGeneration, type SpeculativeOptions, type SpeculativeStats } from "./speculative/decoder";

@@ -70,22 +70,28 @@ export class LogitBias {
 
 /**
  * llama.cpp `penalties`, over the last `window` tokens of the history (prompt included, as
- * llama.cpp feeds the prompt to its sampler), for each distinct id there with count c:
+ * llama.cpp feeds the prompt to its sampler), for each distinct id there:
  *
  *   repetition (CTRL, Keskar et al. 2019): logit > 0 → logit / θ, else logit · θ — always less likely
  *   frequency and presence (OpenAI):       logit −= c · α_frequency + (c > 0) · α_presence
  *
- * The counts live in a vocabulary-sized array that is cleared again after each call, so a call
- * costs O(window), not O(vocabulary).
+ * where c counts the id's occurrences at history positions ≥ `countFrom` (0: the whole window,
+ * llama.cpp's rule; the prompt's length: OpenAI's rule, whose penalties count only the tokens
+ * sampled so far). The repetition penalty sees the whole window either way.
+ *
+ * The counts and seen-flags live in vocabulary-sized arrays that are cleared again after each
+ * call, so a call costs O(window), not O(vocabulary).
  */
 export class Penalties {
   private counts = new Int32Array(0);
+  private seen = new Uint8Array(0);
 
   constructor(
     readonly repetition: number,
     readonly frequency: number,
     readonly presence: number,
     readonly window: number,
+    readonly countFrom = 0,
   ) {}
 
   get active(): boolean {
@@ -93,24 +99,30 @@ export class Penalties {
   }
 
   apply(row: Float32Array, history: ArrayLike<number>): void {
-    if (this.counts.length !== row.length) this.counts = new Int32Array(row.length);
-    const counts = this.counts;
-    // an integer start even when window is Infinity (a double index would make history[i] a
+    if (this.counts.length !== row.length) {
+      this.counts = new Int32Array(row.length);
+      this.seen = new Uint8Array(row.length);
+    }
+    const { counts, seen } = this;
+    // integer bounds even when window is Infinity (a double index would make history[i] a
     // generic, allocating lookup)
     const start = this.window >= history.length ? 0 : history.length - this.window;
+    const countFrom = this.countFrom > start ? this.countFrom : start;
     for (let i = start; i < history.length; i++) {
       const id = history[i];
       if (!(id >= 0 && id < row.length && (id | 0) === id)) badId("history", id, row.length, i);
-      counts[id]++;
+      seen[id] = 1;
+      if (i >= countFrom) counts[id]++;
     }
     for (let i = start; i < history.length; i++) {
       const id = history[i];
+      if (seen[id] === 0) continue; // already penalised (an id is penalised once, with its full count)
+      seen[id] = 0;
       const c = counts[id];
-      if (c === 0) continue; // already penalised (an id is penalised once, with its full count)
       counts[id] = 0;
       let logit = row[id];
       logit = logit <= 0 ? logit * this.repetition : logit / this.repetition;
-      row[id] = logit - (c * this.frequency + this.presence);
+      row[id] = c > 0 ? logit - (c * this.frequency + this.presence) : logit;
     }
   }
 }

@@ -87,9 +87,12 @@ export function repetitionPenalty(penalty: number, window = Infinity): LogitsPro
   return penalties({ repetition: penalty, window });
 }
 
-/** Repetition, frequency and presence penalties together, as llama.cpp's `penalties` step. */
-export function penalties(options: { repetition?: number; frequency?: number; presence?: number; window?: number }): LogitsProcessor {
-  const step = new Penalties(options.repetition ?? 1, options.frequency ?? 0, options.presence ?? 0, options.window ?? Infinity);
+/**
+ * Repetition, frequency and presence penalties together, as llama.cpp's `penalties` step;
+ * `countFrom` (the prompt's length) makes frequency and presence count generated tokens only, as OpenAI does.
+ */
+export function penalties(options: { repetition?: number; frequency?: number; presence?: number; window?: number; countFrom?: number }): LogitsProcessor {
+  const step = new Penalties(options.repetition ?? 1, options.frequency ?? 0, options.presence ?? 0, options.window ?? Infinity, options.countFrom ?? 0);
   return (logits, history) => {
     if (step.active) step.apply(logits, history);
   };

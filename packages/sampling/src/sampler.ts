@@ -33,6 +33,12 @@ export interface SamplerOptions {
   presencePenalty?: number;
   /** How many of the latest history tokens the three penalties look at. Default: all (llama.cpp: 64). */
   repetitionWindow?: number;
+  /**
+   * History index from which the frequency and presence penalties count tokens. Default 0: the
+   * whole window, prompt included (llama.cpp). The prompt's length gives OpenAI's rule, which
+   * counts only the tokens sampled so far; the repetition penalty still sees the prompt.
+   */
+  frequencyPresenceFrom?: number;
   /** DRY multiplier; 0 turns DRY off. Default 0 (llama.cpp suggests 0.8 when on). */
   dryMultiplier?: number;
   /** DRY base of the exponential penalty. Default 1.75. */
@@ -114,6 +120,7 @@ export class Sampler {
       frequencyPenalty: options.frequencyPenalty ?? 0,
       presencePenalty: options.presencePenalty ?? 0,
       repetitionWindow: options.repetitionWindow ?? Infinity,
+      frequencyPresenceFrom: options.frequencyPresenceFrom ?? 0,
       dryMultiplier: options.dryMultiplier ?? 0,
       dryBase: options.dryBase ?? 1.75,
       dryAllowedLength: options.dryAllowedLength ?? 2,
@@ -138,6 +145,7 @@ export class Sampler {
     check("frequencyPenalty", o.frequencyPenalty, Number.isFinite(o.frequencyPenalty), "a finite number");
     check("presencePenalty", o.presencePenalty, Number.isFinite(o.presencePenalty), "a finite number");
     check("repetitionWindow", o.repetitionWindow, windowOk(o.repetitionWindow), "an integer ≥ 0 or Infinity");
+    check("frequencyPresenceFrom", o.frequencyPresenceFrom, isInt(o.frequencyPresenceFrom) && o.frequencyPresenceFrom >= 0, "an integer ≥ 0");
     check("dryMultiplier", o.dryMultiplier, o.dryMultiplier >= 0 && Number.isFinite(o.dryMultiplier), "a finite number ≥ 0");
     check("dryBase", o.dryBase, o.dryBase >= 1 && Number.isFinite(o.dryBase), "a finite number ≥ 1");
     check("dryAllowedLength", o.dryAllowedLength, isInt(o.dryAllowedLength) && o.dryAllowedLength >= 0, "an integer ≥ 0");
@@ -149,7 +157,7 @@ export class Sampler {
     this.rng = new Rng(o.seed);
     this.invT[0] = o.temperature === 0 ? Infinity : 1 / o.temperature;
     this.bias = o.logitBias === undefined ? null : new LogitBias(o.logitBias);
-    this.penalties = new Penalties(o.repetitionPenalty, o.frequencyPenalty, o.presencePenalty, o.repetitionWindow);
+    this.penalties = new Penalties(o.repetitionPenalty, o.frequencyPenalty, o.presencePenalty, o.repetitionWindow, o.frequencyPresenceFrom);
     this.dry = new Dry(o.dryMultiplier, o.dryBase, o.dryAllowedLength, o.dryWindow, o.dryBreakers);
     this.topK = new TopK(o.topK);
     this.typicalP = new TypicalP(o.typicalP, o.minKeep);
@@ -198,9 +206,14 @@ export class Sampler {
       throw new SamplingError("SAMPLING_BAD_OPTION", `probabilities: expected an output of at least ${logits.length} entries, found ${out.length}`);
     }
     const row = this.rewrite(logits, history, allowed);
+    out.fill(0, 0, logits.length);
+    if (this.greedyArgmax) {
+      // the token sample() takes, by the same rule (one pass, no candidate list)
+      out[checkedArgmax(row)] = 1;
+      return out;
+    }
     const c = this.candidates;
     this.truncate(row, c);
-    out.fill(0, 0, logits.length);
     if (this.invT[0] === Infinity) {
       out[c.argmax(row)] = 1;
       return out;

@@ -36,13 +36,15 @@ export class StopStrings {
   }
 
   /**
-   * The next token's bytes in; out: the bytes that are now certain to be text (possibly none).
-   * After a match, `matched` is set and the bytes returned are those before it.
+   * The next token's bytes in; out: the bytes that are now certain to be text (possibly none; with
+   * no stop strings, `bytes` itself). After a match, `matched` is set and the bytes returned are
+   * those before it.
    */
   push(bytes: Uint8Array): Uint8Array {
     if (this.matched !== null) {
       throw new SamplingError("SAMPLING_BAD_STATE", `stop strings: expected no more text after the stop ${JSON.stringify(this.matched)} matched, found ${bytes.length} more bytes`);
     }
+    if (this.stops.length === 0) return bytes; // nothing to hold back (a server streams every token through here)
     this.append(bytes);
     const text = this.pending;
     const n = this.length;

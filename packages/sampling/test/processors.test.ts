@@ -1,7 +1,7 @@
 import { Rng } from "@zero-llm/tensor";
 import { describe, expect, it } from "vitest";
 import {
-  SamplingError, logitBias, logitsToProbs, minP, mostLikelyToken, penalties, repetitionPenalty, temperature, tokenMask, topK, topP, typicalP, xtc,
+  Sampler, SamplingError, logitBias, logitsToProbs, minP, mostLikelyToken, penalties, repetitionPenalty, temperature, tokenMask, topK, topP, typicalP, xtc,
 } from "../src/index";
 
 const kept = (row: Float32Array): number[] =>
@@ -105,6 +105,23 @@ describe("the other steps, against hand-computed results", () => {
     const r = new Float32Array([1, 1, 1]);
     penalties({ frequency: 0.5, presence: 0.25 })(r, [0, 0, 1]);
     expect(Array.from(r)).toEqual([-0.25, 0.25, 1]);
+  });
+
+  it("countFrom: frequency and presence count only the history from there on (OpenAI's rule); the repetition penalty sees it all", () => {
+    // history: prompt [0, 2] then generated [0, 1, 0]
+    const history = [0, 2, 0, 1, 0];
+    const r = new Float32Array([2, 2, 2, 2]);
+    penalties({ repetition: 2, frequency: 0.5, presence: 0.25, countFrom: 2 })(r, history);
+    // id 0: 2/2 − (2·0.5 + 0.25); id 1: 2/2 − (0.5 + 0.25); id 2 (prompt only): 2/2; id 3: untouched
+    expect(Array.from(r)).toEqual([1 - 1.25, 1 - 0.75, 1, 2]);
+    // the same through the Sampler's option, and countFrom 0 = the old rule
+    const s = new Sampler({ temperature: 0, repetitionPenalty: 2, frequencyPenalty: 0.5, presencePenalty: 0.25, frequencyPresenceFrom: 2 });
+    s.sample(new Float32Array([2, 2, 2, 2]), history);
+    expect(Array.from(s.processedLogits)).toEqual([1 - 1.25, 1 - 0.75, 1, 2]);
+    const all = new Float32Array([2, 2, 2, 2]);
+    penalties({ repetition: 2, frequency: 0.5, presence: 0.25 })(all, history);
+    expect(Array.from(all)).toEqual([1 - 1.75, 1 - 0.75, 1 - 0.75, 2]);
+    expect(() => new Sampler({ frequencyPresenceFrom: -1 })).toThrow(/frequencyPresenceFrom: expected an integer ≥ 0/);
   });
 
   it("logit bias adds to the named ids; −Infinity bans; ids beyond the vocabulary are an error", () => {

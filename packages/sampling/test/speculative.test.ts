@@ -136,7 +136,7 @@ describe("speculative decoding, sampled: the emitted tokens follow the target's 
     expect(drafted).toBeGreaterThan(0);
     expect(accepted).toBeGreaterThan(0);
     expect(accepted).toBeLessThan(drafted);
-  }, 120_000);
+  }, 300_000);
 });
 
 describe("speculative decoding: stops, limits and checks", () => {
@@ -168,6 +168,32 @@ describe("speculative decoding: stops, limits and checks", () => {
     for (const _ of run);
     expect(run.stats.draftTokens).toBe(0);
     expect(run.stats.targetPasses).toBe(20);
+  });
+
+  it("pMin: a draft model stops drafting at the first token it gives less than pMin (temperature 1, its own logits)", () => {
+    const table = MarkovTable.random(V, 41, 4);
+    const softmaxP = (row: Float32Array, id: number): number => {
+      const max = Math.max(...row);
+      return Math.exp(row[id] - max) / row.reduce((sum, v) => sum + Math.exp(v - max), 0);
+    };
+    const seen = new Set<number>();
+    for (const pMin of [0.05, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8]) {
+      for (let start = 0; start < V; start++) {
+        // greedy drafts from `start`: count them until one is below pMin
+        let expected = 0, last = start;
+        while (expected < 8) {
+          const row = table.rows[last];
+          const d = row.indexOf(Math.max(...row));
+          if (softmaxP(row, d) < pMin) break;
+          expected++;
+          last = d;
+        }
+        const drafter = new ModelDrafter(new MarkovModel(table), { pMin });
+        expect(drafter.propose([start], 8), `pMin ${pMin}, from ${start}`).toBe(expected);
+        seen.add(expected);
+      }
+    }
+    expect(seen.size, "draft lengths seen").toBeGreaterThan(3); // the threshold decides, not the cap
   });
 
   it("prompt lookup proposes what followed the latest earlier occurrence of the last n-gram", () => {

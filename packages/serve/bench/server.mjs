@@ -1,21 +1,45 @@
-// The server under test for bench/load.mjs, in its own process (clients and server do not share an
-// event loop, as in a deployment): the embedded default model on the wasm backend. Prints its URL
-// on the first line of stdout; stops on SIGTERM.
-//   node bench/server.mjs [--threads 1] [--parallel 32]
+// The server under test for bench/load.mjs and bench/profile.mjs, in its own process (clients and
+// server do not share an event loop, as in a deployment): a checkpoint on the wasm backend. Prints
+// its URL on the first line of stdout; stops on SIGTERM. Lines on stdin drive V8's CPU profiler
+// (bench/profile.mjs): "profile-start", then "profile-stop FILE" writes the .cpuprofile and
+// answers "profiled" on stdout.
+//   node bench/server.mjs [--threads 1] [--parallel 32] [--model PATH]
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createWasmBackend } from "@zero-llm/tensor";
 import { createServer, loadServedModel } from "../dist/index.js";
 
-const { values } = parseArgs({ options: { threads: { type: "string", default: "1" }, parallel: { type: "string", default: "32" } } });
 const here = path.dirname(fileURLToPath(import.meta.url));
+const { values } = parseArgs({
+  options: {
+    threads: { type: "string", default: "1" },
+    parallel: { type: "string", default: "32" },
+    model: { type: "string", default: path.resolve(here, "../../../models/default") },
+  },
+});
 const backend = await createWasmBackend({ threads: Number(values.threads) });
 const parallel = Number(values.parallel);
-const served = await loadServedModel(path.resolve(here, "../../../models/default"), { backend, id: "default", maxBatchRows: Math.max(64, parallel) });
+const served = await loadServedModel(values.model, { backend, id: "default", maxBatchRows: Math.max(64, parallel) });
 const server = createServer({ models: [served], engine: { parallel, queueSize: 1024 } });
 const url = await server.listen(0);
 process.stdout.write(`${url}\n`);
+const inspector = new Session();
+inspector.connect();
+createInterface({ input: process.stdin }).on("line", async (line) => {
+  const [command, file] = line.trim().split(" ");
+  if (command === "profile-start") {
+    await inspector.post("Profiler.enable");
+    await inspector.post("Profiler.start");
+  } else if (command === "profile-stop") {
+    const { profile } = await inspector.post("Profiler.stop");
+    writeFileSync(file, JSON.stringify(profile));
+    process.stdout.write("profiled\n");
+  }
+});
 process.on("SIGTERM", async () => {
   await server.close(1000);
   await backend.dispose();

@@ -19,9 +19,14 @@ export { PrefixCache, type PrefixSource } from "./engine/prefix-cache";
 export { KvPool } from "./engine/kv-pool";
 export { copyPrefix, kvBytesPerPosition, releaseCache } from "./engine/kv";
 
-// request → sampling, and the text stream with stop strings
-export { RequestChooser, logprobOf, readGenerationParams, type GenerationParams, type TokenLogprob } from "./api/sampling";
-export { TextStream } from "./api/text-stream";
+// request → sampling (the chain, logprobs, constraints), and tool calls
+export { readGenerationParams, type GenerationParams } from "./api/sampling";
+export { RequestChooser } from "./api/chooser";
+export { planOutput, readResponseFormat, type OutputPlan } from "./api/output";
+export { ConstraintCache } from "./model/constraints";
+export { toolCallGrammar, notStartingWith, type ToolFunction, type ToolGrammarOptions } from "./api/tools/grammar";
+export { ToolCallParser, type ToolCall, type ToolEvent } from "./api/tools/parser";
+export { ENVELOPE as TOOL_CALL_ENVELOPE, CALL_STARTS as TOOL_CALL_STARTS } from "./model/tool-envelope";
 export { Fields } from "./api/fields";
 
 export { ServerMetrics, Counter, Gauge, Histogram, LATENCY_BUCKETS, type EngineGauges } from "./metrics";

@@ -9,6 +9,8 @@
  */
 
 type Labels = Readonly<Record<string, string>>;
+/** The empty label set (a counter without labels, incremented per token: no key to build). */
+const NO_LABELS: Labels = Object.freeze({});
 
 interface Metric {
   readonly name: string;
@@ -38,8 +40,8 @@ export class Counter implements Metric {
   private readonly values = new Map<string, { labels: Labels; value: number }>();
   constructor(readonly name: string, readonly help: string) {}
 
-  inc(labels: Labels = {}, by = 1): void {
-    const key = labelText(labels);
+  inc(labels: Labels = NO_LABELS, by = 1): void {
+    const key = labels === NO_LABELS ? "" : labelText(labels);
     const entry = this.values.get(key);
     if (entry) entry.value += by;
     else this.values.set(key, { labels, value: by });

@@ -195,12 +195,27 @@ describe.skipIf(!haveDefaultModel)("hostile and careless input: a proper 4xx or 
     expect(closed).toBeLessThan(1500 + 3000);
   });
 
-  it("fields this server cannot honour yet are 400s naming them, never ignored", async () => {
+  it("fields that cannot be enforced are 400s naming them (and the schema keyword), never ignored", async () => {
     const chat = (extra: Record<string, unknown>): Promise<Reply> => post(s.url, "/v1/chat/completions", { messages: [{ role: "user", content: "hi" }], ...extra });
-    const cases: [Record<string, unknown>, string, string][] = [
-      [{ response_format: { type: "json_schema", json_schema: { name: "x", schema: {} } } }, "response_format", "unsupported_parameter"],
-      [{ tools: [{ type: "function", function: { name: "f", parameters: {} } }] }, "tools", "unsupported_parameter"],
-      [{ tool_choice: "required" }, "tool_choice", "unsupported_parameter"],
+    const schema = (body: Record<string, unknown>): Record<string, unknown> => ({ response_format: { type: "json_schema", json_schema: { name: "x", schema: body } } });
+    const tool = (parameters: Record<string, unknown>, name = "f"): Record<string, unknown> => ({ type: "function", function: { name, parameters } });
+    const cases: [Record<string, unknown>, string, string, string?][] = [
+      [schema({ type: "object", properties: { a: { not: { type: "string" } } } }), "response_format.json_schema.schema", "unsupported_parameter", "'not' at /properties/a"],
+      [schema({ type: "object", minProperties: 2 }), "response_format.json_schema.schema", "unsupported_parameter", "'minProperties'"],
+      [schema({ type: "array", minItems: 3, maxItems: 2 }), "response_format.json_schema.schema", "invalid_value", "'minItems'"],
+      [schema({ type: "strung" }), "response_format.json_schema.schema", "invalid_value"],
+      [{ response_format: { type: "json_schema", json_schema: { schema: {} } } }, "response_format.json_schema.name", "missing_required_parameter"],
+      [{ response_format: { type: "yaml" } }, "response_format.type", "invalid_value"],
+      [{ tools: [tool({ type: "object", properties: { to: { type: "string", format: "email" } } })] }, "tools[0].function.parameters", "unsupported_parameter", "'format'"],
+      [{ tools: [tool({}), tool({ type: "object", patternProperties: { x: {} } }, "g")] }, "tools[1].function.parameters", "unsupported_parameter", "'patternProperties'"],
+      [{ tools: [{ type: "custom", custom: { name: "x" } }] }, "tools[0].type", "unsupported_parameter"],
+      [{ tools: [tool({}, "two words")] }, "tools[0].function.name", "invalid_value"],
+      [{ tools: [tool({}), tool({})] }, "tools", "invalid_value"],
+      [{ tool_choice: "required" }, "tool_choice", "invalid_value"],
+      [{ tools: [tool({})], tool_choice: { type: "function", function: { name: "g" } } }, "tool_choice.function.name", "invalid_value"],
+      [{ functions: [{ name: "f" }] }, "functions", "unsupported_parameter"],
+      [{ mirostat: 1 }, "mirostat", "unsupported_parameter"],
+      [{ messages: [{ role: "assistant", tool_calls: [{ id: "c1", type: "function", function: { name: "f" } }] }] }, "messages[0].tool_calls[0].function.arguments", "missing_required_parameter"],
       [{ n: 100 }, "n", "invalid_value"],
       [{ stop: ["a", "b", "c", "d", "e"] }, "stop", "invalid_value"],
       [{ logit_bias: { hello: 3 } }, "logit_bias", "invalid_value"],
@@ -212,11 +227,13 @@ describe.skipIf(!haveDefaultModel)("hostile and careless input: a proper 4xx or 
       [{ messages: [{ role: "wizard", content: "hi" }] }, "messages[0].role", "invalid_value"],
       [{ messages: [] }, "messages", "invalid_value"],
     ];
-    for (const [extra, param, code] of cases) {
+    for (const [extra, param, code, words] of cases) {
       const r = await chat(extra);
       expect(r.status, JSON.stringify(extra)).toBe(400);
       expect(errorOf(r), JSON.stringify(extra)).toMatchObject({ code, param });
+      if (words) expect(errorOf(r).message, JSON.stringify(extra)).toContain(words);
     }
+    expect(errorOf(await post(s.url, "/v1/completions", { prompt: "x", tools: [tool({})] }))).toMatchObject({ code: "unsupported_parameter", param: "tools" });
     const suffix = await post(s.url, "/v1/completions", { prompt: "x", suffix: "y" });
     expect(errorOf(suffix)).toMatchObject({ code: "unsupported_parameter", param: "suffix" });
     expect(errorOf(await post(s.url, "/v1/embeddings", { input: "x", dimensions: 3 }))).toMatchObject({ code: "invalid_value", param: "dimensions" });

@@ -26,6 +26,22 @@ describe("ChatTemplate", () => {
     expect(t.stop).toEqual(["\n"]);
     expect(t.render([{ role: "system", content: "Be brief." }, { role: "user", content: "Hi" }], { addGenerationPrompt: true }))
       .toBe("system: Be brief.\nuser: Hi\nassistant:");
+    // tools as signatures, an assistant's calls in the envelope the server constrains calls to, tool results
+    const tools = [
+      { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" }, unit: { enum: ["c", "f"] } } } } },
+      { type: "function", function: { name: "now" } },
+    ];
+    const call = { id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris","unit":"c"}' } };
+    expect(t.render([
+      { role: "user", content: "Weather?" },
+      { role: "assistant", content: null, tool_calls: [call, { ...call, id: "call_2" }] },
+      { role: "tool", content: "21", tool_call_id: "call_1" },
+      { role: "user", content: "" },
+    ], { addGenerationPrompt: true, tools })).toBe(
+      "tools: get_weather(city, unit), now()\nuser: Weather?\n" +
+        'assistant: <tool_call>{"name": "get_weather", "arguments": {"city":"Paris","unit":"c"}}</tool_call><tool_call>{"name": "get_weather", "arguments": {"city":"Paris","unit":"c"}}</tool_call>\n' +
+        "tool: 21\nuser:\nassistant:",
+    );
   });
 
   it("renders a model's own template with its special tokens, tool messages included", () => {

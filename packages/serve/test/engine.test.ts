@@ -218,10 +218,9 @@ describe.skipIf(!haveDefaultModel)("engine on the default model", () => {
  * The determinism guarantee: the same request with the same seed gives the same tokens alone, in
  * a batch with others, and with its prefix from the prefix cache. Each sequence has its own seeded
  * stream; what makes it hold in general is that every row of a forward pass is computed
- * independently of the other rows (batch-invariant kernels): checked bit for bit below. The js
- * backend has that property; the wasm backend's matmul gets it with issue 11 (core), and until
- * then its bit-level check skips, saying so (its rows differ in the last bits, ~1e-5, which does
- * not change these tokens).
+ * independently of the other rows (batch-invariant kernels): checked bit for bit below, on the
+ * js backend and on the wasm backend (whose batched linear sums every output in the decode
+ * kernel's order, packages/tensor/assembly/linear.ts).
  */
 describe.skipIf(!haveDefaultModel)("determinism: alone = batched = prefix-cached", () => {
   for (const kind of ["js", "wasm"] as const) {
@@ -253,15 +252,10 @@ describe.skipIf(!haveDefaultModel)("determinism: alone = batched = prefix-cached
       }
     });
 
-    it(`${kind} backend: a row's logits are bit-identical alone and in a batch of 8`, async (t) => {
+    it(`${kind} backend: a row's logits are bit-identical alone and in a batch (of 2, 3, 8, 33 rows)`, async () => {
       const opened = await openModel(kind);
       try {
-        const invariant = batchInvariant(opened.served.model);
-        if (kind === "wasm" && !invariant) {
-          t.skip("wasm matmul is not batch-invariant yet (a row's logits change in the last bits with the batch size): waits for core's kernels (issue 11)");
-          return;
-        }
-        expect(invariant).toBe(true);
+        expect(batchInvariant(opened.served.model)).toBe(true);
       } finally {
         await opened.dispose();
       }
@@ -269,11 +263,28 @@ describe.skipIf(!haveDefaultModel)("determinism: alone = batched = prefix-cached
   }
 });
 
+/**
+ * Every row of a batched decode step equals the same token decoded alone (model.decode, the
+ * matrix × vector path), bit for bit, for batches of 2, 3, 8 and 33 rows (odd sizes reach the
+ * kernel's single-row remainder), with each row at a different position.
+ */
 function batchInvariant(model: Model): boolean {
-  const caches = Array.from({ length: 8 }, () => model.newCache({ capacity: 8 }));
-  const single = model.newCache({ capacity: 8 });
-  for (const c of [single, ...caches]) model.prefill([2047, 5, 6], c);
-  const one = Float32Array.from(model.decodeBatch([9], [single]));
-  const many = model.decodeBatch([9, 1, 2, 3, 4, 5, 6, 7], caches);
-  return one.every((v, i) => v === many[i]);
+  for (const rows of [2, 3, 8, 33]) {
+    const prompts = Array.from({ length: rows }, (_, r) => [2047, ...Array.from({ length: 1 + (r % 5) }, (_, i) => (r * 31 + i * 7) % 2000)]);
+    const caches = prompts.map((p) => {
+      const cache = model.newCache({ capacity: 8 });
+      model.prefill(p, cache);
+      return cache;
+    });
+    const tokens = prompts.map((_, r) => (r * 13 + 9) % 2000);
+    const batched = Float32Array.from(model.decodeBatch(tokens, caches));
+    const vocab = model.config.vocabSize;
+    for (let r = 0; r < rows; r++) {
+      const single = model.newCache({ capacity: 8 });
+      model.prefill(prompts[r], single);
+      const alone = model.decode(tokens[r], single);
+      for (let i = 0; i < vocab; i++) if (alone[i] !== batched[r * vocab + i]) return false;
+    }
+  }
+  return true;
 }

@@ -1,4 +1,5 @@
 import OpenAI from "openai";
+import { DRY_DEFAULT_BREAKERS, Sampler, dryBreakersFromStrings } from "@zero-llm/sampling";
 import { generate } from "@zero-llm/transformer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metric, haveDefaultModel, startServer, type Running } from "./helpers";
@@ -33,6 +34,7 @@ describe.skipIf(!haveDefaultModel)("the openai client against zllm serve", () =>
     for await (const m of client.models.list()) models.push(m);
     expect(models).toHaveLength(1);
     expect(models[0]).toMatchObject({ id: "default", object: "model", owned_by: "zero-llm", context_length: s.served.model.config.seqLen });
+    expect(models[0]).toMatchObject({ context_length: 512 }); // the embedded model's context
     const one = await client.models.retrieve("default");
     expect(one.id).toBe("default");
     await expect(client.models.retrieve("nope")).rejects.toMatchObject({ status: 404, code: "model_not_found" });
@@ -157,6 +159,25 @@ describe.skipIf(!haveDefaultModel)("the openai client against zllm serve", () =>
     expect(both.usage?.completion_tokens).toBe((first.usage?.completion_tokens ?? 0) + (second.usage?.completion_tokens ?? 0));
   });
 
+  it("the whole chain (OpenAI's penalties on the output only, llama.cpp's extensions) equals generate() with the same Sampler", async () => {
+    const prompt = "The jury said the jury said the jury";
+    const ids = promptIds(prompt);
+    const r = await client.completions.create({
+      model: "default", prompt, max_tokens: 24, seed: 11, temperature: 0.9, presence_penalty: 1.5, frequency_penalty: 0.5,
+      // @ts-expect-error llama.cpp server's names for the rest of the chain (documented extensions)
+      repeat_penalty: 1.2, repeat_last_n: 32, top_k: 40, typical_p: 0.95, min_p: 0.02, dry_multiplier: 0.8,
+    });
+    const { tokenizer, model } = s.served;
+    const sampler = new Sampler({
+      seed: 11, temperature: 0.9, presencePenalty: 1.5, frequencyPenalty: 0.5, repetitionPenalty: 1.2, repetitionWindow: 32,
+      topK: 40, typicalP: 0.95, minP: 0.02, dryMultiplier: 0.8,
+      dryBreakers: dryBreakersFromStrings(DRY_DEFAULT_BREAKERS, { size: model.config.vocabSize, tokenBytes: (id) => tokenizer.tokenBytes(id), encode: (t) => tokenizer.encode(t) }),
+      frequencyPresenceFrom: ids.length, // OpenAI: the prompt's repeats are not penalised by these two
+    });
+    const reference = [...generate(model, ids, { maxTokens: 24, sampler, eos: [...s.served.endOfGeneration] })];
+    expect(r.choices[0].text).toBe(tokenizer.decode(reference));
+  });
+
   it("logit_bias +100 forces a token", async () => {
     const r = await client.completions.create({ model: "default", prompt: "The", max_tokens: 5, temperature: 0.7, logit_bias: { "558": 100 } });
     expect(r.choices[0].text).toBe(s.served.tokenizer.decode([558, 558, 558, 558, 558]));
@@ -221,8 +242,9 @@ describe.skipIf(!haveDefaultModel)("the openai client against zllm serve", () =>
     await expect(client.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] })).rejects.toMatchObject({
       status: 404, code: "model_not_found",
     });
-    await expect(client.chat.completions.create({ model: "default", messages: [{ role: "user", content: "hi" }], response_format: { type: "json_object" } }))
-      .rejects.toMatchObject({ status: 400, code: "unsupported_parameter", param: "response_format" });
+    const unenforceable = { type: "json_schema" as const, json_schema: { name: "x", schema: { type: "object", properties: { a: { not: {} } } } } };
+    await expect(client.chat.completions.create({ model: "default", messages: [{ role: "user", content: "hi" }], response_format: unenforceable }))
+      .rejects.toMatchObject({ status: 400, code: "unsupported_parameter", param: "response_format.json_schema.schema" });
   });
 });
 

@@ -174,7 +174,7 @@ describe.skipIf(skipReason !== "")(`wasm backend in Chromium ${skipReason || "(d
         "--disable-component-update", "--disable-sync",
       ],
     });
-  }, 30_000);
+  }, 300_000);
 
   afterAll(async () => {
     await context?.close();
@@ -217,7 +217,7 @@ describe.skipIf(skipReason !== "")(`wasm backend in Chromium ${skipReason || "(d
         }
       }
     }
-  }, 20_000);
+  }, 300_000);
 
   it("not isolated: threads 1 runs on a plain memory, threads 2 fails with WASM_UNAVAILABLE", async () => {
     const page = await open("plain.html");
@@ -228,5 +228,5 @@ describe.skipIf(skipReason !== "")(`wasm backend in Chromium ${skipReason || "(d
     expect(result.oneThread.sharedMemory).toBe(false);
     expectClose(result.oneThread.wasm, result.oneThread.js, 1e-9, 2e-6);
     expect(result.twoThreads).toEqual({ name: "TensorError", code: "WASM_UNAVAILABLE" });
-  }, 20_000);
+  }, 300_000);
 });

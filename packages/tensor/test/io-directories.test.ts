@@ -115,5 +115,5 @@ describe("removeAbandonedTempFiles", () => {
     expect(readFileSync(target, "utf8")).toBe("old weights");
     expect(await removeAbandonedTempFiles(path.dirname(target), ["weights.bin"])).toEqual(leftover);
     expect(readdirSync(path.dirname(target))).toEqual(["weights.bin"]);
-  }, 60_000);
+  }, 300_000);
 });

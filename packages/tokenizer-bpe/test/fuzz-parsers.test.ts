@@ -142,7 +142,7 @@ describe("fuzzed tokenizer files: a load or a typed error, never anything else",
       const mutated = new TextDecoder().decode(mutateText(rand, whole.slice(start, start + 20_000)));
       return outcome(() => loadVocabulary(new TextEncoder().encode(whole.slice(0, start) + mutated + whole.slice(start + 20_000))), ".tiktoken");
     });
-  }, 120_000);
+  }, 300_000);
 
   it.skipIf(!hasFixture(LLAMA2C_TOKENIZER))(`llama2.c tokenizer.bin: ${CASES} mutations of its first 600 records (a valid file too)`, () => {
     const file = new Uint8Array(readFileSync(LLAMA2C_TOKENIZER));

@@ -58,5 +58,5 @@ describe.skipIf(llama === undefined || files.length === 0)(title, () => {
     for (const text of compared) {
       expect({ text, ids: tok.encode(text) }).toEqual({ text, ids: Array.from(model.tokenize(text), Number) });
     }
-  }, 60_000);
+  }, 300_000);
 });

@@ -22,7 +22,9 @@ export type TransformerErrorCode =
   | "DATA_TOO_SHORT"
   | "TRAIN_NAN"
   | "BAD_CHECKPOINT"
-  | "RESUME_MISMATCH";
+  | "RESUME_MISMATCH"
+  /** A draft model or a constraint made for another vocabulary than the model's. */
+  | "VOCAB_MISMATCH";
 
 /** The one error class of @zero-llm/transformer. The message states what was expected and what came. */
 export class TransformerError extends Error {

@@ -92,7 +92,7 @@ describe.each([["gpt2 (a slice of the fused attn_qkv per projection)", GPT2], ["
     made.length = 0;
     allocated.length = 0;
     const bytes = quantizedGguf(config);
-    const expanded = await modelFromBytes(bytes); // Q8_0 expanded to f32 by the loader
+    const expanded = await modelFromBytes(bytes, { weightTypes: {} }); // Q8_0 expanded to f32 by the loader (no weight types)
     const { config: c, weights } = await readGguf(bytes, { backend: countingBackend, weightTypes: { Q8_0: q8_0 } });
     const raw = new Model(c, weights, { backend: countingBackend });
     const projections = config.arch === "gpt2" ? 6 : 8; // q, k, v (attn_qkv rows), o, up, down (+ gate) (+ output)

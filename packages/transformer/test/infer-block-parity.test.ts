@@ -6,7 +6,7 @@
 import { createWasmBackend, jsBackend, type Backend, type WasmBackend } from "@zero-llm/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KVCache} from "../src/index";
-import { Model, Weights, optionalWeightShapes, weightShapes, type Config } from "../src/index";
+import { Model, Weights, optionalWeightShapes, quantizeWeights, weightShapes, type Config, type KVTypeName } from "../src/index";
 
 const bits = (a: ArrayLike<number>): number[] => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
@@ -80,6 +80,34 @@ function prefillRun(model: Model): Run {
   return { logits: PROMPT.map((_, p) => bits(all.subarray(p * v, (p + 1) * v))), ...cacheBits(cache) };
 }
 
+/** Decode, prefill (whole and in chunks of 5) and batched decode give the same logits and cache contents, bit for bit. */
+function checkParity(model: Model, cacheTypes: { kType?: KVTypeName; vType?: KVTypeName } = {}): void {
+  const { config, backend } = model;
+    const decoded = decodeRun(model);
+    const prefilled = prefillRun(model);
+    expect(prefilled.logits).toEqual(decoded.logits);
+    expect(prefilled.keys).toEqual(decoded.keys);
+    expect(prefilled.values).toEqual(decoded.values);
+
+    // prefill in chunks of 5 rows: different matrix heights, same rows
+    const chunked = new Model(config, model.weights, { backend, maxBatchRows: 5, cacheTypes });
+    expect(prefillRun(chunked).logits).toEqual(decoded.logits);
+    // without allLogits only the last position's logits are computed (one row)
+    const cache = model.newCache();
+    expect(bits(model.prefill(PROMPT, cache).logits)).toEqual(decoded.logits[PROMPT.length - 1]);
+
+    // batched decode: our sequence's next token beside two other sequences of other lengths
+    for (const p of [4, PROMPT.length - 1]) {
+      const ours = model.newCache(), other = model.newCache(), third = model.newCache();
+      model.prefill(PROMPT.slice(0, p), ours);
+      model.prefill([9, 8, 7], other);
+      model.prefill([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], third);
+      const rows = model.decodeBatch([11, PROMPT[p], 12], [other, ours, third]);
+      const v = config.vocabSize;
+      expect(bits(rows.subarray(v, 2 * v)), `batched row at position ${p}`).toEqual(decoded.logits[p]);
+    }
+}
+
 const families: Array<[string, Config, (name: string) => boolean]> = [
   ["gpt2, every bias", GPT2, () => false],
   ["llama, no bias", LLAMA, () => false],
@@ -103,30 +131,7 @@ describe.each([
 
   for (const [name, config, biases] of families) {
     it(name, () => {
-      const model = new Model(config, seededWeights(config, backend, biases, 7), { backend });
-      const decoded = decodeRun(model);
-      const prefilled = prefillRun(model);
-      expect(prefilled.logits).toEqual(decoded.logits);
-      expect(prefilled.keys).toEqual(decoded.keys);
-      expect(prefilled.values).toEqual(decoded.values);
-
-      // prefill in chunks of 5 rows: different matrix heights, same rows
-      const chunked = new Model(config, model.weights, { backend, maxBatchRows: 5 });
-      expect(prefillRun(chunked).logits).toEqual(decoded.logits);
-      // without allLogits only the last position's logits are computed (one row)
-      const cache = model.newCache();
-      expect(bits(model.prefill(PROMPT, cache).logits)).toEqual(decoded.logits[PROMPT.length - 1]);
-
-      // batched decode: our sequence's next token beside two other sequences of other lengths
-      for (const p of [4, PROMPT.length - 1]) {
-        const ours = model.newCache(), other = model.newCache(), third = model.newCache();
-        model.prefill(PROMPT.slice(0, p), ours);
-        model.prefill([9, 8, 7], other);
-        model.prefill([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], third);
-        const rows = model.decodeBatch([11, PROMPT[p], 12], [other, ours, third]);
-        const v = config.vocabSize;
-        expect(bits(rows.subarray(v, 2 * v)), `batched row at position ${p}`).toEqual(decoded.logits[p]);
-      }
+      checkParity(new Model(config, seededWeights(config, backend, biases, 7), { backend }));
     });
   }
 });
@@ -151,5 +156,34 @@ describe("the wasm backend gives the same bits on 1 and 2 threads, close to the 
         await two.dispose();
       }
     });
+  }
+});
+
+// The same with the weights quantized in memory (Q8_0, Q4_K: matmulQuant, f16 where rows are not
+// whole blocks) and quantized KV caches (attentionPacked): every pair of K and V types, head sizes
+// that are whole 32-blocks (llama wide: 32), that share blocks (llama: 2 KV heads × 8 in one
+// padded block; gpt2: 4 × 12 = 48, a block and a half).
+const cachePairs: Array<[KVTypeName, KVTypeName]> = [["q8_0", "q8_0"], ["q4_0", "q4_1"], ["f16", "q8_0"], ["q8_0", "f32"], ["f32", "q4_0"]];
+describe.each([
+  ["js", 0],
+  ["wasm, 1 thread", 1],
+  ["wasm, 2 threads", 2],
+] as const)("quantized weights and KV caches: decode = prefill = batched decode, bit for bit (%s)", (_label, threads) => {
+  let backend: Backend;
+  let wasm: WasmBackend | undefined;
+  beforeAll(async () => {
+    wasm = threads > 0 ? await createWasmBackend({ threads }) : undefined;
+    backend = wasm ?? jsBackend;
+  });
+  afterAll(async () => { await wasm?.dispose(); });
+
+  for (const [name, config] of [["gpt2", GPT2], ["llama", LLAMA], ["llama wide", LLAMA_WIDE]] as const) {
+    for (const [kType, vType] of cachePairs) {
+      it(`${name}, q8_0 / q4_k weights, K ${kType} V ${vType}`, () => {
+        const weightType = kType === "q4_0" || kType === "f32" ? "q4_k" : "q8_0";
+        const weights = quantizeWeights(seededWeights(config, backend, () => false, 11), weightType, backend);
+        checkParity(new Model(config, weights, { backend, cacheTypes: { kType, vType } }), { kType, vType });
+      });
+    }
   }
 });

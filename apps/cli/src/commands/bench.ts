@@ -4,7 +4,7 @@ import { BENCH_SHAPES, MAX_CONTEXT, Model, TransformerError, isBenchShape, rando
 import { openCheckpoint } from "@zero-llm/transformer/node";
 import { UsageError, defineCommand, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
 import { LORA_FLAG, adaptedModel, describeAdapters } from "./lora-io";
-import { CONTEXT_FLAG, MODEL_FLAGS, chooseBackend } from "./model-io";
+import { CONTEXT_FLAG, MODEL_FLAGS, cacheTypesOf, chooseBackend } from "./model-io";
 
 /**
  * `zllm bench --model FILE | --random 15M` measures, as llama.cpp's llama-bench does:
@@ -26,6 +26,9 @@ export interface BenchResult {
   test: string;
   n_prompt: number;
   n_gen: number;
+  /** KV cache element types (llama-bench's type_k / type_v). */
+  type_k: string;
+  type_v: string;
   avg_ts: number;
   stddev_ts: number;
   samples_ts: number[];
@@ -151,6 +154,8 @@ export function runBench(model: Model, label: string, prepared: PreparedBench, r
       test: `${kind}${n}`,
       n_prompt: kind === "pp" ? n : 0,
       n_gen: kind === "tg" ? n : 0,
+      type_k: cache.layers[0]?.k.dtype ?? "f32",
+      type_v: cache.layers[0]?.v.dtype ?? "f32",
       avg_ts: mean(samples),
       stddev_ts: stddev(samples),
       samples_ts: samples,
@@ -211,10 +216,10 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
     if (random !== undefined) {
       if (!isBenchShape(random)) throw new UsageError(`--random: expected one of ${Object.keys(BENCH_SHAPES).join(", ")}, found ${random}`);
       const config = BENCH_SHAPES[random];
-      model = new Model(config, randomWeights(config, { seed: 1, backend }), { backend, maxBatchRows: batch });
+      model = new Model(config, randomWeights(config, { seed: 1, backend }), { backend, maxBatchRows: batch, cacheTypes: cacheTypesOf(args.flags) });
       label = `llama ${random} shape (random)`;
     } else if (file !== undefined) {
-      const checkpoint = await openCheckpoint(file, { backend, maxBatchRows: batch });
+      const checkpoint = await openCheckpoint(file, { backend, maxBatchRows: batch, cacheTypes: cacheTypesOf(args.flags) });
       model = checkpoint.model;
       label = `${model.config.arch} ${path.basename(file)} (${checkpoint.format})`;
     } else {

@@ -1,6 +1,6 @@
 import { getBackend, setBackend } from "@zero-llm/tensor";
 import { mergedWeights } from "@zero-llm/lora";
-import { Model, perplexity } from "@zero-llm/transformer";
+import { Model, inferencePerplexity, perplexity } from "@zero-llm/transformer";
 import { UsageError, defineCommand, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
 import { readFlagText } from "../flag-files";
 import { LORA_FLAG } from "./lora-io";
@@ -10,7 +10,8 @@ import { MODEL_FLAGS, TOKENIZER_FLAG, modelPath, openModel, openTokenizer } from
  * `zllm eval ppl [--model M] --data F [--json]` (default: the embedded model): perplexity =
  * exp(mean next-token cross-entropy) of held-out text, over non-overlapping windows of the
  * model's context (or a shorter --seq-len): every token but the first is predicted once. With
- * --lora, of the model running those adapters (merged into a copy of the adapted matrices).
+ * --lora, of the model running those adapters (an f32 model: merged into a copy of the adapted
+ * matrices; a quantized model or KV cache: the adapters run in the inference pass).
  */
 const FLAGS = {
   ...MODEL_FLAGS,
@@ -21,6 +22,12 @@ const FLAGS = {
   "max-tokens": { type: "number", description: "score only the first N tokens of the file", integer: true, min: 2 },
   json: { type: "boolean", description: "print one JSON object" },
 } as const satisfies FlagTable;
+
+/** True when every weight is f32 and the KV cache flags ask for f32 (or nothing). */
+function allF32(model: Model, flags: { "cache-type-k"?: string | undefined; "cache-type-v"?: string | undefined }): boolean {
+  const cacheF32 = (flags["cache-type-k"] ?? "f32") === "f32" && (flags["cache-type-v"] ?? "f32") === "f32";
+  return cacheF32 && model.weights.names().every((name) => model.weights.typeOf(name) === "f32");
+}
 
 async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<number> {
   const dataFile = args.flags.data;
@@ -43,13 +50,17 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
     if (tokens.length < 2) throw new UsageError(`--data ${dataFile}: expected at least 2 tokens, found ${tokens.length}`);
     setBackend(opened.backend);
     if (opened.lora) io.stderr.write(`${opened.lora.note}\n`);
-    // perplexity runs batched windows through the training engine, which reads f32 weights: the
-    // adapters are merged into a copy of the adapted matrices (the same function within float32 rounding)
-    const scored = opened.lora
-      ? new Model(opened.lora.base.config, mergedWeights(opened.lora.base, opened.lora.uses), { backend: opened.backend })
-      : opened.checkpoint.model;
+    const { model: loaded } = opened.checkpoint;
+    const base = opened.lora?.base ?? loaded;
+    // the training engine's batched pass for an f32 model with an f32 cache (it reads f32 weights:
+    // adapters are merged into a copy of the adapted matrices, the same function within float32
+    // rounding); a model kept in stored blocks, or a quantized KV cache, is measured through the
+    // inference pass it runs with, adapters and all
+    const batched = allF32(base, args.flags);
+    const scored = batched && opened.lora ? new Model(base.config, mergedWeights(base, opened.lora.uses), { backend: opened.backend }) : loaded;
+    const score = batched ? perplexity : inferencePerplexity;
     const t0 = performance.now();
-    const result = perplexity(scored, tokens, seqLen !== undefined ? { seqLen } : {});
+    const result = score(scored, tokens, seqLen !== undefined ? { seqLen } : {});
     const seconds = (performance.now() - t0) / 1000;
     if (args.flags.json) {
       io.stdout.write(`${JSON.stringify({ model, data: dataFile, tokens: result.tokens, loss: result.loss, perplexity: result.perplexity, seconds })}\n`);
@@ -66,7 +77,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
 export const evalPplCommand = defineCommand({
   path: ["eval", "ppl"],
   summary: "Perplexity of a model on held-out text: exp(mean cross-entropy)",
-  usage: "eval ppl [--model M] [--lora DIR[:scale]]... --data FILE [--tokenizer FILE] [--seq-len N] [--max-tokens N] [--json]",
+  usage: "eval ppl [--model M] [--lora DIR[:scale]]... --data FILE [--tokenizer FILE] [--seq-len N] [--max-tokens N] [--cache-type-k T] [--cache-type-v T] [--json]",
   flags: FLAGS,
   positionals: { min: 0, max: 0 },
   run,

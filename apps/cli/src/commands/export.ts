@@ -3,7 +3,7 @@ import path from "node:path";
 import { jsBackend } from "@zero-llm/tensor";
 import { writeFileAtomic, writeSafetensorsFile } from "@zero-llm/tensor/node";
 import { BpeTokenizer, exportTokenizerJson } from "@zero-llm/tokenizer-bpe";
-import { hfFromModel, serializeLlama2c, type Checkpoint, type Model } from "@zero-llm/transformer";
+import { hfFromModel, serializeLlama2c, type Checkpoint, type GgufExportOptions, type Model } from "@zero-llm/transformer";
 import { openCheckpoint, writeGgufModel } from "@zero-llm/transformer/node";
 import { UsageError, defineCommand, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
 import { CONFIG_FILE, TOKENIZER_FILE, checkExportTarget, exportTarget, prepareExportDirectory, type ExportTarget } from "./export-target";
@@ -49,13 +49,36 @@ function withTokenIds(config: Record<string, unknown>, codec: TextCodec | undefi
 }
 
 /** Writes the Hugging Face layout: weights, tokenizer.json, then config.json last (see prepareExportDirectory). */
-async function writeHfExport(target: ExportTarget, model: Model, codec: TextCodec | undefined, tokenizerJson: string | undefined): Promise<void> {
+async function writeHfExport(target: ExportTarget, model: Pick<Model, "config" | "weights">, codec: TextCodec | undefined, tokenizerJson: string | undefined): Promise<void> {
   const { directory } = target;
   const hf = hfFromModel(model.config, model.weights);
   await writeSafetensorsFile(path.join(directory, target.weightsFile), hf.safetensors);
   if (tokenizerJson !== undefined) await writeFileAtomic(path.join(directory, TOKENIZER_FILE), [new TextEncoder().encode(tokenizerJson)]);
   const config = `${JSON.stringify(withTokenIds(hf.config, codec), null, 2)}\n`;
   await writeFileAtomic(path.join(directory, CONFIG_FILE), [new TextEncoder().encode(config)]);
+}
+
+/**
+ * The vocabulary a GGUF export carries: the model's byte-level BPE tokenizer (with the bos / eos
+ * that generate uses), else a GGUF source's tokenizer.* keys as they are, else a placeholder;
+ * and a note saying which. `codec` is findTokenizer's answer (undefined for a GGUF source).
+ */
+export function ggufVocabulary(checkpoint: Checkpoint, codec: TextCodec | undefined): { options: Pick<GgufExportOptions, "tokenizer" | "tokenizerOptions">; note: string } {
+  if (codec?.tokenizer instanceof BpeTokenizer) {
+    const [eos] = codec.eos;
+    return {
+      options: {
+        tokenizer: codec.tokenizer,
+        tokenizerOptions: { ...(codec.bos !== undefined ? { bosTokenId: codec.bos, addBosToken: true } : {}), ...(eos !== undefined ? { eosTokenId: eos } : {}) },
+      },
+      note: `tokenizer: byte-level BPE, ${codec.tokenizer.vocabSize} tokens`,
+    };
+  }
+  if (checkpoint.ggufMetadata) {
+    const entries = [...checkpoint.ggufMetadata].filter(([key]) => key.startsWith("tokenizer."));
+    return { options: { tokenizer: entries }, note: entries.length > 0 ? "tokenizer: copied from the source GGUF" : "a placeholder vocabulary (the source has none)" };
+  }
+  return { options: {}, note: "a placeholder vocabulary (the source has no tokenizer: llama.cpp needs one to load the file)" };
 }
 
 /**
@@ -73,10 +96,11 @@ export async function checkExportFlags(out: string | undefined, type: "F32" | "F
 
 /**
  * Writes `model` to `out` in the target's format, with the tokenizer of `checkpoint` (the file the
- * model came from: `zllm lora merge` writes a merged model with its base's tokenizer). Returns
- * the line to print.
+ * model came from: `zllm lora merge` writes a merged model with its base's tokenizer). The model's
+ * weights are f32 (a quantized source is decoded first: weights.expanded()). Returns the line to
+ * print.
  */
-export async function writeExport(out: string, target: ExportTarget, type: "F32" | "F16" | "BF16", checkpoint: Checkpoint, model: Model, io: CommandIO): Promise<string> {
+export async function writeExport(out: string, target: ExportTarget, type: "F32" | "F16" | "BF16", checkpoint: Checkpoint, model: Pick<Model, "config" | "weights">, io: CommandIO): Promise<string> {
   if (target.format === "llama2c" && model.config.arch !== "llama") {
     throw new UsageError(`--out ${out}: llama2.c checkpoints hold llama models, found a ${model.config.arch} model`);
   }
@@ -93,21 +117,9 @@ export async function writeExport(out: string, target: ExportTarget, type: "F32"
 
   let tokenizerNote = "no tokenizer";
   if (target.format === "gguf") {
-    if (codec?.tokenizer instanceof BpeTokenizer) {
-      const [eos] = codec.eos;
-      await writeGgufModel(out, model, {
-        type, tokenizer: codec.tokenizer,
-        tokenizerOptions: { ...(codec.bos !== undefined ? { bosTokenId: codec.bos, addBosToken: true } : {}), ...(eos !== undefined ? { eosTokenId: eos } : {}) },
-      });
-      tokenizerNote = `tokenizer: byte-level BPE, ${codec.tokenizer.vocabSize} tokens`;
-    } else if (checkpoint.ggufMetadata) {
-      const entries = [...checkpoint.ggufMetadata].filter(([key]) => key.startsWith("tokenizer."));
-      await writeGgufModel(out, model, { type, tokenizer: entries });
-      tokenizerNote = entries.length > 0 ? "tokenizer: copied from the source GGUF" : "a placeholder vocabulary (the source has none)";
-    } else {
-      await writeGgufModel(out, model, { type });
-      tokenizerNote = "a placeholder vocabulary (the source has no tokenizer: llama.cpp needs one to load the file)";
-    }
+    const vocabulary = ggufVocabulary(checkpoint, codec);
+    await writeGgufModel(out, model, { type, ...vocabulary.options });
+    tokenizerNote = vocabulary.note;
   } else if (target.format === "llama2c") {
     await writeFileAtomic(out, [serializeLlama2c(model.config, model.weights)]);
   } else {
@@ -122,9 +134,11 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
   const { out } = args.flags;
   const type = args.flags.type ?? "F32";
   const target = await checkExportFlags(out, type, args.flags.force);
-  // no kernels run: the reference backend keeps the weights in plain arrays
+  // no kernels run: the reference backend keeps the weights in plain arrays; a quantized source
+  // is decoded to f32 (a GGUF export in a float type writes those values)
   const checkpoint = await openCheckpoint(modelPath(args), { backend: jsBackend });
-  io.stdout.write(`${await writeExport(out ?? "", target, type, checkpoint, checkpoint.model, io)}\n`);
+  const model = { config: checkpoint.model.config, weights: checkpoint.model.weights.expanded() };
+  io.stdout.write(`${await writeExport(out ?? "", target, type, checkpoint, model, io)}\n`);
   return 0;
 }
 

@@ -1,13 +1,18 @@
-import { Sampler } from "@zero-llm/sampling";
+import { Sampler, type Constraint } from "@zero-llm/sampling";
 import { generate, type GenerateStats, type Model } from "@zero-llm/transformer";
 import { UsageError, defineCommand, type CommandIO, type FlagTable, type FlagValues, type ParsedArgs } from "../command";
+import { CONSTRAINT_FLAGS, compileFor, constraintFrom } from "./constraint-flags";
 import { LORA_FLAG } from "./lora-io";
+import { SPECULATIVE_FLAGS, formatSpeculative, measureTargetStepMs, speculativeFrom, summarize } from "./speculative-flags";
 import { CONTEXT_FLAG, MODEL_FLAGS, TOKENIZER_FLAG, checkIds, checkPromptIds, contextCache, findTokenizer, noTokenizer, openModel, tokenIdsFlag } from "./model-io";
 
 /**
  * `zllm generate [--model FILE] "prompt"` (default: the embedded model): streams the continuation as it is produced, then prints
  * prompt-processing speed, generation speed and time to first token (stderr, so stdout is only
  * the text). Sampling: greedy, or top-k → top-p → temperature with a seed (@zero-llm/sampling, llama.cpp's order).
+ * Speculative decoding (--draft-model, --lookup: speculative-flags.ts) and constrained decoding
+ * (--json-schema, --json-object, --grammar, --regex, --choice: constraint-flags.ts) change how
+ * the tokens are found, never which distribution they follow.
  */
 
 export const SAMPLING_FLAGS = {
@@ -63,8 +68,10 @@ const FLAGS = {
   ...TOKENIZER_FLAG,
   ...SAMPLING_FLAGS,
   ...CONTEXT_FLAG,
+  ...SPECULATIVE_FLAGS,
+  ...CONSTRAINT_FLAGS,
   ids: tokenIdsFlag("the prompt as comma-separated token ids (output: ids, unless a tokenizer is available)"),
-  json: { type: "boolean", description: "print one JSON object at the end (prompt, tokens, text, stats) instead of streaming" },
+  json: { type: "boolean", description: "print one JSON object at the end (prompt, tokens, text, sampling, stats; speculative, constraint when used) instead of streaming" },
 } as const satisfies FlagTable;
 
 async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<number> {
@@ -72,6 +79,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
   const text = args.positionals[0];
   if ((ids === undefined) === (text === undefined)) throw new UsageError('expected a prompt: either "TEXT" or --ids 1,2,3 (not both)');
   const sampling = samplingFrom(args.flags);
+  const constraintChoice = await constraintFrom(args.flags); // files read and checked before the model loads
   const opened = await openModel(args.flags);
   try {
     const { model } = opened.checkpoint;
@@ -88,8 +96,19 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
       prompt = codec.encode(text ?? "");
       checkPromptIds(prompt, model.config.vocabSize, args.flags.tokenizer);
     }
+    // a constraint works on token bytes: it needs the tokenizer even for an --ids prompt
+    let constraint: Constraint | undefined;
+    if (constraintChoice !== undefined) {
+      if (codec === undefined) throw new UsageError(`${constraintChoice.flag}: a constraint works on the tokens' text; ${noTokenizer(opened.checkpoint)}`);
+      constraint = compileFor(constraintChoice, codec, model.config.vocabSize);
+    }
     const cache = cacheFor(model, prompt.length, sampling.maxTokens, args.flags["allow-context-overflow"]);
-    const run = generate(model, prompt, { maxTokens: sampling.maxTokens, sampler: sampling.sampler, eos: codec?.eos ?? [], cache });
+    const speculative = await speculativeFrom(args.flags, opened, codec, cache.capacity);
+    const run = generate(model, prompt, {
+      maxTokens: sampling.maxTokens, sampler: sampling.sampler, eos: codec?.eos ?? [], cache,
+      ...(constraint !== undefined ? { constraint } : {}),
+      ...speculative?.options,
+    });
 
     const { json } = args.flags;
     const decoder = codec?.decoder();
@@ -103,11 +122,21 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
     }
     const rest = decoder?.flush() ?? "";
     out += rest;
+    const summary = speculative !== undefined
+      ? summarize(speculative, run.stats, measureTargetStepMs(model, cache, sampling.sampler, run.history, prompt.length))
+      : undefined;
     if (json) {
-      io.stdout.write(`${JSON.stringify({ prompt, tokens, ...(decoder ? { text: out } : {}), sampling: sampling.describe, stats: run.stats })}\n`);
+      io.stdout.write(`${JSON.stringify({
+        prompt, tokens, ...(decoder ? { text: out } : {}), sampling: sampling.describe, stats: run.stats,
+        ...(summary !== undefined ? { speculative: summary } : {}),
+        ...(constraintChoice !== undefined ? { constraint: constraintChoice.flag } : {}),
+      })}\n`);
     } else {
       io.stdout.write(`${rest}\n`);
-      io.stderr.write(`${formatStats(run.stats)} | sampling: ${sampling.describe}\n`);
+      const parts = [formatStats(run.stats), `sampling: ${sampling.describe}`];
+      if (constraintChoice !== undefined) parts.push(`constraint: ${constraintChoice.flag}`);
+      if (summary !== undefined) parts.push(formatSpeculative(summary, run.stats));
+      io.stderr.write(`${parts.join(" | ")}\n`);
     }
     return 0;
   } finally {
@@ -117,8 +146,10 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
 
 export const generateCommand = defineCommand({
   path: ["generate"],
-  summary: "Continue a prompt, streaming tokens; then print prompt/generation tokens/s and time to first token",
-  usage: 'generate [--model FILE] [--lora DIR[:scale]]... [--tokenizer FILE] [sampling flags] [--allow-context-overflow] "PROMPT" | --ids 1,2,3',
+  summary: "Continue a prompt, streaming tokens (optionally constrained, or sped up by a draft); then print prompt/generation tokens/s and time to first token",
+  usage:
+    'generate [--model FILE] [--lora DIR[:scale]]... [--tokenizer FILE] [sampling flags] [--draft-model FILE [--draft-max N] [--draft-min N] [--draft-p-min P] | --lookup N] ' +
+    '[--json-schema FILE | --json-object | --grammar FILE.gbnf | --regex RE | --choice a,b,c] [--allow-context-overflow] [--json] "PROMPT" | --ids 1,2,3',
   flags: FLAGS,
   positionals: { min: 0, max: 1 },
   run,

@@ -7,7 +7,9 @@ import { evalLogitsCommand } from "./eval-logits";
 import { benchCommand } from "./bench";
 import { trainCommand } from "./train";
 import { evalPplCommand } from "./eval-ppl";
+import { evalQuantCommand } from "./eval-quant";
 import { exportCommand } from "./export";
+import { quantizeCommand } from "./quantize";
 import { serveCommand } from "./serve";
 import { loraTrainCommand } from "./lora-train";
 import { loraExportCommand, loraMergeCommand } from "./lora-merge";
@@ -23,7 +25,9 @@ export const COMMANDS: readonly Command[] = [
   benchCommand,
   trainCommand,
   evalPplCommand,
+  evalQuantCommand,
   exportCommand,
+  quantizeCommand,
   serveCommand,
   loraTrainCommand,
   loraMergeCommand,

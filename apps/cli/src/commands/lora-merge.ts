@@ -2,7 +2,6 @@ import { existsSync } from "node:fs";
 import { mergedWeights, type AdapterUse } from "@zero-llm/lora";
 import { readPeftAdapter, writeGgufAdapter } from "@zero-llm/lora/node";
 import { jsBackend } from "@zero-llm/tensor";
-import { Model } from "@zero-llm/transformer";
 import { openCheckpoint } from "@zero-llm/transformer/node";
 import { UsageError, defineCommand, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
 import { checkExportFlags, writeExport } from "./export";
@@ -35,7 +34,9 @@ async function merge(args: ParsedArgs<typeof MERGE_FLAGS>, io: CommandIO): Promi
   const target = await checkExportFlags(args.flags.out, type, args.flags.force);
   const checkpoint = await openCheckpoint(modelFile(args.flags.model), { backend: jsBackend });
   const uses: AdapterUse[] = await readLoraChoices(values, checkpoint.model.config);
-  const merged = new Model(checkpoint.model.config, mergedWeights(checkpoint.model, uses));
+  // the adapted matrices come back f32; any other matrix of a quantized base is decoded too, as
+  // zllm export does (the merged model can be quantized again with zllm quantize)
+  const merged = { config: checkpoint.model.config, weights: mergedWeights(checkpoint.model, uses).expanded() };
   const line = await writeExport(args.flags.out ?? "", target, type, checkpoint, merged, io);
   const what = uses.map(({ adapter, scale = 1 }, i) => `${parseLoraValue(values[i] ?? "").path} (${adapter.modules.size} modules, scale ${scale})`).join(", ");
   io.stdout.write(`${line}; merged ${what}\n`);

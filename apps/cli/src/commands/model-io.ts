@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { AdapterUse } from "@zero-llm/lora";
 import { createWasmBackend, jsBackend, type Backend, type WasmBackend } from "@zero-llm/tensor";
 import { createStreamDecoder, fromGgufMetadata, fromTokenizerJson, SpmTokenizer, type StreamDecoder, type Tokenizer } from "@zero-llm/tokenizer-bpe";
-import type { Checkpoint, KVCache, Model } from "@zero-llm/transformer";
+import { KV_TYPE_NAMES, type Checkpoint, type KVCache, type KVTypeName, type Model } from "@zero-llm/transformer";
 import { openCheckpoint } from "@zero-llm/transformer/node";
 import { CliError, UsageError, type FlagTable, type IntegerListFlag, type ParsedArgs } from "../command";
 import { adaptedModel, describeAdapters } from "./lora-io";
@@ -39,7 +39,16 @@ export const MODEL_FLAGS = {
   model: { type: "string", description: "checkpoint: GGUF file, llama2.c .bin, or Hugging Face directory (config.json + model.safetensors); default the embedded model (models/default)" },
   backend: { type: "string", description: "kernels: wasm (SIMD, default when available) or js (reference)", choices: ["wasm", "js"] },
   threads: { type: "number", description: "threads for the wasm backend (default 2)", integer: true, min: 1, max: 64 },
+  ...({
+    "cache-type-k": { type: "string", description: "KV cache element type of the keys (llama.cpp's --cache-type-k): f32 (default), f16, q8_0, q4_0, q4_1", choices: KV_TYPE_NAMES },
+    "cache-type-v": { type: "string", description: "KV cache element type of the values, independent of the keys (no other mode needed): f32 (default), f16, q8_0, q4_0, q4_1", choices: KV_TYPE_NAMES },
+  } as const),
 } as const satisfies FlagTable;
+
+/** The KV element types --cache-type-k / --cache-type-v chose (f32 where not given), as ModelOptions.cacheTypes. */
+export function cacheTypesOf(flags: Pick<ModelChoice, "cache-type-k" | "cache-type-v">): { kType: KVTypeName; vType: KVTypeName } {
+  return { kType: flags["cache-type-k"] ?? "f32", vType: flags["cache-type-v"] ?? "f32" };
+}
 
 export const CONTEXT_FLAG = {
   "allow-context-overflow": {
@@ -86,6 +95,8 @@ export interface ModelChoice {
   model?: string | undefined;
   backend?: "wasm" | "js" | undefined;
   threads?: number | undefined;
+  "cache-type-k"?: KVTypeName | undefined;
+  "cache-type-v"?: KVTypeName | undefined;
   /** --lora DIR[:scale] values (see lora-io.ts). */
   lora?: string[] | undefined;
 }
@@ -124,7 +135,7 @@ export async function openModel(flags: ModelChoice, maxBatchRows?: number): Prom
   const file = modelFile(flags.model);
   const { backend, note, dispose } = await chooseBackend(flags);
   try {
-    const checkpoint = await openCheckpoint(file, { backend, ...(maxBatchRows ? { maxBatchRows } : {}) });
+    const checkpoint = await openCheckpoint(file, { backend, cacheTypes: cacheTypesOf(flags), ...(maxBatchRows ? { maxBatchRows } : {}) });
     const opened = { checkpoint, backend, ...(note ? { backendNote: note } : {}), dispose };
     const { model, uses } = await adaptedModel(checkpoint.model, flags.lora);
     if (uses.length === 0) return opened;

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { createServer, defaultId, loadServedModel, type ServedModel } from "@zero-llm/serve";
 import { CliError, UsageError, defineCommand, type Command, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
-import { DEFAULT_MODEL_PATH, MODEL_FLAGS, chooseBackend, modelFile } from "./model-io";
+import { DEFAULT_MODEL_PATH, MODEL_FLAGS, cacheTypesOf, chooseBackend, modelFile } from "./model-io";
 
 /**
  * `zllm serve`: the OpenAI-compatible server (@zero-llm/serve) on the given models, until SIGINT
@@ -21,6 +21,8 @@ export const SERVE_FLAGS = {
   },
   backend: MODEL_FLAGS.backend,
   threads: MODEL_FLAGS.threads,
+  "cache-type-k": MODEL_FLAGS["cache-type-k"],
+  "cache-type-v": MODEL_FLAGS["cache-type-v"],
   host: { type: "string", description: "address to listen on (0.0.0.0: every interface)", default: "127.0.0.1" },
   port: { type: "number", description: "TCP port (0: any free port)", integer: true, min: 0, max: 65535, default: 8080 },
   parallel: { type: "number", description: "sequences decoded together (the batch); the KV-cache budget holds this many full contexts", integer: true, min: 1, max: 256, default: 8 },
@@ -72,7 +74,7 @@ async function runServe(args: ParsedArgs<typeof SERVE_FLAGS>, io: CommandIO, sig
     const prefillChunk = 64;
     const models: ServedModel[] = [];
     for (const { id, file } of specs) {
-      const served = await loadServedModel(file, { id, backend, maxBatchRows: Math.max(parallel, prefillChunk) });
+      const served = await loadServedModel(file, { id, backend, maxBatchRows: Math.max(parallel, prefillChunk), cacheTypes: cacheTypesOf(args.flags) });
       if (ctx !== undefined && ctx > served.model.config.seqLen) {
         throw new UsageError(`--ctx: expected at most ${served.model.config.seqLen} tokens (the context of model ${id}), found ${ctx}`);
       }

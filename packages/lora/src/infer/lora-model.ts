@@ -1,5 +1,5 @@
 import { F32Linear } from "@zero-llm/tensor";
-import { Model, Weights, type KVCache, type PrefillOptions, type PrefillResult } from "@zero-llm/transformer";
+import { Model, Weights, type KVCache, type KVCacheOptions, type PrefillOptions, type PrefillResult } from "@zero-llm/transformer";
 import { LoraError } from "../errors";
 import { linearModules } from "../modules";
 import { AdaptedLinear, AdapterRouter } from "./adapted-linear";
@@ -59,6 +59,11 @@ export class LoraModel extends Model {
       throw new LoraError("BAD_CONFIG", "useAdapters: expected an AdapterSet made by this model's adapterSet(), found one made for another model");
     }
     this.perCache.set(cache, set);
+  }
+
+  /** A cache of the base model's kind: its element types (ModelOptions.cacheTypes) unless `options` says otherwise. */
+  override newCache(options: KVCacheOptions = {}): KVCache {
+    return this.base.newCache(options);
   }
 
   /** The set `cache` runs with: its own, or the default. */

@@ -1,7 +1,8 @@
 import { Rng } from "@zero-llm/tensor";
 import { SamplingError } from "../errors";
 import type { Sampler, SamplerOptions } from "../sampler";
-import type { Drafter, SpeculativeModel } from "./model";
+import type { Constraint, ConstraintState } from "../constrain/constraint";
+import type { ConstrainedPosition, Drafter, SpeculativeModel } from "./model";
 import { SpeculativeVerifier, fixedDistributionSampler } from "./verify";
 
 export interface SpeculativeOptions {
@@ -15,6 +16,15 @@ export interface SpeculativeOptions {
   maxTokens?: number;
   /** Token ids that end generation (not yielded). */
   eos?: readonly number[];
+  /**
+   * Constrained decoding (compileConstraint for the target's vocabulary): every emitted token is
+   * drawn from the target's distribution restricted to what the constraint allows, exactly as
+   * plain constrained decoding draws it, and generation stops as soon as the constraint is
+   * complete (stop reason "grammar"). Drafts the constraint forbids are rejected by the
+   * target's check; a certain proposal (prompt lookup, greedy drafts) is cut before its first
+   * forbidden token, and ModelDrafter masks its own distribution, so few are.
+   */
+  constraint?: Constraint;
 }
 
 export interface SpeculativeStats {
@@ -26,7 +36,7 @@ export interface SpeculativeStats {
   acceptedDraftTokens: number;
   /** Target forward passes (one per round: the drafts and the token after them). */
   targetPasses: number;
-  stopReason: "eos" | "maxTokens" | "contextFull" | "running";
+  stopReason: "eos" | "maxTokens" | "contextFull" | "grammar" | "running";
 }
 
 /**
@@ -53,6 +63,9 @@ export class SpeculativeGeneration implements Iterable<number> {
   };
   /** Prompt and generated ids so far. */
   readonly tokens: number[];
+  /** Where the output stands in `options.constraint` (undefined without one). */
+  readonly constraintState: ConstraintState | undefined;
+  private readonly constraint: Constraint | undefined;
   private readonly sampler: Sampler;
   private readonly rng: Rng;
   private readonly draftMax: number;
@@ -92,13 +105,22 @@ export class SpeculativeGeneration implements Iterable<number> {
     this.sampler = fixedDistributionSampler(sampling, "sampling");
     this.rng = new Rng(sampling.seed ?? 0);
     this.eos = new Set(options.eos ?? []);
+    this.constraint = options.constraint;
+    if (this.constraint !== undefined && this.constraint.vocabSize !== V) {
+      throw new SamplingError(
+        "SAMPLING_VOCAB_MISMATCH",
+        `constraint: expected one compiled for the target's vocabulary of ${V} tokens, found one for ${this.constraint.vocabSize}`,
+      );
+    }
+    this.constraintState = this.constraint?.initialState();
   }
 
   *[Symbol.iterator](): Iterator<number> {
     if (this.started) throw new SamplingError("SAMPLING_BAD_STATE", "speculativeGenerate: a generation can be iterated only once");
     this.started = true;
-    const { target, drafter, tokens, stats } = this;
-    const verifier = new SpeculativeVerifier(target.vocabSize, this.sampler, this.rng);
+    const { target, drafter, tokens, stats, constraint, constraintState: state } = this;
+    const verifier = new SpeculativeVerifier(target.vocabSize, this.sampler, this.rng, constraint);
+    const constrained = constraint !== undefined && state !== undefined ? { constraint, state } : undefined;
     const batch = new Int32Array(this.draftMax + 1);
     stats.promptTokens = tokens.length;
     // the cache holds every committed token but the last
@@ -111,6 +133,10 @@ export class SpeculativeGeneration implements Iterable<number> {
       stats.stopReason = "maxTokens";
       return;
     }
+    if (constrained !== undefined && constrained.constraint.isComplete(constrained.state)) {
+      stats.stopReason = "grammar"; // a constraint that only the empty output satisfies
+      return;
+    }
 
     for (;;) {
       const n = tokens.length;
@@ -120,13 +146,16 @@ export class SpeculativeGeneration implements Iterable<number> {
         return;
       }
       const room = Math.min(this.draftMax, this.maxTokens - stats.generatedTokens - 1, target.capacity - n);
-      let k = room > 0 ? Math.min(drafter.propose(tokens, room), room) : 0;
+      let k = room > 0 ? Math.min(drafter.propose(tokens, room, constrained), room) : 0;
+      // a certain proposal is a function of the text alone, so cutting it where the constraint
+      // forbids a token changes nothing but the wasted verification
+      if (constrained !== undefined && drafter.probs === null) k = allowedPrefix(constrained, drafter.tokens, k);
       if (k < this.draftMin) k = 0;
       batch[0] = tokens[n - 1];
       for (let i = 0; i < k; i++) batch[i + 1] = drafter.tokens[i];
       const rows = target.verify(k === this.draftMax ? batch : batch.subarray(0, k + 1));
       stats.targetPasses++;
-      const accepted = verifier.verify(rows, k, drafter, tokens);
+      const accepted = verifier.verify(rows, k, drafter, tokens, state);
       stats.draftTokens += k;
       stats.acceptedDraftTokens += accepted;
       target.rewind(n + accepted);
@@ -140,6 +169,10 @@ export class SpeculativeGeneration implements Iterable<number> {
         tokens.push(id);
         stats.generatedTokens++;
         yield id;
+        if (verifier.completeAfter === i + 1) {
+          stats.stopReason = "grammar";
+          return;
+        }
         if (stats.generatedTokens >= this.maxTokens) {
           stats.stopReason = "maxTokens";
           return;
@@ -147,4 +180,12 @@ export class SpeculativeGeneration implements Iterable<number> {
       }
     }
   }
+}
+
+/** How many of the first `k` tokens the constraint allows in a row from where the output stands (its state is left as it was). */
+function allowedPrefix({ constraint, state }: ConstrainedPosition, tokens: Int32Array, k: number): number {
+  let n = 0;
+  while (n < k && !constraint.isComplete(state) && constraint.allows(state, tokens[n])) constraint.accept(state, tokens[n++]);
+  if (n > 0) constraint.rollback(state, n);
+  return n;
 }

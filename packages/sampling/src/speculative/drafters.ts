@@ -1,9 +1,10 @@
 import { Rng } from "@zero-llm/tensor";
 import { SamplingError } from "../errors";
-import { Logprobs } from "../logprobs";
+import { expInPlace } from "../portable-math";
 import type { Sampler, SamplerOptions } from "../sampler";
 import { fixedDistributionSampler } from "./verify";
-import { drawFrom, type Drafter, type SpeculativeModel } from "./model";
+import { applyTokenMask } from "../penalties";
+import { drawFrom, type ConstrainedPosition, type Drafter, type SpeculativeModel } from "./model";
 
 export interface ModelDrafterOptions {
   /** How the draft model picks its tokens. Default: greedy (temperature 0), as llama.cpp drafts. */
@@ -35,11 +36,13 @@ export class ModelDrafter implements Drafter {
   private readonly q: Float64Array;
   private readonly row: Float32Array;
   private readonly one = new Int32Array(1);
-  /** The draft's own confidence in a token, for pMin. */
-  private readonly confidence = new Logprobs(0);
+  /** A block of exponents for confident(). */
+  private readonly block = new Float64Array(64);
   /** The tokens in the draft model's cache, in order. */
   private readonly cached: number[] = [];
   private readonly history: number[] = [];
+  /** The constraint's mask at the position being drafted (allocated on first use). */
+  private allowed: Uint32Array | null = null;
 
   constructor(private readonly model: SpeculativeModel, options: ModelDrafterOptions = {}) {
     this.vocabSize = model.vocabSize;
@@ -58,7 +61,7 @@ export class ModelDrafter implements Drafter {
     }
   }
 
-  propose(sequence: readonly number[], max: number): number {
+  propose(sequence: readonly number[], max: number, constrained?: ConstrainedPosition): number {
     const V = this.vocabSize;
     if (this.tokens.length < max) {
       this.tokens = new Int32Array(max);
@@ -70,25 +73,70 @@ export class ModelDrafter implements Drafter {
     for (const t of sequence) history.push(t);
     let last = sequence[sequence.length - 1];
     let count = 0;
-    while (count < max && this.model.length < this.model.capacity) {
-      this.one[0] = last;
-      const logits = this.model.verify(this.one);
-      this.cached.push(last);
-      for (let x = 0; x < V; x++) this.row[x] = logits[x];
-      this.sampler.probabilities(this.q, this.row, history);
-      this.rng.uniformInto(this.u, 0);
-      const d = drawFrom(this.q, 0, V, this.u);
-      if (this.pMin > 0) {
-        this.confidence.compute(this.row, d);
-        if (Math.exp(this.confidence.chosenLogprob) < this.pMin) break;
+    // drafts under a constraint move its state forward; it is rolled back before returning
+    let moved = 0;
+    try {
+      while (count < max && this.model.length < this.model.capacity) {
+        // a complete output (or one past EOS) has nothing left to draft
+        if (constrained !== undefined && constrained.constraint.isComplete(constrained.state)) break;
+        this.one[0] = last;
+        const logits = this.model.verify(this.one);
+        this.cached.push(last);
+        for (let x = 0; x < V; x++) this.row[x] = logits[x];
+        if (constrained !== undefined) {
+          const { constraint, state } = constrained;
+          if (this.allowed === null || this.allowed.length < constraint.maskWords) this.allowed = constraint.createMask();
+          if (constraint.mask(state, this.allowed) === 0) break; // the vocabulary cannot go on here
+          // q is the draft's distribution among the tokens the constraint allows
+          applyTokenMask(this.row, this.allowed);
+        }
+        this.sampler.probabilities(this.q, this.row, history);
+        this.rng.uniformInto(this.u, 0);
+        const d = drawFrom(this.q, 0, V, this.u);
+        if (this.pMin > 0 && !this.confident(d)) break;
+        this.tokens[count] = d;
+        if (this.probs !== null) this.probs.set(this.q, count * V);
+        count++;
+        history.push(d);
+        last = d;
+        if (constrained !== undefined) {
+          constrained.constraint.accept(constrained.state, d);
+          moved++;
+        }
       }
-      this.tokens[count] = d;
-      if (this.probs !== null) this.probs.set(this.q, count * V);
-      count++;
-      history.push(d);
-      last = d;
+    } finally {
+      if (constrained !== undefined && moved > 0) constrained.constraint.rollback(constrained.state, moved);
     }
     return count;
+  }
+
+  /**
+   * Whether the draft gives `d` at least probability pMin at temperature 1 over its (masked)
+   * row: p(d) = 1 / Σ_x exp(l_x − l_d) ≥ pMin, i.e. Σ_x exp(l_x − l_d) ≤ 1 / pMin. The sum runs in
+   * blocks of 64 terms and stops as soon as it passes 1 / pMin, so an unsure token (the case
+   * that ends a draft) costs a few blocks rather than the whole vocabulary; terms below e^−40
+   * are left out (even 10⁶ of them add 4·10⁻¹², nothing a threshold can see).
+   */
+  private confident(d: number): boolean {
+    const row = this.row, block = this.block;
+    const ld = row[d], limit = 1 / this.pMin;
+    let sum = 0, m = 0;
+    for (let x = 0; x < row.length; x++) {
+      const diff = row[x] - ld;
+      if (!(diff >= -40)) continue; // −Infinity (masked) too
+      block[m++] = diff;
+      if (m === block.length || x === row.length - 1) {
+        expInPlace(block, m);
+        for (let i = 0; i < m; i++) sum += block[i];
+        m = 0;
+        if (sum > limit) return false;
+      }
+    }
+    if (m > 0) {
+      expInPlace(block, m);
+      for (let i = 0; i < m; i++) sum += block[i];
+    }
+    return sum <= limit;
   }
 
   /** Makes the draft cache hold sequence[0 .. n − 1): the last token is fed with the next proposal. */

@@ -1,3 +1,5 @@
+import type { Constraint, ConstraintState } from "../constrain/constraint";
+
 /**
  * What speculative decoding needs from a model (the target, and a draft model): a sequence in a
  * KV cache that grows by several tokens in one forward pass and can be cut back.
@@ -30,15 +32,28 @@ export interface SpeculativeModel {
   rewind(length: number): void;
 }
 
+/**
+ * The constraint an output is under and where the committed text stands in it. A drafter may
+ * move `state` forward while it drafts (accept, mask) but must leave it as it found it
+ * (`constraint.rollback(state, n)`).
+ */
+export interface ConstrainedPosition {
+  readonly constraint: Constraint;
+  readonly state: ConstraintState;
+}
+
 /** Where draft tokens come from: a small model (ModelDrafter), the text itself (PromptLookupDrafter), anything else. */
 export interface Drafter {
   /** Vocabulary size, when the drafter has one (a draft model): checked against the target's before generation. */
   readonly vocabSize?: number;
   /**
    * Proposes up to `max` tokens to follow `sequence` (prompt and generated tokens) into
-   * `tokens`; returns how many. May propose fewer, or none.
+   * `tokens`; returns how many. May propose fewer, or none. Under a constraint, `constrained`
+   * says where the output stands: a drafter that draws its tokens may mask its distribution
+   * with it (its q is then the masked one), so that fewer drafts are rejected; ignoring it is
+   * allowed (the target's check rejects a token the constraint forbids).
    */
-  propose(sequence: readonly number[], max: number): number;
+  propose(sequence: readonly number[], max: number, constrained?: ConstrainedPosition): number;
   /** The proposed tokens. */
   readonly tokens: Int32Array;
   /**

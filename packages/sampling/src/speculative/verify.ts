@@ -1,6 +1,7 @@
 import type { Rng } from "@zero-llm/tensor";
 import { SamplingError } from "../errors";
 import { Sampler, type SamplerOptions } from "../sampler";
+import type { Constraint, ConstraintState } from "../constrain/constraint";
 import { drawFrom, type Drafter } from "./model";
 
 /**
@@ -26,35 +27,66 @@ export class SpeculativeVerifier {
   private readonly residual: Float64Array;
   private readonly row: Float32Array;
   private readonly u = new Float64Array(1);
-  /** The token emitted after the accepted drafts (the correction, or the bonus). */
+  /** The constraint's allowed tokens at the current position (when there is a constraint). */
+  private readonly allowed: Uint32Array | undefined;
+  /** The token emitted after the accepted drafts (the correction, or the bonus); −1 when a constraint completed before it. */
   next = -1;
+  /**
+   * Under a constraint: how many of the emitted tokens (accepted drafts, then `next`) complete
+   * it — the output is finished after that many (0 < completeAfter ≤ accepted + 1) — or −1.
+   */
+  completeAfter = -1;
 
-  constructor(readonly vocabSize: number, private readonly sampler: Sampler, private readonly rng: Rng) {
+  constructor(
+    readonly vocabSize: number, private readonly sampler: Sampler, private readonly rng: Rng, private readonly constraint?: Constraint,
+  ) {
     this.p = new Float64Array(vocabSize);
     this.residual = new Float64Array(vocabSize);
     this.row = new Float32Array(vocabSize);
+    if (constraint !== undefined) {
+      if (constraint.vocabSize !== vocabSize) {
+        throw new SamplingError(
+          "SAMPLING_VOCAB_MISMATCH",
+          `constraint: expected one compiled for the target's vocabulary of ${vocabSize} tokens, found one for ${constraint.vocabSize}`,
+        );
+      }
+      this.allowed = constraint.createMask();
+    }
   }
 
   /**
    * rows: the target's logits [k + 1, vocab] for [last, d₁ … d_k]; the drafts and their q from
    * `drafter`; `history`: the committed tokens (extended by the drafts while judging, then
    * restored). Returns how many drafts were accepted; the token after them is in `next`.
+   *
+   * Under a constraint, `state` is where the committed text stands: p at each position is the
+   * target's distribution restricted to what the constraint allows there (the mask step of the
+   * chain, as plain constrained decoding samples), so a draft the constraint forbids has p = 0
+   * and is rejected, and the replacement is always allowed. `state` ends past the accepted
+   * drafts and `next`.
    */
-  verify(rows: Float32Array, k: number, drafter: Drafter, history: number[]): number {
+  verify(rows: Float32Array, k: number, drafter: Drafter, history: number[], state?: ConstraintState): number {
     const V = this.vocabSize;
     const { p, residual, u } = this;
     const q = drafter.probs;
     const committed = history.length;
+    this.completeAfter = -1;
     let accepted = 0;
     try {
       for (; accepted < k; accepted++) {
-        this.targetDistribution(rows, accepted, history);
+        this.targetDistribution(rows, accepted, history, state);
         const d = drafter.tokens[accepted];
         const qd = q === null ? 1 : q[accepted * V + d];
         this.rng.uniformInto(u, 0);
         // u < p(d)/q(d), written without the division (q(d) > 0: d was drawn from q)
         if (u[0] * qd < p[d]) {
           history.push(d);
+          this.advance(state, d, accepted + 1);
+          // the output ends with this draft (complete, or past EOS): what follows is never emitted
+          if (this.completeAfter > 0) {
+            this.next = -1;
+            return accepted + 1;
+          }
           continue;
         }
         // rejected: the replacement comes from the positive part of p − q
@@ -67,24 +99,38 @@ export class SpeculativeVerifier {
         this.rng.uniformInto(u, 0);
         // total > 0 whenever p(d) < q(d); only rounding could leave nothing, and then p itself is the answer
         this.next = total > 0 ? drawFrom(residual, 0, V, u, total) : drawFrom(p, 0, V, u);
+        this.advance(state, this.next, accepted + 1);
         return accepted;
       }
       // every draft accepted: one more token from the target's last row
-      this.targetDistribution(rows, k, history);
+      this.targetDistribution(rows, k, history, state);
       this.rng.uniformInto(u, 0);
       this.next = drawFrom(p, 0, V, u);
+      this.advance(state, this.next, k + 1);
       return k;
     } finally {
       history.length = committed;
     }
   }
 
-  /** p = the target sampler's distribution for logits row i, given the history so far. */
-  private targetDistribution(rows: Float32Array, i: number, history: readonly number[]): void {
+  /** p = the target sampler's distribution for logits row i, given the history so far (and the constraint's mask). */
+  private targetDistribution(rows: Float32Array, i: number, history: readonly number[], state: ConstraintState | undefined): void {
     const V = this.vocabSize;
     // copied, not viewed: a subarray is an allocation per row
     for (let x = 0, o = i * V; x < V; x++) this.row[x] = rows[o + x];
-    this.sampler.probabilities(this.p, this.row, history);
+    if (state !== undefined && this.constraint !== undefined && this.allowed !== undefined) {
+      this.constraint.mask(state, this.allowed);
+      this.sampler.probabilities(this.p, this.row, history, this.allowed);
+    } else {
+      this.sampler.probabilities(this.p, this.row, history);
+    }
+  }
+
+  /** Moves the constraint past an emitted token (p > 0 there, so the mask allowed it); notes when it completes. */
+  private advance(state: ConstraintState | undefined, token: number, emitted: number): void {
+    if (state === undefined || this.constraint === undefined) return;
+    this.constraint.accept(state, token);
+    if (this.completeAfter < 0 && this.constraint.isComplete(state)) this.completeAfter = emitted;
   }
 }
 

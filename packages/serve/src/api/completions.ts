@@ -1,11 +1,12 @@
 import { ServeError } from "../errors";
-import { SseStream, sendError, sendJson } from "../http/respond";
+import { ChunkTemplate, SseStream, sendError, sendJson } from "../http/respond";
 import type { ServedModel } from "../model/load";
 import { readStreamOptions } from "./chat";
 import { fitContext, resolveModel, responseId, type RouteContext } from "./context";
 import { Fields, invalidType, invalidValue, missing, type Json } from "./fields";
 import { runGeneration, usageOf, type PromptRun } from "./generate";
 import { completionLogprobs } from "./logprobs";
+import { planOutput, readResponseFormat } from "./output";
 import { readGenerationParams } from "./sampling";
 
 /**
@@ -13,14 +14,16 @@ import { readGenerationParams } from "./sampling";
  * strings, an array of token ids or an array of such arrays; each prompt gets `n` choices,
  * indexed prompt-major as OpenAI does. Text prompts are tokenized with special tokens recognised
  * ("<|endoftext|>" in the text is that token, as llama.cpp's server reads it) and the model's bos
- * in front when it uses one.
+ * in front when it uses one. `response_format` (JSON, a JSON Schema) is honoured here too, an
+ * extension: OpenAI's legacy endpoint has no such field.
  */
 export function completions(ctx: RouteContext): void {
   const f = Fields.of(ctx.body);
   const slot = resolveModel(ctx.models, f.string("model"));
   const { served, engine } = slot;
   const prompts = readPrompts(f, served);
-  const params = readGenerationParams(f, "completions", served.model.config.vocabSize);
+  const params = readGenerationParams(f, "completions", served);
+  const plan = planOutput(served, slot.constraints, readResponseFormat(f), undefined);
   const stream = f.boolean("stream") ?? false;
   const includeUsage = readStreamOptions(f, stream);
   const echo = f.boolean("echo") ?? false;
@@ -41,8 +44,15 @@ export function completions(ctx: RouteContext): void {
   const echoed = (promptIndex: number): string => (echo ? prompts[promptIndex].text : "");
   // streamed logprobs count text offsets per choice as the text goes out
   const streamedChars = new Map<number, number>();
+  // a content chunk per token: serialized once per choice, the text spliced in
+  const templates = new Map<number, ChunkTemplate>();
+  const textChunk = (index: number): ChunkTemplate => {
+    let t = templates.get(index);
+    if (!t) templates.set(index, (t = new ChunkTemplate((text) => ({ ...head, choices: [{ text, index, logprobs: null, finish_reason: null }], ...usageField }))));
+    return t;
+  };
 
-  const choices = runGeneration(ctx, slot, runs, params, params.stop, {
+  const choices = runGeneration(ctx, slot, runs, params, plan, params.stop, {
     admitted: () => {
       if (!sse) return;
       sse.open();
@@ -55,9 +65,13 @@ export function completions(ctx: RouteContext): void {
     },
     delta: (choice, text, logprobs) => {
       if (!sse) return;
+      if (!withLogprobs) {
+        sse.sendSerialized(textChunk(choice.index).with(text));
+        return;
+      }
       const offset = streamedChars.get(choice.index) ?? 0;
       streamedChars.set(choice.index, offset + text.length);
-      const lp = withLogprobs ? completionLogprobs(served.tokenizer, logprobs, offset) : null;
+      const lp = completionLogprobs(served.tokenizer, logprobs, offset);
       sse.send({ ...head, choices: [{ text, index: choice.index, logprobs: lp, finish_reason: null }], ...usageField });
     },
     choiceDone: (choice) => {

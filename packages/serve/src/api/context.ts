@@ -3,12 +3,18 @@ import type { Engine } from "../engine/engine";
 import { ServeError } from "../errors";
 import type { SseOptions } from "../http/respond";
 import type { ServerMetrics } from "../metrics";
+import type { ConstraintCache } from "../model/constraints";
 import type { ServedModel } from "../model/load";
 
-/** A loaded model and the engine that runs it. */
+/**
+ * A loaded model as requests reach it: its weights and tokenizer, the engine that runs it, and
+ * its compiled output constraints. (A per-request adapter, "base+adapter", will resolve to a slot
+ * of its own over the same engine.)
+ */
 export interface ModelSlot {
   readonly served: ServedModel;
   readonly engine: Engine;
+  readonly constraints: ConstraintCache;
 }
 
 /** What a route handler gets: the exchange, the parsed body, the models and the server's limits. */

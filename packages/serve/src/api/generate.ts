@@ -1,21 +1,24 @@
+import { StopConditions, type TokenLogprob } from "@zero-llm/sampling";
 import type { SequenceHandle, SequenceResult } from "../engine/sequence";
 import { ServeError } from "../errors";
+import { RequestChooser } from "./chooser";
 import type { ModelSlot, RouteContext } from "./context";
-import { RequestChooser, type GenerationParams, type TokenLogprob } from "./sampling";
-import { TextStream } from "./text-stream";
+import type { OutputPlan } from "./output";
+import type { GenerationParams } from "./sampling";
 
 /**
  * Runs the choices of one completion request (n per prompt) on the model's engine and turns
  * engine events into text events for the route, which shapes them as chat or completion chunks.
- * Everything the two routes share lives here: seeding each choice, stop strings, logprobs,
- * cancelling every choice when the client leaves or one choice fails, and mapping how a sequence
- * ended onto finish_reason or an error.
+ * Everything the two routes share lives here: seeding each choice, stop strings (matched by
+ * @zero-llm/sampling's StopConditions across token boundaries, on bytes), logprobs, ending a
+ * choice when its constraint is complete, cancelling every choice when the client leaves or one
+ * choice fails, and mapping how a sequence ended onto finish_reason or an error.
  */
 
 /** One choice of a request as it runs. */
 export class Choice {
   readonly chooser: RequestChooser;
-  readonly text: TextStream;
+  readonly stops: StopConditions;
   handle: SequenceHandle | undefined;
   /** All text released so far. */
   content = "";
@@ -28,10 +31,12 @@ export class Choice {
     readonly index: number,
     readonly promptIndex: number,
     params: GenerationParams,
-    text: TextStream,
+    promptLength: number,
+    plan: OutputPlan,
+    stops: readonly string[],
   ) {
-    this.chooser = new RequestChooser(params, index);
-    this.text = text;
+    this.chooser = new RequestChooser(params, index, promptLength, plan.constraint);
+    this.stops = new StopConditions({ stop: stops });
   }
 }
 
@@ -57,13 +62,15 @@ export function runGeneration(
   slot: ModelSlot,
   prompts: readonly PromptRun[],
   params: GenerationParams,
+  plan: OutputPlan,
   stops: readonly string[],
   hooks: GenerationHooks,
 ): Choice[] {
   const { served, engine } = slot;
+  const { tokenizer } = served;
   const choices: Choice[] = [];
   for (let p = 0; p < prompts.length; p++) {
-    for (let i = 0; i < params.n; i++) choices.push(new Choice(p * params.n + i, p, params, new TextStream(served.tokenizer, stops)));
+    for (let i = 0; i < params.n; i++) choices.push(new Choice(p * params.n + i, p, params, prompts[p].ids.length, plan, stops));
   }
   let over = false;
   let admitted = false;
@@ -107,25 +114,26 @@ export function runGeneration(
               choice.logprobs.push(lp);
               pending.push(lp);
             }
-            const text = choice.text.push(id);
+            const text = choice.stops.push(id, tokenizer.tokenBytes(id));
             if (text !== "") {
               choice.content += text;
               hooks.delta(choice, text, pending);
               pending = [];
             }
-            if (choice.text.hitStop) choice.handle?.stop();
+            // a stop string, or a constraint that nothing may follow: the output is complete
+            if (choice.stops.reason === "stop" || choice.chooser.complete) choice.handle?.stop();
           },
           finished: (result) => {
             choice.result = result;
             if (over) return;
             if (result.reason === "stop" || result.reason === "length") {
-              const tail = choice.text.finish();
+              const tail = choice.stops.reason === null ? choice.stops.finish() : "";
               if (tail !== "" || pending.length > 0) {
                 choice.content += tail;
                 hooks.delta(choice, tail, pending);
                 pending = [];
               }
-              choice.finishReason = choice.text.hitStop ? "stop" : result.reason;
+              choice.finishReason = choice.stops.reason === "stop" ? "stop" : result.reason;
               hooks.choiceDone(choice);
               if (--remaining === 0) end(undefined);
               return;

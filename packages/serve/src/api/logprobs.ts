@@ -1,24 +1,16 @@
+import { toOpenAI, type TokenLogprob } from "@zero-llm/sampling";
 import { decodeUtf8, type Tokenizer } from "@zero-llm/tokenizer-bpe";
 import type { Json } from "./fields";
-import type { TokenLogprob } from "./sampling";
 
 /**
- * Logprobs in the two shapes OpenAI returns them. A token's `token` is its text (a token that
- * holds part of a UTF-8 character shows U+FFFD there; `bytes` has its exact bytes).
+ * Logprobs (computed by @zero-llm/sampling's Logprobs over the model's raw logits) in the two
+ * shapes OpenAI returns them. A token's `token` is its text (a token that holds part of a UTF-8
+ * character shows U+FFFD there; `bytes` has its exact bytes).
  */
-
-function tokenString(tokenizer: Tokenizer, id: number): { token: string; bytes: number[] } {
-  const bytes = tokenizer.tokenBytes(id);
-  return { token: decodeUtf8(bytes), bytes: Array.from(bytes) };
-}
 
 /** Chat: `{ token, logprob, bytes, top_logprobs: [{ token, logprob, bytes }] }`. */
 export function tokenJson(tokenizer: Tokenizer, t: TokenLogprob): Json {
-  return {
-    ...tokenString(tokenizer, t.id),
-    logprob: t.logprob,
-    top_logprobs: t.top.map((alt) => ({ ...tokenString(tokenizer, alt.id), logprob: alt.logprob })),
-  };
+  return { ...toOpenAI(t, (id) => tokenizer.tokenBytes(id)) };
 }
 
 /**
@@ -33,12 +25,12 @@ export function completionLogprobs(tokenizer: Tokenizer, list: readonly TokenLog
   const textOffset: number[] = [];
   let at = offset;
   for (const t of list) {
-    const { token } = tokenString(tokenizer, t.id);
+    const token = decodeUtf8(tokenizer.tokenBytes(t.id));
     tokens.push(token);
     tokenLogprobs.push(t.logprob);
     const alts: Record<string, number> = {};
     for (const alt of t.top) {
-      const text = tokenString(tokenizer, alt.id).token;
+      const text = decodeUtf8(tokenizer.tokenBytes(alt.id));
       if (!(text in alts)) alts[text] = alt.logprob;
     }
     top.push(alts);

@@ -1,21 +1,19 @@
-import { randomInt } from "node:crypto";
-import { Sampler } from "@zero-llm/sampling";
-import type { TokenChooser } from "../engine/sequence";
-import { ServeError } from "../errors";
+import { DRY_DEFAULT_BREAKERS, dryBreakersFromStrings, type SamplerOptions } from "@zero-llm/sampling";
+import type { ServedModel } from "../model/load";
 import { invalidType, invalidValue, isObject, type Fields } from "./fields";
 
 /**
- * The request → sampler mapping: every field that shapes which token comes next is read and
- * turned into a TokenChooser here, and nowhere else. (Round 2 swaps @zero-llm/sampling's full
- * chain, its logprobs and stop-string matcher, and constrained decoding for response_format and
- * tools in behind the same two functions.)
+ * The request → sampler mapping: every field that shapes which token comes next is read here
+ * and becomes the options of @zero-llm/sampling's `Sampler` (llama.cpp's chain, in its order):
  *
- * Order, per token, on a copy of the model's logits:
- *   logit_bias (added) → presence / frequency penalties (OpenAI's formula, over the generated
- *   tokens) → @zero-llm/sampling's Sampler: repeat_penalty (over prompt + generated) →
- *   temperature → top_k → top_p → min_p → a draw from the request's seeded stream.
- * Logprobs are those of the model's own distribution (log-softmax of the raw logits, before any
- * of the above), as vLLM and OpenAI report them.
+ *   constraint mask (response_format, tools) → logit_bias → penalties: repeat_penalty over the
+ *   last repeat_last_n tokens of prompt + output, frequency / presence over the output only
+ *   (OpenAI's rule) → DRY → top_k → typical_p → top_p → min_p → XTC → temperature → a draw
+ *   from the choice's seeded stream (or Mirostat 2.0 in place of top_k … XTC).
+ *
+ * Beside OpenAI's fields, llama.cpp server's names for the rest of the chain are accepted as
+ * documented extensions. Logprobs are those of the model's own distribution (the raw logits,
+ * before any of the above), as OpenAI documents them.
  */
 
 export interface GenerationParams {
@@ -26,73 +24,97 @@ export interface GenerationParams {
   stop: string[];
   /** The seed of choice 0 (choice i uses seed + i); undefined: random. */
   seed: number | undefined;
-  temperature: number;
-  topP: number;
-  topK: number;
-  minP: number;
-  repeatPenalty: number;
-  presencePenalty: number;
-  frequencyPenalty: number;
-  logitBias: ReadonlyMap<number, number>;
+  /** The Sampler's settings, but for the per-choice seed and the prompt length. */
+  sampler: Omit<SamplerOptions, "seed" | "frequencyPresenceFrom">;
   /** Top alternatives to report with each token's logprob; undefined: no logprobs. */
   logprobs: number | undefined;
 }
 
-/** OpenAI's limits: up to 4 stop sequences, 20 top logprobs (chat) or 5 (completions). */
+/** OpenAI's limits: up to 4 stop sequences, 16 choices (ours). */
 export const MAX_STOP = 4;
 export const MAX_N = 16;
 
-export function readGenerationParams(f: Fields, kind: "chat" | "completions", vocabSize: number): GenerationParams {
-  rejectUnenforceable(f);
+export function readGenerationParams(f: Fields, kind: "chat" | "completions", served: ServedModel): GenerationParams {
+  rejectUnsupported(f, kind);
   const maxTokens = readMaxTokens(f, kind);
   const n = f.number("n", { integer: true, min: 1, max: MAX_N }) ?? 1;
+  return { maxTokens, n, stop: readStop(f), seed: readSeed(f), sampler: readChain(f, served), logprobs: readLogprobs(f, kind) };
+}
+
+/** Fields no model here can honour: a 400 naming them, never silently ignored. */
+function rejectUnsupported(f: Fields, kind: "chat" | "completions"): void {
+  if (f.has("functions") || f.has("function_call")) {
+    f.unsupported(f.has("functions") ? "functions" : "function_call", "(the deprecated function calling) is not supported: use tools and tool_choice");
+  }
   if (kind === "completions") {
+    const n = f.number("n", { integer: true, min: 1, max: MAX_N }) ?? 1;
     const bestOf = f.number("best_of", { integer: true, min: 1 });
     if (bestOf !== undefined && bestOf !== n) f.unsupported("best_of", `(ranking ${bestOf} candidates) is not supported: leave it out or equal to n (${n})`);
     const suffix = f.string("suffix");
     if (suffix !== undefined && suffix !== "") f.unsupported("suffix", "(fill-in-the-middle) is not supported by these models");
+    if (f.has("tools")) f.unsupported("tools", "are a chat feature: send them to /v1/chat/completions");
   }
+}
+
+/** The chain's settings, OpenAI's fields and llama.cpp server's extensions. */
+function readChain(f: Fields, served: ServedModel): GenerationParams["sampler"] {
   const repeat = f.number("repeat_penalty", { above: 0, max: 100 });
   const repetition = f.number("repetition_penalty", { above: 0, max: 100 });
   if (repeat !== undefined && repetition !== undefined && repeat !== repetition) {
     throw invalidValue("repetition_penalty", `the same value as repeat_penalty (${repeat}), of which it is an alias`, repetition);
   }
-  return {
-    maxTokens,
-    n,
-    stop: readStop(f),
-    seed: readSeed(f),
+  const mirostat = f.number("mirostat", { integer: true, min: 0, max: 2 }) ?? 0;
+  if (mirostat === 1) f.unsupported("mirostat", "1 (Mirostat 1.0) is not implemented: use 2 (Mirostat 2.0) or 0");
+  const dryMultiplier = f.number("dry_multiplier", { min: 0, max: 100 }) ?? 0;
+  const options: GenerationParams["sampler"] = {
     temperature: f.number("temperature", { min: 0, max: 2 }) ?? 1,
-    topP: f.number("top_p", { above: 0, max: 1 }) ?? 1,
     topK: f.number("top_k", { integer: true, min: 0 }) ?? 0,
+    topP: f.number("top_p", { above: 0, max: 1 }) ?? 1,
     minP: f.number("min_p", { min: 0, max: 1 }) ?? 0,
-    repeatPenalty: repeat ?? repetition ?? 1,
+    typicalP: f.number("typical_p", { above: 0, max: 1 }) ?? 1,
+    minKeep: f.number("min_keep", { integer: true, min: 0, max: 1024 }) ?? 1,
+    repetitionPenalty: repeat ?? repetition ?? 1,
+    repetitionWindow: readWindow(f, "repeat_last_n"),
     presencePenalty: f.number("presence_penalty", { min: -2, max: 2 }) ?? 0,
     frequencyPenalty: f.number("frequency_penalty", { min: -2, max: 2 }) ?? 0,
-    logitBias: readLogitBias(f, vocabSize),
-    logprobs: readLogprobs(f, kind),
+    xtcProbability: f.number("xtc_probability", { min: 0, max: 1 }) ?? 0,
+    xtcThreshold: f.number("xtc_threshold", { min: 0, max: 1 }) ?? 0.1,
+    mirostat: mirostat === 2 ? 2 : 0,
+    mirostatTau: f.number("mirostat_tau", { min: 0, max: 100 }) ?? 5,
+    mirostatEta: f.number("mirostat_eta", { min: 0, max: 1 }) ?? 0.1,
+    dryMultiplier,
+    dryBase: f.number("dry_base", { min: 1, max: 100 }) ?? 1.75,
+    dryAllowedLength: f.number("dry_allowed_length", { integer: true, min: 0, max: 1 << 20 }) ?? 2,
+    dryWindow: readWindow(f, "dry_penalty_last_n"),
   };
+  const logitBias = readLogitBias(f, served.model.config.vocabSize);
+  if (logitBias.size > 0) options.logitBias = logitBias;
+  const breakers = readDryBreakers(f, served, dryMultiplier > 0);
+  if (breakers.length > 0) options.dryBreakers = breakers;
+  return options;
 }
 
-/** response_format and tools need constrained decoding (@zero-llm/sampling, next round): a 400 until then. */
-function rejectUnenforceable(f: Fields): void {
-  const format = f.object("response_format");
-  if (format) {
-    const type = format.choice("type", ["text", "json_object", "json_schema"]);
-    if (type === undefined) throw invalidValue("response_format.type", "one of 'text', 'json_object', 'json_schema'", undefined);
-    if (type !== "text") {
-      f.unsupported("response_format", `of type '${type}' cannot be enforced by this server yet (constrained decoding is not wired in); use 'text'`);
-    }
+/** llama.cpp's `*_last_n`: the last n tokens; -1 (or absent) the whole history; 0 turns the step off. */
+function readWindow(f: Fields, key: string): number {
+  const n = f.number(key, { integer: true, min: -1 });
+  return n === undefined || n === -1 ? Infinity : n;
+}
+
+/** dry_sequence_breakers: strings, as token sequences of this model; llama.cpp's defaults when DRY is on and none are given. */
+function readDryBreakers(f: Fields, served: ServedModel, on: boolean): number[][] {
+  const list = f.array("dry_sequence_breakers");
+  const strings = list === undefined ? (on ? DRY_DEFAULT_BREAKERS : []) : list.map((s, i) => {
+    if (typeof s !== "string") throw invalidType(`dry_sequence_breakers[${i}]`, "a string", s);
+    if (s === "") throw invalidValue(`dry_sequence_breakers[${i}]`, "a non-empty string", s);
+    return s;
+  });
+  if (strings.length === 0) return [];
+  const { tokenizer } = served;
+  try {
+    return dryBreakersFromStrings(strings, { size: served.model.config.vocabSize, tokenBytes: (id) => tokenizer.tokenBytes(id), encode: (text) => tokenizer.encode(text) });
+  } catch (e) {
+    throw invalidValue("dry_sequence_breakers", `sequence breakers this vocabulary can hold (${e instanceof Error ? e.message : String(e)})`, list);
   }
-  const tools = f.array("tools");
-  if (tools && tools.length > 0) {
-    f.unsupported("tools", "cannot be enforced by this server yet (constrained tool calls are not wired in); send no tools");
-  }
-  const choice = f.raw("tool_choice");
-  if (choice !== undefined && choice !== "none" && choice !== "auto") {
-    f.unsupported("tool_choice", "other than 'none' or 'auto' needs tools, which this server does not support yet");
-  }
-  if (f.has("functions")) f.unsupported("functions", "(the deprecated function calling) is not supported");
 }
 
 function readMaxTokens(f: Fields, kind: "chat" | "completions"): number | undefined {
@@ -150,89 +172,11 @@ function readLogitBias(f: Fields, vocabSize: number): Map<number, number> {
   return bias;
 }
 
+/** Completions: logprobs 0–5 (an integer); chat: logprobs true and top_logprobs 0–20. */
 function readLogprobs(f: Fields, kind: "chat" | "completions"): number | undefined {
   if (kind === "completions") return f.number("logprobs", { integer: true, min: 0, max: 5 });
   const on = f.boolean("logprobs") ?? false;
   const top = f.number("top_logprobs", { integer: true, min: 0, max: 20 });
   if (top !== undefined && !on) throw invalidValue("top_logprobs", "to be used only with logprobs: true", top);
   return on ? (top ?? 0) : undefined;
-}
-
-/** One token's logprob and the most likely alternatives at its position. */
-export interface TokenLogprob {
-  readonly id: number;
-  readonly logprob: number;
-  readonly top: ReadonlyArray<{ readonly id: number; readonly logprob: number }>;
-}
-
-/** The TokenChooser of one choice of a request. */
-export class RequestChooser implements TokenChooser {
-  private readonly sampler: Sampler;
-  private scratch = new Float32Array(0);
-  /** How often each id was generated so far (presence and frequency penalties). */
-  private readonly counts = new Map<number, number>();
-  private counted = 0;
-  /** The logprob of the last chosen token (when logprobs were asked for). */
-  lastLogprob: TokenLogprob | undefined;
-  readonly seed: number;
-
-  constructor(private readonly params: GenerationParams, choiceIndex: number) {
-    this.seed = params.seed === undefined ? randomInt(2 ** 32 - 1) : (params.seed + choiceIndex) >>> 0;
-    try {
-      this.sampler = new Sampler({
-        seed: this.seed,
-        temperature: params.temperature,
-        topK: params.topK,
-        topP: params.topP,
-        minP: params.minP,
-        repetitionPenalty: params.repeatPenalty,
-      });
-    } catch (e) {
-      // the fields were range-checked already: a refusal here is a bug, reported as such
-      throw new ServeError("internal_error", `sampler: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-    }
-  }
-
-  choose(logits: Float32Array, tokens: readonly number[], promptLength: number): number {
-    const p = this.params;
-    const adjusted = p.logitBias.size > 0 || p.presencePenalty !== 0 || p.frequencyPenalty !== 0;
-    let row = logits;
-    if (adjusted) {
-      if (this.scratch.length !== logits.length) this.scratch = new Float32Array(logits.length);
-      row = this.scratch;
-      row.set(logits);
-      for (const [id, b] of p.logitBias) row[id] += b;
-      for (; this.counted < tokens.length - promptLength; this.counted++) {
-        const id = tokens[promptLength + this.counted];
-        this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
-      }
-      // OpenAI: logit[j] -= count[j] · frequency_penalty + (count[j] > 0) · presence_penalty
-      for (const [id, c] of this.counts) row[id] -= c * p.frequencyPenalty + p.presencePenalty;
-    }
-    const id = this.sampler.sample(row, tokens);
-    this.lastLogprob = p.logprobs === undefined ? undefined : logprobOf(logits, id, p.logprobs);
-    return id;
-  }
-}
-
-/** log softmax(logits)[id] and the `top` largest entries (ties: lower id first), in float64. */
-export function logprobOf(logits: Float32Array, id: number, top: number): TokenLogprob {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
-  const logZ = max + Math.log(sum);
-  // the `top` best ids by insertion into a short sorted list
-  const best: number[] = [];
-  for (let i = 0; i < logits.length && top > 0; i++) {
-    if (best.length === top && logits[i] <= logits[best[best.length - 1]]) continue;
-    let j = best.length < top ? best.length : top - 1;
-    if (best.length < top) best.push(i);
-    while (j > 0 && logits[best[j - 1]] < logits[i]) {
-      best[j] = best[j - 1];
-      j--;
-    }
-    best[j] = i;
-  }
-  return { id, logprob: logits[id] - logZ, top: best.map((t) => ({ id: t, logprob: logits[t] - logZ })) };
 }

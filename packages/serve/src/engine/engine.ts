@@ -64,6 +64,9 @@ export class Engine {
   private readonly running: Sequence[] = [];
   private readonly kv: KvPool;
   private hidden: Float32Array;
+  private readonly batch: Sequence[] = [];
+  private readonly batchTokens: number[] = [];
+  private readonly batchCaches: KVCache[] = [];
   private scheduled = false;
   private draining = false;
 
@@ -226,13 +229,21 @@ export class Engine {
 
   /** The next token of every decoding sequence, in one batched forward pass. */
   private decodeStep(): void {
-    const batch = this.running.filter((s) => s.phase === "decode");
+    // the step's rows, in arrays kept between steps (a step allocates nothing per sequence)
+    const { batch, batchTokens, batchCaches } = this;
+    batch.length = batchTokens.length = batchCaches.length = 0;
+    for (const seq of this.running) {
+      if (seq.phase !== "decode" || !seq.cache) continue;
+      batch.push(seq);
+      batchTokens.push(seq.next);
+      batchCaches.push(seq.cache);
+    }
     if (batch.length === 0) return;
     let logits: Float32Array;
     try {
-      logits = this.model.decodeBatch(batch.map((s) => s.next), batch.map((s) => s.cache as KVCache));
+      logits = this.model.decodeBatch(batchTokens, batchCaches);
     } catch (e) {
-      this.failAll(batch, e);
+      this.failAll([...batch], e);
       return;
     }
     const vocab = this.model.config.vocabSize;
@@ -315,7 +326,11 @@ export class Engine {
     seq.tokens.push(id);
     seq.generated++;
     this.metrics?.generatedTokens.inc();
-    this.notify(() => seq.listener.token?.(id));
+    try {
+      seq.listener.token?.(id);
+    } catch (e) {
+      this.onError(e); // as notify(), without a closure per token
+    }
     if (seq.phase === "done") return; // the listener stopped or cancelled it
     const cache = seq.cache as KVCache;
     if (seq.generated >= seq.request.maxTokens || cache.length >= cache.capacity) {

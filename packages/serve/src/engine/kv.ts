@@ -34,6 +34,12 @@ export function copyPrefix(src: KVCache, dst: KVCache, n: number): void {
       to.f32Rows.set(from.f32Rows.subarray(0, n * rowLen));
       return;
     }
+    if (from.packed && to.packed && from.packed.type === to.packed.type) {
+      // a quantized cache: its packed rows as they are (unpacking and packing again could round)
+      const rowBytes = from.packed.bytes.length / from.capacity;
+      to.packed.bytes.set(from.packed.bytes.subarray(0, n * rowBytes));
+      return;
+    }
     scratch ??= new Float32Array(KV_CHUNK_POSITIONS * rowLen);
     for (let p = 0; p < n; p += KV_CHUNK_POSITIONS) {
       const rows = Math.min(KV_CHUNK_POSITIONS, n - p);

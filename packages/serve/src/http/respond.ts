@@ -3,6 +3,33 @@ import { ServeError } from "../errors";
 
 /** JSON and OpenAI-shaped error responses, and the server-sent-events stream of a streaming request. */
 
+const MARK = "\u0000zllm-text\u0000";
+const MARK_JSON = JSON.stringify(MARK);
+
+/**
+ * A streamed chunk's JSON with the part that changes per token (a text) spliced between fixed
+ * parts serialized once per request: `before + JSON.stringify(text) + after` is exactly
+ * `JSON.stringify(chunk)` for the chunk with that text, at a fraction of the cost (it runs once
+ * per generated token per stream).
+ */
+export class ChunkTemplate {
+  private readonly before: string;
+  private readonly after: string;
+
+  /** `chunk(MARK)` is the chunk with the text at the place of MARK. */
+  constructor(chunk: (mark: string) => unknown) {
+    const json = JSON.stringify(chunk(MARK));
+    const at = json.indexOf(MARK_JSON);
+    this.before = json.slice(0, at);
+    this.after = json.slice(at + MARK_JSON.length);
+  }
+
+  with(text: string): string {
+    return this.before + JSON.stringify(text) + this.after;
+  }
+}
+
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
@@ -67,6 +94,11 @@ export class SseStream {
 
   send(data: unknown): void {
     this.write(`data: ${JSON.stringify(data)}\n\n`);
+  }
+
+  /** A chunk already serialized as JSON (the per-token hot path builds it from fixed parts). */
+  sendSerialized(json: string): void {
+    this.write(`data: ${json}\n\n`);
   }
 
   /** `data: [DONE]` and the end of the response. */

@@ -10,6 +10,7 @@ import { detokenize, tokenize } from "../api/tokenize";
 import { Engine, type EngineOptions } from "../engine/engine";
 import { ServeError } from "../errors";
 import { ServerMetrics } from "../metrics";
+import { ConstraintCache } from "../model/constraints";
 import type { ServedModel } from "../model/load";
 import { readJsonBody } from "./body";
 import { asServeError, sendError, sendJson } from "./respond";
@@ -80,7 +81,7 @@ export class ZllmServer {
         kvCacheCapacityBytes: () => engine.kvCapacityBytes,
         prefixCacheBytes: () => engine.prefixCacheBytes,
       });
-      models.set(served.id, { served, engine });
+      models.set(served.id, { served, engine, constraints: new ConstraintCache(served) });
     }
     this.models = models;
     if (options.apiKey !== undefined && options.apiKey === "") throw new ServeError("invalid_option", "apiKey: expected a non-empty key, found an empty string");

@@ -1,5 +1,6 @@
 import { Template } from "@huggingface/jinja";
 import { ServeError } from "../errors";
+import { ENVELOPE } from "./tool-envelope";
 
 /**
  * Chat templates: the Jinja program a model ships (GGUF `tokenizer.chat_template`, or
@@ -12,17 +13,31 @@ import { ServeError } from "../errors";
 /**
  * The default template, for models that ship none (every model this project trains: base models,
  * trained on plain text). A transcript, one line per message, the next line opened for the
- * assistant:
+ * assistant; the tools of a request (if any) on a first line as signatures (names and parameter
+ * names: the schemas in full would fill a small model's context, and the grammar enforces them
+ * anyway), an assistant's tool calls in the envelope the server constrains calls to
+ * (tool-envelope.ts), results as `tool` lines:
  *
+ *   tools: get_weather(city, unit), now()
  *   system: You are terse.
  *   user: Where is the jury?
+ *   assistant: <tool_call>{"name": "get_weather", "arguments": {"city":"Paris"}}</tool_call>
+ *   tool: {"temperature": 21}
  *   assistant:
  *
  * The assistant's turn ends at the end of its line, so DEFAULT_TEMPLATE_STOP ("\n") is added to
  * the request's stop strings when this template is used (a base model knows no end-of-turn token).
  */
 export const DEFAULT_CHAT_TEMPLATE =
-  "{% for message in messages %}{{ message.role }}: {{ message.content }}\n{% endfor %}" +
+  "{% if tools %}tools: {% for tool in tools %}{% if not loop.first %}, {% endif %}{{ tool.function.name }}(" +
+  "{% for key in (tool.function.parameters.properties or {}) %}{% if not loop.first %}, {% endif %}{{ key }}{% endfor %})" +
+  "{% endfor %}{{ '\\n' }}{% endif %}" +
+  "{% for message in messages %}{{ message.role }}:" +
+  "{% if message.content %} {{ message.content }}{% endif %}" +
+  "{% if message.tool_calls %} {% for call in message.tool_calls %}" +
+  `${ENVELOPE.beforeName}{{ call.function.name }}${ENVELOPE.afterName}{{ call.function.arguments }}${ENVELOPE.afterArguments}` +
+  // a newline right after a block tag is trimmed (trim_blocks, as transformers renders): written as an expression
+  "{% endfor %}{% endif %}{{ '\\n' }}{% endfor %}" +
   "{% if add_generation_prompt %}assistant:{% endif %}";
 
 export const DEFAULT_TEMPLATE_STOP: readonly string[] = ["\n"];

@@ -4,7 +4,7 @@ import type { Backend } from "@zero-llm/tensor";
 import {
   SpmTokenizer, decodeUtf8, fromGgufMetadata, fromLlama2cTokenizer, fromTokenizerJson, loadVocabulary, type Tokenizer,
 } from "@zero-llm/tokenizer-bpe";
-import type { Checkpoint, Model } from "@zero-llm/transformer";
+import type { Checkpoint, Model, ModelOptions } from "@zero-llm/transformer";
 import { openCheckpoint } from "@zero-llm/transformer/node";
 import { ServeError } from "../errors";
 import { ChatTemplate, DEFAULT_CHAT_TEMPLATE, DEFAULT_TEMPLATE_STOP, type ChatTemplateOrigin } from "./chat-template";
@@ -36,6 +36,8 @@ export interface LoadOptions {
   tokenizer?: string;
   /** A Jinja chat template overriding the model's. */
   chatTemplate?: string;
+  /** KV element types of every cache the engine makes for this model (zllm serve --cache-type-k/v): f32 (default), f16, q8_0, q4_0, q4_1. */
+  cacheTypes?: ModelOptions["cacheTypes"];
 }
 
 /**
@@ -56,6 +58,7 @@ export async function loadServedModel(file: string, options: LoadOptions = {}): 
     checkpoint = await openCheckpoint(file, {
       ...(options.backend ? { backend: options.backend } : {}),
       ...(options.maxBatchRows ? { maxBatchRows: options.maxBatchRows } : {}),
+      ...(options.cacheTypes ? { cacheTypes: options.cacheTypes } : {}),
     });
   } catch (e) {
     throw new ServeError("model_load_failed", `model ${file}: expected a loadable checkpoint, found an error: ${e instanceof Error ? e.message : String(e)}`, { cause: e });

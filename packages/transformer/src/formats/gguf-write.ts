@@ -5,6 +5,7 @@ import {
 import {
   TokenizerError, minimalGpt2Vocabulary, minimalLlamaVocabulary, toGgufMetadata, type BpeTokenizer, type GgufTokenizerEntries, type GgufTokenizerOptions,
 } from "@zero-llm/tokenizer-bpe";
+import { fallbackWeightType, quantizeMatrix, weightFormat, type QuantType } from "@zero-llm/quant";
 import { TransformerError } from "../errors";
 import { headDimOf, validateConfig, type Config } from "../infer/config";
 import { checkWeights, type Weights } from "../infer/weights";
@@ -17,15 +18,20 @@ import { halfToInterleaved } from "./rope-permute";
  *
  * - metadata: general.architecture, general.name, general.file_type, the {arch}.* hyperparameters
  *   ggufConfig reads back, then the tokenizer.ggml.* entries (given, or a minimal vocabulary).
- * - tensors: matrices in `type` (F32, F16 or BF16); 1-D tensors (norms, biases) always F32, as
- *   llama.cpp keeps them. GGUF dims are row-major shapes reversed (ne[0] = the row length).
+ * - tensors: matrices in `type` (F32, F16, BF16, or the ggml blocks Q8_0, Q4_0, Q4_1, Q4_K as
+ *   llama-quantize writes them: the token embedding too); 1-D tensors (norms, biases) always F32,
+ *   as llama.cpp keeps them. A matrix whose rows are not whole blocks takes fallbackWeightType
+ *   of @zero-llm/quant (Q4_K → Q4_1 for rows of whole 32-blocks, else F16). A matrix already
+ *   held in the requested block type (a quantized model) is written byte for byte; any other
+ *   stored weight is decoded and quantized again. GGUF dims are row-major shapes reversed
+ *   (ne[0] = the row length).
  * - llama q/k rows in interleaved RoPE order: a "half" model (Hugging Face) is permuted back.
  * - gpt2 q, k, v fused into attn_qkv (rows q | k | v) with its bias; output.weight omitted when tied.
  */
 
 export interface GgufExportOptions {
   /** Storage of the matrices. Default F32. */
-  type?: "F32" | "F16" | "BF16";
+  type?: GgufExportType;
   /**
    * The vocabulary: a trained byte-level BPE tokenizer (its tokens, merges, token types,
    * specials and llama.cpp pre-tokenizer name are written by @zero-llm/tokenizer-bpe's
@@ -39,10 +45,34 @@ export interface GgufExportOptions {
   name?: string;
   /** Extra metadata entries, written after the hyperparameters. */
   metadata?: Iterable<readonly [string, GgufValue]>;
+  /** Called after each of the model's tensors is encoded (quantizing takes a while: a progress bar). */
+  onProgress?: (done: number, total: number) => void;
 }
 
-// llama_ftype: what most of the file is stored as.
-const FILE_TYPE = { F32: 0, F16: 1, BF16: 32 } as const;
+/** What `zllm export` and `zllm quantize` write a model's matrices as. */
+export type GgufExportType = "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0" | "Q4_1" | "Q4_K";
+
+// llama_ftype: what most of the file is stored as (Q4_K everywhere is llama.cpp's MOSTLY_Q4_K_S,
+// 14, the closest of its named mixtures; the loader reads each tensor's own type either way).
+const FILE_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 7, Q4_K: 14, BF16: 32 } as const;
+// GGML_QNT_VERSION, which llama-quantize writes as general.quantization_version
+const QUANTIZATION_VERSION = 2;
+
+/** The block type of a GGUF export type, or null for the float ones. */
+function blockType(type: GgufExportType): QuantType | null {
+  return type === "Q8_0" ? "q8_0" : type === "Q4_0" ? "q4_0" : type === "Q4_1" ? "q4_1" : type === "Q4_K" ? "q4_k" : null;
+}
+
+/** A weight held in stored bytes that can give its values back (@zero-llm/quant's QuantizedLinear). */
+interface StoredMatrix {
+  readonly type: string;
+  readonly bytes: Uint8Array;
+  dequantize(): Float32Array;
+}
+
+function isStoredMatrix(w: unknown): w is StoredMatrix {
+  return typeof w === "object" && w !== null && (w as Partial<StoredMatrix>).bytes instanceof Uint8Array && typeof (w as Partial<StoredMatrix>).dequantize === "function";
+}
 
 function hyperparameters(c: Config): Array<readonly [string, GgufValue]> {
   const a = c.arch;
@@ -72,17 +102,47 @@ export function ggufFromModel(config: Config, weights: Weights, options: GgufExp
   validateConfig(config);
   checkWeights(config, weights);
   const type = options.type ?? "F32";
-  if (!(type in FILE_TYPE)) throw new TransformerError("UNSUPPORTED_TENSOR_TYPE", `gguf export: expected type F32, F16 or BF16, found ${type}`);
+  if (!(type in FILE_TYPE)) throw new TransformerError("UNSUPPORTED_TENSOR_TYPE", `gguf export: expected type ${Object.keys(FILE_TYPE).join(", ")}, found ${type}`);
+  const blocks = blockType(type);
   const encode = (data: Float32Array, shape: readonly number[]): { type: string; data: ArrayBufferView } => {
     if (shape.length === 1 || type === "F32") return { type: "F32", data };
+    if (blocks) {
+      const [rows = 0, cols = 0] = shape;
+      const chosen = fallbackWeightType(blocks, cols);
+      return { type: weightFormat(chosen).ggml, data: quantizeMatrix(data, rows, cols, chosen) };
+    }
     return { type, data: type === "F16" ? f32ArrayToF16(data) : f32ArrayToBf16(data) };
   };
+  /** A matrix's values; a stored (quantized) one is decoded, except when it is kept as it is. */
+  const valuesOf = (name: string): { shape: readonly number[]; data: Float32Array } => {
+    const stored = weights.linear(name);
+    if (!stored) return weights.get(name);
+    if (!isStoredMatrix(stored)) {
+      throw new TransformerError("UNSUPPORTED_TENSOR_TYPE", `gguf export: expected ${name} as f32 values or stored bytes it can decode, found a ${stored.type} LinearWeight without them`);
+    }
+    return { shape: [stored.outFeatures, stored.inFeatures], data: stored.dequantize() };
+  };
+  /** The stored bytes of `name` when they are already what the export writes for it, else null. */
+  const keptAsStored = (name: string): { type: string; data: ArrayBufferView } | null => {
+    const stored = weights.linear(name);
+    if (!blocks || !isStoredMatrix(stored) || stored.type !== fallbackWeightType(blocks, stored.inFeatures)) return null;
+    return { type: weightFormat(stored.type as QuantType).ggml, data: stored.bytes };
+  };
+  const permuted = (name: string): boolean => config.arch === "llama" && config.ropeStyle === "half" && /self_attn\.[qk]_proj\.(weight|bias)$/.test(name);
 
   const tensors: GgufTensorInput[] = [];
   const fused = new Map<string, { shape: number[]; parts: Float32Array[] }>();
-  for (const name of orderedNames(config, weights)) {
-    if (name === "lm_head.weight" && config.tiedEmbeddings) continue;
-    const { shape, data: stored } = weights.get(name);
+  const names = orderedNames(config, weights).filter((name) => !(name === "lm_head.weight" && config.tiedEmbeddings));
+  let done = 0;
+  for (const name of names) {
+    options.onProgress?.(done++, names.length);
+    const place = ggufPlace(config, name);
+    const kept = place.rows || permuted(name) ? null : keptAsStored(name);
+    if (kept) {
+      tensors.push({ name: place.gguf, shape: weights.shapeOf(name), ...kept });
+      continue;
+    }
+    const { shape, data: stored } = valuesOf(name);
     let data = stored;
     if (config.arch === "llama" && config.ropeStyle === "half") {
       // GGUF llama rotates adjacent pairs: put each head's rows back in interleaved order
@@ -91,7 +151,6 @@ export function ggufFromModel(config: Config, weights: Weights, options: GgufExp
       if (/self_attn\.q_proj\.(weight|bias)$/.test(name)) data = halfToInterleaved(data, config.nHeads, headDimOf(config), cols);
       if (/self_attn\.k_proj\.(weight|bias)$/.test(name)) data = halfToInterleaved(data, config.nKvHeads, headDimOf(config), cols);
     }
-    const place = ggufPlace(config, name);
     if (place.rows) {
       // gpt2: q, k, v arrive in that order; the third completes attn_qkv
       const entry = fused.get(place.gguf) ?? { shape: [3 * shape[0], ...shape.slice(1)], parts: [] };
@@ -107,6 +166,8 @@ export function ggufFromModel(config: Config, weights: Weights, options: GgufExp
     tensors.push({ name: place.gguf, shape, ...encode(data, shape) });
   }
 
+  options.onProgress?.(done, names.length);
+
   // llama.cpp's SentencePiece loader needs all 256 byte tokens; below 259 ids a byte-level BPE
   // vocabulary (valid for a llama model too, as Llama 3 shows) is the one that loads.
   const tokenizer: Iterable<readonly [string, GgufValue]> = isEntries(options.tokenizer)
@@ -119,6 +180,7 @@ export function ggufFromModel(config: Config, weights: Weights, options: GgufExp
       ["general.architecture", ggufValue.string(config.arch)],
       ["general.name", ggufValue.string(options.name ?? "zero-llm")],
       ["general.file_type", ggufValue.u32(FILE_TYPE[type])],
+      ...(blocks ? [["general.quantization_version", ggufValue.u32(QUANTIZATION_VERSION)] as const] : []),
       ...hyperparameters(config),
       ...(options.metadata ?? []),
       ...tokenizer,

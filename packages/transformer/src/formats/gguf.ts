@@ -3,7 +3,7 @@ import { TransformerError } from "../errors";
 import { MAX_CONTEXT, headDimOf, validateConfig, type Config } from "../infer/config";
 import { optionalWeightShapes, weightShapes, type Weights } from "../infer/weights";
 import { ggufPlace } from "./gguf-names";
-import { checkAllUsed, fillWeights, type LoadOptions, type TensorPlacement } from "./placement";
+import { DEFAULT_WEIGHT_TYPES, checkAllUsed, fillWeights, keepsStoredType, type LoadOptions, type TensorPlacement } from "./placement";
 
 /**
  * A model from a GGUF file (llama.cpp's container; the byte layout is read by @zero-llm/tensor).
@@ -31,7 +31,7 @@ import { checkAllUsed, fillWeights, type LoadOptions, type TensorPlacement } fro
  * a tensor the model would not use is refused by name (UNUSED_WEIGHT).
  */
 
-/** ggml types this loader can expand to f32 (the others come with @zero-llm/quant). */
+/** ggml types this loader can expand to f32 (Q4_1 and Q4_K are kept as stored: DEFAULT_WEIGHT_TYPES). */
 export const GGUF_LOADABLE_TYPES: readonly string[] = ["F32", "F16", "BF16", "F64", "Q8_0", "Q4_0"];
 /** Largest context_length accepted: the KV cache is sized by it, and no header may size an allocation unchecked. */
 export const GGUF_MAX_CONTEXT = MAX_CONTEXT;
@@ -172,7 +172,7 @@ export async function readGguf(
 ): Promise<{ config: Config; weights: Weights; file: GgufReader }> {
   const file = input instanceof GgufReader ? input : await GgufReader.open(input instanceof Uint8Array ? bytesSource(input, "gguf") : input);
   const config = ggufConfig(file);
-  const weightTypes = options.weightTypes ?? {};
+  const weightTypes = options.weightTypes ?? DEFAULT_WEIGHT_TYPES;
 
   const placements: TensorPlacement[] = [];
   const used = new Set<string>();
@@ -190,7 +190,7 @@ export async function readGguf(
       throw new TransformerError("WEIGHT_SHAPE_MISMATCH", `gguf: expected ${place.gguf} of shape [${expected.join(", ")}], found [${info.shape.join(", ")}]`);
     }
     const typeName = info.type.name;
-    const projection = shape.length === 2 && name !== "model.embed_tokens.weight" && name !== "model.embed_positions.weight";
+    const projection = keepsStoredType(name);
     if (!GGUF_LOADABLE_TYPES.includes(typeName) && !(projection && weightTypes[typeName])) {
       throw new TransformerError(
         "UNSUPPORTED_TENSOR_TYPE",

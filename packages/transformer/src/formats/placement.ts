@@ -1,3 +1,4 @@
+import { FILE_WEIGHT_TYPES } from "@zero-llm/quant";
 import { jsBackend, type Backend, type LinearWeightType } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
 import type { Config } from "../infer/config";
@@ -34,14 +35,27 @@ export interface LoadOptions {
    * Storage types that take a matrix's raw bytes instead of expanding them to f32, keyed by the
    * stored type's name in the file ("F16", "Q8_0", "Q4_0": GGUF type names and safetensors
    * dtypes), e.g. the ones @zero-llm/quant provides. Applies to the projections (q, k, v, o,
-   * gate, up, down, an untied lm_head); the token embedding is always f32 (rows are looked up).
+   * gate, up, down, an untied lm_head) and the token embedding (a type whose weights decode
+   * single rows; tied, it is the lm_head too). Default DEFAULT_WEIGHT_TYPES: quantized blocks
+   * stay quantized, f16 is expanded. `{}` expands everything to f32.
    */
   weightTypes?: Readonly<Record<string, LinearWeightType>>;
 }
 
-/** The projections: matrices the forward pass only ever multiplies by (LinearWeight.project). */
-function isProjection(name: string): boolean {
-  return name === "lm_head.weight" || /\.(q|k|v|o|gate|up|down)_proj\.weight$/.test(name);
+/**
+ * What a quantized file keeps in memory unless told otherwise: Q8_0, Q4_0, Q4_1 and Q4_K matrices
+ * stay as stored (@zero-llm/quant's weights, multiplied by the backend's matmulQuant), so a
+ * model takes about its file's size. F16 is expanded to f32 by default: WebAssembly has no
+ * half-precision arithmetic and the f16 kernel runs at 0.3–1× the f32 one (pass
+ * FILE_WEIGHT_TYPES of @zero-llm/quant to keep F16 too, for memory).
+ */
+export const DEFAULT_WEIGHT_TYPES: Readonly<Record<string, LinearWeightType>> = {
+  Q8_0: FILE_WEIGHT_TYPES.Q8_0, Q4_0: FILE_WEIGHT_TYPES.Q4_0, Q4_1: FILE_WEIGHT_TYPES.Q4_1, Q4_K: FILE_WEIGHT_TYPES.Q4_K,
+};
+
+/** Matrices that may stay as stored: the projections (only ever multiplied by) and the token embedding (rows decoded on lookup). */
+export function keepsStoredType(name: string): boolean {
+  return name === "lm_head.weight" || name === "model.embed_tokens.weight" || /\.(q|k|v|o|gate|up|down)_proj\.weight$/.test(name);
 }
 
 /**
@@ -56,7 +70,7 @@ export async function fillWeights(config: Config, placements: readonly TensorPla
   const taken: (Float32Array | Uint8Array)[] = [];
   try {
     for (const p of placements) {
-      const type = p.raw && isProjection(p.name) ? options.weightTypes?.[p.raw.type] : undefined;
+      const type = p.raw && keepsStoredType(p.name) ? (options.weightTypes ?? DEFAULT_WEIGHT_TYPES)[p.raw.type] : undefined;
       if (p.raw && type) {
         const [out = 0, inFeatures = 0] = p.shape;
         const byteLength = type.byteLength(out, inFeatures);
@@ -80,7 +94,11 @@ export async function fillWeights(config: Config, placements: readonly TensorPla
       checkFinite(p.from, data);
       weights.set(p.name, p.shape, data);
     }
-    if (config.tiedEmbeddings) weights.set("lm_head.weight", [config.vocabSize, config.dim], weights.get("model.embed_tokens.weight").data);
+    if (config.tiedEmbeddings) {
+      const stored = weights.linear("model.embed_tokens.weight");
+      if (stored) weights.setLinear("lm_head.weight", stored);
+      else weights.set("lm_head.weight", [config.vocabSize, config.dim], weights.get("model.embed_tokens.weight").data);
+    }
   } catch (error) {
     const free = (backend as { free?: (array: Float32Array | Uint8Array) => void }).free;
     if (free) for (const array of taken) free.call(backend, array);

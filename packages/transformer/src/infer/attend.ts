@@ -12,8 +12,9 @@ const NO_OPTIONS: { kvStride?: number; probs?: Float32Array } = Object.freeze({}
  * positions 0 … seqKv-1 (query i sits at position seqKv - seqQ + i) into out [seqQ, nHeads, headDim].
  * With `probs` ([nHeads, seqQ, seqKv]) the softmaxed weights are written there too.
  *
- * f32 stores go straight to the backend's kernel, which reads the cache in place. Packed stores
- * go through attendChunked.
+ * f32 stores go straight to the backend's `attention`, which reads the cache in place; stores in
+ * a packed layout (f16, q8_0, q4_0, q4_1 rows; with an f32 half too) to `attentionPacked`, which
+ * reads their bytes in place. Only a store of some other layout goes through attendChunked.
  */
 export function attend(
   rt: Runtime, out: Float32Array, q: Float32Array, seqQ: number,
@@ -22,8 +23,11 @@ export function attend(
   const { nHeads, nKvHeads } = rt.config;
   const headDim = headDimOf(rt.config);
   const k = keys.f32Rows, v = values.f32Rows;
+  const pk = keys.packed, pv = values.packed;
   if (k && v) {
     rt.backend.attention(out, q, k, v, seqQ, seqKv, nHeads, nKvHeads, headDim, probs ? { probs } : NO_OPTIONS);
+  } else if (pk && pv) {
+    rt.backend.attentionPacked(out, q, pk.bytes, pv.bytes, pk.type, pv.type, seqQ, seqKv, nHeads, nKvHeads, headDim, probs ? { probs } : NO_OPTIONS);
   } else {
     attendChunked(rt, out, q, seqQ, keys, values, seqKv, probs);
   }

@@ -1,6 +1,9 @@
 import { TensorError, type Backend } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
 import { headDimOf, kvDimOf, type Config } from "./config";
+import { f32KV, kvDType, type KVTypeName, type PackedRows } from "./kv-types";
+
+export { f32KV };
 
 /**
  * Storage for one layer's keys (or values): `capacity` rows of `rowLen` = nKvHeads · headDim
@@ -19,13 +22,15 @@ import { headDimOf, kvDimOf, type Config } from "./config";
  * scatter every append into nKvHeads places. llama2.c's key_cache has this layout too. For a
  * per-head view (the playground's attention explorer) use KVCache.keys(layer, head).
  *
- * The element type is pluggable (KVDType). Two ways to read a store:
+ * The element type is pluggable (KVDType; the built-in ones, f32 f16 q8_0 q4_0 q4_1, are in
+ * kv-types.ts). Three ways to read a store:
  * - `f32Rows`: a store that keeps plain float32 rows exposes them; the attention kernel then
- *   reads the cache in place (no copy, no allocation): the fast path, and the only one for f32.
- * - `readRows`: every store unpacks any range of positions into a caller's f32 buffer. A packed
- *   store (bf16, Q8_0, Q4_0: rows packed on `write`) has `f32Rows = null`, and the attention path
- *   reads it a chunk of positions at a time into a small buffer of the model's run state, so no
- *   store needs a full-size f32 copy of itself.
+ *   reads the cache in place (no copy, no allocation): the fast path for f32.
+ * - `packed`: a store in a layout of backend.attentionPacked (f16, Q8_0, Q4_0, Q4_1 rows packed
+ *   on `write`, ggml's blocks) exposes its bytes, and attention reads them in place too.
+ * - `readRows`: every store unpacks any range of positions into a caller's f32 buffer. A store of
+ *   any other layout (a bf16 one, say) is read that way a chunk of positions at a time into a
+ *   small buffer of the model's run state, so no store needs a full-size f32 copy of itself.
  */
 export interface KVStore {
   readonly dtype: string;
@@ -39,6 +44,12 @@ export interface KVStore {
   readRows(start: number, nRows: number, dst: Float32Array, dstOffset: number): void;
   /** The rows as plain f32 [capacity, rowLen], read in place by the attention kernel; null when packed. */
   readonly f32Rows: Float32Array | null;
+  /**
+   * The rows in one of the layouts backend.attentionPacked reads (f32, f16, q8_0, q4_0, q4_1):
+   * attention then runs straight from these bytes. Absent for a store of another layout, which
+   * attention reads through readRows a chunk at a time.
+   */
+  readonly packed?: PackedRows | null;
   /** Bytes this store really holds: its whole allocation (packed data, scales, any buffer it keeps). */
   bytes(): number;
 }
@@ -48,34 +59,6 @@ export interface KVDType {
   readonly name: string;
   create(capacity: number, rowLen: number, backend: Backend): KVStore;
 }
-
-/** Plain float32 rows, allocated by the backend so its attention kernel reads them in place. */
-export const f32KV: KVDType = {
-  name: "f32",
-  create(capacity, rowLen, backend) {
-    const data = backend.allocF32(capacity * rowLen);
-    return {
-      dtype: "f32",
-      capacity,
-      rowLen,
-      f32Rows: data,
-      write(row, src, srcOffset, nRows) {
-        const dst = row * rowLen;
-        const n = nRows * rowLen;
-        // a plain loop rather than data.set(src.subarray(…)): no view object per token
-        for (let i = 0; i < n; i++) data[dst + i] = src[srcOffset + i];
-      },
-      readRows(start, nRows, dst, dstOffset) {
-        const from = start * rowLen;
-        const n = nRows * rowLen;
-        for (let i = 0; i < n; i++) dst[dstOffset + i] = data[from + i];
-      },
-      bytes() {
-        return data.byteLength;
-      },
-    };
-  },
-};
 
 export interface KVCacheOptions {
   /** Positions the cache can hold. Default config.seqLen; more is CONTEXT_OVERFLOW unless allowContextOverflow. */
@@ -87,9 +70,12 @@ export interface KVCacheOptions {
    * a capacity past them is CONTEXT_OVERFLOW even with this set.
    */
   allowContextOverflow?: boolean;
-  /** Element type of keys and of values (default f32 for both). */
-  kType?: KVDType;
-  vType?: KVDType;
+  /**
+   * Element type of keys and of values, independently (default f32 for both): a KVDType, or the
+   * name of one of KV_DTYPES ("f32", "f16", "q8_0", "q4_0", "q4_1": llama.cpp's --cache-type-k/v).
+   */
+  kType?: KVDType | KVTypeName;
+  vType?: KVDType | KVTypeName;
 }
 
 /**
@@ -132,8 +118,8 @@ export class KVCache {
     this.rowLen = kvDimOf(config);
     this.nKvHeads = config.nKvHeads;
     this.headDim = headDimOf(config);
-    const kType = options.kType ?? f32KV;
-    const vType = options.vType ?? f32KV;
+    const kType = typeof options.kType === "string" ? kvDType(options.kType) : options.kType ?? f32KV;
+    const vType = typeof options.vType === "string" ? kvDType(options.vType) : options.vType ?? f32KV;
     const layers: { k: KVStore; v: KVStore }[] = [];
     try {
       for (let l = 0; l < config.nLayers; l++) {

@@ -1,4 +1,5 @@
 import { F32Linear, type Backend, type LinearWeight } from "@zero-llm/tensor";
+import { TransformerError } from "../errors";
 import type { Config } from "./config";
 import type { Weights } from "./weights";
 
@@ -27,8 +28,21 @@ export interface LayerWeights {
   readonly bDown: Float32Array | null;
 }
 
+/**
+ * A token embedding stored another way than f32 (a GGUF token_embd in Q8_0, Q4_K…): a
+ * LinearWeight that also decodes one row, so a token's row is unpacked when it is looked up and
+ * the table stays as stored (tied: the same object is the lm_head).
+ */
+export interface EmbeddingWeight extends LinearWeight {
+  rowValues(row: number, out: Float32Array, outOffset: number): void;
+}
+
+export function isEmbeddingWeight(w: LinearWeight): w is EmbeddingWeight {
+  return typeof (w as Partial<EmbeddingWeight>).rowValues === "function";
+}
+
 export interface ModelWeights {
-  readonly embed: Float32Array; // [vocab, dim]
+  readonly embed: Float32Array | EmbeddingWeight; // [vocab, dim]
   readonly positions: Float32Array | null; // [seqLen, dim], gpt2 only
   readonly layers: readonly LayerWeights[];
   readonly finalNorm: Float32Array;
@@ -74,8 +88,15 @@ export function resolveWeights(c: Config, w: Weights, backend: Backend): ModelWe
       bDown: optional(`${p}mlp.down_proj.bias`),
     };
   });
+  const storedEmbed = w.linear("model.embed_tokens.weight");
+  if (storedEmbed && !isEmbeddingWeight(storedEmbed)) {
+    throw new TransformerError(
+      "UNSUPPORTED_TENSOR_TYPE",
+      `weights: expected model.embed_tokens.weight as f32 values or a weight that decodes single rows (rowValues), found a ${storedEmbed.type} LinearWeight without it`,
+    );
+  }
   return {
-    embed: get("model.embed_tokens.weight"),
+    embed: storedEmbed ?? get("model.embed_tokens.weight"),
     positions: c.arch === "gpt2" ? get("model.embed_positions.weight") : null,
     layers,
     finalNorm: get("model.norm.weight"),

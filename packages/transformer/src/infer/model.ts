@@ -3,6 +3,7 @@ import { TransformerError } from "../errors";
 import { validateConfig, type Config } from "./config";
 import { decodeStep } from "./decode";
 import { KVCache, type KVCacheOptions } from "./kv-cache";
+import { kvDType } from "./kv-types";
 import { resolveWeights } from "./layers";
 import { forwardRows, logitsForRow, logitsForRows } from "./rows";
 import { RunState } from "./run-state";
@@ -14,6 +15,11 @@ export interface ModelOptions {
   backend?: Backend;
   /** Most tokens in flight in one pass: the prefill chunk and the largest decode batch. Default 64. */
   maxBatchRows?: number;
+  /**
+   * The KV element types every cache of this model gets unless newCache says otherwise (llama.cpp
+   * sets --cache-type-k/v per context the same way): "f32" (default), "f16", "q8_0", "q4_0", "q4_1".
+   */
+  cacheTypes?: Pick<KVCacheOptions, "kType" | "vType">;
 }
 
 export interface PrefillOptions {
@@ -63,6 +69,7 @@ export class Model {
   readonly backend: Backend;
   readonly maxBatchRows: number;
   private readonly rt: Runtime;
+  private readonly cacheTypes: Pick<KVCacheOptions, "kType" | "vType">;
 
   constructor(config: Config, weights: Weights, options: ModelOptions = {}) {
     this.config = validateConfig(config);
@@ -70,6 +77,9 @@ export class Model {
     this.weights = weights;
     this.backend = options.backend ?? jsBackend;
     this.maxBatchRows = options.maxBatchRows ?? 64;
+    this.cacheTypes = { ...options.cacheTypes };
+    if (typeof this.cacheTypes.kType === "string") kvDType(this.cacheTypes.kType); // BAD_CACHE now, not at the first cache
+    if (typeof this.cacheTypes.vType === "string") kvDType(this.cacheTypes.vType);
     if (!Number.isInteger(this.maxBatchRows) || this.maxBatchRows < 1) {
       throw new TransformerError("BAD_CONFIG", `maxBatchRows: expected a positive integer, found ${this.maxBatchRows}`);
     }
@@ -82,9 +92,9 @@ export class Model {
     };
   }
 
-  /** A KV cache for one sequence, allocated by this model's backend. */
-  newCache(options?: KVCacheOptions): KVCache {
-    return new KVCache(this.config, this.backend, options);
+  /** A KV cache for one sequence, allocated by this model's backend (element types: options, else ModelOptions.cacheTypes). */
+  newCache(options: KVCacheOptions = {}): KVCache {
+    return new KVCache(this.config, this.backend, { ...this.cacheTypes, ...options });
   }
 
   /** Bytes of the preallocated run-state buffers. */

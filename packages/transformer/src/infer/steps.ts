@@ -38,7 +38,11 @@ export function embed(rt: Runtime, x: Float32Array, r: number, token: number, po
   const { dim } = rt.config;
   const { embed: table, positions } = rt.w;
   const dst = r * dim, src = token * dim;
-  for (let i = 0; i < dim; i++) x[dst + i] = table[src + i];
+  if (table instanceof Float32Array) {
+    for (let i = 0; i < dim; i++) x[dst + i] = table[src + i];
+  } else {
+    table.rowValues(token, x, dst); // stored in blocks: this one row is decoded
+  }
   if (positions) {
     const p = pos * dim;
     for (let i = 0; i < dim; i++) x[dst + i] += positions[p + i];

@@ -68,7 +68,7 @@ export function optionalWeightShapes(c: Config): Map<string, number[]> {
 /**
  * A name → tensor map, Hugging Face names. Entries are f32 arrays with a shape, or, for a linear
  * layer's matrix stored another way (f16, quantized blocks: see LinearWeightType), a LinearWeight.
- * Tied embeddings are one Float32Array under two names.
+ * Tied embeddings are one Float32Array (or one LinearWeight) under two names.
  */
 export class Weights {
   private readonly tensors = new Map<string, WeightTensor>();
@@ -137,6 +137,28 @@ export class Weights {
     return [...this.tensors.keys(), ...this.linears.keys()];
   }
 
+  /**
+   * The same weights with every stored matrix that can decode itself (a quantized or f16 weight
+   * of @zero-llm/quant: `dequantize()`) as f32 values in plain arrays; f32 tensors are shared, not
+   * copied, and a tied table stays one array. For writers of f32-only formats.
+   */
+  expanded(): Weights {
+    const out = new Weights();
+    for (const [name, t] of this.tensors) out.set(name, t.shape, t.data);
+    const decoded = new Map<LinearWeight, Float32Array>();
+    for (const [name, w] of this.linears) {
+      const decode = (w as { dequantize?: () => Float32Array }).dequantize;
+      if (typeof decode !== "function") {
+        out.setLinear(name, w);
+        continue;
+      }
+      let data = decoded.get(w);
+      if (!data) decoded.set(w, (data = decode.call(w)));
+      out.set(name, [w.outFeatures, w.inFeatures], data);
+    }
+    return out;
+  }
+
   /** Bytes held, counting an array shared by two names (tied embeddings) once. */
   bytes(): number {
     const seen = new Set<Float32Array>();
@@ -145,7 +167,7 @@ export class Weights {
       if (!seen.has(data)) total += data.byteLength;
       seen.add(data);
     }
-    for (const w of this.linears.values()) total += w.byteLength;
+    for (const w of new Set(this.linears.values())) total += w.byteLength; // a tied table once
     return total;
   }
 
@@ -157,7 +179,7 @@ export class Weights {
       if (!seen.has(data)) total += data.length;
       seen.add(data);
     }
-    for (const w of this.linears.values()) total += w.outFeatures * w.inFeatures;
+    for (const w of new Set(this.linears.values())) total += w.outFeatures * w.inFeatures;
     return total;
   }
 }

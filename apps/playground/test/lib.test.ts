@@ -1,0 +1,112 @@
+// The playground's own logic, in Node: the expression parser and its errors, the SSE parser over
+// arbitrary chunk boundaries, the graph layout, the KV formula, the growth-exponent fit.
+import { Value, toGraphJson } from "@zero-llm/autograd";
+import { describe, expect, it } from "vitest";
+import { expressionNames, nudge, parseExpression } from "../src/lib/expression";
+import { layoutGraph } from "../src/lib/graph-layout";
+import { kvFormulaBytes, realKvBytes } from "../src/lib/kv";
+import { SseParser } from "../src/lib/sse";
+import { growthExponent } from "../src/pages/attention";
+
+describe("expression", () => {
+  it("builds the graph the engine would build by hand, with shared leaves", () => {
+    const { root, inputs } = parseExpression("a*b + a - c/2 ^ 2 + tanh(-a)", { a: 1.5, b: -2, c: 3 });
+    const a = new Value(1.5), b = new Value(-2), c = new Value(3);
+    const byHand = a.mul(b).add(a).sub(c.div(new Value(2).pow(2))).add(a.neg().tanh());
+    root.backward();
+    byHand.backward();
+    expect(root.data).toBe(byHand.data);
+    expect(inputs.get("a")!.grad).toBe(a.grad); // a used three times: the three paths add up
+    expect(inputs.get("c")!.grad).toBe(c.grad);
+    expect([...inputs.keys()]).toEqual(["a", "b", "c"]);
+  });
+
+  it("binds unary minus tighter than *, and ^ tighter than unary minus", () => {
+    expect(parseExpression("-x^2", { x: 3 }).root.data).toBe(-9);
+    expect(parseExpression("2*-x", { x: 3 }).root.data).toBe(-6);
+    expect(parseExpression("x^-1", { x: 4 }).root.data).toBe(0.25);
+  });
+
+  it("refuses bad input with a typed error that says what was expected and found", () => {
+    const fails = (text: string, values: Record<string, number> = { x: 1 }) => {
+      try {
+        parseExpression(text, values);
+      } catch (e) {
+        return `${(e as { code: string }).code}: ${(e as Error).message}`;
+      }
+      return "parsed";
+    };
+    expect(fails("x +")).toBe("EXPRESSION_SYNTAX: expression: expected a number, a name or \"(\", found the end of the expression");
+    expect(fails("x $ 2")).toMatch(/^EXPRESSION_SYNTAX: .*character 3, found "\$"/);
+    expect(fails("(x + 1")).toBe("EXPRESSION_SYNTAX: expression: expected \")\", found the end of the expression");
+    expect(fails("x ^ y", { x: 1, y: 2 })).toMatch(/^EXPRESSION_SYNTAX: expression: expected a constant exponent after "\^", found "y"/);
+    expect(fails("x y")).toMatch(/^EXPRESSION_SYNTAX: expression: expected an operator or the end, found "y"/);
+    expect(fails("w*x")).toBe("EXPRESSION_UNKNOWN_NAME: expression: expected a value for \"w\" (character 1); the inputs given are x");
+    expect(fails("tanh + 1", { x: 1 })).toMatch(/tanh as a function needs "\("/);
+  });
+
+  it("names the inputs, not the functions", () => {
+    expect(expressionNames("tanh(w1*x1 + b) + exp(w1)")).toEqual(["w1", "x1", "b"]);
+  });
+
+  it("nudge: the measured slope approaches the gradient as h shrinks", () => {
+    const values = { x: 0.7 };
+    const errors = [1e-2, 1e-4, 1e-6].map((h) => {
+      const r = nudge("tanh(x)^3", values, "x", h);
+      return Math.abs(r.slope - r.grad);
+    });
+    expect(errors[1]).toBeLessThan(errors[0] / 50);
+    expect(errors[2]).toBeLessThan(1e-5);
+    expect(() => nudge("x", values, "y", 1e-3)).toThrow(/expected one of the expression's inputs \(x\), found "y"/);
+  });
+});
+
+describe("graph layout", () => {
+  it("puts every node one column right of its deepest input, the output last", () => {
+    const { root } = parseExpression("tanh(x1*w1 + x2*w2 + b)", { x1: 1, w1: 2, x2: 3, w2: 4, b: 5 });
+    const graph = toGraphJson(root);
+    const { placed, columns } = layoutGraph(graph);
+    const col = new Map(placed.map((p) => [p.id, p.column]));
+    for (const e of graph.edges) expect(col.get(e.to)!).toBeGreaterThan(col.get(e.from)!);
+    expect(col.get(graph.root)).toBe(columns - 1);
+    expect(graph.nodes.filter((n) => n.op === "leaf").every((n) => col.get(n.id) === 0)).toBe(true);
+  });
+});
+
+describe("SSE", () => {
+  const stream = 'data: {"a":1}\n\ndata: {"b":"é🙂"}\n\n: comment\n\ndata: [DONE]\n\n';
+
+  it("gives the same events however the bytes are cut, even inside a character", () => {
+    const bytes = new TextEncoder().encode(stream);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const p = new SseParser();
+      const events = [...p.push(bytes.subarray(0, cut)), ...p.push(bytes.subarray(cut))];
+      expect(events).toEqual([{ a: 1 }, { b: "é🙂" }]);
+      expect(p.done).toBe(true);
+    }
+  });
+
+  it("refuses an event that is not JSON, naming it", () => {
+    expect(() => new SseParser().push(new TextEncoder().encode("data: {oops\n\n"))).toThrow(/expected a JSON event, found "\{oops"/);
+  });
+});
+
+describe("KV calculator", () => {
+  it("the formula equals bytes() of a real cache for assorted shapes", () => {
+    for (const [layers, kvHeads, headDim, context] of [[1, 1, 2, 1], [4, 2, 32, 512], [6, 6, 48, 256], [3, 5, 10, 9]]) {
+      const shape = { layers, kvHeads, headDim, context, kType: "f32", vType: "f32" };
+      expect(kvFormulaBytes(shape)).toBe(realKvBytes(shape));
+    }
+  });
+
+  it("a shape no model can have (an odd head size: RoPE rotates pairs) is the transformer's typed error", () => {
+    expect(() => realKvBytes({ layers: 1, kvHeads: 1, headDim: 7, context: 4, kType: "f32", vType: "f32" })).toThrow(/expected an even headDim for RoPE, found 7/);
+  });
+});
+
+describe("growth exponent", () => {
+  it("recovers the power of an exact power law", () => {
+    expect(growthExponent([64, 128, 256, 512].map((n) => [n, 3e-6 * n ** 2] as const))).toBeCloseTo(2, 10);
+    expect(growthExponent([64, 128, 256].map((n) => [n, 0.1 * n] as const))).toBeCloseTo(1, 10);
+  });
+});

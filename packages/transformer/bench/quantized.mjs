@@ -1,0 +1,211 @@
+// Quantized models end to end (issue 14), beside llama.cpp (node-llama-cpp's CPU prebuilt) on the
+// same files and thread count, in the same run:
+//   1. decode tokens/s of random-weight models in the stories15M and stories110M shapes stored as
+//      F32, Q8_0, Q4_0, Q4_1 and Q4_K (files written by our exporter, run as they are: ours keeps
+//      the blocks in wasm memory, llama.cpp mmaps them); both with an f32 KV cache;
+//   2. decode tokens/s with an f32, q8_0 and q4_0 KV cache (K and V) after 256 and 1024 tokens of
+//      context (F32 weights; llama.cpp needs flash attention for a quantized V cache, so it runs
+//      with flash attention on for every cache type here);
+//   3. peak resident memory while decoding each file (GNU time's maximum RSS of a child process),
+//      minus the Node runtime's own (a child that loads nothing), against the target
+//      1.25 × the file's weight bytes + the KV cache's bytes.
+// Random weights: the speed of a kernel does not depend on the values. Each figure is the median
+// of --reps runs, every contestant of a table measured once per round (ours and llama.cpp's
+// interleaved); ratios are ours / llama.cpp's, or ours / our f32, from the same rounds.
+//   cd packages/transformer && npx tsup && node bench/quantized.mjs [--shape 15M --shape 110M] [--threads 2] [--tokens 64] [--reps 3] [--part speed|kv|memory]
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { GgufReader, createWasmBackend } from "@zero-llm/tensor";
+import { openFileSource } from "@zero-llm/tensor/node";
+import { BENCH_SHAPES, kvBytesPerValue, randomWeights } from "../dist/index.js";
+import { loadModel, writeGgufModel } from "../dist/node.js";
+
+const { values } = parseArgs({
+  options: {
+    shape: { type: "string", multiple: true, default: ["15M", "110M"] },
+    threads: { type: "string", default: "2" },
+    tokens: { type: "string", default: "64" },
+    reps: { type: "string", default: "3" },
+    part: { type: "string", multiple: true, default: ["speed", "kv", "memory"] },
+    contexts: { type: "string", default: "256,1024" },
+  },
+});
+const threads = Number(values.threads), genTokens = Number(values.tokens), reps = Number(values.reps);
+const contexts = values.contexts.split(",").map(Number);
+const WEIGHT_TYPES = ["F32", "Q8_0", "Q4_0", "Q4_1", "Q4_K"];
+const KV_TYPES = ["f32", "q8_0", "q4_0"];
+const LLAMA_KV = { f32: "F32", f16: "F16", q8_0: "Q8_0", q4_0: "Q4_0", q4_1: "Q4_1" };
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+let llamaCpp;
+try {
+  llamaCpp = await import("node-llama-cpp");
+} catch {
+  console.log("node-llama-cpp is not installed (devDependency of @zero-llm/transformer): nothing to compare against");
+  process.exit(0);
+}
+const llama = await llamaCpp.getLlama({ gpu: false, build: "never", logLevel: llamaCpp.LlamaLogLevel.error });
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const MB = (bytes) => (bytes / 1e6).toFixed(1);
+
+/** The shape's model in `type`, written once to /tmp (random weights, seed 1, as bench/vs-llama-cpp.mjs). */
+async function fileFor(shape, type) {
+  const file = `/tmp/zllm-bench-${shape}-${type}.gguf`;
+  if (!existsSync(file)) {
+    const config = BENCH_SHAPES[shape];
+    await writeGgufModel(file, { config, weights: randomWeights(config, { seed: 1 }) }, { type });
+  }
+  return file;
+}
+
+async function weightBytesOf(file) {
+  const reader = await GgufReader.open(await openFileSource(file));
+  return reader.tensors.reduce((n, t) => n + t.byteLength, 0);
+}
+
+/** Our decode rate: prefill `prompt`, then `n` greedy-free decode steps (the argmax is not needed for speed). */
+function ourDecode(model, prompt, n, cacheOptions) {
+  const cache = model.newCache({ capacity: prompt.length + n + 1, allowContextOverflow: true, ...cacheOptions });
+  let logits = model.prefill(prompt, cache).logits;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
+    logits = model.decode(best, cache);
+  }
+  return (n * 1000) / (performance.now() - t0);
+}
+
+/** llama.cpp's decode rate after the same prompt: tokens 2…n of a greedy run (the first includes the prefill). */
+async function theirDecode(lm, prompt, n, kvType, flashAttention) {
+  const context = await lm.createContext({
+    contextSize: prompt.length + n + 16, threads, batchSize: 512, flashAttention,
+    experimentalKvCacheKeyType: LLAMA_KV[kvType], experimentalKvCacheValueType: LLAMA_KV[kvType],
+  });
+  const sequence = context.getSequence();
+  let count = 0, t1 = 0;
+  for await (const _ of sequence.evaluate(prompt, { temperature: 0 })) {
+    count++;
+    if (count === 1) t1 = performance.now();
+    if (count >= n + 1) break;
+  }
+  const tps = ((count - 1) * 1000) / (performance.now() - t1);
+  await context.dispose();
+  return tps;
+}
+
+const promptOf = (length, vocab) => Array.from({ length }, (_, i) => (i * 7919 + 1) % vocab);
+
+const llamaVersion = JSON.parse(readFileSync(path.join(here, "../node_modules/node-llama-cpp/package.json"), "utf8")).version;
+console.log(`ours: wasm backend, ${threads} thread(s); llama.cpp: node-llama-cpp ${llamaVersion} CPU, ${threads} thread(s); ${reps} reps, medians; ${new Date().toISOString()}`);
+
+const backend = await createWasmBackend({ threads });
+
+// Every contestant of a table is measured once per round, rounds repeated --reps times, so a
+// change in the machine's load (it is shared) falls on all of them alike; medians per contestant.
+if (values.part.includes("speed")) {
+  for (const shape of values.shape) {
+    console.log(`\n## decode ${genTokens} tokens after a 16-token prompt, ${shape} shape, f32 KV cache`);
+    console.log("| weights | file MB | ours tok/s | vs our F32 | llama.cpp tok/s | ours / llama.cpp |");
+    console.log("|---|---:|---:|---:|---:|---:|");
+    const rows = [];
+    for (const type of WEIGHT_TYPES) {
+      const file = await fileFor(shape, type);
+      const model = await loadModel(file, { backend });
+      const lm = await llama.loadModel({ modelPath: file });
+      const prompt = promptOf(16, model.config.vocabSize);
+      ourDecode(model, prompt.slice(0, 4), 4); // warm the JIT
+      await theirDecode(lm, prompt.slice(0, 4), 4, "f32", false);
+      rows.push({ type, file, model, lm, prompt, mine: [], peer: [] });
+    }
+    for (let r = 0; r < reps; r++) {
+      for (const row of rows) {
+        row.mine.push(ourDecode(row.model, row.prompt, genTokens));
+        row.peer.push(await theirDecode(row.lm, row.prompt, genTokens, "f32", false));
+      }
+    }
+    const ourF32 = median(rows[0].mine);
+    for (const { type, file, mine, peer, lm } of rows) {
+      const a = median(mine), b = median(peer);
+      console.log(`| ${type} | ${MB(statSync(file).size)} | ${a.toFixed(1)} | ${(a / ourF32).toFixed(2)}× | ${b.toFixed(1)} | ${(a / b).toFixed(2)}× |`);
+      await lm.dispose();
+    }
+  }
+}
+
+if (values.part.includes("kv")) {
+  for (const shape of values.shape) {
+    const file = await fileFor(shape, "F32");
+    const model = await loadModel(file, { backend });
+    const lm = await llama.loadModel({ modelPath: file });
+    const { config } = model;
+    const headDim = config.dim / config.nHeads;
+    const n = Math.min(genTokens, 32);
+    console.log(`\n## decode ${n} tokens after N tokens of context, ${shape} shape (F32 weights), K and V cache types`);
+    console.log("| context | cache | cache MB (ours, whole context) | ours tok/s | vs our f32 cache | llama.cpp tok/s (flash attn) | ours / llama.cpp |");
+    console.log("|---:|---|---:|---:|---:|---:|---:|");
+    for (const context of contexts) {
+      const prompt = promptOf(context, config.vocabSize);
+      const rows = KV_TYPES.map((kv) => ({ kv, mine: [], peer: [] }));
+      ourDecode(model, prompt.slice(0, 8), 4);
+      for (let r = 0; r < reps; r++) {
+        for (const row of rows) {
+          row.mine.push(ourDecode(model, prompt, n, { kType: row.kv, vType: row.kv }));
+          row.peer.push(await theirDecode(lm, prompt, n, row.kv, true));
+        }
+      }
+      const ourF32 = median(rows[0].mine);
+      for (const { kv, mine, peer } of rows) {
+        const bytes = 2 * config.nLayers * config.nKvHeads * headDim * (context + n + 1) * kvBytesPerValue(kv);
+        const a = median(mine), b = median(peer);
+        console.log(`| ${context} | ${kv} | ${MB(bytes)} | ${a.toFixed(1)} | ${(a / ourF32).toFixed(2)}× | ${b.toFixed(1)} | ${(a / b).toFixed(2)}× |`);
+      }
+    }
+    await lm.dispose();
+  }
+}
+
+if (values.part.includes("memory")) {
+  const gnuTime = existsSync("/usr/bin/time") && spawnSync("/usr/bin/time", ["-f", "%M", "true"]).status === 0 ? "/usr/bin/time" : null;
+  const dist = pathToFileURL(path.join(here, "../dist")).href;
+  const child = (file, kv) => `
+import { createWasmBackend } from "@zero-llm/tensor";
+import { loadModel } from "${dist}/node.js";
+const backend = await createWasmBackend({ threads: ${threads} });
+${file ? `const model = await loadModel(${JSON.stringify(file)}, { backend });
+const cache = model.newCache({ kType: "${kv}", vType: "${kv}" });
+let logits = model.prefill([1, 2, 3], cache).logits;
+for (let i = 0; i < ${genTokens}; i++) logits = model.decode((i * 31) % model.config.vocabSize, cache);
+console.log(JSON.stringify({ cacheBytes: cache.bytes(), runState: model.runStateBytes(), maxRssKb: process.resourceUsage().maxRSS }));` : `console.log(JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS }));`}
+await backend.dispose();
+`;
+  const peak = (source) => {
+    const args = ["--input-type=module", "-e", source];
+    const r = gnuTime ? spawnSync(gnuTime, ["-f", "%M", process.execPath, ...args], { encoding: "utf8", cwd: here }) : spawnSync(process.execPath, args, { encoding: "utf8", cwd: here });
+    if (r.status !== 0) throw new Error(`child failed: ${r.stderr.slice(-800)}`);
+    const report = JSON.parse(r.stdout.trim().split("\n").pop());
+    const kb = gnuTime ? Number(r.stderr.trim().split("\n").pop()) : report.maxRssKb;
+    return { ...report, peak: kb * 1024 };
+  };
+  const runtime = median([peak(child(null)).peak, peak(child(null)).peak, peak(child(null)).peak]);
+  console.log(`\n## peak resident memory decoding ${genTokens} tokens (${gnuTime ? "GNU time" : "getrusage"} max RSS; the Node runtime alone: ${MB(runtime)} MB, subtracted)`);
+  console.log("| shape | weights | KV cache | file weights MB | KV cache MB | peak RSS MB | peak − runtime MB | target 1.25 × weights + KV MB | within |");
+  console.log("|---|---|---|---:|---:|---:|---:|---:|---|");
+  for (const shape of values.shape) {
+    for (const [type, kv] of [["F32", "f32"], ["Q8_0", "f32"], ["Q4_0", "f32"], ["Q4_K", "f32"], ["Q4_0", "q8_0"], ["Q4_0", "q4_0"]]) {
+      const file = await fileFor(shape, type);
+      const weights = await weightBytesOf(file);
+      const r = peak(child(file, kv));
+      const target = 1.25 * weights + r.cacheBytes;
+      const net = r.peak - runtime;
+      console.log(`| ${shape} | ${type} | ${kv} | ${MB(weights)} | ${MB(r.cacheBytes)} | ${MB(r.peak)} | ${MB(net)} | ${MB(target)} | ${net <= target ? "yes" : `no (${(net / target).toFixed(2)}×)`} |`);
+    }
+  }
+}
+
+await backend.dispose();
+await llama.dispose();
