@@ -44,7 +44,7 @@ const HELD_OUT = 810;          // 10 % of the pairs, never trained on
 const SPLIT_SEED = 42;
 const LORA = { targetModules: "all-linear", r: 16, alpha: 32 };
 const SETTINGS = {
-  steps: Number(flag("steps", 2500)), batchSize: 32, lr: 2e-3, minLr: 2e-4, warmupSteps: 50,
+  steps: Number(flag("steps", 1200)), batchSize: 32, lr: 2e-3, minLr: 2e-4, warmupSteps: 50,
   evalEvery: 250, evalWindows: 64, checkpointEvery: 250, seed: 1337, valFraction: 0.02,
 };
 const EOT = 2047;              // <|endoftext|>: the default model's bos and eos

@@ -146,6 +146,52 @@ describe.skipIf(!hasModel)("zllm lora", () => {
     expect(diff(fromGguf, adapted)).toBeLessThan(1e-5);
   }, 240_000);
 
+  it("--lora with a quantized KV cache and on a quantized model: the merged model's numbers, through the inference pass", async () => {
+    const { data, out, dir } = setup();
+    expect((await runCli(["lora", "train", "--data", data, "--out", out, ...TRAIN, "--targets", "all-linear", "--rank", "4", "--quiet"])).code).toBe(0);
+    const ids = "2047,48,25,220,50,51,220,43,220,52,56";
+    const logits = async (extra: string[]): Promise<number[][]> => {
+      const r = await runCli(["eval", "logits", "--tokens", ids, "--json", "--backend", "js", ...extra]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as number[][];
+    };
+    const diff = (a: number[][], b: number[][]): number => Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - (b[i]?.[j] ?? NaN)))));
+    const text = path.join(dir, "held-out.txt");
+    writeFileSync(text, additions(20, 99).trim().split("\n").map((l) => Object.values(JSON.parse(l) as Record<string, string>).join("")).join("\n"));
+    const ppl = async (extra: string[]): Promise<number> => {
+      const r = await runCli(["eval", "ppl", "--data", text, "--json", "--backend", "js", ...extra]);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { perplexity: number }).perplexity;
+    };
+
+    // the cache types reach the adapted model's caches: the same logits as the merged model with that cache
+    const merged = path.join(dir, "merged.gguf");
+    expect((await runCli(["lora", "merge", ...MODEL, "--lora", out, "--out", merged])).code).toBe(0);
+    const cache = ["--cache-type-k", "q8_0", "--cache-type-v", "q4_0"];
+    const adaptedQuantCache = await logits([...MODEL, "--lora", out, ...cache]);
+    expect(diff(adaptedQuantCache, await logits(["--model", merged, ...cache]))).toBeLessThan(1e-4);
+    expect(diff(adaptedQuantCache, await logits([...MODEL, "--lora", out]))).toBeGreaterThan(1e-2); // the cache did change them
+    // eval ppl with a quantized cache runs the adapters in the inference pass
+    const [pCache, pMergedCache] = await Promise.all([ppl([...MODEL, "--lora", out, "--cache-type-k", "f16"]), ppl(["--model", merged, "--cache-type-k", "f16"])]);
+    expect(Math.abs(pCache / pMergedCache - 1)).toBeLessThan(1e-5);
+
+    // a Q8_0 model keeps its blocks and runs the adapters beside them; the reference is the same
+    // adapters merged into its decoded matrices (f32): they differ only by the Q8_0 kernels'
+    // 8-bit activations, far less than the adapters' own effect
+    const q8 = path.join(dir, "q8.gguf");
+    expect((await runCli(["quantize", ...MODEL, "--type", "q8_0", "--out", q8])).code).toBe(0);
+    const mergedQ8 = path.join(dir, "merged-q8.gguf");
+    const m = await runCli(["lora", "merge", "--model", q8, "--lora", out, "--out", mergedQ8]);
+    expect(m.code, m.stderr).toBe(0);
+    const adaptedQ8 = await logits(["--model", q8, "--lora", out]);
+    const effect = diff(adaptedQ8, await logits(["--model", q8]));
+    expect(diff(adaptedQ8, await logits(["--model", mergedQ8]))).toBeLessThan(effect / 10);
+    const [pQ8Lora, pMergedQ8, pQ8] = await Promise.all([ppl(["--model", q8, "--lora", out]), ppl(["--model", mergedQ8]), ppl(["--model", q8])]);
+    expect(Math.abs(pQ8Lora / pMergedQ8 - 1)).toBeLessThan(Math.abs(pQ8 / pMergedQ8 - 1) / 5);
+    const g = await runCli(["generate", "--model", q8, "--lora", out, ...cache, "--greedy", "--max-tokens", "4", "--backend", "js", PROMPT]);
+    expect(g.code, g.stderr).toBe(0);
+  }, 240_000);
+
   it.skipIf(!existsSync(cli))("a run killed mid-way (SIGKILL) and resumed ends with the adapter of an uninterrupted run, bit for bit", async () => {
     const { data } = setup();
     const flags = [...MODEL, "--data", data, "--steps", "16", "--batch", "4", "--checkpoint-every", "2", "--eval-every", "8", "--lr", "0.005", "--dropout", "0.1", "--backend", "js"];
