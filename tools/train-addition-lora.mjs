@@ -11,7 +11,8 @@
 //                                      [--base f32|q4_0] [--steps N] [--threads 2]
 //
 // --base q4_0 trains on the Q4_0 base instead (QLoRA: the blocks are decoded a block of rows at
-// a time inside each pass); it writes only the run directory and the report, not models/.
+// a time inside each pass); it writes its run directory and only its figures into --out
+// (results-q4_0.json), not an adapter.
 // Needs the built packages (node tools/pnpm.mjs build). Deterministic on the wasm backend for a
 // given kernel build, on any thread count.
 import { createRequire } from "node:module";
@@ -135,8 +136,12 @@ results.brownHeldOut = { tokens: pplBase.tokens, perplexityBase: pplBase.perplex
 log({ stage: "forgetting", ...results.brownHeldOut });
 
 await writeFile(path.join(runDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
-if (baseKind === "f32") {
-  await mkdir(outDir, { recursive: true });
+await mkdir(outDir, { recursive: true });
+if (baseKind !== "f32") {
+  // the QLoRA run's figures ship beside the adapter (its adapter does not: the f32 one is the shipped one)
+  await writeFileAtomic(path.join(outDir, `results-${baseKind}.json`), [new TextEncoder().encode(`${JSON.stringify(results, null, 2)}\n`)]);
+  log({ stage: "written", out: path.join(outDir, `results-${baseKind}.json`) });
+} else {
   for (const file of ["adapter_config.json", "adapter_model.safetensors", "loss.csv"]) {
     await writeFileAtomic(path.join(outDir, file), [new Uint8Array(await readFile(path.join(runDir, file)))]);
   }
