@@ -2,12 +2,14 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { readPeftAdapter } from "@zero-llm/lora/node";
 import { GgufFile } from "@zero-llm/tensor";
 import { randomWeights, type Config } from "@zero-llm/transformer";
 import { writeHfModel } from "@zero-llm/transformer/node";
 import { describe, expect, it } from "vitest";
+import { makeChatCommand } from "../src/commands/chat";
 import { DEFAULT_MODEL_PATH } from "../src/commands/model-io";
 import { runCli } from "./helpers";
 
@@ -101,7 +103,7 @@ describe.skipIf(!hasModel)("zllm lora", () => {
     expect(missing.stderr).toMatch(/--lora .*nope: expected a PEFT adapter directory or a \.gguf adapter file, found nothing/);
   }, 120_000);
 
-  it("--lora on generate, eval logits, eval ppl and bench; merge agrees with --lora; export writes a llama.cpp adapter", async () => {
+  it("--lora on generate, chat, eval logits, eval ppl and bench; merge agrees with --lora; export writes a llama.cpp adapter", async () => {
     const { data, out, dir } = setup();
     expect((await runCli(["lora", "train", "--data", data, "--out", out, ...TRAIN, "--targets", "all-linear", "--rank", "4", "--quiet"])).code).toBe(0);
     const greedy = [...MODEL, "--greedy", "--max-tokens", "8", "--backend", "js", "--json", PROMPT];
@@ -111,6 +113,11 @@ describe.skipIf(!hasModel)("zllm lora", () => {
     expect(withLora.stderr).toMatch(/^lora: .*run \(14 modules, rank 4, [\d,]+ parameters\) at scale 1\n/);
     const scaled0 = JSON.parse((await runCli(["generate", "--lora", `${out}:0`, ...greedy])).stdout) as { tokens: number[] };
     expect(scaled0.tokens).toEqual(base.tokens);
+    // chat runs the same adapted model: its greedy reply to the prompt is generate's text
+    const chat = await runCli(["chat", ...MODEL, "--lora", out, "--greedy", "--max-tokens", "8", "--backend", "js"], [makeChatCommand(() => Readable.from([`${PROMPT}\n`, "\n"]))]);
+    expect(chat.code, chat.stderr).toBe(0);
+    expect(chat.stderr).toMatch(/^lora: .*run \(14 modules, rank 4/m);
+    expect(chat.stdout).toBe(`> ${(JSON.parse(withLora.stdout) as { text: string }).text}\n> \n`);
 
     const merged = path.join(dir, "merged.gguf");
     const m = await runCli(["lora", "merge", ...MODEL, "--lora", out, "--out", merged]);
@@ -146,7 +153,7 @@ describe.skipIf(!hasModel)("zllm lora", () => {
     expect(diff(fromGguf, adapted)).toBeLessThan(1e-5);
   }, 240_000);
 
-  it("--lora with a quantized KV cache and on a quantized model: the merged model's numbers, through the inference pass", async () => {
+  it("--lora with a quantized KV cache and on a quantized model: the merged model's numbers, through the inference pass; a merged model quantizes", async () => {
     const { data, out, dir } = setup();
     expect((await runCli(["lora", "train", "--data", data, "--out", out, ...TRAIN, "--targets", "all-linear", "--rank", "4", "--quiet"])).code).toBe(0);
     const ids = "2047,48,25,220,50,51,220,43,220,52,56";
@@ -190,6 +197,12 @@ describe.skipIf(!hasModel)("zllm lora", () => {
     expect(Math.abs(pQ8Lora / pMergedQ8 - 1)).toBeLessThan(Math.abs(pQ8 / pMergedQ8 - 1) / 5);
     const g = await runCli(["generate", "--model", q8, "--lora", out, ...cache, "--greedy", "--max-tokens", "4", "--backend", "js", PROMPT]);
     expect(g.code, g.stderr).toBe(0);
+
+    // a merged model quantizes like any model: Q8_0 of the merged f32 model, close to it
+    const mergedThenQ8 = path.join(dir, "merged-then-q8.gguf");
+    expect((await runCli(["quantize", "--model", merged, "--type", "q8_0", "--out", mergedThenQ8])).code).toBe(0);
+    const fromMerged = await logits(["--model", merged]);
+    expect(diff(await logits(["--model", mergedThenQ8]), fromMerged)).toBeLessThan(diff(fromMerged, await logits(MODEL)) / 10);
   }, 240_000);
 
   it.skipIf(!existsSync(cli))("a run killed mid-way (SIGKILL) and resumed ends with the adapter of an uninterrupted run, bit for bit", async () => {
