@@ -8,7 +8,10 @@
 //   - perplexity on the held-out Brown text of the base model (the forgetting cost).
 //
 //   node tools/train-addition-lora.mjs [--out models/addition-lora] [--run /tmp/zllm-addition-run] [--resume]
-//                                      [--base f32|q4_0] [--steps N] [--threads 2]
+//                                      [--base f32|q4_0] [--steps N] [--stop-at N] [--threads 2]
+//
+// --stop-at N ends training after step N (with --resume: at once, from a checkpoint at step N)
+// while the learning-rate schedule stays that of --steps; the report records both.
 //
 // --base q4_0 trains on the Q4_0 base instead (QLoRA: the blocks are decoded a block of rows at
 // a time inside each pass); it writes its run directory and only its figures into --out
@@ -38,6 +41,7 @@ const outDir = path.resolve(root, flag("out", "models/addition-lora"));
 const runDir = path.resolve(flag("run", `/tmp/zllm-addition-${baseKind}-run`));
 const resume = args.includes("--resume");
 const THREADS = Number(flag("threads", 2));
+const STOP_AT = flag("stop-at", undefined) === undefined ? undefined : Number(flag("stop-at"));
 
 // ---- the recipe (ADAPTER.md repeats it) -----------------------------------------------------
 const OPERANDS = [10, 99];     // two-digit operands: 90 × 90 = 8,100 ordered pairs
@@ -103,6 +107,7 @@ const data = new ExampleDataset(parseJsonl(jsonl).map((e) => tokenizeExample(e, 
 const t0 = performance.now();
 const { trainer, valLoss } = await loraTrainRun({
   outDir: runDir, base: bases[baseKind], baseModel: "models/default", data, lora: LORA, settings: loraSettings(SETTINGS), resume,
+  ...(STOP_AT !== undefined ? { stopAtStep: STOP_AT } : {}),
   onEvent: (e) => { if (e.type !== "step" || e.step % Number(process.env.LOG_EVERY ?? 50) === 0 || e.valLoss !== undefined) log(e); },
 });
 const trainSeconds = (performance.now() - t0) / 1000;
@@ -110,7 +115,7 @@ const adapter = await readPeftAdapter(runDir);
 log({ stage: "trained", steps: trainer.step, valLoss, seconds: Math.round(trainSeconds), trainableParameters: adapter.parameterCount() });
 
 // accuracy on the held-out pairs, and on as many training pairs (memorised or learned?)
-const results = { base: baseKind, steps: trainer.step, trainSeconds: Math.round(trainSeconds), threads: THREADS, lora: LORA, settings: SETTINGS, heldOutPairs: heldOut.length };
+const results = { base: baseKind, steps: trainer.step, scheduleSteps: trainer.settings.steps, trainSeconds: Math.round(trainSeconds), threads: THREADS, lora: LORA, settings: SETTINGS, heldOutPairs: heldOut.length };
 for (const [name, model] of Object.entries(bases)) {
   results[`accuracy_${name}_before`] = accuracy(model, heldOut);
   results[`accuracy_${name}_after`] = accuracy(withAdapters(model, [{ adapter }]), heldOut);
