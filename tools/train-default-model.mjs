@@ -16,11 +16,12 @@ import { fileURLToPath } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const requireFrom = (pkg) => createRequire(path.join(root, "packages", pkg, "package.json"));
 // the ESM builds (the same module instances the transformer build imports: one current backend)
-const load = (pkg) => import(path.join(root, "packages", pkg, "dist/index.js"));
-const { createWasmBackend, setBackend, writeFileAtomic } = await load("tensor");
+const load = (pkg, entry = "index") => import(path.join(root, "packages", pkg, `dist/${entry}.js`));
+const { createWasmBackend, setBackend } = await load("tensor");
+const { writeFileAtomic } = await load("tensor", "node");
 const { trainBpe, saveBpeJson, exportTokenizerJson } = await load("tokenizer-bpe");
-const transformer = await load("transformer");
-const { modelConfig, resolveSettings, trainRun, exportForInference, perplexity, TokenDataset } = transformer;
+const { modelConfig, resolveSettings, perplexity, TokenDataset } = await load("transformer");
+const { trainRun, exportForInference } = await load("transformer", "node");
 
 const args = process.argv.slice(2);
 const flag = (name, fallback) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : fallback; };
@@ -74,7 +75,7 @@ const docs = await brownDocuments();
 const text = docs.join(EOT);
 log({ stage: "corpus", documents: docs.length, chars: text.length });
 const t0 = performance.now();
-const tok = trainBpe(docs.join("\n"), { vocabSize: VOCAB, specialTokens: [EOT] });
+const tok = trainBpe(docs.join("\n"), { vocabSize: VOCAB, specialTokens: [EOT], bosToken: EOT, eosToken: EOT });
 log({ stage: "tokenizer", vocabSize: tok.vocabSize, seconds: ((performance.now() - t0) / 1000).toFixed(1) });
 const tokens = tok.encode(text, { allowedSpecial: "all" });
 const eot = tok.specialTokens.get(EOT);

@@ -1,4 +1,4 @@
-import { describeFlagType } from "./args";
+import { describeDefault, describeFlagType } from "./args";
 import type { Command, FlagSpec } from "./command";
 
 /** The text of `zllm --help`, `zllm <group> --help` and `zllm <command> --help`. */
@@ -18,13 +18,14 @@ function table(rows: readonly [string, string][]): string[] {
 
 function flagLabel(name: string, spec: FlagSpec): string {
   if (spec.type === "boolean") return `--${name}`;
-  return `--${name} ${spec.type === "number" ? "N" : "VALUE"}`;
+  return `--${name} ${spec.type === "number" ? "N" : spec.type === "integers" ? "N,N,..." : "VALUE"}`;
 }
 
 function flagDescription(spec: FlagSpec): string {
   if (spec.type === "boolean") return spec.description;
   const parts = [describeFlagType(spec)];
-  if (spec.default !== undefined) parts.push(`default ${spec.default}`);
+  const byDefault = describeDefault(spec);
+  if (byDefault !== undefined) parts.push(`default ${byDefault}`);
   return `${spec.description} (${parts.join("; ")})`;
 }
 

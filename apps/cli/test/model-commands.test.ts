@@ -4,7 +4,8 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { jsBackend } from "@zero-llm/tensor";
-import { Model, allocateWeights, generate, writeGgufModel, type Config } from "@zero-llm/transformer";
+import { Model, allocateWeights, generate, type Config } from "@zero-llm/transformer";
+import { writeGgufModel } from "@zero-llm/transformer/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { benchCommand, type BenchResult } from "../src/commands/bench";
 import { makeChatCommand } from "../src/commands/chat";
@@ -52,6 +53,39 @@ beforeAll(async () => {
   await writeGgufModel(tinyGguf, tinyModel());
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("one context rule: past the model's context is a usage error unless --allow-context-overflow (RoPE models)", () => {
+  const ids = (n: number): string => Array.from({ length: n }, (_, i) => String((i * 7 + 1) % 40)).join(",");
+
+  it("eval logits: 40 tokens on a 32-token llama", async () => {
+    const r = await runCli(["eval", "logits", "--model", tinyGguf, "--tokens", ids(40), "--backend", "js"], commands());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^zllm: --tokens: expected at most 32 tokens \(the model's context\), found 40; --allow-context-overflow runs a llama \(RoPE\) model past it\n/);
+    const ok = await runCli(["eval", "logits", "--model", tinyGguf, "--tokens", ids(40), "--backend", "js", "--json", "--allow-context-overflow"], commands());
+    expect(ok.code).toBe(0);
+    expect((JSON.parse(ok.stdout) as number[][]).length).toBe(40);
+  });
+
+  it("eval logits on gpt2: the flag cannot add learned positions", async () => {
+    const gpt2 = path.join(dir, "tiny-gpt2-ctx.gguf");
+    await writeGgufModel(gpt2, tinyGpt2Model());
+    const r = await runCli(["eval", "logits", "--model", gpt2, "--tokens", ids(17), "--backend", "js", "--allow-context-overflow"], commands());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--tokens: expected at most 16 tokens, found 17; --allow-context-overflow cannot help a gpt2 model: it has 16 learned position embeddings/);
+  });
+
+  it("generate and chat", async () => {
+    const g = await runCli(["generate", "--model", tinyGguf, "--ids", ids(40), "--greedy", "--max-tokens", "3", "--backend", "js"], commands());
+    expect(g.code).toBe(2);
+    expect(g.stderr).toMatch(/^zllm: prompt: expected at most 32 tokens \(the model's context\), found 40; --allow-context-overflow/);
+    const ok = await runCli(["generate", "--model", tinyGguf, "--ids", ids(40), "--greedy", "--max-tokens", "3", "--backend", "js", "--json", "--allow-context-overflow"], commands());
+    expect(ok.code).toBe(0);
+    expect((JSON.parse(ok.stdout) as { tokens: number[] }).tokens.length).toBe(3);
+    const chat = await runCli(["chat", "--model", tinyGguf, "--backend", "js", "--ctx", "40", "--allow-context-overflow", "--greedy", "--max-tokens", "2"], commands(["!#", ""]));
+    expect(chat.code).toBe(0);
+    expect(chat.stderr).toMatch(/context 40 tokens/);
+  });
+});
 
 describe("zllm eval logits", () => {
   it.each(["js", "wasm"])("--json: one array per position, PyTorch's logits for a tiny Llama written as GGUF (%s backend)", async (backend) => {
@@ -129,11 +163,11 @@ describe("the embedded default model", () => {
     const p = JSON.parse(ppl.stdout) as { model: string; perplexity: number };
     expect(p.model).toBe(DEFAULT_MODEL_PATH);
     expect(p.perplexity).toBeLessThan(2048); // far below uniform over its vocabulary
-    // the window may not exceed the model's 128-token context
-    const long = await runCli(["eval", "ppl", "--data", heldOut, "--seq-len", "129"], [evalPplCommand]);
+    // the window may not exceed the model's 512-token context
+    const long = await runCli(["eval", "ppl", "--data", heldOut, "--seq-len", "513"], [evalPplCommand]);
     expect(long.code).toBe(2);
-    expect(long.stderr).toMatch(/^zllm: --seq-len: expected at most 128 \(the model's context\), found 129\n/);
-  }, 60_000);
+    expect(long.stderr).toMatch(/^zllm: --seq-len: expected at most 512 \(the model's context\), found 513\n/);
+  }, 300_000);
 });
 
 describe("zllm generate", () => {
@@ -189,17 +223,17 @@ describe("zllm chat", () => {
   it("--ctx above the model's context is a usage error, not a silent cap", async () => {
     const r = await runCli(["chat", "--model", tinyGguf, "--backend", "js", "--ctx", "33"], commands(["!#", ""]));
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^zllm: --ctx: expected at most 32 tokens \(the model's context\), found 33\n/);
+    expect(r.stderr).toMatch(/^zllm: --ctx: expected at most 32 tokens \(the model's context\), found 33; --allow-context-overflow runs a llama \(RoPE\) model past it\n/);
     expect(r.stdout).toBe("");
   });
 
   it("with no --model, the embedded model answers a piped line", async () => {
     const r = await runCli(["chat", "--max-tokens", "8", "--seed", "3", "--backend", "js"], commands(["The jury said", ""]));
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/^chat: llama model, context 128 tokens/);
+    expect(r.stderr).toMatch(/^chat: llama model, context 512 tokens/);
     const reply = r.stdout.split("> ")[1] ?? "";
     expect(reply.trim().length).toBeGreaterThan(0);
-  }, 30_000);
+  }, 300_000);
 
   it("a full context starts over with an empty cache (--ctx)", async () => {
     const r = await runCli(["chat", "--model", tinyGguf, "--greedy", "--max-tokens", "4", "--backend", "js", "--ctx", "8"], commands(["!#", "$%&", ""]));
@@ -248,17 +282,27 @@ describe("zllm bench", () => {
     expect(new Set(lines.map((l) => l.length)).size).toBe(1);
   });
 
-  it("tests beyond the context: gpt2 skips them with a reason, RoPE models run them with a note", async () => {
+  it("tests beyond the context: a usage error naming the flag; --allow-context-overflow runs them on a RoPE model only; default tests are skipped", async () => {
     const gpt2 = path.join(dir, "tiny-gpt2.gguf");
     await writeGgufModel(gpt2, tinyGpt2Model());
     const seq = tinyGpt2.config.seqLen;
     const g = await runCli(["bench", "--model", gpt2, "--pp", `4,${seq + 1}`, "--tg", "2", "--reps", "1", "--backend", "js", "--json"], commands());
-    expect(g.code).toBe(0);
-    expect((JSON.parse(g.stdout) as BenchResult[]).map((x) => x.test)).toEqual(["pp4", "tg2"]);
-    expect(g.stderr).toBe(`bench: skipped pp${seq + 1}: it needs ${seq + 1} positions, the gpt2 model has ${seq} learned position embeddings\n`);
+    expect(g.code).toBe(2);
+    expect(g.stdout).toBe("");
+    expect(g.stderr).toMatch(new RegExp(`^zllm: --pp ${seq + 1}: expected at most ${seq} tokens \\(the model's context\\), found ${seq + 1}; a gpt2 model has ${seq} learned position embeddings`));
+    const gAllowed = await runCli(["bench", "--model", gpt2, "--pp", `${seq + 1}`, "--reps", "1", "--backend", "js", "--allow-context-overflow"], commands());
+    expect(gAllowed.code).toBe(2);
     const l = await runCli(["bench", "--model", tinyGguf, "--pp", "40", "--tg", "2", "--reps", "1", "--backend", "js", "--json"], commands());
-    expect(l.code).toBe(0);
-    expect((JSON.parse(l.stdout) as BenchResult[]).map((x) => x.test)).toEqual(["pp40", "tg2"]);
-    expect(l.stderr).toMatch(/^bench: note: pp40 runs past the model's trained context \(32 tokens\); RoPE computes the positions/);
+    expect(l.code).toBe(2);
+    expect(l.stderr).toMatch(/^zllm: --pp 40: expected at most 32 tokens \(the model's context\), found 40; --allow-context-overflow runs a llama \(RoPE\) model past it/);
+    const allowed = await runCli(["bench", "--model", tinyGguf, "--pp", "40", "--tg", "2", "--reps", "1", "--backend", "js", "--json", "--allow-context-overflow"], commands());
+    expect(allowed.code).toBe(0);
+    expect((JSON.parse(allowed.stdout) as BenchResult[]).map((x) => x.test)).toEqual(["pp40", "tg2"]);
+    expect(allowed.stderr).toMatch(/^bench: note: pp40 runs past the model's trained context \(32 tokens\); RoPE computes the positions/);
+    // the defaults (pp128, pp512) do not fit a 32-token context: skipped with a note, tg2 runs
+    const defaults = await runCli(["bench", "--model", tinyGguf, "--tg", "2", "--reps", "1", "--backend", "js", "--json"], commands());
+    expect(defaults.code).toBe(0);
+    expect((JSON.parse(defaults.stdout) as BenchResult[]).map((x) => x.test)).toEqual(["tg2"]);
+    expect(defaults.stderr).toMatch(/^bench: skipped pp128 \(a default test\): it needs 128 positions, the model's context is 32; --pp 128 --allow-context-overflow runs it/);
   });
 });

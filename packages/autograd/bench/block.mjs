@@ -9,10 +9,10 @@ import { fileURLToPath } from "node:url";
 import * as tensorPkg from "@zero-llm/tensor";
 import { F, Var, nn, scratchScope, setBackwardProfile } from "../dist/index.js";
 
-const { Generator, Tensor, getBackend, setBackend } = tensorPkg;
+const { Rng, Tensor, getBackend, setBackend } = tensorPkg;
 const BATCH = 12, SEQ = 64, WIDTH = 128, HEADS = 4, REPS = Number(process.env.REPS ?? 10);
 
-const g = new Generator(0);
+const g = new Rng(0);
 const linear = (i, o) => {
   const l = new nn.Linear(i, o, { std: 0.02, generator: g });
   return l;

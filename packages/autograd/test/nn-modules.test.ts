@@ -1,6 +1,6 @@
 // Modules: dotted parameter names, state dicts, train/eval, freezing, layer forwards, initializers.
 import { describe, expect, it } from "vitest";
-import { Generator, Tensor } from "@zero-llm/tensor";
+import { Rng, Tensor } from "@zero-llm/tensor";
 import { AutogradError, F, Var, nn, param } from "../src/index";
 
 class Attn extends nn.Module {
@@ -10,7 +10,7 @@ class Attn extends nn.Module {
 class Layer extends nn.Module {
   readonly self_attn = this.child("self_attn", new Attn());
   readonly input_layernorm = this.child("input_layernorm", new nn.RMSNorm(4));
-  readonly drop = this.child("drop", new nn.Dropout(0.5, { generator: new Generator(1) }));
+  readonly drop = this.child("drop", new nn.Dropout(0.5, { generator: new Rng(1) }));
 }
 class Model extends nn.Module {
   readonly embed_tokens = this.child("embed_tokens", new nn.Embedding(10, 4));
@@ -82,7 +82,7 @@ describe("Module tree", () => {
 
 describe("layers", () => {
   it("Linear: PyTorch default init bound 1/√in; forward = x·Wᵀ + b", () => {
-    const lin = new nn.Linear(16, 3, { generator: new Generator(4) });
+    const lin = new nn.Linear(16, 3, { generator: new Rng(4) });
     expect(Math.max(...Array.from(lin.weight.data, Math.abs))).toBeLessThanOrEqual(0.25);
     const x = new Tensor(Float32Array.from({ length: 32 }, (_, i) => i / 10), [2, 16]);
     const expected = x.matmul(lin.weight.value.T).add(lin.bias!.value);
@@ -90,7 +90,7 @@ describe("layers", () => {
     Array.from(expected.data).forEach((e, i) => expect(got[i]).toBeCloseTo(e, 4));
   });
   it("Embedding rows, LayerNorm and RMSNorm forwards match the tensor package", () => {
-    const emb = new nn.Embedding(5, 3, { generator: new Generator(2) });
+    const emb = new nn.Embedding(5, 3, { generator: new Rng(2) });
     expect(Array.from(emb.forward([4, 0]).data)).toEqual([...emb.weight.data.subarray(12, 15), ...emb.weight.data.subarray(0, 3)]);
     const x = new Tensor(Float32Array.from([1, 2, 4, -1, 0, 3]), [2, 3]);
     const ln = new nn.LayerNorm(3), rms = new nn.RMSNorm(3, { eps: 1e-6 });
@@ -113,32 +113,32 @@ describe("initializers", () => {
     return { mean, std, maxAbs: Math.max(...d.map(Math.abs)) };
   };
   it("normal(0, 0.02): sample mean and std within 1% of the target", () => {
-    const s = stats(nn.init.normal(big(), 0.02, new Generator(1)));
+    const s = stats(nn.init.normal(big(), 0.02, new Rng(1)));
     expect(Math.abs(s.mean)).toBeLessThan(2e-4);
     expect(Math.abs(s.std - 0.02)).toBeLessThan(2e-4);
   });
   it("xavierUniform bound √(6/(in+out)); kaimingNormal std √2/√in; kaimingUniform bound √2·√(3/in)", () => {
-    expect(stats(nn.init.xavierUniform(big(), new Generator(2))).maxAbs).toBeLessThanOrEqual(Math.sqrt(6 / 512));
-    expect(stats(nn.init.xavierUniform(big(), new Generator(2))).maxAbs).toBeGreaterThan(0.99 * Math.sqrt(6 / 512));
-    expect(Math.abs(stats(nn.init.kaimingNormal(big(), new Generator(3))).std - Math.SQRT2 / 16)).toBeLessThan(1e-3);
-    expect(Math.abs(stats(nn.init.xavierNormal(big(), new Generator(3))).std - Math.sqrt(2 / 512))).toBeLessThan(1e-3);
-    expect(stats(nn.init.kaimingUniform(big(), new Generator(3))).maxAbs).toBeLessThanOrEqual(Math.SQRT2 * Math.sqrt(3 / 256));
+    expect(stats(nn.init.xavierUniform(big(), new Rng(2))).maxAbs).toBeLessThanOrEqual(Math.sqrt(6 / 512));
+    expect(stats(nn.init.xavierUniform(big(), new Rng(2))).maxAbs).toBeGreaterThan(0.99 * Math.sqrt(6 / 512));
+    expect(Math.abs(stats(nn.init.kaimingNormal(big(), new Rng(3))).std - Math.SQRT2 / 16)).toBeLessThan(1e-3);
+    expect(Math.abs(stats(nn.init.xavierNormal(big(), new Rng(3))).std - Math.sqrt(2 / 512))).toBeLessThan(1e-3);
+    expect(stats(nn.init.kaimingUniform(big(), new Rng(3))).maxAbs).toBeLessThanOrEqual(Math.SQRT2 * Math.sqrt(3 / 256));
   });
   it("fan-based schemes refuse a tensor with fewer than 2 axes (a bias has no fan-in), as torch.nn.init", () => {
     const bias = new Var(new Tensor(new Float32Array(8), [8]), { requiresGrad: true });
     for (const scheme of [nn.init.xavierUniform, nn.init.xavierNormal, nn.init.kaimingUniform, nn.init.kaimingNormal]) {
-      expect(() => scheme(bias, new Generator(1))).toThrow(/at least 2 axes \[out, in, \.\.\.\], found shape \[8\]/);
+      expect(() => scheme(bias, new Rng(1))).toThrow(/at least 2 axes \[out, in, \.\.\.\], found shape \[8\]/);
     }
   });
   it("the same seed gives the same weights; zeros and ones", () => {
-    const a = nn.init.normal(big(), 0.02, new Generator(5)).data, b = nn.init.normal(big(), 0.02, new Generator(5)).data;
+    const a = nn.init.normal(big(), 0.02, new Rng(5)).data, b = nn.init.normal(big(), 0.02, new Rng(5)).data;
     expect(Array.from(a)).toEqual(Array.from(b));
     expect(stats(nn.init.zeros(big())).maxAbs).toBe(0);
     expect(stats(nn.init.ones(big())).mean).toBe(1);
   });
   it("a module's parameters can be re-initialised GPT-2 style", () => {
     const lin = new nn.Linear(8, 8);
-    nn.init.normal(lin.weight, 0.02, new Generator(1));
+    nn.init.normal(lin.weight, 0.02, new Rng(1));
     nn.init.zeros(lin.bias!);
     expect(F.sum(lin.bias!).item()).toBe(0);
   });

@@ -1,10 +1,10 @@
 // Optimizer mechanics: exact state save/restore, gradient accumulation, frozen parameters,
 // learning-rate schedules, argument checks.
 import { describe, expect, it } from "vitest";
-import { Generator, Tensor } from "@zero-llm/tensor";
+import { Rng, Tensor } from "@zero-llm/tensor";
 import { AutogradError, F, Var, nn, optim, param } from "../src/index";
 
-function data(g: Generator, n: number): { x: Var; y: Int32Array } {
+function data(g: Rng, n: number): { x: Var; y: Int32Array } {
   const x = new Float32Array(n * 4);
   for (let i = 0; i < x.length; i++) x[i] = g.normal();
   const y = Int32Array.from({ length: n }, (_, i) => (x[i * 4] + x[i * 4 + 1] > 0 ? 1 : 0));
@@ -12,8 +12,8 @@ function data(g: Generator, n: number): { x: Var; y: Int32Array } {
 }
 
 class Net extends nn.Module {
-  readonly fc1 = this.child("fc1", new nn.Linear(4, 8, { generator: new Generator(1) }));
-  readonly fc2 = this.child("fc2", new nn.Linear(8, 2, { generator: new Generator(2) }));
+  readonly fc1 = this.child("fc1", new nn.Linear(4, 8, { generator: new Rng(1) }));
+  readonly fc2 = this.child("fc2", new nn.Linear(8, 2, { generator: new Rng(2) }));
   forward(x: Var): Var {
     return this.fc2.forward(F.relu(this.fc1.forward(x)));
   }
@@ -29,7 +29,7 @@ function step(net: Net, opt: optim.Optimizer, batch: { x: Var; y: Int32Array }):
 
 describe("optimizer state", () => {
   it("save after 3 steps, restore into a fresh model and optimizer: the next 3 steps match bit for bit", () => {
-    const batch = data(new Generator(9), 16);
+    const batch = data(new Rng(9), 16);
     const a = new Net();
     const optA = new optim.AdamW(a.parameters(), { lr: 1e-2, weightDecay: 0.1 });
     for (let s = 0; s < 3; s++) step(a, optA, batch);
@@ -49,7 +49,7 @@ describe("optimizer state", () => {
   it("stateDict is a copy: later steps do not change it", () => {
     const net = new Net();
     const opt = new optim.SGD(net.parameters(), { lr: 0.1, momentum: 0.9 });
-    const batch = data(new Generator(3), 8);
+    const batch = data(new Rng(3), 8);
     step(net, opt, batch);
     const saved = opt.stateDict();
     const before = saved.buffers.momentum[0]!.slice();
@@ -90,7 +90,7 @@ describe("gradient accumulation", () => {
   });
 
   it("two half batches with loss/2 each give the full batch's gradient", () => {
-    const batch = data(new Generator(4), 12);
+    const batch = data(new Rng(4), 12);
     const half = (lo: number, hi: number): { x: Var; y: Int32Array } => ({ x: F.slice(batch.x, 0, lo, hi), y: batch.y.slice(lo, hi) });
     const full = new Net();
     F.crossEntropy(full.forward(batch.x), batch.y).backward();
@@ -108,7 +108,7 @@ describe("frozen parameters", () => {
     const before = net.fc1.weight.data.slice();
     const fc2Before = net.fc2.weight.data.slice();
     const opt = new optim.AdamW(net.parameters(), { lr: 1e-2 });
-    step(net, opt, data(new Generator(5), 8));
+    step(net, opt, data(new Rng(5), 8));
     expect(Array.from(net.fc1.weight.data)).toEqual(Array.from(before));
     expect(Array.from(net.fc2.weight.data)).not.toEqual(Array.from(fc2Before));
     expect(net.numParameters({ trainableOnly: true })).toBe(8 * 2 + 2);
@@ -130,7 +130,7 @@ describe("learning-rate schedules", () => {
     const net = new Net();
     const opt = new optim.AdamW(net.parameters(), { lr: 0 });
     const schedule = optim.warmupCosineLr({ maxLr: 2e-2, warmupSteps: 5, totalSteps: 60 });
-    const batch = data(new Generator(6), 32);
+    const batch = data(new Rng(6), 32);
     const losses: number[] = [];
     for (let s = 0; s < 60; s++) {
       opt.lr = schedule(s);

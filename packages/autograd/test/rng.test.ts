@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { Rng as TensorRng } from "@zero-llm/tensor";
 import { Rng } from "../src/index";
 
 interface RngFixture { cases: { seed: number; state: number[]; raw: number[]; uniforms: number[] }[] }
@@ -49,9 +50,13 @@ describe("Rng (xoshiro128** seeded by splitmix32)", () => {
     }
   });
 
-  it("bad seeds and states throw AUTOGRAD_BAD_ARGUMENT", () => {
+  it("is the workspace's one generator (@zero-llm/tensor's Rng), not a copy", () => {
+    expect(Rng).toBe(TensorRng);
+  });
+
+  it("bad seeds and states throw the tensor package's INVALID_ARGUMENT", () => {
     for (const seed of [-1, 1.5, 2 ** 32, NaN]) {
-      expect(() => new Rng(seed)).toThrow(expect.objectContaining({ code: "AUTOGRAD_BAD_ARGUMENT" }));
+      expect(() => new Rng(seed)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
     }
     expect(() => Rng.fromState({ s: [0, 0, 0, 0], spareNormal: null })).toThrow(/nonzero state/);
     expect(() => Rng.fromState({ s: [1, 2, 3] as unknown as [number, number, number, number], spareNormal: null })).toThrow(/four uint32 words/);

@@ -1,7 +1,7 @@
 // Semantics of the tensor engine: accumulation, graph freeing, grad mode, detach, freezing,
 // errors, deep graphs.
 import { describe, expect, it } from "vitest";
-import { Generator, Tensor, createWasmBackend, getBackend, setBackend } from "@zero-llm/tensor";
+import { Rng, Tensor, createWasmBackend, getBackend, setBackend } from "@zero-llm/tensor";
 import { AutogradError, F, Var, isGradEnabled, nn, noGrad, optim, param, scratchBytes, scratchScope } from "../src/index";
 
 const t = (values: number[], shape = [values.length]): Tensor => new Tensor(Float32Array.from(values), shape);
@@ -142,7 +142,7 @@ describe("memory: a training step holds nothing into the next", () => {
     const backend = await createWasmBackend({ threads: 1 });
     setBackend(backend);
     try {
-      const g = new Generator(1);
+      const g = new Rng(1);
       const net = { ln: new nn.LayerNorm(16), fc1: new nn.Linear(16, 64, { generator: g }), fc2: new nn.Linear(64, 16, { generator: g }) };
       const params = [...net.ln.parameters(), ...net.fc1.parameters(), ...net.fc2.parameters()];
       const opt = new optim.AdamW(params, { lr: 1e-3 });

@@ -1,14 +1,14 @@
 // Finite-difference checks of the fused transformer ops: softmax, norms, rope, attention,
 // dropout and the losses (see tensor-gradcheck-util.ts for the tolerance).
 import { expect, it } from "vitest";
-import { Generator, Tensor, attention as tensorAttention, attentionWithProbs } from "@zero-llm/tensor";
+import { Rng, Tensor, attention as tensorAttention, attentionWithProbs } from "@zero-llm/tensor";
 import { F, Var } from "../src/index";
 import { attentionBackward, attentionBackwardBatched } from "../src/tensor/kernels";
 import { getBackend } from "@zero-llm/tensor";
 import { describeOnBackends } from "./backends";
 import { gradcheck, randomTensor } from "./tensor-gradcheck-util";
 
-const g = new Generator(7);
+const g = new Rng(7);
 const r = (shape: number[], lo = -1, hi = 1): Tensor => randomTensor(shape, g, lo, hi);
 
 describeOnBackends("softmax family", () => {
@@ -72,18 +72,18 @@ describeOnBackends("causal attention (fused backward)", () => {
 
 describeOnBackends("dropout", () => {
   it("with a fixed mask (same seed per evaluation) the gradient is mask/(1 − p)", () => {
-    gradcheck(([x]) => F.dropout(x, 0.3, new Generator(11)), [r([4, 25])]);
+    gradcheck(([x]) => F.dropout(x, 0.3, new Rng(11)), [r([4, 25])]);
   });
   it("drops about p of the elements, scales survivors by 1/(1 − p), and is the identity in eval", () => {
     const x = new Var(new Tensor(new Float32Array(10000).fill(1), [10000]));
-    const y = F.dropout(x, 0.25, new Generator(3)).data;
+    const y = F.dropout(x, 0.25, new Rng(3)).data;
     const zeros = y.filter((v) => v === 0).length;
     expect(zeros / 10000).toBeGreaterThan(0.23);
     expect(zeros / 10000).toBeLessThan(0.27);
     expect(y.filter((v) => v !== 0).every((v) => Math.abs(v - 1 / 0.75) < 1e-6)).toBe(true);
-    expect(F.dropout(x, 0.25, new Generator(3), false)).toBe(x);
+    expect(F.dropout(x, 0.25, new Rng(3), false)).toBe(x);
     // same seed, same mask
-    expect(Array.from(F.dropout(x, 0.25, new Generator(3)).data)).toEqual(Array.from(y));
+    expect(Array.from(F.dropout(x, 0.25, new Rng(3)).data)).toEqual(Array.from(y));
   });
 });
 

@@ -1,12 +1,12 @@
 // Finite-difference checks of every elementwise, reduction, matmul and shape rule, on random
 // shapes including broadcasting (see tensor-gradcheck-util.ts for the tolerance).
 import { it } from "vitest";
-import { Generator } from "@zero-llm/tensor";
+import { Rng } from "@zero-llm/tensor";
 import { F } from "../src/index";
 import { describeOnBackends } from "./backends";
 import { awayFromZero, gradcheck, randomTensor } from "./tensor-gradcheck-util";
 
-const g = new Generator(2024);
+const g = new Rng(2024);
 const r = (shape: number[]): ReturnType<typeof randomTensor> => randomTensor(shape, g);
 
 /**
@@ -14,7 +14,7 @@ const r = (shape: number[]): ReturnType<typeof randomTensor> => randomTensor(sha
  * drops some leading axes and sets some of the remaining ones to 1, in either order.
  */
 function randomBroadcastPairs(count: number, seed: number): [number[], number[]][] {
-  const rng = new Generator(seed);
+  const rng = new Rng(seed);
   const pick = (n: number): number => Math.floor(rng.uniform() * n);
   const pairs: [number[], number[]][] = [];
   for (let i = 0; i < count; i++) {
@@ -108,7 +108,7 @@ describeOnBackends("matmul and linear", () => {
     gradcheck(([a, b]) => F.matmul(a, b), [r([2, 3, 3, 4]), r([3, 4, 2])]);
   });
   it("random sizes, odd and past the kernel's 4-wide tiles: [m, k] · [k, n]", () => {
-    const rng = new Generator(5);
+    const rng = new Rng(5);
     for (let i = 0; i < 4; i++) {
       const [m, k, n] = [1 + Math.floor(rng.uniform() * 9), 1 + Math.floor(rng.uniform() * 9), 1 + Math.floor(rng.uniform() * 9)];
       gradcheck(([a, b]) => F.matmul(a, b), [r([2, m, k]), r([k, n])]);

@@ -9,10 +9,10 @@
  * above both, while a wrong rule is off by O(1).
  */
 import { expect } from "vitest";
-import { Generator, Tensor } from "@zero-llm/tensor";
+import { Rng, Tensor } from "@zero-llm/tensor";
 import { Var, noGrad } from "../src/index";
 
-export function randomTensor(shape: readonly number[], g: Generator, lo = -1, hi = 1): Tensor {
+export function randomTensor(shape: readonly number[], g: Rng, lo = -1, hi = 1): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) data[i] = lo + (hi - lo) * g.uniform();
@@ -20,7 +20,7 @@ export function randomTensor(shape: readonly number[], g: Generator, lo = -1, hi
 }
 
 /** Values in ±[lo, hi]: away from 0, for ops with a kink or pole there. */
-export function awayFromZero(shape: readonly number[], g: Generator, lo = 0.2, hi = 1.5): Tensor {
+export function awayFromZero(shape: readonly number[], g: Rng, lo = 0.2, hi = 1.5): Tensor {
   const t = randomTensor(shape, g, lo, hi);
   const d = t.data;
   for (let i = 0; i < d.length; i++) if (g.uniform() < 0.5) d[i] = -d[i];
@@ -42,7 +42,7 @@ export function gradcheck(build: (xs: Var[]) => Var, inputs: readonly Tensor[], 
   const check = opts.check ?? inputs.map((_, i) => i);
   const vars = inputs.map((t) => new Var(t.clone(), { requiresGrad: true }));
   const out = build(vars);
-  const cotangent = randomTensor(out.shape, new Generator(99), -1, 1);
+  const cotangent = randomTensor(out.shape, new Rng(99), -1, 1);
   out.backward(cotangent);
 
   const loss = (): number =>

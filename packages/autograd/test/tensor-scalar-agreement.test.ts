@@ -1,13 +1,13 @@
 // The tensor engine and the scalar Value engine agree on a small MLP (same weights, same data):
 // loss and every gradient, to float32 precision (the scalar engine runs in float64).
 import { describe, expect, it } from "vitest";
-import { Generator, Tensor } from "@zero-llm/tensor";
-import { F, MLP, Rng, Value, Var, mseLoss, param } from "../src/index";
+import { Rng, Tensor } from "@zero-llm/tensor";
+import { F, MLP, Value, Var, mseLoss, param } from "../src/index";
 
 describe("tensor engine vs scalar engine on a 3-8-8-1 tanh MLP", () => {
   const sizes = [3, 8, 8, 1];
   const scalar = new MLP(3, sizes.slice(1), { activation: "tanh", rng: new Rng(5) });
-  const g = new Generator(5);
+  const g = new Rng(5);
   const n = 10;
   const inputs = Array.from({ length: n }, () => Array.from({ length: 3 }, () => g.uniform() * 2 - 1));
   const targets = Array.from({ length: n }, () => g.uniform() * 2 - 1);

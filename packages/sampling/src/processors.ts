@@ -1,209 +1,142 @@
+import type { Rng } from "@zero-llm/tensor";
+import { Candidates } from "./candidates";
+import { Dry } from "./dry";
+import { LogitBias, Penalties, applyTokenMask, type LogitBiasInput } from "./penalties";
+import { expInPlace } from "./portable-math";
+import { MinP, TopK, TopP, TypicalP, Xtc } from "./truncation";
+
 /**
- * Logits processors: each one rewrites a row of logits in place. A token is removed by setting
- * its logit to −Infinity, so after softmax its probability is exactly 0 and any later processor
- * still sees a valid row. Processors keep their scratch arrays between calls and sort or select
- * in place, so a processor applied once per generated token allocates nothing (only when the
- * vocabulary size changes); test/allocation.test.ts measures it.
+ * The chain's steps one by one, on a plain row of logits, for composing your own sampler or
+ * checking a step in isolation. A processor rewrites the row in place; a removed token gets
+ * −Infinity (so after softmax its probability is exactly 0 and any later processor still sees a
+ * valid row). They are the same step objects the Sampler runs (same code, same results); each
+ * keeps its scratch arrays between calls.
  */
 export type LogitsProcessor = (logits: Float32Array, history: ArrayLike<number>) => void;
 
-/** Index of the largest logit; the first one wins a tie. */
-export function argmax(logits: ArrayLike<number>): number {
+/** The id of the largest logit (the most likely token); the lowest id wins a tie. */
+export function mostLikelyToken(logits: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
   return best;
 }
 
-/** probs = softmax(logits); the max is subtracted first so exp never overflows. out may be logits. */
-export function softmax(out: Float32Array, logits: ArrayLike<number>): Float32Array {
+/**
+ * out = softmax(logits): the probabilities the logits stand for. The max is subtracted first so
+ * exp never overflows; exp is the portable one (same bits on every engine). `out` may be `logits`.
+ */
+export function logitsToProbs<T extends Float32Array | Float64Array>(out: T, logits: ArrayLike<number>): T {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  const e = new Float64Array(logits.length);
+  for (let i = 0; i < logits.length; i++) e[i] = logits[i] - max;
+  expInPlace(e, e.length);
   let sum = 0;
-  for (let i = 0; i < logits.length; i++) {
-    const e = Math.exp(logits[i] - max);
-    out[i] = e;
-    sum += e;
-  }
-  for (let i = 0; i < logits.length; i++) out[i] /= sum;
+  for (let i = 0; i < e.length; i++) sum += e[i];
+  for (let i = 0; i < e.length; i++) out[i] = e[i] / sum;
   return out;
 }
 
-/** logits / t: t < 1 sharpens the distribution, t > 1 flattens it. (t = 0 is greedy, see Sampler.) */
+/** logits / t: t < 1 sharpens, t > 1 flattens; t = 0 keeps only the most likely token (llama.cpp's greedy temperature). */
 export function temperature(t: number): LogitsProcessor {
+  if (t === 0) {
+    return (logits) => {
+      const best = mostLikelyToken(logits);
+      for (let i = 0; i < logits.length; i++) if (i !== best) logits[i] = -Infinity;
+    };
+  }
   const inv = 1 / t;
   return (logits) => {
     for (let i = 0; i < logits.length; i++) logits[i] *= inv;
   };
 }
 
-/**
- * Keep the k largest logits. As in Hugging Face's TopKLogitsWarper, a token tied with the k-th
- * largest value is kept too, so a row with ties can keep more than k.
- */
+/** Exactly the k largest logits stay (ties at the k-th: lower ids first); 0 keeps all. */
 export function topK(k: number): LogitsProcessor {
-  let scratch = new Float32Array(0);
+  return truncating(new TopK(k));
+}
+
+/** Locally typical sampling: the most typical tokens until their mass exceeds p. */
+export function typicalP(p: number, minKeep = 1): LogitsProcessor {
+  return truncating(new TypicalP(p, minKeep));
+}
+
+/** Nucleus: the most probable tokens until their mass reaches p (the crossing token stays). */
+export function topP(p: number, minKeep = 1): LogitsProcessor {
+  return truncating(new TopP(p, minKeep));
+}
+
+/** Tokens with probability ≥ p × the top probability stay. */
+export function minP(p: number, minKeep = 1): LogitsProcessor {
+  return truncating(new MinP(p, minKeep));
+}
+
+/** XTC: with `probability` (a coin from `rng`), remove every token ≥ threshold but the least probable of them. */
+export function xtc(probability: number, threshold: number, rng: Rng, minKeep = 1): LogitsProcessor {
+  const step = new Xtc(probability, threshold, minKeep);
+  const c = new Candidates();
   return (logits) => {
-    if (k >= logits.length) return;
-    if (scratch.length !== logits.length) scratch = new Float32Array(logits.length);
-    keepTopK(logits, scratch, k);
+    c.fromRow(logits);
+    step.apply(logits, c, rng);
+    removeNonCandidates(logits, c);
   };
 }
 
-// A plain function rather than the closure's body: compiled inside the closure (with the
-// sampler's megamorphic call in front of it) V8 boxed the quickselect's doubles, ~4 heap numbers
-// per token (measured by test/allocation.test.ts).
-function keepTopK(logits: Float32Array, scratch: Float32Array, k: number): void {
-  scratch.set(logits);
-  const kth = scratch[selectKthLargest(scratch, k)];
-  for (let i = 0; i < logits.length; i++) if (logits[i] < kth) logits[i] = -Infinity;
-}
-
-/** The k-th largest value of a (1 ≤ k ≤ a.length), reordering a. */
-export function kthLargest(a: Float32Array, k: number): number {
-  return a[selectKthLargest(a, k)];
-}
-
-/**
- * Quickselect (Hoare partition), in place, expected O(n): reorders a so that a[t] is the value
- * that ascending sort would put there, t = a.length − k, and returns t. −Infinity counts as the
- * smallest value, as in sort(). The middle element is the pivot, so a sorted or constant row
- * (ties everywhere) stays linear.
- */
-function selectKthLargest(a: Float32Array, k: number): number {
-  const target = a.length - k; // index of the k-th largest in ascending order
-  let lo = 0, hi = a.length - 1;
-  while (lo < hi) {
-    const pivot = a[(lo + hi) >>> 1];
-    let i = lo, j = hi;
-    while (i <= j) {
-      while (a[i] < pivot) i++;
-      while (a[j] > pivot) j--;
-      if (i <= j) {
-        const t = a[i]; a[i] = a[j]; a[j] = t;
-        i++;
-        j--;
-      }
-    }
-    // now a[lo..j] ≤ pivot ≤ a[i..hi], and a[j+1..i-1] == pivot
-    if (target <= j) hi = j;
-    else if (target >= i) lo = i;
-    else return target;
-  }
-  return target;
-}
-
-/**
- * Nucleus sampling: keep the smallest set of most probable tokens whose probabilities sum to at
- * least p (ties broken by lower id first). The most probable token is always kept.
- *
- * Speed-up from llama2.c: a token with probability below (1 − p)/(n − 1) is almost never in the
- * nucleus, so only tokens above that cutoff are sorted. The sorted candidates are a prefix of the
- * full sorted order, so whenever they reach p the answer is exactly the unfiltered one; when they
- * do not (a very flat row) the whole row is sorted instead.
- */
-export function topP(p: number): LogitsProcessor {
-  let probs = new Float32Array(0);
-  let order = new Uint32Array(0);
-  // Number of leading ids of sorted[0..count) whose cumulative probability reaches p; 0 if it
-  // never does. Made once per processor and reads p from here: p passed as an argument (a
-  // double, after the arithmetic below) would be boxed into a new heap number on every call.
-  const nucleusSize = (sorted: Uint32Array, count: number): number => {
-    let cumulative = 0;
-    for (let i = 0; i < count; i++) {
-      cumulative += probs[sorted[i]];
-      if (cumulative >= p) return i + 1;
-    }
-    return 0;
-  };
-  return (logits) => {
-    const n = logits.length;
-    if (p >= 1 || n <= 1) return;
-    if (probs.length !== n) {
-      probs = new Float32Array(n);
-      order = new Uint32Array(n);
-    }
-    softmax(probs, logits);
-    const cutoff = (1 - p) / (n - 1);
-    let count = 0;
-    for (let i = 0; i < n; i++) if (probs[i] >= cutoff) order[count++] = i;
-    sortByProbDesc(order, count, probs);
-    let keep = nucleusSize(order, count);
-    if (keep === 0) {
-      for (let i = 0; i < n; i++) order[i] = i;
-      sortByProbDesc(order, n, probs);
-      keep = nucleusSize(order, n) || n;
-    }
-    // remove everything strictly less probable than the last kept token, and its equals that
-    // come after it in id order
-    const last = order[keep - 1];
-    for (let i = 0; i < n; i++) {
-      if (probs[i] < probs[last] || (probs[i] === probs[last] && i > last)) logits[i] = -Infinity;
-    }
-  };
-}
-
-/** a before b: more probable first, the lower id on ties (a total order, so any sort agrees). */
-function before(probs: Float32Array, a: number, b: number): boolean {
-  return probs[a] > probs[b] || (probs[a] === probs[b] && a < b);
-}
-
-/**
- * Sorts ids order[0..count) by descending probability in place: heapsort, O(n log n) worst
- * case, no allocation (TypedArray.prototype.sort with a comparator copies the array first).
- */
-function sortByProbDesc(order: Uint32Array, count: number, probs: Float32Array): void {
-  for (let start = (count >> 1) - 1; start >= 0; start--) siftDown(order, probs, start, count);
-  for (let end = count - 1; end > 0; end--) {
-    const t = order[0]; order[0] = order[end]; order[end] = t;
-    siftDown(order, probs, 0, end);
-  }
-}
-
-/** Heap over order[0..end) whose root is the id that goes last (so each pop fills the range from the end). */
-function siftDown(order: Uint32Array, probs: Float32Array, start: number, end: number): void {
-  let root = start;
-  for (;;) {
-    let child = 2 * root + 1;
-    if (child >= end) return;
-    if (child + 1 < end && before(probs, order[child], order[child + 1])) child++;
-    if (!before(probs, order[root], order[child])) return;
-    const t = order[root]; order[root] = order[child]; order[child] = t;
-    root = child;
-  }
-}
-
-/** Min-p: keep tokens whose probability is at least p × (the top token's probability). */
-export function minP(p: number): LogitsProcessor {
-  return (logits) => {
-    let max = -Infinity;
-    for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
-    // prob_i ≥ p · prob_max  ⇔  logit_i ≥ logit_max + ln p (softmax's normaliser cancels)
-    const threshold = max + Math.log(p);
-    for (let i = 0; i < logits.length; i++) if (logits[i] < threshold) logits[i] = -Infinity;
-  };
-}
-
-/**
- * The CTRL repetition penalty (Keskar et al. 2019, as in Hugging Face): every token id that
- * occurs in the last `window` tokens of history has its logit divided by `penalty` when positive
- * and multiplied by it when negative, so it always becomes less likely. Each id is penalised once.
- */
+/** The CTRL repetition penalty over the last `window` tokens of history (positive logits / θ, others × θ). */
 export function repetitionPenalty(penalty: number, window = Infinity): LogitsProcessor {
-  let seen = new Uint8Array(0);
+  return penalties({ repetition: penalty, window });
+}
+
+/** Repetition, frequency and presence penalties together, as llama.cpp's `penalties` step. */
+export function penalties(options: { repetition?: number; frequency?: number; presence?: number; window?: number }): LogitsProcessor {
+  const step = new Penalties(options.repetition ?? 1, options.frequency ?? 0, options.presence ?? 0, options.window ?? Infinity);
   return (logits, history) => {
-    if (seen.length !== logits.length) seen = new Uint8Array(logits.length);
-    // an integer start even when window is Infinity (Math.max(0, n − ∞) is the double 0, and a
-    // double index makes each history[i] below a generic, allocating lookup)
-    const start = window >= history.length ? 0 : history.length - window;
-    for (let i = start; i < history.length; i++) {
-      const id = history[i];
-      if (id < 0 || id >= logits.length || seen[id]) continue;
-      seen[id] = 1;
-      logits[id] = logits[id] > 0 ? logits[id] / penalty : logits[id] * penalty;
-    }
-    for (let i = start; i < history.length; i++) {
-      const id = history[i];
-      if (id >= 0 && id < logits.length) seen[id] = 0;
-    }
+    if (step.active) step.apply(logits, history);
   };
+}
+
+/** DRY: lowers the logit of each token that would extend a verbatim repetition (see dry.ts). */
+export function dry(options: {
+  multiplier: number; base?: number; allowedLength?: number; window?: number; breakers?: readonly (readonly number[])[];
+}): LogitsProcessor {
+  const step = new Dry(options.multiplier, options.base ?? 1.75, options.allowedLength ?? 2, options.window ?? Infinity, options.breakers ?? []);
+  let checked = -1;
+  return (logits, history) => {
+    if (checked !== logits.length) {
+      step.checkVocabulary(logits.length);
+      checked = logits.length;
+    }
+    if (step.active) step.apply(logits, history);
+  };
+}
+
+/** Adds a fixed bias to chosen tokens' logits (−Infinity bans them). */
+export function logitBias(bias: LogitBiasInput): LogitsProcessor {
+  const step = new LogitBias(bias);
+  return (logits) => step.apply(logits);
+}
+
+/** Sets disallowed tokens (bit i of the bitset clear) to −Infinity. */
+export function tokenMask(allowed: Uint32Array): LogitsProcessor {
+  return (logits) => applyTokenMask(logits, allowed);
+}
+
+function truncating(step: { apply(row: Float32Array, c: Candidates): void }): LogitsProcessor {
+  const c = new Candidates();
+  return (logits) => {
+    c.fromRow(logits);
+    step.apply(logits, c);
+    removeNonCandidates(logits, c);
+  };
+}
+
+/** −Infinity for every token that is not a candidate (candidate ids are ascending). */
+function removeNonCandidates(logits: Float32Array, c: Candidates): void {
+  let next = 0;
+  for (let j = 0; j < c.count; j++) {
+    const id = c.ids[j];
+    for (; next < id; next++) logits[next] = -Infinity;
+    next = id + 1;
+  }
+  for (; next < logits.length; next++) logits[next] = -Infinity;
 }

@@ -27,7 +27,7 @@ import { dot } from "./matmul";
 }
 
 // scores[0..n) = softmax(scores[0..n)) in place: max subtracted, exp, divided by the sum
-function softmaxRow(scores: usize, n: i32): void {
+export function softmaxRow(scores: usize, n: i32): void {
   let mx: f32 = -Infinity;
   for (let t = 0; t < n; t++) mx = max(mx, load<f32>(scores + (<usize>t << 2)));
   const n4 = n & ~3;

@@ -3,7 +3,8 @@
 export { softmax, rmsnorm, layernorm } from "./rowwise";
 export { add, mul, silu, gelu, swiglu } from "./elementwise";
 export { rope } from "./rope";
-export { matmul, matvec, attention, runJob } from "./jobs";
+export { matmul, matvec, linear, attention, matmulQuant, attentionPacked, runJob } from "./jobs";
+export { quantizeActivations, activationRowBytes } from "./quant-activation";
 export { MATMUL_SCRATCH } from "./gemm";
 export { transpose, gatherHeads, scatterHeadsAdd, axpy, mulAdd, scale, sumSquares, geluBackward, siluBackward, adam } from "./train";
 export { softmaxBackward, layernormBackward, rmsnormBackward, crossEntropyBackward, expSumRows } from "./train-rows";

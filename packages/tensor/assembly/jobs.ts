@@ -25,7 +25,10 @@
 // claimed part is done, so a claimed part always reads its own job's args.
 import { gemvRows, gevmCols } from "./matmul";
 import { gemmBlock } from "./gemm";
+import { linearRows } from "./linear";
 import { attentionRows } from "./attention";
+import { matmulQuantRows } from "./quant-dot";
+import { attentionPackedRows } from "./attention-packed";
 
 export const CTRL_BYTES = 256 + 64 * 64;
 export const MAX_THREADS = 64;
@@ -36,6 +39,9 @@ const ARGS = 64;
 export const JOB_MATMUL = 1;
 export const JOB_MATVEC = 2;
 export const JOB_ATTENTION = 3;
+export const JOB_LINEAR = 4;
+export const JOB_MATMUL_QUANT = 5;
+export const JOB_ATTENTION_PACKED = 6;
 
 // [lo, hi) of part t when `units` are split into nT near-equal parts
 @inline function partLo(units: i32, t: i32, nT: i32): i32 {
@@ -97,6 +103,28 @@ export function matvec(out: usize, w: usize, x: usize, rows: i32, cols: i32, t: 
   if (r0 < r1) gemvRows(out, w, x, cols, r0, r1, false);
 }
 
+/**
+ * Part t of nT of out[r] = W·x[r] for rows of x [rows, k], W [n, k] (linear.ts), split by output
+ * features in multiples of 4: a thread computes whole sums, so the result is the same bits for
+ * any thread count and any number of rows.
+ */
+export function linear(out: usize, x: usize, w: usize, rows: i32, k: i32, n: i32, t: i32, nT: i32, scratch: usize): void {
+  const quads = (n + 3) >> 2;
+  const j0 = partLo(quads, t, nT) << 2, j1 = min(n, partLo(quads, t + 1, nT) << 2);
+  if (j0 >= j1) return;
+  if (rows == 1) gemvRows(out, w, x, k, j0, j1, false);
+  else linearRows(out, x, w, rows, k, n, j0, j1, scratch);
+}
+
+/**
+ * Part t of nT of out[r, o] = W[o] · a[r] for quantized (or f16) weights W (see quant-dot.ts),
+ * split by output rows o.
+ */
+export function matmulQuant(type: i32, out: usize, a: usize, w: usize, rows: i32, k: i32, n: i32, t: i32, nT: i32, scratch: usize): void {
+  const o0 = partLo(n, t, nT), o1 = partLo(n, t + 1, nT);
+  if (o0 < o1) matmulQuantRows(type, out, a, w, rows, k, n, o0, o1, scratch);
+}
+
 /** Part t of nT of causal attention (see attention.ts), split over (query, head) units. */
 export function attention(
   out: usize, q: usize, k: usize, v: usize, probs: usize,
@@ -105,6 +133,16 @@ export function attention(
 ): void {
   const units = nHeads * seqQ;
   attentionRows(out, q, k, v, probs, seqQ, seqKv, nHeads, nKvHeads, headDim, kvStride,
+    partLo(units, t, nT), partLo(units, t + 1, nT), scratch);
+}
+
+/** Part t of nT of causal attention over packed K and V rows (see attention-packed.ts), split as attention is. */
+export function attentionPacked(
+  out: usize, q: usize, k: usize, v: usize, probs: usize, kType: i32, vType: i32, kRowBytes: i32, vRowBytes: i32,
+  seqQ: i32, seqKv: i32, nHeads: i32, nKvHeads: i32, headDim: i32, t: i32, nT: i32, scratch: usize,
+): void {
+  const units = nHeads * seqQ;
+  attentionPackedRows(out, q, k, v, probs, kType, vType, <usize>kRowBytes, <usize>vRowBytes, seqQ, seqKv, nHeads, nKvHeads, headDim,
     partLo(units, t, nT), partLo(units, t + 1, nT), scratch);
 }
 
@@ -119,9 +157,22 @@ function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
     case JOB_MATVEC:
       matvec(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), part, parts);
       break;
+    case JOB_LINEAR:
+      linear(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), load<i32>(p, 20),
+        part, parts, scratch);
+      break;
     case JOB_ATTENTION:
       attention(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<u32>(p, 12), load<u32>(p, 16),
         load<i32>(p, 20), load<i32>(p, 24), load<i32>(p, 28), load<i32>(p, 32), load<i32>(p, 36), load<i32>(p, 40),
+        part, parts, scratch);
+      break;
+    case JOB_MATMUL_QUANT:
+      matmulQuant(load<i32>(p), load<u32>(p, 4), load<u32>(p, 8), load<u32>(p, 12), load<i32>(p, 16), load<i32>(p, 20), load<i32>(p, 24),
+        part, parts, scratch);
+      break;
+    case JOB_ATTENTION_PACKED:
+      attentionPacked(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<u32>(p, 12), load<u32>(p, 16), load<i32>(p, 20), load<i32>(p, 24),
+        load<i32>(p, 28), load<i32>(p, 32), load<i32>(p, 36), load<i32>(p, 40), load<i32>(p, 44), load<i32>(p, 48), load<i32>(p, 52),
         part, parts, scratch);
       break;
     default:

@@ -8,7 +8,8 @@
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from "../src/dtype/half";
-import { GgufFile, ggufValue, serializeGguf, writeGgufFile, writeSafetensorsFile } from "../src/io/index";
+import { GgufFile, ggufValue, serializeGguf } from "../src/io/index";
+import { writeGgufFile, writeSafetensorsFile } from "../src/node/index";
 
 function time(label: string, repeat: number, fn: () => void): number {
   fn();

@@ -4,7 +4,7 @@
 //
 //   cd packages/tensor && npx tsup && node bench/tensor-ops.mjs
 import { execFileSync } from "node:child_process";
-import { add, layerNorm, ones, randn, softmax, sum, zeros, Generator } from "../dist/index.js";
+import { add, layerNorm, ones, randn, softmax, sum, zeros, Rng } from "../dist/index.js";
 
 const REPS = 15;
 
@@ -24,7 +24,7 @@ function time(fn) {
   return median(times);
 }
 
-const g = new Generator(1);
+const g = new Rng(1);
 const a = randn([512, 1024], g);
 const row = randn([1024], g);
 const sq = randn([1024, 1024], g);

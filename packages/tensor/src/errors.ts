@@ -22,13 +22,25 @@ export type TensorErrorCode =
   /** A kernel was called on a wasm backend after dispose(). */
   | "BACKEND_DISPOSED"
   /** A wasm worker thread failed: a part of a job threw in it, or it died (the backend is then unusable). */
-  | "WORKER_FAILED";
+  | "WORKER_FAILED"
+  /** A file that cannot be opened for reading (missing, no permission): the system's code is in the message, its error in `cause`. */
+  | "FILE_UNREADABLE"
+  /** A path that is not a regular file (a directory, a device such as /dev/zero, a fifo, a socket) where a file is read. */
+  | "NOT_A_FILE"
+  /** A file larger than the reader's stated bound (a config.json of gigabytes). */
+  | "FILE_TOO_LARGE"
+  /** A read of bytes outside a source's known size (a header declared more than the file holds). */
+  | "READ_OUT_OF_RANGE"
+  /** A file that shrank (or changed) while it was being read. */
+  | "FILE_CHANGED"
+  /** makeDirectory could not create a directory (a file in the way, permission, a read-only or virtual file system). */
+  | "MKDIR_FAILED";
 
 export class TensorError extends Error {
   readonly code: TensorErrorCode;
 
-  constructor(code: TensorErrorCode, message: string) {
-    super(message);
+  constructor(code: TensorErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = "TensorError";
     this.code = code;
   }

@@ -5,7 +5,8 @@ export { getBackend, setBackend } from "./tensor/current-backend";
 export { broadcastShapes, contiguousStrides, sizeOf } from "./tensor/shape";
 export { TensorError, formatShape } from "./errors";
 export type { TensorErrorCode } from "./errors";
-export { Generator, getDefaultGenerator, manualSeed } from "./random";
+export { Rng, Generator, getDefaultGenerator, manualSeed } from "./random";
+export type { RngState } from "./random";
 export { tensor, zeros, ones, full, arange, rand, randn, fromF16, fromBf16 } from "./ops/create";
 export {
   reshape, view, transpose, permute, slice, select, expand, squeeze, unsqueeze, flatten, contiguous,
@@ -23,5 +24,8 @@ export type { RopeStyle } from "./ops/nn";
 export { indexSelect, embedding, indexTensor, where, maskedFill } from "./ops/indexing";
 export type { Ids } from "./ops/indexing";
 export * from "./backend/index";
+export * from "./quant/index";
 export * from "./io/index";
 export * from "./dtype/half";
+export { F32Linear } from "./linear/linear-weight";
+export type { LinearWeight, LinearWeightType } from "./linear/linear-weight";

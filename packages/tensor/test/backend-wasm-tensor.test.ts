@@ -5,7 +5,7 @@
 // live in wasm memory; hand-picked shapes sit beside seeded random ones with odd sizes.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  Generator, add, attention, gelu, getBackend, layerNorm, matmul, mul, ones, permute, randn, rmsNorm, rope, setBackend,
+  Rng, add, attention, gelu, getBackend, layerNorm, matmul, mul, ones, permute, randn, rmsNorm, rope, setBackend,
   silu, slice, softmax, swiglu, transpose,
 } from "../src/index";
 import type { Backend, Tensor } from "../src/index";
@@ -13,11 +13,11 @@ import { createWasmBackend } from "../src/backend/index";
 import type { WasmBackend } from "../src/backend/index";
 import { expectClose, rng } from "./backend-helpers";
 
-function onBoth(js: Backend, wasm: Backend, seed: number, op: (g: Generator) => Tensor): [Float32Array, Float32Array] {
+function onBoth(js: Backend, wasm: Backend, seed: number, op: (g: Rng) => Tensor): [Float32Array, Float32Array] {
   setBackend(js);
-  const expected = op(new Generator(seed)).data.slice();
+  const expected = op(new Rng(seed)).data.slice();
   setBackend(wasm);
-  const actual = op(new Generator(seed)).data.slice();
+  const actual = op(new Rng(seed)).data.slice();
   setBackend(js);
   return [actual, expected];
 }
@@ -28,7 +28,7 @@ const odd = (next: () => number, lo: number, hi: number): number => lo + 2 * Mat
 // A [rows, cols] operand laid out four ways, none of them (but the first) contiguous.
 type Layout = "contiguous" | "transposed" | "step-sliced" | "expanded";
 const layouts: Layout[] = ["contiguous", "transposed", "step-sliced", "expanded"];
-function laidOut(layout: Layout, g: Generator, rows: number, cols: number): Tensor {
+function laidOut(layout: Layout, g: Rng, rows: number, cols: number): Tensor {
   switch (layout) {
     case "contiguous": return randn([rows, cols], g);
     case "transposed": return transpose(randn([cols, rows], g), 0, 1);
@@ -69,7 +69,7 @@ describe.each([1, 2])("Tensor ops on the wasm backend, %i thread(s)", (threads) 
   for (const [rows, cols] of normShapes) {
     for (const layout of layouts) {
       it(`layerNorm and rmsNorm of a ${layout} [${rows},${cols}], weight and bias strided too`, () => {
-        const params = (g: Generator): [Tensor, Tensor] => [slice(randn([2 * cols], g), 0, 0, 2 * cols, 2), randn([cols], g)];
+        const params = (g: Rng): [Tensor, Tensor] => [slice(randn([2 * cols], g), 0, 0, 2 * cols, 2), randn([cols], g)];
         let [actual, expected] = onBoth(js, wasm, rows * cols, (g) => {
           const [weight, bias] = params(g);
           return layerNorm(laidOut(layout, g, rows, cols), weight, bias, 1e-5);
@@ -109,7 +109,7 @@ describe.each([1, 2])("Tensor ops on the wasm backend, %i thread(s)", (threads) 
   ];
   for (const [batch, seqQ, seqKv, nHeads, nKvHeads, headDim] of attentionShapes) {
     it(`attention of views: q permuted, k and v head slices of one fused kv tensor, v expanded (${batch}×${seqQ}/${seqKv}, heads ${nHeads}/${nKvHeads}×${headDim})`, () => {
-      const fusedKv = (g: Generator): Tensor => randn([batch, seqKv, 2 * nKvHeads, headDim], g);
+      const fusedKv = (g: Rng): Tensor => randn([batch, seqKv, 2 * nKvHeads, headDim], g);
       let [actual, expected] = onBoth(js, wasm, seqKv * headDim + nHeads, (g) => {
         const q = permute(randn([batch, nHeads, seqQ, headDim], g), [0, 2, 1, 3]);
         const kv = fusedKv(g);

@@ -7,8 +7,10 @@
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { createWasmBackend } from "../src/backend/index";
-import { KERNELS_SHARED_WASM_BASE64, KERNELS_UNSHARED_WASM_BASE64 } from "../src/backend/generated/kernels-wasm";
-import { kernelImports, kernelModule, type KernelExports } from "../src/backend/wasm-module";
+import {
+  KERNELS_SHARED_RELAXED_WASM_BASE64, KERNELS_SHARED_WASM_BASE64, KERNELS_UNSHARED_RELAXED_WASM_BASE64, KERNELS_UNSHARED_WASM_BASE64,
+} from "../src/backend/generated/kernels-wasm";
+import { kernelImports, kernelModule, relaxedSimdSupported, type KernelExports } from "../src/backend/wasm-module";
 import { JOB_MATVEC, ThreadPool } from "../src/backend/wasm-threads";
 import { DONE, NCHUNKS } from "../src/backend/wasm-worker";
 import { TensorError } from "../src/errors";
@@ -17,7 +19,7 @@ const CTRL = 65536, SCRATCH = 2 * 65536, DATA = 4 * 65536;
 const NO_SUCH_JOB = 99; // runPart's default branch: `unreachable`, a trap in whichever thread claims the part
 
 async function rawPool(callerWorks: boolean): Promise<{ pool: ThreadPool; memory: WebAssembly.Memory }> {
-  const module = await kernelModule(true);
+  const module = await kernelModule(true, false);
   const memory = new WebAssembly.Memory({ initial: 16, maximum: 64, shared: true });
   const instance = await WebAssembly.instantiate(module, kernelImports(module, memory));
   const kernels = instance.exports as unknown as KernelExports;
@@ -144,10 +146,14 @@ describe("wasm kernel module", () => {
     return ids;
   }
 
-  it.each([["shared", true, KERNELS_SHARED_WASM_BASE64], ["unshared", false, KERNELS_UNSHARED_WASM_BASE64]] as const)(
+  it.each([
+    ["shared", true, false, KERNELS_SHARED_WASM_BASE64], ["unshared", false, false, KERNELS_UNSHARED_WASM_BASE64],
+    ["shared relaxed-SIMD", true, true, KERNELS_SHARED_RELAXED_WASM_BASE64], ["unshared relaxed-SIMD", false, true, KERNELS_UNSHARED_RELAXED_WASM_BASE64],
+  ] as const)(
     "%s: imports only its memory and host Math functions, and has no data segments",
-    async (_, shared, base64) => {
-      const imports = WebAssembly.Module.imports(await kernelModule(shared));
+    async (_, shared, relaxed, base64) => {
+      if (relaxed && !relaxedSimdSupported()) return;
+      const imports = WebAssembly.Module.imports(await kernelModule(shared, relaxed));
       for (const { module, name, kind } of imports) {
         expect(module).toBe("env");
         if (kind === "memory") expect(name).toBe("memory");

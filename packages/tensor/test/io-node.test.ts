@@ -3,10 +3,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  GgufError, GgufFile, ggufValue, openGgufFile, openSafetensorsFile, readGgufFile, readSafetensorsFile, SafetensorsError,
-  writeGgufFile, writeSafetensorsFile,
-} from "../src/io/index";
+import { GgufError, GgufFile, ggufValue, SafetensorsError } from "../src/io/index";
+import { openGgufFile, openSafetensorsFile, readGgufFile, readSafetensorsFile, writeGgufFile, writeSafetensorsFile } from "../src/node/index";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dir = mkdtempSync(path.join(tmpdir(), "zllm-io-"));

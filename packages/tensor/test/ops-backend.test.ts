@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import {
   add, attention, gelu, getBackend, jsBackend, layerNorm, linear, matmul, mul, ones, randn, rmsNorm, rope, setBackend,
-  silu, softmax, swiglu, tensor, Generator,
+  silu, softmax, swiglu, tensor, Rng,
 } from "../src/index";
 import type { Backend } from "../src/index";
 
@@ -60,7 +60,7 @@ describe("backend dispatch", () => {
   });
 
   it("sends each hot kernel to the backend", () => {
-    const g = new Generator(5);
+    const g = new Rng(5);
     const x = randn([3, 8], g), w = ones([8]);
     const q = randn([4, 4, 8], g), k = randn([4, 2, 8], g);
     const rec = recordingBackend();
@@ -94,7 +94,7 @@ describe("backend dispatch", () => {
   });
 
   it("linear reads an nn.Linear weight [out, in] in place with transB, one call for all batches", () => {
-    const g = new Generator(6);
+    const g = new Rng(6);
     const x = randn([2, 5, 8], g), w = randn([3, 8], g);
     const rec = recordingBackend();
     setBackend(rec.backend);

@@ -3,12 +3,12 @@
 // undo a broadcast the way autograd needs.
 import { describe, expect, it } from "vitest";
 import {
-  Generator, add, argmax, attention, broadcastShapes, layerNorm, logSoftmax, matmul, max, mean, ones, randn,
+  Rng, add, argmax, attention, broadcastShapes, layerNorm, logSoftmax, matmul, max, mean, ones, randn,
   rmsNorm, rope, softmax, sub, sum, sumToShape, tensor, variance,
 } from "../src/index";
 import type { Tensor } from "../src/index";
 
-const g = new Generator(11);
+const g = new Rng(11);
 // a [3,4,5] tensor seen through a permute and a stepped slice: strides [1, 40, 8], offset 2
 const base = randn([5, 4, 6, 2], g);
 const strided = base.select(3, 0).slice(2, 1, 6).permute([2, 1, 0]).slice(1, 0, 4);

@@ -1,16 +1,18 @@
+import { MAX_RANK, MergeScratch, NO_TOKEN, byteToken, mergeByHeap, mergeByRankPasses, mergeByScan, mergeInWindows, type ByteTokens, type PairLookup, type SpanTokens } from "./bpe-merge";
 import { TokenizerError } from "./errors";
-import { PairTable } from "./pair-table";
-import { compilePattern, patternSource, scannerKind } from "./patterns";
-import { cl100kScanner, gpt2Scanner, o200kScanner, regexScanner, type Scanner } from "./scanner";
+import { PairTable, TiktokenPairs } from "./pair-table";
+import { patternSource } from "./patterns";
+import { scannerFor } from "./pre-tokenizers";
+import type { Scanner } from "./scanner";
 import { allowedSet, escapeRegExp, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
 import { concatTokenBytes, displayBytes, spansFromPieces } from "./token-spans";
 import { bytesToBinary, decodeUtf8, encodeUtf8 } from "./utf8";
 
 /**
- * Byte-level BPE, the tiktoken / GPT-2 family. Text is split by a pattern into pieces; each
- * piece's UTF-8 bytes start as one token per byte, and the adjacent pair with the lowest merge
- * rank is merged until no pair has a rank (ties: leftmost first). That is tiktoken's
- * `byte_pair_merge`, Hugging Face's BPE model and llama.cpp's `llm_tokenizer_bpe`.
+ * Byte-level BPE, the tiktoken / GPT-2 family. Text is split into pieces by the pre-tokenizer
+ * (one pattern, or several in sequence); each piece's UTF-8 bytes are merged into tokens by
+ * rank (bpe-merge.ts). That is tiktoken's `byte_pair_merge`, Hugging Face's BPE model and
+ * llama.cpp's `llm_tokenizer_bpe`.
  *
  * Ranks come in two flavours:
  * - tiktoken: a pair's rank is the rank (= id) of the token its bytes concatenate to;
@@ -21,8 +23,12 @@ export interface BpeModel {
   tokens: ReadonlyArray<Uint8Array | undefined>;
   /** Merges as id pairs, highest priority first. Absent: tiktoken ranks (the merged token's id). */
   merges?: ReadonlyArray<readonly [number, number]>;
-  /** Split pattern: a built-in name ("gpt2", "cl100k", "o200k", "llama3", "qwen2") or a regex source. */
-  pattern: string;
+  /**
+   * Split pattern: a built-in name ("gpt2", "cl100k", "o200k", "llama3", "qwen2") or a regex
+   * source; or several, applied in sequence (each splits the pieces of the one before), as
+   * falcon's or deepseek's pre-tokenizers do (see GGUF_PRE_TOKENIZERS).
+   */
+  pattern: string | readonly string[];
   specialTokens?: Iterable<readonly [string, number]>;
   /**
    * Added tokens matched in text whether or not they are allowed: Hugging Face added tokens that
@@ -32,7 +38,10 @@ export interface BpeModel {
   addedTokens?: Iterable<readonly [string, number]>;
   /** Look the whole piece up before merging (tiktoken, Llama 3). Default: true without merges, false with. */
   ignoreMerges?: boolean;
-  /** Id emitted for a byte that has no token (vocabularies without all 256 bytes). */
+  /**
+   * Id emitted for a byte that has no token (vocabularies without all 256 bytes). Without one,
+   * such bytes are dropped, as llama.cpp and Hugging Face do; `bytesWithoutToken` lists them.
+   */
   unknownId?: number;
   /** Beginning / end of sequence ids, for callers that frame prompts; encode never adds them. */
   bosId?: number;
@@ -47,27 +56,49 @@ function checkedId(field: string, id: number | undefined, vocabSize: number): nu
 }
 
 const CACHE_LIMIT = 100_000;
-const NO_RANK = 0x7fffffff;
-/** Pieces longer than this (in bytes) merge with a heap instead of repeated scans. */
-const LONG_PIECE = 256;
+/** Pieces up to this many UTF-16 units are cached; longer ones are rare and would pin memory. */
+const CACHED_PIECE = 256;
+/** Pieces longer than this (bytes) merge with a heap instead of repeated scans. */
+const SCAN_LIMIT = 256;
+/** Pieces longer than this (bytes) merge in windows (bpe-merge.ts, mergeInWindows); below, one heap loop. */
+const LONG_PIECE = 1 << 16;
+/** First window size (bytes). Windows double where tokens are longer than a quarter of one. */
+const WINDOW = 1 << 14;
+
+/** What the package's own modules read beyond the public API: the merge loop's tables, the token bytes. */
+export interface MergeTables {
+  tokens: ByteTokens;
+  pairs: PairLookup;
+  /** Token id -> bytes, holes (special or unused ids) undefined. */
+  tokenBytes: ReadonlyArray<Uint8Array | undefined>;
+}
+const mergeTables = new WeakMap<BpeTokenizer, MergeTables>();
+
+/** Internal (not exported from the package): the merge tables of a tokenizer. */
+export function mergeTablesOf(tok: BpeTokenizer): MergeTables {
+  return mergeTables.get(tok)!;
+}
 
 export class BpeTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly specialTokens: ReadonlyMap<string, number>;
-  readonly pattern: string;
+  /** The split patterns in order, in published syntax (built-in names resolved). */
+  readonly patterns: readonly string[];
   readonly merges: ReadonlyArray<readonly [number, number]> | undefined;
+  /** True when a piece that is a token as a whole is emitted without merging. */
+  readonly ignoreMerges: boolean;
+  /** Bytes that have no token of their own and no unknown token: encoding drops them. Usually none. */
+  readonly bytesWithoutToken: readonly number[];
   readonly bosId: number | undefined;
   readonly eosId: number | undefined;
   private readonly tokens: ReadonlyArray<Uint8Array | undefined>;
   private readonly bytesToId = new Map<string, number>();
-  private readonly byteToId = new Int32Array(256).fill(-1);
-  private readonly pairs: PairTable;
-  /** tiktoken mode only: id -> bytes as a binary string, to rank pairs on first sight. */
-  private readonly binary: string[] | undefined;
-  private readonly ignoreMerges: boolean;
-  private readonly unknownId: number;
-  private readonly scan: Scanner;
+  private readonly byteTokens: ByteTokens;
+  private readonly pairs: PairLookup;
+  private readonly steps: readonly Scanner[];
   private readonly specialText = new Map<number, string>();
+  /** Added tokens (`BpeModel.addedTokens`): matched in any text, allowed or not. */
+  readonly addedTokens: ReadonlySet<string>;
   private readonly alwaysMatched = new Set<string>();
   /** piece text -> its ids (a number when it is a single token, the common case). */
   private readonly cache = new Map<string, number | number[]>();
@@ -76,19 +107,21 @@ export class BpeTokenizer implements Tokenizer {
   constructor(model: BpeModel) {
     this.tokens = model.tokens;
     this.merges = model.merges;
-    this.pattern = patternSource(model.pattern);
-    const kind = scannerKind(this.pattern);
-    this.scan = kind === "gpt2" ? gpt2Scanner : kind === "cl100k" ? cl100kScanner : kind === "o200k" ? o200kScanner : regexScanner(compilePattern(this.pattern));
+    this.patterns = (typeof model.pattern === "string" ? [model.pattern] : model.pattern).map(patternSource);
+    if (this.patterns.length === 0) throw new TokenizerError("TOKENIZER_BAD_PATTERN", "pattern: expected at least one split pattern, found an empty list");
+    this.steps = this.patterns.map(scannerFor);
     this.ignoreMerges = model.ignoreMerges ?? model.merges === undefined;
-    this.unknownId = model.unknownId ?? -1;
 
     let vocabSize = model.tokens.length;
+    const byteToId = new Int32Array(256).fill(-1);
     model.tokens.forEach((bytes, id) => {
       if (bytes === undefined) return;
       const key = bytesToBinary(bytes);
       if (!this.bytesToId.has(key)) this.bytesToId.set(key, id);
-      if (bytes.length === 1 && this.byteToId[bytes[0]!] === -1) this.byteToId[bytes[0]!] = id;
+      if (bytes.length === 1 && byteToId[bytes[0]!] === -1) byteToId[bytes[0]!] = id;
     });
+    this.byteTokens = { byteToId, unknownId: model.unknownId ?? NO_TOKEN };
+    this.bytesWithoutToken = model.unknownId === undefined ? [...byteToId.keys()].filter((b) => byteToId[b] === -1) : [];
     const specials = new Map<string, number>();
     for (const [text, id] of model.specialTokens ?? []) {
       specials.set(text, id);
@@ -102,12 +135,17 @@ export class BpeTokenizer implements Tokenizer {
       vocabSize = Math.max(vocabSize, id + 1);
     }
     this.specialTokens = specials;
+    this.addedTokens = this.alwaysMatched;
+    // Ranks and ids pack with a byte position into one double in the merge loop's heap.
+    if (vocabSize > MAX_RANK || (model.merges?.length ?? 0) > MAX_RANK) {
+      throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `vocabulary: expected at most ${MAX_RANK} token ids and merges, found ${Math.max(vocabSize, model.merges?.length ?? 0)}`);
+    }
     this.vocabSize = vocabSize;
     this.bosId = checkedId("bosId", model.bosId, vocabSize);
     this.eosId = checkedId("eosId", model.eosId, vocabSize);
 
     if (model.merges !== undefined) {
-      this.pairs = new PairTable(model.merges.length);
+      const table = new PairTable(model.merges.length);
       model.merges.forEach(([a, b], rank) => {
         const left = model.tokens[a];
         const right = model.tokens[b];
@@ -115,14 +153,13 @@ export class BpeTokenizer implements Tokenizer {
           throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `merges[${rank}]: expected two token ids of the vocabulary, found [${a}, ${b}]`);
         }
         const merged = this.bytesToId.get(bytesToBinary(left) + bytesToBinary(right));
-        if (merged !== undefined) this.pairs.set(a, b, rank, merged);
+        if (merged !== undefined) table.set(a, b, rank, merged);
       });
+      this.pairs = table;
     } else {
-      // tiktoken: a pair's rank is the id of the token its bytes concatenate to. Filled lazily by
-      // `rankPair`, because enumerating every split of every token up front costs seconds for o200k.
-      this.pairs = new PairTable(1 << 16);
-      this.binary = model.tokens.map((bytes) => (bytes === undefined ? "" : bytesToBinary(bytes)));
+      this.pairs = new TiktokenPairs(this.tokens, this.bytesToId);
     }
+    mergeTables.set(this, { tokens: this.byteTokens, pairs: this.pairs, tokenBytes: this.tokens });
   }
 
   encode(text: string, options?: EncodeOptions): number[] {
@@ -165,8 +202,22 @@ export class BpeTokenizer implements Tokenizer {
     if (last < text.length) this.encodeOrdinary(last === 0 ? text : text.slice(last), last, out, pieceEnds);
   }
 
-  private encodeOrdinary(text: string, offset: number, out: number[], pieceEnds: number[] | undefined): void {
-    const scan = this.scan;
+  /** Text without special tokens: split by the first pattern, each piece by the next, then merge. */
+  private encodeOrdinary(text: string, offset: number, out: number[], pieceEnds: number[] | undefined, step = 0): void {
+    if (step === this.steps.length - 1) {
+      this.encodePieces(text, this.steps[step]!, offset, out, pieceEnds);
+      return;
+    }
+    const scan = this.steps[step]!;
+    for (let i = 0; i < text.length; ) {
+      const end = scan(text, i);
+      this.encodeOrdinary(text.slice(i, end), offset + i, out, pieceEnds, step + 1);
+      i = end;
+    }
+  }
+
+  /** The last split and the merge of each piece: the hot loop (one pattern, as for tiktoken, comes straight here). */
+  private encodePieces(text: string, scan: Scanner, offset: number, out: number[], pieceEnds: number[] | undefined): void {
     const cache = this.cache;
     const n = text.length;
     let i = 0;
@@ -176,8 +227,10 @@ export class BpeTokenizer implements Tokenizer {
       let ids = cache.get(piece);
       if (ids === undefined) {
         ids = this.encodePiece(piece);
-        if (cache.size >= CACHE_LIMIT) cache.clear();
-        cache.set(piece, ids);
+        if (piece.length <= CACHED_PIECE) {
+          if (cache.size >= CACHE_LIMIT) cache.clear();
+          cache.set(piece, ids);
+        }
       }
       if (typeof ids === "number") out.push(ids);
       else for (let k = 0; k < ids.length; k++) out.push(ids[k]!);
@@ -186,160 +239,33 @@ export class BpeTokenizer implements Tokenizer {
     }
   }
 
-  /** One piece: whole-token lookup (tiktoken), else byte-pair merging. */
+  /** One piece: whole-token lookup (tiktoken, Llama 3), else byte-pair merging. */
   private encodePiece(piece: string): number | number[] {
     const bytes = encodeUtf8(piece);
     if (this.ignoreMerges || bytes.length === 1) {
       const id = this.bytesToId.get(bytesToBinary(bytes));
       if (id !== undefined) return id;
     }
-    const ids = this.mergeBytes(bytes);
+    const ids = this.merge(bytes);
     return ids.length === 1 ? ids[0]! : ids;
   }
 
-  /**
-   * The merge loop over one piece: `parts` are token ids, `ranks[k]` the rank of (parts[k],
-   * parts[k+1]). Each step scans for the lowest rank, as tiktoken does: quadratic, and fastest
-   * for the short pieces text is made of. Long pieces (a run of 10,000 letters) go to
-   * `mergeLong`, which gives the same result in O(n log n).
-   */
-  mergeBytes(bytes: Uint8Array): number[] {
-    if (bytes.length > LONG_PIECE) return this.mergeLong(bytes);
-    const parts: number[] = [];
-    for (let k = 0; k < bytes.length; k++) {
-      const id = this.byteToId[bytes[k]!]!;
-      if (id < 0) {
-        if (this.unknownId < 0) throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `byte 0x${bytes[k]!.toString(16)}: expected a token for every byte, found none and no unknown token`);
-        parts.push(this.unknownId);
-      } else parts.push(id);
-    }
-    const ranks: number[] = [];
-    const merged: number[] = [];
-    for (let k = 0; k + 1 < parts.length; k++) this.rankPair(parts, k, ranks, merged);
-    for (;;) {
-      let best = NO_RANK;
-      let at = -1;
-      for (let k = 0; k < ranks.length; k++) {
-        if (ranks[k]! < best) {
-          best = ranks[k]!;
-          at = k;
-        }
-      }
-      if (at < 0) break;
-      parts[at] = merged[at]!;
-      parts.splice(at + 1, 1);
-      ranks.splice(at, 1);
-      merged.splice(at, 1);
-      if (at > 0) this.rankPair(parts, at - 1, ranks, merged);
-      if (at < parts.length - 1) this.rankPair(parts, at, ranks, merged);
-    }
-    return parts;
+  /** A window of a long piece: its tokens and the bytes each covers (a dropped or unknown byte covers one). */
+  private mergeSpan(bytes: Uint8Array, scratch = new MergeScratch()): SpanTokens {
+    return mergeByRankPasses(bytes, this.byteTokens, this.pairs, scratch) ?? mergeByHeap(bytes, this.byteTokens, this.pairs, scratch);
   }
 
-  /**
-   * Heap version of the merge loop. Parts form a linked list over byte positions (`next`,
-   * `prev`, `id` indexed by the part's first byte); the heap holds (rank, left position) of
-   * candidate pairs, lowest rank then leftmost first, so pops come in the order the scan would
-   * choose them. An entry is stale when either part has changed since it was pushed (a part's id
-   * only ever changes by growing, so comparing ids is enough) or they are no longer neighbours.
-   */
-  mergeLong(bytes: Uint8Array): number[] {
-    const n = bytes.length;
-    const id = new Int32Array(n);
-    const next = new Int32Array(n);
-    const prev = new Int32Array(n);
-    const alive = new Uint8Array(n).fill(1);
-    for (let k = 0; k < n; k++) {
-      const t = this.byteToId[bytes[k]!]!;
-      if (t < 0 && this.unknownId < 0) throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `byte 0x${bytes[k]!.toString(16)}: expected a token for every byte, found none and no unknown token`);
-      id[k] = t < 0 ? this.unknownId : t;
-      next[k] = k + 1 < n ? k + 1 : -1;
-      prev[k] = k - 1;
+  /** The merge loop for one piece's bytes, by the variant that suits its length (same result). */
+  private merge(bytes: Uint8Array): number[] {
+    let ids: number[];
+    if (bytes.length === 1) ids = [byteToken(this.byteTokens, bytes[0]!)];
+    else if (bytes.length <= SCAN_LIMIT) ids = mergeByScan(bytes, this.byteTokens, this.pairs);
+    else if (bytes.length <= LONG_PIECE) ids = this.mergeSpan(bytes).ids;
+    else {
+      const scratch = new MergeScratch();
+      ids = mergeInWindows(bytes.length, (start, end) => this.mergeSpan(bytes.subarray(start, end), scratch), { window: WINDOW }).ids;
     }
-    // Heap entries: rank, left and right positions, and the two ids at push time.
-    const heapRank: number[] = [];
-    const heapLeft: number[] = [];
-    const heapRight: number[] = [];
-    const heapPair: number[][] = [];
-    const less = (i: number, j: number): boolean => heapRank[i]! < heapRank[j]! || (heapRank[i] === heapRank[j] && heapLeft[i]! < heapLeft[j]!);
-    const swap = (i: number, j: number): void => {
-      [heapRank[i], heapRank[j]] = [heapRank[j]!, heapRank[i]!];
-      [heapLeft[i], heapLeft[j]] = [heapLeft[j]!, heapLeft[i]!];
-      [heapRight[i], heapRight[j]] = [heapRight[j]!, heapRight[i]!];
-      [heapPair[i], heapPair[j]] = [heapPair[j]!, heapPair[i]!];
-    };
-    const push = (left: number): void => {
-      const right = next[left]!;
-      if (right < 0) return;
-      const pair = [id[left]!, id[right]!];
-      const ranks: number[] = [];
-      const merged: number[] = [];
-      this.rankPair(pair, 0, ranks, merged);
-      if (ranks[0] === NO_RANK) return;
-      heapRank.push(ranks[0]!);
-      heapLeft.push(left);
-      heapRight.push(right);
-      heapPair.push(pair);
-      for (let i = heapRank.length - 1; i > 0; ) {
-        const p = (i - 1) >> 1;
-        if (!less(i, p)) break;
-        swap(i, p);
-        i = p;
-      }
-    };
-    const pop = (): void => {
-      const last = heapRank.length - 1;
-      swap(0, last);
-      heapRank.pop();
-      heapLeft.pop();
-      heapRight.pop();
-      heapPair.pop();
-      for (let i = 0; ; ) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heapRank.length && less(l, m)) m = l;
-        if (r < heapRank.length && less(r, m)) m = r;
-        if (m === i) break;
-        swap(i, m);
-        i = m;
-      }
-    };
-    for (let k = 0; k + 1 < n; k++) push(k);
-    while (heapRank.length > 0) {
-      const left = heapLeft[0]!;
-      const right = heapRight[0]!;
-      const [idLeft, idRight] = heapPair[0]!;
-      pop();
-      if (alive[left] === 0 || next[left] !== right || id[left] !== idLeft || id[right] !== idRight) continue;
-      // Merge right into left; the pair's rank is unchanged since both parts are unchanged.
-      const pair = [id[left]!, id[right]!];
-      const ranks: number[] = [];
-      const merged: number[] = [];
-      this.rankPair(pair, 0, ranks, merged);
-      id[left] = merged[0]!;
-      alive[right] = 0;
-      next[left] = next[right]!;
-      if (next[right]! >= 0) prev[next[right]!] = left;
-      if (prev[left]! >= 0) push(prev[left]!);
-      push(left);
-    }
-    const out: number[] = [];
-    for (let k = 0; k >= 0; k = next[k]!) out.push(id[k]!);
-    return out;
-  }
-
-  private rankPair(parts: number[], k: number, ranks: number[], merged: number[]): void {
-    const a = parts[k]!;
-    const b = parts[k + 1]!;
-    let slot = this.pairs.find(a, b);
-    if (slot < 0 && this.binary !== undefined) {
-      const id = this.bytesToId.get(this.binary[a]! + this.binary[b]!);
-      this.pairs.set(a, b, id === undefined ? NO_RANK : id, id ?? -1);
-      slot = this.pairs.find(a, b);
-    }
-    ranks[k] = slot < 0 ? NO_RANK : this.pairs.rankAt(slot); // NO_RANK is also stored for "no such token"
-    merged[k] = slot < 0 ? -1 : this.pairs.mergedAt(slot);
+    return this.bytesWithoutToken.length === 0 ? ids : ids.filter((id) => id !== NO_TOKEN);
   }
 
   private specialRegex(allowed: Set<string>): RegExp {

@@ -8,6 +8,8 @@ export const NUMBER = 2; //      \p{N}
 export const SPACE = 4; //       \p{White_Space} (Rust's \s)
 export const UPPERISH = 8; //    [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]  (o200k)
 export const LOWERISH = 16; //   [\p{Ll}\p{Lm}\p{Lo}\p{M}]        (o200k)
+export const PUNCTUATION = 32; // \p{P}                          (falcon, deepseek, BERT)
+export const SYMBOL = 64; //     \p{S}
 const KNOWN = 128;
 
 const IS_L = /^\p{L}$/u;
@@ -15,6 +17,8 @@ const IS_N = /^\p{N}$/u;
 const IS_WS = /^\p{White_Space}$/u;
 const IS_UP = /^[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]$/u;
 const IS_LO = /^[\p{Ll}\p{Lm}\p{Lo}\p{M}]$/u;
+const IS_P = /^\p{P}$/u;
+const IS_S = /^\p{S}$/u;
 
 function classify(cp: number): number {
   // Lone surrogates are category Cs: none of the classes.
@@ -26,6 +30,8 @@ function classify(cp: number): number {
   if (IS_WS.test(ch)) bits |= SPACE;
   if (IS_UP.test(ch)) bits |= UPPERISH;
   if (IS_LO.test(ch)) bits |= LOWERISH;
+  if (IS_P.test(ch)) bits |= PUNCTUATION;
+  if (IS_S.test(ch)) bits |= SYMBOL;
   return bits;
 }
 

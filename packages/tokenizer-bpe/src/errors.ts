@@ -14,12 +14,13 @@ export type TokenizerErrorCode =
   | "TOKENIZER_UNKNOWN_PRE"
   | "TOKENIZER_UNRECOGNISED_FILE"
   | "TOKENIZER_VOCAB_SHORTFALL"
-  | "TOKENIZER_BAD_ARGUMENT";
+  | "TOKENIZER_BAD_ARGUMENT"
+  | "TOKENIZER_INVALID_UTF8";
 
 export class TokenizerError extends Error {
   readonly code: TokenizerErrorCode;
-  constructor(code: TokenizerErrorCode, message: string) {
-    super(message);
+  constructor(code: TokenizerErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = "TokenizerError";
     this.code = code;
   }

@@ -8,7 +8,7 @@ import { TokenizerError } from "./errors";
  *   {
  *     "format": "zero-llm-bpe",
  *     "version": 1,
- *     "pattern": "<split pattern, published syntax>",
+ *     "pattern": "<split pattern, published syntax>",   // or [patterns applied in sequence]
  *     "merges": [[left, right], ...],          // merge k creates token 256 + k
  *     "specialTokens": { "<|endoftext|>": 4096 },
  *     "bosId": 4096, "eosId": 4096             // optional
@@ -24,7 +24,7 @@ export const BPE_FORMAT_VERSION = 1;
 interface BpeFile {
   format: string;
   version: number;
-  pattern: string;
+  pattern: string | string[];
   merges: [number, number][];
   specialTokens: Record<string, number>;
   bosId?: number;
@@ -42,7 +42,7 @@ export function saveBpeJson(tok: BpeTokenizer): string {
   const file: BpeFile = {
     format: BPE_FORMAT,
     version: BPE_FORMAT_VERSION,
-    pattern: tok.pattern,
+    pattern: tok.patterns.length === 1 ? tok.patterns[0]! : [...tok.patterns],
     merges: merges.map(([a, b]) => [a, b]),
     specialTokens: Object.fromEntries(tok.specialTokens),
     ...(tok.bosId !== undefined ? { bosId: tok.bosId } : {}),
@@ -65,7 +65,8 @@ export function loadBpeJson(json: string): BpeTokenizer {
   const f = parsed as Partial<BpeFile>;
   if (f.format !== BPE_FORMAT) bad("format", `"${BPE_FORMAT}"`, f.format);
   if (f.version !== BPE_FORMAT_VERSION) bad("version", String(BPE_FORMAT_VERSION), f.version);
-  if (typeof f.pattern !== "string") bad("pattern", "a string", f.pattern);
+  const pattern = f.pattern;
+  if (typeof pattern !== "string" && !(Array.isArray(pattern) && pattern.length > 0 && pattern.every((p) => typeof p === "string"))) bad("pattern", "a string or a non-empty array of strings", pattern);
   if (!Array.isArray(f.merges)) bad("merges", "an array of [left, right] pairs", f.merges);
   const tokens: Uint8Array[] = [];
   for (let b = 0; b < 256; b++) tokens.push(Uint8Array.of(b));
@@ -94,7 +95,7 @@ export function loadBpeJson(json: string): BpeTokenizer {
   return new BpeTokenizer({
     tokens,
     merges: f.merges!,
-    pattern: f.pattern!,
+    pattern: pattern!,
     specialTokens: Object.entries(specials),
     ...(f.bosId !== undefined ? { bosId: f.bosId } : {}),
     ...(f.eosId !== undefined ? { eosId: f.eosId } : {}),
@@ -103,8 +104,8 @@ export function loadBpeJson(json: string): BpeTokenizer {
 
 /**
  * Hugging Face `tokenizer.json` for a merge-list tokenizer: a BPE model over GPT-2 byte-level
- * strings, the split pattern as a `Split` pre-tokenizer followed by `ByteLevel` without its own
- * regex, a ByteLevel decoder, and the special tokens as added tokens.
+ * strings, each split pattern as a `Split` pre-tokenizer (in order) followed by `ByteLevel`
+ * without its own regex, a ByteLevel decoder, and the special tokens as added tokens.
  *
  * tokenizer.json has no field for bos/eos (Hugging Face keeps them in tokenizer_config.json and
  * config.json), so they go in top-level `bos_token_id` / `eos_token_id`, named as in config.json.
@@ -125,12 +126,13 @@ export function exportTokenizerJson(tok: BpeTokenizer): string {
     ...(tok.eosId !== undefined ? { eos_token_id: tok.eosId } : {}),
     truncation: null,
     padding: null,
-    added_tokens: [...tok.specialTokens].map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    // Added tokens matched in any text (GGUF user-defined) are Hugging Face's non-special added tokens.
+    added_tokens: [...tok.specialTokens].map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: !tok.addedTokens.has(content) })),
     normalizer: null,
     pre_tokenizer: {
       type: "Sequence",
       pretokenizers: [
-        { type: "Split", pattern: { Regex: tok.pattern }, behavior: "Isolated", invert: false },
+        ...tok.patterns.map((pattern) => ({ type: "Split", pattern: { Regex: pattern }, behavior: "Isolated", invert: false })),
         { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
       ],
     },
@@ -144,7 +146,7 @@ export function exportTokenizerJson(tok: BpeTokenizer): string {
       end_of_word_suffix: null,
       fuse_unk: false,
       byte_fallback: false,
-      ignore_merges: false,
+      ignore_merges: tok.ignoreMerges,
       vocab,
       merges: merges.map(([a, b]) => `${bytesToByteLevel(tok.tokenBytes(a))} ${bytesToByteLevel(tok.tokenBytes(b))}`),
     },

@@ -12,7 +12,8 @@ export {
   toJsRegExpSource,
   type BuiltinPatternName,
 } from "./patterns";
-export { cl100kScanner, gpt2Scanner, o200kScanner, regexScanner, type Scanner } from "./scanner";
+export { cl100kScanner, gpt2Scanner, o200kScanner, qwen2Scanner, regexScanner, type Scanner } from "./scanner";
+export { GGUF_PRE_TOKENIZERS, GGUF_PRE_TOKENIZER_NAMES, ggufPreTokenizerName, scannerFor, type PreTokenizer } from "./pre-tokenizers";
 export {
   TIKTOKEN_ENCODINGS,
   fromTiktoken,
@@ -24,10 +25,22 @@ export {
   type TiktokenSource,
 } from "./loaders/tiktoken";
 export { bytesToByteLevel, byteLevelToBytes } from "./byte-level";
-export { decodeUtf8, encodeUtf8 } from "./utf8";
-export { SpmTokenizer, TOKEN_TYPE, type SpmModel } from "./spm";
+export { decodeUtf8, decodeUtf8Strict, encodeUtf8, invalidUtf8Offset } from "./utf8";
+export { SpmTokenizer, type SpmModel } from "./spm";
+export { TOKEN_TYPE } from "./gguf/token-type";
+export { WordPieceTokenizer, type WordPieceModel } from "./wordpiece";
 export { fromLlama2cTokenizer, parseLlama2cTokenizer, type Llama2cTokenizerFile } from "./loaders/llama2c";
-export { GGUF_PRE_PATTERNS, fromGgufMetadata, type GgufMetadataInput } from "./loaders/gguf";
+export { fromGgufMetadata, type GgufMetadataInput } from "./gguf/read";
+export {
+  ggufPreTokenizerNameOf,
+  llamaVocabularyEntries,
+  minimalGpt2Vocabulary,
+  minimalLlamaVocabulary,
+  toGgufMetadata,
+  type GgufTokenizerEntries,
+  type GgufTokenizerOptions,
+  type GgufTokenizerValue,
+} from "./gguf/write";
 export { StreamDecoder, createStreamDecoder } from "./stream";
 export { trainBpe, trainBpeWithReport, type TrainOptions, type TrainProgress, type TrainReport } from "./train";
 export { BPE_FORMAT, BPE_FORMAT_VERSION, exportTokenizerJson, loadBpeJson, saveBpeJson } from "./format";

@@ -1,3 +1,6 @@
+import type { PairLookup } from "./bpe-merge";
+import { bytesToBinary } from "./utf8";
+
 /**
  * Merge table keyed on a pair of token ids: (left, right) -> (rank, merged id). Open addressing
  * with linear probing over parallel Int32Arrays, so a lookup is two multiplies and a few array
@@ -7,7 +10,7 @@
  *
  * Capacity is a power of two kept at most half full.
  */
-export class PairTable {
+export class PairTable implements PairLookup {
   private left: Int32Array;
   private right: Int32Array;
   private ranks: Int32Array;
@@ -52,6 +55,7 @@ export class PairTable {
 
   /** Slot index of (a, b), or -1. Read the result with `rankAt` / `mergedAt`. */
   find(a: number, b: number): number {
+    if (a < 0) return -1; // -1 marks empty slots; no pair has a negative id
     let k = this.slot(a, b) & this.mask;
     for (;;) {
       const l = this.left[k]!;
@@ -81,3 +85,30 @@ export class PairTable {
     for (let k = 0; k < left.length; k++) if (left[k] !== -1) this.set(left[k]!, right[k]!, ranks[k]!, merged[k]!);
   }
 }
+
+/**
+ * tiktoken ranks: a pair's rank is the id (= rank) of the token its bytes concatenate to. The
+ * table is filled on first sight of a pair, because enumerating every split of every token up
+ * front costs seconds for o200k; a pair that makes no token is stored too, with merged id -1.
+ */
+export class TiktokenPairs extends PairTable {
+  private readonly binary: readonly string[];
+
+  constructor(tokens: ReadonlyArray<Uint8Array | undefined>, private readonly bytesToId: ReadonlyMap<string, number>) {
+    super(1 << 16);
+    this.binary = tokens.map((bytes) => (bytes === undefined ? "" : bytesToBinary(bytes)));
+  }
+
+  override find(a: number, b: number): number {
+    let slot = super.find(a, b);
+    if (slot < 0) {
+      if (a < 0 || b < 0) return -1; // a byte without a token
+      const id = this.bytesToId.get(this.binary[a]! + this.binary[b]!);
+      this.set(a, b, id ?? NO_SUCH_TOKEN_RANK, id ?? -1);
+      slot = super.find(a, b);
+    }
+    return this.mergedAt(slot) < 0 ? -1 : slot;
+  }
+}
+
+const NO_SUCH_TOKEN_RANK = 0x7fffffff;

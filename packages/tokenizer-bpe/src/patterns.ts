@@ -50,14 +50,6 @@ export function patternSource(nameOrSource: string): string {
   return (BUILTIN_PATTERNS as Record<string, string>)[nameOrSource] ?? nameOrSource;
 }
 
-/** Which hand-written scanner implements `source` exactly, if any. */
-export function scannerKind(source: string): "gpt2" | "cl100k" | "o200k" | undefined {
-  if (source === GPT2_PATTERN) return "gpt2";
-  if (source === CL100K_PATTERN || source === LLAMA3_PATTERN) return "cl100k";
-  if (source === O200K_PATTERN) return "o200k";
-  return undefined;
-}
-
 const CASE_FOLD_EXTRA: Record<string, string> = { s: "\u017f", k: "\u212a" };
 
 /** Rewrites a published pattern into JavaScript syntax (see the module comment). */

@@ -12,7 +12,7 @@ export type Scanner = (text: string, i: number) => number;
 
 const OTHER = LETTER | NUMBER | SPACE; // a code point with none of these bits is "other": [^\s\p{L}\p{N}]
 
-function cpAt(text: string, i: number): number {
+export function cpAt(text: string, i: number): number {
   const c = text.charCodeAt(i);
   if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
     const d = text.charCodeAt(i + 1);
@@ -22,11 +22,12 @@ function cpAt(text: string, i: number): number {
 }
 
 /** Class bits at i, or 0 past the end. */
-function clsAt(text: string, i: number): number {
+export function clsAt(text: string, i: number): number {
   return i < text.length ? classOf(cpAt(text, i)) : 0;
 }
 
-function step(text: string, i: number): number {
+/** Index of the code point after the one at i. */
+export function step(text: string, i: number): number {
   return cpAt(text, i) > 0xffff ? i + 2 : i + 1;
 }
 
@@ -135,6 +136,11 @@ export const cl100kScanner: Scanner = (text, i) => {
   }
   return newlineOrSpaceTail(text, i);
 };
+
+// Qwen 2: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+// cl100k's alternatives with \p{N} for \p{N}{1,3}: a number code point is always reached by that
+// alternative (the ones before it need an apostrophe, a letter, or a non-number first).
+export const qwen2Scanner: Scanner = (text, i) => (clsAt(text, i) & NUMBER ? step(text, i) : cl100kScanner(text, i));
 
 // ---------------------------------------------------------------------------------------------
 // o200k:

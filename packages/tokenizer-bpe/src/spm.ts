@@ -1,3 +1,5 @@
+import { mergeInWindows, type SpanTokens } from "./bpe-merge";
+import { TOKEN_TYPE } from "./gguf/token-type";
 import { concatTokenBytes, displayBytes } from "./token-spans";
 import { TokenizerError } from "./errors";
 import { allowedSet, escapeRegExp, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
@@ -15,7 +17,6 @@ import { decodeUtf8, encodeUtf8 } from "./utf8";
  *
  * This is llama.cpp's `llm_tokenizer_spm` (and llama2.c's `encode`) step for step.
  */
-export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
 
 export interface SpmModel {
   /** Token id -> piece text, with spaces as `spaceSymbol`. */
@@ -31,6 +32,12 @@ export interface SpmModel {
   /** How a space is written in the pieces: "▁" (SentencePiece, GGUF) or " " (llama2.c). */
   spaceSymbol?: string;
 }
+
+/** Fragments longer than this (UTF-16 units) merge in windows of WINDOW units. */
+const LONG_FRAGMENT = 1 << 16;
+const WINDOW = 1 << 13;
+
+type Emit = (id: number, start: number, end: number) => void;
 
 interface Bigram {
   score: number;
@@ -126,49 +133,88 @@ export class SpmTokenizer implements Tokenizer {
   }
 
   encode(text: string, options?: EncodeOptions): number[] {
-    return this.encodeWithOffsets(text, options).map((s) => s.id);
+    const ids: number[] = [];
+    this.encodeInto(text, options, (id) => ids.push(id));
+    return ids;
   }
 
   countTokens(text: string, options?: EncodeOptions): number {
-    return this.encode(text, options).length;
+    let count = 0;
+    this.encodeInto(text, options, () => count++);
+    return count;
   }
 
   encodeWithOffsets(text: string, options?: EncodeOptions): TokenSpan[] {
     const out: TokenSpan[] = [];
+    this.encodeInto(text, options, (id, start, end) => out.push({ id, start, end }));
+    return out;
+  }
+
+  /** Special tokens (when allowed) and the plain text between them; `emit` gets each token with its source range. */
+  private encodeInto(text: string, options: EncodeOptions | undefined, emit: Emit): void {
     const allowed = allowedSet(this.specialTokens, options?.allowedSpecial);
-    let prevSpecial = true;
     let last = 0;
     if (allowed.size > 0) {
       const re = new RegExp([...allowed].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"), "gu");
       for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-        if (m.index > last) this.encodeFragment(text, last, m.index, prevSpecial, out);
-        out.push({ id: this.specialTokens.get(m[0])!, start: m.index, end: m.index + m[0].length });
+        if (m.index > last) this.encodeFragment(text, last, m.index, emit);
+        emit(this.specialTokens.get(m[0])!, m.index, m.index + m[0].length);
         last = m.index + m[0].length;
-        prevSpecial = true;
       }
-      if (last > 0) prevSpecial = true;
     }
-    if (last < text.length) this.encodeFragment(text, last, text.length, prevSpecial || last === 0, out);
-    return out;
+    if (last < text.length) this.encodeFragment(text, last, text.length, emit);
   }
 
   /**
-   * One run of plain text. Symbols start as characters of the escaped text ("▁" for spaces, a
-   * "▁" in front when the leading-space rule applies); `start`/`len` index that string and
-   * `prev`/`next` link the symbols still alive.
+   * One run of plain text (each starts with the leading space, as llama.cpp does after a special
+   * token). Long runs merge in windows (bpe-merge.ts, mergeInWindows: same result), so a 50 MB
+   * text needs memory for one window of symbols, not for 50 M of them.
    */
-  private encodeFragment(text: string, from: number, to: number, spacePrefix: boolean, out: TokenSpan[]): void {
-    const prefix = this.addSpacePrefix && spacePrefix;
+  private encodeFragment(text: string, from: number, to: number, emit: Emit): void {
+    const prefix = this.addSpacePrefix;
     const escaped = (prefix ? this.spaceSymbol : "") + text.slice(from, to).replaceAll(" ", this.spaceSymbol);
     // Offset of escaped[k] in the original text (the prefix maps to the fragment start).
     const shift = prefix ? this.spaceSymbol.length : 0;
     const sourceAt = (k: number): number => from + Math.max(0, k - shift);
+    const symbols =
+      escaped.length <= LONG_FRAGMENT
+        ? this.mergeSymbols(escaped, 0, escaped.length)
+        : mergeInWindows(escaped.length, (start, end) => this.mergeSymbols(escaped, start, end), {
+            window: WINDOW,
+            canCut: (k) => (escaped.charCodeAt(k) & 0xfc00) !== 0xdc00 || (escaped.charCodeAt(k - 1) & 0xfc00) !== 0xd800,
+          });
+    let k = 0;
+    for (let i = 0; i < symbols.ids.length; i++) {
+      const length = symbols.lengths[i]!;
+      const s = sourceAt(k);
+      const e = sourceAt(k + length);
+      const id = symbols.ids[i]!;
+      if (id >= 0) emit(id, s, e);
+      else {
+        // Byte fallback: one token per UTF-8 byte of the character.
+        const piece = escaped.slice(k, k + length);
+        for (const byte of encodeUtf8(piece)) {
+          const byteId = this.byteIds[byte]!;
+          const fallback = byteId >= 0 ? byteId : this.unknownId;
+          if (fallback === undefined) throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `character ${JSON.stringify(piece)}: expected a piece, a byte token or an unknown token, found none`);
+          emit(fallback, s, e);
+        }
+      }
+      k += length;
+    }
+  }
 
+  /**
+   * The merge loop on escaped[from, to). Symbols start as its characters; `len[i]` is the length
+   * of symbol i (0 once merged into its left neighbour) and `prev`/`next` link those still alive.
+   * Returns each final symbol's piece id (-1 when it is no piece: byte fallback) and length.
+   */
+  private mergeSymbols(escaped: string, from: number, to: number): SpanTokens {
     const start: number[] = [];
     const len: number[] = [];
-    for (let k = 0; k < escaped.length; ) {
+    for (let k = from; k < to; ) {
       const c = escaped.charCodeAt(k);
-      const w = c >= 0xd800 && c <= 0xdbff && k + 1 < escaped.length && (escaped.charCodeAt(k + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+      const w = c >= 0xd800 && c <= 0xdbff && k + 1 < to && (escaped.charCodeAt(k + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
       start.push(k);
       len.push(w);
       k += w;
@@ -199,23 +245,12 @@ export class SpmTokenizer implements Tokenizer {
       tryAdd(b.left, next[b.left]!);
     }
 
+    const out: SpanTokens = { ids: [], lengths: [] };
     for (let i = n > 0 ? 0 : -1; i !== -1; i = next[i]!) {
-      const piece = escaped.slice(start[i]!, start[i]! + len[i]!);
-      const s = sourceAt(start[i]!);
-      const e = sourceAt(start[i]! + len[i]!);
-      const id = this.pieceToId.get(piece);
-      if (id !== undefined) {
-        out.push({ id, start: s, end: e });
-        continue;
-      }
-      // Byte fallback: one token per UTF-8 byte of the character.
-      for (const byte of encodeUtf8(piece)) {
-        const byteId = this.byteIds[byte]!;
-        const fallback = byteId >= 0 ? byteId : this.unknownId;
-        if (fallback === undefined) throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `character ${JSON.stringify(piece)}: expected a piece, a byte token or an unknown token, found none`);
-        out.push({ id: fallback, start: s, end: e });
-      }
+      out.ids.push(this.pieceToId.get(escaped.slice(start[i]!, start[i]! + len[i]!)) ?? -1);
+      out.lengths.push(len[i]!);
     }
+    return out;
   }
 
   tokenBytes(id: number): Uint8Array {

@@ -1,7 +1,7 @@
 import { BpeTokenizer } from "./bpe";
 import { TokenizerError } from "./errors";
-import { compilePattern, patternSource, scannerKind } from "./patterns";
-import { cl100kScanner, gpt2Scanner, o200kScanner, regexScanner, type Scanner } from "./scanner";
+import { patternSource } from "./patterns";
+import { scannerFor } from "./pre-tokenizers";
 import { encodeUtf8 } from "./utf8";
 
 /**
@@ -56,14 +56,6 @@ export interface TrainReport {
   merges: number;
   /** True when the vocabulary is smaller than requested. */
   shortfall: boolean;
-}
-
-function scannerFor(pattern: string): Scanner {
-  const kind = scannerKind(pattern);
-  if (kind === "gpt2") return gpt2Scanner;
-  if (kind === "cl100k") return cl100kScanner;
-  if (kind === "o200k") return o200kScanner;
-  return regexScanner(compilePattern(pattern));
 }
 
 /** Max-heap of (count, pair key): larger count first, then smaller key. */

@@ -1,3 +1,5 @@
+import { TokenizerError } from "./errors";
+
 /**
  * UTF-8 with one extension: a lone UTF-16 surrogate (which no valid Unicode string contains,
  * but any JS string may) is written as the 3-byte sequence ED A0..BF 80..BF, the way WTF-8
@@ -127,6 +129,49 @@ function hasSurrogateSequence(bytes: Uint8Array): boolean {
     i = bytes.indexOf(0xed, i + 1);
   }
   return false;
+}
+
+const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Offset of the first byte that is not part of a well-formed UTF-8 sequence (Unicode's table
+ * 3-7: no overlong forms, no surrogates D800..DFFF, nothing past U+10FFFF), or -1 when all of
+ * `bytes` is UTF-8.
+ */
+export function invalidUtf8Offset(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; ) {
+    const lead = bytes[i]!;
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    const need = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+    if (need === 0) return i;
+    // The second byte's range is narrower after E0, ED, F0 and F4.
+    const low = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80;
+    const high = lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
+    for (let k = 1; k < need; k++) {
+      const b = bytes[i + k];
+      if (b === undefined || b < (k === 1 ? low : 0x80) || b > (k === 1 ? high : 0xbf)) return i;
+    }
+    i += need;
+  }
+  return -1;
+}
+
+/**
+ * Strict UTF-8 for input from outside (files, standard input, the network): invalid bytes are a
+ * TOKENIZER_INVALID_UTF8 error giving the byte offset, never U+FFFD in disguise. `source` names
+ * the input in the message ("--file notes.txt", "standard input").
+ */
+export function decodeUtf8Strict(bytes: Uint8Array, source = "input"): string {
+  try {
+    return strictDecoder.decode(bytes);
+  } catch (cause) {
+    const at = invalidUtf8Offset(bytes);
+    const shown = Array.from(bytes.subarray(at, at + 4), (b) => `0x${b.toString(16).toUpperCase().padStart(2, "0")}`).join(" ");
+    throw new TokenizerError("TOKENIZER_INVALID_UTF8", `${source}: expected UTF-8 text, found invalid bytes at byte offset ${at} (${shown})`, { cause });
+  }
 }
 
 /** Bytes as a "binary string" (one char per byte, 0..255): the key type of rank maps. */

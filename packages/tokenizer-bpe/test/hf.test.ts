@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import path from "node:path";
-import { TokenizerError, fromTokenizerJson } from "../src";
+import { TokenizerError, exportTokenizerJson, fromTokenizerJson, type BpeTokenizer } from "../src";
 import { GGML_VOCAB, MISSING_FIXTURES, hasFixture } from "./helpers/fixtures";
-import { readGgufFile } from "./helpers/gguf";
+import { readVocabTest } from "./helpers/fixtures";
+import { VOCAB_FILES, hasVocab, loadVocab, readVocabMetadata, vocabPath } from "./helpers/vocab-files";
 import { loadEncoding } from "./helpers/encodings";
 import { mulberry32, randomText } from "./helpers/fuzz";
 
@@ -13,7 +14,7 @@ import { mulberry32, randomText } from "./helpers/fuzz";
 const GPT2_GGUF = path.join(GGML_VOCAB, "ggml-vocab-gpt-2.gguf");
 
 function gpt2TokenizerJson(): string {
-  const { metadata } = readGgufFile(GPT2_GGUF, { salvage: true });
+  const metadata = readVocabMetadata("gpt-2");
   const tokens = metadata.get("tokenizer.ggml.tokens") as string[];
   const vocab: Record<string, number> = {};
   tokens.forEach((t, id) => id !== 50256 && (vocab[t] = id));
@@ -25,6 +26,30 @@ function gpt2TokenizerJson(): string {
   });
 }
 
+describe("exportTokenizerJson, read back by fromTokenizerJson", () => {
+  const files = VOCAB_FILES.filter((f) => f.model === "gpt2" && f.vectors && hasVocab(f.name)).map((f) => f.name);
+  it.each(files)("%s: its split steps (Sequence of Split) and added tokens survive; llama.cpp's vectors still pass", (name) => {
+    const tok = loadVocab(name) as BpeTokenizer;
+    const again = fromTokenizerJson(exportTokenizerJson(tok));
+    expect(again.patterns).toEqual(tok.patterns);
+    expect([...again.addedTokens]).toEqual([...tok.addedTokens]);
+    for (const { text, ids } of readVocabTest(vocabPath(name))) expect({ text, ids: again.encode(text) }).toEqual({ text, ids });
+  }, 300_000);
+
+  it("Hugging Face's Digits and Punctuation steps read as the patterns they split by", () => {
+    const base = JSON.parse(exportTokenizerJson(loadVocab("gpt-2") as BpeTokenizer)) as Record<string, unknown>;
+    const steps = [
+      { type: "Punctuation", behavior: "Contiguous" },
+      { type: "ByteLevel", add_prefix_space: false, use_regex: true },
+      { type: "Digits", individual_digits: true },
+    ];
+    const tok = fromTokenizerJson({ ...base, pre_tokenizer: { type: "Sequence", pretokenizers: steps } });
+    expect(tok.encode("a,,b 123").map((id) => tok.decode([id]))).toEqual(["a", ",,", "b", " ", "1", "2", "3"]);
+    const isolated = fromTokenizerJson({ ...base, pre_tokenizer: { type: "Sequence", pretokenizers: [{ type: "Punctuation" }, steps[1]] } });
+    expect(isolated.encode("a,,b").map((id) => isolated.decode([id]))).toEqual(["a", ",", ",", "b"]);
+  }, 300_000);
+});
+
 describe("fromTokenizerJson", () => {
   it.skipIf(!hasFixture(GPT2_GGUF))(`loads GPT-2's tokenizer.json, which encodes like r50k_base${hasFixture(GPT2_GGUF) ? "" : ` (skipped: ${MISSING_FIXTURES})`}`, async () => {
     const tok = fromTokenizerJson(gpt2TokenizerJson());
@@ -34,7 +59,7 @@ describe("fromTokenizerJson", () => {
       const text = randomText(rand, 100, { specials: ["<|endoftext|>"] });
       expect(tok.encode(text, { allowedSpecial: "all" })).toEqual(r50k.encode(text, { allowedSpecial: "all" }));
     }
-  }, 60_000);
+  }, 300_000);
 
   it.each([
     ["{", "expected JSON"],

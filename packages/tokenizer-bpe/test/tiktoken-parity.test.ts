@@ -2,6 +2,8 @@ import { getEncoding } from "js-tiktoken";
 import { get_encoding, type Tiktoken } from "tiktoken";
 import { afterAll, describe, expect, it } from "vitest";
 import type { TiktokenEncodingName } from "../src";
+import { mergeTablesOf } from "../src/bpe";
+import { mergeByHeap, mergeByScan } from "../src/bpe-merge";
 import { loadBrownText } from "./helpers/brown";
 import { loadEncoding } from "./helpers/encodings";
 import { mulberry32, randomText } from "./helpers/fuzz";
@@ -45,7 +47,7 @@ describe.each(NAMES)("%s", (name) => {
     expect(ours.length).toBeGreaterThan(1_000_000);
     expect(firstDifference(ours, tiktoken(name).encode(text, [], []))).toBe(-1);
     expect(firstDifference(ours, jsTiktoken(name).encode(text, [], []))).toBe(-1);
-  }, 60_000);
+  }, 300_000);
 
   it("matches tiktoken on generated text (all scripts, emoji, whitespace runs, digits)", async () => {
     const tok = await loadEncoding(name);
@@ -64,7 +66,7 @@ describe.each(NAMES)("%s", (name) => {
       const text = randomText(rand, 1 + Math.floor(rand() * 200)).replace(JS_TIKTOKEN_DIFFERS, "");
       expect({ text, ids: tok.encode(text) }).toEqual({ text, ids: jsTiktoken(name).encode(text, [], []) });
     }
-  }, 60_000);
+  }, 300_000);
 
   it("encodes special tokens in mid-text only when allowed, like tiktoken", async () => {
     const tok = await loadEncoding(name);
@@ -79,7 +81,7 @@ describe.each(NAMES)("%s", (name) => {
       const plain = text.replace(JS_TIKTOKEN_DIFFERS, "");
       expect(tok.encode(plain, { allowedSpecial: "all" })).toEqual(jsTiktoken(name).encode(plain, "all", []));
     }
-  }, 60_000);
+  }, 300_000);
 
   it("follows tiktoken on U+0085 (whitespace), U+FEFF (not) and ſ (folds to s)", async () => {
     const tok = await loadEncoding(name);
@@ -112,14 +114,15 @@ describe("long pieces (heap merge)", () => {
         expect(firstDifference(tok.encode(text), tiktoken(name).encode(text, [], []))).toBe(-1);
       }
     }
-  }, 60_000);
+  }, 300_000);
 
   it("heap merge equals the scanning merge on every piece length", async () => {
     const tok = await loadEncoding("cl100k_base");
     const rand = mulberry32(8);
     for (let k = 0; k < 200; k++) {
       const bytes = new TextEncoder().encode(randomText(rand, 1 + Math.floor(rand() * 60))).subarray(0, 256);
-      expect(tok.mergeLong(bytes)).toEqual(tok.mergeBytes(bytes)); // <= 256 bytes: mergeBytes scans
+      const { tokens, pairs } = mergeTablesOf(tok);
+      expect(mergeByHeap(bytes, tokens, pairs).ids).toEqual(mergeByScan(bytes, tokens, pairs));
     }
   });
 });

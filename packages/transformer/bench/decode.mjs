@@ -10,7 +10,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createWasmBackend, jsBackend } from "@zero-llm/tensor";
-import { BENCH_SHAPES, Model, generate, loadModel, randomWeights } from "../dist/index.js";
+import { BENCH_SHAPES, Model, generate, randomWeights } from "../dist/index.js";
+import { loadModel } from "../dist/node.js";
 
 const { values } = parseArgs({
   options: {

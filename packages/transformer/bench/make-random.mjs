@@ -5,7 +5,8 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { BENCH_SHAPES, randomWeights, serializeLlama2c, writeGgufModel } from "../dist/index.js";
+import { BENCH_SHAPES, randomWeights, serializeLlama2c } from "../dist/index.js";
+import { writeGgufModel } from "../dist/node.js";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { dir: { type: "string", default: "/tmp" }, seed: { type: "string", default: "1" } } });
 for (const shape of positionals.length ? positionals : ["15M", "110M"]) {

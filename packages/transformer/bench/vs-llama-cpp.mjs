@@ -9,7 +9,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createWasmBackend, jsBackend } from "@zero-llm/tensor";
-import { BENCH_SHAPES, generate, loadModel, randomWeights, writeGgufModel } from "../dist/index.js";
+import { BENCH_SHAPES, generate, randomWeights } from "../dist/index.js";
+import { loadModel, writeGgufModel } from "../dist/node.js";
 
 const { values } = parseArgs({
   options: {

@@ -2,6 +2,10 @@
 export type TransformerErrorCode =
   | "BAD_CONFIG"
   | "MISSING_WEIGHT"
+  | "UNUSED_WEIGHT"
+  | "NONFINITE_WEIGHT"
+  | "BAD_WEIGHT"
+  | "NONFINITE_LOGITS"
   | "WEIGHT_SHAPE_MISMATCH"
   | "BAD_TOKEN"
   | "BATCH_TOO_LARGE"
@@ -26,7 +30,8 @@ export class TransformerError extends Error {
   constructor(
     readonly code: TransformerErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }

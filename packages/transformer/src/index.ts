@@ -2,7 +2,7 @@ export { TransformerError, type TransformerErrorCode } from "./errors";
 
 // inference
 export { validateConfig, headDimOf, kvDimOf, type Config } from "./infer/config";
-export { Weights, weightShapes, allocateWeights, checkWeights, type WeightTensor } from "./infer/weights";
+export { Weights, weightShapes, optionalWeightShapes, allocateWeights, checkWeights, type WeightTensor } from "./infer/weights";
 export { KVCache, f32KV, type KVStore, type KVDType, type KVCacheOptions } from "./infer/kv-cache";
 export { KV_CHUNK_POSITIONS } from "./infer/run-state";
 export { MAX_CONTEXT } from "./infer/config";
@@ -11,24 +11,20 @@ export {
   Model, type ModelOptions, type PrefillOptions, type PrefillResult, type AttentionMaps,
 } from "./infer/model";
 export {
-  generate, Generation, type GenerateOptions, type GenerateStats, type TokenSampler,
+  generate, Generation, checkLogits, type GenerateOptions, type GenerateStats, type TokenSampler,
 } from "./infer/generate";
 export {
-  loadModel, openCheckpoint, modelFromBytes, detectFormat, type CheckpointFormat, type Checkpoint,
+  checkpointFromSource, modelFromBytes, detectFormat, type CheckpointFormat, type Checkpoint, type OpenOptions,
 } from "./infer/load";
+export { type LoadOptions, type TensorPlacement } from "./formats/placement";
 
 // checkpoint formats
 export { readLlama2c, readLlama2cConfig, llama2cFileBytes, serializeLlama2c } from "./formats/llama2c";
 export { readGguf, ggufConfig, GGUF_LOADABLE_TYPES, GGUF_MAX_CONTEXT } from "./formats/gguf";
 export { ggufFromModel, serializeGgufModel, type GgufExportOptions } from "./formats/gguf-write";
-export {
-  minimalLlamaVocabulary, minimalGpt2Vocabulary, llamaVocabularyEntries, TOKEN_TYPE, type GgufEntries,
-} from "./formats/gguf-vocab";
 export { readHf, hfConfig } from "./formats/hf";
 export { hfFromModel, hfConfigJson, serializeHfModel, type HfExportOptions, type HfCheckpoint } from "./formats/hf-write";
 export { interleavedToHalf, halfToInterleaved } from "./formats/rope-permute";
-export { writeGgufModel, writeHfModel, type HfWriteOptions } from "./formats/save";
-export { bpeVocabularyEntries, llamaCppPreName, type GgufTokenizerOptions } from "./formats/gguf-tokenizer";
 export { BENCH_SHAPES, randomWeights, isBenchShape, type BenchShape } from "./infer/random-weights";
 
 // training

@@ -8,9 +8,9 @@ import {
 } from "@zero-llm/tensor";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  Model, TransformerError, allocateWeights, ggufFromModel, hfConfig, hfFromModel, loadModel, modelFromBytes,
-  readHf, serializeHfModel, writeGgufModel, writeHfModel, type Config,
+  Model, TransformerError, allocateWeights, ggufFromModel, hfConfig, hfFromModel, modelFromBytes, readHf, serializeHfModel, type Config,
 } from "../src/index";
+import { loadModel, writeGgufModel, writeHfModel } from "../src/node/index";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -43,40 +43,41 @@ function ggufWith(edit: Record<string, GgufValue | undefined>, dropTensor?: stri
   return serializeGguf(out);
 }
 
-function caught(fn: () => unknown): unknown {
+/** What `fn` throws or rejects with (loaders are async: a rejection counts as a throw). */
+async function caught(fn: () => unknown): Promise<unknown> {
   try {
-    fn();
+    await fn();
   } catch (e) {
     return e;
   }
   throw new Error("expected a throw, found none");
 }
 
-function expectTyped(fn: () => unknown, cls: typeof TransformerError | typeof GgufError | typeof SafetensorsError, code: string, message: RegExp): void {
-  const e = caught(fn) as { code: string; message: string };
+async function expectTyped(fn: () => unknown, cls: typeof TransformerError | typeof GgufError | typeof SafetensorsError, code: string, message: RegExp): Promise<void> {
+  const e = (await caught(fn)) as { code: string; message: string };
   expect(e).toBeInstanceOf(cls);
   expect(e.code).toBe(code);
   expect(e.message).toMatch(message);
 }
 
 describe("corrupt or unsupported GGUF files give typed errors that name the problem", () => {
-  it("wrong magic is not a GGUF at all (llama2.c then rejects the size)", () => {
+  it("wrong magic is not a GGUF at all (llama2.c then rejects the size)", async () => {
     const bytes = ggufWith({});
     bytes[0] = 0x58;
-    expectTyped(() => modelFromBytes(bytes), TransformerError, "LLAMA2C_BAD_HEADER", /llama2\.c header/);
-    expectTyped(() => GgufFile.parse(bytes), GgufError, "GGUF_BAD_MAGIC", /expected magic "GGUF"/);
+    await expectTyped(() => modelFromBytes(bytes), TransformerError, "LLAMA2C_BAD_HEADER", /llama2\.c header/);
+    await expectTyped(() => GgufFile.parse(bytes), GgufError, "GGUF_BAD_MAGIC", /expected magic "GGUF"/);
   });
 
-  it("truncated tensor data", () => {
+  it("truncated tensor data", async () => {
     const bytes = ggufWith({});
-    expectTyped(() => modelFromBytes(bytes.subarray(0, bytes.length - 100)), GgufError, "GGUF_TENSOR_OUT_OF_RANGE", /to end within the file/);
+    await expectTyped(() => modelFromBytes(bytes.subarray(0, bytes.length - 100)), GgufError, "GGUF_TENSOR_OUT_OF_RANGE", /to end within the file/);
   });
 
-  it("every truncation and 500 single-byte corruptions throw only typed errors", () => {
+  it("every truncation and 500 single-byte corruptions throw only typed errors", async () => {
     const bytes = ggufWith({});
     const typed = (e: unknown) => e instanceof TransformerError || e instanceof GgufError;
     for (let n = 0; n < bytes.length; n += 97) {
-      expect(typed(caught(() => modelFromBytes(bytes.slice(0, n)))), `prefix ${n}`).toBe(true);
+      expect(typed(await caught(() => modelFromBytes(bytes.slice(0, n)))), `prefix ${n}`).toBe(true);
     }
     let seed = 7;
     for (let i = 0; i < 500; i++) {
@@ -85,49 +86,49 @@ describe("corrupt or unsupported GGUF files give typed errors that name the prob
       const at = seed % 2000; // the header region
       copy[at] ^= 1 + (seed >>> 24) % 255;
       try {
-        modelFromBytes(copy);
+        await modelFromBytes(copy);
       } catch (e) {
         expect(typed(e), `byte ${at}: ${String(e)}`).toBe(true);
       }
     }
   });
 
-  it("unknown architecture", () => {
-    expectTyped(() => modelFromBytes(ggufWith({ "general.architecture": ggufValue.string("mamba") })), TransformerError, "UNSUPPORTED_ARCHITECTURE", /expected general\.architecture "llama" or "gpt2", found "mamba"/);
+  it("unknown architecture", async () => {
+    await expectTyped(() => modelFromBytes(ggufWith({ "general.architecture": ggufValue.string("mamba") })), TransformerError, "UNSUPPORTED_ARCHITECTURE", /expected general\.architecture "llama" or "gpt2", found "mamba"/);
   });
 
-  it("missing metadata keys are named", () => {
+  it("missing metadata keys are named", async () => {
     for (const key of ["llama.embedding_length", "llama.block_count", "llama.attention.head_count", "llama.context_length", "llama.attention.layer_norm_rms_epsilon", "llama.feed_forward_length", "general.architecture"]) {
-      expectTyped(() => modelFromBytes(ggufWith({ [key]: undefined })), TransformerError, "MISSING_METADATA", new RegExp(`expected metadata key ${key.replace(/\./g, "\\.")}`));
+      await expectTyped(() => modelFromBytes(ggufWith({ [key]: undefined })), TransformerError, "MISSING_METADATA", new RegExp(`expected metadata key ${key.replace(/\./g, "\\.")}`));
     }
   });
 
-  it("metadata of the wrong type or value", () => {
-    expectTyped(() => modelFromBytes(ggufWith({ "llama.block_count": ggufValue.string("two") })), TransformerError, "BAD_METADATA", /llama\.block_count to be an integer, found string two/);
-    expectTyped(() => modelFromBytes(ggufWith({ "llama.attention.head_count": ggufValue.u32(3) })), TransformerError, "BAD_METADATA", /dim divisible by nHeads/);
-    expectTyped(() => modelFromBytes(ggufWith({ "llama.context_length": ggufValue.u64(1n << 40n) })), TransformerError, "BAD_METADATA", /context_length ≤ 16777216/);
-    expectTyped(() => modelFromBytes(ggufWith({ "llama.attention.head_count_kv": ggufValue.array("i32", new Int32Array([2, 2])) })), TransformerError, "BAD_METADATA", /per-layer values are not supported/);
+  it("metadata of the wrong type or value", async () => {
+    await expectTyped(() => modelFromBytes(ggufWith({ "llama.block_count": ggufValue.string("two") })), TransformerError, "BAD_METADATA", /llama\.block_count to be an integer, found string two/);
+    await expectTyped(() => modelFromBytes(ggufWith({ "llama.attention.head_count": ggufValue.u32(3) })), TransformerError, "BAD_METADATA", /dim divisible by nHeads/);
+    await expectTyped(() => modelFromBytes(ggufWith({ "llama.context_length": ggufValue.u64(1n << 40n) })), TransformerError, "BAD_METADATA", /context_length ≤ 16777216/);
+    await expectTyped(() => modelFromBytes(ggufWith({ "llama.attention.head_count_kv": ggufValue.array("i32", new Int32Array([2, 2])) })), TransformerError, "BAD_METADATA", /per-layer values are not supported/);
   });
 
-  it("llama variants the forward pass does not implement are refused by name", () => {
-    expectTyped(() => modelFromBytes(ggufWith({ "llama.rope.scaling.type": ggufValue.string("yarn") })), TransformerError, "UNSUPPORTED_ARCHITECTURE", /rope\.scaling\.type "yarn"/);
-    expectTyped(() => modelFromBytes(ggufWith({ "llama.expert_count": ggufValue.u32(8) })), TransformerError, "UNSUPPORTED_ARCHITECTURE", /mixture of experts/);
-    expectTyped(() => modelFromBytes(ggufWith({ "llama.rope.dimension_count": ggufValue.u32(2) })), TransformerError, "UNSUPPORTED_ARCHITECTURE", /partial rotary/);
+  it("llama variants the forward pass does not implement are refused by name", async () => {
+    await expectTyped(() => modelFromBytes(ggufWith({ "llama.rope.scaling.type": ggufValue.string("yarn") })), TransformerError, "UNSUPPORTED_ARCHITECTURE", /rope\.scaling\.type "yarn"/);
+    await expectTyped(() => modelFromBytes(ggufWith({ "llama.expert_count": ggufValue.u32(8) })), TransformerError, "UNSUPPORTED_ARCHITECTURE", /mixture of experts/);
+    await expectTyped(() => modelFromBytes(ggufWith({ "llama.rope.dimension_count": ggufValue.u32(2) })), TransformerError, "UNSUPPORTED_ARCHITECTURE", /partial rotary/);
   });
 
-  it("a missing tensor or a metadata/tensor shape disagreement, before any weight is allocated", () => {
-    expectTyped(() => modelFromBytes(ggufWith({}, "blk.1.ffn_down.weight")), TransformerError, "MISSING_WEIGHT", /blk\.1\.ffn_down\.weight/);
+  it("a missing tensor or a metadata/tensor shape disagreement, before any weight is allocated", async () => {
+    await expectTyped(() => modelFromBytes(ggufWith({}, "blk.1.ffn_down.weight")), TransformerError, "MISSING_WEIGHT", /blk\.1\.ffn_down\.weight/);
     // a huge claimed width must not allocate: the shape check against the tensors fails first
-    expectTyped(() => modelFromBytes(ggufWith({ "llama.feed_forward_length": ggufValue.u32(1 << 30) })), TransformerError, "WEIGHT_SHAPE_MISMATCH", /blk\.0\.ffn_gate\.weight of shape \[1073741824, 16\], found \[40, 16\]/);
+    await expectTyped(() => modelFromBytes(ggufWith({ "llama.feed_forward_length": ggufValue.u32(1 << 30) })), TransformerError, "WEIGHT_SHAPE_MISMATCH", /blk\.0\.ffn_gate\.weight of shape \[1073741824, 16\], found \[40, 16\]/);
   });
 
-  it("tensor types without an f32 expansion here are refused by name", () => {
+  it("tensor types without an f32 expansion here are refused by name", async () => {
     const m = tinyLlama();
     const input = ggufFromModel(m.config, m.weights);
     const tensors = (input.tensors ?? []).map((t) =>
       t.name === "blk.0.attn_q.weight" ? { name: t.name, type: "I32", shape: [16, 16], data: new Int32Array(256) } : t,
     );
-    expectTyped(() => modelFromBytes(serializeGguf({ metadata: input.metadata, tensors })), TransformerError, "UNSUPPORTED_TENSOR_TYPE", /blk\.0\.attn_q\.weight to be one of F32, F16, BF16, F64, Q8_0, Q4_0, found I32/);
+    await expectTyped(() => modelFromBytes(serializeGguf({ metadata: input.metadata, tensors })), TransformerError, "UNSUPPORTED_TENSOR_TYPE", /blk\.0\.attn_q\.weight to be one of F32, F16, BF16, F64, Q8_0, Q4_0 \(or a type given in weightTypes\), found I32/);
   });
 });
 
@@ -136,23 +137,28 @@ describe("corrupt or unsupported Hugging Face checkpoints", () => {
   const { configJson, safetensors } = serializeHfModel(m.config, m.weights);
   const json = JSON.parse(configJson) as Record<string, unknown>;
 
-  it("config.json: unknown model_type, missing and wrong keys", () => {
-    expectTyped(() => hfConfig({ ...json, model_type: "mistral" }), TransformerError, "UNSUPPORTED_ARCHITECTURE", /model_type "llama" or "gpt2", found "mistral"/);
+  it("config.json: unknown model_type, missing and wrong keys", async () => {
+    await expectTyped(() => hfConfig({ ...json, model_type: "mistral" }), TransformerError, "UNSUPPORTED_ARCHITECTURE", /model_type "llama" or "gpt2", found "mistral"/);
     const { hidden_size: _, ...noHidden } = json;
-    expectTyped(() => hfConfig(noHidden), TransformerError, "MISSING_METADATA", /"hidden_size"/);
-    expectTyped(() => hfConfig({ ...json, num_hidden_layers: "2" }), TransformerError, "BAD_METADATA", /"num_hidden_layers" to be a positive integer, found "2"/);
-    expectTyped(() => hfConfig({ ...json, rope_scaling: { type: "llama3" } }), TransformerError, "UNSUPPORTED_ARCHITECTURE", /rope_scaling/);
-    expectTyped(() => hfConfig([1]), TransformerError, "BAD_METADATA", /JSON object/);
+    await expectTyped(() => hfConfig(noHidden), TransformerError, "MISSING_METADATA", /"hidden_size"/);
+    await expectTyped(() => hfConfig({ ...json, num_hidden_layers: "2" }), TransformerError, "BAD_METADATA", /"num_hidden_layers" to be a positive integer, found "2"/);
+    await expectTyped(() => hfConfig({ ...json, rope_scaling: { type: "llama3" } }), TransformerError, "UNSUPPORTED_ARCHITECTURE", /rope_scaling/);
+    await expectTyped(() => hfConfig([1]), TransformerError, "BAD_METADATA", /JSON object/);
+    // null is not "absent": transformers would keep None and fail later, so no silent default
+    await expectTyped(() => hfConfig({ ...json, rms_norm_eps: null }), TransformerError, "BAD_METADATA", /"rms_norm_eps" to be a positive number \(or the key left out for the default 0\.000001\), found null/);
+    await expectTyped(() => hfConfig({ ...json, rope_theta: null }), TransformerError, "BAD_METADATA", /"rope_theta" to be a positive number .*found null/);
+    const { rms_norm_eps: _eps, ...noEps } = json;
+    expect(hfConfig(noEps).normEps).toBe(1e-6);
   });
 
-  it("safetensors: truncated, missing tensor, wrong shape, wrong dtype", () => {
-    expectTyped(() => readHf(json, [safetensors.subarray(0, safetensors.length - 8)]), SafetensorsError, "SAFETENSORS_BAD_OFFSETS", /./);
-    expectTyped(() => readHf({ ...json, num_hidden_layers: 3 }, [safetensors]), TransformerError, "MISSING_WEIGHT", /model\.layers\.2\./);
-    expectTyped(() => readHf({ ...json, intermediate_size: 41 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /gate_proj\.weight of shape \[41, 16\] \(from config\.json intermediate_size, hidden_size\), found \[40, 16\]/);
+  it("safetensors: truncated, missing tensor, wrong shape, wrong dtype", async () => {
+    await expectTyped(() => readHf(json, [safetensors.subarray(0, safetensors.length - 8)]), SafetensorsError, "SAFETENSORS_BAD_OFFSETS", /./);
+    await expectTyped(() => readHf({ ...json, num_hidden_layers: 3 }, [safetensors]), TransformerError, "MISSING_WEIGHT", /model\.layers\.2\./);
+    await expectTyped(() => readHf({ ...json, intermediate_size: 41 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /gate_proj\.weight of shape \[41, 16\] \(from config\.json intermediate_size, hidden_size\), found \[40, 16\]/);
     const ck = hfFromModel(m.config, m.weights);
     const tensors = new Map(ck.safetensors.tensors as ReadonlyMap<string, SafetensorsTensorInput>);
     tensors.set("model.norm.weight", { dtype: "I32", shape: [16], data: new Int32Array(16) });
-    expectTyped(() => readHf(json, [serializeSafetensors({ tensors })]), TransformerError, "UNSUPPORTED_TENSOR_TYPE", /model\.norm\.weight to be one of F32, F16, BF16, F64, found I32/);
+    await expectTyped(() => readHf(json, [serializeSafetensors({ tensors })]), TransformerError, "UNSUPPORTED_TENSOR_TYPE", /model\.norm\.weight to be one of F32, F16, BF16, F64, found I32/);
   });
 });
 
@@ -160,41 +166,41 @@ describe("no header field sizes an allocation unchecked", () => {
   const m = tinyLlama();
   const { configJson, safetensors } = serializeHfModel(m.config, m.weights);
   const json = JSON.parse(configJson) as Record<string, unknown>;
-  const quick = (fn: () => unknown, cls: typeof TransformerError, code: string, message: RegExp): void => {
+  const quick = async (fn: () => unknown, cls: typeof TransformerError, code: string, message: RegExp): Promise<void> => {
     const t0 = performance.now();
-    expectTyped(fn, cls, code, message);
+    await expectTyped(fn, cls, code, message);
     expect(performance.now() - t0).toBeLessThan(1000); // refused up front, not after a huge loop
   };
 
-  it("Hugging Face: the context length is capped like GGUF's (2^24), naming the key; newCache never sees it", () => {
-    quick(() => hfConfig({ ...json, max_position_embeddings: 2 ** 40 }), TransformerError, "BAD_METADATA", /"max_position_embeddings" ≤ 16777216, found 1099511627776/);
-    quick(() => readHf({ ...json, max_position_embeddings: 2 ** 40 }, [safetensors]), TransformerError, "BAD_METADATA", /max_position_embeddings/);
+  it("Hugging Face: the context length is capped like GGUF's (2^24), naming the key; newCache never sees it", async () => {
+    await quick(() => hfConfig({ ...json, max_position_embeddings: 2 ** 40 }), TransformerError, "BAD_METADATA", /"max_position_embeddings" ≤ 16777216, found 1099511627776/);
+    await quick(() => readHf({ ...json, max_position_embeddings: 2 ** 40 }, [safetensors]), TransformerError, "BAD_METADATA", /max_position_embeddings/);
     const gpt2 = hfFromModel(tinyGpt2().config, tinyGpt2().weights).config;
-    quick(() => hfConfig({ ...gpt2, n_positions: 2 ** 25 }), TransformerError, "BAD_METADATA", /"n_positions" ≤ 16777216/);
+    await quick(() => hfConfig({ ...gpt2, n_positions: 2 ** 25 }), TransformerError, "BAD_METADATA", /"n_positions" ≤ 16777216/);
     // at the cap itself the config is valid, and the cache is sized only when asked for
     expect(hfConfig({ ...json, max_position_embeddings: 2 ** 24 }).seqLen).toBe(2 ** 24);
   });
 
-  it("Hugging Face: every field that sizes an allocation is checked against the tensors present, naming the key", () => {
-    quick(() => readHf({ ...json, num_hidden_layers: 1e12 }, [safetensors]), TransformerError, "BAD_METADATA", /"num_hidden_layers" ≤ the 21 tensors in the checkpoint.*found 1000000000000/);
-    quick(() => readHf({ ...json, hidden_size: 2 ** 30, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 2 ** 28 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /embed_tokens\.weight of shape \[40, 1073741824\] \(from config\.json vocab_size, hidden_size\)/);
-    quick(() => readHf({ ...json, vocab_size: 2 ** 40 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /\(from config\.json vocab_size, hidden_size\), found \[40, 16\]/);
-    quick(() => readHf({ ...json, intermediate_size: 2 ** 40 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /\(from config\.json intermediate_size, hidden_size\)/);
-    quick(() => readHf({ ...json, num_key_value_heads: 4 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /k_proj\.weight of shape \[16, 16\] \(from config\.json num_key_value_heads, hidden_size\), found \[8, 16\]/);
+  it("Hugging Face: every field that sizes an allocation is checked against the tensors present, naming the key", async () => {
+    await quick(() => readHf({ ...json, num_hidden_layers: 1e12 }, [safetensors]), TransformerError, "BAD_METADATA", /"num_hidden_layers" ≤ the 21 tensors in the checkpoint.*found 1000000000000/);
+    await quick(() => readHf({ ...json, hidden_size: 2 ** 30, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 2 ** 28 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /embed_tokens\.weight of shape \[40, 1073741824\] \(from config\.json vocab_size, hidden_size\)/);
+    await quick(() => readHf({ ...json, vocab_size: 2 ** 40 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /\(from config\.json vocab_size, hidden_size\), found \[40, 16\]/);
+    await quick(() => readHf({ ...json, intermediate_size: 2 ** 40 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /\(from config\.json intermediate_size, hidden_size\)/);
+    await quick(() => readHf({ ...json, num_key_value_heads: 4 }, [safetensors]), TransformerError, "WEIGHT_SHAPE_MISMATCH", /k_proj\.weight of shape \[16, 16\] \(from config\.json num_key_value_heads, hidden_size\), found \[8, 16\]/);
   });
 
-  it("GGUF: block_count is bounded by the tensors in the file before any per-layer list is built", () => {
-    quick(() => modelFromBytes(ggufWith({ "llama.block_count": ggufValue.u64(1n << 40n) })), TransformerError, "BAD_METADATA", /block_count ≤ the 21 tensors in the file.*found 1099511627776/);
+  it("GGUF: block_count is bounded by the tensors in the file before any per-layer list is built", async () => {
+    await quick(() => modelFromBytes(ggufWith({ "llama.block_count": ggufValue.u64(1n << 40n) })), TransformerError, "BAD_METADATA", /block_count ≤ the 21 tensors in the file.*found 1099511627776/);
   });
 
-  it("llama2.c: a header claiming 10^8 layers is a size mismatch, not a crash (no per-layer list is built first)", () => {
+  it("llama2.c: a header claiming 10^8 layers is a size mismatch, not a crash (no per-layer list is built first)", async () => {
     const header = new Int32Array([8, 12, 100_000_000, 2, 1, 10, 4]);
     const bytes = new Uint8Array(1000);
     bytes.set(new Uint8Array(header.buffer));
-    quick(() => modelFromBytes(bytes), TransformerError, "LLAMA2C_SIZE_MISMATCH", /layers 100000000.*found 1000/);
+    await quick(() => modelFromBytes(bytes), TransformerError, "LLAMA2C_SIZE_MISMATCH", /layers 100000000.*found 1000/);
     const longSeq = new Int32Array([8, 12, 2, 2, 1, 10, 1 << 25]);
     bytes.set(new Uint8Array(longSeq.buffer));
-    quick(() => modelFromBytes(bytes), TransformerError, "LLAMA2C_BAD_HEADER", /seqLen ≤ 16777216/);
+    await quick(() => modelFromBytes(bytes), TransformerError, "LLAMA2C_BAD_HEADER", /seqLen ≤ 16777216/);
   });
 });
 
@@ -217,7 +223,7 @@ describe("files on disk: loadModel dispatches on what the path holds", () => {
     await expect(loadModel(path.join(lone, "model.safetensors"))).rejects.toThrow(/expected a Hugging Face config\.json/);
     await expect(loadModel(path.join(lone, "nothing.bin"))).rejects.toThrow(/found nothing/);
     rmSync(lone, { recursive: true, force: true });
-    expect(() => modelFromBytes(serializeHfModel(m.config, m.weights).safetensors)).toThrow(/expected config\.json beside a safetensors file/);
+    await expect(modelFromBytes(serializeHfModel(m.config, m.weights).safetensors)).rejects.toThrow(/expected config\.json beside the safetensors file/);
   });
 
   it("sharded Hugging Face checkpoints (model.safetensors.index.json); shard names may not leave the directory", async () => {

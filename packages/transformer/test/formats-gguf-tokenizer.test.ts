@@ -1,22 +1,21 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { GgufFile } from "@zero-llm/tensor";
-import { BpeTokenizer, fromGgufMetadata, fromTokenizerJson } from "@zero-llm/tokenizer-bpe";
+import { GgufFile, jsBackend } from "@zero-llm/tensor";
+import { BpeTokenizer, TOKEN_TYPE, TokenizerError, fromGgufMetadata, fromTokenizerJson } from "@zero-llm/tokenizer-bpe";
 import { describe, expect, it } from "vitest";
-import { TOKEN_TYPE, TransformerError, bpeVocabularyEntries, llamaCppPreName, loadModel, serializeGgufModel } from "../src/index";
+import { Model, TransformerError, allocateWeights, ggufFromModel, serializeGgufModel, type Config } from "../src/index";
+import { loadModel } from "../src/node/index";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const defaultModel = path.resolve(here, "../../../models/default");
 const haveDefault = existsSync(path.join(defaultModel, "tokenizer.json"));
 
-/** 256 byte tokens, then "bc", "ab", "abc" with merges (b c) before (a b): "abc" itself merges to a + bc. */
-function tokenizerWhereMergesMissAToken(): BpeTokenizer {
-  const tokens: Uint8Array[] = Array.from({ length: 256 }, (_, b) => new Uint8Array([b]));
-  tokens.push(new TextEncoder().encode("bc"), new TextEncoder().encode("ab"), new TextEncoder().encode("abc"));
-  return new BpeTokenizer({ tokens, merges: [[98, 99], [97, 98], [257, 99]], pattern: "cl100k", specialTokens: [["<|endoftext|>", 259]] });
-}
-
+/**
+ * A trained BPE tokenizer in the GGUF files we export. The entries themselves are
+ * @zero-llm/tokenizer-bpe's (toGgufMetadata, tested there against llama.cpp's own files);
+ * llama.cpp reading our files is formats-llama-cpp.test.ts.
+ */
 describe("a trained BPE tokenizer as GGUF tokenizer.ggml.* metadata", () => {
   it.skipIf(!haveDefault)("the default model's tokenizer: every field, and our own GGUF reader gives the same tokenizer back", async () => {
     const tokenizer = fromTokenizerJson(readFileSync(path.join(defaultModel, "tokenizer.json"), "utf8"));
@@ -28,8 +27,8 @@ describe("a trained BPE tokenizer as GGUF tokenizer.ggml.* metadata", () => {
     const types = file.get("tokenizer.ggml.token_type") as Int32Array;
     expect(tokens.length).toBe(2048);
     expect(tokens[2047]).toBe("<|endoftext|>");
-    expect(types[2047]).toBe(TOKEN_TYPE.CONTROL);
-    expect(types.slice(0, 2047).every((t) => t === TOKEN_TYPE.NORMAL)).toBe(true);
+    expect(types[2047]).toBe(TOKEN_TYPE.control);
+    expect(types.slice(0, 2047).every((t) => t === TOKEN_TYPE.normal)).toBe(true);
     expect(tokens.indexOf("Ġthe")).toBe(tokenizer.encode(" the")[0]);
     const merges = file.get("tokenizer.ggml.merges") as string[];
     expect(merges.length).toBe(1791);
@@ -43,27 +42,22 @@ describe("a trained BPE tokenizer as GGUF tokenizer.ggml.* metadata", () => {
     expect(back.encode(text)).toEqual(tokenizer.encode(text));
   });
 
-  it("chooses llama-bpe only when whole-piece lookup cannot change a result, else dbrx (same regex, merges always)", () => {
-    const odd = tokenizerWhereMergesMissAToken();
-    expect(odd.mergeBytes(new TextEncoder().encode("abc"))).toEqual([97, 256]); // a + bc, not abc
-    expect(llamaCppPreName(odd)).toBe("dbrx");
-    const entries = new Map(bpeVocabularyEntries(odd, 300));
-    expect(entries.get("tokenizer.ggml.pre")?.value).toBe("dbrx");
-    // padded to the model's 300 ids with UNUSED tokens; the special is CONTROL
-    const tokens = entries.get("tokenizer.ggml.tokens")?.value as string[];
-    const types = entries.get("tokenizer.ggml.token_type")?.value as Int32Array;
-    expect(tokens.length).toBe(300);
-    expect([tokens[259], types[259]]).toEqual(["<|endoftext|>", TOKEN_TYPE.CONTROL]);
-    expect([tokens[299], types[299]]).toEqual(["[PAD299]", TOKEN_TYPE.UNUSED]);
-    expect(entries.get("tokenizer.ggml.merges")?.value).toEqual(["b c", "a b", "ab c"]);
-  });
-
-  it("refuses a tokenizer larger than the model, or a split pattern llama.cpp has no name for, with typed errors", () => {
-    const odd = tokenizerWhereMergesMissAToken();
-    expect(() => bpeVocabularyEntries(odd, 100)).toThrow(TransformerError);
-    expect(() => bpeVocabularyEntries(odd, 100)).toThrow(/at most the model's 100 token ids, found a tokenizer with 260/);
-    const custom = new BpeTokenizer({ tokens: Array.from({ length: 256 }, (_, b) => new Uint8Array([b])), merges: [], pattern: String.raw`\w+|\s+` });
-    expect(() => bpeVocabularyEntries(custom, 256)).toThrow(/split pattern llama\.cpp knows by name/);
-    expect(() => bpeVocabularyEntries(odd, 300, { bosTokenId: 300 })).toThrow(/bosTokenId: expected an id in \[0, 300\), found 300/);
+  it("a tokenizer the writer refuses (larger than the model, no llama.cpp name) is BAD_CONFIG, with the tokenizer's error as cause", () => {
+    const fx = JSON.parse(readFileSync(path.join(here, "fixtures/tiny-gpt2.json"), "utf8")) as { config: Config };
+    const model = new Model(fx.config, allocateWeights(fx.config, jsBackend));
+    const bytes = Array.from({ length: 256 }, (_, b) => new Uint8Array([b]));
+    const tooLarge = new BpeTokenizer({ tokens: bytes, merges: [], pattern: "gpt2", specialTokens: [["<|endoftext|>", fx.config.vocabSize + 5]] });
+    const unnamed = new BpeTokenizer({ tokens: bytes, merges: [], pattern: String.raw`\w+|\s+` });
+    for (const tokenizer of [tooLarge, unnamed]) {
+      let error: unknown;
+      try {
+        ggufFromModel(model.config, model.weights, { tokenizer });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(TransformerError);
+      expect((error as TransformerError).code).toBe("BAD_CONFIG");
+      expect((error as TransformerError).cause).toBeInstanceOf(TokenizerError);
+    }
   });
 });

@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 import { SafetensorsFile, jsBackend } from "@zero-llm/tensor";
 import { fromTokenizerJson } from "@zero-llm/tokenizer-bpe";
 import { afterAll, describe, expect, it } from "vitest";
-import { Model, TransformerError, allocateWeights, loadModel, readHf, serializeHfModel, writeHfModel, type Config } from "../src/index";
+import { Model, TransformerError, allocateWeights, readHf, serializeHfModel, type Config } from "../src/index";
+import { loadModel, writeHfModel } from "../src/node/index";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const stories260K = path.resolve(here, "../../../../shared/fixtures/llama2c/stories260K.bin");
@@ -44,14 +45,14 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describe("F16 and BF16 Hugging Face safetensors load as the rounded weights", () => {
-  it.each([["F16", roundF16], ["BF16", roundBf16]] as const)("%s: every tensor stored in that dtype holds exactly the rounded f32 values", (dtype, round) => {
+  it.each([["F16", roundF16], ["BF16", roundBf16]] as const)("%s: every tensor stored in that dtype holds exactly the rounded f32 values", async (dtype, round) => {
     const m = tinyLlama();
     const { configJson, safetensors } = serializeHfModel(m.config, m.weights, { dtype });
     const json = JSON.parse(configJson) as { torch_dtype: string };
     expect(json.torch_dtype).toBe(dtype === "F16" ? "float16" : "bfloat16");
     const file = SafetensorsFile.parse(safetensors);
     expect(file.tensors.every((t) => t.dtype === dtype)).toBe(true);
-    const loaded = readHf(json, [safetensors]);
+    const loaded = await readHf(json, [safetensors]);
     for (const name of ["model.layers.1.mlp.down_proj.weight", "model.norm.weight", "lm_head.weight", "model.layers.0.self_attn.v_proj.weight"]) {
       const want = m.weights.get(name).data, got = loaded.weights.get(name).data;
       let changed = 0;
@@ -73,7 +74,7 @@ describe("F16 and BF16 Hugging Face safetensors load as the rounded weights", ()
     const ref = decodeAll(f32);
     for (const [dtype, tolerance] of [["F16", 0.1], ["BF16", 1]] as const) {
       const { configJson, safetensors } = serializeHfModel(f32.config, f32.weights, { dtype });
-      const { config, weights } = readHf(JSON.parse(configJson), [safetensors]);
+      const { config, weights } = await readHf(JSON.parse(configJson), [safetensors]);
       const got = decodeAll(new Model(config, weights));
       const worst = Math.max(...ref.map((row, p) => maxAbsDiff(row, got[p])));
       console.log(`${dtype} safetensors: max |Δ logits| vs f32 = ${worst}`);

@@ -7,9 +7,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
-  GgufFile, f32ArrayToBf16, f32ArrayToF16, ggufValue, writeGgufFile,
+  GgufFile, f32ArrayToBf16, f32ArrayToF16, ggufValue,
   type GgufArray, type GgufTensorInput, type GgufValue,
 } from "@zero-llm/tensor";
+import { writeGgufFile } from "@zero-llm/tensor/node";
 import { readGgufFileInfo } from "node-llama-cpp";
 import { afterAll, describe, expect, it } from "vitest";
 

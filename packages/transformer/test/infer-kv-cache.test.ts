@@ -4,9 +4,9 @@ import { fileURLToPath } from "node:url";
 import { jsBackend } from "@zero-llm/tensor";
 import { describe, expect, it } from "vitest";
 import {
-  KVCache, Model, TransformerError, allocateWeights, generate, loadModel, randomWeights,
-  type Config, type KVDType, type KVStore,
+  KVCache, Model, TransformerError, allocateWeights, generate, randomWeights, type Config, type KVDType, type KVStore,
 } from "../src/index";
+import { loadModel } from "../src/node/index";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fx = JSON.parse(readFileSync(path.join(here, "fixtures/tiny-llama-half.json"), "utf8")) as {

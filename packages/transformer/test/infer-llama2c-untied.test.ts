@@ -16,9 +16,9 @@ const fixture = JSON.parse(readFileSync(path.join(here, "fixtures/stories260k-un
   fileBytes: number; tokens: number[]; logits: number[][]; greedy: { prompt: number[]; continuation: number[] };
 };
 
-function untiedStories(): { bytes: Uint8Array; original: Uint8Array } {
+async function untiedStories(): Promise<{ bytes: Uint8Array; original: Uint8Array }> {
   const original = new Uint8Array(readFileSync(checkpoint));
-  const { config, weights } = readLlama2c(original);
+  const { config, weights } = await readLlama2c(original);
   const untied: Config = { ...config, tiedEmbeddings: false };
   const w = allocateWeights(untied, jsBackend);
   for (const name of weights.names()) if (name !== "lm_head.weight") w.get(name).data.set(weights.get(name).data);
@@ -32,8 +32,8 @@ function untiedStories(): { bytes: Uint8Array; original: Uint8Array } {
 }
 
 describe.skipIf(!have)(have ? "llama2.c with an unshared classifier (stories260K + a permuted wcls)" : "llama2.c unshared classifier: skipped, ../shared/fixtures/llama2c/stories260K.bin is absent", () => {
-  it("is written in the legacy layout: negative vocab_size, the same weights, wcls at the end", () => {
-    const { bytes, original } = untiedStories();
+  it("is written in the legacy layout: negative vocab_size, the same weights, wcls at the end", async () => {
+    const { bytes, original } = await untiedStories();
     expect(bytes.length).toBe(fixture.fileBytes);
     const view = new DataView(bytes.buffer, bytes.byteOffset);
     expect(view.getInt32(20, true)).toBe(-512);
@@ -42,8 +42,8 @@ describe.skipIf(!have)(have ? "llama2.c with an unshared classifier (stories260K
     expect(Buffer.from(bytes.subarray(28, original.length - tables)).equals(Buffer.from(original.subarray(28, original.length - tables)))).toBe(true);
   });
 
-  it("loads with tiedEmbeddings false and matches the numpy reference at every position, and its greedy continuation", () => {
-    const model = modelFromBytes(untiedStories().bytes);
+  it("loads with tiedEmbeddings false and matches the numpy reference at every position, and its greedy continuation", async () => {
+    const model = await modelFromBytes((await untiedStories()).bytes);
     expect(model.config.tiedEmbeddings).toBe(false);
     expect(model.weights.get("lm_head.weight").data).not.toBe(model.weights.get("model.embed_tokens.weight").data);
     const cache = model.newCache();
@@ -55,7 +55,7 @@ describe.skipIf(!have)(have ? "llama2.c with an unshared classifier (stories260K
     });
     expect([...generate(model, fixture.greedy.prompt, { maxTokens: fixture.greedy.continuation.length })]).toEqual(fixture.greedy.continuation);
     // and the classifier is really used: the tied file's logits are far from these
-    const tied = modelFromBytes(new Uint8Array(readFileSync(checkpoint)));
+    const tied = await modelFromBytes(new Uint8Array(readFileSync(checkpoint)));
     const a = tied.decode(fixture.tokens[0], tied.newCache());
     expect(Math.max(...a.map((x, i) => Math.abs(x - fixture.logits[0][i])))).toBeGreaterThan(1);
   });

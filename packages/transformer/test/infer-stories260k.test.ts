@@ -4,7 +4,8 @@ import { fileURLToPath } from "node:url";
 import { Sampler } from "@zero-llm/sampling";
 import { createWasmBackend } from "@zero-llm/tensor";
 import { describe, expect, it } from "vitest";
-import { TransformerError, generate, loadModel, type Model } from "../src/index";
+import { TransformerError, generate, type Model } from "../src/index";
+import { loadModel } from "../src/node/index";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../../..");

@@ -17,7 +17,10 @@ interface TinyFixture {
 function loadTiny(file: string, maxBatchRows?: number): { model: Model; fx: TinyFixture } {
   const fx = JSON.parse(readFileSync(path.join(here, "fixtures", file), "utf8")) as TinyFixture;
   const weights = allocateWeights(fx.config, jsBackend);
-  for (const [name, { data }] of Object.entries(fx.weights)) weights.get(name).data.set(data);
+  for (const [name, { shape, data }] of Object.entries(fx.weights)) {
+    if (weights.has(name)) weights.get(name).data.set(data);
+    else weights.set(name, shape, Float32Array.from(data)); // llama's optional biases
+  }
   return { model: new Model(fx.config, weights, { maxBatchRows }), fx };
 }
 
@@ -32,6 +35,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describe.each([
   ["tiny-gpt2.json", "gpt2: LayerNorm + bias, learned positions, GELU MLP, biases, tied head"],
   ["tiny-llama-half.json", "llama: half-split RoPE (theta 500), GQA 4/2, untied head"],
+  ["tiny-llama-bias.json", "llama with the optional biases: q, k, v, o, gate, up, down"],
 ])("%s (%s)", (file) => {
   it("decode path matches PyTorch at every position", () => {
     const { model, fx } = loadTiny(file);

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  TokenDataset, TransformerError, TransformerLM, checkDataLength, defaultWarmup, modelConfig, parseCheckpoint, perplexity,
-  removeStaleTempFiles, requiredTokens, resolveSettings, trainRun, type Config,
+  TokenDataset, TransformerError, TransformerLM, checkDataLength, defaultWarmup, modelConfig, parseCheckpoint, perplexity, requiredTokens, resolveSettings, type Config,
 } from "../src/index";
+import { removeStaleTempFiles, trainRun } from "../src/node/index";
 
 const tmp = (): string => mkdtempSync(path.join(tmpdir(), "zllm-train-err-"));
 
@@ -67,9 +67,9 @@ describe("bad input is a typed error before any work", () => {
     expect(code(() => requiredTokens(8, 1))).toMatch(/^BAD_CONFIG/);
   });
 
-  it("perplexity: a window longer than the model's context is BAD_CONFIG, not silently shortened", () => {
+  it("perplexity: a window longer than the model's context is CONTEXT_OVERFLOW, not silently shortened", () => {
     const model = new TransformerLM(tiny(), { seed: 1 });
-    expect(code(() => perplexity(model, tokens.slice(0, 40), { seqLen: 9 }))).toMatch(/^BAD_CONFIG: perplexity: expected seqLen an integer in \[1, 8\] \(the model's context\), found 9$/);
+    expect(code(() => perplexity(model, tokens.slice(0, 40), { seqLen: 9 }))).toMatch(/^CONTEXT_OVERFLOW: perplexity: expected seqLen an integer in \[1, 8\] \(the model's context\), found 9$/);
     expect(code(() => perplexity(model, tokens.slice(0, 40), { seqLen: 0 }))).toMatch(/^BAD_CONFIG/);
     expect(perplexity(model, tokens.slice(0, 40), { seqLen: 8 }).tokens).toBe(39);
   });

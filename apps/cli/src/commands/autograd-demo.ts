@@ -9,7 +9,7 @@ import {
   signAccuracy,
   type InitScheme,
 } from "@zero-llm/autograd";
-import type { Command, CommandIO, ParsedArgs } from "../command";
+import { defineCommand, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
 
 /**
  * `zllm autograd demo`: the scalar engine end to end. An MLP 2-16-16-1 (ReLU) learns to separate
@@ -109,14 +109,17 @@ const percent = (x: number): string => `${(100 * x).toFixed(1)}%`;
 const deadLine = (when: string, d: { dead: number; total: number }): string =>
   `dead ReLU units at ${when}: ${d.dead}/${d.total} (${percent(d.total === 0 ? 0 : d.dead / d.total)})`;
 
-function run(args: ParsedArgs, io: CommandIO): number {
-  const options: DemoOptions = {
-    steps: args.flags.steps as number,
-    seed: args.flags.seed as number,
-    init: args.flags.init as DemoOptions["init"],
-    lr: args.flags.lr as number,
-  };
-  const json = args.flags.json === true;
+const FLAGS = {
+  steps: { type: "number", description: "SGD steps", integer: true, min: 1, max: 100000, default: 100 },
+  seed: { type: "number", description: "seed of the data and the initial weights", integer: true, min: 0, max: 4294967295, default: 1 },
+  init: { type: "string", description: "weight init scheme", choices: [...INIT_SCHEMES, "glorot", "he"], default: "kaiming" },
+  lr: { type: "number", description: "learning rate at step 0, decaying linearly to a tenth", min: 1e-6, max: 100, default: 1 },
+  json: { type: "boolean", description: "print one JSON object (options, history, dead ReLUs, result) instead of text" },
+} as const satisfies FlagTable;
+
+function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): number {
+  const { steps, seed, init, lr, json } = args.flags;
+  const options: DemoOptions = { steps, seed, init, lr };
   const out = (line: string): void => void io.stdout.write(`${line}\n`);
   const every = Math.max(1, Math.floor(options.steps / 10));
 
@@ -148,16 +151,10 @@ function run(args: ParsedArgs, io: CommandIO): number {
   return 0;
 }
 
-export const autogradDemo: Command = {
+export const autogradDemo = defineCommand({
   path: ["autograd", "demo"],
   summary: `Train a small MLP on two half-moons with the scalar Value engine (SGD; the loss must fall below ${TARGET_LOSS})`,
   usage: "autograd demo [--steps N] [--seed S] [--init NAME] [--lr X] [--json]",
-  flags: {
-    steps: { type: "number", description: "SGD steps", integer: true, min: 1, max: 100000, default: 100 },
-    seed: { type: "number", description: "seed of the data and the initial weights", integer: true, min: 0, max: 4294967295, default: 1 },
-    init: { type: "string", description: "weight init scheme", choices: [...INIT_SCHEMES, "glorot", "he"], default: "kaiming" },
-    lr: { type: "number", description: "learning rate at step 0, decaying linearly to a tenth", min: 1e-6, max: 100, default: 1 },
-    json: { type: "boolean", description: "print one JSON object (options, history, dead ReLUs, result) instead of text" },
-  },
+  flags: FLAGS,
   run,
-};
+});

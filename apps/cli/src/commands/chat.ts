@@ -1,8 +1,8 @@
 import { createInterface } from "node:readline";
 import { generate } from "@zero-llm/transformer";
-import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../command";
+import { defineCommand, type Command, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
 import { SAMPLING_FLAGS, formatStats, samplingFrom } from "./generate";
-import { MODEL_FLAGS, TOKENIZER_FLAG, openModel, openTokenizer } from "./model-io";
+import { CONTEXT_FLAG, MODEL_FLAGS, TOKENIZER_FLAG, contextCache, openModel, openTokenizer } from "./model-io";
 
 /**
  * `zllm chat [--model FILE]` (default: the embedded model): an interactive session. Each line you type is appended to one running
@@ -15,21 +15,28 @@ import { MODEL_FLAGS, TOKENIZER_FLAG, openModel, openTokenizer } from "./model-i
 /** Where the lines come from: stdin for the real command, any stream in tests. */
 export type ChatInput = () => NodeJS.ReadableStream;
 
-async function runChat(args: ParsedArgs, io: CommandIO, input: NodeJS.ReadableStream): Promise<number> {
-  const sampling = samplingFrom(args);
-  const opened = await openModel(args);
+const FLAGS = {
+  ...MODEL_FLAGS,
+  ...TOKENIZER_FLAG,
+  ...SAMPLING_FLAGS,
+  ...CONTEXT_FLAG,
+  stats: { type: "boolean", description: "after each reply, print tokens/s and time to first token (stderr)" },
+  ctx: { type: "number", description: "KV cache length in tokens, at most the model's context unless --allow-context-overflow (default: the model's context, at most 4096)", integer: true, min: 2, max: 1 << 24 },
+} as const satisfies FlagTable;
+
+async function runChat(args: ParsedArgs<typeof FLAGS>, io: CommandIO, input: NodeJS.ReadableStream): Promise<number> {
+  const sampling = samplingFrom(args.flags);
+  const opened = await openModel(args.flags);
   try {
     const { model } = opened.checkpoint;
-    const codec = await openTokenizer(opened.checkpoint, args.flags.tokenizer as string | undefined);
+    const codec = await openTokenizer(opened.checkpoint, args.flags.tokenizer);
     if (opened.backendNote) io.stderr.write(`${opened.backendNote}\n`);
-    const showStats = args.flags.stats === true;
+    const showStats = args.flags.stats;
     // the KV cache holds the whole conversation: --ctx, or the model's context up to 4096
-    const ctx = args.flags.ctx as number | undefined;
-    if (ctx !== undefined && ctx > model.config.seqLen) {
-      throw new UsageError(`--ctx: expected at most ${model.config.seqLen} tokens (the model's context), found ${ctx}`);
-    }
+    const { ctx } = args.flags;
+    const allowOverflow = args.flags["allow-context-overflow"];
     const capacity = ctx ?? Math.min(model.config.seqLen, 4096);
-    const newCache = (): ReturnType<typeof model.newCache> => model.newCache({ capacity });
+    const newCache = (): ReturnType<typeof model.newCache> => contextCache(model, capacity, "--ctx", allowOverflow);
     let cache = newCache();
     io.stderr.write(`chat: ${model.config.arch} model, context ${capacity} tokens, ${sampling.describe}; an empty line ends the session\n`);
     let first = true;
@@ -67,21 +74,15 @@ async function runChat(args: ParsedArgs, io: CommandIO, input: NodeJS.ReadableSt
   }
 }
 
-export function makeChatCommand(input: ChatInput = () => process.stdin): Command {
-  return {
+export function makeChatCommand(input: ChatInput = () => process.stdin): Command<typeof FLAGS> {
+  return defineCommand({
     path: ["chat"],
     summary: "Interactive session: each line continues one running KV cache",
-    usage: "chat [--model FILE] [--tokenizer FILE] [sampling flags] [--ctx N] [--stats]",
-    flags: {
-      ...MODEL_FLAGS,
-      ...TOKENIZER_FLAG,
-      ...SAMPLING_FLAGS,
-      stats: { type: "boolean", description: "after each reply, print tokens/s and time to first token (stderr)" },
-      ctx: { type: "number", description: "KV cache length in tokens, at most the model's context (default: the model's context, at most 4096)", integer: true, min: 2, max: 1 << 24 },
-    },
+    usage: "chat [--model FILE] [--tokenizer FILE] [sampling flags] [--ctx N] [--allow-context-overflow] [--stats]",
+    flags: FLAGS,
     positionals: { min: 0, max: 0 },
     run: (args, io) => runChat(args, io, input()),
-  };
+  });
 }
 
-export const chatCommand: Command = makeChatCommand();
+export const chatCommand = makeChatCommand();

@@ -1,5 +1,5 @@
-import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../command";
-import { MODEL_FLAGS, checkIds, openModel, parseIds } from "./model-io";
+import { UsageError, defineCommand, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
+import { CONTEXT_FLAG, MODEL_FLAGS, checkIds, contextCache, openModel, tokenIdsFlag } from "./model-io";
 
 /**
  * `zllm eval logits [--model FILE] --tokens 1,450,9038 [--json]` (default: the embedded model)
@@ -13,19 +13,23 @@ import { MODEL_FLAGS, checkIds, openModel, parseIds } from "./model-io";
  * Without --json: one line per position with the token, the 5 largest logits and their ids.
  */
 
-async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
-  const tokensFlag = args.flags.tokens;
-  if (typeof tokensFlag !== "string") {
-    throw new UsageError("--tokens 1,450,9038 is required: the token ids to evaluate");
-  }
-  const tokens = parseIds("tokens", tokensFlag);
-  const opened = await openModel(args);
+const FLAGS = {
+  ...MODEL_FLAGS,
+  ...CONTEXT_FLAG,
+  tokens: tokenIdsFlag("comma-separated token ids, evaluated from position 0 (at most the model's context)"),
+  json: { type: "boolean", description: "print one JSON array: for each position, the full logits vector" },
+} as const satisfies FlagTable;
+
+async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<number> {
+  const { tokens } = args.flags;
+  if (tokens === undefined) throw new UsageError("--tokens 1,450,9038 is required: the token ids to evaluate");
+  const opened = await openModel(args.flags);
   try {
     const { model } = opened.checkpoint;
     checkIds("tokens", tokens, model.config.vocabSize);
     if (opened.backendNote) io.stderr.write(`${opened.backendNote}\n`);
-    const cache = model.newCache({ capacity: tokens.length });
-    const json = args.flags.json === true;
+    const cache = contextCache(model, tokens.length, "--tokens", args.flags["allow-context-overflow"]);
+    const { json } = args.flags;
     if (json) io.stdout.write("[");
     tokens.forEach((token, position) => {
       const logits = model.decode(token, cache);
@@ -43,15 +47,11 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
   }
 }
 
-export const evalLogitsCommand: Command = {
+export const evalLogitsCommand = defineCommand({
   path: ["eval", "logits"],
   summary: "Print the next-token logits at every position of a token sequence (KV-cache path)",
-  usage: "eval logits [--model FILE] --tokens 1,450,9038 [--json] [--backend wasm|js] [--threads N]",
-  flags: {
-    ...MODEL_FLAGS,
-    tokens: { type: "string", description: "comma-separated token ids, evaluated from position 0" },
-    json: { type: "boolean", description: "print one JSON array: for each position, the full logits vector" },
-  },
+  usage: "eval logits [--model FILE] --tokens 1,450,9038 [--json] [--allow-context-overflow] [--backend wasm|js] [--threads N]",
+  flags: FLAGS,
   positionals: { min: 0, max: 0 },
   run,
-};
+});

@@ -1,57 +1,91 @@
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { jsBackend, writeFileAtomic } from "@zero-llm/tensor";
-import { BpeTokenizer } from "@zero-llm/tokenizer-bpe";
-import { openCheckpoint, serializeLlama2c, writeGgufModel, writeHfModel, type Checkpoint } from "@zero-llm/transformer";
-import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../command";
-import { MODEL_FLAGS, modelPath, openTokenizer } from "./model-io";
+import { jsBackend } from "@zero-llm/tensor";
+import { writeFileAtomic, writeSafetensorsFile } from "@zero-llm/tensor/node";
+import { BpeTokenizer, exportTokenizerJson } from "@zero-llm/tokenizer-bpe";
+import { hfFromModel, serializeLlama2c, type Checkpoint, type Model } from "@zero-llm/transformer";
+import { openCheckpoint, writeGgufModel } from "@zero-llm/transformer/node";
+import { UsageError, defineCommand, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
+import { CONFIG_FILE, TOKENIZER_FILE, checkExportTarget, exportTarget, prepareExportDirectory, type ExportTarget } from "./export-target";
+import { MODEL_FLAGS, findTokenizer, modelPath, type TextCodec } from "./model-io";
 
 /**
- * `zllm export [--model M] --out PATH [--type F32|F16|BF16]` (default: the embedded model)
+ * `zllm export [--model M] --out PATH [--type F32|F16|BF16] [--force]` (default: the embedded model)
  *
- * Writes the model in another checkpoint format, chosen by PATH: `*.gguf` a GGUF file that
- * llama.cpp loads (with the model's own tokenizer when it has a byte-level BPE one:
- * tokenizer.json beside a Hugging Face checkpoint, or the tokenizer.ggml.* keys of a GGUF),
- * `*.bin` a llama2.c checkpoint (f32, llama only, no tokenizer: llama2.c keeps it apart), and
- * anything else a Hugging Face directory (config.json + model.safetensors, + tokenizer.json when
- * the source has one). Every file is written atomically. Prints one line saying what it wrote.
+ * Writes the model in another checkpoint format, chosen by PATH (see export-target.ts): `*.gguf`
+ * a GGUF file that llama.cpp loads (with the model's own tokenizer when it has a byte-level BPE
+ * one, or the tokenizer.ggml.* keys of a source GGUF), `*.bin` a llama2.c checkpoint (f32, llama
+ * only, no tokenizer: llama2.c keeps it apart), `*.safetensors` the weights with config.json
+ * beside them, anything else a Hugging Face directory (config.json + model.safetensors +
+ * tokenizer.json when the model has one). Every file is written atomically. Prints one line
+ * saying what it wrote.
  */
 
-type Target = "gguf" | "llama2c" | "hf";
+const FLAGS = {
+  model: MODEL_FLAGS.model,
+  out: { type: "string", description: "where to write: *.gguf a GGUF file, *.bin a llama2.c checkpoint, *.safetensors the weights (config.json beside them), anything else a Hugging Face directory (extensions in any case)" },
+  type: { type: "string", description: "matrix storage for GGUF (default F32); the other formats are f32", choices: ["F32", "F16", "BF16"] },
+  force: { type: "boolean", description: "write a Hugging Face export into a directory that holds other files (they are left as they are)" },
+} as const satisfies FlagTable;
 
-function targetOf(out: string): Target {
-  if (out.endsWith(".gguf")) return "gguf";
-  if (out.endsWith(".bin")) return "llama2c";
-  return "hf";
+/**
+ * The tokenizer.json a Hugging Face export carries: the source's own file, copied byte for byte,
+ * or a byte-level BPE (from a GGUF) exported; a SentencePiece vocabulary has no tokenizer.json form.
+ */
+async function tokenizerJsonFor(checkpoint: Checkpoint, codec: TextCodec | undefined): Promise<string | undefined> {
+  if (checkpoint.directory !== undefined && codec !== undefined) return readFile(path.join(checkpoint.directory, TOKENIZER_FILE), "utf8");
+  return codec?.tokenizer instanceof BpeTokenizer ? exportTokenizerJson(codec.tokenizer) : undefined;
 }
 
-/** The source's tokenizer.json text (Hugging Face directories), if it has one. */
-async function tokenizerJsonOf(checkpoint: Checkpoint): Promise<string | undefined> {
-  if (!checkpoint.directory) return undefined;
-  return readFile(path.join(checkpoint.directory, "tokenizer.json"), "utf8").catch(() => undefined);
+/**
+ * config.json for the export: the model's hyperparameters, and the bos / eos ids of its
+ * tokenizer (what `generate` prepends and stops at), so that the directory describes the same
+ * model as its source. Without a tokenizer, the writer's defaults (llama2.c's 1 / 2).
+ */
+function withTokenIds(config: Record<string, unknown>, codec: TextCodec | undefined): Record<string, unknown> {
+  if (codec === undefined) return config;
+  const [onlyEos] = codec.eos;
+  return { ...config, bos_token_id: codec.bos ?? null, eos_token_id: codec.eos.length > 1 ? [...codec.eos] : (onlyEos ?? null) };
 }
 
-async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
-  const out = args.flags.out;
-  if (typeof out !== "string" || out === "") throw new UsageError("--out PATH is required: a .gguf file, a llama2.c .bin, or a directory for the Hugging Face layout");
-  const type = (args.flags.type as "F32" | "F16" | "BF16" | undefined) ?? "F32";
-  const target = targetOf(out);
-  if (target === "llama2c" && type !== "F32") throw new UsageError(`--type ${type}: llama2.c checkpoints hold f32 weights only`);
-  if (target === "hf" && type !== "F32") throw new UsageError(`--type ${type}: the Hugging Face export writes f32 (convert with --out FILE.gguf for F16/BF16)`);
+/** Writes the Hugging Face layout: weights, tokenizer.json, then config.json last (see prepareExportDirectory). */
+async function writeHfExport(target: ExportTarget, model: Model, codec: TextCodec | undefined, tokenizerJson: string | undefined): Promise<void> {
+  const { directory } = target;
+  const hf = hfFromModel(model.config, model.weights);
+  await writeSafetensorsFile(path.join(directory, target.weightsFile), hf.safetensors);
+  if (tokenizerJson !== undefined) await writeFileAtomic(path.join(directory, TOKENIZER_FILE), [new TextEncoder().encode(tokenizerJson)]);
+  const config = `${JSON.stringify(withTokenIds(hf.config, codec), null, 2)}\n`;
+  await writeFileAtomic(path.join(directory, CONFIG_FILE), [new TextEncoder().encode(config)]);
+}
+
+async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<number> {
+  const { out } = args.flags;
+  if (out === undefined || out === "") throw new UsageError("--out PATH is required: a .gguf file, a llama2.c .bin, a .safetensors file or a directory for the Hugging Face layout");
+  const type = args.flags.type ?? "F32";
+  const target = exportTarget(out);
+  if (target.format === "llama2c" && type !== "F32") throw new UsageError(`--type ${type}: llama2.c checkpoints hold f32 weights only`);
+  if (target.format === "hf" && type !== "F32") throw new UsageError(`--type ${type}: the Hugging Face export writes f32 (convert with --out FILE.gguf for F16/BF16)`);
+  await checkExportTarget(out, target, args.flags.force);
 
   // no kernels run: the reference backend keeps the weights in plain arrays
   const checkpoint = await openCheckpoint(modelPath(args), { backend: jsBackend });
   const { model } = checkpoint;
-  if (target === "llama2c" && model.config.arch !== "llama") {
+  if (target.format === "llama2c" && model.config.arch !== "llama") {
     throw new UsageError(`--out ${out}: llama2.c checkpoints hold llama models, found a ${model.config.arch} model`);
   }
   const parameters = model.weights.parameterCount();
-  let tokenizerNote = "no tokenizer";
+  // the tokenizer, bos and eos exactly as generate and chat would use them (a GGUF file from a
+  // GGUF source copies the tokenizer.* keys as they are, whatever vocabulary they hold)
+  const copiesGgufKeys = target.format === "gguf" && checkpoint.ggufMetadata !== undefined;
+  const codec = target.format === "llama2c" || copiesGgufKeys ? undefined : await findTokenizer(checkpoint);
+  const tokenizerJson = target.format === "hf" ? await tokenizerJsonFor(checkpoint, codec) : undefined;
 
-  if (target === "gguf") {
-    // the tokenizer, bos and eos exactly as generate and chat would use them
-    const codec = checkpoint.directory && existsSync(path.join(checkpoint.directory, "tokenizer.json")) ? await openTokenizer(checkpoint) : undefined;
+  const writes = [target.weightsFile, CONFIG_FILE, ...(tokenizerJson !== undefined ? [TOKENIZER_FILE] : [])];
+  const removed = await prepareExportDirectory(target, writes);
+  if (removed.length > 0) io.stderr.write(`removed ${removed.length} temporary file(s) an interrupted export left in ${target.directory}: ${removed.join(", ")}\n`);
+
+  let tokenizerNote = "no tokenizer";
+  if (target.format === "gguf") {
     if (codec?.tokenizer instanceof BpeTokenizer) {
       const [eos] = codec.eos;
       await writeGgufModel(out, model, {
@@ -67,26 +101,22 @@ async function run(args: ParsedArgs, io: CommandIO): Promise<number> {
       await writeGgufModel(out, model, { type });
       tokenizerNote = "a placeholder vocabulary (the source has no tokenizer: llama.cpp needs one to load the file)";
     }
-  } else if (target === "llama2c") {
+  } else if (target.format === "llama2c") {
     await writeFileAtomic(out, [serializeLlama2c(model.config, model.weights)]);
   } else {
-    const json = await tokenizerJsonOf(checkpoint);
-    await writeHfModel(out, model, json === undefined ? {} : { tokenizer: json });
-    if (json !== undefined) tokenizerNote = "tokenizer.json copied";
+    await writeHfExport(target, model, codec, tokenizerJson);
+    if (tokenizerJson !== undefined) tokenizerNote = checkpoint.directory !== undefined ? "tokenizer.json copied" : "tokenizer.json from the source's byte-level BPE";
+    else if (codec !== undefined) tokenizerNote = "no tokenizer: a SentencePiece vocabulary has no tokenizer.json form";
   }
-  io.stdout.write(`wrote ${out} (${target === "hf" ? "Hugging Face directory" : target}, ${type}, ${model.config.arch}, ${parameters.toLocaleString("en-US")} parameters; ${tokenizerNote})\n`);
+  io.stdout.write(`wrote ${out} (${target.label}, ${type}, ${model.config.arch}, ${parameters.toLocaleString("en-US")} parameters; ${tokenizerNote})\n`);
   return 0;
 }
 
-export const exportCommand: Command = {
+export const exportCommand = defineCommand({
   path: ["export"],
-  summary: "Write a model as GGUF (llama.cpp), a llama2.c .bin or a Hugging Face directory",
-  usage: "export [--model FILE] --out PATH.gguf|PATH.bin|DIR [--type F32|F16|BF16]",
-  flags: {
-    model: MODEL_FLAGS.model,
-    out: { type: "string", description: "where to write: *.gguf a GGUF file, *.bin a llama2.c checkpoint, anything else a Hugging Face directory" },
-    type: { type: "string", description: "matrix storage for GGUF (default F32); the other formats are f32", choices: ["F32", "F16", "BF16"] },
-  },
+  summary: "Write a model as GGUF (llama.cpp), a llama2.c .bin, safetensors or a Hugging Face directory",
+  usage: "export [--model FILE] --out PATH.gguf|PATH.bin|PATH.safetensors|DIR [--type F32|F16|BF16] [--force]",
+  flags: FLAGS,
   positionals: { min: 0, max: 0 },
   run,
-};
+});

@@ -8,6 +8,7 @@ import { benchCommand } from "./bench";
 import { trainCommand } from "./train";
 import { evalPplCommand } from "./eval-ppl";
 import { exportCommand } from "./export";
+import { serveCommand } from "./serve";
 
 /** Every `zllm` subcommand, in the order `zllm --help` lists them. Add new commands here. */
 export const COMMANDS: readonly Command[] = [
@@ -21,4 +22,5 @@ export const COMMANDS: readonly Command[] = [
   trainCommand,
   evalPplCommand,
   exportCommand,
+  serveCommand,
 ];

@@ -3,12 +3,11 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createWasmBackend, jsBackend, type Backend, type WasmBackend } from "@zero-llm/tensor";
-import {
-  createStreamDecoder, fromGgufMetadata, fromLlama2cTokenizer, fromTokenizerJson, loadVocabulary, SpmTokenizer,
-  type StreamDecoder, type Tokenizer,
-} from "@zero-llm/tokenizer-bpe";
-import { openCheckpoint, type Checkpoint } from "@zero-llm/transformer";
-import { CliError, UsageError, type FlagSpec, type ParsedArgs } from "../command";
+import { createStreamDecoder, fromGgufMetadata, fromTokenizerJson, SpmTokenizer, type StreamDecoder, type Tokenizer } from "@zero-llm/tokenizer-bpe";
+import type { Checkpoint, KVCache, Model } from "@zero-llm/transformer";
+import { openCheckpoint } from "@zero-llm/transformer/node";
+import { CliError, UsageError, type FlagTable, type IntegerListFlag, type ParsedArgs } from "../command";
+import { plainGgufMetadata, readVocabularyFile } from "./vocabulary";
 
 /**
  * What the model commands (generate, chat, eval logits, bench) share: the --model / --backend /
@@ -38,11 +37,36 @@ export const MODEL_FLAGS = {
   model: { type: "string", description: "checkpoint: GGUF file, llama2.c .bin, or Hugging Face directory (config.json + model.safetensors); default the embedded model (models/default)" },
   backend: { type: "string", description: "kernels: wasm (SIMD, default when available) or js (reference)", choices: ["wasm", "js"] },
   threads: { type: "number", description: "threads for the wasm backend (default 2)", integer: true, min: 1, max: 64 },
-} as const satisfies Record<string, FlagSpec>;
+} as const satisfies FlagTable;
+
+export const CONTEXT_FLAG = {
+  "allow-context-overflow": {
+    type: "boolean",
+    description: "run a llama (RoPE) model past its trained context (positions are computed, but outputs there were never trained); a gpt2 model cannot (it has that many learned positions)",
+  },
+} as const satisfies FlagTable;
+
+/**
+ * A KV cache of `capacity` positions under the one context rule: more than the model's context
+ * (config.seqLen) is a usage error naming `what`, unless --allow-context-overflow and the model
+ * is a llama (RoPE computes any position; gpt2 has only its learned ones).
+ */
+export function contextCache(model: Model, capacity: number, what: string, allowOverflow: boolean): KVCache {
+  const { seqLen, arch } = model.config;
+  if (capacity > seqLen) {
+    if (!allowOverflow) {
+      throw new UsageError(`${what}: expected at most ${seqLen} tokens (the model's context), found ${capacity}; --allow-context-overflow runs a llama (RoPE) model past it`);
+    }
+    if (arch !== "llama") {
+      throw new UsageError(`${what}: expected at most ${seqLen} tokens, found ${capacity}; --allow-context-overflow cannot help a ${arch} model: it has ${seqLen} learned position embeddings and none past them`);
+    }
+  }
+  return model.newCache({ capacity, allowContextOverflow: allowOverflow });
+}
 
 export const TOKENIZER_FLAG = {
-  tokenizer: { type: "string", description: "tokenizer file: llama2.c tokenizer.bin or tokenizer.json (default: the one in the checkpoint)" },
-} as const satisfies Record<string, FlagSpec>;
+  tokenizer: { type: "string", description: "tokenizer file, recognised by content: tokenizer.json, GGUF, llama2.c tokenizer.bin, .tiktoken or a trained tokenizer (default: the one in the checkpoint)" },
+} as const satisfies FlagTable;
 
 export interface OpenedModel {
   readonly checkpoint: Checkpoint;
@@ -52,10 +76,20 @@ export interface OpenedModel {
   dispose(): Promise<void>;
 }
 
+/** The flags that choose where the weights come from and which kernels run them. */
+export interface ModelChoice {
+  model?: string | undefined;
+  backend?: "wasm" | "js" | undefined;
+  threads?: number | undefined;
+}
+
 /** The --model path, or the embedded model's directory; CLI_NO_DEFAULT_MODEL (exit 1) when that is missing. */
-export function modelPath(args: ParsedArgs, defaultPath: string = DEFAULT_MODEL_PATH): string {
-  const given = args.flags.model;
-  if (typeof given === "string" && given !== "") return given;
+export function modelPath(args: ParsedArgs<Pick<typeof MODEL_FLAGS, "model">>, defaultPath: string = DEFAULT_MODEL_PATH): string {
+  return modelFile(args.flags.model, defaultPath);
+}
+
+export function modelFile(given: string | undefined, defaultPath: string = DEFAULT_MODEL_PATH): string {
+  if (given !== undefined && given !== "") return given;
   if (!existsSync(path.join(defaultPath, "config.json")) || !existsSync(path.join(defaultPath, "model.safetensors"))) {
     throw new CliError(
       "CLI_NO_DEFAULT_MODEL",
@@ -66,22 +100,22 @@ export function modelPath(args: ParsedArgs, defaultPath: string = DEFAULT_MODEL_
 }
 
 /** The wasm backend (threads from --threads, default 2) unless --backend js or wasm is unavailable. */
-export async function chooseBackend(args: ParsedArgs): Promise<{ backend: Backend; note?: string; dispose(): Promise<void> }> {
-  const kind = (args.flags.backend as string | undefined) ?? "wasm";
-  const threads = (args.flags.threads as number | undefined) ?? 2;
+export async function chooseBackend(flags: ModelChoice): Promise<{ backend: Backend; note?: string; dispose(): Promise<void> }> {
+  const kind = flags.backend ?? "wasm";
+  const threads = flags.threads ?? 2;
   if (kind === "js") return { backend: jsBackend, dispose: async () => {} };
   try {
     const wasm: WasmBackend = await createWasmBackend({ threads });
     return { backend: wasm, dispose: () => wasm.dispose() };
   } catch (error) {
-    if (args.flags.backend === "wasm") throw error; // asked for explicitly
+    if (flags.backend === "wasm") throw error; // asked for explicitly
     return { backend: jsBackend, note: `wasm backend unavailable (${error instanceof Error ? error.message : String(error)}); using js`, dispose: async () => {} };
   }
 }
 
-export async function openModel(args: ParsedArgs, maxBatchRows?: number): Promise<OpenedModel> {
-  const file = modelPath(args);
-  const { backend, note, dispose } = await chooseBackend(args);
+export async function openModel(flags: ModelChoice, maxBatchRows?: number): Promise<OpenedModel> {
+  const file = modelFile(flags.model);
+  const { backend, note, dispose } = await chooseBackend(flags);
   try {
     const checkpoint = await openCheckpoint(file, { backend, ...(maxBatchRows ? { maxBatchRows } : {}) });
     return { checkpoint, backend, ...(note ? { backendNote: note } : {}), dispose };
@@ -112,45 +146,76 @@ function codec(tokenizer: Tokenizer, bos: number | undefined, eos: readonly numb
   };
 }
 
-const plain = (v: unknown): unknown => (typeof v === "bigint" ? Number(v) : v);
+/** bos (when add_bos_token, or by default for SentencePiece) and eos as GGUF tokenizer.ggml.* metadata gives them. */
+function ggufCodec(tokenizer: Tokenizer, meta: ReadonlyMap<string, unknown>): TextCodec {
+  const bosId = meta.get("tokenizer.ggml.bos_token_id");
+  const eosId = meta.get("tokenizer.ggml.eos_token_id");
+  const addBos = meta.get("tokenizer.ggml.add_bos_token") ?? tokenizer instanceof SpmTokenizer;
+  return codec(tokenizer, addBos === true && typeof bosId === "number" ? bosId : undefined, typeof eosId === "number" ? [eosId] : eosOf(tokenizer));
+}
+
+/** A --tokenizer file, whatever its kind (see vocabulary.ts). */
+async function codecFromFile(file: string): Promise<TextCodec> {
+  const { tokenizer, kind, ggufMetadata } = await readVocabularyFile("tokenizer", file, "a tokenizer file");
+  // llama2.c's run.c prepends <s> and stops at <s> (a new story) as well as </s>
+  if (kind === "llama2c") return codec(tokenizer, 1, [1, 2]);
+  if (ggufMetadata !== undefined) return ggufCodec(tokenizer, ggufMetadata);
+  return codec(tokenizer, tokenizer instanceof SpmTokenizer ? tokenizer.bosId : undefined, eosOf(tokenizer));
+}
 
 /**
- * The checkpoint's tokenizer: --tokenizer FILE when given (llama2.c tokenizer.bin or
- * tokenizer.json); else GGUF tokenizer.ggml.* metadata, or tokenizer.json beside a Hugging Face
- * checkpoint. llama2.c checkpoints carry none: --tokenizer is required for text with them.
+ * The checkpoint's tokenizer: --tokenizer FILE when given (any vocabulary file, recognised by
+ * content); else GGUF tokenizer.ggml.* metadata, or tokenizer.json beside a Hugging Face
+ * checkpoint. `undefined` when there is none: llama2.c checkpoints carry none, and a Hugging Face
+ * directory may lack its tokenizer.json (noTokenizer says why, for the command's message).
+ *
+ * Checked at load: a tokenizer with fewer tokens than the model's vocabulary could not decode
+ * every id the model can produce (a usage error with --tokenizer, CLI_TOKENIZER_MISMATCH for the
+ * checkpoint's own).
  */
-export async function openTokenizer(checkpoint: Checkpoint, tokenizerFile?: string): Promise<TextCodec> {
-  if (tokenizerFile) {
-    const bytes = new Uint8Array(await readFile(tokenizerFile));
-    if (tokenizerFile.endsWith(".bin")) {
-      const t = fromLlama2cTokenizer(bytes);
-      // llama2.c's run.c stops at <s> (a new story) as well as </s>
-      return codec(t, 1, [1, 2]);
-    }
-    const t = loadVocabulary(bytes);
-    return codec(t, t instanceof SpmTokenizer ? t.bosId : undefined, eosOf(t));
-  }
-  if (checkpoint.ggufMetadata) {
-    const meta = new Map([...checkpoint.ggufMetadata].map(([k, v]) => [k, plain(v.value)]));
-    const t = fromGgufMetadata(meta);
-    const bosId = meta.get("tokenizer.ggml.bos_token_id");
-    const eosId = meta.get("tokenizer.ggml.eos_token_id");
-    const addBos = meta.get("tokenizer.ggml.add_bos_token") ?? t instanceof SpmTokenizer;
-    return codec(t, addBos === true && typeof bosId === "number" ? bosId : undefined, typeof eosId === "number" ? [eosId] : eosOf(t));
-  }
-  if (checkpoint.directory) {
+export async function findTokenizer(checkpoint: Checkpoint, tokenizerFile?: string): Promise<TextCodec | undefined> {
+  let found: TextCodec | undefined;
+  if (tokenizerFile !== undefined) {
+    found = await codecFromFile(tokenizerFile);
+  } else if (checkpoint.ggufMetadata) {
+    if (!checkpoint.ggufMetadata.has("tokenizer.ggml.model")) return undefined;
+    const meta = plainGgufMetadata(checkpoint.ggufMetadata);
+    found = ggufCodec(fromGgufMetadata(meta), meta);
+  } else if (checkpoint.directory) {
     const file = path.join(checkpoint.directory, "tokenizer.json");
-    const json = await readFile(file, "utf8").catch(() => {
-      throw new UsageError(`no tokenizer: expected ${file} beside the Hugging Face checkpoint, or pass --tokenizer FILE`);
-    });
-    const t = fromTokenizerJson(json);
+    if (!existsSync(file)) return undefined;
+    const t = fromTokenizerJson(await readFile(file, "utf8"));
     const config = (checkpoint.hfConfig ?? {}) as { bos_token_id?: unknown; eos_token_id?: unknown; model_type?: unknown };
     const eos = Array.isArray(config.eos_token_id) ? config.eos_token_id : [config.eos_token_id];
     const ids = eos.filter((x): x is number => typeof x === "number");
     const bos = config.model_type === "llama" && typeof config.bos_token_id === "number" ? config.bos_token_id : undefined;
-    return codec(t, bos, ids.length > 0 ? ids : eosOf(t));
+    found = codec(t, bos, ids.length > 0 ? ids : eosOf(t));
   }
-  throw new UsageError("no tokenizer: llama2.c checkpoints carry none; pass --tokenizer FILE (llama2.c tokenizer.bin or tokenizer.json), or use --ids");
+  if (found !== undefined) checkTokenizerCoversModel(found.tokenizer.vocabSize, checkpoint.model.config.vocabSize, tokenizerFile);
+  return found;
+}
+
+/** Why findTokenizer found none, as the start of a usage message ("no tokenizer: …"). */
+export function noTokenizer(checkpoint: Checkpoint): string {
+  if (checkpoint.ggufMetadata) return "no tokenizer: the GGUF file has no tokenizer.ggml.* metadata; pass --tokenizer FILE";
+  if (checkpoint.directory) return `no tokenizer: expected ${path.join(checkpoint.directory, "tokenizer.json")} beside the Hugging Face checkpoint, or pass --tokenizer FILE`;
+  return "no tokenizer: llama2.c checkpoints carry none; pass --tokenizer FILE (llama2.c tokenizer.bin or tokenizer.json)";
+}
+
+/** findTokenizer, where text needs one: none is a usage error (`alternative` adds a way out, ", or use --ids"). */
+export async function openTokenizer(checkpoint: Checkpoint, tokenizerFile?: string, alternative = ""): Promise<TextCodec> {
+  const found = await findTokenizer(checkpoint, tokenizerFile);
+  if (found === undefined) throw new UsageError(`${noTokenizer(checkpoint)}${alternative}`);
+  return found;
+}
+
+/** Every id the model can produce must be a token of the tokenizer (checked before any work). */
+function checkTokenizerCoversModel(tokenizerSize: number, vocabSize: number, tokenizerFlag: string | undefined): void {
+  if (tokenizerSize >= vocabSize) return;
+  const source = tokenizerFlag !== undefined ? `--tokenizer ${tokenizerFlag}` : "the checkpoint's tokenizer";
+  const message = `${source} has ${tokenizerSize} tokens, expected at least the model's vocabulary size ${vocabSize} (ids ${tokenizerSize}…${vocabSize - 1} could not be decoded; is it the model's tokenizer?)`;
+  if (tokenizerFlag !== undefined) throw new UsageError(message);
+  throw new CliError("CLI_TOKENIZER_MISMATCH", message);
 }
 
 function eosOf(t: Tokenizer): number[] {
@@ -159,15 +224,8 @@ function eosOf(t: Tokenizer): number[] {
   return eot === undefined ? [] : [eot];
 }
 
-/** "1,450,9038" → [1, 450, 9038]; a UsageError naming the bad item otherwise. */
-export function parseIds(flag: string, text: string): number[] {
-  const items = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  if (items.length === 0) throw new UsageError(`--${flag}: expected comma-separated token ids, found ${JSON.stringify(text)}`);
-  return items.map((s) => {
-    if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) throw new UsageError(`--${flag}: expected a non-negative integer token id, found ${JSON.stringify(s)}`);
-    return Number(s);
-  });
-}
+/** A list flag of token ids (`--tokens`, `--ids`): comma-separated, every entry a non-negative integer. */
+export const tokenIdsFlag = (description: string) => ({ type: "integers", item: "token id", min: 0, description }) as const satisfies IntegerListFlag;
 
 /** Token ids must be below the model's vocabulary size. */
 export function checkIds(flag: string, ids: readonly number[], vocabSize: number): void {

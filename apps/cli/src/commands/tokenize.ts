@@ -2,111 +2,98 @@
  * `zllm tokenize` and `zllm tokenize train`: a public contract (scripts call them), so flags
  * and output formats are stable; apps/cli/README.md documents them.
  *
- *   zllm tokenize --vocab NAME|FILE [--file F | TEXT] [--json] [--allow-special]
+ *   zllm tokenize --vocab NAME|FILE [--file F | TEXT] [--json] [--allow-special] [--lossy]
  *     NAME: r50k_base, p50k_base, cl100k_base, o200k_base (rank data from the js-tiktoken
  *     package, a dependency of the CLI for its data only). FILE: tokenizer.json, .gguf, llama2.c
  *     tokenizer.bin, a .tiktoken rank file, or our own trained format (see
  *     @zero-llm/tokenizer-bpe's README), recognised by content. Text comes from TEXT, --file F,
- *     or standard input. Output: `--json` prints one line, the ids as a JSON array. Otherwise one
- *     line per token: `<id>\t<token as a JSON string>`, then a line `<n> tokens`.
+ *     or standard input. Text from a file or standard input must be UTF-8: invalid bytes are an
+ *     error giving their byte offset (TOKENIZER_INVALID_UTF8, exit 1), unless --lossy replaces
+ *     them with U+FFFD (and says so on stderr). Output: `--json` prints one line, the ids as a
+ *     JSON array. Otherwise one line per token: `<id>\t<token as a JSON string>`, then a line
+ *     `<n> tokens`.
  *
  *   zllm tokenize train --vocab-size N --out FILE [--file F | TEXT] [--pattern P] [--special S,...]
  *     Trains byte-level BPE and writes our JSON format (or tokenizer.json when FILE ends with
  *     "tokenizer.json"), atomically. Progress goes to stderr, and a warning line when the text
  *     cannot fill N; the last stdout line is `wrote FILE (N tokens)`.
  */
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import {
   BUILTIN_PATTERNS,
+  GGUF_PRE_TOKENIZER_NAMES,
   TokenizerError,
   compilePattern,
-  detectVocabulary,
+  decodeUtf8Strict,
   exportTokenizerJson,
-  fromGgufMetadata,
-  fromTiktoken,
-  isTiktokenEncodingName,
-  loadVocabulary,
+  invalidUtf8Offset,
   saveBpeJson,
   trainBpeWithReport,
-  type JsTiktokenRanks,
-  type Tokenizer,
 } from "@zero-llm/tokenizer-bpe";
-import { GgufFile, writeFileAtomic } from "@zero-llm/tensor";
-import { UsageError, type Command, type CommandIO, type ParsedArgs } from "../command";
+import { writeFileAtomic } from "@zero-llm/tensor/node";
+import { UsageError, defineCommand, type CommandIO } from "../command";
+import { readFlagFile } from "../flag-files";
+import { loadTokenizer } from "./vocabulary";
 
-const BUILTIN_NAMES = "r50k_base, p50k_base, cl100k_base, o200k_base";
+/** The split patterns `tokenize train --pattern` knows by name (gpt2, cl100k, o200k, llama3, qwen2). */
+const PATTERN_NAMES = Object.keys(BUILTIN_PATTERNS);
 
-async function readStdin(): Promise<string> {
+async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 /**
- * A file named by a flag. A path that is missing or a directory is a usage error (exit 2) naming
- * the flag and the path, like any other bad flag value; other read failures stay runtime errors.
+ * How input bytes become text: "strict" refuses invalid UTF-8 with its byte offset; "lossy"
+ * replaces it with U+FFFD and warns on stderr; "replace" replaces it silently (`tokenize train`,
+ * as it always has).
  */
-async function readFlagFile(flag: string, file: string, expected: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new UsageError(`--${flag}: expected ${expected}, found "${file}" (no such file)`);
-    if (code === "EISDIR") throw new UsageError(`--${flag}: expected ${expected}, found "${file}" (a directory)`);
-    throw error;
-  }
-}
+type Utf8Mode = "strict" | "lossy" | "replace";
 
-async function inputText(args: ParsedArgs): Promise<string> {
-  const file = args.flags.file;
-  if (typeof file === "string") {
-    if (args.positionals.length > 0) throw new UsageError("give either --file F or TEXT, not both");
-    return (await readFlagFile("file", file, "a text file")).toString("utf8");
-  }
-  if (args.positionals.length > 0) return args.positionals.join(" ");
-  return readStdin();
-}
-
-/** A built-in encoding name or a vocabulary file. */
-export async function loadTokenizer(vocab: string): Promise<Tokenizer> {
-  if (isTiktokenEncodingName(vocab)) {
-    const ranks = ((await import(`js-tiktoken/ranks/${vocab}`)) as { default: JsTiktokenRanks }).default;
-    return fromTiktoken({ ranks, encoding: vocab });
-  }
-  const bytes = new Uint8Array(await readFlagFile("vocab", vocab, `${BUILTIN_NAMES} or a vocabulary file`));
-  try {
-    if (detectVocabulary(bytes) === "gguf") {
-      const gguf = GgufFile.parse(bytes);
-      return fromGgufMetadata(new Map([...gguf.metadata].map(([key, value]) => [key, value.value])));
+/** TEXT (the positionals joined by spaces), else --file F, else standard input. */
+async function inputText(file: string | undefined, positionals: readonly string[], mode: Utf8Mode = "replace", io?: CommandIO): Promise<string> {
+  if (file !== undefined && positionals.length > 0) throw new UsageError("give either --file F or TEXT, not both");
+  if (file === undefined && positionals.length > 0) return positionals.join(" ");
+  const bytes = file !== undefined ? await readFlagFile("file", file, "a text file") : await readStdin();
+  const source = file !== undefined ? `--file ${file}` : "standard input";
+  if (mode === "strict") {
+    try {
+      return decodeUtf8Strict(bytes, source);
+    } catch (error) {
+      if (error instanceof TokenizerError) throw new TokenizerError(error.code, `${error.message}; --lossy replaces invalid bytes with U+FFFD`, { cause: error });
+      throw error;
     }
-    return loadVocabulary(bytes);
-  } catch (error) {
-    // Name the file: the tokenizer's messages name only the field.
-    if (error instanceof TokenizerError) throw new TokenizerError(error.code, `--vocab ${vocab}: ${error.message}`);
-    throw error;
   }
+  const invalidAt = mode === "lossy" ? invalidUtf8Offset(bytes) : -1;
+  if (invalidAt >= 0) io?.stderr.write(`zllm: warning: ${source} is not valid UTF-8 (first invalid byte at offset ${invalidAt}); --lossy replaced invalid bytes with U+FFFD\n`);
+  return Buffer.from(bytes).toString("utf8");
 }
 
-export const tokenizeCommand: Command = {
+export const tokenizeCommand = defineCommand({
   path: ["tokenize"],
   summary: "Encode text into token ids with a built-in encoding or a vocabulary file",
-  usage: "tokenize --vocab NAME|FILE [--file F | TEXT] [--json] [--allow-special]",
+  usage: "tokenize --vocab NAME|FILE [--file F | TEXT] [--json] [--allow-special] [--lossy]",
   flags: {
-    vocab: { type: "string", description: "r50k_base | p50k_base | cl100k_base | o200k_base, or a tokenizer.json / .gguf / tokenizer.bin / .tiktoken / trained .json file" },
+    vocab: {
+      type: "string",
+      description: `r50k_base | p50k_base | cl100k_base | o200k_base, or a tokenizer.json / .gguf / tokenizer.bin / .tiktoken / trained .json file; a .gguf vocabulary is gpt2 (byte-level BPE), llama (SentencePiece) or bert (WordPiece), and its pre-tokenizer (tokenizer.ggml.pre) one of: ${GGUF_PRE_TOKENIZER_NAMES.join(", ")}`,
+    },
     file: { type: "string", description: "read the text from this file (default: TEXT, else standard input)" },
     json: { type: "boolean", description: "print only the ids, as a JSON array" },
     "allow-special": { type: "boolean", description: "recognise special tokens such as <|endoftext|> in the text (default: plain text)" },
+    lossy: { type: "boolean", description: "replace invalid UTF-8 in the input with U+FFFD, with a warning on stderr (default: invalid UTF-8 is an error giving its byte offset)" },
   },
   positionals: { min: 0, max: Number.MAX_SAFE_INTEGER },
-  async run(args: ParsedArgs, io: CommandIO): Promise<number> {
+  async run(args, io: CommandIO): Promise<number> {
     const vocab = args.flags.vocab;
-    if (typeof vocab !== "string") throw new UsageError("--vocab is required");
+    if (vocab === undefined) throw new UsageError("--vocab is required");
     const tok = await loadTokenizer(vocab);
-    const text = await inputText(args);
-    const options = args.flags["allow-special"] === true ? { allowedSpecial: "all" as const } : {};
+    const text = await inputText(args.flags.file, args.positionals, args.flags.lossy ? "lossy" : "strict", io);
+    const options = args.flags["allow-special"] ? { allowedSpecial: "all" as const } : {};
     const ids = tok.encode(text, options);
-    if (args.flags.json === true) {
+    if (args.flags.json) {
       io.stdout.write(JSON.stringify(ids) + "\n");
       return 0;
     }
@@ -115,12 +102,12 @@ export const tokenizeCommand: Command = {
     io.stdout.write(out + `${ids.length} tokens\n`);
     return 0;
   },
-};
+});
 
 /** Checks that cost nothing, before reading and training: the pattern compiles, --out has a directory. */
 async function checkTrainFlags(pattern: string, out: string): Promise<void> {
   try {
-    compilePattern((BUILTIN_PATTERNS as Readonly<Record<string, string>>)[pattern] ?? pattern);
+    compilePattern(new Map(Object.entries(BUILTIN_PATTERNS)).get(pattern) ?? pattern);
   } catch (error) {
     throw new UsageError(`--pattern: expected gpt2, cl100k, o200k or a valid regex, found ${JSON.stringify(pattern)} (${(error as Error).message.replace(/^pattern: /, "")})`);
   }
@@ -129,28 +116,28 @@ async function checkTrainFlags(pattern: string, out: string): Promise<void> {
   if (info === undefined || !info.isDirectory()) throw new UsageError(`--out: expected a file in an existing directory, found "${out}" (no directory ${dir})`);
 }
 
-export const tokenizeTrainCommand: Command = {
+export const tokenizeTrainCommand = defineCommand({
   path: ["tokenize", "train"],
   summary: "Train a byte-level BPE tokenizer on text",
-  usage: "tokenize train --vocab-size N --out FILE [--file F | TEXT] [--pattern gpt2|cl100k|o200k|REGEX] [--special S1,S2]",
+  usage: `tokenize train --vocab-size N --out FILE [--file F | TEXT] [--pattern ${PATTERN_NAMES.join("|")}|REGEX] [--special S1,S2]`,
   flags: {
     "vocab-size": { type: "number", description: "final vocabulary size (256 bytes + merges + special tokens); smaller, with a warning, when the text runs out of pairs", integer: true, min: 257 },
     out: { type: "string", description: "output file: our JSON format, or Hugging Face format when the name ends in tokenizer.json" },
     file: { type: "string", description: "training text file (default: TEXT, else standard input)" },
-    pattern: { type: "string", description: "split pattern: gpt2, cl100k, o200k or a regex", default: "cl100k" },
+    pattern: { type: "string", description: `split pattern: ${PATTERN_NAMES.join(", ")} or a regex`, default: "cl100k" },
     special: { type: "string", description: "comma-separated special tokens, given the last ids" },
   },
   positionals: { min: 0, max: Number.MAX_SAFE_INTEGER },
-  async run(args: ParsedArgs, io: CommandIO): Promise<number> {
+  async run(args, io: CommandIO): Promise<number> {
     const vocabSize = args.flags["vocab-size"];
     const out = args.flags.out;
-    if (typeof vocabSize !== "number") throw new UsageError("--vocab-size is required");
-    if (typeof out !== "string") throw new UsageError("--out is required");
-    const special = typeof args.flags.special === "string" ? args.flags.special.split(",").filter((s) => s !== "") : [];
-    const pattern = typeof args.flags.pattern === "string" ? args.flags.pattern : "cl100k";
+    if (vocabSize === undefined) throw new UsageError("--vocab-size is required");
+    if (out === undefined) throw new UsageError("--out is required");
+    const special = args.flags.special?.split(",").filter((s) => s !== "") ?? [];
+    const { pattern } = args.flags;
     if (vocabSize < 256 + special.length) throw new UsageError(`--vocab-size must be at least ${256 + special.length} (256 bytes + ${special.length} special tokens), found ${vocabSize}`);
     await checkTrainFlags(pattern, out);
-    const text = await inputText(args);
+    const text = await inputText(args.flags.file, args.positionals);
     if (text === "") throw new UsageError("the training text is empty");
     const started = performance.now();
     const report = trainBpeWithReport(text, {
@@ -171,4 +158,4 @@ export const tokenizeTrainCommand: Command = {
     io.stdout.write(`wrote ${out} (${tok.vocabSize} tokens)\n`);
     return 0;
   },
-};
+});

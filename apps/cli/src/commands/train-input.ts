@@ -2,7 +2,9 @@ import { readFile, readdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { TransformerError } from "@zero-llm/transformer";
-import { UsageError, type FlagSpec, type ParsedArgs } from "../command";
+import { mergeFlagValues } from "../args";
+import { UsageError, type FlagTable, type FlagValues } from "../command";
+import { readFlagText } from "../flag-files";
 
 /**
  * What `zllm train` reads before it trains: its flags merged with a --config file, the training
@@ -11,35 +13,23 @@ import { UsageError, type FlagSpec, type ParsedArgs } from "../command";
 
 export const EOT = "<|endoftext|>";
 
-export type Flags = Record<string, string | number | boolean | undefined>;
+const isJsonObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
-/** Flags from the command line over flags from --config (unknown keys in the file are an error). */
-export async function mergedFlags(args: ParsedArgs, specs: Readonly<Record<string, FlagSpec>>): Promise<Flags> {
-  const flags: Flags = {};
-  const file = args.flags.config;
-  if (typeof file === "string") {
-    let json: unknown;
-    try {
-      json = JSON.parse(await readFile(file, "utf8"));
-    } catch (e) {
-      throw new UsageError(`--config ${file}: expected a JSON object, found ${e instanceof Error ? e.message : String(e)}`);
-    }
-    if (typeof json !== "object" || json === null || Array.isArray(json)) throw new UsageError(`--config ${file}: expected a JSON object`);
-    for (const [key, value] of Object.entries(json)) {
-      const spec = Object.hasOwn(specs, key) ? specs[key] : undefined;
-      if (spec === undefined || key === "config") throw new UsageError(`--config ${file}: unknown key "${key}"`);
-      const ok = spec.type === "number" ? typeof value === "number" : spec.type === "boolean" ? typeof value === "boolean" : typeof value === "string";
-      if (!ok) throw new UsageError(`--config ${file}: "${key}" must be a ${spec.type}, found ${JSON.stringify(value)}`);
-      flags[key] = value as string | number | boolean;
-    }
+/**
+ * Flags from the command line over flags from the --config file `configFile` (unknown keys and
+ * values outside a flag's type or range are usage errors naming the file and the key).
+ */
+export async function mergedFlags<F extends FlagTable>(flags: FlagValues<F>, specs: F, configFile: string | undefined): Promise<FlagValues<F>> {
+  if (configFile === undefined) return flags;
+  const text = await readFlagText("config", configFile, "a JSON file");
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`--config ${configFile}: expected a JSON object, found ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  for (const [key, value] of Object.entries(args.flags)) {
-    const spec = specs[key];
-    // a boolean flag absent from the command line is false: keep the file's value then
-    if (value === undefined || (spec?.type === "boolean" && value === false && key in flags)) continue;
-    flags[key] = value;
-  }
-  return flags;
+  if (!isJsonObject(json)) throw new UsageError(`--config ${configFile}: expected a JSON object`);
+  return mergeFlagValues(flags, specs, json, `--config ${configFile}`, ["config"]);
 }
 
 /**
@@ -79,10 +69,10 @@ export async function brownCorpus(): Promise<string> {
 }
 
 /** The training text of --brown or --data FILE, and how to name it in messages. */
-export async function trainingText(f: Flags, out: string, resume: boolean): Promise<{ text: string; source: string }> {
-  if (f.brown === true) return { text: await brownCorpus(), source: "--brown" };
-  if (typeof f.data === "string") {
-    const text = await readFile(f.data, "utf8");
+export async function trainingText(f: { brown: boolean; data?: string | undefined }, out: string, resume: boolean): Promise<{ text: string; source: string }> {
+  if (f.brown) return { text: await brownCorpus(), source: "--brown" };
+  if (f.data !== undefined) {
+    const text = await readFlagText("data", f.data, "a text file");
     if (text.length === 0) throw new UsageError(`--data ${f.data}: expected text, found an empty file`);
     return { text, source: `--data ${f.data}` };
   }

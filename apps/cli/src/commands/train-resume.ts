@@ -1,6 +1,7 @@
-import type { CheckpointState, TrainRunOptions } from "@zero-llm/transformer";
+import type { CheckpointState } from "@zero-llm/transformer";
+import type { TrainRunOptions } from "@zero-llm/transformer/node";
 import { UsageError } from "../command";
-import type { Flags } from "./train-input";
+import type { TrainFlags } from "./train-flags";
 
 /**
  * What `zllm train --resume` may change. A resumed run is the checkpoint's run: its model and
@@ -16,7 +17,9 @@ import type { Flags } from "./train-input";
  */
 
 /** flag → the checkpoint's value of it. */
-const FIXED: readonly [flag: string, value: (s: CheckpointState) => number | string][] = [
+type FixedFlag = "arch" | "dim" | "layers" | "heads" | "kv-heads" | "hidden" | "seq-len" | "vocab" | "batch" | "grad-accum" | "lr" | "min-lr" | "warmup" | "weight-decay" | "grad-clip" | "dropout" | "seed" | "val-fraction";
+
+const FIXED: readonly [flag: FixedFlag, value: (s: CheckpointState) => number | string][] = [
   ["arch", (s) => s.config.arch],
   ["dim", (s) => s.config.dim],
   ["layers", (s) => s.config.nLayers],
@@ -43,7 +46,7 @@ const CHANGEABLE = "only --steps, --eval-every and --checkpoint-every may change
  * Checks the flags given with --resume against the checkpoint and returns the settings that
  * change. Absent flags (undefined) keep the checkpoint's values.
  */
-export function resumeSettingsFrom(f: Flags, state: CheckpointState, checkpointFile: string): NonNullable<TrainRunOptions["resumeSettings"]> {
+export function resumeSettingsFrom(f: TrainFlags, state: CheckpointState, checkpointFile: string): NonNullable<TrainRunOptions["resumeSettings"]> {
   for (const [flag, value] of FIXED) {
     const given = f[flag];
     if (given === undefined) continue;
@@ -53,10 +56,10 @@ export function resumeSettingsFrom(f: Flags, state: CheckpointState, checkpointF
     }
   }
   // --untied is a bare boolean: only its presence says anything
-  if (f.untied === true && state.config.tiedEmbeddings) {
+  if (f.untied && state.config.tiedEmbeddings) {
     throw new UsageError(`--untied differs from the checkpoint's tied embeddings (${checkpointFile}); ${CHANGEABLE}`);
   }
-  const steps = f.steps as number | undefined;
+  const { steps } = f;
   if (steps !== undefined && steps < state.step) {
     throw new UsageError(`--steps ${steps}: expected at least the ${state.step} steps the checkpoint has done`);
   }
@@ -65,7 +68,7 @@ export function resumeSettingsFrom(f: Flags, state: CheckpointState, checkpointF
   }
   return {
     ...(steps !== undefined ? { steps } : {}),
-    ...(f["eval-every"] !== undefined ? { evalEvery: f["eval-every"] as number } : {}),
-    ...(f["checkpoint-every"] !== undefined ? { checkpointEvery: f["checkpoint-every"] as number } : {}),
+    ...(f["eval-every"] !== undefined ? { evalEvery: f["eval-every"] } : {}),
+    ...(f["checkpoint-every"] !== undefined ? { checkpointEvery: f["checkpoint-every"] } : {}),
   };
 }

@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { exportTokenizerJson, loadVocabulary, saveBpeJson, trainBpe, type Tokenizer } from "@zero-llm/tokenizer-bpe";
 import { UsageError } from "../command";
+import { readVocabularyFile } from "./vocabulary";
 import { EOT } from "./train-input";
 
 /**
@@ -45,7 +46,7 @@ export async function prepareTokenizer(choice: TokenizerChoice): Promise<Prepare
   const { out, vocab } = choice;
   const own = path.join(out, OWN_TOKENIZER);
   if (choice.file !== undefined) {
-    const tokenizer = await load(choice.file);
+    const { tokenizer } = await readVocabularyFile("tokenizer", choice.file, "a tokenizer file");
     if (vocab !== undefined && vocab !== tokenizer.vocabSize) {
       throw new UsageError(`--vocab ${vocab} differs from the ${tokenizer.vocabSize} tokens of --tokenizer ${choice.file}: drop --vocab or make them agree`);
     }

@@ -1,5 +1,5 @@
 /**
- * Weight initializers, in place on a parameter's values, drawing from a seedable Generator
+ * Weight initializers, in place on a parameter's values, drawing from a seedable Rng
  * (xoshiro128**, from @zero-llm/tensor). The formulas are PyTorch's (torch.nn.init), for a
  * weight [fanOut, fanIn] (nn.Linear layout):
  *
@@ -9,7 +9,7 @@
  *   kaimingUniform    U(−b, b),  b = gain·√(3 / fanIn),  gain = √2 for ReLU
  *   kaimingNormal     N(0, σ²),  σ = gain / √fanIn
  */
-import type { Generator } from "@zero-llm/tensor";
+import type { Rng } from "@zero-llm/tensor";
 import { AutogradError } from "../errors";
 import type { Var } from "../tensor/var";
 
@@ -26,13 +26,13 @@ export function fans(p: Var): { fanIn: number; fanOut: number } {
   return { fanIn: p.shape[1] * receptive, fanOut: p.shape[0] * receptive };
 }
 
-export function normal(p: Var, std: number, generator: Generator, mean = 0): Var {
+export function normal(p: Var, std: number, generator: Rng, mean = 0): Var {
   const d = p.data;
   for (let i = 0; i < d.length; i++) d[i] = mean + std * generator.normal();
   return p;
 }
 
-export function uniform(p: Var, low: number, high: number, generator: Generator): Var {
+export function uniform(p: Var, low: number, high: number, generator: Rng): Var {
   const d = p.data;
   for (let i = 0; i < d.length; i++) d[i] = low + (high - low) * generator.uniform();
   return p;
@@ -48,22 +48,22 @@ export function ones(p: Var): Var {
   return p;
 }
 
-export function xavierUniform(p: Var, generator: Generator, gain = 1): Var {
+export function xavierUniform(p: Var, generator: Rng, gain = 1): Var {
   const { fanIn, fanOut } = fans(p);
   const a = gain * Math.sqrt(6 / (fanIn + fanOut));
   return uniform(p, -a, a, generator);
 }
 
-export function xavierNormal(p: Var, generator: Generator, gain = 1): Var {
+export function xavierNormal(p: Var, generator: Rng, gain = 1): Var {
   const { fanIn, fanOut } = fans(p);
   return normal(p, gain * Math.sqrt(2 / (fanIn + fanOut)), generator);
 }
 
-export function kaimingUniform(p: Var, generator: Generator, gain = Math.SQRT2): Var {
+export function kaimingUniform(p: Var, generator: Rng, gain = Math.SQRT2): Var {
   const b = gain * Math.sqrt(3 / fans(p).fanIn);
   return uniform(p, -b, b, generator);
 }
 
-export function kaimingNormal(p: Var, generator: Generator, gain = Math.SQRT2): Var {
+export function kaimingNormal(p: Var, generator: Rng, gain = Math.SQRT2): Var {
   return normal(p, gain / Math.sqrt(fans(p).fanIn), generator);
 }

@@ -1,4 +1,4 @@
-import type { Generator } from "@zero-llm/tensor";
+import type { Rng } from "@zero-llm/tensor";
 import { Tensor, getDefaultGenerator } from "@zero-llm/tensor";
 import { AutogradError } from "../errors";
 import type { Var } from "../tensor/var";
@@ -26,7 +26,7 @@ export interface LinearOptions {
   bias?: boolean;
   /** Initialise the weight N(0, std²) and the bias to zero (GPT-2 style) instead of PyTorch's default. */
   std?: number;
-  generator?: Generator;
+  generator?: Rng;
 }
 
 /**
@@ -62,7 +62,7 @@ export class Linear extends Module {
 export class Embedding extends Module {
   readonly weight: Var;
 
-  constructor(readonly num: number, readonly dim: number, opts: { std?: number; generator?: Generator } = {}) {
+  constructor(readonly num: number, readonly dim: number, opts: { std?: number; generator?: Rng } = {}) {
     super();
     checkSize("Embedding", "num", num);
     checkSize("Embedding", "dim", dim);
@@ -110,9 +110,9 @@ export class RMSNorm extends Module {
 
 /** Inverted dropout in train mode, identity in eval mode. Seed it for reproducible masks. */
 export class Dropout extends Module {
-  readonly generator: Generator;
+  readonly generator: Rng;
 
-  constructor(readonly p: number, opts: { generator?: Generator } = {}) {
+  constructor(readonly p: number, opts: { generator?: Rng } = {}) {
     super();
     if (!(p >= 0 && p < 1)) throw new AutogradError("AUTOGRAD_BAD_ARGUMENT", `Dropout: expected 0 <= p < 1, found ${p}`);
     this.generator = opts.generator ?? getDefaultGenerator();

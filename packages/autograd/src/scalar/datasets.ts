@@ -1,5 +1,5 @@
 import { AutogradError } from "../errors";
-import { Rng } from "./rng";
+import { Rng } from "@zero-llm/tensor";
 
 /** Small 2-D classification datasets generated in code (no files, reproducible by seed). */
 

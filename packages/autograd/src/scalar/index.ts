@@ -1,5 +1,6 @@
 export { Value, topologicalOrder, type Operand, type ScalarOp } from "./value";
-export { Rng, type RngState } from "./rng";
+// the workspace's one seeded generator (it lives in @zero-llm/tensor), re-exported for the scalar engine's users
+export { Rng, type RngState } from "@zero-llm/tensor";
 export { INIT_SCHEMES, initWeight, resolveInitScheme, type InitScheme } from "./init";
 export {
   ACTIVATIONS,

@@ -1,5 +1,5 @@
 import { AutogradError } from "../errors";
-import type { Rng } from "./rng";
+import type { Rng } from "@zero-llm/tensor";
 
 /**
  * Weight initialization by name. Biases always start at 0; these schemes are for weights.

@@ -1,6 +1,6 @@
 import { AutogradError, describe } from "../errors";
 import { initWeight, resolveInitScheme, type InitScheme } from "./init";
-import { Rng } from "./rng";
+import { Rng } from "@zero-llm/tensor";
 import { Value, type Operand } from "./value";
 
 /** Neuron, Layer and MLP built from scalar Values (the micrograd shapes). */

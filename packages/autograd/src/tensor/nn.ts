@@ -5,7 +5,7 @@
  * axis (softmax, norms) or on the documented [batch, seq, heads, headDim] layout (rope, attention).
  */
 import { formatShape, getBackend } from "@zero-llm/tensor";
-import type { Generator } from "@zero-llm/tensor";
+import type { Rng } from "@zero-llm/tensor";
 import { AutogradError } from "../errors";
 import { Var, gradBuffer } from "./var";
 import { emptyF32, emptyTensor } from "./alloc";
@@ -171,7 +171,7 @@ export function attention(q: Var, k: Var, v: Var): Var {
  * 1/(1 − p), so the expectation is unchanged. The mask comes from `generator` (seeded runs are
  * reproducible). With `training` false or p = 0 it is the identity and returns x itself.
  */
-export function dropout(x: Var, p: number, generator: Generator, training = true): Var {
+export function dropout(x: Var, p: number, generator: Rng, training = true): Var {
   if (!(p >= 0 && p < 1)) {
     throw new AutogradError("AUTOGRAD_BAD_ARGUMENT", `dropout: expected 0 <= p < 1, found ${p}`);
   }

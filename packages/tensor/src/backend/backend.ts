@@ -1,3 +1,6 @@
+import type { KvType } from "../quant/kv";
+import type { QuantType } from "../quant/types";
+
 /**
  * The kernel contract. Every backend implements these on contiguous, row-major Float32Arrays;
  * the Tensor class (views, strides, broadcasting) makes inputs contiguous before it calls in.
@@ -19,6 +22,13 @@ export interface Backend extends TrainKernels {
   allocF32(length: number): Float32Array;
 
   /**
+   * `byteLength` zero bytes, 16-byte aligned, where this backend's kernels can read them without
+   * copying (the wasm heap for `wasm`): the storage of weights that are not f32 (f16 halves,
+   * quantized blocks), filled by a loader and read by a LinearWeight's kernels.
+   */
+  allocBytes(byteLength: number): Uint8Array;
+
+  /**
    * out[b, m, n] = Σ_k A[b, m, k] · B[b, k, n] for b < batch, where A = a as [m, k], or, when
    * `transA`, a holds [k, m] (a weight gradient dW = dYᵀ·X reads dY in place); and B = b as
    * [k, n], or, when `transB`, b holds [n, k] (the layout of nn.Linear / GGUF weights: one row
@@ -33,6 +43,29 @@ export interface Backend extends TrainKernels {
 
   /** out[r] = Σ_c w[r, c] · x[c]: the decode step's matrix × vector, w is [rows, cols]. */
   matvec(out: Float32Array, w: Float32Array, x: Float32Array, rows: number, cols: number): void;
+
+  /**
+   * out[r, j] = Σ_c w[j, c] · x[r, c] for r < rows: a linear layer (nn.Linear without bias) over
+   * rows of activations, x [rows, inFeatures], w [outFeatures, inFeatures], out [rows, outFeatures].
+   * Batch-invariant: row r's result is bit-identical whatever `rows` is and however many
+   * threads run it, and equal to matvec(out[r], w, x[r], outFeatures, inFeatures). `matmul` makes
+   * no such promise (its blocked sums depend on the shape), so inference projects through this.
+   */
+  linear(out: Float32Array, x: Float32Array, w: Float32Array, rows: number, inFeatures: number, outFeatures: number): void;
+
+  /**
+   * out[r, o] = Σ_i W[o, i] · x[r, i] for r < rows, o < outFeatures: x is [rows, inFeatures] and
+   * W [outFeatures, inFeatures] (nn.Linear layout) is stored in `w` as ggml blocks of `type`, one
+   * output row after the other (src/quant/types.ts). Each input row is quantized once to the
+   * weight type's partner (q8_0 for q8_0/q4_0, q8_1 for q4_1, q8_k for q4_k, as ggml does) and
+   * every output is integer dot products per block with one float multiply per block; f16
+   * weights multiply the float input, converted on the fly. Row r's result is bit-identical
+   * whatever `rows` is, and the same on every backend (src/quant/reference.ts; f16 aside, whose
+   * float sums are ordered differently, as matvec's are).
+   */
+  matmulQuant(
+    out: Float32Array, x: Float32Array, w: Uint8Array, type: QuantType, rows: number, inFeatures: number, outFeatures: number,
+  ): void;
 
   /** Row-wise numerically stable softmax of x [rows, cols] (max subtracted). out may be x. */
   softmax(out: Float32Array, x: Float32Array, rows: number, cols: number): void;
@@ -69,6 +102,19 @@ export interface Backend extends TrainKernels {
     out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
     seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number,
     opts?: { kvStride?: number; probs?: Float32Array },
+  ): void;
+
+  /**
+   * `attention` over a packed KV cache: k and v hold seqKv rows of nKvHeads · headDim values,
+   * each row stored as `kType` / `vType` (f32, f16, q8_0, q4_0, q4_1: ggml's layouts, rows packed
+   * whole with the last block zero-padded, kvRowBytes(type, nKvHeads · headDim) bytes apart;
+   * src/quant/kv.ts). Scores and the value sum read the rows straight from those bytes. Same
+   * shapes and causal rule as `attention`; K and V types are independent.
+   */
+  attentionPacked(
+    out: Float32Array, q: Float32Array, k: Uint8Array, v: Uint8Array, kType: KvType, vType: KvType,
+    seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number,
+    opts?: { probs?: Float32Array },
   ): void;
 
   /** Elementwise on contiguous arrays of equal length (out may alias an input). */

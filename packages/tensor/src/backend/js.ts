@@ -1,5 +1,8 @@
 import type { Backend } from "./backend";
 import { jsTrainKernels } from "./js-train";
+import { matmulQuantReference } from "../quant/reference";
+import { checkMatmulQuant } from "../quant/types";
+import { attentionPackedReference, checkAttentionPacked } from "../quant/attention-reference";
 
 // One row of attention scores, reused across calls (grown on demand) so a decode step on the
 // reference backend allocates nothing either.
@@ -20,6 +23,10 @@ export const jsBackend: Backend = {
 
   allocF32(length) {
     return new Float32Array(length);
+  },
+
+  allocBytes(byteLength) {
+    return new Uint8Array(byteLength); // a fresh ArrayBuffer starts at offset 0: aligned
   },
 
   matmul(out, a, b, m, k, n, opts = {}) {
@@ -51,6 +58,23 @@ export const jsBackend: Backend = {
       for (let c = 0; c < cols; c++) sum += w[r * cols + c] * x[c];
       out[r] = sum;
     }
+  },
+
+  // One float64 running sum per output, in column order: the same sum whatever `rows` is.
+  linear(out, x, w, rows, inFeatures, outFeatures) {
+    for (let r = 0; r < rows; r++) {
+      const xo = r * inFeatures, oo = r * outFeatures;
+      for (let j = 0; j < outFeatures; j++) {
+        let sum = 0;
+        for (let c = 0; c < inFeatures; c++) sum += w[j * inFeatures + c] * x[xo + c];
+        out[oo + j] = sum;
+      }
+    }
+  },
+
+  matmulQuant(out, x, w, type, rows, inFeatures, outFeatures) {
+    checkMatmulQuant("js", out, x, w, type, rows, inFeatures, outFeatures);
+    matmulQuantReference(out, x, w, type, rows, inFeatures, outFeatures);
   },
 
   softmax(out, x, rows, cols) {
@@ -150,6 +174,11 @@ export const jsBackend: Backend = {
         }
       }
     }
+  },
+
+  attentionPacked(out, q, k, v, kType, vType, seqQ, seqKv, nHeads, nKvHeads, headDim, opts) {
+    checkAttentionPacked("js", out, q, k, v, kType, vType, seqQ, seqKv, nHeads, nKvHeads, headDim, opts?.probs);
+    attentionPackedReference(out, q, k, v, kType, vType, seqQ, seqKv, nHeads, nKvHeads, headDim, opts?.probs);
   },
 
   add(out, a, b) {

@@ -30,7 +30,7 @@ export class WasmHeap {
   }
 
   /** True when `array` is a view of this memory (kernels can use it in place). */
-  owns(array: Float32Array): boolean {
+  owns(array: ArrayBufferView): boolean {
     return this.buffers.has(array.buffer);
   }
 

@@ -1,4 +1,6 @@
-import { KERNELS_SHARED_WASM_BASE64, KERNELS_UNSHARED_WASM_BASE64 } from "./generated/kernels-wasm";
+import {
+  KERNELS_SHARED_RELAXED_WASM_BASE64, KERNELS_SHARED_WASM_BASE64, KERNELS_UNSHARED_RELAXED_WASM_BASE64, KERNELS_UNSHARED_WASM_BASE64,
+} from "./generated/kernels-wasm";
 
 /**
  * The kernel module's exports (assembly/index.ts). Pointers are byte addresses into the
@@ -19,10 +21,20 @@ export interface KernelExports {
     t: number, nT: number, scratch: number,
   ): void;
   matvec(out: number, w: number, x: number, rows: number, cols: number, t: number, nT: number): void;
+  linear(out: number, x: number, w: number, rows: number, k: number, n: number, t: number, nT: number, scratch: number): void;
   attention(
     out: number, q: number, k: number, v: number, probs: number,
     seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number, kvStride: number,
     t: number, nT: number, scratch: number,
+  ): void;
+  /** ggml type id `type` (1 f16, 2 q4_0, 3 q4_1, 8 q8_0, 12 q4_k); `a` is the input (f16) or its quantized rows. */
+  matmulQuant(type: number, out: number, a: number, w: number, rows: number, k: number, n: number, t: number, nT: number, scratch: number): void;
+  /** Quantizes `rows` rows of k floats at x into rows of activationRowBytes(type, k) at act; k bytes of scratch at tmp. */
+  quantizeActivations(type: number, x: number, rows: number, k: number, act: number, tmp: number): void;
+  activationRowBytes(type: number, k: number): number;
+  attentionPacked(
+    out: number, q: number, k: number, v: number, probs: number, kType: number, vType: number, kRowBytes: number, vRowBytes: number,
+    seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number, t: number, nT: number, scratch: number,
   ): void;
   runJob(ctrl: number, t: number, gen: number): void;
   // training kernels (assembly/train.ts); 0 is the "no array" pointer
@@ -59,17 +71,56 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(Buffer.from(text, "base64"));
 }
 
-const compiled = new Map<boolean, Promise<WebAssembly.Module>>();
+const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
-/** The compiled kernel module for a shared or a plain memory (compiled once per process). */
-export function kernelModule(shared: boolean): Promise<WebAssembly.Module> {
-  let module = compiled.get(shared);
+/**
+ * The compiled kernel module for a shared or a plain memory, built with or without relaxed SIMD
+ * (compiled once per process).
+ */
+export function kernelModule(shared: boolean, relaxed: boolean): Promise<WebAssembly.Module> {
+  const key = `${shared}/${relaxed}`;
+  let module = compiled.get(key);
   if (!module) {
-    const bytes = decodeBase64(shared ? KERNELS_SHARED_WASM_BASE64 : KERNELS_UNSHARED_WASM_BASE64);
-    module = WebAssembly.compile(bytes);
-    compiled.set(shared, module);
+    const base64 = relaxed
+      ? shared ? KERNELS_SHARED_RELAXED_WASM_BASE64 : KERNELS_UNSHARED_RELAXED_WASM_BASE64
+      : shared ? KERNELS_SHARED_WASM_BASE64 : KERNELS_UNSHARED_WASM_BASE64;
+    module = WebAssembly.compile(decodeBase64(base64));
+    compiled.set(key, module);
   }
   return module;
+}
+
+// The smallest module that uses the relaxed-SIMD dot product: () -> v128, three v128.const 0
+// and i32x4.relaxed_dot_i8x16_i7x16_add_s (opcode 0xfd 0x113).
+const RELAXED_BODY = [0x00, ...[0, 1, 2].flatMap(() => [0xfd, 0x0c, ...new Array<number>(16).fill(0)]), 0xfd, 0x93, 0x02, 0x0b];
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // types: () -> v128
+  0x03, 0x02, 0x01, 0x00, // one function of type 0
+  0x0a, RELAXED_BODY.length + 2, 0x01, RELAXED_BODY.length, ...RELAXED_BODY, // its code
+]);
+
+let relaxedSupport: boolean | undefined;
+
+/**
+ * Whether this engine accepts relaxed SIMD. Browsers with it ship it on (Chrome 114+, Firefox
+ * 120+); Node 20's V8 has it behind --experimental-wasm-relaxed-simd, which is switched on here
+ * when the module is otherwise refused (V8 flags are process-wide, so worker threads see it too).
+ */
+export function relaxedSimdSupported(): boolean {
+  if (relaxedSupport !== undefined) return relaxedSupport;
+  relaxedSupport = WebAssembly.validate(RELAXED_PROBE);
+  if (!relaxedSupport) {
+    const node = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+    const v8 = node?.getBuiltinModule?.("node:v8") as { setFlagsFromString?: (flags: string) => void } | undefined;
+    try {
+      v8?.setFlagsFromString?.("--experimental-wasm-relaxed-simd");
+      relaxedSupport = WebAssembly.validate(RELAXED_PROBE);
+    } catch {
+      relaxedSupport = false;
+    }
+  }
+  return relaxedSupport;
 }
 
 /**

@@ -30,6 +30,14 @@ export interface WasmBackendOptions {
    * A non-negative integer.
    */
   spin?: number;
+  /**
+   * Build of the kernel module: with relaxed SIMD (the quantized kernels then multiply 4-bit
+   * codes with `i32x4.relaxed_dot_i8x16_i7x16_add_s`) or plain SIMD128. Default: relaxed where
+   * the engine has it (switching it on in Node 20, where it is behind a V8 flag). Both give the
+   * same bits: the relaxed dot product is exact on codes 0…15. `true` where the engine lacks it
+   * is WASM_UNAVAILABLE.
+   */
+  relaxedSimd?: boolean;
 }
 
 const PAGES_PER_MIB = 16; // wasm pages are 64 KiB

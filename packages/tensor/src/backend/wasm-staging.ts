@@ -18,7 +18,7 @@ export function need(name: string, array: Float32Array, length: number): void {
 // `readsToo` are fully written by the kernel). A call that does not fit takes one-off heap
 // blocks and the arena grows to the high-water mark before the next call.
 export class Staging {
-  private readonly temps = new Map<Float32Array, number>();
+  private readonly temps = new Map<Float32Array | Uint8Array, number>();
   private readonly outputs: Float32Array[] = [];
   private arena = 0;
   private arenaBytes = 0;
@@ -34,6 +34,18 @@ export class Staging {
     if (ptr === undefined) {
       ptr = this.take(array.length * 4);
       this.heap.f32(ptr, array.length).set(array);
+      this.temps.set(array, ptr);
+    }
+    return ptr;
+  }
+
+  /** A byte array the kernel only reads (quantized weights): in place when it lives in wasm memory, else copied in. */
+  inBytes(array: Uint8Array): number {
+    if (this.heap.owns(array)) return array.byteOffset;
+    let ptr = this.temps.get(array);
+    if (ptr === undefined) {
+      ptr = this.take(array.length);
+      new Uint8Array(this.heap.memory.buffer, ptr, array.length).set(array);
       this.temps.set(array, ptr);
     }
     return ptr;

@@ -5,7 +5,13 @@ import { ARGS, DONE, FAILED, KIND, NCHUNKS, NEXT, SCRATCH, SCRATCH_STRIDE, SHUTD
 export const JOB_MATMUL = 1;
 export const JOB_MATVEC = 2;
 export const JOB_ATTENTION = 3;
-const JOB_NAMES: Record<number, string> = { [JOB_MATMUL]: "matmul", [JOB_MATVEC]: "matvec", [JOB_ATTENTION]: "attention" };
+export const JOB_LINEAR = 4;
+export const JOB_MATMUL_QUANT = 5;
+export const JOB_ATTENTION_PACKED = 6;
+const JOB_NAMES: Record<number, string> = {
+  [JOB_MATMUL]: "matmul", [JOB_MATVEC]: "matvec", [JOB_ATTENTION]: "attention", [JOB_LINEAR]: "linear", [JOB_MATMUL_QUANT]: "matmulQuant",
+  [JOB_ATTENTION_PACKED]: "attentionPacked",
+};
 
 /** Main-thread polls of `done` before it sleeps (where the host allows sleeping). */
 const MAIN_SPIN = 20000;

@@ -4,9 +4,12 @@ import { WasmHeap } from "./wasm-heap";
 import { Staging, need } from "./wasm-staging";
 import { WasmTrainKernels } from "./wasm-train";
 import { RopeTables } from "./wasm-rope";
-import { kernelImports, kernelModule, sharedMemorySupported } from "./wasm-module";
+import { kernelImports, kernelModule, relaxedSimdSupported, sharedMemorySupported } from "./wasm-module";
 import type { KernelExports } from "./wasm-module";
-import { JOB_ATTENTION, JOB_MATMUL, JOB_MATVEC, ThreadPool } from "./wasm-threads";
+import { JOB_ATTENTION, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
+import { checkMatmulQuant, type QuantType } from "../quant/types";
+import { checkAttentionPacked } from "../quant/attention-reference";
+import { KV_TYPES, type KvType } from "../quant/kv";
 import { checkOptions, type WasmBackendOptions } from "./wasm-options";
 
 export type { WasmBackendOptions } from "./wasm-options";
@@ -16,8 +19,10 @@ export interface WasmBackend extends Backend {
   readonly name: "wasm";
   /** True when the memory is a SharedArrayBuffer (always the case with threads > 1). */
   readonly sharedMemory: boolean;
-  /** Returns an allocF32 array to the allocator now (otherwise it is reclaimed once unreachable). */
-  free(array: Float32Array): void;
+  /** True when the kernels are the relaxed-SIMD build (see WasmBackendOptions.relaxedSimd). */
+  readonly relaxedSimd: boolean;
+  /** Returns an allocF32 / allocBytes array to the allocator now (otherwise it is reclaimed once unreachable). */
+  free(array: Float32Array | Uint8Array): void;
   /** Bytes of wasm memory currently handed out. */
   readonly usedBytes: number;
   /** Stops the worker threads; later kernel calls throw BACKEND_DISPOSED. */
@@ -56,9 +61,13 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   const memory = shared
     ? new WebAssembly.Memory({ initial: initialPages, maximum: maximumPages, shared: true })
     : new WebAssembly.Memory({ initial: initialPages });
+  const relaxed = options.relaxedSimd ?? relaxedSimdSupported();
+  if (relaxed && !relaxedSimdSupported()) {
+    throw new TensorError("WASM_UNAVAILABLE", "wasm backend: relaxedSimd: true needs an engine with relaxed SIMD (Chrome 114+, Firefox 120+, Node 20 with its V8 flag), found none");
+  }
   let module: WebAssembly.Module;
   try {
-    module = await kernelModule(shared);
+    module = await kernelModule(shared, relaxed);
   } catch (error) {
     throw new TensorError("WASM_UNAVAILABLE", `wasm backend: the SIMD kernel module did not compile here (expected WebAssembly SIMD128): ${String(error)}`);
   }
@@ -73,7 +82,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   } catch (error) {
     throw new TensorError("WASM_UNAVAILABLE", `wasm backend: expected ${threads - 1} worker threads to start, one failed: ${String(error)}`);
   }
-  return new WasmBackendImpl(threads, shared, heap, kernels, pool);
+  return new WasmBackendImpl(threads, shared, relaxed, heap, kernels, pool);
 }
 
 class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
@@ -82,7 +91,10 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
   private scratch = 0;
   private scratchStride = 0;
   private readonly reclaim: FinalizationRegistry<number>;
-  private readonly owned = new WeakMap<Float32Array, number>();
+  private readonly owned = new WeakMap<Float32Array | Uint8Array, number>();
+  /** Quantized input rows of the current matmulQuant (grown on demand, kept between calls). */
+  private activations = 0;
+  private activationBytes = 0;
   private readonly ropeTables: RopeTables;
   private readonly staging: Staging;
   /** Arguments of a threaded job, filled in place (a decode step allocates nothing). */
@@ -91,6 +103,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
   constructor(
     readonly threads: number,
     readonly sharedMemory: boolean,
+    readonly relaxedSimd: boolean,
     private readonly heap: WasmHeap,
     kernels: KernelExports,
     private readonly pool: ThreadPool,
@@ -118,7 +131,18 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     return array;
   }
 
-  free(array: Float32Array): void {
+  allocBytes(byteLength: number): Uint8Array {
+    if (!Number.isInteger(byteLength) || byteLength < 0) {
+      throw new TensorError("INVALID_ARGUMENT", `wasm allocBytes: expected a non-negative integer byte length, found ${byteLength}`);
+    }
+    const ptr = this.heap.alloc(byteLength); // 64-byte aligned
+    const array = new Uint8Array(this.heap.memory.buffer, ptr, byteLength);
+    this.reclaim.register(array, ptr, array);
+    this.owned.set(array, ptr);
+    return array;
+  }
+
+  free(array: Float32Array | Uint8Array): void {
     const ptr = this.owned.get(array);
     if (ptr === undefined) return;
     this.owned.delete(array);
@@ -210,6 +234,56 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     s.done();
   }
 
+  linear(out: Float32Array, x: Float32Array, w: Float32Array, rows: number, inFeatures: number, outFeatures: number): void {
+    need("linear w", w, outFeatures * inFeatures);
+    need("linear x", x, rows * inFeatures);
+    need("linear out", out, rows * outFeatures);
+    if (rows * outFeatures === 0) return;
+    const s = this.begin();
+    const pw = s.in(w), px = s.in(x), po = s.out(out, false);
+    if (this.parallel(rows === 1 ? outFeatures * inFeatures : 2 * rows * inFeatures * outFeatures, rows === 1 ? PARALLEL_MIN_MATVEC : PARALLEL_MIN_FLOPS)) {
+      const j = this.jobArgs;
+      j[0] = po; j[1] = px; j[2] = pw; j[3] = rows; j[4] = inFeatures; j[5] = outFeatures;
+      this.pool.run(JOB_LINEAR, j, 6);
+    } else this.kernels.linear(po, px, pw, rows, inFeatures, outFeatures, 0, 1, this.scratch);
+    s.done();
+  }
+
+  matmulQuant(
+    out: Float32Array, x: Float32Array, w: Uint8Array, type: QuantType, rows: number, inFeatures: number, outFeatures: number,
+  ): void {
+    const info = checkMatmulQuant("wasm", out, x, w, type, rows, inFeatures, outFeatures);
+    if (rows * outFeatures === 0) return;
+    if (inFeatures === 0) {
+      out.fill(0, 0, rows * outFeatures);
+      return;
+    }
+    const s = this.begin();
+    const px = s.in(x), pw = s.inBytes(w), po = s.out(out, false);
+    let input = px;
+    if (type !== "f16") {
+      // the input rows, quantized once for every output (plus k bytes of scratch)
+      const bytes = rows * this.kernels.activationRowBytes(info.ggmlId, inFeatures);
+      input = this.activationRows(bytes + inFeatures);
+      this.kernels.quantizeActivations(info.ggmlId, px, rows, inFeatures, input, input + bytes);
+    }
+    if (this.parallel(rows * inFeatures * outFeatures, PARALLEL_MIN_MATVEC)) {
+      const j = this.jobArgs;
+      j[0] = info.ggmlId; j[1] = po; j[2] = input; j[3] = pw; j[4] = rows; j[5] = inFeatures; j[6] = outFeatures;
+      this.pool.run(JOB_MATMUL_QUANT, j, 7);
+    } else this.kernels.matmulQuant(info.ggmlId, po, input, pw, rows, inFeatures, outFeatures, 0, 1, this.scratch);
+    s.done();
+  }
+
+  private activationRows(bytes: number): number {
+    if (bytes > this.activationBytes) {
+      if (this.activations) this.heap.release(this.activations);
+      this.activationBytes = Math.ceil((bytes * 1.25) / 65536) * 65536;
+      this.activations = this.heap.alloc(this.activationBytes);
+    }
+    return this.activations;
+  }
+
   softmax(out: Float32Array, x: Float32Array, rows: number, cols: number): void {
     need("softmax x", x, rows * cols);
     need("softmax out", out, rows * cols);
@@ -288,6 +362,32 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       j[0] = po; j[1] = pq; j[2] = pk; j[3] = pv; j[4] = pp; j[5] = seqQ; j[6] = seqKv; j[7] = nHeads; j[8] = nKvHeads; j[9] = headDim; j[10] = kvStride;
       this.pool.run(JOB_ATTENTION, j, 11);
     } else this.kernels.attention(po, pq, pk, pv, pp, seqQ, seqKv, nHeads, nKvHeads, headDim, kvStride, 0, 1, this.scratch);
+    s.done();
+  }
+
+  attentionPacked(
+    out: Float32Array, q: Float32Array, k: Uint8Array, v: Uint8Array, kType: KvType, vType: KvType,
+    seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number,
+    opts: { probs?: Float32Array } = {},
+  ): void {
+    const { kRowBytes, vRowBytes } = checkAttentionPacked("wasm", out, q, k, v, kType, vType, seqQ, seqKv, nHeads, nKvHeads, headDim, opts.probs);
+    if (seqQ === 0 || nHeads * headDim === 0) return;
+    // one row of scores per head of a query, a decoded cache row, the query heads quantized
+    this.ensureScratch(nHeads * (seqKv * 4 + 3 * headDim + 64) + headDim + 4 * 32 * Math.ceil((nKvHeads * headDim) / 32) + 64);
+    const s = this.begin();
+    const pq = s.in(q), pk = s.inBytes(k), pv = s.inBytes(v);
+    const pp = opts.probs ? s.out(opts.probs, false) : 0;
+    const po = s.out(out, false);
+    const kId = KV_TYPES[kType].ggmlId, vId = KV_TYPES[vType].ggmlId;
+    const rowsOfWork = nHeads * seqQ;
+    if (rowsOfWork > 1 && this.parallel(2 * rowsOfWork * seqKv * headDim, PARALLEL_MIN_FLOPS / 8)) {
+      const j = this.jobArgs;
+      j[0] = po; j[1] = pq; j[2] = pk; j[3] = pv; j[4] = pp; j[5] = kId; j[6] = vId; j[7] = kRowBytes; j[8] = vRowBytes;
+      j[9] = seqQ; j[10] = seqKv; j[11] = nHeads; j[12] = nKvHeads; j[13] = headDim;
+      this.pool.run(JOB_ATTENTION_PACKED, j, 14);
+    } else {
+      this.kernels.attentionPacked(po, pq, pk, pv, pp, kId, vId, kRowBytes, vRowBytes, seqQ, seqKv, nHeads, nKvHeads, headDim, 0, 1, this.scratch);
+    }
     s.done();
   }
 

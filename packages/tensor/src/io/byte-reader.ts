@@ -1,6 +1,8 @@
 import { GgufError } from "./errors";
 
-const utf8 = new TextDecoder("utf-8");
+// ignoreBOM: a string that starts with U+FEFF keeps it (Llama's vocabulary has a token that is
+// just U+FEFF; the default decoder would turn it into "").
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * A little-endian cursor over the bytes of a file, checking every read before it happens.

@@ -1,5 +1,5 @@
 // File IO: safetensors and GGUF readers/writers, the ggml type table. Everything here works in
-// the browser except node.ts, which loads node:fs lazily and is only usable under Node.
+// the browser; paths, files on disk and atomic writes are in @zero-llm/tensor/node (src/node).
 export { GgufError, SafetensorsError, type GgufErrorCode, type SafetensorsErrorCode } from "./errors";
 export { GGML_TYPES, GgmlType, ggmlTypeInfo, requireGgmlType, ggmlTensorBytes, type GgmlTypeInfo } from "./ggml-types";
 export { ggmlToFloat32 } from "./ggml-dequant";
@@ -15,8 +15,7 @@ export {
   type SafetensorsDtype, type SafetensorsTensorInfo, type SafetensorsHeader, type SafetensorsArray,
 } from "./safetensors-read";
 export { serializeSafetensors, safetensorsParts, type SafetensorsWriteInput, type SafetensorsTensorInput, type SafetensorsParts } from "./safetensors-write";
-export {
-  readGgufFile, openGgufFile, writeGgufFile, GgufFileHandle,
-  readSafetensorsFile, openSafetensorsFile, writeSafetensorsFile, SafetensorsFileHandle,
-  writeFileAtomic,
-} from "./node";
+export { bytesSource, blobSource, type ByteSource } from "./source";
+export { READ_CHUNK_BYTES, readFloat32At } from "./chunked";
+export { GgufReader } from "./gguf-reader";
+export { SafetensorsReader } from "./safetensors-reader";

@@ -5,7 +5,7 @@ import type { NestedArray } from "../tensor/tensor";
 import { allocStorage } from "../tensor/current-backend";
 import { checkShape, sizeOf } from "../tensor/shape";
 import { getDefaultGenerator } from "../random";
-import type { Generator } from "../random";
+import type { Rng } from "../random";
 import { bf16ArrayToF32, f16ArrayToF32 } from "../dtype/half";
 
 /** Shape of a rectangular nested array; throws BAD_DATA on ragged input. */
@@ -91,7 +91,7 @@ export function arange(start: number, end?: number, step = 1): Tensor {
 }
 
 /** Uniform [0, 1) samples from `generator` (default: the seedable global one). */
-export function rand(shape: readonly number[], generator: Generator = getDefaultGenerator()): Tensor {
+export function rand(shape: readonly number[], generator: Rng = getDefaultGenerator()): Tensor {
   checkShape("rand", shape);
   const t = Tensor.empty(shape);
   for (let i = 0; i < t.size; i++) t.storage[i] = generator.uniformFloat32();
@@ -99,7 +99,7 @@ export function rand(shape: readonly number[], generator: Generator = getDefault
 }
 
 /** Standard normal samples from `generator` (default: the seedable global one). */
-export function randn(shape: readonly number[], generator: Generator = getDefaultGenerator()): Tensor {
+export function randn(shape: readonly number[], generator: Rng = getDefaultGenerator()): Tensor {
   checkShape("randn", shape);
   const t = Tensor.empty(shape);
   for (let i = 0; i < t.size; i++) t.storage[i] = generator.normal();

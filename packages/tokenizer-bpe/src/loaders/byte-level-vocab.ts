@@ -15,7 +15,7 @@ export interface ByteLevelVocab {
   specialIds: Iterable<number>;
   /** Ids matched in text even when not allowed (GGUF user-defined, HF non-special added tokens). */
   addedIds?: Iterable<number>;
-  pattern: string;
+  pattern: string | readonly string[];
   ignoreMerges: boolean;
   unknownId?: number;
   bosId?: number;

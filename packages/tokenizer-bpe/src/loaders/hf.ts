@@ -1,14 +1,16 @@
 import type { BpeTokenizer } from "../bpe";
+import { MAX_RANK } from "../bpe-merge";
 import { TokenizerError } from "../errors";
 import { GPT2_PATTERN } from "../patterns";
+import { FALCON_PUNCTUATION_RUNS, NUMBER_RUNS, PUNCTUATION_EACH, SINGLE_DIGITS } from "../pre-tokenizers";
 import { fromByteLevelVocab } from "./byte-level-vocab";
 
 /**
  * Hugging Face `tokenizer.json` with a byte-level BPE model (GPT-2, Llama 3, Qwen, our exports).
  *
  * Supported: `model.type = "BPE"` with `vocab` and `merges` (strings "a b" or pairs),
- * `model.ignore_merges`; `pre_tokenizer` = `ByteLevel` (its built-in GPT-2 regex) or a `Sequence`
- * of `Split` (a regex, behavior "Isolated") followed by `ByteLevel` with `use_regex: false`;
+ * `model.ignore_merges`; `pre_tokenizer` = `ByteLevel` (its built-in GPT-2 regex), `Split`,
+ * `Digits`, `Punctuation`, or a `Sequence` of them (see `patternsOf`);
  * `added_tokens` (special ones are matched when allowed, the others always). Anything else
  * (normalizers, prefix spaces, byte fallback, other pre-tokenizers) is refused with an error
  * naming the field rather than silently tokenizing differently. Top-level `bos_token_id` /
@@ -24,26 +26,38 @@ function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
-function patternOf(pre: unknown): string {
-  if (!isObject(pre)) return bad("pre_tokenizer", "a ByteLevel or Sequence[Split, ByteLevel] pre-tokenizer", pre);
-  if (pre.type === "ByteLevel") {
-    if (pre.add_prefix_space === true) bad("pre_tokenizer.add_prefix_space", "false", true);
-    if (pre.use_regex === false) bad("pre_tokenizer.use_regex", "true when ByteLevel stands alone", false);
-    return GPT2_PATTERN;
+/**
+ * The pre-tokenizer as split patterns in order. Steps: `Split` (a regex, "Isolated"),
+ * `ByteLevel` (with `use_regex`: GPT-2's pattern; without: no split), `Digits` (`\p{N}` one at a
+ * time, or runs), `Punctuation` ("Isolated" or "Contiguous"), alone or in a `Sequence`.
+ */
+function patternsOf(pre: unknown, field = "pre_tokenizer"): string[] {
+  if (!isObject(pre)) return bad(field, "a ByteLevel, Split, Digits, Punctuation or Sequence pre-tokenizer", pre);
+  switch (pre.type) {
+    case "Sequence": {
+      const steps = pre.pretokenizers;
+      if (!Array.isArray(steps) || steps.length === 0) return bad(`${field}.pretokenizers`, "a non-empty array", steps);
+      const patterns = steps.flatMap((step, k) => patternsOf(step, `${field}.pretokenizers[${k}]`));
+      return patterns.length > 0 ? patterns : bad(`${field}.pretokenizers`, "at least one step that splits", steps);
+    }
+    case "ByteLevel":
+      if (pre.add_prefix_space === true) bad(`${field}.add_prefix_space`, "false", true);
+      return pre.use_regex === false ? [] : [GPT2_PATTERN];
+    case "Split": {
+      const regex = isObject(pre.pattern) ? pre.pattern.Regex : undefined;
+      if (typeof regex !== "string") return bad(`${field}.pattern.Regex`, "a string", regex);
+      if (pre.behavior !== "Isolated") bad(`${field}.behavior`, `"Isolated"`, pre.behavior);
+      if (pre.invert === true) bad(`${field}.invert`, "false", true);
+      return [regex];
+    }
+    case "Digits":
+      return [pre.individual_digits === true ? SINGLE_DIGITS : NUMBER_RUNS];
+    case "Punctuation":
+      if (pre.behavior !== undefined && pre.behavior !== "Isolated" && pre.behavior !== "Contiguous") bad(`${field}.behavior`, `"Isolated" or "Contiguous"`, pre.behavior);
+      return [pre.behavior === "Contiguous" ? FALCON_PUNCTUATION_RUNS : PUNCTUATION_EACH];
+    default:
+      return bad(`${field}.type`, `"ByteLevel", "Split", "Digits", "Punctuation" or "Sequence"`, pre.type);
   }
-  if (pre.type !== "Sequence") return bad("pre_tokenizer.type", `"ByteLevel" or "Sequence"`, pre.type);
-  const steps = pre.pretokenizers;
-  if (!Array.isArray(steps) || steps.length !== 2) return bad("pre_tokenizer.pretokenizers", "[Split, ByteLevel]", steps);
-  const [split, byteLevel] = steps as unknown[];
-  if (!isObject(split) || split.type !== "Split") return bad("pre_tokenizer.pretokenizers[0].type", `"Split"`, isObject(split) ? split.type : split);
-  const regex = isObject(split.pattern) ? split.pattern.Regex : undefined;
-  if (typeof regex !== "string") return bad("pre_tokenizer.pretokenizers[0].pattern.Regex", "a string", regex);
-  if (split.behavior !== "Isolated") bad("pre_tokenizer.pretokenizers[0].behavior", `"Isolated"`, split.behavior);
-  if (split.invert === true) bad("pre_tokenizer.pretokenizers[0].invert", "false", true);
-  if (!isObject(byteLevel) || byteLevel.type !== "ByteLevel") return bad("pre_tokenizer.pretokenizers[1].type", `"ByteLevel"`, isObject(byteLevel) ? byteLevel.type : byteLevel);
-  if (byteLevel.use_regex === true) bad("pre_tokenizer.pretokenizers[1].use_regex", "false", true);
-  if (byteLevel.add_prefix_space === true) bad("pre_tokenizer.pretokenizers[1].add_prefix_space", "false", true);
-  return regex;
 }
 
 export function fromTokenizerJson(json: string | Record<string, unknown>): BpeTokenizer {
@@ -65,11 +79,11 @@ export function fromTokenizerJson(json: string | Record<string, unknown>): BpeTo
   if (!isObject(vocab)) return bad("model.vocab", "an object of token -> id", vocab);
   const merges = model.merges;
   if (!Array.isArray(merges)) return bad("model.merges", "an array", merges);
-  const pattern = patternOf(root.pre_tokenizer);
+  const pattern = patternsOf(root.pre_tokenizer);
 
   const tokens: (string | undefined)[] = [];
   for (const [text, id] of Object.entries(vocab)) {
-    if (!Number.isInteger(id) || (id as number) < 0) bad(`model.vocab[${JSON.stringify(text)}]`, "a non-negative integer id", id);
+    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= MAX_RANK) bad(`model.vocab[${JSON.stringify(text)}]`, `an integer id in 0..${MAX_RANK - 1}`, id);
     tokens[id as number] = text;
   }
   const specialIds: number[] = [];
@@ -77,7 +91,7 @@ export function fromTokenizerJson(json: string | Record<string, unknown>): BpeTo
   const added = root.added_tokens ?? [];
   if (!Array.isArray(added)) bad("added_tokens", "an array", added);
   (added as unknown[]).forEach((t, k) => {
-    if (!isObject(t) || !Number.isInteger(t.id) || typeof t.content !== "string") return bad(`added_tokens[${k}]`, "{ id, content, special }", t);
+    if (!isObject(t) || !Number.isInteger(t.id) || (t.id as number) < 0 || (t.id as number) >= MAX_RANK || typeof t.content !== "string") return bad(`added_tokens[${k}]`, `{ id (0..${MAX_RANK - 1}), content, special }`, t);
     tokens[t.id as number] = t.content;
     (t.special === true ? specialIds : addedIds).push(t.id as number);
   });

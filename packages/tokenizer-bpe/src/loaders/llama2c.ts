@@ -1,5 +1,6 @@
 import { TokenizerError } from "../errors";
-import { SpmTokenizer, TOKEN_TYPE } from "../spm";
+import { SpmTokenizer } from "../spm";
+import { TOKEN_TYPE } from "../gguf/token-type";
 
 /**
  * llama2.c `tokenizer.bin`, little-endian:
@@ -25,7 +26,7 @@ export function parseLlama2cTokenizer(data: Uint8Array): Llama2cTokenizerFile {
   if (data.byteLength < 4) fail("expected max_token_length (4 bytes), found end of file", 0);
   const maxTokenLength = view.getUint32(0, true);
   if (maxTokenLength === 0 || maxTokenLength > 1 << 16) fail(`expected max_token_length in 1..65536, found ${maxTokenLength}`, 0);
-  const decoder = new TextDecoder("utf-8");
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true }); // a piece may be U+FEFF itself
   const pieces: string[] = [];
   const scores: number[] = [];
   let at = 4;

@@ -1,4 +1,5 @@
 import { BpeTokenizer } from "../bpe";
+import { MAX_RANK } from "../bpe-merge";
 import { TokenizerError } from "../errors";
 import { CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN } from "../patterns";
 
@@ -55,7 +56,7 @@ export function parseTiktokenFile(contents: string): Uint8Array[] {
     if (line === "") continue;
     const space = line.indexOf(" ");
     const rank = Number(line.slice(space + 1));
-    if (space < 0 || !Number.isInteger(rank) || rank < 0) {
+    if (space < 0 || !Number.isInteger(rank) || rank < 0 || rank >= MAX_RANK) {
       throw new TokenizerError("TOKENIZER_BAD_RANKS", `tiktoken line ${k + 1}: expected "<base64> <rank>", found ${JSON.stringify(line.slice(0, 60))}`);
     }
     tokens[rank] = decodeBase64(line.slice(0, space), `tiktoken line ${k + 1}`);
@@ -72,7 +73,7 @@ export function parseJsTiktokenRanks(bpeRanks: string): Uint8Array[] {
     if (line === "") continue;
     const fields = line.split(" ");
     const first = Number(fields[1]);
-    if (fields.length < 2 || !Number.isInteger(first) || first < 0) {
+    if (fields.length < 2 || !Number.isInteger(first) || first < 0 || first + fields.length - 2 > MAX_RANK) {
       throw new TokenizerError("TOKENIZER_BAD_RANKS", `bpe_ranks line ${k + 1}: expected "<label> <first rank> <base64>...", found ${JSON.stringify(line.slice(0, 60))}`);
     }
     for (let t = 2; t < fields.length; t++) tokens[first + t - 2] = decodeBase64(fields[t]!, `bpe_ranks line ${k + 1}`);

@@ -13,7 +13,8 @@
  *   cc -Ofast -march=native -fopenmp forward.c -o forward -lm
  *   OMP_NUM_THREADS=2 ./forward dim hidden layers heads kv_heads vocab seq prompt_len new_tokens
  *
- * Prints one JSON line: {"tokens_per_s": decode rate over the new tokens, "tokens": [greedy ids]}.
+ * Prints one JSON line: {"tokens_per_s": decode rate over the new tokens, "tokens": [greedy ids],
+ * "max_rss_kb": peak resident memory (getrusage), for bench/memory.mjs}.
  */
 #include <math.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 
 typedef struct {
   int dim, hidden, layers, heads, kv_heads, vocab, seq;
@@ -254,6 +256,8 @@ int main(int argc, char **argv) {
   /* new_tokens - 1 forwards ran after the first pick */
   printf("{\"tokens_per_s\": %.3f, \"tokens\": [", new_tokens > 1 ? (new_tokens - 1) / seconds : 0.0);
   for (int n = 0; n < new_tokens; n++) printf(n ? ",%d" : "%d", out[n]);
-  printf("]}\n");
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  printf("], \"max_rss_kb\": %ld}\n", usage.ru_maxrss);
   return 0;
 }

@@ -2,13 +2,13 @@ import {
   f32ArrayToBf16, f32ArrayToF16, ggufValue, serializeGguf,
   type GgufTensorInput, type GgufValue, type GgufWriteInput,
 } from "@zero-llm/tensor";
-import type { BpeTokenizer } from "@zero-llm/tokenizer-bpe";
+import {
+  TokenizerError, minimalGpt2Vocabulary, minimalLlamaVocabulary, toGgufMetadata, type BpeTokenizer, type GgufTokenizerEntries, type GgufTokenizerOptions,
+} from "@zero-llm/tokenizer-bpe";
 import { TransformerError } from "../errors";
 import { headDimOf, validateConfig, type Config } from "../infer/config";
 import { checkWeights, type Weights } from "../infer/weights";
 import { ggufPlace } from "./gguf-names";
-import { bpeVocabularyEntries, type GgufTokenizerOptions } from "./gguf-tokenizer";
-import { minimalGpt2Vocabulary, minimalLlamaVocabulary } from "./gguf-vocab";
 import { halfToInterleaved } from "./rope-permute";
 
 /**
@@ -28,13 +28,13 @@ export interface GgufExportOptions {
   type?: "F32" | "F16" | "BF16";
   /**
    * The vocabulary: a trained byte-level BPE tokenizer (its tokens, merges, token types,
-   * specials and llama.cpp pre-tokenizer name are written: see gguf-tokenizer.ts), or
-   * tokenizer.ggml.* entries as they are. Default: minimalLlamaVocabulary(vocabSize) for llama
-   * with ≥ 259 ids, else minimalGpt2Vocabulary.
+   * specials and llama.cpp pre-tokenizer name are written by @zero-llm/tokenizer-bpe's
+   * toGgufMetadata), or tokenizer.ggml.* entries as they are. Default: tokenizer-bpe's
+   * minimalLlamaVocabulary(vocabSize) for llama with ≥ 259 ids, else minimalGpt2Vocabulary.
    */
   tokenizer?: BpeTokenizer | Iterable<readonly [string, GgufValue]>;
-  /** bos / eos ids and add_bos_token, when `tokenizer` is a BpeTokenizer. */
-  tokenizerOptions?: GgufTokenizerOptions;
+  /** bos / eos ids and add_bos_token, when `tokenizer` is a BpeTokenizer (the vocabulary size is the model's). */
+  tokenizerOptions?: Omit<GgufTokenizerOptions, "vocabSize">;
   /** general.name. Default "zero-llm". */
   name?: string;
   /** Extra metadata entries, written after the hyperparameters. */
@@ -80,14 +80,16 @@ export function ggufFromModel(config: Config, weights: Weights, options: GgufExp
 
   const tensors: GgufTensorInput[] = [];
   const fused = new Map<string, { shape: number[]; parts: Float32Array[] }>();
-  for (const name of orderedNames(config)) {
+  for (const name of orderedNames(config, weights)) {
     if (name === "lm_head.weight" && config.tiedEmbeddings) continue;
     const { shape, data: stored } = weights.get(name);
     let data = stored;
     if (config.arch === "llama" && config.ropeStyle === "half") {
       // GGUF llama rotates adjacent pairs: put each head's rows back in interleaved order
-      if (name.endsWith("self_attn.q_proj.weight")) data = halfToInterleaved(data, config.nHeads, headDimOf(config), config.dim);
-      if (name.endsWith("self_attn.k_proj.weight")) data = halfToInterleaved(data, config.nKvHeads, headDimOf(config), config.dim);
+      // (a q/k bias moves with its rows)
+      const cols = name.endsWith(".bias") ? 1 : config.dim;
+      if (/self_attn\.q_proj\.(weight|bias)$/.test(name)) data = halfToInterleaved(data, config.nHeads, headDimOf(config), cols);
+      if (/self_attn\.k_proj\.(weight|bias)$/.test(name)) data = halfToInterleaved(data, config.nKvHeads, headDimOf(config), cols);
     }
     const place = ggufPlace(config, name);
     if (place.rows) {
@@ -107,10 +109,11 @@ export function ggufFromModel(config: Config, weights: Weights, options: GgufExp
 
   // llama.cpp's SentencePiece loader needs all 256 byte tokens; below 259 ids a byte-level BPE
   // vocabulary (valid for a llama model too, as Llama 3 shows) is the one that loads.
-  const tokenizer = isBpeTokenizer(options.tokenizer)
-    ? bpeVocabularyEntries(options.tokenizer, config.vocabSize, options.tokenizerOptions)
-    : options.tokenizer
-      ?? (config.arch === "llama" && config.vocabSize >= 259 ? minimalLlamaVocabulary(config.vocabSize) : minimalGpt2Vocabulary(config.vocabSize));
+  const tokenizer: Iterable<readonly [string, GgufValue]> = isEntries(options.tokenizer)
+    ? options.tokenizer
+    : options.tokenizer !== undefined
+      ? bpeEntries(options.tokenizer, config.vocabSize, options.tokenizerOptions)
+      : config.arch === "llama" && config.vocabSize >= 259 ? minimalLlamaVocabulary(config.vocabSize) : minimalGpt2Vocabulary(config.vocabSize);
   return {
     metadata: [
       ["general.architecture", ggufValue.string(config.arch)],
@@ -124,9 +127,19 @@ export function ggufFromModel(config: Config, weights: Weights, options: GgufExp
   };
 }
 
-/** Structural, not instanceof: a second copy of @zero-llm/tokenizer-bpe in a bundle is still a BpeTokenizer. */
-function isBpeTokenizer(t: GgufExportOptions["tokenizer"]): t is BpeTokenizer {
-  return typeof t === "object" && t !== null && typeof (t as Partial<BpeTokenizer>).mergeBytes === "function" && typeof (t as Partial<BpeTokenizer>).tokenBytes === "function";
+/** Entries are iterable; a tokenizer is not (no instanceof: a second copy of tokenizer-bpe in a bundle is still a tokenizer). */
+function isEntries(t: GgufExportOptions["tokenizer"]): t is Iterable<readonly [string, GgufValue]> {
+  return typeof t === "object" && t !== null && Symbol.iterator in t;
+}
+
+/** The tokenizer's entries; its refusals (larger than the model, a pattern llama.cpp cannot name) as BAD_CONFIG. */
+function bpeEntries(tokenizer: BpeTokenizer, vocabSize: number, options: GgufExportOptions["tokenizerOptions"]): GgufTokenizerEntries {
+  try {
+    return toGgufMetadata(tokenizer, { ...options, vocabSize });
+  } catch (error) {
+    if (error instanceof TokenizerError) throw new TransformerError("BAD_CONFIG", error.message, { cause: error });
+    throw error;
+  }
 }
 
 /** The GGUF file bytes of a model. */
@@ -134,8 +147,11 @@ export function serializeGgufModel(config: Config, weights: Weights, options: Gg
   return serializeGguf(ggufFromModel(config, weights, options));
 }
 
-/** Global tensors first, then each block in llama.cpp's order (q, k, v before o so gpt2 can fuse them). */
-function orderedNames(c: Config): string[] {
+/**
+ * Global tensors first, then each block in llama.cpp's order (q, k, v before o so gpt2 can fuse
+ * them); a llama's optional biases (llama.cpp's attn_q.bias, …, ffn_down.bias) after the weights.
+ */
+function orderedNames(c: Config, weights: Weights): string[] {
   const names = ["model.embed_tokens.weight"];
   if (c.arch === "gpt2") names.push("model.embed_positions.weight");
   names.push("model.norm.weight");
@@ -147,6 +163,7 @@ function orderedNames(c: Config): string[] {
     const modules = ["input_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "post_attention_layernorm"];
     modules.push(...(c.arch === "gpt2" ? ["mlp.up_proj", "mlp.down_proj"] : ["mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]));
     for (const kind of kinds) for (const m of modules) names.push(`${p}${m}.${kind}`);
+    if (c.arch === "llama") for (const m of modules) if (weights.has(`${p}${m}.bias`)) names.push(`${p}${m}.bias`);
   }
   return names;
 }

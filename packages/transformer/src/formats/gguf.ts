@@ -1,8 +1,9 @@
-import { GgufFile, jsBackend, type Backend, type GgufHeader, type GgufTensorInfo, type GgufValue } from "@zero-llm/tensor";
+import { GgufReader, bytesSource, type ByteSource, type GgufHeader, type GgufTensorInfo, type GgufValue } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
 import { MAX_CONTEXT, headDimOf, validateConfig, type Config } from "../infer/config";
-import { allocateWeights, weightShapes, type Weights } from "../infer/weights";
+import { optionalWeightShapes, weightShapes, type Weights } from "../infer/weights";
 import { ggufPlace } from "./gguf-names";
+import { checkAllUsed, fillWeights, type LoadOptions, type TensorPlacement } from "./placement";
 
 /**
  * A model from a GGUF file (llama.cpp's container; the byte layout is read by @zero-llm/tensor).
@@ -26,7 +27,8 @@ import { ggufPlace } from "./gguf-names";
  * rotary, mixture of experts, per-layer head counts) are refused by name, not run wrongly.
  *
  * Safety: every tensor's shape is checked against the config and its byte range against the file
- * (by the GGUF parser) before any weight is allocated, so allocation is bounded by the file size.
+ * (by the GGUF parser) before any weight is allocated, so allocation is bounded by the file size;
+ * a tensor the model would not use is refused by name (UNUSED_WEIGHT).
  */
 
 /** ggml types this loader can expand to f32 (the others come with @zero-llm/quant). */
@@ -155,46 +157,65 @@ export function ggufConfig(header: GgufHeader): Config {
 }
 
 /**
- * Reads a GGUF model: config from the metadata, weights expanded to f32 into arrays from
- * `backend.allocF32`. The file's metadata stays available on `file` (the tokenizer lives there).
+ * Reads a GGUF model (bytes in memory, any ByteSource such as a file from openFileSource of
+ * @zero-llm/tensor/node, or an open GgufReader): config from the metadata; every tensor found and
+ * checked (shape, type) before anything is allocated; then each weight read from its offset
+ * straight into its final home (options.backend's memory) and checked finite. Every tensor in the
+ * file must be one the model uses (UNUSED_WEIGHT otherwise: a GGUF whose block_count says 1 but
+ * which holds 2 blocks is refused, not run on half its weights); llama's optional biases are used
+ * when present. Matrices whose stored type has a LinearWeightType in options.weightTypes keep
+ * their bytes as stored; the others are expanded to f32. The metadata (the tokenizer is in its
+ * tokenizer.ggml.* keys) stays available on `file`.
  */
-export function readGguf(input: Uint8Array | GgufFile, backend: Backend = jsBackend): { config: Config; weights: Weights; file: GgufFile } {
-  const file = input instanceof GgufFile ? input : GgufFile.parse(input);
+export async function readGguf(
+  input: Uint8Array | ByteSource | GgufReader, options: LoadOptions = {},
+): Promise<{ config: Config; weights: Weights; file: GgufReader }> {
+  const file = input instanceof GgufReader ? input : await GgufReader.open(input instanceof Uint8Array ? bytesSource(input, "gguf") : input);
   const config = ggufConfig(file);
+  const weightTypes = options.weightTypes ?? {};
 
-  // Every tensor is found and checked before anything is allocated.
-  const plan: { name: string; info: GgufTensorInfo; rows?: readonly [number, number]; size: number }[] = [];
-  for (const [name, shape] of weightShapes(config)) {
+  const placements: TensorPlacement[] = [];
+  const used = new Set<string>();
+  const optional = optionalWeightShapes(config);
+  for (const [name, shape] of [...weightShapes(config), ...optional]) {
     if (name === "lm_head.weight" && config.tiedEmbeddings) continue;
     const place = ggufPlace(config, name);
     const info = findTensor(file, place.gguf);
-    if (!info) throw new TransformerError("MISSING_WEIGHT", `gguf: expected a tensor named ${place.gguf} (for ${name}), found none`);
+    if (!info) {
+      if (optional.has(name)) continue;
+      throw new TransformerError("MISSING_WEIGHT", `gguf: expected a tensor named ${place.gguf} (for ${name}), found none`);
+    }
     const expected = place.rows ? [3 * shape[0], ...shape.slice(1)] : shape;
     if (info.shape.length !== expected.length || info.shape.some((d, i) => d !== expected[i])) {
       throw new TransformerError("WEIGHT_SHAPE_MISMATCH", `gguf: expected ${place.gguf} of shape [${expected.join(", ")}], found [${info.shape.join(", ")}]`);
     }
-    if (!GGUF_LOADABLE_TYPES.includes(info.type.name)) {
+    const typeName = info.type.name;
+    const projection = shape.length === 2 && name !== "model.embed_tokens.weight" && name !== "model.embed_positions.weight";
+    if (!GGUF_LOADABLE_TYPES.includes(typeName) && !(projection && weightTypes[typeName])) {
       throw new TransformerError(
         "UNSUPPORTED_TENSOR_TYPE",
-        `gguf: expected ${place.gguf} to be one of ${GGUF_LOADABLE_TYPES.join(", ")}, found ${info.type.name}`,
+        `gguf: expected ${place.gguf} to be one of ${GGUF_LOADABLE_TYPES.join(", ")}${projection ? " (or a type given in weightTypes)" : ""}, found ${typeName}`,
       );
     }
-    plan.push({ name, info, rows: place.rows, size: shape.reduce((a, b) => a * b, 1) });
+    used.add(info.name);
+    const rows = place.rows;
+    const from = rows ? `gguf ${info.name} rows ${rows[0]}…${rows[1] - 1}` : `gguf ${info.name}`;
+    placements.push({
+      name, shape, from,
+      async readF32(out) {
+        if (rows) await file.readRowsFloat32(info.name, rows[0], rows[1], out);
+        else await file.readTensorFloat32(info.name, out);
+      },
+      raw: {
+        type: typeName,
+        byteLength: rows ? (info.byteLength / info.shape[0]) * (rows[1] - rows[0]) : info.byteLength,
+        async read(target) {
+          if (rows) await file.readRowsBytes(info.name, rows[0], rows[1], target);
+          else await file.readTensorBytes(info.name, target);
+        },
+      },
+    });
   }
-
-  const weights = allocateWeights(config, backend);
-  const fused = new Map<string, Float32Array>(); // gpt2 attn_qkv, expanded once for its three parts
-  for (const { name, info, rows, size } of plan) {
-    const dst = weights.get(name).data;
-    if (!rows) {
-      dst.set(file.tensorToFloat32(info.name));
-      continue;
-    }
-    let whole = fused.get(info.name);
-    if (!whole) fused.set(info.name, (whole = file.tensorToFloat32(info.name)));
-    const cols = info.shape.length === 2 ? info.shape[1] : 1;
-    dst.set(whole.subarray(rows[0] * cols, rows[0] * cols + size));
-    if (rows[1] === info.shape[0]) fused.delete(info.name); // v is the last part
-  }
-  return { config, weights, file };
+  checkAllUsed("gguf", file.tensors.map((t) => t.name), used, () => false);
+  return { config, weights: await fillWeights(config, placements, options), file };
 }

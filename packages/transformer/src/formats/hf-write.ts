@@ -4,7 +4,7 @@ import {
 } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
 import { headDimOf, validateConfig, type Config } from "../infer/config";
-import { checkWeights, weightShapes, type Weights } from "../infer/weights";
+import { checkWeights, optionalWeightShapes, weightShapes, type Weights } from "../infer/weights";
 import { hfPlace } from "./hf-names";
 import { interleavedToHalf } from "./rope-permute";
 
@@ -32,8 +32,13 @@ export interface HfCheckpoint {
 
 const TORCH_DTYPE = { F32: "float32", F16: "float16", BF16: "bfloat16" } as const;
 
-/** config.json for a Config; hfConfig(hfConfigJson(c)) gives c back (with the file's ropeStyle). */
-export function hfConfigJson(c: Config, dtype: "F32" | "F16" | "BF16" = "F32"): Record<string, unknown> {
+/**
+ * config.json for a Config; hfConfig(hfConfigJson(c)) gives c back (with the file's ropeStyle).
+ * `biases` switches on a llama's attention_bias (q, k, v, o) and mlp_bias (gate, up, down).
+ */
+export function hfConfigJson(
+  c: Config, dtype: "F32" | "F16" | "BF16" = "F32", biases: { attention: boolean; mlp: boolean } = { attention: false, mlp: false },
+): Record<string, unknown> {
   if (c.arch === "llama") {
     return {
       architectures: ["LlamaForCausalLM"],
@@ -50,8 +55,8 @@ export function hfConfigJson(c: Config, dtype: "F32" | "F16" | "BF16" = "F32"): 
       rope_theta: c.ropeTheta,
       rope_scaling: null,
       hidden_act: "silu",
-      attention_bias: false,
-      mlp_bias: false,
+      attention_bias: biases.attention,
+      mlp_bias: biases.mlp,
       tie_word_embeddings: c.tiedEmbeddings,
       bos_token_id: 1,
       eos_token_id: 2,
@@ -91,15 +96,27 @@ export function hfFromModel(config: Config, weights: Weights, options: HfExportO
   });
   const prefix = config.arch === "gpt2" ? "transformer." : "";
 
+  // a llama's optional biases: HF switches them on per group (attention_bias: q, k, v and o;
+  // mlp_bias: gate, up and down), so a group with some writes zeros for the others (same outputs)
+  const optional = optionalWeightShapes(config);
+  const present = [...optional.keys()].filter((name) => weights.has(name));
+  const biases = {
+    attention: present.some((name) => /self_attn\./.test(name)),
+    mlp: present.some((name) => /mlp\./.test(name)),
+  };
+  const biasShapes = [...optional].filter(([name]) => (/self_attn\./.test(name) ? biases.attention : biases.mlp));
+
   const tensors = new Map<string, SafetensorsTensorInput>();
   const fused = new Map<string, { shape: number[]; data: Float32Array }>(); // c_attn, filled by parts
-  for (const [name, shape] of weightShapes(config)) {
+  for (const [name, shape] of [...weightShapes(config), ...biasShapes]) {
     if (name === "lm_head.weight" && config.tiedEmbeddings) continue;
-    let data = weights.get(name).data;
+    let data = weights.has(name) ? weights.get(name).data : new Float32Array(shape.reduce((a, b) => a * b, 1));
     if (config.arch === "llama" && config.ropeStyle === "interleaved") {
       // Hugging Face Llama rotates halves: permute each head's q/k rows as its converter does
-      if (name.endsWith("self_attn.q_proj.weight")) data = interleavedToHalf(data, config.nHeads, headDimOf(config), config.dim);
-      if (name.endsWith("self_attn.k_proj.weight")) data = interleavedToHalf(data, config.nKvHeads, headDimOf(config), config.dim);
+      // (a q/k bias moves with its rows)
+      const cols = name.endsWith(".bias") ? 1 : config.dim;
+      if (/self_attn\.q_proj\.(weight|bias)$/.test(name)) data = interleavedToHalf(data, config.nHeads, headDimOf(config), cols);
+      if (/self_attn\.k_proj\.(weight|bias)$/.test(name)) data = interleavedToHalf(data, config.nKvHeads, headDimOf(config), cols);
     }
     const place = hfPlace(config, name);
     const hfName = place.hf === "lm_head.weight" ? place.hf : prefix + place.hf;
@@ -126,7 +143,7 @@ export function hfFromModel(config: Config, weights: Weights, options: HfExportO
     }
     if (end === outTotal) tensors.set(hfName, encode(target.data, target.shape)); // complete
   }
-  return { config: hfConfigJson(config, dtype), safetensors: { metadata: { format: "pt" }, tensors } };
+  return { config: hfConfigJson(config, dtype, biases), safetensors: { metadata: { format: "pt" }, tensors } };
 }
 
 /** Bytes of config.json and model.safetensors for the model. */

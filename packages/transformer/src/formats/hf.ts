@@ -1,8 +1,9 @@
-import { SafetensorsFile, jsBackend, type Backend, type SafetensorsTensorInfo } from "@zero-llm/tensor";
+import { READ_CHUNK_BYTES, SafetensorsReader, bytesSource, type ByteSource, type SafetensorsTensorInfo } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
 import { MAX_CONTEXT, validateConfig, type Config } from "../infer/config";
-import { allocateWeights, weightShapes, type Weights } from "../infer/weights";
+import { optionalWeightShapes, weightShapes, type Weights } from "../infer/weights";
 import { hfPlace } from "./hf-names";
+import { checkAllUsed, fillWeights, type LoadOptions, type TensorPlacement } from "./placement";
 
 /**
  * Hugging Face checkpoints: `config.json` (the hyperparameters) + `model.safetensors` (or shards
@@ -20,8 +21,10 @@ import { hfPlace } from "./hf-names";
  *   tiedEmbeddings           tie_word_embeddings (default false) tie_word_embeddings (default true)
  *
  * Llama gets ropeStyle "half": HF's LlamaRotaryEmbedding rotates the two halves of each head
- * (rotate_half). Variants this forward pass does not implement are refused by name (rope_scaling,
- * a head_dim that is not hidden_size / heads, attention or MLP biases, another activation).
+ * (rotate_half). `attention_bias: true` adds biases to q, k, v and o, `mlp_bias: true` to gate, up
+ * and down (the checkpoint must then hold them). Variants this forward pass does not implement
+ * are refused by name (rope_scaling, a head_dim that is not hidden_size / heads, another
+ * activation).
  */
 
 type Json = Record<string, unknown>;
@@ -39,11 +42,16 @@ function positiveInt(json: Json, key: string, fallback?: number): number {
   return value;
 }
 
+/**
+ * A positive number with a default when the key is absent. `null` is not absent: transformers
+ * keeps None for these (rms_norm_eps, layer_norm_epsilon, rope_theta) and then fails in the
+ * forward pass, so a null is a damaged file, never a silent default.
+ */
 function positiveNumber(json: Json, key: string, fallback: number): number {
   const value = json[key];
-  if (value === undefined || value === null) return fallback;
+  if (value === undefined) return fallback;
   if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
-    fail("BAD_METADATA", `expected "${key}" to be a positive number, found ${JSON.stringify(value)}`);
+    fail("BAD_METADATA", `expected "${key}" to be a positive number (or the key left out for the default ${fallback}), found ${JSON.stringify(value)}`);
   }
   return value;
 }
@@ -81,7 +89,6 @@ export function hfConfig(json: unknown): Config {
       tiedEmbeddings: flag(j, "tie_word_embeddings", false),
     };
     if (j.rope_scaling !== undefined && j.rope_scaling !== null) fail("UNSUPPORTED_ARCHITECTURE", `expected no rope_scaling, found ${JSON.stringify(j.rope_scaling)}`);
-    if (flag(j, "attention_bias", false) || flag(j, "mlp_bias", false)) fail("UNSUPPORTED_ARCHITECTURE", "expected attention_bias and mlp_bias false, found true");
     const act = j.hidden_act ?? "silu";
     if (act !== "silu") fail("UNSUPPORTED_ARCHITECTURE", `expected hidden_act "silu", found ${JSON.stringify(act)}`);
     if (j.head_dim !== undefined && j.head_dim !== null && j.head_dim !== config.dim / nHeads) {
@@ -140,10 +147,17 @@ function shapeKeys(c: Config, name: string): string {
 
 /** Looks a tensor up across the shards of one checkpoint. */
 class ShardSet {
-  private readonly where = new Map<string, { file: SafetensorsFile; info: SafetensorsTensorInfo }>();
+  private readonly where = new Map<string, { file: SafetensorsReader; info: SafetensorsTensorInfo }>();
 
-  constructor(files: readonly SafetensorsFile[]) {
-    for (const file of files) for (const info of file.tensors) this.where.set(info.name, { file, info });
+  constructor(files: readonly SafetensorsReader[]) {
+    for (const file of files) {
+      for (const info of file.tensors) {
+        if (this.where.has(info.name)) {
+          throw new TransformerError("BAD_METADATA", `hf safetensors: expected each tensor in one shard, found ${info.name} twice`);
+        }
+        this.where.set(info.name, { file, info });
+      }
+    }
   }
 
   /** Tensors across all shards (bounded by the files' sizes: each has a header entry). */
@@ -151,8 +165,12 @@ class ShardSet {
     return this.where.size;
   }
 
+  names(): string[] {
+    return [...this.where.keys()];
+  }
+
   /** GPT-2 checkpoints may prefix every name with "transformer." (GPT2LMHeadModel) or not (GPT2Model). */
-  find(name: string): { file: SafetensorsFile; info: SafetensorsTensorInfo } | undefined {
+  find(name: string): { file: SafetensorsReader; info: SafetensorsTensorInfo } | undefined {
     return this.where.get(name) ?? this.where.get(`transformer.${name}`);
   }
 }
@@ -160,12 +178,46 @@ class ShardSet {
 const FLOAT_DTYPES = ["F32", "F16", "BF16", "F64"];
 
 /**
- * Builds our weights from a Hugging Face checkpoint: shapes and dtypes are checked for every
- * tensor before anything is allocated; Conv1D matrices are transposed and c_attn split.
+ * Tensors a Hugging Face checkpoint may hold that are not weights, ignored by the loader:
+ * GPT-2's causal-mask buffers (`h.N.attn.bias`, `h.N.attn.masked_bias`), older Llama checkpoints'
+ * RoPE frequency buffers (`rotary_emb.inv_freq`, recomputed from rope_theta), and lm_head.weight
+ * when tie_word_embeddings says the head is the embedding (a saved duplicate).
  */
-export function readHf(configJson: unknown, shards: readonly (Uint8Array | SafetensorsFile)[], backend: Backend = jsBackend): { config: Config; weights: Weights } {
+function ignoredHfTensor(config: Config, name: string): boolean {
+  const bare = name.startsWith("transformer.") ? name.slice("transformer.".length) : name;
+  if (config.arch === "gpt2" && /^h\.\d+\.attn\.(bias|masked_bias)$/.test(bare)) return true;
+  if (config.arch === "llama" && /\.rotary_emb\.inv_freq$/.test(name)) return true;
+  return config.tiedEmbeddings && name === "lm_head.weight";
+}
+
+/** The llama biases config.json switches on (attention_bias, mlp_bias): then required. */
+function configBiases(config: Config, json: Json): Map<string, number[]> {
+  const wanted = new Map<string, number[]>();
+  if (config.arch !== "llama") return wanted;
+  const attention = flag(json, "attention_bias", false), mlp = flag(json, "mlp_bias", false);
+  for (const [name, shape] of optionalWeightShapes(config)) {
+    if (/self_attn\.[qkvo]_proj\.bias$/.test(name) ? attention : mlp) wanted.set(name, shape);
+  }
+  return wanted;
+}
+
+/**
+ * Builds our weights from a Hugging Face checkpoint (each shard as bytes, a ByteSource or an open
+ * SafetensorsReader): shapes and dtypes are checked for every tensor before anything is
+ * allocated; then each weight is read from its offset straight into its final home
+ * (options.backend), checked finite. GPT-2's Conv1D matrices are transposed and c_attn split on
+ * the way, a chunk of rows at a time. Every tensor in the shards must be used (UNUSED_WEIGHT),
+ * except the non-weights of ignoredHfTensor.
+ */
+export async function readHf(
+  configJson: unknown, shards: readonly (Uint8Array | ByteSource | SafetensorsReader)[], options: LoadOptions = {},
+): Promise<{ config: Config; weights: Weights }> {
   const config = hfConfig(configJson);
-  const files = new ShardSet(shards.map((s) => (s instanceof SafetensorsFile ? s : SafetensorsFile.parse(s))));
+  const readers: SafetensorsReader[] = [];
+  for (const [i, shard] of shards.entries()) {
+    readers.push(shard instanceof SafetensorsReader ? shard : await SafetensorsReader.open(shard instanceof Uint8Array ? bytesSource(shard, `shard ${i}`) : shard));
+  }
+  const files = new ShardSet(readers);
   // the expected tensor list below is sized by the layer count: bound it by the tensors present first
   if (config.nLayers > files.count) {
     throw new TransformerError(
@@ -173,9 +225,11 @@ export function readHf(configJson: unknown, shards: readonly (Uint8Array | Safet
       `hf config.json: expected "${configKey(config, "nLayers")}" ≤ the ${files.count} tensors in the checkpoint (each layer has several), found ${config.nLayers}`,
     );
   }
+  const weightTypes = options.weightTypes ?? {};
 
-  const plan: { name: string; file: SafetensorsFile; info: SafetensorsTensorInfo; shape: number[]; place: ReturnType<typeof hfPlace> }[] = [];
-  for (const [name, shape] of weightShapes(config)) {
+  const placements: TensorPlacement[] = [];
+  const used = new Set<string>();
+  for (const [name, shape] of [...weightShapes(config), ...configBiases(config, configJson as Json)]) {
     if (name === "lm_head.weight" && config.tiedEmbeddings) continue;
     const place = hfPlace(config, name);
     const found = files.find(place.hf);
@@ -183,35 +237,47 @@ export function readHf(configJson: unknown, shards: readonly (Uint8Array | Safet
     // the stored shape: Conv1D [in, out] with out = 3·dim for c_attn
     const out = place.outputs ? 3 * config.dim : shape[0];
     const expected = shape.length === 1 ? [out] : place.transposed ? [shape[1], out] : [out, shape[1]];
-    const { info } = found;
+    const { file, info } = found;
     if (info.shape.length !== expected.length || info.shape.some((d, i) => d !== expected[i])) {
       throw new TransformerError(
         "WEIGHT_SHAPE_MISMATCH",
         `hf safetensors: expected ${info.name} of shape [${expected.join(", ")}] (from config.json ${shapeKeys(config, name)}), found [${info.shape.join(", ")}]`,
       );
     }
-    if (!FLOAT_DTYPES.includes(info.dtype)) {
+    const plain = !place.transposed && !place.outputs;
+    if (!FLOAT_DTYPES.includes(info.dtype) && !(plain && shape.length === 2 && weightTypes[info.dtype])) {
       throw new TransformerError("UNSUPPORTED_TENSOR_TYPE", `hf safetensors: expected ${info.name} to be one of ${FLOAT_DTYPES.join(", ")}, found ${info.dtype}`);
     }
-    plan.push({ name, ...found, shape, place });
-  }
-
-  const weights = allocateWeights(config, backend);
-  for (const { name, file, info, shape, place } of plan) {
-    const src = file.tensorToFloat32(info.name);
-    const dst = weights.get(name).data;
+    used.add(info.name);
     const [begin, end] = place.outputs ?? [0, shape[0]];
-    if (shape.length === 1) {
-      dst.set(src.subarray(begin, end));
-    } else if (!place.transposed) {
-      dst.set(src.subarray(begin * shape[1], end * shape[1]));
-    } else {
-      // Conv1D: src [in, outTotal]; ours [out, in] = columns begin…end of src, transposed
-      const inDim = shape[1], outTotal = info.shape[1];
-      for (let o = 0; o < end - begin; o++) {
-        for (let i = 0; i < inDim; i++) dst[o * inDim + i] = src[i * outTotal + begin + o];
-      }
+    placements.push({
+      name, shape, from: place.outputs ? `hf ${info.name} outputs ${begin}…${end - 1}` : `hf ${info.name}`,
+      async readF32(dst) {
+        if (plain) await file.readTensorFloat32(info.name, dst);
+        else if (shape.length === 1) await file.readRowsFloat32(info.name, begin, end, dst); // a part of c_attn's bias
+        else await readConv1D(file, info, begin, end, dst);
+      },
+      ...(plain ? { raw: { type: info.dtype, byteLength: info.byteLength, read: async (target: Uint8Array) => { await file.readTensorBytes(info.name, target); } } } : {}),
+    });
+  }
+  checkAllUsed("hf safetensors", files.names(), used, (name) => ignoredHfTensor(config, name));
+  return { config, weights: await fillWeights(config, placements, options) };
+}
+
+/**
+ * A Conv1D matrix src [in, outTotal] as ours [out, in] = its columns begin…end, transposed:
+ * dst[o, i] = src[i, begin + o], reading the source a block of rows at a time (bounded memory).
+ */
+async function readConv1D(file: SafetensorsReader, info: SafetensorsTensorInfo, begin: number, end: number, dst: Float32Array): Promise<void> {
+  const [inDim = 0, outTotal = 0] = info.shape;
+  const rowsPerBlock = Math.max(1, Math.floor(READ_CHUNK_BYTES / 4 / Math.max(1, outTotal)));
+  const block = new Float32Array(Math.min(inDim, rowsPerBlock) * outTotal);
+  for (let i0 = 0; i0 < inDim; i0 += rowsPerBlock) {
+    const rows = Math.min(rowsPerBlock, inDim - i0);
+    const src = await file.readRowsFloat32(info.name, i0, i0 + rows, block.subarray(0, rows * outTotal));
+    for (let r = 0; r < rows; r++) {
+      const from = r * outTotal + begin, i = i0 + r;
+      for (let o = 0; o < end - begin; o++) dst[o * inDim + i] = src[from + o];
     }
   }
-  return { config, weights };
 }

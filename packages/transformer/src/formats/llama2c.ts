@@ -1,8 +1,9 @@
-import { jsBackend, type Backend } from "@zero-llm/tensor";
+import { bytesSource, readFloat32At, type ByteSource } from "@zero-llm/tensor";
 import { halfToInterleaved } from "./rope-permute";
 import { TransformerError } from "../errors";
 import { validateConfig, type Config } from "../infer/config";
-import { allocateWeights, type Weights } from "../infer/weights";
+import { listNames, type Weights } from "../infer/weights";
+import { fillWeights, type LoadOptions, type TensorPlacement } from "./placement";
 
 /**
  * llama2.c checkpoints, legacy (version 0) layout, as written by Karpathy's export.py
@@ -117,36 +118,42 @@ export function llama2cFileBytes(config: Config, sharedClassifier: boolean): num
 }
 
 /**
- * Parses a legacy llama2.c checkpoint. The header is validated against the file size before any
- * weight is allocated; weights are allocated by `backend` and copied in (Hugging Face names).
+ * Reads a legacy llama2.c checkpoint (bytes in memory, or a ByteSource such as a file opened
+ * with openFileSource of @zero-llm/tensor/node). The 28-byte header is validated against the
+ * source's size before any weight is allocated; then every tensor is read from its offset
+ * straight into its array from `options.backend.allocF32` (Hugging Face names), checked finite.
  */
-export function readLlama2c(bytes: Uint8Array, backend: Backend = jsBackend): { config: Config; weights: Weights } {
-  const { config, sharedClassifier } = readLlama2cConfig(bytes);
+export async function readLlama2c(input: Uint8Array | ByteSource, options: LoadOptions = {}): Promise<{ config: Config; weights: Weights }> {
+  const source = input instanceof Uint8Array ? bytesSource(input, "llama2.c checkpoint") : input;
+  const header = new Uint8Array(Math.min(LLAMA2C_HEADER_BYTES, source.size));
+  await source.read(0, header);
+  const { config, sharedClassifier } = readLlama2cConfig(header);
   const expected = llama2cFileBytes(config, sharedClassifier);
-  if (bytes.byteLength !== expected) {
+  if (source.size !== expected) {
     throw new TransformerError(
       "LLAMA2C_SIZE_MISMATCH",
       `llama2.c: header [dim ${config.dim}, hidden ${config.hiddenDim}, layers ${config.nLayers}, heads ${config.nHeads}/${config.nKvHeads}, ` +
-        `vocab ${config.vocabSize}${sharedClassifier ? " shared" : " unshared"}, seq ${config.seqLen}] implies ${expected} bytes, found ${bytes.byteLength}`,
+        `vocab ${config.vocabSize}${sharedClassifier ? " shared" : " unshared"}, seq ${config.seqLen}] implies ${expected} bytes, found ${source.size}`,
     );
   }
-  const weights = allocateWeights(config, backend);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  // a Float32Array view needs 4-byte alignment of the absolute offset; Node's pooled Buffers may not have it
-  const aligned = bytes.byteOffset % 4 === 0;
+  const placements: TensorPlacement[] = [];
   let offset = LLAMA2C_HEADER_BYTES;
   for (const t of fileLayout(config, sharedClassifier)) {
     const size = t.shape.reduce((a, b) => a * b, 1);
     for (const name of namesOf(t, config.nLayers)) {
+      const at = offset;
       if (name !== null) {
-        const dst = weights.get(name).data;
-        if (aligned) dst.set(new Float32Array(bytes.buffer, bytes.byteOffset + offset, size));
-        else for (let i = 0; i < size; i++) dst[i] = view.getFloat32(offset + 4 * i, true);
+        placements.push({
+          name, shape: t.shape, from: `llama2.c ${name} (${4 * size} bytes at offset ${at})`,
+          async readF32(out) {
+            await readFloat32At(source, at, out);
+          },
+        });
       }
       offset += 4 * size;
     }
   }
-  return { config, weights };
+  return { config, weights: await fillWeights(config, placements, options) };
 }
 
 /**
@@ -162,6 +169,8 @@ export function serializeLlama2c(config: Config, weights: Weights): Uint8Array {
   if (c.arch !== "llama") fail(`arch "llama"`, c.arch);
   if (c.ropeTheta !== 10000) fail("ropeTheta 10000 (run.c hard-codes it)", c.ropeTheta);
   if (Math.fround(c.normEps) !== Math.fround(1e-5)) fail("normEps 1e-5 (run.c hard-codes it)", c.normEps);
+  const biases = weights.names().filter((name) => name.endsWith(".bias"));
+  if (biases.length > 0) fail("a model without biases (the format has no place for them)", listNames(biases));
   const bytes = new Uint8Array(llama2cFileBytes(c, c.tiedEmbeddings));
   const view = new DataView(bytes.buffer);
   [c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, c.tiedEmbeddings ? c.vocabSize : -c.vocabSize, c.seqLen]

@@ -1,4 +1,4 @@
-import { writeFileAtomic, writeGgufFile, writeSafetensorsFile } from "@zero-llm/tensor";
+import { makeDirectory as makeTensorDirectory, writeFileAtomic, writeGgufFile, writeSafetensorsFile } from "@zero-llm/tensor/node";
 import { exportTokenizerJson, type BpeTokenizer } from "@zero-llm/tokenizer-bpe";
 import { TransformerError } from "../errors";
 import type { Config } from "../infer/config";
@@ -17,7 +17,7 @@ export interface HfWriteOptions extends HfExportOptions {
 /**
  * Writes the model as one GGUF file (atomically: a temporary file renamed over `path`), creating
  * the parent directory if needed. With `options.tokenizer` a BpeTokenizer, its vocabulary goes
- * into tokenizer.ggml.* (see gguf-tokenizer.ts). Node only.
+ * into tokenizer.ggml.* (@zero-llm/tokenizer-bpe's toGgufMetadata). Node only.
  */
 export async function writeGgufModel(path: string, model: { config: Config; weights: Weights }, options: GgufExportOptions = {}): Promise<void> {
   const input = ggufFromModel(model.config, model.weights, options);
@@ -52,12 +52,14 @@ function tokenizerText(tokenizer: HfWriteOptions["tokenizer"]): string | undefin
   return tokenizer;
 }
 
-/** mkdir -p, with a typed error naming the directory when it cannot be made (a file in the way, no permission). */
+/**
+ * mkdir -p through @zero-llm/tensor's makeDirectory (which, unlike Node 20's recursive mkdir,
+ * cannot loop forever on paths such as /proc/x), its MKDIR_FAILED kept as this package's error.
+ */
 async function makeDirectory(directory: string): Promise<void> {
-  const fs = await import("node:fs/promises");
   try {
-    await fs.mkdir(directory, { recursive: true });
+    await makeTensorDirectory(directory);
   } catch (e) {
-    throw new TransformerError("BAD_CONFIG", `write: expected to create the directory ${directory}, found ${e instanceof Error ? e.message : String(e)}`);
+    throw new TransformerError("BAD_CONFIG", `write: ${e instanceof Error ? e.message : String(e)}`);
   }
 }

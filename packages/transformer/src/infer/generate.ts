@@ -81,6 +81,7 @@ export class Generation implements Iterable<number> {
 
     const t0 = now();
     let logits = model.prefill(history, cache).logits;
+    checkLogits(logits, cache.length - 1);
     const t1 = now();
     stats.promptTokens = history.length;
     stats.promptMs = t1 - t0;
@@ -109,12 +110,31 @@ export class Generation implements Iterable<number> {
         break;
       }
       logits = model.decode(next, cache);
+      checkLogits(logits, cache.length - 1);
       stats.generateMs += now() - ts;
       stats.generateTokensPerSecond = perSecond(stats.generatedTokens, stats.generateMs);
       yield next;
     }
     stats.generateTokensPerSecond = perSecond(stats.generatedTokens, stats.generateMs);
   }
+}
+
+/**
+ * NONFINITE_LOGITS unless every logit is finite: a NaN or an infinity would make any sampler's
+ * choice meaningless (softmax of NaN), so generation stops with an error instead of emitting
+ * tokens. Finite weights can still overflow f32 activations; loaders refuse non-finite weights.
+ */
+export function checkLogits(logits: Float32Array, position: number): void {
+  // x·0 is 0 for finite x and NaN for NaN and ±∞: one multiply-add per logit, no branch
+  let probe = 0;
+  for (let i = 0; i < logits.length; i++) probe += logits[i] * 0;
+  if (probe === 0) return;
+  let i = 0;
+  while (Number.isFinite(logits[i])) i++;
+  throw new TransformerError(
+    "NONFINITE_LOGITS",
+    `generate: expected finite logits at position ${position}, found ${logits[i]} for token id ${i} (the model's activations overflowed, or its weights are not finite)`,
+  );
 }
 
 function perSecond(tokens: number, ms: number): number {

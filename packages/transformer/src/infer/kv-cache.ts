@@ -78,8 +78,15 @@ export const f32KV: KVDType = {
 };
 
 export interface KVCacheOptions {
-  /** Positions the cache can hold. Default config.seqLen. */
+  /** Positions the cache can hold. Default config.seqLen; more is CONTEXT_OVERFLOW unless allowContextOverflow. */
   capacity?: number;
+  /**
+   * Let a llama (RoPE) model run past its trained context: the rotary angles are computed for any
+   * position, so the arithmetic is defined there, but the model never saw such positions and its
+   * outputs degrade. A gpt2 model cannot: it has exactly seqLen learned position embeddings, and
+   * a capacity past them is CONTEXT_OVERFLOW even with this set.
+   */
+  allowContextOverflow?: boolean;
   /** Element type of keys and of values (default f32 for both). */
   kType?: KVDType;
   vType?: KVDType;
@@ -89,7 +96,9 @@ export interface KVCacheOptions {
  * The keys and values of every layer for one sequence. `length` is the number of positions
  * filled; the next token goes to position `length`. Writing past `capacity` throws
  * CONTEXT_OVERFLOW (no silent sliding: dropping the oldest keys would change what the model
- * attends to, and RoPE positions would no longer match).
+ * attends to, and RoPE positions would no longer match). The capacity itself is at most the
+ * model's trained context (seqLen) unless `allowContextOverflow` (RoPE models only), so every
+ * path through the model (decode, prefill, batched decode, generate) has the same limit.
  */
 export class KVCache {
   readonly capacity: number;
@@ -104,11 +113,20 @@ export class KVCache {
     if (!Number.isInteger(capacity) || capacity <= 0) {
       throw new TransformerError("BAD_CACHE", `KV cache capacity: expected a positive integer, found ${capacity}`);
     }
-    if (config.arch === "gpt2" && capacity > config.seqLen) {
-      throw new TransformerError(
-        "BAD_CACHE",
-        `KV cache capacity: expected ≤ ${config.seqLen} (gpt2 has that many learned positions), found ${capacity}`,
-      );
+    if (capacity > config.seqLen) {
+      // one rule for every entry point: past the trained context is an error unless asked for
+      if (config.arch === "gpt2") {
+        throw new TransformerError(
+          "CONTEXT_OVERFLOW",
+          `KV cache capacity: expected ≤ ${config.seqLen}, the model's context (gpt2 has that many learned position embeddings, none past them), found ${capacity}`,
+        );
+      }
+      if (options.allowContextOverflow !== true) {
+        throw new TransformerError(
+          "CONTEXT_OVERFLOW",
+          `KV cache capacity: expected ≤ ${config.seqLen}, the model's trained context, found ${capacity} (pass allowContextOverflow: true to run a RoPE model past it; outputs there are not trained)`,
+        );
+      }
     }
     this.capacity = capacity;
     this.rowLen = kvDimOf(config);

@@ -1,23 +1,28 @@
+import { F32Linear, type Backend, type LinearWeight } from "@zero-llm/tensor";
 import type { Config } from "./config";
 import type { Weights } from "./weights";
 
-/** One transformer block's weights, looked up once so the forward pass does no map lookups. */
+/**
+ * One transformer block's weights, looked up once so the forward pass does no map lookups.
+ * Every matrix is a LinearWeight (f32 or any other storage): the block only calls `project`.
+ */
 export interface LayerWeights {
   readonly attnNorm: Float32Array;
   readonly attnNormBias: Float32Array | null;
-  readonly wq: Float32Array; // [dim, dim]
-  readonly wk: Float32Array; // [kvDim, dim]
-  readonly wv: Float32Array; // [kvDim, dim]
-  readonly wo: Float32Array; // [dim, dim]
+  readonly wq: LinearWeight; // [dim, dim]
+  readonly wk: LinearWeight; // [kvDim, dim]
+  readonly wv: LinearWeight; // [kvDim, dim]
+  readonly wo: LinearWeight; // [dim, dim]
   readonly bq: Float32Array | null;
   readonly bk: Float32Array | null;
   readonly bv: Float32Array | null;
   readonly bo: Float32Array | null;
   readonly ffnNorm: Float32Array;
   readonly ffnNormBias: Float32Array | null;
-  readonly wGate: Float32Array | null; // [hiddenDim, dim], llama only
-  readonly wUp: Float32Array; // [hiddenDim, dim]
-  readonly wDown: Float32Array; // [dim, hiddenDim]
+  readonly wGate: LinearWeight | null; // [hiddenDim, dim], llama only
+  readonly wUp: LinearWeight; // [hiddenDim, dim]
+  readonly wDown: LinearWeight; // [dim, hiddenDim]
+  readonly bGate: Float32Array | null;
   readonly bUp: Float32Array | null;
   readonly bDown: Float32Array | null;
 }
@@ -28,41 +33,53 @@ export interface ModelWeights {
   readonly layers: readonly LayerWeights[];
   readonly finalNorm: Float32Array;
   readonly finalNormBias: Float32Array | null;
-  readonly lmHead: Float32Array; // [vocab, dim]
+  readonly lmHead: LinearWeight; // [vocab, dim]; tied: an F32Linear over the embedding table
 }
 
-export function resolveWeights(c: Config, w: Weights): ModelWeights {
-  const gpt2 = c.arch === "gpt2";
+/**
+ * The weights as the forward pass reads them. An f32 matrix becomes an F32Linear over its array
+ * (no copy, projected by `backend`); a matrix stored another way is its LinearWeight. Biases are
+ * whatever the weights have (gpt2: all of them; llama: none, or the optional ones of
+ * optionalWeightShapes), each added when it exists.
+ */
+export function resolveWeights(c: Config, w: Weights, backend: Backend): ModelWeights {
   const get = (name: string): Float32Array => w.get(name).data;
-  const bias = (name: string): Float32Array | null => (gpt2 ? get(name) : null);
+  const optional = (name: string): Float32Array | null => (w.has(name) ? get(name) : null);
+  const linear = (name: string): LinearWeight => {
+    const stored = w.linear(name);
+    if (stored) return stored;
+    const [out, inFeatures] = w.shapeOf(name);
+    return new F32Linear(get(name), out ?? 0, inFeatures ?? 0, backend);
+  };
   const layers = Array.from({ length: c.nLayers }, (_, l): LayerWeights => {
     const p = `model.layers.${l}.`;
     return {
       attnNorm: get(`${p}input_layernorm.weight`),
-      attnNormBias: bias(`${p}input_layernorm.bias`),
-      wq: get(`${p}self_attn.q_proj.weight`),
-      wk: get(`${p}self_attn.k_proj.weight`),
-      wv: get(`${p}self_attn.v_proj.weight`),
-      wo: get(`${p}self_attn.o_proj.weight`),
-      bq: bias(`${p}self_attn.q_proj.bias`),
-      bk: bias(`${p}self_attn.k_proj.bias`),
-      bv: bias(`${p}self_attn.v_proj.bias`),
-      bo: bias(`${p}self_attn.o_proj.bias`),
+      attnNormBias: optional(`${p}input_layernorm.bias`),
+      wq: linear(`${p}self_attn.q_proj.weight`),
+      wk: linear(`${p}self_attn.k_proj.weight`),
+      wv: linear(`${p}self_attn.v_proj.weight`),
+      wo: linear(`${p}self_attn.o_proj.weight`),
+      bq: optional(`${p}self_attn.q_proj.bias`),
+      bk: optional(`${p}self_attn.k_proj.bias`),
+      bv: optional(`${p}self_attn.v_proj.bias`),
+      bo: optional(`${p}self_attn.o_proj.bias`),
       ffnNorm: get(`${p}post_attention_layernorm.weight`),
-      ffnNormBias: bias(`${p}post_attention_layernorm.bias`),
-      wGate: gpt2 ? null : get(`${p}mlp.gate_proj.weight`),
-      wUp: get(`${p}mlp.up_proj.weight`),
-      wDown: get(`${p}mlp.down_proj.weight`),
-      bUp: bias(`${p}mlp.up_proj.bias`),
-      bDown: bias(`${p}mlp.down_proj.bias`),
+      ffnNormBias: optional(`${p}post_attention_layernorm.bias`),
+      wGate: c.arch === "gpt2" ? null : linear(`${p}mlp.gate_proj.weight`),
+      wUp: linear(`${p}mlp.up_proj.weight`),
+      wDown: linear(`${p}mlp.down_proj.weight`),
+      bGate: optional(`${p}mlp.gate_proj.bias`),
+      bUp: optional(`${p}mlp.up_proj.bias`),
+      bDown: optional(`${p}mlp.down_proj.bias`),
     };
   });
   return {
     embed: get("model.embed_tokens.weight"),
-    positions: gpt2 ? get("model.embed_positions.weight") : null,
+    positions: c.arch === "gpt2" ? get("model.embed_positions.weight") : null,
     layers,
     finalNorm: get("model.norm.weight"),
-    finalNormBias: bias("model.norm.bias"),
-    lmHead: get("lm_head.weight"),
+    finalNormBias: optional("model.norm.bias"),
+    lmHead: linear("lm_head.weight"),
   };
 }

@@ -21,6 +21,12 @@ export interface PrefillOptions {
   allLogits?: Float32Array;
   /** Capture every layer's attention weights for the prompt (see AttentionMaps). */
   captureAttention?: boolean;
+  /**
+   * If given ([tokens.length, dim]), receives the final hidden state at every prompt position:
+   * the residual stream after the last block and the final norm, the vector lm_head reads
+   * (what llama.cpp pools for embeddings).
+   */
+  hiddenStates?: Float32Array;
 }
 
 /**
@@ -70,7 +76,7 @@ export class Model {
     this.rt = {
       config,
       backend: this.backend,
-      w: resolveWeights(config, weights),
+      w: resolveWeights(config, weights, this.backend),
       state: new RunState(config, this.backend, this.maxBatchRows),
       ...boundKernels(config, this.backend),
     };
@@ -101,12 +107,15 @@ export class Model {
     checkTokens(c, tokens);
     this.checkCache(cache);
     cache.reserve(n);
-    const { allLogits } = options;
+    const { allLogits, hiddenStates } = options;
     if (allLogits && allLogits.length < n * c.vocabSize) {
       throw new TransformerError(
         "BAD_CONFIG",
         `allLogits: expected at least ${n * c.vocabSize} floats, found ${allLogits.length}`,
       );
+    }
+    if (hiddenStates && hiddenStates.length < n * c.dim) {
+      throw new TransformerError("BAD_CONFIG", `hiddenStates: expected at least ${n * c.dim} floats, found ${hiddenStates.length}`);
     }
     const firstPosition = cache.length;
     const maps: AttentionMaps | undefined = options.captureAttention
@@ -131,7 +140,13 @@ export class Model {
             }
           }
         : undefined;
-      forwardRows(this.rt, "prefill", tokens, start, rows, [cache], sink);
+      forwardRows(this.rt, tokens, start, rows, cache, sink);
+      if (hiddenStates) {
+        // the final norm of rows [0, rows): [rows, dim], at prompt positions start…
+        const s = this.rt.state.rows(rows);
+        this.rt.norm(s.xb, s.x, this.rt.w.finalNorm, this.rt.w.finalNormBias, rows);
+        hiddenStates.set(s.xb.subarray(0, rows * c.dim), start * c.dim);
+      }
       if (allLogits) {
         const chunk = logitsForRows(this.rt, rows);
         allLogits.set(chunk, start * c.vocabSize);
@@ -164,7 +179,7 @@ export class Model {
         }
       }
     }
-    forwardRows(this.rt, "batch", tokens, 0, n, caches);
+    forwardRows(this.rt, tokens, 0, n, caches);
     return logitsForRows(this.rt, n);
   }
 

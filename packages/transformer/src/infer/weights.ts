@@ -1,4 +1,4 @@
-import type { Backend } from "@zero-llm/tensor";
+import { F32Linear, type Backend, type LinearWeight } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
 import { kvDimOf, type Config } from "./config";
 
@@ -47,9 +47,32 @@ export function weightShapes(c: Config): Map<string, number[]> {
   return shapes;
 }
 
-/** A name → tensor map. Tied embeddings are one Float32Array under two names. */
+/**
+ * Tensors a model may have and then uses (documented optional tensors): llama's biases, on the
+ * attention projections (q, k, v, o: Hugging Face `attention_bias`, Qwen2's q/k/v) and on the MLP
+ * (gate, up, down: `mlp_bias`), as llama.cpp's llama architecture loads them when present. A
+ * gpt2 model has every bias, always (they are in weightShapes).
+ */
+export function optionalWeightShapes(c: Config): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  if (c.arch !== "llama") return shapes;
+  const kvDim = kvDimOf(c);
+  for (let l = 0; l < c.nLayers; l++) {
+    const p = `model.layers.${l}.`;
+    for (const [proj, out] of [["q", c.dim], ["k", kvDim], ["v", kvDim], ["o", c.dim]] as const) shapes.set(`${p}self_attn.${proj}_proj.bias`, [out]);
+    for (const [proj, out] of [["gate", c.hiddenDim], ["up", c.hiddenDim], ["down", c.dim]] as const) shapes.set(`${p}mlp.${proj}_proj.bias`, [out]);
+  }
+  return shapes;
+}
+
+/**
+ * A name → tensor map, Hugging Face names. Entries are f32 arrays with a shape, or, for a linear
+ * layer's matrix stored another way (f16, quantized blocks: see LinearWeightType), a LinearWeight.
+ * Tied embeddings are one Float32Array under two names.
+ */
 export class Weights {
   private readonly tensors = new Map<string, WeightTensor>();
+  private readonly linears = new Map<string, LinearWeight>();
 
   set(name: string, shape: readonly number[], data: Float32Array): void {
     const size = shape.reduce((a, b) => a * b, 1);
@@ -59,21 +82,59 @@ export class Weights {
         `${name}: expected ${size} floats for shape [${shape.join(", ")}], found ${data.length}`,
       );
     }
+    this.linears.delete(name);
     this.tensors.set(name, { shape: [...shape], data });
   }
 
+  /** A matrix [outFeatures, inFeatures] in any storage; an F32Linear is kept as its f32 array. */
+  setLinear(name: string, weight: LinearWeight): void {
+    if (weight instanceof F32Linear) {
+      this.set(name, [weight.outFeatures, weight.inFeatures], weight.data);
+      return;
+    }
+    this.tensors.delete(name);
+    this.linears.set(name, weight);
+  }
+
+  /** The f32 tensor `name`: MISSING_WEIGHT when absent, UNSUPPORTED_TENSOR_TYPE when it is stored as another type. */
   get(name: string): WeightTensor {
     const t = this.tensors.get(name);
-    if (!t) throw new TransformerError("MISSING_WEIGHT", `weights: expected a tensor named ${name}, found none`);
-    return t;
+    if (t) return t;
+    const linear = this.linears.get(name);
+    if (linear) {
+      throw new TransformerError(
+        "UNSUPPORTED_TENSOR_TYPE",
+        `weights: expected ${name} as f32 values, found it stored as ${linear.type} (a LinearWeight: it can only be projected through)`,
+      );
+    }
+    throw new TransformerError("MISSING_WEIGHT", `weights: expected a tensor named ${name}, found none`);
+  }
+
+  /** The LinearWeight stored under `name` when it is not f32, else undefined. */
+  linear(name: string): LinearWeight | undefined {
+    return this.linears.get(name);
   }
 
   has(name: string): boolean {
-    return this.tensors.has(name);
+    return this.tensors.has(name) || this.linears.has(name);
+  }
+
+  /** Row-major shape of `name` ([outFeatures, inFeatures] for a LinearWeight). */
+  shapeOf(name: string): readonly number[] {
+    const linear = this.linears.get(name);
+    return linear ? [linear.outFeatures, linear.inFeatures] : this.get(name).shape;
+  }
+
+  /** Storage type of `name`: "f32", or the LinearWeight's type. */
+  typeOf(name: string): string {
+    const linear = this.linears.get(name);
+    if (linear) return linear.type;
+    this.get(name); // MISSING_WEIGHT when absent
+    return "f32";
   }
 
   names(): string[] {
-    return [...this.tensors.keys()];
+    return [...this.tensors.keys(), ...this.linears.keys()];
   }
 
   /** Bytes held, counting an array shared by two names (tied embeddings) once. */
@@ -84,12 +145,20 @@ export class Weights {
       if (!seen.has(data)) total += data.byteLength;
       seen.add(data);
     }
+    for (const w of this.linears.values()) total += w.byteLength;
     return total;
   }
 
   /** Parameter count, shared arrays once. */
   parameterCount(): number {
-    return this.bytes() / 4;
+    const seen = new Set<Float32Array>();
+    let total = 0;
+    for (const { data } of this.tensors.values()) {
+      if (!seen.has(data)) total += data.length;
+      seen.add(data);
+    }
+    for (const w of this.linears.values()) total += w.outFeatures * w.inFeatures;
+    return total;
   }
 }
 
@@ -107,10 +176,24 @@ export function allocateWeights(c: Config, backend: Backend): Weights {
   return w;
 }
 
-/** Throws MISSING_WEIGHT / WEIGHT_SHAPE_MISMATCH unless every expected tensor is present with its shape. */
+/**
+ * Throws MISSING_WEIGHT / WEIGHT_SHAPE_MISMATCH unless every expected tensor is present with its
+ * shape (and every optional one that is present has its shape), and UNUSED_WEIGHT naming the
+ * tensors the model would not use (a layer past nLayers, a bias gpt2 has no place for…).
+ */
 export function checkWeights(c: Config, w: Weights): void {
-  for (const [name, shape] of weightShapes(c)) {
-    const found = w.get(name).shape;
+  const required = weightShapes(c);
+  const optional = optionalWeightShapes(c);
+  const unused = w.names().filter((name) => !required.has(name) && !optional.has(name));
+  if (unused.length > 0) {
+    throw new TransformerError(
+      "UNUSED_WEIGHT",
+      `weights: expected only the tensors of a ${c.nLayers}-layer ${c.arch} model, found ${unused.length} more: ${listNames(unused)}`,
+    );
+  }
+  for (const [name, shape] of [...required, ...[...optional].filter(([name]) => w.has(name))]) {
+    if (!w.has(name)) throw new TransformerError("MISSING_WEIGHT", `weights: expected a tensor named ${name}, found none`);
+    const found = w.shapeOf(name);
     if (found.length !== shape.length || found.some((d, i) => d !== shape[i])) {
       throw new TransformerError(
         "WEIGHT_SHAPE_MISMATCH",
@@ -118,4 +201,9 @@ export function checkWeights(c: Config, w: Weights): void {
       );
     }
   }
+}
+
+/** Names for a message: all of them up to 8, else the first 8 and how many more. */
+export function listNames(names: readonly string[]): string {
+  return names.length <= 8 ? names.join(", ") : `${names.slice(0, 8).join(", ")} and ${names.length - 8} more`;
 }

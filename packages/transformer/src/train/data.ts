@@ -1,4 +1,4 @@
-import { Generator } from "@zero-llm/tensor";
+import { Rng } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
 
 /**
@@ -60,7 +60,7 @@ export class TokenDataset {
   }
 
   /** `batch` training windows at offsets drawn from `g`. */
-  sample(batch: number, g: Generator): Batch {
+  sample(batch: number, g: Rng): Batch {
     const starts = new Array<number>(batch);
     const span = this.train.length - this.seqLen; // starts in [0, span)
     for (let b = 0; b < batch; b++) starts[b] = g.int(span);
@@ -69,7 +69,7 @@ export class TokenDataset {
 
   /** The training batch of optimizer step `step`, micro-batch `micro` (see the file comment). */
   trainBatch(seed: number, step: number, micro: number, batch: number): Batch {
-    return this.sample(batch, new Generator(stepSeed(seed, step, micro)));
+    return this.sample(batch, new Rng(stepSeed(seed, step, micro)));
   }
 
   /**

@@ -17,14 +17,15 @@ export interface PerplexityResult {
  * Perplexity of held-out tokens: exp of the mean cross-entropy of each token given the ones
  * before it, over non-overlapping windows of `seqLen` (default the model's): each token but the
  * first is predicted exactly once, with the context since its window began. A seqLen above the
- * model's context is BAD_CONFIG (never silently reduced).
+ * model's context is CONTEXT_OVERFLOW (never silently reduced).
  */
 export function perplexity(model: TransformerLM | Model, tokens: ArrayLike<number>, options: { seqLen?: number; batchSize?: number } = {}): PerplexityResult {
   const { config } = model;
   const seqLen = options.seqLen ?? config.seqLen;
   // A longer window would score positions the model has no embedding (gpt2) or no training (RoPE) for.
   if (!Number.isInteger(seqLen) || seqLen < 1 || seqLen > config.seqLen) {
-    throw new TransformerError("BAD_CONFIG", `perplexity: expected seqLen an integer in [1, ${config.seqLen}] (the model's context), found ${seqLen}`);
+    const code = Number.isInteger(seqLen) && seqLen > config.seqLen ? "CONTEXT_OVERFLOW" : "BAD_CONFIG";
+    throw new TransformerError(code, `perplexity: expected seqLen an integer in [1, ${config.seqLen}] (the model's context), found ${seqLen}`);
   }
   const ids = Int32Array.from(tokens);
   if (ids.length < 2) throw new TransformerError("DATA_TOO_SHORT", `perplexity: expected at least 2 tokens, found ${ids.length}`);

@@ -7,8 +7,4 @@ export {
   CHECKPOINT_FILE, CHECKPOINT_FORMAT, serializeCheckpoint, parseCheckpoint, modelFromCheckpoint, restoreTrainer, fingerprintTokens,
   type CheckpointState, type DataFingerprint,
 } from "./checkpoint";
-export {
-  trainRun, lossCsv, exportForInference, readCheckpointFile, removeStaleTempFiles, RUN_FILES,
-  type TrainEvent, type TrainRunOptions, type TrainRunResult,
-} from "./run";
 export { perplexity, trainableFrom, type PerplexityResult } from "./eval";

@@ -1,8 +1,8 @@
 import { F, nn, type Var } from "@zero-llm/autograd";
-import { Generator } from "@zero-llm/tensor";
+import { Rng } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
 import { validateConfig, type Config } from "../infer/config";
-import { Weights, weightShapes } from "../infer/weights";
+import { Weights, listNames, weightShapes } from "../infer/weights";
 
 /**
  * The trainable decoder-only transformer: one module tree for both families, built from
@@ -32,7 +32,7 @@ class SelfAttention extends nn.Module {
   readonly v_proj: nn.Linear;
   readonly o_proj: nn.Linear;
 
-  constructor(private readonly c: Config, g: Generator, residualStd: number) {
+  constructor(private readonly c: Config, g: Rng, residualStd: number) {
     super();
     const headDim = c.dim / c.nHeads;
     const bias = c.arch === "gpt2";
@@ -66,7 +66,7 @@ class Mlp extends nn.Module {
   readonly up_proj: nn.Linear;
   readonly down_proj: nn.Linear;
 
-  constructor(c: Config, g: Generator, residualStd: number) {
+  constructor(c: Config, g: Rng, residualStd: number) {
     super();
     const bias = c.arch === "gpt2";
     this.gate_proj = c.arch === "llama" ? this.child("gate_proj", new nn.Linear(c.dim, c.hiddenDim, { bias: false, std: 0.02, generator: g })) : null;
@@ -90,7 +90,7 @@ class Block extends nn.Module {
   readonly post_attention_layernorm: nn.LayerNorm | nn.RMSNorm;
   readonly mlp: Mlp;
 
-  constructor(c: Config, g: Generator, residualStd: number) {
+  constructor(c: Config, g: Rng, residualStd: number) {
     super();
     this.input_layernorm = this.child("input_layernorm", norm(c));
     this.self_attn = this.child("self_attn", new SelfAttention(c, g, residualStd));
@@ -111,7 +111,7 @@ class Decoder extends nn.Module {
   readonly layers: nn.ModuleList<Block>;
   readonly norm: nn.LayerNorm | nn.RMSNorm;
 
-  constructor(c: Config, g: Generator) {
+  constructor(c: Config, g: Rng) {
     super();
     this.embed_tokens = this.child("embed_tokens", new nn.Embedding(c.vocabSize, c.dim, { std: 0.02, generator: g }));
     this.embed_positions = c.arch === "gpt2" ? this.child("embed_positions", new nn.Embedding(c.seqLen, c.dim, { std: 0.02, generator: g })) : null;
@@ -133,7 +133,7 @@ export class TransformerLM extends nn.Module {
   constructor(config: Config, options: TransformerLMOptions = {}) {
     super();
     this.config = validateConfig(config);
-    const g = new Generator(options.seed ?? 1337);
+    const g = new Rng(options.seed ?? 1337);
     this.model = this.child("model", new Decoder(config, g));
     this.lm_head = config.tiedEmbeddings ? null : this.child("lm_head", new nn.Linear(config.dim, config.vocabSize, { bias: false, std: 0.02, generator: g }));
     this.dropout = options.dropout ?? 0;
@@ -143,10 +143,10 @@ export class TransformerLM extends nn.Module {
    * Logits [batch, seq, vocab] for ids (row-major [batch, seq], seq ≤ config.seqLen).
    * `dropoutGenerator` draws the dropout masks (needed only when dropout > 0 in train mode).
    */
-  forward(ids: Int32Array, batch: number, seq: number, dropoutGenerator?: Generator): Var {
+  forward(ids: Int32Array, batch: number, seq: number, dropoutGenerator?: Rng): Var {
     const { model } = this;
     const p = this.training ? this.dropout : 0;
-    const gen = dropoutGenerator ?? new Generator(0);
+    const gen = dropoutGenerator ?? new Rng(0);
     const drop = (v: Var): Var => (p > 0 ? F.dropout(v, p, gen, true) : v);
     let x = model.embed_tokens.forward(ids, [batch, seq]); // [B, T, dim]
     if (model.embed_positions !== null) {
@@ -160,7 +160,7 @@ export class TransformerLM extends nn.Module {
   }
 
   /** Mean next-token cross-entropy of `targets` (row-major [batch, seq]; −100 skips a position). */
-  loss(ids: Int32Array, targets: Int32Array, batch: number, seq: number, dropoutGenerator?: Generator): Var {
+  loss(ids: Int32Array, targets: Int32Array, batch: number, seq: number, dropoutGenerator?: Rng): Var {
     return F.crossEntropy(this.forward(ids, batch, seq, dropoutGenerator), targets);
   }
 
@@ -179,8 +179,20 @@ export class TransformerLM extends nn.Module {
     return w;
   }
 
-  /** Copies inference weights in (any checkpoint the engine loads: HF, GGUF, llama2.c). */
+  /**
+   * Copies inference weights in (any checkpoint the engine loads: HF, GGUF, llama2.c). Weights
+   * this model has no parameter for (a llama's optional biases) are refused, never dropped: the
+   * copy would be another model.
+   */
   loadWeights(weights: Weights): void {
-    for (const [name, p] of this.namedParameters()) p.data.set(weights.get(name).data);
+    const params = new Map(this.namedParameters());
+    const extra = weights.names().filter((name) => !params.has(name) && !(name === "lm_head.weight" && this.lm_head === null));
+    if (extra.length > 0) {
+      throw new TransformerError(
+        "UNSUPPORTED_ARCHITECTURE",
+        `TransformerLM: expected only weights it has parameters for, found ${extra.length} more: ${listNames(extra)} (llama biases are not trainable here)`,
+      );
+    }
+    for (const [name, p] of params) p.data.set(weights.get(name).data);
   }
 }

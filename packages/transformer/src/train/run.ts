@@ -1,4 +1,5 @@
-import { f32ArrayToF16, serializeSafetensors, writeFileAtomic, type SafetensorsTensorInput } from "@zero-llm/tensor";
+import { f32ArrayToF16, serializeSafetensors, type SafetensorsTensorInput } from "@zero-llm/tensor";
+import { makeDirectory, removeAbandonedTempFiles, writeFileAtomic } from "@zero-llm/tensor/node";
 import { TransformerError } from "../errors";
 import { hfFromModel } from "../formats/hf-write";
 import type { Config } from "../infer/config";
@@ -74,7 +75,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
   const fs = await import("node:fs/promises");
   const path = await import("node:path");
   const { outDir, onEvent } = options;
-  await fs.mkdir(outDir, { recursive: true });
+  await makeDirectory(outDir);
   const checkpointPath = path.join(outDir, CHECKPOINT_FILE);
 
   await removeStaleTempFiles(outDir);
@@ -208,37 +209,10 @@ function definedOnly<T extends object>(partial: T): Partial<T> {
 export const RUN_FILES: readonly string[] = [CHECKPOINT_FILE, "model.safetensors", "config.json", "loss.csv", "tokenizer.bpe.json", "tokenizer.json"];
 
 /**
- * writeFileAtomic's temporary name: `<file>.<pid>.<base-36 time>.<counter>.tmp` (see
- * @zero-llm/tensor io/node.ts). A kill between the write and the rename leaves one behind.
- */
-const TEMP_NAME = /^(.+)\.(\d+)\.[0-9a-z]+\.\d+\.tmp$/;
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists but belongs to someone else
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/**
- * Deletes the temporary files an interrupted writer left in a run directory: only names of
- * writeFileAtomic's pattern for one of RUN_FILES, and only when the process in the name is no
- * longer running (a live writer's file is left alone). Returns the names removed; a missing
- * directory has none.
+ * Deletes the temporary files an interrupted writer left in a run directory: writeFileAtomic's
+ * names for one of RUN_FILES whose process is gone (see removeAbandonedTempFiles in
+ * @zero-llm/tensor). Returns the names removed; a missing directory has none.
  */
 export async function removeStaleTempFiles(dir: string): Promise<string[]> {
-  const fs = await import("node:fs/promises");
-  const path = await import("node:path");
-  const names = await fs.readdir(dir).catch(() => [] as string[]);
-  const removed: string[] = [];
-  for (const name of names) {
-    const match = TEMP_NAME.exec(name);
-    if (match === null || !RUN_FILES.includes(match[1]) || processAlive(Number(match[2]))) continue;
-    await fs.rm(path.join(dir, name), { force: true });
-    removed.push(name);
-  }
-  return removed;
+  return removeAbandonedTempFiles(dir, RUN_FILES);
 }

@@ -1,5 +1,5 @@
 import { noGrad, optim, scratchScope, type Var } from "@zero-llm/autograd";
-import { Generator, Tensor } from "@zero-llm/tensor";
+import { Rng, Tensor } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
 import { stepSeed, type Batch, type TokenDataset } from "./data";
 import type { TransformerLM } from "./model";
@@ -95,7 +95,7 @@ export class Trainer {
     let lossSum = 0;
     for (let micro = 0; micro < s.gradAccum; micro++) {
       const batch = this.data.trainBatch(s.seed, this.step, micro, s.batchSize);
-      const dropoutGen = new Generator(stepSeed(s.seed, this.step, micro + DROPOUT_STREAM));
+      const dropoutGen = new Rng(stepSeed(s.seed, this.step, micro + DROPOUT_STREAM));
       // activations and interior gradients live only for this micro-batch
       scratchScope(() => {
         const loss = model.loss(batch.inputs, batch.targets, batch.batch, batch.seqLen, dropoutGen);

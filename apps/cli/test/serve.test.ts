@@ -1,0 +1,85 @@
+import { spawn } from "node:child_process";
+import { EventEmitter } from "node:events";
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { makeServeCommand } from "../src/commands/serve";
+import { runCli } from "./helpers";
+
+const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+
+describe("zllm serve", () => {
+  it("prints its URL, serves the embedded model, and drains on SIGTERM with exit 0", async () => {
+    const signals = new EventEmitter();
+    let stdout = "";
+    const { Writable } = await import("node:stream");
+    const { main } = await import("../src/main");
+    const out = new Writable({ write: (c: Buffer, _e, cb) => ((stdout += c.toString()), cb()) });
+    let stderr = "";
+    const err = new Writable({ write: (c: Buffer, _e, cb) => ((stderr += c.toString()), cb()) });
+    const running = main(["serve", "--threads", "1", "--port", "0", "--parallel", "4"], { stdout: out, stderr: err }, [makeServeCommand(signals)]);
+    const start = Date.now();
+    while (!/listening on (http:\/\/\S+)/.test(stdout)) {
+      if (Date.now() - start > 30_000) throw new Error(`no URL printed: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1] ?? "";
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string; context_length: number; meta: { parallel: number } }[] };
+    expect(models.data.map((m) => m.id)).toEqual(["default"]);
+    expect(models.data[0].meta.parallel).toBe(4);
+    const r = await fetch(`${url}/v1/completions`, { method: "POST", body: JSON.stringify({ prompt: "The jury", max_tokens: 4 }) });
+    expect(r.status).toBe(200);
+    expect(stderr).toMatch(/model default \(.*models\/default\): llama, context \d+ tokens per sequence, 4 in parallel/);
+    signals.emit("SIGTERM");
+    expect(await running).toBe(0);
+    expect(stderr).toMatch(/shutting down.*\n.*stopped\n$/);
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+  });
+
+  it("refuses bad flags with exit 2 before loading anything", async () => {
+    const dup = await runCli(["serve", "--model", "a=x.gguf", "--model", "a=y.gguf"], [makeServeCommand(new EventEmitter())]);
+    expect(dup.code).toBe(2);
+    expect(dup.stderr).toMatch(/expected distinct model names, found "a" twice/);
+    const empty = await runCli(["serve", "--model", "a="], [makeServeCommand(new EventEmitter())]);
+    expect(empty.code).toBe(2);
+    const bigCtx = await runCli(["serve", "--threads", "1", "--ctx", "100000"], [makeServeCommand(new EventEmitter())]);
+    expect(bigCtx.code).toBe(2);
+    expect(bigCtx.stderr).toMatch(/--ctx: expected at most \d+ tokens \(the context of model default\), found 100000/);
+    const port = await runCli(["serve", "--port", "70000"], [makeServeCommand(new EventEmitter())]);
+    expect(port.code).toBe(2);
+  });
+
+  it("a port in use is a runtime failure naming it (exit 1)", async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const r = await runCli(["serve", "--threads", "1", "--port", String(port)], [makeServeCommand(new EventEmitter())]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`expected to listen on 127\\.0\\.0\\.1:${port}, found the port in use \\(CLI_LISTEN_FAILED\\)`));
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it.skipIf(!existsSync(cli))("the built CLI stops on SIGTERM within the grace period (a real process and signal)", async () => {
+    const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--threads", "1", "--grace", "1"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    const start = Date.now();
+    while (!/listening on (http:\/\/\S+)/.test(stdout)) {
+      if (Date.now() - start > 30_000) throw new Error("no URL printed");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1] ?? "";
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    const sent = Date.now();
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(Date.now() - sent).toBeLessThan(5000);
+  });
+});
+

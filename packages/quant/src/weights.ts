@@ -1,0 +1,114 @@
+import type { Backend, LinearWeight, LinearWeightType, QuantType } from "@zero-llm/tensor";
+import { QuantError } from "./errors";
+import { weightFormat } from "./formats/index";
+import { dequantizeMatrix, quantizedRowBytes, quantizeMatrix } from "./matrix";
+
+/**
+ * A linear layer's weight W [outFeatures, inFeatures] kept as it is stored in a GGUF file: f16
+ * values or ggml blocks (q8_0, q4_0, q4_1, q4_k), one output row after the other, in memory from
+ * `backend.allocBytes` (the wasm heap for the wasm backend). `project` is the backend's
+ * `matmulQuant`: no f32 copy of the weight exists at any time.
+ */
+export class QuantizedLinear implements LinearWeight {
+  constructor(
+    /** The stored bytes, used in place (taken over, not copied). */
+    readonly bytes: Uint8Array,
+    readonly type: QuantType,
+    readonly outFeatures: number,
+    readonly inFeatures: number,
+    private readonly backend: Backend,
+  ) {
+    if (!Number.isInteger(outFeatures) || outFeatures < 0) {
+      throw new QuantError("INVALID_ARGUMENT", `QuantizedLinear: expected a non-negative integer outFeatures, found ${outFeatures}`);
+    }
+    const expected = outFeatures * quantizedRowBytes(type, inFeatures);
+    if (bytes.length !== expected) {
+      throw new QuantError("BAD_LENGTH", `QuantizedLinear: expected ${expected} bytes of ${type} for [${outFeatures}, ${inFeatures}], found ${bytes.length}`);
+    }
+  }
+
+  /** Quantizes a row-major f32 matrix [outFeatures, inFeatures] into backend memory. */
+  static quantize(values: Float32Array, outFeatures: number, inFeatures: number, type: QuantType, backend: Backend): QuantizedLinear {
+    const bytes = backend.allocBytes(outFeatures * quantizedRowBytes(type, inFeatures));
+    quantizeMatrix(values, outFeatures, inFeatures, type, bytes);
+    return new QuantizedLinear(bytes, type, outFeatures, inFeatures, backend);
+  }
+
+  get byteLength(): number {
+    return this.bytes.byteLength;
+  }
+
+  project(y: Float32Array, x: Float32Array, rows: number): void {
+    this.backend.matmulQuant(y, x, this.bytes, this.type, rows, this.inFeatures, this.outFeatures);
+  }
+
+  /** The values the blocks decode to, as a new row-major f32 matrix (or into `out`). */
+  dequantize(out?: Float32Array): Float32Array {
+    return dequantizeMatrix(this.bytes, this.outFeatures, this.inFeatures, this.type, out);
+  }
+}
+
+/** Offsets of the f16 scale fields in a block of `type` (every value for f16). */
+function scaleOffsets(type: QuantType): readonly number[] {
+  return type === "q4_1" || type === "q4_k" ? [0, 2] : [0];
+}
+
+/**
+ * Where the stored bytes hold a NaN or infinite scale (or f16 value): a file that would make every
+ * product of that row NaN. Returns the first (row, block) or null.
+ */
+export function findNonFiniteScale(bytes: Uint8Array, type: QuantType): { block: number } | null {
+  const { blockBytes } = weightFormat(type);
+  const offsets = scaleOffsets(type);
+  for (let b = 0, at = 0; at < bytes.length; b++, at += blockBytes) {
+    for (const o of offsets) if ((bytes[at + o + 1] & 0x7c) === 0x7c) return { block: b };
+  }
+  return null;
+}
+
+/**
+ * The LinearWeightType of `type`, the plug-in point a model loader uses to keep a tensor as it is
+ * stored: it allocates byteLength(out, in) bytes with backend.allocBytes, reads the tensor's
+ * bytes into them and calls fromBytes.
+ */
+function linearWeightType(type: QuantType): LinearWeightType {
+  return {
+    name: type,
+    byteLength: (outFeatures, inFeatures) => outFeatures * quantizedRowBytes(type, inFeatures),
+    fromBytes(bytes, outFeatures, inFeatures, backend) {
+      const bad = findNonFiniteScale(bytes, type);
+      if (bad !== null) {
+        const { blockSize } = weightFormat(type);
+        const perRow = inFeatures / blockSize;
+        throw new QuantError(
+          "NONFINITE_WEIGHT",
+          `${type} weight [${outFeatures}, ${inFeatures}]: expected finite ${type === "f16" ? "values" : "block scales"}, ` +
+            `found NaN or infinity in row ${Math.floor(bad.block / perRow)}, ${type === "f16" ? "column" : "block"} ${bad.block % perRow}`,
+        );
+      }
+      return new QuantizedLinear(bytes, type, outFeatures, inFeatures, backend);
+    },
+  };
+}
+
+/** LinearWeightTypes for every stored type this package multiplies by, keyed by our name ("q4_k"). */
+export const QUANTIZED_LINEAR_TYPES: Readonly<Record<QuantType, LinearWeightType>> = {
+  f16: linearWeightType("f16"),
+  q8_0: linearWeightType("q8_0"),
+  q4_0: linearWeightType("q4_0"),
+  q4_1: linearWeightType("q4_1"),
+  q4_k: linearWeightType("q4_k"),
+};
+
+/**
+ * The same, keyed by the type names files use: GGUF's "F16", "Q8_0", "Q4_0", "Q4_1", "Q4_K" (and
+ * safetensors' dtype "F16", the same little-endian halves). Pass it as a model loader's
+ * `weightTypes` to keep those tensors as stored.
+ */
+export const FILE_WEIGHT_TYPES: Readonly<Record<string, LinearWeightType>> = {
+  F16: QUANTIZED_LINEAR_TYPES.f16,
+  Q8_0: QUANTIZED_LINEAR_TYPES.q8_0,
+  Q4_0: QUANTIZED_LINEAR_TYPES.q4_0,
+  Q4_1: QUANTIZED_LINEAR_TYPES.q4_1,
+  Q4_K: QUANTIZED_LINEAR_TYPES.q4_k,
+};

@@ -1,0 +1,9 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    // the dev machine has 2 cores shared by several workspaces: at load 10+ statistical and
+    // allocation tests that take 3 s alone take 10-30 s, past vitest's 5 s default
+    testTimeout: 300_000,
+  },
+});

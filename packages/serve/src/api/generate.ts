@@ -1,0 +1,177 @@
+import type { SequenceHandle, SequenceResult } from "../engine/sequence";
+import { ServeError } from "../errors";
+import type { ModelSlot, RouteContext } from "./context";
+import { RequestChooser, type GenerationParams, type TokenLogprob } from "./sampling";
+import { TextStream } from "./text-stream";
+
+/**
+ * Runs the choices of one completion request (n per prompt) on the model's engine and turns
+ * engine events into text events for the route, which shapes them as chat or completion chunks.
+ * Everything the two routes share lives here: seeding each choice, stop strings, logprobs,
+ * cancelling every choice when the client leaves or one choice fails, and mapping how a sequence
+ * ended onto finish_reason or an error.
+ */
+
+/** One choice of a request as it runs. */
+export class Choice {
+  readonly chooser: RequestChooser;
+  readonly text: TextStream;
+  handle: SequenceHandle | undefined;
+  /** All text released so far. */
+  content = "";
+  /** Logprobs of every generated token (when asked for). */
+  readonly logprobs: TokenLogprob[] = [];
+  finishReason: "stop" | "length" | undefined;
+  result: SequenceResult | undefined;
+
+  constructor(
+    readonly index: number,
+    readonly promptIndex: number,
+    params: GenerationParams,
+    text: TextStream,
+  ) {
+    this.chooser = new RequestChooser(params, index);
+    this.text = text;
+  }
+}
+
+export interface GenerationHooks {
+  /** The first choice holds a KV cache: no 429/503 can follow, a stream may open. */
+  admitted(): void;
+  /** Text released by a choice (may be "" when only logprobs are new). */
+  delta(choice: Choice, text: string, logprobs: readonly TokenLogprob[]): void;
+  /** A choice ended with finish_reason set. */
+  choiceDone(choice: Choice): void;
+  /** Every choice ended; `error` when the request failed (the others were cancelled). Not called when the client left. */
+  done(error: ServeError | undefined): void;
+}
+
+export interface PromptRun {
+  readonly ids: readonly number[];
+  /** New tokens allowed (fitted to the context). */
+  readonly maxTokens: number;
+}
+
+export function runGeneration(
+  ctx: RouteContext,
+  slot: ModelSlot,
+  prompts: readonly PromptRun[],
+  params: GenerationParams,
+  stops: readonly string[],
+  hooks: GenerationHooks,
+): Choice[] {
+  const { served, engine } = slot;
+  const choices: Choice[] = [];
+  for (let p = 0; p < prompts.length; p++) {
+    for (let i = 0; i < params.n; i++) choices.push(new Choice(p * params.n + i, p, params, new TextStream(served.tokenizer, stops)));
+  }
+  let over = false;
+  let admitted = false;
+  let remaining = choices.length;
+  const end = (error: ServeError | undefined): void => {
+    if (over) return;
+    over = true;
+    for (const c of choices) c.handle?.cancel();
+    hooks.done(error);
+  };
+  ctx.onClientGone(() => {
+    over = true; // nobody to tell
+    for (const c of choices) c.handle?.cancel();
+  });
+
+  for (const choice of choices) {
+    if (over) break;
+    const prompt = prompts[choice.promptIndex];
+    let pending: TokenLogprob[] = [];
+    try {
+      choice.handle = engine.submit(
+        {
+          prompt: prompt.ids,
+          maxTokens: prompt.maxTokens,
+          chooser: choice.chooser,
+          stopTokens: served.endOfGeneration,
+          deadline: ctx.deadline,
+          arrival: ctx.arrival,
+        },
+        {
+          admitted: () => {
+            if (!admitted && !over) {
+              admitted = true;
+              hooks.admitted();
+            }
+          },
+          token: (id) => {
+            if (over) return;
+            const lp = choice.chooser.lastLogprob;
+            if (lp) {
+              choice.logprobs.push(lp);
+              pending.push(lp);
+            }
+            const text = choice.text.push(id);
+            if (text !== "") {
+              choice.content += text;
+              hooks.delta(choice, text, pending);
+              pending = [];
+            }
+            if (choice.text.hitStop) choice.handle?.stop();
+          },
+          finished: (result) => {
+            choice.result = result;
+            if (over) return;
+            if (result.reason === "stop" || result.reason === "length") {
+              const tail = choice.text.finish();
+              if (tail !== "" || pending.length > 0) {
+                choice.content += tail;
+                hooks.delta(choice, tail, pending);
+                pending = [];
+              }
+              choice.finishReason = choice.text.hitStop ? "stop" : result.reason;
+              hooks.choiceDone(choice);
+              if (--remaining === 0) end(undefined);
+              return;
+            }
+            if (result.reason === "cancelled") return; // the client left (or a sibling failed)
+            end(failure(result, ctx));
+          },
+        },
+      );
+    } catch (e) {
+      end(e instanceof ServeError ? e : new ServeError("internal_error", String(e), { cause: e }));
+    }
+  }
+  return choices;
+}
+
+/** How a sequence that did not complete becomes the request's error. */
+function failure(result: SequenceResult, ctx: RouteContext): ServeError {
+  if (result.error instanceof ServeError) return result.error;
+  switch (result.reason) {
+    case "timeout":
+      return new ServeError("generation_timeout", `The request did not finish in time: expected it within ${Math.round(ctx.deadline - ctx.arrival)} ms, found ${result.generatedTokens} tokens generated by then.`);
+    case "shutdown":
+      return new ServeError("shutting_down", "The server is shutting down: expected to finish this request, found no time left.", { retryAfter: 5 });
+    default: {
+      const cause = result.error;
+      return new ServeError("internal_error", `The model failed while running this request: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    }
+  }
+}
+
+/** OpenAI's usage object; prompt tokens count once per prompt however many choices it has. */
+export function usageOf(choices: readonly Choice[], prompts: readonly PromptRun[]): {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+} {
+  const promptTokens = prompts.reduce((s, p) => s + p.ids.length, 0);
+  const completion = choices.reduce((s, c) => s + (c.result?.generatedTokens ?? 0), 0);
+  const seen = new Set<number>();
+  let cached = 0;
+  for (const c of choices) {
+    if (seen.has(c.promptIndex)) continue;
+    seen.add(c.promptIndex);
+    cached += c.result?.cachedTokens ?? 0;
+  }
+  return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion, prompt_tokens_details: { cached_tokens: cached } };
+}

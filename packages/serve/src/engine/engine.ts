@@ -1,0 +1,372 @@
+import type { KVCache, Model } from "@zero-llm/transformer";
+import { ServeError } from "../errors";
+import type { ServerMetrics } from "../metrics";
+import { kvBytesPerPosition } from "./kv";
+import { KvPool } from "./kv-pool";
+import { addRows, meanPoolNormalized } from "./pooling";
+import { Sequence, type FinishReason, type SequenceHandle, type SequenceListener, type SequenceRequest } from "./sequence";
+
+export interface EngineOptions {
+  /** Most sequences holding a KV cache at once; also the largest decode batch. Default 8. */
+  parallel?: number;
+  /** Positions per sequence (prompt + completion). Default and maximum: the model's context. */
+  ctx?: number;
+  /** KV-cache budget in bytes, shared by running sequences and the prefix cache. Default parallel × ctx positions. */
+  kvCapacityBytes?: number;
+  /** Requests that may wait for room; one more is refused (429). Default 64. */
+  queueSize?: number;
+  /** Longest wait in the queue before a 503 (ms). Default 30 000. */
+  queueTimeoutMs?: number;
+  /** Prompt tokens prefilled per loop step, shared by the sequences prefilling. Default 64. */
+  prefillChunk?: number;
+  /** Keep finished sequences' KV entries and reuse shared prompt prefixes. Default true. */
+  prefixCache?: boolean;
+  metrics?: ServerMetrics;
+  /** Milliseconds (default performance.now). */
+  now?: () => number;
+  /** Errors thrown inside the loop (a kernel failing): the sequences involved end with "error". */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * Continuous batching over one Model. A loop step, run whenever there is work and yielding to the
+ * event loop in between (so sockets are read and written, requests arrive and clients leave
+ * between steps):
+ *
+ *   1. end sequences past their deadline; admit queued requests while the KV budget and the
+ *      parallel limit allow (a prompt prefix found in the prefix cache is copied, not recomputed);
+ *   2. decode: every decoding sequence's next token in ONE decodeBatch pass (matrix × matrix);
+ *   3. prefill: up to `prefillChunk` prompt tokens, oldest sequence first, so a long prompt is
+ *      spread over several steps and the running streams keep getting a token each step.
+ *
+ * Admission is by memory: a sequence is given a cache of exactly the positions it can use
+ * (prompt + max tokens − 1) and is admitted when its bytes fit the budget, evicting prefix-cache
+ * entries least recently used first. A sequence that ends releases its cache at once, or leaves
+ * it in the prefix cache when it completed normally.
+ *
+ * Determinism: each sequence samples from its own seeded chooser, and every forward pass computes
+ * each row independently of the others in the batch (batch-invariant kernels), so the tokens of a
+ * request do not depend on what else runs, nor on whether its prefix came from the cache.
+ */
+export class Engine {
+  readonly model: Model;
+  readonly parallel: number;
+  readonly ctx: number;
+  readonly kvCapacityBytes: number;
+  readonly bytesPerPosition: number;
+  readonly queueSize: number;
+  readonly queueTimeoutMs: number;
+  readonly prefillChunk: number;
+  private readonly metrics: ServerMetrics | undefined;
+  private readonly now: () => number;
+  private readonly onError: (error: unknown) => void;
+  private readonly queue: Sequence[] = [];
+  private readonly running: Sequence[] = [];
+  private readonly kv: KvPool;
+  private hidden: Float32Array;
+  private scheduled = false;
+  private draining = false;
+
+  constructor(model: Model, options: EngineOptions = {}) {
+    this.model = model;
+    const int = (name: string, v: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+      if (!Number.isInteger(v) || v < min || v > max) {
+        throw new ServeError("invalid_option", `${name}: expected an integer in [${min}, ${max}], found ${v}`);
+      }
+      return v;
+    };
+    this.parallel = int("parallel", options.parallel ?? 8, 1, model.maxBatchRows);
+    this.ctx = int("ctx", options.ctx ?? model.config.seqLen, 2, model.config.seqLen);
+    this.queueSize = int("queueSize", options.queueSize ?? 64, 0);
+    this.queueTimeoutMs = int("queueTimeoutMs", options.queueTimeoutMs ?? 30_000, 1);
+    this.prefillChunk = int("prefillChunk", options.prefillChunk ?? 64, 1);
+    this.metrics = options.metrics;
+    this.now = options.now ?? (() => performance.now());
+    this.onError = options.onError ?? (() => {});
+    const bytesPerPosition = kvBytesPerPosition(model);
+    this.kv = new KvPool(model, bytesPerPosition, options.kvCapacityBytes ?? this.parallel * this.ctx * bytesPerPosition, options.prefixCache ?? true, this.onError);
+    this.kv.checkHolds(this.ctx, "one full sequence");
+    this.bytesPerPosition = this.kv.bytesPerPosition;
+    this.kvCapacityBytes = this.kv.capacityBytes;
+    this.hidden = new Float32Array(0);
+  }
+
+  // ── what /metrics reads
+
+  get activeSequences(): number {
+    return this.running.length;
+  }
+
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
+  /** Bytes of every KV cache held: running sequences plus the prefix cache. */
+  get kvCacheBytes(): number {
+    return this.kv.heldBytes;
+  }
+
+  get prefixCacheBytes(): number {
+    return this.kv.prefixBytes;
+  }
+
+  /** True when nothing runs or waits. */
+  get idle(): boolean {
+    return this.running.length === 0 && this.queue.length === 0;
+  }
+
+  // ── submitting
+
+  /**
+   * Queues a request. Throws ServeError: queue_full (429, with Retry-After) when the queue is at
+   * its bound, shutting_down (503) after drain(), invalid_value when the prompt does not fit.
+   */
+  submit(request: SequenceRequest, listener: SequenceListener): SequenceHandle {
+    if (this.draining) throw new ServeError("shutting_down", "the server is shutting down: expected no new requests, found one", { retryAfter: 5 });
+    const n = request.prompt.length;
+    if (n === 0) throw new ServeError("invalid_value", "prompt: expected at least 1 token, found 0", { param: "prompt" });
+    if (!Number.isInteger(request.maxTokens) || request.maxTokens < 0 || n + request.maxTokens > this.ctx) {
+      throw new ServeError(
+        "context_length_exceeded",
+        `expected prompt + max tokens ≤ the context of ${this.ctx} tokens per sequence, found ${n} + ${request.maxTokens}`,
+      );
+    }
+    if (!request.embed && !request.chooser) throw new ServeError("invalid_value", "a generation request needs a token chooser, found none");
+    const seq = new Sequence(request, listener, this.now(), (s, reason, error) => this.finish(s, reason, error));
+    // admit at once when there is room and nobody is ahead; else wait in the bounded queue
+    if (this.queue.length === 0 && this.tryAdmit(seq)) {
+      this.schedule();
+      return seq;
+    }
+    if (this.queue.length >= this.queueSize) {
+      throw new ServeError(
+        "queue_full",
+        `the server is at capacity: expected a free place in the queue, found all ${this.queueSize} taken (${this.running.length} sequences running); retry later`,
+        { retryAfter: this.retryAfterSeconds() },
+      );
+    }
+    this.queue.push(seq);
+    this.schedule();
+    return seq;
+  }
+
+  /** Refuses new requests from now on and ends the queued ones ("shutdown"); running ones go on. */
+  drain(): void {
+    this.draining = true;
+    for (const seq of [...this.queue]) this.finish(seq, "shutdown");
+  }
+
+  /** Ends every sequence now with `reason` and empties the prefix cache. */
+  cancelAll(reason: FinishReason = "shutdown"): void {
+    for (const seq of [...this.queue, ...this.running]) this.finish(seq, reason);
+    this.kv.clear();
+  }
+
+  /** A Retry-After estimate: about one sequence's worth of work per queued request ahead, at least 1 s. */
+  private retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.queue.length / Math.max(1, this.parallel)));
+  }
+
+  // ── the loop
+
+  private schedule(): void {
+    if (this.scheduled || this.idle) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.step();
+      this.schedule();
+    });
+  }
+
+  /** One loop step (see the class comment). */
+  private step(): void {
+    const now = this.now();
+    for (const seq of [...this.queue]) {
+      if (seq.request.deadline !== undefined && now > seq.request.deadline) this.finish(seq, "timeout");
+      else if (now - seq.arrival > this.queueTimeoutMs) this.finish(seq, "timeout", queueTimeout(this.queueTimeoutMs));
+    }
+    for (const seq of [...this.running]) {
+      if (seq.request.deadline !== undefined && now > seq.request.deadline) this.finish(seq, "timeout");
+    }
+    while (this.queue.length > 0 && this.tryAdmit(this.queue[0])) this.queue.shift();
+    this.decodeStep();
+    this.prefillStep();
+  }
+
+  /** Admits `seq` if a cache of its positions fits the KV budget; false leaves it queued. */
+  private tryAdmit(seq: Sequence): boolean {
+    if (this.running.length >= this.parallel) return false;
+    const prefixable = seq.request.prefixCache !== false && !seq.request.embed;
+    const prompt = seq.tokens.slice(0, seq.promptLength);
+    let cache: KVCache | null;
+    try {
+      cache = this.kv.allocate(seq.positions, prefixable ? prompt : undefined);
+    } catch (e) {
+      this.finish(seq, "error", e);
+      return true; // it left the queue, with an error
+    }
+    if (!cache) return false;
+    seq.cache = cache;
+    this.running.push(seq);
+    seq.phase = "prefill";
+    if (prefixable) {
+      const sources = this.running.filter((s) => s !== seq && s.cache).map((s) => ({ tokens: s.tokens, cache: s.cache as KVCache }));
+      const reused = this.kv.reusePrefix(cache, prompt, sources);
+      if (reused > 0) {
+        seq.prefilled = seq.cachedTokens = reused;
+        this.metrics?.prefixCacheHits.inc();
+        this.metrics?.prefixCacheTokensReused.inc({}, reused);
+      }
+    }
+    this.metrics?.promptTokens.inc({}, seq.promptLength);
+    this.notify(() => seq.listener.admitted?.(seq.cachedTokens));
+    return true;
+  }
+
+  /** The next token of every decoding sequence, in one batched forward pass. */
+  private decodeStep(): void {
+    const batch = this.running.filter((s) => s.phase === "decode");
+    if (batch.length === 0) return;
+    let logits: Float32Array;
+    try {
+      logits = this.model.decodeBatch(batch.map((s) => s.next), batch.map((s) => s.cache as KVCache));
+    } catch (e) {
+      this.failAll(batch, e);
+      return;
+    }
+    const vocab = this.model.config.vocabSize;
+    for (let r = 0; r < batch.length; r++) {
+      const seq = batch[r];
+      if (seq.phase === "decode") this.afterLogits(seq, logits.subarray(r * vocab, (r + 1) * vocab));
+    }
+  }
+
+  /** Up to prefillChunk prompt tokens, oldest sequences first. */
+  private prefillStep(): void {
+    let budget = this.prefillChunk;
+    for (const seq of this.running.filter((s) => s.phase === "prefill")) {
+      if (budget === 0) break;
+      if (seq.phase !== "prefill" || !seq.cache) continue;
+      const take = Math.min(budget, seq.promptLength - seq.prefilled);
+      budget -= take;
+      const chunk = seq.tokens.slice(seq.prefilled, seq.prefilled + take);
+      const last = seq.prefilled + take === seq.promptLength;
+      try {
+        if (seq.request.embed) {
+          this.embedChunk(seq, chunk, seq.cache);
+        } else {
+          const { logits } = this.model.prefill(chunk, seq.cache);
+          seq.prefilled += take;
+          if (last) this.afterPrompt(seq, logits);
+        }
+      } catch (e) {
+        this.finish(seq, "error", e);
+        this.onError(e);
+      }
+    }
+  }
+
+  private embedChunk(seq: Sequence, chunk: number[], cache: KVCache): void {
+    const dim = this.model.config.dim;
+    if (this.hidden.length < chunk.length * dim) this.hidden = new Float32Array(chunk.length * dim);
+    this.model.prefill(chunk, cache, { hiddenStates: this.hidden });
+    seq.embedSum ??= new Float64Array(dim);
+    addRows(seq.embedSum, this.hidden, chunk.length);
+    seq.prefilled += chunk.length;
+    if (seq.prefilled < seq.promptLength) return;
+    const vector = meanPoolNormalized(seq.embedSum, seq.promptLength);
+    this.notify(() => seq.listener.embedding?.(vector));
+    this.finish(seq, "stop");
+  }
+
+  private afterPrompt(seq: Sequence, logits: Float32Array): void {
+    if (seq.request.maxTokens === 0) {
+      this.finish(seq, "length");
+      return;
+    }
+    this.afterLogits(seq, logits);
+  }
+
+  /** Chooses the token after `logits`, hands it out, and decides whether the sequence goes on. */
+  private afterLogits(seq: Sequence, logits: Float32Array): void {
+    const chooser = seq.request.chooser;
+    if (!chooser) throw new ServeError("internal_error", "a generating sequence has no chooser");
+    let id: number;
+    try {
+      id = chooser.choose(logits, seq.tokens, seq.promptLength);
+    } catch (e) {
+      this.finish(seq, "error", e);
+      this.onError(e);
+      return;
+    }
+    if (this.model.config.vocabSize <= id || id < 0) {
+      this.finish(seq, "error", new ServeError("internal_error", `chooser: expected an id in [0, ${this.model.config.vocabSize}), found ${id}`));
+      return;
+    }
+    if (seq.stopTokens.has(id)) {
+      this.finish(seq, "stop");
+      return;
+    }
+    const now = this.now();
+    if (seq.generated === 0) this.metrics?.timeToFirstToken.observe((now - seq.arrival) / 1000);
+    else this.metrics?.interTokenLatency.observe((now - seq.lastTokenAt) / 1000);
+    seq.lastTokenAt = now;
+    seq.tokens.push(id);
+    seq.generated++;
+    this.metrics?.generatedTokens.inc();
+    this.notify(() => seq.listener.token?.(id));
+    if (seq.phase === "done") return; // the listener stopped or cancelled it
+    const cache = seq.cache as KVCache;
+    if (seq.generated >= seq.request.maxTokens || cache.length >= cache.capacity) {
+      this.finish(seq, "length");
+      return;
+    }
+    seq.next = id;
+    seq.phase = "decode";
+  }
+
+  /**
+   * Calls a listener. What a listener throws is reported (onError), never let through: the loop
+   * runs in a setImmediate callback, where an exception would end the process and every other
+   * request with it.
+   */
+  private notify(call: () => void): void {
+    try {
+      call();
+    } catch (e) {
+      this.onError(e);
+    }
+  }
+
+  private failAll(batch: readonly Sequence[], error: unknown): void {
+    for (const seq of batch) this.finish(seq, "error", error);
+    this.onError(error);
+  }
+
+  /** Ends a sequence: out of the queue or the batch, its cache released or kept as a prefix, then the listener told. */
+  private finish(seq: Sequence, reason: FinishReason, error?: unknown): void {
+    if (seq.phase === "done") return;
+    const wasQueued = seq.phase === "queued";
+    seq.phase = "done";
+    if (wasQueued) {
+      const i = this.queue.indexOf(seq);
+      if (i >= 0) this.queue.splice(i, 1);
+    } else {
+      const i = this.running.indexOf(seq);
+      if (i >= 0) this.running.splice(i, 1);
+    }
+    const cache = seq.cache;
+    seq.cache = null;
+    if (cache) {
+      const complete = reason === "stop" || reason === "length";
+      this.kv.release(cache, complete && seq.request.prefixCache !== false && !seq.request.embed ? seq.tokens : undefined);
+    }
+    this.notify(() => seq.listener.finished(seq.result(reason, error)));
+    this.schedule(); // room may have opened for the queue
+  }
+}
+
+function queueTimeout(ms: number): ServeError {
+  return new ServeError("queue_timeout", `the server is busy: expected a free KV-cache slot within ${ms} ms, found none; retry later`, { retryAfter: 1 });
+}

@@ -1,0 +1,93 @@
+import type { KVCache } from "@zero-llm/transformer";
+
+/**
+ * The prefix cache: KV caches of finished sequences kept for reuse. A new prompt that starts with
+ * the same tokens (the next turn of a chat, a shared system prompt) copies those positions' keys
+ * and values instead of recomputing them. Positions depend only on the tokens before them (causal
+ * attention), so a shared prefix has exactly the same K and V whichever sequence computed it.
+ *
+ * Entries are found by a linear scan comparing token ids: with tens of entries of a few thousand
+ * tokens that is microseconds next to a forward pass (a radix tree, as SGLang keeps, pays off
+ * with thousands). They count against the engine's KV budget and are evicted least recently used
+ * first when a new sequence needs the room.
+ */
+export interface PrefixSource {
+  /** Token ids; the first `cache.length` of them have their K and V in `cache`. */
+  readonly tokens: readonly number[];
+  readonly cache: KVCache;
+}
+
+interface Entry extends PrefixSource {
+  lastUsed: number;
+}
+
+/** How many leading positions of `source`'s cache hold exactly `prompt`'s first tokens. */
+export function commonPrefix(source: PrefixSource, prompt: readonly number[]): number {
+  const limit = Math.min(source.cache.length, source.tokens.length, prompt.length);
+  let n = 0;
+  while (n < limit && source.tokens[n] === prompt[n]) n++;
+  return n;
+}
+
+export class PrefixCache {
+  private readonly entries: Entry[] = [];
+  private clock = 0;
+
+  constructor(private readonly release: (cache: KVCache) => void) {}
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  bytes(): number {
+    return this.entries.reduce((sum, e) => sum + e.cache.bytes(), 0);
+  }
+
+  /** The entry sharing the longest prefix with `prompt` (touched as recently used), or undefined. */
+  longest(prompt: readonly number[]): { source: PrefixSource; length: number } | undefined {
+    let best: { source: Entry; length: number } | undefined;
+    for (const entry of this.entries) {
+      const length = commonPrefix(entry, prompt);
+      if (length > 0 && (!best || length > best.length)) best = { source: entry, length };
+    }
+    if (best) best.source.lastUsed = ++this.clock;
+    return best;
+  }
+
+  /**
+   * Keeps a finished sequence's cache. An entry whose tokens are a prefix of the new one's is
+   * dropped (the new entry serves every prompt it served); a new entry that an existing one
+   * already covers is released instead of kept.
+   */
+  add(tokens: readonly number[], cache: KVCache): void {
+    const filled = tokens.slice(0, cache.length);
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const entry = this.entries[i];
+      const shared = commonPrefix(entry, filled);
+      if (shared === filled.length && entry.cache.length >= filled.length) {
+        entry.lastUsed = ++this.clock;
+        this.release(cache);
+        return;
+      }
+      if (shared === entry.cache.length) {
+        this.entries.splice(i, 1);
+        this.release(entry.cache);
+      }
+    }
+    this.entries.push({ tokens: filled, cache, lastUsed: ++this.clock });
+  }
+
+  /** Releases the least recently used entry; false when there is none. */
+  evictOne(): boolean {
+    if (this.entries.length === 0) return false;
+    let oldest = 0;
+    for (let i = 1; i < this.entries.length; i++) if (this.entries[i].lastUsed < this.entries[oldest].lastUsed) oldest = i;
+    const [entry] = this.entries.splice(oldest, 1);
+    this.release(entry.cache);
+    return true;
+  }
+
+  clear(): void {
+    while (this.evictOne());
+  }
+}

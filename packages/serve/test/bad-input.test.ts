@@ -1,0 +1,263 @@
+import { request } from "node:http";
+import { connect } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { haveDefaultModel, metric, metrics, startServer, type Running } from "./helpers";
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A raw request (bytes as given, no client-side checks). */
+function raw(url: string, method: string, path: string, body?: Uint8Array | string, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}${path}`, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+    });
+    req.on("error", reject);
+    if (body !== undefined) req.end(body);
+    else req.end();
+  });
+}
+
+const post = (url: string, path: string, body: unknown): Promise<Reply> => raw(url, "POST", path, JSON.stringify(body), { "Content-Type": "application/json" });
+
+function errorOf(reply: Reply): { message: string; type: string; param: string | null; code: string } {
+  return (JSON.parse(reply.body) as { error: { message: string; type: string; param: string | null; code: string } }).error;
+}
+
+describe.skipIf(!haveDefaultModel)("hostile and careless input: a proper 4xx or a bounded timeout, and the server keeps serving", () => {
+  let s: Running;
+  let ctx: number;
+  beforeAll(async () => {
+    s = await startServer({ bodyTimeoutMs: 1500, headersTimeoutMs: 1500, maxBodyBytes: 1024 * 1024 });
+    ctx = s.served.model.config.seqLen;
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  const stillServing = async (): Promise<void> => {
+    const r = await post(s.url, "/v1/completions", { prompt: "The jury", max_tokens: 3 });
+    expect(r.status).toBe(200);
+    expect((JSON.parse(r.body) as { choices: unknown[] }).choices).toHaveLength(1);
+  };
+
+  it("malformed JSON, an empty body, a body that is not an object", async () => {
+    const bad = await raw(s.url, "POST", "/v1/completions", '{"prompt": "x", "max_tokens": ');
+    expect(bad.status).toBe(400);
+    expect(errorOf(bad)).toMatchObject({ code: "invalid_json", type: "invalid_request_error" });
+    expect(errorOf(await raw(s.url, "POST", "/v1/chat/completions", ""))).toMatchObject({ code: "invalid_json" });
+    const array = await raw(s.url, "POST", "/v1/chat/completions", "[1, 2]");
+    expect(array.status).toBe(400);
+    expect(errorOf(array).message).toMatch(/expected a JSON object, found an array/);
+    await stillServing();
+  });
+
+  it("wrong types are 400s naming the field; unknown fields are ignored", async () => {
+    const cases: [string, Record<string, unknown>, string][] = [
+      ["/v1/completions", { prompt: "x", max_tokens: "12" }, "max_tokens"],
+      ["/v1/completions", { prompt: "x", temperature: "hot" }, "temperature"],
+      ["/v1/completions", { prompt: 12 }, "prompt"],
+      ["/v1/completions", { prompt: "x", stream: "yes" }, "stream"],
+      ["/v1/completions", { prompt: "x", stop: 5 }, "stop"],
+      ["/v1/completions", { prompt: "x", seed: 1.5 }, "seed"],
+      ["/v1/chat/completions", { messages: "hi" }, "messages"],
+      ["/v1/chat/completions", { messages: [{ role: "user", content: 7 }] }, "messages[0].content"],
+      ["/v1/chat/completions", { messages: [{ role: "user", content: "hi" }], model: 3 }, "model"],
+      ["/v1/embeddings", { input: { text: "x" } }, "input"],
+      ["/tokenize", { content: ["x"] }, "content"],
+      ["/detokenize", { tokens: ["a"] }, "tokens[0]"],
+    ];
+    for (const [path, body, param] of cases) {
+      const r = await post(s.url, path, body);
+      expect(r.status, `${path} ${JSON.stringify(body)}`).toBe(400);
+      expect(errorOf(r), `${path} ${JSON.stringify(body)}`).toMatchObject({ code: "invalid_type", param });
+      expect(errorOf(r).message).toMatch(/expected .*, found /);
+    }
+    const ignored = await post(s.url, "/v1/completions", { prompt: "x", max_tokens: 2, user: "u1", metadata: { a: 1 }, store: false, zzz: [1] });
+    expect(ignored.status).toBe(200);
+  });
+
+  it("negative or huge max_tokens; a prompt over the context: 400s that state the context and the prompt's count", async () => {
+    const negative = await post(s.url, "/v1/completions", { prompt: "x", max_tokens: -5 });
+    expect(negative.status).toBe(400);
+    expect(errorOf(negative)).toMatchObject({ code: "invalid_value", param: "max_tokens" });
+    const zeroChat = await post(s.url, "/v1/chat/completions", { messages: [{ role: "user", content: "x" }], max_tokens: 0 });
+    expect(errorOf(zeroChat)).toMatchObject({ code: "invalid_value", param: "max_tokens" });
+
+    const huge = await post(s.url, "/v1/completions", { prompt: "The jury", max_tokens: 1e9 });
+    expect(huge.status).toBe(400);
+    expect(errorOf(huge)).toMatchObject({ code: "context_length_exceeded", param: "max_tokens" });
+    expect(errorOf(huge).message).toContain(`maximum context length is ${ctx} tokens per sequence`);
+
+    const words = "the jury said ".repeat(ctx);
+    const long = await post(s.url, "/v1/chat/completions", { messages: [{ role: "user", content: words }] });
+    expect(long.status).toBe(400);
+    const e = errorOf(long);
+    expect(e).toMatchObject({ code: "context_length_exceeded", param: "messages" });
+    const promptTokens = Number(/resulted in (\d+) tokens/.exec(e.message)?.[1]);
+    expect(promptTokens).toBeGreaterThan(ctx);
+    expect(e.message).toContain(`${ctx} tokens`);
+
+    const longEmbedding = await post(s.url, "/v1/embeddings", { input: words });
+    expect(errorOf(longEmbedding)).toMatchObject({ code: "context_length_exceeded", param: "input" });
+    await stillServing();
+  });
+
+  it("an unknown model is a 404 listing the loaded ones", async () => {
+    const r = await post(s.url, "/v1/chat/completions", { model: "llama-70b", messages: [{ role: "user", content: "hi" }] });
+    expect(r.status).toBe(404);
+    expect(errorOf(r)).toMatchObject({ code: "model_not_found", param: "model" });
+    expect(errorOf(r).message).toContain("'default'");
+    expect(errorOf(await post(s.url, "/v1/completions", { model: "default+my-adapter", prompt: "x" }))).toMatchObject({ code: "model_not_found" });
+  });
+
+  it("invalid UTF-8 in the body is a 400", async () => {
+    const bytes = Buffer.concat([Buffer.from('{"prompt": "ab'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('", "max_tokens": 2}')]);
+    const r = await raw(s.url, "POST", "/v1/completions", bytes);
+    expect(r.status).toBe(400);
+    expect(errorOf(r)).toMatchObject({ code: "invalid_utf8" });
+    expect(errorOf(r).message).toMatch(/at or after byte 14/);
+    await stillServing();
+  });
+
+  it("a 10 MB body is a 413, declared or streamed", async () => {
+    const big = Buffer.alloc(10 * 1024 * 1024, 0x20);
+    const declared = await raw(s.url, "POST", "/v1/completions", big).catch((e: Error) => ({ status: -1, headers: {}, body: e.message }));
+    expect(declared.status).toBe(413);
+    expect(errorOf(declared as Reply)).toMatchObject({ code: "body_too_large" });
+    // no Content-Length: refused once the read passes the limit
+    const streamed = await new Promise<number>((resolve) => {
+      const req = request(`${s.url}/v1/completions`, { method: "POST", headers: { "Transfer-Encoding": "chunked" } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", () => resolve(-1));
+      for (let i = 0; i < 10; i++) req.write(big.subarray(i * 1024 * 1024, (i + 1) * 1024 * 1024));
+      req.end();
+    });
+    expect(streamed).toBe(413);
+    await stillServing();
+  });
+
+  it("a slow client sending one byte a second gets a 408 within the body timeout, and others are served meanwhile", async () => {
+    const started = Date.now();
+    const slow = await new Promise<{ status: number; ms: number }>((resolve) => {
+      const socket = connect(Number(new URL(s.url).port), "127.0.0.1");
+      const head = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n";
+      let reply = "";
+      let timer: ReturnType<typeof setInterval> | undefined;
+      socket.on("connect", () => {
+        socket.write(head);
+        const body = '{"prompt": "x", "max_tokens": 2, "x": 1}';
+        let i = 0;
+        timer = setInterval(() => {
+          if (i < body.length && !socket.destroyed) socket.write(body[i++]);
+        }, 1000);
+      });
+      socket.on("data", (d) => (reply += d.toString()));
+      const done = (): void => {
+        clearInterval(timer);
+        resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(reply)?.[1] ?? 0), ms: Date.now() - started });
+      };
+      socket.on("close", done);
+      socket.on("error", done);
+    });
+    expect(slow.status).toBe(408);
+    expect(slow.ms).toBeLessThan(1500 + 2500);
+    await stillServing();
+  });
+
+  it("slow headers are cut off too (node's header timeout, checked every second)", async () => {
+    const started = Date.now();
+    const closed = await new Promise<number>((resolve) => {
+      const socket = connect(Number(new URL(s.url).port), "127.0.0.1");
+      let timer: ReturnType<typeof setInterval> | undefined;
+      socket.on("connect", () => {
+        const head = "GET /v1/models HTTP/1.1\r\nHost: x\r\n";
+        let i = 0;
+        timer = setInterval(() => {
+          if (i < head.length && !socket.destroyed) socket.write(head[i++]);
+        }, 500);
+      });
+      socket.on("data", () => {});
+      const done = (): void => {
+        clearInterval(timer);
+        resolve(Date.now() - started);
+      };
+      socket.on("close", done);
+      socket.on("error", done);
+    });
+    expect(closed).toBeLessThan(1500 + 3000);
+  });
+
+  it("fields this server cannot honour yet are 400s naming them, never ignored", async () => {
+    const chat = (extra: Record<string, unknown>): Promise<Reply> => post(s.url, "/v1/chat/completions", { messages: [{ role: "user", content: "hi" }], ...extra });
+    const cases: [Record<string, unknown>, string, string][] = [
+      [{ response_format: { type: "json_schema", json_schema: { name: "x", schema: {} } } }, "response_format", "unsupported_parameter"],
+      [{ tools: [{ type: "function", function: { name: "f", parameters: {} } }] }, "tools", "unsupported_parameter"],
+      [{ tool_choice: "required" }, "tool_choice", "unsupported_parameter"],
+      [{ n: 100 }, "n", "invalid_value"],
+      [{ stop: ["a", "b", "c", "d", "e"] }, "stop", "invalid_value"],
+      [{ logit_bias: { hello: 3 } }, "logit_bias", "invalid_value"],
+      [{ logit_bias: { "5": 300 } }, "logit_bias.5", "invalid_value"],
+      [{ top_logprobs: 3 }, "top_logprobs", "invalid_value"],
+      [{ stream_options: { include_usage: true } }, "stream_options", "invalid_value"],
+      [{ temperature: 2.5 }, "temperature", "invalid_value"],
+      [{ messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "x" } }] }] }, "messages[0].content[0]", "unsupported_parameter"],
+      [{ messages: [{ role: "wizard", content: "hi" }] }, "messages[0].role", "invalid_value"],
+      [{ messages: [] }, "messages", "invalid_value"],
+    ];
+    for (const [extra, param, code] of cases) {
+      const r = await chat(extra);
+      expect(r.status, JSON.stringify(extra)).toBe(400);
+      expect(errorOf(r), JSON.stringify(extra)).toMatchObject({ code, param });
+    }
+    const suffix = await post(s.url, "/v1/completions", { prompt: "x", suffix: "y" });
+    expect(errorOf(suffix)).toMatchObject({ code: "unsupported_parameter", param: "suffix" });
+    expect(errorOf(await post(s.url, "/v1/embeddings", { input: "x", dimensions: 3 }))).toMatchObject({ code: "invalid_value", param: "dimensions" });
+    expect(errorOf(await post(s.url, "/v1/embeddings", { input: "" }))).toMatchObject({ code: "invalid_value", param: "input" });
+  });
+
+  it("wrong methods and unknown paths; no CORS headers unless asked for", async () => {
+    const get = await raw(s.url, "GET", "/v1/completions");
+    expect(get.status).toBe(405);
+    expect(errorOf(get).code).toBe("method_not_allowed");
+    expect((await raw(s.url, "GET", "/v1/nothing")).status).toBe(404);
+    expect((await raw(s.url, "GET", "/../../etc/passwd")).status).toBe(404);
+    const models = await raw(s.url, "GET", "/v1/models", undefined, { Origin: "https://evil.example" });
+    expect(models.headers["access-control-allow-origin"]).toBeUndefined();
+  });
+
+  it("every refusal was counted by endpoint and status", async () => {
+    const text = await metrics(s.url);
+    expect(metric(text, "zllm_requests_total", '{endpoint="/v1/completions",status="400"}')).toBeGreaterThan(5);
+    expect(metric(text, "zllm_requests_total", '{endpoint="/v1/completions",status="413"}')).toBe(2);
+    expect(metric(text, "zllm_requests_total", '{endpoint="/v1/completions",status="408"}')).toBe(1);
+    expect(metric(text, "zllm_active_sequences")).toBe(0);
+  });
+});
+
+describe.skipIf(!haveDefaultModel)("--cors ORIGIN", () => {
+  let s: Running;
+  beforeAll(async () => {
+    s = await startServer({ cors: "https://app.example", apiKey: "k" });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it("answers preflights without the key and labels responses with the one origin", async () => {
+    const preflight = await raw(s.url, "OPTIONS", "/v1/chat/completions", undefined, { Origin: "https://app.example", "Access-Control-Request-Method": "POST" });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers["access-control-allow-origin"]).toBe("https://app.example");
+    expect(preflight.headers["access-control-allow-headers"]).toMatch(/Authorization/);
+    const models = await raw(s.url, "GET", "/v1/models", undefined, { Authorization: "Bearer k" });
+    expect(models.status).toBe(200);
+    expect(models.headers["access-control-allow-origin"]).toBe("https://app.example");
+  });
+});

@@ -1,0 +1,111 @@
+// The projection of a linear layer over rows of activations, y[r] = W·x[r] (nn.Linear without
+// bias, W stored [outFeatures, inFeatures]): the kernel behind LinearWeight.project. Reference:
+// jsBackend.linear in src/backend/js.ts.
+//
+// Batch invariance. Row r's result must not depend on how many rows run with it, so a token's
+// logits are the same bits in a one-token decode step, in a prefill chunk and in a batched
+// decode (what exact speculative decoding and a deterministic server rely on). Every output is
+// therefore summed in one fixed order, the order of the decode kernel gemvRows (matmul.ts):
+//
+//   lanes:   s0 ← columns c ≡ 0..3 (mod 16), s1 ← 4..7, s2 ← 8..11, s3 ← 12..15,
+//            each lane a running f32 sum in column order, for c < c16 = k & ~15;
+//   then     s0 ← the 4-column groups c16 ≤ c < k & ~3;
+//   then     d = hsum((s0 + s1) + (s2 + s3)), then d += the last k mod 4 products one by one.
+//
+// gemvRows streams one weight row at a time with its four accumulators, which is what a decode
+// step needs (the weights come from DRAM and the prefetcher follows one stream). For many rows
+// that form would load every weight once per row; the tile below reuses each loaded weight
+// vector across 2 rows of x and each x vector across 4 weight rows, like a gemm register tile,
+// yet computes exactly the same sums: it runs the four lanes s0…s3 as four passes over the
+// columns (pass q reads columns 16c + 4q … 16c + 4q + 3), so one accumulator per output is
+// enough and a 2 × 4 tile of outputs keeps 8 accumulators in registers. The passes of a tile
+// park their accumulators in 512 bytes of scratch between blocks of KB columns, so the tile's
+// 6 rows of operands stay in L1 across the four passes; continuing a sum from scratch does not
+// change its order. The last pass reduces straight from its registers. Threads split the
+// outputs, never a sum (jobs.ts). Measured beside the packed gemm on prefill shapes (128 rows,
+// one thread): 1.03–1.08× its time (storing the last lane too: 1.07–1.18×).
+import { gemvRows } from "./matmul";
+import { madd, hsum } from "./simd";
+
+/** Columns per block: a 2 × 4 tile's operands (6 rows of 2 KB) stay in L1 across the 4 passes. */
+const KB: i32 = 512;
+/** Bytes of scratch the tile needs: 4 lanes × 8 outputs × one f32x4. */
+export const LINEAR_SCRATCH: i32 = 4 * 8 * 16;
+
+/**
+ * out[r, j] = Σ_c w[j, c]·x[r, c] for every row r < rows and outputs j0 ≤ j < j1; x [rows, k],
+ * w [n, k], out [rows, n]. `scratch` holds LINEAR_SCRATCH bytes owned by the calling thread.
+ */
+export function linearRows(out: usize, x: usize, w: usize, rows: i32, k: i32, n: i32, j0: i32, j1: i32, scratch: usize): void {
+  const ld = <usize>k * 4, ldo = <usize>n * 4;
+  let j = j0;
+  for (; j + 3 < j1; j += 4) {
+    const w0 = w + <usize>j * ld;
+    let i = 0;
+    for (; i + 1 < rows; i += 2) tile2x4(out + <usize>i * ldo + (<usize>j << 2), ldo, x + <usize>i * ld, w0, k, scratch);
+    // an odd last row: the decode kernel gives the same sums
+    if (i < rows) gemvRows(out + <usize>i * ldo, w, x + <usize>i * ld, k, j, j + 4, false);
+  }
+  if (j < j1) for (let i = 0; i < rows; i++) gemvRows(out + <usize>i * ldo, w, x + <usize>i * ld, k, j, j1, false);
+}
+
+// Outputs (2 rows of x) × (4 rows of w, from w0) into o (row stride ldo bytes).
+function tile2x4(o: usize, ldo: usize, xa: usize, w0: usize, k: i32, scratch: usize): void {
+  const ld = <usize>k * 4;
+  const xb = xa + ld, w1 = w0 + ld, w2 = w1 + ld, w3 = w2 + ld;
+  const c16 = k & ~15, c4 = k & ~3;
+  // scratch: lane q's accumulators at q·128 bytes: x row a with w rows 0..3, then x row b
+  for (let kb = 0; kb == 0 || kb < c16; kb += KB) {
+    const kEnd = min(c16, kb + KB);
+    for (let q = 0; q < 4; q++) {
+      const s = scratch + (<usize>q << 7);
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+      if (kb > 0) {
+        a0 = v128.load(s); a1 = v128.load(s, 16); a2 = v128.load(s, 32); a3 = v128.load(s, 48);
+        b0 = v128.load(s, 64); b1 = v128.load(s, 80); b2 = v128.load(s, 96); b3 = v128.load(s, 112);
+      }
+      for (let c = kb + (q << 2); c < kEnd; c += 16) {
+        const off = <usize>c << 2;
+        const pa = v128.load(xa + off), pb = v128.load(xb + off);
+        let v = v128.load(w0 + off); a0 = madd(a0, v, pa); b0 = madd(b0, v, pb);
+        v = v128.load(w1 + off); a1 = madd(a1, v, pa); b1 = madd(b1, v, pb);
+        v = v128.load(w2 + off); a2 = madd(a2, v, pa); b2 = madd(b2, v, pb);
+        v = v128.load(w3 + off); a3 = madd(a3, v, pa); b3 = madd(b3, v, pb);
+      }
+      if (q == 0 && kEnd == c16) {
+        // gemvRows' 4-column groups past the last 16, into s0
+        for (let c = c16; c < c4; c += 4) {
+          const off = <usize>c << 2;
+          const pa = v128.load(xa + off), pb = v128.load(xb + off);
+          let v = v128.load(w0 + off); a0 = madd(a0, v, pa); b0 = madd(b0, v, pb);
+          v = v128.load(w1 + off); a1 = madd(a1, v, pa); b1 = madd(b1, v, pb);
+          v = v128.load(w2 + off); a2 = madd(a2, v, pa); b2 = madd(b2, v, pb);
+          v = v128.load(w3 + off); a3 = madd(a3, v, pa); b3 = madd(b3, v, pb);
+        }
+      }
+      if (q == 3 && kEnd == c16) {
+        // the last pass: lane s3 is complete in registers, s0…s2 wait in scratch
+        finish(o, scratch, a0, xa, w0, c4, k);
+        finish(o + 4, scratch + 16, a1, xa, w1, c4, k);
+        finish(o + 8, scratch + 32, a2, xa, w2, c4, k);
+        finish(o + 12, scratch + 48, a3, xa, w3, c4, k);
+        finish(o + ldo, scratch + 64, b0, xb, w0, c4, k);
+        finish(o + ldo + 4, scratch + 80, b1, xb, w1, c4, k);
+        finish(o + ldo + 8, scratch + 96, b2, xb, w2, c4, k);
+        finish(o + ldo + 12, scratch + 112, b3, xb, w3, c4, k);
+        return;
+      }
+      v128.store(s, a0); v128.store(s, a1, 16); v128.store(s, a2, 32); v128.store(s, a3, 48);
+      v128.store(s, b0, 64); v128.store(s, b1, 80); v128.store(s, b2, 96); v128.store(s, b3, 112);
+    }
+  }
+}
+
+// One output from its four lanes, with gemvRows' reduction: hsum((s0 + s1) + (s2 + s3)) (s0…s2 at
+// lane, lane + 128 and lane + 256 bytes of scratch), then the last k mod 4 products one by one.
+@inline function finish(dst: usize, lane: usize, s3: v128, xr: usize, wr: usize, c4: i32, k: i32): void {
+  let d = hsum(f32x4.add(f32x4.add(v128.load(lane), v128.load(lane, 128)), f32x4.add(v128.load(lane, 256), s3)));
+  for (let c = c4; c < k; c++) d += load<f32>(wr + (<usize>c << 2)) * load<f32>(xr + (<usize>c << 2));
+  store<f32>(dst, d);
+}

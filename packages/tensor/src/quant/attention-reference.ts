@@ -1,0 +1,111 @@
+// The reference attention over a packed KV cache: js attention's loops (src/backend/js.ts) with
+// each cached head row decoded by kvRowValues first. With f32 rows it gives js attention's bits.
+import { TensorError } from "../errors";
+import { kvRowBytes, kvRowValues, kvTypeInfo, KV_TYPES, type KvType } from "./kv";
+import { quantizeRowQ8, type QuantizedRow } from "./activation";
+import { dotQ4_0, dotQ4_1, dotQ8_0 } from "./reference";
+
+// Reused across calls (grown on demand): a decode step allocates nothing here.
+let scoreRow: Float32Array = new Float32Array(64);
+let headRow: Float32Array = new Float32Array(64);
+let queryCodes: QuantizedRow = { codes: new Int8Array(0), scales: new Float32Array(0), sums: new Int32Array(0) };
+function queryScratch(headDim: number): QuantizedRow {
+  if (queryCodes.codes.length < headDim) {
+    queryCodes = { codes: new Int8Array(headDim), scales: new Float32Array(headDim / 32), sums: new Int32Array(headDim / 32) };
+  }
+  return queryCodes;
+}
+function grown(array: Float32Array, length: number): Float32Array {
+  return array.length >= length ? array : new Float32Array(Math.max(length, 2 * array.length));
+}
+
+/**
+ * The boundary check of `attentionPacked` on every backend: the types exist, the sizes are
+ * consistent and the arrays hold what they say. Returns the two row strides in bytes.
+ */
+export function checkAttentionPacked(
+  backend: string, out: Float32Array, q: Float32Array, k: Uint8Array, v: Uint8Array, kType: KvType, vType: KvType,
+  seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number, probs: Float32Array | undefined,
+): { kRowBytes: number; vRowBytes: number } {
+  kvTypeInfo(kType);
+  kvTypeInfo(vType);
+  for (const [name, value] of [["seqQ", seqQ], ["seqKv", seqKv], ["nHeads", nHeads], ["nKvHeads", nKvHeads], ["headDim", headDim]] as const) {
+    if (!Number.isInteger(value) || value < 0) {
+      throw new TensorError("INVALID_ARGUMENT", `${backend} attentionPacked: expected ${name} to be a non-negative integer, found ${value}`);
+    }
+  }
+  if (seqKv < seqQ || nKvHeads === 0 || nHeads % nKvHeads !== 0) {
+    throw new TensorError(
+      "INVALID_ARGUMENT",
+      `${backend} attentionPacked: expected seqKv ≥ seqQ and nHeads a multiple of nKvHeads > 0, found seqQ ${seqQ}, seqKv ${seqKv}, nHeads ${nHeads}, nKvHeads ${nKvHeads}`,
+    );
+  }
+  const rowLen = nKvHeads * headDim;
+  const kRow = kvRowBytes(kType, rowLen), vRow = kvRowBytes(vType, rowLen);
+  const need = (name: string, array: { length: number }, length: number): void => {
+    if (array.length < length) {
+      throw new TensorError("SHAPE_MISMATCH", `${backend} attentionPacked ${name}: expected at least ${length} elements, found ${array.length}`);
+    }
+  };
+  need("q", q, seqQ * nHeads * headDim);
+  need(`k (${kType} rows)`, k, seqKv * kRow);
+  need(`v (${vType} rows)`, v, seqKv * vRow);
+  need("out", out, seqQ * nHeads * headDim);
+  if (probs) need("probs", probs, nHeads * seqQ * seqKv);
+  return { kRowBytes: kRow, vRowBytes: vRow };
+}
+
+/**
+ * Causal grouped-query attention as the js backend's `attention`, over packed rows. Scores with
+ * a q8_0 / q4_0 / q4_1 key cache whose heads are whole blocks (headDim a multiple of 32) are taken
+ * as llama.cpp takes them: the query head is quantized to Q8_0 codes (activation.ts's rule) and
+ * each cached head slice is multiplied in integers per block (reference.ts's dot products, the
+ * matmulQuant ones). Other caches (f32, f16, heads sharing blocks) are decoded to floats.
+ */
+export function attentionPackedReference(
+  out: Float32Array, q: Float32Array, k: Uint8Array, v: Uint8Array, kType: KvType, vType: KvType,
+  seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number, probs?: Float32Array,
+): void {
+  const rowLen = nKvHeads * headDim;
+  const kRow = kvRowBytes(kType, rowLen), vRow = kvRowBytes(vType, rowLen);
+  const group = nHeads / nKvHeads;
+  const scale = 1 / Math.sqrt(headDim);
+  const scores = (scoreRow = grown(scoreRow, seqKv));
+  const head = (headRow = grown(headRow, headDim));
+  const blockDot = headDim % 32 !== 0 ? null : kType === "q8_0" ? dotQ8_0 : kType === "q4_0" ? dotQ4_0 : kType === "q4_1" ? dotQ4_1 : null;
+  const codes = queryScratch(headDim);
+  for (let h = 0; h < nHeads; h++) {
+    const kvHead = Math.floor(h / group);
+    for (let i = 0; i < seqQ; i++) {
+      const qOff = (i * nHeads + h) * headDim;
+      const last = seqKv - seqQ + i; // causal: this query sees keys 0..last
+      if (blockDot) quantizeRowQ8(q, qOff, headDim, codes);
+      let max = -Infinity;
+      for (let t = 0; t <= last; t++) {
+        if (blockDot) {
+          scores[t] = blockDot(k, t * kRow + kvHead * (headDim / 32) * KV_TYPES[kType].blockBytes, codes, headDim) * scale;
+        } else {
+          kvRowValues(kType, k, t * kRow, kvHead * headDim, headDim, head, 0);
+          let dot = 0;
+          for (let d = 0; d < headDim; d++) dot += q[qOff + d] * head[d];
+          scores[t] = dot * scale;
+        }
+        max = Math.max(max, scores[t]);
+      }
+      let sum = 0;
+      for (let t = 0; t <= last; t++) {
+        scores[t] = Math.exp(scores[t] - max);
+        sum += scores[t];
+      }
+      const oOff = (i * nHeads + h) * headDim;
+      for (let d = 0; d < headDim; d++) out[oOff + d] = 0;
+      for (let t = 0; t < seqKv; t++) {
+        const p = t <= last ? scores[t] / sum : 0;
+        if (probs) probs[(h * seqQ + i) * seqKv + t] = p;
+        if (p === 0) continue;
+        kvRowValues(vType, v, t * vRow, kvHead * headDim, headDim, head, 0);
+        for (let d = 0; d < headDim; d++) out[oOff + d] = out[oOff + d] + p * head[d];
+      }
+    }
+  }
+}

@@ -1,0 +1,201 @@
+// Parity of the quantized matrix products (matmulQuant) between the js reference and the wasm
+// kernels, plain and relaxed SIMD, 1 and 2 threads, on random blocks of every type: the same
+// bits for the block types (the float sums are taken in the same order), and within the f32
+// rounding bound for f16. Also: row r's result does not depend on how many rows run with it.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createWasmBackend, jsBackend } from "../src/backend/index";
+import type { WasmBackend } from "../src/backend/index";
+import { f32ToF16, f16ToF32 } from "../src/dtype/half";
+import { QUANT_TYPES, quantRowBytes, type QuantType } from "../src/quant/types";
+import { TensorError } from "../src/errors";
+import { relaxedSimdSupported } from "../src/backend/wasm-module";
+import { expectClose, rng, uniform } from "./backend-helpers";
+
+const TYPES: QuantType[] = ["q8_0", "q4_0", "q4_1", "q4_k", "f16"];
+
+/** Random valid blocks of `type` for a [n, k] weight: scales of either sign, every code value. */
+function randomWeights(type: QuantType, n: number, k: number, next: () => number): Uint8Array {
+  const bytes = new Uint8Array(n * quantRowBytes(type, k));
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(next() * 256);
+  const { blockSize, blockBytes } = QUANT_TYPES[type];
+  const half = (at: number, lo: number, hi: number): void => {
+    const v = (next() < 0.5 ? -1 : 1) * (lo + (hi - lo) * next());
+    const h = f32ToF16(v);
+    bytes[at] = h & 0xff;
+    bytes[at + 1] = h >> 8;
+  };
+  for (let b = 0; b < bytes.length / blockBytes; b++) {
+    const at = b * blockBytes;
+    if (type === "f16") half(at, 0, 1);
+    else if (type === "q4_k") { half(at, 1e-3, 2e-2); half(at + 2, 1e-3, 2e-2); }
+    else {
+      half(at, 1e-3, 5e-2);
+      if (type === "q4_1") half(at + 2, 0, 0.5);
+    }
+  }
+  expect(bytes.length).toBe((n * k / blockSize) * blockBytes);
+  return bytes;
+}
+
+/** Σ|W||x| per output: the scale of the f16 products' float rounding error. */
+function f16Bound(w: Uint8Array, x: Float32Array, rows: number, k: number, n: number): Float32Array {
+  const bound = new Float32Array(rows * n);
+  for (let r = 0; r < rows; r++) {
+    for (let o = 0; o < n; o++) {
+      let s = 0;
+      for (let c = 0; c < k; c++) s += Math.abs(f16ToF32(w[2 * (o * k + c)] | (w[2 * (o * k + c) + 1] << 8)) * x[r * k + c]);
+      bound[r * n + o] = 4e-6 * s;
+    }
+  }
+  return bound;
+}
+
+function expectSameBits(actual: Float32Array, expected: Float32Array, what: string): void {
+  const a = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
+  const e = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  const at = a.findIndex((bits, i) => bits !== e[i]);
+  expect(at, `${what}: first differing element (${actual[at]} vs ${expected[at]})`).toBe(-1);
+}
+
+const shapes: Record<string, Array<[number, number, number]>> = {
+  // [rows, k, n]: k = 1, 2, 3, 5, 9, 24 blocks (every tail of the 4-block groups); n above the thread split
+  blocks32: [[1, 32, 1], [1, 64, 7], [2, 96, 13], [3, 160, 33], [1, 288, 300], [5, 768, 64], [33, 96, 40], [1, 2048, 130]],
+  q4_k: [[1, 256, 1], [1, 512, 9], [3, 768, 33], [1, 1280, 300], [17, 256, 20], [2, 2048, 64]],
+  f16: [[1, 1, 1], [1, 7, 5], [2, 16, 3], [3, 33, 17], [1, 288, 300], [9, 130, 31], [1, 1001, 67]],
+};
+const shapesOf = (type: QuantType): Array<[number, number, number]> =>
+  type === "q4_k" ? shapes.q4_k : type === "f16" ? shapes.f16 : shapes.blocks32;
+
+const configs = [
+  { label: "1 thread", threads: 1, sharedMemory: true, relaxedSimd: false },
+  { label: "2 threads", threads: 2, sharedMemory: true, relaxedSimd: false },
+  { label: "1 thread, plain memory", threads: 1, sharedMemory: false, relaxedSimd: false },
+  ...(relaxedSimdSupported()
+    ? [
+      { label: "relaxed SIMD, 1 thread", threads: 1, sharedMemory: true, relaxedSimd: true },
+      { label: "relaxed SIMD, 2 threads", threads: 2, sharedMemory: true, relaxedSimd: true },
+    ]
+    : []),
+];
+
+describe.each(configs)("wasm matmulQuant ($label)", ({ threads, sharedMemory, relaxedSimd }) => {
+  let wasm: WasmBackend;
+  beforeAll(async () => { wasm = await createWasmBackend({ threads, sharedMemory, relaxedSimd }); });
+  afterAll(async () => { await wasm.dispose(); });
+
+  it("reports its build", () => {
+    expect(wasm.relaxedSimd).toBe(relaxedSimd);
+  });
+
+  for (const type of TYPES) {
+    for (const [rows, k, n] of shapesOf(type)) {
+      it(`${type}: [${rows},${k}] · [${n},${k}]ᵀ`, () => {
+        const next = rng(rows * 7919 + k * 31 + n + type.length);
+        const x = uniform(next, rows * k);
+        const w = randomWeights(type, n, k, next);
+        const expected = new Float32Array(rows * n);
+        jsBackend.matmulQuant(expected, x, w, type, rows, k, n);
+        // weights and input in wasm memory, as a model keeps them
+        const wIn = wasm.allocBytes(w.length);
+        wIn.set(w);
+        const xIn = wasm.allocF32(x.length);
+        xIn.set(x);
+        const out = wasm.allocF32(rows * n);
+        wasm.matmulQuant(out, xIn, wIn, type, rows, k, n);
+        if (type === "f16") expectClose(out, expected, 1e-7, 0, f16Bound(w, x, rows, k, n));
+        else expectSameBits(out, expected, "wasm vs js");
+        // foreign arrays (copied in and out) give the same bits
+        const foreign = new Float32Array(rows * n);
+        wasm.matmulQuant(foreign, x, w, type, rows, k, n);
+        expectSameBits(foreign, out, "foreign arrays");
+        // batch invariance: each row alone gives the bits it gave among the others
+        const single = new Float32Array(n);
+        for (let r = 0; r < rows; r++) {
+          wasm.matmulQuant(single, x.subarray(r * k, (r + 1) * k), w, type, 1, k, n);
+          expectSameBits(single, out.subarray(r * n, (r + 1) * n), `row ${r} alone`);
+        }
+        wasm.free(wIn);
+        wasm.free(xIn);
+        wasm.free(out);
+      });
+    }
+  }
+});
+
+describe("matmulQuant on every backend", () => {
+  let wasm: WasmBackend;
+  beforeAll(async () => { wasm = await createWasmBackend({ threads: 1 }); });
+  afterAll(async () => { await wasm.dispose(); });
+
+  it("js: the block types are batch-invariant too", () => {
+    for (const type of TYPES) {
+      const [rows, k, n] = type === "q4_k" ? [5, 512, 7] : [5, 96, 7];
+      const next = rng(11);
+      const x = uniform(next, rows * k), w = randomWeights(type, n, k, next);
+      const all = new Float32Array(rows * n), one = new Float32Array(n);
+      jsBackend.matmulQuant(all, x, w, type, rows, k, n);
+      for (let r = 0; r < rows; r++) {
+        jsBackend.matmulQuant(one, x.subarray(r * k, (r + 1) * k), w, type, 1, k, n);
+        expectSameBits(one, all.subarray(r * n, (r + 1) * n), `${type} row ${r}`);
+      }
+    }
+  });
+
+  it("zero rows or outputs do nothing; zero inputs give zeros", () => {
+    for (const backend of [jsBackend, wasm]) {
+      const out = new Float32Array(4).fill(7);
+      backend.matmulQuant(out, new Float32Array(0), new Uint8Array(4 * 34), "q8_0", 0, 32, 4);
+      expect([...out]).toEqual([7, 7, 7, 7]);
+      backend.matmulQuant(out, new Float32Array(0), new Uint8Array(0), "q4_0", 2, 0, 2);
+      expect([...out]).toEqual([0, 0, 0, 0]);
+    }
+  });
+
+  it("an input row of zeros, and one with a NaN, as the reference says", () => {
+    const k = 64, n = 3, next = rng(5);
+    const w = randomWeights("q4_0", n, k, next);
+    const x = new Float32Array(2 * k);
+    x[k + 5] = Number.NaN;
+    for (const backend of [jsBackend, wasm]) {
+      const out = new Float32Array(2 * n);
+      backend.matmulQuant(out, x, w, "q4_0", 2, k, n);
+      expect([...out.subarray(0, n)]).toEqual([0, 0, 0]);
+      expect(out.subarray(n).every(Number.isNaN)).toBe(true);
+    }
+  });
+
+  it("refuses row lengths that are not whole blocks, short arrays and unknown types", () => {
+    for (const backend of [jsBackend, wasm]) {
+      const code = (f: () => void): string | undefined => {
+        try { f(); } catch (error) { return error instanceof TensorError ? error.code : String(error); }
+        return undefined;
+      };
+      expect(code(() => backend.matmulQuant(new Float32Array(1), new Float32Array(48), new Uint8Array(51), "q8_0", 1, 48, 1))).toBe("INVALID_ARGUMENT");
+      expect(code(() => backend.matmulQuant(new Float32Array(1), new Float32Array(32), new Uint8Array(144), "q4_k", 1, 128, 1))).toBe("INVALID_ARGUMENT");
+      expect(code(() => backend.matmulQuant(new Float32Array(2), new Float32Array(32), new Uint8Array(34), "q8_0", 1, 32, 2))).toBe("SHAPE_MISMATCH");
+      expect(code(() => backend.matmulQuant(new Float32Array(1), new Float32Array(31), new Uint8Array(34), "q8_0", 1, 32, 1))).toBe("SHAPE_MISMATCH");
+      expect(code(() => backend.matmulQuant(new Float32Array(1), new Float32Array(32), new Uint8Array(34), "q5_0" as QuantType, 1, 32, 1))).toBe("INVALID_ARGUMENT");
+    }
+  });
+
+  it("f16 weights: subnormals, ±0, ±inf and NaN convert exactly", () => {
+    const specials = [0, -0, 5.960464477539063e-8, -6.097555160522461e-5, 65504, -65504, Infinity, -Infinity, Number.NaN, 1.5, -2.25, 1e-5];
+    const k = specials.length, n = specials.length;
+    // row o holds special o at column o and zeros elsewhere; x is all ones, so out[o] = special o
+    const w = new Uint8Array(2 * n * k);
+    specials.forEach((v, o) => {
+      const h = f32ToF16(v);
+      w[2 * (o * k + o)] = h & 0xff;
+      w[2 * (o * k + o) + 1] = h >> 8;
+    });
+    for (const backend of [jsBackend, wasm]) {
+      const out = new Float32Array(n);
+      backend.matmulQuant(out, new Float32Array(k).fill(1), w, "f16", 1, k, n);
+      out.forEach((v, o) => {
+        const want = f16ToF32(f32ToF16(specials[o]));
+        if (Number.isNaN(want)) expect(v).toBeNaN();
+        else expect(v).toBe(want + 0); // 0 · inf terms are absent: only the diagonal is non-zero
+      });
+    }
+  });
+});

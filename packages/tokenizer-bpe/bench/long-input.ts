@@ -1,0 +1,66 @@
+/**
+ * Long pre-tokenizer pieces (issue 12 #3): one 50 MB run of a letter through cl100k_base, and
+ * 50 MB of spaces and of random letters, beside 6 MB of prose (the Brown corpus); MB/s and the
+ * process's peak resident memory. The JS peers are quadratic (or worse) on such runs, so they
+ * are timed on runs they finish, in the same run: gpt-tokenizer on 30 KB, js-tiktoken on 2 KB,
+ * ours on the same inputs. Run: `pnpm bench` (after bench/encode.ts), or
+ * `node --expose-gc dist/bench/long-input.js`.
+ */
+import { encode as gptTokenizerEncode } from "gpt-tokenizer/encoding/cl100k_base";
+import { getEncoding } from "js-tiktoken";
+import { fromTiktoken, type JsTiktokenRanks } from "../src";
+import { loadBrownText } from "../test/helpers/brown";
+
+const ranks = ((await import("js-tiktoken/ranks/cl100k_base")) as { default: JsTiktokenRanks }).default;
+const tok = fromTiktoken({ ranks, encoding: "cl100k_base" });
+const js = getEncoding("cl100k_base");
+
+function mbPerSecond(text: string, encode: (t: string) => unknown): { mbs: number; seconds: number; cpu: number } {
+  const megabytes = Buffer.byteLength(text) / 1e6;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  encode(text);
+  const seconds = (performance.now() - t0) / 1000;
+  const used = process.cpuUsage(cpu0);
+  return { mbs: megabytes / seconds, seconds, cpu: (used.user + used.system) / 1e6 };
+}
+
+function randomLetters(n: number): string {
+  let x = 12345;
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out.push(String.fromCharCode(97 + (x >>> 16) % 26));
+  }
+  return out.join("");
+}
+
+console.log(`node ${process.version}; cl100k_base; wall time (CPU time of this process in brackets: the machine is shared)\n`);
+const brown = loadBrownText();
+tok.encode(brown.slice(0, 1_000_000)); // warm-up
+const prose = mbPerSecond(brown, (t) => tok.encode(t));
+console.log(`prose (Brown, ${(Buffer.byteLength(brown) / 1e6).toFixed(1)} MB):     ${prose.mbs.toFixed(1)} MB/s`);
+for (const [label, text] of [
+  ["50 MB of one letter", "a".repeat(50e6)],
+  ["50 MB of spaces", " ".repeat(50e6)],
+  ["50 MB of random letters", randomLetters(50e6)],
+] as const) {
+  const r = mbPerSecond(text, (t) => tok.encode(t));
+  console.log(`${label.padEnd(28)} ${r.mbs.toFixed(2)} MB/s, ${r.seconds.toFixed(1)} s (${r.cpu.toFixed(1)} s CPU)`);
+}
+console.log(`peak resident memory of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB\n`);
+
+console.log("runs the peers finish (same text, same run):");
+for (const [label, n, peers] of [
+  ["30 KB of one letter", 30_000, ["gpt-tokenizer"]],
+  ["2 KB of one letter", 2_000, ["gpt-tokenizer", "js-tiktoken"]],
+] as const) {
+  const text = "a".repeat(n);
+  const ours = mbPerSecond(text, (t) => tok.encode(t));
+  const line = [`  ${label}: ours ${ours.mbs.toFixed(2)} MB/s`];
+  for (const peer of peers) {
+    const r = mbPerSecond(text, peer === "gpt-tokenizer" ? gptTokenizerEncode : (t) => js.encode(t));
+    line.push(`${peer} ${r.mbs.toFixed(3)} MB/s (ratio ${(ours.mbs / r.mbs).toFixed(0)}x)`);
+  }
+  console.log(line.join(", "));
+}

@@ -1,0 +1,102 @@
+import { attend } from "./attend";
+import { kvDimOf } from "./config";
+import { KVCache } from "./kv-cache";
+import type { RowBuffers } from "./run-state";
+import { addBias, type Runtime } from "./steps";
+
+/**
+ * Where the rows in flight belong, which decides positions, KV writes and attention:
+ * - one KVCache: consecutive tokens of one sequence at positions cache.length … cache.length+n-1
+ *   (a decode step is n = 1; a prefill chunk is n tokens of the prompt); attention is one causal
+ *   call over the cache, query i seeing keys up to its own position;
+ * - an array of caches: one token of each of n sequences (batched decode), row r at position
+ *   caches[r].length, attending over its own cache.
+ */
+export type RowCaches = KVCache | readonly KVCache[];
+
+/** Receives a layer's softmaxed attention weights [nHeads, seqQ, seqKv] (a prefill's captureAttention). */
+export type ProbsSink = (layer: number, probs: Float32Array, seqQ: number, seqKv: number) => void;
+
+/**
+ * Transformer block `l` over the n rows of `s` (the residual stream s.x [n, dim] is updated in
+ * place), the one block body of every forward pass: decode, prefill and batched decode differ
+ * only in how many rows they pass and where those rows' keys go (RowCaches). Every projection is
+ * `LinearWeight.project` over all n rows, which is batch-invariant, so a row gets the same bits
+ * whichever way it runs. Biases: each one that exists is added (gpt2 has all, llama none or some).
+ *
+ * Shapes: x, xb, xb2, q [n, dim]; k, v [n, kvDim = nKvHeads · headDim]; hb, hb2 [n, hiddenDim].
+ */
+export function block(rt: Runtime, l: number, s: RowBuffers, n: number, caches: RowCaches, probsSink?: ProbsSink): void {
+  const be = rt.backend;
+  const L = rt.w.layers[l];
+
+  // ── attention: x += Wo · attend(q, K, V), with q k v projected from norm(x)
+  rt.norm(s.xb, s.x, L.attnNorm, L.attnNormBias, n);
+  L.wq.project(s.q, s.xb, n);
+  addBias(s.q, L.bq, n);
+  L.wk.project(s.k, s.xb, n);
+  addBias(s.k, L.bk, n);
+  L.wv.project(s.v, s.xb, n);
+  addBias(s.v, L.bv, n);
+  selfAttention(rt, l, s, n, caches, probsSink); // rotates q, k; appends k, v; s.xb = attention output
+  L.wo.project(s.xb2, s.xb, n);
+  addBias(s.xb2, L.bo, n);
+  be.add(s.x, s.x, s.xb2);
+
+  // ── MLP: x += down(act(up(norm(x))))
+  rt.norm(s.xb, s.x, L.ffnNorm, L.ffnNormBias, n);
+  if (L.wGate) {
+    // SwiGLU: down(silu(gate · x) ⊙ (up · x))
+    L.wGate.project(s.hb, s.xb, n);
+    addBias(s.hb, L.bGate, n);
+    L.wUp.project(s.hb2, s.xb, n);
+    addBias(s.hb2, L.bUp, n);
+    be.swiglu(s.hb, s.hb, s.hb2);
+  } else {
+    // GPT-2: down(gelu(up · x + b))
+    L.wUp.project(s.hb, s.xb, n);
+    addBias(s.hb, L.bUp, n);
+    be.gelu(s.hb, s.hb);
+  }
+  L.wDown.project(s.xb2, s.hb, n);
+  addBias(s.xb2, L.bDown, n);
+  be.add(s.x, s.x, s.xb2);
+}
+
+/**
+ * RoPE on this step's q and k (llama: the cached keys were rotated at their own positions),
+ * k and v appended to the cache(s), then grouped-query attention into s.xb: query head h reads
+ * kv head h / (nHeads / nKvHeads).
+ */
+function selfAttention(rt: Runtime, l: number, s: RowBuffers, n: number, caches: RowCaches, probsSink?: ProbsSink): void {
+  const { nHeads, nKvHeads, arch } = rt.config;
+  if (caches instanceof KVCache) {
+    const { k: keys, v: values } = caches.layers[l];
+    const pos0 = caches.length;
+    if (arch === "llama") {
+      rt.rope(s.q, n, nHeads, pos0);
+      rt.rope(s.k, n, nKvHeads, pos0);
+    }
+    keys.write(pos0, s.k, 0, n);
+    values.write(pos0, s.v, 0, n);
+    const seqKv = pos0 + n;
+    const probs = probsSink ? new Float32Array(nHeads * n * seqKv) : undefined;
+    attend(rt, s.xb, s.q, n, keys, values, seqKv, probs);
+    if (probs && probsSink) probsSink(l, probs, n, seqKv);
+    return;
+  }
+  const kvDim = kvDimOf(rt.config);
+  for (let r = 0; r < n; r++) {
+    const row = rt.state.row(r);
+    const cache = caches[r];
+    const { k: keys, v: values } = cache.layers[l];
+    const pos = cache.length;
+    if (arch === "llama") {
+      rt.rope(row.q, 1, nHeads, pos);
+      rt.rope(row.k, 1, nKvHeads, pos);
+    }
+    keys.write(pos, s.k, r * kvDim, 1);
+    values.write(pos, s.v, r * kvDim, 1);
+    attend(rt, row.xb, row.q, 1, keys, values, pos + 1);
+  }
+}

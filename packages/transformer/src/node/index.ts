@@ -1,0 +1,10 @@
+// @zero-llm/transformer/node: what touches the file system (Node only). Opening checkpoints from
+// paths, writing model files and training runs to directories. The root entry is browser-safe:
+// it reads models from a ByteSource (a browser File through blobSource, bytes) and serializes
+// them to bytes.
+export { openCheckpoint, loadModel, MAX_JSON_BYTES } from "./checkpoint";
+export { writeGgufModel, writeHfModel, type HfWriteOptions } from "../formats/save";
+export {
+  trainRun, lossCsv, exportForInference, readCheckpointFile, removeStaleTempFiles, RUN_FILES,
+  type TrainEvent, type TrainRunOptions, type TrainRunResult,
+} from "../train/run";

@@ -1,0 +1,155 @@
+// One block body, batch-invariant projections: a token's logits (and the keys and values it
+// leaves in the cache) are the same bits whether it is decoded alone, prefilled with the whole
+// prompt (in one chunk or several) or decoded in a batch beside other sequences; for GPT-2 (every
+// bias), Llama without biases and Llama with some (Qwen2-style q/k/v biases), on the js backend and
+// on wasm with 1 and 2 threads (and the same bits on 1 and 2 threads).
+import { createWasmBackend, jsBackend, type Backend, type WasmBackend } from "@zero-llm/tensor";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { KVCache} from "../src/index";
+import { Model, Weights, optionalWeightShapes, weightShapes, type Config } from "../src/index";
+
+const bits = (a: ArrayLike<number>): number[] => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+
+const GPT2: Config = {
+  arch: "gpt2", dim: 48, hiddenDim: 102, nLayers: 2, nHeads: 4, nKvHeads: 4, vocabSize: 301, seqLen: 40,
+  normEps: 1e-5, ropeTheta: 10000, ropeStyle: "interleaved", tiedEmbeddings: true,
+};
+const LLAMA: Config = {
+  arch: "llama", dim: 48, hiddenDim: 70, nLayers: 2, nHeads: 6, nKvHeads: 2, vocabSize: 301, seqLen: 40,
+  normEps: 1e-5, ropeTheta: 500, ropeStyle: "half", tiedEmbeddings: false,
+};
+// big enough that the wasm backend splits its projections across 2 threads
+const LLAMA_WIDE: Config = {
+  arch: "llama", dim: 128, hiddenDim: 344, nLayers: 2, nHeads: 4, nKvHeads: 4, vocabSize: 1024, seqLen: 40,
+  normEps: 1e-5, ropeTheta: 10000, ropeStyle: "interleaved", tiedEmbeddings: true,
+};
+
+/** Every tensor seeded (biases and norm gains too, so a bias that is skipped shows). */
+function seededWeights(c: Config, backend: Backend, biases: (name: string) => boolean, seed: number): Weights {
+  const w = new Weights();
+  let s = seed >>> 0;
+  const next = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296 - 0.5;
+  };
+  const fill = (name: string, shape: readonly number[]): void => {
+    const data = backend.allocF32(shape.reduce((a, b) => a * b, 1));
+    const scale = name.endsWith("norm.weight") ? 0.2 : name.endsWith(".bias") ? 0.2 : 2 / Math.sqrt(shape[shape.length - 1]);
+    for (let i = 0; i < data.length; i++) data[i] = (name.endsWith("norm.weight") ? 1 : 0) + scale * next();
+    w.set(name, shape, data);
+  };
+  for (const [name, shape] of weightShapes(c)) {
+    if (name === "lm_head.weight" && c.tiedEmbeddings) continue;
+    fill(name, shape);
+  }
+  if (c.tiedEmbeddings) w.set("lm_head.weight", [c.vocabSize, c.dim], w.get("model.embed_tokens.weight").data);
+  for (const [name, shape] of optionalWeightShapes(c)) if (biases(name)) fill(name, shape);
+  return w;
+}
+
+const PROMPT = [5, 17, 250, 3, 99, 42, 7, 7, 120, 33, 1, 64, 200];
+
+interface Run {
+  logits: number[][];
+  keys: number[];
+  values: number[];
+}
+
+function cacheBits(cache: KVCache): { keys: number[]; values: number[] } {
+  const keys: number[] = [], values: number[] = [];
+  for (let l = 0; l < cache.layers.length; l++) {
+    for (let h = 0; h < cache.nKvHeads; h++) {
+      keys.push(...bits(cache.keys(l, h)));
+      values.push(...bits(cache.values(l, h)));
+    }
+  }
+  return { keys, values };
+}
+
+function decodeRun(model: Model): Run {
+  const cache = model.newCache();
+  const logits = PROMPT.map((t) => bits(model.decode(t, cache)));
+  return { logits, ...cacheBits(cache) };
+}
+
+function prefillRun(model: Model): Run {
+  const cache = model.newCache();
+  const all = new Float32Array(PROMPT.length * model.config.vocabSize);
+  model.prefill(PROMPT, cache, { allLogits: all });
+  const v = model.config.vocabSize;
+  return { logits: PROMPT.map((_, p) => bits(all.subarray(p * v, (p + 1) * v))), ...cacheBits(cache) };
+}
+
+const families: Array<[string, Config, (name: string) => boolean]> = [
+  ["gpt2, every bias", GPT2, () => false],
+  ["llama, no bias", LLAMA, () => false],
+  ["llama, q/k/v biases (Qwen2-style)", LLAMA, (name) => /\.[qkv]_proj\.bias$/.test(name)],
+  ["llama, every optional bias", LLAMA, () => true],
+  ["llama wide (threaded kernels)", LLAMA_WIDE, () => false],
+];
+
+describe.each([
+  ["js", 0],
+  ["wasm, 1 thread", 1],
+  ["wasm, 2 threads", 2],
+] as const)("decode = prefill = batched decode, bit for bit (%s)", (_label, threads) => {
+  let backend: Backend;
+  let wasm: WasmBackend | undefined;
+  beforeAll(async () => {
+    wasm = threads > 0 ? await createWasmBackend({ threads }) : undefined;
+    backend = wasm ?? jsBackend;
+  });
+  afterAll(async () => { await wasm?.dispose(); });
+
+  for (const [name, config, biases] of families) {
+    it(name, () => {
+      const model = new Model(config, seededWeights(config, backend, biases, 7), { backend });
+      const decoded = decodeRun(model);
+      const prefilled = prefillRun(model);
+      expect(prefilled.logits).toEqual(decoded.logits);
+      expect(prefilled.keys).toEqual(decoded.keys);
+      expect(prefilled.values).toEqual(decoded.values);
+
+      // prefill in chunks of 5 rows: different matrix heights, same rows
+      const chunked = new Model(config, model.weights, { backend, maxBatchRows: 5 });
+      expect(prefillRun(chunked).logits).toEqual(decoded.logits);
+      // without allLogits only the last position's logits are computed (one row)
+      const cache = model.newCache();
+      expect(bits(model.prefill(PROMPT, cache).logits)).toEqual(decoded.logits[PROMPT.length - 1]);
+
+      // batched decode: our sequence's next token beside two other sequences of other lengths
+      for (const p of [4, PROMPT.length - 1]) {
+        const ours = model.newCache(), other = model.newCache(), third = model.newCache();
+        model.prefill(PROMPT.slice(0, p), ours);
+        model.prefill([9, 8, 7], other);
+        model.prefill([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], third);
+        const rows = model.decodeBatch([11, PROMPT[p], 12], [other, ours, third]);
+        const v = config.vocabSize;
+        expect(bits(rows.subarray(v, 2 * v)), `batched row at position ${p}`).toEqual(decoded.logits[p]);
+      }
+    });
+  }
+});
+
+describe("the wasm backend gives the same bits on 1 and 2 threads, close to the js reference", () => {
+  for (const [name, config, biases] of families) {
+    it(name, async () => {
+      const one = await createWasmBackend({ threads: 1 }), two = await createWasmBackend({ threads: 2 });
+      try {
+        const a = decodeRun(new Model(config, seededWeights(config, one, biases, 3), { backend: one }));
+        const b = prefillRun(new Model(config, seededWeights(config, two, biases, 3), { backend: two }));
+        expect(b.logits).toEqual(a.logits);
+        const ref = new Model(config, seededWeights(config, jsBackend, biases, 3));
+        const cache = ref.newCache();
+        for (const [p, t] of PROMPT.entries()) {
+          const expected = ref.decode(t, cache);
+          const found = new Float32Array(new Uint32Array(a.logits[p]).buffer);
+          for (let i = 0; i < expected.length; i++) expect(Math.abs(found[i] - expected[i])).toBeLessThan(2e-4);
+        }
+      } finally {
+        await one.dispose();
+        await two.dispose();
+      }
+    });
+  }
+});
