@@ -1,7 +1,9 @@
 /**
  * Long pre-tokenizer pieces (issue 12 #3): one 50 MB run of a letter through cl100k_base, and
- * 50 MB of spaces and of random letters, beside 6 MB of prose (the Brown corpus); MB/s and the
- * process's peak resident memory. The JS peers are quadratic (or worse) on such runs, so they
+ * 50 MB of spaces, of a digit (pieces of three under cl100k's pattern) and of random letters (one
+ * piece, the most tokens and pair lookups a run makes), beside 6 MB of prose (the Brown corpus);
+ * MB/s, CPU time and the process's peak resident memory (mostly the inputs: what a user of
+ * `zllm tokenize` sees is measured with /usr/bin/time, README "Long inputs"). The JS peers are quadratic (or worse) on such runs, so they
  * are timed on runs they finish, in the same run: gpt-tokenizer on 30 KB, js-tiktoken on 2 KB,
  * ours on the same inputs. Run: `pnpm bench` (after bench/encode.ts), or
  * `node --expose-gc dist/bench/long-input.js`.
@@ -27,12 +29,12 @@ function mbPerSecond(text: string, encode: (t: string) => unknown): { mbs: numbe
 
 function randomLetters(n: number): string {
   let x = 12345;
-  const out: string[] = [];
+  const bytes = new Uint8Array(n); // not an array of 50 M one-letter strings: that took 2 GB
   for (let i = 0; i < n; i++) {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out.push(String.fromCharCode(97 + (x >>> 16) % 26));
+    bytes[i] = 97 + ((x >>> 16) % 26);
   }
-  return out.join("");
+  return new TextDecoder().decode(bytes);
 }
 
 console.log(`node ${process.version}; cl100k_base; wall time (CPU time of this process in brackets: the machine is shared)\n`);
@@ -43,6 +45,7 @@ console.log(`prose (Brown, ${(Buffer.byteLength(brown) / 1e6).toFixed(1)} MB):  
 for (const [label, text] of [
   ["50 MB of one letter", "a".repeat(50e6)],
   ["50 MB of spaces", " ".repeat(50e6)],
+  ["50 MB of a digit", "7".repeat(50e6)],
   ["50 MB of random letters", randomLetters(50e6)],
 ] as const) {
   const r = mbPerSecond(text, (t) => tok.encode(t));
