@@ -127,11 +127,11 @@ async function writeJsonIds(stream: NodeJS.WritableStream, ids: readonly number[
 
 /** One line per token (`<id>\t<token as a JSON string>`), then `<n> tokens`; each distinct token's line is made once. */
 async function writeTokenLines(stream: NodeJS.WritableStream, ids: readonly number[], tokenText: (id: number) => string): Promise<void> {
-  const lines = new Map<number, string>();
+  const lines: (string | undefined)[] = []; // by id
   let out = "";
   for (const id of ids) {
-    let line = lines.get(id);
-    if (line === undefined) lines.set(id, (line = `${id}\t${JSON.stringify(tokenText(id))}\n`));
+    let line = lines[id];
+    if (line === undefined) lines[id] = line = `${id}\t${JSON.stringify(tokenText(id))}\n`;
     out += line;
     if (out.length >= OUTPUT_CHUNK) {
       await writeChunk(stream, out);
