@@ -59,7 +59,7 @@ function checkedId(field: string, id: number | undefined, vocabSize: number): nu
 const CACHE_LIMIT = 100_000;
 /** Pieces up to this many UTF-16 units are cached; longer ones are rare and would pin memory. */
 const CACHED_PIECE = 256;
-/** Pieces longer than this (bytes) merge with a heap instead of repeated scans. */
+/** Pieces longer than this (bytes) merge by rank passes instead of repeated scans. */
 const SCAN_LIMIT = 256;
 /** Pieces longer than this (bytes) merge in windows (merge-windows.ts); below, one rank-pass loop. */
 const LONG_PIECE = 1 << 16;
