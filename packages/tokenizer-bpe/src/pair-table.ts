@@ -165,7 +165,7 @@ export class TiktokenPairs implements PairLookup {
    */
   complete(): PairTable {
     if (this.completeTable !== undefined) return this.completeTable;
-    const table = new PairTable(this.length.length * 3);
+    const table = new PairTable(1 << 18); // 233,378 pairs for cl100k: 8 MB; o200k grows it to 16 MB
     for (let t = 0; t < this.length.length; t++) {
       const n = this.length[t]!;
       if (n < 2 || this.canonical(t) !== t) continue;
