@@ -35,7 +35,7 @@ export const CHAPTERS: readonly Chapter[] = [
   { number: 5, file: "05-attention.md", title: "Attention", route: "attention", packages: ["tensor", "transformer"] },
   { number: 6, file: "06-training.md", title: "The transformer block and training", route: "training", packages: ["transformer", "autograd"] },
   { number: 7, file: "07-inference.md", title: "Inference", route: "chat", packages: ["transformer"] },
-  { number: 8, file: null, title: "Quantization", route: "quantization", packages: [] },
+  { number: 8, file: "08-quantization.md", title: "Quantization", route: "quantization", packages: ["quant"] },
   { number: 9, file: "09-sampling.md", title: "Sampling", route: "sampling", packages: ["sampling"] },
   { number: 10, file: null, title: "LoRA", route: "lora", packages: [] },
   { number: 11, file: null, title: "Serving", route: "chat", packages: [] },
