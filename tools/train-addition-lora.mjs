@@ -95,8 +95,11 @@ log({ stage: "data", pairs: pairs.length, training: training.length, heldOut: he
 /** Greedy answer text (up to 5 tokens, stopping at <|endoftext|>) to each question; exact match against " a+b". */
 function accuracy(model, list) {
   let right = 0;
+  // one small cache, emptied for each question: thousands of fresh caches would exhaust wasm memory
+  const cache = model.newCache({ capacity: 32 });
   for (const [a, b] of list) {
-    const ids = [...generate(model, [EOT, ...tokenizer.encode(question(a, b))], { maxTokens: 5, eos: [EOT] })].filter((id) => id !== EOT);
+    cache.reset();
+    const ids = [...generate(model, [EOT, ...tokenizer.encode(question(a, b))], { maxTokens: 5, eos: [EOT], cache })].filter((id) => id !== EOT);
     const text = new TextDecoder().decode(new Uint8Array(ids.flatMap((id) => [...tokenizer.tokenBytes(id)])));
     if (text === ` ${a + b}`) right++;
   }
