@@ -11,7 +11,9 @@
 //                                      [--base f32|q4_0] [--steps N] [--stop-at N] [--threads 2]
 //
 // --stop-at N ends training after step N (with --resume: at once, from a checkpoint at step N)
-// while the learning-rate schedule stays that of --steps; the report records both.
+// while the learning-rate schedule stays that of --steps; the report records both. A resumed run
+// reports the training seconds of this process plus --seconds-before S (those of the earlier
+// process, from its log's elapsedMs at the checkpoint resumed).
 //
 // --base q4_0 trains on the Q4_0 base instead (QLoRA: the blocks are decoded a block of rows at
 // a time inside each pass); it writes its run directory and only its figures into --out
@@ -93,8 +95,11 @@ log({ stage: "data", pairs: pairs.length, training: training.length, heldOut: he
 /** Greedy answer text (up to 5 tokens, stopping at <|endoftext|>) to each question; exact match against " a+b". */
 function accuracy(model, list) {
   let right = 0;
+  // one small cache, emptied for each question: thousands of fresh caches would exhaust wasm memory
+  const cache = model.newCache({ capacity: 32 });
   for (const [a, b] of list) {
-    const ids = [...generate(model, [EOT, ...tokenizer.encode(question(a, b))], { maxTokens: 5, eos: [EOT] })].filter((id) => id !== EOT);
+    cache.reset();
+    const ids = [...generate(model, [EOT, ...tokenizer.encode(question(a, b))], { maxTokens: 5, eos: [EOT], cache })].filter((id) => id !== EOT);
     const text = new TextDecoder().decode(new Uint8Array(ids.flatMap((id) => [...tokenizer.tokenBytes(id)])));
     if (text === ` ${a + b}`) right++;
   }
@@ -110,7 +115,7 @@ const { trainer, valLoss } = await loraTrainRun({
   ...(STOP_AT !== undefined ? { stopAtStep: STOP_AT } : {}),
   onEvent: (e) => { if (e.type !== "step" || e.step % Number(process.env.LOG_EVERY ?? 50) === 0 || e.valLoss !== undefined) log(e); },
 });
-const trainSeconds = (performance.now() - t0) / 1000;
+const trainSeconds = (performance.now() - t0) / 1000 + Number(flag("seconds-before", 0));
 const adapter = await readPeftAdapter(runDir);
 log({ stage: "trained", steps: trainer.step, valLoss, seconds: Math.round(trainSeconds), trainableParameters: adapter.parameterCount() });
 

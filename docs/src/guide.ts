@@ -41,7 +41,7 @@ export const CHAPTERS: readonly Chapter[] = [
   { number: 7, file: "07-inference.md", title: "Inference", route: "chat", packages: ["transformer"] },
   { number: 8, file: "08-quantization.md", title: "Quantization", route: "quantization", packages: ["quant", "transformer"] },
   { number: 9, file: "09-sampling.md", title: "Sampling", route: "sampling", packages: ["sampling", "transformer"] },
-  { number: 10, file: null, title: "LoRA", route: "lora", packages: ["lora"] },
+  { number: 10, file: "10-lora.md", title: "LoRA", route: "lora", packages: ["lora"] },
   { number: 11, file: null, title: "Serving", route: "chat", packages: ["serve"] },
 ];
 
