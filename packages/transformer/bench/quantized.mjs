@@ -15,6 +15,7 @@
 //   cd packages/transformer && npx tsup && node bench/quantized.mjs [--shape 15M --shape 110M] [--threads 2] [--tokens 64] [--reps 3] [--part speed|kv|memory]
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -51,6 +52,8 @@ const llama = await llamaCpp.getLlama({ gpu: false, build: "never", logLevel: ll
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const MB = (bytes) => (bytes / 1e6).toFixed(1);
+/** The machine is shared: every table says how busy it was when the table finished. */
+const load = () => `load average ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}`;
 
 /** The shape's model in `type`, written once to /tmp (random weights, seed 1, as bench/vs-llama-cpp.mjs). */
 async function fileFor(shape, type) {
@@ -134,6 +137,7 @@ if (values.part.includes("speed")) {
       console.log(`| ${type} | ${MB(statSync(file).size)} | ${a.toFixed(1)} | ${(a / ourF32).toFixed(2)}× | ${b.toFixed(1)} | ${(a / b).toFixed(2)}× |`);
       await lm.dispose();
     }
+    console.log(`(${load()})`);
   }
 }
 
@@ -165,6 +169,7 @@ if (values.part.includes("kv")) {
         console.log(`| ${context} | ${kv} | ${MB(bytes)} | ${a.toFixed(1)} | ${(a / ourF32).toFixed(2)}× | ${b.toFixed(1)} | ${(a / b).toFixed(2)}× |`);
       }
     }
+    console.log(`(${load()})`);
     await lm.dispose();
   }
 }
