@@ -5,7 +5,9 @@
 //      the blocks in wasm memory, llama.cpp mmaps them); both with an f32 KV cache;
 //   2. decode tokens/s with an f32, q8_0 and q4_0 KV cache (K and V) after 256 and 1024 tokens of
 //      context (F32 weights; llama.cpp needs flash attention for a quantized V cache, so it runs
-//      with flash attention on for every cache type here);
+//      with flash attention on for every cache type here, and refuses a quantized cache whose head
+//      size is not a multiple of 32: the 15M shape's 48). The context is prefilled once per cache
+//      and cut back to it before each timed run (both engines);
 //   3. peak resident memory while decoding each file (GNU time's maximum RSS of a child process),
 //      minus the Node runtime's own (a child that loads nothing), against the target
 //      1.25 × the file's weight bytes + the KV cache's bytes.
@@ -141,6 +143,57 @@ if (values.part.includes("speed")) {
   }
 }
 
+/**
+ * A decode rate after `prompt`, prefilled once: each call cuts the cache back to the prompt and
+ * times `n` decode steps from there (a 1024-token prefill per measurement would cost more than
+ * all the decoding measured after it).
+ */
+function ourDecodeAfter(model, prompt, n, cacheOptions) {
+  const cache = model.newCache({ capacity: prompt.length + n + 1, allowContextOverflow: true, ...cacheOptions });
+  const promptLogits = Float32Array.from(model.prefill(prompt, cache).logits);
+  return () => {
+    cache.truncate(prompt.length);
+    let logits = promptLogits;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
+      logits = model.decode(best, cache);
+    }
+    return (n * 1000) / (performance.now() - t0);
+  };
+}
+
+/**
+ * llama.cpp's the same way: the sequence cut back to the prompt's first length − 1 tokens, its
+ * last token and n more evaluated. `undefined` where llama.cpp refuses the cache: a quantized
+ * cache needs a head size that is a multiple of the block (32); the 15M shape's is 48.
+ */
+async function theirDecodeAfter(lm, prompt, n, kvType) {
+  let context;
+  try {
+    context = await lm.createContext({
+      contextSize: prompt.length + n + 16, threads, batchSize: 512, flashAttention: true,
+      experimentalKvCacheKeyType: LLAMA_KV[kvType], experimentalKvCacheValueType: LLAMA_KV[kvType],
+    });
+  } catch {
+    return undefined;
+  }
+  const sequence = context.getSequence();
+  await sequence.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1));
+  const measure = async () => {
+    await sequence.eraseContextTokenRanges([{ start: prompt.length - 1, end: sequence.nextTokenIndex }]);
+    let count = 0, t1 = 0;
+    for await (const _ of sequence.evaluate(prompt.slice(-1), { temperature: 0 })) {
+      count++;
+      if (count === 1) t1 = performance.now(); // the first is the prompt's last token
+      if (count >= n + 1) break;
+    }
+    return ((count - 1) * 1000) / (performance.now() - t1);
+  };
+  return { measure, dispose: () => context.dispose() };
+}
+
 if (values.part.includes("kv")) {
   for (const shape of values.shape) {
     const file = await fileFor(shape, "F32");
@@ -154,19 +207,27 @@ if (values.part.includes("kv")) {
     console.log("|---:|---|---:|---:|---:|---:|---:|");
     for (const context of contexts) {
       const prompt = promptOf(context, config.vocabSize);
-      const rows = KV_TYPES.map((kv) => ({ kv, mine: [], peer: [] }));
-      ourDecode(model, prompt.slice(0, 8), 4);
+      const rows = [];
+      for (const kv of KV_TYPES) {
+        const mine = ourDecodeAfter(model, prompt, n, { kType: kv, vType: kv });
+        const peer = await theirDecodeAfter(lm, prompt, n, kv);
+        mine(); // warm-up: the JIT, and the first use of each kernel
+        await peer?.measure();
+        rows.push({ kv, mineRun: mine, peer, mine: [], theirs: [] });
+      }
       for (let r = 0; r < reps; r++) {
         for (const row of rows) {
-          row.mine.push(ourDecode(model, prompt, n, { kType: row.kv, vType: row.kv }));
-          row.peer.push(await theirDecode(lm, prompt, n, row.kv, true));
+          row.mine.push(row.mineRun());
+          if (row.peer) row.theirs.push(await row.peer.measure());
         }
       }
       const ourF32 = median(rows[0].mine);
-      for (const { kv, mine, peer } of rows) {
+      for (const { kv, mine, theirs, peer } of rows) {
         const bytes = 2 * config.nLayers * config.nKvHeads * headDim * (context + n + 1) * kvBytesPerValue(kv);
-        const a = median(mine), b = median(peer);
-        console.log(`| ${context} | ${kv} | ${MB(bytes)} | ${a.toFixed(1)} | ${(a / ourF32).toFixed(2)}× | ${b.toFixed(1)} | ${(a / b).toFixed(2)}× |`);
+        const a = median(mine);
+        const versus = peer ? `${median(theirs).toFixed(1)} | ${(a / median(theirs)).toFixed(2)}×` : `refused (head size ${headDim}, not a multiple of 32) | —`;
+        console.log(`| ${context} | ${kv} | ${MB(bytes)} | ${a.toFixed(1)} | ${(a / ourF32).toFixed(2)}× | ${versus} |`);
+        await peer?.dispose();
       }
     }
     console.log(`(${load()})`);
