@@ -5,7 +5,9 @@
 //      the blocks in wasm memory, llama.cpp mmaps them); both with an f32 KV cache;
 //   2. decode tokens/s with an f32, q8_0 and q4_0 KV cache (K and V) after 256 and 1024 tokens of
 //      context (F32 weights; llama.cpp needs flash attention for a quantized V cache, so it runs
-//      with flash attention on for every cache type here);
+//      with flash attention on for every cache type here, and refuses a quantized cache whose head
+//      size is not a multiple of 32: the 15M shape's 48). The context is prefilled once per cache
+//      and cut back to it before each timed run (both engines);
 //   3. peak resident memory while decoding each file (GNU time's maximum RSS of a child process),
 //      minus the Node runtime's own (a child that loads nothing), against the target
 //      1.25 × the file's weight bytes + the KV cache's bytes.
@@ -15,6 +17,7 @@
 //   cd packages/transformer && npx tsup && node bench/quantized.mjs [--shape 15M --shape 110M] [--threads 2] [--tokens 64] [--reps 3] [--part speed|kv|memory]
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -51,6 +54,8 @@ const llama = await llamaCpp.getLlama({ gpu: false, build: "never", logLevel: ll
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const MB = (bytes) => (bytes / 1e6).toFixed(1);
+/** The machine is shared: every table says how busy it was when the table finished. */
+const load = () => `load average ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}`;
 
 /** The shape's model in `type`, written once to /tmp (random weights, seed 1, as bench/vs-llama-cpp.mjs). */
 async function fileFor(shape, type) {
@@ -63,8 +68,13 @@ async function fileFor(shape, type) {
 }
 
 async function weightBytesOf(file) {
-  const reader = await GgufReader.open(await openFileSource(file));
-  return reader.tensors.reduce((n, t) => n + t.byteLength, 0);
+  const source = await openFileSource(file);
+  try {
+    const reader = await GgufReader.open(source);
+    return reader.tensors.reduce((n, t) => n + t.byteLength, 0);
+  } finally {
+    await source.close();
+  }
 }
 
 /** Our decode rate: prefill `prompt`, then `n` greedy-free decode steps (the argmax is not needed for speed). */
@@ -134,7 +144,59 @@ if (values.part.includes("speed")) {
       console.log(`| ${type} | ${MB(statSync(file).size)} | ${a.toFixed(1)} | ${(a / ourF32).toFixed(2)}× | ${b.toFixed(1)} | ${(a / b).toFixed(2)}× |`);
       await lm.dispose();
     }
+    console.log(`(${load()})`);
   }
+}
+
+/**
+ * A decode rate after `prompt`, prefilled once: each call cuts the cache back to the prompt and
+ * times `n` decode steps from there (a 1024-token prefill per measurement would cost more than
+ * all the decoding measured after it).
+ */
+function ourDecodeAfter(model, prompt, n, cacheOptions) {
+  const cache = model.newCache({ capacity: prompt.length + n + 1, allowContextOverflow: true, ...cacheOptions });
+  const promptLogits = Float32Array.from(model.prefill(prompt, cache).logits);
+  return () => {
+    cache.truncate(prompt.length);
+    let logits = promptLogits;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
+      logits = model.decode(best, cache);
+    }
+    return (n * 1000) / (performance.now() - t0);
+  };
+}
+
+/**
+ * llama.cpp's the same way: the sequence cut back to the prompt's first length − 1 tokens, its
+ * last token and n more evaluated. `undefined` where llama.cpp refuses the cache: a quantized
+ * cache needs a head size that is a multiple of the block (32); the 15M shape's is 48.
+ */
+async function theirDecodeAfter(lm, prompt, n, kvType) {
+  let context;
+  try {
+    context = await lm.createContext({
+      contextSize: prompt.length + n + 16, threads, batchSize: 512, flashAttention: true,
+      experimentalKvCacheKeyType: LLAMA_KV[kvType], experimentalKvCacheValueType: LLAMA_KV[kvType],
+    });
+  } catch {
+    return undefined;
+  }
+  const sequence = context.getSequence();
+  await sequence.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1));
+  const measure = async () => {
+    await sequence.eraseContextTokenRanges([{ start: prompt.length - 1, end: sequence.nextTokenIndex }]);
+    let count = 0, t1 = 0;
+    for await (const _ of sequence.evaluate(prompt.slice(-1), { temperature: 0 })) {
+      count++;
+      if (count === 1) t1 = performance.now(); // the first is the prompt's last token
+      if (count >= n + 1) break;
+    }
+    return ((count - 1) * 1000) / (performance.now() - t1);
+  };
+  return { measure, dispose: () => context.dispose() };
 }
 
 if (values.part.includes("kv")) {
@@ -150,21 +212,30 @@ if (values.part.includes("kv")) {
     console.log("|---:|---|---:|---:|---:|---:|---:|");
     for (const context of contexts) {
       const prompt = promptOf(context, config.vocabSize);
-      const rows = KV_TYPES.map((kv) => ({ kv, mine: [], peer: [] }));
-      ourDecode(model, prompt.slice(0, 8), 4);
+      const rows = [];
+      for (const kv of KV_TYPES) {
+        const mine = ourDecodeAfter(model, prompt, n, { kType: kv, vType: kv });
+        const peer = await theirDecodeAfter(lm, prompt, n, kv);
+        mine(); // warm-up: the JIT, and the first use of each kernel
+        await peer?.measure();
+        rows.push({ kv, mineRun: mine, peer, mine: [], theirs: [] });
+      }
       for (let r = 0; r < reps; r++) {
         for (const row of rows) {
-          row.mine.push(ourDecode(model, prompt, n, { kType: row.kv, vType: row.kv }));
-          row.peer.push(await theirDecode(lm, prompt, n, row.kv, true));
+          row.mine.push(row.mineRun());
+          if (row.peer) row.theirs.push(await row.peer.measure());
         }
       }
       const ourF32 = median(rows[0].mine);
-      for (const { kv, mine, peer } of rows) {
+      for (const { kv, mine, theirs, peer } of rows) {
         const bytes = 2 * config.nLayers * config.nKvHeads * headDim * (context + n + 1) * kvBytesPerValue(kv);
-        const a = median(mine), b = median(peer);
-        console.log(`| ${context} | ${kv} | ${MB(bytes)} | ${a.toFixed(1)} | ${(a / ourF32).toFixed(2)}× | ${b.toFixed(1)} | ${(a / b).toFixed(2)}× |`);
+        const a = median(mine);
+        const versus = peer ? `${median(theirs).toFixed(1)} | ${(a / median(theirs)).toFixed(2)}×` : `refused (head size ${headDim}, not a multiple of 32) | —`;
+        console.log(`| ${context} | ${kv} | ${MB(bytes)} | ${a.toFixed(1)} | ${(a / ourF32).toFixed(2)}× | ${versus} |`);
+        await peer?.dispose();
       }
     }
+    console.log(`(${load()})`);
     await lm.dispose();
   }
 }
@@ -193,8 +264,8 @@ await backend.dispose();
   };
   const runtime = median([peak(child(null)).peak, peak(child(null)).peak, peak(child(null)).peak]);
   console.log(`\n## peak resident memory decoding ${genTokens} tokens (${gnuTime ? "GNU time" : "getrusage"} max RSS; the Node runtime alone: ${MB(runtime)} MB, subtracted)`);
-  console.log("| shape | weights | KV cache | file weights MB | KV cache MB | peak RSS MB | peak − runtime MB | target 1.25 × weights + KV MB | within |");
-  console.log("|---|---|---|---:|---:|---:|---:|---:|---|");
+  console.log("| shape | weights | KV cache | file weights MB | KV cache MB | run state MB | peak RSS MB | peak − runtime MB | target 1.25 × weights + KV MB | within |");
+  console.log("|---|---|---|---:|---:|---:|---:|---:|---:|---|");
   for (const shape of values.shape) {
     for (const [type, kv] of [["F32", "f32"], ["Q8_0", "f32"], ["Q4_0", "f32"], ["Q4_K", "f32"], ["Q4_0", "q8_0"], ["Q4_0", "q4_0"]]) {
       const file = await fileFor(shape, type);
@@ -202,7 +273,7 @@ await backend.dispose();
       const r = peak(child(file, kv));
       const target = 1.25 * weights + r.cacheBytes;
       const net = r.peak - runtime;
-      console.log(`| ${shape} | ${type} | ${kv} | ${MB(weights)} | ${MB(r.cacheBytes)} | ${MB(r.peak)} | ${MB(net)} | ${MB(target)} | ${net <= target ? "yes" : `no (${(net / target).toFixed(2)}×)`} |`);
+      console.log(`| ${shape} | ${type} | ${kv} | ${MB(weights)} | ${MB(r.cacheBytes)} | ${MB(r.runState)} | ${MB(r.peak)} | ${MB(net)} | ${MB(target)} | ${net <= target ? "yes" : `no (${(net / target).toFixed(2)}×)`} |`);
     }
   }
 }

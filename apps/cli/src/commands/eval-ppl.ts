@@ -2,12 +2,12 @@ import { getBackend, setBackend } from "@zero-llm/tensor";
 import { mergedWeights } from "@zero-llm/lora";
 import { Model, inferencePerplexity, perplexity } from "@zero-llm/transformer";
 import { UsageError, defineCommand, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
-import { readFlagText } from "../flag-files";
+import { EVAL_DATA_FLAGS, evalDataName, evalTokens, readEvalData } from "./eval-data";
 import { LORA_FLAG } from "./lora-io";
 import { MODEL_FLAGS, TOKENIZER_FLAG, modelPath, openModel, openTokenizer } from "./model-io";
 
 /**
- * `zllm eval ppl [--model M] --data F [--json]` (default: the embedded model): perplexity =
+ * `zllm eval ppl [--model M] (--data F | --brown) [--json]` (default: the embedded model): perplexity =
  * exp(mean next-token cross-entropy) of held-out text, over non-overlapping windows of the
  * model's context (or a shorter --seq-len): every token but the first is predicted once. With
  * --lora, of the model running those adapters (an f32 model: merged into a copy of the adapted
@@ -17,9 +17,8 @@ const FLAGS = {
   ...MODEL_FLAGS,
   ...LORA_FLAG,
   ...TOKENIZER_FLAG,
-  data: { type: "string", description: "held-out text file (UTF-8)" },
+  ...EVAL_DATA_FLAGS,
   "seq-len": { type: "number", description: "window length, at most the model's context (default: the model's context)", integer: true, min: 2 },
-  "max-tokens": { type: "number", description: "score only the first N tokens of the file", integer: true, min: 2 },
   json: { type: "boolean", description: "print one JSON object" },
 } as const satisfies FlagTable;
 
@@ -30,10 +29,7 @@ function allF32(model: Model, flags: { "cache-type-k"?: string | undefined; "cac
 }
 
 async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<number> {
-  const dataFile = args.flags.data;
-  if (dataFile === undefined || dataFile === "") throw new UsageError("--data FILE is required (held-out text)");
-  const text = await readFlagText("data", dataFile, "a text file");
-  if (text.length === 0) throw new UsageError(`--data ${dataFile}: expected text, found an empty file`);
+  const data = await readEvalData(args.flags);
   const model = modelPath(args);
   const opened = await openModel(args.flags);
   const previous = getBackend();
@@ -44,10 +40,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
       throw new UsageError(`--seq-len: expected at most ${context} (the model's context), found ${seqLen}`);
     }
     const codec = await openTokenizer(opened.checkpoint, args.flags.tokenizer);
-    let tokens = codec.encode(text);
-    const max = args.flags["max-tokens"];
-    if (max !== undefined) tokens = tokens.slice(0, max);
-    if (tokens.length < 2) throw new UsageError(`--data ${dataFile}: expected at least 2 tokens, found ${tokens.length}`);
+    const tokens = await evalTokens(data, codec, args.flags["max-tokens"]);
     setBackend(opened.backend);
     if (opened.lora) io.stderr.write(`${opened.lora.note}\n`);
     const { model: loaded } = opened.checkpoint;
@@ -63,7 +56,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
     const result = score(scored, tokens, seqLen !== undefined ? { seqLen } : {});
     const seconds = (performance.now() - t0) / 1000;
     if (args.flags.json) {
-      io.stdout.write(`${JSON.stringify({ model, data: dataFile, tokens: result.tokens, loss: result.loss, perplexity: result.perplexity, seconds })}\n`);
+      io.stdout.write(`${JSON.stringify({ model, data: evalDataName(data), tokens: result.tokens, loss: result.loss, perplexity: result.perplexity, seconds })}\n`);
     } else {
       io.stdout.write(`perplexity ${result.perplexity.toFixed(3)} (mean cross-entropy ${result.loss.toFixed(4)} nats over ${result.tokens} tokens, ${seconds.toFixed(1)} s)\n`);
     }
@@ -77,7 +70,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
 export const evalPplCommand = defineCommand({
   path: ["eval", "ppl"],
   summary: "Perplexity of a model on held-out text: exp(mean cross-entropy)",
-  usage: "eval ppl [--model M] [--lora DIR[:scale]]... --data FILE [--tokenizer FILE] [--seq-len N] [--max-tokens N] [--cache-type-k T] [--cache-type-v T] [--json]",
+  usage: "eval ppl [--model M] [--lora DIR[:scale]]... (--data FILE | --brown [--val-fraction X]) [--tokenizer FILE] [--seq-len N] [--max-tokens N] [--cache-type-k T] [--cache-type-v T] [--json]",
   flags: FLAGS,
   positionals: { min: 0, max: 0 },
   run,

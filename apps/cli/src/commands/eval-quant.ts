@@ -2,7 +2,7 @@ import { DistributionComparison, type QuantType } from "@zero-llm/quant";
 import type { Backend } from "@zero-llm/tensor";
 import { Model, Weights, quantizeWeights, scoringWindows } from "@zero-llm/transformer";
 import { UsageError, defineCommand, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
-import { readFlagText } from "../flag-files";
+import { EVAL_DATA_FLAGS, evalDataName, evalTokens, readEvalData } from "./eval-data";
 import { MODEL_FLAGS, TOKENIZER_FLAG, cacheTypesOf, modelPath, openModel, openTokenizer } from "./model-io";
 
 /**
@@ -21,9 +21,8 @@ const FLAGS = {
   ...MODEL_FLAGS,
   ...TOKENIZER_FLAG,
   type: { type: "string", description: "weight type to quantize to in memory: q8_0, q4_0, q4_1, q4_k, f16, or f32 (weights unchanged: the KV cache types alone)", choices: TYPES },
-  data: { type: "string", description: "held-out text file (UTF-8)" },
+  ...EVAL_DATA_FLAGS,
   "seq-len": { type: "number", description: "window length, at most the model's context (default: the model's context)", integer: true, min: 2 },
-  "max-tokens": { type: "number", description: "score only the first N tokens of the file", integer: true, min: 2 },
   json: { type: "boolean", description: "print one JSON object" },
 } as const satisfies FlagTable;
 
@@ -84,11 +83,9 @@ function f32Weights(weights: Weights, backend: Backend): Weights {
 }
 
 async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<number> {
-  const { data: dataFile, type } = args.flags;
+  const { type } = args.flags;
   if (type === undefined) throw new UsageError(`--type is required: one of ${TYPES.join(", ")}`);
-  if (dataFile === undefined || dataFile === "") throw new UsageError("--data FILE is required (held-out text)");
-  const text = await readFlagText("data", dataFile, "a text file");
-  if (text.length === 0) throw new UsageError(`--data ${dataFile}: expected text, found an empty file`);
+  const data = await readEvalData(args.flags);
   const file = modelPath(args);
   // the file as the loader keeps it; the caches are chosen per model below
   const opened = await openModel({ ...args.flags, "cache-type-k": undefined, "cache-type-v": undefined });
@@ -98,10 +95,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
     const seqLen = args.flags["seq-len"] ?? config.seqLen;
     if (seqLen > config.seqLen) throw new UsageError(`--seq-len: expected at most ${config.seqLen} (the model's context), found ${seqLen}`);
     const codec = await openTokenizer(opened.checkpoint, args.flags.tokenizer);
-    let tokens = codec.encode(text);
-    const max = args.flags["max-tokens"];
-    if (max !== undefined) tokens = tokens.slice(0, max);
-    if (tokens.length < 2) throw new UsageError(`--data ${dataFile}: expected at least 2 tokens, found ${tokens.length}`);
+    const tokens = await evalTokens(data, codec, args.flags["max-tokens"]);
 
     const t0 = performance.now();
     const { backend } = opened;
@@ -130,7 +124,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
       [...errors].map(([kind, e]) => [kind, { type: e.type, rmse: Math.sqrt(e.sumSquaredError / e.count), relative_rmse: Math.sqrt(e.sumSquaredError / e.sumSquares) }]),
     );
     const result = {
-      model: file, data: dataFile, type, cache_type_k: cacheTypes.kType, cache_type_v: cacheTypes.vType, tokens: s.positions,
+      model: file, data: evalDataName(data), type, cache_type_k: cacheTypes.kType, cache_type_v: cacheTypes.vType, tokens: s.positions,
       perplexity_base: s.perplexityBase, perplexity: s.perplexity, perplexity_change: s.perplexity / s.perplexityBase - 1,
       kld_mean: s.kldMean, kld_p99: s.kldP99, kld_max: s.kldMax, top1_agreement: s.top1Agreement,
       weight_bytes_base: baseWeights.bytes(), weight_bytes: quantizedWeights.bytes(),
@@ -162,7 +156,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
 export const evalQuantCommand = defineCommand({
   path: ["eval", "quant"],
   summary: "What quantizing costs: perplexity, KL divergence and top-1 agreement of a quantized model (and KV cache) against f32",
-  usage: "eval quant [--model M] --type q8_0|q4_0|q4_1|q4_k|f16|f32 [--cache-type-k T] [--cache-type-v T] --data FILE [--seq-len N] [--max-tokens N] [--json]",
+  usage: "eval quant [--model M] --type q8_0|q4_0|q4_1|q4_k|f16|f32 [--cache-type-k T] [--cache-type-v T] (--data FILE | --brown [--val-fraction X]) [--seq-len N] [--max-tokens N] [--json]",
   flags: FLAGS,
   positionals: { min: 0, max: 0 },
   run,
