@@ -12,6 +12,7 @@ export {
 
 // the engine (continuous batching), usable without HTTP
 export { Engine, type EngineOptions } from "./engine/engine";
+export { BatchDrafter, DRAFT_MAX_TOKENS_DEFAULT, DRAFT_P_MIN_DEFAULT, type DraftOptions } from "./engine/speculative";
 export {
   type TokenChooser, type FinishReason, type SequenceRequest, type SequenceListener, type SequenceHandle, type SequenceResult,
 } from "./engine/sequence";

@@ -22,6 +22,8 @@ export class KvPool {
     /** Keep finished caches for reuse as prefixes. */
     readonly prefixCache: boolean,
     private readonly onError: (error: unknown) => void,
+    /** A draft model (speculative decoding): each sequence also holds a cache of it, counted in the budget. */
+    private readonly draft?: { readonly model: Model; readonly bytesPerPosition: number },
   ) {
     this.prefixes = new PrefixCache((cache) => releaseCache(cache, model.backend));
   }
@@ -41,7 +43,7 @@ export class KvPool {
    * null when it does not fit even then. Throws the backend's error when the allocation fails.
    */
   allocate(positions: number, prompt?: readonly number[]): KVCache | null {
-    const need = positions * this.bytesPerPosition;
+    const need = positions * (this.bytesPerPosition + (this.draft?.bytesPerPosition ?? 0));
     if (prompt && this.prefixCache) this.prefixes.longest(prompt);
     while (this.heldBytes + need > this.capacityBytes) {
       if (!this.prefixes.evictOne()) return null;
@@ -49,6 +51,21 @@ export class KvPool {
     const cache = this.model.newCache({ capacity: positions });
     this.runningBytes += cache.bytes();
     return cache;
+  }
+
+  /** The draft model's cache of a sequence just given `positions` by allocate() (which counted its bytes in). */
+  allocateDraft(positions: number): KVCache | null {
+    if (!this.draft) return null;
+    const cache = this.draft.model.newCache({ capacity: positions });
+    this.runningBytes += cache.bytes();
+    return cache;
+  }
+
+  /** Gives a draft cache back to the allocator at once (drafts are never kept as prefixes). */
+  releaseDraft(cache: KVCache): void {
+    if (!this.draft) return;
+    this.runningBytes -= cache.bytes();
+    releaseCache(cache, this.draft.model.backend);
   }
 
   /**
@@ -104,11 +121,12 @@ export class KvPool {
 
   /** Checks the budget can hold one sequence of `positions`. */
   checkHolds(positions: number, what: string): void {
-    const bytes = positions * this.bytesPerPosition;
+    const perPosition = this.bytesPerPosition + (this.draft?.bytesPerPosition ?? 0);
+    const bytes = positions * perPosition;
     if (!(this.capacityBytes >= bytes)) {
       throw new ServeError(
         "invalid_option",
-        `kvCapacityBytes: expected at least ${what} (${positions} positions × ${this.bytesPerPosition} bytes = ${bytes}), found ${this.capacityBytes}`,
+        `kvCapacityBytes: expected at least ${what} (${positions} positions × ${perPosition} bytes${this.draft ? ", the draft model's included" : ""} = ${bytes}), found ${this.capacityBytes}`,
       );
     }
   }

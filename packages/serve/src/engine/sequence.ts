@@ -87,6 +87,10 @@ export class Sequence implements SequenceHandle {
   /** The last chosen token, which the next decode step feeds. */
   next = -1;
   cache: KVCache | null = null;
+  /** Speculative decoding: the draft model's cache, its proposals for this step and how many it may make. */
+  draftCache: KVCache | null = null;
+  readonly drafts: number[] = [];
+  draftLimit = 0;
   /** Positions its cache is allocated with. */
   readonly positions: number;
   /** Engine clock: when it was queued, when its last token came out. */
