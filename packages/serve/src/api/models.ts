@@ -25,6 +25,9 @@ export function modelObject(slot: ModelSlot): Record<string, unknown> {
       parallel: engine.parallel,
       kv_cache_capacity_bytes: engine.kvCapacityBytes,
       chat_template: served.chatTemplate.origin,
+      ...(engine.drafter
+        ? { speculative: { draft_model: served.draft?.source ?? null, draft_max_tokens: engine.drafter.maxTokens, draft_p_min: engine.drafter.pMin } }
+        : {}),
     },
   };
 }

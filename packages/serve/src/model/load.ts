@@ -6,6 +6,7 @@ import {
 } from "@zero-llm/tokenizer-bpe";
 import type { Checkpoint, Model, ModelOptions } from "@zero-llm/transformer";
 import { openCheckpoint } from "@zero-llm/transformer/node";
+import type { DraftOptions } from "../engine/speculative";
 import { ServeError } from "../errors";
 import { ChatTemplate, DEFAULT_CHAT_TEMPLATE, DEFAULT_TEMPLATE_STOP, type ChatTemplateOrigin } from "./chat-template";
 
@@ -24,6 +25,8 @@ export interface ServedModel {
   readonly chatTemplate: ChatTemplate;
   /** Unix seconds when it was loaded (`created` in /v1/models). */
   readonly created: number;
+  /** A draft model for speculative decoding in the engine (`zllm serve --draft-model`), with where it came from. */
+  readonly draft?: DraftOptions & { readonly source?: string };
 }
 
 export interface LoadOptions {
