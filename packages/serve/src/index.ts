@@ -14,7 +14,7 @@ export {
 export { Engine, type EngineOptions } from "./engine/engine";
 export { BatchDrafter, DRAFT_MAX_TOKENS_DEFAULT, DRAFT_P_MIN_DEFAULT, type DraftOptions } from "./engine/speculative";
 export {
-  type TokenChooser, type FinishReason, type SequenceRequest, type SequenceListener, type SequenceHandle, type SequenceResult,
+  type TokenChooser, type FinishReason, type SequenceRequest, type SequenceListener, type SequenceHandle, type SequenceResult, type SequenceVariant,
 } from "./engine/sequence";
 export { PrefixCache, type PrefixSource } from "./engine/prefix-cache";
 export { KvPool } from "./engine/kv-pool";

@@ -220,21 +220,31 @@ export class Engine {
     if (this.running.length >= this.parallel) return false;
     const prefixable = seq.request.prefixCache !== false && !seq.request.embed;
     const prompt = seq.tokens.slice(0, seq.promptLength);
+    const variant = seq.request.weights?.variant ?? "";
     let cache: KVCache | null;
     try {
-      cache = this.kv.allocate(seq.positions, prefixable ? prompt : undefined);
+      cache = this.kv.allocate(seq.positions, prefixable ? prompt : undefined, variant);
     } catch (e) {
       this.finish(seq, "error", e);
       return true; // it left the queue, with an error
     }
     if (!cache) return false;
+    try {
+      seq.request.weights?.attach(cache);
+    } catch (e) {
+      this.kv.release(cache);
+      this.finish(seq, "error", e);
+      return true;
+    }
     seq.cache = cache;
     if (this.drafter && !seq.request.embed) seq.draftCache = this.kv.allocateDraft(seq.positions);
     this.running.push(seq);
     seq.phase = "prefill";
     if (prefixable) {
-      const sources = this.running.filter((s) => s !== seq && s.cache).map((s) => ({ tokens: s.tokens, cache: s.cache as KVCache }));
-      const reused = this.kv.reusePrefix(cache, prompt, sources);
+      const sources = this.running
+        .filter((s) => s !== seq && s.cache)
+        .map((s) => ({ tokens: s.tokens, cache: s.cache as KVCache, variant: s.request.weights?.variant ?? "" }));
+      const reused = this.kv.reusePrefix(cache, prompt, sources, variant);
       if (reused > 0) {
         seq.prefilled = seq.cachedTokens = reused;
         this.metrics?.prefixCacheHits.inc();
@@ -460,7 +470,8 @@ export class Engine {
     }
     if (cache) {
       const complete = reason === "stop" || reason === "length";
-      this.kv.release(cache, complete && seq.request.prefixCache !== false && !seq.request.embed ? seq.tokens : undefined);
+      const keep = complete && seq.request.prefixCache !== false && !seq.request.embed;
+      this.kv.release(cache, keep ? seq.tokens : undefined, seq.request.weights?.variant ?? "");
     }
     this.notify(() => seq.listener.finished(seq.result(reason, error)));
     this.schedule(); // room may have opened for the queue

@@ -42,9 +42,9 @@ export class KvPool {
    * recently used first (the entry `prompt` would reuse is marked used first, so it goes last);
    * null when it does not fit even then. Throws the backend's error when the allocation fails.
    */
-  allocate(positions: number, prompt?: readonly number[]): KVCache | null {
+  allocate(positions: number, prompt?: readonly number[], variant = ""): KVCache | null {
     const need = positions * (this.bytesPerPosition + (this.draft?.bytesPerPosition ?? 0));
-    if (prompt && this.prefixCache) this.prefixes.longest(prompt);
+    if (prompt && this.prefixCache) this.prefixes.longest(prompt, variant);
     while (this.heldBytes + need > this.capacityBytes) {
       if (!this.prefixes.evictOne()) return null;
     }
@@ -69,17 +69,17 @@ export class KvPool {
   }
 
   /**
-   * Copies into the empty `cache` the longest prefix of `prompt` held by the prefix cache or by a
-   * running sequence (requests that arrive together with a shared system prompt), leaving at
+   * Copies into the empty `cache` the longest prefix of `prompt` computed by the same weights
+   * (`variant`) held by the prefix cache or by a running sequence (requests that arrive together with a shared system prompt), leaving at
    * least the last prompt token to compute (its logits choose the first new token). Returns the
    * positions copied.
    */
-  reusePrefix(cache: KVCache, prompt: readonly number[], running: readonly PrefixSource[]): number {
+  reusePrefix(cache: KVCache, prompt: readonly number[], running: readonly PrefixSource[], variant = ""): number {
     if (!this.prefixCache) return 0;
-    let best: { source: PrefixSource; length: number } | undefined = this.prefixes.longest(prompt);
+    let best: { source: PrefixSource; length: number } | undefined = this.prefixes.longest(prompt, variant);
     for (const source of running) {
       if (source.cache === cache) continue;
-      const length = commonPrefix(source, prompt);
+      const length = commonPrefix(source, prompt, variant);
       if (length > (best?.length ?? 0)) best = { source, length };
     }
     const reuse = Math.min(best?.length ?? 0, prompt.length - 1);
@@ -92,7 +92,7 @@ export class KvPool {
    * Gives a running sequence's cache back: kept in the prefix cache under `tokens` (trimmed to
    * the positions it filled when that saves room), or released to the allocator at once.
    */
-  release(cache: KVCache, keepAs?: readonly number[]): void {
+  release(cache: KVCache, keepAs?: readonly number[], variant = ""): void {
     this.runningBytes -= cache.bytes();
     if (!keepAs || !this.prefixCache || cache.length === 0) {
       releaseCache(cache, this.model.backend);
@@ -111,7 +111,7 @@ export class KvPool {
       copyPrefix(cache, kept, cache.length);
       releaseCache(cache, this.model.backend);
     }
-    this.prefixes.add(keepAs, kept);
+    this.prefixes.add(keepAs, kept, variant);
   }
 
   /** Empties the prefix cache. */
