@@ -111,6 +111,36 @@ describe.skipIf(!haveDefaultModel)("speculative decoding in the batch loop", () 
         expect(spec.tokens).toEqual(plain.tokens);
       });
 
+      it.skipIf(kind === "js")("cancelled sequences free their draft caches at once; the others' tokens are unchanged", async () => {
+        const draft: DraftOptions = { model: selfDraft, maxTokens: 4, pMin: 0 };
+        const plain = await runAll(new Engine(target.served.model, { parallel: 8 }), "seeded");
+        const engine = new Engine(target.served.model, { parallel: 8, draft, prefixCache: false });
+        const tokens = PROMPTS.map(() => [] as number[]);
+        const results = await Promise.all(
+          PROMPTS.map(
+            (prompt, i) =>
+              new Promise<SequenceResult>((resolve) => {
+                const handle = engine.submit(
+                  { prompt, maxTokens: 20 + 7 * i, chooser: chooser("seeded", 100 + i), stopTokens: [2047] },
+                  {
+                    token: (id) => {
+                      tokens[i].push(id);
+                      if (i % 2 === 1 && tokens[i].length >= 3) handle.cancel(); // the client left
+                    },
+                    finished: resolve,
+                  },
+                );
+              }),
+          ),
+        );
+        for (let i = 0; i < PROMPTS.length; i++) {
+          if (i % 2 === 1) expect(results[i].reason).toBe("cancelled");
+          else expect(tokens[i]).toEqual(plain.tokens[i]);
+        }
+        expect(engine.kvCacheBytes).toBe(0);
+        expect(engine.activeSequences).toBe(0);
+      });
+
       it.skipIf(kind === "js")("alone = batched with a draft; the prefix cache and a second turn agree too", async () => {
         const draft: DraftOptions = { model: selfDraft, maxTokens: 5, pMin: 0 };
         const engine = new Engine(target.served.model, { parallel: 8, draft });
