@@ -5,7 +5,8 @@ export { ZllmServer, createServer, type ServerOptions } from "./http/server";
 export { ISOLATION_HEADERS } from "./http/static";
 
 // models
-export { loadServedModel, defaultId, type ServedModel, type LoadOptions } from "./model/load";
+export { loadServedModel, defaultId, type ServedModel, type ServedAdapter, type LoadOptions } from "./model/load";
+export { withAdapters, type AdapterToServe } from "./model/adapters";
 export {
   ChatTemplate, DEFAULT_CHAT_TEMPLATE, DEFAULT_TEMPLATE_STOP, type ChatTemplateOrigin, type TemplateMessage,
 } from "./model/chat-template";
