@@ -1,7 +1,10 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { DRAFT_MAX_TOKENS_DEFAULT, DRAFT_P_MIN_DEFAULT, createServer, defaultId, loadServedModel, type ServedModel } from "@zero-llm/serve";
+import {
+  DRAFT_MAX_TOKENS_DEFAULT, DRAFT_P_MIN_DEFAULT, createServer, defaultId, loadServedModel, withAdapters, type AdapterToServe, type ServedModel,
+} from "@zero-llm/serve";
 import { CliError, UsageError, defineCommand, type Command, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
+import { parseLoraValue, readLoraChoices } from "./lora-io";
 import { DEFAULT_MODEL_PATH, MODEL_FLAGS, cacheTypesOf, chooseBackend, modelFile } from "./model-io";
 
 /**
@@ -18,6 +21,10 @@ export const SERVE_FLAGS = {
   model: {
     type: "strings",
     description: "a checkpoint to serve (GGUF, Hugging Face directory), as PATH or NAME=PATH; the name is what requests put in \"model\" (default: the file name); default the embedded model, named default",
+  },
+  lora: {
+    type: "strings",
+    description: "a LoRA adapter requests can pick with \"model\": \"MODEL+NAME\": [MODEL+]NAME=DIR[:scale], DIR a PEFT adapter directory (zllm lora train writes one) or a llama.cpp .gguf adapter; MODEL defaults to the first --model; repeatable; each adapter is loaded once and applies only to the requests that name it",
   },
   backend: MODEL_FLAGS.backend,
   threads: MODEL_FLAGS.threads,
@@ -75,6 +82,42 @@ function checkSameVocabulary(file: string, target: ServedModel, draft: ServedMod
   }
 }
 
+/**
+ * `--lora [MODEL+]NAME=DIR[:scale]`: each adapter read once (PEFT directory or GGUF adapter, as
+ * `--lora` on the model commands) for its model (default the first), which then serves
+ * "MODEL+NAME" beside "MODEL". A value without "NAME=" is named after DIR.
+ */
+async function attachAdapters(models: ServedModel[], values: readonly string[], io: CommandIO): Promise<void> {
+  const byModel = new Map<number, AdapterToServe[]>();
+  for (const value of values) {
+    const eq = value.indexOf("=");
+    const named = eq > 0 && !value.slice(0, eq).includes("/");
+    const target = named ? value.slice(0, eq) : "";
+    const rest = named ? value.slice(eq + 1) : value;
+    const plus = target.indexOf("+");
+    const modelId = plus > 0 ? target.slice(0, plus) : models[0].id;
+    const index = models.findIndex((m) => m.id === modelId);
+    if (index < 0) throw new UsageError(`--lora ${value}: expected a loaded model before "+" (${models.map((m) => m.id).join(", ")}), found "${modelId}"`);
+    if (rest === "") throw new UsageError(`--lora ${value}: expected [MODEL+]NAME=DIR[:scale], found no DIR after "="`);
+    const { path: dir } = parseLoraValue(rest);
+    const name = named ? target.slice(plus + 1) : defaultId(dir);
+    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(name)) {
+      throw new UsageError(`--lora ${value}: expected an adapter name of letters, digits, '.', '_', ':' or '-' (at most 64), found "${name}"`);
+    }
+    const list = byModel.get(index) ?? [];
+    if (list.some((a) => a.name === name)) throw new UsageError(`--lora: expected distinct adapter names for model ${modelId}, found "${name}" twice`);
+    const [use] = await readLoraChoices([rest], models[index].model.config);
+    list.push({ name, adapter: use.adapter, scale: use.scale ?? 1, source: dir });
+    byModel.set(index, list);
+  }
+  for (const [index, adapters] of byModel) {
+    models[index] = withAdapters(models[index], adapters);
+    for (const a of models[index].adapters?.values() ?? []) {
+      io.stderr.write(`zllm serve: adapter ${models[index].id}+${a.name} (${a.source}): rank ${a.rank}, ${a.modules} modules, scale ${a.scale}, ${(a.bytes / 2 ** 20).toFixed(2)} MiB\n`);
+    }
+  }
+}
+
 export interface ServeSignals {
   once(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;
   off(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;
@@ -107,6 +150,7 @@ async function runServe(args: ParsedArgs<typeof SERVE_FLAGS>, io: CommandIO, sig
       }
       models.push(served);
     }
+    await attachAdapters(models, args.flags.lora ?? [], io);
     const draftFile = args.flags["draft-model"];
     if (draftFile === undefined) {
       const stray = (["draft-max", "draft-p-min"] as const).find((name) => args.flags[name] !== undefined);
@@ -177,7 +221,7 @@ export function makeServeCommand(signals: ServeSignals = process): Command<typeo
   return defineCommand({
     path: ["serve"],
     summary: "Serve models over an OpenAI-compatible HTTP API (continuous batching, streaming, metrics)",
-    usage: "serve [--model [NAME=]PATH]… [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N] [--cache-type-k T] [--cache-type-v T] [--draft-model F [--draft-max N] [--draft-p-min P]] [--api-key K] [--cors ORIGIN]",
+    usage: "serve [--model [NAME=]PATH]… [--lora [MODEL+]NAME=DIR[:scale]]… [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N] [--cache-type-k T] [--cache-type-v T] [--draft-model F [--draft-max N] [--draft-p-min P]] [--api-key K] [--cors ORIGIN]",
     flags: SERVE_FLAGS,
     positionals: { min: 0, max: 0 },
     run: (args, io) => runServe(args, io, signals),
