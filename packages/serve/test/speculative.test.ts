@@ -5,7 +5,7 @@
 import { Sampler } from "@zero-llm/sampling";
 import { Model, randomWeights, type Config } from "@zero-llm/transformer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Engine, ServeError, ServerMetrics, type DraftOptions, type SequenceResult, type TokenChooser } from "../src/index";
+import { Engine, ServeError, ServerMetrics, type DraftOptions, type SequenceHandle, type SequenceResult, type TokenChooser } from "../src/index";
 import { haveDefaultModel, metric, openModel } from "./helpers";
 
 type Opened = Awaited<ReturnType<typeof openModel>>;
@@ -116,6 +116,7 @@ describe.skipIf(!haveDefaultModel)("speculative decoding in the batch loop", () 
         const plain = await runAll(new Engine(target.served.model, { parallel: 8 }), "seeded");
         const engine = new Engine(target.served.model, { parallel: 8, draft, prefixCache: false });
         const tokens = PROMPTS.map(() => [] as number[]);
+        const handles: SequenceHandle[] = [];
         const results = await Promise.all(
           PROMPTS.map(
             (prompt, i) =>
@@ -126,15 +127,18 @@ describe.skipIf(!haveDefaultModel)("speculative decoding in the batch loop", () 
                     token: (id) => {
                       tokens[i].push(id);
                       if (i % 2 === 1 && tokens[i].length >= 3) handle.cancel(); // the client left
+                      // another sequence of the same step ended from here (a sibling choice failed)
+                      if (i === 0 && tokens[i].length === 4) handles[4].cancel();
                     },
                     finished: resolve,
                   },
                 );
+                handles.push(handle);
               }),
           ),
         );
         for (let i = 0; i < PROMPTS.length; i++) {
-          if (i % 2 === 1) expect(results[i].reason).toBe("cancelled");
+          if (i % 2 === 1 || i === 4) expect(results[i].reason).toBe("cancelled");
           else expect(tokens[i]).toEqual(plain.tokens[i]);
         }
         expect(engine.kvCacheBytes).toBe(0);

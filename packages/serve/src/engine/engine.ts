@@ -325,7 +325,11 @@ export class Engine {
       for (const seq of group) {
         const drafts = seq.drafts;
         const k = drafts.length;
-        const cache = seq.cache as KVCache;
+        const cache = seq.cache;
+        if (seq.phase !== "decode" || !cache) {
+          row += k + 1; // ended by an earlier row's listener (a sibling choice failed, the client left)
+          continue;
+        }
         // the pass filled [next, d₁ … d_k]; commit `next` and go on one position per accepted draft
         const committed = cache.length - k;
         cache.truncate(committed);
@@ -337,7 +341,7 @@ export class Engine {
           this.metrics?.draftTokensAccepted.inc();
         }
         this.metrics?.draftTokens.inc({}, k);
-        if (seq.phase !== "done") drafter.rewind(seq, cache.length);
+        if (seq.cache) drafter.rewind(seq, cache.length); // still running: its draft cache keeps what was committed
         row += k + 1;
       }
     }
