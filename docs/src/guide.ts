@@ -38,7 +38,7 @@ export const CHAPTERS: readonly Chapter[] = [
   { number: 8, file: null, title: "Quantization", route: "quantization", packages: [] },
   { number: 9, file: "09-sampling.md", title: "Sampling", route: "sampling", packages: ["sampling"] },
   { number: 10, file: null, title: "LoRA", route: "lora", packages: [] },
-  { number: 11, file: null, title: "Serving", route: "chat", packages: [] },
+  { number: 11, file: "11-serving.md", title: "Serving", route: "chat", packages: ["serve"] },
 ];
 
 export function playgroundLink(route: string): string {
