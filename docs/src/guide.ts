@@ -42,7 +42,7 @@ export const CHAPTERS: readonly Chapter[] = [
   { number: 8, file: "08-quantization.md", title: "Quantization", route: "quantization", packages: ["quant", "transformer"] },
   { number: 9, file: "09-sampling.md", title: "Sampling", route: "sampling", packages: ["sampling", "transformer"] },
   { number: 10, file: "10-lora.md", title: "LoRA", route: "lora", packages: ["lora"] },
-  { number: 11, file: null, title: "Serving", route: "chat", packages: ["serve"] },
+  { number: 11, file: "11-serving.md", title: "Serving", route: "chat", packages: ["serve"] },
 ];
 
 export function playgroundLink(route: string): string {

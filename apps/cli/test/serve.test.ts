@@ -38,6 +38,99 @@ describe("zllm serve", () => {
     await expect(fetch(`${url}/health`)).rejects.toThrow();
   });
 
+  it("--draft-model: speculative decoding in the batch loop, the same greedy text, drafts counted in /metrics", async () => {
+    const signals = new EventEmitter();
+    let stdout = "";
+    let stderr = "";
+    const { Writable } = await import("node:stream");
+    const { main } = await import("../src/main");
+    const out = new Writable({ write: (c: Buffer, _e, cb) => ((stdout += c.toString()), cb()) });
+    const err = new Writable({ write: (c: Buffer, _e, cb) => ((stderr += c.toString()), cb()) });
+    // the embedded model drafting for itself: at greedy every draft is accepted
+    const args = ["serve", "--threads", "1", "--port", "0", "--parallel", "4", "--draft-model", "../../models/default", "--draft-max", "3", "--draft-p-min", "0"];
+    const running = main(args, { stdout: out, stderr: err }, [makeServeCommand(signals)]);
+    const start = Date.now();
+    while (!/listening on (http:\/\/\S+)/.test(stdout)) {
+      if (Date.now() - start > 30_000) throw new Error(`no URL printed: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1] ?? "";
+    try {
+      expect(stderr).toMatch(/draft \.\.\/\.\.\/models\/default \(up to 3 tokens, p-min 0\)/);
+      const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { meta: { speculative?: unknown } }[] };
+      expect(models.data[0].meta.speculative).toEqual({ draft_model: "../../models/default", draft_max_tokens: 3, draft_p_min: 0 });
+      const body = JSON.stringify({ prompt: "The jury said", max_tokens: 12, temperature: 0 });
+      const r = (await (await fetch(`${url}/v1/completions`, { method: "POST", body })).json()) as { choices: { text: string }[]; usage: { completion_tokens: number } };
+      expect(r.usage.completion_tokens).toBeGreaterThan(0);
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const value = (name: string): number => Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1]);
+      expect(value("zllm_draft_tokens_total")).toBeGreaterThan(0);
+      expect(value("zllm_draft_tokens_accepted_total")).toBe(value("zllm_draft_tokens_total"));
+      // the same request on a server without a draft gives the same text
+      const { createServer: serve, loadServedModel } = await import("@zero-llm/serve");
+      const plain = serve({ models: [await loadServedModel("../../models/default", { id: "default" })] });
+      const plainUrl = await plain.listen(0);
+      try {
+        const p = (await (await fetch(`${plainUrl}/v1/completions`, { method: "POST", body })).json()) as { choices: { text: string }[] };
+        expect(r.choices[0].text).toBe(p.choices[0].text);
+      } finally {
+        await plain.close(1000);
+      }
+    } finally {
+      signals.emit("SIGTERM");
+      expect(await running).toBe(0);
+    }
+    const stray = await runCli(["serve", "--draft-max", "4"], [makeServeCommand(new EventEmitter())]);
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toMatch(/--draft-max: expected with --draft-model, found no --draft-model/);
+  });
+
+  it("--lora NAME=DIR: the adapter is listed as default+NAME and requests that name it run it", async () => {
+    const { LoraAdapter } = await import("@zero-llm/lora");
+    const { writePeftAdapter } = await import("@zero-llm/lora/node");
+    const { loadModel } = await import("@zero-llm/transformer/node");
+    const { mkdtemp, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const path = await import("node:path");
+    const dir = await mkdtemp(path.join(tmpdir(), "zllm-serve-lora-"));
+    const adapter = LoraAdapter.create((await loadModel("../../models/default")).config, { r: 4, alpha: 8 }, { seed: 3 });
+    for (const m of adapter.modules.values()) for (let i = 0; i < m.b.length; i++) m.b[i] = 0.05 * Math.sin(i + 1);
+    await writePeftAdapter(path.join(dir, "poems"), adapter);
+    const signals = new EventEmitter();
+    let stdout = "";
+    let stderr = "";
+    const { Writable } = await import("node:stream");
+    const { main } = await import("../src/main");
+    const out = new Writable({ write: (c: Buffer, _e, cb) => ((stdout += c.toString()), cb()) });
+    const err = new Writable({ write: (c: Buffer, _e, cb) => ((stderr += c.toString()), cb()) });
+    const running = main(["serve", "--threads", "1", "--port", "0", "--lora", `poems=${path.join(dir, "poems")}:0.5`], { stdout: out, stderr: err }, [makeServeCommand(signals)]);
+    try {
+      const start = Date.now();
+      while (!/listening on (http:\/\/\S+)/.test(stdout)) {
+        if (Date.now() - start > 30_000) throw new Error(`no URL printed: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1] ?? "";
+      expect(stderr).toMatch(/adapter default\+poems \(\S*poems\): rank 4, \d+ modules, scale 0\.5, [\d.]+ MiB/);
+      const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string; meta: { lora?: { scale: number } } }[] };
+      expect(models.data.map((m) => m.id)).toEqual(["default", "default+poems"]);
+      expect(models.data[1].meta.lora?.scale).toBe(0.5);
+      const r = await fetch(`${url}/v1/completions`, { method: "POST", body: JSON.stringify({ model: "default+poems", prompt: "The jury", max_tokens: 4 }) });
+      expect(r.status).toBe(200);
+      expect(((await r.json()) as { model: string }).model).toBe("default+poems");
+    } finally {
+      signals.emit("SIGTERM");
+      await running;
+      await rm(dir, { recursive: true, force: true });
+    }
+    const wrongModel = await runCli(["serve", "--threads", "1", "--lora", "other+x=/nowhere"], [makeServeCommand(new EventEmitter())]);
+    expect(wrongModel.code).toBe(2);
+    expect(wrongModel.stderr).toMatch(/--lora other\+x=\/nowhere: expected a loaded model before "\+" \(default\), found "other"/);
+    const missing = await runCli(["serve", "--threads", "1", "--lora", "x=/nowhere"], [makeServeCommand(new EventEmitter())]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/found nothing at "\/nowhere"/);
+  });
+
   it("refuses bad flags with exit 2 before loading anything", async () => {
     const dup = await runCli(["serve", "--model", "a=x.gguf", "--model", "a=y.gguf"], [makeServeCommand(new EventEmitter())]);
     expect(dup.code).toBe(2);

@@ -3,6 +3,7 @@
 // tokens/s at 1, 8 and 32 concurrent streams, on the embedded default model.
 //   cd packages/serve && npx tsup && node bench/load.mjs [--threads 1] [--tokens 64] [--total 2048] [--rounds 3]
 //                                                     [--model PATH | --shape default|medium]
+//                                                     [--draft-model PATH [--draft-max N] [--draft-p-min P]] [--streams 1,8,32]
 //
 // The server runs in a child process (bench/server.mjs, wasm backend, --threads); each stream is
 // a client that sends streaming /v1/completions requests one after another (max_tokens --tokens, as
@@ -36,6 +37,10 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     model: { type: "string" },
     shape: { type: "string" },
+    "draft-model": { type: "string" },
+    "draft-max": { type: "string" },
+    "draft-p-min": { type: "string" },
+    streams: { type: "string", default: "1,8,32" },
   },
 });
 const served = await benchModel({ model: values.model, shape: values.shape });
@@ -48,7 +53,9 @@ const totalTokens = Number(values.total);
 const requestsFor = (streams) => Math.max(1, Math.round(totalTokens / (streams * maxTokens)));
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-const child = spawn(process.execPath, [path.join(here, "server.mjs"), "--threads", String(threads), "--parallel", "32", "--model", served.file], { stdio: ["ignore", "pipe", "inherit"] });
+const draftArgs = ["draft-model", "draft-max", "draft-p-min"].flatMap((name) => (values[name] !== undefined ? [`--${name}`, values[name]] : []));
+const streamCounts = values.streams.split(",").map(Number);
+const child = spawn(process.execPath, [path.join(here, "server.mjs"), "--threads", String(threads), "--parallel", "32", "--model", served.file, ...draftArgs], { stdio: ["ignore", "pipe", "inherit"] });
 let stopping = false;
 const url = await new Promise((resolve, reject) => {
   child.stdout.once("data", (d) => resolve(d.toString().trim()));
@@ -157,13 +164,13 @@ function rawDecode(rows) {
 }
 
 try {
-  console.log(`${served.label}; server: wasm, ${threads} thread(s), parallel 32; ${maxTokens} tokens per request, ≈ ${totalTokens} tokens per configuration, best of ${rounds} rounds; load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  console.log(`${served.label}${draftArgs.length > 0 ? ` (${draftArgs.join(" ")})` : ""}; server: wasm, ${threads} thread(s), parallel 32; ${maxTokens} tokens per request, ≈ ${totalTokens} tokens per configuration, best of ${rounds} rounds; load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   await load(2); // warm-up: JIT, caches
   // the machine is shared and noisy: the configurations take turns, `rounds` times, and each keeps
   // its best round (the one least disturbed), for the server and for the raw peer alike
   const best = new Map();
   for (let round = 0; round < rounds; round++) {
-    for (const streams of [1, 8, 32]) {
+    for (const streams of streamCounts) {
       const r = { ...(await load(streams)), raw: rawDecode(streams) };
       // the raw loop held this process for seconds: let the HTTP client see the connections the
       // server closed meanwhile (its keep-alive timeout), or it would reuse a closed one

@@ -3,7 +3,7 @@
 // its URL on the first line of stdout; stops on SIGTERM. Lines on stdin drive V8's CPU profiler
 // (bench/profile.mjs): "profile-start", then "profile-stop FILE" writes the .cpuprofile and
 // answers "profiled" on stdout.
-//   node bench/server.mjs [--threads 1] [--parallel 32] [--model PATH]
+//   node bench/server.mjs [--threads 1] [--parallel 32] [--model PATH] [--draft-model PATH [--draft-max N] [--draft-p-min P]]
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import path from "node:path";
@@ -19,11 +19,24 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     parallel: { type: "string", default: "32" },
     model: { type: "string", default: path.resolve(here, "../../../models/default") },
+    "draft-model": { type: "string" },
+    "draft-max": { type: "string" },
+    "draft-p-min": { type: "string" },
   },
 });
 const backend = await createWasmBackend({ threads: Number(values.threads) });
 const parallel = Number(values.parallel);
-const served = await loadServedModel(values.model, { backend, id: "default", maxBatchRows: Math.max(64, parallel) });
+const target = await loadServedModel(values.model, { backend, id: "default", maxBatchRows: Math.max(64, parallel) });
+const draftFile = values["draft-model"];
+const draft = draftFile
+  ? {
+      model: (await loadServedModel(draftFile, { backend, id: "draft", maxBatchRows: Math.max(64, parallel) })).model,
+      source: draftFile,
+      ...(values["draft-max"] ? { maxTokens: Number(values["draft-max"]) } : {}),
+      ...(values["draft-p-min"] ? { pMin: Number(values["draft-p-min"]) } : {}),
+    }
+  : undefined;
+const served = draft ? { ...target, draft } : target;
 const server = createServer({ models: [served], engine: { parallel, queueSize: 1024 } });
 const url = await server.listen(0);
 process.stdout.write(`${url}\n`);

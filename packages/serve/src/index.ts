@@ -5,15 +5,17 @@ export { ZllmServer, createServer, type ServerOptions } from "./http/server";
 export { ISOLATION_HEADERS } from "./http/static";
 
 // models
-export { loadServedModel, defaultId, type ServedModel, type LoadOptions } from "./model/load";
+export { loadServedModel, defaultId, type ServedModel, type ServedAdapter, type LoadOptions } from "./model/load";
+export { withAdapters, type AdapterToServe } from "./model/adapters";
 export {
   ChatTemplate, DEFAULT_CHAT_TEMPLATE, DEFAULT_TEMPLATE_STOP, type ChatTemplateOrigin, type TemplateMessage,
 } from "./model/chat-template";
 
 // the engine (continuous batching), usable without HTTP
 export { Engine, type EngineOptions } from "./engine/engine";
+export { BatchDrafter, DRAFT_MAX_TOKENS_DEFAULT, DRAFT_P_MIN_DEFAULT, type DraftOptions } from "./engine/speculative";
 export {
-  type TokenChooser, type FinishReason, type SequenceRequest, type SequenceListener, type SequenceHandle, type SequenceResult,
+  type TokenChooser, type FinishReason, type SequenceRequest, type SequenceListener, type SequenceHandle, type SequenceResult, type SequenceVariant,
 } from "./engine/sequence";
 export { PrefixCache, type PrefixSource } from "./engine/prefix-cache";
 export { KvPool } from "./engine/kv-pool";

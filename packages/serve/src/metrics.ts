@@ -122,6 +122,8 @@ export class ServerMetrics {
   readonly prefixCacheHits = new Counter("zllm_prefix_cache_hits_total", "Requests that reused KV entries of a cached prompt prefix.");
   readonly prefixCacheTokensReused = new Counter("zllm_prefix_cache_tokens_reused_total", "Prompt tokens whose KV entries came from the prefix cache instead of a prefill.");
   readonly timeToFirstToken = new Histogram("zllm_time_to_first_token_seconds", "From a request's arrival to its first generated token.", LATENCY_BUCKETS);
+  readonly draftTokens = new Counter("zllm_draft_tokens_total", "Tokens proposed by the draft model (speculative decoding, --draft-model).");
+  readonly draftTokensAccepted = new Counter("zllm_draft_tokens_accepted_total", "Draft tokens the model's own choice agreed with (each saved a decode step).");
   readonly interTokenLatency = new Histogram("zllm_inter_token_latency_seconds", "Between consecutive generated tokens of one sequence.", LATENCY_BUCKETS);
   private readonly sources: EngineGauges[] = [];
   private readonly all: Metric[];
@@ -141,6 +143,8 @@ export class ServerMetrics {
       new Gauge("zllm_prefix_cache_bytes", "Part of zllm_kv_cache_bytes kept by finished sequences for reuse as prefixes.", sum((g) => g.prefixCacheBytes())),
       this.prefixCacheHits,
       this.prefixCacheTokensReused,
+      this.draftTokens,
+      this.draftTokensAccepted,
     ];
   }
 

@@ -106,6 +106,24 @@ function checkParity(model: Model, cacheTypes: { kType?: KVTypeName; vType?: KVT
       const v = config.vocabSize;
       expect(bits(rows.subarray(v, 2 * v)), `batched row at position ${p}`).toEqual(decoded.logits[p]);
     }
+
+    // a ragged batch (a speculative verify of several sequences): 3 tokens of ours in consecutive
+    // rows between one token of another sequence and 2 of a third; then a one-row step after it
+    {
+      const ours = model.newCache(), other = model.newCache(), third = model.newCache();
+      model.prefill(PROMPT.slice(0, 4), ours);
+      model.prefill([9, 8, 7], other);
+      model.prefill([1, 2, 3, 4, 5, 6], third);
+      const rows = model.decodeBatch([11, PROMPT[4], PROMPT[5], PROMPT[6], 12, 13], [other, ours, ours, ours, third, third]);
+      const v = config.vocabSize;
+      for (let i = 0; i < 3; i++) expect(bits(rows.subarray((1 + i) * v, (2 + i) * v)), `ragged row ${i}`).toEqual(decoded.logits[4 + i]);
+      expect([ours.length, other.length, third.length]).toEqual([7, 4, 8]);
+      const thirdAlone = model.newCache();
+      model.prefill([1, 2, 3, 4, 5, 6, 12], thirdAlone);
+      expect(bits(rows.subarray(5 * v, 6 * v)), "the third sequence's second row").toEqual(bits(model.decode(13, thirdAlone)));
+      expect(bits(model.decode(PROMPT[7], ours)), "after the ragged pass").toEqual(decoded.logits[7]);
+      expect(() => model.decodeBatch([1, 2, 3], [ours, other, ours])).toThrow(/consecutive/);
+    }
 }
 
 const families: Array<[string, Config, (name: string) => boolean]> = [

@@ -1,7 +1,10 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { createServer, defaultId, loadServedModel, type ServedModel } from "@zero-llm/serve";
+import {
+  DRAFT_MAX_TOKENS_DEFAULT, DRAFT_P_MIN_DEFAULT, createServer, defaultId, loadServedModel, withAdapters, type AdapterToServe, type ServedModel,
+} from "@zero-llm/serve";
 import { CliError, UsageError, defineCommand, type Command, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
+import { parseLoraValue, readLoraChoices } from "./lora-io";
 import { DEFAULT_MODEL_PATH, MODEL_FLAGS, cacheTypesOf, chooseBackend, modelFile } from "./model-io";
 
 /**
@@ -19,6 +22,10 @@ export const SERVE_FLAGS = {
     type: "strings",
     description: "a checkpoint to serve (GGUF, Hugging Face directory), as PATH or NAME=PATH; the name is what requests put in \"model\" (default: the file name); default the embedded model, named default",
   },
+  lora: {
+    type: "strings",
+    description: "a LoRA adapter requests can pick with \"model\": \"MODEL+NAME\": [MODEL+]NAME=DIR[:scale], DIR a PEFT adapter directory (zllm lora train writes one) or a llama.cpp .gguf adapter; MODEL defaults to the first --model; repeatable; each adapter is loaded once and applies only to the requests that name it",
+  },
   backend: MODEL_FLAGS.backend,
   threads: MODEL_FLAGS.threads,
   "cache-type-k": MODEL_FLAGS["cache-type-k"],
@@ -33,6 +40,12 @@ export const SERVE_FLAGS = {
   timeout: { type: "number", description: "seconds a request may take, queue and generation included", min: 1, max: 86_400, default: 600 },
   grace: { type: "number", description: "seconds running requests get to finish on SIGINT/SIGTERM", min: 0, max: 3600, default: 10 },
   static: { type: "string", description: "directory served under / (default: apps/playground/dist when built)" },
+  "draft-model": {
+    type: "string",
+    description: "speculative decoding in the batch loop: a smaller checkpoint with the models' vocabulary drafts tokens for every sequence, the model checks them all in one pass (the same tokens as without, for any seed)",
+  },
+  "draft-max": { type: "number", description: `most draft tokens per sequence and step (default ${DRAFT_MAX_TOKENS_DEFAULT})`, integer: true, min: 1, max: 63 },
+  "draft-p-min": { type: "number", description: `a sequence stops drafting when the draft gives its next token less than this probability (default ${DRAFT_P_MIN_DEFAULT}, as llama.cpp)`, min: 0, max: 1 },
 } as const satisfies FlagTable;
 
 /** "NAME=PATH" or "PATH" (a path may itself hold "=" only after a name). */
@@ -46,6 +59,63 @@ function parseModelSpec(spec: string): { id: string; file: string } {
     return { id, file };
   }
   return { id: defaultId(spec), file: spec };
+}
+
+/**
+ * A draft must speak the model's vocabulary: the same number of ids, the same bytes for every id
+ * and the same end-of-generation ids (as `zllm generate --draft-model` checks). A token that means
+ * something else to the draft would be proposed as one token and judged as another: never wrong
+ * output (the model's own choice decides), but every draft rejected.
+ */
+function checkSameVocabulary(file: string, target: ServedModel, draft: ServedModel): void {
+  const refuse = (found: string): never => {
+    throw new UsageError(`--draft-model ${file}: expected the vocabulary of model ${target.id}, found ${found} (VOCAB_MISMATCH)`);
+  };
+  const V = target.model.config.vocabSize;
+  if (draft.model.config.vocabSize !== V) refuse(`${draft.model.config.vocabSize} token ids where the model has ${V}`);
+  const hex = (served: ServedModel, id: number): string => (id < served.tokenizer.vocabSize ? Buffer.from(served.tokenizer.tokenBytes(id)).toString("hex") : "(none)");
+  for (let id = 0; id < V; id++) {
+    if (hex(target, id) !== hex(draft, id)) refuse(`token ${id} = ${target.tokenizer.tokenText(id)} in the model but ${draft.tokenizer.tokenText(id)} in the draft`);
+  }
+  if (target.endOfGeneration.join(",") !== draft.endOfGeneration.join(",")) {
+    refuse(`end-of-generation ids [${draft.endOfGeneration.join(", ")}] where the model has [${target.endOfGeneration.join(", ")}]`);
+  }
+}
+
+/**
+ * `--lora [MODEL+]NAME=DIR[:scale]`: each adapter read once (PEFT directory or GGUF adapter, as
+ * `--lora` on the model commands) for its model (default the first), which then serves
+ * "MODEL+NAME" beside "MODEL". A value without "NAME=" is named after DIR.
+ */
+async function attachAdapters(models: ServedModel[], values: readonly string[], io: CommandIO): Promise<void> {
+  const byModel = new Map<number, AdapterToServe[]>();
+  for (const value of values) {
+    const eq = value.indexOf("=");
+    const named = eq > 0 && !value.slice(0, eq).includes("/");
+    const target = named ? value.slice(0, eq) : "";
+    const rest = named ? value.slice(eq + 1) : value;
+    const plus = target.indexOf("+");
+    const modelId = plus > 0 ? target.slice(0, plus) : models[0].id;
+    const index = models.findIndex((m) => m.id === modelId);
+    if (index < 0) throw new UsageError(`--lora ${value}: expected a loaded model before "+" (${models.map((m) => m.id).join(", ")}), found "${modelId}"`);
+    if (rest === "") throw new UsageError(`--lora ${value}: expected [MODEL+]NAME=DIR[:scale], found no DIR after "="`);
+    const { path: dir } = parseLoraValue(rest);
+    const name = named ? target.slice(plus + 1) : defaultId(dir);
+    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(name)) {
+      throw new UsageError(`--lora ${value}: expected an adapter name of letters, digits, '.', '_', ':' or '-' (at most 64), found "${name}"`);
+    }
+    const list = byModel.get(index) ?? [];
+    if (list.some((a) => a.name === name)) throw new UsageError(`--lora: expected distinct adapter names for model ${modelId}, found "${name}" twice`);
+    const [use] = await readLoraChoices([rest], models[index].model.config);
+    list.push({ name, adapter: use.adapter, scale: use.scale ?? 1, source: dir });
+    byModel.set(index, list);
+  }
+  for (const [index, adapters] of byModel) {
+    models[index] = withAdapters(models[index], adapters);
+    for (const a of models[index].adapters?.values() ?? []) {
+      io.stderr.write(`zllm serve: adapter ${models[index].id}+${a.name} (${a.source}): rank ${a.rank}, ${a.modules} modules, scale ${a.scale}, ${(a.bytes / 2 ** 20).toFixed(2)} MiB\n`);
+    }
+  }
 }
 
 export interface ServeSignals {
@@ -80,6 +150,19 @@ async function runServe(args: ParsedArgs<typeof SERVE_FLAGS>, io: CommandIO, sig
       }
       models.push(served);
     }
+    await attachAdapters(models, args.flags.lora ?? [], io);
+    const draftFile = args.flags["draft-model"];
+    if (draftFile === undefined) {
+      const stray = (["draft-max", "draft-p-min"] as const).find((name) => args.flags[name] !== undefined);
+      if (stray !== undefined) throw new UsageError(`--${stray}: expected with --draft-model, found no --draft-model`);
+    } else {
+      const draft = await loadServedModel(draftFile, { id: "draft", backend, maxBatchRows: Math.max(parallel, prefillChunk) });
+      const options = { model: draft.model, source: draftFile, maxTokens: args.flags["draft-max"] ?? DRAFT_MAX_TOKENS_DEFAULT, pMin: args.flags["draft-p-min"] ?? DRAFT_P_MIN_DEFAULT };
+      for (let i = 0; i < models.length; i++) {
+        checkSameVocabulary(draftFile, models[i], draft);
+        models[i] = { ...models[i], draft: options };
+      }
+    }
     const server = createServer({
       models,
       engine: { parallel, prefillChunk, queueSize: args.flags.queue, ...(ctx !== undefined ? { ctx } : {}) },
@@ -99,9 +182,10 @@ async function runServe(args: ParsedArgs<typeof SERVE_FLAGS>, io: CommandIO, sig
     }
     const slots = [...server.models.values()];
     for (const { served, engine } of slots) {
+      const drafting = engine.drafter ? `, draft ${served.draft?.source ?? "model"} (up to ${engine.drafter.maxTokens} tokens, p-min ${engine.drafter.pMin})` : "";
       io.stderr.write(
         `zllm serve: model ${served.id} (${served.source}): ${served.model.config.arch}, context ${engine.ctx} tokens per sequence, ` +
-          `${engine.parallel} in parallel, KV cache ${(engine.kvCapacityBytes / 2 ** 20).toFixed(1)} MiB, chat template: ${served.chatTemplate.origin}\n`,
+          `${engine.parallel} in parallel, KV cache ${(engine.kvCapacityBytes / 2 ** 20).toFixed(1)} MiB, chat template: ${served.chatTemplate.origin}${drafting}\n`,
       );
     }
     const loopback = host === "127.0.0.1" || host === "::1" || host === "localhost";
@@ -137,7 +221,7 @@ export function makeServeCommand(signals: ServeSignals = process): Command<typeo
   return defineCommand({
     path: ["serve"],
     summary: "Serve models over an OpenAI-compatible HTTP API (continuous batching, streaming, metrics)",
-    usage: "serve [--model [NAME=]PATH]… [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N] [--api-key K] [--cors ORIGIN]",
+    usage: "serve [--model [NAME=]PATH]… [--lora [MODEL+]NAME=DIR[:scale]]… [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N] [--cache-type-k T] [--cache-type-v T] [--draft-model F [--draft-max N] [--draft-p-min P]] [--api-key K] [--cors ORIGIN]",
     flags: SERVE_FLAGS,
     positionals: { min: 0, max: 0 },
     run: (args, io) => runServe(args, io, signals),

@@ -4,17 +4,20 @@ import { ServeError } from "../errors";
 import type { SseOptions } from "../http/respond";
 import type { ServerMetrics } from "../metrics";
 import type { ConstraintCache } from "../model/constraints";
-import type { ServedModel } from "../model/load";
+import type { ServedAdapter, ServedModel } from "../model/load";
 
 /**
  * A loaded model as requests reach it: its weights and tokenizer, the engine that runs it, and
- * its compiled output constraints. (A per-request adapter, "base+adapter", will resolve to a slot
- * of its own over the same engine.)
+ * its compiled output constraints. A request for "base+adapter" gets the base's slot with the
+ * adapter set (and `served.id` reading "base+adapter", the name responses echo): the same engine,
+ * so base and adapted sequences batch together.
  */
 export interface ModelSlot {
   readonly served: ServedModel;
   readonly engine: Engine;
   readonly constraints: ConstraintCache;
+  /** The adapter the request named, when it named one. */
+  readonly adapter?: ServedAdapter;
 }
 
 /** What a route handler gets: the exchange, the parsed body, the models and the server's limits. */
@@ -33,10 +36,20 @@ export interface RouteContext {
   onClientGone(fn: () => void): void;
 }
 
+/** Every name a request may put in "model": each loaded model, and "model+adapter" for each of its adapters. */
+export function modelNames(models: ReadonlyMap<string, ModelSlot>): string[] {
+  const names: string[] = [];
+  for (const [id, slot] of models) {
+    names.push(id);
+    for (const name of slot.served.adapters?.keys() ?? []) names.push(`${id}+${name}`);
+  }
+  return names;
+}
+
 /**
  * The model a request names. Absent: the first loaded model (a convenience for curl; OpenAI
- * requires the field). "base+adapter" names a LoRA adapter on a base model: none is loaded in
- * this version, so it is unknown like any other name.
+ * requires the field). "base+adapter" is a LoRA adapter loaded for that base (`--lora
+ * NAME=DIR`): the base's slot with the adapter. An unknown name is a 404 listing the known ones.
  */
 export function resolveModel(models: ReadonlyMap<string, ModelSlot>, name: string | undefined): ModelSlot {
   if (name === undefined) {
@@ -45,11 +58,13 @@ export function resolveModel(models: ReadonlyMap<string, ModelSlot>, name: strin
     return first.value;
   }
   const slot = models.get(name);
-  if (!slot) {
-    const loaded = [...models.keys()].map((k) => `'${k}'`).join(", ");
-    throw new ServeError("model_not_found", `The model '${name}' does not exist: expected one of the loaded models (${loaded}).`, { param: "model" });
-  }
-  return slot;
+  if (slot) return slot;
+  const plus = name.indexOf("+");
+  const base = plus > 0 ? models.get(name.slice(0, plus)) : undefined;
+  const adapter = base?.served.adapters?.get(name.slice(plus + 1));
+  if (base && adapter) return { ...base, served: { ...base.served, id: name }, adapter };
+  const known = modelNames(models).map((k) => `'${k}'`).join(", ");
+  throw new ServeError("model_not_found", `The model '${name}' does not exist: expected one of the loaded models or model+adapter names (${known}).`, { param: "model" });
 }
 
 /**

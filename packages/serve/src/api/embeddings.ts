@@ -67,7 +67,7 @@ export function embeddings(ctx: RouteContext): void {
     }
     try {
       handle = engine.submit(
-        { prompt: inputs[i], maxTokens: 0, embed: true, deadline: ctx.deadline, arrival: ctx.arrival },
+        { prompt: inputs[i], maxTokens: 0, embed: true, deadline: ctx.deadline, arrival: ctx.arrival, ...(slot.adapter ? { weights: slot.adapter.weights } : {}) },
         {
           embedding: (v) => vectors.push(v),
           finished: (result) => {

@@ -99,6 +99,7 @@ export function runGeneration(
           stopTokens: served.endOfGeneration,
           deadline: ctx.deadline,
           arrival: ctx.arrival,
+          ...(slot.adapter ? { weights: slot.adapter.weights } : {}),
         },
         {
           admitted: () => {

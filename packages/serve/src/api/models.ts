@@ -1,4 +1,5 @@
 import { sendJson } from "../http/respond";
+import type { ServedAdapter } from "../model/load";
 import { resolveModel, type ModelSlot, type RouteContext } from "./context";
 
 /**
@@ -25,14 +26,42 @@ export function modelObject(slot: ModelSlot): Record<string, unknown> {
       parallel: engine.parallel,
       kv_cache_capacity_bytes: engine.kvCapacityBytes,
       chat_template: served.chatTemplate.origin,
+      ...(engine.drafter
+        ? { speculative: { draft_model: served.draft?.source ?? null, draft_max_tokens: engine.drafter.maxTokens, draft_p_min: engine.drafter.pMin } }
+        : {}),
+    },
+  };
+}
+
+/** "base+adapter": the base's object under the combined id, with the adapter described in `meta.lora`. */
+function adapterObject(slot: ModelSlot, adapter: ServedAdapter): Record<string, unknown> {
+  const base = modelObject(slot);
+  return {
+    ...base,
+    id: `${slot.served.id}+${adapter.name}`,
+    parent: slot.served.id,
+    meta: {
+      ...(base.meta as Record<string, unknown>),
+      lora: { name: adapter.name, source: adapter.source, scale: adapter.scale, rank: adapter.rank, modules: adapter.modules, bytes: adapter.bytes },
     },
   };
 }
 
 export function listModels(ctx: RouteContext): void {
-  sendJson(ctx.res, 200, { object: "list", data: [...ctx.models.values()].map(modelObject) });
+  const data: Record<string, unknown>[] = [];
+  for (const slot of ctx.models.values()) {
+    data.push(modelObject(slot));
+    for (const adapter of slot.served.adapters?.values() ?? []) data.push(adapterObject(slot, adapter));
+  }
+  sendJson(ctx.res, 200, { object: "list", data });
 }
 
 export function getModel(ctx: RouteContext, id: string): void {
-  sendJson(ctx.res, 200, modelObject(resolveModel(ctx.models, id)));
+  const slot = resolveModel(ctx.models, id);
+  if (!slot.adapter) {
+    sendJson(ctx.res, 200, modelObject(slot));
+    return;
+  }
+  const base = ctx.models.get(id.slice(0, id.indexOf("+")));
+  sendJson(ctx.res, 200, adapterObject(base ?? slot, slot.adapter));
 }

@@ -4,6 +4,7 @@ import type { ServerMetrics } from "../metrics";
 import { kvBytesPerPosition } from "./kv";
 import { KvPool } from "./kv-pool";
 import { addRows, meanPoolNormalized } from "./pooling";
+import { BatchDrafter, type DraftOptions } from "./speculative";
 import { Sequence, type FinishReason, type SequenceHandle, type SequenceListener, type SequenceRequest } from "./sequence";
 
 export interface EngineOptions {
@@ -21,6 +22,12 @@ export interface EngineOptions {
   prefillChunk?: number;
   /** Keep finished sequences' KV entries and reuse shared prompt prefixes. Default true. */
   prefixCache?: boolean;
+  /**
+   * Speculative decoding with a draft model (engine/speculative.ts): every decode step drafts a
+   * few tokens per sequence with it and verifies them all in one pass. The output is the same
+   * tokens as without (any seed, any settings); only the cost per token changes.
+   */
+  draft?: DraftOptions;
   metrics?: ServerMetrics;
   /** Milliseconds (default performance.now). */
   now?: () => number;
@@ -63,6 +70,11 @@ export class Engine {
   private readonly queue: Sequence[] = [];
   private readonly running: Sequence[] = [];
   private readonly kv: KvPool;
+  /** The draft side of speculative decoding, when a draft model is given. */
+  readonly drafter: BatchDrafter | undefined;
+  /** The verify pass's rows: each sequence's next token and its drafts. */
+  private readonly verifyTokens: number[] = [];
+  private readonly verifyCaches: KVCache[] = [];
   private hidden: Float32Array;
   private readonly batch: Sequence[] = [];
   private readonly batchTokens: number[] = [];
@@ -87,7 +99,13 @@ export class Engine {
     this.now = options.now ?? (() => performance.now());
     this.onError = options.onError ?? (() => {});
     const bytesPerPosition = kvBytesPerPosition(model);
-    this.kv = new KvPool(model, bytesPerPosition, options.kvCapacityBytes ?? this.parallel * this.ctx * bytesPerPosition, options.prefixCache ?? true, this.onError);
+    this.drafter = options.draft ? new BatchDrafter(model, options.draft) : undefined;
+    const draft = this.drafter ? { model: this.drafter.model, bytesPerPosition: kvBytesPerPosition(this.drafter.model) } : undefined;
+    if (draft && draft.model.config.seqLen < this.ctx) {
+      throw new ServeError("invalid_option", `draft model: expected a context of at least ${this.ctx} tokens (the context per sequence), found ${draft.model.config.seqLen}`);
+    }
+    const perPosition = bytesPerPosition + (draft?.bytesPerPosition ?? 0);
+    this.kv = new KvPool(model, bytesPerPosition, options.kvCapacityBytes ?? this.parallel * this.ctx * perPosition, options.prefixCache ?? true, this.onError, draft);
     this.kv.checkHolds(this.ctx, "one full sequence");
     this.bytesPerPosition = this.kv.bytesPerPosition;
     this.kvCapacityBytes = this.kv.capacityBytes;
@@ -202,20 +220,31 @@ export class Engine {
     if (this.running.length >= this.parallel) return false;
     const prefixable = seq.request.prefixCache !== false && !seq.request.embed;
     const prompt = seq.tokens.slice(0, seq.promptLength);
+    const variant = seq.request.weights?.variant ?? "";
     let cache: KVCache | null;
     try {
-      cache = this.kv.allocate(seq.positions, prefixable ? prompt : undefined);
+      cache = this.kv.allocate(seq.positions, prefixable ? prompt : undefined, variant);
     } catch (e) {
       this.finish(seq, "error", e);
       return true; // it left the queue, with an error
     }
     if (!cache) return false;
+    try {
+      seq.request.weights?.attach(cache);
+    } catch (e) {
+      this.kv.release(cache);
+      this.finish(seq, "error", e);
+      return true;
+    }
     seq.cache = cache;
+    if (this.drafter && !seq.request.embed) seq.draftCache = this.kv.allocateDraft(seq.positions);
     this.running.push(seq);
     seq.phase = "prefill";
     if (prefixable) {
-      const sources = this.running.filter((s) => s !== seq && s.cache).map((s) => ({ tokens: s.tokens, cache: s.cache as KVCache }));
-      const reused = this.kv.reusePrefix(cache, prompt, sources);
+      const sources = this.running
+        .filter((s) => s !== seq && s.cache)
+        .map((s) => ({ tokens: s.tokens, cache: s.cache as KVCache, variant: s.request.weights?.variant ?? "" }));
+      const reused = this.kv.reusePrefix(cache, prompt, sources, variant);
       if (reused > 0) {
         seq.prefilled = seq.cachedTokens = reused;
         this.metrics?.prefixCacheHits.inc();
@@ -239,6 +268,10 @@ export class Engine {
       batchCaches.push(seq.cache);
     }
     if (batch.length === 0) return;
+    if (this.drafter) {
+      this.speculativeStep(this.drafter, batch);
+      return;
+    }
     let logits: Float32Array;
     try {
       logits = this.model.decodeBatch(batchTokens, batchCaches);
@@ -250,6 +283,67 @@ export class Engine {
     for (let r = 0; r < batch.length; r++) {
       const seq = batch[r];
       if (seq.phase === "decode") this.afterLogits(seq, logits.subarray(r * vocab, (r + 1) * vocab));
+    }
+  }
+
+  /**
+   * A decode step with drafts (engine/speculative.ts): the draft model proposes, one ragged
+   * decodeBatch of the target scores every sequence's [next, d₁ … d_k], and each sequence walks
+   * its rows with its own chooser, going on while the chosen token equals the draft. Sequences
+   * are grouped into passes of at most maxBatchRows rows.
+   */
+  private speculativeStep(drafter: BatchDrafter, batch: readonly Sequence[]): void {
+    try {
+      drafter.propose(batch);
+    } catch (e) {
+      this.failAll([...batch], e);
+      return;
+    }
+    const limit = this.model.maxBatchRows;
+    const vocab = this.model.config.vocabSize;
+    const { verifyTokens, verifyCaches } = this;
+    for (let first = 0; first < batch.length; ) {
+      // one pass: as many whole sequences as fit
+      verifyTokens.length = verifyCaches.length = 0;
+      let end = first;
+      while (end < batch.length && verifyTokens.length + 1 + batch[end].drafts.length <= limit) {
+        const seq = batch[end++];
+        const cache = seq.cache as KVCache;
+        verifyTokens.push(seq.next, ...seq.drafts);
+        for (let i = 0; i <= seq.drafts.length; i++) verifyCaches.push(cache);
+      }
+      const group = batch.slice(first, end);
+      first = end;
+      let logits: Float32Array;
+      try {
+        logits = this.model.decodeBatch(verifyTokens, verifyCaches);
+      } catch (e) {
+        this.failAll(group, e);
+        continue;
+      }
+      let row = 0;
+      for (const seq of group) {
+        const drafts = seq.drafts;
+        const k = drafts.length;
+        const cache = seq.cache;
+        if (seq.phase !== "decode" || !cache) {
+          row += k + 1; // ended by an earlier row's listener (a sibling choice failed, the client left)
+          continue;
+        }
+        // the pass filled [next, d₁ … d_k]; commit `next` and go on one position per accepted draft
+        const committed = cache.length - k;
+        cache.truncate(committed);
+        for (let i = 0; i <= k && seq.phase === "decode"; i++) {
+          this.afterLogits(seq, logits.subarray((row + i) * vocab, (row + i + 1) * vocab));
+          if (seq.phase !== "decode" || i === k || seq.next !== drafts[i]) break;
+          cache.advance(1); // the draft the chooser agreed with: its row is already in the cache
+          drafter.accepted++;
+          this.metrics?.draftTokensAccepted.inc();
+        }
+        this.metrics?.draftTokens.inc({}, k);
+        if (seq.cache) drafter.rewind(seq, cache.length); // still running: its draft cache keeps what was committed
+        row += k + 1;
+      }
     }
   }
 
@@ -269,6 +363,7 @@ export class Engine {
         } else {
           const { logits } = this.model.prefill(chunk, seq.cache);
           seq.prefilled += take;
+          this.drafter?.catchUp(seq, seq.prefilled);
           if (last) this.afterPrompt(seq, logits);
         }
       } catch (e) {
@@ -373,9 +468,14 @@ export class Engine {
     }
     const cache = seq.cache;
     seq.cache = null;
+    if (seq.draftCache) {
+      this.kv.releaseDraft(seq.draftCache);
+      seq.draftCache = null;
+    }
     if (cache) {
       const complete = reason === "stop" || reason === "length";
-      this.kv.release(cache, complete && seq.request.prefixCache !== false && !seq.request.embed ? seq.tokens : undefined);
+      const keep = complete && seq.request.prefixCache !== false && !seq.request.embed;
+      this.kv.release(cache, keep ? seq.tokens : undefined, seq.request.weights?.variant ?? "");
     }
     this.notify(() => seq.listener.finished(seq.result(reason, error)));
     this.schedule(); // room may have opened for the queue

@@ -15,14 +15,21 @@ export interface PrefixSource {
   /** Token ids; the first `cache.length` of them have their K and V in `cache`. */
   readonly tokens: readonly number[];
   readonly cache: KVCache;
+  /**
+   * Which weights computed the entries: "" for the model's own, an adapter's name for
+   * "model+adapter" (the same tokens give other keys and values under an adapter, so entries are
+   * shared only within one variant). Default "".
+   */
+  readonly variant?: string;
 }
 
 interface Entry extends PrefixSource {
   lastUsed: number;
 }
 
-/** How many leading positions of `source`'s cache hold exactly `prompt`'s first tokens. */
-export function commonPrefix(source: PrefixSource, prompt: readonly number[]): number {
+/** How many leading positions of `source`'s cache hold exactly `prompt`'s first tokens, computed by the weights `variant`. */
+export function commonPrefix(source: PrefixSource, prompt: readonly number[], variant = ""): number {
+  if ((source.variant ?? "") !== variant) return 0;
   const limit = Math.min(source.cache.length, source.tokens.length, prompt.length);
   let n = 0;
   while (n < limit && source.tokens[n] === prompt[n]) n++;
@@ -44,10 +51,10 @@ export class PrefixCache {
   }
 
   /** The entry sharing the longest prefix with `prompt` (touched as recently used), or undefined. */
-  longest(prompt: readonly number[]): { source: PrefixSource; length: number } | undefined {
+  longest(prompt: readonly number[], variant = ""): { source: PrefixSource; length: number } | undefined {
     let best: { source: Entry; length: number } | undefined;
     for (const entry of this.entries) {
-      const length = commonPrefix(entry, prompt);
+      const length = commonPrefix(entry, prompt, variant);
       if (length > 0 && (!best || length > best.length)) best = { source: entry, length };
     }
     if (best) best.source.lastUsed = ++this.clock;
@@ -59,11 +66,12 @@ export class PrefixCache {
    * dropped (the new entry serves every prompt it served); a new entry that an existing one
    * already covers is released instead of kept.
    */
-  add(tokens: readonly number[], cache: KVCache): void {
+  add(tokens: readonly number[], cache: KVCache, variant = ""): void {
     const filled = tokens.slice(0, cache.length);
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const entry = this.entries[i];
-      const shared = commonPrefix(entry, filled);
+      if ((entry.variant ?? "") !== variant) continue;
+      const shared = commonPrefix(entry, filled, variant);
       if (shared === filled.length && entry.cache.length >= filled.length) {
         entry.lastUsed = ++this.clock;
         this.release(cache);
@@ -74,7 +82,7 @@ export class PrefixCache {
         this.release(entry.cache);
       }
     }
-    this.entries.push({ tokens: filled, cache, lastUsed: ++this.clock });
+    this.entries.push({ tokens: filled, cache, variant, lastUsed: ++this.clock });
   }
 
   /** Releases the least recently used entry; false when there is none. */

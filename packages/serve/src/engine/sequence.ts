@@ -47,6 +47,19 @@ export interface SequenceListener {
   finished(result: SequenceResult): void;
 }
 
+/**
+ * Other weights for one sequence: a LoRA adapter on the engine's model ("model+adapter"). The
+ * engine attaches it to the sequence's KV cache when the sequence is admitted (the model then
+ * runs that cache's rows with the adapter, even inside a batch of other sequences) and shares
+ * prefix-cache entries only between sequences of the same `variant`.
+ */
+export interface SequenceVariant {
+  /** A name unique per engine ("" is the model's own weights). */
+  readonly variant: string;
+  /** Makes the model run `cache`'s rows with these weights (LoraModel.useAdapters). */
+  attach(cache: KVCache): void;
+}
+
 export interface SequenceRequest {
   readonly prompt: readonly number[];
   /** Most new tokens (the caller has checked prompt + maxTokens against the context). */
@@ -63,6 +76,8 @@ export interface SequenceRequest {
   readonly deadline?: number;
   /** Engine-clock arrival time, for time to first token (default: submission). */
   readonly arrival?: number;
+  /** Run with other weights (an adapter); default the model's own. */
+  readonly weights?: SequenceVariant;
 }
 
 export interface SequenceHandle {
@@ -87,6 +102,10 @@ export class Sequence implements SequenceHandle {
   /** The last chosen token, which the next decode step feeds. */
   next = -1;
   cache: KVCache | null = null;
+  /** Speculative decoding: the draft model's cache, its proposals for this step and how many it may make. */
+  draftCache: KVCache | null = null;
+  readonly drafts: number[] = [];
+  draftLimit = 0;
   /** Positions its cache is allocated with. */
   readonly positions: number;
   /** Engine clock: when it was queued, when its last token came out. */

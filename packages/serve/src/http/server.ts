@@ -71,6 +71,7 @@ export class ZllmServer {
       if (models.has(served.id)) throw new ServeError("invalid_option", `models: expected distinct ids, found '${served.id}' twice`);
       const engine = new Engine(served.model, {
         ...options.engine,
+        ...(served.draft ? { draft: served.draft } : {}),
         metrics: this.metrics,
         onError: (e) => this.log(`engine (${served.id}): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),
       });

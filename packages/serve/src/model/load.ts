@@ -6,6 +6,8 @@ import {
 } from "@zero-llm/tokenizer-bpe";
 import type { Checkpoint, Model, ModelOptions } from "@zero-llm/transformer";
 import { openCheckpoint } from "@zero-llm/transformer/node";
+import type { SequenceVariant } from "../engine/sequence";
+import type { DraftOptions } from "../engine/speculative";
 import { ServeError } from "../errors";
 import { ChatTemplate, DEFAULT_CHAT_TEMPLATE, DEFAULT_TEMPLATE_STOP, type ChatTemplateOrigin } from "./chat-template";
 
@@ -24,6 +26,26 @@ export interface ServedModel {
   readonly chatTemplate: ChatTemplate;
   /** Unix seconds when it was loaded (`created` in /v1/models). */
   readonly created: number;
+  /** LoRA adapters requests may pick ("model": "ID+NAME"), by name; `model` then runs them per sequence (see withAdapters). */
+  readonly adapters?: ReadonlyMap<string, ServedAdapter>;
+  /** A draft model for speculative decoding in the engine (`zllm serve --draft-model`), with where it came from. */
+  readonly draft?: DraftOptions & { readonly source?: string };
+}
+
+/** An adapter as the server holds it: loaded once, applied to the sequences of the requests that name it. */
+export interface ServedAdapter {
+  /** What follows "+" in a request's "model". */
+  readonly name: string;
+  /** Where it was read from. */
+  readonly source: string;
+  readonly scale: number;
+  /** Rank and modules, for /v1/models. */
+  readonly rank: number;
+  readonly modules: number;
+  /** Bytes of its matrices in backend memory (held once, whatever the number of sequences using it). */
+  readonly bytes: number;
+  /** What the engine attaches to a sequence's KV cache. */
+  readonly weights: SequenceVariant;
 }
 
 export interface LoadOptions {

@@ -9,8 +9,10 @@ import { addBias, type Runtime } from "./steps";
  * - one KVCache: consecutive tokens of one sequence at positions cache.length … cache.length+n-1
  *   (a decode step is n = 1; a prefill chunk is n tokens of the prompt); attention is one causal
  *   call over the cache, query i seeing keys up to its own position;
- * - an array of caches: one token of each of n sequences (batched decode), row r at position
- *   caches[r].length, attending over its own cache.
+ * - an array of caches: one row per token, row r going to caches[r] (batched decode: one token
+ *   of each of n sequences). Consecutive rows may share a cache: they are consecutive tokens of
+ *   that sequence (a speculative verify of several sequences in one pass), at positions
+ *   caches[r].length, +1, …; each row attends over its own cache up to its own position.
  */
 export type RowCaches = KVCache | readonly KVCache[];
 
@@ -90,7 +92,7 @@ function selfAttention(rt: Runtime, l: number, s: RowBuffers, n: number, caches:
     const row = rt.state.row(r);
     const cache = caches[r];
     const { k: keys, v: values } = cache.layers[l];
-    const pos = cache.length;
+    const pos = rowPosition(caches, r); // the rows before it of the same cache wrote their keys already
     if (arch === "llama") {
       rt.rope(row.q, 1, nHeads, pos);
       rt.rope(row.k, 1, nKvHeads, pos);
@@ -99,4 +101,16 @@ function selfAttention(rt: Runtime, l: number, s: RowBuffers, n: number, caches:
     values.write(pos, s.v, r * kvDim, 1);
     attend(rt, row.xb, row.q, 1, keys, values, pos + 1);
   }
+}
+
+/**
+ * Rows of a batch that share a cache are consecutive tokens of that sequence (a speculative
+ * verify: the last token and the drafts after it): row r sits at its cache's length plus the
+ * number of rows of the same cache just before it.
+ */
+export function rowPosition(caches: readonly KVCache[], r: number): number {
+  const cache = caches[r];
+  let before = 0;
+  while (r - before > 0 && caches[r - before - 1] === cache) before++;
+  return cache.length + before;
 }

@@ -170,7 +170,10 @@ export class Model {
 
   /**
    * The next token of several sequences at once: tokens[r] goes to caches[r] at position
-   * caches[r].length. Returns logits [batch, vocabSize] (a run-state view).
+   * caches[r].length. Consecutive rows may share a cache: they are consecutive tokens of that
+   * sequence (a speculative verify of several sequences in one pass: [last, d₁ … d_k] of each),
+   * at positions caches[r].length, +1, …. Returns logits [batch, vocabSize] (a run-state view),
+   * each row bit for bit what decoding its token alone gives (batch-invariant kernels).
    */
   decodeBatch(tokens: ArrayLike<number>, caches: readonly KVCache[]): Float32Array {
     const n = tokens.length;
@@ -183,9 +186,10 @@ export class Model {
     checkTokens(this.config, tokens);
     for (let r = 0; r < n; r++) {
       this.checkCache(caches[r]);
-      for (let q = 0; q < r; q++) {
+      if (r > 0 && caches[r] === caches[r - 1]) continue; // the next token of the same sequence
+      for (let q = 0; q < r - 1; q++) {
         if (caches[q] === caches[r]) {
-          throw new TransformerError("BAD_CACHE", `decodeBatch: expected distinct caches, found rows ${q} and ${r} sharing one`);
+          throw new TransformerError("BAD_CACHE", `decodeBatch: expected the rows of one cache to be consecutive, found rows ${q} and ${r} sharing one with others between`);
         }
       }
     }

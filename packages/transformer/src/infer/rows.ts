@@ -1,10 +1,11 @@
-import { block, type ProbsSink, type RowCaches } from "./block";
+import { block, rowPosition, type ProbsSink, type RowCaches } from "./block";
 import { KVCache } from "./kv-cache";
 import { embed, type Runtime } from "./steps";
 
 /**
  * n tokens through every block: prefill (a chunk of one sequence's prompt: `caches` is its
- * KVCache) and batched decode (one token per sequence: `caches` holds one cache per row). The
+ * KVCache) and batched decode (`caches` holds one cache per row: one token per sequence, or a
+ * few consecutive tokens of a sequence in consecutive rows, as a speculative verify feeds them). The
  * same block as a decode step, over more rows. Leaves the final residual stream in
  * state.rows(n).x (the caller applies the final norm and lm_head to the rows it needs) and
  * advances the cache(s).
@@ -15,16 +16,23 @@ export function forwardRows(
   const s = rt.state.rows(n);
   const one = caches instanceof KVCache;
   if (one) caches.reserve(n);
-  else for (const cache of caches) cache.reserve(1);
+  else for (let r = 0; r < n; r++) if (r === 0 || caches[r] !== caches[r - 1]) caches[r].reserve(runLength(caches, r));
 
   for (let r = 0; r < n; r++) {
-    const pos = one ? caches.length + r : caches[r].length;
+    const pos = one ? caches.length + r : rowPosition(caches, r);
     embed(rt, s.x, r, tokens[tokenOffset + r], pos);
   }
   for (let l = 0; l < rt.config.nLayers; l++) block(rt, l, s, n, caches, probsSink);
 
   if (one) caches.advance(n);
   else for (const cache of caches) cache.advance(1);
+}
+
+/** How many consecutive rows from `r` on share caches[r]. */
+function runLength(caches: readonly KVCache[], r: number): number {
+  let n = 1;
+  while (r + n < caches.length && caches[r + n] === caches[r]) n++;
+  return n;
 }
 
 /** Final norm and lm_head for rows [0, n): state.rows(n).logits [n, vocab]. */
