@@ -138,7 +138,8 @@ function parseValue(name: string, spec: FlagSpec, raw: string): FlagValue {
  */
 export function flagValueFromJson(where: string, key: string, spec: FlagSpec, value: unknown): FlagValue {
   const wrongType = (kind: string): UsageError => new UsageError(`${where}: "${key}" must be a ${kind}, found ${JSON.stringify(value)}`);
-  const outOfRange = (): UsageError => new UsageError(`${where}: "${key}" must be ${describeFlagType(spec)}, found ${JSON.stringify(value)}`);
+  const outOfRange = (cause?: unknown): UsageError =>
+    new UsageError(`${where}: "${key}" must be ${describeFlagType(spec)}, found ${JSON.stringify(value)}`, cause === undefined ? undefined : { cause });
   switch (spec.type) {
     case "boolean":
       if (typeof value !== "boolean") throw wrongType("boolean");
@@ -156,8 +157,8 @@ export function flagValueFromJson(where: string, key: string, spec: FlagSpec, va
       if (text === undefined) throw wrongType("list of integers");
       try {
         return parseIntegerList(key, spec, text);
-      } catch {
-        throw outOfRange();
+      } catch (cause) {
+        throw outOfRange(cause);
       }
     }
     case "strings":

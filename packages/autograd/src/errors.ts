@@ -24,8 +24,8 @@ export type AutogradErrorCode =
 
 export class AutogradError extends Error {
   readonly code: AutogradErrorCode;
-  constructor(code: AutogradErrorCode, message: string) {
-    super(message);
+  constructor(code: AutogradErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = "AutogradError";
     this.code = code;
   }

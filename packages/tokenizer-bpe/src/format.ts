@@ -56,7 +56,7 @@ export function loadBpeJson(json: string): BpeTokenizer {
   try {
     parsed = JSON.parse(json);
   } catch (err) {
-    throw new TokenizerError("TOKENIZER_BAD_FORMAT", `file: expected JSON, found a parse error (${(err as Error).message})`);
+    throw new TokenizerError("TOKENIZER_BAD_FORMAT", `file: expected JSON, found a parse error (${(err as Error).message})`, { cause: err });
   }
   const bad = (field: string, expected: string, found: unknown): never => {
     throw new TokenizerError("TOKENIZER_BAD_FORMAT", `${field}: expected ${expected}, found ${JSON.stringify(found)?.slice(0, 60)}`);

@@ -155,6 +155,6 @@ export function compilePattern(source: string): RegExp {
   try {
     return new RegExp(toJsRegExpSource(source), "gu");
   } catch (err) {
-    throw new TokenizerError("TOKENIZER_BAD_PATTERN", `pattern: expected a valid regular expression, found ${JSON.stringify(source)} (${(err as Error).message})`);
+    throw new TokenizerError("TOKENIZER_BAD_PATTERN", `pattern: expected a valid regular expression, found ${JSON.stringify(source)} (${(err as Error).message})`, { cause: err });
   }
 }

@@ -126,8 +126,8 @@ async function tokenizerOf(checkpoint: Checkpoint, file: string): Promise<FoundT
     }
     if (checkpoint.directory) {
       const dir = checkpoint.directory;
-      const tokenizerJson = await readFile(path.join(dir, "tokenizer.json"), "utf8").catch(() => {
-        throw new ServeError("model_load_failed", `model ${file}: expected tokenizer.json beside the Hugging Face checkpoint in ${dir}, found none`);
+      const tokenizerJson = await readFile(path.join(dir, "tokenizer.json"), "utf8").catch((cause: unknown) => {
+        throw new ServeError("model_load_failed", `model ${file}: expected tokenizer.json beside the Hugging Face checkpoint in ${dir}, found none`, { cause });
       });
       const tokenizer = fromTokenizerJson(tokenizerJson);
       const config = (checkpoint.hfConfig ?? {}) as { bos_token_id?: unknown; eos_token_id?: unknown; model_type?: unknown };
