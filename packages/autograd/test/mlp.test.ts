@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { AutogradError, Layer, MLP, Neuron, Rng, Value, countDeadRelu, mseLoss, type Activation } from "../src/index";
+import * as autograd from "../src/index";
+import { AutogradError, Layer, MLP, Neuron, Rng, ScalarModule, Value, countDeadRelu, mseLoss, nn, type Activation } from "../src/index";
 
 interface MlpFixture {
   sizes: number[];
@@ -72,6 +73,13 @@ describe("Neuron, Layer, MLP", () => {
     expect(params.length).toBe(2 * 3 + 3 + 3 * 1 + 1);
     expect(params.slice(0, 3).map((p) => p.label)).toEqual(["l0.n0.w0", "l0.n0.w1", "l0.n0.b"]);
     expect(params.at(-1)!.label).toBe("l1.n0.b");
+  });
+
+  it("one name per engine: the scalar engine's ScalarModule is not the tensor engine's nn.Module; Module is its deprecated alias", () => {
+    const mlp = new MLP(2, [3, 1], { rng: new Rng(1) });
+    for (const m of [mlp, mlp.layers[0], mlp.layers[0].neurons[0]]) expect(m).toBeInstanceOf(ScalarModule);
+    expect(mlp).not.toBeInstanceOf(nn.Module);
+    expect(autograd.Module).toBe(ScalarModule);
   });
 
   it("the same seed gives the same network; zeroGrad() clears parameter grads", () => {

@@ -35,7 +35,11 @@ export function activate(x: Value, activation: Activation): Value {
   }
 }
 
-export abstract class Module {
+/**
+ * What every scalar-engine model is (micrograd's `Module`): its parameters, and zeroGrad over them.
+ * The tensor engine's counterpart is `nn.Module`.
+ */
+export abstract class ScalarModule {
   /** Every trainable Value, in a fixed order (layer by layer, neuron by neuron, weights then bias). */
   abstract parameters(): Value[];
 
@@ -44,6 +48,14 @@ export abstract class Module {
     for (const p of this.parameters()) p.grad = 0;
   }
 }
+
+/**
+ * @deprecated Renamed `ScalarModule` so that the root export and `nn.Module` (the tensor engine's)
+ * no longer share a name; this alias goes in the next major version.
+ */
+export const Module = ScalarModule;
+/** @deprecated Renamed `ScalarModule`. */
+export type Module = ScalarModule;
 
 export interface NeuronOptions {
   activation?: Activation;
@@ -58,7 +70,7 @@ export interface NeuronOptions {
 }
 
 /** One unit: activation(Σᵢ wᵢ·xᵢ + b). */
-export class Neuron extends Module {
+export class Neuron extends ScalarModule {
   readonly w: Value[];
   readonly b: Value;
   readonly activation: Activation;
@@ -96,7 +108,7 @@ export class Neuron extends Module {
 export type LayerOptions = Omit<NeuronOptions, "fanOut">;
 
 /** nout neurons reading the same nin inputs. */
-export class Layer extends Module {
+export class Layer extends ScalarModule {
   readonly neurons: Neuron[];
 
   constructor(nin: number, nout: number, options: LayerOptions = {}) {
@@ -134,7 +146,7 @@ export interface MLPOptions {
 }
 
 /** A multi-layer perceptron: sizes nin → nouts[0] → … → nouts[last]. */
-export class MLP extends Module {
+export class MLP extends ScalarModule {
   readonly layers: Layer[];
 
   constructor(nin: number, nouts: readonly number[], options: MLPOptions = {}) {
