@@ -27,7 +27,7 @@ beforeAll(async () => {
 /** A llama2.c tokenizer.bin: max_token_length, then per token f32 score, i32 length, bytes. */
 function llama2cTokenizer(pieces: readonly string[]): Buffer {
   const parts: Buffer[] = [Buffer.alloc(4)];
-  parts[0]!.writeInt32LE(Math.max(...pieces.map((p) => Buffer.byteLength(p))));
+  parts[0].writeInt32LE(Math.max(...pieces.map((p) => Buffer.byteLength(p))));
   pieces.forEach((piece, i) => {
     const head = Buffer.alloc(8);
     head.writeFloatLE(-i, 0);

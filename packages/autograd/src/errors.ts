@@ -35,6 +35,6 @@ export class AutogradError extends Error {
 export function describe(found: unknown): string {
   if (typeof found === "number") return String(found);
   if (found === null) return "null";
-  if (typeof found === "object") return (found as object).constructor?.name ?? "object";
+  if (typeof found === "object") return found.constructor?.name ?? "object";
   return typeof found;
 }

@@ -39,7 +39,7 @@ export const NO_TOKEN = -1;
 
 /** The one rule for a byte's starting token. */
 export function byteToken(bytes: ByteTokens, byte: number): number {
-  const id = bytes.byteToId[byte]!;
+  const id = bytes.byteToId[byte];
   return id >= 0 ? id : bytes.unknownId;
 }
 
@@ -48,11 +48,11 @@ const NO_RANK = 0x7fffffff;
 /** The scan loop of tiktoken: `parts[k]` are token ids, `ranks[k]` the rank of (parts[k], parts[k+1]). */
 export function mergeByScan(bytes: Uint8Array, tokens: ByteTokens, pairs: PairLookup): number[] {
   const parts: number[] = [];
-  for (let k = 0; k < bytes.length; k++) parts.push(byteToken(tokens, bytes[k]!));
+  for (let k = 0; k < bytes.length; k++) parts.push(byteToken(tokens, bytes[k]));
   const ranks: number[] = [];
   const merged: number[] = [];
   const rankPair = (k: number): void => {
-    const slot = pairs.find(parts[k]!, parts[k + 1]!);
+    const slot = pairs.find(parts[k], parts[k + 1]);
     ranks[k] = slot < 0 ? NO_RANK : pairs.rankAt(slot);
     merged[k] = slot < 0 ? -1 : pairs.mergedAt(slot);
   };
@@ -61,7 +61,7 @@ export function mergeByScan(bytes: Uint8Array, tokens: ByteTokens, pairs: PairLo
     let best = NO_RANK;
     let at = -1;
     for (let k = 0; k < ranks.length; k++) {
-      if (ranks[k]! < best) {
+      if (ranks[k] < best) {
         best = ranks[k]!;
         at = k;
       }
@@ -102,7 +102,7 @@ export class MergeScratch {
       this.mergedAt = new Int32Array(capacity);
     }
     for (let p = 0; p < n; p++) {
-      this.id[p] = byteToken(tokens, bytes[p]!);
+      this.id[p] = byteToken(tokens, bytes[p]);
       this.size[p] = 1;
       this.next[p] = p + 1 < n ? p + 1 : -1;
       this.prev[p] = p - 1;
@@ -114,8 +114,8 @@ export class MergeScratch {
   parts(n: number): SpanTokens {
     const out: SpanTokens = { ids: [], lengths: [] };
     for (let p = n > 0 ? 0 : -1; p >= 0; p = this.next[p]!) {
-      out.ids.push(this.id[p]!);
-      out.lengths.push(this.size[p]!);
+      out.ids.push(this.id[p]);
+      out.lengths.push(this.size[p]);
     }
     return out;
   }
@@ -147,7 +147,7 @@ class CandidateHeap {
     let i = this.size++;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (h[parent]! <= key) break;
+      if (h[parent] <= key) break;
       h[i] = h[parent]!;
       i = parent;
     }
@@ -157,17 +157,17 @@ class CandidateHeap {
   /** Removes the lowest entry and returns it as [rank, position] in `out`. */
   pop(out: { rank: number; position: number }): void {
     const h = this.keys;
-    const top = h[0]!;
+    const top = h[0];
     out.rank = Math.floor(top / POSITIONS);
     out.position = top - out.rank * POSITIONS;
     const n = --this.size;
-    const last = h[n]!;
+    const last = h[n];
     let i = 0;
     for (;;) {
       let child = 2 * i + 1;
       if (child >= n) break;
-      if (child + 1 < n && h[child + 1]! < h[child]!) child++;
-      if (last <= h[child]!) break;
+      if (child + 1 < n && h[child + 1] < h[child]) child++;
+      if (last <= h[child]) break;
       h[i] = h[child]!;
       i = child;
     }
@@ -190,15 +190,15 @@ export function mergeByHeap(bytes: Uint8Array, tokens: ByteTokens, pairs: PairLo
   const heap = new CandidateHeap();
   const consider = (left: number): void => {
     if (left < 0) return;
-    const right = next[left]!;
-    const slot = right < 0 ? -1 : pairs.find(id[left]!, id[right]!);
+    const right = next[left];
+    const slot = right < 0 ? -1 : pairs.find(id[left], id[right]);
     if (slot < 0) {
       rankAt[left] = NO_RANK;
       return;
     }
     rankAt[left] = pairs.rankAt(slot);
     mergedAt[left] = pairs.mergedAt(slot);
-    heap.push(rankAt[left]!, left);
+    heap.push(rankAt[left], left);
   };
   for (let p = 0; p + 1 < n; p++) consider(p);
   const top = { rank: 0, position: 0 };
@@ -206,14 +206,14 @@ export function mergeByHeap(bytes: Uint8Array, tokens: ByteTokens, pairs: PairLo
     heap.pop(top);
     const left = top.position;
     if (rankAt[left] !== top.rank) continue; // stale
-    const right = next[left]!;
+    const right = next[left];
     id[left] = mergedAt[left]!;
-    size[left] = size[left]! + size[right]!;
+    size[left] = size[left] + size[right];
     size[right] = 0;
     rankAt[right] = NO_RANK;
     next[left] = next[right]!;
-    if (next[right]! >= 0) prev[next[right]!] = left;
-    consider(prev[left]!);
+    if (next[right] >= 0) prev[next[right]] = left;
+    consider(prev[left]);
     consider(left);
   }
   return scratch.parts(n);
@@ -239,8 +239,8 @@ export function mergeByRankPasses(bytes: Uint8Array, tokens: ByteTokens, pairs: 
   /** Records the pair that starts at `left` now; false if its rank breaks the training order. */
   const consider = (left: number): boolean => {
     if (left < 0) return true;
-    const right = next[left]!;
-    const slot = right < 0 ? -1 : pairs.find(id[left]!, id[right]!);
+    const right = next[left];
+    const slot = right < 0 ? -1 : pairs.find(id[left], id[right]);
     if (slot < 0) {
       rankAt[left] = NO_RANK;
       return true;
@@ -264,21 +264,21 @@ export function mergeByRankPasses(bytes: Uint8Array, tokens: ByteTokens, pairs: 
     positions.delete(current);
     // Positions come in increasing order within one pass; lists fed by several passes need a sort.
     for (let k = 1; k < list.length; k++) {
-      if (list[k]! < list[k - 1]!) {
+      if (list[k] < list[k - 1]) {
         list.sort((a, b) => a - b);
         break;
       }
     }
     for (const left of list) {
       if (rankAt[left] !== current) continue; // stale: the pair changed since
-      const right = next[left]!;
+      const right = next[left];
       id[left] = mergedAt[left]!;
-      size[left] = size[left]! + size[right]!;
+      size[left] = size[left] + size[right];
       size[right] = 0;
       rankAt[right] = NO_RANK;
       next[left] = next[right]!;
-      if (next[right]! >= 0) prev[next[right]!] = left;
-      if (!consider(prev[left]!) || !consider(left)) return undefined;
+      if (next[right] >= 0) prev[next[right]] = left;
+      if (!consider(prev[left]) || !consider(left)) return undefined;
     }
   }
   return scratch.parts(n);
@@ -289,7 +289,7 @@ function pushRank(heap: number[], rank: number): void {
   heap.push(rank);
   while (i > 0) {
     const parent = (i - 1) >> 1;
-    if (heap[parent]! <= rank) break;
+    if (heap[parent] <= rank) break;
     heap[i] = heap[parent]!;
     i = parent;
   }
@@ -297,7 +297,7 @@ function pushRank(heap: number[], rank: number): void {
 }
 
 function popRank(heap: number[]): number {
-  const top = heap[0]!;
+  const top = heap[0];
   const last = heap.pop()!;
   const n = heap.length;
   if (n === 0) return top;
@@ -305,8 +305,8 @@ function popRank(heap: number[]): number {
   for (;;) {
     let child = 2 * i + 1;
     if (child >= n) break;
-    if (child + 1 < n && heap[child + 1]! < heap[child]!) child++;
-    if (last <= heap[child]!) break;
+    if (child + 1 < n && heap[child + 1] < heap[child]) child++;
+    if (last <= heap[child]) break;
     heap[i] = heap[child]!;
     i = child;
   }
@@ -362,7 +362,7 @@ export function mergeInWindows(
     if (end < n) {
       let at = pos;
       keep = 0;
-      while (keep < span.ids.length && (keep === 0 || at + span.lengths[keep]! <= end - margin)) at += span.lengths[keep++]!;
+      while (keep < span.ids.length && (keep === 0 || at + span.lengths[keep] <= end - margin)) at += span.lengths[keep++];
     }
     if (ids.length > 0 && !compatibleSeam(ids, lengths, pos, span, encodeSpan)) {
       // A merge chain reaches across the margin: step back and use larger windows from here on
@@ -377,9 +377,9 @@ export function mergeInWindows(
       continue;
     }
     for (let k = 0; k < keep; k++) {
-      ids.push(span.ids[k]!);
-      lengths.push(span.lengths[k]!);
-      pos += span.lengths[k]!;
+      ids.push(span.ids[k]);
+      lengths.push(span.lengths[k]);
+      pos += span.lengths[k];
     }
   }
   return { ids, lengths };
@@ -387,8 +387,8 @@ export function mergeInWindows(
 
 /** Is the last kept token compatible with the first token of `span` (which starts at `pos`)? */
 function compatibleSeam(ids: number[], lengths: number[], pos: number, span: SpanTokens, encodeSpan: (start: number, end: number) => SpanTokens): boolean {
-  const leftId = ids[ids.length - 1]!;
-  const leftLength = lengths[lengths.length - 1]!;
-  const pair = encodeSpan(pos - leftLength, pos + span.lengths[0]!);
+  const leftId = ids[ids.length - 1];
+  const leftLength = lengths[lengths.length - 1];
+  const pair = encodeSpan(pos - leftLength, pos + span.lengths[0]);
   return pair.ids.length === 2 && pair.ids[0] === leftId && pair.ids[1] === span.ids[0] && pair.lengths[0] === leftLength && pair.lengths[1] === span.lengths[0];
 }

@@ -38,7 +38,7 @@ export class PairTable implements PairLookup {
     let k = this.slot(a, b) & this.mask;
     while (this.left[k] !== -1) {
       if (this.left[k] === a && this.right[k] === b) {
-        if (rank < this.ranks[k]!) {
+        if (rank < this.ranks[k]) {
           this.ranks[k] = rank;
           this.merged[k] = mergedId;
         }
@@ -58,7 +58,7 @@ export class PairTable implements PairLookup {
     if (a < 0) return -1; // -1 marks empty slots; no pair has a negative id
     let k = this.slot(a, b) & this.mask;
     for (;;) {
-      const l = this.left[k]!;
+      const l = this.left[k];
       if (l === -1) return -1;
       if (l === a && this.right[k] === b) return k;
       k = (k + 1) & this.mask;
@@ -66,11 +66,11 @@ export class PairTable implements PairLookup {
   }
 
   rankAt(slot: number): number {
-    return this.ranks[slot]!;
+    return this.ranks[slot];
   }
 
   mergedAt(slot: number): number {
-    return this.merged[slot]!;
+    return this.merged[slot];
   }
 
   private grow(): void {
@@ -82,7 +82,7 @@ export class PairTable implements PairLookup {
     this.merged = new Int32Array(capacity);
     this.mask = capacity - 1;
     this.size = 0;
-    for (let k = 0; k < left.length; k++) if (left[k] !== -1) this.set(left[k]!, right[k]!, ranks[k]!, merged[k]!);
+    for (let k = 0; k < left.length; k++) if (left[k] !== -1) this.set(left[k], right[k], ranks[k], merged[k]);
   }
 }
 
@@ -103,7 +103,7 @@ export class TiktokenPairs extends PairTable {
     let slot = super.find(a, b);
     if (slot < 0) {
       if (a < 0 || b < 0) return -1; // a byte without a token
-      const id = this.bytesToId.get(this.binary[a]! + this.binary[b]!);
+      const id = this.bytesToId.get(this.binary[a] + this.binary[b]);
       this.set(a, b, id ?? NO_SUCH_TOKEN_RANK, id ?? -1);
       slot = super.find(a, b);
     }

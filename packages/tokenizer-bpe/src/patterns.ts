@@ -59,7 +59,7 @@ export function toJsRegExpSource(source: string): string {
   // True right after a quantifier (`?`, `+`, `*`, `{n,m}`): a `+` there makes it possessive.
   let afterQuantifier = false;
   for (let i = 0; i < source.length; i++) {
-    const c = source[i]!;
+    const c = source[i];
     if (c === "\\") {
       const next = source[i + 1];
       if (next === "s") out += String.raw`\p{White_Space}`;

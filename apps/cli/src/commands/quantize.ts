@@ -24,7 +24,7 @@ const TYPES = { q8_0: "Q8_0", q4_0: "Q4_0", q4_1: "Q4_1", q4_k: "Q4_K" } as cons
 
 const FLAGS = {
   model: MODEL_FLAGS.model,
-  type: { type: "string", description: "ggml block type of the matrices: q8_0 (8.5 bits per weight), q4_0 (4.5), q4_1 (5.0), q4_k (4.5)", choices: Object.keys(TYPES) as (keyof typeof TYPES)[] },
+  type: { type: "string", description: "ggml block type of the matrices: q8_0 (8.5 bits per weight), q4_0 (4.5), q4_1 (5.0), q4_k (4.5)", choices: Object.keys(TYPES) },
   out: { type: "string", description: "the GGUF file to write (written atomically)" },
 } as const satisfies FlagTable;
 

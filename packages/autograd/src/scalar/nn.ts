@@ -95,7 +95,7 @@ export class Neuron extends ScalarModule {
         `Neuron.forward: expected ${this.w.length} inputs, found ${Array.isArray(x) ? x.length : describe(x)}`,
       );
     }
-    const terms: Value[] = this.w.map((wi, i) => wi.mul(x[i]!));
+    const terms: Value[] = this.w.map((wi, i) => wi.mul(x[i]));
     terms.push(this.b);
     return activate(Value.sum(terms), this.activation);
   }
@@ -121,7 +121,7 @@ export class Layer extends ScalarModule {
   }
 
   get nin(): number {
-    return this.neurons[0]!.w.length;
+    return this.neurons[0].w.length;
   }
 
   forward(x: readonly Operand[]): Value[] {
@@ -168,15 +168,15 @@ export class MLP extends ScalarModule {
     const sizes = [nin, ...nouts];
     this.layers = [];
     for (let l = 0; l < nouts.length; l++) {
-      const activation = l < hidden ? hiddenActivations[l]! : (options.outputActivation ?? "linear");
-      this.layers.push(new Layer(sizes[l]!, sizes[l + 1]!, { activation, init: options.init ?? "kaiming", rng, name: `l${l}` }));
+      const activation = l < hidden ? hiddenActivations[l] : (options.outputActivation ?? "linear");
+      this.layers.push(new Layer(sizes[l], sizes[l + 1], { activation, init: options.init ?? "kaiming", rng, name: `l${l}` }));
     }
   }
 
   /** The last layer's outputs. */
   forward(x: readonly Operand[]): Value[] {
     const outs = this.layerOutputs(x);
-    return outs[outs.length - 1]!;
+    return outs[outs.length - 1];
   }
 
   /** Every layer's outputs, first to last (for inspecting activations, e.g. dead ReLUs). */
@@ -204,11 +204,11 @@ export class MLP extends ScalarModule {
  */
 export function countDeadRelu(mlp: MLP, inputs: readonly (readonly Operand[])[]): { dead: number; total: number } {
   const hidden = mlp.layers.slice(0, -1);
-  const reluLayers = hidden.map((l, i) => ({ i, relu: l.neurons[0]!.activation === "relu" })).filter((l) => l.relu);
-  const alive = reluLayers.map((l) => new Array<boolean>(mlp.layers[l.i]!.neurons.length).fill(false));
+  const reluLayers = hidden.map((l, i) => ({ i, relu: l.neurons[0].activation === "relu" })).filter((l) => l.relu);
+  const alive = reluLayers.map((l) => new Array<boolean>(mlp.layers[l.i].neurons.length).fill(false));
   for (const x of inputs) {
     const outs = mlp.layerOutputs(x);
-    reluLayers.forEach((l, k) => outs[l.i]!.forEach((v, j) => (alive[k]![j] ||= v.data > 0)));
+    reluLayers.forEach((l, k) => outs[l.i].forEach((v, j) => (alive[k][j] ||= v.data > 0)));
   }
   const total = alive.reduce((n, a) => n + a.length, 0);
   const dead = alive.reduce((n, a) => n + a.filter((x) => !x).length, 0);
