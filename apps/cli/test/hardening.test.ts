@@ -75,6 +75,19 @@ describe("#9 messages that name what the user gave", () => {
     expect(existsSync(path.join(dir, "r1"))).toBe(false);
   });
 
+  it("a device given to a file flag (--vocab, --tokenizer, --data) is refused before a byte is read, never read without end", async () => {
+    const cases: [string[], string][] = [
+      [["tokenize", "--vocab", "/dev/zero", "hi"], `zllm: --vocab: expected r50k_base, p50k_base, cl100k_base, o200k_base or a vocabulary file, found "/dev/zero" (a character device)`],
+      [["generate", "--model", bin, "--tokenizer", "/dev/urandom", "hi"], `zllm: --tokenizer: expected a tokenizer file, found "/dev/urandom" (a character device)`],
+      [["eval", "ppl", "--model", gguf, "--data", "/dev/zero"], `zllm: --data: expected a text file, found "/dev/zero" (a character device)`],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await runCli(argv);
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(firstLine(r.stderr)).toBe(message);
+    }
+  });
+
   it("a tokenizer with fewer tokens than the model's vocabulary is refused at load, before any token is made", async () => {
     const given = await runCli(["generate", "--model", bin, "--tokenizer", small, ...quiet, "The cat"]);
     expect(given.code).toBe(2);
