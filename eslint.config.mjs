@@ -34,4 +34,17 @@ export default tseslint.config(
       "no-constant-condition": ["error", { checkLoops: false }],
     },
   },
+  {
+    // Typed linting, for the one rule that needs the type checker: with noUncheckedIndexedAccess
+    // off (the workspace's index-access rule), `xs[i]` is already `T`, so `xs[i]!` asserts nothing
+    // and only hides where a real undefined check would belong. The project service finds each
+    // file's nearest tsconfig.json; .mjs scripts (bench, tools) are outside every tsconfig.
+    files: ["**/*.ts"],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      "@typescript-eslint/no-unnecessary-type-assertion": "error",
+    },
+  },
 );

@@ -65,16 +65,16 @@ function editDistance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
-  return d[a.length]![b.length]!;
+  return d[a.length][b.length];
 }
 
 /** The unknown flag's message, suggesting the closest known flag when a typo is likely. */
 function unknownFlag(token: string, flags: FlagTable): UsageError {
-  const shown = token.split("=")[0]!;
+  const shown = token.split("=")[0];
   const name = shown.replace(/^-+/, "");
   let best: { flag: string; distance: number } | undefined;
   for (const known of Object.keys(flags)) {
@@ -138,7 +138,8 @@ function parseValue(name: string, spec: FlagSpec, raw: string): FlagValue {
  */
 export function flagValueFromJson(where: string, key: string, spec: FlagSpec, value: unknown): FlagValue {
   const wrongType = (kind: string): UsageError => new UsageError(`${where}: "${key}" must be a ${kind}, found ${JSON.stringify(value)}`);
-  const outOfRange = (): UsageError => new UsageError(`${where}: "${key}" must be ${describeFlagType(spec)}, found ${JSON.stringify(value)}`);
+  const outOfRange = (cause?: unknown): UsageError =>
+    new UsageError(`${where}: "${key}" must be ${describeFlagType(spec)}, found ${JSON.stringify(value)}`, cause === undefined ? undefined : { cause });
   switch (spec.type) {
     case "boolean":
       if (typeof value !== "boolean") throw wrongType("boolean");
@@ -156,13 +157,13 @@ export function flagValueFromJson(where: string, key: string, spec: FlagSpec, va
       if (text === undefined) throw wrongType("list of integers");
       try {
         return parseIntegerList(key, spec, text);
-      } catch {
-        throw outOfRange();
+      } catch (cause) {
+        throw outOfRange(cause);
       }
     }
     case "strings":
       if (typeof value === "string") return [value];
-      if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value as string[];
+      if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value;
       throw wrongType("string or an array of strings");
   }
 }
@@ -175,7 +176,7 @@ export function parseArgs<F extends FlagTable>(tokens: readonly string[], flags:
   const positionals: string[] = [];
   const values: Record<string, FlagValue> = {};
   for (let i = 0; i < tokens.length; i++) {
-    const token = tokens[i]!;
+    const token = tokens[i];
     if (token === "--") {
       positionals.push(...tokens.slice(i + 1));
       break;

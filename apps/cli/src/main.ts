@@ -33,7 +33,7 @@ function isPrefix(prefix: readonly string[], path: readonly string[]): boolean {
 function describeFailure(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    const message = error.message.split("\n")[0]!;
+    const message = error.message.split("\n")[0];
     return typeof code === "string" && !message.includes(code) ? `${message} (${code})` : message;
   }
   return String(error);
@@ -54,7 +54,7 @@ export async function main(argv: readonly string[], io: MainIO, commands: readon
   let i = 0;
   let sawVersion = false;
   for (; i < argv.length; i++) {
-    const token = argv[i]!;
+    const token = argv[i];
     if (token === "--verbose" || HELP.has(token)) continue;
     if (VERSION_FLAGS.has(token)) {
       sawVersion = true;

@@ -27,7 +27,7 @@ beforeAll(async () => {
 /** A llama2.c tokenizer.bin: max_token_length, then per token f32 score, i32 length, bytes. */
 function llama2cTokenizer(pieces: readonly string[]): Buffer {
   const parts: Buffer[] = [Buffer.alloc(4)];
-  parts[0]!.writeInt32LE(Math.max(...pieces.map((p) => Buffer.byteLength(p))));
+  parts[0].writeInt32LE(Math.max(...pieces.map((p) => Buffer.byteLength(p))));
   pieces.forEach((piece, i) => {
     const head = Buffer.alloc(8);
     head.writeFloatLE(-i, 0);
@@ -73,6 +73,19 @@ describe("#9 messages that name what the user gave", () => {
       expect(firstLine(r.stderr)).toBe(message);
     }
     expect(existsSync(path.join(dir, "r1"))).toBe(false);
+  });
+
+  it("a device given to a file flag (--vocab, --tokenizer, --data) is refused before a byte is read, never read without end", async () => {
+    const cases: [string[], string][] = [
+      [["tokenize", "--vocab", "/dev/zero", "hi"], `zllm: --vocab: expected r50k_base, p50k_base, cl100k_base, o200k_base or a vocabulary file, found "/dev/zero" (a character device)`],
+      [["generate", "--model", bin, "--tokenizer", "/dev/urandom", "hi"], `zllm: --tokenizer: expected a tokenizer file, found "/dev/urandom" (a character device)`],
+      [["eval", "ppl", "--model", gguf, "--data", "/dev/zero"], `zllm: --data: expected a text file, found "/dev/zero" (a character device)`],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await runCli(argv);
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(firstLine(r.stderr)).toBe(message);
+    }
   });
 
   it("a tokenizer with fewer tokens than the model's vocabulary is refused at load, before any token is made", async () => {

@@ -102,8 +102,8 @@ describe("zllm tokenize --vocab FILE", () => {
     const dir = tmp();
     for (let k = 0; k < inputs.length; k++) {
       const file = path.join(dir, `case-${k}.txt`);
-      writeFileSync(file, inputs[k]!);
-      const want = expected[k]!.trim() === "" ? [] : expected[k]!.trim().split(/\s+/).map(Number);
+      writeFileSync(file, inputs[k]);
+      const want = expected[k].trim() === "" ? [] : expected[k].trim().split(/\s+/).map(Number);
       expect({ k, ids: await jsonIds(["tokenize", "--vocab", LLAMA2C_TOKENIZER, "--json", "--file", file]) }).toEqual({ k, ids: want });
     }
     const r = await runCli(["tokenize", "--vocab", LLAMA2C_TOKENIZER, "Hello world"]);
@@ -169,8 +169,8 @@ describe("zllm tokenize: the twelve llama.cpp vocabulary files", () => {
       const inputs = readFileSync(file + ".inp", "utf8").split("\n__ggml_vocab_test__\n").slice(0, -1);
       const expected = readFileSync(file + ".out", "utf8").split("\n");
       for (const k of [11, 33]) {
-        const ids = expected[k]!.trim() === "" ? [] : expected[k]!.trim().split(/\s+/).map(Number);
-        expect({ name, k, ids: await jsonIds(["tokenize", "--vocab", file, "--json", "--file", writeTemp(inputs[k]!)]) }).toEqual({ name, k, ids });
+        const ids = expected[k].trim() === "" ? [] : expected[k].trim().split(/\s+/).map(Number);
+        expect({ name, k, ids: await jsonIds(["tokenize", "--vocab", file, "--json", "--file", writeTemp(inputs[k])]) }).toEqual({ name, k, ids });
       }
     }
   }, 300_000);

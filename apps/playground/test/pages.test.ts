@@ -243,7 +243,7 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     await page.waitForTimeout(500);
     expect(await num(page, "step")).toBe(held);
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download").click()]);
-    const state = parseCheckpoint(readFileSync((await download.path())!));
+    const state = parseCheckpoint(readFileSync((await download.path())));
     expect(state.step).toBe(held);
     // the same run in Node (same text, BPE, seed and settings; wasm kernels on 1 thread): the same losses
     const backend = await createWasmBackend({ threads: 1 });
@@ -264,7 +264,7 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     expect(await num(page, "step")).toBe(60);
     expect(await page.locator("[data-testid=samples] p").count()).toBeGreaterThanOrEqual(2);
     const [gguf] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-gguf").click()]);
-    const model = await modelFromBytes(readFileSync((await gguf.path())!));
+    const model = await modelFromBytes(readFileSync((await gguf.path())));
     expect(model.config.nLayers).toBe(DEFAULT_SETUP.layers);
     await finish(page, problems, "training");
   });

@@ -24,8 +24,8 @@ export type AutogradErrorCode =
 
 export class AutogradError extends Error {
   readonly code: AutogradErrorCode;
-  constructor(code: AutogradErrorCode, message: string) {
-    super(message);
+  constructor(code: AutogradErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = "AutogradError";
     this.code = code;
   }
@@ -35,6 +35,6 @@ export class AutogradError extends Error {
 export function describe(found: unknown): string {
   if (typeof found === "number") return String(found);
   if (found === null) return "null";
-  if (typeof found === "object") return (found as object).constructor?.name ?? "object";
+  if (typeof found === "object") return found.constructor?.name ?? "object";
   return typeof found;
 }

@@ -6,11 +6,11 @@ describe("makeMoons", () => {
     const { inputs, labels } = makeMoons(7, { noise: 0 });
     expect(inputs.length).toBe(7);
     expect(labels).toEqual([-1, -1, -1, 1, 1, 1, 1]);
-    for (let i = 0; i < 3; i++) expect(Math.hypot(inputs[i]![0], inputs[i]![1])).toBeCloseTo(1, 14);
-    for (let i = 3; i < 7; i++) expect(Math.hypot(inputs[i]![0] - 1, inputs[i]![1] - 0.5)).toBeCloseTo(1, 14);
+    for (let i = 0; i < 3; i++) expect(Math.hypot(inputs[i][0], inputs[i][1])).toBeCloseTo(1, 14);
+    for (let i = 3; i < 7; i++) expect(Math.hypot(inputs[i][0] - 1, inputs[i][1] - 0.5)).toBeCloseTo(1, 14);
     expect(inputs[0]).toEqual([1, 0]);
-    expect(inputs[3]![0]).toBeCloseTo(0, 15);
-    expect(inputs[3]![1]).toBeCloseTo(0.5, 15);
+    expect(inputs[3][0]).toBeCloseTo(0, 15);
+    expect(inputs[3][1]).toBeCloseTo(0.5, 15);
   });
 
   it("is reproducible by seed and rejects bad arguments", () => {

@@ -22,8 +22,8 @@ describe("graph export", () => {
     ]);
     // d = (ab + a)², dd/da = 2(ab + a)(b + 1) = 16, dd/db = 2(ab + a)·a = −16
     expect(g.nodes.map((n) => n.grad)).toEqual([16, -16, -8, -8, 1]);
-    expect(g.nodes[4]!.exponent).toBe(2);
-    expect(g.nodes[0]!.exponent).toBeUndefined();
+    expect(g.nodes[4].exponent).toBe(2);
+    expect(g.nodes[0].exponent).toBeUndefined();
     expect(g.edges).toEqual([
       { from: 0, to: 2 },
       { from: 1, to: 2 },
@@ -40,9 +40,9 @@ describe("graph export", () => {
     y.backward(); // 1/0 · … → Infinity and NaN grads
     const g = toGraphJson(y);
     expect(g.edges.filter((e) => e.from === 0 && e.to === 1).length).toBe(2);
-    expect(g.nodes[2]!.data).toBe("-Infinity");
-    expect(g.nodes[1]!.grad).toBe("Infinity");
-    expect(g.nodes[0]!.grad).toBe("NaN"); // 0·∞
+    expect(g.nodes[2].data).toBe("-Infinity");
+    expect(g.nodes[1].grad).toBe("Infinity");
+    expect(g.nodes[0].grad).toBe("NaN"); // 0·∞
     expect(JSON.parse(JSON.stringify(g))).toEqual(g);
   });
 

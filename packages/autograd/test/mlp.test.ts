@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { AutogradError, Layer, MLP, Neuron, Rng, Value, countDeadRelu, mseLoss, type Activation } from "../src/index";
+import * as autograd from "../src/index";
+import { AutogradError, Layer, MLP, Neuron, Rng, ScalarModule, Value, countDeadRelu, mseLoss, nn, type Activation } from "../src/index";
 
 interface MlpFixture {
   sizes: number[];
@@ -31,35 +32,35 @@ describe("a 3-4-4-1 MLP against PyTorch float64 (tools/fixtures/make_scalar_mlp.
   // Load the fixed weights: layer l, neuron j holds row j of W[l] and b[l][j] (torch.nn.Linear layout).
   mlp.layers.forEach((layer, l) =>
     layer.neurons.forEach((neuron, j) => {
-      neuron.w.forEach((w, i) => (w.data = fixture.weights[l]![j]![i]!));
-      neuron.b.data = fixture.biases[l]![j]!;
+      neuron.w.forEach((w, i) => (w.data = fixture.weights[l][j][i]!));
+      neuron.b.data = fixture.biases[l][j]!;
     }),
   );
   const inputs = fixture.inputs.map((row) => row.map((x) => new Value(x)));
-  const outputs = inputs.map((x) => mlp.forward(x)[0]!);
+  const outputs = inputs.map((x) => mlp.forward(x)[0]);
   const loss = mseLoss(outputs, fixture.targets);
   mlp.zeroGrad();
   loss.backward();
 
   it("forward: every output and the loss agree to 1e-12", () => {
-    outputs.forEach((y, n) => expectClose(y.data, fixture.outputs[n]!));
+    outputs.forEach((y, n) => expectClose(y.data, fixture.outputs[n]));
     expectClose(loss.data, fixture.loss);
   });
 
   it("backward: every weight, bias and input gradient agrees to 1e-12", () => {
     mlp.layers.forEach((layer, l) =>
       layer.neurons.forEach((neuron, j) => {
-        neuron.w.forEach((w, i) => expectClose(w.grad, fixture.weightGrads[l]![j]![i]!));
-        expectClose(neuron.b.grad, fixture.biasGrads[l]![j]!);
+        neuron.w.forEach((w, i) => expectClose(w.grad, fixture.weightGrads[l][j][i]));
+        expectClose(neuron.b.grad, fixture.biasGrads[l][j]);
       }),
     );
-    inputs.forEach((row, n) => row.forEach((x, i) => expectClose(x.grad, fixture.inputGrads[n]![i]!)));
+    inputs.forEach((row, n) => row.forEach((x, i) => expectClose(x.grad, fixture.inputGrads[n][i])));
   });
 
   it("the fixture exercises the ReLU's both sides (some units on, some off)", () => {
-    const relu = mlp.layers[1]!;
-    const on = fixture.inputs.flatMap((x) => mlp.layerOutputs(x)[1]!.map((v) => v.data > 0));
-    expect(relu.neurons[0]!.activation).toBe("relu");
+    const relu = mlp.layers[1];
+    const on = fixture.inputs.flatMap((x) => mlp.layerOutputs(x)[1].map((v) => v.data > 0));
+    expect(relu.neurons[0].activation).toBe("relu");
     expect(on).toContain(true);
     expect(on).toContain(false);
   });
@@ -72,6 +73,13 @@ describe("Neuron, Layer, MLP", () => {
     expect(params.length).toBe(2 * 3 + 3 + 3 * 1 + 1);
     expect(params.slice(0, 3).map((p) => p.label)).toEqual(["l0.n0.w0", "l0.n0.w1", "l0.n0.b"]);
     expect(params.at(-1)!.label).toBe("l1.n0.b");
+  });
+
+  it("one name per engine: the scalar engine's ScalarModule is not the tensor engine's nn.Module; Module is its deprecated alias", () => {
+    const mlp = new MLP(2, [3, 1], { rng: new Rng(1) });
+    for (const m of [mlp, mlp.layers[0], mlp.layers[0].neurons[0]]) expect(m).toBeInstanceOf(ScalarModule);
+    expect(mlp).not.toBeInstanceOf(nn.Module);
+    expect(autograd.Module).toBe(ScalarModule);
   });
 
   it("the same seed gives the same network; zeroGrad() clears parameter grads", () => {
@@ -87,8 +95,8 @@ describe("Neuron, Layer, MLP", () => {
 
   it("a neuron computes act(w·x + b)", () => {
     const n = new Neuron(2, { activation: "tanh" });
-    n.w[0]!.data = 0.5;
-    n.w[1]!.data = -1;
+    n.w[0].data = 0.5;
+    n.w[1].data = -1;
     n.b.data = 0.25;
     expect(n.forward([2, 3]).data).toBeCloseTo(Math.tanh(1 - 3 + 0.25), 15);
   });
@@ -134,14 +142,14 @@ describe("init schemes", () => {
 
   it("zeros: every hidden unit gets the same gradient, so symmetry is never broken", () => {
     const mlp = new MLP(2, [3, 1], { init: "zeros", activation: "tanh" });
-    mlp.layers[1]!.neurons[0]!.w.forEach((w) => (w.data = 0.5)); // even with a nonzero output layer
+    mlp.layers[1].neurons[0].w.forEach((w) => (w.data = 0.5)); // even with a nonzero output layer
     for (let step = 0; step < 5; step++) {
-      const loss = mseLoss([mlp.forward([0.3, -0.8])[0]!, mlp.forward([-1, 0.4])[0]!], [1, -1]);
+      const loss = mseLoss([mlp.forward([0.3, -0.8])[0], mlp.forward([-1, 0.4])[0]], [1, -1]);
       mlp.zeroGrad();
       loss.backward();
       for (const p of mlp.parameters()) p.data -= 0.1 * p.grad;
     }
-    const hidden = mlp.layers[0]!.neurons.map((n) => n.parameters().map((p) => p.data));
+    const hidden = mlp.layers[0].neurons.map((n) => n.parameters().map((p) => p.data));
     expect(hidden[1]).toEqual(hidden[0]);
     expect(hidden[2]).toEqual(hidden[0]);
   });
@@ -151,8 +159,8 @@ describe("countDeadRelu", () => {
   it("counts hidden ReLU units that are off for every input", () => {
     const mlp = new MLP(1, [3, 1], { activation: "relu" });
     const ws = [1, -1, 0];
-    mlp.layers[0]!.neurons.forEach((n, j) => {
-      n.w[0]!.data = ws[j]!;
+    mlp.layers[0].neurons.forEach((n, j) => {
+      n.w[0].data = ws[j]!;
       n.b.data = j === 2 ? -0.5 : 0;
     });
     // x ∈ {1, 2}: unit 0 on, unit 1 off (−x), unit 2 off (−0.5)

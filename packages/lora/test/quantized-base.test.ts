@@ -63,7 +63,7 @@ describe.each(CASES)("a %s base (%s)", (type, config) => {
     la.backward();
     lb.backward();
     onBlocks.modules.forEach((m, i) => {
-      const t = onTwin.modules[i]!;
+      const t = onTwin.modules[i];
       expect(maxAbsDiff(m.a.grad!.data, t.a.grad!.data), m.module.key).toBeLessThan(1e-5 * Math.max(1e-3, maxAbs(t.a.grad!.data)));
       expect(maxAbsDiff(m.b.grad!.data, t.b.grad!.data), m.module.key).toBeLessThan(1e-5 * Math.max(1e-3, maxAbs(t.b.grad!.data)));
     });

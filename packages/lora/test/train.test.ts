@@ -93,22 +93,22 @@ describe("data", () => {
       "",
       JSON.stringify({ messages: [{ role: "system", content: "9" }, { role: "user", content: "10" }, { role: "assistant", content: "11" }] }),
     ].join("\n"));
-    const a = tokenizeExample(pc!, idCodec);
+    const a = tokenizeExample(pc, idCodec);
     expect([...a.ids]).toEqual([1, 10, 11, 12, 13, 2]);
     expect([...a.learned]).toEqual([0, 0, 0, 1, 1, 1]);
-    expect(chat!.line).toBe(3);
-    expect(chat!.segments.map((s) => [s.text, s.loss])).toEqual([["system:", false], [" 9\n", false], ["user:", false], [" 10\n", false], ["assistant:", false], [" 11\n", true]]);
+    expect(chat.line).toBe(3);
+    expect(chat.segments.map((s) => [s.text, s.loss])).toEqual([["system:", false], [" 9\n", false], ["user:", false], [" 10\n", false], ["assistant:", false], [" 11\n", true]]);
   });
 
   it("batches pad after each example with ignored targets", () => {
     const ex = parseJsonl([JSON.stringify({ prompt: "10", completion: " 12" }), JSON.stringify({ prompt: "10 11 12 13", completion: " 14" })].join("\n")).map((e) => tokenizeExample(e, idCodec));
     const ds = new ExampleDataset([...ex, ...ex], 64, { seqLen: 16, valFraction: 0.5 });
     const [batch] = ds.validationBatches(2, 2);
-    expect(batch!.seqLen).toBe(Math.max(...ds.val.map((e) => e.ids.length - 1)));
-    for (let r = 0; r < batch!.batch; r++) {
-      const e = ds.val[r]!;
-      const row = [...batch!.targets.subarray(r * batch!.seqLen, (r + 1) * batch!.seqLen)];
-      expect(row).toEqual(Array.from({ length: batch!.seqLen }, (_, t) => (t < e.ids.length - 1 && e.learned[t + 1] ? e.ids[t + 1] : -100)));
+    expect(batch.seqLen).toBe(Math.max(...ds.val.map((e) => e.ids.length - 1)));
+    for (let r = 0; r < batch.batch; r++) {
+      const e = ds.val[r];
+      const row = [...batch.targets.subarray(r * batch.seqLen, (r + 1) * batch.seqLen)];
+      expect(row).toEqual(Array.from({ length: batch.seqLen }, (_, t) => (t < e.ids.length - 1 && e.learned[t + 1] ? e.ids[t + 1] : -100)));
     }
   });
 
@@ -117,7 +117,7 @@ describe("data", () => {
     expect(() => parseJsonl("not json")).toThrow(/line 1: expected one JSON object per line/);
     expect(() => parseJsonl(JSON.stringify({ messages: [{ role: "user", content: "hi" }] }))).toThrow(/line 1: expected at least one assistant message/);
     expect(() => parseJsonl(JSON.stringify({ messages: [{ role: "robot", content: "hi" }] }))).toThrow(/line 1, message 0: expected role system, user, assistant or tool/);
-    const long = tokenizeExample(parseJsonl(JSON.stringify({ prompt: Array(40).fill("3").join(" "), completion: " 4" }))[0]!, idCodec);
+    const long = tokenizeExample(parseJsonl(JSON.stringify({ prompt: Array(40).fill("3").join(" "), completion: " 4" }))[0], idCodec);
     expect(() => new ExampleDataset([long, long], 64, { seqLen: 32 })).toThrow(/line 1: expected at most 33 tokens \(the model's context \+ 1\), found 43/);
   });
 });

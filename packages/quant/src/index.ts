@@ -17,4 +17,4 @@ export type { QuantType } from "@zero-llm/tensor";
 
 // KV-cache rows and quality metrics.
 export { KV_ROW_FORMATS, kvRowFormat, type KvRowFormat, type KvCacheType } from "./kv/kv-rows";
-export { rmse, relativeRmse, percentile, perplexity, DistributionComparison, type ComparisonSummary } from "./metrics";
+export { rmse, relativeRmse, percentile, logitsPerplexity, perplexity, DistributionComparison, type ComparisonSummary } from "./metrics";

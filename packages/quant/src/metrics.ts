@@ -134,20 +134,29 @@ export class DistributionComparison {
   }
 }
 
-/** exp(mean over rows of −log softmax(logits row)[target]): rows of `vocabSize` logits, one target each. */
-export function perplexity(logits: ArrayLike<number>, targets: ArrayLike<number>, vocabSize: number): number {
+/**
+ * exp(mean over rows of −log softmax(logits row)[target]): rows of `vocabSize` logits, one target
+ * each. (A model's perplexity over a text is `inferencePerplexity` in @zero-llm/transformer.)
+ */
+export function logitsPerplexity(logits: ArrayLike<number>, targets: ArrayLike<number>, vocabSize: number): number {
   if (targets.length === 0 || logits.length !== targets.length * vocabSize) {
-    throw new QuantError("BAD_LENGTH", `perplexity: expected ${targets.length} rows of ${vocabSize} logits (at least one), found ${logits.length} values`);
+    throw new QuantError("BAD_LENGTH", `logitsPerplexity: expected ${targets.length} rows of ${vocabSize} logits (at least one), found ${logits.length} values`);
   }
   const row = new Float64Array(vocabSize);
   let nll = 0;
   for (let r = 0; r < targets.length; r++) {
     const target = targets[r];
     if (!Number.isInteger(target) || target < 0 || target >= vocabSize) {
-      throw new QuantError("INVALID_ARGUMENT", `perplexity: expected target tokens in [0, ${vocabSize}), found ${target} at row ${r}`);
+      throw new QuantError("INVALID_ARGUMENT", `logitsPerplexity: expected target tokens in [0, ${vocabSize}), found ${target} at row ${r}`);
     }
     logSoftmax(logits, r * vocabSize, vocabSize, row);
     nll -= row[target];
   }
   return Math.exp(nll / targets.length);
 }
+
+/**
+ * @deprecated Renamed `logitsPerplexity`: @zero-llm/transformer's `perplexity` takes a model and
+ * tokens, this one rows of logits. This alias goes in the next major version.
+ */
+export const perplexity = logitsPerplexity;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DistributionComparison, percentile, perplexity, QuantError, relativeRmse, rmse } from "../src/index";
+import { DistributionComparison, logitsPerplexity, percentile, perplexity, QuantError, relativeRmse, rmse } from "../src/index";
 
 describe("quality metrics", () => {
   it("rmse and relative rmse", () => {
@@ -37,7 +37,8 @@ describe("quality metrics", () => {
     expect(s.perplexityBase).toBeCloseTo(2, 12);
     expect(s.perplexity).toBeCloseTo(10, 10);
     expect(s.top1Agreement).toBe(1); // a tie in the base picks the first token, as does the other
-    expect(perplexity(new Float32Array(8), [0, 3], 4)).toBeCloseTo(4, 6); // uniform over 4 tokens
+    expect(logitsPerplexity(new Float32Array(8), [0, 3], 4)).toBeCloseTo(4, 6); // uniform over 4 tokens
+    expect(perplexity).toBe(logitsPerplexity); // the deprecated name
   });
 
   it("refuses bad targets and lengths", () => {
@@ -45,6 +46,6 @@ describe("quality metrics", () => {
     expect(() => c.add([0, 0, 0, 0], [0, 0, 0, 0], 4)).toThrow(QuantError);
     expect(() => c.add([0, 0, 0], [0, 0, 0, 0], 1)).toThrow(QuantError);
     expect(() => c.summary()).toThrow(QuantError);
-    expect(() => perplexity(new Float32Array(3), [0], 4)).toThrow(QuantError);
+    expect(() => logitsPerplexity(new Float32Array(3), [0], 4)).toThrow(QuantError);
   });
 });

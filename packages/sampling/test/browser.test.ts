@@ -113,7 +113,7 @@ describe.skipIf(skipReason !== "")(`seeded sampling in Chromium ${skipReason || 
     page.on("pageerror", (error) => errors.push(error.message));
     await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
     await page.waitForFunction(() => (window as unknown as { zllmReady?: boolean }).zllmReady === true, null, { timeout: 20_000 });
-    const inBrowser = (await page.evaluate(`(${workload.toString()})(window.zllm, window.tensor)`)) as Workload;
+    const inBrowser = await page.evaluate<Workload>(`(${workload.toString()})(window.zllm, window.tensor)`);
     await page.close();
     expect(errors).toEqual([]);
     const inNode = workload(sampling, tensor);

@@ -61,7 +61,7 @@ describe("constraints on a real 32k vocabulary, random-noise logits", { timeout:
       const validate = ajv.compile(schema as object);
       return {
         name: `schema: ${name}`,
-        spec: { type: "json", schema } as ConstraintSpec,
+        spec: { type: "json", schema } satisfies ConstraintSpec,
         check: (text: string) => {
           if (!validate(JSON.parse(text))) throw new Error(`${text}: ${ajv.errorsText(validate.errors)}`);
         },

@@ -1,6 +1,6 @@
 import Ajv from "ajv";
 import { Rng } from "@zero-llm/tensor";
-import { compileConstraint, isTokenAllowed, type Constraint, type JsonSchema, type TokenVocabulary } from "@zero-llm/sampling";
+import { compileConstraint, isTokenAllowed, type Constraint, type TokenVocabulary } from "@zero-llm/sampling";
 import { describe, expect, it } from "vitest";
 import { TOOL_CALL_STARTS, ToolCallParser, notStartingWith, toolCallGrammar, type ToolEvent, type ToolFunction } from "../src/index";
 
@@ -163,7 +163,7 @@ describe("tool-call grammar × envelope reader", () => {
   });
 
   it("a parameter schema that cannot be enforced is refused naming the tool and the keyword", () => {
-    const bad: ToolFunction = { name: "f", param: "tools[3].function.parameters", parameters: { type: "object", properties: { x: { not: { type: "string" } } } } as JsonSchema };
+    const bad: ToolFunction = { name: "f", param: "tools[3].function.parameters", parameters: { type: "object", properties: { x: { not: { type: "string" } } } } };
     expect(() => toolCallGrammar([bad], { mode: "calls", parallel: false, end: [] })).toThrow(
       expect.objectContaining({ status: 400, code: "unsupported_parameter", param: "tools[3].function.parameters", message: expect.stringContaining("'not'") }),
     );

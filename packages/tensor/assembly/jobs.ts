@@ -22,7 +22,12 @@
 //
 // A claim succeeds only while `next` still carries the worker's generation, so a worker that
 // wakes after its job is over claims nothing; and the caller rewrites args only after every
-// claimed part is done, so a claimed part always reads its own job's args.
+// claimed part is done, so a claimed part always reads its own job's args. Before it rewrites
+// them, the caller closes `next` (the new generation with part 0xffff, past any part count):
+// a worker that read the old `next` (every part claimed) and then the new, larger nChunks would
+// otherwise claim a part of a job that is still being written, and its `done` increment could
+// land after the reset, letting the caller return one part early. Closed first, such a claim's
+// compare-exchange fails. nChunks is read atomically so it is ordered with `next`.
 import { gemvRows, gevmCols } from "./matmul";
 import { gemmBlock } from "./gemm";
 import { linearRows } from "./linear";
@@ -187,7 +192,7 @@ export function runJob(ctrl: usize, t: i32, gen: i32): void {
   while (true) {
     const next = atomic.load<i32>(ctrl + NEXT);
     if (<i32>(<u32>next >>> 16) != tag) return;
-    const parts = load<i32>(ctrl + NCHUNKS);
+    const parts = atomic.load<i32>(ctrl + NCHUNKS);
     const part = next & 0xffff;
     if (part >= parts) return;
     if (atomic.cmpxchg<i32>(ctrl + NEXT, next, next + 1) != next) continue;

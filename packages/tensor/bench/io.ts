@@ -48,7 +48,7 @@ console.log(`  = ${(mb / (toBf16 / 1000)).toFixed(0)} MB/s of f32 in`);
 // Peer in the same run: Math.fround over the same array (the cheapest per-element float op JS has).
 const fround = time("peer: Math.fround loop", 5, () => {
   const out = new Float32Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = Math.fround(values[i]! * 0.5);
+  for (let i = 0; i < values.length; i++) out[i] = Math.fround(values[i] * 0.5);
 });
 console.log(`  f32->f16 costs ${(toF16 / fround).toFixed(2)}x a Math.fround pass`);
 

@@ -31,7 +31,7 @@ describe("f32 -> f16 (round to nearest even)", () => {
     const mismatches: string[] = [];
     fixture.f32Bits.forEach((bits, i) => {
       const got = f32ToF16(bitsToF32(bits));
-      if (got !== fixture.f16Bits[i]) mismatches.push(`${bits.toString(16)}: ${hex(got)} != ${hex(fixture.f16Bits[i]!)}`);
+      if (got !== fixture.f16Bits[i]) mismatches.push(`${bits.toString(16)}: ${hex(got)} != ${hex(fixture.f16Bits[i])}`);
     });
     expect(mismatches.slice(0, 5)).toEqual([]);
     expect(fixture.f32Bits.length).toBeGreaterThan(3000);
@@ -86,7 +86,7 @@ describe("f16 -> f32 (exact)", () => {
     for (let h = 0; h < 65536; h++) {
       const expected = f16Value(h);
       if (Number.isNaN(expected)) {
-        if (!Number.isNaN(decoded[h]!)) throw new Error(`${hex(h)} should be NaN`);
+        if (!Number.isNaN(decoded[h])) throw new Error(`${hex(h)} should be NaN`);
         continue;
       }
       if (!Object.is(decoded[h], expected) || !Object.is(f16ToF32(h), expected)) throw new Error(`${hex(h)}: ${decoded[h]} != ${expected}`);

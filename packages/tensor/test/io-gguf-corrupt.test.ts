@@ -51,7 +51,7 @@ const infoOf = (b: Uint8Array, name: string) => {
 describe("GGUF reader on corrupt input: typed errors only, never a crash or a huge allocation", () => {
   it("throws a GgufError for every truncated prefix of a valid file", () => {
     const whole = GgufFile.parse(pythonBytes);
-    const last = whole.tensors[whole.tensors.length - 1]!;
+    const last = whole.tensors[whole.tensors.length - 1];
     const dataEnd = last.fileOffset + last.byteLength;
     for (let n = 0; n < dataEnd; n++) {
       const error = gguf(() => GgufFile.parse(pythonBytes.slice(0, n)));

@@ -35,12 +35,12 @@ describe("safetensors reader on a file written by hand in Python", () => {
     expect(file.metadata).toEqual({ format: "pt", note: "ünïcode ✓" });
     const names = Object.keys(expected).filter((k) => k !== "__metadata__");
     expect(file.tensors.map((t) => t.name).sort()).toEqual(names.sort());
-    for (const name of names) expect([file.tensorInfo(name).dtype, file.tensorInfo(name).shape], name).toEqual([expected[name]!.dtype, expected[name]!.shape]);
+    for (const name of names) expect([file.tensorInfo(name).dtype, file.tensorInfo(name).shape], name).toEqual([expected[name].dtype, expected[name].shape]);
   });
 
   it("converts F32, F16, BF16 and F64 to f32 with the values numpy/torch wrote", () => {
     for (const name of ["model.embed_tokens.weight", "model.norm.weight", "lm_head.weight", "scalar", "empty"]) {
-      expect(Array.from(file.tensorToFloat32(name)), name).toEqual(flat(expected[name]!.values));
+      expect(Array.from(file.tensorToFloat32(name)), name).toEqual(flat(expected[name].values));
     }
     expect(Array.from(file.tensorToFloat32("double"))).toEqual([Math.fround(1 / 3), -Infinity]); // -1e300 overflows f32
     expect(Array.from(file.tensorArray("double") as Float64Array)).toEqual([1 / 3, -1e300]);

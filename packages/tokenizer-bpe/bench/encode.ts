@@ -79,7 +79,7 @@ for (const name of ["cl100k_base", "o200k_base"] as const) {
 
 // Cold start: a fresh tokenizer (empty piece cache) on the whole corpus, once.
 {
-  const ranks = ((await import("js-tiktoken/ranks/cl100k_base")) as { default: JsTiktokenRanks }).default;
+  const ranks = ((await import("js-tiktoken/ranks/cl100k_base"))).default;
   const fresh = fromTiktoken({ ranks, encoding: "cl100k_base" });
   const t0 = performance.now();
   fresh.encode(text);

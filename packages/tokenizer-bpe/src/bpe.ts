@@ -126,7 +126,7 @@ export class BpeTokenizer implements Tokenizer {
       longest = Math.max(longest, bytes.length);
       const key = bytesToBinary(bytes);
       if (!this.bytesToId.has(key)) this.bytesToId.set(key, id);
-      if (bytes.length === 1 && byteToId[bytes[0]!] === -1) byteToId[bytes[0]!] = id;
+      if (bytes.length === 1 && byteToId[bytes[0]] === -1) byteToId[bytes[0]] = id;
     });
     this.longestToken = longest;
     this.byteTokens = { byteToId, unknownId: model.unknownId ?? NO_TOKEN };
@@ -214,10 +214,10 @@ export class BpeTokenizer implements Tokenizer {
   /** Text without special tokens: split by the first pattern, each piece by the next, then merge. */
   private encodeOrdinary(text: string, offset: number, out: number[], pieceEnds: number[] | undefined, step = 0): void {
     if (step === this.steps.length - 1) {
-      this.encodePieces(text, this.steps[step]!, offset, out, pieceEnds);
+      this.encodePieces(text, this.steps[step], offset, out, pieceEnds);
       return;
     }
-    const scan = this.steps[step]!;
+    const scan = this.steps[step];
     for (let i = 0; i < text.length; ) {
       const end = scan(text, i);
       this.encodeOrdinary(text.slice(i, end), offset + i, out, pieceEnds, step + 1);
@@ -252,7 +252,7 @@ export class BpeTokenizer implements Tokenizer {
         }
       }
       if (typeof ids === "number") out.push(ids);
-      else for (let k = 0; k < ids.length; k++) out.push(ids[k]!);
+      else for (let k = 0; k < ids.length; k++) out.push(ids[k]);
       pieceEnds?.push(out.length, offset + end);
       i = end;
     }
@@ -266,13 +266,13 @@ export class BpeTokenizer implements Tokenizer {
       if (id !== undefined) return id;
     }
     const ids = this.merge(bytes);
-    return ids.length === 1 ? ids[0]! : ids;
+    return ids.length === 1 ? ids[0] : ids;
   }
 
   /** The merge loop for one piece's bytes, by the variant that suits its length (same result). */
   private merge(bytes: Uint8Array): number[] {
     let ids: number[];
-    if (bytes.length === 1) ids = [byteToken(this.byteTokens, bytes[0]!)];
+    if (bytes.length === 1) ids = [byteToken(this.byteTokens, bytes[0])];
     else if (bytes.length <= SCAN_LIMIT) ids = mergeByScan(bytes, this.byteTokens, this.pairs);
     else if (bytes.length <= LONG_PIECE) ids = Array.from(mergeByRankPasses(bytes, this.byteTokens, this.pairs, this.scratch()).ids);
     else ids = this.mergeLong(bytes, []);

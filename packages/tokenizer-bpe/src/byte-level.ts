@@ -20,7 +20,7 @@ const CHAR_TO_BYTE = new Map<number, number>();
 /** Raw bytes -> GPT-2 byte-level string ("Ġhello"). */
 export function bytesToByteLevel(bytes: Uint8Array): string {
   let s = "";
-  for (let i = 0; i < bytes.length; i++) s += BYTE_TO_CHAR[bytes[i]!];
+  for (let i = 0; i < bytes.length; i++) s += BYTE_TO_CHAR[bytes[i]];
   return s;
 }
 

@@ -42,7 +42,7 @@ const astral = new Map<number, number>();
 /** Class bits of the code point `cp`. */
 export function classOf(cp: number): number {
   if (cp < 0x10000) {
-    let bits = bmp[cp]!;
+    let bits = bmp[cp];
     if (bits === 0) bmp[cp] = bits = classify(cp);
     return bits;
   }

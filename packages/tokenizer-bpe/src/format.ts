@@ -42,7 +42,7 @@ export function saveBpeJson(tok: BpeTokenizer): string {
   const file: BpeFile = {
     format: BPE_FORMAT,
     version: BPE_FORMAT_VERSION,
-    pattern: tok.patterns.length === 1 ? tok.patterns[0]! : [...tok.patterns],
+    pattern: tok.patterns.length === 1 ? tok.patterns[0] : [...tok.patterns],
     merges: merges.map(([a, b]) => [a, b]),
     specialTokens: Object.fromEntries(tok.specialTokens),
     ...(tok.bosId !== undefined ? { bosId: tok.bosId } : {}),
@@ -56,7 +56,7 @@ export function loadBpeJson(json: string): BpeTokenizer {
   try {
     parsed = JSON.parse(json);
   } catch (err) {
-    throw new TokenizerError("TOKENIZER_BAD_FORMAT", `file: expected JSON, found a parse error (${(err as Error).message})`);
+    throw new TokenizerError("TOKENIZER_BAD_FORMAT", `file: expected JSON, found a parse error (${(err as Error).message})`, { cause: err });
   }
   const bad = (field: string, expected: string, found: unknown): never => {
     throw new TokenizerError("TOKENIZER_BAD_FORMAT", `${field}: expected ${expected}, found ${JSON.stringify(found)?.slice(0, 60)}`);
@@ -76,9 +76,9 @@ export function loadBpeJson(json: string): BpeTokenizer {
       bad(`merges[${k}]`, `two token ids below ${id}`, m);
     }
     const [a, b] = m;
-    const merged = new Uint8Array(tokens[a]!.length + tokens[b]!.length);
-    merged.set(tokens[a]!);
-    merged.set(tokens[b]!, tokens[a]!.length);
+    const merged = new Uint8Array(tokens[a].length + tokens[b].length);
+    merged.set(tokens[a]);
+    merged.set(tokens[b], tokens[a].length);
     tokens.push(merged);
   });
   const specials = f.specialTokens ?? {};

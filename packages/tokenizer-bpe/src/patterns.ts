@@ -59,7 +59,7 @@ export function toJsRegExpSource(source: string): string {
   // True right after a quantifier (`?`, `+`, `*`, `{n,m}`): a `+` there makes it possessive.
   let afterQuantifier = false;
   for (let i = 0; i < source.length; i++) {
-    const c = source[i]!;
+    const c = source[i];
     if (c === "\\") {
       const next = source[i + 1];
       if (next === "s") out += String.raw`\p{White_Space}`;
@@ -155,6 +155,6 @@ export function compilePattern(source: string): RegExp {
   try {
     return new RegExp(toJsRegExpSource(source), "gu");
   } catch (err) {
-    throw new TokenizerError("TOKENIZER_BAD_PATTERN", `pattern: expected a valid regular expression, found ${JSON.stringify(source)} (${(err as Error).message})`);
+    throw new TokenizerError("TOKENIZER_BAD_PATTERN", `pattern: expected a valid regular expression, found ${JSON.stringify(source)} (${(err as Error).message})`, { cause: err });
   }
 }

@@ -23,7 +23,7 @@ export class StreamDecoder {
   /** Adds one token or several; returns the text that is now complete. */
   push(ids: number | ArrayLike<number>): string {
     if (typeof ids === "number") this.append(this.tokenizer.tokenBytes(ids));
-    else for (let k = 0; k < ids.length; k++) this.append(this.tokenizer.tokenBytes(ids[k]!));
+    else for (let k = 0; k < ids.length; k++) this.append(this.tokenizer.tokenBytes(ids[k]));
     const complete = completePrefixLength(this.pending, this.length);
     return this.take(complete);
   }

@@ -5,11 +5,11 @@ import { decodeUtf8 } from "./utf8";
 
 export function concatTokenBytes(ids: ArrayLike<number>, bytesOf: (id: number) => Uint8Array): Uint8Array {
   let total = 0;
-  for (let k = 0; k < ids.length; k++) total += bytesOf(ids[k]!).length;
+  for (let k = 0; k < ids.length; k++) total += bytesOf(ids[k]).length;
   const out = new Uint8Array(total);
   let at = 0;
   for (let k = 0; k < ids.length; k++) {
-    const b = bytesOf(ids[k]!);
+    const b = bytesOf(ids[k]);
     out.set(b, at);
     at += b.length;
   }
@@ -37,8 +37,8 @@ export function spansFromPieces(text: string, ids: number[], pieceEnds: number[]
   let tokenAt = 0;
   let pieceStart = 0;
   for (let p = 0; p < pieceEnds.length; p += 2) {
-    const idsEnd = pieceEnds[p]!;
-    const pieceEnd = pieceEnds[p + 1]!;
+    const idsEnd = pieceEnds[p];
+    const pieceEnd = pieceEnds[p + 1];
     // Character boundaries of the piece: code unit and byte offset, ending with the piece end.
     unitAt.length = 0;
     byteAt.length = 0;
@@ -54,11 +54,11 @@ export function spansFromPieces(text: string, ids: number[], pieceEnds: number[]
     let s = 0;
     let e = 0;
     for (; tokenAt < idsEnd; tokenAt++) {
-      const id = ids[tokenAt]!;
+      const id = ids[tokenAt];
       const b1 = b0 + lengthOf(id);
-      while (s + 1 < byteAt.length && byteAt[s + 1]! <= b0) s++;
-      while (e < byteAt.length - 1 && byteAt[e]! < b1) e++;
-      spans.push({ id, start: unitAt[s]!, end: unitAt[e]! });
+      while (s + 1 < byteAt.length && byteAt[s + 1] <= b0) s++;
+      while (e < byteAt.length - 1 && byteAt[e] < b1) e++;
+      spans.push({ id, start: unitAt[s], end: unitAt[e] });
       b0 = b1;
     }
     pieceStart = pieceEnd;

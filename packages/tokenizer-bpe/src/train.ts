@@ -66,11 +66,11 @@ class PairHeap {
     return this.counts.length;
   }
   private above(i: number, j: number): boolean {
-    return this.counts[i]! > this.counts[j]! || (this.counts[i] === this.counts[j] && this.keys[i]! < this.keys[j]!);
+    return this.counts[i] > this.counts[j] || (this.counts[i] === this.counts[j] && this.keys[i] < this.keys[j]);
   }
   private swap(i: number, j: number): void {
-    [this.counts[i], this.counts[j]] = [this.counts[j]!, this.counts[i]!];
-    [this.keys[i], this.keys[j]] = [this.keys[j]!, this.keys[i]!];
+    [this.counts[i], this.counts[j]] = [this.counts[j], this.counts[i]];
+    [this.keys[i], this.keys[j]] = [this.keys[j], this.keys[i]];
   }
   push(count: number, key: number): void {
     this.counts.push(count);
@@ -84,7 +84,7 @@ class PairHeap {
   }
   /** Removes the top; returns [count, key]. */
   pop(): [number, number] {
-    const top: [number, number] = [this.counts[0]!, this.keys[0]!];
+    const top: [number, number] = [this.counts[0], this.keys[0]];
     const lastCount = this.counts.pop()!;
     const lastKey = this.keys.pop()!;
     if (this.counts.length > 0) {
@@ -149,10 +149,10 @@ export function trainBpeWithReport(text: string | Iterable<string>, options: Tra
   const pairCount = new Map<number, number>();
   const pairWords = new Map<number, number[]>();
   const addPairs = (w: number, sign: number, changed: Set<number>): void => {
-    const word = words[w]!;
+    const word = words[w];
     for (let k = 0; k + 1 < word.length; k++) {
-      const key = word[k]! * V + word[k + 1]!;
-      pairCount.set(key, (pairCount.get(key) ?? 0) + sign * counts[w]!);
+      const key = word[k] * V + word[k + 1];
+      pairCount.set(key, (pairCount.get(key) ?? 0) + sign * counts[w]);
       changed.add(key);
       if (sign > 0) {
         let list = pairWords.get(key);
@@ -179,14 +179,14 @@ export function trainBpeWithReport(text: string | Iterable<string>, options: Tra
     const b = key % V;
     const id = 256 + merges.length;
     merges.push([a, b]);
-    const merged = new Uint8Array(tokens[a]!.length + tokens[b]!.length);
-    merged.set(tokens[a]!);
-    merged.set(tokens[b]!, tokens[a]!.length);
+    const merged = new Uint8Array(tokens[a].length + tokens[b].length);
+    merged.set(tokens[a]);
+    merged.set(tokens[b], tokens[a].length);
     tokens.push(merged);
 
     const changed = new Set<number>();
     for (const w of pairWords.get(key) ?? []) {
-      const word = words[w]!;
+      const word = words[w];
       let has = false;
       for (let k = 0; k + 1 < word.length; k++) if (word[k] === a && word[k + 1] === b) has = true;
       if (!has) continue;
@@ -196,7 +196,7 @@ export function trainBpeWithReport(text: string | Iterable<string>, options: Tra
         if (k + 1 < word.length && word[k] === a && word[k + 1] === b) {
           next.push(id);
           k++;
-        } else next.push(word[k]!);
+        } else next.push(word[k]);
       }
       words[w] = next;
       addPairs(w, +1, changed);

@@ -78,18 +78,18 @@ export function completePrefixLength(bytes: Uint8Array, length: number): number 
   // Walk back over at most 3 continuation bytes to the last lead byte.
   let i = length - 1;
   let continuation = 0;
-  while (i >= 0 && continuation < 3 && (bytes[i]! & 0xc0) === 0x80) {
+  while (i >= 0 && continuation < 3 && (bytes[i] & 0xc0) === 0x80) {
     i--;
     continuation++;
   }
   if (i < 0) return length;
-  const lead = bytes[i]!;
+  const lead = bytes[i];
   if (lead < 0xc2 || lead > 0xf4) return length; // ASCII, stray continuation or invalid lead
   const need = utf8SequenceLength(lead);
   if (continuation + 1 >= need) return length; // complete (or over-long: invalid anyway)
   // The second byte of E0/ED/F0/F4 sequences has a narrower range; an out-of-range one can never complete.
   if (continuation >= 1) {
-    const second = bytes[i + 1]!;
+    const second = bytes[i + 1];
     if (lead === 0xe0 && second < 0xa0) return length;
     if (lead === 0xf0 && second < 0x90) return length;
     if (lead === 0xf4 && second > 0x8f) return length;
@@ -109,10 +109,10 @@ export function decodeUtf8(bytes: Uint8Array): string {
   let out = "";
   let from = 0;
   for (let i = 0; i + 2 < bytes.length; i++) {
-    if (bytes[i] === 0xed && bytes[i + 1]! >= 0xa0 && bytes[i + 1]! <= 0xbf && (bytes[i + 2]! & 0xc0) === 0x80) {
+    if (bytes[i] === 0xed && bytes[i + 1] >= 0xa0 && bytes[i + 1] <= 0xbf && (bytes[i + 2] & 0xc0) === 0x80) {
       // Only when the ED starts a sequence, i.e. it is not itself inside a longer one.
       if (from < i) out += decoder.decode(bytes.subarray(from, i));
-      out += String.fromCharCode(0xd000 | ((bytes[i + 1]! & 63) << 6) | (bytes[i + 2]! & 63));
+      out += String.fromCharCode(0xd000 | ((bytes[i + 1] & 63) << 6) | (bytes[i + 2] & 63));
       i += 2;
       from = i + 1;
     }
@@ -124,7 +124,7 @@ export function decodeUtf8(bytes: Uint8Array): string {
 function hasSurrogateSequence(bytes: Uint8Array): boolean {
   let i = bytes.indexOf(0xed);
   while (i >= 0 && i + 1 < bytes.length) {
-    const b = bytes[i + 1]!;
+    const b = bytes[i + 1];
     if (b >= 0xa0 && b <= 0xbf) return true;
     i = bytes.indexOf(0xed, i + 1);
   }
@@ -140,7 +140,7 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
  */
 export function invalidUtf8Offset(bytes: Uint8Array): number {
   for (let i = 0; i < bytes.length; ) {
-    const lead = bytes[i]!;
+    const lead = bytes[i];
     if (lead < 0x80) {
       i++;
       continue;
@@ -177,7 +177,7 @@ export function decodeUtf8Strict(bytes: Uint8Array, source = "input"): string {
 /** Bytes as a "binary string" (one char per byte, 0..255): the key type of rank maps. */
 export function bytesToBinary(bytes: Uint8Array, start = 0, end = bytes.length): string {
   let s = "";
-  for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]!);
+  for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]);
   return s;
 }
 

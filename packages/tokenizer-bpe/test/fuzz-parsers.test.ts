@@ -55,7 +55,7 @@ function mutateBytes(rand: () => number, valid: Uint8Array): Uint8Array {
     case 0: // flip 1..8 bits
       for (let k = 1 + Math.floor(rand() * 8); k > 0; k--) {
         const p = Math.floor(rand() * bytes.length);
-        bytes[p] = bytes[p]! ^ (1 << Math.floor(rand() * 8));
+        bytes[p] = bytes[p] ^ (1 << Math.floor(rand() * 8));
       }
       return bytes;
     case 1:
@@ -77,7 +77,7 @@ function mutateBytes(rand: () => number, valid: Uint8Array): Uint8Array {
       // An inflated count or length: a 4-byte aligned word set to a huge value.
       const p = at & ~3;
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      if (p + 4 <= bytes.length) view.setUint32(p, [0xffffffff, 0x7fffffff, 0x10000000, 1 << 21][Math.floor(rand() * 4)]!, true);
+      if (p + 4 <= bytes.length) view.setUint32(p, [0xffffffff, 0x7fffffff, 0x10000000, 1 << 21][Math.floor(rand() * 4)], true);
       return bytes;
     }
   }
@@ -88,9 +88,9 @@ function mutateText(rand: () => number, valid: string): Uint8Array {
   if (rand() < 0.5) return mutateBytes(rand, new TextEncoder().encode(valid));
   const numbers = [...valid.matchAll(/\d+/g)];
   if (numbers.length === 0) return new TextEncoder().encode(valid);
-  const m = numbers[Math.floor(rand() * numbers.length)]!;
-  const replacement = ["4294967295", "99999999999999999999", "-1", "1.5", "2097152", "1e300", "NaN", '"x"', "null", "[]", "{}"][Math.floor(rand() * 11)]!;
-  return new TextEncoder().encode(valid.slice(0, m.index) + replacement + valid.slice(m.index! + m[0].length));
+  const m = numbers[Math.floor(rand() * numbers.length)];
+  const replacement = ["4294967295", "99999999999999999999", "-1", "1.5", "2097152", "1e300", "NaN", '"x"', "null", "[]", "{}"][Math.floor(rand() * 11)];
+  return new TextEncoder().encode(valid.slice(0, m.index) + replacement + valid.slice(m.index + m[0].length));
 }
 
 function run(label: string, cases: number, one: (rand: () => number) => Outcome): Record<Outcome, number> {
@@ -184,7 +184,7 @@ describe("fuzzed tokenizer files: a load or a typed error, never anything else",
     };
     run(`GGUF metadata ${label}`, CASES, (rand) => {
       const meta = new Map(plain);
-      const key = keys[Math.floor(rand() * keys.length)]!;
+      const key = keys[Math.floor(rand() * keys.length)];
       const choices = wrongValues(rand, meta.get(key));
       const value = choices[Math.floor(rand() * choices.length)];
       if (value === undefined) meta.delete(key);

@@ -37,7 +37,7 @@ describe.each(VOCAB_FILES)("ggml-vocab-$name.gguf", ({ name, model, pre, vectors
     expect(tok).toBeInstanceOf(MODEL_CLASS[model]);
     expect(tok.vocabSize).toBe((meta.get("tokenizer.ggml.tokens") as string[]).length);
     if (tok instanceof BpeTokenizer) {
-      const rules = GGUF_PRE_TOKENIZERS[pre ?? "default"]!;
+      const rules = GGUF_PRE_TOKENIZERS[pre ?? "default"];
       expect({ patterns: tok.patterns, ignoreMerges: tok.ignoreMerges }).toEqual({ patterns: rules.patterns, ignoreMerges: rules.ignoreMerges });
     }
   });

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { BpeTokenizer, GGUF_PRE_TOKENIZERS, parseJsTiktokenRanks, scannerFor, type JsTiktokenRanks } from "../src";
+import { BpeTokenizer, GGUF_PRE_TOKENIZERS, parseJsTiktokenRanks, scannerFor } from "../src";
 import { MISSING_FIXTURES, readVocabTest } from "./helpers/fixtures";
 import { hasVocab, vocabPath } from "./helpers/vocab-files";
 
@@ -27,21 +27,21 @@ const vectors = (JSON.parse(readFileSync(path.join(here, "fixtures/llama-cpp-vec
 const present = hasVocab("gpt-2");
 
 async function cl100kTokens(): Promise<Uint8Array[]> {
-  const ranks = ((await import("js-tiktoken/ranks/cl100k_base")) as { default: JsTiktokenRanks }).default;
+  const ranks = ((await import("js-tiktoken/ranks/cl100k_base"))).default;
   return parseJsTiktokenRanks(ranks.bpe_ranks);
 }
 
 const isMultiDigit = (t: Uint8Array): boolean => t.length >= 2 && t.every((b) => b >= 0x30 && b <= 0x39);
 
 function constructed(base: readonly Uint8Array[], pre: string): BpeTokenizer {
-  const rules = GGUF_PRE_TOKENIZERS[pre]!;
+  const rules = GGUF_PRE_TOKENIZERS[pre];
   // tiktoken-style ranks (rank = id): both vocabularies were made that way, so the order matches their merges.
   return new BpeTokenizer({ tokens: base, pattern: rules.patterns, ignoreMerges: rules.ignoreMerges });
 }
 
 /** Byte offsets where our pre-tokenizer cuts the text. */
 function pieceBoundaries(text: string, patterns: readonly string[]): number[] {
-  const scan = scannerFor(patterns[0]!);
+  const scan = scannerFor(patterns[0]);
   expect(patterns).toHaveLength(1);
   const cuts: number[] = [];
   for (let i = 0; i < text.length; ) {
@@ -62,7 +62,7 @@ function tokenBoundaries(text: string, ids: number[], bytesOf: (id: number) => U
   const blind: [number, number][] = [];
   let pos = 0;
   for (let k = 0; k < ids.length; ) {
-    const b = bytesOf(ids[k]!);
+    const b = bytesOf(ids[k]);
     if (b !== undefined) {
       pos += b.length;
       boundaries.add(pos);
@@ -70,9 +70,9 @@ function tokenBoundaries(text: string, ids: number[], bytesOf: (id: number) => U
       continue;
     }
     let run = k;
-    while (run < ids.length && bytesOf(ids[run]!) === undefined) run++;
+    while (run < ids.length && bytesOf(ids[run]) === undefined) run++;
     const next: Buffer[] = [];
-    for (let j = run; j < ids.length && bytesOf(ids[j]!) !== undefined; j++) next.push(Buffer.from(bytesOf(ids[j]!)!));
+    for (let j = run; j < ids.length && bytesOf(ids[j]) !== undefined; j++) next.push(Buffer.from(bytesOf(ids[j])!));
     const end = next.length === 0 ? bytes.length : bytes.indexOf(Buffer.concat(next), pos + 1);
     if (run - k > 1) blind.push([pos, end]);
     pos = end;
@@ -89,9 +89,9 @@ describe.skipIf(!present)(`llama.cpp's vectors for vocabularies too large to shi
     ["llama-bpe", (t: Uint8Array[]) => t],
     ["qwen2", (t: Uint8Array[]) => t.filter((b) => !isMultiDigit(b))],
   ] as const)("%s, with a constructed vocabulary: llama.cpp's ids where they hold no added token, its split points elsewhere", async (pre, baseOf) => {
-    const expected = vectors[pre]!;
+    const expected = vectors[pre];
     expect(expected.length).toBe(strings.length);
-    const cases = strings.map((text, k) => ({ text, ids: expected[k]! }));
+    const cases = strings.map((text, k) => ({ text, ids: expected[k] }));
     const base = baseOf(await cl100kTokens());
     const tok = constructed(base, pre);
     let exact = 0;
@@ -102,17 +102,17 @@ describe.skipIf(!present)(`llama.cpp's vectors for vocabularies too large to shi
       } else {
         // Added tokens: their own merges are unknown here, so check the split points only.
         const known = tokenBoundaries(text, ids, (id) => (id < base.length ? base[id] : undefined));
-        for (const cut of pieceBoundaries(text, GGUF_PRE_TOKENIZERS[pre]!.patterns)) if (known.checkable(cut)) expect({ text, cut, isTokenBoundary: known.boundaries.has(cut) }).toEqual({ text, cut, isTokenBoundary: true });
+        for (const cut of pieceBoundaries(text, GGUF_PRE_TOKENIZERS[pre].patterns)) if (known.checkable(cut)) expect({ text, cut, isTokenBoundary: known.boundaries.has(cut) }).toEqual({ text, cut, isTokenBoundary: true });
       }
     }
     expect(exact).toBeGreaterThanOrEqual(40);
-    expect(tok.patterns).toEqual(GGUF_PRE_TOKENIZERS[pre]!.patterns);
+    expect(tok.patterns).toEqual(GGUF_PRE_TOKENIZERS[pre].patterns);
   }, 300_000);
 
   it("the two differ where their rules differ: digits, three at a time or one at a time", async () => {
     const tokens = await cl100kTokens();
-    const llama3 = new BpeTokenizer({ tokens, pattern: GGUF_PRE_TOKENIZERS["llama-bpe"]!.patterns, ignoreMerges: true });
-    const qwen2 = new BpeTokenizer({ tokens, pattern: GGUF_PRE_TOKENIZERS["qwen2"]!.patterns, ignoreMerges: false });
+    const llama3 = new BpeTokenizer({ tokens, pattern: GGUF_PRE_TOKENIZERS["llama-bpe"].patterns, ignoreMerges: true });
+    const qwen2 = new BpeTokenizer({ tokens, pattern: GGUF_PRE_TOKENIZERS["qwen2"].patterns, ignoreMerges: false });
     expect(llama3.encode("1234567").map((id) => llama3.decode([id]))).toEqual(["123", "456", "7"]);
     expect(qwen2.encode("1234567").map((id) => qwen2.decode([id]))).toEqual(["1", "2", "3", "4", "5", "6", "7"]);
   });

@@ -48,7 +48,7 @@ function expectValidMerge(tok: Tokenizer, text: string, ids: number[]): void {
   expect(tok.decode(ids)).toBe(text);
   const checked = new Set<string>();
   for (let k = 0; k < ids.length; k++) {
-    for (const pair of k + 1 < ids.length ? [[ids[k]!, ids[k + 1]!], [ids[k]!]] : [[ids[k]!]]) {
+    for (const pair of k + 1 < ids.length ? [[ids[k], ids[k + 1]], [ids[k]]] : [[ids[k]]]) {
       const key = pair.join(",");
       if (checked.has(key)) continue;
       checked.add(key);

@@ -71,7 +71,7 @@ describe.skipIf(!llama)(title, () => {
     const context = await model.createContext({ contextSize: 128, threads: 1, flashAttention: false });
     const greedy: number[] = [];
     for await (const t of context.getSequence().evaluate(prompt as unknown as Token[], { temperature: 0 })) {
-      greedy.push(t as unknown as number);
+      greedy.push(t);
       if (greedy.length === n) break;
     }
     await context.dispose();

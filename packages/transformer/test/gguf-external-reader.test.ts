@@ -73,7 +73,7 @@ const tensors: GgufTensorInput[] = [
 /** Our value as a plain JS value the way node-llama-cpp presents it (arrays as arrays, bigint for 64-bit ints). */
 function plain(value: GgufValue): unknown {
   if (value.type !== "array") return value.type === "f32" ? Math.fround(value.value) : value.value;
-  const items = (value as GgufArray).value;
+  const items = value.value;
   if (value.itemType === "array") return (items as GgufArray[]).map(plain);
   return Array.from(items as ArrayLike<unknown>, (item) => (value.itemType === "f32" ? Math.fround(item as number) : item));
 }

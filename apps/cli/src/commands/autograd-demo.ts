@@ -67,7 +67,7 @@ export function runDemo(
 
   // loss = (1/n) Σ relu(1 − yᵢ·scoreᵢ) + α Σ p²
   const evaluate = (): { loss: ReturnType<typeof hingeLoss>; accuracy: number } => {
-    const scores = inputs.map((x) => mlp.forward(x)[0]!);
+    const scores = inputs.map((x) => mlp.forward(x)[0]);
     return { loss: hingeLoss(scores, labels).add(l2Penalty(parameters, L2)), accuracy: signAccuracy(scores, labels) };
   };
 

@@ -1,4 +1,4 @@
-import { DistributionComparison, type QuantType } from "@zero-llm/quant";
+import { DistributionComparison } from "@zero-llm/quant";
 import type { Backend } from "@zero-llm/tensor";
 import { Model, Weights, quantizeWeights, scoringWindows } from "@zero-llm/transformer";
 import { UsageError, defineCommand, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
@@ -102,7 +102,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
     const baseWeights = f32Weights(loaded.weights, backend);
     const cacheTypes = cacheTypesOf(args.flags);
     const base = new Model(config, baseWeights, { backend, maxBatchRows: loaded.maxBatchRows });
-    const quantizedWeights = type === "f32" ? baseWeights : quantizeWeights(baseWeights, type as QuantType, backend);
+    const quantizedWeights = type === "f32" ? baseWeights : quantizeWeights(baseWeights, type, backend);
     const quantized = new Model(config, quantizedWeights, { backend, maxBatchRows: loaded.maxBatchRows, cacheTypes });
 
     const vocab = config.vocabSize;

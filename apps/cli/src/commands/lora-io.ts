@@ -32,7 +32,7 @@ export function parseLoraValue(value: string): LoraChoice {
   if (!m) return { path: value, scale: 1 };
   const scale = Number(m[2]);
   if (!Number.isFinite(scale)) throw new UsageError(`--lora ${value}: expected a finite scale after ":", found ${m[2]}`);
-  return { path: m[1] as string, scale };
+  return { path: m[1], scale };
 }
 
 /**

@@ -1,15 +1,14 @@
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AdapterUse } from "@zero-llm/lora";
 import { createWasmBackend, jsBackend, type Backend, type WasmBackend } from "@zero-llm/tensor";
-import { createStreamDecoder, fromGgufMetadata, fromTokenizerJson, SpmTokenizer, type StreamDecoder, type Tokenizer } from "@zero-llm/tokenizer-bpe";
+import { createStreamDecoder, type StreamDecoder, type Tokenizer } from "@zero-llm/tokenizer-bpe";
 import { KV_TYPE_NAMES, type Checkpoint, type KVCache, type KVTypeName, type Model } from "@zero-llm/transformer";
-import { openCheckpoint } from "@zero-llm/transformer/node";
+import { findCheckpointTokenizer, openCheckpoint, type ModelTokenizer } from "@zero-llm/transformer/node";
 import { CliError, UsageError, type FlagTable, type IntegerListFlag, type ParsedArgs } from "../command";
 import { adaptedModel, describeAdapters } from "./lora-io";
-import { plainGgufMetadata, readVocabularyFile } from "./vocabulary";
+import { readVocabularyFile } from "./vocabulary";
 
 /**
  * What the model commands (generate, chat, eval logits, bench) share: the --model / --backend /
@@ -158,7 +157,7 @@ export interface TextCodec {
   decoder(): StreamDecoder;
 }
 
-function codec(tokenizer: Tokenizer, bos: number | undefined, eos: readonly number[]): TextCodec {
+function codec({ tokenizer, bos, eos }: Pick<ModelTokenizer, "tokenizer" | "bos" | "eos">): TextCodec {
   return {
     tokenizer,
     ...(bos !== undefined ? { bos } : {}),
@@ -168,53 +167,25 @@ function codec(tokenizer: Tokenizer, bos: number | undefined, eos: readonly numb
   };
 }
 
-/** bos (when add_bos_token, or by default for SentencePiece) and eos as GGUF tokenizer.ggml.* metadata gives them. */
-function ggufCodec(tokenizer: Tokenizer, meta: ReadonlyMap<string, unknown>): TextCodec {
-  const bosId = meta.get("tokenizer.ggml.bos_token_id");
-  const eosId = meta.get("tokenizer.ggml.eos_token_id");
-  const addBos = meta.get("tokenizer.ggml.add_bos_token") ?? tokenizer instanceof SpmTokenizer;
-  return codec(tokenizer, addBos === true && typeof bosId === "number" ? bosId : undefined, typeof eosId === "number" ? [eosId] : eosOf(tokenizer));
-}
-
-/** A --tokenizer file, whatever its kind (see vocabulary.ts). */
-async function codecFromFile(file: string): Promise<TextCodec> {
-  const { tokenizer, kind, ggufMetadata } = await readVocabularyFile("tokenizer", file, "a tokenizer file");
-  // llama2.c's run.c prepends <s> and stops at <s> (a new story) as well as </s>
-  if (kind === "llama2c") return codec(tokenizer, 1, [1, 2]);
-  if (ggufMetadata !== undefined) return ggufCodec(tokenizer, ggufMetadata);
-  return codec(tokenizer, tokenizer instanceof SpmTokenizer ? tokenizer.bosId : undefined, eosOf(tokenizer));
-}
-
 /**
  * The checkpoint's tokenizer: --tokenizer FILE when given (any vocabulary file, recognised by
  * content); else GGUF tokenizer.ggml.* metadata, or tokenizer.json beside a Hugging Face
  * checkpoint. `undefined` when there is none: llama2.c checkpoints carry none, and a Hugging Face
- * directory may lack its tokenizer.json (noTokenizer says why, for the command's message).
+ * directory may lack its tokenizer.json (noTokenizer says why, for the command's message). bos
+ * and the end ids follow transformer's findCheckpointTokenizer / tokenizerFromBytes, the rules
+ * `zllm serve` uses too.
  *
  * Checked at load: a tokenizer with fewer tokens than the model's vocabulary could not decode
  * every id the model can produce (a usage error with --tokenizer, CLI_TOKENIZER_MISMATCH for the
  * checkpoint's own).
  */
 export async function findTokenizer(checkpoint: Checkpoint, tokenizerFile?: string): Promise<TextCodec | undefined> {
-  let found: TextCodec | undefined;
-  if (tokenizerFile !== undefined) {
-    found = await codecFromFile(tokenizerFile);
-  } else if (checkpoint.ggufMetadata) {
-    if (!checkpoint.ggufMetadata.has("tokenizer.ggml.model")) return undefined;
-    const meta = plainGgufMetadata(checkpoint.ggufMetadata);
-    found = ggufCodec(fromGgufMetadata(meta), meta);
-  } else if (checkpoint.directory) {
-    const file = path.join(checkpoint.directory, "tokenizer.json");
-    if (!existsSync(file)) return undefined;
-    const t = fromTokenizerJson(await readFile(file, "utf8"));
-    const config = (checkpoint.hfConfig ?? {}) as { bos_token_id?: unknown; eos_token_id?: unknown; model_type?: unknown };
-    const eos = Array.isArray(config.eos_token_id) ? config.eos_token_id : [config.eos_token_id];
-    const ids = eos.filter((x): x is number => typeof x === "number");
-    const bos = config.model_type === "llama" && typeof config.bos_token_id === "number" ? config.bos_token_id : undefined;
-    found = codec(t, bos, ids.length > 0 ? ids : eosOf(t));
-  }
-  if (found !== undefined) checkTokenizerCoversModel(found.tokenizer.vocabSize, checkpoint.model.config.vocabSize, tokenizerFile);
-  return found;
+  const found = tokenizerFile !== undefined
+    ? await readVocabularyFile("tokenizer", tokenizerFile, "a tokenizer file")
+    : await findCheckpointTokenizer(checkpoint);
+  if (found === undefined) return undefined;
+  checkTokenizerCoversModel(found.tokenizer.vocabSize, checkpoint.model.config.vocabSize, tokenizerFile);
+  return codec(found);
 }
 
 /** Why findTokenizer found none, as the start of a usage message ("no tokenizer: …"). */
@@ -238,12 +209,6 @@ function checkTokenizerCoversModel(tokenizerSize: number, vocabSize: number, tok
   const message = `${source} has ${tokenizerSize} tokens, expected at least the model's vocabulary size ${vocabSize} (ids ${tokenizerSize}…${vocabSize - 1} could not be decoded; is it the model's tokenizer?)`;
   if (tokenizerFlag !== undefined) throw new UsageError(message);
   throw new CliError("CLI_TOKENIZER_MISMATCH", message);
-}
-
-function eosOf(t: Tokenizer): number[] {
-  if (t instanceof SpmTokenizer && t.eosId !== undefined) return [t.eosId];
-  const eot = t.specialTokens.get("<|endoftext|>") ?? t.specialTokens.get("</s>") ?? t.specialTokens.get("<|eot_id|>");
-  return eot === undefined ? [] : [eot];
 }
 
 /** A list flag of token ids (`--tokens`, `--ids`): comma-separated, every entry a non-negative integer. */

@@ -21,10 +21,12 @@ import { MODEL_FLAGS, findTokenizer, modelPath } from "./model-io";
  */
 
 const TYPES = { q8_0: "Q8_0", q4_0: "Q4_0", q4_1: "Q4_1", q4_k: "Q4_K" } as const satisfies Record<string, GgufExportType>;
+/** The --type choices, typed as TYPES' keys so the parsed flag indexes TYPES. */
+const TYPE_NAMES = Object.keys(TYPES) as (keyof typeof TYPES)[];
 
 const FLAGS = {
   model: MODEL_FLAGS.model,
-  type: { type: "string", description: "ggml block type of the matrices: q8_0 (8.5 bits per weight), q4_0 (4.5), q4_1 (5.0), q4_k (4.5)", choices: Object.keys(TYPES) as (keyof typeof TYPES)[] },
+  type: { type: "string", description: "ggml block type of the matrices: q8_0 (8.5 bits per weight), q4_0 (4.5), q4_1 (5.0), q4_k (4.5)", choices: TYPE_NAMES },
   out: { type: "string", description: "the GGUF file to write (written atomically)" },
 } as const satisfies FlagTable;
 

@@ -178,7 +178,7 @@ async function runServe(args: ParsedArgs<typeof SERVE_FLAGS>, io: CommandIO, sig
       url = await server.listen(args.flags.port, host);
     } catch (e) {
       const code = (e as { code?: string }).code;
-      throw new CliError("CLI_LISTEN_FAILED", `serve: expected to listen on ${host}:${args.flags.port}, found ${code === "EADDRINUSE" ? "the port in use" : (e as Error).message}`);
+      throw new CliError("CLI_LISTEN_FAILED", `serve: expected to listen on ${host}:${args.flags.port}, found ${code === "EADDRINUSE" ? "the port in use" : (e as Error).message}`, { cause: e });
     }
     const slots = [...server.models.values()];
     for (const { served, engine } of slots) {

@@ -146,7 +146,7 @@ async function checkTrainFlags(pattern: string, out: string): Promise<void> {
   try {
     compilePattern(new Map(Object.entries(BUILTIN_PATTERNS)).get(pattern) ?? pattern);
   } catch (error) {
-    throw new UsageError(`--pattern: expected gpt2, cl100k, o200k or a valid regex, found ${JSON.stringify(pattern)} (${(error as Error).message.replace(/^pattern: /, "")})`);
+    throw new UsageError(`--pattern: expected gpt2, cl100k, o200k or a valid regex, found ${JSON.stringify(pattern)} (${(error as Error).message.replace(/^pattern: /, "")})`, { cause: error });
   }
   const dir = path.dirname(path.resolve(out));
   const info = await stat(dir).catch(() => undefined);

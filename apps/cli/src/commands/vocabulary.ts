@@ -1,8 +1,5 @@
-import { GgufFile } from "@zero-llm/tensor";
-import {
-  detectVocabulary, fromGgufMetadata, fromLlama2cTokenizer, fromTiktoken, isTiktokenEncodingName, loadVocabulary,
-  type JsTiktokenRanks, type Tokenizer,
-} from "@zero-llm/tokenizer-bpe";
+import { fromTiktoken, isTiktokenEncodingName, type JsTiktokenRanks, type Tokenizer } from "@zero-llm/tokenizer-bpe";
+import { tokenizerFromBytes, type ModelTokenizer } from "@zero-llm/transformer/node";
 import { CliError } from "../command";
 import { readFlagFile } from "../flag-files";
 
@@ -15,39 +12,19 @@ import { readFlagFile } from "../flag-files";
 
 export const BUILTIN_ENCODINGS = "r50k_base, p50k_base, cl100k_base, o200k_base";
 
-export interface VocabularyFile {
-  tokenizer: Tokenizer;
-  /** How the file was recognised. */
-  kind: "gguf" | "llama2c" | "other";
-  /** A GGUF file's metadata (bos / eos ids and add_bos_token live there), values as plain JS values. */
-  ggufMetadata?: ReadonlyMap<string, unknown>;
-}
-
-/** GGUF integers arrive as bigint when 64-bit; ids and flags fit in a number. */
-const plain = (value: unknown): unknown => (typeof value === "bigint" ? Number(value) : value);
-
-/** The tokenizer.ggml.* metadata as plain values, ready for fromGgufMetadata. */
-export function plainGgufMetadata(metadata: ReadonlyMap<string, { value: unknown }>): Map<string, unknown> {
-  return new Map([...metadata].map(([key, entry]) => [key, plain(entry.value)]));
-}
+/** A vocabulary file: its tokenizer, how it was recognised, and the ids that frame a sequence. */
+export type VocabularyFile = ModelTokenizer;
 
 /**
- * Reads `file` (given as `--flag file`) as a vocabulary. A missing file or a directory is a usage
- * error; a file that is no vocabulary, or a broken one, is a runtime error (exit 1) whose message
- * starts `--flag file:` and keeps the reader's code (TOKENIZER_…, GGUF_…).
+ * Reads `file` (given as `--flag file`) as a vocabulary (transformer's tokenizerFromBytes, the
+ * rules the server uses too). A missing file or a directory is a usage error; a file that is no
+ * vocabulary, or a broken one, is a runtime error (exit 1) whose message starts `--flag file:` and
+ * keeps the reader's code (TOKENIZER_…, GGUF_…).
  */
 export async function readVocabularyFile(flag: string, file: string, expected = "a vocabulary file"): Promise<VocabularyFile> {
   const bytes = new Uint8Array(await readFlagFile(flag, file, expected));
   try {
-    const kind = detectVocabulary(bytes);
-    if (kind === "gguf") {
-      const metadata = plainGgufMetadata(GgufFile.parse(bytes).metadata);
-      return { tokenizer: fromGgufMetadata(metadata), kind: "gguf", ggufMetadata: metadata };
-    }
-    // A .bin that does not look like llama2.c's format is most likely a damaged one: its reader
-    // then says where it breaks, which helps more than "unrecognised".
-    if (kind === "llama2c" || (kind === "unknown" && /\.bin$/i.test(file))) return { tokenizer: fromLlama2cTokenizer(bytes), kind: "llama2c" };
-    return { tokenizer: loadVocabulary(bytes), kind: "other" };
+    return tokenizerFromBytes(bytes, file);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (!(error instanceof Error) || typeof code !== "string") throw error;

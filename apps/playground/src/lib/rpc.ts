@@ -57,7 +57,7 @@ export class WorkerClient<P extends Protocol> {
   call<K extends keyof P & string>(method: K, args: P[K]["args"], onEvent?: (event: P[K]["event"]) => void): Promise<P[K]["result"]> {
     const id = this.next++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: onEvent as ((e: unknown) => void) | undefined });
+      this.pending.set(id, { resolve: resolve, reject, onEvent: onEvent });
       this.worker.postMessage({ id, method, args } satisfies Request);
     });
   }

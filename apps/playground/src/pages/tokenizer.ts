@@ -1,6 +1,6 @@
 import { WorkerClient } from "../lib/rpc";
 import { errorBox, field, fmt, h, numberInput, replace } from "../ui/dom";
-import type { Merge, TokenizerProtocol, TokenView, VocabId } from "../workers/tokenizer-protocol";
+import type { TokenizerProtocol, TokenView, VocabId } from "../workers/tokenizer-protocol";
 
 const PASTELS = ["#fde68a", "#bfdbfe", "#bbf7d0", "#fecaca", "#ddd6fe", "#fbcfe8", "#a5f3fc", "#fed7aa"];
 
@@ -106,7 +106,7 @@ export function render(root: HTMLElement): () => void {
   drop.addEventListener("dragover", (e) => e.preventDefault());
   drop.addEventListener("drop", (e) => {
     e.preventDefault();
-    const file = (e as DragEvent).dataTransfer?.files[0];
+    const file = e.dataTransfer?.files[0];
     if (file) void readFile(file);
   });
   let typing = 0;
@@ -146,7 +146,7 @@ export function render(root: HTMLElement): () => void {
     replace(mergesBox);
     trainButton.disabled = true;
     client.call("train", { text: trainText.value, vocabSize: Math.round(trainSize.valueAsNumber) }, ({ merges, done, total }) => {
-      for (const m of merges as Merge[]) mergesBox.append(h("li", { title: `seen ${m.count} times` }, `${showPiece(m.left)} + ${showPiece(m.right)} → ${showPiece(m.merged)} (${m.count})`));
+      for (const m of merges) mergesBox.append(h("li", { title: `seen ${m.count} times` }, `${showPiece(m.left)} + ${showPiece(m.right)} → ${showPiece(m.merged)} (${m.count})`));
       replace(trainStats, `merge ${done} of ${total}…`);
     }).then((r) => {
       replace(trainStats, `${r.merges} merges in ${fmt(r.ms, 3)} ms: a vocabulary of `, h("b", { "data-testid": "trained-vocab-size" }, r.vocabSize),

@@ -70,7 +70,7 @@ export function numberInput(
 /** A short text that says what went wrong, in the page (not the console). */
 export function errorBox(error: unknown): HTMLElement {
   const message = error instanceof Error ? error.message : String(error);
-  const code = typeof error === "object" && error !== null && "code" in error ? String((error as { code: unknown }).code) : "";
+  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
   return h("p", { class: "error", role: "alert" }, code ? h("code", {}, code) : null, code ? " " : null, message);
 }
 

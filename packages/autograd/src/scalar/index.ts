@@ -8,6 +8,7 @@ export {
   MLP,
   Module,
   Neuron,
+  ScalarModule,
   activate,
   countDeadRelu,
   type Activation,

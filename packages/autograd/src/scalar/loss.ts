@@ -15,13 +15,13 @@ function checkPairs(scores: readonly Value[], targets: readonly number[], what: 
 /** Mean hinge (max-margin) loss: (1/n) Σ relu(1 − yᵢ·sᵢ), labels yᵢ ∈ {−1, +1}. */
 export function hingeLoss(scores: readonly Value[], labels: readonly number[]): Value {
   checkPairs(scores, labels, "hingeLoss");
-  return Value.sum(scores.map((s, i) => s.mul(-labels[i]!).add(1).relu())).div(scores.length);
+  return Value.sum(scores.map((s, i) => s.mul(-labels[i]).add(1).relu())).div(scores.length);
 }
 
 /** Mean squared error: (1/n) Σ (sᵢ − tᵢ)². */
 export function mseLoss(predictions: readonly Value[], targets: readonly number[]): Value {
   checkPairs(predictions, targets, "mseLoss");
-  return Value.sum(predictions.map((p, i) => p.sub(targets[i]!).pow(2))).div(predictions.length);
+  return Value.sum(predictions.map((p, i) => p.sub(targets[i]).pow(2))).div(predictions.length);
 }
 
 /** L2 penalty α·Σ p² (weight decay written into the loss). */

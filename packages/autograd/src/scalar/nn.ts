@@ -35,7 +35,11 @@ export function activate(x: Value, activation: Activation): Value {
   }
 }
 
-export abstract class Module {
+/**
+ * What every scalar-engine model is (micrograd's `Module`): its parameters, and zeroGrad over them.
+ * The tensor engine's counterpart is `nn.Module`.
+ */
+export abstract class ScalarModule {
   /** Every trainable Value, in a fixed order (layer by layer, neuron by neuron, weights then bias). */
   abstract parameters(): Value[];
 
@@ -44,6 +48,14 @@ export abstract class Module {
     for (const p of this.parameters()) p.grad = 0;
   }
 }
+
+/**
+ * @deprecated Renamed `ScalarModule` so that the root export and `nn.Module` (the tensor engine's)
+ * no longer share a name; this alias goes in the next major version.
+ */
+export const Module = ScalarModule;
+/** @deprecated Renamed `ScalarModule`. */
+export type Module = ScalarModule;
 
 export interface NeuronOptions {
   activation?: Activation;
@@ -58,7 +70,7 @@ export interface NeuronOptions {
 }
 
 /** One unit: activation(Σᵢ wᵢ·xᵢ + b). */
-export class Neuron extends Module {
+export class Neuron extends ScalarModule {
   readonly w: Value[];
   readonly b: Value;
   readonly activation: Activation;
@@ -83,7 +95,7 @@ export class Neuron extends Module {
         `Neuron.forward: expected ${this.w.length} inputs, found ${Array.isArray(x) ? x.length : describe(x)}`,
       );
     }
-    const terms: Value[] = this.w.map((wi, i) => wi.mul(x[i]!));
+    const terms: Value[] = this.w.map((wi, i) => wi.mul(x[i]));
     terms.push(this.b);
     return activate(Value.sum(terms), this.activation);
   }
@@ -96,7 +108,7 @@ export class Neuron extends Module {
 export type LayerOptions = Omit<NeuronOptions, "fanOut">;
 
 /** nout neurons reading the same nin inputs. */
-export class Layer extends Module {
+export class Layer extends ScalarModule {
   readonly neurons: Neuron[];
 
   constructor(nin: number, nout: number, options: LayerOptions = {}) {
@@ -109,7 +121,7 @@ export class Layer extends Module {
   }
 
   get nin(): number {
-    return this.neurons[0]!.w.length;
+    return this.neurons[0].w.length;
   }
 
   forward(x: readonly Operand[]): Value[] {
@@ -134,7 +146,7 @@ export interface MLPOptions {
 }
 
 /** A multi-layer perceptron: sizes nin → nouts[0] → … → nouts[last]. */
-export class MLP extends Module {
+export class MLP extends ScalarModule {
   readonly layers: Layer[];
 
   constructor(nin: number, nouts: readonly number[], options: MLPOptions = {}) {
@@ -156,15 +168,15 @@ export class MLP extends Module {
     const sizes = [nin, ...nouts];
     this.layers = [];
     for (let l = 0; l < nouts.length; l++) {
-      const activation = l < hidden ? hiddenActivations[l]! : (options.outputActivation ?? "linear");
-      this.layers.push(new Layer(sizes[l]!, sizes[l + 1]!, { activation, init: options.init ?? "kaiming", rng, name: `l${l}` }));
+      const activation = l < hidden ? hiddenActivations[l] : (options.outputActivation ?? "linear");
+      this.layers.push(new Layer(sizes[l], sizes[l + 1], { activation, init: options.init ?? "kaiming", rng, name: `l${l}` }));
     }
   }
 
   /** The last layer's outputs. */
   forward(x: readonly Operand[]): Value[] {
     const outs = this.layerOutputs(x);
-    return outs[outs.length - 1]!;
+    return outs[outs.length - 1];
   }
 
   /** Every layer's outputs, first to last (for inspecting activations, e.g. dead ReLUs). */
@@ -192,11 +204,11 @@ export class MLP extends Module {
  */
 export function countDeadRelu(mlp: MLP, inputs: readonly (readonly Operand[])[]): { dead: number; total: number } {
   const hidden = mlp.layers.slice(0, -1);
-  const reluLayers = hidden.map((l, i) => ({ i, relu: l.neurons[0]!.activation === "relu" })).filter((l) => l.relu);
-  const alive = reluLayers.map((l) => new Array<boolean>(mlp.layers[l.i]!.neurons.length).fill(false));
+  const reluLayers = hidden.map((l, i) => ({ i, relu: l.neurons[0].activation === "relu" })).filter((l) => l.relu);
+  const alive = reluLayers.map((l) => new Array<boolean>(mlp.layers[l.i].neurons.length).fill(false));
   for (const x of inputs) {
     const outs = mlp.layerOutputs(x);
-    reluLayers.forEach((l, k) => outs[l.i]!.forEach((v, j) => (alive[k]![j] ||= v.data > 0)));
+    reluLayers.forEach((l, k) => outs[l.i].forEach((v, j) => (alive[k][j] ||= v.data > 0)));
   }
   const total = alive.reduce((n, a) => n + a.length, 0);
   const dead = alive.reduce((n, a) => n + a.filter((x) => !x).length, 0);

@@ -116,8 +116,8 @@ export class Value {
     return Value.result(this.data + b.data, "add", [this, b], Value.addBackward);
   }
   private static addBackward(out: Value): void {
-    const a = out.children[0]!;
-    const b = out.children[1]!;
+    const a = out.children[0];
+    const b = out.children[1];
     // d(a+b)/da = 1, d(a+b)/db = 1
     a.grad += out.grad;
     b.grad += out.grad;
@@ -128,8 +128,8 @@ export class Value {
     return Value.result(this.data - b.data, "sub", [this, b], Value.subBackward);
   }
   private static subBackward(out: Value): void {
-    const a = out.children[0]!;
-    const b = out.children[1]!;
+    const a = out.children[0];
+    const b = out.children[1];
     // d(a-b)/da = 1, d(a-b)/db = -1
     a.grad += out.grad;
     b.grad -= out.grad;
@@ -140,8 +140,8 @@ export class Value {
     return Value.result(this.data * b.data, "mul", [this, b], Value.mulBackward);
   }
   private static mulBackward(out: Value): void {
-    const a = out.children[0]!;
-    const b = out.children[1]!;
+    const a = out.children[0];
+    const b = out.children[1];
     // d(a*b)/da = b, d(a*b)/db = a
     a.grad += b.data * out.grad;
     b.grad += a.data * out.grad;
@@ -152,8 +152,8 @@ export class Value {
     return Value.result(this.data / b.data, "div", [this, b], Value.divBackward);
   }
   private static divBackward(out: Value): void {
-    const a = out.children[0]!;
-    const b = out.children[1]!;
+    const a = out.children[0];
+    const b = out.children[1];
     // d(a/b)/da = 1/b, d(a/b)/db = -a/b²
     a.grad += out.grad / b.data;
     b.grad += (-out.grad * a.data) / (b.data * b.data);
@@ -173,7 +173,7 @@ export class Value {
     return Value.result(this.data ** n, "pow", [this], Value.powBackward, n);
   }
   private static powBackward(out: Value): void {
-    const a = out.children[0]!;
+    const a = out.children[0];
     const n = out.exponent!;
     // d(aⁿ)/da = n·aⁿ⁻¹; for n = 0 that is 0 everywhere (a⁰ = 1 is constant), including at
     // a = 0 where 0·0⁻¹ would be NaN (PyTorch gives 0 too)
@@ -187,7 +187,7 @@ export class Value {
   }
   private static negBackward(out: Value): void {
     // d(-a)/da = -1
-    out.children[0]!.grad -= out.grad;
+    out.children[0].grad -= out.grad;
   }
 
   exp(): Value {
@@ -195,7 +195,7 @@ export class Value {
   }
   private static expBackward(out: Value): void {
     // d(eᵃ)/da = eᵃ
-    out.children[0]!.grad += out.data * out.grad;
+    out.children[0].grad += out.data * out.grad;
   }
 
   /** Natural log. log(0) = -Infinity and log(negative) = NaN, as IEEE (no error). */
@@ -203,7 +203,7 @@ export class Value {
     return Value.result(Math.log(this.data), "log", [this], Value.logBackward);
   }
   private static logBackward(out: Value): void {
-    const a = out.children[0]!;
+    const a = out.children[0];
     // d(ln a)/da = 1/a
     a.grad += out.grad / a.data;
   }
@@ -213,7 +213,7 @@ export class Value {
   }
   private static tanhBackward(out: Value): void {
     // d(tanh a)/da = 1 - tanh²a
-    out.children[0]!.grad += (1 - out.data * out.data) * out.grad;
+    out.children[0].grad += (1 - out.data * out.data) * out.grad;
   }
 
   sigmoid(): Value {
@@ -224,14 +224,14 @@ export class Value {
   }
   private static sigmoidBackward(out: Value): void {
     // dσ/da = σ·(1 - σ)
-    out.children[0]!.grad += out.data * (1 - out.data) * out.grad;
+    out.children[0].grad += out.data * (1 - out.data) * out.grad;
   }
 
   relu(): Value {
     return Value.result(this.data > 0 ? this.data : 0, "relu", [this], Value.reluBackward);
   }
   private static reluBackward(out: Value): void {
-    const a = out.children[0]!;
+    const a = out.children[0];
     // d relu(a)/da = 1 if a > 0 else 0 (0 at a = 0, as PyTorch)
     if (a.data > 0) a.grad += out.grad;
   }
@@ -243,7 +243,7 @@ export class Value {
     return Value.result(0.5 * x * (1 + t), "gelu", [this], Value.geluBackward);
   }
   private static geluBackward(out: Value): void {
-    const a = out.children[0]!;
+    const a = out.children[0];
     const x = a.data;
     const t = Math.tanh(GELU_K * (x + GELU_C * x * x * x));
     // d gelu/da = 0.5·(1 + t) + 0.5·a·(1 - t²)·√(2/π)·(1 + 3·0.044715·a²)
@@ -283,7 +283,7 @@ export class Value {
     for (const v of order) if (v.children.length > 0) v.grad = 0;
     this.grad += 1; // dL/dL = 1
     for (let i = order.length - 1; i >= 0; i--) {
-      const node = order[i]!;
+      const node = order[i];
       node.backwardRule(node);
     }
   }
@@ -305,11 +305,11 @@ export class Value {
     root.visitMark = generation;
     while (path.length > 0) {
       const top = path.length - 1;
-      const node = path[top]!;
-      const i = nextChild[top]!;
+      const node = path[top];
+      const i = nextChild[top];
       if (i < node.children.length) {
         nextChild[top] = i + 1;
-        const child = node.children[i]!;
+        const child = node.children[i];
         if (child.visitMark !== generation) {
           child.visitMark = generation;
           path.push(child);

@@ -45,8 +45,8 @@ export function broadcastIndex(inShape: readonly number[], outShape: readonly nu
 export function broadcastOf(op: string, a: readonly number[], b: readonly number[]): number[] {
   try {
     return broadcastShapes(op, a, b);
-  } catch {
-    throw new AutogradError("AUTOGRAD_SHAPE_MISMATCH", `${op}: expected broadcastable shapes, found ${formatShape(a)} and ${formatShape(b)}`);
+  } catch (cause) {
+    throw new AutogradError("AUTOGRAD_SHAPE_MISMATCH", `${op}: expected broadcastable shapes, found ${formatShape(a)} and ${formatShape(b)}`, { cause });
   }
 }
 

@@ -125,7 +125,7 @@ export function parsePeftConfig(text: string): { config: LoraConfig; baseModel: 
     unsupported(`modules_to_save: expected none (whole trained layers besides the adapters), found ${JSON.stringify(json.modules_to_save)}`);
   }
   const targets = json.target_modules;
-  const targetModules = typeof targets === "string" ? targets : Array.isArray(targets) && targets.every((t) => typeof t === "string") ? (targets as string[]) : bad(`expected target_modules to be names or a pattern, found ${JSON.stringify(targets)}`);
+  const targetModules = typeof targets === "string" ? targets : Array.isArray(targets) && targets.every((t) => typeof t === "string") ? targets : bad(`expected target_modules to be names or a pattern, found ${JSON.stringify(targets)}`);
   const init = json.init_lora_weights === "gaussian" ? "gaussian" : "kaiming";
   const layers = json.layers_to_transform;
   const layersToTransform = layers === undefined || layers === null ? null : typeof layers === "number" ? [layers] : Array.isArray(layers) ? (layers as number[]) : bad(`expected layers_to_transform to be layer indices, found ${JSON.stringify(layers)}`);
@@ -196,7 +196,7 @@ export function adapterFromPeft(configText: string, safetensors: Uint8Array, opt
       bad(`${key}: expected lora_A [r, in] and lora_B [out, r] with one r, found [${aInfo.shape.join(", ")}] and [${bInfo.shape.join(", ")}]`);
     }
     const [rank, inFeatures] = aInfo.shape as [number, number];
-    const outFeatures = bInfo.shape[0] as number;
+    const outFeatures = bInfo.shape[0];
     const expected = moduleRankAlpha(config, key);
     if (expected.rank !== rank) bad(`${key}: expected rank ${expected.rank} (r or rank_pattern in ${ADAPTER_CONFIG_FILE}), found lora_A with ${rank} rows`);
     const read = (name: string, n: number): Float32Array => {

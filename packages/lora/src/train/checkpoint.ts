@@ -46,7 +46,7 @@ export interface LoraCheckpointState {
 export function baseFingerprint(config: Config, weights: Weights): string {
   let h = 0x811c9dc5;
   const eat = (bytes: Uint8Array): void => {
-    for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ (bytes[i] as number), 0x01000193) >>> 0;
+    for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193) >>> 0;
   };
   eat(new TextEncoder().encode(JSON.stringify(config)));
   for (const name of weights.names().sort()) {
@@ -133,7 +133,7 @@ export function parseLoraCheckpoint(bytes: Uint8Array): LoraCheckpointState {
   }
   return {
     arch: meta.arch, lora, baseModel: typeof meta.baseModel === "string" ? meta.baseModel : "", model, base: meta.base, settings,
-    step: meta.step, history: meta.history as HistoryRow[], data: meta.data as DataFingerprint, optimizerSteps: meta.optimizer ?? {}, tensors,
+    step: meta.step, history: meta.history, data: meta.data, optimizerSteps: meta.optimizer ?? {}, tensors,
   };
 }
 

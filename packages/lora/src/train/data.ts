@@ -159,10 +159,10 @@ export class ExampleDataset implements LoraData {
     const g = new Rng(options.seed ?? 1337);
     for (let i = order.length - 1; i > 0; i--) {
       const j = g.int(i + 1);
-      [order[i], order[j]] = [order[j] as number, order[i] as number];
+      [order[i], order[j]] = [order[j], order[i]];
     }
     const nVal = Math.min(examples.length - 1, Math.max(1, Math.floor(examples.length * valFraction)));
-    const shuffled = order.map((i) => examples[i] as TokenizedExample);
+    const shuffled = order.map((i) => examples[i]);
     this.train = shuffled.slice(0, shuffled.length - nVal);
     this.val = shuffled.slice(shuffled.length - nVal);
     this.seqLen = seqLen;
@@ -170,7 +170,7 @@ export class ExampleDataset implements LoraData {
 
   trainBatch(seed: number, step: number, micro: number, batchSize: number): Batch {
     const g = new Rng(stepSeed(seed, step, micro));
-    return rows(Array.from({ length: batchSize }, () => this.train[g.int(this.train.length)] as TokenizedExample));
+    return rows(Array.from({ length: batchSize }, () => this.train[g.int(this.train.length)]));
   }
 
   /** The first `count` held-out examples, always the same, in batches of `batch`. */
@@ -205,7 +205,7 @@ function rows(examples: readonly TokenizedExample[]): Batch {
   examples.forEach((ex, b) => {
     const n = ex.ids.length - 1;
     inputs.set(ex.ids.subarray(0, n), b * seqLen);
-    for (let t = 0; t < n; t++) if (ex.learned[t + 1]) targets[b * seqLen + t] = ex.ids[t + 1] as number;
+    for (let t = 0; t < n; t++) if (ex.learned[t + 1]) targets[b * seqLen + t] = ex.ids[t + 1];
   });
   return { inputs, targets, batch, seqLen };
 }

@@ -168,7 +168,7 @@ export function mergeInto(flat: FlatSchema, schema: SchemaObject, path: string):
   if ("required" in schema) {
     const req = schema.required;
     if (!Array.isArray(req) || !req.every((x) => typeof x === "string")) throw badSchema("required", path, "an array of strings", req);
-    for (const name of req as string[]) flat.required.add(name);
+    for (const name of req) flat.required.add(name);
   }
   if ("additionalProperties" in schema) {
     const extra = schema.additionalProperties;
@@ -202,13 +202,13 @@ export function mergeInto(flat: FlatSchema, schema: SchemaObject, path: string):
   const n = Math.max(flat.prefixItems.length, prefixLength);
   for (let i = 0; i < n; i++) {
     if (i >= flat.prefixItems.length) flat.prefixItems.push([...flat.rest]);
-    const mine = prefix !== null && i < prefixLength ? { schema: prefix[i] as JsonSchema, path: `${prefixPath}/${i}` } : rest === undefined ? null : { schema: rest as JsonSchema, path: restPath };
+    const mine = prefix !== null && i < prefixLength ? { schema: prefix[i] as JsonSchema, path: `${prefixPath}/${i}` } : rest === undefined ? null : { schema: rest, path: restPath };
     if (mine !== null) flat.prefixItems[i].push(mine);
     if (prefix !== null && i >= prefixLength && rest === false) flat.restLimit = Math.min(flat.restLimit, prefixLength);
   }
   if (rest !== undefined) {
     if (rest === false) flat.restLimit = Math.min(flat.restLimit, prefixLength);
-    else flat.rest.push({ schema: rest as JsonSchema, path: restPath });
+    else flat.rest.push({ schema: rest, path: restPath });
   }
   for (const k of ["minItems", "maxItems", "minLength", "maxLength"] as const) {
     if (!(k in schema)) continue;

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { fromLlama2cTokenizer, fromTiktoken, type JsTiktokenRanks } from "@zero-llm/tokenizer-bpe";
+import { fromLlama2cTokenizer, fromTiktoken } from "@zero-llm/tokenizer-bpe";
 import { tokenVocabulary, type TokenVocabulary } from "../../src/constrain";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -28,7 +28,7 @@ export async function realVocabulary(): Promise<RealVocabulary> {
     const tok = fromLlama2cTokenizer(readFileSync(LLAMA2_TOKENIZER));
     cached = { name: "llama2 (32,000)", vocab: tokenVocabulary(tok), decode: (ids) => new TextDecoder("utf-8", { ignoreBOM: true }).decode(tok.decodeBytes(ids)) };
   } else {
-    const mod = (await import("js-tiktoken/ranks/cl100k_base")) as { default: JsTiktokenRanks };
+    const mod = (await import("js-tiktoken/ranks/cl100k_base"));
     const tok = fromTiktoken({ ranks: mod.default, encoding: "cl100k_base" });
     const full = tokenVocabulary(tok);
     const tokens = full.tokens.slice(0, 32000);

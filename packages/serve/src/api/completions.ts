@@ -135,7 +135,7 @@ function readPrompts(f: Fields, served: ServedModel): Prompt[] {
   let prompts: Prompt[];
   if (typeof v === "string") prompts = [fromText(v)];
   else if (!Array.isArray(v) || v.length === 0) throw invalidType("prompt", "a string, an array of strings, or token ids", v);
-  else if (v.every((x) => typeof x === "string")) prompts = (v as string[]).map(fromText);
+  else if (v.every((x) => typeof x === "string")) prompts = v.map(fromText);
   else if (v.every((x) => typeof x === "number")) prompts = [fromIds(v, "prompt")];
   else if (v.every((x) => Array.isArray(x))) prompts = (v as unknown[][]).map((ids, i) => fromIds(ids, `prompt[${i}]`));
   else throw invalidType("prompt", "a string, an array of strings, an array of token ids, or an array of such arrays (not a mix)", v);

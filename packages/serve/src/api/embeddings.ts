@@ -118,7 +118,7 @@ function readInputs(f: Fields, vocab: number, encode: (text: string) => number[]
   let inputs: number[][];
   if (typeof v === "string") inputs = [text(v, "input")];
   else if (!Array.isArray(v) || v.length === 0) throw invalidType("input", "a non-empty string or array", v);
-  else if (v.every((x) => typeof x === "string")) inputs = (v as string[]).map((s, i) => text(s, `input[${i}]`));
+  else if (v.every((x) => typeof x === "string")) inputs = v.map((s, i) => text(s, `input[${i}]`));
   else if (v.every((x) => typeof x === "number")) inputs = [ids(v, "input")];
   else if (v.every((x) => Array.isArray(x))) inputs = (v as unknown[][]).map((x, i) => ids(x, `input[${i}]`));
   else throw invalidType("input", "a string, an array of strings, an array of token ids, or an array of such arrays (not a mix)", v);

@@ -33,8 +33,8 @@ export function invalidType(param: string, expected: string, found: unknown): Se
   return new ServeError("invalid_type", `Invalid type for '${param}': expected ${expected}, found ${describe(found)}.`, { param });
 }
 
-export function invalidValue(param: string, expected: string, found: unknown): ServeError {
-  return new ServeError("invalid_value", `Invalid value for '${param}': expected ${expected}, found ${describe(found)}.`, { param });
+export function invalidValue(param: string, expected: string, found: unknown, cause?: unknown): ServeError {
+  return new ServeError("invalid_value", `Invalid value for '${param}': expected ${expected}, found ${describe(found)}.`, { param, ...(cause === undefined ? {} : { cause }) });
 }
 
 export function isObject(v: unknown): v is JsonObject {

@@ -113,7 +113,7 @@ function readDryBreakers(f: Fields, served: ServedModel, on: boolean): number[][
   try {
     return dryBreakersFromStrings(strings, { size: served.model.config.vocabSize, tokenBytes: (id) => tokenizer.tokenBytes(id), encode: (text) => tokenizer.encode(text) });
   } catch (e) {
-    throw invalidValue("dry_sequence_breakers", `sequence breakers this vocabulary can hold (${e instanceof Error ? e.message : String(e)})`, list);
+    throw invalidValue("dry_sequence_breakers", `sequence breakers this vocabulary can hold (${e instanceof Error ? e.message : String(e)})`, list, e);
   }
 }
 

@@ -96,10 +96,11 @@ export class WasmHeap {
     } catch {
       try {
         this.memory.grow(needed);
-      } catch {
+      } catch (cause) {
         throw new TensorError(
           "OUT_OF_MEMORY",
           `wasm backend: cannot grow memory of ${this.end} bytes by ${needed * PAGE} (expected a total ≤ maximumMemoryMB, at most the 4 GiB wasm32 limit)`,
+          { cause },
         );
       }
     }

@@ -109,12 +109,19 @@ export class ThreadPool {
     if (this.health.failure) throw this.health.failure;
     const c = this.ctrlI32;
     const gen = (this.generation = (this.generation + 1) | 0);
+    const tag = (gen & 0xffff) << 16;
+    // Close the claim counter before rewriting the job: a worker late from the previous job may
+    // have read its `next` (every part claimed) and read nChunks only now; if this job has more
+    // parts, its claim would succeed against the old `next` and run a part of a half-written
+    // job, its `done` landing after the reset below. Closed (part 0xffff, past any part count),
+    // that claim's compare-exchange fails. See assembly/jobs.ts.
+    Atomics.store(c, NEXT, tag | 0xffff);
     c[KIND] = kind;
-    c[NCHUNKS] = parts;
+    Atomics.store(c, NCHUNKS, parts);
     for (let i = 0; i < argCount; i++) c[ARGS + i] = args[i];
     Atomics.store(c, FAILED, 0);
     Atomics.store(c, DONE, 0);
-    Atomics.store(c, NEXT, (gen & 0xffff) << 16);
+    Atomics.store(c, NEXT, tag);
     for (let t = 1; t < this.threads; t++) {
       Atomics.store(c, go(t), gen);
       Atomics.notify(c, go(t), 1);

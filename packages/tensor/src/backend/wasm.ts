@@ -69,7 +69,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   try {
     module = await kernelModule(shared, relaxed);
   } catch (error) {
-    throw new TensorError("WASM_UNAVAILABLE", `wasm backend: the SIMD kernel module did not compile here (expected WebAssembly SIMD128): ${String(error)}`);
+    throw new TensorError("WASM_UNAVAILABLE", `wasm backend: the SIMD kernel module did not compile here (expected WebAssembly SIMD128): ${String(error)}`, { cause: error });
   }
   const instance = await WebAssembly.instantiate(module, kernelImports(module, memory));
   const kernels = instance.exports as unknown as KernelExports;
@@ -80,7 +80,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   try {
     pool = await ThreadPool.start(threads, module, memory, kernels, ctrl, spin);
   } catch (error) {
-    throw new TensorError("WASM_UNAVAILABLE", `wasm backend: expected ${threads - 1} worker threads to start, one failed: ${String(error)}`);
+    throw new TensorError("WASM_UNAVAILABLE", `wasm backend: expected ${threads - 1} worker threads to start, one failed: ${String(error)}`, { cause: error });
   }
   return new WasmBackendImpl(threads, shared, relaxed, heap, kernels, pool);
 }

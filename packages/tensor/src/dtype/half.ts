@@ -25,13 +25,13 @@ const scratchU32 = new Uint32Array(scratchF32.buffer);
 /** The raw bits of `x` rounded to f32. */
 export function f32ToBits(x: number): number {
   scratchF32[0] = x;
-  return scratchU32[0]!;
+  return scratchU32[0];
 }
 
 /** The f32 whose raw bits are `bits` (an unsigned 32-bit integer). */
 export function bitsToF32(bits: number): number {
   scratchU32[0] = bits >>> 0;
-  return scratchF32[0]!;
+  return scratchF32[0];
 }
 
 /** f32 bits -> f16 bits, round to nearest, ties to even. */
@@ -128,7 +128,7 @@ function f16ToF32Table(): Uint32Array {
 /** Encode an f32 array as f16 bits (round to nearest even). `out` may be given to avoid allocation. */
 export function f32ArrayToF16(values: Float32Array, out = new Uint16Array(values.length)): Uint16Array {
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  for (let i = 0; i < values.length; i++) out[i] = f32BitsToF16Bits(bits[i]!);
+  for (let i = 0; i < values.length; i++) out[i] = f32BitsToF16Bits(bits[i]);
   return out;
 }
 
@@ -136,20 +136,20 @@ export function f32ArrayToF16(values: Float32Array, out = new Uint16Array(values
 export function f16ArrayToF32(halves: Uint16Array, out: Float32Array = new Float32Array(halves.length)): Float32Array {
   const table = f16ToF32Table();
   const outBits = new Uint32Array(out.buffer, out.byteOffset, out.length);
-  for (let i = 0; i < halves.length; i++) outBits[i] = table[halves[i]!]!;
+  for (let i = 0; i < halves.length; i++) outBits[i] = table[halves[i]]!;
   return out;
 }
 
 /** Encode an f32 array as bf16 bits (round to nearest even, NaN kept NaN). */
 export function f32ArrayToBf16(values: Float32Array, out = new Uint16Array(values.length)): Uint16Array {
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  for (let i = 0; i < values.length; i++) out[i] = f32BitsToBf16Bits(bits[i]!);
+  for (let i = 0; i < values.length; i++) out[i] = f32BitsToBf16Bits(bits[i]);
   return out;
 }
 
 /** Decode bf16 bits to f32 (exact). */
 export function bf16ArrayToF32(bf16s: Uint16Array, out: Float32Array = new Float32Array(bf16s.length)): Float32Array {
   const outBits = new Uint32Array(out.buffer, out.byteOffset, out.length);
-  for (let i = 0; i < bf16s.length; i++) outBits[i] = bf16s[i]! << 16;
+  for (let i = 0; i < bf16s.length; i++) outBits[i] = bf16s[i] << 16;
   return out;
 }

@@ -163,7 +163,7 @@ export function decodeUtf8(bytes: Uint8Array): string {
   if (bytes.length <= 32) {
     let ascii = true;
     for (let i = 0; i < bytes.length; i++) {
-      if (bytes[i]! >= 0x80) {
+      if (bytes[i] >= 0x80) {
         ascii = false;
         break;
       }

@@ -52,8 +52,8 @@ export class GgufError extends Error {
   /** For GGUF_NEED_MORE_BYTES: the prefix length (from byte 0) that the parser needs. */
   readonly needed: number | undefined;
 
-  constructor(code: GgufErrorCode, message: string, needed?: number) {
-    super(message);
+  constructor(code: GgufErrorCode, message: string, needed?: number, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = "GgufError";
     this.code = code;
     this.needed = needed;
@@ -83,8 +83,8 @@ export type SafetensorsErrorCode =
 export class SafetensorsError extends Error {
   readonly code: SafetensorsErrorCode;
 
-  constructor(code: SafetensorsErrorCode, message: string) {
-    super(message);
+  constructor(code: SafetensorsErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = "SafetensorsError";
     this.code = code;
   }

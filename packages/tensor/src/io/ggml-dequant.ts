@@ -118,7 +118,7 @@ function dequantizeQ4_0(bytes: Uint8Array, elementCount: number, out: Float32Arr
     const base = block * 18;
     const d = f16ToF32(view.getUint16(base, true));
     for (let j = 0; j < 16; j++) {
-      const q = bytes[base + 2 + j]!;
+      const q = bytes[base + 2 + j];
       out[block * 32 + j] = d * ((q & 0x0f) - 8);
       out[block * 32 + j + 16] = d * ((q >> 4) - 8);
     }

@@ -156,7 +156,7 @@ export function requireGgmlType(idOrName: number | string): GgmlTypeInfo {
  * ne[0] is not a whole number of blocks or the size passes 2^53.
  */
 export function ggmlTensorBytes(info: GgmlTypeInfo, dims: readonly number[]): number {
-  const rowElements = dims.length > 0 ? dims[0]! : 1;
+  const rowElements = dims.length > 0 ? dims[0] : 1;
   if (rowElements % info.blockSize !== 0) {
     throw new GgufError(
       "GGUF_BAD_TENSOR_INFO",
@@ -164,7 +164,7 @@ export function ggmlTensorBytes(info: GgmlTypeInfo, dims: readonly number[]): nu
     );
   }
   let bytes = (rowElements / info.blockSize) * info.bytesPerBlock;
-  for (let i = 1; i < dims.length; i++) bytes *= dims[i]!;
+  for (let i = 1; i < dims.length; i++) bytes *= dims[i];
   if (!Number.isSafeInteger(bytes)) {
     throw new GgufError("GGUF_BAD_TENSOR_INFO", `expected a tensor size below 2^53 bytes, found dims [${dims.join(",")}] of ${info.name}`);
   }

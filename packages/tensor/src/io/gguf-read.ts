@@ -206,8 +206,8 @@ function readAlignment(metadata: ReadonlyMap<string, GgufValue>): number {
 function checkNoOverlap(tensors: readonly GgufTensorInfo[]): void {
   const byOffset = [...tensors].filter((t) => t.byteLength > 0).sort((a, b) => a.offset - b.offset);
   for (let i = 1; i < byOffset.length; i++) {
-    const previous = byOffset[i - 1]!;
-    const current = byOffset[i]!;
+    const previous = byOffset[i - 1];
+    const current = byOffset[i];
     if (current.offset < previous.offset + previous.byteLength) {
       throw new GgufError(
         "GGUF_TENSOR_OVERLAP",

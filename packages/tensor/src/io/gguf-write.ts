@@ -109,7 +109,7 @@ function writeValue(w: ByteWriter, key: string, entry: GgufValue): void {
   const value: unknown = entry.value;
   switch (entry.type) {
     case "u8": case "i8": case "u16": case "i16": case "u32": case "i32": {
-      const [lo, hi] = INTEGER_RANGE[entry.type]!;
+      const [lo, hi] = INTEGER_RANGE[entry.type];
       if (typeof value !== "number" || !Number.isInteger(value) || value < lo || value > hi) throw badValue(key, `an integer in [${lo}, ${hi}] (${entry.type})`, value);
       w[entry.type](value);
       return;
@@ -241,7 +241,7 @@ export function ggufParts(input: GgufWriteInput): GgufParts {
   w.zeros(alignUp(w.length, alignment) - w.length);
 
   const chunks: Uint8Array[] = [w.finish()];
-  let byteLength = chunks[0]!.length;
+  let byteLength = chunks[0].length;
   const padding = new Uint8Array(alignment);
   for (const t of tensors) {
     chunks.push(t.bytes);

@@ -74,8 +74,8 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, bufferLength: nu
   let text: string;
   try {
     text = strictUtf8.decode(headerBytes);
-  } catch {
-    throw new SafetensorsError("SAFETENSORS_BAD_HEADER", "expected the header to be UTF-8, found invalid byte sequences");
+  } catch (cause) {
+    throw new SafetensorsError("SAFETENSORS_BAD_HEADER", "expected the header to be UTF-8, found invalid byte sequences", { cause });
   }
   if (!text.startsWith("{")) {
     throw new SafetensorsError("SAFETENSORS_BAD_HEADER", `expected the header to start with "{", found ${JSON.stringify(text.slice(0, 16))}`);
@@ -84,7 +84,7 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, bufferLength: nu
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new SafetensorsError("SAFETENSORS_BAD_HEADER", `expected the header to be JSON, found a parse error: ${(error as Error).message}`);
+    throw new SafetensorsError("SAFETENSORS_BAD_HEADER", `expected the header to be JSON, found a parse error: ${(error as Error).message}`, { cause: error });
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw new SafetensorsError("SAFETENSORS_BAD_HEADER", "expected the header to be a JSON object");

@@ -110,7 +110,7 @@ export function randn(shape: readonly number[], generator: Rng = getDefaultGener
 export function fromF16(bits: Uint16Array, shape: readonly number[]): Tensor {
   checkDecodedLength("fromF16", bits, shape);
   const t = Tensor.empty(shape);
-  f16ArrayToF32(bits, t.storage as Float32Array<ArrayBuffer>); // see note at decodeTarget
+  f16ArrayToF32(bits, t.storage); // see note at decodeTarget
   return t;
 }
 
@@ -118,7 +118,7 @@ export function fromF16(bits: Uint16Array, shape: readonly number[]): Tensor {
 export function fromBf16(bits: Uint16Array, shape: readonly number[]): Tensor {
   checkDecodedLength("fromBf16", bits, shape);
   const t = Tensor.empty(shape);
-  bf16ArrayToF32(bits, t.storage as Float32Array<ArrayBuffer>); // see note at decodeTarget
+  bf16ArrayToF32(bits, t.storage); // see note at decodeTarget
   return t;
 }
 

@@ -29,10 +29,11 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   let batchShape: number[];
   try {
     batchShape = broadcastShapes("matmul", aBatch, bBatch);
-  } catch {
+  } catch (cause) {
     throw new TensorError(
       "SHAPE_MISMATCH",
       `${where}: batch dimensions ${formatShape(aBatch)} and ${formatShape(bBatch)} cannot broadcast`,
+      { cause },
     );
   }
   const batch = sizeOf(batchShape);

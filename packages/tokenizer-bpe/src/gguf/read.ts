@@ -56,7 +56,7 @@ function optionalId(get: (k: string) => unknown, key: string, vocabSize: number)
   if (v === undefined) return undefined;
   const n = typeof v === "bigint" ? Number(v) : v;
   if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n >= vocabSize) fail(key, `a token id in 0..${vocabSize - 1}`, v);
-  return n as number;
+  return n;
 }
 
 /**
@@ -85,7 +85,7 @@ export function fromGgufMetadata(meta: GgufMetadataInput): BpeTokenizer | SpmTok
     return new WordPieceTokenizer({
       tokens,
       ...(types !== undefined ? { types } : {}),
-      unknownId: unknownId!,
+      unknownId: unknownId,
       ...(cls !== undefined ? { bosId: cls } : {}),
       ...(sep !== undefined ? { eosId: sep } : {}),
       lowercase,
@@ -99,7 +99,7 @@ export function fromGgufMetadata(meta: GgufMetadataInput): BpeTokenizer | SpmTok
     if (addSpacePrefix !== undefined && typeof addSpacePrefix !== "boolean") fail("tokenizer.ggml.add_space_prefix", "a boolean", addSpacePrefix);
     return new SpmTokenizer({
       pieces: tokens,
-      scores: scores!,
+      scores: scores,
       ...(types !== undefined ? { types } : {}),
       ...(bosId !== undefined ? { bosId } : {}),
       ...(eosId !== undefined ? { eosId } : {}),
@@ -111,7 +111,7 @@ export function fromGgufMetadata(meta: GgufMetadataInput): BpeTokenizer | SpmTok
   // llama.cpp's rule: a gpt2 vocabulary without the key gets the "default" pre-tokenizer.
   const preName = get("tokenizer.ggml.pre") ?? "default";
   if (typeof preName !== "string") fail("tokenizer.ggml.pre", "a string", preName);
-  const pre = Object.prototype.hasOwnProperty.call(GGUF_PRE_TOKENIZERS, preName as string) ? GGUF_PRE_TOKENIZERS[preName as string] : undefined;
+  const pre = Object.prototype.hasOwnProperty.call(GGUF_PRE_TOKENIZERS, preName) ? GGUF_PRE_TOKENIZERS[preName] : undefined;
   if (pre === undefined) {
     throw new TokenizerError("TOKENIZER_UNKNOWN_PRE", `tokenizer.ggml.pre: expected one of ${GGUF_PRE_TOKENIZER_NAMES.join(", ")}, found ${JSON.stringify(preName)}`);
   }
@@ -121,7 +121,7 @@ export function fromGgufMetadata(meta: GgufMetadataInput): BpeTokenizer | SpmTok
   const holes: (string | undefined)[] = tokens.slice();
   if (types !== undefined) {
     for (let id = 0; id < tokens.length; id++) {
-      const t = types[id]!;
+      const t = types[id];
       // llama.cpp splits user-defined tokens out of any text; control tokens only when parsing specials.
       if (t === TOKEN_TYPE.control) specialIds.push(id);
       else if (t === TOKEN_TYPE.userDefined) addedIds.push(id);

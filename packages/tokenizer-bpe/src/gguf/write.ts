@@ -123,10 +123,10 @@ export function toGgufMetadata(tokenizer: BpeTokenizer, options: GgufTokenizerOp
   }
   const entries: GgufTokenizerEntries = [
     ["tokenizer.ggml.model", string("gpt2")],
-    ["tokenizer.ggml.pre", string(pre!)],
+    ["tokenizer.ggml.pre", string(pre)],
     ["tokenizer.ggml.tokens", strings(tokens)],
     ["tokenizer.ggml.token_type", i32s(types)],
-    ["tokenizer.ggml.merges", strings(merges!.map(([a, b]) => `${text(a)} ${text(b)}`))],
+    ["tokenizer.ggml.merges", strings(merges.map(([a, b]) => `${text(a)} ${text(b)}`))],
   ];
   if (bos !== undefined) entries.push(["tokenizer.ggml.bos_token_id", u32(bos)]);
   if (eos !== undefined) entries.push(["tokenizer.ggml.eos_token_id", u32(eos)]);
@@ -170,7 +170,7 @@ export function minimalLlamaVocabulary(vocabSize: number): GgufTokenizerEntries 
   const scores = new Float32Array(vocabSize);
   for (let id = 0; id < vocabSize; id++) {
     if (id < 3) {
-      tokens.push(["<unk>", "<s>", "</s>"][id]!);
+      tokens.push(["<unk>", "<s>", "</s>"][id]);
       types[id] = id === 0 ? TOKEN_TYPE.unknown : TOKEN_TYPE.control;
     } else if (id < 259) {
       tokens.push(`<0x${(id - 3).toString(16).toUpperCase().padStart(2, "0")}>`);

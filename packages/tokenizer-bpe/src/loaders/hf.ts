@@ -66,7 +66,7 @@ export function fromTokenizerJson(json: string | Record<string, unknown>): BpeTo
     try {
       root = JSON.parse(json);
     } catch (err) {
-      throw new TokenizerError("TOKENIZER_BAD_JSON", `tokenizer.json: expected JSON, found a parse error (${(err as Error).message})`);
+      throw new TokenizerError("TOKENIZER_BAD_JSON", `tokenizer.json: expected JSON, found a parse error (${(err as Error).message})`, { cause: err });
     }
   }
   if (!isObject(root)) return bad("(root)", "an object", root);

@@ -52,7 +52,7 @@ export function parseTiktokenFile(contents: string): Uint8Array[] {
   const tokens: Uint8Array[] = [];
   const lines = contents.split("\n");
   for (let k = 0; k < lines.length; k++) {
-    const line = lines[k]!.trim();
+    const line = lines[k].trim();
     if (line === "") continue;
     const space = line.indexOf(" ");
     const rank = Number(line.slice(space + 1));
@@ -69,14 +69,14 @@ export function parseJsTiktokenRanks(bpeRanks: string): Uint8Array[] {
   const tokens: Uint8Array[] = [];
   const lines = bpeRanks.split("\n");
   for (let k = 0; k < lines.length; k++) {
-    const line = lines[k]!;
+    const line = lines[k];
     if (line === "") continue;
     const fields = line.split(" ");
     const first = Number(fields[1]);
     if (fields.length < 2 || !Number.isInteger(first) || first < 0 || first + fields.length - 2 > MAX_RANK) {
       throw new TokenizerError("TOKENIZER_BAD_RANKS", `bpe_ranks line ${k + 1}: expected "<label> <first rank> <base64>...", found ${JSON.stringify(line.slice(0, 60))}`);
     }
-    for (let t = 2; t < fields.length; t++) tokens[first + t - 2] = decodeBase64(fields[t]!, `bpe_ranks line ${k + 1}`);
+    for (let t = 2; t < fields.length; t++) tokens[first + t - 2] = decodeBase64(fields[t], `bpe_ranks line ${k + 1}`);
   }
   return tokens;
 }
@@ -113,7 +113,7 @@ export function fromTiktoken(source: TiktokenSource): BpeTokenizer {
   }
   if (pattern === undefined) throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", "pattern: expected an encoding name or a pattern, found neither");
   const seen = new Uint8Array(256);
-  for (const t of tokens) if (t !== undefined && t.length === 1) seen[t[0]!] = 1;
+  for (const t of tokens) if (t !== undefined && t.length === 1) seen[t[0]] = 1;
   const missing = seen.indexOf(0);
   if (missing >= 0) throw new TokenizerError("TOKENIZER_BAD_RANKS", `ranks: expected a token for every single byte, found none for 0x${missing.toString(16)}`);
   return new BpeTokenizer({ tokens, pattern, specialTokens: Object.entries(specialTokens ?? {}) });

@@ -18,5 +18,5 @@ export function readVocabTest(ggufPath: string): { text: string; ids: number[] }
   const inputs = readFileSync(ggufPath + ".inp", "utf8").split("\n__ggml_vocab_test__\n");
   if (inputs[inputs.length - 1] === "") inputs.pop();
   const lines = readFileSync(ggufPath + ".out", "utf8").split("\n");
-  return inputs.map((text, k) => ({ text, ids: lines[k]!.trim() === "" ? [] : lines[k]!.trim().split(/\s+/).map(Number) }));
+  return inputs.map((text, k) => ({ text, ids: lines[k].trim() === "" ? [] : lines[k].trim().split(/\s+/).map(Number) }));
 }

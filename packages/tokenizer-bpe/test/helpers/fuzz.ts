@@ -34,7 +34,7 @@ export interface FuzzOptions {
 
 export function randomText(rand: () => number, length: number, options: FuzzOptions = {}): string {
   const ws = WHITESPACE.filter((w) => !(options.excludeWhitespace ?? []).includes(w));
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
   let s = "";
   while (s.length < length) {
     const r = rand();
@@ -52,7 +52,7 @@ export function randomText(rand: () => number, length: number, options: FuzzOpti
     else {
       const [lo, hi] = pick(SCRIPTS);
       const n = 1 + Math.floor(rand() * 6);
-      for (let k = 0; k < n; k++) s += String.fromCodePoint(lo! + Math.floor(rand() * (hi! - lo! + 1)));
+      for (let k = 0; k < n; k++) s += String.fromCodePoint(lo + Math.floor(rand() * (hi - lo + 1)));
       if (rand() < 0.3) s += pick([" ", "'", "'s", "/", "\n"]);
     }
   }

@@ -126,7 +126,7 @@ export function ggufFromModel(config: Config, weights: Weights, options: GgufExp
   const keptAsStored = (name: string): { type: string; data: ArrayBufferView } | null => {
     const stored = weights.linear(name);
     if (!blocks || !isStoredMatrix(stored) || stored.type !== fallbackWeightType(blocks, stored.inFeatures)) return null;
-    return { type: weightFormat(stored.type as QuantType).ggml, data: stored.bytes };
+    return { type: weightFormat(stored.type).ggml, data: stored.bytes };
   };
   const permuted = (name: string): boolean => config.arch === "llama" && config.ropeStyle === "half" && /self_attn\.[qk]_proj\.(weight|bias)$/.test(name);
 

@@ -138,7 +138,7 @@ export function ggufConfig(header: GgufHeader): Config {
   try {
     validateConfig(config);
   } catch (e) {
-    throw new TransformerError("BAD_METADATA", `gguf metadata: ${e instanceof Error ? e.message : String(e)}`);
+    throw new TransformerError("BAD_METADATA", `gguf metadata: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   if (arch === "llama") {
     const headDim = headDimOf(config);

@@ -29,8 +29,8 @@ import { checkAllUsed, fillWeights, type LoadOptions, type TensorPlacement } fro
 
 type Json = Record<string, unknown>;
 
-function fail(code: "MISSING_METADATA" | "BAD_METADATA" | "UNSUPPORTED_ARCHITECTURE", message: string): never {
-  throw new TransformerError(code, `hf config.json: ${message}`);
+function fail(code: "MISSING_METADATA" | "BAD_METADATA" | "UNSUPPORTED_ARCHITECTURE", message: string, cause?: unknown): never {
+  throw new TransformerError(code, `hf config.json: ${message}`, cause === undefined ? undefined : { cause });
 }
 
 function positiveInt(json: Json, key: string, fallback?: number): number {
@@ -123,7 +123,7 @@ export function hfConfig(json: unknown): Config {
   try {
     validateConfig(config);
   } catch (e) {
-    fail("BAD_METADATA", e instanceof Error ? e.message : String(e));
+    fail("BAD_METADATA", e instanceof Error ? e.message : String(e), e);
   }
   return config;
 }

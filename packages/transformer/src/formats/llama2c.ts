@@ -100,7 +100,7 @@ export function readLlama2cConfig(bytes: Uint8Array): { config: Config; sharedCl
     validateConfig(config);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    throw new TransformerError("LLAMA2C_BAD_HEADER", `llama2.c header [${h.join(", ")}]: ${why}`);
+    throw new TransformerError("LLAMA2C_BAD_HEADER", `llama2.c header [${h.join(", ")}]: ${why}`, { cause: e });
   }
   return { config, sharedClassifier: vocab > 0 };
 }

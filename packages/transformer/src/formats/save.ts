@@ -47,7 +47,7 @@ function tokenizerText(tokenizer: HfWriteOptions["tokenizer"]): string | undefin
   try {
     JSON.parse(tokenizer);
   } catch (e) {
-    throw new TransformerError("BAD_METADATA", `writeHfModel tokenizer: expected the text of a tokenizer.json, found a JSON parse error: ${e instanceof Error ? e.message : String(e)}`);
+    throw new TransformerError("BAD_METADATA", `writeHfModel tokenizer: expected the text of a tokenizer.json, found a JSON parse error: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   return tokenizer;
 }
@@ -60,6 +60,6 @@ async function makeDirectory(directory: string): Promise<void> {
   try {
     await makeTensorDirectory(directory);
   } catch (e) {
-    throw new TransformerError("BAD_CONFIG", `write: ${e instanceof Error ? e.message : String(e)}`);
+    throw new TransformerError("BAD_CONFIG", `write: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
 }

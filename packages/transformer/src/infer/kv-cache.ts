@@ -134,6 +134,7 @@ export class KVCache {
         "BAD_CACHE",
         `KV cache: expected to allocate ${config.nLayers} layers × K,V × ${capacity} positions × ${this.rowLen} numbers ` +
           `(${f32Bytes} bytes as f32), found the allocation refused (${e.message}); pass a smaller { capacity }`,
+        { cause: e },
       );
     }
     for (const { k, v } of layers) {

@@ -22,8 +22,8 @@ export const MAX_JSON_BYTES = 64 << 20;
  * whole in JavaScript memory, so loading takes the weights' memory plus a few megabytes.
  */
 export async function openCheckpoint(file: string, options: OpenOptions = {}): Promise<Checkpoint> {
-  const info = await stat(file).catch(() => {
-    throw new TransformerError("UNKNOWN_FORMAT", `loadModel: expected a checkpoint file or directory at ${file}, found nothing`);
+  const info = await stat(file).catch((cause: unknown) => {
+    throw new TransformerError("UNKNOWN_FORMAT", `loadModel: expected a checkpoint file or directory at ${file}, found nothing`, { cause });
   });
   let directory: string;
   let shardPaths: string[] | undefined;

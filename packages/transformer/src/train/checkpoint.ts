@@ -85,8 +85,8 @@ export function serializeCheckpoint(trainer: Trainer): Uint8Array {
   return serializeSafetensors({ tensors, metadata: { format: CHECKPOINT_FORMAT, "zero-llm.train": JSON.stringify(meta) } });
 }
 
-function bad(message: string): never {
-  throw new TransformerError("BAD_CHECKPOINT", `checkpoint: ${message}`);
+function bad(message: string, cause?: unknown): never {
+  throw new TransformerError("BAD_CHECKPOINT", `checkpoint: ${message}`, cause === undefined ? undefined : { cause });
 }
 
 /** Parses and checks checkpoint bytes; BAD_CHECKPOINT says what is wrong. */
@@ -95,7 +95,7 @@ export function parseCheckpoint(bytes: Uint8Array): CheckpointState {
   try {
     file = SafetensorsFile.parse(bytes);
   } catch (e) {
-    bad(`expected a complete safetensors file, found ${bytes.length} bytes that do not parse (${e instanceof Error ? e.message : String(e)})`);
+    bad(`expected a complete safetensors file, found ${bytes.length} bytes that do not parse (${e instanceof Error ? e.message : String(e)})`, e);
   }
   if (file.metadata.format !== CHECKPOINT_FORMAT) bad(`expected metadata format "${CHECKPOINT_FORMAT}", found ${JSON.stringify(file.metadata.format)}`);
   let meta: {
@@ -104,8 +104,8 @@ export function parseCheckpoint(bytes: Uint8Array): CheckpointState {
   };
   try {
     meta = JSON.parse(file.metadata["zero-llm.train"] ?? "") as typeof meta;
-  } catch {
-    bad(`expected JSON in metadata "zero-llm.train", found ${JSON.stringify((file.metadata["zero-llm.train"] ?? "").slice(0, 40))}`);
+  } catch (e) {
+    bad(`expected JSON in metadata "zero-llm.train", found ${JSON.stringify((file.metadata["zero-llm.train"] ?? "").slice(0, 40))}`, e);
   }
   if (meta.version !== VERSION) bad(`expected version ${VERSION}, found ${JSON.stringify(meta.version)}`);
   if (typeof meta.step !== "number" || !Number.isInteger(meta.step) || meta.step < 0) bad(`expected a step count, found ${JSON.stringify(meta.step)}`);
@@ -115,7 +115,7 @@ export function parseCheckpoint(bytes: Uint8Array): CheckpointState {
     config = validateConfig(meta.config as Config);
     settings = resolveSettings(meta.settings ?? {});
   } catch (e) {
-    bad(e instanceof Error ? e.message : String(e));
+    bad(e instanceof Error ? e.message : String(e), e);
   }
   const tensors = new Map<string, Float32Array>();
   for (const info of file.tensors) {

@@ -136,7 +136,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     } catch (e) {
       if (e instanceof TransformerError && e.code === "TRAIN_NAN") {
         const kept = lastCheckpointStep >= 0 ? `the last checkpoint (step ${lastCheckpointStep}) in ${outDir} is intact` : "no checkpoint was written yet";
-        throw new TransformerError("TRAIN_NAN", `${e.message}; training stopped, ${kept}`);
+        throw new TransformerError("TRAIN_NAN", `${e.message}; training stopped, ${kept}`, { cause: e });
       }
       throw e;
     }
@@ -195,8 +195,8 @@ export async function exportForInference(
 /** Reads a run directory's checkpoint (for `zllm train --resume` status and tests). */
 export async function readCheckpointFile(file: string): Promise<CheckpointState> {
   const fs = await import("node:fs/promises");
-  const bytes = await fs.readFile(file).catch(() => {
-    throw new TransformerError("BAD_CHECKPOINT", `checkpoint: expected a file at ${file}, found nothing`);
+  const bytes = await fs.readFile(file).catch((cause: unknown) => {
+    throw new TransformerError("BAD_CHECKPOINT", `checkpoint: expected a file at ${file}, found nothing`, { cause });
   });
   return parseCheckpoint(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
