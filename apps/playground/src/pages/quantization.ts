@@ -24,9 +24,7 @@ function kvCalculator(): HTMLElement {
     else {
       try {
         const bytes = realKvBytes(shape);
-        real = bytes === null
-          ? h("span", { class: "note", "data-testid": "kv-no-store" }, `No real cache to compare with: @zero-llm/transformer has a KVCache store for f32 only so far; the ${[...new Set([shape.kType, shape.vType])].filter((t) => t !== "f32").join(" and ")} row sizes above are @zero-llm/quant's KV row formats.`)
-          : h("span", {}, "A real KVCache of this shape, allocated in this page, reports bytes() = ", h("b", { "data-testid": "kv-real" }, bytes.toLocaleString("en")),
+        real = h("span", {}, `A real KVCache of this shape (K ${shape.kType}, V ${shape.vType}), allocated in this page by @zero-llm/transformer, reports bytes() = `, h("b", { "data-testid": "kv-real" }, bytes.toLocaleString("en")),
           bytes === formula ? h("span", { class: "ok-text" }, " ✓ the same") : h("span", { class: "bad-text" }, " ✗ different"), ".");
       } catch (error) {
         real = errorBox(error);
@@ -34,7 +32,8 @@ function kvCalculator(): HTMLElement {
     }
     replace(result,
       h("p", {}, `${shape.layers} layers × ${shape.context.toLocaleString("en")} positions × (K ${KV_TYPES[shape.kType].bytesPerRow(row)} + V ${KV_TYPES[shape.vType].bytesPerRow(row)} bytes per row of ${shape.kvHeads} × ${shape.headDim} numbers) = `,
-        h("b", { "data-testid": "kv-bytes" }, formula.toLocaleString("en")), ` bytes (${formatBytes(formula)}); ${formatBytes(formula / shape.context)} per token of context.`),
+        h("b", { "data-testid": "kv-bytes" }, formula.toLocaleString("en")), ` bytes (${formatBytes(formula)}); ${formatBytes(formula / shape.context)} per token of context`,
+        shape.kType === "f32" && shape.vType === "f32" ? "." : `; ${fmt((100 * formula) / kvFormulaBytes({ ...shape, kType: "f32", vType: "f32" }), 3)} % of an f32 cache.`),
       h("p", {}, real));
   };
   const num = (key: "layers" | "kvHeads" | "headDim" | "context", label: string, max: number) => {
