@@ -1,4 +1,5 @@
-import { ModelDrafter, Sampler, type ConstrainedPosition, type Drafter } from "@zero-llm/sampling";
+import type { Sampler} from "@zero-llm/sampling";
+import { ModelDrafter, type ConstrainedPosition, type Drafter } from "@zero-llm/sampling";
 import { ModelSequence, type Model } from "@zero-llm/transformer";
 
 /**
