@@ -10,6 +10,10 @@ const modelDir = path.resolve(here, "../../models/default");
 /** The embedded model's files, as the browser fetches them (`models/default/<file>` beside index.html). */
 export const MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json"] as const;
 
+/** The shipped LoRA adapter (a PEFT directory and its training log), for the LoRA page (`models/addition-lora/<file>`). */
+const adapterDir = path.resolve(here, "../../models/addition-lora");
+export const ADAPTER_FILES = ["adapter_config.json", "adapter_model.safetensors", "loss.csv"] as const;
+
 /** COOP + COEP: the page is cross-origin isolated, so SharedArrayBuffer and the wasm backend's threads work. */
 const ISOLATION_HEADERS = {
   "Cross-Origin-Opener-Policy": "same-origin",
@@ -18,7 +22,8 @@ const ISOLATION_HEADERS = {
 };
 
 /**
- * The embedded model (models/default) is copied into dist/models/default at build time, so the
+ * The embedded model (models/default) is copied into dist/models/default at build time, and the
+ * shipped LoRA adapter (models/addition-lora) into dist/models/addition-lora, so the
  * built app is self-contained: whatever serves dist (zllm serve, `vite preview`, any static
  * server) serves the model too, with the same headers, and a page never depends on an API route
  * to run the model in the browser. `vite dev` serves the files from the repository instead.
@@ -49,6 +54,13 @@ function embeddedModel(): Plugin {
           res.end(heldOutText());
           return;
         }
+        const adapterMatch = /^\/models\/addition-lora\/([^/?#]+)/.exec(req.url ?? "");
+        const adapterFile = adapterMatch && ADAPTER_FILES.find((f) => f === adapterMatch[1]);
+        if (adapterFile) {
+          res.setHeader("Content-Type", adapterFile.endsWith(".json") ? "application/json" : "application/octet-stream");
+          createReadStream(path.join(adapterDir, adapterFile)).pipe(res);
+          return;
+        }
         const file = match && MODEL_FILES.find((f) => f === match[1]);
         if (!file) return next();
         res.setHeader("Content-Type", file.endsWith(".json") ? "application/json" : "application/octet-stream");
@@ -62,6 +74,11 @@ function embeddedModel(): Plugin {
         this.emitFile({ type: "asset", fileName: `models/default/${file}`, source: readFileSync(source) });
       }
       this.emitFile({ type: "asset", fileName: "models/default/heldout.txt", source: heldOutText() });
+      for (const file of ADAPTER_FILES) {
+        const source = path.join(adapterDir, file);
+        if (!existsSync(source)) this.error(`LoRA adapter: expected ${source}, found nothing`);
+        this.emitFile({ type: "asset", fileName: `models/addition-lora/${file}`, source: readFileSync(source) });
+      }
     },
   };
 }
