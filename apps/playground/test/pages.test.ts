@@ -396,6 +396,12 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
       expect(await page.getByTestId("answer-base").textContent()).toBe(answer(base, tokenizer, 2047, 2047, prompt));
       await page.getByTestId("lora-scale").fill("0.5");
       await expect.poll(async () => Math.abs(await num(page, "lora-top") - top(0.5)), { timeout: 300_000 }).toBeLessThan(1e-5);
+      // the slider with the keyboard: two steps of 0.05 up from 0.5
+      await page.getByTestId("lora-scale-range").focus();
+      await page.keyboard.press("ArrowRight");
+      await page.keyboard.press("ArrowRight");
+      await expect.poll(() => page.getByTestId("lora-scale").inputValue()).toBe("0.6");
+      await expect.poll(async () => Math.abs(await num(page, "lora-top") - top(0.6)), { timeout: 300_000 }).toBeLessThan(1e-5);
       await page.getByTestId("lora-scale").fill("1");
       await expect.poll(async () => Math.abs(await num(page, "lora-top") - top(1)), { timeout: 300_000 }).toBeLessThan(1e-5);
 
