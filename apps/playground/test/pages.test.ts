@@ -340,6 +340,10 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
       const back = dequantizeMatrix(quantizeMatrix(data, shape[0], shape[1], type), shape[0], shape[1], type);
       await expect.poll(() => page.getByTestId(`err-${down}-${type}`).textContent(), { timeout: 300_000 }).toBe(`${(100 * relativeRmse(data, back)).toPrecision(3)} %`);
     }
+    // Q4_K proper: the same values in rows of 256
+    const rows256 = data.length / 256;
+    const q4k = dequantizeMatrix(quantizeMatrix(data, rows256, 256, "q4_k"), rows256, 256, "q4_k");
+    expect(await page.getByTestId(`err-${down}-q4_k-256`).textContent()).toBe(`${(100 * relativeRmse(data, q4k)).toPrecision(3)} %`);
     // perplexity per type: the same comparison in Node (wasm kernels, 1 thread) on the same held-out text
     await page.getByTestId("ppl-q4_k").waitFor({ timeout: 600_000 });
     const backend = await createWasmBackend({ threads: 1 });
