@@ -74,6 +74,8 @@ function embeddedModel(): Plugin {
         this.emitFile({ type: "asset", fileName: `models/default/${file}`, source: readFileSync(source) });
       }
       this.emitFile({ type: "asset", fileName: "models/default/heldout.txt", source: heldOutText() });
+      // the adapter is optional: without it the LoRA page says so and takes a dropped one
+      if (!existsSync(adapterDir)) return;
       for (const file of ADAPTER_FILES) {
         const source = path.join(adapterDir, file);
         if (!existsSync(source)) this.error(`LoRA adapter: expected ${source}, found nothing`);
@@ -90,6 +92,7 @@ const nodeOnly = ["worker_threads", "node:worker_threads"];
 export default defineConfig({
   base: "./",
   plugins: [embeddedModel()],
+  define: { __ADAPTER_SHIPPED__: JSON.stringify(existsSync(adapterDir)) },
   build: {
     target: "es2022",
     chunkSizeWarningLimit: 4096,

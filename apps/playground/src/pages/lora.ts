@@ -3,7 +3,10 @@ import { ADAPTER_DIR, heldOutPairs, question } from "../lib/lora";
 import { WorkerClient } from "../lib/rpc";
 import { PALETTE, lineChart, pairedBars, signedHeatmap } from "../ui/charts";
 import { errorBox, field, fmt, h, numberInput, replace } from "../ui/dom";
-import type { AdapterInfo, LayerView, LoraProtocol, ScalePoint } from "../workers/lora-protocol";
+import type { AdapterFiles, LayerView, LoraProtocol, ScalePoint } from "../workers/lora-protocol";
+
+/** Whether models/addition-lora was there when the app was built (vite.config.ts defines it). */
+declare const __ADAPTER_SHIPPED__: boolean;
 
 /** The scales the sweep measures (0: the base model, bit for bit; 1: the adapter as trained). */
 const SWEEP_SCALES = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2];
@@ -67,7 +70,7 @@ export function render(root: HTMLElement): () => void {
   const sweepBox = h("div", { "data-testid": "lora-sweep" });
   const sweepNote = h("p", { class: "note", "data-testid": "lora-sweep-note" });
 
-  let info: AdapterInfo | null = null;
+  const fileIn = h("input", { type: "file", multiple: true, accept: ".json,.safetensors", "data-testid": "adapter-files", "aria-label": "a PEFT adapter's adapter_config.json and adapter_model.safetensors" });
 
   const showLayer = async (): Promise<void> => {
     replace(layerBox, h("p", { class: "loading" }, "Multiplying B·A…"));
@@ -132,26 +135,46 @@ export function render(root: HTMLElement): () => void {
     }
   };
 
-  fetchText(`${ADAPTER_DIR}/loss.csv`).then((text) => {
-    const { train, val } = parseLossCsv(text);
-    replace(lossBox, lineChart([
-      { name: "training loss (answer tokens only)", points: train, color: PALETTE[0] },
-      ...(val.length ? [{ name: "validation loss", points: val, color: PALETTE[1], dashed: true }] : []),
-    ], { xLabel: "step", yLabel: "loss (nats)", logY: true, height: 240, title: "the adapter's training run" }));
-  }, (error: unknown) => replace(lossBox, errorBox(error)));
+  const load = async (files: AdapterFiles | null): Promise<void> => {
+    replace(status, files ? `Reading ${files.source}…` : "Loading the embedded model and the adapter in a Web Worker…");
+    try {
+      const i = await client.call("load", { files });
+      replace(status,
+        `The adapter (${i.source}, a PEFT adapter directory): rank r = `, h("b", { "data-testid": "lora-r" }, i.r), `, α = ${i.alpha}, so every update is scaled by ${i.rsLora ? "α/√r" : "α/r"} = ${fmt(i.scaling, 4)}; targets ${i.targets} (${i.weights.length} matrices). `,
+        h("b", { "data-testid": "lora-params" }, i.parameters.toLocaleString("en")), ` trainable numbers, ${fmt((100 * i.parameters) / i.baseParameters, 3)} % of the base's ${i.baseParameters.toLocaleString("en")}. `,
+        `Loaded with the model in ${fmt(i.ms, 3)} ms on the ${i.backend} backend.`);
+      replace(weightSelect, ...i.weights.map((w) => h("option", { value: w.weight }, `${w.weight}  [${w.rows} × ${w.cols}]`)));
+      weightSelect.value = i.weights.find((w) => w.weight.includes("layers.0.self_attn.v_proj"))?.weight ?? i.weights[0]?.weight ?? "";
+      await showLayer();
+      await showDistribution();
+      await sweep();
+    } catch (error) {
+      replace(status, errorBox(error));
+    }
+  };
 
-  client.call("load", null).then(async (i) => {
-    info = i;
-    replace(status,
-      `The adapter (${ADAPTER_DIR}, a PEFT adapter directory): rank r = `, h("b", { "data-testid": "lora-r" }, i.r), `, α = ${i.alpha}, so every update is scaled by ${i.rsLora ? "α/√r" : "α/r"} = ${fmt(i.scaling, 4)}; targets ${i.targets} (${i.weights.length} matrices). `,
-      h("b", { "data-testid": "lora-params" }, i.parameters.toLocaleString("en")), ` trainable numbers, ${fmt((100 * i.parameters) / i.baseParameters, 3)} % of the base's ${i.baseParameters.toLocaleString("en")}. `,
-      `Loaded with the model in ${fmt(i.ms, 3)} ms on the ${i.backend} backend.`);
-    replace(weightSelect, ...i.weights.map((w) => h("option", { value: w.weight }, `${w.weight}  [${w.rows} × ${w.cols}]`)));
-    weightSelect.value = i.weights.find((w) => w.weight.includes("layers.0.self_attn.v_proj"))?.weight ?? i.weights[0]?.weight ?? "";
-    await showLayer();
-    await showDistribution();
-    await sweep();
-  }, (error: unknown) => replace(status, errorBox(error)));
+  fileIn.addEventListener("change", () => {
+    const chosen = [...(fileIn.files ?? [])];
+    const config = chosen.find((f) => f.name.endsWith(".json")), weights = chosen.find((f) => f.name.endsWith(".safetensors"));
+    if (!config || !weights) {
+      replace(status, errorBox(new Error(`adapter files: expected adapter_config.json and adapter_model.safetensors (a PEFT adapter directory's two files), found ${chosen.map((f) => f.name).join(", ") || "nothing"}`)));
+      return;
+    }
+    void Promise.all([config.text(), weights.arrayBuffer()]).then(([configText, bytes]) => load({ configText, safetensors: new Uint8Array(bytes), source: `${config.name} + ${weights.name}` }));
+  });
+
+  if (__ADAPTER_SHIPPED__) {
+    fetchText(`${ADAPTER_DIR}/loss.csv`).then((text) => {
+      const { train, val } = parseLossCsv(text);
+      replace(lossBox, lineChart([
+        { name: "training loss (answer tokens only)", points: train, color: PALETTE[0] },
+        ...(val.length ? [{ name: "validation loss", points: val, color: PALETTE[1], dashed: true }] : []),
+      ], { xLabel: "step", yLabel: "loss (nats)", logY: true, height: 240, title: "the adapter's training run" }));
+    }, (error: unknown) => replace(lossBox, errorBox(error)));
+    void load(null);
+  } else {
+    replace(status, h("span", { class: "panel", "data-testid": "no-shipped-adapter" }, `This build has no shipped adapter (${ADAPTER_DIR} was missing when it was built): choose a PEFT adapter's two files below, for example a run directory of zllm lora train.`));
+  }
 
   root.append(
     h("h1", {}, "LoRA: a low-rank update"),
@@ -161,6 +184,7 @@ export function render(root: HTMLElement): () => void {
     h("p", {}, "The embedded model learned English from the Brown corpus and cannot add. The shipped adapter taught it two-digit sums in one template, ", h("code", {}, "Q: 23 + 48 = ? A: 71"), ", training only A and B on 7,290 examples."),
     status,
     lossBox,
+    h("div", { class: "controls" }, field("another adapter (its adapter_config.json and adapter_model.safetensors)", fileIn)),
     h("h2", {}, "One layer's update"),
     h("div", { class: "controls" }, field("adapted weight", weightSelect)),
     layerBox,

@@ -1,6 +1,11 @@
 import type { Method } from "../lib/rpc";
 
+/** A PEFT adapter directory's two files (adapter_config.json, adapter_model.safetensors). */
+export interface AdapterFiles { configText: string; safetensors: Uint8Array; source: string }
+
 export interface AdapterInfo {
+  /** The shipped directory, or the dropped files' names. */
+  source: string;
   backend: string;
   ms: number;
   r: number;
@@ -48,7 +53,8 @@ export interface DistributionView {
 export interface ScalePoint { scale: number; accuracy: number; correctProbability: number }
 
 export type LoraProtocol = {
-  load: Method<null, AdapterInfo>;
+  /** The embedded model with an adapter: the shipped one (files null) or dropped files; replaces the previous adapter. */
+  load: Method<{ files: AdapterFiles | null }, AdapterInfo>;
   layer: Method<{ weight: string }, LayerView>;
   distribution: Method<{ prompt: string; scale: number }, DistributionView>;
   /** Exact-match accuracy on held-out pairs and the mean probability of the right answer's first token, per scale. */

@@ -6,31 +6,50 @@ import { ADAPTER_DIR, answer, deltaWeight, expectedSum, frobenius, heldOutPairs,
 import { PlaygroundError } from "../lib/errors";
 import { loadEmbeddedModel, type LoadedModel } from "../lib/model";
 import { serve } from "../lib/rpc";
-import type { LoraProtocol, TokenMove } from "./lora-protocol";
+import type { AdapterFiles, LoraProtocol, TokenMove } from "./lora-protocol";
 
 interface Loaded {
   lm: LoadedModel;
   adapter: LoraAdapter;
+  /** Where the adapter came from (the shipped directory, or the files dropped on the page). */
+  source: string;
   deltas: WeightDelta[];
   backend: string;
   ms: number;
 }
 
-let loaded: Promise<Loaded> | null = null;
-const model = () => {
-  loaded ??= (async () => {
-    const started = performance.now();
+let base: Promise<{ lm: LoadedModel; backend: string; ms: number }> | null = null;
+let current: Loaded | null = null;
+
+/**
+ * The embedded model (once), with an adapter: the shipped one (a PEFT directory's two files served
+ * beside the app), or the two files of one dropped on the page. Each load replaces the adapter.
+ */
+async function loadAdapter(files: AdapterFiles | null): Promise<Loaded> {
+  const started = performance.now();
+  base ??= (async () => {
     const { backend, label } = await workerBackend();
-    const [lm, configText, safetensors] = await Promise.all([
-      loadEmbeddedModel(backend), fetchText(`${ADAPTER_DIR}/adapter_config.json`), fetchBytes(`${ADAPTER_DIR}/adapter_model.safetensors`),
-    ]);
-    // a PEFT adapter directory's two files, read as zllm --lora reads them
-    const adapter = adapterFromPeft(configText, safetensors);
-    const deltas = weightDeltas(lm.model.config, adapter); // checks the adapter against the model (BASE_MISMATCH otherwise)
-    return { lm, adapter, deltas, backend: label, ms: performance.now() - started };
+    return { lm: await loadEmbeddedModel(backend), backend: label, ms: performance.now() - started };
   })();
-  return loaded;
-};
+  const { lm, backend, ms } = await base;
+  const { configText, safetensors, source } = files ?? {
+    configText: await fetchText(`${ADAPTER_DIR}/adapter_config.json`),
+    safetensors: await fetchBytes(`${ADAPTER_DIR}/adapter_model.safetensors`),
+    source: ADAPTER_DIR,
+  };
+  // a PEFT adapter directory's two files, read as zllm --lora reads them
+  const adapter = adapterFromPeft(configText, safetensors);
+  const deltas = weightDeltas(lm.model.config, adapter); // checks the adapter against the model (BASE_MISMATCH otherwise)
+  byScale.clear();
+  merged = null;
+  current = { lm, adapter, source, deltas, backend, ms: ms + performance.now() - started };
+  return current;
+}
+
+function model(): Loaded {
+  if (!current) throw new PlaygroundError("BAD_INPUT", "lora: expected an adapter loaded first (call load), found none");
+  return current;
+}
 
 /**
  * The base with the adapter at a scale: a LoraModel over the base's own arrays (every adaptable
@@ -47,19 +66,19 @@ function adapted(m: Loaded, scale: number): LoraModel {
   return lora;
 }
 
-/** The merged weights at scale 1 (made once, for the merge check). */
+/** The merged weights at scale 1 (made once per adapter, for the merge check). */
 let merged: ReturnType<typeof mergedWeights> | null = null;
 
 const nextTokenProbabilities = (m: LoadedModel["model"], ids: number[]) => softmax(m.prefill(ids, m.newCache()).logits);
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 serve<LoraProtocol>({
-  async load() {
-    const m = await model();
+  async load({ files }) {
+    const m = await loadAdapter(files);
     const { config } = m.adapter;
     const first = m.deltas[0];
     return {
-      backend: m.backend, ms: m.ms, r: config.r, alpha: config.alpha,
+      source: m.source, backend: m.backend, ms: m.ms, r: config.r, alpha: config.alpha,
       targets: typeof config.targetModules === "string" ? config.targetModules : config.targetModules.join(", "),
       scaling: first ? first.scaling : config.alpha / config.r, rsLora: config.useRslora,
       parameters: m.adapter.parameterCount(), baseParameters: m.lm.model.weights.parameterCount(), baseModel: m.adapter.baseModel,
@@ -68,11 +87,11 @@ serve<LoraProtocol>({
   },
 
   async layer({ weight }) {
-    const m = await model();
+    const m = model();
     const d = m.deltas.find((x) => x.weight === weight);
     if (!d) throw new PlaygroundError("BAD_INPUT", `lora: expected one of the adapted weights (${m.deltas.map((x) => x.weight).join(", ")}), found ${weight}`);
     const w = Float32Array.from(m.lm.model.weights.get(weight).data);
-    const delta = Float32Array.from(deltaWeight(d).toFloat32Array());
+    const delta = Float32Array.from(deltaWeight(d).data);
     merged ??= mergedWeights(m.lm.model, [{ adapter: m.adapter, scale: 1 }]);
     const after = merged.get(weight).data;
     let mergeDiff = 0;
@@ -84,7 +103,7 @@ serve<LoraProtocol>({
   },
 
   async distribution({ prompt, scale }) {
-    const m = await model();
+    const m = model();
     const { lm } = m;
     const ids = lm.encode(prompt);
     const base = nextTokenProbabilities(lm.model, ids);
@@ -101,18 +120,18 @@ serve<LoraProtocol>({
   },
 
   async sweep({ scales, pairs }, emit) {
-    const m = await model();
+    const m = model();
     const { lm } = m;
     const started = performance.now();
     const list = heldOutPairs(pairs);
     const points = [];
     for (const scale of scales) {
-      const model = scale === 0 ? lm.model : adapted(m, scale);
+      const scaled = scale === 0 ? lm.model : adapted(m, scale);
       let right = 0, probability = 0;
       for (const [a, b] of list) {
         const prompt = question(a, b);
-        if (answer(model, lm.tokenizer, lm.bos, lm.eos, prompt) === ` ${a + b}`) right++;
-        probability += nextTokenProbabilities(model, lm.encode(prompt))[lm.tokenizer.encode(` ${a + b}`)[0]];
+        if (answer(scaled, lm.tokenizer, lm.bos, lm.eos, prompt) === ` ${a + b}`) right++;
+        probability += nextTokenProbabilities(scaled, lm.encode(prompt))[lm.tokenizer.encode(` ${a + b}`)[0]];
       }
       const point = { scale, accuracy: right / list.length, correctProbability: probability / list.length };
       points.push(point);
