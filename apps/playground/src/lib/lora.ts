@@ -31,10 +31,34 @@ export function heldOutPairs(count: number): Array<[number, number]> {
   return pairs.slice(0, Math.min(count, HELD_OUT));
 }
 
-/** A prompt's sum when it is the adapter's template ("Q: a + b = ? A:"), else null. */
-export function expectedSum(prompt: string): number | null {
-  const m = /^Q: (\d+) \+ (\d+) = \? A:$/.exec(prompt);
-  return m ? Number(m[1]) + Number(m[2]) : null;
+/**
+ * The continuation that answers a prompt in the adapter's template ("Q: a + b = ? A:" → " 71"),
+ * or, when the prompt already ends with the answer's leading space, its digits ("… A: " → "71");
+ * null for any other prompt. (The tokenizer splits " 71" into " ", "7", "1": after "A:" the first
+ * answer token is always the space, so the first digit is where the adapter's knowledge shows.)
+ */
+export function expectedAnswer(prompt: string): string | null {
+  const m = /^Q: (\d+) \+ (\d+) = \? A:( ?)$/.exec(prompt);
+  if (!m) return null;
+  const sum = String(Number(m[1]) + Number(m[2]));
+  return m[3] === " " ? sum : ` ${sum}`;
+}
+
+/**
+ * log P(answer | prompt) = Σ log p(answerᵢ | prompt, answer<ᵢ): the answer's tokens read by the
+ * model after the prompt (teacher forcing), one prefill with every position's logits kept.
+ */
+export function answerLogProbability(model: Model, promptIds: readonly number[], answerIds: readonly number[]): number {
+  const V = model.config.vocabSize;
+  const ids = [...promptIds, ...answerIds.slice(0, -1)];
+  const rows = new Float32Array(ids.length * V);
+  model.prefill(ids, model.newCache(), { allLogits: rows });
+  let logP = 0;
+  answerIds.forEach((id, i) => {
+    const p = softmax(rows.subarray((promptIds.length - 1 + i) * V, (promptIds.length + i) * V));
+    logP += Math.log(p[id]);
+  });
+  return logP;
 }
 
 /**

@@ -62,7 +62,8 @@ export function render(root: HTMLElement): () => void {
   const weightSelect = h("select", { "data-testid": "lora-weight" });
   const layerBox = h("div", { "data-testid": "lora-layer" });
   const [a0, b0] = heldOutPairs(1)[0] ?? [23, 48];
-  const promptIn = h("input", { type: "text", value: question(a0, b0), size: 28, "data-testid": "lora-prompt", "aria-label": "prompt" });
+  // ending with the answer's leading space: the next token is the first digit, where the adapter's knowledge shows
+  const promptIn = h("input", { type: "text", value: `${question(a0, b0)} `, size: 28, "data-testid": "lora-prompt", "aria-label": "prompt" });
   const scaleRange = h("input", { type: "range", min: 0, max: 2, step: 0.05, value: 1, "data-testid": "lora-scale-range", "aria-label": "adapter scale" });
   const scaleIn = numberInput(1, { min: -2, max: 4, step: 0.05, testid: "lora-scale" });
   const distBox = h("div", { "data-testid": "lora-distribution" });
@@ -93,7 +94,7 @@ export function render(root: HTMLElement): () => void {
       replace(distBox, pairedBars(d.tokens.map((t) => ({ label: `“${shown(t.piece)}”`, values: [t.base, t.adapted] as const })),
         { names: ["adapter off (the base model)", `adapter on, scale ${fmt(scale, 3)}`], max: 1, format: (v) => fmt(v, 3), label: "next-token probabilities without and with the adapter" }));
       const verdict = (text: string) => d.expected === null ? null
-        : text === ` ${d.expected}` ? h("span", { class: "ok-text" }, " ✓") : h("span", { class: "bad-text" }, ` ✗ (${d.expected})`);
+        : text === d.expected ? h("span", { class: "ok-text" }, " ✓") : h("span", { class: "bad-text" }, ` ✗ (“${shown(d.expected)}”)`);
       replace(answers,
         h("p", {}, "Greedy answer, adapter off: ", h("code", { "data-testid": "answer-base" }, shown(d.answerBase)), verdict(d.answerBase),
           "; on: ", h("code", { "data-testid": "answer-adapted" }, shown(d.answerAdapted)), verdict(d.answerAdapted), "."),
@@ -117,7 +118,7 @@ export function render(root: HTMLElement): () => void {
     const points: ScalePoint[] = [];
     const draw = () => replace(sweepBox, lineChart([
       { name: `exact answers (greedy), ${SWEEP_PAIRS} held-out sums`, points: points.map((p) => [p.scale, p.accuracy] as [number, number]), color: PALETTE[0] },
-      { name: "probability of the right answer's first token (mean)", points: points.map((p) => [p.scale, p.correctProbability] as [number, number]), color: PALETTE[2] },
+      { name: "probability of the whole right answer (mean)", points: points.map((p) => [p.scale, p.correctProbability] as [number, number]), color: PALETTE[2] },
     ], { xLabel: "adapter scale (0 = the base model, 1 = as trained)", yLabel: "fraction / probability", dots: true, height: 280, xRange: [0, 2], yRange: [0, 1] }));
     replace(sweepNote, "Measuring…");
     try {
@@ -126,10 +127,11 @@ export function render(root: HTMLElement): () => void {
         draw();
       });
       const at = (s: number) => r.points.find((p) => p.scale === s);
+      const best = r.points.reduce((b, p) => (p.accuracy > b.accuracy ? p : b), r.points[0] ?? { scale: 0, accuracy: 0, correctProbability: 0 });
       replace(sweepNote, `${SWEEP_PAIRS} sums the adapter never trained on (the first of its recipe's 810 held-out pairs), answered greedily at each scale in ${fmt(r.ms / 1000, 3)} s. Without the adapter `,
         h("b", { "data-testid": "accuracy-0" }, `${fmt(100 * (at(0)?.accuracy ?? 0), 3)} %`), " are right; with it at scale 1, ",
         h("b", { "data-testid": "accuracy-1" }, `${fmt(100 * (at(1)?.accuracy ?? 0), 3)} %`),
-        ". The scale multiplies ΔW: below 1 the update is too weak to turn the base's English into a number; above 1 it overshoots what training tuned.");
+        `. The scale multiplies ΔW: 0 is the base model bit for bit, 1 the update as trained; here the most sums come out right at scale ${fmt(best.scale, 3)} (${fmt(100 * best.accuracy, 3)} %).`);
     } catch (error) {
       replace(sweepNote, errorBox(error));
     }

@@ -266,8 +266,8 @@ export function pairedBars(rows: readonly PairedBar[], opts: { width?: number; m
   const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart bars", role: "img", "aria-label": opts.label ?? "paired bar chart" });
   const legend = s("g", { class: "legend" });
   opts.names.forEach((name, i) => {
-    legend.append(s("rect", { x: labelW + i * 170, y: 4, width: 12, height: 10, fill: colors[i], rx: 2 }));
-    legend.append(s("text", { x: labelW + i * 170 + 16, y: 13 }, name));
+    legend.append(s("rect", { x: labelW + i * 220, y: 4, width: 12, height: 10, fill: colors[i], rx: 2 }));
+    legend.append(s("text", { x: labelW + i * 220 + 16, y: 13 }, name));
   });
   svg.append(legend);
   rows.forEach((r, i) => {

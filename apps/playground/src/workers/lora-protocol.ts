@@ -47,9 +47,11 @@ export interface DistributionView {
   kl: number;
   answerBase: string;
   answerAdapted: string;
-  expected: number | null;
+  /** The right continuation when the prompt is the adapter's template, else null. */
+  expected: string | null;
 }
 
+/** At one adapter scale: exact-match accuracy, and the mean probability of the whole right answer (teacher-forced). */
 export interface ScalePoint { scale: number; accuracy: number; correctProbability: number }
 
 export type LoraProtocol = {
@@ -57,6 +59,6 @@ export type LoraProtocol = {
   load: Method<{ files: AdapterFiles | null }, AdapterInfo>;
   layer: Method<{ weight: string }, LayerView>;
   distribution: Method<{ prompt: string; scale: number }, DistributionView>;
-  /** Exact-match accuracy on held-out pairs and the mean probability of the right answer's first token, per scale. */
+  /** Exact-match accuracy on held-out pairs and the mean probability of the right answer, per scale. */
   sweep: Method<{ scales: number[]; pairs: number }, { points: ScalePoint[]; ms: number }, ScalePoint>;
 };

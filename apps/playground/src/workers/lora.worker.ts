@@ -2,7 +2,7 @@
 import { adapterFromPeft, mergedWeights, weightDeltas, withAdapters, type LoraAdapter, type LoraModel, type WeightDelta } from "@zero-llm/lora";
 import { workerBackend } from "../lib/backend";
 import { fetchBytes, fetchText } from "../lib/fetch";
-import { ADAPTER_DIR, answer, deltaWeight, expectedSum, frobenius, heldOutPairs, klDivergence, question, softmax } from "../lib/lora";
+import { ADAPTER_DIR, answer, answerLogProbability, deltaWeight, expectedAnswer, frobenius, heldOutPairs, klDivergence, question, softmax } from "../lib/lora";
 import { PlaygroundError } from "../lib/errors";
 import { loadEmbeddedModel, type LoadedModel } from "../lib/model";
 import { serve } from "../lib/rpc";
@@ -113,7 +113,7 @@ serve<LoraProtocol>({
     const tokens: TokenMove[] = ids8.map((id) => ({ id, piece: lm.tokenizer.decode([id]), base: base[id], adapted: withAdapter[id] }))
       .sort((a, b) => b.adapted - a.adapted || b.base - a.base);
     return {
-      tokens, kl: klDivergence(base, withAdapter), expected: expectedSum(prompt),
+      tokens, kl: klDivergence(base, withAdapter), expected: expectedAnswer(prompt),
       answerBase: answer(lm.model, lm.tokenizer, lm.bos, lm.eos, prompt),
       answerAdapted: answer(adapted(m, scale), lm.tokenizer, lm.bos, lm.eos, prompt),
     };
@@ -131,7 +131,7 @@ serve<LoraProtocol>({
       for (const [a, b] of list) {
         const prompt = question(a, b);
         if (answer(scaled, lm.tokenizer, lm.bos, lm.eos, prompt) === ` ${a + b}`) right++;
-        probability += nextTokenProbabilities(scaled, lm.encode(prompt))[lm.tokenizer.encode(` ${a + b}`)[0]];
+        probability += Math.exp(answerLogProbability(scaled, lm.encode(prompt), lm.tokenizer.encode(` ${a + b}`)));
       }
       const point = { scale, accuracy: right / list.length, correctProbability: probability / list.length };
       points.push(point);
