@@ -3,6 +3,7 @@ import path from "node:path";
 import { BENCH_SHAPES, MAX_CONTEXT, Model, TransformerError, isBenchShape, randomWeights, type KVCache } from "@zero-llm/transformer";
 import { openCheckpoint } from "@zero-llm/transformer/node";
 import { UsageError, defineCommand, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
+import { LORA_FLAG, adaptedModel, describeAdapters } from "./lora-io";
 import { CONTEXT_FLAG, MODEL_FLAGS, cacheTypesOf, chooseBackend } from "./model-io";
 
 /**
@@ -182,6 +183,7 @@ const MAX_TEST = MAX_CONTEXT;
 
 const FLAGS = {
   ...MODEL_FLAGS,
+  ...LORA_FLAG,
   ...CONTEXT_FLAG,
   model: { type: "string", description: "checkpoint: GGUF file, llama2.c .bin, or Hugging Face directory (config.json + model.safetensors), e.g. models/default" },
   random: { type: "string", description: "random weights in a llama2.c shape instead of a file", choices: Object.keys(BENCH_SHAPES) },
@@ -223,6 +225,12 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
     } else {
       throw new UsageError("expected either --model FILE or --random 260K|15M|42M|110M");
     }
+    const adapted = await adaptedModel(model, args.flags.lora);
+    if (adapted.uses.length > 0) {
+      model = adapted.model;
+      label = `${label} + ${adapted.uses.length} lora`;
+      io.stderr.write(`${describeAdapters(adapted.uses, args.flags.lora ?? [])}\n`);
+    }
     const fromDefault = { pp: args.flags.pp === undefined, tg: args.flags.tg === undefined };
     const tests: BenchTest[] = [
       ...pp.map((n) => ({ kind: "pp" as const, n, fromDefault: fromDefault.pp })),
@@ -252,7 +260,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
 export const benchCommand = defineCommand({
   path: ["bench"],
   summary: "Prompt-processing and generation speed (llama-bench style): pp128, pp512, tg128",
-  usage: "bench (--model FILE | --random 260K|15M|42M|110M) [--pp 128,512] [--tg 128] [--reps N] [--allow-context-overflow] [--threads N] [--backend wasm|js] [--json]",
+  usage: "bench (--model FILE | --random 260K|15M|42M|110M) [--lora DIR[:scale]]... [--pp 128,512] [--tg 128] [--reps N] [--allow-context-overflow] [--threads N] [--backend wasm|js] [--json]",
   flags: FLAGS,
   positionals: { min: 0, max: 0 },
   run,

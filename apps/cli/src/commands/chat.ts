@@ -2,6 +2,7 @@ import { createInterface } from "node:readline";
 import { generate } from "@zero-llm/transformer";
 import { defineCommand, type Command, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
 import { SAMPLING_FLAGS, formatStats, samplingFrom } from "./generate";
+import { LORA_FLAG } from "./lora-io";
 import { CONTEXT_FLAG, MODEL_FLAGS, TOKENIZER_FLAG, contextCache, openModel, openTokenizer } from "./model-io";
 
 /**
@@ -17,6 +18,7 @@ export type ChatInput = () => NodeJS.ReadableStream;
 
 const FLAGS = {
   ...MODEL_FLAGS,
+  ...LORA_FLAG,
   ...TOKENIZER_FLAG,
   ...SAMPLING_FLAGS,
   ...CONTEXT_FLAG,
@@ -31,6 +33,7 @@ async function runChat(args: ParsedArgs<typeof FLAGS>, io: CommandIO, input: Nod
     const { model } = opened.checkpoint;
     const codec = await openTokenizer(opened.checkpoint, args.flags.tokenizer);
     if (opened.backendNote) io.stderr.write(`${opened.backendNote}\n`);
+    if (opened.lora) io.stderr.write(`${opened.lora.note}\n`);
     const showStats = args.flags.stats;
     // the KV cache holds the whole conversation: --ctx, or the model's context up to 4096
     const { ctx } = args.flags;
@@ -78,7 +81,7 @@ export function makeChatCommand(input: ChatInput = () => process.stdin): Command
   return defineCommand({
     path: ["chat"],
     summary: "Interactive session: each line continues one running KV cache",
-    usage: "chat [--model FILE] [--tokenizer FILE] [sampling flags] [--ctx N] [--allow-context-overflow] [--stats]",
+    usage: "chat [--model FILE] [--lora DIR[:scale]]... [--tokenizer FILE] [sampling flags] [--ctx N] [--allow-context-overflow] [--stats]",
     flags: FLAGS,
     positionals: { min: 0, max: 0 },
     run: (args, io) => runChat(args, io, input()),

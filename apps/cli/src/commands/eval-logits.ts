@@ -1,4 +1,5 @@
 import { UsageError, defineCommand, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
+import { LORA_FLAG } from "./lora-io";
 import { CONTEXT_FLAG, MODEL_FLAGS, checkIds, contextCache, openModel, tokenIdsFlag } from "./model-io";
 
 /**
@@ -15,6 +16,7 @@ import { CONTEXT_FLAG, MODEL_FLAGS, checkIds, contextCache, openModel, tokenIdsF
 
 const FLAGS = {
   ...MODEL_FLAGS,
+  ...LORA_FLAG,
   ...CONTEXT_FLAG,
   tokens: tokenIdsFlag("comma-separated token ids, evaluated from position 0 (at most the model's context)"),
   json: { type: "boolean", description: "print one JSON array: for each position, the full logits vector" },
@@ -28,6 +30,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
     const { model } = opened.checkpoint;
     checkIds("tokens", tokens, model.config.vocabSize);
     if (opened.backendNote) io.stderr.write(`${opened.backendNote}\n`);
+    if (opened.lora) io.stderr.write(`${opened.lora.note}\n`);
     const cache = contextCache(model, tokens.length, "--tokens", args.flags["allow-context-overflow"]);
     const { json } = args.flags;
     if (json) io.stdout.write("[");
@@ -50,7 +53,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
 export const evalLogitsCommand = defineCommand({
   path: ["eval", "logits"],
   summary: "Print the next-token logits at every position of a token sequence (KV-cache path)",
-  usage: "eval logits [--model FILE] --tokens 1,450,9038 [--json] [--allow-context-overflow] [--backend wasm|js] [--threads N]",
+  usage: "eval logits [--model FILE] [--lora DIR[:scale]]... --tokens 1,450,9038 [--json] [--allow-context-overflow] [--backend wasm|js] [--threads N]",
   flags: FLAGS,
   positionals: { min: 0, max: 0 },
   run,

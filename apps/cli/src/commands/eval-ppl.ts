@@ -1,16 +1,21 @@
 import { getBackend, setBackend } from "@zero-llm/tensor";
-import { inferencePerplexity, perplexity, type Model } from "@zero-llm/transformer";
+import { mergedWeights } from "@zero-llm/lora";
+import { Model, inferencePerplexity, perplexity } from "@zero-llm/transformer";
 import { UsageError, defineCommand, type CommandIO, type FlagTable, type ParsedArgs } from "../command";
 import { readFlagText } from "../flag-files";
+import { LORA_FLAG } from "./lora-io";
 import { MODEL_FLAGS, TOKENIZER_FLAG, modelPath, openModel, openTokenizer } from "./model-io";
 
 /**
  * `zllm eval ppl [--model M] --data F [--json]` (default: the embedded model): perplexity =
  * exp(mean next-token cross-entropy) of held-out text, over non-overlapping windows of the
- * model's context (or a shorter --seq-len): every token but the first is predicted once.
+ * model's context (or a shorter --seq-len): every token but the first is predicted once. With
+ * --lora, of the model running those adapters (an f32 model: merged into a copy of the adapted
+ * matrices; a quantized model or KV cache: the adapters run in the inference pass).
  */
 const FLAGS = {
   ...MODEL_FLAGS,
+  ...LORA_FLAG,
   ...TOKENIZER_FLAG,
   data: { type: "string", description: "held-out text file (UTF-8)" },
   "seq-len": { type: "number", description: "window length, at most the model's context (default: the model's context)", integer: true, min: 2 },
@@ -44,12 +49,18 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
     if (max !== undefined) tokens = tokens.slice(0, max);
     if (tokens.length < 2) throw new UsageError(`--data ${dataFile}: expected at least 2 tokens, found ${tokens.length}`);
     setBackend(opened.backend);
-    const t0 = performance.now();
+    if (opened.lora) io.stderr.write(`${opened.lora.note}\n`);
     const { model: loaded } = opened.checkpoint;
-    // the training engine's batched pass for an f32 model with an f32 cache; a model kept in
-    // stored blocks, or a quantized KV cache, is measured through the inference pass it runs with
-    const score = allF32(loaded, args.flags) ? perplexity : inferencePerplexity;
-    const result = score(loaded, tokens, seqLen !== undefined ? { seqLen } : {});
+    const base = opened.lora?.base ?? loaded;
+    // the training engine's batched pass for an f32 model with an f32 cache (it reads f32 weights:
+    // adapters are merged into a copy of the adapted matrices, the same function within float32
+    // rounding); a model kept in stored blocks, or a quantized KV cache, is measured through the
+    // inference pass it runs with, adapters and all
+    const batched = allF32(base, args.flags);
+    const scored = batched && opened.lora ? new Model(base.config, mergedWeights(base, opened.lora.uses), { backend: opened.backend }) : loaded;
+    const score = batched ? perplexity : inferencePerplexity;
+    const t0 = performance.now();
+    const result = score(scored, tokens, seqLen !== undefined ? { seqLen } : {});
     const seconds = (performance.now() - t0) / 1000;
     if (args.flags.json) {
       io.stdout.write(`${JSON.stringify({ model, data: dataFile, tokens: result.tokens, loss: result.loss, perplexity: result.perplexity, seconds })}\n`);
@@ -66,7 +77,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
 export const evalPplCommand = defineCommand({
   path: ["eval", "ppl"],
   summary: "Perplexity of a model on held-out text: exp(mean cross-entropy)",
-  usage: "eval ppl [--model M] --data FILE [--tokenizer FILE] [--seq-len N] [--max-tokens N] [--cache-type-k T] [--cache-type-v T] [--json]",
+  usage: "eval ppl [--model M] [--lora DIR[:scale]]... --data FILE [--tokenizer FILE] [--seq-len N] [--max-tokens N] [--cache-type-k T] [--cache-type-v T] [--json]",
   flags: FLAGS,
   positionals: { min: 0, max: 0 },
   run,

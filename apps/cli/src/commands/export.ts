@@ -81,19 +81,26 @@ export function ggufVocabulary(checkpoint: Checkpoint, codec: TextCodec | undefi
   return { options: {}, note: "a placeholder vocabulary (the source has no tokenizer: llama.cpp needs one to load the file)" };
 }
 
-async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<number> {
-  const { out } = args.flags;
+/**
+ * Checks --out and --type before anything is read (see export-target.ts): the target, and that
+ * the format can hold the type. Returns the target.
+ */
+export async function checkExportFlags(out: string | undefined, type: "F32" | "F16" | "BF16", force: boolean): Promise<ExportTarget> {
   if (out === undefined || out === "") throw new UsageError("--out PATH is required: a .gguf file, a llama2.c .bin, a .safetensors file or a directory for the Hugging Face layout");
-  const type = args.flags.type ?? "F32";
   const target = exportTarget(out);
   if (target.format === "llama2c" && type !== "F32") throw new UsageError(`--type ${type}: llama2.c checkpoints hold f32 weights only`);
   if (target.format === "hf" && type !== "F32") throw new UsageError(`--type ${type}: the Hugging Face export writes f32 (convert with --out FILE.gguf for F16/BF16)`);
-  await checkExportTarget(out, target, args.flags.force);
+  await checkExportTarget(out, target, force);
+  return target;
+}
 
-  // no kernels run: the reference backend keeps the weights in plain arrays; a quantized source
-  // is decoded to f32 (a GGUF export in a float type writes those values)
-  const checkpoint = await openCheckpoint(modelPath(args), { backend: jsBackend });
-  const model = { config: checkpoint.model.config, weights: checkpoint.model.weights.expanded() };
+/**
+ * Writes `model` to `out` in the target's format, with the tokenizer of `checkpoint` (the file the
+ * model came from: `zllm lora merge` writes a merged model with its base's tokenizer). The model's
+ * weights are f32 (a quantized source is decoded first: weights.expanded()). Returns the line to
+ * print.
+ */
+export async function writeExport(out: string, target: ExportTarget, type: "F32" | "F16" | "BF16", checkpoint: Checkpoint, model: Pick<Model, "config" | "weights">, io: CommandIO): Promise<string> {
   if (target.format === "llama2c" && model.config.arch !== "llama") {
     throw new UsageError(`--out ${out}: llama2.c checkpoints hold llama models, found a ${model.config.arch} model`);
   }
@@ -120,7 +127,18 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
     if (tokenizerJson !== undefined) tokenizerNote = checkpoint.directory !== undefined ? "tokenizer.json copied" : "tokenizer.json from the source's byte-level BPE";
     else if (codec !== undefined) tokenizerNote = "no tokenizer: a SentencePiece vocabulary has no tokenizer.json form";
   }
-  io.stdout.write(`wrote ${out} (${target.label}, ${type}, ${model.config.arch}, ${parameters.toLocaleString("en-US")} parameters; ${tokenizerNote})\n`);
+  return `wrote ${out} (${target.label}, ${type}, ${model.config.arch}, ${parameters.toLocaleString("en-US")} parameters; ${tokenizerNote})`;
+}
+
+async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<number> {
+  const { out } = args.flags;
+  const type = args.flags.type ?? "F32";
+  const target = await checkExportFlags(out, type, args.flags.force);
+  // no kernels run: the reference backend keeps the weights in plain arrays; a quantized source
+  // is decoded to f32 (a GGUF export in a float type writes those values)
+  const checkpoint = await openCheckpoint(modelPath(args), { backend: jsBackend });
+  const model = { config: checkpoint.model.config, weights: checkpoint.model.weights.expanded() };
+  io.stdout.write(`${await writeExport(out ?? "", target, type, checkpoint, model, io)}\n`);
   return 0;
 }
 

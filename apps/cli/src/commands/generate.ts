@@ -2,6 +2,7 @@ import { Sampler, type Constraint } from "@zero-llm/sampling";
 import { generate, type GenerateStats, type Model } from "@zero-llm/transformer";
 import { UsageError, defineCommand, type CommandIO, type FlagTable, type FlagValues, type ParsedArgs } from "../command";
 import { CONSTRAINT_FLAGS, compileFor, constraintFrom } from "./constraint-flags";
+import { LORA_FLAG } from "./lora-io";
 import { SPECULATIVE_FLAGS, formatSpeculative, measureTargetStepMs, speculativeFrom, summarize } from "./speculative-flags";
 import { CONTEXT_FLAG, MODEL_FLAGS, TOKENIZER_FLAG, checkIds, checkPromptIds, contextCache, findTokenizer, noTokenizer, openModel, tokenIdsFlag } from "./model-io";
 
@@ -63,6 +64,7 @@ export function cacheFor(model: Model, promptLength: number, maxTokens: number, 
 
 const FLAGS = {
   ...MODEL_FLAGS,
+  ...LORA_FLAG,
   ...TOKENIZER_FLAG,
   ...SAMPLING_FLAGS,
   ...CONTEXT_FLAG,
@@ -82,6 +84,7 @@ async function run(args: ParsedArgs<typeof FLAGS>, io: CommandIO): Promise<numbe
   try {
     const { model } = opened.checkpoint;
     if (opened.backendNote) io.stderr.write(`${opened.backendNote}\n`);
+    if (opened.lora) io.stderr.write(`${opened.lora.note}\n`);
     // text needs a tokenizer; with --ids and none available, the output is ids too
     const codec = await findTokenizer(opened.checkpoint, args.flags.tokenizer);
     let prompt: number[];
@@ -145,7 +148,7 @@ export const generateCommand = defineCommand({
   path: ["generate"],
   summary: "Continue a prompt, streaming tokens (optionally constrained, or sped up by a draft); then print prompt/generation tokens/s and time to first token",
   usage:
-    'generate [--model FILE] [--tokenizer FILE] [sampling flags] [--draft-model FILE [--draft-max N] [--draft-min N] [--draft-p-min P] | --lookup N] ' +
+    'generate [--model FILE] [--lora DIR[:scale]]... [--tokenizer FILE] [sampling flags] [--draft-model FILE [--draft-max N] [--draft-min N] [--draft-p-min P] | --lookup N] ' +
     '[--json-schema FILE | --json-object | --grammar FILE.gbnf | --regex RE | --choice a,b,c] [--allow-context-overflow] [--json] "PROMPT" | --ids 1,2,3',
   flags: FLAGS,
   positionals: { min: 0, max: 1 },

@@ -11,6 +11,8 @@ import { evalQuantCommand } from "./eval-quant";
 import { exportCommand } from "./export";
 import { quantizeCommand } from "./quantize";
 import { serveCommand } from "./serve";
+import { loraTrainCommand } from "./lora-train";
+import { loraExportCommand, loraMergeCommand } from "./lora-merge";
 
 /** Every `zllm` subcommand, in the order `zllm --help` lists them. Add new commands here. */
 export const COMMANDS: readonly Command[] = [
@@ -27,4 +29,7 @@ export const COMMANDS: readonly Command[] = [
   exportCommand,
   quantizeCommand,
   serveCommand,
+  loraTrainCommand,
+  loraMergeCommand,
+  loraExportCommand,
 ];

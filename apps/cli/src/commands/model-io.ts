@@ -2,11 +2,13 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { AdapterUse } from "@zero-llm/lora";
 import { createWasmBackend, jsBackend, type Backend, type WasmBackend } from "@zero-llm/tensor";
 import { createStreamDecoder, fromGgufMetadata, fromTokenizerJson, SpmTokenizer, type StreamDecoder, type Tokenizer } from "@zero-llm/tokenizer-bpe";
 import { KV_TYPE_NAMES, type Checkpoint, type KVCache, type KVTypeName, type Model } from "@zero-llm/transformer";
 import { openCheckpoint } from "@zero-llm/transformer/node";
 import { CliError, UsageError, type FlagTable, type IntegerListFlag, type ParsedArgs } from "../command";
+import { adaptedModel, describeAdapters } from "./lora-io";
 import { plainGgufMetadata, readVocabularyFile } from "./vocabulary";
 
 /**
@@ -78,10 +80,13 @@ export const TOKENIZER_FLAG = {
 } as const satisfies FlagTable;
 
 export interface OpenedModel {
+  /** The checkpoint; its model runs the --lora adapters when any were given (see `lora`). */
   readonly checkpoint: Checkpoint;
   readonly backend: Backend;
   /** A note for stderr when the wasm backend was asked for (or defaulted) but is unavailable. */
   readonly backendNote?: string;
+  /** With --lora: the base model and the adapters the checkpoint's model runs on it, and a line for stderr. */
+  readonly lora?: { base: Model; uses: AdapterUse[]; note: string };
   dispose(): Promise<void>;
 }
 
@@ -92,6 +97,8 @@ export interface ModelChoice {
   threads?: number | undefined;
   "cache-type-k"?: KVTypeName | undefined;
   "cache-type-v"?: KVTypeName | undefined;
+  /** --lora DIR[:scale] values (see lora-io.ts). */
+  lora?: string[] | undefined;
 }
 
 /** The --model path, or the embedded model's directory; CLI_NO_DEFAULT_MODEL (exit 1) when that is missing. */
@@ -129,7 +136,11 @@ export async function openModel(flags: ModelChoice, maxBatchRows?: number): Prom
   const { backend, note, dispose } = await chooseBackend(flags);
   try {
     const checkpoint = await openCheckpoint(file, { backend, cacheTypes: cacheTypesOf(flags), ...(maxBatchRows ? { maxBatchRows } : {}) });
-    return { checkpoint, backend, ...(note ? { backendNote: note } : {}), dispose };
+    const opened = { checkpoint, backend, ...(note ? { backendNote: note } : {}), dispose };
+    const { model, uses } = await adaptedModel(checkpoint.model, flags.lora);
+    if (uses.length === 0) return opened;
+    const lora = { base: checkpoint.model, uses, note: describeAdapters(uses, flags.lora ?? []) };
+    return { ...opened, checkpoint: { ...checkpoint, model }, lora };
   } catch (error) {
     await dispose();
     throw error;

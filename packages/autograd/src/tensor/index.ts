@@ -2,3 +2,4 @@
 export { Var, noGrad, isGradEnabled, param, constant, setBackwardProfile } from "./var";
 export * as F from "./functional";
 export { scratchScope, scratchBytes, inScratchScope } from "./alloc";
+export { ROW_BLOCK, type RowBlocks } from "./matmul";

@@ -130,3 +130,72 @@ export function linear(x: Var, weight: Var, bias: Var | null = null): Var {
     }
   });
 }
+
+/**
+ * A frozen weight W [outFeatures, inFeatures] that is read a block of rows at a time: a matrix
+ * stored as quantized blocks (Q8_0, Q4_0, Q4_K…) dequantizes `rows` rows from `firstRow` into
+ * `out` ([rows, inFeatures], row-major) on each call, so no f32 copy of the whole W ever exists.
+ */
+export interface RowBlocks {
+  readonly outFeatures: number;
+  readonly inFeatures: number;
+  readRows(out: Float32Array, firstRow: number, rows: number): void;
+}
+
+/** Rows of W decoded per block: 64 rows of a 4096-wide layer are 1 MB of f32. */
+export const ROW_BLOCK = 64;
+
+/**
+ * y = x·Wᵀ + bias for a frozen W read block by block (QLoRA's base layer): the same function as
+ * `linear`, with no gradient for W. Each pass decodes W once, ROW_BLOCK rows at a time, into one
+ * scratch block of ROW_BLOCK × in floats.
+ *
+ *   forward   yᵀ[blk] = W[blk] · xᵀ      [b, in]·[in, rows] per block of b rows, into yᵀ [out, rows]
+ *             y = (yᵀ)ᵀ + bias
+ *   backward  dx = dy · W = Σ_blk dy[:, blk] · W[blk]
+ *             with dyᵀ [out, rows] once, each block reads its rows dyᵀ[blk] as [b, rows] (transA)
+ */
+export function linearBlocks(x: Var, weight: RowBlocks, bias: Var | null = null): Var {
+  const inF = x.shape[x.ndim - 1];
+  const outF = weight.outFeatures;
+  if (weight.inFeatures !== inF || (bias !== null && (bias.ndim !== 1 || bias.shape[0] !== outF))) {
+    throw new AutogradError("AUTOGRAD_SHAPE_MISMATCH", `linearBlocks: expected x [..., in], weight [out, in], bias [out]; found x ${formatShape(x.shape)}, weight [${outF}, ${weight.inFeatures}], bias ${bias ? formatShape(bias.shape) : "none"}`);
+  }
+  const rows = x.size / inF;
+  const backend = getBackend();
+  const xd = x.data;
+  const block = emptyF32(Math.min(ROW_BLOCK, outF) * inF, false);
+  const yT = emptyF32(outF * rows, false); // [out, rows]
+  for (let r0 = 0; r0 < outF; r0 += ROW_BLOCK) {
+    const b = Math.min(ROW_BLOCK, outF - r0);
+    weight.readRows(block.subarray(0, b * inF), r0, b);
+    backend.matmul(yT.subarray(r0 * rows, (r0 + b) * rows), block.subarray(0, b * inF), xd, b, inF, rows, { transB: true });
+  }
+  const out = emptyTensor([...x.shape.slice(0, -1), outF], false);
+  const y = out.storage;
+  backend.transpose(y, yT, 1, outF, rows); // [out, rows] -> [rows, out]
+  if (bias !== null) {
+    const bd = bias.data;
+    for (let r = 0; r < rows; r++) for (let o = 0; o < outF; o++) y[r * outF + o] += bd[o];
+  }
+  const parents = bias === null ? [x] : [x, bias];
+  return Var.fromOp(out, "linearBlocks", parents, (g) => {
+    // d(x·Wᵀ)/dx = W, one decoded block of rows at a time
+    if (x.requiresGrad) {
+      const gx = gradBuffer(x);
+      const gT = emptyF32(outF * rows, false);
+      backend.transpose(gT, g, 1, rows, outF); // dy [rows, out] -> dyᵀ [out, rows]
+      const rowsOfW = emptyF32(Math.min(ROW_BLOCK, outF) * inF, false);
+      for (let r0 = 0; r0 < outF; r0 += ROW_BLOCK) {
+        const b = Math.min(ROW_BLOCK, outF - r0);
+        weight.readRows(rowsOfW.subarray(0, b * inF), r0, b);
+        backend.matmul(gx, gT.subarray(r0 * rows, (r0 + b) * rows), rowsOfW.subarray(0, b * inF), rows, b, inF, { transA: true, accumulate: true });
+      }
+    }
+    // d(y)/d(bias) = 1 for every row
+    if (bias !== null && bias.requiresGrad) {
+      const ones = emptyF32(rows, false).fill(1);
+      backend.matmul(gradBuffer(bias), ones, g, 1, rows, outF, { accumulate: true });
+    }
+  });
+}

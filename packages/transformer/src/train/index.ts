@@ -1,5 +1,5 @@
 // Training: the model as autograd modules, the data loader, the loop, checkpoints.
-export { TransformerLM, type TransformerLMOptions } from "./model";
+export { TransformerLM, type TransformerLMOptions, type Projection, type ProjectionSpec, type ProjectionFactory } from "./model";
 export { TokenDataset, contiguousBatches, stepSeed, requiredTokens, checkDataLength, type Batch, type TokenSplitOptions } from "./data";
 export { DEFAULT_SETTINGS, resolveSettings, defaultWarmup, modelConfig, type TrainSettings } from "./settings";
 export { Trainer, meanLoss, type HistoryRow, type StepResult } from "./trainer";

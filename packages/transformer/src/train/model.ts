@@ -23,23 +23,53 @@ export interface TransformerLMOptions {
   seed?: number;
   /** Dropout after the embeddings, attention and MLP (nanoGPT's places); default 0. */
   dropout?: number;
+  /**
+   * Builds each projection instead of a fresh nn.Linear: q/k/v/o_proj, gate/up/down_proj and an
+   * untied lm_head. Fine-tuning puts frozen base layers and LoRA-adapted ones here
+   * (@zero-llm/lora); the default is nn.Linear with the initialisation described by `init`.
+   */
+  projection?: ProjectionFactory;
 }
+
+/** A linear layer as the model uses it: [..., inFeatures] -> [..., outFeatures]. */
+export interface Projection extends nn.Module {
+  forward(x: Var): Var;
+}
+
+/** What a projection is: its parameter prefix and shape, and how a fresh one is initialised. */
+export interface ProjectionSpec {
+  /** Parameter prefix, e.g. "model.layers.0.self_attn.q_proj" or "lm_head". */
+  name: string;
+  inFeatures: number;
+  outFeatures: number;
+  bias: boolean;
+  /** A fresh layer's weights are N(0, std²) from `generator` (the bias zero). */
+  init: { std: number; generator: Rng };
+}
+
+export type ProjectionFactory = (spec: ProjectionSpec) => Projection;
+
+/** The default projection: a fresh nn.Linear. */
+const freshLinear: ProjectionFactory = (s) =>
+  new nn.Linear(s.inFeatures, s.outFeatures, { bias: s.bias, std: s.init.std, generator: s.init.generator });
 
 /** Causal self-attention with grouped-query heads: q [B,T,H,hd], k and v [B,T,Hkv,hd]. */
 class SelfAttention extends nn.Module {
-  readonly q_proj: nn.Linear;
-  readonly k_proj: nn.Linear;
-  readonly v_proj: nn.Linear;
-  readonly o_proj: nn.Linear;
+  readonly q_proj: Projection;
+  readonly k_proj: Projection;
+  readonly v_proj: Projection;
+  readonly o_proj: Projection;
 
-  constructor(private readonly c: Config, g: Rng, residualStd: number) {
+  constructor(private readonly c: Config, g: Rng, residualStd: number, make: ProjectionFactory, prefix: string) {
     super();
     const headDim = c.dim / c.nHeads;
     const bias = c.arch === "gpt2";
-    this.q_proj = this.child("q_proj", new nn.Linear(c.dim, c.nHeads * headDim, { bias, std: 0.02, generator: g }));
-    this.k_proj = this.child("k_proj", new nn.Linear(c.dim, c.nKvHeads * headDim, { bias, std: 0.02, generator: g }));
-    this.v_proj = this.child("v_proj", new nn.Linear(c.dim, c.nKvHeads * headDim, { bias, std: 0.02, generator: g }));
-    this.o_proj = this.child("o_proj", new nn.Linear(c.nHeads * headDim, c.dim, { bias, std: residualStd, generator: g }));
+    const proj = (name: string, inFeatures: number, outFeatures: number, std: number): Projection =>
+      this.child(name, make({ name: `${prefix}${name}`, inFeatures, outFeatures, bias, init: { std, generator: g } }));
+    this.q_proj = proj("q_proj", c.dim, c.nHeads * headDim, 0.02);
+    this.k_proj = proj("k_proj", c.dim, c.nKvHeads * headDim, 0.02);
+    this.v_proj = proj("v_proj", c.dim, c.nKvHeads * headDim, 0.02);
+    this.o_proj = proj("o_proj", c.nHeads * headDim, c.dim, residualStd);
   }
 
   forward(x: Var): Var {
@@ -62,16 +92,18 @@ class SelfAttention extends nn.Module {
 
 /** llama: down(silu(gate(x)) ⊙ up(x)); gpt2: down(gelu_tanh(up(x))). */
 class Mlp extends nn.Module {
-  readonly gate_proj: nn.Linear | null;
-  readonly up_proj: nn.Linear;
-  readonly down_proj: nn.Linear;
+  readonly gate_proj: Projection | null;
+  readonly up_proj: Projection;
+  readonly down_proj: Projection;
 
-  constructor(c: Config, g: Rng, residualStd: number) {
+  constructor(c: Config, g: Rng, residualStd: number, make: ProjectionFactory, prefix: string) {
     super();
     const bias = c.arch === "gpt2";
-    this.gate_proj = c.arch === "llama" ? this.child("gate_proj", new nn.Linear(c.dim, c.hiddenDim, { bias: false, std: 0.02, generator: g })) : null;
-    this.up_proj = this.child("up_proj", new nn.Linear(c.dim, c.hiddenDim, { bias, std: 0.02, generator: g }));
-    this.down_proj = this.child("down_proj", new nn.Linear(c.hiddenDim, c.dim, { bias, std: residualStd, generator: g }));
+    const proj = (name: string, inFeatures: number, outFeatures: number, std: number): Projection =>
+      this.child(name, make({ name: `${prefix}${name}`, inFeatures, outFeatures, bias, init: { std, generator: g } }));
+    this.gate_proj = c.arch === "llama" ? proj("gate_proj", c.dim, c.hiddenDim, 0.02) : null;
+    this.up_proj = proj("up_proj", c.dim, c.hiddenDim, 0.02);
+    this.down_proj = proj("down_proj", c.hiddenDim, c.dim, residualStd);
   }
 
   forward(x: Var): Var {
@@ -90,12 +122,12 @@ class Block extends nn.Module {
   readonly post_attention_layernorm: nn.LayerNorm | nn.RMSNorm;
   readonly mlp: Mlp;
 
-  constructor(c: Config, g: Rng, residualStd: number) {
+  constructor(c: Config, g: Rng, residualStd: number, make: ProjectionFactory, prefix: string) {
     super();
     this.input_layernorm = this.child("input_layernorm", norm(c));
-    this.self_attn = this.child("self_attn", new SelfAttention(c, g, residualStd));
+    this.self_attn = this.child("self_attn", new SelfAttention(c, g, residualStd, make, `${prefix}self_attn.`));
     this.post_attention_layernorm = this.child("post_attention_layernorm", norm(c));
-    this.mlp = this.child("mlp", new Mlp(c, g, residualStd));
+    this.mlp = this.child("mlp", new Mlp(c, g, residualStd, make, `${prefix}mlp.`));
   }
 
   forward(x: Var, drop: (v: Var) => Var): Var {
@@ -111,14 +143,14 @@ class Decoder extends nn.Module {
   readonly layers: nn.ModuleList<Block>;
   readonly norm: nn.LayerNorm | nn.RMSNorm;
 
-  constructor(c: Config, g: Rng) {
+  constructor(c: Config, g: Rng, make: ProjectionFactory) {
     super();
     this.embed_tokens = this.child("embed_tokens", new nn.Embedding(c.vocabSize, c.dim, { std: 0.02, generator: g }));
     this.embed_positions = c.arch === "gpt2" ? this.child("embed_positions", new nn.Embedding(c.seqLen, c.dim, { std: 0.02, generator: g })) : null;
     // GPT-2's scaled init: each residual branch's output projection N(0, (0.02/√(2·nLayers))²)
     const residualStd = 0.02 / Math.sqrt(2 * c.nLayers);
     this.layers = this.child("layers", new nn.ModuleList<Block>());
-    for (let l = 0; l < c.nLayers; l++) this.layers.push(new Block(c, g, residualStd));
+    for (let l = 0; l < c.nLayers; l++) this.layers.push(new Block(c, g, residualStd, make, `model.layers.${l}.`));
     this.norm = this.child("norm", norm(c));
   }
 }
@@ -127,15 +159,18 @@ export class TransformerLM extends nn.Module {
   readonly config: Config;
   readonly model: Decoder;
   /** null when tied: the logits reuse model.embed_tokens.weight. */
-  readonly lm_head: nn.Linear | null;
+  readonly lm_head: Projection | null;
   readonly dropout: number;
 
   constructor(config: Config, options: TransformerLMOptions = {}) {
     super();
     this.config = validateConfig(config);
     const g = new Rng(options.seed ?? 1337);
-    this.model = this.child("model", new Decoder(config, g));
-    this.lm_head = config.tiedEmbeddings ? null : this.child("lm_head", new nn.Linear(config.dim, config.vocabSize, { bias: false, std: 0.02, generator: g }));
+    const make = options.projection ?? freshLinear;
+    this.model = this.child("model", new Decoder(config, g, make));
+    this.lm_head = config.tiedEmbeddings
+      ? null
+      : this.child("lm_head", make({ name: "lm_head", inFeatures: config.dim, outFeatures: config.vocabSize, bias: false, init: { std: 0.02, generator: g } }));
     this.dropout = options.dropout ?? 0;
   }
 
