@@ -1,6 +1,7 @@
 // The playground's own logic, in Node: the expression parser and its errors, the SSE parser over
 // arbitrary chunk boundaries, the graph layout, the KV formula against real caches of every type, the
-// growth-exponent fit, speculative rounds recorded from the drafter's side.
+// growth-exponent fit, speculative rounds recorded from the drafter's side, the LoRA page's ΔW, held-out
+// sums and answer probabilities.
 import { Value, toGraphJson } from "@zero-llm/autograd";
 import { describe, expect, it } from "vitest";
 import { expressionNames, nudge, parseExpression } from "../src/lib/expression";
@@ -15,6 +16,9 @@ import { fromTokenizerJson } from "@zero-llm/tokenizer-bpe";
 import { Model, generate, quantizeWeights } from "@zero-llm/transformer";
 import { loadModel } from "@zero-llm/transformer/node";
 import { modelDir } from "./helpers/browser";
+import { LoraAdapter, mergedWeights, weightDeltas } from "@zero-llm/lora";
+import { Rng } from "@zero-llm/tensor";
+import { answerLogProbability, deltaWeight, expectedAnswer, frobenius, heldOutPairs, softmax } from "../src/lib/lora";
 import { growthExponent } from "../src/pages/attention";
 
 describe("expression", () => {
@@ -147,5 +151,47 @@ describe("speculative rounds, recorded from the drafter's side", () => {
       // every round but the last emits its accepted drafts and one token of the target's own
       for (const r of recording.rounds.slice(0, -1)) expect(r.emitted.length).toBe(acceptedCount(r) + 1);
     }
+  });
+});
+
+describe("LoRA page logic", () => {
+  it("the held-out sums are the recipe's split: distinct pairs of 10…99, the first of a seeded shuffle", () => {
+    const pairs = heldOutPairs(810);
+    expect(pairs).toHaveLength(810);
+    expect(new Set(pairs.map(([a, b]) => 100 * a + b)).size).toBe(810);
+    for (const [a, b] of pairs) expect(Math.min(a, b) >= 10 && Math.max(a, b) <= 99).toBe(true);
+    expect(heldOutPairs(5)).toEqual(pairs.slice(0, 5));
+    expect(heldOutPairs(10_000)).toHaveLength(810);
+  });
+
+  it("the expected answer follows the template, with or without its leading space", () => {
+    expect(expectedAnswer("Q: 23 + 48 = ? A:")).toBe(" 71");
+    expect(expectedAnswer("Q: 23 + 48 = ? A: ")).toBe("71");
+    expect(expectedAnswer("The jury said")).toBeNull();
+  });
+
+  it("ΔW = (α/r)·B·A by tensor matmul equals what mergedWeights adds; the answer's log-probability equals step-by-step decoding's", async () => {
+    const model = await loadModel(modelDir);
+    const adapter = LoraAdapter.create(model.config, { targetModules: ["v_proj", "down_proj"], r: 4, alpha: 8 }, { seed: 3 });
+    const g = new Rng(5);
+    for (const m of adapter.modules.values()) for (let i = 0; i < m.b.length; i++) m.b[i] = 0.05 * g.normal(); // B = 0 at creation
+    const merged = mergedWeights(model, [{ adapter }]);
+    for (const d of weightDeltas(model.config, adapter)) {
+      const delta = deltaWeight(d).data, w = model.weights.get(d.weight).data, after = merged.get(d.weight).data;
+      expect(d.scaling).toBe(2);
+      let diff = 0;
+      for (let i = 0; i < w.length; i++) diff = Math.max(diff, Math.abs(after[i] - w[i] - delta[i]));
+      expect(diff).toBeLessThan(1e-6);
+      expect(frobenius(delta)).toBeGreaterThan(0);
+    }
+    const tokenizer = fromTokenizerJson(readFileSync(path.join(modelDir, "tokenizer.json"), "utf8"));
+    const prompt = [2047, ...tokenizer.encode("Q: 23 + 48 = ? A:")], reply = tokenizer.encode(" 71");
+    const cache = model.newCache();
+    let logits = model.prefill(prompt, cache).logits, expected = 0;
+    for (const id of reply) {
+      expected += Math.log(softmax(logits)[id]);
+      logits = model.decode(id, cache);
+    }
+    expect(answerLogProbability(model, prompt, reply)).toBeCloseTo(expected, 4);
   });
 });
