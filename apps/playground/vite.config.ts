@@ -13,6 +13,8 @@ export const MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json"
 /** The shipped LoRA adapter (a PEFT directory and its training log), for the LoRA page (`models/addition-lora/<file>`). */
 const adapterDir = path.resolve(here, "../../models/addition-lora");
 export const ADAPTER_FILES = ["adapter_config.json", "adapter_model.safetensors", "loss.csv"] as const;
+/** The training log is optional: without it the page draws no loss curve. */
+const OPTIONAL_ADAPTER_FILES: ReadonlySet<string> = new Set(["loss.csv"]);
 
 /** COOP + COEP: the page is cross-origin isolated, so SharedArrayBuffer and the wasm backend's threads work. */
 const ISOLATION_HEADERS = {
@@ -78,7 +80,10 @@ function embeddedModel(): Plugin {
       if (!existsSync(adapterDir)) return;
       for (const file of ADAPTER_FILES) {
         const source = path.join(adapterDir, file);
-        if (!existsSync(source)) this.error(`LoRA adapter: expected ${source}, found nothing`);
+        if (!existsSync(source)) {
+          if (OPTIONAL_ADAPTER_FILES.has(file)) continue;
+          this.error(`LoRA adapter: expected ${source}, found nothing`);
+        }
         this.emitFile({ type: "asset", fileName: `models/addition-lora/${file}`, source: readFileSync(source) });
       }
     },
@@ -92,7 +97,10 @@ const nodeOnly = ["worker_threads", "node:worker_threads"];
 export default defineConfig({
   base: "./",
   plugins: [embeddedModel()],
-  define: { __ADAPTER_SHIPPED__: JSON.stringify(existsSync(adapterDir)) },
+  define: {
+    __ADAPTER_SHIPPED__: JSON.stringify(existsSync(adapterDir)),
+    __ADAPTER_LOSS__: JSON.stringify(existsSync(path.join(adapterDir, "loss.csv"))),
+  },
   build: {
     target: "es2022",
     chunkSizeWarningLimit: 4096,

@@ -7,6 +7,8 @@ import type { AdapterFiles, LayerView, LoraProtocol, ScalePoint } from "../worke
 
 /** Whether models/addition-lora was there when the app was built (vite.config.ts defines it). */
 declare const __ADAPTER_SHIPPED__: boolean;
+/** Whether its training log (loss.csv) was there too. */
+declare const __ADAPTER_LOSS__: boolean;
 
 /** The scales the sweep measures (0: the base model, bit for bit; 1: the adapter as trained). */
 const SWEEP_SCALES = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2];
@@ -166,7 +168,7 @@ export function render(root: HTMLElement): () => void {
   });
 
   if (__ADAPTER_SHIPPED__) {
-    fetchText(`${ADAPTER_DIR}/loss.csv`).then((text) => {
+    if (__ADAPTER_LOSS__) fetchText(`${ADAPTER_DIR}/loss.csv`).then((text) => {
       const { train, val } = parseLossCsv(text);
       replace(lossBox, lineChart([
         { name: "training loss (answer tokens only)", points: train, color: PALETTE[0] },
