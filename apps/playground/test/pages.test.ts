@@ -23,13 +23,50 @@ import { compareModels, quantizedModel } from "../src/lib/quality";
 import { heldOutText } from "../vite.config";
 import { Sampler, compileConstraint, tokenVocabulary, type JsonSchema } from "@zero-llm/sampling";
 import { createWasmBackend, getBackend, setBackend } from "@zero-llm/tensor";
-import { readPeftAdapter } from "@zero-llm/lora/node";
-import { weightDeltas, withAdapters } from "@zero-llm/lora";
+import { readPeftAdapter, writePeftAdapter } from "@zero-llm/lora/node";
+import { ExampleDataset, LoraAdapter, LoraTrainer, TrainableLora, loraSettings, parseJsonl, tokenizeExample, weightDeltas, withAdapters } from "@zero-llm/lora";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { answer, heldOutPairs, question, softmax } from "../src/lib/lora";
 import { fmt } from "../src/ui/dom";
 import { adapterDir, modelDir, repoRoot, skipReason, startSession, type Problems, type Session } from "./helpers/browser";
 
 const SHOTS = process.env.ZLLM_SCREENSHOTS === "1";
+
+/**
+ * Without models/addition-lora in the build: an adapter trained here in seconds (the recipe's
+ * task and settings, 20 steps of 8 examples), written as a PEFT directory and dropped on the LoRA page.
+ */
+async function dropQuickAdapter(page: Page): Promise<LoraAdapter> {
+  await page.getByTestId("no-shipped-adapter").waitFor();
+  // the wasm kernels (training on the js reference takes minutes on a shared machine)
+  const backend = await createWasmBackend({ threads: 1 });
+  const previous = getBackend();
+  setBackend(backend);
+  try {
+    return await trainAndDrop(page, await loadModel(modelDir, { backend }));
+  } finally {
+    setBackend(previous);
+    backend.dispose();
+  }
+}
+
+async function trainAndDrop(page: Page, base: Model): Promise<LoraAdapter> {
+  const tokenizer = fromTokenizerJson(readFileSync(path.join(modelDir, "tokenizer.json"), "utf8"));
+  const pairs = heldOutPairs(810), held = new Set(pairs.map(([a, b]) => 100 * a + b));
+  const lines: string[] = [];
+  for (let a = 10; a <= 99; a++) for (let b = 10; b <= 99; b++) if (!held.has(100 * a + b)) lines.push(JSON.stringify({ prompt: question(a, b), completion: ` ${a + b}` }));
+  const codec = { encode: (t: string) => tokenizer.encode(t), bos: 2047, eos: 2047 };
+  const data = new ExampleDataset(parseJsonl(lines.join("\n")).map((e) => tokenizeExample(e, codec)), base.config.vocabSize, { seqLen: base.config.seqLen, valFraction: 0.02 });
+  const trainable = new TrainableLora(base.config, LoraAdapter.create(base.config, { targetModules: "all-linear", r: 16, alpha: 32 }, { seed: 1 }));
+  const trainer = new LoraTrainer(base, trainable, data, loraSettings({ steps: 20, batchSize: 8, lr: 2e-3 }));
+  for (let i = 0; i < 20; i++) trainer.trainStep();
+  const adapter = trainable.toAdapter();
+  const dir = mkdtempSync(path.join(tmpdir(), "zllm-playground-adapter-"));
+  await writePeftAdapter(dir, adapter);
+  await page.getByTestId("adapter-files").setInputFiles([path.join(dir, "adapter_config.json"), path.join(dir, "adapter_model.safetensors")]);
+  return adapter;
+}
 let session: Session;
 
 async function finish(page: Page, problems: Problems, name: string): Promise<void> {
@@ -364,8 +401,9 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
 
   it("lora: ΔW is (α/r)·B·A of the shipped adapter; the distribution with the adapter on and scaled, the answers and the accuracy equal a LoraModel's in Node", async () => {
     const { page, problems } = await session.open("lora");
+    // the shipped adapter when this build has one; else one trained here in seconds, dropped on the page as its two files
+    const adapter = existsSync(adapterDir) ? await readPeftAdapter(adapterDir) : await dropQuickAdapter(page);
     await page.getByTestId("delta-norm").waitFor({ timeout: 300_000 });
-    const adapter = await readPeftAdapter(adapterDir);
     expect(await num(page, "lora-r")).toBe(adapter.config.r);
     expect(Number((await page.getByTestId("lora-params").textContent())!.replaceAll(",", ""))).toBe(adapter.parameterCount());
     // the wasm kernels on 1 thread in Node: the browser's bits (batch-invariant kernels)
@@ -418,6 +456,11 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     } finally {
       backend.dispose();
     }
+    // the wrong files dropped: the page says what it expected, and keeps the adapter it has
+    await page.getByTestId("adapter-files").setInputFiles({ name: "adapter_config.json", mimeType: "application/json", buffer: Buffer.from("{}") });
+    await expect.poll(() => page.getByTestId("adapter-drop-note").textContent()).toMatch(/expected adapter_config.json and adapter_model.safetensors/);
+    expect(await num(page, "lora-r")).toBe(adapter.config.r);
+    if (SHOTS) await page.getByTestId("adapter-files").setInputFiles([]); // the screenshot without the message
     await finish(page, problems, "lora");
   });
 });

@@ -73,6 +73,7 @@ export function render(root: HTMLElement): () => void {
   const sweepBox = h("div", { "data-testid": "lora-sweep" });
   const sweepNote = h("p", { class: "note", "data-testid": "lora-sweep-note" });
 
+  const dropNote = h("div", { "data-testid": "adapter-drop-note" });
   const fileIn = h("input", { type: "file", multiple: true, accept: ".json,.safetensors", "data-testid": "adapter-files", "aria-label": "a PEFT adapter's adapter_config.json and adapter_model.safetensors" });
 
   const showLayer = async (): Promise<void> => {
@@ -160,8 +161,10 @@ export function render(root: HTMLElement): () => void {
   fileIn.addEventListener("change", () => {
     const chosen = [...(fileIn.files ?? [])];
     const config = chosen.find((f) => f.name.endsWith(".json")), weights = chosen.find((f) => f.name.endsWith(".safetensors"));
+    replace(dropNote);
+    if (chosen.length === 0) return;
     if (!config || !weights) {
-      replace(status, errorBox(new Error(`adapter files: expected adapter_config.json and adapter_model.safetensors (a PEFT adapter directory's two files), found ${chosen.map((f) => f.name).join(", ") || "nothing"}`)));
+      replace(dropNote, errorBox(new Error(`adapter files: expected adapter_config.json and adapter_model.safetensors (a PEFT adapter directory's two files), found ${chosen.map((f) => f.name).join(", ")}`)));
       return;
     }
     void Promise.all([config.text(), weights.arrayBuffer()]).then(([configText, bytes]) => load({ configText, safetensors: new Uint8Array(bytes), source: `${config.name} + ${weights.name}` }));
@@ -188,7 +191,7 @@ export function render(root: HTMLElement): () => void {
     h("p", {}, "The embedded model learned English from the Brown corpus and cannot add. The shipped adapter taught it two-digit sums in one template, ", h("code", {}, "Q: 23 + 48 = ? A: 71"), ", training only A and B on 7,290 examples."),
     status,
     lossBox,
-    h("div", { class: "controls" }, field("another adapter (its adapter_config.json and adapter_model.safetensors)", fileIn)),
+    h("div", { class: "controls" }, field("another adapter (its adapter_config.json and adapter_model.safetensors)", fileIn)), dropNote,
     h("h2", {}, "One layer's update"),
     h("div", { class: "controls" }, field("adapted weight", weightSelect)),
     layerBox,
