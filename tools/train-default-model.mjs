@@ -43,8 +43,8 @@ const PRESETS = {
     settings: { steps: 3000, batchSize: 4, lr: 3e-3, minLr: 3e-4, warmupSteps: 100 },
   },
   medium: {
-    config: { arch: "llama", dim: 256, hiddenDim: 768, nLayers: 6, nHeads: 8, nKvHeads: 4, vocabSize: VOCAB, seqLen: 512, tiedEmbeddings: true },
-    settings: { steps: 2500, batchSize: 2, gradAccum: 4, lr: 2e-3, minLr: 2e-4, warmupSteps: 100 },
+    config: { arch: "llama", dim: 192, hiddenDim: 512, nLayers: 6, nHeads: 6, nKvHeads: 3, vocabSize: VOCAB, seqLen: 512, tiedEmbeddings: true },
+    settings: { steps: 700, batchSize: 2, gradAccum: 4, lr: 2e-3, minLr: 2e-4, warmupSteps: 100 },
   },
 };
 if (!(preset in PRESETS)) throw new Error(`--preset: expected one of ${Object.keys(PRESETS).join(", ")}, found ${preset}`);
