@@ -28,6 +28,8 @@ export interface LineChartOptions {
   title?: string;
   /** Draw the legend (default: when there is more than one series). */
   legend?: boolean;
+  /** Which top corner of the plot holds the legend (default: right); put it where the curves are not. */
+  legendAt?: "left" | "right";
 }
 
 export const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563", "#ca8a04"];
@@ -127,10 +129,10 @@ export function lineChart(series: readonly Series[], opts: LineChartOptions = {}
     }
   }
   svg.append(plot);
-  // legend, top right inside the plot, on a white ground so curves behind it stay readable
+  // legend, in a top corner inside the plot, on a white ground so curves behind it stay readable
   if (opts.legend ?? series.length > 1) {
     const longest = Math.max(...series.map((se) => se.name.length));
-    const boxW = 30 + longest * 6.2, left = MARGIN.left + plotW - boxW - 4;
+    const boxW = 30 + longest * 6.2, left = opts.legendAt === "left" ? MARGIN.left + 4 : MARGIN.left + plotW - boxW - 4;
     const legend = s("g", { class: "legend" });
     legend.append(s("rect", { x: left, y: MARGIN.top + 3, width: boxW, height: series.length * 15 + 6, fill: "#fff", "fill-opacity": 0.85, stroke: "#e5e7eb" }));
     series.forEach((se, i) => {
