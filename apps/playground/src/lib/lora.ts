@@ -1,7 +1,7 @@
 import type { WeightDelta } from "@zero-llm/lora";
 import { Rng, Tensor, matmul, mul } from "@zero-llm/tensor";
 import type { Tokenizer } from "@zero-llm/tokenizer-bpe";
-import { generate, type Model } from "@zero-llm/transformer";
+import { generate, type KVCache, type Model } from "@zero-llm/transformer";
 
 /**
  * The LoRA page's logic, shared by its worker and the tests.
@@ -48,11 +48,12 @@ export function expectedAnswer(prompt: string): string | null {
  * log P(answer | prompt) = Σ log p(answerᵢ | prompt, answer<ᵢ): the answer's tokens read by the
  * model after the prompt (teacher forcing), one prefill with every position's logits kept.
  */
-export function answerLogProbability(model: Model, promptIds: readonly number[], answerIds: readonly number[]): number {
+export function answerLogProbability(model: Model, promptIds: readonly number[], answerIds: readonly number[], cache: KVCache = model.newCache()): number {
   const V = model.config.vocabSize;
   const ids = [...promptIds, ...answerIds.slice(0, -1)];
   const rows = new Float32Array(ids.length * V);
-  model.prefill(ids, model.newCache(), { allLogits: rows });
+  cache.reset();
+  model.prefill(ids, cache, { allLogits: rows });
   let logP = 0;
   answerIds.forEach((id, i) => {
     const p = softmax(rows.subarray((promptIds.length - 1 + i) * V, (promptIds.length + i) * V));
@@ -80,9 +81,14 @@ export function frobenius(values: ArrayLike<number>): number {
   return Math.sqrt(sum);
 }
 
-/** Greedy answer (up to 5 tokens, stopping at eos), as text: the recipe's exact-match rule. */
-export function answer(model: Model, tokenizer: Tokenizer, bos: number, eos: number, prompt: string): string {
-  const ids = [...generate(model, [bos, ...tokenizer.encode(prompt)], { maxTokens: 5, eos: [eos] })];
+/**
+ * Greedy answer (up to 5 tokens, stopping at eos), as text: the recipe's exact-match rule.
+ * `cache` (emptied first) is reused rather than a new one allocated per question: a worker's
+ * wasm memory only gets a dropped cache back after a garbage collection.
+ */
+export function answer(model: Model, tokenizer: Tokenizer, bos: number, eos: number, prompt: string, cache?: KVCache): string {
+  cache?.reset();
+  const ids = [...generate(model, [bos, ...tokenizer.encode(prompt)], { maxTokens: 5, eos: [eos], ...(cache ? { cache } : {}) })];
   return tokenizer.decode(ids.filter((id) => id !== eos));
 }
 

@@ -6,6 +6,7 @@ import { ADAPTER_DIR, answer, answerLogProbability, deltaWeight, expectedAnswer,
 import { PlaygroundError } from "../lib/errors";
 import { loadEmbeddedModel, type LoadedModel } from "../lib/model";
 import { serve } from "../lib/rpc";
+import type { KVCache, Model } from "@zero-llm/transformer";
 import type { AdapterFiles, LoraProtocol, TokenMove } from "./lora-protocol";
 
 interface Loaded {
@@ -69,7 +70,19 @@ function adapted(m: Loaded, scale: number): LoraModel {
 /** The merged weights at scale 1 (made once per adapter, for the merge check). */
 let merged: ReturnType<typeof mergedWeights> | null = null;
 
-const nextTokenProbabilities = (m: LoadedModel["model"], ids: number[]) => softmax(m.prefill(ids, m.newCache()).logits);
+/**
+ * One KV cache for every pass of the page, emptied before each (the base and its LoraModels share
+ * a config, and a cache with no adapter set runs the model's own): a new cache per question
+ * would pile up in the wasm memory until a garbage collection.
+ */
+let scratch: KVCache | null = null;
+function cache(m: Loaded): KVCache {
+  scratch ??= m.lm.model.newCache();
+  scratch.reset();
+  return scratch;
+}
+
+const nextTokenProbabilities = (m: Loaded, model: Model, ids: number[]) => softmax(model.prefill(ids, cache(m)).logits);
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 serve<LoraProtocol>({
@@ -106,16 +119,16 @@ serve<LoraProtocol>({
     const m = model();
     const { lm } = m;
     const ids = lm.encode(prompt);
-    const base = nextTokenProbabilities(lm.model, ids);
-    const withAdapter = nextTokenProbabilities(adapted(m, scale), ids);
+    const base = nextTokenProbabilities(m, lm.model, ids);
+    const withAdapter = nextTokenProbabilities(m, adapted(m, scale), ids);
     const top = (p: Float64Array) => Array.from(p.keys()).sort((a, b) => p[b] - p[a]).slice(0, 8);
     const ids8 = [...new Set([...top(withAdapter), ...top(base)])];
     const tokens: TokenMove[] = ids8.map((id) => ({ id, piece: lm.tokenizer.decode([id]), base: base[id], adapted: withAdapter[id] }))
       .sort((a, b) => b.adapted - a.adapted || b.base - a.base);
     return {
       tokens, kl: klDivergence(base, withAdapter), expected: expectedAnswer(prompt),
-      answerBase: answer(lm.model, lm.tokenizer, lm.bos, lm.eos, prompt),
-      answerAdapted: answer(adapted(m, scale), lm.tokenizer, lm.bos, lm.eos, prompt),
+      answerBase: answer(lm.model, lm.tokenizer, lm.bos, lm.eos, prompt, cache(m)),
+      answerAdapted: answer(adapted(m, scale), lm.tokenizer, lm.bos, lm.eos, prompt, cache(m)),
     };
   },
 
@@ -130,8 +143,8 @@ serve<LoraProtocol>({
       let right = 0, probability = 0;
       for (const [a, b] of list) {
         const prompt = question(a, b);
-        if (answer(scaled, lm.tokenizer, lm.bos, lm.eos, prompt) === ` ${a + b}`) right++;
-        probability += Math.exp(answerLogProbability(scaled, lm.encode(prompt), lm.tokenizer.encode(` ${a + b}`)));
+        if (answer(scaled, lm.tokenizer, lm.bos, lm.eos, prompt, cache(m)) === ` ${a + b}`) right++;
+        probability += Math.exp(answerLogProbability(scaled, lm.encode(prompt), lm.tokenizer.encode(` ${a + b}`), cache(m)));
       }
       const point = { scale, accuracy: right / list.length, correctProbability: probability / list.length };
       points.push(point);
