@@ -23,7 +23,11 @@ export interface Chapter {
   title: string;
   /** The playground page: PLAYGROUND_URL + "#/" + route. */
   route: string;
-  /** Packages (directory names under packages/) whose README links to this chapter. */
+  /**
+   * Packages (directory names under packages/) whose README links to this chapter; while the
+   * chapter is not written, to the guide's index instead (a package that has not landed yet is
+   * skipped).
+   */
   packages: readonly string[];
 }
 
@@ -35,10 +39,10 @@ export const CHAPTERS: readonly Chapter[] = [
   { number: 5, file: "05-attention.md", title: "Attention", route: "attention", packages: ["tensor", "transformer"] },
   { number: 6, file: "06-training.md", title: "The transformer block and training", route: "training", packages: ["transformer", "autograd"] },
   { number: 7, file: "07-inference.md", title: "Inference", route: "chat", packages: ["transformer"] },
-  { number: 8, file: null, title: "Quantization", route: "quantization", packages: [] },
-  { number: 9, file: "09-sampling.md", title: "Sampling", route: "sampling", packages: ["sampling"] },
-  { number: 10, file: null, title: "LoRA", route: "lora", packages: [] },
-  { number: 11, file: null, title: "Serving", route: "chat", packages: [] },
+  { number: 8, file: "08-quantization.md", title: "Quantization", route: "quantization", packages: ["quant", "transformer"] },
+  { number: 9, file: "09-sampling.md", title: "Sampling", route: "sampling", packages: ["sampling", "transformer"] },
+  { number: 10, file: null, title: "LoRA", route: "lora", packages: ["lora"] },
+  { number: 11, file: null, title: "Serving", route: "chat", packages: ["serve"] },
 ];
 
 export function playgroundLink(route: string): string {

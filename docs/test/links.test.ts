@@ -81,16 +81,24 @@ describe("chapters", () => {
     });
   }
 
-  it("each package README links to the chapters that explain it", () => {
+  it("each package README links to the chapters that explain it (to the index while a chapter is planned)", () => {
     const missing: string[] = [];
-    for (const c of written) {
+    for (const c of CHAPTERS) {
       for (const pkg of c.packages) {
         const readme = join(REPO_ROOT, "packages", pkg, "README.md");
+        if (c.file === null && !existsSync(readme)) continue; // the package has not landed either
         const targets = links(read(readme)).map((l) => resolve(dirname(readme), l.target.split("#")[0]));
-        if (!targets.includes(join(GUIDE_DIR, c.file ?? ""))) missing.push(`packages/${pkg}/README.md -> docs/guide/${c.file}`);
+        const target = c.file === null ? join(DOCS_DIR, "README.md") : join(GUIDE_DIR, c.file);
+        if (!targets.includes(target)) missing.push(`packages/${pkg}/README.md -> ${relative(REPO_ROOT, target)} (chapter ${c.number})`);
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  it("the playground README links every written chapter", () => {
+    const readme = join(REPO_ROOT, "apps", "playground", "README.md");
+    const targets = new Set(links(read(readme)).map((l) => resolve(dirname(readme), l.target.split("#")[0])));
+    expect(written.filter((c) => !targets.has(join(GUIDE_DIR, c.file ?? ""))).map((c) => c.file)).toEqual([]);
   });
 
   it("the root README links the guide and says how to build the API reference", () => {
