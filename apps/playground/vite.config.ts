@@ -10,6 +10,12 @@ const modelDir = path.resolve(here, "../../models/default");
 /** The embedded model's files, as the browser fetches them (`models/default/<file>` beside index.html). */
 export const MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json"] as const;
 
+/** The shipped LoRA adapter (a PEFT directory and its training log), for the LoRA page (`models/addition-lora/<file>`). */
+const adapterDir = path.resolve(here, "../../models/addition-lora");
+export const ADAPTER_FILES = ["adapter_config.json", "adapter_model.safetensors", "loss.csv"] as const;
+/** The training log is optional: without it the page draws no loss curve. */
+const OPTIONAL_ADAPTER_FILES: ReadonlySet<string> = new Set(["loss.csv"]);
+
 /** COOP + COEP: the page is cross-origin isolated, so SharedArrayBuffer and the wasm backend's threads work. */
 const ISOLATION_HEADERS = {
   "Cross-Origin-Opener-Policy": "same-origin",
@@ -18,7 +24,8 @@ const ISOLATION_HEADERS = {
 };
 
 /**
- * The embedded model (models/default) is copied into dist/models/default at build time, so the
+ * The embedded model (models/default) is copied into dist/models/default at build time, and the
+ * shipped LoRA adapter (models/addition-lora) into dist/models/addition-lora, so the
  * built app is self-contained: whatever serves dist (zllm serve, `vite preview`, any static
  * server) serves the model too, with the same headers, and a page never depends on an API route
  * to run the model in the browser. `vite dev` serves the files from the repository instead.
@@ -49,6 +56,13 @@ function embeddedModel(): Plugin {
           res.end(heldOutText());
           return;
         }
+        const adapterMatch = /^\/models\/addition-lora\/([^/?#]+)/.exec(req.url ?? "");
+        const adapterFile = adapterMatch && ADAPTER_FILES.find((f) => f === adapterMatch[1]);
+        if (adapterFile) {
+          res.setHeader("Content-Type", adapterFile.endsWith(".json") ? "application/json" : "application/octet-stream");
+          createReadStream(path.join(adapterDir, adapterFile)).pipe(res);
+          return;
+        }
         const file = match && MODEL_FILES.find((f) => f === match[1]);
         if (!file) return next();
         res.setHeader("Content-Type", file.endsWith(".json") ? "application/json" : "application/octet-stream");
@@ -62,6 +76,16 @@ function embeddedModel(): Plugin {
         this.emitFile({ type: "asset", fileName: `models/default/${file}`, source: readFileSync(source) });
       }
       this.emitFile({ type: "asset", fileName: "models/default/heldout.txt", source: heldOutText() });
+      // the adapter is optional: without it the LoRA page says so and takes a dropped one
+      if (!existsSync(adapterDir)) return;
+      for (const file of ADAPTER_FILES) {
+        const source = path.join(adapterDir, file);
+        if (!existsSync(source)) {
+          if (OPTIONAL_ADAPTER_FILES.has(file)) continue;
+          this.error(`LoRA adapter: expected ${source}, found nothing`);
+        }
+        this.emitFile({ type: "asset", fileName: `models/addition-lora/${file}`, source: readFileSync(source) });
+      }
     },
   };
 }
@@ -73,6 +97,10 @@ const nodeOnly = ["worker_threads", "node:worker_threads"];
 export default defineConfig({
   base: "./",
   plugins: [embeddedModel()],
+  define: {
+    __ADAPTER_SHIPPED__: JSON.stringify(existsSync(adapterDir)),
+    __ADAPTER_LOSS__: JSON.stringify(existsSync(path.join(adapterDir, "loss.csv"))),
+  },
   build: {
     target: "es2022",
     chunkSizeWarningLimit: 4096,

@@ -20,8 +20,8 @@ export const ROUTES: readonly Route[] = [
   { path: "tokenizer", title: "Tokenizer", summary: "Text as tokens with ids and byte spans in r50k, cl100k, o200k, the embedded model's or a GGUF vocabulary; train a BPE.", load: () => import("./pages/tokenizer") },
   { path: "attention", title: "Attention", summary: "The embedded model's attention maps per layer and head, one query step by step, and the measured O(N²) cost.", load: () => import("./pages/attention") },
   { path: "training", title: "Training", summary: "Train a tiny transformer on your text in the browser: loss curve, tokens/s, samples; pause, resume, download.", load: () => import("./pages/training") },
-  { path: "sampling", title: "Sampling", summary: "The next-token distribution through each step of the sampler chain, a JSON Schema mask, seeded and speculative generation.", load: () => import("./pages/sampling") },
+  { path: "sampling", title: "Sampling", summary: "The next-token distribution through each step of the sampler chain, a JSON Schema mask, seeded generation, speculative decoding by prompt lookup or a Q4_0 draft model.", load: () => import("./pages/sampling") },
   { path: "quantization", title: "Quantization", summary: "Weight histograms and Q8_0/Q4_0/Q4_K error per tensor, perplexity per type, and a KV-cache calculator.", load: () => import("./pages/quantization") },
-  { path: "lora", title: "LoRA", summary: "A layer's low-rank update ΔW = (α/r)·B·A and how an adapter moves the next-token distribution.", load: () => import("./pages/lora") },
+  { path: "lora", title: "LoRA", summary: "A layer's low-rank update ΔW = (α/r)·B·A, and how the shipped adapter moves the next-token distribution as it is turned off, on and up.", load: () => import("./pages/lora") },
   { path: "chat", title: "Chat", summary: "Chat with the local OpenAI-compatible server: streaming, time to first token, tokens/s, each token's probability.", load: () => import("./pages/chat") },
 ];

@@ -1,11 +1,24 @@
 // The playground's own logic, in Node: the expression parser and its errors, the SSE parser over
-// arbitrary chunk boundaries, the graph layout, the KV formula, the growth-exponent fit.
+// arbitrary chunk boundaries, the graph layout, the KV formula against real caches of every type, the
+// growth-exponent fit, speculative rounds recorded from the drafter's side, the LoRA page's ΔW, held-out
+// sums and answer probabilities.
 import { Value, toGraphJson } from "@zero-llm/autograd";
 import { describe, expect, it } from "vitest";
 import { expressionNames, nudge, parseExpression } from "../src/lib/expression";
 import { layoutGraph } from "../src/lib/graph-layout";
 import { kvFormulaBytes, realKvBytes } from "../src/lib/kv";
 import { SseParser } from "../src/lib/sse";
+import { RecordingDrafter, acceptedCount, modelDrafter } from "../src/lib/speculative";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { PromptLookupDrafter, Sampler } from "@zero-llm/sampling";
+import { fromTokenizerJson } from "@zero-llm/tokenizer-bpe";
+import { Model, generate, quantizeWeights } from "@zero-llm/transformer";
+import { loadModel } from "@zero-llm/transformer/node";
+import { modelDir } from "./helpers/browser";
+import { LoraAdapter, mergedWeights, weightDeltas } from "@zero-llm/lora";
+import { Rng } from "@zero-llm/tensor";
+import { answerLogProbability, deltaWeight, expectedAnswer, frobenius, heldOutPairs, softmax } from "../src/lib/lora";
 import { growthExponent } from "../src/pages/attention";
 
 describe("expression", () => {
@@ -94,9 +107,13 @@ describe("SSE", () => {
 describe("KV calculator", () => {
   it("the formula equals bytes() of a real cache for assorted shapes", () => {
     for (const [layers, kvHeads, headDim, context] of [[1, 1, 2, 1], [4, 2, 32, 512], [6, 6, 48, 256], [3, 5, 10, 9]]) {
-      const shape = { layers, kvHeads, headDim, context, kType: "f32", vType: "f32" };
-      expect(kvFormulaBytes(shape)).toBe(realKvBytes(shape));
+      for (const [kType, vType] of [["f32", "f32"], ["q8_0", "f16"], ["q4_0", "q4_1"], ["f16", "q8_0"]]) {
+        const shape = { layers, kvHeads, headDim, context, kType, vType };
+        expect(kvFormulaBytes(shape)).toBe(realKvBytes(shape));
+      }
     }
+    // q8_0 keys and values: 34 bytes per block of 32 numbers, the row of 3 × 48 = 144 numbers padded to 5 blocks
+    expect(kvFormulaBytes({ layers: 2, kvHeads: 3, headDim: 48, context: 10, kType: "q8_0", vType: "q8_0" })).toBe(2 * 10 * 2 * 5 * 34);
   });
 
   it("a shape no model can have (an odd head size: RoPE rotates pairs) is the transformer's typed error", () => {
@@ -108,5 +125,73 @@ describe("growth exponent", () => {
   it("recovers the power of an exact power law", () => {
     expect(growthExponent([64, 128, 256, 512].map((n) => [n, 3e-6 * n ** 2] as const))).toBeCloseTo(2, 10);
     expect(growthExponent([64, 128, 256].map((n) => [n, 0.1 * n] as const))).toBeCloseTo(1, 10);
+  });
+});
+
+describe("speculative rounds, recorded from the drafter's side", () => {
+  it("add up to generate's own stats, and the output is plain greedy decoding's (prompt lookup and a Q4_0 draft model)", async () => {
+    const model = await loadModel(modelDir);
+    const tokenizer = fromTokenizerJson(readFileSync(path.join(modelDir, "tokenizer.json"), "utf8"));
+    const ids = [2047, ...tokenizer.encode("The jury said that the city had been paid. The jury said that the city")];
+    const plain = [...generate(model, ids, { maxTokens: 24, eos: 2047 })];
+    const draft = new Model(model.config, quantizeWeights(model.weights, "q4_0", model.backend), { backend: model.backend });
+    for (const inner of [new PromptLookupDrafter(3), modelDrafter(draft, model, new Sampler({ temperature: 0 }))]) {
+      const recording = new RecordingDrafter(inner);
+      const run = generate(model, ids, { maxTokens: 24, eos: 2047, sampler: new Sampler({ temperature: 0 }), draft: recording, draftMax: 6 });
+      const out: number[] = [];
+      for (const id of run) {
+        out.push(id);
+        recording.emitted(id);
+      }
+      expect(out).toEqual(plain);
+      expect(recording.rounds.length).toBe(run.stats.targetPasses);
+      expect(recording.rounds.reduce((n, r) => n + r.drafts.length, 0)).toBe(run.stats.draftTokens);
+      expect(recording.rounds.reduce((n, r) => n + acceptedCount(r), 0)).toBe(run.stats.acceptedDraftTokens);
+      expect(run.stats.acceptedDraftTokens).toBeGreaterThan(0);
+      // every round but the last emits its accepted drafts and one token of the target's own
+      for (const r of recording.rounds.slice(0, -1)) expect(r.emitted.length).toBe(acceptedCount(r) + 1);
+    }
+  });
+});
+
+describe("LoRA page logic", () => {
+  it("the held-out sums are the recipe's split: distinct pairs of 10…99, the first of a seeded shuffle", () => {
+    const pairs = heldOutPairs(810);
+    expect(pairs).toHaveLength(810);
+    expect(new Set(pairs.map(([a, b]) => 100 * a + b)).size).toBe(810);
+    for (const [a, b] of pairs) expect(Math.min(a, b) >= 10 && Math.max(a, b) <= 99).toBe(true);
+    expect(heldOutPairs(5)).toEqual(pairs.slice(0, 5));
+    expect(heldOutPairs(10_000)).toHaveLength(810);
+  });
+
+  it("the expected answer follows the template, with or without its leading space", () => {
+    expect(expectedAnswer("Q: 23 + 48 = ? A:")).toBe(" 71");
+    expect(expectedAnswer("Q: 23 + 48 = ? A: ")).toBe("71");
+    expect(expectedAnswer("The jury said")).toBeNull();
+  });
+
+  it("ΔW = (α/r)·B·A by tensor matmul equals what mergedWeights adds; the answer's log-probability equals step-by-step decoding's", async () => {
+    const model = await loadModel(modelDir);
+    const adapter = LoraAdapter.create(model.config, { targetModules: ["v_proj", "down_proj"], r: 4, alpha: 8 }, { seed: 3 });
+    const g = new Rng(5);
+    for (const m of adapter.modules.values()) for (let i = 0; i < m.b.length; i++) m.b[i] = 0.05 * g.normal(); // B = 0 at creation
+    const merged = mergedWeights(model, [{ adapter }]);
+    for (const d of weightDeltas(model.config, adapter)) {
+      const delta = deltaWeight(d).data, w = model.weights.get(d.weight).data, after = merged.get(d.weight).data;
+      expect(d.scaling).toBe(2);
+      let diff = 0;
+      for (let i = 0; i < w.length; i++) diff = Math.max(diff, Math.abs(after[i] - w[i] - delta[i]));
+      expect(diff).toBeLessThan(1e-6);
+      expect(frobenius(delta)).toBeGreaterThan(0);
+    }
+    const tokenizer = fromTokenizerJson(readFileSync(path.join(modelDir, "tokenizer.json"), "utf8"));
+    const prompt = [2047, ...tokenizer.encode("Q: 23 + 48 = ? A:")], reply = tokenizer.encode(" 71");
+    const cache = model.newCache();
+    let logits = model.prefill(prompt, cache).logits, expected = 0;
+    for (const id of reply) {
+      expected += Math.log(softmax(logits)[id]);
+      logits = model.decode(id, cache);
+    }
+    expect(answerLogProbability(model, prompt, reply)).toBeCloseTo(expected, 4);
   });
 });

@@ -16,16 +16,57 @@ import cl100k from "js-tiktoken/ranks/cl100k_base";
 import o200k from "js-tiktoken/ranks/o200k_base";
 import { SAMPLES } from "../src/pages/tokenizer";
 import { loadModel } from "@zero-llm/transformer/node";
-import { KVCache, f32KV, generate, modelConfig, parseCheckpoint, modelFromBytes } from "@zero-llm/transformer";
+import { KVCache, KV_DTYPES, Model, f32KV, generate, modelConfig, parseCheckpoint, modelFromBytes, quantizeWeights } from "@zero-llm/transformer";
 import { DEFAULT_SETUP, setUpTraining } from "../src/lib/training";
 import { KV_ROW_FORMATS, dequantizeMatrix, quantizeMatrix, relativeRmse } from "@zero-llm/quant";
 import { compareModels, quantizedModel } from "../src/lib/quality";
 import { heldOutText } from "../vite.config";
 import { Sampler, compileConstraint, tokenVocabulary, type JsonSchema } from "@zero-llm/sampling";
 import { createWasmBackend, getBackend, setBackend } from "@zero-llm/tensor";
-import { modelDir, repoRoot, skipReason, startSession, type Problems, type Session } from "./helpers/browser";
+import { readPeftAdapter, writePeftAdapter } from "@zero-llm/lora/node";
+import { ExampleDataset, LoraAdapter, LoraTrainer, TrainableLora, loraSettings, parseJsonl, tokenizeExample, weightDeltas, withAdapters } from "@zero-llm/lora";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { answer, heldOutPairs, question, softmax } from "../src/lib/lora";
+import { fmt } from "../src/ui/dom";
+import { adapterDir, modelDir, repoRoot, skipReason, startSession, type Problems, type Session } from "./helpers/browser";
 
 const SHOTS = process.env.ZLLM_SCREENSHOTS === "1";
+
+/**
+ * Without models/addition-lora in the build: an adapter trained here in seconds (the recipe's
+ * task and settings, 20 steps of 8 examples), written as a PEFT directory and dropped on the LoRA page.
+ */
+async function dropQuickAdapter(page: Page): Promise<LoraAdapter> {
+  await page.getByTestId("no-shipped-adapter").waitFor();
+  // the wasm kernels (training on the js reference takes minutes on a shared machine)
+  const backend = await createWasmBackend({ threads: 1 });
+  const previous = getBackend();
+  setBackend(backend);
+  try {
+    return await trainAndDrop(page, await loadModel(modelDir, { backend }));
+  } finally {
+    setBackend(previous);
+    backend.dispose();
+  }
+}
+
+async function trainAndDrop(page: Page, base: Model): Promise<LoraAdapter> {
+  const tokenizer = fromTokenizerJson(readFileSync(path.join(modelDir, "tokenizer.json"), "utf8"));
+  const pairs = heldOutPairs(810), held = new Set(pairs.map(([a, b]) => 100 * a + b));
+  const lines: string[] = [];
+  for (let a = 10; a <= 99; a++) for (let b = 10; b <= 99; b++) if (!held.has(100 * a + b)) lines.push(JSON.stringify({ prompt: question(a, b), completion: ` ${a + b}` }));
+  const codec = { encode: (t: string) => tokenizer.encode(t), bos: 2047, eos: 2047 };
+  const data = new ExampleDataset(parseJsonl(lines.join("\n")).map((e) => tokenizeExample(e, codec)), base.config.vocabSize, { seqLen: base.config.seqLen, valFraction: 0.02 });
+  const trainable = new TrainableLora(base.config, LoraAdapter.create(base.config, { targetModules: "all-linear", r: 16, alpha: 32 }, { seed: 1 }));
+  const trainer = new LoraTrainer(base, trainable, data, loraSettings({ steps: 20, batchSize: 8, lr: 2e-3 }));
+  for (let i = 0; i < 20; i++) trainer.trainStep();
+  const adapter = trainable.toAdapter();
+  const dir = mkdtempSync(path.join(tmpdir(), "zllm-playground-adapter-"));
+  await writePeftAdapter(dir, adapter);
+  await page.getByTestId("adapter-files").setInputFiles([path.join(dir, "adapter_config.json"), path.join(dir, "adapter_model.safetensors")]);
+  return adapter;
+}
 let session: Session;
 
 async function finish(page: Page, problems: Problems, name: string): Promise<void> {
@@ -223,6 +264,18 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
       const specIds = [2047, ...tokenizer.encode(await page.getByTestId("spec-prompt").inputValue())];
       const greedy = tokenizer.decode([...generate(model, specIds, { maxTokens: 40, eos: 2047 })]);
       expect((await page.getByTestId("spec-out").locator(".accepted, .corrected").allTextContents()).join("")).toBe(greedy);
+      // a draft model (the model in Q4_0) through the transformer's generate({ draft }): the same tokens, and the page's
+      // accepted count is generate's own stat for the same draft in Node
+      await page.getByTestId("drafter").selectOption("q4_0");
+      await page.getByTestId("speculate").click();
+      await expect.poll(() => page.getByTestId("spec-stats").textContent(), { timeout: 300_000 }).toMatch(/Q4_0 draft model/);
+      expect(await page.getByTestId("spec-same").textContent()).toBe("yes");
+      const draft = new Model(model.config, quantizeWeights(model.weights, "q4_0", backend), { backend });
+      const run = generate(model, specIds, { maxTokens: 40, eos: 2047, sampler: new Sampler({ temperature: 0, seed: 1 }), draft, draftMax: 6 });
+      expect(tokenizer.decode([...run])).toBe(greedy);
+      expect(await num(page, "spec-accepted")).toBe(run.stats.acceptedDraftTokens);
+      expect(await num(page, "spec-passes")).toBe(run.stats.targetPasses);
+      expect(await page.getByTestId("spec-out").locator(".rejected").count()).toBe(run.stats.draftTokens - run.stats.acceptedDraftTokens);
       // the screenshot shows the distribution without the mask
       await page.getByTestId("use-schema").uncheck();
       await expect.poll(() => page.getByTestId("mask-info").textContent()).toMatch(/No constraint/);
@@ -305,12 +358,17 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     const bytes = new KVCache(config, getBackend(), { kType: f32KV, vType: f32KV }).bytes();
     await expect.poll(() => page.getByTestId("kv-bytes").textContent()).toBe(bytes.toLocaleString("en"));
     expect(await page.getByTestId("kv-real").textContent()).toBe(bytes.toLocaleString("en"));
-    // a q8_0 key cache: the formula from @zero-llm/quant's row size; no transformer store to allocate yet
+    // a q8_0 key cache and a q4_0 value cache: the formula from @zero-llm/quant's row sizes, and a real cache of those types
     await page.getByTestId("kv-kType").selectOption("q8_0");
-    await expect.poll(() => page.getByTestId("kv-bytes").textContent()).toBe((32 * 2048 * (KV_ROW_FORMATS.q8_0.rowBytes(8 * 128) + 4 * 8 * 128)).toLocaleString("en"));
-    await page.getByTestId("kv-no-store").waitFor();
-    await page.getByTestId("kv-kType").selectOption("f32");
+    await page.getByTestId("kv-vType").selectOption("q4_0");
+    const packed = new KVCache(config, getBackend(), { kType: KV_DTYPES.q8_0, vType: KV_DTYPES.q4_0 }).bytes();
+    expect(packed).toBe(32 * 2048 * (KV_ROW_FORMATS.q8_0.rowBytes(8 * 128) + KV_ROW_FORMATS.q4_0.rowBytes(8 * 128)));
+    await expect.poll(() => page.getByTestId("kv-bytes").textContent()).toBe(packed.toLocaleString("en"));
+    await expect.poll(() => page.getByTestId("kv-real").textContent()).toBe(packed.toLocaleString("en"));
+    // the screenshot shows the embedded model's shape with a q8_0 cache, beside f32
+    await page.getByTestId("kv-vType").selectOption("q8_0");
     await page.getByRole("button", { name: "the embedded model" }).click();
+    await expect.poll(() => page.getByTestId("kv-real").textContent()).toBe(model.newCache({ kType: KV_DTYPES.q8_0, vType: KV_DTYPES.q8_0 }).bytes().toLocaleString("en"));
 
     // quantization error per tensor: @zero-llm/quant's quantize → dequantize in Node, the same figure
     const down = "model.layers.0.mlp.down_proj.weight";
@@ -319,6 +377,10 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
       const back = dequantizeMatrix(quantizeMatrix(data, shape[0], shape[1], type), shape[0], shape[1], type);
       await expect.poll(() => page.getByTestId(`err-${down}-${type}`).textContent(), { timeout: 300_000 }).toBe(`${(100 * relativeRmse(data, back)).toPrecision(3)} %`);
     }
+    // Q4_K proper: the same values in rows of 256
+    const rows256 = data.length / 256;
+    const q4k = dequantizeMatrix(quantizeMatrix(data, rows256, 256, "q4_k"), rows256, 256, "q4_k");
+    expect(await page.getByTestId(`err-${down}-q4_k-256`).textContent()).toBe(`${(100 * relativeRmse(data, q4k)).toPrecision(3)} %`);
     // perplexity per type: the same comparison in Node (wasm kernels, 1 thread) on the same held-out text
     await page.getByTestId("ppl-q4_k").waitFor({ timeout: 600_000 });
     const backend = await createWasmBackend({ threads: 1 });
@@ -337,9 +399,68 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     await finish(page, problems, "quantization");
   });
 
-  it("lora: the page loads and says what it waits for", async () => {
+  it("lora: ΔW is (α/r)·B·A of the shipped adapter; the distribution with the adapter on and scaled, the answers and the accuracy equal a LoraModel's in Node", async () => {
     const { page, problems } = await session.open("lora");
-    await page.getByTestId("lora-pending").waitFor();
+    // the shipped adapter when this build has one; else one trained here in seconds, dropped on the page as its two files
+    const adapter = existsSync(adapterDir) ? await readPeftAdapter(adapterDir) : await dropQuickAdapter(page);
+    await page.getByTestId("delta-norm").waitFor({ timeout: 300_000 });
+    expect(await num(page, "lora-r")).toBe(adapter.config.r);
+    expect(Number((await page.getByTestId("lora-params").textContent())!.replaceAll(",", ""))).toBe(adapter.parameterCount());
+    // the wasm kernels on 1 thread in Node: the browser's bits (batch-invariant kernels)
+    const backend = await createWasmBackend({ threads: 1 });
+    try {
+      const base = await loadModel(modelDir, { backend });
+      const tokenizer = fromTokenizerJson(readFileSync(path.join(modelDir, "tokenizer.json"), "utf8"));
+      // ‖ΔW‖ of the shown layer, ΔW = scaling · B·A summed here by plain loops
+      const weight = await page.getByTestId("lora-weight").inputValue();
+      const d = weightDeltas(base.config, adapter).find((x) => x.weight === weight);
+      if (!d) throw new Error(`the page shows ${weight}, which the adapter does not update`);
+      let sum = 0;
+      for (let o = 0; o < d.outFeatures; o++) {
+        for (let i = 0; i < d.inFeatures; i++) {
+          let v = 0;
+          for (let k = 0; k < d.rank; k++) v += d.b[o * d.rank + k] * d.a[k * d.inFeatures + i];
+          sum += (d.scaling * v) ** 2;
+        }
+      }
+      expect(Math.abs(await num(page, "delta-norm") / Math.sqrt(sum) - 1)).toBeLessThan(1e-5);
+      expect(await num(page, "merge-diff")).toBeLessThan(1e-5);
+
+      // the next token with the adapter on at scale 1, then at 0.5: the top probability of a LoraModel here
+      const prompt = await page.getByTestId("lora-prompt").inputValue();
+      const ids = [2047, ...tokenizer.encode(prompt)];
+      const top = (scale: number) => {
+        const model = withAdapters(base, [{ adapter, scale }]);
+        return Math.max(...softmax(model.prefill(ids, model.newCache()).logits));
+      };
+      await expect.poll(async () => Math.abs(await num(page, "lora-top") - top(1)), { timeout: 300_000 }).toBeLessThan(1e-5);
+      const escaped = (text: string) => JSON.stringify(text).slice(1, -1); // as the page prints a piece
+      expect(await page.getByTestId("answer-adapted").textContent()).toBe(escaped(answer(withAdapters(base, [{ adapter }]), tokenizer, 2047, 2047, prompt)));
+      expect(await page.getByTestId("answer-base").textContent()).toBe(escaped(answer(base, tokenizer, 2047, 2047, prompt)));
+      await page.getByTestId("lora-scale").fill("0.5");
+      await expect.poll(async () => Math.abs(await num(page, "lora-top") - top(0.5)), { timeout: 300_000 }).toBeLessThan(1e-5);
+      // the slider with the keyboard: two steps of 0.05 up from 0.5
+      await page.getByTestId("lora-scale-range").focus();
+      await page.keyboard.press("ArrowRight");
+      await page.keyboard.press("ArrowRight");
+      await expect.poll(() => page.getByTestId("lora-scale").inputValue()).toBe("0.6");
+      await expect.poll(async () => Math.abs(await num(page, "lora-top") - top(0.6)), { timeout: 300_000 }).toBeLessThan(1e-5);
+      await page.getByTestId("lora-scale").fill("1");
+      await expect.poll(async () => Math.abs(await num(page, "lora-top") - top(1)), { timeout: 300_000 }).toBeLessThan(1e-5);
+
+      // exact-match accuracy on the recipe's held-out sums, without and with the adapter
+      await page.getByTestId("accuracy-1").waitFor({ timeout: 600_000 });
+      const accuracy = (model: Model) => heldOutPairs(40).filter(([a, b]) => answer(model, tokenizer, 2047, 2047, question(a, b)) === ` ${a + b}`).length / 40;
+      expect(await page.getByTestId("accuracy-0").textContent()).toBe(`${fmt(100 * accuracy(base), 3)} %`);
+      expect(await page.getByTestId("accuracy-1").textContent()).toBe(`${fmt(100 * accuracy(withAdapters(base, [{ adapter }])), 3)} %`);
+    } finally {
+      backend.dispose();
+    }
+    // the wrong files dropped: the page says what it expected, and keeps the adapter it has
+    await page.getByTestId("adapter-files").setInputFiles({ name: "adapter_config.json", mimeType: "application/json", buffer: Buffer.from("{}") });
+    await expect.poll(() => page.getByTestId("adapter-drop-note").textContent()).toMatch(/expected adapter_config.json and adapter_model.safetensors/);
+    expect(await num(page, "lora-r")).toBe(adapter.config.r);
+    if (SHOTS) await page.getByTestId("adapter-files").setInputFiles([]); // the screenshot without the message
     await finish(page, problems, "lora");
   });
 });

@@ -1,36 +1,35 @@
 import { KV_ROW_FORMATS } from "@zero-llm/quant";
 import { jsBackend } from "@zero-llm/tensor";
+import { KVCache, KV_DTYPES, KV_TYPE_NAMES, modelConfig, type KVTypeName } from "@zero-llm/transformer";
 import { fmt } from "../ui/dom";
-import { KVCache, f32KV, modelConfig, type KVDType } from "@zero-llm/transformer";
 
 /**
  * The KV cache's size, by formula and by a real cache: per layer, K and V each hold
- * context × nKvHeads × headDim numbers, stored as the chosen element type:
+ * context × nKvHeads × headDim numbers, stored as the chosen element type (llama.cpp's
+ * --cache-type-k / --cache-type-v):
  *
- *   bytes = layers × context × (bytesPerRow(K type) + bytesPerRow(V type)),  row = nKvHeads × headDim numbers
+ *   bytes = layers × context × (rowBytes(K type) + rowBytes(V type)),  row = nKvHeads × headDim numbers
  *
- * The formula's figure is checked against `KVCache.bytes()` of a cache actually allocated with
- * the same shape (what a server admits requests by).
+ *   f32   4 bytes a number      q8_0  | d: f16 | qs: 32 × i8 |          34 bytes per 32 numbers
+ *   f16   2 bytes a number      q4_1  | d: f16 | m: f16 | qs: 16 × u8 | 20 bytes per 32 numbers
+ *                               q4_0  | d: f16 | qs: 16 × u8 |          18 bytes per 32 numbers
+ *
+ * A packed row is whole 32-blocks, the last one zero-padded. The formula takes its row sizes
+ * from @zero-llm/quant's KV row formats; its figure is checked against `KVCache.bytes()` of a
+ * cache actually allocated by @zero-llm/transformer with the same shape and types (what a server
+ * admits requests by).
  */
 export interface KvType {
-  /** The transformer's store for this type; null while @zero-llm/transformer has none (formula only). */
-  dtype: KVDType | null;
+  name: KVTypeName;
   label: string;
   bytesPerRow(rowLen: number): number;
 }
 
-/**
- * f32 is the transformer's own store. The packed types are @zero-llm/quant's KV row formats
- * (llama.cpp's --cache-type names): their sizes come from `rowBytes` (whole 32-blocks per row, the
- * last one zero-padded); the transformer has no KVCache store for them yet.
- */
-export const KV_TYPES: Record<string, KvType> = {
-  f32: { dtype: f32KV, label: "f32 (4 bytes a number)", bytesPerRow: (n) => 4 * n },
-  ...Object.fromEntries((["f16", "q8_0", "q4_1", "q4_0"] as const).map((name) => {
-    const format = KV_ROW_FORMATS[name];
-    return [name, { dtype: null, label: `${name} (${fmt(format.bytesPerValue, 4)} bytes a number)`, bytesPerRow: (n: number) => format.rowBytes(n) }];
-  })),
-};
+export const KV_TYPES: Record<string, KvType> = Object.fromEntries(KV_TYPE_NAMES.map((name) => {
+  const bytesPerRow = name === "f32" ? (n: number) => 4 * n : (n: number) => KV_ROW_FORMATS[name].rowBytes(n);
+  const perNumber = name === "f32" ? 4 : KV_ROW_FORMATS[name].bytesPerValue;
+  return [name, { name, label: `${name} (${fmt(perNumber, 4)} bytes a number)`, bytesPerRow }];
+}));
 
 export interface KvShape { layers: number; kvHeads: number; headDim: number; context: number; kType: string; vType: string }
 
@@ -39,12 +38,10 @@ export function kvFormulaBytes(s: KvShape): number {
   return s.layers * s.context * (KV_TYPES[s.kType].bytesPerRow(row) + KV_TYPES[s.vType].bytesPerRow(row));
 }
 
-/** A real cache of this shape (on the js backend: plain typed arrays), and what it says it holds. */
-export function realKvBytes(s: KvShape): number | null {
-  const kType = KV_TYPES[s.kType].dtype, vType = KV_TYPES[s.vType].dtype;
-  if (kType === null || vType === null) return null;
+/** A real cache of this shape and these types (on the js backend: plain typed arrays), and what it says it holds. */
+export function realKvBytes(s: KvShape): number {
   const config = modelConfig({ arch: "llama", vocabSize: 1, dim: s.kvHeads * s.headDim, nHeads: s.kvHeads, nKvHeads: s.kvHeads, nLayers: s.layers, seqLen: s.context });
-  const cache = new KVCache(config, jsBackend, { capacity: s.context, kType, vType });
+  const cache = new KVCache(config, jsBackend, { capacity: s.context, kType: KV_DTYPES[KV_TYPES[s.kType].name], vType: KV_DTYPES[KV_TYPES[s.vType].name] });
   return cache.bytes();
 }
 

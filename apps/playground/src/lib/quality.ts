@@ -15,7 +15,20 @@ export const QUANT_TYPES: readonly QuantType[] = ["f16", "q8_0", "q4_1", "q4_0",
 
 const PROJECTION = /\.(q|k|v|o|gate|up|down)_proj\.weight$/;
 
-export interface TensorError { name: string; shape: readonly number[]; errors: Record<string, { used: QuantType; relativeRmse: number }> }
+export interface TensorError {
+  name: string;
+  shape: readonly number[];
+  errors: Record<string, { used: QuantType; relativeRmse: number }>;
+  /**
+   * Q4_K on the same values laid out in rows of 256 (one super-block a row): the error this
+   * tensor's distribution gets in Q4_K proper, which its own rows cannot hold; null when its size
+   * is not a multiple of 256.
+   */
+  q4kRows256: number | null;
+}
+
+/** Q4_K's super-block: 256 values (8 sub-blocks of 32 with 6-bit scales and mins). */
+const Q4_K_BLOCK = 256;
 
 export function tensorErrors(weights: Weights, types: readonly QuantType[]): TensorError[] {
   return weights.names().filter((n) => weights.shapeOf(n).length === 2).sort().map((name) => {
@@ -27,7 +40,11 @@ export function tensorErrors(weights: Weights, types: readonly QuantType[]): Ten
       const back = dequantizeMatrix(quantizeMatrix(data, rows, cols, used), rows, cols, used);
       errors[type] = { used, relativeRmse: relativeRmse(data, back) };
     }
-    return { name, shape, errors };
+    const blocks = data.length / Q4_K_BLOCK;
+    const q4kRows256 = Number.isInteger(blocks)
+      ? relativeRmse(data, dequantizeMatrix(quantizeMatrix(data, blocks, Q4_K_BLOCK, "q4_k"), blocks, Q4_K_BLOCK, "q4_k"))
+      : null;
+    return { name, shape, errors, q4kRows256 };
   });
 }
 

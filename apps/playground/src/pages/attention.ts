@@ -140,7 +140,7 @@ export function render(root: HTMLElement): () => void {
     const draw = () => replace(costBox, lineChart([
       { name: "attention kernel alone", points: attentionPts, color: PALETTE[1] },
       { name: "whole prefill (per forward pass)", points: prefillPts, color: PALETTE[0] },
-    ], { xLabel: "context length N (tokens)", yLabel: "milliseconds", logX: true, logY: true, dots: true, height: 300, xRange: [24, 4096] }));
+    ], { xLabel: "context length N (tokens)", yLabel: "milliseconds", logX: true, logY: true, dots: true, height: 300, xRange: [24, 4096], legendAt: "left" }));
     replace(costNote, "Measuring…");
     try {
       await client.call("cost", { attentionLengths: [64, 128, 256, 512, 1024, 2048, 4096], prefillLengths: [32, 64, 128, 256, 512] }, (e) => {

@@ -24,9 +24,7 @@ function kvCalculator(): HTMLElement {
     else {
       try {
         const bytes = realKvBytes(shape);
-        real = bytes === null
-          ? h("span", { class: "note", "data-testid": "kv-no-store" }, `No real cache to compare with: @zero-llm/transformer has a KVCache store for f32 only so far; the ${[...new Set([shape.kType, shape.vType])].filter((t) => t !== "f32").join(" and ")} row sizes above are @zero-llm/quant's KV row formats.`)
-          : h("span", {}, "A real KVCache of this shape, allocated in this page, reports bytes() = ", h("b", { "data-testid": "kv-real" }, bytes.toLocaleString("en")),
+        real = h("span", {}, `A real KVCache of this shape (K ${shape.kType}, V ${shape.vType}), allocated in this page by @zero-llm/transformer, reports bytes() = `, h("b", { "data-testid": "kv-real" }, bytes.toLocaleString("en")),
           bytes === formula ? h("span", { class: "ok-text" }, " ✓ the same") : h("span", { class: "bad-text" }, " ✗ different"), ".");
       } catch (error) {
         real = errorBox(error);
@@ -34,7 +32,8 @@ function kvCalculator(): HTMLElement {
     }
     replace(result,
       h("p", {}, `${shape.layers} layers × ${shape.context.toLocaleString("en")} positions × (K ${KV_TYPES[shape.kType].bytesPerRow(row)} + V ${KV_TYPES[shape.vType].bytesPerRow(row)} bytes per row of ${shape.kvHeads} × ${shape.headDim} numbers) = `,
-        h("b", { "data-testid": "kv-bytes" }, formula.toLocaleString("en")), ` bytes (${formatBytes(formula)}); ${formatBytes(formula / shape.context)} per token of context.`),
+        h("b", { "data-testid": "kv-bytes" }, formula.toLocaleString("en")), ` bytes (${formatBytes(formula)}); ${formatBytes(formula / shape.context)} per token of context`,
+        shape.kType === "f32" && shape.vType === "f32" ? "." : `; ${fmt((100 * formula) / kvFormulaBytes({ ...shape, kType: "f32", vType: "f32" }), 3)} % of an f32 cache.`),
       h("p", {}, real));
   };
   const num = (key: "layers" | "kvHeads" | "headDim" | "context", label: string, max: number) => {
@@ -103,9 +102,10 @@ export function render(root: HTMLElement): () => void {
     const fallbacks = (t: QuantType) => [...new Set(tensors.map((row) => row.errors[t].used).filter((u) => u !== t))];
     replace(errorsBox, h("table", { "data-testid": "quant-error-table" },
       h("thead", {}, h("tr", {}, h("th", { class: "text" }, "tensor"), h("th", {}, "shape"),
-        ...types.map((t) => h("th", {}, `${t}${fallbacks(t).length ? ` (→ ${fallbacks(t).join(", ")})` : ""}`)))),
+        ...types.map((t) => h("th", {}, `${t}${fallbacks(t).length ? ` (→ ${fallbacks(t).join(", ")})` : ""}`)), h("th", {}, "q4_k, rows of 256"))),
       h("tbody", {}, ...tensors.map((row) => h("tr", {}, h("td", { class: "text" }, h("code", {}, row.name)), h("td", {}, row.shape.join(" × ")),
-        ...types.map((t) => h("td", { class: "num", "data-testid": `err-${row.name}-${t}` }, `${(100 * row.errors[t].relativeRmse).toPrecision(3)} %`)))))));
+        ...types.map((t) => h("td", { class: "num", "data-testid": `err-${row.name}-${t}` }, `${(100 * row.errors[t].relativeRmse).toPrecision(3)} %`)),
+        h("td", { class: "num", "data-testid": `err-${row.name}-q4_k-256` }, row.q4kRows256 === null ? "–" : `${(100 * row.q4kRows256).toPrecision(3)} %`))))));
   }, (error: unknown) => replace(errorsBox, errorBox(error)));
 
   const rows: TypeQuality[] = [];
@@ -138,7 +138,7 @@ export function render(root: HTMLElement): () => void {
     chart,
     h("details", {}, h("summary", {}, "every tensor: shape, spread, largest value"), table),
     h("h2", {}, "Error per tensor"),
-    h("p", {}, "Each matrix quantized and dequantized with @zero-llm/quant (the bytes ggml writes), and the error's RMS relative to the weights' RMS. Q4_K packs blocks of 256: this model's rows of 128 and 384 values are not whole 256-blocks, so Q4_K falls back to Q4_1 here as llama.cpp's llama-quantize does (the table says so)."),
+    h("p", {}, "Each matrix quantized and dequantized with @zero-llm/quant (the bytes ggml writes), and the error's RMS relative to the weights' RMS. Q4_K packs blocks of 256: this model's rows of 128 and 384 values are not whole 256-blocks, so Q4_K falls back to Q4_1 here as llama.cpp's llama-quantize does (the table says so). The last column is Q4_K proper on the same values laid out in rows of 256: its 6-bit scale and minimum per 32 values, themselves quantized against one f16 pair per 256, come out below Q4_1's error, at 4.5 bits a value instead of 5."),
     errorsBox,
     h("h2", {}, "Perplexity and top-1 agreement per type"),
     h("p", {}, "The whole model with every projection stored in the type and multiplied from its blocks (no f32 copy), against the f32 model on held-out Brown text the model never trained on (the corpus's last document): perplexity of both, the KL divergence of the next-token distributions (in nats, as llama.cpp's perplexity --kl-divergence reports it) and how often both pick the same most likely token."),

@@ -90,19 +90,23 @@ export function render(root: HTMLElement): () => void {
   const draftIn = numberInput(6, { min: 1, max: 16, step: 1, testid: "draft-max" });
   const ngramIn = numberInput(3, { min: 1, max: 8, step: 1, testid: "ngram" });
   const specTemp = numberInput(0, { min: 0, max: 2, step: 0.1, testid: "spec-temperature" });
+  const drafterIn = h("select", { "data-testid": "drafter" },
+    h("option", { value: "lookup" }, "prompt lookup (n-gram)"),
+    h("option", { value: "q4_0" }, "a draft model: this model in Q4_0"));
   const specButton = h("button", { class: "primary", "data-testid": "speculate" }, "Decode speculatively");
   const specOut = h("div", { class: "tokens", "data-testid": "spec-out" });
   const specStats = h("p", { "data-testid": "spec-stats" });
   specButton.addEventListener("click", () => {
     specButton.disabled = true;
     replace(specStats, "Decoding…");
-    client.call("speculative", { prompt: specPrompt.value, maxTokens: 40, draftMax: Math.round(draftIn.valueAsNumber), ngram: Math.round(ngramIn.valueAsNumber), temperature: specTemp.valueAsNumber || 0, seed: 1 }).then((r) => {
+    const drafter = drafterIn.value === "q4_0" ? "q4_0" : "lookup";
+    client.call("speculative", { prompt: specPrompt.value, maxTokens: 40, drafter, draftMax: Math.round(draftIn.valueAsNumber), ngram: Math.round(ngramIn.valueAsNumber), temperature: specTemp.valueAsNumber || 0, seed: 1 }).then((r) => {
       replace(specOut, ...r.rounds.flatMap((round) => [
         ...round.drafts.map((t, i) => h("span", { class: `tok ${i < round.accepted ? "accepted" : "rejected"}`, title: `draft ${i + 1} of ${round.drafts.length}: ${i < round.accepted ? "accepted" : "rejected"} (id ${t.id})` }, t.piece)),
         round.next ? h("span", { class: "tok corrected", title: `the target's own token (id ${round.next.id}): ${round.accepted < round.drafts.length ? "a correction" : "the bonus after all drafts"}` }, round.next.piece) : null,
         h("span", { class: "note", "aria-hidden": "true" }, "│"),
       ]));
-      replace(specStats, `${r.drafted} tokens drafted by prompt lookup, `, h("b", { "data-testid": "spec-accepted" }, r.acceptedTotal), ` accepted (${fmt((100 * r.acceptedTotal) / Math.max(1, r.drafted), 3)}%); ${r.ids.length} tokens in `,
+      replace(specStats, `${r.drafted} tokens drafted by ${drafter === "lookup" ? "prompt lookup" : "the Q4_0 draft model"}, `, h("b", { "data-testid": "spec-accepted" }, r.acceptedTotal), ` accepted (${fmt((100 * r.acceptedTotal) / Math.max(1, r.drafted), 3)}%); ${r.ids.length} tokens in `,
         h("b", { "data-testid": "spec-passes" }, r.passes), ` target passes instead of ${r.ids.length} (${fmt(r.ms, 3)} ms against ${fmt(r.plainMs, 3)} ms decoding one token per pass). Same tokens as plain decoding: `,
         h("b", { "data-testid": "spec-same", class: r.sameAsPlain ? "ok-text" : "bad-text" }, r.sameAsPlain ? "yes" : "no"), ".");
     }, (error: unknown) => replace(specStats, errorBox(error))).finally(() => (specButton.disabled = false));
@@ -136,9 +140,9 @@ export function render(root: HTMLElement): () => void {
     h("div", { class: "controls" }, field("seed", seedIn), field("new tokens", maxIn), genButton),
     genOut, genStats,
     h("h2", {}, "Speculative decoding"),
-    h("p", {}, "A cheap drafter proposes several tokens; the model checks them all in one forward pass and keeps the longest prefix it agrees with, plus one token of its own. Here the drafter is prompt lookup: it copies what followed the last n tokens earlier in the text. Green drafts were accepted, red ones rejected, yellow tokens are the model's own (a correction or the bonus); │ separates rounds. The output is exactly what plain decoding gives (with temperature above 0, it follows the same distribution). On a model this small, one pass over 7 tokens costs nearly 7 single-token passes (its 4 MB of weights sit in cache, so a pass is bound by arithmetic, not by reading the weights): speculation saves passes but little time here; it pays off when every pass must stream the weights from memory."),
+    h("p", {}, "A cheap drafter proposes several tokens; the model checks them all in one forward pass and keeps the longest prefix it agrees with, plus one token of its own. The drafter is prompt lookup (it copies what followed the last n tokens earlier in the text) or a draft model: here this very model with its matrices in Q4_0, which agrees with it on the most likely token about 90 % of the time (see the quantization page). The rounds run through the transformer's own speculative path (generate with a draft). Green drafts were accepted, red ones rejected, yellow tokens are the model's own (a correction or the bonus); │ separates rounds. The output is exactly what plain decoding gives (with temperature above 0, it follows the same distribution). On a model this small, one pass over 7 tokens costs nearly 7 single-token passes (its 4 MB of weights sit in cache, so a pass is bound by arithmetic, not by reading the weights): speculation saves target passes but not time here (the figures below say how much each way), the more so with a draft model as large as the target; it pays off when every pass must stream the weights from memory and the draft is much smaller than the target."),
     specPrompt,
-    h("div", { class: "controls" }, field("draft at most", draftIn), field("n-gram", ngramIn), field("temperature", specTemp), specButton),
+    h("div", { class: "controls" }, field("drafter", drafterIn), field("draft at most", draftIn), field("n-gram", ngramIn), field("temperature", specTemp), specButton),
     specOut, specStats,
   );
   client.call("load", null).then(() => refresh(), (error: unknown) => replace(status, errorBox(error)));

@@ -28,6 +28,8 @@ export interface LineChartOptions {
   title?: string;
   /** Draw the legend (default: when there is more than one series). */
   legend?: boolean;
+  /** Which top corner of the plot holds the legend (default: right); put it where the curves are not. */
+  legendAt?: "left" | "right";
 }
 
 export const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563", "#ca8a04"];
@@ -127,10 +129,10 @@ export function lineChart(series: readonly Series[], opts: LineChartOptions = {}
     }
   }
   svg.append(plot);
-  // legend, top right inside the plot, on a white ground so curves behind it stay readable
+  // legend, in a top corner inside the plot, on a white ground so curves behind it stay readable
   if (opts.legend ?? series.length > 1) {
     const longest = Math.max(...series.map((se) => se.name.length));
-    const boxW = 30 + longest * 6.2, left = MARGIN.left + plotW - boxW - 4;
+    const boxW = 30 + longest * 6.2, left = opts.legendAt === "left" ? MARGIN.left + 4 : MARGIN.left + plotW - boxW - 4;
     const legend = s("g", { class: "legend" });
     legend.append(s("rect", { x: left, y: MARGIN.top + 3, width: boxW, height: series.length * 15 + 6, fill: "#fff", "fill-opacity": 0.85, stroke: "#e5e7eb" }));
     series.forEach((se, i) => {
@@ -207,4 +209,80 @@ export function heatmap(values: ArrayLike<number>, rows: number, cols: number, o
   }
   ctx.putImageData(image, 0, 0);
   return canvas;
+}
+
+/** A signed colour for t ∈ [−1, 1]: red below zero, white at zero, blue above. */
+export function signedColor(t: number): [number, number, number] {
+  const c = Math.max(-1, Math.min(1, t));
+  // white → deep blue (30,64,175) for c > 0, white → deep red (185,28,28) for c < 0
+  return c >= 0
+    ? [Math.round(255 - c * 225), Math.round(255 - c * 191), Math.round(255 - c * 80)]
+    : [Math.round(255 + c * 70), Math.round(255 + c * 227), Math.round(255 + c * 227)];
+}
+
+/**
+ * A rows × cols matrix of signed values (row-major) as a canvas, one pixel per value, scaled by
+ * `max` (by default the largest |value|), drawn `cell` screen pixels a side (pixelated, so a
+ * 384-wide matrix and a rank-16 factor keep their proportions side by side).
+ */
+export function signedHeatmap(values: ArrayLike<number>, rows: number, cols: number, opts: { cell?: number; max?: number; label?: string; testid?: string } = {}): HTMLCanvasElement {
+  const canvas = document.createElement("canvas");
+  canvas.width = cols;
+  canvas.height = rows;
+  const cell = opts.cell ?? 2;
+  canvas.style.width = `${cols * cell}px`;
+  canvas.style.height = `${rows * cell}px`;
+  canvas.className = "matrix";
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", opts.label ?? "signed heatmap");
+  if (opts.testid) canvas.dataset.testid = opts.testid;
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return canvas;
+  let max = opts.max ?? 0;
+  if (opts.max === undefined) for (let i = 0; i < rows * cols; i++) max = Math.max(max, Math.abs(values[i]));
+  const image = ctx.createImageData(cols, rows);
+  for (let i = 0; i < rows * cols; i++) {
+    const [R, G, B] = signedColor(max > 0 ? values[i] / max : 0);
+    image.data[4 * i] = R;
+    image.data[4 * i + 1] = G;
+    image.data[4 * i + 2] = B;
+    image.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(image, 0, 0);
+  return canvas;
+}
+
+export interface PairedBar {
+  label: string;
+  /** The two values compared on this row (e.g. without and with an adapter). */
+  values: readonly [number, number];
+}
+
+/** Two thin bars per row (the first grey, the second in colour), both values printed. */
+export function pairedBars(rows: readonly PairedBar[], opts: { width?: number; max?: number; names: readonly [string, string]; format?: (v: number) => string; label?: string; color?: string }): SVGSVGElement {
+  const width = opts.width ?? 560, row = 26, labelW = 110, valueW = 130, legendH = 20;
+  const height = legendH + Math.max(row, rows.length * row) + 4;
+  const max = opts.max ?? Math.max(1e-12, ...rows.flatMap((r) => r.values));
+  const format = opts.format ?? ((v: number) => fmt(v));
+  const colors = ["#9ca3af", opts.color ?? PALETTE[0]] as const;
+  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart bars", role: "img", "aria-label": opts.label ?? "paired bar chart" });
+  const legend = s("g", { class: "legend" });
+  opts.names.forEach((name, i) => {
+    legend.append(s("rect", { x: labelW + i * 220, y: 4, width: 12, height: 10, fill: colors[i], rx: 2 }));
+    legend.append(s("text", { x: labelW + i * 220 + 16, y: 13 }, name));
+  });
+  svg.append(legend);
+  rows.forEach((r, i) => {
+    const y = legendH + 2 + i * row;
+    const g = s("g", {});
+    g.append(s("text", { x: labelW - 6, y: y + 16, "text-anchor": "end", class: "bar-label" }, r.label));
+    r.values.forEach((v, k) => {
+      const w = Math.max(0, (width - labelW - valueW) * (v / max));
+      g.append(s("rect", { x: labelW, y: y + 2 + k * 11, width: w, height: 9, fill: colors[k], rx: 1.5 }, s("title", {}, `${r.label}, ${opts.names[k]}: ${format(v)}`)));
+    });
+    const end = labelW + (width - labelW - valueW) * (Math.max(...r.values) / max);
+    g.append(s("text", { x: end + 4, y: y + 16, class: "bar-value" }, `${format(r.values[0])} → ${format(r.values[1])}`));
+    svg.append(g);
+  });
+  return svg;
 }

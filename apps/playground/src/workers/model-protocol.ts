@@ -19,6 +19,9 @@ export interface AttentionResult {
 
 export interface Token { id: number; piece: string }
 
+/** Who drafts: prompt lookup (n-gram copies from the text), or the model itself with its projections in Q4_0 (a draft model). */
+export type SpeculativeDrafter = "lookup" | "q4_0";
+
 export type ModelProtocol = {
   load: Method<null, ModelInfo>;
   attention: Method<{ prompt: string }, AttentionResult>;
@@ -31,7 +34,7 @@ export type ModelProtocol = {
     Token
   >;
   speculative: Method<
-    { prompt: string; maxTokens: number; draftMax: number; ngram: number; temperature: number; seed: number },
+    { prompt: string; maxTokens: number; drafter: SpeculativeDrafter; draftMax: number; ngram: number; temperature: number; seed: number },
     { rounds: Array<{ drafts: Token[]; accepted: number; next: Token | null }>; ids: number[]; text: string; sameAsPlain: boolean; drafted: number; acceptedTotal: number; passes: number; ms: number; plainMs: number }
   >;
 };

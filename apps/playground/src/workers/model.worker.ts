@@ -1,14 +1,14 @@
 /// <reference lib="webworker" />
-import { PromptLookupDrafter, Sampler, compileConstraint, speculativeGenerate, tokenVocabulary, type Constraint, type JsonSchema, type TokenVocabulary } from "@zero-llm/sampling";
+import { PromptLookupDrafter, Sampler, compileConstraint, tokenVocabulary, type Constraint, type JsonSchema, type TokenVocabulary } from "@zero-llm/sampling";
 import { Rng, attention, randn } from "@zero-llm/tensor";
-import { generate, type AttentionMaps } from "@zero-llm/transformer";
+import { Model, generate, quantizeWeights, type AttentionMaps } from "@zero-llm/transformer";
 import { walkQuery } from "../lib/attention-walk";
 import { workerBackend } from "../lib/backend";
 import { chainView, samplerOptions } from "../lib/chain";
 import { PlaygroundError } from "../lib/errors";
 import { loadEmbeddedModel, type LoadedModel } from "../lib/model";
 import { serve } from "../lib/rpc";
-import { RecordingTarget } from "../lib/speculative";
+import { RecordingDrafter, acceptedCount, modelDrafter } from "../lib/speculative";
 import type { ModelProtocol, Token } from "./model-protocol";
 
 let loaded: Promise<{ lm: LoadedModel; backend: string; ms: number }> | null = null;
@@ -40,6 +40,13 @@ function schemaConstraint(lm: LoadedModel, text: string): { constraint: Constrai
   const entry = { constraint: compileConstraint({ type: "json", schema }, vocabulary), ms: performance.now() - started };
   constraints.set(text, entry);
   return entry;
+}
+
+/** The draft model: the embedded model with its matrices in Q4_0, as `zllm quantize` writes them (made once). */
+let q4Draft: Model | null = null;
+function draftModel(lm: LoadedModel): Model {
+  q4Draft ??= new Model(lm.model.config, quantizeWeights(lm.model.weights, "q4_0", lm.model.backend), { backend: lm.model.backend });
+  return q4Draft;
 }
 
 const piece = (lm: LoadedModel, id: number): Token => ({ id, piece: lm.tokenizer.decode([id]) });
@@ -160,7 +167,7 @@ serve<ModelProtocol>({
     return { ids: out, text: lm.tokenizer.decode(out), stopReason, tokensPerSecond: run.stats.generateTokensPerSecond };
   },
 
-  async speculative({ prompt, maxTokens, draftMax, ngram, temperature, seed }) {
+  async speculative({ prompt, maxTokens, drafter, draftMax, ngram, temperature, seed }) {
     const { lm } = await model();
     const ids = lm.encode(prompt);
     // the same request decoded plainly, one token per pass (greedy must give the very same tokens);
@@ -168,16 +175,21 @@ serve<ModelProtocol>({
     const plainStarted = performance.now();
     const plain = [...generate(lm.model, ids, { maxTokens, eos: lm.eos, sampler: new Sampler({ temperature, seed }) })];
     const plainMs = performance.now() - plainStarted;
-    const target = new RecordingTarget(lm.model, lm.model.newCache());
+    const sampler = new Sampler({ temperature, seed });
+    const recording = new RecordingDrafter(drafter === "lookup" ? new PromptLookupDrafter(ngram) : modelDrafter(draftModel(lm), lm.model, sampler));
     const started = performance.now();
-    const run = speculativeGenerate(target, new PromptLookupDrafter(ngram), ids, { maxTokens, draftMax, eos: [lm.eos], sampling: { temperature, seed } });
-    const out = [...run];
+    // the transformer's own speculative path: one verify pass per round over the model's sequence
+    const run = generate(lm.model, ids, { maxTokens, eos: lm.eos, sampler, draft: recording, draftMax });
+    const out: number[] = [];
+    for (const id of run) {
+      out.push(id);
+      recording.emitted(id);
+    }
     const ms = performance.now() - started;
-    let at = 0;
-    const rounds = target.rounds.map((r) => {
-      const next = out[at + r.accepted]; // the correction (a draft was rejected) or the bonus token
-      at += r.accepted + 1;
-      return { drafts: r.drafts.map((id) => piece(lm, id)), accepted: r.accepted, next: next === undefined ? null : piece(lm, next) };
+    const rounds = recording.rounds.map((r) => {
+      const accepted = acceptedCount(r);
+      const next = r.emitted[accepted]; // the correction (a draft was rejected) or the bonus token
+      return { drafts: r.drafts.map((id) => piece(lm, id)), accepted, next: next === undefined ? null : piece(lm, next) };
     });
     return {
       rounds, ids: out, text: lm.tokenizer.decode(out), sameAsPlain: plain.length === out.length && plain.every((id, i) => id === out[i]),

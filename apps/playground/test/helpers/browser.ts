@@ -16,6 +16,7 @@ export const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
 export const repoRoot = path.resolve(appDir, "../..");
 export const distDir = path.join(appDir, "dist");
 export const modelDir = path.join(repoRoot, "models/default");
+export const adapterDir = path.join(repoRoot, "models/addition-lora");
 
 /** Why the browser tests cannot run here, or "" when they can. */
 export const skipReason = !existsSync(CHROMIUM)
