@@ -46,7 +46,7 @@ export const NO_TOKEN = -1;
 
 /** The one rule for a byte's starting token. */
 export function byteToken(bytes: ByteTokens, byte: number): number {
-  const id = bytes.byteToId[byte]!;
+  const id = bytes.byteToId[byte];
   return id >= 0 ? id : bytes.unknownId;
 }
 
@@ -55,11 +55,11 @@ const NO_RANK = 0x7fffffff;
 /** The scan loop of tiktoken: `parts[k]` are token ids, `ranks[k]` the rank of (parts[k], parts[k+1]). */
 export function mergeByScan(bytes: Uint8Array, tokens: ByteTokens, pairs: PairLookup): number[] {
   const parts: number[] = [];
-  for (let k = 0; k < bytes.length; k++) parts.push(byteToken(tokens, bytes[k]!));
+  for (let k = 0; k < bytes.length; k++) parts.push(byteToken(tokens, bytes[k]));
   const ranks: number[] = [];
   const merged: number[] = [];
   const rankPair = (k: number): void => {
-    const slot = pairs.find(parts[k]!, parts[k + 1]!);
+    const slot = pairs.find(parts[k], parts[k + 1]);
     ranks[k] = slot < 0 ? NO_RANK : pairs.rankAt(slot);
     merged[k] = slot < 0 ? -1 : pairs.mergedAt(slot);
   };
@@ -68,7 +68,7 @@ export function mergeByScan(bytes: Uint8Array, tokens: ByteTokens, pairs: PairLo
     let best = NO_RANK;
     let at = -1;
     for (let k = 0; k < ranks.length; k++) {
-      if (ranks[k]! < best) {
+      if (ranks[k] < best) {
         best = ranks[k]!;
         at = k;
       }
@@ -114,7 +114,7 @@ export class MergeScratch {
       this.mergedAt = new Int32Array(capacity);
     }
     for (let p = 0; p < n; p++) {
-      this.id[p] = byteToken(tokens, bytes[p]!);
+      this.id[p] = byteToken(tokens, bytes[p]);
       this.size[p] = 1;
       this.next[p] = p + 1 < n ? p + 1 : -1;
       this.prev[p] = p - 1;
@@ -157,7 +157,7 @@ export class CandidateHeap {
 
   /** The lowest entry's packed key, `rank * 2^32 + position` (Infinity when empty). */
   peek(): number {
-    return this.size > 0 ? this.keys[0]! : Infinity;
+    return this.size > 0 ? this.keys[0] : Infinity;
   }
 
   push(rank: number, position: number): void {
@@ -171,7 +171,7 @@ export class CandidateHeap {
     let i = this.size++;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (h[parent]! <= key) break;
+      if (h[parent] <= key) break;
       h[i] = h[parent]!;
       i = parent;
     }
@@ -181,17 +181,17 @@ export class CandidateHeap {
   /** Removes the lowest entry and returns it as [rank, position] in `out`. */
   pop(out: { rank: number; position: number }): void {
     const h = this.keys;
-    const top = h[0]!;
+    const top = h[0];
     out.rank = Math.floor(top / POSITIONS);
     out.position = top - out.rank * POSITIONS;
     const n = --this.size;
-    const last = h[n]!;
+    const last = h[n];
     let i = 0;
     for (;;) {
       let child = 2 * i + 1;
       if (child >= n) break;
-      if (child + 1 < n && h[child + 1]! < h[child]!) child++;
-      if (last <= h[child]!) break;
+      if (child + 1 < n && h[child + 1] < h[child]) child++;
+      if (last <= h[child]) break;
       h[i] = h[child]!;
       i = child;
     }
@@ -215,15 +215,15 @@ export function mergeByHeap(bytes: Uint8Array, tokens: ByteTokens, pairs: PairLo
   heap.size = 0;
   const consider = (left: number): void => {
     if (left < 0) return;
-    const right = next[left]!;
-    const slot = right < 0 ? -1 : pairs.find(id[left]!, id[right]!);
+    const right = next[left];
+    const slot = right < 0 ? -1 : pairs.find(id[left], id[right]);
     if (slot < 0) {
       rankAt[left] = NO_RANK;
       return;
     }
     rankAt[left] = pairs.rankAt(slot);
     mergedAt[left] = pairs.mergedAt(slot);
-    heap.push(rankAt[left]!, left);
+    heap.push(rankAt[left], left);
   };
   for (let p = 0; p + 1 < n; p++) consider(p);
   const top = { rank: 0, position: 0 };
@@ -231,14 +231,14 @@ export function mergeByHeap(bytes: Uint8Array, tokens: ByteTokens, pairs: PairLo
     heap.pop(top);
     const left = top.position;
     if (rankAt[left] !== top.rank) continue; // stale
-    const right = next[left]!;
+    const right = next[left];
     id[left] = mergedAt[left]!;
-    size[left] = size[left]! + size[right]!;
+    size[left] = size[left] + size[right];
     size[right] = 0;
     rankAt[right] = NO_RANK;
     next[left] = next[right]!;
-    if (next[right]! >= 0) prev[next[right]!] = left;
-    consider(prev[left]!);
+    if (next[right] >= 0) prev[next[right]] = left;
+    consider(prev[left]);
     consider(left);
   }
   return scratch.parts(n);
@@ -268,8 +268,8 @@ export function mergeByRankPasses(bytes: Uint8Array, tokens: ByteTokens, pairs: 
   let current = -1; // the rank whose bucket is being walked
   const consider = (left: number): void => {
     if (left < 0) return;
-    const right = next[left]!;
-    const slot = right < 0 ? -1 : pairs.find(id[left]!, id[right]!);
+    const right = next[left];
+    const slot = right < 0 ? -1 : pairs.find(id[left], id[right]);
     if (slot < 0) {
       rankAt[left] = NO_RANK;
       return;
@@ -281,14 +281,14 @@ export function mergeByRankPasses(bytes: Uint8Array, tokens: ByteTokens, pairs: 
     else heap.push(rank, left); // its turn has come already (or is now)
   };
   const merge = (left: number): void => {
-    const right = next[left]!;
+    const right = next[left];
     id[left] = mergedAt[left]!;
-    size[left] = size[left]! + size[right]!;
+    size[left] = size[left] + size[right];
     size[right] = 0;
     rankAt[right] = NO_RANK;
     next[left] = next[right]!;
-    if (next[right]! >= 0) prev[next[right]!] = left;
-    consider(prev[left]!);
+    if (next[right] >= 0) prev[next[right]] = left;
+    consider(prev[left]);
     consider(left);
   };
   for (let p = 0; p + 1 < n; p++) consider(p);
@@ -298,12 +298,12 @@ export function mergeByRankPasses(bytes: Uint8Array, tokens: ByteTokens, pairs: 
     const taken = buckets.taken;
     const base = current * POSITIONS;
     for (let k = 0; k < count; ) {
-      if (heap.peek() < base + taken[k]!) {
+      if (heap.peek() < base + taken[k]) {
         heap.pop(top);
         if (rankAt[top.position] === top.rank) merge(top.position);
         continue;
       }
-      const left = taken[k++]!;
+      const left = taken[k++];
       if (rankAt[left] === current) merge(left); // else stale: the pair changed since
     }
     while (heap.size > 0) {

@@ -43,7 +43,7 @@ export class TokenLengths {
   length = 0;
 
   at(k: number): number {
-    const v = this.small[k]!;
+    const v = this.small[k];
     return v < LARGE ? v : this.large.get(k)!;
   }
 
@@ -96,16 +96,16 @@ export function mergeInWindows(
     if (end < n) {
       let at = pos;
       keep = 0;
-      while (keep < span.ids.length && (keep === 0 || at + span.lengths[keep]! <= end - margin)) at += span.lengths[keep++]!;
+      while (keep < span.ids.length && (keep === 0 || at + span.lengths[keep] <= end - margin)) at += span.lengths[keep++];
     }
     const seam = ids.length; // index of the first token of this window, which starts at `start`
     const start = pos;
     for (let k = 0; k < keep; k++) {
-      ids.push(span.ids[k]!);
-      lengths.push(span.lengths[k]!);
-      pos += span.lengths[k]!;
+      ids.push(span.ids[k]);
+      lengths.push(span.lengths[k]);
+      pos += span.lengths[k];
     }
-    if (seam > base && !compatible(ids[seam - 1]!, lengths.at(seam - 1 - base), ids[seam]!, lengths.at(seam - base), start, encodeSpan)) {
+    if (seam > base && !compatible(ids[seam - 1], lengths.at(seam - 1 - base), ids[seam], lengths.at(seam - base), start, encodeSpan)) {
       // A merge chain reaches across the margin: undo this window, step back a margin more and
       // use larger windows from here on (at worst one window holds the whole input).
       ids.length = seam;

@@ -32,7 +32,7 @@ export class PairTable implements PairLookup {
     let k = this.slot(a, b) & this.mask;
     while (slots[4 * k] !== -1) {
       if (slots[4 * k] === a && slots[4 * k + 1] === b) {
-        if (rank < slots[4 * k + 2]!) {
+        if (rank < slots[4 * k + 2]) {
           slots[4 * k + 2] = rank;
           slots[4 * k + 3] = mergedId;
         }
@@ -52,18 +52,18 @@ export class PairTable implements PairLookup {
     if (a < 0) return -1; // -1 marks empty slots; no pair has a negative id
     const slots = this.slots;
     for (let k = this.slot(a, b) & this.mask; ; k = (k + 1) & this.mask) {
-      const left = slots[4 * k]!;
+      const left = slots[4 * k];
       if (left === -1) return -1;
       if (left === a && slots[4 * k + 1] === b) return k;
     }
   }
 
   rankAt(slot: number): number {
-    return this.slots[4 * slot + 2]!;
+    return this.slots[4 * slot + 2];
   }
 
   mergedAt(slot: number): number {
-    return this.slots[4 * slot + 3]!;
+    return this.slots[4 * slot + 3];
   }
 
   private grow(): void {
@@ -72,7 +72,7 @@ export class PairTable implements PairLookup {
     this.slots = emptySlots(capacity);
     this.mask = capacity - 1;
     this.size = 0;
-    for (let k = 0; k < old.length; k += 4) if (old[k] !== -1) this.set(old[k]!, old[k + 1]!, old[k + 2]!, old[k + 3]!);
+    for (let k = 0; k < old.length; k += 4) if (old[k] !== -1) this.set(old[k], old[k + 1], old[k + 2], old[k + 3]);
   }
 }
 
@@ -125,7 +125,7 @@ export class TiktokenPairs implements PairLookup {
     this.flat = new Uint8Array(total);
     this.power = new Int32Array(longest + 1);
     this.power[0] = 1;
-    for (let k = 1; k <= longest; k++) this.power[k] = Math.imul(this.power[k - 1]!, HASH_MULTIPLIER);
+    for (let k = 1; k <= longest; k++) this.power[k] = Math.imul(this.power[k - 1], HASH_MULTIPLIER);
     let capacity = 16;
     while (capacity < n * 2) capacity <<= 1;
     this.hashOf = new Int32Array(capacity);
@@ -136,23 +136,23 @@ export class TiktokenPairs implements PairLookup {
       const bytes = tokens[id];
       if (bytes === undefined || bytes.length === 0) continue;
       let h = 0;
-      for (let i = 0; i < bytes.length; i++) h = (Math.imul(h, HASH_MULTIPLIER) + bytes[i]! + 1) | 0;
+      for (let i = 0; i < bytes.length; i++) h = (Math.imul(h, HASH_MULTIPLIER) + bytes[i] + 1) | 0;
       this.hash[id] = h;
       this.length[id] = bytes.length;
       this.start[id] = at;
       this.flat.set(bytes, at);
       at += bytes.length;
       // The same bytes under two ranks: the first (lowest) one is the token, as in bytesToId.
-      if (this.lookupBytes(h, this.start[id]!, bytes.length) < 0) this.insert(h, id);
+      if (this.lookupBytes(h, this.start[id], bytes.length) < 0) this.insert(h, id);
     }
   }
 
   find(a: number, b: number): number {
     if (a < 0 || b < 0) return -1; // a byte without a token
-    const la = this.length[a]!;
-    const lb = this.length[b]!;
+    const la = this.length[a];
+    const lb = this.length[b];
     if (la === 0 || lb === 0) return -1; // an id without bytes (an unknown token standing for a byte)
-    const h = (Math.imul(this.hash[a]!, this.power[lb]!) + this.hash[b]!) | 0;
+    const h = (Math.imul(this.hash[a], this.power[lb]) + this.hash[b]) | 0;
     return this.lookup(h, la + lb, a, b);
   }
 
@@ -167,16 +167,16 @@ export class TiktokenPairs implements PairLookup {
     if (this.completeTable !== undefined) return this.completeTable;
     const table = new PairTable(1 << 18); // 233,378 pairs for cl100k: 8 MB; o200k grows it to 16 MB
     for (let t = 0; t < this.length.length; t++) {
-      const n = this.length[t]!;
+      const n = this.length[t];
       if (n < 2 || this.canonical(t) !== t) continue;
-      const whole = this.hash[t]!;
-      const from = this.start[t]!;
+      const whole = this.hash[t];
+      const from = this.start[t];
       let prefix = 0;
       for (let k = 1; k < n; k++) {
-        prefix = (Math.imul(prefix, HASH_MULTIPLIER) + this.flat[from + k - 1]! + 1) | 0;
+        prefix = (Math.imul(prefix, HASH_MULTIPLIER) + this.flat[from + k - 1] + 1) | 0;
         const left = this.lookupBytes(prefix, from, k);
         if (left < 0) continue;
-        const suffix = (whole - Math.imul(prefix, this.power[n - k]!)) | 0;
+        const suffix = (whole - Math.imul(prefix, this.power[n - k])) | 0;
         const right = this.lookupBytes(suffix, from + k, n - k);
         if (right >= 0) table.set(left, right, t, t);
       }
@@ -186,7 +186,7 @@ export class TiktokenPairs implements PairLookup {
 
   /** The id that token `t`'s bytes are indexed under (the lowest rank with those bytes). */
   private canonical(t: number): number {
-    return this.lookupBytes(this.hash[t]!, this.start[t]!, this.length[t]!);
+    return this.lookupBytes(this.hash[t], this.start[t], this.length[t]);
   }
 
   /** Id of the token whose bytes are flat[from, from + length), or -1. */
@@ -194,11 +194,11 @@ export class TiktokenPairs implements PairLookup {
     if (length >= this.power.length) return -1;
     const flat = this.flat;
     for (let k = mix(h) & this.mask; ; k = (k + 1) & this.mask) {
-      const id = this.idOf[k]!;
+      const id = this.idOf[k];
       if (id < 0) return -1;
       if (this.hashOf[k] !== h || this.length[id] !== length) continue;
       let i = 0;
-      for (const at = this.start[id]!; i < length && flat[at + i] === flat[from + i]; i++);
+      for (const at = this.start[id]; i < length && flat[at + i] === flat[from + i]; i++);
       if (i === length) return id;
     }
   }
@@ -216,7 +216,7 @@ export class TiktokenPairs implements PairLookup {
   private lookup(h: number, length: number, a: number, b: number): number {
     if (length >= this.power.length) return -1; // longer than any token
     for (let k = mix(h) & this.mask; ; k = (k + 1) & this.mask) {
-      const id = this.idOf[k]!;
+      const id = this.idOf[k];
       if (id < 0) return -1;
       if (this.hashOf[k] === h && this.length[id] === length && this.sameBytes(id, a, b)) return id;
     }
@@ -225,16 +225,16 @@ export class TiktokenPairs implements PairLookup {
   /** Are the bytes of token `id` those of `a` then `b`? */
   private sameBytes(id: number, a: number, b: number): boolean {
     const flat = this.flat;
-    let at = this.start[id]!;
-    const la = this.length[a]!;
-    for (let i = this.start[a]!, end = i + la; i < end; i++) if (flat[at++] !== flat[i]) return false;
-    for (let i = this.start[b]!, end = i + this.length[b]!; i < end; i++) if (flat[at++] !== flat[i]) return false;
+    let at = this.start[id];
+    const la = this.length[a];
+    for (let i = this.start[a], end = i + la; i < end; i++) if (flat[at++] !== flat[i]) return false;
+    for (let i = this.start[b], end = i + this.length[b]; i < end; i++) if (flat[at++] !== flat[i]) return false;
     return true;
   }
 
   private insert(h: number, id: number): void {
     let k = mix(h) & this.mask;
-    while (this.idOf[k]! >= 0) k = (k + 1) & this.mask;
+    while (this.idOf[k] >= 0) k = (k + 1) & this.mask;
     this.hashOf[k] = h;
     this.idOf[k] = id;
   }

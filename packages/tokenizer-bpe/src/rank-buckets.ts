@@ -31,11 +31,11 @@ export class RankBuckets {
     const e = this.entries++;
     this.position[e] = at;
     this.link[e] = -1;
-    const last = this.tail[rank]!;
+    const last = this.tail[rank];
     if (this.head[rank] === -1) {
       this.head[rank] = e;
-      this.used[rank >>> 5]! |= 1 << (rank & 31);
-      this.summary[rank >>> 10]! |= 1 << ((rank >>> 5) & 31);
+      this.used[rank >>> 5] |= 1 << (rank & 31);
+      this.summary[rank >>> 10] |= 1 << ((rank >>> 5) & 31);
     } else {
       this.link[last] = e;
     }
@@ -48,23 +48,23 @@ export class RankBuckets {
     let word = from >>> 5;
     if (word >= this.used.length) return -1;
     // The rest of the word `from` is in, then whole words found through the summary.
-    const rest = this.used[word]! & (~0 << (from & 31));
+    const rest = this.used[word] & (~0 << (from & 31));
     if (rest !== 0) return (word << 5) + lowestBit(rest);
     word++;
     let group = word >>> 5;
-    let bits = group < this.summary.length ? this.summary[group]! & (~0 << (word & 31)) : 0;
+    let bits = group < this.summary.length ? this.summary[group] & (~0 << (word & 31)) : 0;
     while (bits === 0) {
       if (++group >= this.summary.length) return -1;
       bits = this.summary[group]!;
     }
     word = (group << 5) + lowestBit(bits);
-    return (word << 5) + lowestBit(this.used[word]!);
+    return (word << 5) + lowestBit(this.used[word]);
   }
 
   /** Empties the bucket of `rank` into `taken` (sorted) and returns how many positions it held. */
   take(rank: number): number {
     let count = 0;
-    for (let e = this.head[rank]!; e !== -1; e = this.link[e]!) {
+    for (let e = this.head[rank]; e !== -1; e = this.link[e]!) {
       if (count === this.taken.length) this.growTaken();
       this.taken[count++] = this.position[e]!;
     }
@@ -73,7 +73,7 @@ export class RankBuckets {
     // Positions queued in one pass come in increasing order; a bucket fed by several needs a sort.
     const taken = this.taken;
     for (let k = 1; k < count; k++) {
-      if (taken[k]! < taken[k - 1]!) {
+      if (taken[k] < taken[k - 1]) {
         taken.subarray(0, count).sort();
         break;
       }
@@ -97,8 +97,8 @@ export class RankBuckets {
 
   private clearBit(rank: number): void {
     const word = rank >>> 5;
-    this.used[word]! &= ~(1 << (rank & 31));
-    if (this.used[word] === 0) this.summary[word >>> 5]! &= ~(1 << (word & 31));
+    this.used[word] &= ~(1 << (rank & 31));
+    if (this.used[word] === 0) this.summary[word >>> 5] &= ~(1 << (word & 31));
   }
 
   private growRanks(needed: number): void {

@@ -62,14 +62,14 @@ class BigramQueue {
     let i = h.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(h[i]!, h[parent]!)) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      if (!before(h[i], h[parent])) break;
+      [h[i], h[parent]] = [h[parent], h[i]];
       i = parent;
     }
   }
   pop(): Bigram {
     const h = this.items;
-    const top = h[0]!;
+    const top = h[0];
     const last = h.pop()!;
     if (h.length > 0) {
       h[0] = last;
@@ -78,10 +78,10 @@ class BigramQueue {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        if (l < h.length && before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && before(h[r]!, h[m]!)) m = r;
+        if (l < h.length && before(h[l], h[m])) m = l;
+        if (r < h.length && before(h[r], h[m])) m = r;
         if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
+        [h[i], h[m]] = [h[m], h[i]];
         i = m;
       }
     }
@@ -122,7 +122,7 @@ export class SpmTokenizer implements Tokenizer {
       if (!this.pieceToId.has(piece)) this.pieceToId.set(piece, id);
       const byte = /^<0x([0-9A-Fa-f]{2})>$/.exec(piece);
       const type = this.typeOf(id);
-      if (byte !== null && (type === TOKEN_TYPE.byte || model.types === undefined)) this.byteIds[parseInt(byte[1]!, 16)] = id;
+      if (byte !== null && (type === TOKEN_TYPE.byte || model.types === undefined)) this.byteIds[parseInt(byte[1], 16)] = id;
       if (type === TOKEN_TYPE.control || type === TOKEN_TYPE.userDefined) specials.set(piece, id);
     });
     this.specialTokens = specials;
@@ -181,7 +181,7 @@ export class SpmTokenizer implements Tokenizer {
     if (escaped.length <= LONG_FRAGMENT) {
       const symbols = this.mergeSymbols(escaped, 0, escaped.length);
       ids = symbols.ids;
-      lengthAt = (i) => symbols.lengths[i]!;
+      lengthAt = (i) => symbols.lengths[i];
     } else {
       const symbols = mergeInWindows(escaped.length, (start, end) => this.mergeSymbols(escaped, start, end), {
         window: WINDOW,
@@ -195,13 +195,13 @@ export class SpmTokenizer implements Tokenizer {
       const length = lengthAt(i);
       const s = sourceAt(k);
       const e = sourceAt(k + length);
-      const id = ids[i]!;
+      const id = ids[i];
       if (id >= 0) emit(id, s, e);
       else {
         // Byte fallback: one token per UTF-8 byte of the character.
         const piece = escaped.slice(k, k + length);
         for (const byte of encodeUtf8(piece)) {
-          const byteId = this.byteIds[byte]!;
+          const byteId = this.byteIds[byte];
           const fallback = byteId >= 0 ? byteId : this.unknownId;
           if (fallback === undefined) throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `character ${JSON.stringify(piece)}: expected a piece, a byte token or an unknown token, found none`);
           emit(fallback, s, e);
@@ -233,29 +233,29 @@ export class SpmTokenizer implements Tokenizer {
     const queue = new BigramQueue();
     const tryAdd = (left: number, right: number): void => {
       if (left < 0 || right < 0) return;
-      const piece = escaped.slice(start[left]!, start[left]! + len[left]! + len[right]!);
+      const piece = escaped.slice(start[left], start[left] + len[left] + len[right]);
       const id = this.pieceToId.get(piece);
       if (id === undefined) return;
-      queue.push({ score: this.scores[id]!, left, right, size: piece.length });
+      queue.push({ score: this.scores[id], left, right, size: piece.length });
     };
     for (let i = 1; i < n; i++) tryAdd(i - 1, i);
 
     while (queue.size > 0) {
       const b = queue.pop();
       // Stale entries: one side was merged away or has grown since the pair was queued.
-      if (len[b.left] === 0 || len[b.right] === 0 || len[b.left]! + len[b.right]! !== b.size) continue;
-      len[b.left] = len[b.left]! + len[b.right]!;
+      if (len[b.left] === 0 || len[b.right] === 0 || len[b.left] + len[b.right] !== b.size) continue;
+      len[b.left] = len[b.left] + len[b.right];
       len[b.right] = 0;
       next[b.left] = next[b.right]!;
-      if (next[b.right]! >= 0) prev[next[b.right]!] = b.left;
-      tryAdd(prev[b.left]!, b.left);
-      tryAdd(b.left, next[b.left]!);
+      if (next[b.right] >= 0) prev[next[b.right]] = b.left;
+      tryAdd(prev[b.left], b.left);
+      tryAdd(b.left, next[b.left]);
     }
 
     const out = { ids: [] as number[], lengths: [] as number[] };
     for (let i = n > 0 ? 0 : -1; i !== -1; i = next[i]!) {
-      out.ids.push(this.pieceToId.get(escaped.slice(start[i]!, start[i]! + len[i]!)) ?? -1);
-      out.lengths.push(len[i]!);
+      out.ids.push(this.pieceToId.get(escaped.slice(start[i], start[i] + len[i])) ?? -1);
+      out.lengths.push(len[i]);
     }
     return out;
   }
@@ -267,7 +267,7 @@ export class SpmTokenizer implements Tokenizer {
     if (piece === undefined) throw new TokenizerError("TOKENIZER_UNKNOWN_TOKEN_ID", `token id: expected 0..${this.vocabSize - 1}, found ${id}`);
     const type = this.typeOf(id);
     const byte = /^<0x([0-9A-Fa-f]{2})>$/.exec(piece);
-    if (byte !== null && this.byteIds[parseInt(byte[1]!, 16)] === id) bytes = Uint8Array.of(parseInt(byte[1]!, 16));
+    if (byte !== null && this.byteIds[parseInt(byte[1], 16)] === id) bytes = Uint8Array.of(parseInt(byte[1], 16));
     else if (type === TOKEN_TYPE.control) bytes = new Uint8Array(0); // <s>, </s> render as nothing, as in llama.cpp
     else bytes = encodeUtf8(piece.replaceAll(this.spaceSymbol, " "));
     this.bytesCache[id] = bytes;
