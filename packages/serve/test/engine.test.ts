@@ -111,7 +111,9 @@ describe.skipIf(!haveDefaultModel)("engine on the default model", () => {
     const ctx = probe.ctx;
     // room for one full context (as required) and so for ⌊max(40, ctx) / 20⌋ sequences of
     // 5 + 16 − 1 = 20 positions; parallel is no bound here (64 > that count), memory is
-    const engine = new Engine(js.served.model, { parallel: 64, kvCapacityBytes: Math.max(40, ctx) * bpp, queueSize: 1, prefixCache: false });
+    // the queued request waits for the first batch to finish: no queue deadline here (a loaded
+    // machine can take longer than the default 30 s; the deadline has its own test below)
+    const engine = new Engine(js.served.model, { parallel: 64, kvCapacityBytes: Math.max(40, ctx) * bpp, queueSize: 1, prefixCache: false, queueTimeoutMs: 3_600_000 });
     const sizeOf = 20;
     const fits = Math.floor(engine.kvCapacityBytes / (sizeOf * bpp));
     expect(fits).toBeLessThan(engine.parallel);
