@@ -9,6 +9,7 @@ import {
   type Constraint, type ConstrainedPosition, type Drafter, type SamplerOptions, type TokenVocabulary,
 } from "../src/index";
 import { MarkovModel, MarkovTable } from "./markov";
+import { chi2Quantile999, pooledChiSquare } from "../../../tools/test-helpers/chi-square";
 
 const utf8 = new TextEncoder();
 /** EOS is id 0 (no text); then one token per piece. */
@@ -154,12 +155,6 @@ describe("speculative decoding under a constraint, greedy: plain constrained gre
   });
 });
 
-/** The 0.999 quantile of chi-square with `dof` degrees of freedom (Wilson–Hilferty). */
-function chi2Quantile999(dof: number): number {
-  const z = 3.0902;
-  return dof * (1 - 2 / (9 * dof) + z * Math.sqrt(2 / (9 * dof))) ** 3;
-}
-
 describe("speculative decoding under a constraint, sampled: the outputs follow plain constrained decoding's distribution", () => {
   // EOS 0, "a" 1, "b" 2, "ab" 3, "c" 4: the output matches [ab]{1,4}, so "c" is never allowed,
   // EOS is allowed after the first character, and after four characters the output is complete
@@ -220,21 +215,7 @@ describe("speculative decoding under a constraint, sampled: the outputs follow p
       accepted += run.stats.acceptedDraftTokens;
     }
     for (const key of counts.keys()) expect(want.has(key), `outcome ${key} has probability 0`).toBe(true);
-    let chi2 = 0, cells = 0, pooledExpected = 0, pooledObserved = 0;
-    for (const [key, p] of want) {
-      const e = p * runs, o = counts.get(key) ?? 0;
-      if (e < 5) {
-        pooledExpected += e;
-        pooledObserved += o;
-        continue;
-      }
-      chi2 += (o - e) ** 2 / e;
-      cells++;
-    }
-    if (pooledExpected > 0) {
-      chi2 += (pooledObserved - pooledExpected) ** 2 / pooledExpected;
-      cells++;
-    }
+    const { chi2, cells } = pooledChiSquare(want, counts, runs); // cells expected below 5 pooled into one
     expect(cells).toBeGreaterThan(10);
     expect(chi2).toBeLessThan(chi2Quantile999(cells - 1));
     expect(drafted).toBeGreaterThan(0);

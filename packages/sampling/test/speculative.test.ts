@@ -7,6 +7,7 @@ import {
   ModelDrafter, PromptLookupDrafter, Sampler, SamplingError, speculativeGenerate, type Drafter, type SamplerOptions,
 } from "../src/index";
 import { MarkovModel, MarkovTable } from "./markov";
+import { chi2Quantile999, pooledChiSquare } from "../../../tools/test-helpers/chi-square";
 
 /** Plain decoding with the target alone: sample, append, repeat. */
 function plain(table: MarkovTable, prompt: number[], n: number, sampling: SamplerOptions, eos: number[] = []): number[] {
@@ -70,12 +71,6 @@ describe("speculative decoding, greedy: the output is plain greedy decoding's, f
   });
 });
 
-/** The 0.999 quantile of chi-square with `dof` degrees of freedom (Wilson–Hilferty). */
-function chi2Quantile999(dof: number): number {
-  const z = 3.0902;
-  return dof * (1 - 2 / (9 * dof) + z * Math.sqrt(2 / (9 * dof))) ** 3;
-}
-
 describe("speculative decoding, sampled: the emitted tokens follow the target's distribution", () => {
   const V = 4, L = 3;
   const target = MarkovTable.random(V, 11, 1.5);
@@ -116,22 +111,7 @@ describe("speculative decoding, sampled: the emitted tokens follow the target's 
       accepted += run.stats.acceptedDraftTokens;
     }
     for (const key of counts.keys()) expect(want.has(key), `sequence ${key} has probability 0`).toBe(true);
-    // cells expected below 5 are pooled into one
-    let chi2 = 0, cells = 0, pooledExpected = 0, pooledObserved = 0;
-    for (const [key, p] of want) {
-      const e = p * runs, o = counts.get(key) ?? 0;
-      if (e < 5) {
-        pooledExpected += e;
-        pooledObserved += o;
-        continue;
-      }
-      chi2 += (o - e) ** 2 / e;
-      cells++;
-    }
-    if (pooledExpected > 0) {
-      chi2 += (pooledObserved - pooledExpected) ** 2 / pooledExpected;
-      cells++;
-    }
+    const { chi2, cells } = pooledChiSquare(want, counts, runs); // cells expected below 5 pooled into one
     expect(chi2).toBeLessThan(chi2Quantile999(cells - 1));
     expect(drafted).toBeGreaterThan(0);
     expect(accepted).toBeGreaterThan(0);

@@ -9,6 +9,7 @@ import {
 import { Rng, createWasmBackend, jsBackend, type Backend, type WasmBackend } from "@zero-llm/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Model, ModelSequence, TransformerError, Weights, generate, optionalWeightShapes, weightShapes, type Config } from "../src/index";
+import { chi2Quantile999, pooledChiSquare } from "../../../tools/test-helpers/chi-square";
 
 const GPT2: Config = {
   arch: "gpt2", dim: 48, hiddenDim: 96, nLayers: 2, nHeads: 4, nKvHeads: 4, vocabSize: 301, seqLen: 96,
@@ -130,12 +131,6 @@ describe("ModelSequence: verify is one batched pass whose rows are one-token dec
   });
 });
 
-/** The 0.999 quantile of chi-square with `dof` degrees of freedom (Wilson–Hilferty). */
-function chi2Quantile999(dof: number): number {
-  const z = 3.0902;
-  return dof * (1 - 2 / (9 * dof) + z * Math.sqrt(2 / (9 * dof))) ** 3;
-}
-
 describe("sampled speculative decoding: the emitted sequences follow the target's distribution", () => {
   // a vocabulary of 5 and 3 new tokens: 125 sequences whose exact probabilities come from the target
   const TINY: Config = {
@@ -179,21 +174,7 @@ describe("sampled speculative decoding: the emitted sequences follow the target'
       accepted += run.stats.acceptedDraftTokens;
     }
     for (const key of counts.keys()) expect(want.has(key), `sequence ${key} has probability 0`).toBe(true);
-    let chi2 = 0, cells = 0, pooledExpected = 0, pooledObserved = 0;
-    for (const [key, p] of want) {
-      const e = p * runs, o = counts.get(key) ?? 0;
-      if (e < 5) {
-        pooledExpected += e;
-        pooledObserved += o;
-        continue;
-      }
-      chi2 += (o - e) ** 2 / e;
-      cells++;
-    }
-    if (pooledExpected > 0) {
-      chi2 += (pooledObserved - pooledExpected) ** 2 / pooledExpected;
-      cells++;
-    }
+    const { chi2, cells } = pooledChiSquare(want, counts, runs); // cells expected below 5 pooled into one
     expect(cells).toBeGreaterThan(15);
     expect(chi2).toBeLessThan(chi2Quantile999(cells - 1));
     expect(accepted).toBeGreaterThan(0);
