@@ -10,6 +10,7 @@ import type { Llama, LlamaModel, Token } from "node-llama-cpp";
 import { afterAll, describe, expect, it } from "vitest";
 import { LoraAdapter, withAdapters } from "../src/index";
 import { readPeftAdapter, writeGgufAdapter } from "../src/node/index";
+import { startLlamaCpp } from "../../../tools/test-helpers/llama-cpp";
 
 // llama.cpp itself (node-llama-cpp's CPU prebuilt) applies our GGUF adapter to our GGUF export of
 // the base model, and must decode the same greedy tokens as our engine running the adapter.
@@ -20,16 +21,10 @@ const repoRoot = path.resolve(here, "../../..");
 const defaultModel = path.join(repoRoot, "models/default");
 const shipped = path.join(repoRoot, "models/addition-lora");
 
-async function startLlama(): Promise<{ llama: Llama } | { reason: string }> {
-  if (process.env.ZLLM_LLAMA_CPP === "0") return { reason: "ZLLM_LLAMA_CPP=0" };
-  try {
-    const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
-    return { llama: await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error }) };
-  } catch (e) {
-    return { reason: `node-llama-cpp's prebuilt binary did not load: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}` };
-  }
-}
-const started = await startLlama();
+const started = await startLlamaCpp(async (): Promise<Llama> => {
+  const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
+  return getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+});
 const llama = "llama" in started ? started.llama : undefined;
 const title = llama ? "llama.cpp (node-llama-cpp 3.22.1) applies our GGUF adapters" : `llama.cpp checks skipped: ${"reason" in started ? started.reason : ""}`;
 

