@@ -9,6 +9,7 @@
 import os from "node:os";
 import { createWasmBackend } from "@zero-llm/tensor";
 import { KV_ROW_FORMATS } from "../dist/index.js";
+import { bestMsPerCall } from "../../../tools/bench-helpers/race.mjs";
 
 const quick = process.argv.includes("--quick");
 const budgetMs = quick ? 150 : 500;
@@ -21,28 +22,7 @@ const shapes = [["15M", 6, 6, 48], ["110M", 12, 12, 64]];
 let seed = 1;
 const next = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
 
-function race(contestants) {
-  const entries = Object.entries(contestants).map(([key, fn]) => {
-    fn();
-    let reps = 1;
-    for (;;) {
-      const t0 = performance.now();
-      for (let r = 0; r < reps; r++) fn();
-      const dt = performance.now() - t0;
-      if (dt > 50 || reps > 1 << 20) return { key, fn, reps, best: dt / reps };
-      reps *= 2;
-    }
-  });
-  const end = performance.now() + budgetMs * entries.length;
-  while (performance.now() < end) {
-    for (const entry of entries) {
-      const t0 = performance.now();
-      for (let r = 0; r < entry.reps; r++) entry.fn();
-      entry.best = Math.min(entry.best, (performance.now() - t0) / entry.reps);
-    }
-  }
-  return Object.fromEntries(entries.map((entry) => [entry.key, entry.best]));
-}
+const race = (contestants) => bestMsPerCall(contestants, budgetMs);
 
 for (const threads of threadCounts) {
   const backend = await createWasmBackend({ threads });

@@ -16,6 +16,7 @@
 import os from "node:os";
 import { createWasmBackend, f32ToF16, QUANT_TYPES, quantRowBytes } from "@zero-llm/tensor";
 import { coresAvailable } from "../../tensor/bench/cpu-probe.mjs";
+import { bestMsPerCall } from "../../../tools/bench-helpers/race.mjs";
 
 const quick = process.argv.includes("--quick");
 const budgetMs = quick ? 150 : 500;
@@ -45,28 +46,7 @@ function fillBlocks(bytes, type) {
   }
 }
 
-function race(contestants) {
-  const entries = Object.entries(contestants).map(([key, fn]) => {
-    fn();
-    let reps = 1;
-    for (;;) {
-      const t0 = performance.now();
-      for (let r = 0; r < reps; r++) fn();
-      const dt = performance.now() - t0;
-      if (dt > 50 || reps > 1 << 20) return { key, fn, reps, best: dt / reps };
-      reps *= 2;
-    }
-  });
-  const end = performance.now() + budgetMs * entries.length;
-  while (performance.now() < end) {
-    for (const entry of entries) {
-      const t0 = performance.now();
-      for (let r = 0; r < entry.reps; r++) entry.fn();
-      entry.best = Math.min(entry.best, (performance.now() - t0) / entry.reps);
-    }
-  }
-  return Object.fromEntries(entries.map((entry) => [entry.key, entry.best]));
-}
+const race = (contestants) => bestMsPerCall(contestants, budgetMs);
 
 // every array of the current row, freed before the next one
 const owned = [];

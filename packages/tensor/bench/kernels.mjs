@@ -15,6 +15,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createWasmBackend, jsBackend } from "../dist/index.js";
 import { coresAvailable } from "./cpu-probe.mjs";
+import { bestMsPerCall } from "../../../tools/bench-helpers/race.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -27,29 +28,10 @@ const squares = [64, 128, 256, 512, 1024];
 // (dim 288, hidden 768, vocab 32000) and stories110M (dim 768, hidden 2048).
 const decode = [[288, 288], [768, 288], [32000, 288], [768, 768], [2048, 768], [32000, 768]];
 
-// Times each contestant in interleaved rounds of one ~50 ms sample each, so all columns of a
-// row see the same machine conditions; keeps the best sample per contestant.
+// GFLOP/s of each contestant from its best interleaved sample (tools/bench-helpers/race.mjs).
 function race(contestants, flops, budget = budgetMs) {
-  const entries = Object.entries(contestants).map(([key, fn]) => {
-    fn();
-    let reps = 1;
-    for (;;) {
-      const t0 = performance.now();
-      for (let r = 0; r < reps; r++) fn();
-      const dt = performance.now() - t0;
-      if (dt > 50 || reps > 1 << 20) return { key, fn, reps, best: dt / reps };
-      reps *= 2;
-    }
-  });
-  const end = performance.now() + budget * entries.length;
-  while (performance.now() < end) {
-    for (const entry of entries) {
-      const t0 = performance.now();
-      for (let r = 0; r < entry.reps; r++) entry.fn();
-      entry.best = Math.min(entry.best, (performance.now() - t0) / entry.reps);
-    }
-  }
-  return Object.fromEntries(entries.map((entry) => [entry.key, flops / (entry.best / 1000) / 1e9]));
+  const best = bestMsPerCall(contestants, budget);
+  return Object.fromEntries(Object.entries(best).map(([key, ms]) => [key, flops / (ms / 1000) / 1e9]));
 }
 
 function fill(array, seed) {
