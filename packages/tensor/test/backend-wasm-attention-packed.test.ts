@@ -39,6 +39,8 @@ const shapes: Array<[number, number, number, number, number]> = [
   // [seqQ, seqKv, nHeads, nKvHeads, headDim]
   [1, 1, 1, 1, 32], [1, 37, 4, 2, 64], [3, 50, 6, 3, 32], [5, 5, 8, 4, 8], [2, 70, 2, 1, 48], [1, 9, 2, 2, 7],
   [1, 300, 12, 12, 64], [4, 129, 12, 4, 64],
+  // half-block heads (a multiple of 16): stories15M's 6 × 48, GQA with KV heads starting mid-block, 16, 80 (five halves)
+  [1, 260, 6, 6, 48], [3, 41, 6, 3, 48], [2, 33, 4, 4, 16], [1, 23, 2, 1, 80],
 ];
 const typePairs: Array<[KvType, KvType]> = [
   ["f32", "f32"], ["f16", "f16"], ["q8_0", "q8_0"], ["q4_0", "q4_0"], ["q4_1", "q4_1"], ["f32", "q8_0"], ["q8_0", "f16"], ["q4_1", "q4_0"],
