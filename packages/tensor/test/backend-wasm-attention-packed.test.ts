@@ -96,6 +96,37 @@ describe("attentionPacked reference", () => {
     }
   });
 
+  it("a block-typed key cache costs only the query's quantization: per 16 values (heads of 48) as little as per 32 (heads of 32, 64)", () => {
+    // the same keys and values decoded to f32 give the exact scores; the packed path differs only
+    // by the query codes (both backends take them the same way)
+    const errors: Record<string, number> = {};
+    for (const [nHeads, headDim] of [[6, 48], [4, 32], [12, 64]]) {
+      for (const type of ["q8_0", "q4_0", "q4_1"] as KvType[]) {
+        const next = rng(headDim + type.length);
+        const seqKv = 200, rowLen = nHeads * headDim, rowBytes = kvRowBytes(type, rowLen);
+        const q = uniform(next, rowLen).map((x) => 4 * x);
+        const k = packedRows(type, seqKv, rowLen, next), v = packedRows(type, seqKv, rowLen, next);
+        const kf = new Float32Array(seqKv * rowLen), vf = new Float32Array(seqKv * rowLen);
+        for (let t = 0; t < seqKv; t++) {
+          kvRowValues(type, k, t * rowBytes, 0, rowLen, kf, t * rowLen);
+          kvRowValues(type, v, t * rowBytes, 0, rowLen, vf, t * rowLen);
+        }
+        const exact = new Float32Array(rowLen), got = new Float32Array(rowLen);
+        jsBackend.attention(exact, q, kf, vf, 1, seqKv, nHeads, nHeads, headDim);
+        jsBackend.attentionPacked(got, q, k, v, type, type, 1, seqKv, nHeads, nHeads, headDim);
+        let err = 0, norm = 0;
+        for (let i = 0; i < rowLen; i++) { err += (got[i] - exact[i]) ** 2; norm += exact[i] ** 2; }
+        errors[`${type} ${headDim}`] = Math.sqrt(err / norm);
+      }
+    }
+    for (const type of ["q8_0", "q4_0", "q4_1"]) {
+      expect(errors[`${type} 48`]).toBeGreaterThan(0); // quantized: not the float path
+      expect(errors[`${type} 48`]).toBeLessThan(1e-2);
+      // the same order as llama.cpp's per-32 query codes (values vary with the data: 1e-4 … 8e-3 here)
+      expect(errors[`${type} 48`]).toBeLessThan(3 * Math.max(errors[`${type} 32`], errors[`${type} 64`]));
+    }
+  });
+
   it("decodes rows as ggml's dequantize does", () => {
     // q8_0: d = 0.5, codes −3, 7; q4_0: d = 0.25, nibbles 0 and 15 (−8, 7); q4_1: d = 0.5, m = −1
     const q8 = new Uint8Array(34), q40 = new Uint8Array(18), q41 = new Uint8Array(20);
