@@ -125,6 +125,26 @@ describe("KVCache", () => {
     expect(model.runStateBytes() - before).toBe(2 * 64 * 8 * 4 + 64 * 8 + 2 * 64 * 4 * 8);
   });
 
+  it("the run state holds one row of logits until more are asked for (prefill with allLogits, decodeBatch), then grows and gives the same logits", () => {
+    const model = tinyModel();
+    const { dim, hiddenDim, vocabSize } = fx.config;
+    const kvDim = fx.config.nKvHeads * (dim / fx.config.nHeads);
+    const rowFloats = 4 * dim + 2 * kvDim + 2 * hiddenDim;
+    expect(model.runStateBytes()).toBe(4 * (model.maxBatchRows * rowFloats + vocabSize));
+    const n = fx.tokens.length;
+    const cache = model.newCache();
+    const last = Float32Array.from(model.prefill(fx.tokens, cache).logits);
+    expect(model.runStateBytes()).toBe(4 * (model.maxBatchRows * rowFloats + vocabSize)); // still one row
+    const all = new Float32Array(n * vocabSize);
+    const again = model.prefill(fx.tokens, model.newCache(), { allLogits: all }).logits;
+    expect(model.runStateBytes()).toBe(4 * (model.maxBatchRows * rowFloats + n * vocabSize)); // n rows now
+    expect(again).toEqual(last);
+    for (let p = 0; p < n; p++) expect(Math.abs(all[p * vocabSize] - fx.logits[p][0])).toBeLessThan(1e-5);
+    const batch = model.decodeBatch([fx.tokens[0], fx.tokens[0]], [model.newCache(), model.newCache()]);
+    expect(batch.length).toBe(2 * vocabSize);
+    expect(Math.abs(batch[vocabSize] - fx.logits[0][0])).toBeLessThan(1e-5);
+  });
+
   it("a store read only through readRows (chunked online softmax) matches the in-place kernel across chunk boundaries", () => {
     const model = new Model(LONG, randomWeights(LONG, { seed: 5 }), { maxBatchRows: 50 });
     const { type, longestRead } = opaqueF32();
