@@ -142,20 +142,28 @@ export function quantizeQueryHalves(x: usize, rows: i32, headDim: i32, act: usiz
 
 /**
  * The same for four consecutive rows (row, row + rowBytes, …) weighted by scores[0…3]: the
- * output is loaded and stored once for four positions. Per value, the positions are added in
- * order (then Σ p·m for q4_1), as four axpyHalves calls would but for the one rounding of Σ p·m.
+ * output is loaded and stored once for four positions, and the four rows' block scales are
+ * converted together, once per block (p_j·d_j as one f32x4, then each lane splatted). Per value,
+ * the positions are added in order (then Σ p·m for q4_1), as four axpyHalves calls would but for
+ * the one rounding of Σ p·m.
  */
 @inline export function axpyHalves4(type: i32, out: usize, row: usize, rowBytes: usize, start: i32, headDim: i32, scores: usize): void {
   const bb = blockBytesOf(type);
-  const p0 = load<f32>(scores), p1 = load<f32>(scores, 4), p2 = load<f32>(scores, 8), p3 = load<f32>(scores, 12);
+  const p = v128.load(scores);
   const row1 = row + rowBytes, row2 = row1 + rowBytes, row3 = row2 + rowBytes;
+  let pd = f32x4.splat(0), pm = f32x4.splat(0);
   for (let i = 0; i < headDim >> 4; i++) {
     const e = start + (i << 4);
     const at = <usize>(e >> 5) * bb, o = out + (<usize>i << 6);
-    const d0 = f32x4.splat(p0 * halfAt(row + at)), d1 = f32x4.splat(p1 * halfAt(row1 + at));
-    const d2 = f32x4.splat(p2 * halfAt(row2 + at)), d3 = f32x4.splat(p3 * halfAt(row3 + at));
+    if (i == 0 || (e & 16) == 0) {
+      // a new block: p_j · d_j for the four rows (and p_j · m_j for q4_1)
+      pd = f32x4.mul(p, scales4(row + at, rowBytes));
+      if (type == Q4_1) pm = f32x4.mul(p, scales4(row + at + 2, rowBytes));
+    }
+    const d0 = f32x4.splat(f32x4.extract_lane(pd, 0)), d1 = f32x4.splat(f32x4.extract_lane(pd, 1));
+    const d2 = f32x4.splat(f32x4.extract_lane(pd, 2)), d3 = f32x4.splat(f32x4.extract_lane(pd, 3));
     let m = f32x4.splat(0);
-    if (type == Q4_1) m = f32x4.splat(p0 * halfAt(row + at + 2) + p1 * halfAt(row1 + at + 2) + p2 * halfAt(row2 + at + 2) + p3 * halfAt(row3 + at + 2));
+    if (type == Q4_1) m = f32x4.splat(f32x4.extract_lane(pm, 0) + f32x4.extract_lane(pm, 1) + f32x4.extract_lane(pm, 2) + f32x4.extract_lane(pm, 3));
     const c0 = halfCodes(type, row, e, true), c1 = halfCodes(type, row1, e, true);
     const c2 = halfCodes(type, row2, e, true), c3 = halfCodes(type, row3, e, true);
     for (let part = 0; part < 4; part++) {
@@ -168,4 +176,13 @@ export function quantizeQueryHalves(x: usize, rows: i32, headDim: i32, act: usiz
       v128.store(op, y);
     }
   }
+}
+
+/** The f16 at p, p + stride, p + 2·stride, p + 3·stride as an f32x4. */
+@inline function scales4(p: usize, stride: usize): v128 {
+  let h = i32x4.splat(<i32>load<i16>(p));
+  h = i32x4.replace_lane(h, 1, <i32>load<i16>(p + stride));
+  h = i32x4.replace_lane(h, 2, <i32>load<i16>(p + 2 * stride));
+  h = i32x4.replace_lane(h, 3, <i32>load<i16>(p + 3 * stride));
+  return halfToFloat4(h);
 }
