@@ -253,8 +253,10 @@ function scoresF16(qRow: usize, k: usize, kRowBytes: usize, n: i32, headDim: i32
   kType: i32, layout: i32, qRow: usize, a: usize, actBytes: usize, rowScratch: usize, rowBlocks: i32,
   k: usize, kRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize,
 ): void {
+  // each layout inlined with its constant, so the per-position loop carries no test of it
   if (layout == DECODED) scoresDecoded(kType, qRow, k, kRowBytes, rowBlocks, n, headDim, group, h0, h1, s0, stride, rowScratch);
-  else scoresQuantized(kType, layout, a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+  else if (layout == WHOLE_BLOCKS) scoresQuantized(kType, WHOLE_BLOCKS, a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+  else scoresQuantized(kType, HALF_BLOCKS, a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
 }
 function scoresQ8_0(
   layout: i32, qRow: usize, a: usize, actBytes: usize, rowScratch: usize, rowBlocks: i32,
