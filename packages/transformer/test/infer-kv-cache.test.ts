@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { jsBackend } from "@zero-llm/tensor";
 import { describe, expect, it } from "vitest";
 import {
-  KVCache, Model, TransformerError, allocateWeights, generate, randomWeights, type Config, type KVDType, type KVStore,
+  KVCache, Model, RunState, TransformerError, allocateWeights, generate, randomWeights, type Config, type KVDType, type KVStore,
 } from "../src/index";
 import { loadModel } from "../src/node/index";
 
@@ -143,6 +143,10 @@ describe("KVCache", () => {
     const batch = model.decodeBatch([fx.tokens[0], fx.tokens[0]], [model.newCache(), model.newCache()]);
     expect(batch.length).toBe(2 * vocabSize);
     expect(Math.abs(batch[vocabSize] - fx.logits[0][0])).toBeLessThan(1e-5);
+    // never more rows than maxBatchRows: a typed error, not a short view
+    const state = new RunState(fx.config, jsBackend, 4);
+    expect(state.logits(4).length).toBe(4 * vocabSize);
+    expect(() => state.logits(5)).toThrow(/expected at most 4 rows \(maxBatchRows\), found 5/);
   });
 
   it("a store read only through readRows (chunked online softmax) matches the in-place kernel across chunk boundaries", () => {

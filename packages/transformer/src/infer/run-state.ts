@@ -1,4 +1,5 @@
 import type { Backend } from "@zero-llm/tensor";
+import { TransformerError } from "../errors";
 import { kvDimOf, type Config } from "./config";
 
 /** Views of the run-state buffers for a block of rows (one row per token in flight). */
@@ -79,7 +80,12 @@ export class RunState {
    * that asks for more rows than were ever asked for, which moves the buffer).
    */
   logits(n: number): Float32Array {
-    if (n > this.logitsRows) this.growLogits(n);
+    if (n > this.logitsRows) {
+      if (!Number.isInteger(n) || n > this.maxRows) {
+        throw new TransformerError("BATCH_TOO_LARGE", `run state logits: expected at most ${this.maxRows} rows (maxBatchRows), found ${n}`);
+      }
+      this.growLogits(n);
+    }
     return this.logitsViews.get(n) ?? this.makeLogitsView(n);
   }
 
