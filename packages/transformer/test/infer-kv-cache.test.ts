@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { jsBackend } from "@zero-llm/tensor";
 import { describe, expect, it } from "vitest";
 import {
-  KVCache, Model, RunState, TransformerError, allocateWeights, generate, randomWeights, type Config, type KVDType, type KVStore,
+  KVCache, Model, TransformerError, allocateWeights, generate, randomWeights, type Config, type KVDType, type KVStore,
 } from "../src/index";
 import { loadModel } from "../src/node/index";
 
@@ -123,30 +123,6 @@ describe("KVCache", () => {
     // the unpacking buffers are the model's, allocated once on the first packed read:
     // K and V chunks [64, kvDim 8] f32, scores [64] f64, running max and sum [maxBatchRows 64 · nHeads 4] f64
     expect(model.runStateBytes() - before).toBe(2 * 64 * 8 * 4 + 64 * 8 + 2 * 64 * 4 * 8);
-  });
-
-  it("the run state holds one row of logits until more are asked for (prefill with allLogits, decodeBatch), then grows and gives the same logits", () => {
-    const model = tinyModel();
-    const { dim, hiddenDim, vocabSize } = fx.config;
-    const kvDim = fx.config.nKvHeads * (dim / fx.config.nHeads);
-    const rowFloats = 4 * dim + 2 * kvDim + 2 * hiddenDim;
-    expect(model.runStateBytes()).toBe(4 * (model.maxBatchRows * rowFloats + vocabSize));
-    const n = fx.tokens.length;
-    const cache = model.newCache();
-    const last = Float32Array.from(model.prefill(fx.tokens, cache).logits);
-    expect(model.runStateBytes()).toBe(4 * (model.maxBatchRows * rowFloats + vocabSize)); // still one row
-    const all = new Float32Array(n * vocabSize);
-    const again = model.prefill(fx.tokens, model.newCache(), { allLogits: all }).logits;
-    expect(model.runStateBytes()).toBe(4 * (model.maxBatchRows * rowFloats + n * vocabSize)); // n rows now
-    expect(again).toEqual(last);
-    for (let p = 0; p < n; p++) expect(Math.abs(all[p * vocabSize] - fx.logits[p][0])).toBeLessThan(1e-5);
-    const batch = model.decodeBatch([fx.tokens[0], fx.tokens[0]], [model.newCache(), model.newCache()]);
-    expect(batch.length).toBe(2 * vocabSize);
-    expect(Math.abs(batch[vocabSize] - fx.logits[0][0])).toBeLessThan(1e-5);
-    // never more rows than maxBatchRows: a typed error, not a short view
-    const state = new RunState(fx.config, jsBackend, 4);
-    expect(state.logits(4).length).toBe(4 * vocabSize);
-    expect(() => state.logits(5)).toThrow(/expected at most 4 rows \(maxBatchRows\), found 5/);
   });
 
   it("a store read only through readRows (chunked online softmax) matches the in-place kernel across chunk boundaries", () => {

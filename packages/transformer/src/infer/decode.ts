@@ -25,8 +25,7 @@ export function decodeStep(rt: Runtime, token: number, cache: KVCache): Float32A
   cache.advance(1);
 
   // ── final norm, then the classifier: logits [vocab] = lm_head [vocab, dim] · x
-  const logits = rt.state.logits(1);
   rt.norm(s.xb, s.x, w.finalNorm, w.finalNormBias, 1);
-  w.lmHead.project(logits, s.xb, 1);
-  return logits;
+  w.lmHead.project(s.logits, s.xb, 1);
+  return s.logits;
 }

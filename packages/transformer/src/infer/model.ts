@@ -97,7 +97,7 @@ export class Model {
     return new KVCache(this.config, this.backend, { ...this.cacheTypes, ...options });
   }
 
-  /** Bytes of the run-state buffers: the preallocated ones and the logits rows asked for so far. */
+  /** Bytes of the preallocated run-state buffers. */
   runStateBytes(): number {
     return this.rt.state.bytes();
   }
@@ -135,7 +135,7 @@ export class Model {
         }
       : undefined;
 
-    let logits = this.rt.state.logits(1);
+    let logits = this.rt.state.row(0).logits;
     for (let start = 0; start < n; start += this.maxBatchRows) {
       const rows = Math.min(this.maxBatchRows, n - start);
       const sink = maps
@@ -160,7 +160,7 @@ export class Model {
       if (allLogits) {
         const chunk = logitsForRows(this.rt, rows);
         allLogits.set(chunk, start * c.vocabSize);
-        logits = chunk.subarray((rows - 1) * c.vocabSize, rows * c.vocabSize);
+        logits = this.rt.state.row(rows - 1).logits;
       } else if (start + rows === n) {
         logits = logitsForRow(this.rt, rows - 1); // only the last position's logits are needed
       }

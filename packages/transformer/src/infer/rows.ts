@@ -35,22 +35,21 @@ function runLength(caches: readonly KVCache[], r: number): number {
   return n;
 }
 
-/** Final norm and lm_head for rows [0, n): state.logits(n) [n, vocab]. */
+/** Final norm and lm_head for rows [0, n): state.rows(n).logits [n, vocab]. */
 export function logitsForRows(rt: Runtime, n: number): Float32Array {
   const { w } = rt;
   const s = rt.state.rows(n);
-  const logits = rt.state.logits(n);
   rt.norm(s.xb, s.x, w.finalNorm, w.finalNormBias, n);
-  w.lmHead.project(logits, s.xb, n);
-  return logits;
+  w.lmHead.project(s.logits, s.xb, n);
+  return s.logits;
 }
 
 /** Final norm and lm_head for row r only, into the first logits row. */
 export function logitsForRow(rt: Runtime, r: number): Float32Array {
   const { w } = rt;
   const row = rt.state.row(r);
-  const logits = rt.state.logits(1);
+  const first = rt.state.row(0);
   rt.norm(row.xb, row.x, w.finalNorm, w.finalNormBias, 1);
-  w.lmHead.project(logits, row.xb, 1);
-  return logits;
+  w.lmHead.project(first.logits, row.xb, 1);
+  return first.logits;
 }

@@ -1,5 +1,4 @@
 import type { Backend } from "@zero-llm/tensor";
-import { TransformerError } from "../errors";
 import { kvDimOf, type Config } from "./config";
 
 /** Views of the run-state buffers for a block of rows (one row per token in flight). */
@@ -18,6 +17,8 @@ export interface RowBuffers {
   /** MLP hidden activations [rows, hiddenDim] */
   readonly hb: Float32Array;
   readonly hb2: Float32Array;
+  /** [rows, vocabSize] */
+  readonly logits: Float32Array;
 }
 
 /** Positions of a packed KV store unpacked at a time by the chunked attention path (attend.ts). */
@@ -41,13 +42,6 @@ export interface ChunkBuffers {
  * batched decode. Elementwise kernels work on whole arrays, so the forward pass asks for views of
  * exactly the rows it uses; those views are made on first use and then reused, so a steady
  * decode loop allocates nothing.
- *
- * The logits are the exception: a row of them is vocabSize floats (32,000 for a Llama
- * vocabulary: 128 KB, more than all the other buffers of a 15M model's row together), and only
- * prefill with allLogits and batched decode ever want more than one row. So `logits(n)` starts
- * with room for one row and grows (to n rows, at least doubling, at most maxRows) the first time
- * more are asked for: a model that only decodes and prefills never holds the 8 MB that
- * maxRows = 64 rows of 32,000 logits would take.
  */
 export class RunState {
   readonly maxRows: number;
@@ -56,54 +50,17 @@ export class RunState {
   private readonly prefixViews = new Map<number, RowBuffers>();
   private readonly rowViews = new Map<number, RowBuffers>();
   private readonly config: Config;
-  private readonly backend: Backend;
   private chunks: ChunkBuffers | null = null;
-  private logitsRows = 0;
-  private logitsAll: Float32Array;
-  private readonly logitsViews = new Map<number, Float32Array>();
 
   constructor(c: Config, backend: Backend, maxRows: number) {
     this.maxRows = maxRows;
     this.config = c;
-    this.backend = backend;
     const kvDim = kvDimOf(c);
     this.widths = {
       x: c.dim, xb: c.dim, xb2: c.dim, q: c.dim, k: kvDim, v: kvDim,
-      hb: c.hiddenDim, hb2: c.hiddenDim,
+      hb: c.hiddenDim, hb2: c.hiddenDim, logits: c.vocabSize,
     };
     this.full = this.map((_, width) => backend.allocF32(maxRows * width));
-    this.logitsAll = this.growLogits(1);
-  }
-
-  /**
-   * Logits of n rows [n, vocabSize], n ≤ maxRows (a view, reused: valid until the next call
-   * that asks for more rows than were ever asked for, which moves the buffer).
-   */
-  logits(n: number): Float32Array {
-    if (n > this.logitsRows) {
-      if (!Number.isInteger(n) || n > this.maxRows) {
-        throw new TransformerError("BATCH_TOO_LARGE", `run state logits: expected at most ${this.maxRows} rows (maxBatchRows), found ${n}`);
-      }
-      this.growLogits(n);
-    }
-    return this.logitsViews.get(n) ?? this.makeLogitsView(n);
-  }
-
-  private growLogits(n: number): Float32Array {
-    const rows = Math.min(this.maxRows, Math.max(n, 2 * this.logitsRows));
-    // the old rows are dropped, not copied (the contents are one call's output); the backend
-    // reclaims their memory once unreachable
-    const grown = this.backend.allocF32(rows * this.config.vocabSize);
-    this.logitsAll = grown;
-    this.logitsRows = rows;
-    this.logitsViews.clear();
-    return grown;
-  }
-
-  private makeLogitsView(n: number): Float32Array {
-    const view = this.logitsAll.subarray(0, n * this.config.vocabSize);
-    this.logitsViews.set(n, view);
-    return view;
   }
 
   /** The first n rows of every buffer. */
@@ -149,9 +106,9 @@ export class RunState {
     return this.chunks;
   }
 
-  /** Bytes held by the buffers (views excluded: they share memory): the logits' rows so far, the chunk buffers once allocated. */
+  /** Bytes held by the buffers (views excluded: they share memory), the chunk buffers once allocated. */
   bytes(): number {
-    let total = Object.values(this.full).reduce((sum: number, a: Float32Array) => sum + a.byteLength, this.logitsAll.byteLength);
+    let total = Object.values(this.full).reduce((sum: number, a: Float32Array) => sum + a.byteLength, 0);
     if (this.chunks) for (const a of Object.values(this.chunks) as (Float32Array | Float64Array)[]) total += a.byteLength;
     return total;
   }
