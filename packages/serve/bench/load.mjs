@@ -1,6 +1,6 @@
 // Load on the server: time to first token (p50, p99), inter-token latency (p50, p99) and aggregate
 // tokens/s at 1, 8 and 32 concurrent streams, on the embedded default model.
-//   cd packages/serve && npx tsup && node bench/load.mjs [--threads 1] [--tokens 64] [--total 2048] [--rounds 3]
+//   cd packages/serve && npx tsup && node bench/load.mjs [--threads 1] [--tokens 64] [--total 8192] [--rounds 3]
 //                                                     [--model PATH | --shape default|medium]
 //                                                     [--draft-model PATH [--draft-max N] [--draft-p-min P]] [--streams 1,8,32]
 //                                                     [--compare OTHER_CHECKOUT/packages/serve/bench/server.mjs]
@@ -35,7 +35,7 @@ const { values } = parseArgs({
   options: {
     threads: { type: "string", default: "1" },
     tokens: { type: "string", default: "64" },
-    total: { type: "string", default: "2048" },
+    total: { type: "string", default: "8192" },
     rounds: { type: "string", default: "3" },
     model: { type: "string" },
     shape: { type: "string" },
@@ -55,7 +55,10 @@ const maxTokens = Number(values.tokens);
 // every configuration produces about the same number of tokens, so each runs long enough to meet
 // the same interference (a short run on a shared machine often slips between other jobs)
 const totalTokens = Number(values.total);
-const requestsFor = (streams) => Math.max(1, Math.round(totalTokens / (streams * maxTokens)));
+// At 32 streams with 64 tokens each, 2048 tokens would be one wave of 32 requests arriving at once,
+// half of it the ramp (32 prompts admitted and prefilled while few rows decode); 8192 tokens give
+// every stream 4 requests one after another: the steady state a server under load is in.
+const requestsFor = (streams, total = totalTokens) => Math.max(1, Math.round(total / (streams * maxTokens)));
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 const draftArgs = ["draft-model", "draft-max", "draft-p-min"].flatMap((name) => (values[name] !== undefined ? [`--${name}`, values[name]] : []));
@@ -112,7 +115,7 @@ const quantile = (xs, q) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
 };
 
-async function load(server, streams) {
+async function load(server, streams, total = totalTokens) {
   const ttfts = [];
   const gaps = [];
   const tpots = [];
@@ -122,7 +125,7 @@ async function load(server, streams) {
   const client0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: streams }, async (_, c) => {
-      for (let r = 0; r < requestsFor(streams); r++) {
+      for (let r = 0; r < requestsFor(streams, total); r++) {
         const out = await streamOnce(server.url, `The jury said, in stream ${c} request ${r},`, c * 1000 + r);
         ttfts.push(out.ttft);
         gaps.push(...out.gaps);
@@ -189,7 +192,7 @@ function printTable(rows, raw) {
 try {
   const loadAverage = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
   console.log(`${served.label}${draftArgs.length > 0 ? ` (${draftArgs.join(" ")})` : ""}; server: wasm, ${threads} thread(s), parallel 32; ${maxTokens} tokens per request, ≈ ${totalTokens} tokens per configuration, best of ${rounds} rounds; load average ${loadAverage()}`);
-  for (const server of servers) await load(server, 2); // warm-up: JIT, caches
+  for (const server of servers) await load(server, 2, 2048); // warm-up: JIT, caches
   // the machine is shared and noisy: the configurations (and the servers, with --compare) take
   // turns, `rounds` times, and each keeps its best round (the one least disturbed), for the
   // server and for the raw peer alike
