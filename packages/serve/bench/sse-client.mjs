@@ -14,7 +14,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
  *
  * A kept-alive connection the server closed while idle (its keep-alive timeout, while this
  * process was busy and did not see the close) fails before any response: such a request never
- * reached the server and is sent once more, on a new connection.
+ * reached the server and is sent once more.
  */
 export async function streamEvents(url, body, onEvent) {
   try {
