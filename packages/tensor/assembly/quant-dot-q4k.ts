@@ -56,21 +56,22 @@ const CODES_AT: usize = 16;
 }
 
 /**
- * Chunk c of a super-block (32 code bytes at qs) · its 64 input codes at ac, scaled by the two
+ * Chunk c of a super-block (32 code bytes at qs) · its 64 input codes, scaled by the two
  * sub-blocks' scales (each in all lanes): sc_2c·Σ(low nibbles·x) + sc_2c+1·Σ(high nibbles·x) as
- * four i32 partial sums.
+ * four i32 partial sums. Relaxed SIMD: the codes as four i8x16 x0…x3, loaded by the caller so
+ * that two weight rows can share them.
  */
-@inline function chunkScaled(qs: usize, ac: usize, scEven: v128, scOdd: v128): v128 {
+@inline function chunkRelaxed(qs: usize, x0: v128, x1: v128, x2: v128, x3: v128, scEven: v128, scOdd: v128): v128 {
   const first = v128.load(qs), second = v128.load(qs, 16);
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    // i16 pair sums of 32 products each way: |Σ| ≤ 2·2·15·127, and ·sc (≤ 63) fits the i32 dot
-    const even = i16x8.add(
-      i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(ac), lowNibbles(first)), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(ac, 16), lowNibbles(second)));
-    const odd = i16x8.add(
-      i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(ac, 32), highNibbles(first)), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(ac, 48), highNibbles(second)));
-    return i32x4.add(i32x4.dot_i16x8_s(even, scEven), i32x4.dot_i16x8_s(odd, scOdd));
-  }
-  // plain SIMD: the codes as i16 in nibble order (quant-activation.ts), four nibbles per 16-bit lane
+  // i16 pair sums of 32 products each way: |Σ| ≤ 2·2·15·127, and ·sc (≤ 63) fits the i32 dot
+  const even = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, lowNibbles(first)), i16x8.relaxed_dot_i8x16_i7x16_s(x1, lowNibbles(second)));
+  const odd = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x2, highNibbles(first)), i16x8.relaxed_dot_i8x16_i7x16_s(x3, highNibbles(second)));
+  return i32x4.add(i32x4.dot_i16x8_s(even, scEven), i32x4.dot_i16x8_s(odd, scOdd));
+}
+
+/** chunkRelaxed for the plain-SIMD build: the codes at ac as i16 in nibble order (quant-activation.ts), four nibbles per 16-bit lane. */
+@inline function chunkPlain(qs: usize, ac: usize, scEven: v128, scOdd: v128): v128 {
+  const first = v128.load(qs), second = v128.load(qs, 16);
   const m = i16x8.splat(0x000f);
   const even = i32x4.add(
     i32x4.add(i32x4.dot_i16x8_s(v128.and(first, m), v128.load(ac)), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(first, 8), m), v128.load(ac, 16))),
@@ -81,22 +82,73 @@ const CODES_AT: usize = 16;
   return i32x4.add(i32x4.mul(even, i32x4.extend_low_i16x8_s(scEven)), i32x4.mul(odd, i32x4.extend_low_i16x8_s(scOdd)));
 }
 
+// Sub-block j's scale in all eight i16 lanes of sc (shuffle lanes must be constants: spelled out).
+@inline function sc0(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 0, 0, 0, 0, 0, 0, 0, 0); }
+@inline function sc1(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 1, 1, 1, 1, 1, 1, 1, 1); }
+@inline function sc2(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 2, 2, 2, 2, 2, 2, 2, 2); }
+@inline function sc3(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 3, 3, 3, 3, 3, 3, 3, 3); }
+@inline function sc4(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 4, 4, 4, 4, 4, 4, 4, 4); }
+@inline function sc5(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 5, 5, 5, 5, 5, 5, 5, 5); }
+@inline function sc6(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 6, 6, 6, 6, 6, 6, 6, 6); }
+@inline function sc7(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 7, 7, 7, 7, 7, 7, 7, 7); }
+
+/** Σ_j sc_j·(Σ q·x) of the super-block at blk (scales sc, i16x8) with the input codes at ab, as four i32 partial sums. */
+@inline function superBlockScaled(blk: usize, sc: v128, ab: usize): v128 {
+  const qs = blk + CODES_AT;
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    let s = chunkRelaxed(qs, v128.load(ab), v128.load(ab, 16), v128.load(ab, 32), v128.load(ab, 48), sc0(sc), sc1(sc));
+    s = i32x4.add(s, chunkRelaxed(qs + 32, v128.load(ab, 64), v128.load(ab, 80), v128.load(ab, 96), v128.load(ab, 112), sc2(sc), sc3(sc)));
+    s = i32x4.add(s, chunkRelaxed(qs + 64, v128.load(ab, 128), v128.load(ab, 144), v128.load(ab, 160), v128.load(ab, 176), sc4(sc), sc5(sc)));
+    return i32x4.add(s, chunkRelaxed(qs + 96, v128.load(ab, 192), v128.load(ab, 208), v128.load(ab, 224), v128.load(ab, 240), sc6(sc), sc7(sc)));
+  }
+  let s = chunkPlain(qs, ab, sc0(sc), sc1(sc));
+  s = i32x4.add(s, chunkPlain(qs + 32, ab + 128, sc2(sc), sc3(sc)));
+  s = i32x4.add(s, chunkPlain(qs + 64, ab + 256, sc4(sc), sc5(sc)));
+  return i32x4.add(s, chunkPlain(qs + 96, ab + 384, sc6(sc), sc7(sc)));
+}
+
 /** One row of q4_k super-blocks (nsb of them) at w · one q8_k input row: codes at a, scales and sums behind. */
 export function rowDotQ4_K(w: usize, a: usize, scales: usize, sums: usize, nsb: i32): f32 {
   let acc: f32 = 0;
-  const chunkCodes: usize = 64 * Q4_CODE_BYTES;
   for (let sb = 0; sb < nsb; sb++) {
-    const blk = w + <usize>sb * SUPER_BLOCK_BYTES, ab = a + <usize>sb * 4 * chunkCodes, qs = blk + CODES_AT;
+    const blk = w + <usize>sb * SUPER_BLOCK_BYTES;
     const packed = scalesAndMins(blk);
-    const sc = i16x8.extend_low_i8x16_u(packed);
-    // sub-block j's scale in all eight lanes (shuffle indices must be constants: written out)
-    let scaled = chunkScaled(qs, ab, v128.shuffle<i16>(sc, sc, 0, 0, 0, 0, 0, 0, 0, 0), v128.shuffle<i16>(sc, sc, 1, 1, 1, 1, 1, 1, 1, 1));
-    scaled = i32x4.add(scaled, chunkScaled(qs + 32, ab + chunkCodes, v128.shuffle<i16>(sc, sc, 2, 2, 2, 2, 2, 2, 2, 2), v128.shuffle<i16>(sc, sc, 3, 3, 3, 3, 3, 3, 3, 3)));
-    scaled = i32x4.add(scaled, chunkScaled(qs + 64, ab + 2 * chunkCodes, v128.shuffle<i16>(sc, sc, 4, 4, 4, 4, 4, 4, 4, 4), v128.shuffle<i16>(sc, sc, 5, 5, 5, 5, 5, 5, 5, 5)));
-    scaled = i32x4.add(scaled, chunkScaled(qs + 96, ab + 3 * chunkCodes, v128.shuffle<i16>(sc, sc, 6, 6, 6, 6, 6, 6, 6, 6), v128.shuffle<i16>(sc, sc, 7, 7, 7, 7, 7, 7, 7, 7)));
+    const scaled = superBlockScaled(blk, i16x8.extend_low_i8x16_u(packed), a + <usize>sb * 256 * Q4_CODE_BYTES);
     acc += superBlockTerm(blk, packed, scaled, sums + (<usize>sb << 5), load<f32>(scales + (<usize>sb << 2)));
   }
   return acc;
+}
+
+/**
+ * Two weight rows at w and w + rowBytes · one q8_k input row, into out and out + 4 (the decode
+ * step's matrix × vector, relaxed SIMD): each 16 input codes are loaded once for both rows. Each
+ * row's sums are the one-row kernel's, in the same order.
+ */
+export function rowsDotQ4_K2(w: usize, rowBytes: usize, a: usize, scales: usize, sums: usize, nsb: i32, out: usize, outOffset: usize): void {
+  let acc0: f32 = 0, acc1: f32 = 0;
+  for (let sb = 0; sb < nsb; sb++) {
+    const blk0 = w + <usize>sb * SUPER_BLOCK_BYTES, blk1 = blk0 + rowBytes, ab = a + (<usize>sb << 8);
+    const packed0 = scalesAndMins(blk0), packed1 = scalesAndMins(blk1);
+    const t0 = i16x8.extend_low_i8x16_u(packed0), t1 = i16x8.extend_low_i8x16_u(packed1);
+    const q0 = blk0 + CODES_AT, q1 = blk1 + CODES_AT;
+    let x0 = v128.load(ab), x1 = v128.load(ab, 16), x2 = v128.load(ab, 32), x3 = v128.load(ab, 48);
+    let s0 = chunkRelaxed(q0, x0, x1, x2, x3, sc0(t0), sc1(t0));
+    let s1 = chunkRelaxed(q1, x0, x1, x2, x3, sc0(t1), sc1(t1));
+    x0 = v128.load(ab, 64); x1 = v128.load(ab, 80); x2 = v128.load(ab, 96); x3 = v128.load(ab, 112);
+    s0 = i32x4.add(s0, chunkRelaxed(q0 + 32, x0, x1, x2, x3, sc2(t0), sc3(t0)));
+    s1 = i32x4.add(s1, chunkRelaxed(q1 + 32, x0, x1, x2, x3, sc2(t1), sc3(t1)));
+    x0 = v128.load(ab, 128); x1 = v128.load(ab, 144); x2 = v128.load(ab, 160); x3 = v128.load(ab, 176);
+    s0 = i32x4.add(s0, chunkRelaxed(q0 + 64, x0, x1, x2, x3, sc4(t0), sc5(t0)));
+    s1 = i32x4.add(s1, chunkRelaxed(q1 + 64, x0, x1, x2, x3, sc4(t1), sc5(t1)));
+    x0 = v128.load(ab, 192); x1 = v128.load(ab, 208); x2 = v128.load(ab, 224); x3 = v128.load(ab, 240);
+    s0 = i32x4.add(s0, chunkRelaxed(q0 + 96, x0, x1, x2, x3, sc6(t0), sc7(t0)));
+    s1 = i32x4.add(s1, chunkRelaxed(q1 + 96, x0, x1, x2, x3, sc6(t1), sc7(t1)));
+    const dx = load<f32>(scales + (<usize>sb << 2)), sumsAt = sums + (<usize>sb << 5);
+    acc0 += superBlockTerm(blk0, packed0, s0, sumsAt, dx);
+    acc1 += superBlockTerm(blk1, packed1, s1, sumsAt, dx);
+  }
+  store<f32>(out, acc0);
+  store<f32>(out + outOffset, acc1);
 }
 
 /**

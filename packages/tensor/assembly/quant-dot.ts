@@ -12,7 +12,7 @@
 import { F16, Q4_0, Q4_1, Q4_K, Q8_0 } from "./quant-types";
 import { activationRowBytes } from "./quant-activation";
 import { hsum, madd } from "./simd";
-import { rowDotQ4_K, rowsDotQ4_K4 } from "./quant-dot-q4k";
+import { rowDotQ4_K, rowsDotQ4_K2, rowsDotQ4_K4 } from "./quant-dot-q4k";
 import {
   Q4_CODE_BYTES, anySpecialHalf, dot32, finiteHalfToFloat4, fold2, fold4, halfToFloat, halfToFloat4, halves4, highNibbles, lowNibbles, relaxedBlock, sum4x4,
 } from "./quant-simd";
@@ -177,15 +177,21 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
   const nScales = type == Q4_K ? k >> 8 : k >> 5;
   const scalesAt = <usize>k << 1, sumsAt = scalesAt + (<usize>nScales << 2);
   if (type == Q4_K) {
-    const rowBytes = <usize>(k >> 8) * 144;
+    const rowBytes = <usize>(k >> 8) * 144, outStride = <usize>n << 2, r4 = rows & ~3;
     for (let o = o0; o < o1; o++) {
       const wo = w + <usize>o * rowBytes;
-      let r = 0;
-      for (; r + 4 <= rows; r += 4) rowsDotQ4_K4(wo, a + <usize>r * stride, stride, scalesAt, sumsAt, k >> 8, out + ((<usize>r * n + o) << 2), <usize>n << 2, tmp);
-      for (; r < rows; r++) {
-        const ar = a + <usize>r * stride;
-        store<f32>(out + ((<usize>r * n + o) << 2), rowDotQ4_K(wo, ar, ar + scalesAt, ar + sumsAt, k >> 8));
+      for (let r = 0; r < r4; r += 4) rowsDotQ4_K4(wo, a + <usize>r * stride, stride, scalesAt, sumsAt, k >> 8, out + ((<usize>r * n + o) << 2), outStride, tmp);
+    }
+    // the rows left over (a decode step's one): two weight rows per pass with relaxed SIMD
+    for (let r = r4; r < rows; r++) {
+      const ar = a + <usize>r * stride, outRow = out + ((<usize>r * n) << 2);
+      let o = o0;
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        const half = (o1 - o0) >> 1;
+        for (; o < o0 + half; o++) rowsDotQ4_K2(w + <usize>o * rowBytes, <usize>half * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 8, outRow + (<usize>o << 2), <usize>half << 2);
+        o = o0 + 2 * half;
       }
+      for (; o < o1; o++) store<f32>(outRow + (<usize>o << 2), rowDotQ4_K(w + <usize>o * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 8));
     }
     return;
   }
