@@ -19,25 +19,44 @@ import {
 
 export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with it
 
-/** 32 i8 weights at w · 32 i16 codes at a, as four partial i32 sums. */
-@inline function blockQ8(w: usize, a: usize): v128 {
+/** 32 i8 weights at w · 32 i16 codes x0…x3, as four partial i32 sums. */
+@inline function blockQ8(w: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
   const w0 = v128.load(w), w1 = v128.load(w, 16);
-  let p = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), v128.load(a));
-  p = i32x4.add(p, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), v128.load(a, 16)));
-  p = i32x4.add(p, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), v128.load(a, 32)));
-  return i32x4.add(p, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), v128.load(a, 48)));
+  let p = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), x0);
+  p = i32x4.add(p, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), x1));
+  p = i32x4.add(p, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), x2));
+  return i32x4.add(p, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), x3));
 }
 
-/** 16 bytes of nibbles at qs (32 codes 0…15) · the block's 32 input codes at a, as four partial i32 sums. */
-@inline function blockQ4(qs: usize, a: usize): v128 {
+/**
+ * 16 bytes of nibbles at qs (32 codes 0…15) · the block's 32 input codes, as four partial i32
+ * sums: x0, x1 as i8 (relaxed SIMD), or x0…x3 as i16 in nibble order (plain).
+ */
+@inline function blockQ4(qs: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
   const v = v128.load(qs);
-  if (ASC_FEATURE_RELAXED_SIMD) return relaxedBlock(lowNibbles(v), v128.load(a), highNibbles(v), v128.load(a, 16));
+  if (ASC_FEATURE_RELAXED_SIMD) return relaxedBlock(lowNibbles(v), x0, highNibbles(v), x1);
   // eight 16-bit lanes of two bytes each: four nibbles per lane, input codes in the matching order
   const m = i16x8.splat(0x000f);
-  let p = i32x4.dot_i16x8_s(v128.and(v, m), v128.load(a));
-  p = i32x4.add(p, i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 4), m), v128.load(a, 16)));
-  p = i32x4.add(p, i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 8), m), v128.load(a, 32)));
-  return i32x4.add(p, i32x4.dot_i16x8_s(i16x8.shr_u(v, 12), v128.load(a, 48)));
+  let p = i32x4.dot_i16x8_s(v128.and(v, m), x0);
+  p = i32x4.add(p, i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 4), m), x1));
+  p = i32x4.add(p, i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 8), m), x2));
+  return i32x4.add(p, i32x4.dot_i16x8_s(i16x8.shr_u(v, 12), x3));
+}
+
+/** Vector i of a block's input codes at ab: 16 bytes, or nothing where the kernel reads only two (relaxed q4). */
+@inline function codes(type: i32, ab: usize, i: usize): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD && type != Q8_0 && i >= 2) return i32x4.splat(0);
+  return v128.load(ab + 16 * i);
+}
+
+/** One block's integer partial sums: the weight codes at p · the input codes x0…x3. */
+@inline function blockDot(type: i32, p: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  return type == Q8_0 ? blockQ8(p, x0, x1, x2, x3) : blockQ4(p, x0, x1, x2, x3);
+}
+
+/** blockDot with the input codes loaded from ab. */
+@inline function blockDotAt(type: i32, p: usize, ab: usize): v128 {
+  return blockDot(type, p, codes(type, ab, 0), codes(type, ab, 1), codes(type, ab, 2), codes(type, ab, 3));
 }
 
 /**
@@ -50,12 +69,8 @@ export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with 
   const qsAt: usize = type == Q4_1 ? 4 : 2;
   const p = w + <usize>b * blockBytes + qsAt, ab = a + <usize>b * codeBytes;
   const z = i32x4.splat(0);
-  if (type == Q8_0) {
-    return sum4x4(blockQ8(p, ab), count > 1 ? blockQ8(p + blockBytes, ab + codeBytes) : z,
-      count > 2 ? blockQ8(p + 2 * blockBytes, ab + 2 * codeBytes) : z, count > 3 ? blockQ8(p + 3 * blockBytes, ab + 3 * codeBytes) : z);
-  }
-  return sum4x4(blockQ4(p, ab), count > 1 ? blockQ4(p + blockBytes, ab + codeBytes) : z,
-    count > 2 ? blockQ4(p + 2 * blockBytes, ab + 2 * codeBytes) : z, count > 3 ? blockQ4(p + 3 * blockBytes, ab + 3 * codeBytes) : z);
+  return sum4x4(blockDotAt(type, p, ab), count > 1 ? blockDotAt(type, p + blockBytes, ab + codeBytes) : z,
+    count > 2 ? blockDotAt(type, p + 2 * blockBytes, ab + 2 * codeBytes) : z, count > 3 ? blockDotAt(type, p + 3 * blockBytes, ab + 3 * codeBytes) : z);
 }
 
 /** Four lanes from p (stride 4 bytes), zero past `count`. */
@@ -111,6 +126,39 @@ export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with 
   for (; b + 4 <= nb; b += 4) acc = f32x4.add(acc, groupTerms(type, w, a, scales, sums, b, 4));
   if (b < nb) acc = f32x4.add(acc, groupTerms(type, w, a, scales, sums, b, nb - b));
   return hsum(acc);
+}
+
+/**
+ * Two weight rows, at w and w + offset, · one quantized input row, into out and out + outOffset
+ * (the decode step's matrix × vector): each block's input codes are loaded once for both rows.
+ * Each row's sums are rowDot32's, in the same order, so its bits are too.
+ */
+@inline function rowsDot32x2(type: i32, w: usize, offset: usize, a: usize, scales: usize, sums: usize, nb: i32, out: usize, outOffset: usize): void {
+  const blockBytes: usize = type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20;
+  const codeBytes: usize = type == Q8_0 ? 64 : 32 * Q4_CODE_BYTES;
+  const qsAt: usize = type == Q4_1 ? 4 : 2;
+  const w1 = w + offset;
+  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
+  let b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const p = w + <usize>b * blockBytes + qsAt, ab = a + <usize>b * codeBytes;
+    let x0 = codes(type, ab, 0), x1 = codes(type, ab, 1), x2 = codes(type, ab, 2), x3 = codes(type, ab, 3);
+    const u0 = blockDot(type, p, x0, x1, x2, x3), v0 = blockDot(type, p + offset, x0, x1, x2, x3);
+    x0 = codes(type, ab + codeBytes, 0); x1 = codes(type, ab + codeBytes, 1); x2 = codes(type, ab + codeBytes, 2); x3 = codes(type, ab + codeBytes, 3);
+    const u1 = blockDot(type, p + blockBytes, x0, x1, x2, x3), v1 = blockDot(type, p + blockBytes + offset, x0, x1, x2, x3);
+    x0 = codes(type, ab + 2 * codeBytes, 0); x1 = codes(type, ab + 2 * codeBytes, 1); x2 = codes(type, ab + 2 * codeBytes, 2); x3 = codes(type, ab + 2 * codeBytes, 3);
+    const u2 = blockDot(type, p + 2 * blockBytes, x0, x1, x2, x3), v2 = blockDot(type, p + 2 * blockBytes + offset, x0, x1, x2, x3);
+    x0 = codes(type, ab + 3 * codeBytes, 0); x1 = codes(type, ab + 3 * codeBytes, 1); x2 = codes(type, ab + 3 * codeBytes, 2); x3 = codes(type, ab + 3 * codeBytes, 3);
+    const u3 = blockDot(type, p + 3 * blockBytes, x0, x1, x2, x3), v3 = blockDot(type, p + 3 * blockBytes + offset, x0, x1, x2, x3);
+    acc0 = f32x4.add(acc0, termsFromSums(type, sum4x4(u0, u1, u2, u3), w, scales, sums, b, 4));
+    acc1 = f32x4.add(acc1, termsFromSums(type, sum4x4(v0, v1, v2, v3), w1, scales, sums, b, 4));
+  }
+  if (b < nb) {
+    acc0 = f32x4.add(acc0, groupTerms(type, w, a, scales, sums, b, nb - b));
+    acc1 = f32x4.add(acc1, groupTerms(type, w1, a, scales, sums, b, nb - b));
+  }
+  store<f32>(out, hsum(acc0));
+  store<f32>(out + outOffset, hsum(acc1));
 }
 
 /**
@@ -204,15 +252,20 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
   type: i32, out: usize, a: usize, w: usize, rows: i32, k: i32, n: i32, o0: i32, o1: i32,
   stride: usize, scalesAt: usize, sumsAt: usize, tmp: usize,
 ): void {
-  const rowBytes = <usize>(k >> 5) * (type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20);
+  const rowBytes = <usize>(k >> 5) * (type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20), r4 = rows & ~3;
   for (let o = o0; o < o1; o++) {
     const wo = w + <usize>o * rowBytes;
-    let r = 0;
-    for (; r + 4 <= rows; r += 4) rowsDot32x4(type, wo, a + <usize>r * stride, stride, scalesAt, sumsAt, k >> 5, out + ((<usize>r * n + o) << 2), <usize>n << 2, tmp);
-    for (; r < rows; r++) {
-      const ar = a + <usize>r * stride;
-      store<f32>(out + ((<usize>r * n + o) << 2), rowDot32(type, wo, ar, ar + scalesAt, ar + sumsAt, k >> 5));
+    for (let r = 0; r < r4; r += 4) rowsDot32x4(type, wo, a + <usize>r * stride, stride, scalesAt, sumsAt, k >> 5, out + ((<usize>r * n + o) << 2), <usize>n << 2, tmp);
+  }
+  // the rows left over (a decode step's one): weight rows o and o + half per pass, two ascending
+  // streams (adjacent rows interleaved block by block defeat the hardware prefetcher)
+  for (let r = r4; r < rows; r++) {
+    const ar = a + <usize>r * stride, outRow = out + ((<usize>r * n) << 2);
+    const half = (o1 - o0) >> 1;
+    for (let o = o0; o < o0 + half; o++) {
+      rowsDot32x2(type, w + <usize>o * rowBytes, <usize>half * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5, outRow + (<usize>o << 2), <usize>half << 2);
     }
+    if ((o1 - o0) & 1) store<f32>(outRow + (<usize>(o1 - 1) << 2), rowDot32(type, w + <usize>(o1 - 1) * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5));
   }
 }
 
