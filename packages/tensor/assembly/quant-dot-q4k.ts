@@ -120,35 +120,46 @@ export function rowDotQ4_K(w: usize, a: usize, scales: usize, sums: usize, nsb: 
 }
 
 /**
- * Two weight rows at w and w + rowBytes · one q8_k input row, into out and out + 4 (the decode
- * step's matrix × vector, relaxed SIMD): each 16 input codes are loaded once for both rows. Each
- * row's sums are the one-row kernel's, in the same order.
+ * Four weight rows, at w + i·offset, · one q8_k input row, into out + i·outOffset (the decode
+ * step's matrix × vector, relaxed SIMD): each 16 input codes are loaded once for the four rows.
+ * Each row's sums are the one-row kernel's, in the same order.
  */
-export function rowsDotQ4_K2(w: usize, rowBytes: usize, a: usize, scales: usize, sums: usize, nsb: i32, out: usize, outOffset: usize): void {
-  let acc0: f32 = 0, acc1: f32 = 0;
+export function rowsDotQ4_K4Streams(w: usize, offset: usize, a: usize, scales: usize, sums: usize, nsb: i32, out: usize, outOffset: usize): void {
+  let acc0: f32 = 0, acc1: f32 = 0, acc2: f32 = 0, acc3: f32 = 0;
   for (let sb = 0; sb < nsb; sb++) {
-    const blk0 = w + <usize>sb * SUPER_BLOCK_BYTES, blk1 = blk0 + rowBytes, ab = a + (<usize>sb << 8);
-    const packed0 = scalesAndMins(blk0), packed1 = scalesAndMins(blk1);
-    const t0 = i16x8.extend_low_i8x16_u(packed0), t1 = i16x8.extend_low_i8x16_u(packed1);
-    const q0 = blk0 + CODES_AT, q1 = blk1 + CODES_AT;
+    const b0 = w + <usize>sb * SUPER_BLOCK_BYTES, b1 = b0 + offset, b2 = b1 + offset, b3 = b2 + offset, ab = a + (<usize>sb << 8);
+    const p0 = scalesAndMins(b0), p1 = scalesAndMins(b1), p2 = scalesAndMins(b2), p3 = scalesAndMins(b3);
+    const t0 = i16x8.extend_low_i8x16_u(p0), t1 = i16x8.extend_low_i8x16_u(p1), t2 = i16x8.extend_low_i8x16_u(p2), t3 = i16x8.extend_low_i8x16_u(p3);
     let x0 = v128.load(ab), x1 = v128.load(ab, 16), x2 = v128.load(ab, 32), x3 = v128.load(ab, 48);
-    let s0 = chunkRelaxed(q0, x0, x1, x2, x3, sc0(t0), sc1(t0));
-    let s1 = chunkRelaxed(q1, x0, x1, x2, x3, sc0(t1), sc1(t1));
+    let s0 = chunkRelaxed(b0 + CODES_AT, x0, x1, x2, x3, sc0(t0), sc1(t0));
+    let s1 = chunkRelaxed(b1 + CODES_AT, x0, x1, x2, x3, sc0(t1), sc1(t1));
+    let s2 = chunkRelaxed(b2 + CODES_AT, x0, x1, x2, x3, sc0(t2), sc1(t2));
+    let s3 = chunkRelaxed(b3 + CODES_AT, x0, x1, x2, x3, sc0(t3), sc1(t3));
     x0 = v128.load(ab, 64); x1 = v128.load(ab, 80); x2 = v128.load(ab, 96); x3 = v128.load(ab, 112);
-    s0 = i32x4.add(s0, chunkRelaxed(q0 + 32, x0, x1, x2, x3, sc2(t0), sc3(t0)));
-    s1 = i32x4.add(s1, chunkRelaxed(q1 + 32, x0, x1, x2, x3, sc2(t1), sc3(t1)));
+    s0 = i32x4.add(s0, chunkRelaxed(b0 + CODES_AT + 32, x0, x1, x2, x3, sc2(t0), sc3(t0)));
+    s1 = i32x4.add(s1, chunkRelaxed(b1 + CODES_AT + 32, x0, x1, x2, x3, sc2(t1), sc3(t1)));
+    s2 = i32x4.add(s2, chunkRelaxed(b2 + CODES_AT + 32, x0, x1, x2, x3, sc2(t2), sc3(t2)));
+    s3 = i32x4.add(s3, chunkRelaxed(b3 + CODES_AT + 32, x0, x1, x2, x3, sc2(t3), sc3(t3)));
     x0 = v128.load(ab, 128); x1 = v128.load(ab, 144); x2 = v128.load(ab, 160); x3 = v128.load(ab, 176);
-    s0 = i32x4.add(s0, chunkRelaxed(q0 + 64, x0, x1, x2, x3, sc4(t0), sc5(t0)));
-    s1 = i32x4.add(s1, chunkRelaxed(q1 + 64, x0, x1, x2, x3, sc4(t1), sc5(t1)));
+    s0 = i32x4.add(s0, chunkRelaxed(b0 + CODES_AT + 64, x0, x1, x2, x3, sc4(t0), sc5(t0)));
+    s1 = i32x4.add(s1, chunkRelaxed(b1 + CODES_AT + 64, x0, x1, x2, x3, sc4(t1), sc5(t1)));
+    s2 = i32x4.add(s2, chunkRelaxed(b2 + CODES_AT + 64, x0, x1, x2, x3, sc4(t2), sc5(t2)));
+    s3 = i32x4.add(s3, chunkRelaxed(b3 + CODES_AT + 64, x0, x1, x2, x3, sc4(t3), sc5(t3)));
     x0 = v128.load(ab, 192); x1 = v128.load(ab, 208); x2 = v128.load(ab, 224); x3 = v128.load(ab, 240);
-    s0 = i32x4.add(s0, chunkRelaxed(q0 + 96, x0, x1, x2, x3, sc6(t0), sc7(t0)));
-    s1 = i32x4.add(s1, chunkRelaxed(q1 + 96, x0, x1, x2, x3, sc6(t1), sc7(t1)));
+    s0 = i32x4.add(s0, chunkRelaxed(b0 + CODES_AT + 96, x0, x1, x2, x3, sc6(t0), sc7(t0)));
+    s1 = i32x4.add(s1, chunkRelaxed(b1 + CODES_AT + 96, x0, x1, x2, x3, sc6(t1), sc7(t1)));
+    s2 = i32x4.add(s2, chunkRelaxed(b2 + CODES_AT + 96, x0, x1, x2, x3, sc6(t2), sc7(t2)));
+    s3 = i32x4.add(s3, chunkRelaxed(b3 + CODES_AT + 96, x0, x1, x2, x3, sc6(t3), sc7(t3)));
     const dx = load<f32>(scales + (<usize>sb << 2)), sumsAt = sums + (<usize>sb << 5);
-    acc0 += superBlockTerm(blk0, packed0, s0, sumsAt, dx);
-    acc1 += superBlockTerm(blk1, packed1, s1, sumsAt, dx);
+    acc0 += superBlockTerm(b0, p0, s0, sumsAt, dx);
+    acc1 += superBlockTerm(b1, p1, s1, sumsAt, dx);
+    acc2 += superBlockTerm(b2, p2, s2, sumsAt, dx);
+    acc3 += superBlockTerm(b3, p3, s3, sumsAt, dx);
   }
   store<f32>(out, acc0);
   store<f32>(out + outOffset, acc1);
+  store<f32>(out + 2 * outOffset, acc2);
+  store<f32>(out + 3 * outOffset, acc3);
 }
 
 /**

@@ -12,7 +12,7 @@
 import { F16, Q4_0, Q4_1, Q4_K, Q8_0 } from "./quant-types";
 import { activationRowBytes } from "./quant-activation";
 import { hsum, madd } from "./simd";
-import { rowDotQ4_K, rowsDotQ4_K2, rowsDotQ4_K4 } from "./quant-dot-q4k";
+import { rowDotQ4_K, rowsDotQ4_K4, rowsDotQ4_K4Streams } from "./quant-dot-q4k";
 import {
   Q4_CODE_BYTES, anySpecialHalf, dot32, finiteHalfToFloat4, fold2, fold4, halfToFloat, halfToFloat4, halves4, highNibbles, lowNibbles, relaxedBlock, sum4x4,
 } from "./quant-simd";
@@ -129,36 +129,51 @@ export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with 
 }
 
 /**
- * Two weight rows, at w and w + offset, · one quantized input row, into out and out + outOffset
- * (the decode step's matrix × vector): each block's input codes are loaded once for both rows.
- * Each row's sums are rowDot32's, in the same order, so its bits are too.
+ * Four weight rows, at w + i·offset, · one quantized input row, into out + i·outOffset (the
+ * decode step's matrix × vector): each block's input codes are loaded once for the four rows,
+ * and the four rows are four ascending streams through memory. Each row's integer block sums
+ * are folded into lanes as sum4x4 folds them (fold2 of blocks 0, 1 and of 2, 3, then fold4) and
+ * its float steps are rowDot32's, so its bits are too.
  */
-@inline function rowsDot32x2(type: i32, w: usize, offset: usize, a: usize, scales: usize, sums: usize, nb: i32, out: usize, outOffset: usize): void {
+@inline function rowsDot32x4Streams(type: i32, w: usize, offset: usize, a: usize, scales: usize, sums: usize, nb: i32, out: usize, outOffset: usize): void {
   const blockBytes: usize = type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20;
   const codeBytes: usize = type == Q8_0 ? 64 : 32 * Q4_CODE_BYTES;
   const qsAt: usize = type == Q4_1 ? 4 : 2;
-  const w1 = w + offset;
-  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
+  const w1 = w + offset, w2 = w1 + offset, w3 = w2 + offset;
+  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
   let b = 0;
   for (; b + 4 <= nb; b += 4) {
     const p = w + <usize>b * blockBytes + qsAt, ab = a + <usize>b * codeBytes;
+    // blocks b, b + 1
     let x0 = codes(type, ab, 0), x1 = codes(type, ab, 1), x2 = codes(type, ab, 2), x3 = codes(type, ab, 3);
-    const u0 = blockDot(type, p, x0, x1, x2, x3), v0 = blockDot(type, p + offset, x0, x1, x2, x3);
-    x0 = codes(type, ab + codeBytes, 0); x1 = codes(type, ab + codeBytes, 1); x2 = codes(type, ab + codeBytes, 2); x3 = codes(type, ab + codeBytes, 3);
-    const u1 = blockDot(type, p + blockBytes, x0, x1, x2, x3), v1 = blockDot(type, p + blockBytes + offset, x0, x1, x2, x3);
-    x0 = codes(type, ab + 2 * codeBytes, 0); x1 = codes(type, ab + 2 * codeBytes, 1); x2 = codes(type, ab + 2 * codeBytes, 2); x3 = codes(type, ab + 2 * codeBytes, 3);
-    const u2 = blockDot(type, p + 2 * blockBytes, x0, x1, x2, x3), v2 = blockDot(type, p + 2 * blockBytes + offset, x0, x1, x2, x3);
-    x0 = codes(type, ab + 3 * codeBytes, 0); x1 = codes(type, ab + 3 * codeBytes, 1); x2 = codes(type, ab + 3 * codeBytes, 2); x3 = codes(type, ab + 3 * codeBytes, 3);
-    const u3 = blockDot(type, p + 3 * blockBytes, x0, x1, x2, x3), v3 = blockDot(type, p + 3 * blockBytes + offset, x0, x1, x2, x3);
-    acc0 = f32x4.add(acc0, termsFromSums(type, sum4x4(u0, u1, u2, u3), w, scales, sums, b, 4));
-    acc1 = f32x4.add(acc1, termsFromSums(type, sum4x4(v0, v1, v2, v3), w1, scales, sums, b, 4));
+    let y0 = codes(type, ab + codeBytes, 0), y1 = codes(type, ab + codeBytes, 1), y2 = codes(type, ab + codeBytes, 2), y3 = codes(type, ab + codeBytes, 3);
+    const e0 = fold2(blockDot(type, p, x0, x1, x2, x3), blockDot(type, p + blockBytes, y0, y1, y2, y3));
+    const e1 = fold2(blockDot(type, p + offset, x0, x1, x2, x3), blockDot(type, p + offset + blockBytes, y0, y1, y2, y3));
+    const e2 = fold2(blockDot(type, p + 2 * offset, x0, x1, x2, x3), blockDot(type, p + 2 * offset + blockBytes, y0, y1, y2, y3));
+    const e3 = fold2(blockDot(type, p + 3 * offset, x0, x1, x2, x3), blockDot(type, p + 3 * offset + blockBytes, y0, y1, y2, y3));
+    // blocks b + 2, b + 3
+    const q = p + 2 * blockBytes, aq = ab + 2 * codeBytes;
+    x0 = codes(type, aq, 0); x1 = codes(type, aq, 1); x2 = codes(type, aq, 2); x3 = codes(type, aq, 3);
+    y0 = codes(type, aq + codeBytes, 0); y1 = codes(type, aq + codeBytes, 1); y2 = codes(type, aq + codeBytes, 2); y3 = codes(type, aq + codeBytes, 3);
+    const f0 = fold2(blockDot(type, q, x0, x1, x2, x3), blockDot(type, q + blockBytes, y0, y1, y2, y3));
+    const f1 = fold2(blockDot(type, q + offset, x0, x1, x2, x3), blockDot(type, q + offset + blockBytes, y0, y1, y2, y3));
+    const f2 = fold2(blockDot(type, q + 2 * offset, x0, x1, x2, x3), blockDot(type, q + 2 * offset + blockBytes, y0, y1, y2, y3));
+    const f3 = fold2(blockDot(type, q + 3 * offset, x0, x1, x2, x3), blockDot(type, q + 3 * offset + blockBytes, y0, y1, y2, y3));
+    acc0 = f32x4.add(acc0, termsFromSums(type, fold4(e0, f0), w, scales, sums, b, 4));
+    acc1 = f32x4.add(acc1, termsFromSums(type, fold4(e1, f1), w1, scales, sums, b, 4));
+    acc2 = f32x4.add(acc2, termsFromSums(type, fold4(e2, f2), w2, scales, sums, b, 4));
+    acc3 = f32x4.add(acc3, termsFromSums(type, fold4(e3, f3), w3, scales, sums, b, 4));
   }
   if (b < nb) {
     acc0 = f32x4.add(acc0, groupTerms(type, w, a, scales, sums, b, nb - b));
     acc1 = f32x4.add(acc1, groupTerms(type, w1, a, scales, sums, b, nb - b));
+    acc2 = f32x4.add(acc2, groupTerms(type, w2, a, scales, sums, b, nb - b));
+    acc3 = f32x4.add(acc3, groupTerms(type, w3, a, scales, sums, b, nb - b));
   }
   store<f32>(out, hsum(acc0));
   store<f32>(out + outOffset, hsum(acc1));
+  store<f32>(out + 2 * outOffset, hsum(acc2));
+  store<f32>(out + 3 * outOffset, hsum(acc3));
 }
 
 /**
@@ -230,14 +245,15 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
       const wo = w + <usize>o * rowBytes;
       for (let r = 0; r < r4; r += 4) rowsDotQ4_K4(wo, a + <usize>r * stride, stride, scalesAt, sumsAt, k >> 8, out + ((<usize>r * n + o) << 2), outStride, tmp);
     }
-    // the rows left over (a decode step's one): two weight rows per pass with relaxed SIMD
+    // the rows left over (a decode step's one): with relaxed SIMD four weight rows per pass, o + i·quarter
+    // (four ascending streams, as rows32 below); the plain build's i16 codes leave no registers to share
     for (let r = r4; r < rows; r++) {
       const ar = a + <usize>r * stride, outRow = out + ((<usize>r * n) << 2);
       let o = o0;
       if (ASC_FEATURE_RELAXED_SIMD) {
-        const half = (o1 - o0) >> 1;
-        for (; o < o0 + half; o++) rowsDotQ4_K2(w + <usize>o * rowBytes, <usize>half * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 8, outRow + (<usize>o << 2), <usize>half << 2);
-        o = o0 + 2 * half;
+        const quarter = (o1 - o0) >> 2;
+        for (; o < o0 + quarter; o++) rowsDotQ4_K4Streams(w + <usize>o * rowBytes, <usize>quarter * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 8, outRow + (<usize>o << 2), <usize>quarter << 2);
+        o = o0 + 4 * quarter;
       }
       for (; o < o1; o++) store<f32>(outRow + (<usize>o << 2), rowDotQ4_K(w + <usize>o * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 8));
     }
@@ -257,15 +273,16 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
     const wo = w + <usize>o * rowBytes;
     for (let r = 0; r < r4; r += 4) rowsDot32x4(type, wo, a + <usize>r * stride, stride, scalesAt, sumsAt, k >> 5, out + ((<usize>r * n + o) << 2), <usize>n << 2, tmp);
   }
-  // the rows left over (a decode step's one): weight rows o and o + half per pass, two ascending
-  // streams (adjacent rows interleaved block by block defeat the hardware prefetcher)
+  // the rows left over (a decode step's one): weight rows o, o + quarter, o + 2·quarter and
+  // o + 3·quarter per pass, four ascending streams (adjacent rows interleaved block by block
+  // defeat the hardware prefetcher)
   for (let r = r4; r < rows; r++) {
     const ar = a + <usize>r * stride, outRow = out + ((<usize>r * n) << 2);
-    const half = (o1 - o0) >> 1;
-    for (let o = o0; o < o0 + half; o++) {
-      rowsDot32x2(type, w + <usize>o * rowBytes, <usize>half * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5, outRow + (<usize>o << 2), <usize>half << 2);
+    const quarter = (o1 - o0) >> 2;
+    for (let o = o0; o < o0 + quarter; o++) {
+      rowsDot32x4Streams(type, w + <usize>o * rowBytes, <usize>quarter * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5, outRow + (<usize>o << 2), <usize>quarter << 2);
     }
-    if ((o1 - o0) & 1) store<f32>(outRow + (<usize>(o1 - 1) << 2), rowDot32(type, w + <usize>(o1 - 1) * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5));
+    for (let o = o0 + 4 * quarter; o < o1; o++) store<f32>(outRow + (<usize>o << 2), rowDot32(type, w + <usize>o * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5));
   }
 }
 
