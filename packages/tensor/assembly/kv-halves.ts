@@ -10,7 +10,8 @@
 // a block): their keys are scored in integers and their values accumulated straight from the
 // codes, with no f32 copy of the row, as whole-block heads (64) are.
 import { Q4_0, Q4_1, Q8_0 } from "./quant-types";
-import { halfToFloat4, hsumI32, lanes, sum4x4 } from "./quant-dot";
+import { lanes } from "./quant-dot";
+import { halfToFloat4, hsumI32, sum4x4 } from "./quant-simd";
 import { absMax, codes16 } from "./quant-activation";
 import { hsum, madd } from "./simd";
 

@@ -18,39 +18,89 @@ import { madd, hsum } from "./simd";
 }
 
 /**
- * out[r] = Σ_c w[r, c]·x[c] for rows r0 ≤ r < r1 of w [rows, cols], one row after the other.
+ * out[r] = Σ_c w[r, c]·x[c] for rows r0 ≤ r < r1 of w [rows, cols].
  *
  * A decode step streams every weight once from DRAM, so this kernel is bound by memory
- * bandwidth, and what matters is that w is read strictly in address order: the hardware
- * stream prefetcher then runs ahead of the loads. Interleaving rows (the usual "4 rows share
- * each load of x" register tile) looks to the prefetcher like several short strided streams;
- * measured on this 2-core EPYC, 32000×288 from DRAM: 1 row at a time 24 GB/s, 2 or 4 rows
- * interleaved 8–9 GB/s (the same in C with SSE intrinsics). x stays in L1, so reloading it per
- * row costs little; four f32x4 accumulators hide the add latency.
+ * bandwidth, and what matters is that each stream of w is read strictly in address order: the
+ * hardware stream prefetcher then runs ahead of the loads. Interleaving adjacent rows (the usual
+ * "4 rows share each load of x" register tile) looks to the prefetcher like several short strided
+ * streams; measured on this 2-core EPYC, 32000×288 from DRAM: 1 row at a time 24 GB/s, 2 or 4
+ * adjacent rows interleaved 8–9 GB/s (the same in C with SSE intrinsics). Two rows far apart are
+ * two long ascending streams, which it follows: so a long range is computed as rows r and
+ * r + half side by side, sharing each load of x (x stays in L1 either way). Each row keeps its
+ * own four f32x4 accumulators in the one fixed order (linear.ts relies on it), so a row's sum is
+ * the same bits whichever way it is computed.
  */
 export function gemvRows(out: usize, w: usize, x: usize, cols: i32, r0: i32, r1: i32, accumulate: bool): void {
-  const ld = <usize>cols * 4;
-  const c16 = cols & ~15, c4 = cols & ~3;
-  for (let r = r0; r < r1; r++) {
-    const row = w + <usize>r * ld;
-    let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
-    let c = 0;
-    for (; c < c16; c += 16) {
-      const off = <usize>c << 2;
-      s0 = madd(s0, v128.load(row + off), v128.load(x + off));
-      s1 = madd(s1, v128.load(row + off, 16), v128.load(x + off, 16));
-      s2 = madd(s2, v128.load(row + off, 32), v128.load(x + off, 32));
-      s3 = madd(s3, v128.load(row + off, 48), v128.load(x + off, 48));
-    }
-    for (; c < c4; c += 4) {
-      const off = <usize>c << 2;
-      s0 = madd(s0, v128.load(row + off), v128.load(x + off));
-    }
-    let d = hsum(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
-    for (; c < cols; c++) d += load<f32>(row + (<usize>c << 2)) * load<f32>(x + (<usize>c << 2));
-    const o = out + (<usize>r << 2);
-    store<f32>(o, accumulate ? load<f32>(o) + d : d);
+  let r = r0;
+  if (r1 - r0 >= PAIRED_MIN_ROWS) {
+    const ld = <usize>cols * 4;
+    let half = (r1 - r0) >> 1;
+    const gap = (<usize>half * ld) & 4095;
+    // two streams a multiple of 4 KiB apart load addresses with the same low 12 bits side by
+    // side, which x86 cores can take for a store dependency (4K aliasing): a precaution, not measured here
+    if (gap < 512 || gap > 3584) half--;
+    for (; r < r0 + half; r++) rowPair(out, w + <usize>r * ld, <usize>half * ld, x, cols, r, half, accumulate);
+    r = r0 + 2 * half;
   }
+  for (; r < r1; r++) rowDot(out, w + <usize>r * <usize>cols * 4, x, cols, r, accumulate);
+}
+
+/** Ranges shorter than this are read one row after the other (linear.ts's 4-row remainders). */
+const PAIRED_MIN_ROWS = 8;
+
+/**
+ * out[r] (+)= w row · x in the fixed order: lanes s0…s3 over the 16-column groups, then the
+ * 4-column groups into s0, hsum((s0 + s1) + (s2 + s3)), then the last cols mod 4 one by one.
+ */
+@inline function rowDot(out: usize, row: usize, x: usize, cols: i32, r: i32, accumulate: bool): void {
+  const c16 = cols & ~15;
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+  let c = 0;
+  for (; c < c16; c += 16) {
+    const off = <usize>c << 2;
+    s0 = madd(s0, v128.load(row + off), v128.load(x + off));
+    s1 = madd(s1, v128.load(row + off, 16), v128.load(x + off, 16));
+    s2 = madd(s2, v128.load(row + off, 32), v128.load(x + off, 32));
+    s3 = madd(s3, v128.load(row + off, 48), v128.load(x + off, 48));
+  }
+  finishRow(out, row, x, cols, c, r, s0, s1, s2, s3, accumulate);
+}
+
+/** rowDot for rows r (at row) and r + half (at row + offset) together, each x vector loaded once. */
+@inline function rowPair(out: usize, row: usize, offset: usize, x: usize, cols: i32, r: i32, half: i32, accumulate: bool): void {
+  const c16 = cols & ~15;
+  const other = row + offset;
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+  let t0 = f32x4.splat(0), t1 = f32x4.splat(0), t2 = f32x4.splat(0), t3 = f32x4.splat(0);
+  let c = 0;
+  for (; c < c16; c += 16) {
+    const off = <usize>c << 2;
+    const x0 = v128.load(x + off), x1 = v128.load(x + off, 16), x2 = v128.load(x + off, 32), x3 = v128.load(x + off, 48);
+    s0 = madd(s0, v128.load(row + off), x0);
+    t0 = madd(t0, v128.load(other + off), x0);
+    s1 = madd(s1, v128.load(row + off, 16), x1);
+    t1 = madd(t1, v128.load(other + off, 16), x1);
+    s2 = madd(s2, v128.load(row + off, 32), x2);
+    t2 = madd(t2, v128.load(other + off, 32), x2);
+    s3 = madd(s3, v128.load(row + off, 48), x3);
+    t3 = madd(t3, v128.load(other + off, 48), x3);
+  }
+  finishRow(out, row, x, cols, c, r, s0, s1, s2, s3, accumulate);
+  finishRow(out, other, x, cols, c, r + half, t0, t1, t2, t3, accumulate);
+}
+
+/** The rest of rowDot from column c (a multiple of 16) with its four lanes so far. */
+@inline function finishRow(out: usize, row: usize, x: usize, cols: i32, c: i32, r: i32, s0: v128, s1: v128, s2: v128, s3: v128, accumulate: bool): void {
+  const c4 = cols & ~3;
+  for (; c < c4; c += 4) {
+    const off = <usize>c << 2;
+    s0 = madd(s0, v128.load(row + off), v128.load(x + off));
+  }
+  let d = hsum(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
+  for (; c < cols; c++) d += load<f32>(row + (<usize>c << 2)) * load<f32>(x + (<usize>c << 2));
+  const o = out + (<usize>r << 2);
+  store<f32>(o, accumulate ? load<f32>(o) + d : d);
 }
 
 /**

@@ -7,103 +7,56 @@
 // Float sums are kept the way the reference keeps them: the integer sums of four consecutive
 // blocks are gathered into one i32x4 (block b in lane b mod 4), scaled and added into an f32x4
 // accumulator, and the lanes are added as (l0 + l2) + (l1 + l3) at the end. q4_k adds its
-// super-blocks one after the other in a scalar. f16 rows are plain float dot products.
+// super-blocks one after the other in a scalar (quant-dot-q4k.ts). f16 rows are plain float dot
+// products.
 import { F16, Q4_0, Q4_1, Q4_K, Q8_0 } from "./quant-types";
 import { activationRowBytes } from "./quant-activation";
 import { hsum, madd } from "./simd";
+import { rowDotQ4_K, rowsDotQ4_K4, rowsDotQ4_K4Streams } from "./quant-dot-q4k";
+import {
+  Q4_CODE_BYTES, anySpecialHalf, dot32, finiteHalfToFloat4, fold2, fold4, halfToFloat, halfToFloat4, halves4, highNibbles, lowNibbles, relaxedBlock, sum4x4,
+} from "./quant-simd";
 
-// Bytes per input code in the activation rows: the relaxed kernels read q4 codes as i8.
-const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
+export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with it
 
-/**
- * f16 bits → f32, four lanes: `h` holds each f16 sign-extended to 32 bits (as i32x4.extend_*_s
- * gives it). Shifted left by 13, the exponent and mantissa sit where an f32 keeps them and the
- * smeared sign fills bits 28…31; the mask keeps bit 31 of it. Multiplying by 2^112 re-biases the
- * exponent (15 → 127) and scales subnormals exactly, sign included. Exponent 31 (inf, NaN) comes
- * out finite (≥ 65536, above any finite f16) and gets the all-ones exponent instead.
- */
-@inline export function halfToFloat4(h: v128): v128 {
-  const bits = v128.and(i32x4.shl(h, 13), i32x4.splat(0x8fffe000));
-  const scaled = f32x4.mul(bits, f32x4.splat(5.192296858534828e33)); // 2^112
-  const special = i32x4.gt_s(v128.and(bits, i32x4.splat(0x7fffffff)), i32x4.splat(0x0f7fffff));
-  return v128.bitselect(v128.or(bits, i32x4.splat(0x7f800000)), scaled, special);
-}
-
-/** halfToFloat4 for lanes known to hold no inf or NaN: the shift, the mask and the multiply. */
-@inline function finiteHalfToFloat4(h: v128): v128 {
-  return f32x4.mul(v128.and(i32x4.shl(h, 13), i32x4.splat(0x8fffe000)), f32x4.splat(5.192296858534828e33));
-}
-
-/** Whether any of the 16 f16 in h0, h1 has the all-ones exponent (inf or NaN). */
-@inline function anySpecialHalf(h0: v128, h1: v128): bool {
-  const e = i16x8.splat(0x7c00);
-  return v128.any_true(v128.or(i16x8.eq(v128.and(h0, e), e), i16x8.eq(v128.and(h1, e), e)));
-}
-
-@inline function halfToFloat(h: u32): f32 {
-  return f32x4.extract_lane(halfToFloat4(i32x4.splat(<i32><i16>h)), 0);
-}
-
-/** The f16 at p, p + stride, p + 2·stride, p + 3·stride as an f32x4. */
-@inline function halves4(p: usize, stride: usize): v128 {
-  let h = i32x4.splat(<i32>load<i16>(p));
-  h = i32x4.replace_lane(h, 1, <i32>load<i16>(p + stride));
-  h = i32x4.replace_lane(h, 2, <i32>load<i16>(p + 2 * stride));
-  h = i32x4.replace_lane(h, 3, <i32>load<i16>(p + 3 * stride));
-  return halfToFloat4(h);
-}
-
-/** [Σ v0, Σ v1, Σ v2, Σ v3] of four i32x4: a transpose folded into the additions. */
-@inline export function sum4x4(v0: v128, v1: v128, v2: v128, v3: v128): v128 {
-  const t0 = i32x4.add(v128.shuffle<i32>(v0, v1, 0, 4, 1, 5), v128.shuffle<i32>(v0, v1, 2, 6, 3, 7));
-  const t1 = i32x4.add(v128.shuffle<i32>(v2, v3, 0, 4, 1, 5), v128.shuffle<i32>(v2, v3, 2, 6, 3, 7));
-  return i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
-}
-
-@inline export function hsumI32(v: v128): i32 {
-  const pairs = i32x4.add(v, v128.shuffle<i32>(v, v, 2, 3, 0, 1));
-  return i32x4.extract_lane(pairs, 0) + i32x4.extract_lane(pairs, 1);
-}
-
-/** 32 i8 weights at w · 32 i16 codes at a, as four partial i32 sums. */
-@inline function blockQ8(w: usize, a: usize): v128 {
+/** 32 i8 weights at w · 32 i16 codes x0…x3, as four partial i32 sums. */
+@inline function blockQ8(w: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
   const w0 = v128.load(w), w1 = v128.load(w, 16);
-  let p = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), v128.load(a));
-  p = i32x4.add(p, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), v128.load(a, 16)));
-  p = i32x4.add(p, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), v128.load(a, 32)));
-  return i32x4.add(p, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), v128.load(a, 48)));
+  let p = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), x0);
+  p = i32x4.add(p, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), x1));
+  p = i32x4.add(p, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), x2));
+  return i32x4.add(p, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), x3));
 }
 
 /**
- * Σ q·x over 32 values as four partial i32 sums, with the relaxed-SIMD dot product: q0, q1 hold
- * 16 codes 0…15 each (valid "i7" operands, so the result is exact and the same on every
- * engine), x0, x1 the matching 16 input codes (i8). The i16 pair sums (at most 2·15·127) of the
- * two halves are added before widening. (i16x8.relaxed_dot rather than the i32x4 "_add" form:
- * V8 11.3's baseline compiler, Node 20's, computes the latter wrong in some register
- * assignments; test/backend-wasm-tiers.test.ts runs the kernels under each compiler.)
+ * 16 bytes of nibbles at qs (32 codes 0…15) · the block's 32 input codes, as four partial i32
+ * sums: x0, x1 as i8 (relaxed SIMD), or x0…x3 as i16 in nibble order (plain).
  */
-@inline function relaxedBlock(q0: v128, x0: v128, q1: v128, x1: v128): v128 {
-  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, q0), i16x8.relaxed_dot_i8x16_i7x16_s(x1, q1)));
-}
-
-/** The low and high nibble of each byte. (A 16-bit shift and a byte mask: x64 has no 8-bit shift, so i8x16.shr_u costs more.) */
-@inline function lowNibbles(v: v128): v128 {
-  return v128.and(v, i8x16.splat(0x0f));
-}
-@inline function highNibbles(v: v128): v128 {
-  return v128.and(i16x8.shr_u(v, 4), i8x16.splat(0x0f));
-}
-
-/** 16 bytes of nibbles at qs (32 codes 0…15) · the block's 32 input codes at a, as four partial i32 sums. */
-@inline function blockQ4(qs: usize, a: usize): v128 {
+@inline function blockQ4(qs: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
   const v = v128.load(qs);
-  if (ASC_FEATURE_RELAXED_SIMD) return relaxedBlock(lowNibbles(v), v128.load(a), highNibbles(v), v128.load(a, 16));
+  if (ASC_FEATURE_RELAXED_SIMD) return relaxedBlock(lowNibbles(v), x0, highNibbles(v), x1);
   // eight 16-bit lanes of two bytes each: four nibbles per lane, input codes in the matching order
   const m = i16x8.splat(0x000f);
-  let p = i32x4.dot_i16x8_s(v128.and(v, m), v128.load(a));
-  p = i32x4.add(p, i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 4), m), v128.load(a, 16)));
-  p = i32x4.add(p, i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 8), m), v128.load(a, 32)));
-  return i32x4.add(p, i32x4.dot_i16x8_s(i16x8.shr_u(v, 12), v128.load(a, 48)));
+  let p = i32x4.dot_i16x8_s(v128.and(v, m), x0);
+  p = i32x4.add(p, i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 4), m), x1));
+  p = i32x4.add(p, i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 8), m), x2));
+  return i32x4.add(p, i32x4.dot_i16x8_s(i16x8.shr_u(v, 12), x3));
+}
+
+/** Vector i of a block's input codes at ab: 16 bytes, or nothing where the kernel reads only two (relaxed q4). */
+@inline function codes(type: i32, ab: usize, i: usize): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD && type != Q8_0 && i >= 2) return i32x4.splat(0);
+  return v128.load(ab + 16 * i);
+}
+
+/** One block's integer partial sums: the weight codes at p · the input codes x0…x3. */
+@inline function blockDot(type: i32, p: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  return type == Q8_0 ? blockQ8(p, x0, x1, x2, x3) : blockQ4(p, x0, x1, x2, x3);
+}
+
+/** blockDot with the input codes loaded from ab. */
+@inline function blockDotAt(type: i32, p: usize, ab: usize): v128 {
+  return blockDot(type, p, codes(type, ab, 0), codes(type, ab, 1), codes(type, ab, 2), codes(type, ab, 3));
 }
 
 /**
@@ -116,12 +69,8 @@ const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
   const qsAt: usize = type == Q4_1 ? 4 : 2;
   const p = w + <usize>b * blockBytes + qsAt, ab = a + <usize>b * codeBytes;
   const z = i32x4.splat(0);
-  if (type == Q8_0) {
-    return sum4x4(blockQ8(p, ab), count > 1 ? blockQ8(p + blockBytes, ab + codeBytes) : z,
-      count > 2 ? blockQ8(p + 2 * blockBytes, ab + 2 * codeBytes) : z, count > 3 ? blockQ8(p + 3 * blockBytes, ab + 3 * codeBytes) : z);
-  }
-  return sum4x4(blockQ4(p, ab), count > 1 ? blockQ4(p + blockBytes, ab + codeBytes) : z,
-    count > 2 ? blockQ4(p + 2 * blockBytes, ab + 2 * codeBytes) : z, count > 3 ? blockQ4(p + 3 * blockBytes, ab + 3 * codeBytes) : z);
+  return sum4x4(blockDotAt(type, p, ab), count > 1 ? blockDotAt(type, p + blockBytes, ab + codeBytes) : z,
+    count > 2 ? blockDotAt(type, p + 2 * blockBytes, ab + 2 * codeBytes) : z, count > 3 ? blockDotAt(type, p + 3 * blockBytes, ab + 3 * codeBytes) : z);
 }
 
 /** Four lanes from p (stride 4 bytes), zero past `count`. */
@@ -179,60 +128,52 @@ const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
   return hsum(acc);
 }
 
-/** 4 bytes of a u32 as the four i32 lanes of a vector. */
-@inline function bytes4(u: u32): v128 {
-  return i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(u)));
-}
-
 /**
- * One row of q4_k super-blocks (nsb of them) · one q8_k input row. Per super-block: the eight
- * sub-block sums Σ q·x, their 6-bit scales and mins unpacked four at a time (ggml's masks), and
- * d·dx·Σ sc·(Σ q·x) − dmin·dx·Σ m·(Σ x) added into a float32 scalar.
+ * Four weight rows, at w + i·offset, · one quantized input row, into out + i·outOffset (the
+ * decode step's matrix × vector): each block's input codes are loaded once for the four rows,
+ * and the four rows are four ascending streams through memory. Each row's integer block sums
+ * are folded into lanes as sum4x4 folds them (fold2 of blocks 0, 1 and of 2, 3, then fold4) and
+ * its float steps are rowDot32's, so its bits are too.
  */
-function rowDotQ4_K(w: usize, a: usize, scales: usize, sums: usize, nsb: i32): f32 {
-  let acc: f32 = 0;
-  const chunkCodes: usize = 64 * Q4_CODE_BYTES;
-  for (let sb = 0; sb < nsb; sb++) {
-    const blk = w + <usize>sb * 144, ab = a + <usize>sb * 4 * chunkCodes;
-    let s0 = i32x4.splat(0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
-    for (let c = 0; c < 4; c++) {
-      const qs = blk + 16 + (<usize>c << 5), ac = ab + <usize>c * chunkCodes;
-      const first = v128.load(qs), second = v128.load(qs, 16);
-      let even: v128, odd: v128; // sub-blocks 2c (low nibbles) and 2c + 1 (high nibbles)
-      if (ASC_FEATURE_RELAXED_SIMD) {
-        even = relaxedBlock(lowNibbles(first), v128.load(ac), lowNibbles(second), v128.load(ac, 16));
-        odd = relaxedBlock(highNibbles(first), v128.load(ac, 32), highNibbles(second), v128.load(ac, 48));
-      } else {
-        const m = i16x8.splat(0x000f);
-        even = i32x4.add(
-          i32x4.add(i32x4.dot_i16x8_s(v128.and(first, m), v128.load(ac)), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(first, 8), m), v128.load(ac, 16))),
-          i32x4.add(i32x4.dot_i16x8_s(v128.and(second, m), v128.load(ac, 32)), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(second, 8), m), v128.load(ac, 48))));
-        odd = i32x4.add(
-          i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(first, 4), m), v128.load(ac, 64)), i32x4.dot_i16x8_s(i16x8.shr_u(first, 12), v128.load(ac, 80))),
-          i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(second, 4), m), v128.load(ac, 96)), i32x4.dot_i16x8_s(i16x8.shr_u(second, 12), v128.load(ac, 112))));
-      }
-      if (c == 0) { s0 = even; s1 = odd; } else if (c == 1) { s2 = even; s3 = odd; } else if (c == 2) { s4 = even; s5 = odd; } else { s6 = even; s7 = odd; }
-    }
-    acc += superBlockTerm(blk, sum4x4(s0, s1, s2, s3), sum4x4(s4, s5, s6, s7), sums + (<usize>sb << 5), load<f32>(scales + (<usize>sb << 2)));
+@inline function rowsDot32x4Streams(type: i32, w: usize, offset: usize, a: usize, scales: usize, sums: usize, nb: i32, out: usize, outOffset: usize): void {
+  const blockBytes: usize = type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20;
+  const codeBytes: usize = type == Q8_0 ? 64 : 32 * Q4_CODE_BYTES;
+  const qsAt: usize = type == Q4_1 ? 4 : 2;
+  const w1 = w + offset, w2 = w1 + offset, w3 = w2 + offset;
+  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
+  let b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const p = w + <usize>b * blockBytes + qsAt, ab = a + <usize>b * codeBytes;
+    // blocks b, b + 1
+    let x0 = codes(type, ab, 0), x1 = codes(type, ab, 1), x2 = codes(type, ab, 2), x3 = codes(type, ab, 3);
+    let y0 = codes(type, ab + codeBytes, 0), y1 = codes(type, ab + codeBytes, 1), y2 = codes(type, ab + codeBytes, 2), y3 = codes(type, ab + codeBytes, 3);
+    const e0 = fold2(blockDot(type, p, x0, x1, x2, x3), blockDot(type, p + blockBytes, y0, y1, y2, y3));
+    const e1 = fold2(blockDot(type, p + offset, x0, x1, x2, x3), blockDot(type, p + offset + blockBytes, y0, y1, y2, y3));
+    const e2 = fold2(blockDot(type, p + 2 * offset, x0, x1, x2, x3), blockDot(type, p + 2 * offset + blockBytes, y0, y1, y2, y3));
+    const e3 = fold2(blockDot(type, p + 3 * offset, x0, x1, x2, x3), blockDot(type, p + 3 * offset + blockBytes, y0, y1, y2, y3));
+    // blocks b + 2, b + 3
+    const q = p + 2 * blockBytes, aq = ab + 2 * codeBytes;
+    x0 = codes(type, aq, 0); x1 = codes(type, aq, 1); x2 = codes(type, aq, 2); x3 = codes(type, aq, 3);
+    y0 = codes(type, aq + codeBytes, 0); y1 = codes(type, aq + codeBytes, 1); y2 = codes(type, aq + codeBytes, 2); y3 = codes(type, aq + codeBytes, 3);
+    const f0 = fold2(blockDot(type, q, x0, x1, x2, x3), blockDot(type, q + blockBytes, y0, y1, y2, y3));
+    const f1 = fold2(blockDot(type, q + offset, x0, x1, x2, x3), blockDot(type, q + offset + blockBytes, y0, y1, y2, y3));
+    const f2 = fold2(blockDot(type, q + 2 * offset, x0, x1, x2, x3), blockDot(type, q + 2 * offset + blockBytes, y0, y1, y2, y3));
+    const f3 = fold2(blockDot(type, q + 3 * offset, x0, x1, x2, x3), blockDot(type, q + 3 * offset + blockBytes, y0, y1, y2, y3));
+    acc0 = f32x4.add(acc0, termsFromSums(type, fold4(e0, f0), w, scales, sums, b, 4));
+    acc1 = f32x4.add(acc1, termsFromSums(type, fold4(e1, f1), w1, scales, sums, b, 4));
+    acc2 = f32x4.add(acc2, termsFromSums(type, fold4(e2, f2), w2, scales, sums, b, 4));
+    acc3 = f32x4.add(acc3, termsFromSums(type, fold4(e3, f3), w3, scales, sums, b, 4));
   }
-  return acc;
-}
-
-/**
- * A q4_k super-block's float term from its exact integer sub-block sums (lo: sub-blocks 0…3,
- * hi: 4…7), the input's per-32 sums at `sums` and its scale dx:
- * d·dx·Σ sc·(Σ q·x) − dmin·dx·Σ m·(Σ x). The scales and mins are unpacked four at a time from
- * the 12 bytes read as three u32 (ggml's masks): sc[0…3] = u0 & 63, m[0…3] = u1 & 63,
- * sc[4…7] = (u2 & 15) | (u0 >> 6) << 4, m[4…7] = (u2 >> 4) | (u1 >> 6) << 4, per byte.
- */
-@inline function superBlockTerm(blk: usize, lo: v128, hi: v128, sums: usize, dx: f32): f32 {
-  const u0 = load<u32>(blk, 4), u1 = load<u32>(blk, 8), u2 = load<u32>(blk, 12);
-  const scLow = bytes4(u0 & 0x3f3f3f3f), mLow = bytes4(u1 & 0x3f3f3f3f);
-  const scHigh = bytes4((u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4));
-  const mHigh = bytes4(((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4));
-  const scaled = hsumI32(i32x4.add(i32x4.mul(lo, scLow), i32x4.mul(hi, scHigh)));
-  const mins = hsumI32(i32x4.add(i32x4.mul(v128.load(sums), mLow), i32x4.mul(v128.load(sums, 16), mHigh)));
-  return (halfToFloat(load<u16>(blk)) * dx) * <f32>scaled - (halfToFloat(load<u16>(blk, 2)) * dx) * <f32>mins;
+  if (b < nb) {
+    acc0 = f32x4.add(acc0, groupTerms(type, w, a, scales, sums, b, nb - b));
+    acc1 = f32x4.add(acc1, groupTerms(type, w1, a, scales, sums, b, nb - b));
+    acc2 = f32x4.add(acc2, groupTerms(type, w2, a, scales, sums, b, nb - b));
+    acc3 = f32x4.add(acc3, groupTerms(type, w3, a, scales, sums, b, nb - b));
+  }
+  store<f32>(out, hsum(acc0));
+  store<f32>(out + outOffset, hsum(acc1));
+  store<f32>(out + 2 * outOffset, hsum(acc2));
+  store<f32>(out + 3 * outOffset, hsum(acc3));
 }
 
 /**
@@ -299,15 +240,22 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
   const nScales = type == Q4_K ? k >> 8 : k >> 5;
   const scalesAt = <usize>k << 1, sumsAt = scalesAt + (<usize>nScales << 2);
   if (type == Q4_K) {
-    const rowBytes = <usize>(k >> 8) * 144;
+    const rowBytes = <usize>(k >> 8) * 144, outStride = <usize>n << 2, r4 = rows & ~3;
     for (let o = o0; o < o1; o++) {
       const wo = w + <usize>o * rowBytes;
-      let r = 0;
-      for (; r + 4 <= rows; r += 4) rowsDotQ4_K4(wo, a + <usize>r * stride, stride, scalesAt, sumsAt, k >> 8, out + ((<usize>r * n + o) << 2), <usize>n << 2, tmp);
-      for (; r < rows; r++) {
-        const ar = a + <usize>r * stride;
-        store<f32>(out + ((<usize>r * n + o) << 2), rowDotQ4_K(wo, ar, ar + scalesAt, ar + sumsAt, k >> 8));
+      for (let r = 0; r < r4; r += 4) rowsDotQ4_K4(wo, a + <usize>r * stride, stride, scalesAt, sumsAt, k >> 8, out + ((<usize>r * n + o) << 2), outStride, tmp);
+    }
+    // the rows left over (a decode step's one): with relaxed SIMD four weight rows per pass, o + i·quarter
+    // (four ascending streams, as rows32 below); the plain build's i16 codes leave no registers to share
+    for (let r = r4; r < rows; r++) {
+      const ar = a + <usize>r * stride, outRow = out + ((<usize>r * n) << 2);
+      let o = o0;
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        const quarter = (o1 - o0) >> 2;
+        for (; o < o0 + quarter; o++) rowsDotQ4_K4Streams(w + <usize>o * rowBytes, <usize>quarter * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 8, outRow + (<usize>o << 2), <usize>quarter << 2);
+        o = o0 + 4 * quarter;
       }
+      for (; o < o1; o++) store<f32>(outRow + (<usize>o << 2), rowDotQ4_K(w + <usize>o * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 8));
     }
     return;
   }
@@ -320,37 +268,29 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
   type: i32, out: usize, a: usize, w: usize, rows: i32, k: i32, n: i32, o0: i32, o1: i32,
   stride: usize, scalesAt: usize, sumsAt: usize, tmp: usize,
 ): void {
-  const rowBytes = <usize>(k >> 5) * (type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20);
+  const rowBytes = <usize>(k >> 5) * (type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20), r4 = rows & ~3;
   for (let o = o0; o < o1; o++) {
     const wo = w + <usize>o * rowBytes;
-    let r = 0;
-    for (; r + 4 <= rows; r += 4) rowsDot32x4(type, wo, a + <usize>r * stride, stride, scalesAt, sumsAt, k >> 5, out + ((<usize>r * n + o) << 2), <usize>n << 2, tmp);
-    for (; r < rows; r++) {
-      const ar = a + <usize>r * stride;
-      store<f32>(out + ((<usize>r * n + o) << 2), rowDot32(type, wo, ar, ar + scalesAt, ar + sumsAt, k >> 5));
+    for (let r = 0; r < r4; r += 4) rowsDot32x4(type, wo, a + <usize>r * stride, stride, scalesAt, sumsAt, k >> 5, out + ((<usize>r * n + o) << 2), <usize>n << 2, tmp);
+  }
+  // the rows left over (a decode step's one): weight rows o, o + quarter, o + 2·quarter and
+  // o + 3·quarter per pass, four ascending streams (adjacent rows interleaved block by block
+  // defeat the hardware prefetcher)
+  for (let r = r4; r < rows; r++) {
+    const ar = a + <usize>r * stride, outRow = out + ((<usize>r * n) << 2);
+    const quarter = (o1 - o0) >> 2;
+    for (let o = o0; o < o0 + quarter; o++) {
+      rowsDot32x4Streams(type, w + <usize>o * rowBytes, <usize>quarter * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5, outRow + (<usize>o << 2), <usize>quarter << 2);
     }
+    for (let o = o0 + 4 * quarter; o < o1; o++) store<f32>(outRow + (<usize>o << 2), rowDot32(type, w + <usize>o * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5));
   }
 }
 
 // ---- four input rows at a time (prefill, batched decode): every weight block is read and
 // unpacked once for the four rows. The integer sums are exact in any order and the float steps
-// are the one-row kernel's (termsFromSums, superBlockTerm), so each row gets the same bits as
+// are the one-row kernel's (termsFromSums; quant-dot-q4k.ts for q4_k), so each row gets the same bits as
 // alone. Scratch at tmp (thread-private): per row two folded pairs of blocks (32 bytes) and an
 // accumulator (16 bytes) for the block types; eight sub-block sums (128 bytes) for q4_k.
-
-@inline function fold2(v0: v128, v1: v128): v128 {
-  return i32x4.add(v128.shuffle<i32>(v0, v1, 0, 4, 1, 5), v128.shuffle<i32>(v0, v1, 2, 6, 3, 7));
-}
-@inline function fold4(t0: v128, t1: v128): v128 {
-  return i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
-}
-
-/** Σ of four i16x8 · i16x8 dot products: decoded codes e0…e3 with 32 i16 input codes at a. */
-@inline function dot32(e0: v128, e1: v128, e2: v128, e3: v128, a: usize): v128 {
-  return i32x4.add(
-    i32x4.add(i32x4.dot_i16x8_s(e0, v128.load(a)), i32x4.dot_i16x8_s(e1, v128.load(a, 16))),
-    i32x4.add(i32x4.dot_i16x8_s(e2, v128.load(a, 32)), i32x4.dot_i16x8_s(e3, v128.load(a, 48))));
-}
 
 /**
  * Integer sums of blocks b, b + 1 of a q8_0 / q4_0 / q4_1 row against four input rows (codes at
@@ -411,45 +351,3 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
     store<f32>(out + r * outStride, hsum(acc));
   }
 }
-
-/** Four input rows (at a, stride apart) · one q4_k weight row of nsb super-blocks: outputs at out + r·outStride. */
-function rowsDotQ4_K4(w: usize, a: usize, stride: usize, scalesAt: usize, sumsAt: usize, nsb: i32, out: usize, outStride: usize, tmp: usize): void {
-  const chunkCodes: usize = 64 * Q4_CODE_BYTES;
-  let acc0: f32 = 0, acc1: f32 = 0, acc2: f32 = 0, acc3: f32 = 0;
-  for (let sb = 0; sb < nsb; sb++) {
-    const blk = w + <usize>sb * 144, ab = a + <usize>sb * 4 * chunkCodes;
-    for (let c: usize = 0; c < 4; c++) {
-      const qs = blk + 16 + (c << 5);
-      const first = v128.load(qs), second = v128.load(qs, 16);
-      if (ASC_FEATURE_RELAXED_SIMD) {
-        const lo0 = lowNibbles(first), lo1 = lowNibbles(second), hi0 = highNibbles(first), hi1 = highNibbles(second);
-        for (let r: usize = 0; r < 4; r++) {
-          const ac = ab + r * stride + c * chunkCodes, t = tmp + 128 * r + 32 * c;
-          v128.store(t, relaxedBlock(lo0, v128.load(ac), lo1, v128.load(ac, 16)));
-          v128.store(t, relaxedBlock(hi0, v128.load(ac, 32), hi1, v128.load(ac, 48)), 16);
-        }
-      } else {
-        const m = i16x8.splat(0x000f);
-        const f0 = v128.and(first, m), f1 = v128.and(i16x8.shr_u(first, 4), m), f2 = v128.and(i16x8.shr_u(first, 8), m), f3 = i16x8.shr_u(first, 12);
-        const g0 = v128.and(second, m), g1 = v128.and(i16x8.shr_u(second, 4), m), g2 = v128.and(i16x8.shr_u(second, 8), m), g3 = i16x8.shr_u(second, 12);
-        for (let r: usize = 0; r < 4; r++) {
-          const ac = ab + r * stride + c * chunkCodes, t = tmp + 128 * r + 32 * c;
-          v128.store(t, dot32(f0, f2, g0, g2, ac));
-          v128.store(t, dot32(f1, f3, g1, g3, ac + 64), 16);
-        }
-      }
-    }
-    for (let r: usize = 0; r < 4; r++) {
-      const t = tmp + 128 * r, ar = a + r * stride;
-      const lo = sum4x4(v128.load(t), v128.load(t, 16), v128.load(t, 32), v128.load(t, 48));
-      const hi = sum4x4(v128.load(t, 64), v128.load(t, 80), v128.load(t, 96), v128.load(t, 112));
-      const term = superBlockTerm(blk, lo, hi, ar + sumsAt + (<usize>sb << 5), load<f32>(ar + scalesAt + (<usize>sb << 2)));
-      if (r == 0) acc0 += term; else if (r == 1) acc1 += term; else if (r == 2) acc2 += term; else acc3 += term;
-    }
-  }
-  store<f32>(out, acc0);
-  store<f32>(out + outStride, acc1);
-  store<f32>(out + 2 * outStride, acc2);
-  store<f32>(out + 3 * outStride, acc3);
-}
-
