@@ -1,8 +1,9 @@
 import { mergeInWindows } from "./merge-windows";
+import { checkedChunkSize, idChunks, runToEnd } from "./id-chunks";
 import { TOKEN_TYPE } from "./gguf/token-type";
 import { concatTokenBytes, displayBytes } from "./token-spans";
 import { TokenizerError } from "./errors";
-import { allowedSet, escapeRegExp, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
+import { allowedSet, escapeRegExp, type EncodeChunksOptions, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
 import { decodeUtf8, encodeUtf8 } from "./utf8";
 
 /**
@@ -134,68 +135,60 @@ export class SpmTokenizer implements Tokenizer {
 
   encode(text: string, options?: EncodeOptions): number[] {
     const ids: number[] = [];
-    this.encodeInto(text, options, (id) => ids.push(id));
+    runToEnd(this.encodeInto(text, options, (id) => ids.push(id)));
     return ids;
+  }
+
+  encodeChunks(text: string, options?: EncodeChunksOptions): Generator<Uint32Array, void, undefined> {
+    return idChunks((out) => this.encodeInto(text, options, (id) => out.push(id)), checkedChunkSize(options?.chunkSize));
   }
 
   countTokens(text: string, options?: EncodeOptions): number {
     let count = 0;
-    this.encodeInto(text, options, () => count++);
+    runToEnd(this.encodeInto(text, options, () => count++));
     return count;
   }
 
   encodeWithOffsets(text: string, options?: EncodeOptions): TokenSpan[] {
     const out: TokenSpan[] = [];
-    this.encodeInto(text, options, (id, start, end) => out.push({ id, start, end }));
+    runToEnd(this.encodeInto(text, options, (id, start, end) => out.push({ id, start, end })));
     return out;
   }
 
-  /** Special tokens (when allowed) and the plain text between them; `emit` gets each token with its source range. */
-  private encodeInto(text: string, options: EncodeOptions | undefined, emit: Emit): void {
+  /**
+   * Special tokens (when allowed) and the plain text between them; `emit` gets each token with
+   * its source range. Yields after each fragment and each window of a long one (for
+   * `encodeChunks`).
+   */
+  private *encodeInto(text: string, options: EncodeOptions | undefined, emit: Emit): Generator<void, void, undefined> {
     const allowed = allowedSet(this.specialTokens, options?.allowedSpecial);
     let last = 0;
     if (allowed.size > 0) {
       const re = new RegExp([...allowed].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"), "gu");
       for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-        if (m.index > last) this.encodeFragment(text, last, m.index, emit);
+        if (m.index > last) yield* this.encodeFragment(text, last, m.index, emit);
         emit(this.specialTokens.get(m[0])!, m.index, m.index + m[0].length);
         last = m.index + m[0].length;
       }
     }
-    if (last < text.length) this.encodeFragment(text, last, text.length, emit);
+    if (last < text.length) yield* this.encodeFragment(text, last, text.length, emit);
   }
 
   /**
    * One run of plain text (each starts with the leading space, as llama.cpp does after a special
-   * token). Long runs merge in windows (bpe-merge.ts, mergeInWindows: same result), so a 50 MB
-   * text needs memory for one window of symbols, not for 50 M of them.
+   * token). Long runs merge in windows (merge-windows.ts: same result), so a 50 MB text needs
+   * memory for a few windows of symbols, not for 50 M of them.
    */
-  private encodeFragment(text: string, from: number, to: number, emit: Emit): void {
+  private *encodeFragment(text: string, from: number, to: number, emit: Emit): Generator<void, void, undefined> {
     const prefix = this.addSpacePrefix;
     const escaped = (prefix ? this.spaceSymbol : "") + text.slice(from, to).replaceAll(" ", this.spaceSymbol);
     // Offset of escaped[k] in the original text (the prefix maps to the fragment start).
     const shift = prefix ? this.spaceSymbol.length : 0;
     const sourceAt = (k: number): number => from + Math.max(0, k - shift);
-    let ids: readonly number[];
-    let lengthAt: (i: number) => number;
-    if (escaped.length <= LONG_FRAGMENT) {
-      const symbols = this.mergeSymbols(escaped, 0, escaped.length);
-      ids = symbols.ids;
-      lengthAt = (i) => symbols.lengths[i];
-    } else {
-      const symbols = mergeInWindows(escaped.length, (start, end) => this.mergeSymbols(escaped, start, end), {
-        window: WINDOW,
-        canCut: (k) => (escaped.charCodeAt(k) & 0xfc00) !== 0xdc00 || (escaped.charCodeAt(k - 1) & 0xfc00) !== 0xd800,
-      });
-      ids = symbols.ids;
-      lengthAt = (i) => symbols.lengths.at(i);
-    }
-    let k = 0;
-    for (let i = 0; i < ids.length; i++) {
-      const length = lengthAt(i);
+    let k = 0; // where the next symbol starts in `escaped`
+    const emitSymbol = (id: number, length: number): void => {
       const s = sourceAt(k);
       const e = sourceAt(k + length);
-      const id = ids[i];
       if (id >= 0) emit(id, s, e);
       else {
         // Byte fallback: one token per UTF-8 byte of the character.
@@ -208,7 +201,17 @@ export class SpmTokenizer implements Tokenizer {
         }
       }
       k += length;
+    };
+    if (escaped.length <= LONG_FRAGMENT) {
+      const symbols = this.mergeSymbols(escaped, 0, escaped.length);
+      for (let i = 0; i < symbols.ids.length; i++) emitSymbol(symbols.ids[i], symbols.lengths[i]);
+      yield;
+      return;
     }
+    yield* mergeInWindows(escaped.length, (start, end) => this.mergeSymbols(escaped, start, end), {
+      window: WINDOW,
+      canCut: (p) => (escaped.charCodeAt(p) & 0xfc00) !== 0xdc00 || (escaped.charCodeAt(p - 1) & 0xfc00) !== 0xd800,
+    }, emitSymbol);
   }
 
   /**
