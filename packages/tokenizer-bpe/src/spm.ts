@@ -1,6 +1,7 @@
 import { mergeInWindows } from "./merge-windows";
 import { checkedChunkSize, idChunks, runToEnd } from "./id-chunks";
 import { TOKEN_TYPE } from "./gguf/token-type";
+import { PairTable } from "./pair-table";
 import { concatTokenBytes, displayBytes } from "./token-spans";
 import { TokenizerError } from "./errors";
 import { allowedSet, escapeRegExp, type EncodeChunksOptions, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
@@ -34,17 +35,37 @@ export interface SpmModel {
   spaceSymbol?: string;
 }
 
-/** Fragments longer than this (UTF-16 units) merge in windows of WINDOW units. */
+/** Segments longer than this (UTF-16 units) merge in windows of WINDOW units. */
 const LONG_FRAGMENT = 1 << 16;
 const WINDOW = 1 << 13;
+/** Fragments up to this long merge as they are; longer ones are cut into segments first. */
+const SEGMENTED_FRAGMENT = 256;
+/** Segments up to this long (UTF-16 units) are cached, up to CACHE_LIMIT of them. */
+const CACHED_SEGMENT = 64;
+const CACHE_LIMIT = 100_000;
+/** The encoder yields (for `encodeChunks`) after this many segments. */
+const SEGMENTS_PER_PAUSE = 256;
 
 type Emit = (id: number, start: number, end: number) => void;
+
+/** A run of symbols after merging: each one's piece id (-1: byte fallback) and length in UTF-16 units. */
+interface Symbols {
+  ids: number[];
+  lengths: number[];
+}
+
+/** Two adjacent code points as one number (code points are below 0x110000). */
+function codePointPair(left: number, right: number): number {
+  return left * 0x110000 + right;
+}
 
 interface Bigram {
   score: number;
   left: number;
   right: number;
   size: number;
+  /** The piece the two make. */
+  id: number;
 }
 
 /** Max-heap order: higher score first, then the leftmost pair. */
@@ -64,7 +85,9 @@ class BigramQueue {
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (!before(h[i], h[parent])) break;
-      [h[i], h[parent]] = [h[parent], h[i]];
+      const child = h[i];
+      h[i] = h[parent];
+      h[parent] = child;
       i = parent;
     }
   }
@@ -82,7 +105,9 @@ class BigramQueue {
         if (l < h.length && before(h[l], h[m])) m = l;
         if (r < h.length && before(h[r], h[m])) m = r;
         if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
+        const parent = h[i];
+        h[i] = h[m];
+        h[m] = parent;
         i = m;
       }
     }
@@ -104,6 +129,18 @@ export class SpmTokenizer implements Tokenizer {
   private readonly pieceToId = new Map<string, number>();
   private readonly byteIds = new Int32Array(256).fill(-1);
   private readonly bytesCache: (Uint8Array | undefined)[] = [];
+  /** Every two adjacent code points inside some piece (codePointPair): built with `pairs`, see `segmentEnd`. */
+  private joinable: Set<number> | undefined;
+  /**
+   * (left piece, right piece) -> the piece their texts make, for every such split of every
+   * piece: the merge loop's lookup without building strings. Built on the first text longer
+   * than SEGMENTED_FRAGMENT (a few tens of ms); shorter texts look the joined text up.
+   */
+  private pairs: PairTable | undefined;
+  /** Piece of each BMP character (-1: none; -2: not looked up yet). */
+  private readonly charIds = new Int32Array(0x10000).fill(-2);
+  /** Segment text -> its merged symbols. */
+  private readonly cache = new Map<string, Symbols>();
 
   constructor(model: SpmModel) {
     this.pieces = model.pieces;
@@ -202,16 +239,86 @@ export class SpmTokenizer implements Tokenizer {
       }
       k += length;
     };
-    if (escaped.length <= LONG_FRAGMENT) {
+    if (escaped.length <= SEGMENTED_FRAGMENT) {
       const symbols = this.mergeSymbols(escaped, 0, escaped.length);
       for (let i = 0; i < symbols.ids.length; i++) emitSymbol(symbols.ids[i], symbols.lengths[i]);
       yield;
       return;
     }
-    yield* mergeInWindows(escaped.length, (start, end) => this.mergeSymbols(escaped, start, end), {
-      window: WINDOW,
-      canCut: (p) => (escaped.charCodeAt(p) & 0xfc00) !== 0xdc00 || (escaped.charCodeAt(p - 1) & 0xfc00) !== 0xd800,
-    }, emitSymbol);
+    let segments = 0;
+    for (let start = 0; start < escaped.length; ) {
+      const end = this.segmentEnd(escaped, start);
+      if (end - start > LONG_FRAGMENT) {
+        yield* mergeInWindows(end - start, (from, to) => this.mergeSymbols(escaped, start + from, start + to), {
+          window: WINDOW,
+          canCut: (p) => (escaped.charCodeAt(start + p) & 0xfc00) !== 0xdc00 || (escaped.charCodeAt(start + p - 1) & 0xfc00) !== 0xd800,
+        }, emitSymbol);
+      } else {
+        const symbols = this.segmentSymbols(escaped, start, end);
+        for (let i = 0; i < symbols.ids.length; i++) emitSymbol(symbols.ids[i], symbols.lengths[i]);
+      }
+      start = end;
+      if (++segments === SEGMENTS_PER_PAUSE) {
+        segments = 0;
+        yield;
+      }
+    }
+  }
+
+  /**
+   * Where the segment starting at `start` ends: at the first two neighbouring characters that no
+   * piece holds side by side, or at the end. No merge crosses such a place (every symbol the
+   * loop makes is a piece), and the merges on either side do not depend on each other (the
+   * queue's order, score then position, restricted to one side is that side's own order), so
+   * each segment merges alone to the same symbols. With Llama's vocabularies a word and the "▁"
+   * before it are a segment: prose repeats them, and they are cached.
+   */
+  private segmentEnd(escaped: string, start: number): number {
+    const joinable = this.joinable ?? this.buildPairTables();
+    let left = escaped.codePointAt(start)!;
+    let p = start + (left > 0xffff ? 2 : 1);
+    while (p < escaped.length) {
+      const right = escaped.codePointAt(p)!;
+      if (!joinable.has(codePointPair(left, right))) break;
+      left = right;
+      p += right > 0xffff ? 2 : 1;
+    }
+    return p;
+  }
+
+  private buildPairTables(): Set<number> {
+    const joinable = new Set<number>();
+    const pairs = new PairTable(this.pieceToId.size * 4);
+    for (const [piece, id] of this.pieceToId) {
+      let left = -1;
+      for (let k = 0; k < piece.length; ) {
+        const right = piece.codePointAt(k)!;
+        if (left >= 0) {
+          joinable.add(codePointPair(left, right));
+          const leftId = this.pieceToId.get(piece.slice(0, k));
+          const rightId = this.pieceToId.get(piece.slice(k));
+          if (leftId !== undefined && rightId !== undefined) pairs.set(leftId, rightId, id, id);
+        }
+        left = right;
+        k += right > 0xffff ? 2 : 1;
+      }
+    }
+    this.pairs = pairs;
+    this.joinable = joinable;
+    return joinable;
+  }
+
+  /** One segment's symbols, from the cache when it is short. */
+  private segmentSymbols(escaped: string, start: number, end: number): Symbols {
+    if (end - start > CACHED_SEGMENT) return this.mergeSymbols(escaped, start, end);
+    const segment = escaped.slice(start, end);
+    let symbols = this.cache.get(segment);
+    if (symbols === undefined) {
+      symbols = this.mergeSymbols(segment, 0, segment.length);
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(segment, symbols);
+    }
+    return symbols;
   }
 
   /**
@@ -219,7 +326,7 @@ export class SpmTokenizer implements Tokenizer {
    * of symbol i (0 once merged into its left neighbour) and `prev`/`next` link those still alive.
    * Returns each final symbol's piece id (-1 when it is no piece: byte fallback) and length.
    */
-  private mergeSymbols(escaped: string, from: number, to: number): { ids: number[]; lengths: number[] } {
+  private mergeSymbols(escaped: string, from: number, to: number): Symbols {
     const start: number[] = [];
     const len: number[] = [];
     for (let k = from; k < to; ) {
@@ -232,14 +339,23 @@ export class SpmTokenizer implements Tokenizer {
     const n = start.length;
     const prev = start.map((_, i) => i - 1);
     const next = start.map((_, i) => (i + 1 < n ? i + 1 : -1));
+    // Each symbol's piece (-1: a character that is none). Every symbol longer than a character is one.
+    const ids = start.map((k, i) => (len[i] === 1 ? this.charId(escaped.charCodeAt(k)) : (this.pieceToId.get(escaped.slice(k, k + 2)) ?? -1)));
 
     const queue = new BigramQueue();
+    const pairs = this.pairs;
     const tryAdd = (left: number, right: number): void => {
       if (left < 0 || right < 0) return;
-      const piece = escaped.slice(start[left], start[left] + len[left] + len[right]);
-      const id = this.pieceToId.get(piece);
-      if (id === undefined) return;
-      queue.push({ score: this.scores[id], left, right, size: piece.length });
+      let id: number | undefined;
+      if (pairs !== undefined && ids[left] >= 0 && ids[right] >= 0) {
+        const slot = pairs.find(ids[left], ids[right]);
+        if (slot < 0) return;
+        id = pairs.mergedAt(slot);
+      } else {
+        id = this.pieceToId.get(escaped.slice(start[left], start[left] + len[left] + len[right]));
+        if (id === undefined) return;
+      }
+      queue.push({ score: this.scores[id], left, right, size: len[left] + len[right], id });
     };
     for (let i = 1; i < n; i++) tryAdd(i - 1, i);
 
@@ -249,18 +365,25 @@ export class SpmTokenizer implements Tokenizer {
       if (len[b.left] === 0 || len[b.right] === 0 || len[b.left] + len[b.right] !== b.size) continue;
       len[b.left] = len[b.left] + len[b.right];
       len[b.right] = 0;
+      ids[b.left] = b.id;
       next[b.left] = next[b.right]!;
       if (next[b.right] >= 0) prev[next[b.right]] = b.left;
       tryAdd(prev[b.left], b.left);
       tryAdd(b.left, next[b.left]);
     }
 
-    const out = { ids: [] as number[], lengths: [] as number[] };
+    const out: Symbols = { ids: [], lengths: [] };
     for (let i = n > 0 ? 0 : -1; i !== -1; i = next[i]!) {
-      out.ids.push(this.pieceToId.get(escaped.slice(start[i], start[i] + len[i])) ?? -1);
+      out.ids.push(ids[i]);
       out.lengths.push(len[i]);
     }
     return out;
+  }
+
+  private charId(unit: number): number {
+    let id = this.charIds[unit];
+    if (id === -2) id = this.charIds[unit] = this.pieceToId.get(String.fromCharCode(unit)) ?? -1;
+    return id;
   }
 
   tokenBytes(id: number): Uint8Array {
