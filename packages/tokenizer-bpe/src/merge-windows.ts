@@ -48,40 +48,52 @@ import { TokenizerError } from "./errors";
 const HOLD_WINDOWS = 16;
 
 /**
- * Kept tokens that are not final yet, oldest first: ids and lengths from `head` on (the part
- * before `head` has been emitted and is dropped now and then).
+ * Kept tokens that are not final yet, oldest first: ids and lengths in [head, tail) of two typed
+ * arrays. Emitting moves `head` on; when `tail` reaches the end, the live part moves to the front
+ * (or the arrays double, if it fills more than half of them).
+ *
+ *   ids      | emitted ... | pending: head ... tail | free |
  */
 class PendingTokens {
-  ids: number[] = [];
-  lengths: number[] = [];
+  ids = new Int32Array(1024);
+  lengths = new Int32Array(1024);
   head = 0;
+  tail = 0;
 
   get count(): number {
-    return this.ids.length - this.head;
+    return this.tail - this.head;
   }
 
   push(id: number, length: number): void {
-    this.ids.push(id);
-    this.lengths.push(length);
+    if (this.tail === this.ids.length) this.makeRoom();
+    this.ids[this.tail] = id;
+    this.lengths[this.tail++] = length;
   }
 
   /** Removes the newest token and returns its length. */
   pop(): number {
-    this.ids.pop();
-    return this.lengths.pop()!;
+    return this.lengths[--this.tail];
   }
 
   truncate(count: number): void {
-    this.ids.length = this.lengths.length = this.head + count;
+    this.tail = this.head + count;
   }
 
-  /** Removes the oldest token; the caller has read it at `head`. */
-  shift(): void {
-    if (++this.head >= 4096 && this.head * 2 >= this.ids.length) {
-      this.ids = this.ids.slice(this.head);
-      this.lengths = this.lengths.slice(this.head);
-      this.head = 0;
+  private makeRoom(): void {
+    const live = this.tail - this.head;
+    if (live * 2 > this.ids.length) {
+      const ids = new Int32Array(this.ids.length * 2);
+      const lengths = new Int32Array(this.ids.length * 2);
+      ids.set(this.ids.subarray(this.head, this.tail));
+      lengths.set(this.lengths.subarray(this.head, this.tail));
+      this.ids = ids;
+      this.lengths = lengths;
+    } else {
+      this.ids.copyWithin(0, this.head, this.tail);
+      this.lengths.copyWithin(0, this.head, this.tail);
     }
+    this.head = 0;
+    this.tail = live;
   }
 }
 
@@ -148,12 +160,12 @@ export function* mergeInWindows(
       lastFinalId = pending.ids[pending.head];
       lastFinalLength = pending.lengths[pending.head];
       emit(lastFinalId, lastFinalLength);
-      pending.shift();
+      pending.head++;
       pendingStart += lastFinalLength;
     }
     yield;
   }
-  for (let k = pending.head; k < pending.ids.length; k++) emit(pending.ids[k], pending.lengths[k]);
+  for (let k = pending.head; k < pending.tail; k++) emit(pending.ids[k], pending.lengths[k]);
 }
 
 /** Do tokens `left` (ending at `at`) and `right` (starting there), merged alone, give back themselves? */

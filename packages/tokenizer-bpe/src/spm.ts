@@ -43,6 +43,10 @@ const SEGMENTED_FRAGMENT = 256;
 /** Segments up to this long (UTF-16 units) are cached, up to CACHE_LIMIT of them. */
 const CACHED_SEGMENT = 64;
 const CACHE_LIMIT = 100_000;
+/** Units escaped at a time (`escape`). */
+const ESCAPE_PIECE = 1 << 16;
+/** Windows of one long segment remembered (their text and symbols), in case the next ones repeat them. */
+const REPEATED_WINDOWS = 8;
 /** The encoder yields (for `encodeChunks`) after this many segments. */
 const SEGMENTS_PER_PAUSE = 256;
 
@@ -59,59 +63,93 @@ function codePointPair(left: number, right: number): number {
   return left * 0x110000 + right;
 }
 
-interface Bigram {
-  score: number;
-  left: number;
-  right: number;
-  size: number;
-  /** The piece the two make. */
-  id: number;
-}
-
-/** Max-heap order: higher score first, then the leftmost pair. */
-function before(a: Bigram, b: Bigram): boolean {
-  return a.score > b.score || (a.score === b.score && a.left < b.left);
-}
-
+/**
+ * The merge loop's queue: a binary max-heap of candidate merges (bigrams), highest score first,
+ * then the leftmost. Each entry is five numbers kept in typed arrays, not an object: a 50 MB run
+ * queues hundreds of millions of candidates, and objects that many outlive the young generation
+ * and grew the heap past a gigabyte.
+ *
+ *   entry k: score[k] | left[k] | right[k] (symbol indexes) | size[k] (units) | id[k] (the piece they make)
+ */
 class BigramQueue {
-  private items: Bigram[] = [];
-  get size(): number {
-    return this.items.length;
+  private score = new Float64Array(256);
+  private left = new Int32Array(256);
+  private right = new Int32Array(256);
+  private size = new Int32Array(256);
+  private id = new Int32Array(256);
+  length = 0;
+  /** The entry `pop` took. */
+  topLeft = 0;
+  topRight = 0;
+  topSize = 0;
+  topId = 0;
+
+  /** Does entry a come out before the candidate (score, left)? */
+  private before(a: number, score: number, left: number): boolean {
+    return this.score[a] > score || (this.score[a] === score && this.left[a] < left);
   }
-  push(b: Bigram): void {
-    const h = this.items;
-    h.push(b);
-    let i = h.length - 1;
+
+  push(score: number, left: number, right: number, size: number, id: number): void {
+    if (this.length === this.score.length) this.grow();
+    let i = this.length++;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(h[i], h[parent])) break;
-      const child = h[i];
-      h[i] = h[parent];
-      h[parent] = child;
+      if (!(score > this.score[parent] || (score === this.score[parent] && left < this.left[parent]))) break;
+      this.move(parent, i);
       i = parent;
     }
+    this.set(i, score, left, right, size, id);
   }
-  pop(): Bigram {
-    const h = this.items;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l], h[m])) m = l;
-        if (r < h.length && before(h[r], h[m])) m = r;
-        if (m === i) break;
-        const parent = h[i];
-        h[i] = h[m];
-        h[m] = parent;
-        i = m;
-      }
+
+  pop(): void {
+    this.topLeft = this.left[0];
+    this.topRight = this.right[0];
+    this.topSize = this.size[0];
+    this.topId = this.id[0];
+    const last = --this.length;
+    if (last === 0) return;
+    const score = this.score[last];
+    const left = this.left[last];
+    const right = this.right[last];
+    const size = this.size[last];
+    const id = this.id[last];
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= last) break;
+      const r = l + 1;
+      const child = r < last && this.before(r, this.score[l], this.left[l]) ? r : l;
+      if (!this.before(child, score, left)) break;
+      this.move(child, i);
+      i = child;
     }
-    return top;
+    this.set(i, score, left, right, size, id);
+  }
+
+  private set(i: number, score: number, left: number, right: number, size: number, id: number): void {
+    this.score[i] = score;
+    this.left[i] = left;
+    this.right[i] = right;
+    this.size[i] = size;
+    this.id[i] = id;
+  }
+
+  private move(from: number, to: number): void {
+    this.set(to, this.score[from], this.left[from], this.right[from], this.size[from], this.id[from]);
+  }
+
+  private grow(): void {
+    const n = this.score.length * 2;
+    const grown = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.score = grown(this.score, (k) => new Float64Array(k));
+    this.left = grown(this.left, (k) => new Int32Array(k));
+    this.right = grown(this.right, (k) => new Int32Array(k));
+    this.size = grown(this.size, (k) => new Int32Array(k));
+    this.id = grown(this.id, (k) => new Int32Array(k));
   }
 }
 
@@ -139,6 +177,8 @@ export class SpmTokenizer implements Tokenizer {
   private pairs: PairTable | undefined;
   /** Piece of each BMP character (-1: none; -2: not looked up yet). */
   private readonly charIds = new Int32Array(0x10000).fill(-2);
+  /** The merge loop's queue, reused (the loop never pauses inside). */
+  private readonly queue = new BigramQueue();
   /** Segment text -> its merged symbols. */
   private readonly cache = new Map<string, Symbols>();
 
@@ -218,7 +258,7 @@ export class SpmTokenizer implements Tokenizer {
    */
   private *encodeFragment(text: string, from: number, to: number, emit: Emit): Generator<void, void, undefined> {
     const prefix = this.addSpacePrefix;
-    const escaped = (prefix ? this.spaceSymbol : "") + text.slice(from, to).replaceAll(" ", this.spaceSymbol);
+    const escaped = this.escape(text, from, to);
     // Offset of escaped[k] in the original text (the prefix maps to the fragment start).
     const shift = prefix ? this.spaceSymbol.length : 0;
     const sourceAt = (k: number): number => from + Math.max(0, k - shift);
@@ -249,7 +289,19 @@ export class SpmTokenizer implements Tokenizer {
     for (let start = 0; start < escaped.length; ) {
       const end = this.segmentEnd(escaped, start);
       if (end - start > LONG_FRAGMENT) {
-        yield* mergeInWindows(end - start, (from, to) => this.mergeSymbols(escaped, start + from, start + to), {
+        // A run (of a letter, of spaces, of "1a") gives the same window text again and again: merge each once.
+        const windows = new Map<string, Symbols>();
+        const mergeWindow = (from: number, to: number): Symbols => {
+          const text = escaped.slice(start + from, start + to);
+          let symbols = windows.get(text);
+          if (symbols === undefined) {
+            symbols = this.mergeSymbols(text, 0, text.length);
+            if (windows.size >= REPEATED_WINDOWS) windows.clear();
+            windows.set(text, symbols);
+          }
+          return symbols;
+        };
+        yield* mergeInWindows(end - start, mergeWindow, {
           window: WINDOW,
           canCut: (p) => (escaped.charCodeAt(start + p) & 0xfc00) !== 0xdc00 || (escaped.charCodeAt(start + p - 1) & 0xfc00) !== 0xd800,
         }, emitSymbol);
@@ -263,6 +315,17 @@ export class SpmTokenizer implements Tokenizer {
         yield;
       }
     }
+  }
+
+  /**
+   * text[from, to) with spaces written as the space symbol, and the space prefix. In pieces: one
+   * `replaceAll` over 50 MB of spaces held a record of each of its 50 M matches (gigabytes).
+   */
+  private escape(text: string, from: number, to: number): string {
+    let escaped = this.addSpacePrefix ? this.spaceSymbol : "";
+    if (this.spaceSymbol === " ") return escaped + text.slice(from, to); // llama2.c: nothing to replace
+    for (let k = from; k < to; k += ESCAPE_PIECE) escaped += text.slice(k, Math.min(to, k + ESCAPE_PIECE)).replaceAll(" ", this.spaceSymbol);
+    return escaped;
   }
 
   /**
@@ -342,7 +405,8 @@ export class SpmTokenizer implements Tokenizer {
     // Each symbol's piece (-1: a character that is none). Every symbol longer than a character is one.
     const ids = start.map((k, i) => (len[i] === 1 ? this.charId(escaped.charCodeAt(k)) : (this.pieceToId.get(escaped.slice(k, k + 2)) ?? -1)));
 
-    const queue = new BigramQueue();
+    const queue = this.queue;
+    queue.length = 0;
     const pairs = this.pairs;
     const tryAdd = (left: number, right: number): void => {
       if (left < 0 || right < 0) return;
@@ -355,21 +419,23 @@ export class SpmTokenizer implements Tokenizer {
         id = this.pieceToId.get(escaped.slice(start[left], start[left] + len[left] + len[right]));
         if (id === undefined) return;
       }
-      queue.push({ score: this.scores[id], left, right, size: len[left] + len[right], id });
+      queue.push(this.scores[id], left, right, len[left] + len[right], id);
     };
     for (let i = 1; i < n; i++) tryAdd(i - 1, i);
 
-    while (queue.size > 0) {
-      const b = queue.pop();
+    while (queue.length > 0) {
+      queue.pop();
+      const left = queue.topLeft;
+      const right = queue.topRight;
       // Stale entries: one side was merged away or has grown since the pair was queued.
-      if (len[b.left] === 0 || len[b.right] === 0 || len[b.left] + len[b.right] !== b.size) continue;
-      len[b.left] = len[b.left] + len[b.right];
-      len[b.right] = 0;
-      ids[b.left] = b.id;
-      next[b.left] = next[b.right]!;
-      if (next[b.right] >= 0) prev[next[b.right]] = b.left;
-      tryAdd(prev[b.left], b.left);
-      tryAdd(b.left, next[b.left]);
+      if (len[left] === 0 || len[right] === 0 || len[left] + len[right] !== queue.topSize) continue;
+      len[left] = len[left] + len[right];
+      len[right] = 0;
+      ids[left] = queue.topId;
+      next[left] = next[right];
+      if (next[right] >= 0) prev[next[right]] = left;
+      tryAdd(prev[left], left);
+      tryAdd(left, next[left]);
     }
 
     const out: Symbols = { ids: [], lengths: [] };
