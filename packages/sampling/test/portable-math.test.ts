@@ -3,7 +3,7 @@
 // what makes a seeded draw the same everywhere.
 import { Rng } from "@zero-llm/tensor";
 import { describe, expect, it } from "vitest";
-import { expInPlace, portableExp, portableLog } from "../src/portable-math";
+import { expInPlace, expReferenceAt, portableExp, portableLog } from "../src/portable-math";
 
 /** Distance in units in the last place between two doubles of the same sign. */
 function ulps(a: number, b: number): number {
@@ -58,6 +58,61 @@ describe("portable exp and ln", () => {
     const inputs = [-0.5, -1, -2.302585092994046, -10, -37.5, -100.25, -700.125, 0.125, 3, 88.5];
     expect(inputs.map((x) => bits(portableExp(x)))).toEqual(PINNED_EXP);
     expect([0.5, 2, 10, 1e-20, 123456.789, 0.999999].map((x) => bits(portableLog(x)))).toEqual(PINNED_LOG);
+  });
+});
+
+/**
+ * The softmax range, the whole domain and the neighbourhood of every boundary of expInPlace
+ * (underflow, the first normal result, the fast path's upper end, overflow), then special values.
+ */
+function expInputs(): Float64Array {
+  const rng = new Rng(17);
+  const xs: number[] = [];
+  for (let i = 0; i < 400_000; i++) xs.push(-40 * rng.uniform());
+  for (let i = 0; i < 400_000; i++) xs.push(-760 + 1480 * rng.uniform());
+  const edges = [-745.1332191019412, -708.3964185322641, -708.39641853226, 0, 709, 709.782712893384, -745.2, 709.8];
+  for (const e of edges) for (let i = 0; i < 20_000; i++) xs.push(e + (rng.uniform() - 0.5) * 1e-9 * Math.max(1, Math.abs(e)));
+  xs.push(0, -0, 1e-300, -1e-300, Infinity, -Infinity, NaN, 5e-324, -5e-324);
+  return Float64Array.from(xs);
+}
+
+/** FNV-1a over the results' 32-bit halves. */
+function digest(values: Float64Array): string {
+  const words = new Uint32Array(values.buffer, values.byteOffset, values.length * 2);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i], 0x01000193) >>> 0;
+  return h.toString(16);
+}
+
+describe("expInPlace's straight-line path", () => {
+  const xs = expInputs();
+
+  it("gives the reference form's bits on every input, in batches of usual arguments and in batches mixed with rare ones", () => {
+    const want = Float64Array.from(xs);
+    for (let i = 0; i < want.length; i++) expReferenceAt(want, i);
+    // batches of 2,048 (a vocabulary's softmax): most of the first 400,000 are all usual, the
+    // whole-domain ones all hold a rare argument, so both paths run
+    const got = Float64Array.from(xs);
+    for (let at = 0; at < got.length; at += 2048) expInPlace(got.subarray(at), Math.min(2048, got.length - at));
+    let differing = 0;
+    for (let i = 0; i < got.length; i++) if (!Object.is(got[i], want[i])) differing++;
+    expect(differing).toBe(0);
+    // one by one: every argument alone in its batch
+    const single = new Float64Array(1);
+    for (let i = 0; i < xs.length; i += 7) {
+      single[0] = xs[i];
+      expInPlace(single, 1);
+      if (!Object.is(single[0], want[i])) differing++;
+    }
+    expect(differing).toBe(0);
+  });
+
+  it("matches the digest of the results of the form that shipped before it (the same bits: seeded draws do not change)", () => {
+    // a4abc5b4: portableExp of @zero-llm/sampling before the straight-line path, on these inputs
+    const got = Float64Array.from(xs);
+    for (let at = 0; at < got.length; at += 2048) expInPlace(got.subarray(at), Math.min(2048, got.length - at));
+    expect(xs.length).toBe(960_009);
+    expect(digest(got)).toBe("a4abc5b4");
   });
 });
 

@@ -1,14 +1,15 @@
-/* global fetch */
 // Load on the server: time to first token (p50, p99), inter-token latency (p50, p99) and aggregate
 // tokens/s at 1, 8 and 32 concurrent streams, on the embedded default model.
-//   cd packages/serve && npx tsup && node bench/load.mjs [--threads 1] [--tokens 64] [--total 2048] [--rounds 3]
+//   cd packages/serve && npx tsup && node bench/load.mjs [--threads 1] [--tokens 64] [--total 8192] [--rounds 3]
 //                                                     [--model PATH | --shape default|medium]
 //                                                     [--draft-model PATH [--draft-max N] [--draft-p-min P]] [--streams 1,8,32]
+//                                                     [--compare OTHER_CHECKOUT/packages/serve/bench/server.mjs]
 //
 // The server runs in a child process (bench/server.mjs, wasm backend, --threads); each stream is
-// a client that sends streaming /v1/completions requests one after another (max_tokens --tokens, as
-// many as make about --total tokens in all,
-// include_usage for the exact token count). Each configuration runs --rounds times, taking turns
+// a client (bench/sse-client.mjs) that sends streaming /v1/completions requests one after another
+// (max_tokens --tokens, as many as make about --total tokens in all, include_usage for the exact
+// token count). The clients run in this process, on the same cores as the server: their CPU per
+// token (this process's CPU time during the run ÷ tokens) is printed, as it is CPU the server lacks. Each configuration runs --rounds times, taking turns
 // with the others, and the best round is shown (the machine is shared: the least disturbed round). Inter-token latency is the gap between content chunks
 // as the client reads them (chunks that arrive in one read count as 0 ms apart); time per token is
 // a request's (last chunk − first chunk) ÷ (tokens − 1). Peers measured in the same run:
@@ -28,12 +29,13 @@ import { parseArgs } from "node:util";
 import { createWasmBackend } from "@zero-llm/tensor";
 import { openCheckpoint } from "@zero-llm/transformer/node";
 import { benchModel } from "./model.mjs";
+import { streamEvents } from "./sse-client.mjs";
 
 const { values } = parseArgs({
   options: {
     threads: { type: "string", default: "1" },
     tokens: { type: "string", default: "64" },
-    total: { type: "string", default: "2048" },
+    total: { type: "string", default: "8192" },
     rounds: { type: "string", default: "3" },
     model: { type: "string" },
     shape: { type: "string" },
@@ -41,6 +43,9 @@ const { values } = parseArgs({
     "draft-max": { type: "string" },
     "draft-p-min": { type: "string" },
     streams: { type: "string", default: "1,8,32" },
+    // another server script to measure in the same run, taking turns with this one (another
+    // checkout's bench/server.mjs: a before/after on one machine)
+    compare: { type: "string" },
   },
 });
 const served = await benchModel({ model: values.model, shape: values.shape });
@@ -50,64 +55,59 @@ const maxTokens = Number(values.tokens);
 // every configuration produces about the same number of tokens, so each runs long enough to meet
 // the same interference (a short run on a shared machine often slips between other jobs)
 const totalTokens = Number(values.total);
-const requestsFor = (streams) => Math.max(1, Math.round(totalTokens / (streams * maxTokens)));
+// At 32 streams with 64 tokens each, 2048 tokens would be one wave of 32 requests arriving at once,
+// half of it the ramp (32 prompts admitted and prefilled while few rows decode); 8192 tokens give
+// every stream 4 requests one after another: the steady state a server under load is in.
+const requestsFor = (streams, total = totalTokens) => Math.max(1, Math.round(total / (streams * maxTokens)));
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 const draftArgs = ["draft-model", "draft-max", "draft-p-min"].flatMap((name) => (values[name] !== undefined ? [`--${name}`, values[name]] : []));
 const streamCounts = values.streams.split(",").map(Number);
-const child = spawn(process.execPath, [path.join(here, "server.mjs"), "--threads", String(threads), "--parallel", "32", "--model", served.file, ...draftArgs], { stdio: ["ignore", "pipe", "inherit"] });
 let stopping = false;
-const url = await new Promise((resolve, reject) => {
-  child.stdout.once("data", (d) => resolve(d.toString().trim()));
-  child.once("exit", (code, signal) => {
-    if (!stopping) console.error(`bench: the server exited (code ${code}, signal ${signal})`);
-    reject(new Error(`server exited (${code})`));
+/** A server under test in a child process: its URL and the CPU seconds it has used (from /proc). */
+async function startServer(script) {
+  const child = spawn(process.execPath, [script, "--threads", String(threads), "--parallel", "32", "--model", served.file, ...draftArgs], { stdio: ["ignore", "pipe", "inherit"] });
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.once("data", (d) => resolve(d.toString().trim()));
+    child.once("exit", (code, signal) => {
+      if (!stopping) console.error(`bench: the server ${script} exited (code ${code}, signal ${signal})`);
+      reject(new Error(`server exited (${code})`));
+    });
   });
-});
+  const cpuSeconds = () => {
+    try {
+      const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" ");
+      return (Number(fields[11]) + Number(fields[12])) / 100; // user + system, in clock ticks of 1/100 s
+    } catch {
+      return NaN; // not Linux
+    }
+  };
+  return { script, child, url, cpuSeconds };
+}
+const servers = [await startServer(path.join(here, "server.mjs"))];
+if (values.compare) servers.push(await startServer(path.resolve(values.compare)));
 
 /** One streaming request: the arrival time of every content chunk and the exact completion tokens. */
-async function streamOnce(prompt, seed) {
+async function streamOnce(url, prompt, seed) {
   const sent = performance.now();
-  const res = await fetch(`${url}/v1/completions`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ prompt, max_tokens: maxTokens, temperature: 0.8, seed, stream: true, stream_options: { include_usage: true } }),
-  });
-  if (res.status !== 200) throw new Error(`status ${res.status}: ${await res.text()}`);
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
   const arrivals = [];
-  let buffered = "";
   let tokens = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    const now = performance.now();
-    buffered += decoder.decode(value, { stream: true });
-    let at;
-    while ((at = buffered.indexOf("\n\n")) >= 0) {
-      const data = buffered.slice(6, at);
-      buffered = buffered.slice(at + 2);
-      if (data === "[DONE]") continue;
+  let failure;
+  await streamEvents(
+    `${url}/v1/completions`,
+    { prompt, max_tokens: maxTokens, temperature: 0.8, seed, stream: true, stream_options: { include_usage: true } },
+    (data, now) => {
+      if (data === "[DONE]") return;
       const chunk = JSON.parse(data);
-      if (chunk.error) throw new Error(JSON.stringify(chunk.error));
+      if (chunk.error) failure ??= new Error(JSON.stringify(chunk.error));
       if (chunk.usage) tokens = chunk.usage.completion_tokens;
       if (chunk.choices?.[0]?.text) arrivals.push(now);
-    }
-  }
+    },
+  );
+  if (failure) throw failure;
   // time per output token after the first (the request's mean inter-token time)
   const tpot = tokens > 1 ? (arrivals[arrivals.length - 1] - arrivals[0]) / (tokens - 1) : NaN;
   return { ttft: arrivals[0] - sent, gaps: arrivals.slice(1).map((t, i) => t - arrivals[i]), tokens, tpot };
-}
-
-/** CPU seconds the server process has used (user + system, from /proc; clock ticks of 1/100 s). */
-function serverCpuSeconds() {
-  try {
-    const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN; // not Linux
-  }
 }
 
 const quantile = (xs, q) => {
@@ -115,17 +115,18 @@ const quantile = (xs, q) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
 };
 
-async function load(streams) {
+async function load(server, streams, total = totalTokens) {
   const ttfts = [];
   const gaps = [];
   const tpots = [];
   let tokens = 0;
   const t0 = performance.now();
-  const cpu0 = serverCpuSeconds();
+  const cpu0 = server.cpuSeconds();
+  const client0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: streams }, async (_, c) => {
-      for (let r = 0; r < requestsFor(streams); r++) {
-        const out = await streamOnce(`The jury said, in stream ${c} request ${r},`, c * 1000 + r);
+      for (let r = 0; r < requestsFor(streams, total); r++) {
+        const out = await streamOnce(server.url, `The jury said, in stream ${c} request ${r},`, c * 1000 + r);
         ttfts.push(out.ttft);
         gaps.push(...out.gaps);
         tpots.push(out.tpot);
@@ -134,9 +135,10 @@ async function load(streams) {
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
-  const cpuSeconds = serverCpuSeconds() - cpu0;
+  const cpuSeconds = server.cpuSeconds() - cpu0;
+  const client = process.cpuUsage(client0);
   return {
-    perCpuSecond: tokens / cpuSeconds, streams, ttftP50: quantile(ttfts, 0.5), ttftP99: quantile(ttfts, 0.99), itlP50: quantile(gaps, 0.5), itlP99: quantile(gaps, 0.99), tpotP50: quantile(tpots, 0.5), tokensPerSecond: tokens / seconds };
+    perCpuSecond: tokens / cpuSeconds, clientCpuPerToken: (client.user + client.system) / tokens, streams, ttftP50: quantile(ttfts, 0.5), ttftP99: quantile(ttfts, 0.99), itlP50: quantile(gaps, 0.5), itlP99: quantile(gaps, 0.99), tpotP50: quantile(tpots, 0.5), tokensPerSecond: tokens / seconds };
 }
 
 /** The engine's ceiling: decodeBatch on `rows` sequences, no HTTP, no sampling (in this process, while the server idles). */
@@ -163,45 +165,66 @@ function rawDecode(rows) {
   return { perSecond: (produced * 1000) / (performance.now() - t0), perCpuSecond: (produced * 1e6) / (cpu.user + cpu.system) };
 }
 
+/** The best of two rounds of one configuration: the less disturbed one for wall-clock, the least CPU for CPU figures. */
+function better(kept, r) {
+  if (!kept) return r;
+  return {
+    ...(r.tokensPerSecond > kept.tokensPerSecond ? r : kept),
+    perCpuSecond: Math.max(kept.perCpuSecond, r.perCpuSecond),
+    clientCpuPerToken: Math.min(kept.clientCpuPerToken, r.clientCpuPerToken),
+  };
+}
+
+function printTable(rows, raw) {
+  const single = rows[0];
+  const ms = (x) => x.toFixed(1);
+  console.log("| streams | TTFT p50 / p99 ms | inter-token p50 / p99 ms | aggregate tokens/s | × 1 stream | server CPU µs per token | × 1 stream (per CPU) | engine alone: decodeBatch CPU µs per token | client CPU µs per token |");
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const r of rows) {
+    console.log(
+      `| ${r.streams} | ${ms(r.ttftP50)} / ${ms(r.ttftP99)} | ${ms(r.itlP50)} / ${ms(r.itlP99)} | ${r.tokensPerSecond.toFixed(0)} | ` +
+        `${(r.tokensPerSecond / single.tokensPerSecond).toFixed(2)}× | ${(1e6 / r.perCpuSecond).toFixed(0)} | ${(r.perCpuSecond / single.perCpuSecond).toFixed(2)}× | ` +
+        `${(1e6 / raw.get(r.streams).perCpuSecond).toFixed(0)} | ${r.clientCpuPerToken.toFixed(0)} |`,
+    );
+  }
+}
+
 try {
-  console.log(`${served.label}${draftArgs.length > 0 ? ` (${draftArgs.join(" ")})` : ""}; server: wasm, ${threads} thread(s), parallel 32; ${maxTokens} tokens per request, ≈ ${totalTokens} tokens per configuration, best of ${rounds} rounds; load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
-  await load(2); // warm-up: JIT, caches
-  // the machine is shared and noisy: the configurations take turns, `rounds` times, and each keeps
-  // its best round (the one least disturbed), for the server and for the raw peer alike
-  const best = new Map();
+  const loadAverage = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
+  console.log(`${served.label}${draftArgs.length > 0 ? ` (${draftArgs.join(" ")})` : ""}; server: wasm, ${threads} thread(s), parallel 32; ${maxTokens} tokens per request, ≈ ${totalTokens} tokens per configuration, best of ${rounds} rounds; load average ${loadAverage()}`);
+  for (const server of servers) await load(server, 2, 2048); // warm-up: JIT, caches
+  // the machine is shared and noisy: the configurations (and the servers, with --compare) take
+  // turns, `rounds` times, and each keeps its best round (the one least disturbed), for the
+  // server and for the raw peer alike
+  const best = servers.map(() => new Map());
+  const raw = new Map();
   for (let round = 0; round < rounds; round++) {
     for (const streams of streamCounts) {
-      const r = { ...(await load(streams)), raw: rawDecode(streams) };
+      for (let s = 0; s < servers.length; s++) best[s].set(streams, better(best[s].get(streams), await load(servers[s], streams)));
+      const r = rawDecode(streams);
+      const kept = raw.get(streams);
+      raw.set(streams, kept ? { perSecond: Math.max(kept.perSecond, r.perSecond), perCpuSecond: Math.max(kept.perCpuSecond, r.perCpuSecond) } : r);
       // the raw loop held this process for seconds: let the HTTP client see the connections the
       // server closed meanwhile (its keep-alive timeout), or it would reuse a closed one
       await new Promise((resolve) => setTimeout(resolve, 100));
-      const kept = best.get(streams);
-      if (!kept) {
-        best.set(streams, r);
-        continue;
-      }
-      best.set(streams, {
-        ...(r.tokensPerSecond > kept.tokensPerSecond ? r : kept),
-        perCpuSecond: Math.max(kept.perCpuSecond, r.perCpuSecond),
-        raw: { perSecond: Math.max(kept.raw.perSecond, r.raw.perSecond), perCpuSecond: Math.max(kept.raw.perCpuSecond, r.raw.perCpuSecond) },
-      });
     }
   }
-  const rows = [...best.values()];
-  const single = rows[0];
-  const ms = (x) => x.toFixed(1).padStart(7);
-  console.log("| streams | TTFT p50 ms | TTFT p99 ms | inter-token p50 ms | inter-token p99 ms | time per token p50 ms | aggregate tokens/s | × 1 stream | tokens per server CPU-second | × 1 stream | raw decodeBatch tokens per CPU-second | server ÷ raw (CPU) |");
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
-  for (const r of rows) {
-    console.log(
-      `| ${r.streams} | ${ms(r.ttftP50)} | ${ms(r.ttftP99)} | ${ms(r.itlP50)} | ${ms(r.itlP99)} | ${ms(r.tpotP50)} | ` +
-        `${r.tokensPerSecond.toFixed(0)} | ${(r.tokensPerSecond / single.tokensPerSecond).toFixed(2)}× | ` +
-        `${r.perCpuSecond.toFixed(0)} | ${(r.perCpuSecond / single.perCpuSecond).toFixed(2)}× | ${r.raw.perCpuSecond.toFixed(0)} | ${(r.perCpuSecond / r.raw.perCpuSecond).toFixed(2)} |`,
-    );
+  console.log(`(load average at the end ${loadAverage()})`);
+  for (let s = 0; s < servers.length; s++) {
+    if (servers.length > 1) console.log(`\n${servers[s].script}:`);
+    printTable([...best[s].values()], raw);
+  }
+  if (servers.length > 1) {
+    console.log("\n| streams | server CPU µs per token: this ÷ compared | aggregate tokens/s: this ÷ compared |");
+    console.log("|---:|---:|---:|");
+    for (const streams of streamCounts) {
+      const [a, b] = [best[0].get(streams), best[1].get(streams)];
+      console.log(`| ${streams} | ${(b.perCpuSecond / a.perCpuSecond).toFixed(2)} | ${(a.tokensPerSecond / b.tokensPerSecond).toFixed(2)} |`);
+    }
   }
 } finally {
   stopping = true;
-  child.kill("SIGTERM");
+  for (const server of servers) server.child.kill("SIGTERM");
   await backend.dispose();
   served.cleanup();
 }

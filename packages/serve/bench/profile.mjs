@@ -1,4 +1,3 @@
-/* global fetch */
 // Where the server's time goes at 1 and at 32 streams: the server (bench/server.mjs) is warmed up,
 // a profiler records while the same load as bench/load.mjs is applied, and the samples are summed
 // by what they were doing (the innermost frame that says: a kernel by the backend method that
@@ -18,6 +17,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { benchModel } from "./model.mjs";
+import { streamEvents } from "./sse-client.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -132,9 +132,11 @@ async function run(streams) {
   const url = await nextLine();
   let tokens = 0;
   const one = async (prompt, seed) => {
-    const res = await fetch(`${url}/v1/completions`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ prompt, max_tokens: maxTokens, temperature: 0.8, seed, stream: true, stream_options: { include_usage: true } }) });
-    const n = Number(/"completion_tokens":(\d+)/.exec(await res.text())?.[1] ?? 0);
-    tokens += n;
+    const body = { prompt, max_tokens: maxTokens, temperature: 0.8, seed, stream: true, stream_options: { include_usage: true } };
+    await streamEvents(`${url}/v1/completions`, body, (data) => {
+      const usage = /"completion_tokens":(\d+)/.exec(data);
+      if (usage) tokens += Number(usage[1]);
+    });
   };
   const load = async (count, total) => {
     const requests = Math.max(1, Math.round(total / (count * maxTokens)));

@@ -33,7 +33,7 @@ const SIGN = 0x80000000;
 }
 
 /** Largest |x| over `n` floats (n a multiple of 16); NaN if any is NaN. */
-@inline function absMax(x: usize, n: i32): f32 {
+@inline export function absMax(x: usize, n: i32): f32 {
   let m0 = f32x4.splat(0), m1 = f32x4.splat(0), m2 = f32x4.splat(0), m3 = f32x4.splat(0);
   for (let j = 0; j < n; j += 16) {
     const p = x + (<usize>j << 2);
@@ -50,7 +50,7 @@ const SIGN = 0x80000000;
  * 16 floats at x times `scale`, rounded (away from zero, or to even with `nearestEven`) and
  * saturated to [−127, 127], as 16 i8 lanes.
  */
-@inline function codes16(x: usize, scale: v128, nearestEven: bool): v128 {
+@inline export function codes16(x: usize, scale: v128, nearestEven: bool): v128 {
   let c0 = f32x4.mul(v128.load(x), scale), c1 = f32x4.mul(v128.load(x, 16), scale);
   let c2 = f32x4.mul(v128.load(x, 32), scale), c3 = f32x4.mul(v128.load(x, 48), scale);
   if (nearestEven) {

@@ -54,13 +54,13 @@ const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
 }
 
 /** [Σ v0, Σ v1, Σ v2, Σ v3] of four i32x4: a transpose folded into the additions. */
-@inline function sum4x4(v0: v128, v1: v128, v2: v128, v3: v128): v128 {
+@inline export function sum4x4(v0: v128, v1: v128, v2: v128, v3: v128): v128 {
   const t0 = i32x4.add(v128.shuffle<i32>(v0, v1, 0, 4, 1, 5), v128.shuffle<i32>(v0, v1, 2, 6, 3, 7));
   const t1 = i32x4.add(v128.shuffle<i32>(v2, v3, 0, 4, 1, 5), v128.shuffle<i32>(v2, v3, 2, 6, 3, 7));
   return i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
 }
 
-@inline function hsumI32(v: v128): i32 {
+@inline export function hsumI32(v: v128): i32 {
   const pairs = i32x4.add(v, v128.shuffle<i32>(v, v, 2, 3, 0, 1));
   return i32x4.extract_lane(pairs, 0) + i32x4.extract_lane(pairs, 1);
 }
@@ -125,7 +125,7 @@ const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
 }
 
 /** Four lanes from p (stride 4 bytes), zero past `count`. */
-@inline function lanes(p: usize, count: i32): v128 {
+@inline export function lanes(p: usize, count: i32): v128 {
   if (count == 4) return v128.load(p);
   let v = i32x4.splat(0);
   v = i32x4.replace_lane(v, 0, load<i32>(p));

@@ -39,8 +39,7 @@ for (const relaxedSimd of [false, true]) {
     }
   }
   // attention over packed KV rows: scores and outputs within float rounding of the reference
-  for (const type of Object.keys(KV_TYPES)) {
-    const [seqQ, seqKv, nHeads, nKvHeads, headDim] = [2, 37, 4, 2, 64];
+  for (const [type, [seqQ, seqKv, nHeads, nKvHeads, headDim]] of Object.keys(KV_TYPES).flatMap((t) => [[t, [2, 37, 4, 2, 64]], [t, [1, 29, 6, 3, 48]]])) {
     const rowBytes = kvRowBytes(type, nKvHeads * headDim);
     const rows = () => {
       const b = new Uint8Array(seqKv * rowBytes).map(() => Math.floor(next() * 256));

@@ -25,7 +25,8 @@ import { quantizeRowQ4_1, Q4_1_BLOCK_BYTES } from "../formats/q4_1";
  * The packing is ggml's reference quantizer (quantize_row_q8_0_ref, …): the same bytes
  * llama.cpp's reference writes. `dot` and `addScaled` are plain float64 sums over the decoded
  * values; the fast path is the tensor package's `backend.attentionPacked`, which reads the same
- * rows (and, as llama.cpp does, quantizes the query to Q8_0 codes for a block-typed key cache).
+ * rows (and, as llama.cpp does, quantizes the query to Q8_0 codes for a block-typed key cache:
+ * per 32 values for whole-block heads, per 16 for heads of a multiple of 16 that share blocks).
  */
 export interface KvRowFormat {
   readonly name: KvCacheType;

@@ -40,16 +40,25 @@ function nearestEvenCode(v: number): number {
  * and keeps 13 more bits of it. A NaN in a block makes its scale NaN (so the product is NaN).
  */
 export function quantizeRowQ8(x: Float32Array, xOffset: number, k: number, row: QuantizedRow): void {
-  for (let b = 0; b < k / 32; b++) {
-    const base = xOffset + 32 * b;
+  quantizeRowQ8Groups(x, xOffset, k, 32, row);
+}
+
+/**
+ * The same rule on groups of `group` values (k a multiple of it): one scale and one code sum per
+ * group. Groups of 16 quantize a query head for a packed KV cache whose heads are half blocks
+ * (attentionPacked with headDim 48: one scale per 16, never spanning two key blocks).
+ */
+export function quantizeRowQ8Groups(x: Float32Array, xOffset: number, k: number, group: number, row: QuantizedRow): void {
+  for (let b = 0; b < k / group; b++) {
+    const base = xOffset + group * b;
     let amax = 0;
-    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[base + j]));
+    for (let j = 0; j < group; j++) amax = Math.max(amax, Math.abs(x[base + j]));
     const d = f32(amax / 127);
     const id = d !== 0 ? f32(1 / d) : 0;
     let sum = 0;
-    for (let j = 0; j < 32; j++) {
+    for (let j = 0; j < group; j++) {
       const code = roundCode(f32(x[base + j] * id));
-      row.codes[32 * b + j] = code;
+      row.codes[group * b + j] = code;
       sum += code;
     }
     row.scales[b] = d;

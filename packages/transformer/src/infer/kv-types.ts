@@ -25,7 +25,8 @@ import type { KVDType, KVStore } from "./kv-cache";
  *
  * Head sizes that do not divide into 32 (stories15M's 48): a head then starts or ends inside a
  * block, and a block shared by two heads has one scale for both. llama.cpp refuses a quantized
- * cache there; here every head size works. A row takes ceil(rowLen / 32) blocks, so the cache
+ * cache there; here every head size works (multiples of 16, 48 among them, as fast as whole
+ * blocks: attention reads them half block by half block). A row takes ceil(rowLen / 32) blocks, so the cache
  * holds exactly 2 × layers × nKvHeads × headDim × capacity × bytesPerValue bytes whenever
  * rowLen = nKvHeads · headDim is a multiple of 32 (it is for every model we ship: 15M's 6 × 48 =
  * 288, 110M's 12 × 64), and at most one padded block per row more otherwise.
