@@ -1,13 +1,28 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Tiktoken } from "js-tiktoken/lite";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ggufValue } from "@zero-llm/tensor";
 import { writeGgufFile } from "@zero-llm/tensor/node";
-import { bytesToByteLevel, fromTokenizerJson, loadBpeJson, trainBpe, type JsTiktokenRanks } from "@zero-llm/tokenizer-bpe";
+import {
+  BpeTokenizer,
+  SpmTokenizer,
+  WordPieceTokenizer,
+  bytesToByteLevel,
+  fromGgufMetadata,
+  fromLlama2cTokenizer,
+  fromTiktoken,
+  fromTokenizerJson,
+  loadBpeJson,
+  trainBpe,
+  type JsTiktokenRanks,
+  type Tokenizer,
+} from "@zero-llm/tokenizer-bpe";
+import { GgufFile } from "@zero-llm/tensor";
 import { runCli } from "./helpers";
 
 /**
@@ -78,6 +93,59 @@ describe("zllm tokenize --vocab NAME", () => {
     const enc = await jsTiktoken("cl100k_base");
     expect(await jsonIds(["tokenize", "--vocab", "cl100k_base", "--json", "--file", file])).toEqual(enc.encode(text));
   });
+});
+
+describe("zllm tokenize: ids stream from the encoder to the output (issue 12 #3: 50 MB of `1a` held 52 M ids)", () => {
+  const BERT = path.join(FIXTURES, "ggml-vocab/ggml-vocab-bert-bge.gguf");
+  const vocabularies: { name: string; vocab: string; present: boolean; load: () => Promise<Tokenizer> }[] = [
+    { name: "cl100k_base", vocab: "cl100k_base", present: true, load: async () => fromTiktoken({ ranks: ((await import("js-tiktoken/ranks/cl100k_base"))).default, encoding: "cl100k_base" }) },
+    { name: "llama2.c tokenizer.bin", vocab: LLAMA2C_TOKENIZER, present: haveLlama2c, load: async () => fromLlama2cTokenizer(readFileSync(LLAMA2C_TOKENIZER)) },
+    {
+      name: "bert-bge GGUF (WordPiece)",
+      vocab: BERT,
+      present: existsSync(BERT),
+      load: async () => {
+        const file = GgufFile.parse(new Uint8Array(readFileSync(BERT)));
+        return fromGgufMetadata(new Map([...file.metadata.keys()].map((key) => [key, file.get(key)])));
+      },
+    },
+  ];
+  afterEach(() => vi.restoreAllMocks());
+
+  it.each(vocabularies)("$name: never `encode` (all ids at once), and the same bytes as from encode's ids, across many chunks", async ({ vocab, present, load }) => {
+    if (!present) return; // shared fixtures absent (CI provides them)
+    const tok = await load();
+    const text = `${"1a".repeat(20_000)} then prose, 12345 and ${"1 a ".repeat(15_000)}${" ".repeat(70_000)}end`;
+    const ids = tok.encode(text);
+    expect(ids.length).toBeGreaterThan(3 * 8192); // several of the CLI's chunks
+    const file = path.join(tmp(), "input.txt");
+    writeFileSync(file, text);
+    const encodes = [BpeTokenizer, SpmTokenizer, WordPieceTokenizer].map((cls) => vi.spyOn(cls.prototype, "encode"));
+    const json = await runCli(["tokenize", "--vocab", vocab, "--json", "--file", file]);
+    expect(json.stdout).toBe(`${JSON.stringify(ids)}\n`);
+    const plain = await runCli(["tokenize", "--vocab", vocab, "--file", file]);
+    const lines = new Map<number, string>();
+    const line = (id: number): string => lines.get(id) ?? lines.set(id, `${id}\t${JSON.stringify(tok.tokenText(id))}\n`).get(id)!;
+    expect(plain.stdout).toBe(ids.map(line).join("") + `${ids.length} tokens\n`);
+    for (const encode of encodes) expect(encode).not.toHaveBeenCalled();
+  }, 300_000);
+
+  const cli = path.join(repoRoot, "apps/cli/dist/cli.js");
+  it.skipIf(!existsSync(cli))(`dist/cli.js: 10 MB of \`1a\` (10 M ids, 80 MB as a JS array) in a heap of 80 MB${existsSync(cli) ? "" : " (skipped until `npx tsup` has built it)"}`, () => {
+    const dir = tmp();
+    const input = path.join(dir, "1a.txt");
+    writeFileSync(input, "1a".repeat(5_000_000));
+    const output = path.join(dir, "ids.json");
+    const fd = openSync(output, "w");
+    const r = spawnSync(process.execPath, ["--max-old-space-size=80", cli, "tokenize", "--vocab", "cl100k_base", "--json", "--file", input], { stdio: ["ignore", fd, "pipe"], encoding: "utf8", timeout: 300_000 });
+    closeSync(fd);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const written = readFileSync(output, "utf8");
+    expect(written.length).toBe("[]\n".length + 5_000_000 * "16,64".length + (5_000_000 - 1)); // cl100k: "1" is 16, "a" is 64
+    expect(written.startsWith("[16,64,16,64,")).toBe(true);
+    expect(written.endsWith(",16,64]\n")).toBe(true);
+  }, 300_000);
 });
 
 describe("zllm tokenize --vocab FILE", () => {

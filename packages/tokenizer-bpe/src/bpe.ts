@@ -1,11 +1,12 @@
 import { MAX_RANK, MergeScratch, NO_TOKEN, byteToken, mergeByRankPasses, mergeByScan, type ByteTokens, type PairLookup } from "./bpe-merge";
 import { mergeInWindows } from "./merge-windows";
+import { checkedChunkSize, idChunks, runToEnd } from "./id-chunks";
 import { TokenizerError } from "./errors";
 import { PairTable, TiktokenPairs } from "./pair-table";
 import { patternSource } from "./patterns";
 import { scannerFor } from "./pre-tokenizers";
 import type { Scanner } from "./scanner";
-import { allowedSet, escapeRegExp, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
+import { allowedSet, escapeRegExp, type EncodeChunksOptions, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
 import { concatTokenBytes, displayBytes, spansFromPieces } from "./token-spans";
 import { bytesToBinary, decodeUtf8, encodeUtf8 } from "./utf8";
 
@@ -76,6 +77,12 @@ export interface MergeTables {
   tokenBytes: ReadonlyArray<Uint8Array | undefined>;
 }
 const mergeTables = new WeakMap<BpeTokenizer, MergeTables>();
+
+/** The next match of a global regex at or after `from`. */
+function searchFrom(re: RegExp, text: string, from: number): RegExpExecArray | null {
+  re.lastIndex = from;
+  return re.exec(text);
+}
 
 /** Internal (not exported from the package): the merge tables of a tokenizer. */
 export function mergeTablesOf(tok: BpeTokenizer): MergeTables {
@@ -173,71 +180,79 @@ export class BpeTokenizer implements Tokenizer {
 
   encode(text: string, options?: EncodeOptions): number[] {
     const out: number[] = [];
-    this.encodeInto(text, options, out, undefined);
+    runToEnd(this.encodeInto(text, options, out, undefined, Infinity));
     return out;
   }
 
+  encodeChunks(text: string, options?: EncodeChunksOptions): Generator<Uint32Array, void, undefined> {
+    return idChunks((out, pauseAt) => this.encodeInto(text, options, out, undefined, pauseAt), checkedChunkSize(options?.chunkSize));
+  }
+
   countTokens(text: string, options?: EncodeOptions): number {
-    return this.encode(text, options).length;
+    let count = 0;
+    for (const chunk of this.encodeChunks(text, options)) count += chunk.length;
+    return count;
   }
 
   encodeWithOffsets(text: string, options?: EncodeOptions): TokenSpan[] {
     const ids: number[] = [];
     const pieceEnds: number[] = [];
-    this.encodeInto(text, options, ids, pieceEnds);
+    runToEnd(this.encodeInto(text, options, ids, pieceEnds, Infinity));
     return spansFromPieces(text, ids, pieceEnds, (id) => this.tokenLength(id));
   }
 
   /**
-   * The encoder's main loop. With `pieceEnds`, also records, after each piece, [ids so far, end
-   * of the piece in the text] so offsets can be rebuilt.
+   * The encoder's main loop: appends the ids to `out`, and yields (where a piece ends, or a
+   * window of a long piece) once `out` holds `pauseAt` ids or more, so that `encodeChunks` can
+   * pass them on. With `pieceEnds`, also records, after each piece, [ids so far, end of the
+   * piece in the text] so offsets can be rebuilt.
    */
-  private encodeInto(text: string, options: EncodeOptions | undefined, out: number[], pieceEnds: number[] | undefined): void {
+  private *encodeInto(text: string, options: EncodeOptions | undefined, out: number[], pieceEnds: number[] | undefined, pauseAt: number): Generator<void, void, undefined> {
     const allowed = allowedSet(this.specialTokens, options?.allowedSpecial);
     for (const t of this.alwaysMatched) allowed.add(t);
     if (allowed.size === 0) {
-      this.encodeOrdinary(text, 0, out, pieceEnds);
+      yield* this.encodeOrdinary(text, 0, out, pieceEnds, pauseAt);
       return;
     }
     const re = this.specialRegex(allowed);
-    re.lastIndex = 0;
     let last = 0;
-    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-      if (m.index > last) this.encodeOrdinary(text.slice(last, m.index), last, out, pieceEnds);
+    // lastIndex is set before each search: the regex is shared, and another call may run while this one is paused.
+    for (let m = searchFrom(re, text, 0); m !== null; m = searchFrom(re, text, last)) {
+      if (m.index > last) yield* this.encodeOrdinary(text.slice(last, m.index), last, out, pieceEnds, pauseAt);
       out.push(this.specialTokens.get(m[0])!);
       last = m.index + m[0].length;
       pieceEnds?.push(out.length, last);
     }
-    if (last < text.length) this.encodeOrdinary(last === 0 ? text : text.slice(last), last, out, pieceEnds);
+    if (last < text.length) yield* this.encodeOrdinary(last === 0 ? text : text.slice(last), last, out, pieceEnds, pauseAt);
   }
 
   /** Text without special tokens: split by the first pattern, each piece by the next, then merge. */
-  private encodeOrdinary(text: string, offset: number, out: number[], pieceEnds: number[] | undefined, step = 0): void {
+  private *encodeOrdinary(text: string, offset: number, out: number[], pieceEnds: number[] | undefined, pauseAt: number, step = 0): Generator<void, void, undefined> {
     if (step === this.steps.length - 1) {
-      this.encodePieces(text, this.steps[step], offset, out, pieceEnds);
+      yield* this.encodePieces(text, this.steps[step], offset, out, pieceEnds, pauseAt);
       return;
     }
     const scan = this.steps[step];
     for (let i = 0; i < text.length; ) {
       const end = scan(text, i);
-      this.encodeOrdinary(text.slice(i, end), offset + i, out, pieceEnds, step + 1);
+      yield* this.encodeOrdinary(text.slice(i, end), offset + i, out, pieceEnds, pauseAt, step + 1);
       i = end;
     }
   }
 
   /** The last split and the merge of each piece: the hot loop (one pattern, as for tiktoken, comes straight here). */
-  private encodePieces(text: string, scan: Scanner, offset: number, out: number[], pieceEnds: number[] | undefined): void {
+  private *encodePieces(text: string, scan: Scanner, offset: number, out: number[], pieceEnds: number[] | undefined, pauseAt: number): Generator<void, void, undefined> {
     const cache = this.cache;
     const n = text.length;
     let i = 0;
     while (i < n) {
       const end = scan(text, i);
       if (end - i > LONG_PIECE) {
-        // Straight into `out` (and never cached): a long run makes its ids once.
+        // Straight into `out` (and never cached): a long run makes its ids once, window by window.
         const bytes = encodeUtf8(text.slice(i, end));
         const id = this.ignoreMerges && bytes.length <= this.longestToken ? this.bytesToId.get(bytesToBinary(bytes)) : undefined;
         if (id !== undefined) out.push(id);
-        else this.mergeLong(bytes, out);
+        else yield* this.mergeLong(bytes, out);
         pieceEnds?.push(out.length, offset + end);
         i = end;
         continue;
@@ -255,6 +270,7 @@ export class BpeTokenizer implements Tokenizer {
       else for (let k = 0; k < ids.length; k++) out.push(ids[k]);
       pieceEnds?.push(out.length, offset + end);
       i = end;
+      if (out.length >= pauseAt) yield;
     }
   }
 
@@ -275,26 +291,20 @@ export class BpeTokenizer implements Tokenizer {
     if (bytes.length === 1) ids = [byteToken(this.byteTokens, bytes[0])];
     else if (bytes.length <= SCAN_LIMIT) ids = mergeByScan(bytes, this.byteTokens, this.pairs);
     else if (bytes.length <= LONG_PIECE) ids = Array.from(mergeByRankPasses(bytes, this.byteTokens, this.pairs, this.scratch()).ids);
-    else ids = this.mergeLong(bytes, []);
+    else runToEnd(this.mergeLong(bytes, (ids = [])));
     return this.bytesWithoutToken.length === 0 ? ids : ids.filter((id) => id !== NO_TOKEN);
   }
 
   /**
-   * A piece longer than LONG_PIECE bytes, merged in windows (merge-windows.ts) straight into
-   * `out`: a 50 MB run makes its ids once, with no copy.
+   * A piece longer than LONG_PIECE bytes, merged in windows (merge-windows.ts): its ids go to
+   * `out` as they become final, and it yields after each window.
    */
-  private mergeLong(bytes: Uint8Array, out: number[]): number[] {
+  private *mergeLong(bytes: Uint8Array, out: number[]): Generator<void, void, undefined> {
     const scratch = this.scratch();
-    const start = out.length;
     // tiktoken ranks: a megabyte of merging pays for building the complete pair table.
     const pairs = this.pairs instanceof TiktokenPairs && bytes.length >= COMPLETE_PAIRS_PIECE ? this.pairs.complete() : this.pairs;
-    mergeInWindows(bytes.length, (from, to) => mergeByRankPasses(bytes.subarray(from, to), this.byteTokens, pairs, scratch), { window: WINDOW }, out);
-    if (this.bytesWithoutToken.length > 0) {
-      let kept = start;
-      for (let k = start; k < out.length; k++) if (out[k] !== NO_TOKEN) out[kept++] = out[k]!;
-      out.length = kept;
-    }
-    return out;
+    const emit = this.bytesWithoutToken.length === 0 ? (id: number): void => void out.push(id) : (id: number): void => void (id !== NO_TOKEN && out.push(id));
+    yield* mergeInWindows(bytes.length, (from, to) => mergeByRankPasses(bytes.subarray(from, to), this.byteTokens, pairs, scratch), { window: WINDOW }, emit);
   }
 
   /** The merge loop's arrays, kept for the next long piece (they grow to the longest window). */

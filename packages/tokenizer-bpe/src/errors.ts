@@ -15,7 +15,8 @@ export type TokenizerErrorCode =
   | "TOKENIZER_UNRECOGNISED_FILE"
   | "TOKENIZER_VOCAB_SHORTFALL"
   | "TOKENIZER_BAD_ARGUMENT"
-  | "TOKENIZER_INVALID_UTF8";
+  | "TOKENIZER_INVALID_UTF8"
+  | "TOKENIZER_LONG_MERGE";
 
 export class TokenizerError extends Error {
   readonly code: TokenizerErrorCode;

@@ -1,5 +1,5 @@
 export { TokenizerError, type TokenizerErrorCode } from "./errors";
-export type { EncodeOptions, TokenSpan, Tokenizer } from "./types";
+export type { EncodeChunksOptions, EncodeOptions, TokenSpan, Tokenizer } from "./types";
 export { BpeTokenizer, type BpeModel } from "./bpe";
 export {
   BUILTIN_PATTERNS,

@@ -12,8 +12,7 @@
  * So: encode a window, keep its tokens except those near its cut end, continue from there, and
  * check each seam with (1)/(2). A seam that is not compatible (a merge chain reaches across the
  * margin, as in a run of spaces whose tokens are longer than the margin) is undone by stepping
- * back, and the windows double from there on; at worst one window holds the whole input, which
- * is the plain loop.
+ * back, and the windows double from there on.
  *
  *   input    |-------- kept --------|- margin -|
  *   window 1 [======================|~~~~~~~~~~]           ~ encoded, dropped, encoded again
@@ -24,6 +23,18 @@
  * far only in runs whose tokens are long, and a sixteenth of 64 KB is 4 KB, 32 times the longest
  * token of the tiktoken encodings.
  *
+ * Streaming. A kept token is final once no step back can reach it, and then goes to `emit` at
+ * once: the loop holds only the tokens of the last HOLD_WINDOWS windows, so a 50 MB run that
+ * makes 50 M tokens needs memory for a few windows of them, not for all (the caller decides what
+ * to do with the final ones: append them to an array, or pass them on in chunks). A step back
+ * goes at most a sixteenth of each window it doubles from, so it reaches past HOLD_WINDOWS (16)
+ * windows only after 9 seams in a row fail at one place, a merge chain reaching across 256 KB
+ * or more; it never has (the tests' runs fail a seam rarely, never twice in a row). Should it
+ * happen, the loop keeps doubling the window from the last final token (still a correct result
+ * if that token is one of the plain loop's), and if the whole rest of the input in one window
+ * still does not fit that token, it stops with `TOKENIZER_LONG_MERGE` rather than give ids the
+ * plain loop would not.
+ *
  * `encodeSpan(start, end)` runs the plain loop on input units [start, end) and returns each
  * token with its length in units (it may reuse its arrays from call to call: what is kept is
  * copied first); `canCut(p)` says whether a window may end at p (SentencePiece must not cut
@@ -31,61 +42,81 @@
  * SentencePiece.
  */
 import type { SpanTokens } from "./bpe-merge";
+import { TokenizerError } from "./errors";
+
+/** Tokens within this many windows of the end of the kept ones wait: a step back may undo them. */
+const HOLD_WINDOWS = 16;
 
 /**
- * Token lengths, one byte each (a length of 255 or more goes to a map): the step back after a
- * seam that fails needs the lengths of the tokens kept so far, and 27 M tokens of 50 MB of random
- * letters would take 108 MB as an Int32Array, 27 MB this way.
+ * Kept tokens that are not final yet, oldest first: ids and lengths in [head, tail) of two typed
+ * arrays. Emitting moves `head` on; when `tail` reaches the end, the live part moves to the front
+ * (or the arrays double, if it fills more than half of them).
+ *
+ *   ids      | emitted ... | pending: head ... tail | free |
  */
-export class TokenLengths {
-  private small = new Uint8Array(1024);
-  private readonly large = new Map<number, number>();
-  length = 0;
+class PendingTokens {
+  ids = new Int32Array(1024);
+  lengths = new Int32Array(1024);
+  head = 0;
+  tail = 0;
 
-  at(k: number): number {
-    const v = this.small[k];
-    return v < LARGE ? v : this.large.get(k)!;
+  get count(): number {
+    return this.tail - this.head;
   }
 
-  push(value: number): void {
-    if (this.length === this.small.length) {
-      const bigger = new Uint8Array(Math.floor(this.small.length * 1.5));
-      bigger.set(this.small);
-      this.small = bigger;
-    }
-    if (value >= LARGE) this.large.set(this.length, value);
-    this.small[this.length++] = Math.min(value, LARGE);
+  push(id: number, length: number): void {
+    if (this.tail === this.ids.length) this.makeRoom();
+    this.ids[this.tail] = id;
+    this.lengths[this.tail++] = length;
   }
 
+  /** Removes the newest token and returns its length. */
   pop(): number {
-    const v = this.at(--this.length);
-    this.large.delete(this.length);
-    return v;
+    return this.lengths[--this.tail];
   }
 
-  truncate(length: number): void {
-    while (this.length > length) this.pop();
+  truncate(count: number): void {
+    this.tail = this.head + count;
+  }
+
+  private makeRoom(): void {
+    const live = this.tail - this.head;
+    if (live * 2 > this.ids.length) {
+      const ids = new Int32Array(this.ids.length * 2);
+      const lengths = new Int32Array(this.ids.length * 2);
+      ids.set(this.ids.subarray(this.head, this.tail));
+      lengths.set(this.lengths.subarray(this.head, this.tail));
+      this.ids = ids;
+      this.lengths = lengths;
+    } else {
+      this.ids.copyWithin(0, this.head, this.tail);
+      this.lengths.copyWithin(0, this.head, this.tail);
+    }
+    this.head = 0;
+    this.tail = live;
   }
 }
 
-const LARGE = 255;
-
 /**
- * Runs `encodeSpan` window by window over units [0, n), appends the ids to `ids` and returns the
- * length of each appended token. Memory: one window, the output, and a byte a token for the
- * lengths.
+ * Runs `encodeSpan` window by window over units [0, n) and gives each token, with its length in
+ * units, to `emit` once it is final, in order. Yields after each window, so that a caller can
+ * pass on what it has been given (`encodeChunks`); a caller that wants everything at once runs
+ * it to the end. Memory: a few windows, whatever the length of the input.
  */
-export function mergeInWindows(
+export function* mergeInWindows(
   n: number,
   encodeSpan: (start: number, end: number) => SpanTokens,
   options: { window: number; canCut?: (p: number) => boolean },
-  ids: number[] = [],
-): { ids: number[]; lengths: TokenLengths } {
-  const base = ids.length; // tokens before this input stay untouched
-  const lengths = new TokenLengths(); // of ids[base..]
+  emit: (id: number, length: number) => void,
+): Generator<void, void, undefined> {
+  const pending = new PendingTokens();
   const canCut = options.canCut ?? ((): boolean => true);
   let window = options.window;
   let pos = 0; // where the kept tokens end
+  let pendingStart = 0; // where the oldest pending token starts
+  // The last emitted token (none: -1): the seam's left side when nothing is pending.
+  let lastFinalId = -1;
+  let lastFinalLength = 0;
   while (pos < n) {
     const margin = window >> 4;
     let end = Math.min(n, pos + window);
@@ -98,29 +129,43 @@ export function mergeInWindows(
       keep = 0;
       while (keep < span.ids.length && (keep === 0 || at + span.lengths[keep] <= end - margin)) at += span.lengths[keep++];
     }
-    const seam = ids.length; // index of the first token of this window, which starts at `start`
+    const seam = pending.count; // index of this window's first token among the pending ones
     const start = pos;
     for (let k = 0; k < keep; k++) {
-      ids.push(span.ids[k]);
-      lengths.push(span.lengths[k]);
+      pending.push(span.ids[k], span.lengths[k]);
       pos += span.lengths[k];
     }
-    if (seam > base && !compatible(ids[seam - 1], lengths.at(seam - 1 - base), ids[seam], lengths.at(seam - base), start, encodeSpan)) {
+    const right = pending.head + seam;
+    const leftId = seam > 0 ? pending.ids[right - 1] : lastFinalId;
+    const leftLength = seam > 0 ? pending.lengths[right - 1] : lastFinalLength;
+    if (leftId >= 0 && !compatible(leftId, leftLength, pending.ids[right], pending.lengths[right], start, encodeSpan)) {
       // A merge chain reaches across the margin: undo this window, step back a margin more and
-      // use larger windows from here on (at worst one window holds the whole input).
-      ids.length = seam;
-      lengths.truncate(seam - base);
+      // use larger windows from here on.
+      pending.truncate(seam);
       pos = start;
       let back = 0;
-      while (ids.length > base && back < margin) {
-        ids.pop();
-        back += lengths.pop();
+      while (pending.count > 0 && back < margin) back += pending.pop();
+      if (back === 0 && end === n) {
+        throw new TokenizerError(
+          "TOKENIZER_LONG_MERGE",
+          `long piece: expected merges to reach less than ${HOLD_WINDOWS} windows (${window * HOLD_WINDOWS} units) back, found one that reaches before unit ${pos}, whose tokens were already final`,
+        );
       }
       pos -= back;
       window *= 2;
+      continue;
     }
+    // Final: tokens that end HOLD_WINDOWS windows or more before the kept ones do.
+    while (pending.count > 0 && pendingStart + pending.lengths[pending.head] <= pos - HOLD_WINDOWS * window) {
+      lastFinalId = pending.ids[pending.head];
+      lastFinalLength = pending.lengths[pending.head];
+      emit(lastFinalId, lastFinalLength);
+      pending.head++;
+      pendingStart += lastFinalLength;
+    }
+    yield;
   }
-  return { ids, lengths };
+  for (let k = pending.head; k < pending.tail; k++) emit(pending.ids[k], pending.lengths[k]);
 }
 
 /** Do tokens `left` (ending at `at`) and `right` (starting there), merged alone, give back themselves? */

@@ -1,8 +1,10 @@
 import { mergeInWindows } from "./merge-windows";
+import { checkedChunkSize, idChunks, runToEnd } from "./id-chunks";
 import { TOKEN_TYPE } from "./gguf/token-type";
+import { PairTable } from "./pair-table";
 import { concatTokenBytes, displayBytes } from "./token-spans";
 import { TokenizerError } from "./errors";
-import { allowedSet, escapeRegExp, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
+import { allowedSet, escapeRegExp, type EncodeChunksOptions, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
 import { decodeUtf8, encodeUtf8 } from "./utf8";
 
 /**
@@ -33,59 +35,121 @@ export interface SpmModel {
   spaceSymbol?: string;
 }
 
-/** Fragments longer than this (UTF-16 units) merge in windows of WINDOW units. */
+/** Segments longer than this (UTF-16 units) merge in windows of WINDOW units. */
 const LONG_FRAGMENT = 1 << 16;
 const WINDOW = 1 << 13;
+/** Fragments up to this long merge as they are; longer ones are cut into segments first. */
+const SEGMENTED_FRAGMENT = 256;
+/** Segments up to this long (UTF-16 units) are cached, up to CACHE_LIMIT of them. */
+const CACHED_SEGMENT = 64;
+const CACHE_LIMIT = 100_000;
+/** Units escaped at a time (`escape`). */
+const ESCAPE_PIECE = 1 << 16;
+/** Windows of one long segment remembered (their text and symbols), in case the next ones repeat them. */
+const REPEATED_WINDOWS = 8;
+/** The encoder yields (for `encodeChunks`) after this many segments. */
+const SEGMENTS_PER_PAUSE = 256;
 
 type Emit = (id: number, start: number, end: number) => void;
 
-interface Bigram {
-  score: number;
-  left: number;
-  right: number;
-  size: number;
+/** A run of symbols after merging: each one's piece id (-1: byte fallback) and length in UTF-16 units. */
+interface Symbols {
+  ids: number[];
+  lengths: number[];
 }
 
-/** Max-heap order: higher score first, then the leftmost pair. */
-function before(a: Bigram, b: Bigram): boolean {
-  return a.score > b.score || (a.score === b.score && a.left < b.left);
+/** Two adjacent code points as one number (code points are below 0x110000). */
+function codePointPair(left: number, right: number): number {
+  return left * 0x110000 + right;
 }
 
+/**
+ * The merge loop's queue: a binary max-heap of candidate merges (bigrams), highest score first,
+ * then the leftmost. Each entry is five numbers kept in typed arrays, not an object: a 50 MB run
+ * queues hundreds of millions of candidates, and objects that many outlive the young generation
+ * and grew the heap past a gigabyte.
+ *
+ *   entry k: score[k] | left[k] | right[k] (symbol indexes) | size[k] (units) | id[k] (the piece they make)
+ */
 class BigramQueue {
-  private items: Bigram[] = [];
-  get size(): number {
-    return this.items.length;
+  private score = new Float64Array(256);
+  private left = new Int32Array(256);
+  private right = new Int32Array(256);
+  private size = new Int32Array(256);
+  private id = new Int32Array(256);
+  length = 0;
+  /** The entry `pop` took. */
+  topLeft = 0;
+  topRight = 0;
+  topSize = 0;
+  topId = 0;
+
+  /** Does entry a come out before the candidate (score, left)? */
+  private before(a: number, score: number, left: number): boolean {
+    return this.score[a] > score || (this.score[a] === score && this.left[a] < left);
   }
-  push(b: Bigram): void {
-    const h = this.items;
-    h.push(b);
-    let i = h.length - 1;
+
+  push(score: number, left: number, right: number, size: number, id: number): void {
+    if (this.length === this.score.length) this.grow();
+    let i = this.length++;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(h[i], h[parent])) break;
-      [h[i], h[parent]] = [h[parent], h[i]];
+      if (!(score > this.score[parent] || (score === this.score[parent] && left < this.left[parent]))) break;
+      this.move(parent, i);
       i = parent;
     }
+    this.set(i, score, left, right, size, id);
   }
-  pop(): Bigram {
-    const h = this.items;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l], h[m])) m = l;
-        if (r < h.length && before(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
-        i = m;
-      }
+
+  pop(): void {
+    this.topLeft = this.left[0];
+    this.topRight = this.right[0];
+    this.topSize = this.size[0];
+    this.topId = this.id[0];
+    const last = --this.length;
+    if (last === 0) return;
+    const score = this.score[last];
+    const left = this.left[last];
+    const right = this.right[last];
+    const size = this.size[last];
+    const id = this.id[last];
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= last) break;
+      const r = l + 1;
+      const child = r < last && this.before(r, this.score[l], this.left[l]) ? r : l;
+      if (!this.before(child, score, left)) break;
+      this.move(child, i);
+      i = child;
     }
-    return top;
+    this.set(i, score, left, right, size, id);
+  }
+
+  private set(i: number, score: number, left: number, right: number, size: number, id: number): void {
+    this.score[i] = score;
+    this.left[i] = left;
+    this.right[i] = right;
+    this.size[i] = size;
+    this.id[i] = id;
+  }
+
+  private move(from: number, to: number): void {
+    this.set(to, this.score[from], this.left[from], this.right[from], this.size[from], this.id[from]);
+  }
+
+  private grow(): void {
+    const n = this.score.length * 2;
+    const grown = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.score = grown(this.score, (k) => new Float64Array(k));
+    this.left = grown(this.left, (k) => new Int32Array(k));
+    this.right = grown(this.right, (k) => new Int32Array(k));
+    this.size = grown(this.size, (k) => new Int32Array(k));
+    this.id = grown(this.id, (k) => new Int32Array(k));
   }
 }
 
@@ -103,6 +167,20 @@ export class SpmTokenizer implements Tokenizer {
   private readonly pieceToId = new Map<string, number>();
   private readonly byteIds = new Int32Array(256).fill(-1);
   private readonly bytesCache: (Uint8Array | undefined)[] = [];
+  /** Every two adjacent code points inside some piece (codePointPair): built with `pairs`, see `segmentEnd`. */
+  private joinable: Set<number> | undefined;
+  /**
+   * (left piece, right piece) -> the piece their texts make, for every such split of every
+   * piece: the merge loop's lookup without building strings. Built on the first text longer
+   * than SEGMENTED_FRAGMENT (a few tens of ms); shorter texts look the joined text up.
+   */
+  private pairs: PairTable | undefined;
+  /** Piece of each BMP character (-1: none; -2: not looked up yet). */
+  private readonly charIds = new Int32Array(0x10000).fill(-2);
+  /** The merge loop's queue, reused (the loop never pauses inside). */
+  private readonly queue = new BigramQueue();
+  /** Segment text -> its merged symbols. */
+  private readonly cache = new Map<string, Symbols>();
 
   constructor(model: SpmModel) {
     this.pieces = model.pieces;
@@ -134,68 +212,60 @@ export class SpmTokenizer implements Tokenizer {
 
   encode(text: string, options?: EncodeOptions): number[] {
     const ids: number[] = [];
-    this.encodeInto(text, options, (id) => ids.push(id));
+    runToEnd(this.encodeInto(text, options, (id) => ids.push(id)));
     return ids;
+  }
+
+  encodeChunks(text: string, options?: EncodeChunksOptions): Generator<Uint32Array, void, undefined> {
+    return idChunks((out) => this.encodeInto(text, options, (id) => out.push(id)), checkedChunkSize(options?.chunkSize));
   }
 
   countTokens(text: string, options?: EncodeOptions): number {
     let count = 0;
-    this.encodeInto(text, options, () => count++);
+    runToEnd(this.encodeInto(text, options, () => count++));
     return count;
   }
 
   encodeWithOffsets(text: string, options?: EncodeOptions): TokenSpan[] {
     const out: TokenSpan[] = [];
-    this.encodeInto(text, options, (id, start, end) => out.push({ id, start, end }));
+    runToEnd(this.encodeInto(text, options, (id, start, end) => out.push({ id, start, end })));
     return out;
   }
 
-  /** Special tokens (when allowed) and the plain text between them; `emit` gets each token with its source range. */
-  private encodeInto(text: string, options: EncodeOptions | undefined, emit: Emit): void {
+  /**
+   * Special tokens (when allowed) and the plain text between them; `emit` gets each token with
+   * its source range. Yields after each fragment and each window of a long one (for
+   * `encodeChunks`).
+   */
+  private *encodeInto(text: string, options: EncodeOptions | undefined, emit: Emit): Generator<void, void, undefined> {
     const allowed = allowedSet(this.specialTokens, options?.allowedSpecial);
     let last = 0;
     if (allowed.size > 0) {
       const re = new RegExp([...allowed].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"), "gu");
       for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-        if (m.index > last) this.encodeFragment(text, last, m.index, emit);
+        if (m.index > last) yield* this.encodeFragment(text, last, m.index, emit);
         emit(this.specialTokens.get(m[0])!, m.index, m.index + m[0].length);
         last = m.index + m[0].length;
       }
     }
-    if (last < text.length) this.encodeFragment(text, last, text.length, emit);
+    if (last < text.length) yield* this.encodeFragment(text, last, text.length, emit);
   }
 
   /**
    * One run of plain text (each starts with the leading space, as llama.cpp does after a special
-   * token). Long runs merge in windows (bpe-merge.ts, mergeInWindows: same result), so a 50 MB
-   * text needs memory for one window of symbols, not for 50 M of them.
+   * token). Long runs merge in windows (merge-windows.ts: same result), so a 50 MB text needs
+   * memory for a few windows of symbols, not for 50 M of them.
    */
-  private encodeFragment(text: string, from: number, to: number, emit: Emit): void {
+  private *encodeFragment(text: string, from: number, to: number, emit: Emit): Generator<void, void, undefined> {
     const prefix = this.addSpacePrefix;
-    const escaped = (prefix ? this.spaceSymbol : "") + text.slice(from, to).replaceAll(" ", this.spaceSymbol);
+    const escaped = this.escape(text, from, to);
     // Offset of escaped[k] in the original text (the prefix maps to the fragment start).
     const shift = prefix ? this.spaceSymbol.length : 0;
     const sourceAt = (k: number): number => from + Math.max(0, k - shift);
-    let ids: readonly number[];
-    let lengthAt: (i: number) => number;
-    if (escaped.length <= LONG_FRAGMENT) {
-      const symbols = this.mergeSymbols(escaped, 0, escaped.length);
-      ids = symbols.ids;
-      lengthAt = (i) => symbols.lengths[i];
-    } else {
-      const symbols = mergeInWindows(escaped.length, (start, end) => this.mergeSymbols(escaped, start, end), {
-        window: WINDOW,
-        canCut: (k) => (escaped.charCodeAt(k) & 0xfc00) !== 0xdc00 || (escaped.charCodeAt(k - 1) & 0xfc00) !== 0xd800,
-      });
-      ids = symbols.ids;
-      lengthAt = (i) => symbols.lengths.at(i);
-    }
-    let k = 0;
-    for (let i = 0; i < ids.length; i++) {
-      const length = lengthAt(i);
+    let k = 0; // where the next symbol starts in `escaped`
+    const emitSymbol = (id: number, length: number): void => {
       const s = sourceAt(k);
       const e = sourceAt(k + length);
-      const id = ids[i];
       if (id >= 0) emit(id, s, e);
       else {
         // Byte fallback: one token per UTF-8 byte of the character.
@@ -208,7 +278,110 @@ export class SpmTokenizer implements Tokenizer {
         }
       }
       k += length;
+    };
+    if (escaped.length <= SEGMENTED_FRAGMENT) {
+      const symbols = this.mergeSymbols(escaped, 0, escaped.length);
+      for (let i = 0; i < symbols.ids.length; i++) emitSymbol(symbols.ids[i], symbols.lengths[i]);
+      yield;
+      return;
     }
+    let segments = 0;
+    for (let start = 0; start < escaped.length; ) {
+      const end = this.segmentEnd(escaped, start);
+      if (end - start > LONG_FRAGMENT) {
+        // A run (of a letter, of spaces, of "1a") gives the same window text again and again: merge each once.
+        const windows = new Map<string, Symbols>();
+        const mergeWindow = (from: number, to: number): Symbols => {
+          const text = escaped.slice(start + from, start + to);
+          let symbols = windows.get(text);
+          if (symbols === undefined) {
+            symbols = this.mergeSymbols(text, 0, text.length);
+            if (windows.size >= REPEATED_WINDOWS) windows.clear();
+            windows.set(text, symbols);
+          }
+          return symbols;
+        };
+        yield* mergeInWindows(end - start, mergeWindow, {
+          window: WINDOW,
+          canCut: (p) => (escaped.charCodeAt(start + p) & 0xfc00) !== 0xdc00 || (escaped.charCodeAt(start + p - 1) & 0xfc00) !== 0xd800,
+        }, emitSymbol);
+      } else {
+        const symbols = this.segmentSymbols(escaped, start, end);
+        for (let i = 0; i < symbols.ids.length; i++) emitSymbol(symbols.ids[i], symbols.lengths[i]);
+      }
+      start = end;
+      if (++segments === SEGMENTS_PER_PAUSE) {
+        segments = 0;
+        yield;
+      }
+    }
+  }
+
+  /**
+   * text[from, to) with spaces written as the space symbol, and the space prefix. In pieces: one
+   * `replaceAll` over 50 MB of spaces held a record of each of its 50 M matches (gigabytes).
+   */
+  private escape(text: string, from: number, to: number): string {
+    let escaped = this.addSpacePrefix ? this.spaceSymbol : "";
+    if (this.spaceSymbol === " ") return escaped + text.slice(from, to); // llama2.c: nothing to replace
+    for (let k = from; k < to; k += ESCAPE_PIECE) escaped += text.slice(k, Math.min(to, k + ESCAPE_PIECE)).replaceAll(" ", this.spaceSymbol);
+    return escaped;
+  }
+
+  /**
+   * Where the segment starting at `start` ends: at the first two neighbouring characters that no
+   * piece holds side by side, or at the end. No merge crosses such a place (every symbol the
+   * loop makes is a piece), and the merges on either side do not depend on each other (the
+   * queue's order, score then position, restricted to one side is that side's own order), so
+   * each segment merges alone to the same symbols. With Llama's vocabularies a word and the "▁"
+   * before it are a segment: prose repeats them, and they are cached.
+   */
+  private segmentEnd(escaped: string, start: number): number {
+    const joinable = this.joinable ?? this.buildPairTables();
+    let left = escaped.codePointAt(start)!;
+    let p = start + (left > 0xffff ? 2 : 1);
+    while (p < escaped.length) {
+      const right = escaped.codePointAt(p)!;
+      if (!joinable.has(codePointPair(left, right))) break;
+      left = right;
+      p += right > 0xffff ? 2 : 1;
+    }
+    return p;
+  }
+
+  private buildPairTables(): Set<number> {
+    const joinable = new Set<number>();
+    const pairs = new PairTable(this.pieceToId.size * 4);
+    for (const [piece, id] of this.pieceToId) {
+      let left = -1;
+      for (let k = 0; k < piece.length; ) {
+        const right = piece.codePointAt(k)!;
+        if (left >= 0) {
+          joinable.add(codePointPair(left, right));
+          const leftId = this.pieceToId.get(piece.slice(0, k));
+          const rightId = this.pieceToId.get(piece.slice(k));
+          if (leftId !== undefined && rightId !== undefined) pairs.set(leftId, rightId, id, id);
+        }
+        left = right;
+        k += right > 0xffff ? 2 : 1;
+      }
+    }
+    this.pairs = pairs;
+    this.joinable = joinable;
+    return joinable;
+  }
+
+  /** One segment's symbols, from the cache when it is short. */
+  private segmentSymbols(escaped: string, start: number, end: number): Symbols {
+    if (end - start > CACHED_SEGMENT) return this.mergeSymbols(escaped, start, end);
+    const segment = escaped.slice(start, end);
+    let symbols = this.cache.get(segment);
+    if (symbols === undefined) {
+      symbols = this.mergeSymbols(segment, 0, segment.length);
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(segment, symbols);
+    }
+    return symbols;
   }
 
   /**
@@ -216,7 +389,7 @@ export class SpmTokenizer implements Tokenizer {
    * of symbol i (0 once merged into its left neighbour) and `prev`/`next` link those still alive.
    * Returns each final symbol's piece id (-1 when it is no piece: byte fallback) and length.
    */
-  private mergeSymbols(escaped: string, from: number, to: number): { ids: number[]; lengths: number[] } {
+  private mergeSymbols(escaped: string, from: number, to: number): Symbols {
     const start: number[] = [];
     const len: number[] = [];
     for (let k = from; k < to; ) {
@@ -229,35 +402,54 @@ export class SpmTokenizer implements Tokenizer {
     const n = start.length;
     const prev = start.map((_, i) => i - 1);
     const next = start.map((_, i) => (i + 1 < n ? i + 1 : -1));
+    // Each symbol's piece (-1: a character that is none). Every symbol longer than a character is one.
+    const ids = start.map((k, i) => (len[i] === 1 ? this.charId(escaped.charCodeAt(k)) : (this.pieceToId.get(escaped.slice(k, k + 2)) ?? -1)));
 
-    const queue = new BigramQueue();
+    const queue = this.queue;
+    queue.length = 0;
+    const pairs = this.pairs;
     const tryAdd = (left: number, right: number): void => {
       if (left < 0 || right < 0) return;
-      const piece = escaped.slice(start[left], start[left] + len[left] + len[right]);
-      const id = this.pieceToId.get(piece);
-      if (id === undefined) return;
-      queue.push({ score: this.scores[id], left, right, size: piece.length });
+      let id: number | undefined;
+      if (pairs !== undefined && ids[left] >= 0 && ids[right] >= 0) {
+        const slot = pairs.find(ids[left], ids[right]);
+        if (slot < 0) return;
+        id = pairs.mergedAt(slot);
+      } else {
+        id = this.pieceToId.get(escaped.slice(start[left], start[left] + len[left] + len[right]));
+        if (id === undefined) return;
+      }
+      queue.push(this.scores[id], left, right, len[left] + len[right], id);
     };
     for (let i = 1; i < n; i++) tryAdd(i - 1, i);
 
-    while (queue.size > 0) {
-      const b = queue.pop();
+    while (queue.length > 0) {
+      queue.pop();
+      const left = queue.topLeft;
+      const right = queue.topRight;
       // Stale entries: one side was merged away or has grown since the pair was queued.
-      if (len[b.left] === 0 || len[b.right] === 0 || len[b.left] + len[b.right] !== b.size) continue;
-      len[b.left] = len[b.left] + len[b.right];
-      len[b.right] = 0;
-      next[b.left] = next[b.right]!;
-      if (next[b.right] >= 0) prev[next[b.right]] = b.left;
-      tryAdd(prev[b.left], b.left);
-      tryAdd(b.left, next[b.left]);
+      if (len[left] === 0 || len[right] === 0 || len[left] + len[right] !== queue.topSize) continue;
+      len[left] = len[left] + len[right];
+      len[right] = 0;
+      ids[left] = queue.topId;
+      next[left] = next[right];
+      if (next[right] >= 0) prev[next[right]] = left;
+      tryAdd(prev[left], left);
+      tryAdd(left, next[left]);
     }
 
-    const out = { ids: [] as number[], lengths: [] as number[] };
+    const out: Symbols = { ids: [], lengths: [] };
     for (let i = n > 0 ? 0 : -1; i !== -1; i = next[i]!) {
-      out.ids.push(this.pieceToId.get(escaped.slice(start[i], start[i] + len[i])) ?? -1);
+      out.ids.push(ids[i]);
       out.lengths.push(len[i]);
     }
     return out;
+  }
+
+  private charId(unit: number): number {
+    let id = this.charIds[unit];
+    if (id === -2) id = this.charIds[unit] = this.pieceToId.get(String.fromCharCode(unit)) ?? -1;
+    return id;
   }
 
   tokenBytes(id: number): Uint8Array {

@@ -7,6 +7,12 @@ export interface EncodeOptions {
   allowedSpecial?: "all" | Iterable<string>;
 }
 
+/** `encodeChunks`: the encode options, and how many ids a chunk holds at most. */
+export interface EncodeChunksOptions extends EncodeOptions {
+  /** Ids per chunk, at most (every chunk but the last is full). Default 65,536. */
+  chunkSize?: number;
+}
+
 /** One token and the UTF-16 range [start, end) of the input it came from. */
 export interface TokenSpan {
   id: number;
@@ -23,6 +29,12 @@ export interface Tokenizer {
   readonly bosId?: number | undefined;
   readonly eosId?: number | undefined;
   encode(text: string, options?: EncodeOptions): number[];
+  /**
+   * The ids of `encode(text, options)`, in order, in chunks of at most `chunkSize` as they are
+   * made: memory stays bounded whatever the length of the text (a writer can pass each chunk on
+   * before asking for the next). Each chunk is a new array, the caller's to keep.
+   */
+  encodeChunks(text: string, options?: EncodeChunksOptions): Generator<Uint32Array, void, undefined>;
   /** Tokens with their source ranges, for highlighting. A token that holds part of a character covers the whole character. */
   encodeWithOffsets(text: string, options?: EncodeOptions): TokenSpan[];
   countTokens(text: string, options?: EncodeOptions): number;

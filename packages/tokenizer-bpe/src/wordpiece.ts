@@ -1,7 +1,8 @@
 import { classOf, PUNCTUATION, SPACE } from "./char-class";
 import { TokenizerError } from "./errors";
 import { concatTokenBytes, displayBytes } from "./token-spans";
-import { allowedSet, escapeRegExp, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
+import { checkedChunkSize, idChunks, runToEnd } from "./id-chunks";
+import { allowedSet, escapeRegExp, type EncodeChunksOptions, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
 import { decodeUtf8, encodeUtf8 } from "./utf8";
 
 /**
@@ -43,6 +44,10 @@ export interface WordPieceModel {
 const WORD_START = "\u2581";
 const MAX_WORD_CHARS = 100;
 const CONTROL_TYPE = 3;
+/** The encoder yields (for `encodeChunks`) after this many words. */
+const WORDS_PER_PAUSE = 256;
+
+type Emit = (id: number, start: number, end: number) => void;
 
 const IS_OTHER = /^\p{C}$/u;
 const IS_NONSPACING_MARK = /\p{Mn}/gu;
@@ -107,39 +112,56 @@ export class WordPieceTokenizer implements Tokenizer {
   }
 
   encode(text: string, options?: EncodeOptions): number[] {
-    return this.encodeWithOffsets(text, options).map((s) => s.id);
+    const ids: number[] = [];
+    runToEnd(this.encodeInto(text, options, (id) => ids.push(id)));
+    return ids;
+  }
+
+  encodeChunks(text: string, options?: EncodeChunksOptions): Generator<Uint32Array, void, undefined> {
+    return idChunks((out) => this.encodeInto(text, options, (id) => out.push(id)), checkedChunkSize(options?.chunkSize));
   }
 
   countTokens(text: string, options?: EncodeOptions): number {
-    return this.encode(text, options).length;
+    let count = 0;
+    runToEnd(this.encodeInto(text, options, () => count++));
+    return count;
   }
 
   /** Spans: each token of a word covers the whole word in the input (normalisation moves characters). */
   encodeWithOffsets(text: string, options?: EncodeOptions): TokenSpan[] {
     const out: TokenSpan[] = [];
+    runToEnd(this.encodeInto(text, options, (id, start, end) => out.push({ id, start, end })));
+    return out;
+  }
+
+  /** Special tokens (when allowed) and the text between them; `emit` gets each token with its word's range. */
+  private *encodeInto(text: string, options: EncodeOptions | undefined, emit: Emit): Generator<void, void, undefined> {
     const allowed = allowedSet(this.specialTokens, options?.allowedSpecial);
     let last = 0;
     if (allowed.size > 0) {
       const re = new RegExp([...allowed].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"), "gu");
       for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-        this.encodeText(text, last, m.index, out);
-        out.push({ id: this.specialTokens.get(m[0])!, start: m.index, end: m.index + m[0].length });
+        yield* this.encodeText(text, last, m.index, emit);
+        emit(this.specialTokens.get(m[0])!, m.index, m.index + m[0].length);
         last = m.index + m[0].length;
       }
     }
-    this.encodeText(text, last, text.length, out);
-    return out;
+    yield* this.encodeText(text, last, text.length, emit);
   }
 
   /**
    * Steps 1-4 on text[from, to), character by character (Hugging Face lower-cases each character
-   * on its own: no final-sigma rule), then step 5 per word.
+   * on its own: no final-sigma rule), then step 5 per word. Yields every WORDS_PER_PAUSE words.
    */
-  private encodeText(text: string, from: number, to: number, out: TokenSpan[]): void {
+  private *encodeText(text: string, from: number, to: number, emit: Emit): Generator<void, void, undefined> {
     let word: string[] = [];
     let wordStart = from;
+    let words = 0;
     const flush = (end: number): void => {
-      if (word.length > 0) this.encodeWord(word, wordStart, end, out);
+      if (word.length > 0) {
+        this.encodeWord(word, wordStart, end, emit);
+        words++;
+      }
       word = [];
     };
     for (let i = from; i < to; ) {
@@ -160,10 +182,15 @@ export class WordPieceTokenizer implements Tokenizer {
           flush(next);
         } else {
           if (word.length === 0) wordStart = i;
-          word.push(c);
+          // A word past MAX_WORD_CHARS is [UNK] whatever follows: its length is all that matters.
+          if (word.length <= MAX_WORD_CHARS) word.push(c);
         }
       }
       i = next;
+      if (words >= WORDS_PER_PAUSE) {
+        words = 0;
+        yield;
+      }
     }
     flush(to);
   }
@@ -177,9 +204,9 @@ export class WordPieceTokenizer implements Tokenizer {
   }
 
   /** Greedy longest match, first piece with "▁", continuations without. */
-  private encodeWord(chars: string[], start: number, end: number, out: TokenSpan[]): void {
+  private encodeWord(chars: string[], start: number, end: number, emit: Emit): void {
     if (chars.length > MAX_WORD_CHARS) {
-      out.push({ id: this.unknownId, start, end });
+      emit(this.unknownId, start, end);
       return;
     }
     const ids: number[] = [];
@@ -195,13 +222,13 @@ export class WordPieceTokenizer implements Tokenizer {
         }
       }
       if (found < 0) {
-        out.push({ id: this.unknownId, start, end });
+        emit(this.unknownId, start, end);
         return;
       }
       ids.push(found);
       at = stop;
     }
-    for (const id of ids) out.push({ id, start, end });
+    for (const id of ids) emit(id, start, end);
   }
 
   tokenBytes(id: number): Uint8Array {

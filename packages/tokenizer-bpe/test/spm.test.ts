@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { TokenizerError, createStreamDecoder, detectVocabulary, fromLlama2cTokenizer, loadVocabulary } from "../src";
+import { SpmTokenizer, TokenizerError, createStreamDecoder, detectVocabulary, encodeUtf8, fromGgufMetadata, fromLlama2cTokenizer, loadVocabulary } from "../src";
+import { ggufMetadata } from "./helpers/vocab-files";
+import { loadBrownText } from "./helpers/brown";
 import { mulberry32, randomText } from "./helpers/fuzz";
 import { GGML_VOCAB, LLAMA2C_TOKENIZER, MISSING_FIXTURES, hasFixture, readVocabTest } from "./helpers/fixtures";
 
@@ -74,4 +76,55 @@ describe.skipIf(!present)("SPM mode details", () => {
     expect(() => fromLlama2cTokenizer(corrupt)).toThrow(TokenizerError);
     expect(() => fromLlama2cTokenizer(corrupt)).toThrow(/token 0: expected length in 0..27, found 9999/);
   });
+});
+
+/**
+ * Long texts are cut into segments where no piece holds the two neighbouring characters, short
+ * segments are cached, and pairs of pieces are found in a table (spm.ts, `segmentEnd`): held
+ * here to the plain loop, one bigram queue over the whole text looking up joined strings, as
+ * llama.cpp's `llm_tokenizer_spm` does, on a fresh tokenizer that has built no table.
+ */
+describe("SentencePiece segments and pair table give the plain loop's ids", () => {
+  const vocabularies = [
+    { name: "llama2.c tokenizer.bin", file: LLAMA2C_TOKENIZER, load: (bytes: Uint8Array) => fromLlama2cTokenizer(bytes) },
+    ...["llama-spm", "phi-3", "baichuan"].map((name) => ({ name, file: path.join(GGML_VOCAB, `ggml-vocab-${name}.gguf`), load: (bytes: Uint8Array) => fromGgufMetadata(ggufMetadata(bytes)) })),
+  ];
+
+  function plainIds(tok: SpmTokenizer, text: string): number[] {
+    const escaped = (tok.addSpacePrefix ? tok.spaceSymbol : "") + text.replaceAll(" ", tok.spaceSymbol);
+    const symbols = (tok as unknown as { mergeSymbols: (s: string, from: number, to: number) => { ids: number[]; lengths: number[] } }).mergeSymbols(escaped, 0, escaped.length);
+    const byteIds = (tok as unknown as { byteIds: Int32Array }).byteIds;
+    const ids: number[] = [];
+    let k = 0;
+    symbols.ids.forEach((id, i) => {
+      if (id >= 0) ids.push(id);
+      else for (const byte of encodeUtf8(escaped.slice(k, k + symbols.lengths[i]))) ids.push(byteIds[byte] >= 0 ? byteIds[byte] : tok.unknownId!);
+      k += symbols.lengths[i];
+    });
+    return ids;
+  }
+
+  it.each(vocabularies)("$name: prose, generated text of every script, random letters, `1a` runs", ({ file, load }) => {
+    if (!hasFixture(file)) return; // shared fixtures absent (CI provides them)
+    const bytes = new Uint8Array(readFileSync(file));
+    const tok = load(bytes) as SpmTokenizer;
+    const reference = load(bytes) as SpmTokenizer; // never encodes a long text: no segments, no table
+    expect(tok).toBeInstanceOf(SpmTokenizer);
+    const rand = mulberry32(4);
+    let letters = "";
+    for (let i = 0; i < 30_000; i++) letters += String.fromCharCode(97 + Math.floor(rand() * 26));
+    const texts = [
+      loadBrownText().slice(0, 40_000),
+      randomText(rand, 20_000),
+      randomText(rand, 20_000, { loneSurrogates: true }),
+      letters,
+      "1a".repeat(15_000),
+      `  leading spaces,${" ".repeat(300)}then ${"ab ".repeat(2000)}\n\ttabs\n`.repeat(5),
+    ];
+    for (const [k, text] of texts.entries()) {
+      const ids = tok.encode(text);
+      expect({ k, ids }).toEqual({ k, ids: plainIds(reference, text) });
+      expect({ k, repeated: tok.encode(text) }).toEqual({ k, repeated: ids }); // from the cache this time
+    }
+  }, 300_000);
 });

@@ -93,30 +93,37 @@ export const tokenizeCommand = defineCommand({
     const tok = await loadTokenizer(vocab);
     const text = await inputText(args.flags.file, args.positionals, args.flags.lossy ? "lossy" : "strict", io);
     const options = args.flags["allow-special"] ? { allowedSpecial: "all" as const } : {};
-    const ids = tok.encode(text, options);
-    if (args.flags.json) await writeJsonIds(io.stdout, ids);
-    else await writeTokenLines(io.stdout, ids, (id) => tok.tokenText(id));
+    // Ids in chunks, each written before the next is made: 50 MB of text can make 50 M ids.
+    const chunks = tok.encodeChunks(text, { ...options, chunkSize: ID_CHUNK });
+    if (args.flags.json) await writeJsonIds(io.stdout, chunks);
+    else await writeTokenLines(io.stdout, chunks, (id) => tok.tokenText(id));
     return 0;
   },
 });
 
 /**
  * Output is written in pieces of about this many characters, each after the stream has taken the
- * one before: 50 MB of input can make 27 M tokens, and one string of all their lines would be
- * about a gigabyte.
+ * one before: 50 MB of input can make 50 M tokens, and one string of all their lines would be
+ * gigabytes.
  */
-const OUTPUT_CHUNK = 1 << 20;
+const OUTPUT_CHUNK = 1 << 16;
+/** Ids asked of the encoder at a time: about one OUTPUT_CHUNK of `--json` output. */
+const ID_CHUNK = 1 << 13;
 
 /** Writes `chunk`; resolves once the stream can take more (backpressure, as `pipe` does). */
 async function writeChunk(stream: NodeJS.WritableStream, chunk: string): Promise<void> {
   if (!stream.write(chunk)) await once(stream, "drain");
 }
 
-/** `--json`: the same line as `JSON.stringify(ids)`, written in pieces. */
-async function writeJsonIds(stream: NodeJS.WritableStream, ids: readonly number[]): Promise<void> {
+/** `--json`: the same line as `JSON.stringify(ids)` of all the ids, written in pieces as the chunks come. */
+async function writeJsonIds(stream: NodeJS.WritableStream, chunks: Iterable<Uint32Array>): Promise<void> {
   let out = "[";
-  for (let k = 0; k < ids.length; k++) {
-    out += k === 0 ? `${ids[k]}` : `,${ids[k]}`;
+  let first = true;
+  for (const ids of chunks) {
+    for (let k = 0; k < ids.length; k++) {
+      out += first ? `${ids[k]}` : `,${ids[k]}`;
+      first = false;
+    }
     if (out.length >= OUTPUT_CHUNK) {
       await writeChunk(stream, out);
       out = "";
@@ -126,19 +133,23 @@ async function writeJsonIds(stream: NodeJS.WritableStream, ids: readonly number[
 }
 
 /** One line per token (`<id>\t<token as a JSON string>`), then `<n> tokens`; each distinct token's line is made once. */
-async function writeTokenLines(stream: NodeJS.WritableStream, ids: readonly number[], tokenText: (id: number) => string): Promise<void> {
+async function writeTokenLines(stream: NodeJS.WritableStream, chunks: Iterable<Uint32Array>, tokenText: (id: number) => string): Promise<void> {
   const lines: (string | undefined)[] = []; // by id
   let out = "";
-  for (const id of ids) {
-    let line = lines[id];
-    if (line === undefined) lines[id] = line = `${id}\t${JSON.stringify(tokenText(id))}\n`;
-    out += line;
+  let count = 0;
+  for (const ids of chunks) {
+    for (const id of ids) {
+      let line = lines[id];
+      if (line === undefined) lines[id] = line = `${id}\t${JSON.stringify(tokenText(id))}\n`;
+      out += line;
+    }
+    count += ids.length;
     if (out.length >= OUTPUT_CHUNK) {
       await writeChunk(stream, out);
       out = "";
     }
   }
-  await writeChunk(stream, out + `${ids.length} tokens\n`);
+  await writeChunk(stream, out + `${count} tokens\n`);
 }
 
 /** Checks that cost nothing, before reading and training: the pattern compiles, --out has a directory. */
