@@ -9,7 +9,7 @@ import v8 from "node:v8";
  * empties new space and would hide the growth). v8.GCProfiler lists the GCs of the stretch
  * synchronously, so a window with a GC counts as Infinity: a GC there is itself proof that the
  * loop allocates. Code and feedback the JIT makes go to other spaces and do not count; the
- * measurement's own objects are measured with an empty window and subtracted. The smallest of
+ * measurement's own objects cancel out between a window of n calls and one of 2n. The smallest of
  * several windows is taken, so a one-off event in one window (a tier-up, an inline cache
  * growing) is not blamed on the step, while a per-step allocation, even one 16-byte number
  * every 16 steps, shows in every window.
@@ -26,17 +26,27 @@ export function allocatedPerStep(step: (i: number) => void, steps: number, windo
     const after = young();
     return profiler.stop().statistics.length > 0 ? Infinity : after - before;
   };
-  let overhead = Infinity;
-  for (let w = 0; w < windows; w++) overhead = Math.min(overhead, window(0));
-  let best = Infinity;
-  for (let w = 0; w < windows; w++) best = Math.min(best, window(steps));
+  // Windows of `steps` and of 2·`steps` calls: their difference is what `steps` calls allocate,
+  // while whatever a window costs once (the probe's own objects; on a loaded machine, a tier-up
+  // of this loop that lands inside every window) cancels out.
+  const least = (n: number): number => {
+    let min = Infinity;
+    for (let w = 0; w < windows; w++) min = Math.min(min, window(n));
+    return min;
+  };
+  // a GC inside every long window is itself proof of allocation: Infinity, never NaN
+  const measure = (): number => {
+    const once = least(steps), twice = least(2 * steps);
+    return twice === Infinity || once === Infinity ? Infinity : (twice - once) / steps;
+  };
+  let perStep = measure();
   // The optimizing compiler runs on a background thread: on a loaded machine it can finish after
   // the caller's warm-up, and until then the step runs unoptimized code that boxes doubles. A
   // step that allocates does so in every round; one that was merely not optimized yet stops after
   // more warm-up. So a round that saw allocation warms up further and measures again.
-  for (let round = 1; round < rounds && best - overhead > 0; round++) {
+  for (let round = 1; round < rounds && perStep > 0; round++) {
     for (let i = 0; i < steps * 20; i++) step(i);
-    for (let w = 0; w < windows; w++) best = Math.min(best, window(steps));
+    perStep = Math.min(perStep, measure());
   }
-  return (best - overhead) / steps;
+  return Math.max(0, perStep);
 }
