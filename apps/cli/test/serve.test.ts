@@ -9,54 +9,54 @@ import { runCli } from "./helpers";
 
 const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 
+/** Waits until `output()` shows the URL `zllm serve` prints when ready (30 s at most), and returns it. */
+async function waitForUrl(output: () => string, context: () => string): Promise<string> {
+  const start = Date.now();
+  for (;;) {
+    const url = /listening on (http:\/\/\S+)/.exec(output())?.[1];
+    if (url !== undefined) return url;
+    if (Date.now() - start > 30_000) throw new Error(`no URL printed: ${context()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** `zllm serve ARGS` in this process, its output captured; SIGTERM through `signals`. */
+async function startServe(args: string[]): Promise<{ signals: EventEmitter; running: Promise<number>; stderr: () => string; url: () => Promise<string> }> {
+  const { Writable } = await import("node:stream");
+  const { main } = await import("../src/main");
+  const signals = new EventEmitter();
+  let stdout = "";
+  let stderr = "";
+  const out = new Writable({ write: (c: Buffer, _e, cb) => ((stdout += c.toString()), cb()) });
+  const err = new Writable({ write: (c: Buffer, _e, cb) => ((stderr += c.toString()), cb()) });
+  const running = main(["serve", ...args], { stdout: out, stderr: err }, [makeServeCommand(signals)]);
+  return { signals, running, stderr: () => stderr, url: () => waitForUrl(() => stdout, () => stderr) };
+}
+
 describe("zllm serve", () => {
   it("prints its URL, serves the embedded model, and drains on SIGTERM with exit 0", async () => {
-    const signals = new EventEmitter();
-    let stdout = "";
-    const { Writable } = await import("node:stream");
-    const { main } = await import("../src/main");
-    const out = new Writable({ write: (c: Buffer, _e, cb) => ((stdout += c.toString()), cb()) });
-    let stderr = "";
-    const err = new Writable({ write: (c: Buffer, _e, cb) => ((stderr += c.toString()), cb()) });
-    const running = main(["serve", "--threads", "1", "--port", "0", "--parallel", "4"], { stdout: out, stderr: err }, [makeServeCommand(signals)]);
-    const start = Date.now();
-    while (!/listening on (http:\/\/\S+)/.test(stdout)) {
-      if (Date.now() - start > 30_000) throw new Error(`no URL printed: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1] ?? "";
+    const { signals, running, stderr, url: ready } = await startServe(["--threads", "1", "--port", "0", "--parallel", "4"]);
+    const url = await ready();
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string; context_length: number; meta: { parallel: number } }[] };
     expect(models.data.map((m) => m.id)).toEqual(["default"]);
     expect(models.data[0].meta.parallel).toBe(4);
     const r = await fetch(`${url}/v1/completions`, { method: "POST", body: JSON.stringify({ prompt: "The jury", max_tokens: 4 }) });
     expect(r.status).toBe(200);
-    expect(stderr).toMatch(/model default \(.*models\/default\): llama, context \d+ tokens per sequence, 4 in parallel/);
+    expect(stderr()).toMatch(/model default \(.*models\/default\): llama, context \d+ tokens per sequence, 4 in parallel/);
     signals.emit("SIGTERM");
     expect(await running).toBe(0);
-    expect(stderr).toMatch(/shutting down.*\n.*stopped\n$/);
+    expect(stderr()).toMatch(/shutting down.*\n.*stopped\n$/);
     await expect(fetch(`${url}/health`)).rejects.toThrow();
   });
 
   it("--draft-model: speculative decoding in the batch loop, the same greedy text, drafts counted in /metrics", async () => {
-    const signals = new EventEmitter();
-    let stdout = "";
-    let stderr = "";
-    const { Writable } = await import("node:stream");
-    const { main } = await import("../src/main");
-    const out = new Writable({ write: (c: Buffer, _e, cb) => ((stdout += c.toString()), cb()) });
-    const err = new Writable({ write: (c: Buffer, _e, cb) => ((stderr += c.toString()), cb()) });
     // the embedded model drafting for itself: at greedy every draft is accepted
-    const args = ["serve", "--threads", "1", "--port", "0", "--parallel", "4", "--draft-model", "../../models/default", "--draft-max", "3", "--draft-p-min", "0"];
-    const running = main(args, { stdout: out, stderr: err }, [makeServeCommand(signals)]);
-    const start = Date.now();
-    while (!/listening on (http:\/\/\S+)/.test(stdout)) {
-      if (Date.now() - start > 30_000) throw new Error(`no URL printed: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1] ?? "";
+    const args = ["--threads", "1", "--port", "0", "--parallel", "4", "--draft-model", "../../models/default", "--draft-max", "3", "--draft-p-min", "0"];
+    const { signals, running, stderr, url: ready } = await startServe(args);
+    const url = await ready();
     try {
-      expect(stderr).toMatch(/draft \.\.\/\.\.\/models\/default \(up to 3 tokens, p-min 0\)/);
+      expect(stderr()).toMatch(/draft \.\.\/\.\.\/models\/default \(up to 3 tokens, p-min 0\)/);
       const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { meta: { speculative?: unknown } }[] };
       expect(models.data[0].meta.speculative).toEqual({ draft_model: "../../models/default", draft_max_tokens: 3, draft_p_min: 0 });
       const body = JSON.stringify({ prompt: "The jury said", max_tokens: 12, temperature: 0 });
@@ -96,22 +96,10 @@ describe("zllm serve", () => {
     const adapter = LoraAdapter.create((await loadModel("../../models/default")).config, { r: 4, alpha: 8 }, { seed: 3 });
     for (const m of adapter.modules.values()) for (let i = 0; i < m.b.length; i++) m.b[i] = 0.05 * Math.sin(i + 1);
     await writePeftAdapter(path.join(dir, "poems"), adapter);
-    const signals = new EventEmitter();
-    let stdout = "";
-    let stderr = "";
-    const { Writable } = await import("node:stream");
-    const { main } = await import("../src/main");
-    const out = new Writable({ write: (c: Buffer, _e, cb) => ((stdout += c.toString()), cb()) });
-    const err = new Writable({ write: (c: Buffer, _e, cb) => ((stderr += c.toString()), cb()) });
-    const running = main(["serve", "--threads", "1", "--port", "0", "--lora", `poems=${path.join(dir, "poems")}:0.5`], { stdout: out, stderr: err }, [makeServeCommand(signals)]);
+    const { signals, running, stderr, url: ready } = await startServe(["--threads", "1", "--port", "0", "--lora", `poems=${path.join(dir, "poems")}:0.5`]);
     try {
-      const start = Date.now();
-      while (!/listening on (http:\/\/\S+)/.test(stdout)) {
-        if (Date.now() - start > 30_000) throw new Error(`no URL printed: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1] ?? "";
-      expect(stderr).toMatch(/adapter default\+poems \(\S*poems\): rank 4, \d+ modules, scale 0\.5, [\d.]+ MiB/);
+      const url = await ready();
+      expect(stderr()).toMatch(/adapter default\+poems \(\S*poems\): rank 4, \d+ modules, scale 0\.5, [\d.]+ MiB/);
       const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string; meta: { lora?: { scale: number } } }[] };
       expect(models.data.map((m) => m.id)).toEqual(["default", "default+poems"]);
       expect(models.data[1].meta.lora?.scale).toBe(0.5);
@@ -162,12 +150,7 @@ describe("zllm serve", () => {
     let stdout = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-    const start = Date.now();
-    while (!/listening on (http:\/\/\S+)/.test(stdout)) {
-      if (Date.now() - start > 30_000) throw new Error("no URL printed");
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1] ?? "";
+    const url = await waitForUrl(() => stdout, () => "");
     expect((await fetch(`${url}/health`)).status).toBe(200);
     const sent = Date.now();
     child.kill("SIGTERM");
