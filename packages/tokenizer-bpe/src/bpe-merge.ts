@@ -101,6 +101,22 @@ export class MergeScratch {
   readonly buckets = new RankBuckets();
   readonly heap = new CandidateHeap();
 
+  /**
+   * Merges the part at `left` with the one after it: `left` takes the pair's merged id and both
+   * sizes, the right part leaves the list. The caller then looks again at the two pairs that
+   * changed (the one ending at `left` and the one starting there).
+   */
+  join(left: number): void {
+    const { id, size, next, prev, rankAt, mergedAt } = this;
+    const right = next[left];
+    id[left] = mergedAt[left];
+    size[left] = size[left] + size[right];
+    size[right] = 0;
+    rankAt[right] = NO_RANK;
+    next[left] = next[right];
+    if (next[right] >= 0) prev[next[right]] = left;
+  }
+
   /** Sets up parts for `bytes`: one per byte, linked in order, no pairs yet. */
   reset(bytes: Uint8Array, tokens: ByteTokens): void {
     const n = bytes.length;
@@ -210,7 +226,7 @@ export class CandidateHeap {
 export function mergeByHeap(bytes: Uint8Array, tokens: ByteTokens, pairs: PairLookup, scratch = new MergeScratch()): SpanTokens {
   const n = bytes.length;
   scratch.reset(bytes, tokens);
-  const { id, size, next, prev, rankAt, mergedAt } = scratch;
+  const { id, next, prev, rankAt, mergedAt } = scratch;
   const heap = scratch.heap;
   heap.size = 0;
   const consider = (left: number): void => {
@@ -231,13 +247,7 @@ export function mergeByHeap(bytes: Uint8Array, tokens: ByteTokens, pairs: PairLo
     heap.pop(top);
     const left = top.position;
     if (rankAt[left] !== top.rank) continue; // stale
-    const right = next[left];
-    id[left] = mergedAt[left]!;
-    size[left] = size[left] + size[right];
-    size[right] = 0;
-    rankAt[right] = NO_RANK;
-    next[left] = next[right]!;
-    if (next[right] >= 0) prev[next[right]] = left;
+    scratch.join(left);
     consider(prev[left]);
     consider(left);
   }
@@ -262,7 +272,7 @@ export function mergeByHeap(bytes: Uint8Array, tokens: ByteTokens, pairs: PairLo
 export function mergeByRankPasses(bytes: Uint8Array, tokens: ByteTokens, pairs: PairLookup, scratch = new MergeScratch()): SpanTokens {
   const n = bytes.length;
   scratch.reset(bytes, tokens);
-  const { id, size, next, prev, rankAt, mergedAt, buckets, heap } = scratch;
+  const { id, next, prev, rankAt, mergedAt, buckets, heap } = scratch;
   buckets.reset();
   heap.size = 0;
   let current = -1; // the rank whose bucket is being walked
@@ -281,13 +291,7 @@ export function mergeByRankPasses(bytes: Uint8Array, tokens: ByteTokens, pairs: 
     else heap.push(rank, left); // its turn has come already (or is now)
   };
   const merge = (left: number): void => {
-    const right = next[left];
-    id[left] = mergedAt[left]!;
-    size[left] = size[left] + size[right];
-    size[right] = 0;
-    rankAt[right] = NO_RANK;
-    next[left] = next[right]!;
-    if (next[right] >= 0) prev[next[right]] = left;
+    scratch.join(left);
     consider(prev[left]);
     consider(left);
   };
