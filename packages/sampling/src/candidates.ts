@@ -1,5 +1,5 @@
 import { SamplingError } from "./errors";
-import { expInPlace, logAt } from "./portable-math";
+import { EXP_USUAL_MIN, expInPlace, expUsualInPlace, logAt } from "./portable-math";
 
 /**
  * The tokens still in the running, as llama.cpp's `llama_token_data_array`: the chain starts
@@ -32,6 +32,8 @@ export class Candidates {
    * double stored on an object or returned from a call may be boxed (allocated) by V8.
    */
   readonly last = new Float64Array(2);
+  /** [0] 1 / Σ weights of the last softmaxWholeRow(), which its draw multiplies each weight by. */
+  private readonly wholeRow = new Float64Array(1);
 
   /** Size the arrays for a vocabulary (allocates only when the size changes). */
   reserve(vocab: number): void {
@@ -81,6 +83,73 @@ export class Candidates {
     this.last[0] = max;
     this.last[1] = sum;
     logAt(this.last, 1);
+  }
+
+  /**
+   * The chain's commonest case, no truncation step active (OpenAI's default distribution: only a
+   * temperature), done without a candidate list: every token is a candidate and ids[j] would be
+   * j, so the softmax reads the row directly. Four passes instead of eight (list, max, shift, range
+   * check, exp, sum, normalise, draw), with the same arithmetic in the same order, so the same bits
+   * as fromRow() + softmax() + draw():
+   *
+   *   1. max and min of the row, checking every logit is finite;
+   *   2. probs[i] = (row[i] − max)·invT, all known usual for the exp from the min alone
+   *      (the shift and the scale are monotonic), so expUsualInPlace skips its range pass;
+   *   3. the exp, then sum += probs[i] in id order;
+   *   4. drawWholeRow(): probs[i]·(1/sum) formed as it scans, stopping at the drawn token (the
+   *      normalising pass of softmax() is fused into the draw: the same product, made only for
+   *      the tokens the scan reaches).
+   *
+   * Returns false, having changed nothing the general path reads, when the row holds a −Infinity
+   * (a ban or a mask: the list leaves them out), a NaN or ±Infinity (fromRow reports it), or a
+   * spread of logits so wide that some exp leaves the usual range (expInPlace's rare path).
+   * After a true return, probs[0..row.length) hold the unnormalised weights and `count` is 0: no
+   * list was built, and only drawWholeRow() may follow.
+   */
+  softmaxWholeRow(row: Float32Array, scale: Float64Array): boolean {
+    const n = row.length;
+    const invT = scale[0];
+    let max = -Infinity, min = Infinity;
+    for (let i = 0; i < n; i++) {
+      const v = row[i];
+      if (!(v > -Infinity && v < Infinity)) return false;
+      if (v > max) max = v;
+      if (v < min) min = v;
+    }
+    if (!((min - max) * invT >= EXP_USUAL_MIN)) return false;
+    this.reserve(n);
+    const probs = this.probs;
+    for (let i = 0; i < n; i++) probs[i] = (row[i] - max) * invT;
+    expUsualInPlace(probs, n);
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += probs[i];
+    this.count = 0;
+    this.wholeRow[0] = 1 / sum; // as softmax(): one division, then a multiplication per token
+    this.last[0] = max;
+    this.last[1] = sum;
+    logAt(this.last, 1);
+    return true;
+  }
+
+  /**
+   * draw() after softmaxWholeRow(): the first token whose cumulative probability exceeds u, each
+   * probability formed as softmax() forms it (weight × 1/sum), so the same token for the same u.
+   */
+  drawWholeRow(uniform: Float64Array, index: number): number {
+    const u = uniform[index];
+    const inverse = this.wholeRow[0];
+    const probs = this.probs;
+    const n = probs.length; // the row's length: softmaxWholeRow sized the arrays for it
+    let cumulative = 0;
+    let lastNonZero = 0;
+    for (let i = 0; i < n; i++) {
+      const p = probs[i] * inverse;
+      if (p === 0) continue;
+      cumulative += p;
+      lastNonZero = i;
+      if (u < cumulative) return i;
+    }
+    return lastNonZero; // u landed in the rounding gap between the float sum and 1
   }
 
   /** Keep the candidates whose `kept` flag is set (order preserved); clears the flags. */

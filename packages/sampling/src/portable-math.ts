@@ -65,6 +65,9 @@ const STEPS_PER_UNIT = TABLE_SIZE * LOG2E;
  */
 const NORMAL_MIN = -708.3964185322641; // ln(2^-1022)
 const NORMAL_MAX = 709; // n ≤ 65 463, k ≤ 1022
+/** The range of arguments expUsualInPlace accepts. */
+export const EXP_USUAL_MIN = NORMAL_MIN;
+export const EXP_USUAL_MAX = NORMAL_MAX;
 
 /**
  * values[j] = e^values[j] for j < count, in place, within 2 ulp.
@@ -83,10 +86,10 @@ const NORMAL_MAX = 709; // n ≤ 65 463, k ≤ 1022
  * millions of inputs, edge cases included, and pins a digest of the results).
  */
 export function expInPlace(values: Float64Array, count: number): void {
-  // the constants as locals: a bundler (tsup's esbuild) turns module-level consts into `var`s,
-  // which V8 then reloads (and unboxes) from the module's context at every use, halving the speed
-  const lo = NORMAL_MIN, hi = NORMAL_MAX, mask = TABLE_SIZE - 1, bits = TABLE_BITS, bias = -POW2_MIN;
-  const fraction = POW2_FRACTION, pow2 = POW2, stepsPerUnit = STEPS_PER_UNIT, stepHi = STEP_HI, stepLo = STEP_LO;
+  // the bounds as locals: a bundler (tsup's esbuild) turns module-level consts into `var`s, which
+  // V8 then reloads (and unboxes) from the module's context at every use (expUsualInPlace does
+  // the same with its constants: it halves the loop's time)
+  const lo = NORMAL_MIN, hi = NORMAL_MAX;
   // a range test inside the arithmetic loop costs V8 a third of its time: test the whole
   // batch first (a cheap pass), then run straight-line code, or the reference when any is rare
   let usual = true;
@@ -95,6 +98,18 @@ export function expInPlace(values: Float64Array, count: number): void {
     for (let j = 0; j < count; j++) expReferenceAt(values, j);
     return;
   }
+  expUsualInPlace(values, count);
+}
+
+/**
+ * expInPlace's straight-line loop alone, for a caller that already knows every argument is
+ * usual (in [EXP_USUAL_MIN, EXP_USUAL_MAX]: a softmax whose largest and smallest shifted logits
+ * are in range), so the check pass would be wasted. Outside that range the result is wrong, not
+ * merely slow: call expInPlace when unsure.
+ */
+export function expUsualInPlace(values: Float64Array, count: number): void {
+  const mask = TABLE_SIZE - 1, bits = TABLE_BITS, bias = -POW2_MIN;
+  const fraction = POW2_FRACTION, pow2 = POW2, stepsPerUnit = STEPS_PER_UNIT, stepHi = STEP_HI, stepLo = STEP_LO;
   for (let j = 0; j < count; j++) {
     const x = values[j];
     // n = round(x / (ln2/64)) as floor(· + ½), an exact integer (|n| < 2^17), then an int32

@@ -102,6 +102,11 @@ export class Sampler {
   private row = new Float32Array(0);
   /** Temperature 0 with no step that could remove the most likely token: sample() is one argmax. */
   private readonly greedyArgmax: boolean;
+  /**
+   * A temperature above 0 and no truncation step active (the default, and OpenAI's distribution):
+   * the softmax and the draw run over the row itself, with no candidate list (Candidates.softmaxWholeRow).
+   */
+  private readonly wholeRow: boolean;
   /** The uniform draw of the current token, kept in an array so it is never boxed (see Rng.uniformInto). */
   private readonly u = new Float64Array(1);
 
@@ -165,6 +170,8 @@ export class Sampler {
     this.minP = new MinP(o.minP, o.minKeep);
     this.xtc = new Xtc(o.xtcProbability, o.xtcThreshold, o.minKeep);
     this.mirostat = o.mirostat === 2 ? new MirostatV2(o.mirostatTau, o.mirostatEta) : null;
+    this.wholeRow = o.temperature > 0 && o.mirostat === 0 && o.topK === 0 && o.typicalP >= 1 && o.topP >= 1 && o.minP <= 0 &&
+      !(o.xtcProbability > 0 && o.xtcThreshold <= 0.5);
     this.greedyArgmax = o.temperature === 0 && o.mirostat === 0 && o.typicalP >= 1 && !(o.xtcProbability > 0 && o.xtcThreshold <= 0.5);
   }
 
@@ -178,6 +185,12 @@ export class Sampler {
     // greedy, when no step can remove the most likely token (top-k, top-p and min-p always keep it)
     if (this.greedyArgmax) return checkedArgmax(row);
     const c = this.candidates;
+    // nothing to truncate: the same token as the path below, without building the list
+    // (false for a row holding −Infinity or a bad logit: the path below handles and reports those)
+    if (this.wholeRow && c.softmaxWholeRow(row, this.invT)) {
+      this.rng.uniformInto(this.u, 0);
+      return c.drawWholeRow(this.u, 0);
+    }
     if (this.mirostat !== null) {
       c.fromRow(row);
       return this.mirostat.sample(row, c, this.invT, this.rng);
