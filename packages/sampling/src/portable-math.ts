@@ -112,9 +112,12 @@ export function expUsualInPlace(values: Float64Array, count: number): void {
   const fraction = POW2_FRACTION, pow2 = POW2, stepsPerUnit = STEPS_PER_UNIT, stepHi = STEP_HI, stepLo = STEP_LO;
   for (let j = 0; j < count; j++) {
     const x = values[j];
-    // n = round(x / (ln2/64)) as floor(· + ½), an exact integer (|n| < 2^17), then an int32
-    const n = Math.floor(x * stepsPerUnit + 0.5) | 0;
-    const r = x - n * stepHi - n * stepLo;
+    // n = round(x / (ln2/64)) as floor(· + ½), an exact integer (|n| < 2^17): kept as the double
+    // for the reduction (an int32 would be converted back twice: 15 % of the loop) and as an
+    // int32 for the table indices; both hold the same integer, so the bits do not change
+    const nd = Math.floor(x * stepsPerUnit + 0.5);
+    const n = nd | 0;
+    const r = x - nd * stepHi - nd * stepLo;
     // the Taylor coefficients written out (C2…C5): literals become immediates in V8's code
     const er = 1 + (r + r * r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120)))));
     // × 2^k: exact (a power of two and a normal result)
