@@ -104,6 +104,9 @@ function startsWithTail(stop: Uint8Array, text: Uint8Array, n: number, tail: num
   return true;
 }
 
+/** TextDecoder's options for text that goes on: one object for every call (this runs once per streamed token). */
+const STREAM: TextDecodeOptions = { stream: true };
+
 /** Why generation ended. */
 export type StopReason = "eos" | "stop" | "maxTokens";
 
@@ -159,7 +162,7 @@ export class StopConditions {
       return this.finish();
     }
     this.generated++;
-    const text = this.decoder.decode(this.strings.push(bytes), { stream: true });
+    const text = this.decoder.decode(this.strings.push(bytes), STREAM);
     if (this.strings.matched !== null) {
       this.reason = "stop";
       return text + this.decoder.decode();

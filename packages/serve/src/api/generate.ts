@@ -89,7 +89,9 @@ export function runGeneration(
   for (const choice of choices) {
     if (over) break;
     const prompt = prompts[choice.promptIndex];
-    let pending: TokenLogprob[] = [];
+    // logprobs not yet handed out with text; a new array only after one was handed out (the
+    // hooks may keep it), so a token without logprobs allocates nothing here
+    let pending: TokenLogprob[] = NO_LOGPROBS;
     try {
       choice.handle = engine.submit(
         {
@@ -113,13 +115,14 @@ export function runGeneration(
             const lp = choice.chooser.lastLogprob;
             if (lp) {
               choice.logprobs.push(lp);
+              if (pending === NO_LOGPROBS) pending = [];
               pending.push(lp);
             }
             const text = choice.stops.push(id, tokenizer.tokenBytes(id));
             if (text !== "") {
               choice.content += text;
               hooks.delta(choice, text, pending);
-              pending = [];
+              pending = NO_LOGPROBS;
             }
             // a stop string, or a constraint that nothing may follow: the output is complete
             if (choice.stops.reason === "stop" || choice.chooser.complete) choice.handle?.stop();
@@ -132,7 +135,7 @@ export function runGeneration(
               if (tail !== "" || pending.length > 0) {
                 choice.content += tail;
                 hooks.delta(choice, tail, pending);
-                pending = [];
+                pending = NO_LOGPROBS;
               }
               choice.finishReason = choice.stops.reason === "stop" ? "stop" : result.reason;
               hooks.choiceDone(choice);
@@ -150,6 +153,9 @@ export function runGeneration(
   }
   return choices;
 }
+
+/** The pending list of a token without logprobs: shared, never pushed to (an empty array per token would feed the GC). */
+const NO_LOGPROBS: TokenLogprob[] = [];
 
 /** How a sequence that did not complete becomes the request's error. */
 function failure(result: SequenceResult, ctx: RouteContext): ServeError {
