@@ -157,6 +157,10 @@ function apply(frame) {
     if (frame.data === undefined && !frame.end) res.flushHeaders();
   }
   if (frame.data !== undefined) {
+    if (frame.end) {
+      res.end(frame.data); // the last bytes and the end in one write
+      return;
+    }
     const flushed = res.write(frame.data);
     // a streaming client that stops reading must not hold the request (and its KV cache) forever
     if (exchange.watched && res.writableLength > limits.maxBufferedBytes) {
