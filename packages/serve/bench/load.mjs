@@ -3,7 +3,7 @@
 //   cd packages/serve && npx tsup && node bench/load.mjs [--threads 1] [--tokens 64] [--total 8192] [--rounds 3]
 //                                                     [--model PATH | --shape default|medium]
 //                                                     [--draft-model PATH [--draft-max N] [--draft-p-min P]] [--streams 1,8,32]
-//                                                     [--compare OTHER_CHECKOUT/packages/serve/bench/server.mjs]
+//                                                     [--compare OTHER_CHECKOUT/packages/serve/bench/server.mjs] [--http worker,main]
 //
 // The server runs in a child process (bench/server.mjs, wasm backend, --threads); each stream is
 // a client (bench/sse-client.mjs) that sends streaming /v1/completions requests one after another
@@ -19,7 +19,9 @@
 //   sampling and scheduling cost.
 // Besides wall-clock tokens/s, tokens per CPU-second of the server process (from /proc) and of the
 // raw loop: on a machine shared with other jobs, CPU time is what the work really cost, while
-// wall time also counts the time other jobs held the cores.
+// wall time also counts the time other jobs held the cores. The server's main thread (the engine's:
+// routes, steps, sampling; with --http main also node:http) is measured on its own too
+// (/proc/PID/task/PID/stat): it is the critical path, since every token passes through it.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import os from "node:os";
@@ -46,6 +48,9 @@ const { values } = parseArgs({
     // another server script to measure in the same run, taking turns with this one (another
     // checkout's bench/server.mjs: a before/after on one machine)
     compare: { type: "string" },
+    // which thread speaks HTTP in the server (its httpThread option); "worker,main" measures one
+    // server of each in the same run, taking turns
+    http: { type: "string" },
   },
 });
 const served = await benchModel({ model: values.model, shape: values.shape });
@@ -65,8 +70,9 @@ const draftArgs = ["draft-model", "draft-max", "draft-p-min"].flatMap((name) => 
 const streamCounts = values.streams.split(",").map(Number);
 let stopping = false;
 /** A server under test in a child process: its URL and the CPU seconds it has used (from /proc). */
-async function startServer(script) {
-  const child = spawn(process.execPath, [script, "--threads", String(threads), "--parallel", "32", "--model", served.file, ...draftArgs], { stdio: ["ignore", "pipe", "inherit"] });
+async function startServer(script, http) {
+  const httpArgs = http ? ["--http", http] : [];
+  const child = spawn(process.execPath, [script, "--threads", String(threads), "--parallel", "32", "--model", served.file, ...draftArgs, ...httpArgs], { stdio: ["ignore", "pipe", "inherit"] });
   const url = await new Promise((resolve, reject) => {
     child.stdout.once("data", (d) => resolve(d.toString().trim()));
     child.once("exit", (code, signal) => {
@@ -74,17 +80,21 @@ async function startServer(script) {
       reject(new Error(`server exited (${code})`));
     });
   });
-  const cpuSeconds = () => {
+  const ticks = (file) => {
     try {
-      const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" ");
+      const fields = readFileSync(file, "utf8").split(") ")[1].split(" ");
       return (Number(fields[11]) + Number(fields[12])) / 100; // user + system, in clock ticks of 1/100 s
     } catch {
       return NaN; // not Linux
     }
   };
-  return { script, child, url, cpuSeconds };
+  // the process (every thread), and its main thread alone (whose task id is the process id)
+  const cpuSeconds = () => ticks(`/proc/${child.pid}/stat`);
+  const mainCpuSeconds = () => ticks(`/proc/${child.pid}/task/${child.pid}/stat`);
+  return { script, label: `${path.relative(process.cwd(), script)}${http ? ` --http ${http}` : ""}`, child, url, cpuSeconds, mainCpuSeconds };
 }
-const servers = [await startServer(path.join(here, "server.mjs"))];
+const servers = [];
+for (const http of values.http ? values.http.split(",") : [undefined]) servers.push(await startServer(path.join(here, "server.mjs"), http));
 if (values.compare) servers.push(await startServer(path.resolve(values.compare)));
 
 /** One streaming request: the arrival time of every content chunk and the exact completion tokens. */
@@ -122,6 +132,7 @@ async function load(server, streams, total = totalTokens) {
   let tokens = 0;
   const t0 = performance.now();
   const cpu0 = server.cpuSeconds();
+  const main0 = server.mainCpuSeconds();
   const client0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: streams }, async (_, c) => {
@@ -136,9 +147,10 @@ async function load(server, streams, total = totalTokens) {
   );
   const seconds = (performance.now() - t0) / 1000;
   const cpuSeconds = server.cpuSeconds() - cpu0;
+  const mainCpuSeconds = server.mainCpuSeconds() - main0;
   const client = process.cpuUsage(client0);
   return {
-    perCpuSecond: tokens / cpuSeconds, clientCpuPerToken: (client.user + client.system) / tokens, streams, ttftP50: quantile(ttfts, 0.5), ttftP99: quantile(ttfts, 0.99), itlP50: quantile(gaps, 0.5), itlP99: quantile(gaps, 0.99), tpotP50: quantile(tpots, 0.5), tokensPerSecond: tokens / seconds };
+    perCpuSecond: tokens / cpuSeconds, mainCpuPerToken: (mainCpuSeconds * 1e6) / tokens, clientCpuPerToken: (client.user + client.system) / tokens, streams, ttftP50: quantile(ttfts, 0.5), ttftP99: quantile(ttfts, 0.99), itlP50: quantile(gaps, 0.5), itlP99: quantile(gaps, 0.99), tpotP50: quantile(tpots, 0.5), tokensPerSecond: tokens / seconds };
 }
 
 /** The engine's ceiling: decodeBatch on `rows` sequences, no HTTP, no sampling (in this process, while the server idles). */
@@ -171,6 +183,7 @@ function better(kept, r) {
   return {
     ...(r.tokensPerSecond > kept.tokensPerSecond ? r : kept),
     perCpuSecond: Math.max(kept.perCpuSecond, r.perCpuSecond),
+    mainCpuPerToken: Math.min(kept.mainCpuPerToken, r.mainCpuPerToken),
     clientCpuPerToken: Math.min(kept.clientCpuPerToken, r.clientCpuPerToken),
   };
 }
@@ -178,12 +191,12 @@ function better(kept, r) {
 function printTable(rows, raw) {
   const single = rows[0];
   const ms = (x) => x.toFixed(1);
-  console.log("| streams | TTFT p50 / p99 ms | inter-token p50 / p99 ms | aggregate tokens/s | × 1 stream | server CPU µs per token | × 1 stream (per CPU) | engine alone: decodeBatch CPU µs per token | client CPU µs per token |");
-  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("| streams | TTFT p50 / p99 ms | inter-token p50 / p99 ms | aggregate tokens/s | × 1 stream | server CPU µs per token | × 1 stream (per CPU) | main thread CPU µs per token | engine alone: decodeBatch CPU µs per token | client CPU µs per token |");
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of rows) {
     console.log(
       `| ${r.streams} | ${ms(r.ttftP50)} / ${ms(r.ttftP99)} | ${ms(r.itlP50)} / ${ms(r.itlP99)} | ${r.tokensPerSecond.toFixed(0)} | ` +
-        `${(r.tokensPerSecond / single.tokensPerSecond).toFixed(2)}× | ${(1e6 / r.perCpuSecond).toFixed(0)} | ${(r.perCpuSecond / single.perCpuSecond).toFixed(2)}× | ` +
+        `${(r.tokensPerSecond / single.tokensPerSecond).toFixed(2)}× | ${(1e6 / r.perCpuSecond).toFixed(0)} | ${(r.perCpuSecond / single.perCpuSecond).toFixed(2)}× | ${r.mainCpuPerToken.toFixed(0)} | ` +
         `${(1e6 / raw.get(r.streams).perCpuSecond).toFixed(0)} | ${r.clientCpuPerToken.toFixed(0)} |`,
     );
   }
@@ -211,15 +224,16 @@ try {
   }
   console.log(`(load average at the end ${loadAverage()})`);
   for (let s = 0; s < servers.length; s++) {
-    if (servers.length > 1) console.log(`\n${servers[s].script}:`);
+    if (servers.length > 1) console.log(`\n${servers[s].label}:`);
     printTable([...best[s].values()], raw);
   }
   if (servers.length > 1) {
-    console.log("\n| streams | server CPU µs per token: this ÷ compared | aggregate tokens/s: this ÷ compared |");
-    console.log("|---:|---:|---:|");
+    console.log(`\n${servers[0].label} ÷ ${servers[1].label}:`);
+    console.log("\n| streams | server CPU µs per token | main thread CPU µs per token | aggregate tokens/s |");
+    console.log("|---:|---:|---:|---:|");
     for (const streams of streamCounts) {
       const [a, b] = [best[0].get(streams), best[1].get(streams)];
-      console.log(`| ${streams} | ${(b.perCpuSecond / a.perCpuSecond).toFixed(2)} | ${(a.tokensPerSecond / b.tokensPerSecond).toFixed(2)} |`);
+      console.log(`| ${streams} | ${(b.perCpuSecond / a.perCpuSecond).toFixed(2)} | ${(a.mainCpuPerToken / b.mainCpuPerToken).toFixed(2)} | ${(a.tokensPerSecond / b.tokensPerSecond).toFixed(2)} |`);
     }
   }
 } finally {

@@ -4,6 +4,7 @@
 // called it, since wasm functions carry no names; else the package; else node's own code).
 //   cd packages/serve && npx tsup && node bench/profile.mjs [--streams 1,32] [--total 4096] [--threads 1]
 //                                         [--profiler perf|v8] [--model PATH | --shape default|medium]
+//                                         [--http worker|main] [--thread all|main]
 //
 // Two profilers: `perf` (Linux perf_events, CPU-clock samples of the server process: CPU time,
 // the default when perf is installed) and `v8` (V8's CPU profiler, what `node --cpu-prof` runs,
@@ -27,6 +28,10 @@ const { values } = parseArgs({
     model: { type: "string" },
     shape: { type: "string" },
     profiler: { type: "string" },
+    // the server's httpThread; and with perf, the samples of every thread or of the main one only
+    // (the engine's thread: the critical path)
+    http: { type: "string" },
+    thread: { type: "string", default: "all" },
   },
 });
 const havePerf = spawnSync("perf", ["--version"]).status === 0;
@@ -92,14 +97,16 @@ function summarizeV8(file) {
 }
 
 /** perf's samples: `perf script` stacks, innermost first; JIT frames named by node's perf map ("JS:*linear file:///…:12:3"). */
-function summarizePerf(file) {
-  const text = execFileSync("perf", ["script", "-i", file, "-F", "period,ip,sym,dso"], { maxBuffer: 1 << 30 }).toString();
+function summarizePerf(file, mainTid) {
+  const text = execFileSync("perf", ["script", "-i", file, "-F", "tid,period,ip,sym,dso"], { maxBuffer: 1 << 30 }).toString();
   const totals = new Map();
   let total = 0;
   for (const block of text.split("\n\n")) {
     const lines = block.split("\n").map((l) => l.trim()).filter(Boolean);
     if (lines.length < 2) continue;
-    const period = Number(lines[0].split(/\s+/)[0]) / 1000; // ns → µs
+    const [tid, periodNs] = lines[0].split(/\s+/).map(Number);
+    if (values.thread === "main" && tid !== mainTid) continue;
+    const period = periodNs / 1000; // ns → µs
     const frames = lines.slice(1).map((l) => {
       const m = /^[0-9a-f]+ (.*) \((.*)\)$/.exec(l);
       const sym = m?.[1] ?? l, dso = m?.[2] ?? "";
@@ -118,7 +125,7 @@ async function run(streams) {
   const dir = mkdtempSync(path.join(tmpdir(), "zllm-prof-"));
   // perf needs node's map of JIT code addresses to names
   const flags = profiler === "perf" ? ["--perf-basic-prof-only-functions", "--interpreted-frames-native-stack"] : [];
-  const child = spawn(process.execPath, [...flags, path.join(here, "server.mjs"), "--threads", values.threads, "--parallel", "32", "--model", served.file], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [...flags, path.join(here, "server.mjs"), "--threads", values.threads, "--parallel", "32", "--model", served.file, ...(values.http ? ["--http", values.http] : [])], { stdio: ["pipe", "pipe", "inherit"] });
   const lines = [];
   let waiting = null;
   child.stdout.setEncoding("utf8").on("data", (d) => {
@@ -154,7 +161,7 @@ async function run(streams) {
     await load(streams, Number(values.total));
     perf.kill("SIGINT");
     await new Promise((resolve) => perf.once("exit", resolve));
-    summary = summarizePerf(file);
+    summary = summarizePerf(file, child.pid);
   } else {
     const file = path.join(dir, "server.cpuprofile");
     child.stdin.write("profile-start\n");
@@ -176,7 +183,7 @@ try {
   for (const streams of list) results.push({ streams, ...(await run(streams)) });
   const categories = [...new Set(results.flatMap((r) => [...r.totals.keys()]))]
     .sort((a, b) => (results.at(-1).totals.get(b) ?? 0) - (results.at(-1).totals.get(a) ?? 0));
-  console.log(`${served.label}; the server's ${profiler === "perf" ? "CPU time (perf)" : "time (V8 CPU profiler, wall-clock samples)"} per generated token under load, after a warm-up`);
+  console.log(`${served.label}; ${values.thread === "main" ? "the main thread of " : ""}the server's ${profiler === "perf" ? "CPU time (perf)" : "time (V8 CPU profiler, wall-clock samples)"} per generated token under load, after a warm-up`);
   console.log(`| | ${results.map((r) => `${r.streams} stream${r.streams > 1 ? "s" : ""}: µs per token | share`).join(" | ")} |`);
   console.log(`|---|${results.map(() => "---:|---:").join("|")}|`);
   for (const c of categories) {

@@ -4,7 +4,7 @@
 // (bench/profile.mjs): "profile-start", then "profile-stop FILE" writes the .cpuprofile and
 // answers "profiled" on stdout.
 //   node bench/server.mjs [--threads 1] [--parallel 32] [--model PATH] [--draft-model PATH [--draft-max N] [--draft-p-min P]]
-//                         [--prefill-chunk N]
+//                         [--prefill-chunk N] [--http worker|main]
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import path from "node:path";
@@ -24,6 +24,8 @@ const { values } = parseArgs({
     "draft-max": { type: "string" },
     "draft-p-min": { type: "string" },
     "prefill-chunk": { type: "string" },
+    // which thread speaks HTTP (ServerOptions.httpThread); left out, the server's default
+    http: { type: "string" },
   },
 });
 const backend = await createWasmBackend({ threads: Number(values.threads) });
@@ -40,7 +42,8 @@ const draft = draftFile
   : undefined;
 const served = draft ? { ...target, draft } : target;
 const prefillChunk = values["prefill-chunk"] ? { prefillChunk: Number(values["prefill-chunk"]) } : {};
-const server = createServer({ models: [served], engine: { parallel, queueSize: 1024, ...prefillChunk } });
+const httpThread = values.http ? { httpThread: values.http } : {};
+const server = createServer({ models: [served], engine: { parallel, queueSize: 1024, ...prefillChunk }, ...httpThread });
 const url = await server.listen(0);
 process.stdout.write(`${url}\n`);
 const inspector = new Session();

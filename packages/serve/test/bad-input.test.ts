@@ -1,7 +1,7 @@
 import { request } from "node:http";
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { haveDefaultModel, metric, metrics, startServer, type Running } from "./helpers";
+import { haveDefaultModel, metric, metrics, HTTP_THREADS, startServer, type Running } from "./helpers";
 
 interface Reply {
   status: number;
@@ -29,11 +29,11 @@ function errorOf(reply: Reply): { message: string; type: string; param: string |
   return (JSON.parse(reply.body) as { error: { message: string; type: string; param: string | null; code: string } }).error;
 }
 
-describe.skipIf(!haveDefaultModel)("hostile and careless input: a proper 4xx or a bounded timeout, and the server keeps serving", () => {
+describe.skipIf(!haveDefaultModel).each(HTTP_THREADS)("hostile and careless input: a proper 4xx or a bounded timeout, and the server keeps serving (HTTP on the %s thread)", (httpThread) => {
   let s: Running;
   let ctx: number;
   beforeAll(async () => {
-    s = await startServer({ bodyTimeoutMs: 1500, headersTimeoutMs: 1500, maxBodyBytes: 1024 * 1024 });
+    s = await startServer({ httpThread, bodyTimeoutMs: 1500, headersTimeoutMs: 1500, maxBodyBytes: 1024 * 1024 });
     ctx = s.served.model.config.seqLen;
   });
   afterAll(async () => {
@@ -259,10 +259,10 @@ describe.skipIf(!haveDefaultModel)("hostile and careless input: a proper 4xx or 
   });
 });
 
-describe.skipIf(!haveDefaultModel)("--cors ORIGIN", () => {
+describe.skipIf(!haveDefaultModel).each(HTTP_THREADS)("--cors ORIGIN (HTTP on the %s thread)", (httpThread) => {
   let s: Running;
   beforeAll(async () => {
-    s = await startServer({ cors: "https://app.example", apiKey: "k" });
+    s = await startServer({ httpThread, cors: "https://app.example", apiKey: "k" });
   });
   afterAll(async () => {
     await s?.close();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { haveDefaultModel, metric, metrics, startServer, type Running } from "./helpers";
+import { haveDefaultModel, metric, metrics, HTTP_THREADS, startServer, type Running } from "./helpers";
 
 /**
  * Seeded random requests against every POST route: bodies built from the routes' own field names
@@ -102,10 +102,10 @@ function body(route: keyof typeof FIELDS): unknown {
   return random() < 0.05 ? value(0) : o;
 }
 
-describe.skipIf(!haveDefaultModel)("fuzz: random bodies on every route", () => {
+describe.skipIf(!haveDefaultModel).each(HTTP_THREADS)("fuzz: random bodies on every route (HTTP on the %s thread)", (httpThread) => {
   let s: Running;
   beforeAll(async () => {
-    s = await startServer({ engine: { parallel: 8 } });
+    s = await startServer({ httpThread, engine: { parallel: 8 } });
   });
   afterAll(async () => {
     await s?.close();

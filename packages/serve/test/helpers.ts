@@ -61,3 +61,6 @@ export async function until(check: () => boolean | Promise<boolean>, ms = 5000):
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** Both places node:http can run (ServerOptions.httpThread): the HTTP-facing tests run on each. */
+export const HTTP_THREADS = ["worker", "main"] as const;

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { SseStream } from "../src/http/respond";
-import { haveDefaultModel, startServer, until } from "./helpers";
+import { haveDefaultModel, HTTP_THREADS, startServer, until } from "./helpers";
 
 const chat = (url: string, body: Record<string, unknown>): Promise<Response> =>
   fetch(`${url}/v1/chat/completions`, { method: "POST", body: JSON.stringify({ messages: [{ role: "user", content: "Tell me about the jury." }], ...body }) });
@@ -13,9 +13,9 @@ const chat = (url: string, body: Record<string, unknown>): Promise<Response> =>
 const complete = (url: string, body: Record<string, unknown>): Promise<Response> =>
   fetch(`${url}/v1/completions`, { method: "POST", body: JSON.stringify({ prompt: "The jury said", ...body }) });
 
-describe.skipIf(!haveDefaultModel)("lifecycle: timeouts and graceful shutdown", () => {
+describe.skipIf(!haveDefaultModel).each(HTTP_THREADS)("lifecycle: timeouts and graceful shutdown (HTTP on the %s thread)", (httpThread) => {
   it("a request past its deadline ends: a 504, or an error event in a stream", async () => {
-    const s = await startServer({ requestTimeoutMs: 1 });
+    const s = await startServer({ httpThread, requestTimeoutMs: 1 });
     try {
       const r = await chat(s.url, { max_tokens: 50 });
       expect(r.status).toBe(504);
@@ -31,7 +31,7 @@ describe.skipIf(!haveDefaultModel)("lifecycle: timeouts and graceful shutdown", 
   });
 
   it("shutdown lets in-flight requests finish within the grace period, refuses new ones with 503 meanwhile", async () => {
-    const s = await startServer();
+    const s = await startServer({ httpThread });
     const inflight = complete(s.url, { max_tokens: 100, seed: 1 });
     const engine = [...s.server.models.values()][0].engine;
     await until(() => engine.activeSequences > 0);
@@ -49,7 +49,7 @@ describe.skipIf(!haveDefaultModel)("lifecycle: timeouts and graceful shutdown", 
   });
 
   it("past the grace period the rest is cancelled: a stream gets an error event, then [DONE]", async () => {
-    const s = await startServer({ engine: { parallel: 1 } });
+    const s = await startServer({ httpThread, engine: { parallel: 1 } });
     const res = await complete(s.url, { stream: true, seed: 2, max_tokens: 100 });
     const reader = res.body?.getReader();
     if (!reader) throw new Error("no body");
@@ -69,7 +69,7 @@ describe.skipIf(!haveDefaultModel)("lifecycle: timeouts and graceful shutdown", 
   });
 });
 
-describe.skipIf(!haveDefaultModel)("static files for the playground", () => {
+describe.skipIf(!haveDefaultModel).each(HTTP_THREADS)("static files for the playground (HTTP on the %s thread)", (httpThread) => {
   it("serves dist/ under / with cross-origin isolation headers, and nothing outside it", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "zllm-static-"));
     const dist = path.join(dir, "dist");
@@ -78,7 +78,7 @@ describe.skipIf(!haveDefaultModel)("static files for the playground", () => {
     await writeFile(path.join(dist, "app.js"), "console.log(1)");
     await writeFile(path.join(dist, ".secret"), "no");
     await writeFile(path.join(dir, "outside.txt"), "no");
-    const s = await startServer({ staticDir: dist });
+    const s = await startServer({ httpThread, staticDir: dist });
     try {
       const index = await fetch(`${s.url}/`);
       expect(index.status).toBe(200);
@@ -96,7 +96,7 @@ describe.skipIf(!haveDefaultModel)("static files for the playground", () => {
       await s.close();
       await rm(dir, { recursive: true, force: true });
     }
-    const bare = await startServer();
+    const bare = await startServer({ httpThread });
     try {
       const r = await fetch(`${bare.url}/`);
       expect(r.status).toBe(404);

@@ -1,6 +1,6 @@
 import type { WasmBackend } from "@zero-llm/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { haveDefaultModel, metric, metrics, startServer, until, type Running } from "./helpers";
+import { haveDefaultModel, metric, metrics, HTTP_THREADS, startServer, until, type Running } from "./helpers";
 
 interface StreamOutcome {
   text: string;
@@ -75,10 +75,10 @@ async function readStream(url: string, body: Record<string, unknown>, out: Strea
   if (!sawDone) out.errors.push("no [DONE]");
 }
 
-describe.skipIf(!haveDefaultModel)("load: concurrent streams, random disconnects", () => {
+describe.skipIf(!haveDefaultModel).each(HTTP_THREADS)("load: concurrent streams, random disconnects (HTTP on the %s thread)", (httpThread) => {
   let s: Running;
   beforeAll(async () => {
-    s = await startServer({ engine: { parallel: 32, queueSize: 256 } });
+    s = await startServer({ httpThread, engine: { parallel: 32, queueSize: 256 } });
   });
   afterAll(async () => {
     await s?.close();

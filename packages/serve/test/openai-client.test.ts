@@ -2,19 +2,19 @@ import OpenAI from "openai";
 import { DRY_DEFAULT_BREAKERS, Sampler, dryBreakersFromStrings } from "@zero-llm/sampling";
 import { generate } from "@zero-llm/transformer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { metric, haveDefaultModel, startServer, type Running } from "./helpers";
+import { metric, haveDefaultModel, HTTP_THREADS, startServer, type Running } from "./helpers";
 
 /**
  * The official `openai` client drives every endpoint against a server started here on the
  * embedded default model. Expected values come from the model run directly (transformer's
  * generate, prefill logits and hidden states), not from the server itself.
  */
-describe.skipIf(!haveDefaultModel)("the openai client against zllm serve", () => {
+describe.skipIf(!haveDefaultModel).each(HTTP_THREADS)("the openai client against zllm serve (HTTP on the %s thread)", (httpThread) => {
   let s: Running;
   let client: OpenAI;
   let root: OpenAI;
   beforeAll(async () => {
-    s = await startServer({ engine: { parallel: 8 } });
+    s = await startServer({ httpThread, engine: { parallel: 8 } });
     client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: "unused", maxRetries: 0 });
     root = new OpenAI({ baseURL: s.url, apiKey: "unused", maxRetries: 0 });
   });
@@ -248,10 +248,10 @@ describe.skipIf(!haveDefaultModel)("the openai client against zllm serve", () =>
   });
 });
 
-describe.skipIf(!haveDefaultModel)("--api-key", () => {
+describe.skipIf(!haveDefaultModel).each(HTTP_THREADS)("--api-key (HTTP on the %s thread)", (httpThread) => {
   let s: Running;
   beforeAll(async () => {
-    s = await startServer({ apiKey: "sekret" });
+    s = await startServer({ httpThread, apiKey: "sekret" });
   });
   afterAll(async () => {
     await s?.close();

@@ -40,6 +40,12 @@ export const SERVE_FLAGS = {
   timeout: { type: "number", description: "seconds a request may take, queue and generation included", min: 1, max: 86_400, default: 600 },
   grace: { type: "number", description: "seconds running requests get to finish on SIGINT/SIGTERM", min: 0, max: 3600, default: 10 },
   static: { type: "string", description: "directory served under / (default: apps/playground/dist when built)" },
+  "http-thread": {
+    type: "string",
+    description: "where HTTP runs: worker (a front thread parses requests and writes to the sockets while the engine decodes) or main (the engine's thread, between its steps)",
+    choices: ["worker", "main"],
+    default: "worker",
+  },
   "draft-model": {
     type: "string",
     description: "speculative decoding in the batch loop: a smaller checkpoint with the models' vocabulary drafts tokens for every sequence, the model checks them all in one pass (the same tokens as without, for any seed)",
@@ -170,6 +176,7 @@ async function runServe(args: ParsedArgs<typeof SERVE_FLAGS>, io: CommandIO, sig
       ...(args.flags.cors !== undefined ? { cors: args.flags.cors } : {}),
       requestTimeoutMs: args.flags.timeout * 1000,
       ...(staticDir !== undefined ? { staticDir } : {}),
+      httpThread: args.flags["http-thread"] === "main" ? "main" : "worker",
       log: (line) => io.stderr.write(`zllm serve: ${line}\n`),
     });
     const { host } = args.flags;

@@ -1,6 +1,6 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Engine } from "../engine/engine";
 import { ServeError } from "../errors";
+import type { HttpRequest, HttpResponse } from "../http/exchange";
 import type { SseOptions } from "../http/respond";
 import type { ServerMetrics } from "../metrics";
 import type { ConstraintCache } from "../model/constraints";
@@ -22,8 +22,8 @@ export interface ModelSlot {
 
 /** What a route handler gets: the exchange, the parsed body, the models and the server's limits. */
 export interface RouteContext {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: HttpRequest;
+  readonly res: HttpResponse;
   /** The JSON body (POST routes), not yet checked beyond being JSON. */
   readonly body: unknown;
   readonly models: ReadonlyMap<string, ModelSlot>;

@@ -11,15 +11,11 @@ export interface BodyLimits {
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Reads a request body as JSON. Refuses, each with its own 4xx: a declared or actual size over
- * the limit (413, without reading the rest), a body that does not finish in time (408), bytes that
- * are not UTF-8 (400 invalid_utf8), and text that is not JSON (400 invalid_json). Any JSON value
- * comes back; the route checks it is an object.
+ * Parses a request body as JSON. Refuses, each with its own 400: bytes that are not UTF-8
+ * (invalid_utf8) and text that is not JSON (invalid_json). Any JSON value comes back; the route
+ * checks it is an object.
  */
-export async function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<unknown> {
-  const declared = req.headers["content-length"];
-  if (declared !== undefined && Number(declared) > limits.maxBytes) throw tooLarge(limits.maxBytes, `${declared} (Content-Length)`);
-  const bytes = await readBytes(req, limits);
+export function parseJsonBody(bytes: Uint8Array): unknown {
   if (bytes.length === 0) throw new ServeError("invalid_json", "Invalid request body: expected a JSON object, found an empty body.");
   let text: string;
   try {
@@ -34,16 +30,41 @@ export async function readJsonBody(req: IncomingMessage, limits: BodyLimits): Pr
   }
 }
 
-function tooLarge(max: number, found: string): ServeError {
-  return new ServeError("body_too_large", `Request body too large: expected at most ${max} bytes, found ${found}.`);
+/**
+ * Why a body could not be read, as plain data: the front thread (http/front-source.ts) reads
+ * bodies and sends this across; `bodyRefusal` makes the error on the engine's side.
+ */
+export type BodyRefusal =
+  | { readonly kind: "too_large"; readonly maxBytes: number; readonly found: string }
+  | { readonly kind: "timeout"; readonly timeoutMs: number; readonly size: number }
+  | { readonly kind: "incomplete"; readonly reason: string };
+
+export function bodyRefusal(refusal: BodyRefusal, cause?: Error): ServeError {
+  switch (refusal.kind) {
+    case "too_large":
+      return new ServeError("body_too_large", `Request body too large: expected at most ${refusal.maxBytes} bytes, found ${refusal.found}.`);
+    case "timeout":
+      return new ServeError("request_timeout", `Request body: expected all of it within ${refusal.timeoutMs} ms, found ${refusal.size} bytes by then.`);
+    case "incomplete":
+      return new ServeError("invalid_json", `Request body: expected a complete body, found ${refusal.reason}.`, cause ? { cause } : {});
+  }
 }
 
-function readBytes(req: IncomingMessage, limits: BodyLimits): Promise<Uint8Array> {
+/**
+ * Reads a request body's bytes within the limits: a declared or actual size over the limit is a
+ * 413 (refused from Content-Length without reading the rest), a body that does not finish in time
+ * a 408, a connection that breaks off a 400.
+ */
+export function readBodyBytes(req: IncomingMessage, limits: BodyLimits): Promise<Uint8Array> {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > limits.maxBytes) {
+    return Promise.reject(bodyRefusal({ kind: "too_large", maxBytes: limits.maxBytes, found: `${declared} (Content-Length)` }));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
-    const settle = (error: ServeError | undefined, body?: Uint8Array): void => {
+    const settle = (refusal: BodyRefusal | undefined, cause?: Error): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -51,24 +72,21 @@ function readBytes(req: IncomingMessage, limits: BodyLimits): Promise<Uint8Array
       req.off("end", onEnd);
       req.off("error", onError);
       req.off("aborted", onAborted);
-      if (error) {
+      if (refusal) {
         // stop reading: the rest is not wanted (the response closes the connection)
         req.pause();
-        reject(error);
-      } else resolve(body ?? new Uint8Array(0));
+        reject(bodyRefusal(refusal, cause));
+      } else resolve(Buffer.concat(chunks));
     };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > limits.maxBytes) settle(tooLarge(limits.maxBytes, `more (${size} bytes read so far)`));
+      if (size > limits.maxBytes) settle({ kind: "too_large", maxBytes: limits.maxBytes, found: `more (${size} bytes read so far)` });
       else chunks.push(chunk);
     };
-    const onEnd = (): void => settle(undefined, Buffer.concat(chunks));
-    const onError = (e: Error): void => settle(new ServeError("invalid_json", `Request body: expected a complete body, found a read error: ${e.message}.`, { cause: e }));
-    const onAborted = (): void => settle(new ServeError("invalid_json", "Request body: expected a complete body, found the connection closed."));
-    const timer = setTimeout(
-      () => settle(new ServeError("request_timeout", `Request body: expected all of it within ${limits.timeoutMs} ms, found ${size} bytes by then.`)),
-      limits.timeoutMs,
-    );
+    const onEnd = (): void => settle(undefined);
+    const onError = (e: Error): void => settle({ kind: "incomplete", reason: `a read error: ${e.message}` }, e);
+    const onAborted = (): void => settle({ kind: "incomplete", reason: "the connection closed" });
+    const timer = setTimeout(() => settle({ kind: "timeout", timeoutMs: limits.timeoutMs, size }), limits.timeoutMs);
     req.on("data", onData);
     req.on("end", onEnd);
     req.on("error", onError);

@@ -1,5 +1,5 @@
-import type { ServerResponse } from "node:http";
 import { ServeError } from "../errors";
+import type { HttpResponse } from "./exchange";
 
 /** JSON and OpenAI-shaped error responses, and the server-sent-events stream of a streaming request. */
 
@@ -30,7 +30,7 @@ export class ChunkTemplate {
 }
 
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: HttpResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
   res.writeHead(status, { ...headers, "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text) });
@@ -38,7 +38,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /** OpenAI's error body with the error's status (and Retry-After when it has one). */
-export function sendError(res: ServerResponse, error: ServeError): void {
+export function sendError(res: HttpResponse, error: ServeError): void {
   const headers: Record<string, string> = {};
   if (error.retryAfter !== undefined) headers["Retry-After"] = String(error.retryAfter);
   if (error.status === 401) headers["WWW-Authenticate"] = 'Bearer realm="zllm"';
@@ -71,7 +71,7 @@ export class SseStream {
   private stallTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
 
-  constructor(private readonly res: ServerResponse, private readonly options: SseOptions) {
+  constructor(private readonly res: HttpResponse, private readonly options: SseOptions) {
     res.on("drain", () => this.clearStall());
     res.on("close", () => {
       this.closed = true;

@@ -1,6 +1,4 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
 import { chatCompletions } from "../api/chat";
 import { completions } from "../api/completions";
 import type { ModelSlot, RouteContext } from "../api/context";
@@ -12,7 +10,10 @@ import { ServeError } from "../errors";
 import { ServerMetrics } from "../metrics";
 import { ConstraintCache } from "../model/constraints";
 import type { ServedModel } from "../model/load";
-import { readJsonBody } from "./body";
+import { parseJsonBody } from "./body";
+import type { HttpRequest, HttpResponse, HttpTransport } from "./exchange";
+import { FrontThread } from "./front";
+import { LocalHttp } from "./local";
 import { asServeError, sendError, sendJson } from "./respond";
 import { serveStatic } from "./static";
 
@@ -39,7 +40,16 @@ export interface ServerOptions {
   staticDir?: string;
   /** Where the server reports errors it could not send to a client. Default: none. */
   log?: (line: string) => void;
+  /**
+   * Which thread speaks HTTP. "worker" (default): a front thread accepts connections, parses
+   * requests, reads bodies and writes to the sockets, so that this work overlaps the engine's
+   * steps (http/front.ts). "main": node:http runs on the engine's thread, between its steps.
+   */
+  httpThread?: "worker" | "main";
 }
+
+/** A streaming client with this much unread is dropped at once. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 /** Endpoint labels of zllm_requests_total: the known routes, every other path as "other". */
 const ENDPOINTS = ["/v1/models", "/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/tokenize", "/detokenize", "/health", "/metrics"] as const;
@@ -56,10 +66,9 @@ const ENDPOINTS = ["/v1/models", "/v1/completions", "/v1/chat/completions", "/v1
 export class ZllmServer {
   readonly metrics = new ServerMetrics();
   readonly models: ReadonlyMap<string, ModelSlot>;
-  private readonly http: Server;
+  private readonly http: HttpTransport;
   private readonly options: ServerOptions;
   private readonly keyDigest: Buffer | undefined;
-  private readonly sockets = new Set<Socket>();
   private closing: Promise<void> | undefined;
   private hurry = false;
 
@@ -87,43 +96,22 @@ export class ZllmServer {
     this.models = models;
     if (options.apiKey !== undefined && options.apiKey === "") throw new ServeError("invalid_option", "apiKey: expected a non-empty key, found an empty string");
     this.keyDigest = options.apiKey === undefined ? undefined : digest(options.apiKey);
-    const headersTimeout = options.headersTimeoutMs ?? 30_000;
-    this.http = createHttpServer({
-      headersTimeout,
-      // node's own whole-request limit, a backstop behind the body timer
-      requestTimeout: headersTimeout + (options.bodyTimeoutMs ?? 30_000) + 1000,
-      // how often node checks those two timeouts (its default, 30 s, would let a slow client hang on)
-      connectionsCheckingInterval: Math.min(1000, headersTimeout),
-      keepAliveTimeout: 5000,
-    });
-    this.http.on("request", (req, res) => void this.handle(req, res));
-    this.http.on("connection", (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.on("close", () => this.sockets.delete(socket));
-    });
-    this.http.on("clientError", (error: Error & { code?: string }, socket: Socket) => {
-      // malformed HTTP or a header timeout: answer if the socket still can, then close it
-      if (!socket.writable) {
-        socket.destroy();
-        return;
-      }
-      const status = error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : error.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    });
+    const limits = {
+      maxBodyBytes: options.maxBodyBytes ?? 4 * 1024 * 1024,
+      bodyTimeoutMs: options.bodyTimeoutMs ?? 30_000,
+      headersTimeoutMs: options.headersTimeoutMs ?? 30_000,
+      stallTimeoutMs: options.stallTimeoutMs ?? 30_000,
+      maxBufferedBytes: MAX_BUFFERED_BYTES,
+    };
+    const httpThread = options.httpThread ?? "worker";
+    if (httpThread !== "worker" && httpThread !== "main") throw new ServeError("invalid_option", `httpThread: expected "worker" or "main", found ${JSON.stringify(httpThread)}`);
+    const onRequest = (req: HttpRequest, res: HttpResponse): void => void this.handle(req, res);
+    this.http = httpThread === "worker" ? new FrontThread(limits, onRequest, (line) => this.log(line)) : new LocalHttp(limits, onRequest);
   }
 
   /** Starts listening; resolves with the base URL (http://host:port). Default host 127.0.0.1. */
   listen(port = 8080, host = "127.0.0.1"): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error): void => reject(e);
-      this.http.once("error", onError);
-      this.http.listen(port, host, () => {
-        this.http.off("error", onError);
-        const address = this.http.address() as AddressInfo;
-        const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
-        resolve(`http://${shown}:${address.port}`);
-      });
-    });
+    return this.http.listen(port, host);
   }
 
   /**
@@ -133,7 +121,7 @@ export class ZllmServer {
    */
   close(graceMs = 10_000): Promise<void> {
     this.closing ??= (async () => {
-      this.http.close();
+      this.http.stopAccepting();
       for (const { engine } of this.models.values()) engine.drain();
       const deadline = performance.now() + graceMs;
       while (!this.hurry && performance.now() < deadline && [...this.models.values()].some(({ engine }) => !engine.idle)) {
@@ -142,8 +130,7 @@ export class ZllmServer {
       for (const { engine } of this.models.values()) engine.cancelAll("shutdown");
       // let the cancelled requests' responses go out, then drop every connection
       await new Promise((r) => setTimeout(r, 50));
-      for (const socket of this.sockets) socket.destroy();
-      this.http.closeAllConnections();
+      await this.http.closeAll();
     })();
     return this.closing;
   }
@@ -158,9 +145,9 @@ export class ZllmServer {
     this.options.log?.(line);
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: HttpRequest, res: HttpResponse): Promise<void> {
     const arrival = performance.now();
-    const url = new URL(req.url ?? "/", "http://localhost");
+    const url = new URL(req.url, "http://localhost");
     const pathname = url.pathname;
     const endpoint = (ENDPOINTS as readonly string[]).includes(pathname) ? pathname : pathname.startsWith("/v1/models/") ? "/v1/models" : "other";
     res.on("close", () => {
@@ -186,8 +173,8 @@ export class ZllmServer {
     }
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse, pathname: string, arrival: number): Promise<void> {
-    const method = req.method ?? "GET";
+  private async route(req: HttpRequest, res: HttpResponse, pathname: string, arrival: number): Promise<void> {
+    const method = req.method;
     const get = method === "GET" || method === "HEAD";
     const context = async (): Promise<RouteContext> => this.context(req, res, arrival, method === "POST" ? await this.body(req) : undefined);
     const only = (allowed: string): void => {
@@ -234,11 +221,11 @@ export class ZllmServer {
     return serveStatic(res, this.options.staticDir, pathname, method === "HEAD");
   }
 
-  private body(req: IncomingMessage): Promise<unknown> {
-    return readJsonBody(req, { maxBytes: this.options.maxBodyBytes ?? 4 * 1024 * 1024, timeoutMs: this.options.bodyTimeoutMs ?? 30_000 });
+  private async body(req: HttpRequest): Promise<unknown> {
+    return parseJsonBody(await req.body());
   }
 
-  private context(req: IncomingMessage, res: ServerResponse, arrival: number, body: unknown): RouteContext {
+  private context(req: HttpRequest, res: HttpResponse, arrival: number, body: unknown): RouteContext {
     return {
       req,
       res,
@@ -247,7 +234,7 @@ export class ZllmServer {
       metrics: this.metrics,
       arrival,
       deadline: arrival + (this.options.requestTimeoutMs ?? 600_000),
-      sse: { stallTimeoutMs: this.options.stallTimeoutMs ?? 30_000, maxBufferedBytes: 8 * 1024 * 1024 },
+      sse: { stallTimeoutMs: this.options.stallTimeoutMs ?? 30_000, maxBufferedBytes: MAX_BUFFERED_BYTES },
       onClientGone: (fn) => {
         res.on("close", () => {
           if (!res.writableFinished) fn();
@@ -256,10 +243,11 @@ export class ZllmServer {
     };
   }
 
-  private authorize(req: IncomingMessage): void {
+  private authorize(req: HttpRequest): void {
     if (!this.keyDigest) return;
-    const header = req.headers.authorization ?? "";
-    const match = /^Bearer\s+(.+)$/i.exec(header);
+    const header = req.headers.authorization;
+    if (Array.isArray(header)) throw new ServeError("invalid_api_key", "Invalid API key: expected one 'Authorization: Bearer KEY' header, found several.");
+    const match = /^Bearer\s+(.+)$/i.exec(header ?? "");
     // compare digests in constant time: the key's length and content do not leak through timing
     if (!match || !timingSafeEqual(digest(match[1].trim()), this.keyDigest)) {
       throw new ServeError(
@@ -269,7 +257,7 @@ export class ZllmServer {
     }
   }
 
-  private corsHeaders(res: ServerResponse): void {
+  private corsHeaders(res: HttpResponse): void {
     const origin = this.options.cors ?? "";
     res.setHeader("Access-Control-Allow-Origin", origin);
     if (origin !== "*") res.setHeader("Vary", "Origin");

@@ -1,8 +1,8 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import type { ServerResponse } from "node:http";
 import path from "node:path";
 import { ServeError } from "../errors";
+import type { HttpResponse } from "./exchange";
 
 /**
  * Static files (the playground's built `dist/`) under `/`. Every response carries
@@ -35,7 +35,7 @@ const TYPES: Readonly<Record<string, string>> = {
  * Serves `urlPath` from `root` (index.html for a directory). Paths are decoded, normalised and must
  * stay inside root; dot-files are not served. A missing file or root is a 404 naming the path.
  */
-export async function serveStatic(res: ServerResponse, root: string | undefined, urlPath: string, head: boolean): Promise<void> {
+export async function serveStatic(res: HttpResponse, root: string | undefined, urlPath: string, head: boolean): Promise<void> {
   let relative: string;
   try {
     relative = decodeURIComponent(urlPath);
@@ -65,13 +65,25 @@ export async function serveStatic(res: ServerResponse, root: string | undefined,
     res.end();
     return;
   }
-  await new Promise<void>((resolve) => {
-    const stream = createReadStream(file);
-    stream.on("error", () => {
-      res.destroy();
-      resolve();
-    });
-    stream.on("end", () => resolve());
-    stream.pipe(res);
-  });
+  // the file in chunks, each written when the response has taken the previous ones (a response
+  // whose client stops reading is closed by the transport, which ends the loop)
+  try {
+    for await (const chunk of createReadStream(file)) {
+      if (res.destroyed) return;
+      if (!res.write(chunk as Buffer)) {
+        await new Promise<void>((resolve) => {
+          const go = (): void => {
+            res.off("drain", go);
+            res.off("close", go);
+            resolve();
+          };
+          res.once("drain", go);
+          res.once("close", go);
+        });
+      }
+    }
+    res.end();
+  } catch {
+    res.destroy();
+  }
 }

@@ -1,0 +1,62 @@
+/**
+ * One HTTP exchange as the routes see it, whichever thread speaks HTTP. In "main" mode these are
+ * node's own IncomingMessage and ServerResponse (which have every member below); in "worker" mode
+ * (http/front.ts) a front thread owns the sockets and the engine's thread gets the request in one
+ * message and answers through a RemoteResponse that records what the route writes.
+ */
+
+/** The request line, the headers, and the body read within the server's limits. */
+export interface HttpRequest {
+  readonly method: string;
+  /** The request target as sent: path and query. */
+  readonly url: string;
+  /** Lower-case names, as node gives them. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The body's bytes; rejects with a ServeError (413 body_too_large, 408 request_timeout, 400) when it cannot be had. */
+  body(): Promise<Uint8Array>;
+}
+
+/** What the routes do with a response: the part of node's ServerResponse they use. */
+export interface HttpResponse {
+  readonly headersSent: boolean;
+  readonly statusCode: number;
+  readonly destroyed: boolean;
+  readonly writableEnded: boolean;
+  /** The whole response went out (a `close` before this means the client left). */
+  readonly writableFinished: boolean;
+  /** Bytes written but not yet taken by the client. */
+  readonly writableLength: number;
+  setHeader(name: string, value: string): unknown;
+  writeHead(status: number, headers?: Record<string, string | number>): unknown;
+  flushHeaders(): void;
+  write(chunk: string | Uint8Array): boolean;
+  end(chunk?: string | Uint8Array): unknown;
+  destroy(): unknown;
+  /** `close`: the exchange is over (finished, or the client left); `drain`: buffered bytes went out. */
+  on(event: "close" | "drain", listener: () => void): unknown;
+  once(event: "close" | "drain", listener: () => void): unknown;
+  off(event: "close" | "drain", listener: () => void): unknown;
+}
+
+/** Where node:http runs: it hands each request to `onRequest` and owns the sockets. */
+export interface HttpTransport {
+  /** Starts listening; resolves with the base URL (http://host:port). */
+  listen(port: number, host: string): Promise<string>;
+  /** No new connections (open ones go on). */
+  stopAccepting(): void;
+  /** Every connection closed at once, and the transport's resources released. */
+  closeAll(): Promise<void>;
+}
+
+/** The server's limits that the transport applies, before a request reaches a route. */
+export interface TransportLimits {
+  maxBodyBytes: number;
+  bodyTimeoutMs: number;
+  headersTimeoutMs: number;
+  /** A streaming response whose client takes nothing for this long is dropped (ms). */
+  stallTimeoutMs: number;
+  /** …or as soon as this many bytes wait for it. */
+  maxBufferedBytes: number;
+}
+
+export type RequestHandler = (req: HttpRequest, res: HttpResponse) => void;

@@ -1,0 +1,204 @@
+// The front thread's source: node:http in a worker_threads thread, so that accepting connections,
+// parsing HTTP, reading bodies and writing to sockets run beside the engine's thread instead of
+// between its decode steps. A string, as @zero-llm/tensor's pool workers are, so it loads from
+// any bundle (ESM or CJS) and from the sources under test, with no worker file to locate.
+//
+// What crosses between the threads (http/front.ts is the other side):
+//
+//   front → engine   { type: "request", id, method, url, headers, body?: Uint8Array, refusal? }
+//                      one per request, once its body is read (or refused: BodyRefusal in http/body.ts)
+//                    { type: "gone", id }       the client left before the response was complete
+//                    { type: "listening", url } | { type: "listen-failed", message, code }
+//                    { type: "closed" }         every connection is closed
+//   engine → front   { type: "out", frames }    every response's output since the last message:
+//                      frames = [{ id, head?: [status, headers], data?: string | Uint8Array,
+//                                  end?: true, destroy?: true }], one per response with news
+//                    { type: "listen", port, host } | { type: "stop-accepting" } | { type: "close-all" }
+//
+// The engine sends one "out" message per event-loop turn (per decode step: every stream's token
+// in one message), so the cost of crossing threads is paid per step, not per token.
+//
+// Limits that need the socket live here: the body's size (413, refused from Content-Length
+// without reading) and time (408), the headers' time, and a streaming client that stops reading
+// (no bytes taken for stallTimeoutMs, or more than maxBufferedBytes waiting: the connection is
+// dropped and the engine told it is gone, which cancels the request).
+export const FRONT_SOURCE = `
+"use strict";
+// eval workers inherit execArgv, so under --input-type=module this runs as an ES module: no require
+const load = (name) => (typeof require === "function" ? require(name) : process.getBuiltinModule(name));
+const { parentPort, workerData } = load("node:worker_threads");
+const http = load("node:http");
+const limits = workerData;
+
+/** id → { res, refused, stallTimer, watched }: the exchanges whose response is not over. */
+const exchanges = new Map();
+const sockets = new Set();
+let nextId = 1;
+
+const server = http.createServer({
+  headersTimeout: limits.headersTimeoutMs,
+  // node's own whole-request limit, a backstop behind the body timer
+  requestTimeout: limits.headersTimeoutMs + limits.bodyTimeoutMs + 1000,
+  // how often node checks those two timeouts (its default, 30 s, would let a slow client hang on)
+  connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+  keepAliveTimeout: 5000,
+});
+
+server.on("connection", (socket) => {
+  sockets.add(socket);
+  socket.on("close", () => sockets.delete(socket));
+});
+
+server.on("clientError", (error, socket) => {
+  // malformed HTTP or a header timeout: answer if the socket still can, then close it
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : error.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+  socket.end("HTTP/1.1 " + status + "\\r\\nConnection: close\\r\\nContent-Length: 0\\r\\n\\r\\n");
+});
+
+server.on("request", (req, res) => {
+  const id = nextId++;
+  const exchange = { res, refused: false, stallTimer: undefined, watched: false };
+  exchanges.set(id, exchange);
+  res.on("close", () => {
+    clearStall(exchange);
+    exchanges.delete(id);
+    if (!res.writableFinished) parentPort.postMessage({ type: "gone", id });
+  });
+  res.on("drain", () => clearStall(exchange));
+  readBody(req, (body, refusal) => {
+    if (refusal) exchange.refused = true;
+    const message = { type: "request", id, method: req.method || "GET", url: req.url || "/", headers: req.headers };
+    if (refusal) message.refusal = refusal;
+    if (body) message.body = body;
+    parentPort.postMessage(message, body ? [body.buffer] : []);
+  });
+});
+
+/** The body's bytes (undefined when empty), or why they cannot be had: the rules of http/body.ts readBodyBytes. */
+function readBody(req, done) {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
+    req.pause();
+    done(undefined, { kind: "too_large", maxBytes: limits.maxBodyBytes, found: declared + " (Content-Length)" });
+    return;
+  }
+  const chunks = [];
+  let size = 0;
+  let settled = false;
+  const settle = (refusal) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    req.off("data", onData);
+    req.off("end", onEnd);
+    req.off("error", onError);
+    req.off("aborted", onAborted);
+    if (refusal) {
+      // stop reading: the rest is not wanted (the response closes the connection)
+      req.pause();
+      done(undefined, refusal);
+      return;
+    }
+    if (size === 0) {
+      done(undefined, undefined);
+      return;
+    }
+    // a fresh buffer of its own: Buffer.concat may hand back a slice of node's shared pool,
+    // which cannot be transferred
+    const body = new Uint8Array(size);
+    let at = 0;
+    for (const chunk of chunks) {
+      body.set(chunk, at);
+      at += chunk.length;
+    }
+    done(body, undefined);
+  };
+  const onData = (chunk) => {
+    size += chunk.length;
+    if (size > limits.maxBodyBytes) settle({ kind: "too_large", maxBytes: limits.maxBodyBytes, found: "more (" + size + " bytes read so far)" });
+    else chunks.push(chunk);
+  };
+  const onEnd = () => settle(undefined);
+  const onError = (e) => settle({ kind: "incomplete", reason: "a read error: " + e.message });
+  const onAborted = () => settle({ kind: "incomplete", reason: "the connection closed" });
+  const timer = setTimeout(() => settle({ kind: "timeout", timeoutMs: limits.bodyTimeoutMs, size }), limits.bodyTimeoutMs);
+  req.on("data", onData);
+  req.on("end", onEnd);
+  req.on("error", onError);
+  req.on("aborted", onAborted);
+}
+
+function clearStall(exchange) {
+  if (exchange.stallTimer) clearTimeout(exchange.stallTimer);
+  exchange.stallTimer = undefined;
+}
+
+/** One response's news from the engine, in order: head, data, end (or destroy). */
+function apply(frame) {
+  const exchange = exchanges.get(frame.id);
+  if (!exchange) return; // the client left: the engine hears "gone" and stops writing
+  const res = exchange.res;
+  if (frame.destroy) {
+    res.destroy();
+    return;
+  }
+  if (frame.head) {
+    const [status, headers] = frame.head;
+    // a body left unread (too large, too slow) must not be parsed as the next request
+    if (exchange.refused) headers.Connection = "close";
+    res.writeHead(status, headers);
+    for (const name in headers) {
+      if (name.toLowerCase() === "content-type") exchange.watched = String(headers[name]).startsWith("text/event-stream");
+    }
+    if (frame.data === undefined && !frame.end) res.flushHeaders();
+  }
+  if (frame.data !== undefined) {
+    if (frame.end) {
+      res.end(frame.data); // the last bytes and the end in one write
+      return;
+    }
+    const flushed = res.write(frame.data);
+    // a streaming client that stops reading must not hold the request (and its KV cache) forever
+    if (exchange.watched && res.writableLength > limits.maxBufferedBytes) {
+      res.destroy();
+      return;
+    }
+    if (exchange.watched && !flushed && !exchange.stallTimer) {
+      exchange.stallTimer = setTimeout(() => res.destroy(), limits.stallTimeoutMs);
+    }
+  }
+  if (frame.end) res.end();
+}
+
+parentPort.on("message", (message) => {
+  switch (message.type) {
+    case "out":
+      for (const frame of message.frames) apply(frame);
+      return;
+    case "listen": {
+      const onError = (e) => parentPort.postMessage({ type: "listen-failed", message: e.message, code: e.code });
+      server.once("error", onError);
+      server.listen(message.port, message.host, () => {
+        server.off("error", onError);
+        const address = server.address();
+        const shown = address.family === "IPv6" ? "[" + address.address + "]" : address.address;
+        parentPort.postMessage({ type: "listening", url: "http://" + shown + ":" + address.port });
+      });
+      return;
+    }
+    case "stop-accepting":
+      server.close();
+      return;
+    case "close-all":
+      server.close();
+      for (const socket of sockets) socket.destroy();
+      server.closeAllConnections();
+      parentPort.postMessage({ type: "closed" });
+      return;
+  }
+});
+`;

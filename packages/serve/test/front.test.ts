@@ -1,0 +1,125 @@
+import { connect } from "node:net";
+import { describe, expect, it } from "vitest";
+import type { HttpRequest, HttpResponse, TransportLimits } from "../src/http/exchange";
+import { FrontThread } from "../src/http/front";
+
+/** The front thread on its own, with a handler in place of the routes (no model needed). */
+const LIMITS: TransportLimits = { maxBodyBytes: 1024, bodyTimeoutMs: 2000, headersTimeoutMs: 2000, stallTimeoutMs: 300, maxBufferedBytes: 1 << 20 };
+
+async function withFront(handler: (req: HttpRequest, res: HttpResponse) => void, run: (url: string) => Promise<void>): Promise<void> {
+  const front = new FrontThread(LIMITS, handler, () => {});
+  const url = await front.listen(0, "127.0.0.1");
+  try {
+    await run(url);
+  } finally {
+    await front.closeAll();
+  }
+}
+
+describe("the front thread (httpThread: worker)", () => {
+  it("hands over method, url, headers and body; writes head, chunks and end in order", async () => {
+    await withFront(
+      (req, res) => {
+        void req.body().then((body) => {
+          res.setHeader("X-Seen", `${req.method} ${req.url} ${String(req.headers["x-test"])}`);
+          res.writeHead(200, { "Content-Type": "text/plain" });
+          res.write("a");
+          res.write(new TextEncoder().encode("b"));
+          setTimeout(() => res.end(`:${new TextDecoder().decode(body)}`), 5);
+        });
+      },
+      async (url) => {
+        const r = await fetch(`${url}/x?y=1`, { method: "POST", body: "hello", headers: { "X-Test": "t" } });
+        expect(r.status).toBe(200);
+        expect(r.headers.get("x-seen")).toBe("POST /x?y=1 t");
+        expect(await r.text()).toBe("ab:hello");
+      },
+    );
+  });
+
+  it("refuses a body over the limit (from Content-Length and while reading) and one that is too slow, and the route sees why", async () => {
+    const codes: string[] = [];
+    await withFront(
+      (req, res) => {
+        req.body().then(
+          () => res.end("read"),
+          (e: { code: string }) => {
+            codes.push(e.code);
+            res.writeHead(413, { Connection: "close" });
+            res.end(e.code);
+          },
+        );
+      },
+      async (url) => {
+        expect(await (await fetch(url, { method: "POST", body: "x".repeat(2000) })).text()).toBe("body_too_large");
+        const chunked = new ReadableStream({
+          start(controller) {
+            for (let i = 0; i < 4; i++) controller.enqueue(new Uint8Array(600));
+            controller.close();
+          },
+        });
+        expect(await (await fetch(url, { method: "POST", body: chunked, duplex: "half" } as RequestInit)).text()).toBe("body_too_large");
+        // a client that sends half its declared body and then nothing
+        const { port } = new URL(url);
+        const answer = await new Promise<string>((resolve) => {
+          let text = "";
+          const socket = connect(Number(port), "127.0.0.1", () => socket.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789"));
+          socket.on("data", (d) => (text += d.toString()));
+          socket.on("close", () => resolve(text));
+        });
+        expect(answer).toMatch(/request_timeout/);
+      },
+    );
+    expect(codes).toEqual(["body_too_large", "body_too_large", "request_timeout"]);
+  });
+
+  it("drops a streaming client that stops reading, and tells the engine side it is gone", async () => {
+    let closedEarly = false;
+    let timer: ReturnType<typeof setInterval> | undefined;
+    await withFront(
+      (_req, res) => {
+        res.writeHead(200, { "Content-Type": "text/event-stream" });
+        const chunk = `data: ${"x".repeat(64 * 1024)}\n\n`;
+        timer = setInterval(() => res.write(chunk), 2);
+        res.on("close", () => {
+          clearInterval(timer);
+          closedEarly = !res.writableFinished;
+        });
+      },
+      async (url) => {
+        const { port } = new URL(url);
+        const socket = connect(Number(port), "127.0.0.1", () => socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        socket.pause(); // reads nothing: the kernel's buffers fill, then the front's
+        const start = Date.now();
+        while (!closedEarly && Date.now() - start < 20_000) await new Promise((r) => setTimeout(r, 20));
+        socket.destroy();
+      },
+    );
+    clearInterval(timer);
+    expect(closedEarly).toBe(true);
+  });
+
+  it("reports a client that leaves mid-response as gone (the engine cancels on it)", async () => {
+    let gone = false;
+    let started!: () => void;
+    const streaming = new Promise<void>((r) => (started = r));
+    await withFront(
+      (_req, res) => {
+        res.writeHead(200, { "Content-Type": "text/event-stream" });
+        res.write("data: 1\n\n");
+        started();
+        res.on("close", () => (gone = !res.writableFinished));
+      },
+      async (url) => {
+        const controller = new AbortController();
+        const r = await fetch(url, { signal: controller.signal });
+        await streaming;
+        expect(r.status).toBe(200);
+        controller.abort();
+        const start = Date.now();
+        while (!gone && Date.now() - start < 5000) await new Promise((res) => setTimeout(res, 10));
+      },
+    );
+    expect(gone).toBe(true);
+  });
+});
