@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { GgufFile, jsBackend } from "@zero-llm/tensor";
 import { BpeTokenizer, TOKEN_TYPE, TokenizerError, fromGgufMetadata, fromTokenizerJson } from "@zero-llm/tokenizer-bpe";
 import { describe, expect, it } from "vitest";
-import { Model, TransformerError, allocateWeights, ggufFromModel, serializeGgufModel, type Config } from "../src/index";
+import { Model, TransformerError, allocateWeights, ggufFromModel, readGguf, serializeGgufModel, type Config } from "../src/index";
 import { loadModel } from "../src/node/index";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -59,5 +59,22 @@ describe("a trained BPE tokenizer as GGUF tokenizer.ggml.* metadata", () => {
       expect((error as TransformerError).code).toBe("BAD_CONFIG");
       expect((error as TransformerError).cause).toBeInstanceOf(TokenizerError);
     }
+  });
+
+  // A model's weights need none of the vocabulary: @zero-llm/tensor keeps GGUF string arrays as
+  // their bytes until asked (32,000 JS strings cost the stories15M model ~6 MB of peak memory).
+  it.skipIf(!haveDefault)("loading a GGUF model leaves its vocabulary undecoded until a tokenizer asks for it", async () => {
+    const tokenizer = fromTokenizerJson(readFileSync(path.join(defaultModel, "tokenizer.json"), "utf8"));
+    const model = await loadModel(defaultModel);
+    const bytes = serializeGgufModel(model.config, model.weights, { tokenizer });
+    const { config, file } = await readGguf(bytes, { backend: jsBackend });
+    expect(config.vocabSize).toBe(model.config.vocabSize);
+    for (const key of ["tokenizer.ggml.tokens", "tokenizer.ggml.merges"]) {
+      expect(file.stringArray(key)?.materialized, key).toBe(false);
+    }
+    const back = fromGgufMetadata(new Map([...file.metadata].map(([k, v]) => [k, v.value])));
+    expect(file.stringArray("tokenizer.ggml.tokens")?.materialized).toBe(true);
+    const text = "Once upon a time, a little fox found a shiny stone.";
+    expect(back.encode(text)).toEqual(tokenizer.encode(text));
   });
 });

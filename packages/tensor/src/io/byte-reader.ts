@@ -141,17 +141,28 @@ export class ByteReader {
    * formatted into a message on error, so callers in hot loops pass a constant.
    */
   string(what: string): string {
-    this.require(8, what);
-    const length = this.view.getBigUint64(this.offset, true);
-    if (length > BigInt(this.fileLength - this.offset - 8)) {
-      throw new GgufError("GGUF_TRUNCATED", `expected the length of ${what} to be at most the ${this.fileLength - this.offset - 8} bytes left, found ${length} at offset ${this.offset}`);
-    }
-    this.offset += 8;
-    const n = Number(length);
-    this.require(n, what);
+    const n = this.stringLength(what);
     const start = this.offset;
     this.offset += n;
     return decodeUtf8(this.bytes.subarray(start, start + n));
+  }
+
+  /**
+   * A GGUF string's u64 byte length, checked against the bytes left in the file and in the
+   * prefix; the cursor is left on the string's first byte. Read as two u32 halves, not a
+   * bigint: a vocabulary's 32,000 lengths would otherwise be 32,000 heap objects of garbage.
+   */
+  stringLength(what: string): number {
+    this.require(8, what);
+    const low = this.view.getUint32(this.offset, true);
+    const high = this.view.getUint32(this.offset + 4, true);
+    const left = this.fileLength - this.offset - 8;
+    if (high !== 0 || low > left) {
+      throw new GgufError("GGUF_TRUNCATED", `expected the length of ${what} to be at most the ${left} bytes left, found ${BigInt(high) * 2n ** 32n + BigInt(low)} at offset ${this.offset}`);
+    }
+    this.offset += 8;
+    this.require(low, what);
+    return low;
   }
 }
 

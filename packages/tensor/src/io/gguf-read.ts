@@ -1,6 +1,7 @@
 import { ByteReader } from "./byte-reader";
 import { copyLittleEndian, ggmlToFloat32 } from "./ggml-dequant";
 import { GgufError } from "./errors";
+import { GgufStringArray, ggufStringArrayOf, lazyStringArray } from "./gguf-strings";
 import { ggmlTensorBytes, ggmlTypeInfo, type GgmlTypeInfo } from "./ggml-types";
 import { GGUF_FIXED_SIZE, GGUF_VALUE_TYPES, type GgufArray, type GgufPlainValue, type GgufValue, type GgufValueType } from "./gguf-values";
 
@@ -183,15 +184,45 @@ function readArray(reader: ByteReader, key: string, depth: number): GgufArray {
   }
   if (itemType === "string") {
     reader.require(Math.min(count * 8, Number.MAX_SAFE_INTEGER), `${count} strings of "${key}"`); // each has a u64 length
-    const value = new Array<string>(count);
-    const what = `a string item of "${key}"`;
-    for (let i = 0; i < count; i++) value[i] = reader.string(what);
-    return { type: "array", itemType, value };
+    return lazyStringArray(readStringItems(reader, count, key));
   }
   reader.require(Math.min(count * 12, Number.MAX_SAFE_INTEGER), `${count} nested arrays of "${key}"`); // each has a u32 type + u64 count
   const value = new Array<GgufArray>(count);
   for (let i = 0; i < count; i++) value[i] = readArray(reader, key, depth + 1);
   return { type: "array", itemType: "array", value };
+}
+
+/**
+ * `count` GGUF strings as one UTF-8 buffer and offsets (see GgufStringArray), undecoded: two
+ * passes over the items, one to check the lengths and size the buffer, one to copy the bytes
+ * (short items byte by byte: tokens are a few bytes, and a subarray per item would be garbage). The copy lets
+ * the file's prefix (a lazy reader's header buffer) be collected.
+ */
+function readStringItems(reader: ByteReader, count: number, key: string): GgufStringArray {
+  const what = `a string item of "${key}"`;
+  const start = reader.offset;
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    const n = reader.stringLength(what);
+    reader.offset += n;
+    total += n;
+  }
+  if (total > 0xffffffff) throw new GgufError("GGUF_VALUE_TOO_LARGE", `expected the string items of "${key}" to hold at most 4 GiB, found ${total} bytes`);
+  const bytes = new Uint8Array(total);
+  const offsets = new Uint32Array(count + 1);
+  const source = reader.bytes;
+  reader.offset = start;
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const n = reader.stringLength(what);
+    const from = reader.offset;
+    if (n > 64) bytes.set(source.subarray(from, from + n), at);
+    else for (let k = 0; k < n; k++) bytes[at + k] = source[from + k];
+    reader.offset = from + n;
+    at += n;
+    offsets[i + 1] = at;
+  }
+  return new GgufStringArray(bytes, offsets);
 }
 
 function readAlignment(metadata: ReadonlyMap<string, GgufValue>): number {
@@ -232,6 +263,14 @@ abstract class GgufMetadataAccess implements GgufHeader {
   /** The value of `key` without its type tag, or undefined when absent. */
   get(key: string): GgufPlainValue | undefined {
     return this.metadata.get(key)?.value;
+  }
+
+  /**
+   * The string array `key` in its compact form (UTF-8 bytes and offsets), without decoding it;
+   * undefined when absent or not an array of strings. `get(key)` decodes the same items, once.
+   */
+  stringArray(key: string): GgufStringArray | undefined {
+    return ggufStringArrayOf(this.metadata.get(key));
   }
 
   private byName: Map<string, GgufTensorInfo> | undefined;

@@ -14,7 +14,10 @@
  * In memory: numbers for the 8/16/32-bit types and f32/f64, bigint for u64/i64 (a u64 does not
  * fit a double), boolean, string (UTF-8 decoded). Numeric arrays are typed arrays (a 150k-entry
  * token score array is one Float32Array, not 150k objects), string arrays are string[], bool
- * arrays boolean[], and nested arrays an array of GgufArray.
+ * arrays boolean[], and nested arrays an array of GgufArray. A string array read from a file is
+ * held as its UTF-8 bytes and decoded to string[] on the first access of `value` (a vocabulary
+ * of 32,000 JS strings costs ~6 MB that loading a model's weights never needs): see
+ * gguf-strings.ts, and `stringArray(key)` of GgufFile / GgufReader for the undecoded form.
  */
 
 export type GgufScalarType = "u8" | "i8" | "u16" | "i16" | "u32" | "i32" | "f32" | "bool" | "string" | "u64" | "i64" | "f64";

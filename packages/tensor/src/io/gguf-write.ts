@@ -1,6 +1,7 @@
 import { GgufError } from "./errors";
 import { ggmlTensorBytes, requireGgmlType } from "./ggml-types";
 import { alignUp, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_MAX_DIMS } from "./gguf-read";
+import { ggufStringArrayOf } from "./gguf-strings";
 import { GGUF_VALUE_TYPE_ID, type GgufArray, type GgufValue } from "./gguf-values";
 
 /**
@@ -105,6 +106,12 @@ function badValue(key: string, expected: string, found: unknown): GgufError {
 }
 
 function writeValue(w: ByteWriter, key: string, entry: GgufValue): void {
+  // A string array read from a file and never decoded is written from its bytes (writeArray):
+  // reading `value` here would decode it.
+  if (entry.type === "array" && ggufStringArrayOf(entry)?.materialized === false) {
+    writeArray(w, key, entry);
+    return;
+  }
   // Values come from callers' code, maybe untyped JS: check each against its tag before encoding.
   const value: unknown = entry.value;
   switch (entry.type) {
@@ -150,7 +157,19 @@ const TYPED_ITEMS = {
 } as const;
 
 function writeArray(w: ByteWriter, key: string, entry: GgufArray): void {
+  const strings = ggufStringArrayOf(entry);
   w.u32(GGUF_VALUE_TYPE_ID[entry.itemType]);
+  if (strings !== undefined && !strings.materialized) {
+    // a string array read from a file and never decoded: its bytes as they were, undecoded
+    // (once decoded, the string[] is what a caller may have edited, and is written below)
+    w.u64(BigInt(strings.length));
+    for (let i = 0; i < strings.length; i++) {
+      const item = strings.bytesOf(i);
+      w.u64(BigInt(item.length));
+      w.bytes(item);
+    }
+    return;
+  }
   w.u64(BigInt(entry.value.length));
   switch (entry.itemType) {
     case "bool":
