@@ -9,7 +9,7 @@
 //
 // Keep a copy of the old build first, then rebuild and run:
 //   cp -r packages/tensor/dist /tmp/tensor-old   # before changing assembly/
-//   node bench/matvec-ab.mjs --old /tmp/tensor-old/index.js [--types f32,q4_k] [--shapes 2048x768] [--rounds 5]
+//   node bench/matvec-ab.mjs --old /tmp/tensor-old/index.js [--types f32,q4_k] [--shapes 2048x768] [--rounds 5] [--stream-mib 0]
 import { spawnSync } from "node:child_process";
 import os from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -22,6 +22,9 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     budget: { type: "string", default: "400" },
     rounds: { type: "string", default: "5" },
+    // MiB of weight copies each call cycles through: 96 reads from DRAM, as a decode step does; 0
+    // keeps one copy, in cache, which isolates the instruction count (less noisy under load)
+    "stream-mib": { type: "string", default: "96" },
     shapes: { type: "string", default: "768x768,2048x768,768x2048,32000x768,768x288,288x768,32000x288" },
     // a child's own arguments: measure one build
     child: { type: "string" },
@@ -30,7 +33,7 @@ const { values } = parseArgs({
   },
 });
 const threads = Number(values.threads), budgetMs = Number(values.budget);
-const STREAM_BYTES = 96 << 20;
+const STREAM_BYTES = Number(values["stream-mib"]) * 2 ** 20;
 
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 
@@ -104,7 +107,7 @@ if (!values.old) throw new Error("matvec-ab: --old <path to a previous build's d
 const here = fileURLToPath(import.meta.url);
 const newDist = fileURLToPath(new URL("../../tensor/dist/index.js", import.meta.url));
 const measure = (dist, type, shape) => {
-  const r = spawnSync(process.execPath, [here, "--child", dist, "--type", type, "--shape", shape, "--threads", String(threads), "--budget", String(budgetMs)], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, [here, "--child", dist, "--type", type, "--shape", shape, "--threads", String(threads), "--budget", String(budgetMs), "--stream-mib", values["stream-mib"]], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`matvec-ab child failed: ${r.stderr.slice(-600)}`);
   return JSON.parse(r.stdout.trim().split("\n").pop());
 };
