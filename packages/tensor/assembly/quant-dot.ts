@@ -103,6 +103,15 @@ export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with 
   const blockBytes: usize = type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20;
   const dx = lanes(scales + (<usize>b << 2), count);
   const blk = w + <usize>b * blockBytes;
+  if (type == Q4_1 && count == 4) {
+    // d and m of a block are one u32 (d | m << 16): four loads give both halves of four blocks
+    let h = i32x4.splat(load<i32>(blk));
+    h = i32x4.replace_lane(h, 1, load<i32>(blk + blockBytes));
+    h = i32x4.replace_lane(h, 2, load<i32>(blk + 2 * blockBytes));
+    h = i32x4.replace_lane(h, 3, load<i32>(blk + 3 * blockBytes));
+    const term = f32x4.mul(f32x4.mul(halfToFloat4(i32x4.shr_s(i32x4.shl(h, 16), 16)), dx), f32x4.convert_i32x4_s(s));
+    return f32x4.add(term, f32x4.mul(f32x4.mul(halfToFloat4(i32x4.shr_s(h, 16)), dx), f32x4.convert_i32x4_s(v128.load(sums + (<usize>b << 2)))));
+  }
   const dw = blockScales(blk, blockBytes, count);
   if (type == Q4_0) s = i32x4.sub(s, i32x4.shl(lanes(sums + (<usize>b << 2), count), 3)); // Σ (q − 8)·x = Σ q·x − 8·Σ x
   const term = f32x4.mul(f32x4.mul(dw, dx), f32x4.convert_i32x4_s(s));

@@ -15,8 +15,9 @@
 //      and our kernels compiled), which leaves what grows with the model.
 // Random weights: the speed of a kernel does not depend on the values. Each figure is the median
 // of --reps runs, every contestant of a table measured once per round (ours and llama.cpp's
-// interleaved); ratios are ours / llama.cpp's, or ours / our f32, from the same rounds.
-//   cd packages/transformer && npx tsup && node bench/quantized.mjs [--shape 15M --shape 110M] [--threads 2] [--tokens 64] [--reps 3] [--part speed|kv|memory]
+// interleaved); ratios are ours / llama.cpp's, or ours / our f32, from the same rounds. The speed
+// table runs each measurement in a process of its own (bench/decode-once.mjs, below says why).
+//   cd packages/transformer && npx tsup && node bench/quantized.mjs [--shape 15M --shape 110M] [--threads 2] [--tokens N] [--reps 5] [--part speed|kv|memory]
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
@@ -32,13 +33,14 @@ const { values } = parseArgs({
   options: {
     shape: { type: "string", multiple: true, default: ["15M", "110M"] },
     threads: { type: "string", default: "2" },
-    tokens: { type: "string", default: "64" },
+    tokens: { type: "string" }, // default: speed 128, kv 32 (at most), memory 64
     reps: { type: "string", default: "3" },
     part: { type: "string", multiple: true, default: ["speed", "kv", "memory"] },
     contexts: { type: "string", default: "256,1024" },
   },
 });
-const threads = Number(values.threads), genTokens = Number(values.tokens), reps = Number(values.reps);
+const threads = Number(values.threads), reps = Number(values.reps);
+const genTokens = Number(values.tokens ?? 64), speedTokens = Number(values.tokens ?? 128);
 const contexts = values.contexts.split(",").map(Number);
 const WEIGHT_TYPES = ["F32", "Q8_0", "Q4_0", "Q4_1", "Q4_K"];
 const KV_TYPES = ["f32", "q8_0", "q4_0"];
@@ -93,37 +95,6 @@ async function weightBytesOf(file) {
   }
 }
 
-/** Our decode rate: prefill `prompt`, then `n` greedy-free decode steps (the argmax is not needed for speed). */
-function ourDecode(model, prompt, n, cacheOptions) {
-  const cache = model.newCache({ capacity: prompt.length + n + 1, allowContextOverflow: true, ...cacheOptions });
-  let logits = model.prefill(prompt, cache).logits;
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
-    logits = model.decode(best, cache);
-  }
-  return (n * 1000) / (performance.now() - t0);
-}
-
-/** llama.cpp's decode rate after the same prompt: tokens 2…n of a greedy run (the first includes the prefill). */
-async function theirDecode(lm, prompt, n, kvType, flashAttention) {
-  const context = await lm.createContext({
-    contextSize: prompt.length + n + 16, threads, batchSize: 512, flashAttention,
-    experimentalKvCacheKeyType: LLAMA_KV[kvType], experimentalKvCacheValueType: LLAMA_KV[kvType],
-  });
-  const sequence = context.getSequence();
-  let count = 0, t1 = 0;
-  for await (const _ of sequence.evaluate(prompt, { temperature: 0 })) {
-    count++;
-    if (count === 1) t1 = performance.now();
-    if (count >= n + 1) break;
-  }
-  const tps = ((count - 1) * 1000) / (performance.now() - t1);
-  await context.dispose();
-  return tps;
-}
-
 const promptOf = (length, vocab) => Array.from({ length }, (_, i) => (i * 7919 + 1) % vocab);
 
 const llamaVersion = JSON.parse(readFileSync(path.join(here, "../node_modules/node-llama-cpp/package.json"), "utf8")).version;
@@ -133,34 +104,44 @@ const backend = await createWasmBackend({ threads });
 
 // Every contestant of a table is measured once per round, rounds repeated --reps times, so a
 // change in the machine's load (it is shared) falls on all of them alike; medians per contestant.
+// The speed table runs every measurement in a fresh process (bench/decode-once.mjs): an untimed
+// decode, then the timed one, for both engines alike. Within one process our tokens/s is fixed
+// by where the weights' pages landed (up to ±20 % between runs of the same build on the dev
+// machine, a KVM guest); a process per round samples that as it falls for users, and llama.cpp
+// gets the same treatment (a fresh process, the file in the page cache, the same warm-up).
+// Each cell: the median over rounds, with the lowest and highest; "by CPU" divides tokens by the
+// process's CPU time instead of the wall clock (less sensitive to other processes on the cores).
+const decodeOnce = (engine, file, vocab) => {
+  const args = [path.join(here, "decode-once.mjs"), "--engine", engine, "--file", file, "--threads", String(threads), "--tokens", String(speedTokens), "--vocab", String(vocab)];
+  const r = spawnSync(process.execPath, args, { encoding: "utf8", cwd: here });
+  if (r.status !== 0) throw new Error(`decode-once (${engine}, ${file}) failed: ${r.stderr.slice(-800)}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop());
+};
+const spread = (xs) => `${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})`;
+
 if (values.part.includes("speed")) {
   for (const shape of values.shape) {
-    console.log(`\n## decode ${genTokens} tokens after a 16-token prompt, ${shape} shape, f32 KV cache`);
-    console.log("| weights | file MB | ours tok/s | vs our F32 | llama.cpp tok/s | ours / llama.cpp |");
-    console.log("|---|---:|---:|---:|---:|---:|");
-    const rows = [];
-    for (const type of WEIGHT_TYPES) {
-      const file = await fileFor(shape, type);
-      const model = await loadModel(file, { backend });
-      const lm = await llama.loadModel({ modelPath: file });
-      const prompt = promptOf(16, model.config.vocabSize);
-      ourDecode(model, prompt.slice(0, 4), 4); // warm the JIT
-      await theirDecode(lm, prompt.slice(0, 4), 4, "f32", false);
-      rows.push({ type, file, model, lm, prompt, mine: [], peer: [] });
-    }
+    const vocab = BENCH_SHAPES[shape].vocabSize;
+    const files = [];
+    for (const type of WEIGHT_TYPES) files.push({ type, file: await fileFor(shape, type), mine: [], peer: [] });
     for (let r = 0; r < reps; r++) {
-      for (const row of rows) {
-        row.mine.push(ourDecode(row.model, row.prompt, genTokens));
-        row.peer.push(await theirDecode(row.lm, row.prompt, genTokens, "f32", false));
+      for (const row of files) {
+        row.mine.push(decodeOnce("ours", row.file, vocab));
+        row.peer.push(decodeOnce("llama.cpp", row.file, vocab));
       }
     }
-    const ourF32 = median(rows[0].mine);
-    for (const { type, file, mine, peer, lm } of rows) {
-      const a = median(mine), b = median(peer);
-      console.log(`| ${type} | ${MB(statSync(file).size)} | ${a.toFixed(1)} | ${(a / ourF32).toFixed(2)}× | ${b.toFixed(1)} | ${(a / b).toFixed(2)}× |`);
-      await lm.dispose();
+    console.log(`\n## decode ${speedTokens} tokens after a 16-token prompt, ${shape} shape, f32 KV cache, a fresh process per engine and round (${reps} rounds: median (lowest–highest))`);
+    console.log("| weights | file MB | ours tok/s | vs our F32 | llama.cpp tok/s | ours / llama.cpp | by CPU time: ours / llama.cpp | rounds ≥ 1.0× |");
+    console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+    const ourF32 = median(files[0].mine.map((m) => m.tps));
+    for (const { type, file, mine, peer } of files) {
+      const a = mine.map((m) => m.tps), b = peer.map((m) => m.tps);
+      const cpu = median(mine.map((m) => m.cpuTps)) / median(peer.map((m) => m.cpuTps));
+      const wins = a.filter((x, i) => x >= b[i]).length;
+      console.log(`| ${type} | ${MB(statSync(file).size)} | ${spread(a)} | ${(median(a) / ourF32).toFixed(2)}× | ${spread(b)} | ${(median(a) / median(b)).toFixed(2)}× | ${cpu.toFixed(2)}× | ${wins}/${a.length} |`);
     }
-    console.log(`(${load()})`);
+    const huge = (side) => Math.max(...files.flatMap((row) => row[side].map((m) => m.hugeKb ?? 0)));
+    console.log(`(${load()}; largest memory in 2 MiB pages, ours ${huge("mine")} kB, llama.cpp ${huge("peer")} kB)`);
   }
 }
 
