@@ -2,6 +2,9 @@ import { mergeInWindows } from "./merge-windows";
 import { checkedChunkSize, idChunks, runToEnd } from "./id-chunks";
 import { TOKEN_TYPE } from "./gguf/token-type";
 import { PairTable } from "./pair-table";
+import { CharPairs } from "./char-pairs";
+import { SpmMerger, scoreRanks } from "./spm-merge";
+import type { SpanTokens } from "./bpe-merge";
 import { concatTokenBytes, displayBytes } from "./token-spans";
 import { TokenizerError } from "./errors";
 import { allowedSet, escapeRegExp, type EncodeChunksOptions, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
@@ -40,9 +43,6 @@ const LONG_FRAGMENT = 1 << 16;
 const WINDOW = 1 << 13;
 /** Fragments up to this long merge as they are; longer ones are cut into segments first. */
 const SEGMENTED_FRAGMENT = 256;
-/** Segments up to this long (UTF-16 units) are cached, up to CACHE_LIMIT of them. */
-const CACHED_SEGMENT = 64;
-const CACHE_LIMIT = 100_000;
 /** Units escaped at a time (`escape`). */
 const ESCAPE_PIECE = 1 << 16;
 /** Windows of one long segment remembered (their text and symbols), in case the next ones repeat them. */
@@ -56,11 +56,6 @@ type Emit = (id: number, start: number, end: number) => void;
 interface Symbols {
   ids: number[];
   lengths: number[];
-}
-
-/** Two adjacent code points as one number (code points are below 0x110000). */
-function codePointPair(left: number, right: number): number {
-  return left * 0x110000 + right;
 }
 
 /**
@@ -167,20 +162,22 @@ export class SpmTokenizer implements Tokenizer {
   private readonly pieceToId = new Map<string, number>();
   private readonly byteIds = new Int32Array(256).fill(-1);
   private readonly bytesCache: (Uint8Array | undefined)[] = [];
-  /** Every two adjacent code points inside some piece (codePointPair): built with `pairs`, see `segmentEnd`. */
-  private joinable: Set<number> | undefined;
+  /** Every two adjacent code points inside some piece: built with `pairs`, see `segmentEnd`. */
+  private joinable: CharPairs | undefined;
   /**
    * (left piece, right piece) -> the piece their texts make, for every such split of every
    * piece: the merge loop's lookup without building strings. Built on the first text longer
    * than SEGMENTED_FRAGMENT (a few tens of ms); shorter texts look the joined text up.
    */
   private pairs: PairTable | undefined;
+  /** The typed-array merge loop (spm-merge.ts), built with `pairs`; undefined past MAX_RANK pieces. */
+  private merger: SpmMerger | undefined;
+  /** Characters that some piece holds but that are no piece themselves: a segment with one merges by the plain queue. */
+  private orphans = new Set<number>();
   /** Piece of each BMP character (-1: none; -2: not looked up yet). */
   private readonly charIds = new Int32Array(0x10000).fill(-2);
   /** The merge loop's queue, reused (the loop never pauses inside). */
   private readonly queue = new BigramQueue();
-  /** Segment text -> its merged symbols. */
-  private readonly cache = new Map<string, Symbols>();
 
   constructor(model: SpmModel) {
     this.pieces = model.pieces;
@@ -290,12 +287,12 @@ export class SpmTokenizer implements Tokenizer {
       const end = this.segmentEnd(escaped, start);
       if (end - start > LONG_FRAGMENT) {
         // A run (of a letter, of spaces, of "1a") gives the same window text again and again: merge each once.
-        const windows = new Map<string, Symbols>();
-        const mergeWindow = (from: number, to: number): Symbols => {
+        const windows = new Map<string, SpanTokens>();
+        const mergeWindow = (from: number, to: number): SpanTokens => {
           const text = escaped.slice(start + from, start + to);
           let symbols = windows.get(text);
           if (symbols === undefined) {
-            symbols = this.mergeSymbols(text, 0, text.length);
+            symbols = this.mergeSpan(escaped, start + from, start + to);
             if (windows.size >= REPEATED_WINDOWS) windows.clear();
             windows.set(text, symbols);
           }
@@ -306,8 +303,15 @@ export class SpmTokenizer implements Tokenizer {
           canCut: (p) => (escaped.charCodeAt(start + p) & 0xfc00) !== 0xdc00 || (escaped.charCodeAt(start + p - 1) & 0xfc00) !== 0xd800,
         }, emitSymbol);
       } else {
-        const symbols = this.segmentSymbols(escaped, start, end);
-        for (let i = 0; i < symbols.ids.length; i++) emitSymbol(symbols.ids[i], symbols.lengths[i]);
+        const merger = this.merger;
+        const count = merger !== undefined ? this.mergeInto(merger, escaped, start, end) : -1;
+        if (merger !== undefined && count >= 0) {
+          const { ids, lengths } = merger.out;
+          for (let i = 0; i < count; i++) emitSymbol(ids[i], lengths[i]);
+        } else {
+          const symbols = this.mergeSymbols(escaped, start, end);
+          for (let i = 0; i < symbols.ids.length; i++) emitSymbol(symbols.ids[i], symbols.lengths[i]);
+        }
       }
       start = end;
       if (++segments === SEGMENTS_PER_PAUSE) {
@@ -342,46 +346,83 @@ export class SpmTokenizer implements Tokenizer {
     let p = start + (left > 0xffff ? 2 : 1);
     while (p < escaped.length) {
       const right = escaped.codePointAt(p)!;
-      if (!joinable.has(codePointPair(left, right))) break;
+      if (!joinable.has(left, right)) break;
       left = right;
       p += right > 0xffff ? 2 : 1;
     }
     return p;
   }
 
-  private buildPairTables(): Set<number> {
-    const joinable = new Set<number>();
+  /** `joinable`, `pairs` (rank: the piece's score rank, scoreRanks), `orphans` and the merger. */
+  private buildPairTables(): CharPairs {
+    const joinable = new CharPairs();
     const pairs = new PairTable(this.pieceToId.size * 4);
+    const ranks = scoreRanks(this.scores);
     for (const [piece, id] of this.pieceToId) {
       let left = -1;
       for (let k = 0; k < piece.length; ) {
         const right = piece.codePointAt(k)!;
+        const width = right > 0xffff ? 2 : 1;
+        if (piece.length > width && !this.pieceToId.has(piece.slice(k, k + width))) this.orphans.add(right);
         if (left >= 0) {
-          joinable.add(codePointPair(left, right));
+          joinable.add(left, right);
           const leftId = this.pieceToId.get(piece.slice(0, k));
           const rightId = this.pieceToId.get(piece.slice(k));
-          if (leftId !== undefined && rightId !== undefined) pairs.set(leftId, rightId, id, id);
+          if (leftId !== undefined && rightId !== undefined) pairs.set(leftId, rightId, ranks?.[id] ?? id, id);
         }
         left = right;
-        k += right > 0xffff ? 2 : 1;
+        k += width;
       }
     }
     this.pairs = pairs;
+    if (ranks !== undefined) this.merger = new SpmMerger(pairs);
     this.joinable = joinable;
     return joinable;
   }
 
-  /** One segment's symbols, from the cache when it is short. */
-  private segmentSymbols(escaped: string, start: number, end: number): Symbols {
-    if (end - start > CACHED_SEGMENT) return this.mergeSymbols(escaped, start, end);
-    const segment = escaped.slice(start, end);
-    let symbols = this.cache.get(segment);
-    if (symbols === undefined) {
-      symbols = this.mergeSymbols(segment, 0, segment.length);
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(segment, symbols);
+  /**
+   * The merge of escaped[from, to) (a window of a long segment) as arrays of its own: by the
+   * typed-array loop, else by the plain queue.
+   */
+  private mergeSpan(escaped: string, from: number, to: number): SpanTokens {
+    const merger = this.merger;
+    const count = merger !== undefined ? this.mergeInto(merger, escaped, from, to) : -1;
+    if (merger === undefined || count < 0) return this.mergeSymbols(escaped, from, to);
+    const ids = new Int32Array(count);
+    const lengths = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      ids[i] = merger.out.ids[i];
+      lengths[i] = merger.out.lengths[i];
     }
-    return symbols;
+    return { ids, lengths };
+  }
+
+  /**
+   * Merges escaped[from, to) by the typed-array loop (spm-merge.ts) and returns how many symbols
+   * it left in `merger.out`; -1 when the span holds an orphan character (one whose pair with a
+   * neighbour is found only by its text): the plain queue must do it.
+   */
+  private mergeInto(merger: SpmMerger, escaped: string, from: number, to: number): number {
+    merger.reserve(to - from);
+    const { ids, lengths } = merger;
+    let count = 0;
+    for (let k = from; k < to; ) {
+      const c = escaped.charCodeAt(k);
+      let id: number;
+      let width = 1;
+      if (c >= 0xd800 && c <= 0xdbff && k + 1 < to && (escaped.charCodeAt(k + 1) & 0xfc00) === 0xdc00) {
+        width = 2;
+        id = this.pieceToId.get(escaped.slice(k, k + 2)) ?? -1;
+        if (id < 0 && this.orphans.has(escaped.codePointAt(k)!)) return -1;
+      } else {
+        id = this.charId(c);
+        if (id < 0 && this.orphans.has(c)) return -1;
+      }
+      ids[count] = id;
+      lengths[count++] = width;
+      k += width;
+    }
+    return merger.merge(count);
   }
 
   /**
