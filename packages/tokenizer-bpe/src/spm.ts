@@ -4,6 +4,7 @@ import { TOKEN_TYPE } from "./gguf/token-type";
 import { PairTable } from "./pair-table";
 import { CharPairs } from "./char-pairs";
 import { SpmMerger, scoreRanks } from "./spm-merge";
+import { BigramQueue } from "./spm-queue";
 import type { SpanTokens } from "./bpe-merge";
 import { concatTokenBytes, displayBytes } from "./token-spans";
 import { TokenizerError } from "./errors";
@@ -20,7 +21,10 @@ import { decodeUtf8, encodeUtf8 } from "./utf8";
  *   whose token has the highest score merges first (ties: leftmost), starting from characters;
  * - a character left without a token falls back to byte tokens `<0x00>`..`<0xFF>`.
  *
- * This is llama.cpp's `llm_tokenizer_spm` (and llama2.c's `encode`) step for step.
+ * This is llama.cpp's `llm_tokenizer_spm` (and llama2.c's `encode`) step for step: `mergeSymbols`
+ * and its queue (spm-queue.ts), the plain loop. Texts past a few hundred characters are cut into
+ * segments that merge alone (`segmentEnd`), each by the same rule over typed arrays with pieces
+ * ranked by score (spm-merge.ts), in windows when a segment is long (merge-windows.ts).
  */
 
 export interface SpmModel {
@@ -56,96 +60,6 @@ type Emit = (id: number, start: number, end: number) => void;
 interface Symbols {
   ids: number[];
   lengths: number[];
-}
-
-/**
- * The merge loop's queue: a binary max-heap of candidate merges (bigrams), highest score first,
- * then the leftmost. Each entry is five numbers kept in typed arrays, not an object: a 50 MB run
- * queues hundreds of millions of candidates, and objects that many outlive the young generation
- * and grew the heap past a gigabyte.
- *
- *   entry k: score[k] | left[k] | right[k] (symbol indexes) | size[k] (units) | id[k] (the piece they make)
- */
-class BigramQueue {
-  private score = new Float64Array(256);
-  private left = new Int32Array(256);
-  private right = new Int32Array(256);
-  private size = new Int32Array(256);
-  private id = new Int32Array(256);
-  length = 0;
-  /** The entry `pop` took. */
-  topLeft = 0;
-  topRight = 0;
-  topSize = 0;
-  topId = 0;
-
-  /** Does entry a come out before the candidate (score, left)? */
-  private before(a: number, score: number, left: number): boolean {
-    return this.score[a] > score || (this.score[a] === score && this.left[a] < left);
-  }
-
-  push(score: number, left: number, right: number, size: number, id: number): void {
-    if (this.length === this.score.length) this.grow();
-    let i = this.length++;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!(score > this.score[parent] || (score === this.score[parent] && left < this.left[parent]))) break;
-      this.move(parent, i);
-      i = parent;
-    }
-    this.set(i, score, left, right, size, id);
-  }
-
-  pop(): void {
-    this.topLeft = this.left[0];
-    this.topRight = this.right[0];
-    this.topSize = this.size[0];
-    this.topId = this.id[0];
-    const last = --this.length;
-    if (last === 0) return;
-    const score = this.score[last];
-    const left = this.left[last];
-    const right = this.right[last];
-    const size = this.size[last];
-    const id = this.id[last];
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= last) break;
-      const r = l + 1;
-      const child = r < last && this.before(r, this.score[l], this.left[l]) ? r : l;
-      if (!this.before(child, score, left)) break;
-      this.move(child, i);
-      i = child;
-    }
-    this.set(i, score, left, right, size, id);
-  }
-
-  private set(i: number, score: number, left: number, right: number, size: number, id: number): void {
-    this.score[i] = score;
-    this.left[i] = left;
-    this.right[i] = right;
-    this.size[i] = size;
-    this.id[i] = id;
-  }
-
-  private move(from: number, to: number): void {
-    this.set(to, this.score[from], this.left[from], this.right[from], this.size[from], this.id[from]);
-  }
-
-  private grow(): void {
-    const n = this.score.length * 2;
-    const grown = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
-      const b = make(n);
-      b.set(a);
-      return b;
-    };
-    this.score = grown(this.score, (k) => new Float64Array(k));
-    this.left = grown(this.left, (k) => new Int32Array(k));
-    this.right = grown(this.right, (k) => new Int32Array(k));
-    this.size = grown(this.size, (k) => new Int32Array(k));
-    this.id = grown(this.id, (k) => new Int32Array(k));
-  }
 }
 
 export class SpmTokenizer implements Tokenizer {
@@ -338,7 +252,7 @@ export class SpmTokenizer implements Tokenizer {
    * loop makes is a piece), and the merges on either side do not depend on each other (the
    * queue's order, score then position, restricted to one side is that side's own order), so
    * each segment merges alone to the same symbols. With Llama's vocabularies a word and the "▁"
-   * before it are a segment: prose repeats them, and they are cached.
+   * before it are a segment; random letters make segments of seven letters on average.
    */
   private segmentEnd(escaped: string, start: number): number {
     const joinable = this.joinable ?? this.buildPairTables();
