@@ -216,6 +216,8 @@ export class SpmTokenizer implements Tokenizer {
           window: WINDOW,
           canCut: (p) => (escaped.charCodeAt(start + p) & 0xfc00) !== 0xdc00 || (escaped.charCodeAt(start + p - 1) & 0xfc00) !== 0xd800,
         }, emitSymbol);
+      } else if (end - start === 1) {
+        emitSymbol(this.charId(escaped.charCodeAt(start)), 1); // one character: nothing to merge (`1a` repeated is only these)
       } else {
         const merger = this.merger;
         const count = merger !== undefined ? this.mergeInto(merger, escaped, start, end) : -1;
