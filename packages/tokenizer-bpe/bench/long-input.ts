@@ -5,13 +5,18 @@
  * MB/s, CPU time and the process's peak resident memory (mostly the inputs: what a user of
  * `zllm tokenize` sees is measured with /usr/bin/time, README "Long inputs"). The JS peers are quadratic (or worse) on such runs, so they
  * are timed on runs they finish, in the same run: gpt-tokenizer on 30 KB, js-tiktoken on 2 KB,
- * ours on the same inputs. Run: `pnpm bench` (after bench/encode.ts), or
+ * ours on the same inputs. Then SentencePiece (llama2.c's `tokenizer.bin`, when the shared
+ * fixtures are there): 50 MB of random letters and the Brown corpus through `encodeChunks`, and
+ * on 1 MB of random letters the encoder against its own plain queue over the whole text (one
+ * heap of every candidate pair, llama.cpp's loop), same run. Run: `pnpm bench` (after bench/encode.ts), or
  * `node --expose-gc dist/bench/long-input.js`.
  */
 import { encode as gptTokenizerEncode } from "gpt-tokenizer/encoding/cl100k_base";
 import { getEncoding } from "js-tiktoken";
-import { fromTiktoken } from "../src";
+import { existsSync, readFileSync } from "node:fs";
+import { fromLlama2cTokenizer, fromTiktoken } from "../src";
 import { loadBrownText } from "../test/helpers/brown";
+import { LLAMA2C_TOKENIZER } from "../test/helpers/fixtures";
 
 const ranks = ((await import("js-tiktoken/ranks/cl100k_base"))).default;
 const tok = fromTiktoken({ ranks, encoding: "cl100k_base" });
@@ -66,4 +71,26 @@ for (const [label, n, peers] of [
     line.push(`${peer} ${r.mbs.toFixed(3)} MB/s (ratio ${(ours.mbs / r.mbs).toFixed(0)}x)`);
   }
   console.log(line.join(", "));
+}
+
+if (existsSync(LLAMA2C_TOKENIZER)) {
+  const spm = fromLlama2cTokenizer(readFileSync(LLAMA2C_TOKENIZER));
+  const count = (t: string): number => {
+    let n = 0;
+    for (const ids of spm.encodeChunks(t)) n += ids.length;
+    return n;
+  };
+  console.log("\nSentencePiece, llama2.c tokenizer.bin (encodeChunks):");
+  count(brown.slice(0, 1_000_000)); // warm-up, and the pair tables
+  const spmProse = mbPerSecond(brown, count);
+  console.log(`  prose (Brown):             ${spmProse.mbs.toFixed(2)} MB/s (${spmProse.cpu.toFixed(1)} s CPU)`);
+  const random = mbPerSecond(randomLetters(50e6), count);
+  console.log(`  50 MB of random letters:   ${random.mbs.toFixed(2)} MB/s, ${random.seconds.toFixed(1)} s (${random.cpu.toFixed(1)} s CPU)`);
+  const small = randomLetters(1e6);
+  const plainQueue = (t: string): unknown => spm["mergeSymbols"](" " + t, 0, t.length + 1);
+  const ours = mbPerSecond(small, count);
+  const plain = mbPerSecond(small, plainQueue);
+  console.log(`  1 MB of random letters: ours ${ours.mbs.toFixed(2)} MB/s, the plain queue ${plain.mbs.toFixed(2)} MB/s (ratio ${(ours.mbs / plain.mbs).toFixed(2)}x)`);
+} else {
+  console.log(`\nSentencePiece skipped: ${LLAMA2C_TOKENIZER} not found (shared fixtures)`);
 }

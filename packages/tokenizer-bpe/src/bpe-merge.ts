@@ -120,6 +120,18 @@ export class MergeScratch {
   /** Sets up parts for `bytes`: one per byte, linked in order, no pairs yet. */
   reset(bytes: Uint8Array, tokens: ByteTokens): void {
     const n = bytes.length;
+    this.link(n);
+    for (let p = 0; p < n; p++) {
+      this.id[p] = byteToken(tokens, bytes[p]);
+      this.size[p] = 1;
+    }
+  }
+
+  /**
+   * Room for n parts, linked in order, no pairs yet; the caller fills `id` and `size` (SentencePiece:
+   * a part per character, of one or two UTF-16 units).
+   */
+  link(n: number): void {
     if (this.id.length < n) {
       const capacity = Math.max(n, 2 * this.id.length);
       this.id = new Int32Array(capacity);
@@ -130,8 +142,6 @@ export class MergeScratch {
       this.mergedAt = new Int32Array(capacity);
     }
     for (let p = 0; p < n; p++) {
-      this.id[p] = byteToken(tokens, bytes[p]);
-      this.size[p] = 1;
       this.next[p] = p + 1 < n ? p + 1 : -1;
       this.prev[p] = p - 1;
       this.rankAt[p] = NO_RANK;
@@ -270,8 +280,12 @@ export function mergeByHeap(bytes: Uint8Array, tokens: ByteTokens, pairs: PairLo
  * stays small (usually empty). Three to four times faster than `mergeByHeap` on long runs.
  */
 export function mergeByRankPasses(bytes: Uint8Array, tokens: ByteTokens, pairs: PairLookup, scratch = new MergeScratch()): SpanTokens {
-  const n = bytes.length;
   scratch.reset(bytes, tokens);
+  return mergePartsByRankPasses(bytes.length, pairs, scratch);
+}
+
+/** The rank-pass loop on n parts already in `scratch` (`reset`, or `link` and the caller's ids and sizes). */
+export function mergePartsByRankPasses(n: number, pairs: PairLookup, scratch: MergeScratch): SpanTokens {
   const { id, next, prev, rankAt, mergedAt, buckets, heap } = scratch;
   buckets.reset();
   heap.size = 0;

@@ -2,6 +2,10 @@ import { mergeInWindows } from "./merge-windows";
 import { checkedChunkSize, idChunks, runToEnd } from "./id-chunks";
 import { TOKEN_TYPE } from "./gguf/token-type";
 import { PairTable } from "./pair-table";
+import { CharPairs } from "./char-pairs";
+import { SpmMerger, scoreRanks } from "./spm-merge";
+import { BigramQueue } from "./spm-queue";
+import type { SpanTokens } from "./bpe-merge";
 import { concatTokenBytes, displayBytes } from "./token-spans";
 import { TokenizerError } from "./errors";
 import { allowedSet, escapeRegExp, type EncodeChunksOptions, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
@@ -17,7 +21,10 @@ import { decodeUtf8, encodeUtf8 } from "./utf8";
  *   whose token has the highest score merges first (ties: leftmost), starting from characters;
  * - a character left without a token falls back to byte tokens `<0x00>`..`<0xFF>`.
  *
- * This is llama.cpp's `llm_tokenizer_spm` (and llama2.c's `encode`) step for step.
+ * This is llama.cpp's `llm_tokenizer_spm` (and llama2.c's `encode`) step for step: `mergeSymbols`
+ * and its queue (spm-queue.ts), the plain loop. Texts past a few hundred characters are cut into
+ * segments that merge alone (`segmentEnd`), each by the same rule over typed arrays with pieces
+ * ranked by score (spm-merge.ts), in windows when a segment is long (merge-windows.ts).
  */
 
 export interface SpmModel {
@@ -40,9 +47,6 @@ const LONG_FRAGMENT = 1 << 16;
 const WINDOW = 1 << 13;
 /** Fragments up to this long merge as they are; longer ones are cut into segments first. */
 const SEGMENTED_FRAGMENT = 256;
-/** Segments up to this long (UTF-16 units) are cached, up to CACHE_LIMIT of them. */
-const CACHED_SEGMENT = 64;
-const CACHE_LIMIT = 100_000;
 /** Units escaped at a time (`escape`). */
 const ESCAPE_PIECE = 1 << 16;
 /** Windows of one long segment remembered (their text and symbols), in case the next ones repeat them. */
@@ -56,101 +60,6 @@ type Emit = (id: number, start: number, end: number) => void;
 interface Symbols {
   ids: number[];
   lengths: number[];
-}
-
-/** Two adjacent code points as one number (code points are below 0x110000). */
-function codePointPair(left: number, right: number): number {
-  return left * 0x110000 + right;
-}
-
-/**
- * The merge loop's queue: a binary max-heap of candidate merges (bigrams), highest score first,
- * then the leftmost. Each entry is five numbers kept in typed arrays, not an object: a 50 MB run
- * queues hundreds of millions of candidates, and objects that many outlive the young generation
- * and grew the heap past a gigabyte.
- *
- *   entry k: score[k] | left[k] | right[k] (symbol indexes) | size[k] (units) | id[k] (the piece they make)
- */
-class BigramQueue {
-  private score = new Float64Array(256);
-  private left = new Int32Array(256);
-  private right = new Int32Array(256);
-  private size = new Int32Array(256);
-  private id = new Int32Array(256);
-  length = 0;
-  /** The entry `pop` took. */
-  topLeft = 0;
-  topRight = 0;
-  topSize = 0;
-  topId = 0;
-
-  /** Does entry a come out before the candidate (score, left)? */
-  private before(a: number, score: number, left: number): boolean {
-    return this.score[a] > score || (this.score[a] === score && this.left[a] < left);
-  }
-
-  push(score: number, left: number, right: number, size: number, id: number): void {
-    if (this.length === this.score.length) this.grow();
-    let i = this.length++;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!(score > this.score[parent] || (score === this.score[parent] && left < this.left[parent]))) break;
-      this.move(parent, i);
-      i = parent;
-    }
-    this.set(i, score, left, right, size, id);
-  }
-
-  pop(): void {
-    this.topLeft = this.left[0];
-    this.topRight = this.right[0];
-    this.topSize = this.size[0];
-    this.topId = this.id[0];
-    const last = --this.length;
-    if (last === 0) return;
-    const score = this.score[last];
-    const left = this.left[last];
-    const right = this.right[last];
-    const size = this.size[last];
-    const id = this.id[last];
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= last) break;
-      const r = l + 1;
-      const child = r < last && this.before(r, this.score[l], this.left[l]) ? r : l;
-      if (!this.before(child, score, left)) break;
-      this.move(child, i);
-      i = child;
-    }
-    this.set(i, score, left, right, size, id);
-  }
-
-  private set(i: number, score: number, left: number, right: number, size: number, id: number): void {
-    this.score[i] = score;
-    this.left[i] = left;
-    this.right[i] = right;
-    this.size[i] = size;
-    this.id[i] = id;
-  }
-
-  private move(from: number, to: number): void {
-    this.set(to, this.score[from], this.left[from], this.right[from], this.size[from], this.id[from]);
-  }
-
-  private grow(): void {
-    const n = this.score.length * 2;
-    const grown = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
-      const b = make(n);
-      b.set(a);
-      return b;
-    };
-    this.score = grown(this.score, (k) => new Float64Array(k));
-    this.left = grown(this.left, (k) => new Int32Array(k));
-    this.right = grown(this.right, (k) => new Int32Array(k));
-    this.size = grown(this.size, (k) => new Int32Array(k));
-    this.id = grown(this.id, (k) => new Int32Array(k));
-  }
 }
 
 export class SpmTokenizer implements Tokenizer {
@@ -167,20 +76,22 @@ export class SpmTokenizer implements Tokenizer {
   private readonly pieceToId = new Map<string, number>();
   private readonly byteIds = new Int32Array(256).fill(-1);
   private readonly bytesCache: (Uint8Array | undefined)[] = [];
-  /** Every two adjacent code points inside some piece (codePointPair): built with `pairs`, see `segmentEnd`. */
-  private joinable: Set<number> | undefined;
+  /** Every two adjacent code points inside some piece: built with `pairs`, see `segmentEnd`. */
+  private joinable: CharPairs | undefined;
   /**
    * (left piece, right piece) -> the piece their texts make, for every such split of every
    * piece: the merge loop's lookup without building strings. Built on the first text longer
    * than SEGMENTED_FRAGMENT (a few tens of ms); shorter texts look the joined text up.
    */
   private pairs: PairTable | undefined;
+  /** The typed-array merge loop (spm-merge.ts), built with `pairs`; undefined past MAX_RANK pieces. */
+  private merger: SpmMerger | undefined;
+  /** Characters that some piece holds but that are no piece themselves: a segment with one merges by the plain queue. */
+  private orphans = new Set<number>();
   /** Piece of each BMP character (-1: none; -2: not looked up yet). */
   private readonly charIds = new Int32Array(0x10000).fill(-2);
   /** The merge loop's queue, reused (the loop never pauses inside). */
   private readonly queue = new BigramQueue();
-  /** Segment text -> its merged symbols. */
-  private readonly cache = new Map<string, Symbols>();
 
   constructor(model: SpmModel) {
     this.pieces = model.pieces;
@@ -290,12 +201,12 @@ export class SpmTokenizer implements Tokenizer {
       const end = this.segmentEnd(escaped, start);
       if (end - start > LONG_FRAGMENT) {
         // A run (of a letter, of spaces, of "1a") gives the same window text again and again: merge each once.
-        const windows = new Map<string, Symbols>();
-        const mergeWindow = (from: number, to: number): Symbols => {
+        const windows = new Map<string, SpanTokens>();
+        const mergeWindow = (from: number, to: number): SpanTokens => {
           const text = escaped.slice(start + from, start + to);
           let symbols = windows.get(text);
           if (symbols === undefined) {
-            symbols = this.mergeSymbols(text, 0, text.length);
+            symbols = this.mergeSpan(escaped, start + from, start + to);
             if (windows.size >= REPEATED_WINDOWS) windows.clear();
             windows.set(text, symbols);
           }
@@ -305,9 +216,18 @@ export class SpmTokenizer implements Tokenizer {
           window: WINDOW,
           canCut: (p) => (escaped.charCodeAt(start + p) & 0xfc00) !== 0xdc00 || (escaped.charCodeAt(start + p - 1) & 0xfc00) !== 0xd800,
         }, emitSymbol);
+      } else if (end - start === 1) {
+        emitSymbol(this.charId(escaped.charCodeAt(start)), 1); // one character: nothing to merge (`1a` repeated is only these)
       } else {
-        const symbols = this.segmentSymbols(escaped, start, end);
-        for (let i = 0; i < symbols.ids.length; i++) emitSymbol(symbols.ids[i], symbols.lengths[i]);
+        const merger = this.merger;
+        const count = merger !== undefined ? this.mergeInto(merger, escaped, start, end) : -1;
+        if (merger !== undefined && count >= 0) {
+          const { ids, lengths } = merger.out;
+          for (let i = 0; i < count; i++) emitSymbol(ids[i], lengths[i]);
+        } else {
+          const symbols = this.mergeSymbols(escaped, start, end);
+          for (let i = 0; i < symbols.ids.length; i++) emitSymbol(symbols.ids[i], symbols.lengths[i]);
+        }
       }
       start = end;
       if (++segments === SEGMENTS_PER_PAUSE) {
@@ -334,7 +254,7 @@ export class SpmTokenizer implements Tokenizer {
    * loop makes is a piece), and the merges on either side do not depend on each other (the
    * queue's order, score then position, restricted to one side is that side's own order), so
    * each segment merges alone to the same symbols. With Llama's vocabularies a word and the "▁"
-   * before it are a segment: prose repeats them, and they are cached.
+   * before it are a segment; random letters make segments of seven letters on average.
    */
   private segmentEnd(escaped: string, start: number): number {
     const joinable = this.joinable ?? this.buildPairTables();
@@ -342,46 +262,83 @@ export class SpmTokenizer implements Tokenizer {
     let p = start + (left > 0xffff ? 2 : 1);
     while (p < escaped.length) {
       const right = escaped.codePointAt(p)!;
-      if (!joinable.has(codePointPair(left, right))) break;
+      if (!joinable.has(left, right)) break;
       left = right;
       p += right > 0xffff ? 2 : 1;
     }
     return p;
   }
 
-  private buildPairTables(): Set<number> {
-    const joinable = new Set<number>();
+  /** `joinable`, `pairs` (rank: the piece's score rank, scoreRanks), `orphans` and the merger. */
+  private buildPairTables(): CharPairs {
+    const joinable = new CharPairs();
     const pairs = new PairTable(this.pieceToId.size * 4);
+    const ranks = scoreRanks(this.scores);
     for (const [piece, id] of this.pieceToId) {
       let left = -1;
       for (let k = 0; k < piece.length; ) {
         const right = piece.codePointAt(k)!;
+        const width = right > 0xffff ? 2 : 1;
+        if (piece.length > width && !this.pieceToId.has(piece.slice(k, k + width))) this.orphans.add(right);
         if (left >= 0) {
-          joinable.add(codePointPair(left, right));
+          joinable.add(left, right);
           const leftId = this.pieceToId.get(piece.slice(0, k));
           const rightId = this.pieceToId.get(piece.slice(k));
-          if (leftId !== undefined && rightId !== undefined) pairs.set(leftId, rightId, id, id);
+          if (leftId !== undefined && rightId !== undefined) pairs.set(leftId, rightId, ranks?.[id] ?? id, id);
         }
         left = right;
-        k += right > 0xffff ? 2 : 1;
+        k += width;
       }
     }
     this.pairs = pairs;
+    if (ranks !== undefined) this.merger = new SpmMerger(pairs);
     this.joinable = joinable;
     return joinable;
   }
 
-  /** One segment's symbols, from the cache when it is short. */
-  private segmentSymbols(escaped: string, start: number, end: number): Symbols {
-    if (end - start > CACHED_SEGMENT) return this.mergeSymbols(escaped, start, end);
-    const segment = escaped.slice(start, end);
-    let symbols = this.cache.get(segment);
-    if (symbols === undefined) {
-      symbols = this.mergeSymbols(segment, 0, segment.length);
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(segment, symbols);
+  /**
+   * The merge of escaped[from, to) (a window of a long segment) as arrays of its own: by the
+   * typed-array loop, else by the plain queue.
+   */
+  private mergeSpan(escaped: string, from: number, to: number): SpanTokens {
+    const merger = this.merger;
+    const count = merger !== undefined ? this.mergeInto(merger, escaped, from, to) : -1;
+    if (merger === undefined || count < 0) return this.mergeSymbols(escaped, from, to);
+    const ids = new Int32Array(count);
+    const lengths = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      ids[i] = merger.out.ids[i];
+      lengths[i] = merger.out.lengths[i];
     }
-    return symbols;
+    return { ids, lengths };
+  }
+
+  /**
+   * Merges escaped[from, to) by the typed-array loop (spm-merge.ts) and returns how many symbols
+   * it left in `merger.out`; -1 when the span holds an orphan character (one whose pair with a
+   * neighbour is found only by its text): the plain queue must do it.
+   */
+  private mergeInto(merger: SpmMerger, escaped: string, from: number, to: number): number {
+    merger.reserve(to - from);
+    const { ids, lengths } = merger;
+    let count = 0;
+    for (let k = from; k < to; ) {
+      const c = escaped.charCodeAt(k);
+      let id: number;
+      let width = 1;
+      if (c >= 0xd800 && c <= 0xdbff && k + 1 < to && (escaped.charCodeAt(k + 1) & 0xfc00) === 0xdc00) {
+        width = 2;
+        id = this.pieceToId.get(escaped.slice(k, k + 2)) ?? -1;
+        if (id < 0 && this.orphans.has(escaped.codePointAt(k)!)) return -1;
+      } else {
+        id = this.charId(c);
+        if (id < 0 && this.orphans.has(c)) return -1;
+      }
+      ids[count] = id;
+      lengths[count++] = width;
+      k += width;
+    }
+    return merger.merge(count);
   }
 
   /**
