@@ -56,32 +56,6 @@ const CODES_AT: usize = 16;
 }
 
 /**
- * superBlockTerm for four weight rows at once (super-blocks at b0…b3, the same input super-block):
- * lane r is row r's term, d_r·dx·f32(scaled_r) − dmin_r·dx·f32(mins_r), by the same float
- * operations as the one-row function (its exact integer sums added in another order), so every
- * row gets the one-row kernel's bits. Four rows share the input's code sums, one f16 conversion
- * of the four d and one of the four dmin, and the float steps, which one row at a time cost as
- * much as a quarter of the products.
- */
-@inline function superBlockTerms4(b0: usize, b1: usize, b2: usize, b3: usize, p0: v128, p1: v128, p2: v128, p3: v128,
-  s0: v128, s1: v128, s2: v128, s3: v128, sums: usize, dx: f32): v128 {
-  const codeSums = i16x8.narrow_i32x4_s(v128.load(sums), v128.load(sums, 16));
-  const mins = sum4x4(
-    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(p0), codeSums), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(p1), codeSums),
-    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(p2), codeSums), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(p3), codeSums));
-  const scaled = sum4x4(s0, s1, s2, s3);
-  // the u32 at each block holds d | dmin << 16: four of them, then each half sign-extended
-  let h = i32x4.splat(load<i32>(b0));
-  h = i32x4.replace_lane(h, 1, load<i32>(b1));
-  h = i32x4.replace_lane(h, 2, load<i32>(b2));
-  h = i32x4.replace_lane(h, 3, load<i32>(b3));
-  const dx4 = f32x4.splat(dx);
-  const d = f32x4.mul(halfToFloat4(i32x4.shr_s(i32x4.shl(h, 16), 16)), dx4);
-  const dmin = f32x4.mul(halfToFloat4(i32x4.shr_s(h, 16)), dx4);
-  return f32x4.sub(f32x4.mul(d, f32x4.convert_i32x4_s(scaled)), f32x4.mul(dmin, f32x4.convert_i32x4_s(mins)));
-}
-
-/**
  * Chunk c of a super-block (32 code bytes at qs) · its 64 input codes, scaled by the two
  * sub-blocks' scales (each in all lanes): sc_2c·Σ(low nibbles·x) + sc_2c+1·Σ(high nibbles·x) as
  * four i32 partial sums. Relaxed SIMD: the codes as four i8x16 x0…x3, loaded by the caller so
@@ -147,12 +121,11 @@ export function rowDotQ4_K(w: usize, a: usize, scales: usize, sums: usize, nsb: 
 
 /**
  * Four weight rows, at w + i·offset, · one q8_k input row, into out + i·outOffset (the decode
- * step's matrix × vector, relaxed SIMD): each 16 input codes are loaded once for the four rows,
- * and the four rows' super-block terms are one vector (superBlockTerms4). Each row's sums are
- * the one-row kernel's, in the same order.
+ * step's matrix × vector, relaxed SIMD): each 16 input codes are loaded once for the four rows.
+ * Each row's sums are the one-row kernel's, in the same order.
  */
 export function rowsDotQ4_K4Streams(w: usize, offset: usize, a: usize, scales: usize, sums: usize, nsb: i32, out: usize, outOffset: usize): void {
-  let acc = f32x4.splat(0); // lane r: row r's sum of super-block terms
+  let acc0: f32 = 0, acc1: f32 = 0, acc2: f32 = 0, acc3: f32 = 0;
   for (let sb = 0; sb < nsb; sb++) {
     const b0 = w + <usize>sb * SUPER_BLOCK_BYTES, b1 = b0 + offset, b2 = b1 + offset, b3 = b2 + offset, ab = a + (<usize>sb << 8);
     const p0 = scalesAndMins(b0), p1 = scalesAndMins(b1), p2 = scalesAndMins(b2), p3 = scalesAndMins(b3);
@@ -177,12 +150,16 @@ export function rowsDotQ4_K4Streams(w: usize, offset: usize, a: usize, scales: u
     s1 = i32x4.add(s1, chunkRelaxed(b1 + CODES_AT + 96, x0, x1, x2, x3, sc6(t1), sc7(t1)));
     s2 = i32x4.add(s2, chunkRelaxed(b2 + CODES_AT + 96, x0, x1, x2, x3, sc6(t2), sc7(t2)));
     s3 = i32x4.add(s3, chunkRelaxed(b3 + CODES_AT + 96, x0, x1, x2, x3, sc6(t3), sc7(t3)));
-    acc = f32x4.add(acc, superBlockTerms4(b0, b1, b2, b3, p0, p1, p2, p3, s0, s1, s2, s3, sums + (<usize>sb << 5), load<f32>(scales + (<usize>sb << 2))));
+    const dx = load<f32>(scales + (<usize>sb << 2)), sumsAt = sums + (<usize>sb << 5);
+    acc0 += superBlockTerm(b0, p0, s0, sumsAt, dx);
+    acc1 += superBlockTerm(b1, p1, s1, sumsAt, dx);
+    acc2 += superBlockTerm(b2, p2, s2, sumsAt, dx);
+    acc3 += superBlockTerm(b3, p3, s3, sumsAt, dx);
   }
-  store<f32>(out, f32x4.extract_lane(acc, 0));
-  store<f32>(out + outOffset, f32x4.extract_lane(acc, 1));
-  store<f32>(out + 2 * outOffset, f32x4.extract_lane(acc, 2));
-  store<f32>(out + 3 * outOffset, f32x4.extract_lane(acc, 3));
+  store<f32>(out, acc0);
+  store<f32>(out + outOffset, acc1);
+  store<f32>(out + 2 * outOffset, acc2);
+  store<f32>(out + 3 * outOffset, acc3);
 }
 
 /**
