@@ -1,5 +1,6 @@
 import { SamplingError } from "./errors";
 import { EXP_USUAL_MIN, expInPlace, expUsualInPlace, logAt } from "./portable-math";
+import { wholeRowKernel, type WholeRowKernel } from "./whole-row-wasm";
 
 /**
  * The tokens still in the running, as llama.cpp's `llama_token_data_array`: the chain starts
@@ -34,6 +35,15 @@ export class Candidates {
   readonly last = new Float64Array(2);
   /** [0] 1 / Σ weights of the last softmaxWholeRow(), which its draw multiplies each weight by. */
   private readonly wholeRow = new Float64Array(1);
+  /** The last softmaxWholeRow() left its weights in the wasm kernel's memory (not in probs). */
+  private weightsInKernel = false;
+
+  /**
+   * @param kernel the whole-row pair's fast half (WebAssembly SIMD, the same bits as the
+   *   TypeScript below); null runs the TypeScript reference. Default: the process's kernel where
+   *   WebAssembly SIMD is available.
+   */
+  constructor(readonly kernel: WholeRowKernel | null = wholeRowKernel()) {}
 
   /** Size the arrays for a vocabulary (allocates only when the size changes). */
   reserve(vocab: number): void {
@@ -103,10 +113,13 @@ export class Candidates {
    * Returns false, having changed nothing the general path reads, when the row holds a −Infinity
    * (a ban or a mask: the list leaves them out), a NaN or ±Infinity (fromRow reports it), or a
    * spread of logits so wide that some exp leaves the usual range (expInPlace's rare path).
-   * After a true return, probs[0..row.length) hold the unnormalised weights and `count` is 0: no
-   * list was built, and only drawWholeRow() may follow.
+   * After a true return the unnormalised weights are in probs[0..row.length) (the TypeScript
+   * path) or in the wasm kernel's memory, and `count` is 0: no list was built, and only
+   * drawWholeRow() may follow, before any other Candidates' whole-row softmax (the kernel's
+   * memory is shared; Sampler.sample() draws right after, in the same synchronous call).
    */
   softmaxWholeRow(row: Float32Array, scale: Float64Array): boolean {
+    if (this.kernel !== null) return this.softmaxWholeRowKernel(this.kernel, row, scale);
     const n = row.length;
     const invT = scale[0];
     // Math.max/min without branches (8 % faster than comparisons); a NaN or an infinity carries
@@ -125,12 +138,34 @@ export class Candidates {
     expUsualInPlace(probs, n);
     let sum = 0;
     for (let i = 0; i < n; i++) sum += probs[i];
+    this.weightsInKernel = false;
+    this.finishWholeRow(max, sum);
+    return true;
+  }
+
+  /**
+   * softmaxWholeRow() on the wasm kernel: the same three passes (range, exp + ordered sum), the
+   * same tests between them, the weights kept in the kernel's memory for drawWholeRow().
+   */
+  private softmaxWholeRowKernel(kernel: WholeRowKernel, row: Float32Array, scale: Float64Array): boolean {
+    const invT = scale[0];
+    kernel.loadRow(row);
+    const range = kernel.scalars;
+    const max = range[0], min = range[1];
+    if (!(min > -Infinity && max < Infinity)) return false;
+    if (!((min - max) * invT >= EXP_USUAL_MIN)) return false;
+    kernel.weigh(max, invT);
+    this.weightsInKernel = true;
+    this.finishWholeRow(max, kernel.scalars[2]);
+    return true;
+  }
+
+  private finishWholeRow(max: number, sum: number): void {
     this.count = 0;
     this.wholeRow[0] = 1 / sum; // as softmax(): one division, then a multiplication per token
     this.last[0] = max;
     this.last[1] = sum;
     logAt(this.last, 1);
-    return true;
   }
 
   /**
@@ -140,6 +175,7 @@ export class Candidates {
   drawWholeRow(uniform: Float64Array, index: number): number {
     const u = uniform[index];
     const inverse = this.wholeRow[0];
+    if (this.weightsInKernel && this.kernel !== null) return this.kernel.draw(inverse, u);
     const probs = this.probs;
     const n = probs.length; // the row's length: softmaxWholeRow sized the arrays for it
     let cumulative = 0;

@@ -1,0 +1,127 @@
+// The fast half of the pair whose reference is Candidates.softmaxWholeRow / drawWholeRow with
+// expUsualInPlace (src/candidates.ts, src/portable-math.ts): the sampler's whole-row softmax and
+// draw over the row's logits, in WebAssembly SIMD. It must give the same bits, so every
+// operation below is the reference's, in the reference's order, with no fused multiply-add
+// (plain SIMD128 has none) and IEEE-754 double arithmetic in every lane: a lane computes
+// exactly what the TypeScript loop computes for its element. What SIMD changes is only how many
+// elements run at once (4 for the f32 max/min, 2 for the f64 exp); the two ordered chains (the
+// sum and the draw's running total) stay serial, element by element in id order.
+//
+// Memory (the host lays it out, src/whole-row-wasm.ts; byte offsets, all 16-aligned):
+//
+//   | pow2: f64 × 2098 | fraction: f64 × 64 | scalars: f64 × 4 | row: f32 × n | weights: f64 × n |
+//      2^k, k ∈ [−1074, 1023]  2^(j/64)          max, min, sum, –
+//
+// The two tables are written by the host from portable-math.ts's own tables (the module has no
+// data segment), so both halves read the same numbers.
+
+/** POW2's index of 2^0: 2^k sits at k + POW2_BIAS. */
+const POW2_BIAS: i32 = 1074;
+const TABLE_MASK: i32 = 63;
+const TABLE_BITS: i32 = 6;
+/** 64·log2(e), ln2/64 split in two (portable-math.ts: STEPS_PER_UNIT, STEP_HI, STEP_LO). */
+const STEPS_PER_UNIT: f64 = 64 * 1.4426950408889634;
+const STEP_HI: f64 = 6.93147180369123816490e-1 / 64;
+const STEP_LO: f64 = 1.90821492927058770002e-10 / 64;
+
+/**
+ * scalars[0] = the largest, scalars[1] = the smallest of row[0..n), as Math.max / Math.min fold
+ * them (a NaN anywhere gives NaN; +0 beats −0). Both are order-free, so four lanes may each fold
+ * a quarter and the lanes be folded after: the same result as one pass in id order.
+ */
+export function rowRange(row: usize, n: i32, scalars: usize): void {
+  let max4 = f32x4.splat(-Infinity), min4 = f32x4.splat(Infinity);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(row + (<usize>i << 2));
+    max4 = f32x4.max(max4, v);
+    min4 = f32x4.min(min4, v);
+  }
+  let hi = max(max(f32x4.extract_lane(max4, 0), f32x4.extract_lane(max4, 1)), max(f32x4.extract_lane(max4, 2), f32x4.extract_lane(max4, 3)));
+  let lo = min(min(f32x4.extract_lane(min4, 0), f32x4.extract_lane(min4, 1)), min(f32x4.extract_lane(min4, 2), f32x4.extract_lane(min4, 3)));
+  for (; i < n; i++) {
+    const v = load<f32>(row + (<usize>i << 2));
+    hi = max(hi, v);
+    lo = min(lo, v);
+  }
+  store<f64>(scalars, <f64>hi);
+  store<f64>(scalars, <f64>lo, 8);
+}
+
+/** e^x for two usual arguments (expUsualInPlace's body, one element per lane). */
+@inline function exp2Lanes(x: v128, pow2: usize, fraction: usize): v128 {
+  // n = floor(x·64/ln2 + ½), exact integers; kept as doubles for the reduction, as int32 for the tables
+  const nd = f64x2.floor(f64x2.add(f64x2.mul(x, f64x2.splat(STEPS_PER_UNIT)), f64x2.splat(0.5)));
+  const n = i32x4.trunc_sat_f64x2_s_zero(nd);
+  const r = f64x2.sub(f64x2.sub(x, f64x2.mul(nd, f64x2.splat(STEP_HI))), f64x2.mul(nd, f64x2.splat(STEP_LO)));
+  // 1 + (r + r·r·(1/2 + r·(1/6 + r·(1/24 + r·(1/120)))))
+  let poly = f64x2.add(f64x2.splat(1.0 / 24), f64x2.mul(r, f64x2.splat(1.0 / 120)));
+  poly = f64x2.add(f64x2.splat(1.0 / 6), f64x2.mul(r, poly));
+  poly = f64x2.add(f64x2.splat(1.0 / 2), f64x2.mul(r, poly));
+  const er = f64x2.add(f64x2.splat(1.0), f64x2.add(r, f64x2.mul(f64x2.mul(r, r), poly)));
+  // table entries: byte offsets computed four lanes at a time, then two loads per table
+  const fracAt = i32x4.shl(v128.and(n, i32x4.splat(TABLE_MASK)), 3);
+  const powAt = i32x4.shl(i32x4.add(i32x4.shr_s(n, TABLE_BITS), i32x4.splat(POW2_BIAS)), 3);
+  let f = f64x2.splat(load<f64>(fraction + <usize>i32x4.extract_lane(fracAt, 0)));
+  f = f64x2.replace_lane(f, 1, load<f64>(fraction + <usize>i32x4.extract_lane(fracAt, 1)));
+  let p = f64x2.splat(load<f64>(pow2 + <usize>i32x4.extract_lane(powAt, 0)));
+  p = f64x2.replace_lane(p, 1, load<f64>(pow2 + <usize>i32x4.extract_lane(powAt, 1)));
+  // fraction · e^r · 2^k, in that order
+  return f64x2.mul(f64x2.mul(f, er), p);
+}
+
+/** The same for one argument (the row's odd last element). */
+@inline function exp1(x: f64, pow2: usize, fraction: usize): f64 {
+  const nd = floor(x * STEPS_PER_UNIT + 0.5);
+  const n = <i32>nd;
+  const r = x - nd * STEP_HI - nd * STEP_LO;
+  const er = 1 + (r + r * r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120)))));
+  return load<f64>(fraction + (<usize>(n & TABLE_MASK) << 3)) * er * load<f64>(pow2 + (<usize>((n >> TABLE_BITS) + POW2_BIAS) << 3));
+}
+
+/**
+ * weights[i] = e^((row[i] − max)·invT) and scalars[2] = Σ weights[i] added in id order, for a row
+ * whose every shifted logit is usual for the exp (the host checked it from rowRange's min).
+ */
+export function expShiftedSum(row: usize, n: i32, weights: usize, max: f64, invT: f64, pow2: usize, fraction: usize, scalars: usize): void {
+  const max2 = f64x2.splat(max), invT2 = f64x2.splat(invT);
+  let sum: f64 = 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(row + (<usize>i << 2));
+    const low = f64x2.mul(f64x2.sub(f64x2.promote_low_f32x4(v), max2), invT2);
+    const high = f64x2.mul(f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3)), max2), invT2);
+    const e0 = exp2Lanes(low, pow2, fraction);
+    const e1 = exp2Lanes(high, pow2, fraction);
+    const at = weights + (<usize>i << 3);
+    v128.store(at, e0);
+    v128.store(at, e1, 16);
+    sum += f64x2.extract_lane(e0, 0);
+    sum += f64x2.extract_lane(e0, 1);
+    sum += f64x2.extract_lane(e1, 0);
+    sum += f64x2.extract_lane(e1, 1);
+  }
+  for (; i < n; i++) {
+    const e = exp1((<f64>load<f32>(row + (<usize>i << 2)) - max) * invT, pow2, fraction);
+    store<f64>(weights + (<usize>i << 3), e);
+    sum += e;
+  }
+  store<f64>(scalars, sum, 16);
+}
+
+/**
+ * drawWholeRow: the first token whose running total of weights[i]·inverse exceeds u (zeros
+ * skipped), else the last token with a non-zero probability (u in the float sum's rounding gap).
+ */
+export function drawWeights(weights: usize, n: i32, inverse: f64, u: f64): i32 {
+  let cumulative: f64 = 0;
+  let lastNonZero = 0;
+  for (let i = 0; i < n; i++) {
+    const p = load<f64>(weights + (<usize>i << 3)) * inverse;
+    if (p == 0) continue;
+    cumulative += p;
+    lastNonZero = i;
+    if (u < cumulative) return i;
+  }
+  return lastNonZero;
+}
