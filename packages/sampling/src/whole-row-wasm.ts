@@ -67,6 +67,11 @@ export class WholeRowKernel {
     return this.wasm.drawWeights(this.weightsAt, this.row.length, inverse, u);
   }
 
+  /** The weights of the last weigh() (a view into the kernel's memory, for the parity test). */
+  weights(): Float64Array {
+    return new Float64Array(this.wasm.memory.buffer, this.weightsAt, this.row.length);
+  }
+
   private grow(n: number): void {
     const weightsAt = align16(ROW_AT + n * 4);
     const bytes = weightsAt + n * 8;
