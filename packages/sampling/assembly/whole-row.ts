@@ -9,14 +9,17 @@
 //
 // Memory (the host lays it out, src/whole-row-wasm.ts; byte offsets, all 16-aligned):
 //
-//   | pow2: f64 × 2098 | fraction: f64 × 64 | scalars: f64 × 4 | row: f32 × n | weights: f64 × n |
-//      2^k, k ∈ [−1074, 1023]  2^(j/64)          max, min, sum, –
+//   | fraction: f64 × 64 | scalars: f64 × 4 | row: f32 × n | weights: f64 × n |
+//      2^(j/64)             max, min, sum, –
 //
-// The two tables are written by the host from portable-math.ts's own tables (the module has no
-// data segment), so both halves read the same numbers.
+// The table is written by the host from portable-math.ts's own (the module has no data
+// segment), so both halves read the same numbers. The reference's other table, POW2, holds exact
+// powers of two; for a normal result (k ∈ [−1022, 1023], all a usual argument gives) 2^k is the
+// double whose exponent field is k + 1023 and whose mantissa is 0, built here from bits: the same
+// number without a second gather.
 
-/** POW2's index of 2^0: 2^k sits at k + POW2_BIAS. */
-const POW2_BIAS: i32 = 1074;
+/** The exponent bias of a double: 2^k has the biased exponent k + DOUBLE_BIAS in bits 52…62. */
+const DOUBLE_BIAS: i32 = 1023;
 const TABLE_MASK: i32 = 63;
 const TABLE_BITS: i32 = 6;
 /** 64·log2(e), ln2/64 split in two (portable-math.ts: STEPS_PER_UNIT, STEP_HI, STEP_LO). */
@@ -49,7 +52,7 @@ export function rowRange(row: usize, n: i32, scalars: usize): void {
 }
 
 /** e^x for two usual arguments (expUsualInPlace's body, one element per lane). */
-@inline function exp2Lanes(x: v128, pow2: usize, fraction: usize): v128 {
+@inline function exp2Lanes(x: v128, fraction: usize): v128 {
   // n = floor(x·64/ln2 + ½), exact integers; kept as doubles for the reduction, as int32 for the tables
   const nd = f64x2.floor(f64x2.add(f64x2.mul(x, f64x2.splat(STEPS_PER_UNIT)), f64x2.splat(0.5)));
   const n = i32x4.trunc_sat_f64x2_s_zero(nd);
@@ -59,31 +62,30 @@ export function rowRange(row: usize, n: i32, scalars: usize): void {
   poly = f64x2.add(f64x2.splat(1.0 / 6), f64x2.mul(r, poly));
   poly = f64x2.add(f64x2.splat(1.0 / 2), f64x2.mul(r, poly));
   const er = f64x2.add(f64x2.splat(1.0), f64x2.add(r, f64x2.mul(f64x2.mul(r, r), poly)));
-  // table entries: byte offsets computed four lanes at a time, then two loads per table
+  // 2^(j/64): byte offsets computed in the lanes, then one load per lane
   const fracAt = i32x4.shl(v128.and(n, i32x4.splat(TABLE_MASK)), 3);
-  const powAt = i32x4.shl(i32x4.add(i32x4.shr_s(n, TABLE_BITS), i32x4.splat(POW2_BIAS)), 3);
   let f = f64x2.splat(load<f64>(fraction + <usize>i32x4.extract_lane(fracAt, 0)));
   f = f64x2.replace_lane(f, 1, load<f64>(fraction + <usize>i32x4.extract_lane(fracAt, 1)));
-  let p = f64x2.splat(load<f64>(pow2 + <usize>i32x4.extract_lane(powAt, 0)));
-  p = f64x2.replace_lane(p, 1, load<f64>(pow2 + <usize>i32x4.extract_lane(powAt, 1)));
+  // 2^k, k = n >> 6, from its bits
+  const p = i64x2.shl(i64x2.extend_low_i32x4_s(i32x4.add(i32x4.shr_s(n, TABLE_BITS), i32x4.splat(DOUBLE_BIAS))), 52);
   // fraction · e^r · 2^k, in that order
   return f64x2.mul(f64x2.mul(f, er), p);
 }
 
 /** The same for one argument (the row's odd last element). */
-@inline function exp1(x: f64, pow2: usize, fraction: usize): f64 {
+@inline function exp1(x: f64, fraction: usize): f64 {
   const nd = floor(x * STEPS_PER_UNIT + 0.5);
   const n = <i32>nd;
   const r = x - nd * STEP_HI - nd * STEP_LO;
   const er = 1 + (r + r * r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120)))));
-  return load<f64>(fraction + (<usize>(n & TABLE_MASK) << 3)) * er * load<f64>(pow2 + (<usize>((n >> TABLE_BITS) + POW2_BIAS) << 3));
+  return load<f64>(fraction + (<usize>(n & TABLE_MASK) << 3)) * er * reinterpret<f64>(<i64>((n >> TABLE_BITS) + DOUBLE_BIAS) << 52);
 }
 
 /**
  * weights[i] = e^((row[i] − max)·invT) and scalars[2] = Σ weights[i] added in id order, for a row
  * whose every shifted logit is usual for the exp (the host checked it from rowRange's min).
  */
-export function expShiftedSum(row: usize, n: i32, weights: usize, max: f64, invT: f64, pow2: usize, fraction: usize, scalars: usize): void {
+export function expShiftedSum(row: usize, n: i32, weights: usize, max: f64, invT: f64, fraction: usize, scalars: usize): void {
   const max2 = f64x2.splat(max), invT2 = f64x2.splat(invT);
   let sum: f64 = 0;
   let i = 0;
@@ -91,8 +93,8 @@ export function expShiftedSum(row: usize, n: i32, weights: usize, max: f64, invT
     const v = v128.load(row + (<usize>i << 2));
     const low = f64x2.mul(f64x2.sub(f64x2.promote_low_f32x4(v), max2), invT2);
     const high = f64x2.mul(f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3)), max2), invT2);
-    const e0 = exp2Lanes(low, pow2, fraction);
-    const e1 = exp2Lanes(high, pow2, fraction);
+    const e0 = exp2Lanes(low, fraction);
+    const e1 = exp2Lanes(high, fraction);
     const at = weights + (<usize>i << 3);
     v128.store(at, e0);
     v128.store(at, e1, 16);
@@ -102,7 +104,7 @@ export function expShiftedSum(row: usize, n: i32, weights: usize, max: f64, invT
     sum += f64x2.extract_lane(e1, 1);
   }
   for (; i < n; i++) {
-    const e = exp1((<f64>load<f32>(row + (<usize>i << 2)) - max) * invT, pow2, fraction);
+    const e = exp1((<f64>load<f32>(row + (<usize>i << 2)) - max) * invT, fraction);
     store<f64>(weights + (<usize>i << 3), e);
     sum += e;
   }

@@ -25,8 +25,7 @@ const SQRT2 = 1.4142135623730951;
 
 /** 2^k for k in [-1074, 1023], built by exact doubling and halving (each a power of two, so no rounding). */
 const POW2_MIN = -1074;
-/** Exported for the wasm whole-row kernel (src/whole-row-wasm.ts), which copies it into its memory. */
-export const POW2 = (() => {
+const POW2 = (() => {
   const table = new Float64Array(1023 - POW2_MIN + 1);
   let up = 1, down = 1;
   for (let k = 0; k <= 1023; k++, up *= 2) table[k - POW2_MIN] = up;
@@ -53,7 +52,7 @@ function expReduced(r: number): number {
  */
 const TABLE_BITS = 6;
 const TABLE_SIZE = 1 << TABLE_BITS;
-/** Exported for the wasm whole-row kernel, as POW2. */
+/** Exported for the wasm whole-row kernel (src/whole-row-wasm.ts), which copies it into its memory. */
 export const POW2_FRACTION = Float64Array.from({ length: TABLE_SIZE }, (_, j) =>
   j < TABLE_SIZE / 2 ? expReduced((j / TABLE_SIZE) * LN2) : 2 * expReduced(((j - TABLE_SIZE) / TABLE_SIZE) * LN2));
 /** ln2/64, split as LN2_HI / LN2_LO (dividing by 64 is exact). */

@@ -1,5 +1,5 @@
 import { WHOLE_ROW_WASM_BASE64 } from "./generated/whole-row-wasm";
-import { POW2, POW2_FRACTION } from "./portable-math";
+import { POW2_FRACTION } from "./portable-math";
 
 /**
  * The fast half of the whole-row pair (reference: Candidates.softmaxWholeRow / drawWholeRow in
@@ -10,15 +10,12 @@ import { POW2, POW2_FRACTION } from "./portable-math";
  *
  * Memory (byte offsets; the row and its weights grow with the largest vocabulary seen):
  *
- *   0       pow2      f64 × 2098   2^k, k ∈ [−1074, 1023]     (POW2_BYTES)
- *   16784   fraction  f64 × 64     2^(j/64)                    (FRACTION_BYTES)
- *   17296   scalars   f64 × 4      max, min, sum of the last row
- *   17328   row       f32 × n      the logits, copied in       (16-aligned)
- *   …       weights   f64 × n      e^((row[i] − max)·invT)     (16-aligned)
+ *   0     fraction  f64 × 64     2^(j/64), portable-math's table (FRACTION_BYTES)
+ *   512   scalars   f64 × 4      max, min, sum of the last row
+ *   544   row       f32 × n      the logits, copied in      (16-aligned)
+ *   …     weights   f64 × n      e^((row[i] − max)·invT)    (16-aligned)
  */
-const POW2_AT = 0;
-const POW2_BYTES = 2098 * 8;
-const FRACTION_AT = POW2_AT + POW2_BYTES;
+const FRACTION_AT = 0;
 const FRACTION_BYTES = 64 * 8;
 const SCALARS_AT = FRACTION_AT + FRACTION_BYTES;
 const ROW_AT = SCALARS_AT + 4 * 8;
@@ -27,7 +24,7 @@ const PAGE_BYTES = 65536;
 interface WholeRowExports {
   readonly memory: WebAssembly.Memory;
   rowRange(row: number, n: number, scalars: number): void;
-  expShiftedSum(row: number, n: number, weights: number, max: number, invT: number, pow2: number, fraction: number, scalars: number): void;
+  expShiftedSum(row: number, n: number, weights: number, max: number, invT: number, fraction: number, scalars: number): void;
   drawWeights(weights: number, n: number, inverse: number, u: number): number;
 }
 
@@ -39,10 +36,7 @@ export class WholeRowKernel {
   private weightsAt = 0;
 
   constructor(private readonly wasm: WholeRowExports) {
-    if (POW2.length * 8 !== POW2_BYTES || POW2_FRACTION.length * 8 !== FRACTION_BYTES) {
-      throw new Error("whole-row wasm: the exp's tables changed size; update the memory layout");
-    }
-    new Float64Array(wasm.memory.buffer, POW2_AT, POW2.length).set(POW2);
+    if (POW2_FRACTION.length * 8 !== FRACTION_BYTES) throw new Error("whole-row wasm: the exp's table changed size; update the memory layout");
     new Float64Array(wasm.memory.buffer, FRACTION_AT, POW2_FRACTION.length).set(POW2_FRACTION);
     this.scalars = new Float64Array(wasm.memory.buffer, SCALARS_AT, 4);
     this.row = new Float32Array(0);
@@ -59,7 +53,7 @@ export class WholeRowKernel {
 
   /** The weights of the loaded row at 1/temperature `invT`, their sum into scalars[2]. */
   weigh(max: number, invT: number): void {
-    this.wasm.expShiftedSum(ROW_AT, this.row.length, this.weightsAt, max, invT, POW2_AT, FRACTION_AT, SCALARS_AT);
+    this.wasm.expShiftedSum(ROW_AT, this.row.length, this.weightsAt, max, invT, FRACTION_AT, SCALARS_AT);
   }
 
   /** The token the uniform number u draws from the weights (each × inverse, the normaliser). */
