@@ -11,6 +11,12 @@ import { wholeRowKernel } from "../src/whole-row-wasm";
 
 const kernel = wholeRowKernel();
 
+/** The first index where two arrays of doubles differ in any bit (Object.is: −0 ≠ +0), or −1. */
+function firstDifference(a: Float64Array, b: Float64Array, n: number): number {
+  for (let i = 0; i < n; i++) if (!Object.is(a[i], b[i])) return i;
+  return -1;
+}
+
 /** Rows that exercise the lanes: odd lengths (the scalar tail), ties, ±0, a wide spread, tiny rows. */
 function testRow(n: number, rng: Rng, kind: number): Float32Array {
   const row = new Float32Array(n);
@@ -39,9 +45,9 @@ describe.skipIf(kernel === null)("the wasm whole-row kernel gives the TypeScript
       expect(fast.softmaxWholeRow(row, scale), `row ${t}: accepted`).toBe(ok);
       if (!ok) continue;
       accepted++;
-      expect(Array.from(kernel.weights()), `row ${t}: weights`).toEqual(Array.from(reference.probs.subarray(0, n)));
+      expect(firstDifference(kernel.weights(), reference.probs, n), `row ${t}: the first weight that differs`).toBe(-1);
       expect(Array.from(fast.last), `row ${t}: max, ln Σ`).toEqual(Array.from(reference.last));
-      for (let k = 0; k < 50; k++) {
+      for (let k = 0; k < 20; k++) {
         u[0] = k < 2 ? [0, 0.9999999999999999][k] : rng.uniform();
         expect(fast.drawWholeRow(u, 0), `row ${t}: u ${u[0]}`).toBe(reference.drawWholeRow(u, 0));
       }
@@ -72,7 +78,7 @@ describe.skipIf(kernel === null)("the wasm whole-row kernel gives the TypeScript
     for (const n of [2048, 32000, 2048, 32001]) {
       const row = testRow(n, rng, 1);
       expect(fast.softmaxWholeRow(row, scale)).toBe(reference.softmaxWholeRow(row, scale));
-      expect(Array.from(kernel.weights())).toEqual(Array.from(reference.probs.subarray(0, n)));
+      expect(firstDifference(kernel.weights(), reference.probs, n)).toBe(-1);
     }
   });
 });
