@@ -33,7 +33,11 @@ const { parentPort, workerData } = load("node:worker_threads");
 const http = load("node:http");
 const limits = workerData;
 // the body reader of http/collect-body.ts, by its own text: the engine's thread ("main" mode)
-// runs the same function, so both modes refuse the same bodies the same way
+// runs the same function, so both modes refuse the same bodies the same way. A bundler that keeps
+// function names (esbuild's keepNames, in an application's build of this package) wraps the
+// functions inside that text in calls to its helper __name, which stays behind in the bundle's
+// scope: the same helper here.
+const __name = (fn, name) => Object.defineProperty(fn, "name", { value: name, configurable: true });
 const collectBody = ${collectBody.toString()};
 const bodyLimits = { maxBytes: limits.maxBodyBytes, timeoutMs: limits.bodyTimeoutMs };
 
