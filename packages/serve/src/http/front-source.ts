@@ -52,7 +52,8 @@ const server = http.createServer({
   requestTimeout: limits.headersTimeoutMs + limits.bodyTimeoutMs + 1000,
   // how often node checks those two timeouts (its default, 30 s, would let a slow client hang on)
   connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
-  keepAliveTimeout: 5000,
+  // idle connections outlive what clients are told (http/exchange.ts): the client stops reusing first
+  keepAliveTimeout: limits.keepAliveIdleMs,
 });
 
 server.on("connection", (socket) => {
@@ -73,6 +74,7 @@ server.on("clientError", (error, socket) => {
 server.on("request", (req, res) => {
   const id = nextId++;
   const exchange = { res, refused: false, stallTimer: undefined, watched: false };
+  res.setHeader("Keep-Alive", "timeout=" + limits.keepAliveHintS);
   exchanges.set(id, exchange);
   res.on("close", () => {
     clearStall(exchange);
