@@ -2,12 +2,12 @@
 // model the server's load benchmark runs), per row, at 1, 8 and 32 rows: the engine alone
 // (Model.decodeBatch), without sampling or serving.
 //   cd packages/transformer && npx tsup && node bench/decode-batch.mjs [--threads 1] [--rows 1,8,32]
-//        [--peer DIR] [--budget 2000] [--context 48]
+//        [--peer DIR] [--budget 4000] [--context 48]
 //
 // Each contestant decodes `rows` sequences whose caches hold `context` tokens (the load
 // benchmark's streams sit at 10–80), one token each per step, the caches cut back after every
 // step so all samples see the same positions. Figures: µs of wall and of process CPU per row
-// (per token), the best of interleaved ~50 ms samples (tools/bench-helpers/race.mjs).
+// (per token), each the best of interleaved ~20 ms samples.
 //
 // --peer DIR: a second tensor build's dist/ (e.g. a copy of main's packages/tensor/dist) races
 // in the same process against ours, each with its own wasm backend and the same weights, and
@@ -22,16 +22,14 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { createWasmBackend } from "@zero-llm/tensor";
-import { Model } from "../dist/index.js";
 import { loadModel } from "../dist/node.js";
-import { bestMsPerCall } from "../../../tools/bench-helpers/race.mjs";
 
 const { values } = parseArgs({
   options: {
     threads: { type: "string", default: "1" },
     rows: { type: "string", default: "1,8,32" },
     peer: { type: "string" },
-    budget: { type: "string", default: "2000" },
+    budget: { type: "string", default: "4000" },
     context: { type: "string", default: "48" },
   },
 });
@@ -76,30 +74,44 @@ function stepper(model, rows) {
   };
 }
 
-/** µs of process CPU per call over about `ms` milliseconds. */
-function cpuPerCall(fn, ms) {
+/**
+ * Best wall and best process-CPU µs per call of each step function, from interleaved samples of
+ * about 20 ms (reps calibrated once): on a shared machine the least disturbed sample is the
+ * figure, and every contestant gets the same chances.
+ */
+function race(steps, ms) {
+  const entries = Object.entries(steps).map(([name, fn]) => {
+    for (let i = 0; i < 10; i++) fn();
+    let reps = 1;
+    for (;;) {
+      const t0 = performance.now();
+      for (let r = 0; r < reps; r++) fn();
+      if (performance.now() - t0 > 20) break;
+      reps *= 2;
+    }
+    return { name, fn, reps, wall: Infinity, cpu: Infinity };
+  });
   const end = performance.now() + ms;
-  const c0 = process.cpuUsage();
-  let calls = 0;
   while (performance.now() < end) {
-    fn();
-    calls++;
+    for (const e of entries) {
+      const c0 = process.cpuUsage(), t0 = performance.now();
+      for (let r = 0; r < e.reps; r++) e.fn();
+      const wall = (performance.now() - t0) * 1000, c = process.cpuUsage(c0);
+      e.wall = Math.min(e.wall, wall / e.reps);
+      e.cpu = Math.min(e.cpu, (c.user + c.system) / e.reps);
+    }
   }
-  const c = process.cpuUsage(c0);
-  return (c.user + c.system) / calls;
+  return Object.fromEntries(entries.map((e) => [e.name, e]));
 }
 
 console.log(`\nrows | ${contestants.map((c) => `${c.name}: µs wall/row  µs CPU/row`).join(" | ")}${contestants.length > 1 ? " | ours/peer (time)" : ""}`);
 for (const rows of rowCounts) {
   const steps = Object.fromEntries(contestants.map((c) => [c.name, stepper(c.model, rows)]));
-  const best = bestMsPerCall(steps, budget / contestants.length);
-  const cpu = {};
-  // CPU in interleaved slices too, so both contestants see the same machine
-  for (let round = 0; round < 4; round++) {
-    for (const c of contestants) cpu[c.name] = Math.min(cpu[c.name] ?? Infinity, cpuPerCall(steps[c.name], budget / 16));
-  }
-  const cells = contestants.map((c) => `${((best[c.name] * 1000) / rows).toFixed(1).padStart(8)}  ${(cpu[c.name] / rows).toFixed(1).padStart(8)}`);
-  const ratio = contestants.length > 1 ? ` | ${(best.ours / best.peer).toFixed(3)}× wall, ${(cpu.ours / cpu.peer).toFixed(3)}× CPU` : "";
+  const best = race(steps, budget);
+  const cells = contestants.map((c) => `${(best[c.name].wall / rows).toFixed(1).padStart(8)}  ${(best[c.name].cpu / rows).toFixed(1).padStart(8)}`);
+  const ratio = contestants.length > 1
+    ? ` | ${(best.ours.wall / best.peer.wall).toFixed(3)}× wall, ${(best.ours.cpu / best.peer.cpu).toFixed(3)}× CPU`
+    : "";
   console.log(`${String(rows).padStart(4)} | ${cells.join(" | ")}${ratio}   (load ${load()})`);
 }
 
@@ -131,7 +143,7 @@ for (const rows of rowCounts) {
   timed.clear();
   let n = 0;
   const t0 = performance.now();
-  while (performance.now() - t0 < budget / 2) {
+  while (performance.now() - t0 < budget / 4) {
     step();
     n++;
   }
