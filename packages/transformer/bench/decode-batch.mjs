@@ -16,7 +16,9 @@
 //
 // Then one profiled pass per row count: every kernel call of our backend timed by its name and
 // shape (linear in→out, attention, norms, RoPE, SwiGLU, add), with GFLOP/s for the products.
-// The timers cost a little per call, so the shares are of a slightly slower step.
+// The timers cost a little per call, so the shares are of a slightly slower step; and they are
+// wall-clock (a CPU-time read per kernel call would cost more than the small kernels): on a loaded
+// machine, time the process spent descheduled lands in whichever kernel was running.
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
