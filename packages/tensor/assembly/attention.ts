@@ -7,24 +7,12 @@
 // together, walking the key and value rows once in address order (all heads of row t, then row
 // t + 1). Head by head would stride through the cache nHeads times, one headDim-wide slice per
 // 4·kvStride bytes; in a decode step the cache comes from DRAM, where the sequential walk lets
-// the hardware prefetcher run ahead (the same effect as in gemvRows).
+// the hardware prefetcher run ahead (the same effect as in gemvRows). The scores of four keys are
+// computed side by side and each head's weighted sum of values is held in registers across a
+// block of 16 value rows; both give the same bits as the one-key-at-a-time form (dot, then one
+// axpy per value row), whatever the query's position, so prefill and decode still agree exactly.
 import { exp4, exp1, hsum, madd } from "./simd";
 import { dot } from "./matmul";
-
-// y += p·x over len floats
-@inline function axpy(y: usize, x: usize, p: f32, len: i32): void {
-  const pv = f32x4.splat(p);
-  const l4 = len & ~3;
-  let d = 0;
-  for (; d < l4; d += 4) {
-    const off = <usize>d << 2;
-    v128.store(y + off, madd(v128.load(y + off), pv, v128.load(x + off)));
-  }
-  for (; d < len; d++) {
-    const off = <usize>d << 2;
-    store<f32>(y + off, load<f32>(y + off) + p * load<f32>(x + off));
-  }
-}
 
 // scores[0..n) = softmax(scores[0..n)) in place: max subtracted, exp, divided by the sum
 export function softmaxRow(scores: usize, n: i32): void {
@@ -69,7 +57,18 @@ function attendQuery(
 
   // head h reads kv head h / group; stepped alongside h rather than divided per key row
   const g0 = h0 / group, inGroup0 = h0 % group;
-  for (let t = 0; t < n; t++) {
+  // four keys at a time (the same sums as dot's, see dots4) while headDim is a multiple of 8
+  const t4 = (headDim & 7) == 0 ? n & ~3 : 0;
+  for (let t = 0; t < t4; t += 4) {
+    const kRow = k + <usize>t * rowBytes;
+    let kvHead = kRow + <usize>g0 * headBytes, inGroup = inGroup0;
+    for (let h = h0; h < h1; h++) {
+      const s = f32x4.mul(dots4(qRow + <usize>h * headBytes, kvHead, rowBytes, headDim), f32x4.splat(scale));
+      v128.store(scores0 + <usize>(h - h0) * scoresStride + (<usize>t << 2), s);
+      if (++inGroup == group) { inGroup = 0; kvHead += headBytes; }
+    }
+  }
+  for (let t = t4; t < n; t++) {
     const kRow = k + <usize>t * rowBytes;
     let kvHead = kRow + <usize>g0 * headBytes, inGroup = inGroup0;
     for (let h = h0; h < h1; h++) {
@@ -84,15 +83,89 @@ function attendQuery(
     if (probs != 0 && n < seqKv) memory.fill(scores + (<usize>n << 2), 0, <usize>(seqKv - n) << 2);
   }
 
+  // out_h = Σ_t p_t·v_t, summed in t order: blocks of V_BLOCK value rows (still one walk through
+  // the cache in address order), each head's output held in registers across a block
   memory.fill(oRow + <usize>h0 * headBytes, 0, <usize>(h1 - h0) * headBytes);
-  for (let t = 0; t < n; t++) {
-    const vRow = v + <usize>t * rowBytes;
-    let kvHead = vRow + <usize>g0 * headBytes, inGroup = inGroup0;
+  for (let t0 = 0; t0 < n; t0 += V_BLOCK) {
+    const t1 = min(n, t0 + V_BLOCK);
+    let kvHead = v + <usize>g0 * headBytes, inGroup = inGroup0;
     for (let h = h0; h < h1; h++) {
-      const p = load<f32>(scores0 + <usize>(h - h0) * scoresStride + (<usize>t << 2));
-      axpy(oRow + <usize>h * headBytes, kvHead, p, headDim);
+      weightedValues(oRow + <usize>h * headBytes, kvHead, rowBytes, scores0 + <usize>(h - h0) * scoresStride, t0, t1, headDim);
       if (++inGroup == group) { inGroup = 0; kvHead += headBytes; }
     }
+  }
+}
+
+/** Value rows per block of attendQuery's weighted sum (16 rows of a 64-float kvStride: 4 KB). */
+const V_BLOCK: i32 = 16;
+
+/**
+ * The dot products of q (headDim floats) with four key rows (at k, k + stride, …), as one vector:
+ * each summed as dot() sums it (two f32x4 lanes over 8-float steps, hsum of their sum), so a
+ * score is the same bits computed here or one at a time. The four hsums run side by side: the
+ * lanes (a0 + a2) + (a1 + a3) of each row's vector gathered by two rounds of shuffles.
+ */
+@inline function dots4(q: usize, k: usize, stride: usize, headDim: i32): v128 {
+  const k1 = k + stride, k2 = k1 + stride, k3 = k2 + stride;
+  let a0 = f32x4.splat(0), b0 = f32x4.splat(0), a1 = f32x4.splat(0), b1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0), b2 = f32x4.splat(0), a3 = f32x4.splat(0), b3 = f32x4.splat(0);
+  for (let d = 0; d < headDim; d += 8) {
+    const off = <usize>d << 2;
+    const qa = v128.load(q + off), qb = v128.load(q + off, 16);
+    a0 = madd(a0, qa, v128.load(k + off)); b0 = madd(b0, qb, v128.load(k + off, 16));
+    a1 = madd(a1, qa, v128.load(k1 + off)); b1 = madd(b1, qb, v128.load(k1 + off, 16));
+    a2 = madd(a2, qa, v128.load(k2 + off)); b2 = madd(b2, qb, v128.load(k2 + off, 16));
+    a3 = madd(a3, qa, v128.load(k3 + off)); b3 = madd(b3, qb, v128.load(k3 + off, 16));
+  }
+  const s0 = f32x4.add(a0, b0), s1 = f32x4.add(a1, b1), s2 = f32x4.add(a2, b2), s3 = f32x4.add(a3, b3);
+  // (x0 + x2, x1 + x3) of rows 0 and 1, then of rows 2 and 3; then each pair's two halves added
+  const p01 = f32x4.add(v128.shuffle<f32>(s0, s1, 0, 1, 4, 5), v128.shuffle<f32>(s0, s1, 2, 3, 6, 7));
+  const p23 = f32x4.add(v128.shuffle<f32>(s2, s3, 0, 1, 4, 5), v128.shuffle<f32>(s2, s3, 2, 3, 6, 7));
+  return f32x4.add(v128.shuffle<f32>(p01, p23, 0, 2, 4, 6), v128.shuffle<f32>(p01, p23, 1, 3, 5, 7));
+}
+
+/**
+ * y[0..headDim) += Σ_{t0 ≤ t < t1} p_t·v_t (v_t at v + t·stride, p_t at scores + 4t), each
+ * element's terms added in t order, as one axpy per row would: 32 floats at a time in eight
+ * registers, then 4, then single floats.
+ */
+function weightedValues(y: usize, v: usize, stride: usize, scores: usize, t0: i32, t1: i32, headDim: i32): void {
+  let d = 0;
+  for (; d + 32 <= headDim; d += 32) {
+    const yd = y + (<usize>d << 2);
+    let y0 = v128.load(yd), y1 = v128.load(yd, 16), y2 = v128.load(yd, 32), y3 = v128.load(yd, 48);
+    let y4 = v128.load(yd, 64), y5 = v128.load(yd, 80), y6 = v128.load(yd, 96), y7 = v128.load(yd, 112);
+    let row = v + <usize>t0 * stride + (<usize>d << 2);
+    for (let t = t0; t < t1; t++) {
+      const p = f32x4.splat(load<f32>(scores + (<usize>t << 2)));
+      y0 = madd(y0, p, v128.load(row)); y1 = madd(y1, p, v128.load(row, 16));
+      y2 = madd(y2, p, v128.load(row, 32)); y3 = madd(y3, p, v128.load(row, 48));
+      y4 = madd(y4, p, v128.load(row, 64)); y5 = madd(y5, p, v128.load(row, 80));
+      y6 = madd(y6, p, v128.load(row, 96)); y7 = madd(y7, p, v128.load(row, 112));
+      row += stride;
+    }
+    v128.store(yd, y0); v128.store(yd, y1, 16); v128.store(yd, y2, 32); v128.store(yd, y3, 48);
+    v128.store(yd, y4, 64); v128.store(yd, y5, 80); v128.store(yd, y6, 96); v128.store(yd, y7, 112);
+  }
+  for (; d + 4 <= headDim; d += 4) {
+    const yd = y + (<usize>d << 2);
+    let y0 = v128.load(yd);
+    let row = v + <usize>t0 * stride + (<usize>d << 2);
+    for (let t = t0; t < t1; t++) {
+      y0 = madd(y0, f32x4.splat(load<f32>(scores + (<usize>t << 2))), v128.load(row));
+      row += stride;
+    }
+    v128.store(yd, y0);
+  }
+  for (; d < headDim; d++) {
+    const yd = y + (<usize>d << 2);
+    let y0 = load<f32>(yd);
+    let row = v + <usize>t0 * stride + (<usize>d << 2);
+    for (let t = t0; t < t1; t++) {
+      y0 += load<f32>(scores + (<usize>t << 2)) * load<f32>(row);
+      row += stride;
+    }
+    store<f32>(yd, y0);
   }
 }
 

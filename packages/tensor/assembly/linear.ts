@@ -12,6 +12,10 @@
 //   then     s0 ← the 4-column groups c16 ≤ c < k & ~3;
 //   then     d = hsum((s0 + s1) + (s2 + s3)), then d += the last k mod 4 products one by one.
 //
+// Each lane step is s ← fmadd(s, w, x) (simd.ts): fused, one rounding, in the relaxed-SIMD build
+// on a CPU with FMA; a multiply then an add in the plain build. Both kernels use the same helper,
+// so within a build the sums are the same bits.
+//
 // gemvRows streams one weight row at a time with its four accumulators, which is what a decode
 // step needs (the weights come from DRAM and the prefetcher follows one stream). For many rows
 // that form would load every weight once per row; the tile below reuses each loaded weight
@@ -25,7 +29,7 @@
 // outputs, never a sum (jobs.ts). Measured beside the packed gemm on prefill shapes (128 rows,
 // one thread): 1.03–1.08× its time (storing the last lane too: 1.07–1.18×).
 import { gemvRows } from "./matmul";
-import { madd, hsum } from "./simd";
+import { fmadd, hsum } from "./simd";
 
 /** Columns per block: a 2 × 4 tile's operands (6 rows of 2 KB) stay in L1 across the 4 passes. */
 const KB: i32 = 512;
@@ -68,20 +72,20 @@ function tile2x4(o: usize, ldo: usize, xa: usize, w0: usize, k: i32, scratch: us
       for (let c = kb + (q << 2); c < kEnd; c += 16) {
         const off = <usize>c << 2;
         const pa = v128.load(xa + off), pb = v128.load(xb + off);
-        let v = v128.load(w0 + off); a0 = madd(a0, v, pa); b0 = madd(b0, v, pb);
-        v = v128.load(w1 + off); a1 = madd(a1, v, pa); b1 = madd(b1, v, pb);
-        v = v128.load(w2 + off); a2 = madd(a2, v, pa); b2 = madd(b2, v, pb);
-        v = v128.load(w3 + off); a3 = madd(a3, v, pa); b3 = madd(b3, v, pb);
+        let v = v128.load(w0 + off); a0 = fmadd(a0, v, pa); b0 = fmadd(b0, v, pb);
+        v = v128.load(w1 + off); a1 = fmadd(a1, v, pa); b1 = fmadd(b1, v, pb);
+        v = v128.load(w2 + off); a2 = fmadd(a2, v, pa); b2 = fmadd(b2, v, pb);
+        v = v128.load(w3 + off); a3 = fmadd(a3, v, pa); b3 = fmadd(b3, v, pb);
       }
       if (q == 0 && kEnd == c16) {
         // gemvRows' 4-column groups past the last 16, into s0
         for (let c = c16; c < c4; c += 4) {
           const off = <usize>c << 2;
           const pa = v128.load(xa + off), pb = v128.load(xb + off);
-          let v = v128.load(w0 + off); a0 = madd(a0, v, pa); b0 = madd(b0, v, pb);
-          v = v128.load(w1 + off); a1 = madd(a1, v, pa); b1 = madd(b1, v, pb);
-          v = v128.load(w2 + off); a2 = madd(a2, v, pa); b2 = madd(b2, v, pb);
-          v = v128.load(w3 + off); a3 = madd(a3, v, pa); b3 = madd(b3, v, pb);
+          let v = v128.load(w0 + off); a0 = fmadd(a0, v, pa); b0 = fmadd(b0, v, pb);
+          v = v128.load(w1 + off); a1 = fmadd(a1, v, pa); b1 = fmadd(b1, v, pb);
+          v = v128.load(w2 + off); a2 = fmadd(a2, v, pa); b2 = fmadd(b2, v, pb);
+          v = v128.load(w3 + off); a3 = fmadd(a3, v, pa); b3 = fmadd(b3, v, pb);
         }
       }
       if (q == 3 && kEnd == c16) {

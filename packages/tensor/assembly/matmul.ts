@@ -1,6 +1,6 @@
 // Matrix × vector kernels (the decode step's products and single-row matmuls). The
 // matrix × matrix kernel is gemm.ts.
-import { madd, hsum } from "./simd";
+import { fmadd, madd, hsum } from "./simd";
 
 /** Σ_p x[p]·y[p] over len floats. */
 @inline export function dot(x: usize, y: usize, len: i32): f32 {
@@ -59,10 +59,10 @@ const PAIRED_MIN_ROWS = 8;
   let c = 0;
   for (; c < c16; c += 16) {
     const off = <usize>c << 2;
-    s0 = madd(s0, v128.load(row + off), v128.load(x + off));
-    s1 = madd(s1, v128.load(row + off, 16), v128.load(x + off, 16));
-    s2 = madd(s2, v128.load(row + off, 32), v128.load(x + off, 32));
-    s3 = madd(s3, v128.load(row + off, 48), v128.load(x + off, 48));
+    s0 = fmadd(s0, v128.load(row + off), v128.load(x + off));
+    s1 = fmadd(s1, v128.load(row + off, 16), v128.load(x + off, 16));
+    s2 = fmadd(s2, v128.load(row + off, 32), v128.load(x + off, 32));
+    s3 = fmadd(s3, v128.load(row + off, 48), v128.load(x + off, 48));
   }
   finishRow(out, row, x, cols, c, r, s0, s1, s2, s3, accumulate);
 }
@@ -77,14 +77,14 @@ const PAIRED_MIN_ROWS = 8;
   for (; c < c16; c += 16) {
     const off = <usize>c << 2;
     const x0 = v128.load(x + off), x1 = v128.load(x + off, 16), x2 = v128.load(x + off, 32), x3 = v128.load(x + off, 48);
-    s0 = madd(s0, v128.load(row + off), x0);
-    t0 = madd(t0, v128.load(other + off), x0);
-    s1 = madd(s1, v128.load(row + off, 16), x1);
-    t1 = madd(t1, v128.load(other + off, 16), x1);
-    s2 = madd(s2, v128.load(row + off, 32), x2);
-    t2 = madd(t2, v128.load(other + off, 32), x2);
-    s3 = madd(s3, v128.load(row + off, 48), x3);
-    t3 = madd(t3, v128.load(other + off, 48), x3);
+    s0 = fmadd(s0, v128.load(row + off), x0);
+    t0 = fmadd(t0, v128.load(other + off), x0);
+    s1 = fmadd(s1, v128.load(row + off, 16), x1);
+    t1 = fmadd(t1, v128.load(other + off, 16), x1);
+    s2 = fmadd(s2, v128.load(row + off, 32), x2);
+    t2 = fmadd(t2, v128.load(other + off, 32), x2);
+    s3 = fmadd(s3, v128.load(row + off, 48), x3);
+    t3 = fmadd(t3, v128.load(other + off, 48), x3);
   }
   finishRow(out, row, x, cols, c, r, s0, s1, s2, s3, accumulate);
   finishRow(out, other, x, cols, c, r + half, t0, t1, t2, t3, accumulate);
@@ -95,7 +95,7 @@ const PAIRED_MIN_ROWS = 8;
   const c4 = cols & ~3;
   for (; c < c4; c += 4) {
     const off = <usize>c << 2;
-    s0 = madd(s0, v128.load(row + off), v128.load(x + off));
+    s0 = fmadd(s0, v128.load(row + off), v128.load(x + off));
   }
   let d = hsum(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
   for (; c < cols; c++) d += load<f32>(row + (<usize>c << 2)) * load<f32>(x + (<usize>c << 2));

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWasmBackend, jsBackend, type Backend, type WasmBackend } from "../src/backend/index";
 import { F32Linear } from "../src/linear/linear-weight";
+import { relaxedSimdSupported } from "../src/backend/wasm-module";
 import { embedded, expectClose, rng, uniform } from "./backend-helpers";
 
 const DOT_RTOL = 4e-6;
@@ -56,11 +57,19 @@ describe("js linear (the reference)", () => {
   }
 });
 
-describe.each([1, 2])("wasm linear, %i thread(s)", (threads) => {
+// The plain build and, where the engine has it, the relaxed-SIMD build (its sums use fused
+// multiply-adds: other bits than the plain build's, the same guarantees within the build).
+const builds = [
+  ...[1, 2].map((threads) => ({ threads, relaxedSimd: false })),
+  ...(relaxedSimdSupported() ? [1, 2].map((threads) => ({ threads, relaxedSimd: true })) : []),
+];
+
+describe.each(builds)("wasm linear, $threads thread(s), relaxed SIMD $relaxedSimd", ({ threads, relaxedSimd }) => {
   let wasm: WasmBackend, other: WasmBackend;
   beforeAll(async () => {
-    wasm = await createWasmBackend({ threads });
-    other = await createWasmBackend({ threads: 3 - threads });
+    wasm = await createWasmBackend({ threads, relaxedSimd });
+    other = await createWasmBackend({ threads: 3 - threads, relaxedSimd });
+    expect(wasm.relaxedSimd).toBe(relaxedSimd);
   });
   afterAll(async () => {
     await wasm.dispose();

@@ -123,6 +123,27 @@ describe.each(configs)("wasm nn kernels ($label)", ({ threads, sharedMemory }) =
     });
   }
 
+  // A prefill computes query i over keys 0…pos(i); a decode step computes the same query alone over
+  // the same keys. The kernel's blocked forms (four keys' scores at once, 16 value rows per block)
+  // depend only on the query's own key count, so both must be the same bits.
+  for (const [seqQ, nHeads, nKvHeads, headDim] of [[37, 4, 2, 32], [21, 6, 3, 48], [9, 2, 1, 12], [19, 3, 3, 7], [6, 2, 1, 128]]) {
+    it(`attention: each query of a ${seqQ}-row prefill equals it decoded alone, bit for bit (heads ${nHeads}/${nKvHeads}×${headDim})`, () => {
+      const next = rng(seqQ * 13 + headDim);
+      const kvDim = nKvHeads * headDim;
+      const q = uniform(next, seqQ * nHeads * headDim, -2, 2);
+      const k = uniform(next, seqQ * kvDim, -2, 2), v = uniform(next, seqQ * kvDim);
+      const all = owned(q.length);
+      wasm.attention(all, q, k, v, seqQ, seqQ, nHeads, nKvHeads, headDim);
+      const one = owned(nHeads * headDim);
+      for (let i = 0; i < seqQ; i++) {
+        wasm.attention(one, q.subarray(i * nHeads * headDim, (i + 1) * nHeads * headDim), k, v, 1, i + 1, nHeads, nKvHeads, headDim);
+        expect(Array.from(new Uint32Array(Float32Array.from(one).buffer))).toEqual(
+          Array.from(new Uint32Array(all.slice(i * nHeads * headDim, (i + 1) * nHeads * headDim).buffer)),
+        );
+      }
+    });
+  }
+
   for (const len of lengths) {
     it(`elementwise add mul silu gelu swiglu, length ${len}`, () => {
       const next = rng(len + 3);

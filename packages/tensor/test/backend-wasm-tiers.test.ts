@@ -76,3 +76,39 @@ describe.skipIf(!existsSync(dist))("quantized kernels under each V8 wasm compile
     expect(run.stdout).toBe("ok");
   });
 });
+
+// The f32 linear kernels sum with fused multiply-adds in the relaxed-SIMD build (simd.ts fmadd):
+// a row decoded alone early on (Liftoff) and the same row in a batch once hot (TurboFan) must
+// still be the same bits, so both compilers must fuse alike. Each process prints the bits of a
+// few products, plain and relaxed; the two processes must print the same.
+const linearScript = `
+const { createWasmBackend } = await import(${JSON.stringify(dist)});
+let seed = 777;
+const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+const lines = [];
+for (const relaxedSimd of [false, true]) {
+  let wasm;
+  try { wasm = await createWasmBackend({ relaxedSimd }); } catch { continue; }
+  for (const [rows, k, n] of [[1, 300, 37], [1, 128, 64], [6, 131, 9], [32, 128, 20]]) {
+    const w = new Float32Array(n * k).map(() => next() - 0.5), x = new Float32Array(rows * k).map(() => next() - 0.5);
+    const out = new Float32Array(rows * n);
+    wasm.linear(out, x, w, rows, k, n);
+    lines.push((relaxedSimd ? "relaxed " : "plain ") + Array.from(new Uint32Array(out.buffer)).join(","));
+  }
+  await wasm.dispose();
+}
+process.stdout.write(lines.join("\\n"));
+`;
+
+describe.skipIf(!existsSync(dist))("the f32 linear kernel under each V8 wasm compiler (dist/; skipped until `pnpm build` has run)", () => {
+  it("Liftoff only and TurboFan only give the same bits, plain and relaxed SIMD", () => {
+    const outputs = [["--liftoff", "--no-wasm-tier-up"], ["--no-liftoff"]].map((flags) => {
+      const run = spawnSync(process.execPath, [...flags, "--input-type=module", "-e", linearScript], { encoding: "utf8", timeout: 120_000 });
+      expect(run.error).toBeUndefined();
+      expect(run.stderr).toBe("");
+      return run.stdout;
+    });
+    expect(outputs[0].split("\n").length).toBeGreaterThanOrEqual(4);
+    expect(outputs[0]).toBe(outputs[1]);
+  });
+});
