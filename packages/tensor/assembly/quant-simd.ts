@@ -34,13 +34,17 @@ export const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
   return f32x4.extract_lane(halfToFloat4(i32x4.splat(<i32><i16>h)), 0);
 }
 
-/** The f16 at p, p + stride, p + 2·stride, p + 3·stride as an f32x4. */
+/**
+ * The f16 at p, p + stride, p + 2·stride, p + 3·stride as an f32x4: gathered into the low four
+ * i16 lanes by lane loads (one instruction each on x64, where a scalar load and a lane insert
+ * are two), then sign-extended as halfToFloat4 wants them.
+ */
 @inline export function halves4(p: usize, stride: usize): v128 {
-  let h = i32x4.splat(<i32>load<i16>(p));
-  h = i32x4.replace_lane(h, 1, <i32>load<i16>(p + stride));
-  h = i32x4.replace_lane(h, 2, <i32>load<i16>(p + 2 * stride));
-  h = i32x4.replace_lane(h, 3, <i32>load<i16>(p + 3 * stride));
-  return halfToFloat4(h);
+  let h = v128.load16_splat(p);
+  h = v128.load16_lane(p + stride, h, 1);
+  h = v128.load16_lane(p + 2 * stride, h, 2);
+  h = v128.load16_lane(p + 3 * stride, h, 3);
+  return halfToFloat4(i32x4.extend_low_i16x8_s(h));
 }
 
 /** [Σ v0, Σ v1, Σ v2, Σ v3] of four i32x4: a transpose folded into the additions. */
@@ -65,6 +69,21 @@ export const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
  */
 @inline export function relaxedBlock(q0: v128, x0: v128, q1: v128, x1: v128): v128 {
   return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, q0), i16x8.relaxed_dot_i8x16_i7x16_s(x1, q1)));
+}
+
+/**
+ * Σ w·x over 32 values as four partial i32 sums, with the relaxed-SIMD dot product, for q8_0
+ * weights (i8, the full −128…127 of a foreign file included): w0, w1 the 32 weight bytes, and
+ * the input codes split into their positive and negative parts, pos = max(x, 0) and
+ * neg = max(−x, 0) (both 0…127, valid "i7" operands; quant-activation.ts stores them so). Each
+ * i16 lane of dot(w, pos) − dot(w, neg) is one pair's Σ w·x, |·| ≤ 2·128·127: exact in i16 and
+ * the same on every engine. (ggml's x86 kernel moves x's sign onto w instead, which wraps a
+ * weight of −128.)
+ */
+@inline export function relaxedBlockQ8(w0: v128, w1: v128, pos0: v128, pos1: v128, neg0: v128, neg1: v128): v128 {
+  const d0 = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(w0, pos0), i16x8.relaxed_dot_i8x16_i7x16_s(w0, neg0));
+  const d1 = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(w1, pos1), i16x8.relaxed_dot_i8x16_i7x16_s(w1, neg1));
+  return i32x4.add(i32x4.extadd_pairwise_i16x8_s(d0), i32x4.extadd_pairwise_i16x8_s(d1));
 }
 
 /** The low and high nibble of each byte. (A 16-bit shift and a byte mask: x64 has no 8-bit shift, so i8x16.shr_u costs more.) */
