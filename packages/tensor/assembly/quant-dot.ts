@@ -14,7 +14,7 @@ import { activationRowBytes } from "./quant-activation";
 import { hsum, madd } from "./simd";
 import { rowDotQ4_K, rowsDotQ4_K4, rowsDotQ4_K4Streams } from "./quant-dot-q4k";
 import {
-  Q4_CODE_BYTES, anySpecialHalf, dot32, finiteHalfToFloat4, fold2, fold4, halfToFloat, halfToFloat4, halves4, highNibbles, lowNibbles, relaxedBlock, relaxedBlockQ8, sum4x4,
+  Q4_CODE_BYTES, anySpecialHalf, dot32, finiteHalfToFloat4, fold2, fold4, halfToFloat, halfToFloat4, halves4, fold2i16, fold4i16, highNibbles, lowNibbles, relaxedBlock, relaxedBlock16, relaxedBlockQ8, sum4x4,
 } from "./quant-simd";
 
 export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with it
@@ -161,6 +161,75 @@ export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with 
 }
 
 /**
+ * Blocks p and p + blockBytes of one weight row against two blocks of input codes (x…, y…),
+ * folded as fold2 folds them: i32 lanes, or, for the 4-bit types with relaxed SIMD, still i16
+ * (fold2i16; quadOf widens them).
+ */
+@inline function pairOf(type: i32, p: usize, blockBytes: usize, x0: v128, x1: v128, x2: v128, x3: v128, y0: v128, y1: v128, y2: v128, y3: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD && type != Q8_0) {
+    const u = v128.load(p), v = v128.load(p + blockBytes);
+    return fold2i16(relaxedBlock16(lowNibbles(u), x0, highNibbles(u), x1), relaxedBlock16(lowNibbles(v), y0, highNibbles(v), y1));
+  }
+  return fold2(blockDot(type, p, x0, x1, x2, x3), blockDot(type, p + blockBytes, y0, y1, y2, y3));
+}
+
+/** Two pairOf results as the four blocks' integer sums [Σ b, Σ b + 1, Σ b + 2, Σ b + 3]. */
+@inline function quadOf(type: i32, e: v128, f: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD && type != Q8_0) return fold4i16(e, f);
+  return fold4(e, f);
+}
+
+/** Four blocks' integer sums [Σ b … Σ b + 3] of one weight row (codes at p) with the input codes at ab. */
+@inline function quadSums(type: i32, p: usize, ab: usize): v128 {
+  const blockBytes: usize = type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20;
+  const codeBytes: usize = type == Q8_0 ? 64 : 32 * Q4_CODE_BYTES;
+  if (ASC_FEATURE_RELAXED_SIMD && type != Q8_0) {
+    return fold4i16(fold2i16(block16(p, ab), block16(p + blockBytes, ab + codeBytes)),
+      fold2i16(block16(p + 2 * blockBytes, ab + 2 * codeBytes), block16(p + 3 * blockBytes, ab + 3 * codeBytes)));
+  }
+  return fold4(fold2(blockDotAt(type, p, ab), blockDotAt(type, p + blockBytes, ab + codeBytes)),
+    fold2(blockDotAt(type, p + 2 * blockBytes, ab + 2 * codeBytes), blockDotAt(type, p + 3 * blockBytes, ab + 3 * codeBytes)));
+}
+
+/** A 4-bit block's relaxedBlock16: 16 code bytes at p, 32 i8 input codes at ab. */
+@inline function block16(p: usize, ab: usize): v128 {
+  const v = v128.load(p);
+  return relaxedBlock16(lowNibbles(v), v128.load(ab), highNibbles(v), v128.load(ab, 16));
+}
+
+/**
+ * Four weight rows, at w + i·offset, · one quantized input row, into out + i·outOffset (the
+ * decode step's matrix × vector), the four rows four ascending streams through memory, taken one
+ * after the other per group of four blocks. Each row's accumulator waits in memory at acc (64
+ * bytes of scratch) between its turns: the store orders the row's work before the next row's
+ * loads, so the compiler cannot hoist all sixteen blocks' loads ahead of their arithmetic and
+ * spill them (it did, with the accumulators in registers). The input codes are loaded again for
+ * each row (from L1). Bits: each row's are rowDot32's (the integer sums exact in any order, the
+ * float steps terms4's).
+ */
+@inline function rowsDot32x4Turns(type: i32, w: usize, offset: usize, a: usize, scales: usize, sums: usize, nb: i32, out: usize, outOffset: usize, acc: usize): void {
+  const blockBytes: usize = type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20;
+  const codeBytes: usize = type == Q8_0 ? 64 : 32 * Q4_CODE_BYTES;
+  const qsAt: usize = type == Q4_1 ? 4 : 2;
+  const zero = f32x4.splat(0);
+  v128.store(acc, zero); v128.store(acc, zero, 16); v128.store(acc, zero, 32); v128.store(acc, zero, 48);
+  let b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const blk = w + <usize>b * blockBytes, ab = a + <usize>b * codeBytes;
+    const dx = v128.load(scales + (<usize>b << 2)), t = inputTerm(type, sums, b);
+    v128.store(acc, f32x4.add(v128.load(acc), terms4(type, quadSums(type, blk + qsAt, ab), blk, dx, t)));
+    v128.store(acc, f32x4.add(v128.load(acc, 16), terms4(type, quadSums(type, blk + offset + qsAt, ab), blk + offset, dx, t)), 16);
+    v128.store(acc, f32x4.add(v128.load(acc, 32), terms4(type, quadSums(type, blk + 2 * offset + qsAt, ab), blk + 2 * offset, dx, t)), 32);
+    v128.store(acc, f32x4.add(v128.load(acc, 48), terms4(type, quadSums(type, blk + 3 * offset + qsAt, ab), blk + 3 * offset, dx, t)), 48);
+  }
+  for (let i: usize = 0; i < 4; i++) {
+    let r = v128.load(acc + 16 * i);
+    if (b < nb) r = f32x4.add(r, groupTerms(type, w + i * offset, a, scales, sums, b, nb - b));
+    store<f32>(out + i * outOffset, hsum(r));
+  }
+}
+
+/**
  * Four weight rows, at w + i·offset, · one quantized input row, into out + i·outOffset (the
  * decode step's matrix × vector): each block's input codes are loaded once for the four rows,
  * and the four rows are four ascending streams through memory. Each row's integer block sums
@@ -179,24 +248,24 @@ export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with 
     // blocks b, b + 1
     let x0 = codes(type, ab, 0), x1 = codes(type, ab, 1), x2 = codes(type, ab, 2), x3 = codes(type, ab, 3);
     let y0 = codes(type, ab + codeBytes, 0), y1 = codes(type, ab + codeBytes, 1), y2 = codes(type, ab + codeBytes, 2), y3 = codes(type, ab + codeBytes, 3);
-    const e0 = fold2(blockDot(type, p, x0, x1, x2, x3), blockDot(type, p + blockBytes, y0, y1, y2, y3));
-    const e1 = fold2(blockDot(type, p + offset, x0, x1, x2, x3), blockDot(type, p + offset + blockBytes, y0, y1, y2, y3));
-    const e2 = fold2(blockDot(type, p + 2 * offset, x0, x1, x2, x3), blockDot(type, p + 2 * offset + blockBytes, y0, y1, y2, y3));
-    const e3 = fold2(blockDot(type, p + 3 * offset, x0, x1, x2, x3), blockDot(type, p + 3 * offset + blockBytes, y0, y1, y2, y3));
+    const e0 = pairOf(type, p, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const e1 = pairOf(type, p + offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const e2 = pairOf(type, p + 2 * offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const e3 = pairOf(type, p + 3 * offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
     // blocks b + 2, b + 3
     const q = p + 2 * blockBytes, aq = ab + 2 * codeBytes;
     x0 = codes(type, aq, 0); x1 = codes(type, aq, 1); x2 = codes(type, aq, 2); x3 = codes(type, aq, 3);
     y0 = codes(type, aq + codeBytes, 0); y1 = codes(type, aq + codeBytes, 1); y2 = codes(type, aq + codeBytes, 2); y3 = codes(type, aq + codeBytes, 3);
-    const f0 = fold2(blockDot(type, q, x0, x1, x2, x3), blockDot(type, q + blockBytes, y0, y1, y2, y3));
-    const f1 = fold2(blockDot(type, q + offset, x0, x1, x2, x3), blockDot(type, q + offset + blockBytes, y0, y1, y2, y3));
-    const f2 = fold2(blockDot(type, q + 2 * offset, x0, x1, x2, x3), blockDot(type, q + 2 * offset + blockBytes, y0, y1, y2, y3));
-    const f3 = fold2(blockDot(type, q + 3 * offset, x0, x1, x2, x3), blockDot(type, q + 3 * offset + blockBytes, y0, y1, y2, y3));
+    const f0 = pairOf(type, q, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const f1 = pairOf(type, q + offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const f2 = pairOf(type, q + 2 * offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const f3 = pairOf(type, q + 3 * offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
     // the input's part of the float step once for the four rows
     const dx = v128.load(scales + (<usize>b << 2)), t = inputTerm(type, sums, b), blk = <usize>b * blockBytes;
-    acc0 = f32x4.add(acc0, terms4(type, fold4(e0, f0), w + blk, dx, t));
-    acc1 = f32x4.add(acc1, terms4(type, fold4(e1, f1), w1 + blk, dx, t));
-    acc2 = f32x4.add(acc2, terms4(type, fold4(e2, f2), w2 + blk, dx, t));
-    acc3 = f32x4.add(acc3, terms4(type, fold4(e3, f3), w3 + blk, dx, t));
+    acc0 = f32x4.add(acc0, terms4(type, quadOf(type, e0, f0), w + blk, dx, t));
+    acc1 = f32x4.add(acc1, terms4(type, quadOf(type, e1, f1), w1 + blk, dx, t));
+    acc2 = f32x4.add(acc2, terms4(type, quadOf(type, e2, f2), w2 + blk, dx, t));
+    acc3 = f32x4.add(acc3, terms4(type, quadOf(type, e3, f3), w3 + blk, dx, t));
   }
   if (b < nb) {
     acc0 = f32x4.add(acc0, groupTerms(type, w, a, scales, sums, b, nb - b));
@@ -314,7 +383,7 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
     const ar = a + <usize>r * stride, outRow = out + ((<usize>r * n) << 2);
     const quarter = (o1 - o0) >> 2;
     for (let o = o0; o < o0 + quarter; o++) {
-      rowsDot32x4Streams(type, w + <usize>o * rowBytes, <usize>quarter * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5, outRow + (<usize>o << 2), <usize>quarter << 2);
+      rowsDot32x4Turns(type, w + <usize>o * rowBytes, <usize>quarter * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5, outRow + (<usize>o << 2), <usize>quarter << 2, tmp);
     }
     for (let o = o0 + 4 * quarter; o < o1; o++) store<f32>(outRow + (<usize>o << 2), rowDot32(type, w + <usize>o * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5));
   }
@@ -356,7 +425,7 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
     const lo0 = lowNibbles(x), hi0 = highNibbles(x), lo1 = lowNibbles(y), hi1 = highNibbles(y);
     for (let r: usize = 0; r < 4; r++) {
       const ar = a + r * stride + c0;
-      v128.store(tmp + 32 * r + half, fold2(relaxedBlock(lo0, v128.load(ar), hi0, v128.load(ar, 16)), relaxedBlock(lo1, v128.load(ar, 32), hi1, v128.load(ar, 48))));
+      v128.store(tmp + 32 * r + half, fold2i16(relaxedBlock16(lo0, v128.load(ar), hi0, v128.load(ar, 16)), relaxedBlock16(lo1, v128.load(ar, 32), hi1, v128.load(ar, 48))));
     }
   } else {
     const m = i16x8.splat(0x000f);
@@ -382,7 +451,7 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
     pairSums4Rows(type, w, a, stride, b + 2, tmp, 16);
     for (let r: usize = 0; r < 4; r++) {
       const ar = a + r * stride;
-      const s = fold4(v128.load(tmp + 32 * r), v128.load(tmp + 32 * r, 16));
+      const s = quadOf(type, v128.load(tmp + 32 * r), v128.load(tmp + 32 * r, 16));
       v128.store(accs + 16 * r, f32x4.add(v128.load(accs + 16 * r), termsFromSums(type, s, w, ar + scalesAt, ar + sumsAt, b, 4)));
     }
   }

@@ -68,7 +68,24 @@ export const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
  * assignments; test/backend-wasm-tiers.test.ts runs the kernels under each compiler.)
  */
 @inline export function relaxedBlock(q0: v128, x0: v128, q1: v128, x1: v128): v128 {
-  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, q0), i16x8.relaxed_dot_i8x16_i7x16_s(x1, q1)));
+  return i32x4.extadd_pairwise_i16x8_s(relaxedBlock16(q0, x0, q1, x1));
+}
+
+/** relaxedBlock before the widening: eight i16 lanes of four products each, |lane| ≤ 4·15·127 = 7620. */
+@inline export function relaxedBlock16(q0: v128, x0: v128, q1: v128, x1: v128): v128 {
+  return i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, q0), i16x8.relaxed_dot_i8x16_i7x16_s(x1, q1));
+}
+
+// fold2 and fold4 for the i16 sums of relaxedBlock16, with a single widening at the end: the
+// 32-bit lanes of two blocks are interleaved and added as i16 pairs (|lane| ≤ 2·7620), then
+// again for four blocks (≤ 4·7620 = 30480 < 2^15: exact), and one extadd gives [Σ v0, Σ v1, Σ v2,
+// Σ v3], the integers sum4x4 gives from the widened blocks. One widening (a multiply on x64)
+// per four blocks instead of four.
+@inline export function fold2i16(v0: v128, v1: v128): v128 {
+  return i16x8.add(v128.shuffle<i32>(v0, v1, 0, 4, 1, 5), v128.shuffle<i32>(v0, v1, 2, 6, 3, 7));
+}
+@inline export function fold4i16(t0: v128, t1: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7)));
 }
 
 /**
