@@ -160,60 +160,73 @@ export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with 
   return hsum(acc);
 }
 
-/** Two fold2 (or, 4-bit relaxed, fold2i16) results as the four blocks' integer sums [Σ b, Σ b + 1, Σ b + 2, Σ b + 3]. */
+/**
+ * Blocks p and p + blockBytes of one weight row against two blocks of input codes (x…, y…),
+ * folded as fold2 folds them: i32 lanes, or, for the 4-bit types with relaxed SIMD, still i16
+ * (fold2i16; quadOf widens them).
+ */
+@inline function pairOf(type: i32, p: usize, blockBytes: usize, x0: v128, x1: v128, x2: v128, x3: v128, y0: v128, y1: v128, y2: v128, y3: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD && type != Q8_0) {
+    const u = v128.load(p), v = v128.load(p + blockBytes);
+    return fold2i16(relaxedBlock16(lowNibbles(u), x0, highNibbles(u), x1), relaxedBlock16(lowNibbles(v), y0, highNibbles(v), y1));
+  }
+  return fold2(blockDot(type, p, x0, x1, x2, x3), blockDot(type, p + blockBytes, y0, y1, y2, y3));
+}
+
+/** Two pairOf results as the four blocks' integer sums [Σ b, Σ b + 1, Σ b + 2, Σ b + 3]. */
 @inline function quadOf(type: i32, e: v128, f: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD && type != Q8_0) return fold4i16(e, f);
   return fold4(e, f);
 }
 
-/** Four blocks' integer sums [Σ b … Σ b + 3] of one weight row (codes at p) with the input codes at ab. */
-@inline function quadSums(type: i32, p: usize, ab: usize): v128 {
-  const blockBytes: usize = type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20;
-  const codeBytes: usize = type == Q8_0 ? 64 : 32 * Q4_CODE_BYTES;
-  if (ASC_FEATURE_RELAXED_SIMD && type != Q8_0) {
-    return fold4i16(fold2i16(block16(p, ab), block16(p + blockBytes, ab + codeBytes)),
-      fold2i16(block16(p + 2 * blockBytes, ab + 2 * codeBytes), block16(p + 3 * blockBytes, ab + 3 * codeBytes)));
-  }
-  return fold4(fold2(blockDotAt(type, p, ab), blockDotAt(type, p + blockBytes, ab + codeBytes)),
-    fold2(blockDotAt(type, p + 2 * blockBytes, ab + 2 * codeBytes), blockDotAt(type, p + 3 * blockBytes, ab + 3 * codeBytes)));
-}
-
-/** A 4-bit block's relaxedBlock16: 16 code bytes at p, 32 i8 input codes at ab. */
-@inline function block16(p: usize, ab: usize): v128 {
-  const v = v128.load(p);
-  return relaxedBlock16(lowNibbles(v), v128.load(ab), highNibbles(v), v128.load(ab, 16));
-}
-
 /**
  * Four weight rows, at w + i·offset, · one quantized input row, into out + i·outOffset (the
- * decode step's matrix × vector), the four rows four ascending streams through memory, taken one
- * after the other per group of four blocks. Each row's accumulator waits in memory at acc (64
- * bytes of scratch) between its turns: the store orders the row's work before the next row's
- * loads, so the compiler cannot hoist all sixteen blocks' loads ahead of their arithmetic and
- * spill them (it did, with the accumulators in registers). The input codes are loaded again for
- * each row (from L1). Bits: each row's are rowDot32's (the integer sums exact in any order, the
- * float steps terms4's).
+ * decode step's matrix × vector): each block's input codes are loaded once for the four rows,
+ * and the four rows are four ascending streams through memory. Each row's integer block sums
+ * are folded into lanes as sum4x4 folds them (fold2 of blocks 0, 1 and of 2, 3, then fold4) and
+ * its float steps are rowDot32's, so its bits are too.
  */
-@inline function rowsDot32x4Turns(type: i32, w: usize, offset: usize, a: usize, scales: usize, sums: usize, nb: i32, out: usize, outOffset: usize, acc: usize): void {
+@inline function rowsDot32x4Streams(type: i32, w: usize, offset: usize, a: usize, scales: usize, sums: usize, nb: i32, out: usize, outOffset: usize): void {
   const blockBytes: usize = type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20;
   const codeBytes: usize = type == Q8_0 ? 64 : 32 * Q4_CODE_BYTES;
   const qsAt: usize = type == Q4_1 ? 4 : 2;
-  const zero = f32x4.splat(0);
-  v128.store(acc, zero); v128.store(acc, zero, 16); v128.store(acc, zero, 32); v128.store(acc, zero, 48);
+  const w1 = w + offset, w2 = w1 + offset, w3 = w2 + offset;
+  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
   let b = 0;
   for (; b + 4 <= nb; b += 4) {
-    const blk = w + <usize>b * blockBytes, ab = a + <usize>b * codeBytes;
-    const dx = v128.load(scales + (<usize>b << 2)), t = inputTerm(type, sums, b);
-    v128.store(acc, f32x4.add(v128.load(acc), terms4(type, quadSums(type, blk + qsAt, ab), blk, dx, t)));
-    v128.store(acc, f32x4.add(v128.load(acc, 16), terms4(type, quadSums(type, blk + offset + qsAt, ab), blk + offset, dx, t)), 16);
-    v128.store(acc, f32x4.add(v128.load(acc, 32), terms4(type, quadSums(type, blk + 2 * offset + qsAt, ab), blk + 2 * offset, dx, t)), 32);
-    v128.store(acc, f32x4.add(v128.load(acc, 48), terms4(type, quadSums(type, blk + 3 * offset + qsAt, ab), blk + 3 * offset, dx, t)), 48);
+    const p = w + <usize>b * blockBytes + qsAt, ab = a + <usize>b * codeBytes;
+    // blocks b, b + 1
+    let x0 = codes(type, ab, 0), x1 = codes(type, ab, 1), x2 = codes(type, ab, 2), x3 = codes(type, ab, 3);
+    let y0 = codes(type, ab + codeBytes, 0), y1 = codes(type, ab + codeBytes, 1), y2 = codes(type, ab + codeBytes, 2), y3 = codes(type, ab + codeBytes, 3);
+    const e0 = pairOf(type, p, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const e1 = pairOf(type, p + offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const e2 = pairOf(type, p + 2 * offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const e3 = pairOf(type, p + 3 * offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    // blocks b + 2, b + 3
+    const q = p + 2 * blockBytes, aq = ab + 2 * codeBytes;
+    x0 = codes(type, aq, 0); x1 = codes(type, aq, 1); x2 = codes(type, aq, 2); x3 = codes(type, aq, 3);
+    y0 = codes(type, aq + codeBytes, 0); y1 = codes(type, aq + codeBytes, 1); y2 = codes(type, aq + codeBytes, 2); y3 = codes(type, aq + codeBytes, 3);
+    const f0 = pairOf(type, q, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const f1 = pairOf(type, q + offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const f2 = pairOf(type, q + 2 * offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const f3 = pairOf(type, q + 3 * offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    // the input's part of the float step once for the four rows
+    const dx = v128.load(scales + (<usize>b << 2)), t = inputTerm(type, sums, b), blk = <usize>b * blockBytes;
+    acc0 = f32x4.add(acc0, terms4(type, quadOf(type, e0, f0), w + blk, dx, t));
+    acc1 = f32x4.add(acc1, terms4(type, quadOf(type, e1, f1), w1 + blk, dx, t));
+    acc2 = f32x4.add(acc2, terms4(type, quadOf(type, e2, f2), w2 + blk, dx, t));
+    acc3 = f32x4.add(acc3, terms4(type, quadOf(type, e3, f3), w3 + blk, dx, t));
   }
-  for (let i: usize = 0; i < 4; i++) {
-    let r = v128.load(acc + 16 * i);
-    if (b < nb) r = f32x4.add(r, groupTerms(type, w + i * offset, a, scales, sums, b, nb - b));
-    store<f32>(out + i * outOffset, hsum(r));
+  if (b < nb) {
+    acc0 = f32x4.add(acc0, groupTerms(type, w, a, scales, sums, b, nb - b));
+    acc1 = f32x4.add(acc1, groupTerms(type, w1, a, scales, sums, b, nb - b));
+    acc2 = f32x4.add(acc2, groupTerms(type, w2, a, scales, sums, b, nb - b));
+    acc3 = f32x4.add(acc3, groupTerms(type, w3, a, scales, sums, b, nb - b));
   }
+  store<f32>(out, hsum(acc0));
+  store<f32>(out + outOffset, hsum(acc1));
+  store<f32>(out + 2 * outOffset, hsum(acc2));
+  store<f32>(out + 3 * outOffset, hsum(acc3));
 }
 
 /**
@@ -320,7 +333,7 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
     const ar = a + <usize>r * stride, outRow = out + ((<usize>r * n) << 2);
     const quarter = (o1 - o0) >> 2;
     for (let o = o0; o < o0 + quarter; o++) {
-      rowsDot32x4Turns(type, w + <usize>o * rowBytes, <usize>quarter * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5, outRow + (<usize>o << 2), <usize>quarter << 2, tmp);
+      rowsDot32x4Streams(type, w + <usize>o * rowBytes, <usize>quarter * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5, outRow + (<usize>o << 2), <usize>quarter << 2);
     }
     for (let o = o0 + 4 * quarter; o < o1; o++) store<f32>(outRow + (<usize>o << 2), rowDot32(type, w + <usize>o * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5));
   }
