@@ -14,10 +14,6 @@
 //     stored in those four groups of eight: [x0 x2 … x14 | x16 x18 … x30 | x1 x3 … x15 | x17 … x31].
 //   q4_k, plain: the same per 32-byte chunk of 64 values (two 16-byte loads, see quant-dot.ts).
 //   q4_0 / q4_1 / q4_k, relaxed: i8, natural order (the kernel splits low and high nibbles).
-//   q8_0, relaxed: per block of 32, the codes' positive parts max(x, 0) then their negative parts
-//     max(−x, 0), 32 i8 each (the relaxed dot product wants one operand in 0…127; the weights,
-//     −128 included, are the other):
-//       +0   pos[0…31]   +32  neg[0…31]        (64 bytes per block, as the i16 codes take)
 import { Q4_K, Q8_0 } from "./quant-types";
 
 /** Bytes of one quantized input row of k values for weights of ggml type `type` (16-byte multiple). */
@@ -126,14 +122,6 @@ export function quantizeActivations(type: i32, x: usize, rows: i32, k: i32, act:
     quantizeCodes(type, x + <usize>r * k * 4, k, tmp, scales, scales + (<usize>nScales << 2));
     if (ASC_FEATURE_RELAXED_SIMD && type != Q8_0) {
       memory.copy(row, tmp, <usize>k); // i8, natural order
-    } else if (ASC_FEATURE_RELAXED_SIMD) {
-      // codes are ≥ −127 (codes16), so the negation does not wrap
-      const zero = i8x16.splat(0);
-      for (let j = 0; j < k; j += 16) {
-        const c = v128.load(tmp + j), at = row + ((<usize>j >> 5) << 6) + (<usize>j & 31);
-        v128.store(at, i8x16.max_s(c, zero));
-        v128.store(at, i8x16.max_s(i8x16.neg(c), zero), 32);
-      }
     } else if (type == Q8_0) {
       for (let e = 0; e < k; e++) store<i16>(row + (<usize>e << 1), load<i8>(tmp + e));
     } else if (type == Q4_K) {

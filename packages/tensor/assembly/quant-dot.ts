@@ -14,18 +14,17 @@ import { activationRowBytes } from "./quant-activation";
 import { hsum, madd } from "./simd";
 import { rowDotQ4_K, rowsDotQ4_K4, rowsDotQ4_K4Streams } from "./quant-dot-q4k";
 import {
-  Q4_CODE_BYTES, anySpecialHalf, dot32, finiteHalfToFloat4, fold2, fold4, halfToFloat, halfToFloat4, halves4, fold2i16, fold4i16, highNibbles, lowNibbles, relaxedBlock, relaxedBlock16, relaxedBlockQ8, sum4x4,
+  Q4_CODE_BYTES, anySpecialHalf, dot32, finiteHalfToFloat4, fold2, fold4, halfToFloat, halfToFloat4, halves4, fold2i16, fold4i16, highNibbles, lowNibbles, relaxedBlock, relaxedBlock16, sum4x4,
 } from "./quant-simd";
 
 export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with it
 
 /**
- * 32 i8 weights at w · the block's 32 input codes, as four partial i32 sums: x0…x3 as i16
- * (plain), or, relaxed SIMD, x0, x1 the codes' positive parts and x2, x3 their negative parts.
+ * 32 i8 weights at w · 32 i16 codes x0…x3, as four partial i32 sums. (Both builds: the relaxed
+ * i8 × i7 form measured no faster, see the quant README's third round.)
  */
 @inline function blockQ8(w: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
   const w0 = v128.load(w), w1 = v128.load(w, 16);
-  if (ASC_FEATURE_RELAXED_SIMD) return relaxedBlockQ8(w0, w1, x0, x1, x2, x3);
   let p = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), x0);
   p = i32x4.add(p, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), x1));
   p = i32x4.add(p, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), x2));
@@ -356,14 +355,6 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
   const c0 = <usize>b * codeBytes;
   if (type == Q8_0) {
     const x0 = v128.load(p0), x1 = v128.load(p0, 16), y0 = v128.load(p1), y1 = v128.load(p1, 16);
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      for (let r: usize = 0; r < 4; r++) {
-        const ar = a + r * stride + c0;
-        const s0 = relaxedBlockQ8(x0, x1, v128.load(ar), v128.load(ar, 16), v128.load(ar, 32), v128.load(ar, 48));
-        v128.store(tmp + 32 * r + half, fold2(s0, relaxedBlockQ8(y0, y1, v128.load(ar, 64), v128.load(ar, 80), v128.load(ar, 96), v128.load(ar, 112))));
-      }
-      return;
-    }
     const e0 = i16x8.extend_low_i8x16_s(x0), e1 = i16x8.extend_high_i8x16_s(x0), e2 = i16x8.extend_low_i8x16_s(x1), e3 = i16x8.extend_high_i8x16_s(x1);
     const f0 = i16x8.extend_low_i8x16_s(y0), f1 = i16x8.extend_high_i8x16_s(y0), f2 = i16x8.extend_low_i8x16_s(y1), f3 = i16x8.extend_high_i8x16_s(y1);
     for (let r: usize = 0; r < 4; r++) {

@@ -88,21 +88,6 @@ export const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
   return i32x4.extadd_pairwise_i16x8_s(i16x8.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7)));
 }
 
-/**
- * Σ w·x over 32 values as four partial i32 sums, with the relaxed-SIMD dot product, for q8_0
- * weights (i8, the full −128…127 of a foreign file included): w0, w1 the 32 weight bytes, and
- * the input codes split into their positive and negative parts, pos = max(x, 0) and
- * neg = max(−x, 0) (both 0…127, valid "i7" operands; quant-activation.ts stores them so). Each
- * i16 lane of dot(w, pos) − dot(w, neg) is one pair's Σ w·x, |·| ≤ 2·128·127: exact in i16 and
- * the same on every engine. (ggml's x86 kernel moves x's sign onto w instead, which wraps a
- * weight of −128.)
- */
-@inline export function relaxedBlockQ8(w0: v128, w1: v128, pos0: v128, pos1: v128, neg0: v128, neg1: v128): v128 {
-  const d0 = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(w0, pos0), i16x8.relaxed_dot_i8x16_i7x16_s(w0, neg0));
-  const d1 = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(w1, pos1), i16x8.relaxed_dot_i8x16_i7x16_s(w1, neg1));
-  return i32x4.add(i32x4.extadd_pairwise_i16x8_s(d0), i32x4.extadd_pairwise_i16x8_s(d1));
-}
-
 /** The low and high nibble of each byte. (A 16-bit shift and a byte mask: x64 has no 8-bit shift, so i8x16.shr_u costs more.) */
 @inline export function lowNibbles(v: v128): v128 {
   return v128.and(v, i8x16.splat(0x0f));
