@@ -9,7 +9,7 @@
 //
 // Keep a copy of the old build first, then rebuild and run:
 //   cp -r packages/tensor/dist /tmp/tensor-old   # before changing assembly/
-//   node bench/matvec-ab.mjs --old /tmp/tensor-old/index.js [--types f32,q4_k] [--shapes 2048x768] [--rounds 5] [--stream-mib 0]
+//   node bench/matvec-ab.mjs --old /tmp/tensor-old/index.js [--new /tmp/tensor-new/index.js] [--types f32,q4_k] [--shapes 2048x768] [--rounds 5] [--stream-mib 0]
 import { spawnSync } from "node:child_process";
 import os from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -18,6 +18,8 @@ import { parseArgs } from "node:util";
 const { values } = parseArgs({
   options: {
     old: { type: "string" },
+    // the build to compare with it (default: this checkout's packages/tensor/dist)
+    new: { type: "string" },
     types: { type: "string", default: "f32,q8_0,q4_0,q4_1,q4_k" },
     threads: { type: "string", default: "1" },
     budget: { type: "string", default: "400" },
@@ -105,7 +107,7 @@ if (values.child) {
 
 if (!values.old) throw new Error("matvec-ab: --old <path to a previous build's dist/index.js> is required");
 const here = fileURLToPath(import.meta.url);
-const newDist = fileURLToPath(new URL("../../tensor/dist/index.js", import.meta.url));
+const newDist = values.new ?? fileURLToPath(new URL("../../tensor/dist/index.js", import.meta.url));
 const measure = (dist, type, shape) => {
   const r = spawnSync(process.execPath, [here, "--child", dist, "--type", type, "--shape", shape, "--threads", String(threads), "--budget", String(budgetMs), "--stream-mib", values["stream-mib"]], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`matvec-ab child failed: ${r.stderr.slice(-600)}`);
@@ -113,7 +115,7 @@ const measure = (dist, type, shape) => {
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const types = values.types.split(",");
-console.log(`matvec, ${values.old} (old) vs this build (new), ${threads} thread(s), ${values.rounds} rounds of a fresh process each, the order alternating: median CPU µs per call, new / old speed (lowest–highest ratio of a round)`);
+console.log(`matvec, ${values.old} (old) vs ${values.new ?? "this build"} (new), ${threads} thread(s), ${values.rounds} rounds of a fresh process each, the order alternating: median CPU µs per call, new / old speed (lowest–highest ratio of a round)`);
 console.log(`| shape | ${types.join(" | ")} |`);
 console.log(`|---|${types.map(() => "---:").join("|")}|`);
 for (const shape of values.shapes.split(",")) {

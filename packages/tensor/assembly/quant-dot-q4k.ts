@@ -44,14 +44,23 @@ const CODES_AT: usize = 16;
  * input's eight code sums at `sums` (i32, each |Σ x| ≤ 32·127, so narrowing them is exact).
  */
 @inline function superBlockTerm(blk: usize, packed: v128, scaled: v128, sums: usize, dx: f32): f32 {
-  const codeSums = i16x8.narrow_i32x4_s(v128.load(sums), v128.load(sums, 16));
+  return superBlockTermOf(blk, packed, scaled, codeSumsAt(sums), f32x4.splat(dx));
+}
+
+/** The input's eight code sums at `sums` as i16 lanes (exact: each |Σ x| ≤ 32·127). */
+@inline function codeSumsAt(sums: usize): v128 {
+  return i16x8.narrow_i32x4_s(v128.load(sums), v128.load(sums, 16));
+}
+
+/** superBlockTerm with the input's part given: codeSums from codeSumsAt, dx in every lane (shared by the rows of a pass). */
+@inline function superBlockTermOf(blk: usize, packed: v128, scaled: v128, codeSums: v128, dx: v128): f32 {
   const mins = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(packed), codeSums);
   // lanes [scaled, mins, scaled, mins], exact in any order
   const pairs = i32x4.add(v128.shuffle<i32>(scaled, mins, 0, 4, 1, 5), v128.shuffle<i32>(scaled, mins, 2, 6, 3, 7));
   const totals = f32x4.convert_i32x4_s(i32x4.add(pairs, v128.shuffle<i32>(pairs, pairs, 2, 3, 0, 1)));
   // [d, dmin, d, dmin]: the u32 at blk holds d | dmin << 16
-  const d = halfToFloat4(i32x4.extend_low_i16x8_s(i32x4.splat(load<i32>(blk))));
-  const terms = f32x4.mul(f32x4.mul(d, f32x4.splat(dx)), totals);
+  const d = halfToFloat4(i32x4.extend_low_i16x8_s(v128.load32_splat(blk)));
+  const terms = f32x4.mul(f32x4.mul(d, dx), totals);
   return f32x4.extract_lane(terms, 0) - f32x4.extract_lane(terms, 1);
 }
 
@@ -150,11 +159,12 @@ export function rowsDotQ4_K4Streams(w: usize, offset: usize, a: usize, scales: u
     s1 = i32x4.add(s1, chunkRelaxed(b1 + CODES_AT + 96, x0, x1, x2, x3, sc6(t1), sc7(t1)));
     s2 = i32x4.add(s2, chunkRelaxed(b2 + CODES_AT + 96, x0, x1, x2, x3, sc6(t2), sc7(t2)));
     s3 = i32x4.add(s3, chunkRelaxed(b3 + CODES_AT + 96, x0, x1, x2, x3, sc6(t3), sc7(t3)));
-    const dx = load<f32>(scales + (<usize>sb << 2)), sumsAt = sums + (<usize>sb << 5);
-    acc0 += superBlockTerm(b0, p0, s0, sumsAt, dx);
-    acc1 += superBlockTerm(b1, p1, s1, sumsAt, dx);
-    acc2 += superBlockTerm(b2, p2, s2, sumsAt, dx);
-    acc3 += superBlockTerm(b3, p3, s3, sumsAt, dx);
+    // the input's part of the float step once for the four rows
+    const dx = v128.load32_splat(scales + (<usize>sb << 2)), codeSums = codeSumsAt(sums + (<usize>sb << 5));
+    acc0 += superBlockTermOf(b0, p0, s0, codeSums, dx);
+    acc1 += superBlockTermOf(b1, p1, s1, codeSums, dx);
+    acc2 += superBlockTermOf(b2, p2, s2, codeSums, dx);
+    acc3 += superBlockTermOf(b3, p3, s3, codeSums, dx);
   }
   store<f32>(out, acc0);
   store<f32>(out + outOffset, acc1);

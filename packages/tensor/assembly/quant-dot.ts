@@ -14,12 +14,15 @@ import { activationRowBytes } from "./quant-activation";
 import { hsum, madd } from "./simd";
 import { rowDotQ4_K, rowsDotQ4_K4, rowsDotQ4_K4Streams } from "./quant-dot-q4k";
 import {
-  Q4_CODE_BYTES, anySpecialHalf, dot32, finiteHalfToFloat4, fold2, fold4, halfToFloat, halfToFloat4, halves4, highNibbles, lowNibbles, relaxedBlock, sum4x4,
+  Q4_CODE_BYTES, anySpecialHalf, dot32, finiteHalfToFloat4, fold2, fold4, halfToFloat, halfToFloat4, halves4, fold2i16, fold4i16, highNibbles, lowNibbles, relaxedBlock, relaxedBlock16, sum4x4,
 } from "./quant-simd";
 
 export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with it
 
-/** 32 i8 weights at w · 32 i16 codes x0…x3, as four partial i32 sums. */
+/**
+ * 32 i8 weights at w · 32 i16 codes x0…x3, as four partial i32 sums. (Both builds: the relaxed
+ * i8 × i7 form measured no faster, see the quant README's third round.)
+ */
 @inline function blockQ8(w: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
   const w0 = v128.load(w), w1 = v128.load(w, 16);
   let p = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), x0);
@@ -101,23 +104,42 @@ export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with 
  */
 @inline function termsFromSums(type: i32, s: v128, w: usize, scales: usize, sums: usize, b: i32, count: i32): v128 {
   const blockBytes: usize = type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20;
-  const dx = lanes(scales + (<usize>b << 2), count);
   const blk = w + <usize>b * blockBytes;
-  if (type == Q4_1 && count == 4) {
-    // d and m of a block are one u32 (d | m << 16): four loads give both halves of four blocks
-    let h = i32x4.splat(load<i32>(blk));
-    h = i32x4.replace_lane(h, 1, load<i32>(blk + blockBytes));
-    h = i32x4.replace_lane(h, 2, load<i32>(blk + 2 * blockBytes));
-    h = i32x4.replace_lane(h, 3, load<i32>(blk + 3 * blockBytes));
-    const term = f32x4.mul(f32x4.mul(halfToFloat4(i32x4.shr_s(i32x4.shl(h, 16), 16)), dx), f32x4.convert_i32x4_s(s));
-    return f32x4.add(term, f32x4.mul(f32x4.mul(halfToFloat4(i32x4.shr_s(h, 16)), dx), f32x4.convert_i32x4_s(v128.load(sums + (<usize>b << 2)))));
-  }
+  if (count == 4) return terms4(type, s, blk, v128.load(scales + (<usize>b << 2)), inputTerm(type, sums, b));
+  const dx = lanes(scales + (<usize>b << 2), count);
   const dw = blockScales(blk, blockBytes, count);
   if (type == Q4_0) s = i32x4.sub(s, i32x4.shl(lanes(sums + (<usize>b << 2), count), 3)); // Σ (q − 8)·x = Σ q·x − 8·Σ x
   const term = f32x4.mul(f32x4.mul(dw, dx), f32x4.convert_i32x4_s(s));
   if (type != Q4_1) return term;
   const mw = blockScales(blk + 2, blockBytes, count);
   return f32x4.add(term, f32x4.mul(f32x4.mul(mw, dx), f32x4.convert_i32x4_s(lanes(sums + (<usize>b << 2), count))));
+}
+
+/**
+ * What four blocks b … b + 3 take from the input row besides its scales, the same for every
+ * weight row (computed once for the rows of a pass): 8·Σ x for q4_0, f32(Σ x) for q4_1.
+ */
+@inline function inputTerm(type: i32, sums: usize, b: i32): v128 {
+  if (type == Q4_0) return i32x4.shl(v128.load(sums + (<usize>b << 2)), 3);
+  if (type == Q4_1) return f32x4.convert_i32x4_s(v128.load(sums + (<usize>b << 2)));
+  return i32x4.splat(0);
+}
+
+/** termsFromSums for four whole blocks at blk: dx the input's four scales, t their inputTerm. */
+@inline function terms4(type: i32, s: v128, blk: usize, dx: v128, t: v128): v128 {
+  const blockBytes: usize = type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20;
+  if (type == Q4_1) {
+    // d and m of a block are one u32 (d | m << 16): four loads give both halves of four blocks
+    let h = v128.load32_splat(blk);
+    h = v128.load32_lane(blk + blockBytes, h, 1);
+    h = v128.load32_lane(blk + 2 * blockBytes, h, 2);
+    h = v128.load32_lane(blk + 3 * blockBytes, h, 3);
+    const term = f32x4.mul(f32x4.mul(halfToFloat4(i32x4.shr_s(i32x4.shl(h, 16), 16)), dx), f32x4.convert_i32x4_s(s));
+    return f32x4.add(term, f32x4.mul(f32x4.mul(halfToFloat4(i32x4.shr_s(h, 16)), dx), t));
+  }
+  const dw = halves4(blk, blockBytes);
+  if (type == Q4_0) s = i32x4.sub(s, t); // Σ (q − 8)·x = Σ q·x − 8·Σ x
+  return f32x4.mul(f32x4.mul(dw, dx), f32x4.convert_i32x4_s(s));
 }
 
 @inline function groupTerms(type: i32, w: usize, a: usize, scales: usize, sums: usize, b: i32, count: i32): v128 {
@@ -135,6 +157,25 @@ export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with 
   for (; b + 4 <= nb; b += 4) acc = f32x4.add(acc, groupTerms(type, w, a, scales, sums, b, 4));
   if (b < nb) acc = f32x4.add(acc, groupTerms(type, w, a, scales, sums, b, nb - b));
   return hsum(acc);
+}
+
+/**
+ * Blocks p and p + blockBytes of one weight row against two blocks of input codes (x…, y…),
+ * folded as fold2 folds them: i32 lanes, or, for the 4-bit types with relaxed SIMD, still i16
+ * (fold2i16; quadOf widens them).
+ */
+@inline function pairOf(type: i32, p: usize, blockBytes: usize, x0: v128, x1: v128, x2: v128, x3: v128, y0: v128, y1: v128, y2: v128, y3: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD && type != Q8_0) {
+    const u = v128.load(p), v = v128.load(p + blockBytes);
+    return fold2i16(relaxedBlock16(lowNibbles(u), x0, highNibbles(u), x1), relaxedBlock16(lowNibbles(v), y0, highNibbles(v), y1));
+  }
+  return fold2(blockDot(type, p, x0, x1, x2, x3), blockDot(type, p + blockBytes, y0, y1, y2, y3));
+}
+
+/** Two pairOf results as the four blocks' integer sums [Σ b, Σ b + 1, Σ b + 2, Σ b + 3]. */
+@inline function quadOf(type: i32, e: v128, f: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD && type != Q8_0) return fold4i16(e, f);
+  return fold4(e, f);
 }
 
 /**
@@ -156,22 +197,24 @@ export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with 
     // blocks b, b + 1
     let x0 = codes(type, ab, 0), x1 = codes(type, ab, 1), x2 = codes(type, ab, 2), x3 = codes(type, ab, 3);
     let y0 = codes(type, ab + codeBytes, 0), y1 = codes(type, ab + codeBytes, 1), y2 = codes(type, ab + codeBytes, 2), y3 = codes(type, ab + codeBytes, 3);
-    const e0 = fold2(blockDot(type, p, x0, x1, x2, x3), blockDot(type, p + blockBytes, y0, y1, y2, y3));
-    const e1 = fold2(blockDot(type, p + offset, x0, x1, x2, x3), blockDot(type, p + offset + blockBytes, y0, y1, y2, y3));
-    const e2 = fold2(blockDot(type, p + 2 * offset, x0, x1, x2, x3), blockDot(type, p + 2 * offset + blockBytes, y0, y1, y2, y3));
-    const e3 = fold2(blockDot(type, p + 3 * offset, x0, x1, x2, x3), blockDot(type, p + 3 * offset + blockBytes, y0, y1, y2, y3));
+    const e0 = pairOf(type, p, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const e1 = pairOf(type, p + offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const e2 = pairOf(type, p + 2 * offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const e3 = pairOf(type, p + 3 * offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
     // blocks b + 2, b + 3
     const q = p + 2 * blockBytes, aq = ab + 2 * codeBytes;
     x0 = codes(type, aq, 0); x1 = codes(type, aq, 1); x2 = codes(type, aq, 2); x3 = codes(type, aq, 3);
     y0 = codes(type, aq + codeBytes, 0); y1 = codes(type, aq + codeBytes, 1); y2 = codes(type, aq + codeBytes, 2); y3 = codes(type, aq + codeBytes, 3);
-    const f0 = fold2(blockDot(type, q, x0, x1, x2, x3), blockDot(type, q + blockBytes, y0, y1, y2, y3));
-    const f1 = fold2(blockDot(type, q + offset, x0, x1, x2, x3), blockDot(type, q + offset + blockBytes, y0, y1, y2, y3));
-    const f2 = fold2(blockDot(type, q + 2 * offset, x0, x1, x2, x3), blockDot(type, q + 2 * offset + blockBytes, y0, y1, y2, y3));
-    const f3 = fold2(blockDot(type, q + 3 * offset, x0, x1, x2, x3), blockDot(type, q + 3 * offset + blockBytes, y0, y1, y2, y3));
-    acc0 = f32x4.add(acc0, termsFromSums(type, fold4(e0, f0), w, scales, sums, b, 4));
-    acc1 = f32x4.add(acc1, termsFromSums(type, fold4(e1, f1), w1, scales, sums, b, 4));
-    acc2 = f32x4.add(acc2, termsFromSums(type, fold4(e2, f2), w2, scales, sums, b, 4));
-    acc3 = f32x4.add(acc3, termsFromSums(type, fold4(e3, f3), w3, scales, sums, b, 4));
+    const f0 = pairOf(type, q, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const f1 = pairOf(type, q + offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const f2 = pairOf(type, q + 2 * offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    const f3 = pairOf(type, q + 3 * offset, blockBytes, x0, x1, x2, x3, y0, y1, y2, y3);
+    // the input's part of the float step once for the four rows
+    const dx = v128.load(scales + (<usize>b << 2)), t = inputTerm(type, sums, b), blk = <usize>b * blockBytes;
+    acc0 = f32x4.add(acc0, terms4(type, quadOf(type, e0, f0), w + blk, dx, t));
+    acc1 = f32x4.add(acc1, terms4(type, quadOf(type, e1, f1), w1 + blk, dx, t));
+    acc2 = f32x4.add(acc2, terms4(type, quadOf(type, e2, f2), w2 + blk, dx, t));
+    acc3 = f32x4.add(acc3, terms4(type, quadOf(type, e3, f3), w3 + blk, dx, t));
   }
   if (b < nb) {
     acc0 = f32x4.add(acc0, groupTerms(type, w, a, scales, sums, b, nb - b));
@@ -323,7 +366,7 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
     const lo0 = lowNibbles(x), hi0 = highNibbles(x), lo1 = lowNibbles(y), hi1 = highNibbles(y);
     for (let r: usize = 0; r < 4; r++) {
       const ar = a + r * stride + c0;
-      v128.store(tmp + 32 * r + half, fold2(relaxedBlock(lo0, v128.load(ar), hi0, v128.load(ar, 16)), relaxedBlock(lo1, v128.load(ar, 32), hi1, v128.load(ar, 48))));
+      v128.store(tmp + 32 * r + half, fold2i16(relaxedBlock16(lo0, v128.load(ar), hi0, v128.load(ar, 16)), relaxedBlock16(lo1, v128.load(ar, 32), hi1, v128.load(ar, 48))));
     }
   } else {
     const m = i16x8.splat(0x000f);
@@ -349,7 +392,7 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
     pairSums4Rows(type, w, a, stride, b + 2, tmp, 16);
     for (let r: usize = 0; r < 4; r++) {
       const ar = a + r * stride;
-      const s = fold4(v128.load(tmp + 32 * r), v128.load(tmp + 32 * r, 16));
+      const s = quadOf(type, v128.load(tmp + 32 * r), v128.load(tmp + 32 * r, 16));
       v128.store(accs + 16 * r, f32x4.add(v128.load(accs + 16 * r), termsFromSums(type, s, w, ar + scalesAt, ar + sumsAt, b, 4)));
     }
   }

@@ -34,13 +34,17 @@ export const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
   return f32x4.extract_lane(halfToFloat4(i32x4.splat(<i32><i16>h)), 0);
 }
 
-/** The f16 at p, p + stride, p + 2·stride, p + 3·stride as an f32x4. */
+/**
+ * The f16 at p, p + stride, p + 2·stride, p + 3·stride as an f32x4: gathered into the low four
+ * i16 lanes by lane loads (one instruction each on x64, where a scalar load and a lane insert
+ * are two), then sign-extended as halfToFloat4 wants them.
+ */
 @inline export function halves4(p: usize, stride: usize): v128 {
-  let h = i32x4.splat(<i32>load<i16>(p));
-  h = i32x4.replace_lane(h, 1, <i32>load<i16>(p + stride));
-  h = i32x4.replace_lane(h, 2, <i32>load<i16>(p + 2 * stride));
-  h = i32x4.replace_lane(h, 3, <i32>load<i16>(p + 3 * stride));
-  return halfToFloat4(h);
+  let h = v128.load16_splat(p);
+  h = v128.load16_lane(p + stride, h, 1);
+  h = v128.load16_lane(p + 2 * stride, h, 2);
+  h = v128.load16_lane(p + 3 * stride, h, 3);
+  return halfToFloat4(i32x4.extend_low_i16x8_s(h));
 }
 
 /** [Σ v0, Σ v1, Σ v2, Σ v3] of four i32x4: a transpose folded into the additions. */
@@ -64,7 +68,24 @@ export const Q4_CODE_BYTES: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
  * assignments; test/backend-wasm-tiers.test.ts runs the kernels under each compiler.)
  */
 @inline export function relaxedBlock(q0: v128, x0: v128, q1: v128, x1: v128): v128 {
-  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, q0), i16x8.relaxed_dot_i8x16_i7x16_s(x1, q1)));
+  return i32x4.extadd_pairwise_i16x8_s(relaxedBlock16(q0, x0, q1, x1));
+}
+
+/** relaxedBlock before the widening: eight i16 lanes of four products each, |lane| ≤ 4·15·127 = 7620. */
+@inline export function relaxedBlock16(q0: v128, x0: v128, q1: v128, x1: v128): v128 {
+  return i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, q0), i16x8.relaxed_dot_i8x16_i7x16_s(x1, q1));
+}
+
+// fold2 and fold4 for the i16 sums of relaxedBlock16, with a single widening at the end: the
+// 32-bit lanes of two blocks are interleaved and added as i16 pairs (|lane| ≤ 2·7620), then
+// again for four blocks (≤ 4·7620 = 30480 < 2^15: exact), and one extadd gives [Σ v0, Σ v1, Σ v2,
+// Σ v3], the integers sum4x4 gives from the widened blocks. One widening (a multiply on x64)
+// per four blocks instead of four.
+@inline export function fold2i16(v0: v128, v1: v128): v128 {
+  return i16x8.add(v128.shuffle<i32>(v0, v1, 0, 4, 1, 5), v128.shuffle<i32>(v0, v1, 2, 6, 3, 7));
+}
+@inline export function fold4i16(t0: v128, t1: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7)));
 }
 
 /** The low and high nibble of each byte. (A 16-bit shift and a byte mask: x64 has no 8-bit shift, so i8x16.shr_u costs more.) */

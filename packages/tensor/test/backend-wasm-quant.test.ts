@@ -120,6 +120,34 @@ describe.each(configs)("wasm matmulQuant ($label)", ({ threads, sharedMemory, re
       });
     }
   }
+
+  // ggml's own quantizer never writes −128, but a foreign q8_0 file may hold it; the relaxed
+  // kernel's i8 × i7 product must stay exact there (the sign trick of ggml's x86 kernel wraps it)
+  it("q8_0: weight codes of −128 and 127 against input codes of ±127, every lane at its extreme", () => {
+    const k = 256, n = 9, rows = 5;
+    const w = new Uint8Array(n * quantRowBytes("q8_0", k));
+    const next = rng(128);
+    for (let b = 0; b < w.length / 34; b++) {
+      const scale = f32ToF16(b % 2 === 0 ? 0.03 : -0.02);
+      w[34 * b] = scale & 0xff;
+      w[34 * b + 1] = scale >> 8;
+      const o = Math.floor(b / (k / 32));
+      for (let j = 0; j < 32; j++) w[34 * b + 2 + j] = o === 0 ? 0x80 : o === 1 ? 0x7f : next() < 0.5 ? 0x80 : 0x7f;
+    }
+    // every value of a block ±(its block's max), so every code is ±127
+    const x = new Float32Array(rows * k);
+    for (let i = 0; i < x.length; i++) x[i] = (next() < 0.5 ? -1 : 1) * (1 + (i >> 5));
+    const expected = new Float32Array(rows * n);
+    jsBackend.matmulQuant(expected, x, w, "q8_0", rows, k, n);
+    // row 0 of the weights (all −128) against an input row of −max: the largest exact sum
+    expect(expected[0]).not.toBe(0);
+    const out = new Float32Array(rows * n);
+    wasm.matmulQuant(out, x, w, "q8_0", rows, k, n);
+    expectSameBits(out, expected, "wasm vs js");
+    const single = new Float32Array(n);
+    wasm.matmulQuant(single, x.subarray(0, k), w, "q8_0", 1, k, n);
+    expectSameBits(single, expected.subarray(0, n), "row 0 alone");
+  });
 });
 
 describe("matmulQuant on every backend", () => {

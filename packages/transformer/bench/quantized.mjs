@@ -17,7 +17,7 @@
 // of --reps runs, every contestant of a table measured once per round (ours and llama.cpp's
 // interleaved); ratios are ours / llama.cpp's, or ours / our f32, from the same rounds. The speed
 // table runs each measurement in a process of its own (bench/decode-once.mjs, below says why).
-//   cd packages/transformer && npx tsup && node bench/quantized.mjs [--shape 15M --shape 110M] [--threads 2] [--tokens N] [--reps 5] [--part speed|kv|memory]
+//   cd packages/transformer && npx tsup && node bench/quantized.mjs [--shape 15M --shape 110M] [--threads 2] [--tokens N] [--reps 5] [--part speed|kv|memory] [--types Q8_0,Q4_0]
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
@@ -37,6 +37,8 @@ const { values } = parseArgs({
     reps: { type: "string", default: "3" },
     part: { type: "string", multiple: true, default: ["speed", "kv", "memory"] },
     contexts: { type: "string", default: "256,1024" },
+    // weight types of the speed table (a subset: fewer processes when judging one kernel)
+    types: { type: "string", default: "F32,Q8_0,Q4_0,Q4_1,Q4_K" },
   },
 });
 const threads = Number(values.threads), reps = Number(values.reps);
@@ -123,7 +125,7 @@ if (values.part.includes("speed")) {
   for (const shape of values.shape) {
     const vocab = BENCH_SHAPES[shape].vocabSize;
     const files = [];
-    for (const type of WEIGHT_TYPES) files.push({ type, file: await fileFor(shape, type), mine: [], peer: [] });
+    for (const type of WEIGHT_TYPES.filter((t) => values.types.toUpperCase().split(",").includes(t))) files.push({ type, file: await fileFor(shape, type), mine: [], peer: [] });
     for (let r = 0; r < reps; r++) {
       for (const row of files) {
         row.mine.push(decodeOnce("ours", row.file, vocab));
@@ -133,12 +135,13 @@ if (values.part.includes("speed")) {
     console.log(`\n## decode ${speedTokens} tokens after a 16-token prompt, ${shape} shape, f32 KV cache, a fresh process per engine and round (${reps} rounds: median (lowest–highest))`);
     console.log("| weights | file MB | ours tok/s | vs our F32 | llama.cpp tok/s | ours / llama.cpp | by CPU time: ours / llama.cpp | rounds ≥ 1.0× |");
     console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
-    const ourF32 = median(files[0].mine.map((m) => m.tps));
+    const f32Row = files.find((row) => row.type === "F32");
+    const ourF32 = f32Row ? median(f32Row.mine.map((m) => m.tps)) : NaN;
     for (const { type, file, mine, peer } of files) {
       const a = mine.map((m) => m.tps), b = peer.map((m) => m.tps);
       const cpu = median(mine.map((m) => m.cpuTps)) / median(peer.map((m) => m.cpuTps));
       const wins = a.filter((x, i) => x >= b[i]).length;
-      console.log(`| ${type} | ${MB(statSync(file).size)} | ${spread(a)} | ${(median(a) / ourF32).toFixed(2)}× | ${spread(b)} | ${(median(a) / median(b)).toFixed(2)}× | ${cpu.toFixed(2)}× | ${wins}/${a.length} |`);
+      console.log(`| ${type} | ${MB(statSync(file).size)} | ${spread(a)} | ${f32Row ? `${(median(a) / ourF32).toFixed(2)}×` : "—"} | ${spread(b)} | ${(median(a) / median(b)).toFixed(2)}× | ${cpu.toFixed(2)}× | ${wins}/${a.length} |`);
     }
     const huge = (side) => Math.max(...files.flatMap((row) => row[side].map((m) => m.hugeKb ?? 0)));
     console.log(`(${load()}; largest memory in 2 MiB pages, ours ${huge("mine")} kB, llama.cpp ${huge("peer")} kB)`);
