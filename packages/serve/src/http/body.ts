@@ -1,12 +1,8 @@
 import type { IncomingMessage } from "node:http";
 import { ServeError } from "../errors";
+import { collectBody, type BodyLimits, type BodyRefusal } from "./collect-body";
 
-export interface BodyLimits {
-  /** Largest body accepted (413 beyond). */
-  maxBytes: number;
-  /** The whole body must arrive within this (408 otherwise): a client trickling bytes cannot hold a connection. */
-  timeoutMs: number;
-}
+export type { BodyLimits, BodyRefusal } from "./collect-body";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -30,15 +26,7 @@ export function parseJsonBody(bytes: Uint8Array): unknown {
   }
 }
 
-/**
- * Why a body could not be read, as plain data: the front thread (http/front-source.ts) reads
- * bodies and sends this across; `bodyRefusal` makes the error on the engine's side.
- */
-export type BodyRefusal =
-  | { readonly kind: "too_large"; readonly maxBytes: number; readonly found: string }
-  | { readonly kind: "timeout"; readonly timeoutMs: number; readonly size: number }
-  | { readonly kind: "incomplete"; readonly reason: string };
-
+/** The error for a body that could not be read (in either mode: http/collect-body.ts). */
 export function bodyRefusal(refusal: BodyRefusal, cause?: Error): ServeError {
   switch (refusal.kind) {
     case "too_large":
@@ -51,46 +39,14 @@ export function bodyRefusal(refusal: BodyRefusal, cause?: Error): ServeError {
 }
 
 /**
- * Reads a request body's bytes within the limits: a declared or actual size over the limit is a
- * 413 (refused from Content-Length without reading the rest), a body that does not finish in time
- * a 408, a connection that breaks off a 400.
+ * Reads a request body's bytes within the limits ("main" mode; the front thread runs the same
+ * collector): a declared or actual size over the limit is a 413 (refused from Content-Length
+ * without reading the rest), a body that does not finish in time a 408, a connection that breaks
+ * off a 400.
  */
 export function readBodyBytes(req: IncomingMessage, limits: BodyLimits): Promise<Uint8Array> {
-  const declared = req.headers["content-length"];
-  if (declared !== undefined && Number(declared) > limits.maxBytes) {
-    return Promise.reject(bodyRefusal({ kind: "too_large", maxBytes: limits.maxBytes, found: `${declared} (Content-Length)` }));
-  }
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let settled = false;
-    const settle = (refusal: BodyRefusal | undefined, cause?: Error): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onError);
-      req.off("aborted", onAborted);
-      if (refusal) {
-        // stop reading: the rest is not wanted (the response closes the connection)
-        req.pause();
-        reject(bodyRefusal(refusal, cause));
-      } else resolve(Buffer.concat(chunks));
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limits.maxBytes) settle({ kind: "too_large", maxBytes: limits.maxBytes, found: `more (${size} bytes read so far)` });
-      else chunks.push(chunk);
-    };
-    const onEnd = (): void => settle(undefined);
-    const onError = (e: Error): void => settle({ kind: "incomplete", reason: `a read error: ${e.message}` }, e);
-    const onAborted = (): void => settle({ kind: "incomplete", reason: "the connection closed" });
-    const timer = setTimeout(() => settle({ kind: "timeout", timeoutMs: limits.timeoutMs, size }), limits.timeoutMs);
-    req.on("data", onData);
-    req.on("end", onEnd);
-    req.on("error", onError);
-    req.on("aborted", onAborted);
+    collectBody(req, limits, (outcome) => ("refusal" in outcome ? reject(bodyRefusal(outcome.refusal, outcome.cause)) : resolve(outcome.body)));
   });
 }
 

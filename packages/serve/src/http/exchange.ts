@@ -60,3 +60,16 @@ export interface TransportLimits {
 }
 
 export type RequestHandler = (req: HttpRequest, res: HttpResponse) => void;
+
+/**
+ * Idle keep-alive connections: clients are told to stop reusing one after KEEP_ALIVE_HINT_S
+ * (`Keep-Alive: timeout=5` on every response), and the server closes it only after
+ * KEEP_ALIVE_IDLE_MS (node adds 1 s). A client that reuses a connection just as the server closes
+ * it gets a reset on a request it cannot safely send again (a POST). With node's default (5 s,
+ * closed at 6 s) a fetch (undici: 4 s) on an event loop busy for 2 s across that moment did
+ * (test/keep-alive.test.ts); with the gap it takes a client stalled for a minute. 65 s also
+ * outlasts clients that ignore the hint: httpx (openai-python) 5 s, aiohttp 15 s, a load
+ * balancer's usual 60 s. The cost is an idle socket held for a minute.
+ */
+export const KEEP_ALIVE_HINT_S = 5;
+export const KEEP_ALIVE_IDLE_MS = 65_000;

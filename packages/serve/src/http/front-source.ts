@@ -6,7 +6,7 @@
 // What crosses between the threads (http/front.ts is the other side):
 //
 //   front → engine   { type: "request", id, method, url, headers, body?: Uint8Array, refusal? }
-//                      one per request, once its body is read (or refused: BodyRefusal in http/body.ts)
+//                      one per request, once its body is read (or refused: BodyRefusal in http/collect-body.ts)
 //                    { type: "gone", id }       the client left before the response was complete
 //                    { type: "listening", url } | { type: "listen-failed", message, code }
 //                    { type: "closed" }         every connection is closed
@@ -19,9 +19,12 @@
 // in one message), so the cost of crossing threads is paid per step, not per token.
 //
 // Limits that need the socket live here: the body's size (413, refused from Content-Length
-// without reading) and time (408), the headers' time, and a streaming client that stops reading
-// (no bytes taken for stallTimeoutMs, or more than maxBufferedBytes waiting: the connection is
-// dropped and the engine told it is gone, which cancels the request).
+// without reading) and time (408), by http/collect-body.ts embedded below; the headers' time; and
+// a streaming client that stops reading (no bytes taken for stallTimeoutMs, or more than
+// maxBufferedBytes waiting: the connection is dropped and the engine told it is gone, which
+// cancels the request).
+import { collectBody } from "./collect-body";
+
 export const FRONT_SOURCE = `
 "use strict";
 // eval workers inherit execArgv, so under --input-type=module this runs as an ES module: no require
@@ -29,6 +32,14 @@ const load = (name) => (typeof require === "function" ? require(name) : process.
 const { parentPort, workerData } = load("node:worker_threads");
 const http = load("node:http");
 const limits = workerData;
+// the body reader of http/collect-body.ts, by its own text: the engine's thread ("main" mode)
+// runs the same function, so both modes refuse the same bodies the same way. A bundler that keeps
+// function names (esbuild's keepNames, in an application's build of this package) wraps the
+// functions inside that text in calls to its helper __name, which stays behind in the bundle's
+// scope: the same helper here.
+const __name = (fn, name) => Object.defineProperty(fn, "name", { value: name, configurable: true });
+const collectBody = ${collectBody.toString()};
+const bodyLimits = { maxBytes: limits.maxBodyBytes, timeoutMs: limits.bodyTimeoutMs };
 
 /** id → { res, refused, stallTimer, watched }: the exchanges whose response is not over. */
 const exchanges = new Map();
@@ -41,7 +52,8 @@ const server = http.createServer({
   requestTimeout: limits.headersTimeoutMs + limits.bodyTimeoutMs + 1000,
   // how often node checks those two timeouts (its default, 30 s, would let a slow client hang on)
   connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
-  keepAliveTimeout: 5000,
+  // idle connections outlive what clients are told (http/exchange.ts): the client stops reusing first
+  keepAliveTimeout: limits.keepAliveIdleMs,
 });
 
 server.on("connection", (socket) => {
@@ -62,6 +74,7 @@ server.on("clientError", (error, socket) => {
 server.on("request", (req, res) => {
   const id = nextId++;
   const exchange = { res, refused: false, stallTimer: undefined, watched: false };
+  res.setHeader("Keep-Alive", "timeout=" + limits.keepAliveHintS);
   exchanges.set(id, exchange);
   res.on("close", () => {
     clearStall(exchange);
@@ -69,68 +82,15 @@ server.on("request", (req, res) => {
     if (!res.writableFinished) parentPort.postMessage({ type: "gone", id });
   });
   res.on("drain", () => clearStall(exchange));
-  readBody(req, (body, refusal) => {
-    if (refusal) exchange.refused = true;
+  collectBody(req, bodyLimits, (outcome) => {
     const message = { type: "request", id, method: req.method || "GET", url: req.url || "/", headers: req.headers };
-    if (refusal) message.refusal = refusal;
-    if (body) message.body = body;
-    parentPort.postMessage(message, body ? [body.buffer] : []);
+    if (outcome.refusal) {
+      exchange.refused = true;
+      message.refusal = outcome.refusal;
+    } else if (outcome.body.length > 0) message.body = outcome.body;
+    parentPort.postMessage(message, message.body ? [message.body.buffer] : []);
   });
 });
-
-/** The body's bytes (undefined when empty), or why they cannot be had: the rules of http/body.ts readBodyBytes. */
-function readBody(req, done) {
-  const declared = req.headers["content-length"];
-  if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
-    req.pause();
-    done(undefined, { kind: "too_large", maxBytes: limits.maxBodyBytes, found: declared + " (Content-Length)" });
-    return;
-  }
-  const chunks = [];
-  let size = 0;
-  let settled = false;
-  const settle = (refusal) => {
-    if (settled) return;
-    settled = true;
-    clearTimeout(timer);
-    req.off("data", onData);
-    req.off("end", onEnd);
-    req.off("error", onError);
-    req.off("aborted", onAborted);
-    if (refusal) {
-      // stop reading: the rest is not wanted (the response closes the connection)
-      req.pause();
-      done(undefined, refusal);
-      return;
-    }
-    if (size === 0) {
-      done(undefined, undefined);
-      return;
-    }
-    // a fresh buffer of its own: Buffer.concat may hand back a slice of node's shared pool,
-    // which cannot be transferred
-    const body = new Uint8Array(size);
-    let at = 0;
-    for (const chunk of chunks) {
-      body.set(chunk, at);
-      at += chunk.length;
-    }
-    done(body, undefined);
-  };
-  const onData = (chunk) => {
-    size += chunk.length;
-    if (size > limits.maxBodyBytes) settle({ kind: "too_large", maxBytes: limits.maxBodyBytes, found: "more (" + size + " bytes read so far)" });
-    else chunks.push(chunk);
-  };
-  const onEnd = () => settle(undefined);
-  const onError = (e) => settle({ kind: "incomplete", reason: "a read error: " + e.message });
-  const onAborted = () => settle({ kind: "incomplete", reason: "the connection closed" });
-  const timer = setTimeout(() => settle({ kind: "timeout", timeoutMs: limits.bodyTimeoutMs, size }), limits.bodyTimeoutMs);
-  req.on("data", onData);
-  req.on("end", onEnd);
-  req.on("error", onError);
-  req.on("aborted", onAborted);
-}
 
 function clearStall(exchange) {
   if (exchange.stallTimer) clearTimeout(exchange.stallTimer);

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { readBodyBytes } from "./body";
-import type { HttpRequest, HttpTransport, RequestHandler, TransportLimits } from "./exchange";
+import { KEEP_ALIVE_HINT_S, KEEP_ALIVE_IDLE_MS, type HttpRequest, type HttpTransport, type RequestHandler, type TransportLimits } from "./exchange";
 
 /**
  * node:http on the engine's own thread ("main" mode): parsing, body reading and socket writes run
@@ -19,10 +19,12 @@ export class LocalHttp implements HttpTransport {
       requestTimeout: limits.headersTimeoutMs + limits.bodyTimeoutMs + 1000,
       // how often node checks those two timeouts (its default, 30 s, would let a slow client hang on)
       connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
-      keepAliveTimeout: 5000,
+      // idle connections outlive what clients are told (exchange.ts): the client stops reusing first
+      keepAliveTimeout: KEEP_ALIVE_IDLE_MS,
     });
     const bodyLimits = { maxBytes: limits.maxBodyBytes, timeoutMs: limits.bodyTimeoutMs };
     this.http.on("request", (req: IncomingMessage, res) => {
+      res.setHeader("Keep-Alive", `timeout=${KEEP_ALIVE_HINT_S}`);
       const request: HttpRequest = {
         method: req.method ?? "GET",
         url: req.url ?? "/",
