@@ -311,31 +311,67 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
     }
     return;
   }
-  if (type == Q8_0) rows32(Q8_0, out, a, w, rows, k, n, o0, o1, stride, scalesAt, sumsAt, tmp);
-  else if (type == Q4_0) rows32(Q4_0, out, a, w, rows, k, n, o0, o1, stride, scalesAt, sumsAt, tmp);
-  else rows32(Q4_1, out, a, w, rows, k, n, o0, o1, stride, scalesAt, sumsAt, tmp);
+  const rowBytes = <usize>(k >> 5) * (type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20), r4 = rows & ~3;
+  if (r4 > 0) {
+    if (type == Q8_0) rows4Q8_0(out, a, w, r4, k, n, o0, o1, stride, scalesAt, sumsAt, rowBytes, tmp);
+    else if (type == Q4_0) rows4Q4_0(out, a, w, r4, k, n, o0, o1, stride, scalesAt, sumsAt, rowBytes, tmp);
+    else rows4Q4_1(out, a, w, r4, k, n, o0, o1, stride, scalesAt, sumsAt, rowBytes, tmp);
+  }
+  for (let r = r4; r < rows; r++) {
+    const ar = a + <usize>r * stride, outRow = out + ((<usize>r * n) << 2);
+    if (type == Q8_0) rowQ8_0(outRow, ar, w, k, o0, o1, scalesAt, sumsAt, rowBytes);
+    else if (type == Q4_0) rowQ4_0(outRow, ar, w, k, o0, o1, scalesAt, sumsAt, rowBytes);
+    else rowQ4_1(outRow, ar, w, k, o0, o1, scalesAt, sumsAt, rowBytes);
+  }
 }
 
-@inline function rows32(
-  type: i32, out: usize, a: usize, w: usize, rows: i32, k: i32, n: i32, o0: i32, o1: i32,
-  stride: usize, scalesAt: usize, sumsAt: usize, tmp: usize,
+// One function per (block type, four input rows or one), each the @inline kernel below with its
+// type as a constant, and none of them inlined here: V8 compiles a wasm function on its first
+// call and recompiles it with its optimizing tier once hot, and what that costs in compiler
+// memory grows with the function. Inlined into one function, the six were 41 KB of wasm that
+// took TurboFan 6.4 MB of memory (159 ms) the first time a decode step got hot; one of them is
+// 4–6 KB, and a decode step only ever calls the one-row function of its type.
+function rows4Q8_0(out: usize, a: usize, w: usize, r4: i32, k: i32, n: i32, o0: i32, o1: i32, stride: usize, scalesAt: usize, sumsAt: usize, rowBytes: usize, tmp: usize): void {
+  rows4(Q8_0, out, a, w, r4, k, n, o0, o1, stride, scalesAt, sumsAt, rowBytes, tmp);
+}
+function rows4Q4_0(out: usize, a: usize, w: usize, r4: i32, k: i32, n: i32, o0: i32, o1: i32, stride: usize, scalesAt: usize, sumsAt: usize, rowBytes: usize, tmp: usize): void {
+  rows4(Q4_0, out, a, w, r4, k, n, o0, o1, stride, scalesAt, sumsAt, rowBytes, tmp);
+}
+function rows4Q4_1(out: usize, a: usize, w: usize, r4: i32, k: i32, n: i32, o0: i32, o1: i32, stride: usize, scalesAt: usize, sumsAt: usize, rowBytes: usize, tmp: usize): void {
+  rows4(Q4_1, out, a, w, r4, k, n, o0, o1, stride, scalesAt, sumsAt, rowBytes, tmp);
+}
+function rowQ8_0(outRow: usize, ar: usize, w: usize, k: i32, o0: i32, o1: i32, scalesAt: usize, sumsAt: usize, rowBytes: usize): void {
+  row32(Q8_0, outRow, ar, w, k, o0, o1, scalesAt, sumsAt, rowBytes);
+}
+function rowQ4_0(outRow: usize, ar: usize, w: usize, k: i32, o0: i32, o1: i32, scalesAt: usize, sumsAt: usize, rowBytes: usize): void {
+  row32(Q4_0, outRow, ar, w, k, o0, o1, scalesAt, sumsAt, rowBytes);
+}
+function rowQ4_1(outRow: usize, ar: usize, w: usize, k: i32, o0: i32, o1: i32, scalesAt: usize, sumsAt: usize, rowBytes: usize): void {
+  row32(Q4_1, outRow, ar, w, k, o0, o1, scalesAt, sumsAt, rowBytes);
+}
+
+/** Input rows 0…r4 (a multiple of 4) · weight rows o0…o1, four input rows per pass. */
+@inline function rows4(
+  type: i32, out: usize, a: usize, w: usize, r4: i32, k: i32, n: i32, o0: i32, o1: i32,
+  stride: usize, scalesAt: usize, sumsAt: usize, rowBytes: usize, tmp: usize,
 ): void {
-  const rowBytes = <usize>(k >> 5) * (type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20), r4 = rows & ~3;
   for (let o = o0; o < o1; o++) {
     const wo = w + <usize>o * rowBytes;
     for (let r = 0; r < r4; r += 4) rowsDot32x4(type, wo, a + <usize>r * stride, stride, scalesAt, sumsAt, k >> 5, out + ((<usize>r * n + o) << 2), <usize>n << 2, tmp);
   }
-  // the rows left over (a decode step's one): weight rows o, o + quarter, o + 2·quarter and
-  // o + 3·quarter per pass, four ascending streams (adjacent rows interleaved block by block
-  // defeat the hardware prefetcher)
-  for (let r = r4; r < rows; r++) {
-    const ar = a + <usize>r * stride, outRow = out + ((<usize>r * n) << 2);
-    const quarter = (o1 - o0) >> 2;
-    for (let o = o0; o < o0 + quarter; o++) {
-      rowsDot32x4Streams(type, w + <usize>o * rowBytes, <usize>quarter * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5, outRow + (<usize>o << 2), <usize>quarter << 2);
-    }
-    for (let o = o0 + 4 * quarter; o < o1; o++) store<f32>(outRow + (<usize>o << 2), rowDot32(type, w + <usize>o * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5));
+}
+
+/**
+ * One input row (a decode step's) · weight rows o0…o1: rows o, o + quarter, o + 2·quarter and
+ * o + 3·quarter per pass, four ascending streams (adjacent rows interleaved block by block
+ * defeat the hardware prefetcher).
+ */
+@inline function row32(type: i32, outRow: usize, ar: usize, w: usize, k: i32, o0: i32, o1: i32, scalesAt: usize, sumsAt: usize, rowBytes: usize): void {
+  const quarter = (o1 - o0) >> 2;
+  for (let o = o0; o < o0 + quarter; o++) {
+    rowsDot32x4Streams(type, w + <usize>o * rowBytes, <usize>quarter * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5, outRow + (<usize>o << 2), <usize>quarter << 2);
   }
+  for (let o = o0 + 4 * quarter; o < o1; o++) store<f32>(outRow + (<usize>o << 2), rowDot32(type, w + <usize>o * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 5));
 }
 
 // ---- four input rows at a time (prefill, batched decode): every weight block is read and
