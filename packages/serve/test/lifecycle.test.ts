@@ -50,7 +50,9 @@ describe.skipIf(!haveDefaultModel).each(HTTP_THREADS)("lifecycle: timeouts and g
 
   it("past the grace period the rest is cancelled: a stream gets an error event, then [DONE]", async () => {
     const s = await startServer({ httpThread, engine: { parallel: 1 } });
-    const res = await complete(s.url, { stream: true, seed: 2, max_tokens: 100 });
+    // long enough to still be running when the 30 ms grace ends: 100 tokens (~30 ms at an idle
+    // machine's 3,000+ tokens/s) could finish first
+    const res = await complete(s.url, { stream: true, seed: 2, max_tokens: 450 });
     const reader = res.body?.getReader();
     if (!reader) throw new Error("no body");
     await reader.read(); // admitted: headers and the role chunk
