@@ -73,3 +73,34 @@ export type RequestHandler = (req: HttpRequest, res: HttpResponse) => void;
  */
 export const KEEP_ALIVE_HINT_S = 5;
 export const KEEP_ALIVE_IDLE_MS = 65_000;
+
+/** node:http's own limits for a server with these TransportLimits (both modes, http/local.ts and http/front.ts). */
+export function httpServerOptions(limits: TransportLimits): {
+  headersTimeout: number;
+  requestTimeout: number;
+  connectionsCheckingInterval: number;
+  keepAliveTimeout: number;
+} {
+  return {
+    headersTimeout: limits.headersTimeoutMs,
+    // node's own whole-request limit, a backstop behind the body timer
+    requestTimeout: limits.headersTimeoutMs + limits.bodyTimeoutMs + 1000,
+    // how often node checks those two timeouts (its default, 30 s, would let a slow client hang on)
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    // idle connections outlive what clients are told (above): the client stops reusing first
+    keepAliveTimeout: KEEP_ALIVE_IDLE_MS,
+  };
+}
+
+/**
+ * node:http's "clientError" (malformed HTTP, a header timeout): answer if the socket still can,
+ * then close it. Self-contained, like collectBody: the front thread runs it by its own text.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: { writable: boolean; destroy(): void; end(data: string): void }): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : error.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+  socket.end("HTTP/1.1 " + status + "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+}

@@ -24,6 +24,7 @@
 // maxBufferedBytes waiting: the connection is dropped and the engine told it is gone, which
 // cancels the request).
 import { collectBody } from "./collect-body";
+import { answerClientError } from "./exchange";
 
 export const FRONT_SOURCE = `
 "use strict";
@@ -39,6 +40,8 @@ const limits = workerData;
 // scope: the same helper here.
 const __name = (fn, name) => Object.defineProperty(fn, "name", { value: name, configurable: true });
 const collectBody = ${collectBody.toString()};
+// and the clientError answer of http/exchange.ts, by its own text too
+const answerClientError = ${answerClientError.toString()};
 const bodyLimits = { maxBytes: limits.maxBodyBytes, timeoutMs: limits.bodyTimeoutMs };
 
 /** id → { res, refused, stallTimer, watched }: the exchanges whose response is not over. */
@@ -46,30 +49,16 @@ const exchanges = new Map();
 const sockets = new Set();
 let nextId = 1;
 
-const server = http.createServer({
-  headersTimeout: limits.headersTimeoutMs,
-  // node's own whole-request limit, a backstop behind the body timer
-  requestTimeout: limits.headersTimeoutMs + limits.bodyTimeoutMs + 1000,
-  // how often node checks those two timeouts (its default, 30 s, would let a slow client hang on)
-  connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
-  // idle connections outlive what clients are told (http/exchange.ts): the client stops reusing first
-  keepAliveTimeout: limits.keepAliveIdleMs,
-});
+// node:http's limits, computed on the engine's thread by http/exchange.ts httpServerOptions (the
+// same object "main" mode passes)
+const server = http.createServer(limits.serverOptions);
 
 server.on("connection", (socket) => {
   sockets.add(socket);
   socket.on("close", () => sockets.delete(socket));
 });
 
-server.on("clientError", (error, socket) => {
-  // malformed HTTP or a header timeout: answer if the socket still can, then close it
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const status = error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : error.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
-  socket.end("HTTP/1.1 " + status + "\\r\\nConnection: close\\r\\nContent-Length: 0\\r\\n\\r\\n");
-});
+server.on("clientError", answerClientError);
 
 server.on("request", (req, res) => {
   const id = nextId++;

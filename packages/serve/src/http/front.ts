@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { bodyRefusal, type BodyRefusal } from "./body";
-import { KEEP_ALIVE_HINT_S, KEEP_ALIVE_IDLE_MS, type HttpRequest, type HttpResponse, type HttpTransport, type RequestHandler, type TransportLimits } from "./exchange";
+import { KEEP_ALIVE_HINT_S, httpServerOptions, type HttpRequest, type HttpResponse, type HttpTransport, type RequestHandler, type TransportLimits } from "./exchange";
 import { FRONT_SOURCE } from "./front-source";
 
 /**
@@ -89,7 +89,7 @@ export class FrontThread implements HttpTransport {
   }
 
   private start(): Worker {
-    const worker = new Worker(FRONT_SOURCE, { eval: true, workerData: { ...this.limits, keepAliveHintS: KEEP_ALIVE_HINT_S, keepAliveIdleMs: KEEP_ALIVE_IDLE_MS } });
+    const worker = new Worker(FRONT_SOURCE, { eval: true, workerData: { ...this.limits, keepAliveHintS: KEEP_ALIVE_HINT_S, serverOptions: httpServerOptions(this.limits) } });
     worker.on("message", (message: FrontMessage) => this.receive(message));
     worker.on("error", (error) => {
       this.log(`http front thread: ${error.stack ?? error.message}`);

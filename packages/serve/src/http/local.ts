@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { readBodyBytes } from "./body";
-import { KEEP_ALIVE_HINT_S, KEEP_ALIVE_IDLE_MS, type HttpRequest, type HttpTransport, type RequestHandler, type TransportLimits } from "./exchange";
+import { KEEP_ALIVE_HINT_S, answerClientError, httpServerOptions, type HttpRequest, type HttpTransport, type RequestHandler, type TransportLimits } from "./exchange";
 
 /**
  * node:http on the engine's own thread ("main" mode): parsing, body reading and socket writes run
@@ -13,15 +13,7 @@ export class LocalHttp implements HttpTransport {
   private readonly sockets = new Set<Socket>();
 
   constructor(limits: TransportLimits, onRequest: RequestHandler) {
-    this.http = createHttpServer({
-      headersTimeout: limits.headersTimeoutMs,
-      // node's own whole-request limit, a backstop behind the body timer
-      requestTimeout: limits.headersTimeoutMs + limits.bodyTimeoutMs + 1000,
-      // how often node checks those two timeouts (its default, 30 s, would let a slow client hang on)
-      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
-      // idle connections outlive what clients are told (exchange.ts): the client stops reusing first
-      keepAliveTimeout: KEEP_ALIVE_IDLE_MS,
-    });
+    this.http = createHttpServer(httpServerOptions(limits));
     const bodyLimits = { maxBytes: limits.maxBodyBytes, timeoutMs: limits.bodyTimeoutMs };
     this.http.on("request", (req: IncomingMessage, res) => {
       res.setHeader("Keep-Alive", `timeout=${KEEP_ALIVE_HINT_S}`);
@@ -37,15 +29,7 @@ export class LocalHttp implements HttpTransport {
       this.sockets.add(socket);
       socket.on("close", () => this.sockets.delete(socket));
     });
-    this.http.on("clientError", (error: Error & { code?: string }, socket: Socket) => {
-      // malformed HTTP or a header timeout: answer if the socket still can, then close it
-      if (!socket.writable) {
-        socket.destroy();
-        return;
-      }
-      const status = error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : error.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    });
+    this.http.on("clientError", answerClientError);
   }
 
   listen(port: number, host: string): Promise<string> {
