@@ -80,7 +80,7 @@ const configs = [
 
 describe.each(configs)("wasm matmulQuant ($label)", ({ threads, sharedMemory, relaxedSimd }) => {
   let wasm: WasmBackend;
-  beforeAll(async () => { wasm = await createWasmBackend({ threads, sharedMemory, relaxedSimd }); });
+  beforeAll(async () => { wasm = await createWasmBackend({ threads, sharedMemory, relaxedSimd, parallelMinMacs: 0 }); });
   afterAll(async () => { await wasm.dispose(); });
 
   it("reports its build", () => {

@@ -38,7 +38,23 @@ export interface WasmBackendOptions {
    * is WASM_UNAVAILABLE.
    */
   relaxedSimd?: boolean;
+  /**
+   * Smallest job, in multiply-adds, that is split across the threads (default
+   * DEFAULT_PARALLEL_MIN_MACS); a smaller one runs on the calling thread alone, since handing it
+   * to a worker and waiting for it costs more than the part it would take off the caller. 0
+   * splits every job (as the thread tests do). The split never changes a result's bits, only
+   * which thread computes which output. A non-negative integer.
+   */
+  parallelMinMacs?: number;
 }
+
+/**
+ * Default of WasmBackendOptions.parallelMinMacs, measured with bench/thread-crossover.mjs on a
+ * 2-core Zen 3 (see the README's figures): one decode row of the embedded model's products
+ * (128×128, 384×128, 2048×128: 16–262 K multiply-adds) is 1.5–6 µs of SIMD work, about what a
+ * hand-off costs, so no single-row product of that model is split; 32 rows of them are.
+ */
+export const DEFAULT_PARALLEL_MIN_MACS = 1 << 19;
 
 const PAGES_PER_MIB = 16; // wasm pages are 64 KiB
 const MAX_MIB = 4096; // 65536 pages: the wasm32 address space
@@ -51,12 +67,17 @@ function integerIn(name: string, value: number, lo: number, hi: number, why: str
 }
 
 /** The options with defaults filled in, each checked: out of range is INVALID_ARGUMENT, never clamped. */
-export function checkOptions(options: WasmBackendOptions): { threads: number; initialPages: number; maximumPages: number; spin: number } {
+export function checkOptions(options: WasmBackendOptions): {
+  threads: number; initialPages: number; maximumPages: number; spin: number; parallelMinMacs: number;
+} {
   const threads = integerIn("threads", options.threads ?? 1, 1, 64, "the caller plus up to 63 workers");
   const initialMB = integerIn("initialMemoryMB", options.initialMemoryMB ?? 64, 1, MAX_MIB, "MiB of wasm memory, at most the 4 GiB wasm32 limit");
   const maximumMB = integerIn(
     "maximumMemoryMB", options.maximumMemoryMB ?? MAX_MIB, initialMB, MAX_MIB, "MiB, from initialMemoryMB up to the 4 GiB wasm32 limit",
   );
   const spin = integerIn("spin", options.spin ?? 1000, 0, 2 ** 31 - 1, "idle polls before a worker sleeps");
-  return { threads, initialPages: initialMB * PAGES_PER_MIB, maximumPages: maximumMB * PAGES_PER_MIB, spin };
+  const parallelMinMacs = integerIn(
+    "parallelMinMacs", options.parallelMinMacs ?? DEFAULT_PARALLEL_MIN_MACS, 0, Number.MAX_SAFE_INTEGER, "multiply-adds below which a job runs on the caller alone",
+  );
+  return { threads, initialPages: initialMB * PAGES_PER_MIB, maximumPages: maximumMB * PAGES_PER_MIB, spin, parallelMinMacs };
 }

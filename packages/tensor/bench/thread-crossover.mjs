@@ -1,0 +1,66 @@
+// Where splitting a product across the thread pool starts to pay: linear (out[r] = W·x[r]) of
+// rows × k → n on the calling thread alone (1 thread) against split over 2 threads
+// (parallelMinMacs: 0, every job split), per shape, the two taking turns call by call in the same
+// process. Two ways of calling:
+// - back to back: the worker is still polling when the next job comes (a decode step's products
+//   follow one another closely);
+// - after a gap: 40 µs of the caller's own work between calls, longer than the worker's idle
+//   polling, so each job first wakes a sleeping worker (the first product of a step, after
+//   sampling and HTTP).
+// The median call of each is shown with 2 threads ÷ 1 thread (below 1: the split pays). The
+// backend's default WasmBackendOptions.parallelMinMacs is chosen from this table.
+// Run after a build: node bench/thread-crossover.mjs [--reps 400]
+import os from "node:os";
+import { parseArgs } from "node:util";
+import { createWasmBackend } from "../dist/index.js";
+
+const { values } = parseArgs({ options: { reps: { type: "string", default: "400" } } });
+const reps = Number(values.reps);
+const one = await createWasmBackend({ threads: 1 });
+const two = await createWasmBackend({ threads: 2, parallelMinMacs: 0 });
+
+const busyWait = (us) => {
+  const end = performance.now() + us / 1000;
+  while (performance.now() < end);
+};
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+function operands(be, rows, k, n) {
+  const w = be.allocF32(n * k), x = be.allocF32(rows * k), out = be.allocF32(rows * n);
+  for (let i = 0; i < w.length; i++) w[i] = ((i * 7919) % 255) / 255 - 0.5;
+  for (let i = 0; i < x.length; i++) x[i] = ((i * 104729) % 253) / 253 - 0.5;
+  return () => be.linear(out, x, w, rows, k, n);
+}
+
+/** Median µs per call of a and b, interleaved call by call. */
+function race(a, b, gapUs) {
+  const ta = [], tb = [];
+  for (let i = 0; i < 30; i++) { a(); b(); }
+  for (let i = 0; i < reps; i++) {
+    for (const [fn, times] of i % 2 ? [[a, ta], [b, tb]] : [[b, tb], [a, ta]]) {
+      if (gapUs > 0) busyWait(gapUs);
+      const t0 = performance.now();
+      fn();
+      times.push((performance.now() - t0) * 1000);
+    }
+  }
+  return [median(ta), median(tb)];
+}
+
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
+console.log(`wasm linear, 1 thread vs 2 threads (every job split), median of ${reps} calls each; load average ${load()}`);
+console.log("| rows × k → n | multiply-adds | back to back: 1T µs | 2T µs | 2T ÷ 1T | after a 40 µs gap: 1T µs | 2T µs | 2T ÷ 1T |");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+const features = [[128, 128], [128, 384], [384, 128], [128, 2048], [768, 768], [768, 2048]];
+for (const rows of [1, 4, 8, 16, 32]) {
+  for (const [k, n] of features) {
+    const a = operands(one, rows, k, n), b = operands(two, rows, k, n);
+    const [hot1, hot2] = race(a, b, 0);
+    const [cold1, cold2] = race(a, b, 40);
+    const us = (x) => x.toFixed(1);
+    console.log(`| ${rows} × ${k} → ${n} | ${rows * k * n} | ${us(hot1)} | ${us(hot2)} | ${(hot2 / hot1).toFixed(2)} | ${us(cold1)} | ${us(cold2)} | ${(cold2 / cold1).toFixed(2)} |`);
+  }
+}
+console.log(`(load average at the end ${load()})`);
+await one.dispose();
+await two.dispose();
