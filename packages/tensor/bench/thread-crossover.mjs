@@ -1,5 +1,6 @@
-// Where splitting a product across the thread pool starts to pay: linear (out[r] = W·x[r]) of
-// rows × k → n on the calling thread alone (1 thread) against split over 2 threads
+// Where splitting a job across the thread pool starts to pay: linear (out[r] = W·x[r]) of
+// rows × k → n, and attention of queries × keys, on the calling thread alone (1 thread) against
+// split over 2 threads
 // (parallelMinMacs: 0, every job split), per shape, the two taking turns call by call in the same
 // process. Two ways of calling:
 // - back to back: the worker is still polling when the next job comes (a decode step's products
@@ -63,6 +64,24 @@ for (const rows of [1, 4, 8, 16, 32]) {
     const cells = ([f1, f2, m1, m2]) => `${us(f1)} | ${us(f2)} | ${(f2 / f1).toFixed(2)} | ${(m2 / m1).toFixed(2)}`;
     console.log(`| ${rows} × ${k} → ${n} | ${rows * k * n} | ${cells(hot)} | ${cells(cold)} |`);
   }
+}
+// attention: seqQ queries over seqKv positions, nHeads heads of headDim (2·heads·queries·keys·headDim
+// multiply-adds: scores and the weighted sum of values)
+console.log("");
+console.log("| attention: queries × keys, heads × headDim | multiply-adds | back to back, fastest: 1T µs | 2T µs | 2T ÷ 1T | median 2T ÷ 1T | after a 40 µs gap, fastest: 1T µs | 2T µs | 2T ÷ 1T | median 2T ÷ 1T |");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+const attentionOperands = (be, seqQ, seqKv, nHeads, headDim) => {
+  const width = nHeads * headDim;
+  const q = be.allocF32(seqQ * width).fill(0.01), k = be.allocF32(seqKv * width).fill(0.02), v = be.allocF32(seqKv * width).fill(0.03);
+  const out = be.allocF32(seqQ * width);
+  return () => be.attention(out, q, k, v, seqQ, seqKv, nHeads, nHeads, headDim);
+};
+for (const [seqQ, seqKv, nHeads, headDim] of [[1, 128, 4, 32], [1, 512, 4, 32], [1, 128, 12, 64], [1, 256, 12, 64], [1, 512, 12, 64], [1, 1024, 12, 64], [16, 64, 4, 32], [64, 64, 4, 32]]) {
+  const a = attentionOperands(one, seqQ, seqKv, nHeads, headDim), b = attentionOperands(two, seqQ, seqKv, nHeads, headDim);
+  const hot = race(a, b, 0), cold = race(a, b, 40);
+  const us = (x) => x.toFixed(1);
+  const cells = ([f1, f2, m1, m2]) => `${us(f1)} | ${us(f2)} | ${(f2 / f1).toFixed(2)} | ${(m2 / m1).toFixed(2)}`;
+  console.log(`| ${seqQ} × ${seqKv}, ${nHeads} × ${headDim} | ${2 * seqQ * seqKv * nHeads * headDim} | ${cells(hot)} | ${cells(cold)} |`);
 }
 console.log(`(load average at the end ${load()})`);
 await one.dispose();
