@@ -39,20 +39,22 @@ export interface WasmBackendOptions {
    */
   relaxedSimd?: boolean;
   /**
-   * Smallest job, in multiply-adds, that is split across the threads (default
-   * DEFAULT_PARALLEL_MIN_MACS); a smaller one runs on the calling thread alone, since handing it
-   * to a worker and waiting for it costs more than the part it would take off the caller. 0
-   * splits every job (as the thread tests do). The split never changes a result's bits, only
-   * which thread computes which output. A non-negative integer.
+   * Smallest job, in multiply-adds, that is split across the threads (default 2¹⁹ = 524,288:
+   * rows·k·n for a product, 2·heads·queries·keys·headDim for attention); a smaller one runs on
+   * the calling thread alone, since handing it to a worker and waiting for it costs more than the
+   * part it would take off the caller. 0 splits every job (as the thread tests do). The split
+   * never changes a result's bits, only which thread computes which output. A non-negative
+   * integer.
    */
   parallelMinMacs?: number;
 }
 
 /**
- * Default of WasmBackendOptions.parallelMinMacs, measured with bench/thread-crossover.mjs on a
- * 2-core Zen 3 (see the README's figures): one decode row of the embedded model's products
- * (128×128, 384×128, 2048×128: 16–262 K multiply-adds) is 1.5–6 µs of SIMD work, about what a
- * hand-off costs, so no single-row product of that model is split; 32 rows of them are.
+ * Default of WasmBackendOptions.parallelMinMacs (bench/thread-crossover.mjs and the README's
+ * "Which jobs are split"): a hand-off in a decode step (waking the worker, waiting for its part)
+ * costs ~15 µs and one core does ~13 G multiply-adds a second, so a split pays from about
+ * 4·10⁵ multiply-adds. Single rows of the embedded model (16–262 K: 3–31 µs) stay on the caller;
+ * its 32-row batches (524 K and up) and single rows of a 110M model (590 K and up) are split.
  */
 export const DEFAULT_PARALLEL_MIN_MACS = 1 << 19;
 
