@@ -35,20 +35,19 @@ const TILE_BLOCKS = 4;
 
 /** Byte offset, in a tiled matrix of nb blocks per row, of block b's f16 scale of row o. */
 export function q4_0TileScaleAt(o: number, b: number, nb: number): number {
-  const { tile, c, r, i } = place(o, b, nb);
-  return tile + 2 * (r * c + i);
+  const i = b % TILE_BLOCKS, c = Math.min(TILE_BLOCKS, nb - (b - i));
+  return tileAt(o, b - i, nb) + 2 * ((o % Q4_0_TILE_ROWS) * c + i);
 }
 
 /** Byte offset, in a tiled matrix of nb blocks per row, of block b's 16 code bytes of row o. */
 export function q4_0TileCodesAt(o: number, b: number, nb: number): number {
-  const { tile, c, r, i } = place(o, b, nb);
-  return tile + 8 * c + CODE_BYTES * (Q4_0_TILE_ROWS * i + r);
+  const i = b % TILE_BLOCKS, c = Math.min(TILE_BLOCKS, nb - (b - i));
+  return tileAt(o, b - i, nb) + 8 * c + CODE_BYTES * (Q4_0_TILE_ROWS * i + (o % Q4_0_TILE_ROWS));
 }
 
-function place(o: number, b: number, nb: number): { tile: number; c: number; r: number; i: number } {
-  const j = b - (b % TILE_BLOCKS);
-  const tile = (o - (o % Q4_0_TILE_ROWS)) * nb * BLOCK_BYTES + j * Q4_0_TILE_ROWS * BLOCK_BYTES;
-  return { tile, c: Math.min(TILE_BLOCKS, nb - j), r: o % Q4_0_TILE_ROWS, i: b - j };
+/** Where the tile of row o's group starting at block j begins: whole row groups, then whole tiles before it. */
+function tileAt(o: number, j: number, nb: number): number {
+  return (o - (o % Q4_0_TILE_ROWS)) * nb * BLOCK_BYTES + j * Q4_0_TILE_ROWS * BLOCK_BYTES;
 }
 
 /** Whether a q4_0 matrix [n, k] in rows can be tiled: n a multiple of 4, every scale finite. */
