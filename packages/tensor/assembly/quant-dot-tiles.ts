@@ -11,8 +11,8 @@
 import { Q4_0 } from "./quant-types";
 import { activationRowBytes } from "./quant-activation";
 import { hsum } from "./simd";
-import { blockDotAt, codes, inputTerm, lanes, pairOf, quadOf } from "./quant-dot";
-import { Q4_CODE_BYTES, finiteHalfToFloat4, sum4x4 } from "./quant-simd";
+import { codes, inputTerm, pairOf, quadOf } from "./quant-dot";
+import { Q4_CODE_BYTES, finiteHalfToFloat4 } from "./quant-simd";
 
 const ROWS = 4;
 const BLOCK_BYTES: usize = 18;
@@ -68,12 +68,19 @@ function tileGroup(p: usize, a: usize, scales: usize, sums: usize, nb: i32, out:
     p += FULL_TILE_BYTES;
   }
   if (j < nb) {
-    // the last tile's c = 1…3 blocks: lanes past c are 0, as rowDot32's last group
-    const c = nb - j;
-    acc0 = f32x4.add(acc0, tailTerms(p, 0, c, a, scales, sums, j));
-    acc1 = f32x4.add(acc1, tailTerms(p, 1, c, a, scales, sums, j));
-    acc2 = f32x4.add(acc2, tailTerms(p, 2, c, a, scales, sums, j));
-    acc3 = f32x4.add(acc3, tailTerms(p, 3, c, a, scales, sums, j));
+    // the last tile's c = 1…3 blocks, one block at a time across the four rows (lane r = row r),
+    // then turned back into one vector per row (lane i = block j + i, past c: 0, as rowDot32's
+    // last group has them)
+    const c = nb - j, z = i32x4.splat(0);
+    const t0 = tailBlock(p, c, 0, a, scales, sums, j);
+    const t1 = c > 1 ? tailBlock(p, c, 1, a, scales, sums, j) : z;
+    const t2 = c > 2 ? tailBlock(p, c, 2, a, scales, sums, j) : z;
+    const lo01 = v128.shuffle<i32>(t0, t1, 0, 4, 1, 5), hi01 = v128.shuffle<i32>(t0, t1, 2, 6, 3, 7);
+    const lo2 = v128.shuffle<i32>(t2, z, 0, 4, 1, 5), hi2 = v128.shuffle<i32>(t2, z, 2, 6, 3, 7);
+    acc0 = f32x4.add(acc0, v128.shuffle<i32>(lo01, lo2, 0, 1, 4, 5));
+    acc1 = f32x4.add(acc1, v128.shuffle<i32>(lo01, lo2, 2, 3, 6, 7));
+    acc2 = f32x4.add(acc2, v128.shuffle<i32>(hi01, hi2, 0, 1, 4, 5));
+    acc3 = f32x4.add(acc3, v128.shuffle<i32>(hi01, hi2, 2, 3, 6, 7));
   }
   store<f32>(out, hsum(acc0));
   store<f32>(out, hsum(acc1), 4);
@@ -81,17 +88,24 @@ function tileGroup(p: usize, a: usize, scales: usize, sums: usize, nb: i32, out:
   store<f32>(out, hsum(acc3), 12);
 }
 
-/** Row r's float terms of the c < 4 blocks j … j + c − 1 of the tile at p. */
-@inline function tailTerms(p: usize, r: usize, c: i32, a: usize, scales: usize, sums: usize, j: i32): v128 {
-  const q = p + 8 * <usize>c + 16 * r, ab = a + <usize>j * CODE_BYTES, z = i32x4.splat(0);
-  const s = sum4x4(blockDotAt(Q4_0, q, ab), c > 1 ? blockDotAt(Q4_0, q + 64, ab + CODE_BYTES) : z, c > 2 ? blockDotAt(Q4_0, q + 128, ab + 2 * CODE_BYTES) : z, z);
-  // row r's c scales at p + 2rc
-  const h = p + 2 * r * <usize>c;
-  let hv = i32x4.splat(0);
-  hv = i32x4.replace_lane(hv, 0, <i32>load<i16>(h));
-  if (c > 1) hv = i32x4.replace_lane(hv, 1, <i32>load<i16>(h, 2));
-  if (c > 2) hv = i32x4.replace_lane(hv, 2, <i32>load<i16>(h, 4));
-  const dx = lanes(scales + (<usize>j << 2), c), dw = finiteHalfToFloat4(hv);
-  const exact = i32x4.sub(s, i32x4.shl(lanes(sums + (<usize>j << 2), c), 3)); // Σ (q − 8)·x = Σ q·x − 8·Σ x
+/**
+ * Block j + i (i < c < 4) of the last tile at p, for the four rows: lane r = row r's float term
+ * (dw·dx)·(Σ q·x − 8·Σ x), each lane the number rowDot32 computes for that row and block.
+ */
+@inline function tailBlock(p: usize, c: i32, i: i32, a: usize, scales: usize, sums: usize, j: i32): v128 {
+  const b = j + i, ab = a + <usize>b * CODE_BYTES;
+  const x0 = codes(Q4_0, ab, 0), x1 = codes(Q4_0, ab, 1), x2 = codes(Q4_0, ab, 2), x3 = codes(Q4_0, ab, 3);
+  // rows 0, 1 and rows 2, 3 of block i: codes 16 bytes apart, at p + 8c + 64i
+  const q = p + 8 * <usize>c + 64 * <usize>i;
+  const s = quadOf(Q4_0, pairOf(Q4_0, q, 16, x0, x1, x2, x3, x0, x1, x2, x3), pairOf(Q4_0, q + 32, 16, x0, x1, x2, x3, x0, x1, x2, x3));
+  // row r's scale of block i at p + 2(rc + i)
+  const h = p + 2 * <usize>i, rowStride = 2 * <usize>c;
+  let hv = v128.load16_splat(h);
+  hv = v128.load16_lane(h + rowStride, hv, 1);
+  hv = v128.load16_lane(h + 2 * rowStride, hv, 2);
+  hv = v128.load16_lane(h + 3 * rowStride, hv, 3);
+  const dw = finiteHalfToFloat4(i32x4.extend_low_i16x8_s(hv));
+  const dx = f32x4.splat(load<f32>(scales + (<usize>b << 2)));
+  const exact = i32x4.sub(s, i32x4.splat(load<i32>(sums + (<usize>b << 2)) << 3)); // Σ (q − 8)·x = Σ q·x − 8·Σ x
   return f32x4.mul(f32x4.mul(dw, dx), f32x4.convert_i32x4_s(exact));
 }

@@ -58,7 +58,7 @@ export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with 
 }
 
 /** blockDot with the input codes loaded from ab. */
-@inline export function blockDotAt(type: i32, p: usize, ab: usize): v128 {
+@inline function blockDotAt(type: i32, p: usize, ab: usize): v128 {
   return blockDot(type, p, codes(type, ab, 0), codes(type, ab, 1), codes(type, ab, 2), codes(type, ab, 3));
 }
 
