@@ -8,9 +8,13 @@ import { kernelImports, kernelModule, relaxedSimdSupported, sharedMemorySupporte
 import type { KernelExports } from "./wasm-module";
 import { JOB_ATTENTION, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
 import { checkMatmulQuant, type QuantType } from "../quant/types";
+import type { QuantLayout } from "../quant/tiles";
 import { checkAttentionPacked } from "../quant/attention-reference";
 import { KV_TYPES, type KvType } from "../quant/kv";
 import { checkOptions, type WasmBackendOptions } from "./wasm-options";
+
+/** assembly/quant-types.ts's Q4_0_TILES: q4_0 weights in tiles of four rows (src/quant/tiles.ts). */
+const Q4_0_TILES_KERNEL_ID = 0x82;
 
 export type { WasmBackendOptions } from "./wasm-options";
 
@@ -252,8 +256,11 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
 
   matmulQuant(
     out: Float32Array, x: Float32Array, w: Uint8Array, type: QuantType, rows: number, inFeatures: number, outFeatures: number,
+    layout: QuantLayout = "rows",
   ): void {
-    const info = checkMatmulQuant("wasm", out, x, w, type, rows, inFeatures, outFeatures);
+    const info = checkMatmulQuant("wasm", out, x, w, type, rows, inFeatures, outFeatures, layout);
+    // the kernels' id of q4_0 tiles (assembly/quant-types.ts); activations are q4_0's either way
+    const kernelType = layout === "q4_0x4" ? Q4_0_TILES_KERNEL_ID : info.ggmlId;
     if (rows * outFeatures === 0) return;
     if (inFeatures === 0) {
       out.fill(0, 0, rows * outFeatures);
@@ -270,9 +277,9 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     }
     if (this.parallel(rows * inFeatures * outFeatures)) {
       const j = this.jobArgs;
-      j[0] = info.ggmlId; j[1] = po; j[2] = input; j[3] = pw; j[4] = rows; j[5] = inFeatures; j[6] = outFeatures;
+      j[0] = kernelType; j[1] = po; j[2] = input; j[3] = pw; j[4] = rows; j[5] = inFeatures; j[6] = outFeatures;
       this.pool.run(JOB_MATMUL_QUANT, j, 7);
-    } else this.kernels.matmulQuant(info.ggmlId, po, input, pw, rows, inFeatures, outFeatures, 0, 1, this.scratch);
+    } else this.kernels.matmulQuant(kernelType, po, input, pw, rows, inFeatures, outFeatures, 0, 1, this.scratch);
     s.done();
   }
 
