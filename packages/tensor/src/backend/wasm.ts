@@ -9,6 +9,7 @@ import type { KernelExports } from "./wasm-module";
 import { JOB_ATTENTION, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
 import { checkMatmulQuant, type QuantType } from "../quant/types";
 import { checkAttentionPacked } from "../quant/attention-reference";
+import { checkAttentionBatch, checkPositions } from "./batch-checks";
 import { KV_TYPES, type KvType } from "../quant/kv";
 import { checkOptions, type WasmBackendOptions } from "./wasm-options";
 
@@ -99,6 +100,10 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
   private readonly staging: Staging;
   /** Arguments of a threaded job, filled in place (a decode step allocates nothing). */
   private readonly jobArgs = new Int32Array(16);
+  /** Per-row arguments of ropeBatch / attentionBatch in wasm memory (see batchTable). */
+  private batchPtr = 0;
+  private batchLength = 0;
+  private batchView: Int32Array | null = null;
 
   constructor(
     readonly threads: number,
@@ -363,6 +368,72 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       this.pool.run(JOB_ATTENTION, j, 11);
     } else this.kernels.attention(po, pq, pk, pv, pp, seqQ, seqKv, nHeads, nKvHeads, headDim, kvStride, 0, 1, this.scratch);
     s.done();
+  }
+
+  ropeBatch(
+    x: Float32Array, rows: number, nHeads: number, headDim: number,
+    positions: Int32Array, theta: number, style: "interleaved" | "half",
+  ): void {
+    need("ropeBatch x", x, rows * nHeads * headDim);
+    const last = checkPositions("wasm", "ropeBatch", positions, rows, 0);
+    if (rows === 0) return;
+    const angles = this.ropeTables.get(theta, headDim, last + 1);
+    const s = this.begin();
+    const px = s.out(x, true);
+    const table = this.batchTable(rows);
+    for (let r = 0; r < rows; r++) table[r] = positions[r];
+    this.kernels.ropeBatch(px, rows, nHeads, headDim, table.byteOffset, angles, style === "interleaved" ? 1 : 0);
+    s.done();
+  }
+
+  attentionBatch(
+    out: Float32Array, q: Float32Array, keys: readonly Float32Array[], values: readonly Float32Array[],
+    lengths: Int32Array, rows: number, nHeads: number, nKvHeads: number, headDim: number,
+  ): void {
+    checkAttentionBatch("wasm", out, q, keys, values, lengths, rows, nHeads, nKvHeads, headDim);
+    if (rows === 0) return;
+    let longest = 0;
+    for (let r = 0; r < rows; r++) longest = Math.max(longest, lengths[r]);
+    if (this.parallel(2 * nHeads * longest * headDim, PARALLEL_MIN_FLOPS / 8)) {
+      // a row long enough for attention() to split its heads across threads: keep that split (the
+      // views cost an allocation per row, nothing next to a threaded call)
+      const width = nHeads * headDim;
+      for (let r = 0; r < rows; r++) {
+        this.attention(out.subarray(r * width, (r + 1) * width), q.subarray(r * width, (r + 1) * width), keys[r], values[r], 1, lengths[r], nHeads, nKvHeads, headDim);
+      }
+      return;
+    }
+    this.ensureScratch(nHeads * longest * 4); // one row of scores per head of a query
+    const s = this.begin();
+    const pq = s.in(q);
+    const table = this.batchTable(rows * 3);
+    for (let r = 0; r < rows; r++) {
+      table[3 * r] = s.in(keys[r]);
+      table[3 * r + 1] = s.in(values[r]);
+      table[3 * r + 2] = lengths[r];
+    }
+    const po = s.out(out, false);
+    this.kernels.attentionBatch(po, pq, table.byteOffset, nHeads, nKvHeads, headDim, nKvHeads * headDim, 0, rows, this.scratch);
+    s.done();
+  }
+
+  /**
+   * An i32 array of at least `length` in wasm memory for a batched call's per-row arguments
+   * (positions, cache addresses), reused between calls; a new view only when it must grow or the
+   * memory grew under it.
+   */
+  private batchTable(length: number): Int32Array {
+    let view = this.batchView;
+    if (!view || view.length < length || view.buffer !== this.heap.memory.buffer) {
+      if (!view || view.length < length) {
+        if (this.batchPtr) this.heap.release(this.batchPtr);
+        this.batchLength = Math.max(256, 2 * length);
+        this.batchPtr = this.heap.alloc(this.batchLength * 4);
+      }
+      view = new Int32Array(this.heap.memory.buffer, this.batchPtr, this.batchLength);
+      this.batchView = view;
+    }
+    return view;
   }
 
   attentionPacked(
