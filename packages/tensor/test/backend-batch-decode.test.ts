@@ -60,7 +60,9 @@ function rowByRow(be: Backend, c: Case, b: Batch): { rotated: Float32Array; atte
   return { rotated, attended };
 }
 
-function batched(be: Backend, c: Case, b: Batch, x = b.q.slice(), out = new Float32Array(c.rows * c.nHeads * c.headDim)) {
+function batched(
+  be: Backend, c: Case, b: Batch, x: Float32Array = b.q.slice(), out: Float32Array = new Float32Array(c.rows * c.nHeads * c.headDim),
+): { rotated: Float32Array; attended: Float32Array } {
   be.ropeBatch(x, c.rows, c.nHeads, c.headDim, b.positions, 10000, "interleaved");
   be.attentionBatch(out, x, b.keys, b.values, b.lengths, c.rows, c.nHeads, c.nKvHeads, c.headDim);
   return { rotated: x, attended: out };

@@ -394,27 +394,40 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     if (rows === 0) return;
     let longest = 0;
     for (let r = 0; r < rows; r++) longest = Math.max(longest, lengths[r]);
-    if (this.parallel(2 * nHeads * longest * headDim, PARALLEL_MIN_FLOPS / 8)) {
-      // a row long enough for attention() to split its heads across threads: keep that split (the
-      // views cost an allocation per row, nothing next to a threaded call)
-      const width = nHeads * headDim;
-      for (let r = 0; r < rows; r++) {
-        this.attention(out.subarray(r * width, (r + 1) * width), q.subarray(r * width, (r + 1) * width), keys[r], values[r], 1, lengths[r], nHeads, nKvHeads, headDim);
-      }
-      return;
-    }
     this.ensureScratch(nHeads * longest * 4); // one row of scores per head of a query
     const s = this.begin();
     const pq = s.in(q);
-    const table = this.batchTable(rows * 3);
+    const width = nHeads * headDim, kvStride = nKvHeads * headDim;
+    const table = this.batchTable(rows * 4); // entries | row | keys | values | seqKv |
+    let entries = 0;
     for (let r = 0; r < rows; r++) {
-      table[3 * r] = s.in(keys[r]);
-      table[3 * r + 1] = s.in(values[r]);
-      table[3 * r + 2] = lengths[r];
+      const pk = s.in(keys[r]), pv = s.in(values[r]);
+      if (this.splitsAttention(nHeads, lengths[r], headDim)) continue; // below
+      table[4 * entries] = r;
+      table[4 * entries + 1] = pk;
+      table[4 * entries + 2] = pv;
+      table[4 * entries + 3] = lengths[r];
+      entries++;
     }
     const po = s.out(out, false);
-    this.kernels.attentionBatch(po, pq, table.byteOffset, nHeads, nKvHeads, headDim, nKvHeads * headDim, 0, rows, this.scratch);
+    if (entries > 0) this.kernels.attentionBatch(po, pq, table.byteOffset, nHeads, nKvHeads, headDim, kvStride, 0, entries, this.scratch);
+    if (entries < rows) {
+      // rows long enough for attention() to split their heads across threads keep that split
+      // (the same bits: a head's result does not depend on which thread computes it)
+      for (let r = 0; r < rows; r++) {
+        if (!this.splitsAttention(nHeads, lengths[r], headDim)) continue;
+        const j = this.jobArgs;
+        j[0] = po + 4 * r * width; j[1] = pq + 4 * r * width; j[2] = s.in(keys[r]); j[3] = s.in(values[r]); j[4] = 0;
+        j[5] = 1; j[6] = lengths[r]; j[7] = nHeads; j[8] = nKvHeads; j[9] = headDim; j[10] = kvStride;
+        this.pool.run(JOB_ATTENTION, j, 11);
+      }
+    }
     s.done();
+  }
+
+  /** Whether attention() splits one query over seqKv positions across threads (by heads). */
+  private splitsAttention(nHeads: number, seqKv: number, headDim: number): boolean {
+    return nHeads > 1 && this.parallel(2 * nHeads * seqKv * headDim, PARALLEL_MIN_FLOPS / 8);
   }
 
   /**
