@@ -10,6 +10,7 @@ import { JOB_ATTENTION, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_MATMUL, JOB_MATMUL
 import { checkMatmulQuant, type QuantType } from "../quant/types";
 import type { QuantLayout } from "../quant/tiles";
 import { checkAttentionPacked } from "../quant/attention-reference";
+import { checkAttentionBatch, checkPositions } from "./batch-checks";
 import { KV_TYPES, type KvType } from "../quant/kv";
 import { checkOptions, type WasmBackendOptions } from "./wasm-options";
 
@@ -98,6 +99,10 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
   private readonly staging: Staging;
   /** Arguments of a threaded job, filled in place (a decode step allocates nothing). */
   private readonly jobArgs = new Int32Array(16);
+  /** Per-row arguments of ropeBatch / attentionBatch in wasm memory (see batchTable). */
+  private batchPtr = 0;
+  private batchLength = 0;
+  private batchView: Int32Array | null = null;
 
   constructor(
     readonly threads: number,
@@ -371,6 +376,85 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       this.pool.run(JOB_ATTENTION, j, 11);
     } else this.kernels.attention(po, pq, pk, pv, pp, seqQ, seqKv, nHeads, nKvHeads, headDim, kvStride, 0, 1, this.scratch);
     s.done();
+  }
+
+  ropeBatch(
+    x: Float32Array, rows: number, nHeads: number, headDim: number,
+    positions: Int32Array, theta: number, style: "interleaved" | "half",
+  ): void {
+    need("ropeBatch x", x, rows * nHeads * headDim);
+    const last = checkPositions("wasm", "ropeBatch", positions, rows, 0);
+    if (rows === 0) return;
+    const angles = this.ropeTables.get(theta, headDim, last + 1);
+    const s = this.begin();
+    const px = s.out(x, true);
+    const table = this.batchTable(rows);
+    for (let r = 0; r < rows; r++) table[r] = positions[r];
+    this.kernels.ropeBatch(px, rows, nHeads, headDim, table.byteOffset, angles, style === "interleaved" ? 1 : 0);
+    s.done();
+  }
+
+  attentionBatch(
+    out: Float32Array, q: Float32Array, keys: readonly Float32Array[], values: readonly Float32Array[],
+    lengths: Int32Array, rows: number, nHeads: number, nKvHeads: number, headDim: number,
+  ): void {
+    checkAttentionBatch("wasm", out, q, keys, values, lengths, rows, nHeads, nKvHeads, headDim);
+    if (rows === 0) return;
+    let longest = 0;
+    for (let r = 0; r < rows; r++) longest = Math.max(longest, lengths[r]);
+    this.ensureScratch(nHeads * longest * 4); // one row of scores per head of a query
+    const s = this.begin();
+    const pq = s.in(q);
+    const width = nHeads * headDim, kvStride = nKvHeads * headDim;
+    const table = this.batchTable(rows * 4); // entries | row | keys | values | seqKv |
+    let entries = 0;
+    for (let r = 0; r < rows; r++) {
+      const pk = s.in(keys[r]), pv = s.in(values[r]);
+      if (this.splitsAttention(nHeads, lengths[r], headDim)) continue; // below
+      table[4 * entries] = r;
+      table[4 * entries + 1] = pk;
+      table[4 * entries + 2] = pv;
+      table[4 * entries + 3] = lengths[r];
+      entries++;
+    }
+    const po = s.out(out, false);
+    if (entries > 0) this.kernels.attentionBatch(po, pq, table.byteOffset, nHeads, nKvHeads, headDim, kvStride, 0, entries, this.scratch);
+    if (entries < rows) {
+      // rows long enough for attention() to split their heads across threads keep that split
+      // (the same bits: a head's result does not depend on which thread computes it)
+      for (let r = 0; r < rows; r++) {
+        if (!this.splitsAttention(nHeads, lengths[r], headDim)) continue;
+        const j = this.jobArgs;
+        j[0] = po + 4 * r * width; j[1] = pq + 4 * r * width; j[2] = s.in(keys[r]); j[3] = s.in(values[r]); j[4] = 0;
+        j[5] = 1; j[6] = lengths[r]; j[7] = nHeads; j[8] = nKvHeads; j[9] = headDim; j[10] = kvStride;
+        this.pool.run(JOB_ATTENTION, j, 11);
+      }
+    }
+    s.done();
+  }
+
+  /** Whether attention() splits one query over seqKv positions across threads (by heads). */
+  private splitsAttention(nHeads: number, seqKv: number, headDim: number): boolean {
+    return nHeads > 1 && this.parallel(2 * nHeads * seqKv * headDim); // the same rule as attention() for one query
+  }
+
+  /**
+   * An i32 array of at least `length` in wasm memory for a batched call's per-row arguments
+   * (positions, cache addresses), reused between calls; a new view only when it must grow or the
+   * memory grew under it.
+   */
+  private batchTable(length: number): Int32Array {
+    let view = this.batchView;
+    if (!view || view.length < length || view.buffer !== this.heap.memory.buffer) {
+      if (!view || view.length < length) {
+        if (this.batchPtr) this.heap.release(this.batchPtr);
+        this.batchLength = Math.max(256, 2 * length);
+        this.batchPtr = this.heap.alloc(this.batchLength * 4);
+      }
+      view = new Int32Array(this.heap.memory.buffer, this.batchPtr, this.batchLength);
+      this.batchView = view;
+    }
+    return view;
   }
 
   attentionPacked(
