@@ -10,12 +10,14 @@ const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(Float32Ar
 
 const configs = [
   { label: "1 thread", threads: 1, sharedMemory: true },
-  { label: "2 threads", threads: 2, sharedMemory: true },
+  { label: "2 threads", threads: 2, sharedMemory: true, parallelMinMacs: 100_000 },
   { label: "1 thread, plain memory", threads: 1, sharedMemory: false },
 ];
 
 // [rows, nHeads, nKvHeads, headDim, longest cache]: the embedded model's heads, stories15M's 48,
-// odd sizes, and rows long enough (12 × 64 × 200) for a 2-thread backend to split a row's heads
+// odd sizes, and rows long enough (12 heads × 64 × 66+ positions, 2 · 12 · 64 · 66 ≥ the 2-thread
+// config's 100,000 multiply-adds) for that backend to split a row's heads while shorter rows of the
+// same batch run from the table
 interface Case { rows: number; nHeads: number; nKvHeads: number; headDim: number; longest: number }
 const cases: Case[] = [
   { rows: 1, nHeads: 1, nKvHeads: 1, headDim: 4, longest: 1 },
@@ -87,9 +89,9 @@ describe("js reference: ropeBatch and attentionBatch", () => {
   });
 });
 
-describe.each(configs)("wasm ropeBatch and attentionBatch ($label)", ({ threads, sharedMemory }) => {
+describe.each(configs)("wasm ropeBatch and attentionBatch ($label)", ({ threads, sharedMemory, parallelMinMacs }) => {
   let wasm: WasmBackend;
-  beforeAll(async () => { wasm = await createWasmBackend({ threads, sharedMemory }); });
+  beforeAll(async () => { wasm = await createWasmBackend({ threads, sharedMemory, parallelMinMacs }); });
   afterAll(async () => { await wasm.dispose(); });
 
   for (const c of cases) {
