@@ -91,29 +91,29 @@ const CODES_AT: usize = 16;
   return i32x4.add(i32x4.mul(even, i32x4.extend_low_i16x8_s(scEven)), i32x4.mul(odd, i32x4.extend_low_i16x8_s(scOdd)));
 }
 
-// Sub-block j's scale in all eight i16 lanes of sc (shuffle lanes must be constants: spelled out).
+// Lane 0's and lane 1's scale in all eight i16 lanes of sc (shuffle lanes must be constants).
 @inline function sc0(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 0, 0, 0, 0, 0, 0, 0, 0); }
 @inline function sc1(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 1, 1, 1, 1, 1, 1, 1, 1); }
-@inline function sc2(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 2, 2, 2, 2, 2, 2, 2, 2); }
-@inline function sc3(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 3, 3, 3, 3, 3, 3, 3, 3); }
-@inline function sc4(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 4, 4, 4, 4, 4, 4, 4, 4); }
-@inline function sc5(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 5, 5, 5, 5, 5, 5, 5, 5); }
-@inline function sc6(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 6, 6, 6, 6, 6, 6, 6, 6); }
-@inline function sc7(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 7, 7, 7, 7, 7, 7, 7, 7); }
 
-/** Σ_j sc_j·(Σ q·x) of the super-block at blk (scales sc, i16x8) with the input codes at ab, as four i32 partial sums. */
+/**
+ * Σ_j sc_j·(Σ q·x) of the super-block at blk (scales sc, i16x8) with the input codes at ab, as
+ * four i32 partial sums. The chunks in a loop, their two scales shifted down into lanes 0 and 1
+ * each time: V8 schedules a block's loads as early as it may, so four copies in one block load
+ * every chunk's codes up front and spill them to the stack.
+ */
 @inline function superBlockScaled(blk: usize, sc: v128, ab: usize): v128 {
-  const qs = blk + CODES_AT;
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    let s = chunkRelaxed(qs, v128.load(ab), v128.load(ab, 16), v128.load(ab, 32), v128.load(ab, 48), sc0(sc), sc1(sc));
-    s = i32x4.add(s, chunkRelaxed(qs + 32, v128.load(ab, 64), v128.load(ab, 80), v128.load(ab, 96), v128.load(ab, 112), sc2(sc), sc3(sc)));
-    s = i32x4.add(s, chunkRelaxed(qs + 64, v128.load(ab, 128), v128.load(ab, 144), v128.load(ab, 160), v128.load(ab, 176), sc4(sc), sc5(sc)));
-    return i32x4.add(s, chunkRelaxed(qs + 96, v128.load(ab, 192), v128.load(ab, 208), v128.load(ab, 224), v128.load(ab, 240), sc6(sc), sc7(sc)));
+  let s = i32x4.splat(0);
+  for (let c: usize = 0; c < 4; c++) {
+    const qs = blk + CODES_AT + (c << 5);
+    if (ASC_FEATURE_RELAXED_SIMD) {
+      const ac = ab + (c << 6);
+      s = i32x4.add(s, chunkRelaxed(qs, v128.load(ac), v128.load(ac, 16), v128.load(ac, 32), v128.load(ac, 48), sc0(sc), sc1(sc)));
+    } else {
+      s = i32x4.add(s, chunkPlain(qs, ab + (c << 7), sc0(sc), sc1(sc)));
+    }
+    sc = v128.shuffle<i16>(sc, sc, 2, 3, 4, 5, 6, 7, 0, 1);
   }
-  let s = chunkPlain(qs, ab, sc0(sc), sc1(sc));
-  s = i32x4.add(s, chunkPlain(qs + 32, ab + 128, sc2(sc), sc3(sc)));
-  s = i32x4.add(s, chunkPlain(qs + 64, ab + 256, sc4(sc), sc5(sc)));
-  return i32x4.add(s, chunkPlain(qs + 96, ab + 384, sc6(sc), sc7(sc)));
+  return s;
 }
 
 /** One row of q4_k super-blocks (nsb of them) at w · one q8_k input row: codes at a, scales and sums behind. */
