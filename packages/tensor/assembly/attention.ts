@@ -187,3 +187,31 @@ export function attentionRows(
     u += h1 - h0;
   }
 }
+
+/**
+ * Bytes per entry of attentionBatch's table:
+ *   | row: i32 | keys: u32 address | values: u32 address | seqKv: i32 |
+ */
+export const BATCH_ENTRY_BYTES: i32 = 16;
+
+/**
+ * attentionBatch: entries e0 ≤ e < e1 of `table` (BATCH_ENTRY_BYTES each), each one row of a
+ * batched decode step: one query token of its own sequence. The row's q and out are rows of
+ * [rows, nHeads, headDim]; its keys and values are the first seqKv rows (kvStride floats apart)
+ * at the entry's addresses, the query sitting at the last of them. Each runs the one-query
+ * attention of attentionRows over all its heads, the path a single decode step's call takes on
+ * one thread: the same bits, without a host call per row. (The host leaves out of the table the
+ * rows long enough to split across threads, and runs those one by one.)
+ */
+export function attentionBatch(
+  out: usize, q: usize, table: usize, nHeads: i32, nKvHeads: i32, headDim: i32, kvStride: i32,
+  e0: i32, e1: i32, scratch: usize,
+): void {
+  const rowBytes = <usize>nHeads * headDim * 4;
+  for (let e = e0; e < e1; e++) {
+    const entry = table + <usize>e * BATCH_ENTRY_BYTES;
+    const at = <usize>load<i32>(entry) * rowBytes;
+    const k = <usize>load<u32>(entry, 4), v = <usize>load<u32>(entry, 8), seqKv = load<i32>(entry, 12);
+    attentionRows(out + at, q + at, k, v, 0, 1, seqKv, nHeads, nKvHeads, headDim, kvStride, 0, nHeads, scratch);
+  }
+}

@@ -2,7 +2,8 @@
 // sizes in elements; the host (src/backend/wasm.ts) owns allocation and threading.
 export { softmax, rmsnorm, layernorm } from "./rowwise";
 export { add, mul, silu, gelu, swiglu } from "./elementwise";
-export { rope } from "./rope";
+export { rope, ropeBatch } from "./rope";
+export { attentionBatch } from "./attention";
 export { matmul, matvec, linear, attention, matmulQuant, attentionPacked, runJob } from "./jobs";
 export { quantizeActivations, activationRowBytes } from "./quant-activation";
 export { MATMUL_SCRATCH } from "./gemm";

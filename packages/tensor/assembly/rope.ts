@@ -23,3 +23,16 @@ export function rope(x: usize, seq: i32, nHeads: i32, headDim: i32, pos0: i32, t
     }
   }
 }
+
+/**
+ * ropeBatch: rows of x [rows, nHeads, headDim], each one token of its own sequence, row r rotated
+ * at the position positions[r] (an i32 array). Each row goes through rope() exactly as a
+ * one-row call at that position would, so the bits are the same; what the batch saves is a call
+ * from the host per row.
+ */
+export function ropeBatch(x: usize, rows: i32, nHeads: i32, headDim: i32, positions: usize, table: usize, interleaved: bool): void {
+  const rowBytes = <usize>nHeads * headDim * 4;
+  for (let r = 0; r < rows; r++) {
+    rope(x + <usize>r * rowBytes, 1, nHeads, headDim, load<i32>(positions + (<usize>r << 2)), table, interleaved);
+  }
+}

@@ -2,16 +2,18 @@
 // model the server's load benchmark runs), per row, at 1, 8 and 32 rows: the engine alone
 // (Model.decodeBatch), without sampling or serving.
 //   cd packages/transformer && npx tsup && node bench/decode-batch.mjs [--threads 1] [--rows 1,8,32]
-//        [--peer DIR] [--budget 4000] [--context 48]
+//        [--peer DIR [--peer-transformer DIR]] [--budget 4000] [--context 48 | --context 10-80]
 //
 // Each contestant decodes `rows` sequences whose caches hold `context` tokens (the load
-// benchmark's streams sit at 10–80), one token each per step, the caches cut back after every
-// step so all samples see the same positions. Figures: µs of wall and of process CPU per row
+// benchmark's streams sit at 10–80; a range lo-hi spreads the rows' contexts evenly over it, as a
+// server's streams are spread), one token each per step, the caches cut back after every step so
+// all samples see the same positions. Figures: µs of wall and of process CPU per row
 // (per token), each the best of interleaved ~20 ms samples.
 //
 // --peer DIR: a second tensor build's dist/ (e.g. a copy of main's packages/tensor/dist) races
 // in the same process against ours, each with its own wasm backend and the same weights, and
-// the table prints ours / peer. The embedded model's 4.2 MB of weights sit in L2/L3, so an
+// the table prints ours / peer. --peer-transformer DIR: that build's transformer dist/ runs the peer
+// (needed when the peer's tensor lacks a Backend entry our transformer calls). The embedded model's 4.2 MB of weights sit in L2/L3, so an
 // in-process race is fair here (unlike a memory-bound model, where page placement moves figures).
 //
 // Then one profiled pass per row count: every kernel call of our backend timed by its name and
@@ -33,13 +35,16 @@ const { values } = parseArgs({
     peer: { type: "string" },
     budget: { type: "string", default: "4000" },
     context: { type: "string", default: "48" },
+    "peer-transformer": { type: "string" },
   },
 });
 const here = path.dirname(fileURLToPath(import.meta.url));
 const modelDir = path.resolve(here, "../../../models/default");
 const threads = Number(values.threads);
 const rowCounts = values.rows.split(",").map(Number);
-const context = Number(values.context);
+const [contextLo, contextHi] = values.context.includes("-") ? values.context.split("-").map(Number) : [Number(values.context), Number(values.context)];
+/** Row r's context out of `rows`: spread evenly over [contextLo, contextHi]. */
+const contextOf = (r, rows) => (rows === 1 ? Math.round((contextLo + contextHi) / 2) : Math.round(contextLo + ((contextHi - contextLo) * r) / (rows - 1)));
 const budget = Number(values.budget);
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
 
@@ -51,19 +56,22 @@ if (values.peer) {
   const peerTensor = await import(pathToFileURL(path.join(dir, "index.js")).href);
   const backend = await peerTensor.createWasmBackend({ threads });
   // the same checkpoint, its f32 matrices projected by the peer's backend
-  contestants.push({ name: "peer", backend, model: await loadModel(modelDir, { backend }) });
+  const peerLoad = values["peer-transformer"]
+    ? (await import(pathToFileURL(path.join(path.resolve(values["peer-transformer"]), "node.js")).href)).loadModel
+    : loadModel;
+  contestants.push({ name: "peer", backend, model: await peerLoad(modelDir, { backend }) });
 }
 const { config } = loaded;
 console.log(
   `decodeBatch on the embedded model (dim ${config.dim}, ${config.nLayers} layers, vocab ${config.vocabSize}), ` +
-    `${threads} thread(s), context ${context}, relaxed SIMD ${ours.relaxedSimd}; load average ${load()}`,
+    `${threads} thread(s), context ${values.context}, relaxed SIMD ${ours.relaxedSimd}; load average ${load()}`,
 );
 
 /** A step function for `rows` sequences of `model`: decodeBatch, then the caches cut back. */
 function stepper(model, rows) {
   const caches = Array.from({ length: rows }, (_, r) => {
     const cache = model.newCache();
-    model.prefill(Array.from({ length: context }, (_, i) => (i * 31 + r * 7 + 1) % config.vocabSize), cache);
+    model.prefill(Array.from({ length: contextOf(r, rows) }, (_, i) => (i * 31 + r * 7 + 1) % config.vocabSize), cache);
     return cache;
   });
   const tokens = new Int32Array(rows);
@@ -72,7 +80,7 @@ function stepper(model, rows) {
     for (let r = 0; r < rows; r++) tokens[r] = (t * 131 + r * 17 + 3) % config.vocabSize;
     t++;
     model.decodeBatch(tokens, caches);
-    for (const cache of caches) cache.truncate(context);
+    for (let r = 0; r < rows; r++) caches[r].truncate(contextOf(r, rows));
   };
 }
 
@@ -137,6 +145,8 @@ hook("linear", (_o, _x, _w, rows, i, o) => `linear ${i}→${o}`, (_o, _x, _w, ro
 hook("attention", () => "attention");
 hook("rmsnorm", () => "rmsnorm");
 hook("rope", () => "rope");
+if (ours.attentionBatch) hook("attentionBatch", () => "attentionBatch");
+if (ours.ropeBatch) hook("ropeBatch", () => "ropeBatch");
 hook("swiglu", () => "swiglu");
 hook("add", () => "add");
 for (const rows of rowCounts) {

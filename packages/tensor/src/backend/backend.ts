@@ -1,5 +1,6 @@
 import type { KvType } from "../quant/kv";
 import type { QuantType } from "../quant/types";
+import type { QuantLayout } from "../quant/tiles";
 
 /**
  * The kernel contract. Every backend implements these on contiguous, row-major Float32Arrays;
@@ -61,10 +62,12 @@ export interface Backend extends TrainKernels {
    * every output is integer dot products per block with one float multiply per block; f16
    * weights multiply the float input, converted on the fly. Row r's result is bit-identical
    * whatever `rows` is, and the same on every backend (src/quant/reference.ts; f16 aside, whose
-   * float sums are ordered differently, as matvec's are).
+   * float sums are ordered differently, as matvec's are). `layout` "q4_0x4": w holds q4_0 in
+   * tiles of four rows (src/quant/tiles.ts, made by packQ4_0Tiles), the same products.
    */
   matmulQuant(
     out: Float32Array, x: Float32Array, w: Uint8Array, type: QuantType, rows: number, inFeatures: number, outFeatures: number,
+    layout?: QuantLayout,
   ): void;
 
   /** Row-wise numerically stable softmax of x [rows, cols] (max subtracted). out may be x. */
@@ -91,6 +94,16 @@ export interface Backend extends TrainKernels {
   ): void;
 
   /**
+   * RoPE for a batched decode step: row r of x [rows, nHeads, headDim] is one token of its own
+   * sequence, rotated in place at position positions[r]. The same bits as
+   * rope(row r, 1, nHeads, headDim, positions[r], theta, style), in one call for all rows.
+   */
+  ropeBatch(
+    x: Float32Array, rows: number, nHeads: number, headDim: number,
+    positions: Int32Array, theta: number, style: "interleaved" | "half",
+  ): void;
+
+  /**
    * Causal scaled dot-product attention with grouped-query heads.
    * q [seqQ, nHeads, headDim], k and v [seqKv, nKvHeads, headDim] (seqKv ≥ seqQ; query i sits at
    * key position seqKv - seqQ + i and sees keys ≤ that position), out [seqQ, nHeads, headDim].
@@ -102,6 +115,20 @@ export interface Backend extends TrainKernels {
     out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
     seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number,
     opts?: { kvStride?: number; probs?: Float32Array },
+  ): void;
+
+  /**
+   * Attention for a batched decode step: row r of q [rows, nHeads, headDim] is the newest token
+   * of its own sequence, whose keys and values are the first lengths[r] rows of keys[r] and
+   * values[r] ([≥ lengths[r], nKvHeads, headDim]: a KV cache, the token's own row included), and
+   * row r of out [rows, nHeads, headDim] gets its attention output. The same bits as
+   * attention(out row r, q row r, keys[r], values[r], 1, lengths[r], nHeads, nKvHeads, headDim):
+   * a row's result does not depend on the other rows. For f32 caches; packed ones go through
+   * attentionPacked row by row.
+   */
+  attentionBatch(
+    out: Float32Array, q: Float32Array, keys: readonly Float32Array[], values: readonly Float32Array[],
+    lengths: Int32Array, rows: number, nHeads: number, nKvHeads: number, headDim: number,
   ): void;
 
   /**

@@ -3,6 +3,7 @@ import { jsTrainKernels } from "./js-train";
 import { matmulQuantReference } from "../quant/reference";
 import { checkMatmulQuant } from "../quant/types";
 import { attentionPackedReference, checkAttentionPacked } from "../quant/attention-reference";
+import { checkAttentionBatch, checkPositions } from "./batch-checks";
 
 // One row of attention scores, reused across calls (grown on demand) so a decode step on the
 // reference backend allocates nothing either.
@@ -10,6 +11,69 @@ let scoreRow = new Float32Array(64);
 function scoresFor(length: number): Float32Array {
   if (scoreRow.length < length) scoreRow = new Float32Array(Math.max(length, 2 * scoreRow.length));
   return scoreRow;
+}
+
+/**
+ * RoPE on one token's heads x[base … base + nHeads·headDim) at position `pos`: pair i turns by
+ * pos · theta^(−2i / headDim); `interleaved` pairs (x[2i], x[2i+1]) as llama2.c / GGUF, `half`
+ * pairs (x[i], x[i + headDim/2]) as Hugging Face.
+ */
+function rotateRow(
+  x: Float32Array, base: number, nHeads: number, headDim: number, pos: number, theta: number, style: "interleaved" | "half",
+): void {
+  const half = headDim / 2;
+  for (let h = 0; h < nHeads; h++) {
+    const head = base + h * headDim;
+    for (let i = 0; i < half; i++) {
+      const angle = pos * Math.pow(theta, (-2 * i) / headDim);
+      const cos = Math.cos(angle), sin = Math.sin(angle);
+      const i0 = style === "interleaved" ? head + 2 * i : head + i;
+      const i1 = style === "interleaved" ? head + 2 * i + 1 : head + i + half;
+      const x0 = x[i0], x1 = x[i1];
+      x[i0] = x0 * cos - x1 * sin;
+      x[i1] = x0 * sin + x1 * cos;
+    }
+  }
+}
+
+/**
+ * One query token's heads (q and out from float offset qOff, [nHeads, headDim]) over key and
+ * value rows 0 … last (kvStride floats apart): scores q·k_t / √headDim, softmax, Σ_t p_t·v_t.
+ * Head h reads kv head h / (nHeads / nKvHeads). With `probs` ([nHeads, seqQ, seqKv]) the weights
+ * of this query (index i of seqQ) are written there, 0 past `last`.
+ */
+function attendQuery(
+  out: Float32Array, q: Float32Array, qOff: number, k: Float32Array, v: Float32Array, kvStride: number, last: number,
+  nHeads: number, nKvHeads: number, headDim: number, probs: Float32Array | undefined, seqQ: number, i: number, seqKv: number,
+): void {
+  const group = nHeads / nKvHeads;
+  const scale = 1 / Math.sqrt(headDim);
+  const scores = scoresFor(last + 1);
+  for (let h = 0; h < nHeads; h++) {
+    const kvHead = Math.floor(h / group);
+    const hOff = qOff + h * headDim;
+    let max = -Infinity;
+    for (let t = 0; t <= last; t++) {
+      const kOff = t * kvStride + kvHead * headDim;
+      let dot = 0;
+      for (let d = 0; d < headDim; d++) dot += q[hOff + d] * k[kOff + d];
+      scores[t] = dot * scale;
+      max = Math.max(max, scores[t]);
+    }
+    let sum = 0;
+    for (let t = 0; t <= last; t++) {
+      scores[t] = Math.exp(scores[t] - max);
+      sum += scores[t];
+    }
+    for (let d = 0; d < headDim; d++) out[hOff + d] = 0;
+    for (let t = 0; t < seqKv; t++) {
+      const p = t <= last ? scores[t] / sum : 0;
+      if (probs) probs[(h * seqQ + i) * seqKv + t] = p;
+      if (p === 0) continue;
+      const vOff = t * kvStride + kvHead * headDim;
+      for (let d = 0; d < headDim; d++) out[hOff + d] = out[hOff + d] + p * v[vOff + d];
+    }
+  }
 }
 
 /**
@@ -72,9 +136,9 @@ export const jsBackend: Backend = {
     }
   },
 
-  matmulQuant(out, x, w, type, rows, inFeatures, outFeatures) {
-    checkMatmulQuant("js", out, x, w, type, rows, inFeatures, outFeatures);
-    matmulQuantReference(out, x, w, type, rows, inFeatures, outFeatures);
+  matmulQuant(out, x, w, type, rows, inFeatures, outFeatures, layout = "rows") {
+    checkMatmulQuant("js", out, x, w, type, rows, inFeatures, outFeatures, layout);
+    matmulQuantReference(out, x, w, type, rows, inFeatures, outFeatures, layout);
   },
 
   softmax(out, x, rows, cols) {
@@ -120,59 +184,27 @@ export const jsBackend: Backend = {
   },
 
   rope(x, seq, nHeads, headDim, pos0, theta, style) {
-    const half = headDim / 2;
-    for (let s = 0; s < seq; s++) {
-      const pos = pos0 + s;
-      for (let h = 0; h < nHeads; h++) {
-        const base = (s * nHeads + h) * headDim;
-        for (let i = 0; i < half; i++) {
-          const angle = pos * Math.pow(theta, (-2 * i) / headDim);
-          const cos = Math.cos(angle), sin = Math.sin(angle);
-          // interleaved pairs (x[2i], x[2i+1]); half-split pairs (x[i], x[i + headDim/2])
-          const i0 = style === "interleaved" ? base + 2 * i : base + i;
-          const i1 = style === "interleaved" ? base + 2 * i + 1 : base + i + half;
-          const x0 = x[i0], x1 = x[i1];
-          x[i0] = x0 * cos - x1 * sin;
-          x[i1] = x0 * sin + x1 * cos;
-        }
-      }
-    }
+    for (let s = 0; s < seq; s++) rotateRow(x, s * nHeads * headDim, nHeads, headDim, pos0 + s, theta, style);
+  },
+
+  ropeBatch(x, rows, nHeads, headDim, positions, theta, style) {
+    checkPositions("js", "ropeBatch", positions, rows, 0);
+    for (let r = 0; r < rows; r++) rotateRow(x, r * nHeads * headDim, nHeads, headDim, positions[r], theta, style);
   },
 
   attention(out, q, k, v, seqQ, seqKv, nHeads, nKvHeads, headDim, opts) {
     const kvStride = opts?.kvStride ?? nKvHeads * headDim;
-    const probs = opts?.probs;
-    const group = nHeads / nKvHeads;
-    const scale = 1 / Math.sqrt(headDim);
-    const scores = scoresFor(seqKv);
-    for (let h = 0; h < nHeads; h++) {
-      const kvHead = Math.floor(h / group);
-      for (let i = 0; i < seqQ; i++) {
-        const qOff = (i * nHeads + h) * headDim;
-        const last = seqKv - seqQ + i; // causal: this query sees keys 0..last
-        let max = -Infinity;
-        for (let t = 0; t <= last; t++) {
-          const kOff = t * kvStride + kvHead * headDim;
-          let dot = 0;
-          for (let d = 0; d < headDim; d++) dot += q[qOff + d] * k[kOff + d];
-          scores[t] = dot * scale;
-          max = Math.max(max, scores[t]);
-        }
-        let sum = 0;
-        for (let t = 0; t <= last; t++) {
-          scores[t] = Math.exp(scores[t] - max);
-          sum += scores[t];
-        }
-        const oOff = (i * nHeads + h) * headDim;
-        for (let d = 0; d < headDim; d++) out[oOff + d] = 0;
-        for (let t = 0; t < seqKv; t++) {
-          const p = t <= last ? scores[t] / sum : 0;
-          if (probs) probs[(h * seqQ + i) * seqKv + t] = p;
-          if (p === 0) continue;
-          const vOff = t * kvStride + kvHead * headDim;
-          for (let d = 0; d < headDim; d++) out[oOff + d] = out[oOff + d] + p * v[vOff + d];
-        }
-      }
+    for (let i = 0; i < seqQ; i++) {
+      // causal: query i sits at position seqKv - seqQ + i and sees keys 0 … that position
+      attendQuery(out, q, (i * nHeads) * headDim, k, v, kvStride, seqKv - seqQ + i, nHeads, nKvHeads, headDim, opts?.probs, seqQ, i, seqKv);
+    }
+  },
+
+  attentionBatch(out, q, keys, values, lengths, rows, nHeads, nKvHeads, headDim) {
+    checkAttentionBatch("js", out, q, keys, values, lengths, rows, nHeads, nKvHeads, headDim);
+    for (let r = 0; r < rows; r++) {
+      // row r is the newest token of its sequence: position lengths[r] − 1 of its own cache
+      attendQuery(out, q, r * nHeads * headDim, keys[r], values[r], nKvHeads * headDim, lengths[r] - 1, nHeads, nKvHeads, headDim, undefined, 1, 0, lengths[r]);
     }
   },
 

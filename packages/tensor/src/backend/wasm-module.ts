@@ -16,6 +16,11 @@ export interface KernelExports {
   gelu(out: number, x: number, len: number): void;
   swiglu(out: number, gate: number, up: number, len: number): void;
   rope(x: number, seq: number, nHeads: number, headDim: number, pos0: number, table: number, interleaved: number): void;
+  ropeBatch(x: number, rows: number, nHeads: number, headDim: number, positions: number, table: number, interleaved: number): void;
+  attentionBatch(
+    out: number, q: number, table: number, nHeads: number, nKvHeads: number, headDim: number, kvStride: number,
+    r0: number, r1: number, scratch: number,
+  ): void;
   matmul(
     c: number, a: number, b: number, m: number, k: number, n: number, flags: number, batch: number, bStride: number,
     t: number, nT: number, scratch: number,

@@ -8,9 +8,14 @@ import { kernelImports, kernelModule, relaxedSimdSupported, sharedMemorySupporte
 import type { KernelExports } from "./wasm-module";
 import { JOB_ATTENTION, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
 import { checkMatmulQuant, type QuantType } from "../quant/types";
+import type { QuantLayout } from "../quant/tiles";
 import { checkAttentionPacked } from "../quant/attention-reference";
+import { checkAttentionBatch, checkPositions } from "./batch-checks";
 import { KV_TYPES, type KvType } from "../quant/kv";
 import { checkOptions, type WasmBackendOptions } from "./wasm-options";
+
+/** assembly/quant-types.ts's Q4_0_TILES: q4_0 weights in tiles of four rows (src/quant/tiles.ts). */
+const Q4_0_TILES_KERNEL_ID = 0x82;
 
 export type { WasmBackendOptions } from "./wasm-options";
 
@@ -29,11 +34,6 @@ export interface WasmBackend extends Backend {
   dispose(): Promise<void>;
 }
 
-// Below these sizes a job is over before a sleeping worker wakes; they run on the caller alone.
-const PARALLEL_MIN_FLOPS = 1 << 20;
-const PARALLEL_MIN_MATVEC = 1 << 15;
-
-
 /**
  * Creates the WebAssembly SIMD backend. Kernels run in one module instance per thread over one
  * memory; arrays from `allocF32` live in that memory and are used in place, any other
@@ -44,7 +44,7 @@ const PARALLEL_MIN_MATVEC = 1 << 15;
  * by `dispose()` and never keep a Node process alive.
  */
 export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
-  const { threads, initialPages, maximumPages, spin } = checkOptions(options);
+  const { threads, initialPages, maximumPages, spin, parallelMinMacs } = checkOptions(options);
   if (typeof WebAssembly !== "object") {
     throw new TensorError("WASM_UNAVAILABLE", "wasm backend: expected a WebAssembly runtime, found none");
   }
@@ -82,7 +82,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   } catch (error) {
     throw new TensorError("WASM_UNAVAILABLE", `wasm backend: expected ${threads - 1} worker threads to start, one failed: ${String(error)}`, { cause: error });
   }
-  return new WasmBackendImpl(threads, shared, relaxed, heap, kernels, pool);
+  return new WasmBackendImpl(threads, shared, relaxed, heap, kernels, pool, parallelMinMacs);
 }
 
 class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
@@ -99,6 +99,10 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
   private readonly staging: Staging;
   /** Arguments of a threaded job, filled in place (a decode step allocates nothing). */
   private readonly jobArgs = new Int32Array(16);
+  /** Per-row arguments of ropeBatch / attentionBatch in wasm memory (see batchTable). */
+  private batchPtr = 0;
+  private batchLength = 0;
+  private batchView: Int32Array | null = null;
 
   constructor(
     readonly threads: number,
@@ -107,6 +111,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     private readonly heap: WasmHeap,
     kernels: KernelExports,
     private readonly pool: ThreadPool,
+    private readonly parallelMinMacs: number,
   ) {
     super(kernels);
     this.reclaim = new FinalizationRegistry((ptr) => heap.release(ptr));
@@ -173,8 +178,13 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     this.pool.setScratch(this.scratch, stride);
   }
 
-  private parallel(work: number, minimum: number): boolean {
-    return this.threads > 1 && work >= minimum;
+  /**
+   * Whether a job of `macs` multiply-adds is split across the pool: only when it is big enough
+   * to repay the hand-off (WasmBackendOptions.parallelMinMacs), as ggml picks a thread count per
+   * op. Which thread computes an output never changes its bits (every split is by whole outputs).
+   */
+  private parallel(macs: number): boolean {
+    return this.threads > 1 && macs >= this.parallelMinMacs;
   }
 
   /**
@@ -212,7 +222,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     const s = this.begin();
     const pa = s.in(a), pb = s.in(b), pc = s.out(out, accumulate);
     const flags = (opts.transB ? 1 : 0) | (accumulate ? 2 : 0) | (opts.transA ? 4 : 0);
-    if (this.parallel(2 * batch * m * k * n, PARALLEL_MIN_FLOPS)) {
+    if (this.parallel(batch * m * k * n)) {
       const j = this.jobArgs;
       j[0] = pc; j[1] = pa; j[2] = pb; j[3] = m; j[4] = k; j[5] = n; j[6] = flags; j[7] = batch; j[8] = bStride;
       this.pool.run(JOB_MATMUL, j, 9, this.matmulParts(m, n, batch));
@@ -226,7 +236,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     need("matvec out", out, rows);
     const s = this.begin();
     const pw = s.in(w), px = s.in(x), po = s.out(out, false);
-    if (this.parallel(rows * cols, PARALLEL_MIN_MATVEC)) {
+    if (this.parallel(rows * cols)) {
       const j = this.jobArgs;
       j[0] = po; j[1] = pw; j[2] = px; j[3] = rows; j[4] = cols;
       this.pool.run(JOB_MATVEC, j, 5);
@@ -241,7 +251,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     if (rows * outFeatures === 0) return;
     const s = this.begin();
     const pw = s.in(w), px = s.in(x), po = s.out(out, false);
-    if (this.parallel(rows === 1 ? outFeatures * inFeatures : 2 * rows * inFeatures * outFeatures, rows === 1 ? PARALLEL_MIN_MATVEC : PARALLEL_MIN_FLOPS)) {
+    if (this.parallel(rows * inFeatures * outFeatures)) {
       const j = this.jobArgs;
       j[0] = po; j[1] = px; j[2] = pw; j[3] = rows; j[4] = inFeatures; j[5] = outFeatures;
       this.pool.run(JOB_LINEAR, j, 6);
@@ -251,8 +261,11 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
 
   matmulQuant(
     out: Float32Array, x: Float32Array, w: Uint8Array, type: QuantType, rows: number, inFeatures: number, outFeatures: number,
+    layout: QuantLayout = "rows",
   ): void {
-    const info = checkMatmulQuant("wasm", out, x, w, type, rows, inFeatures, outFeatures);
+    const info = checkMatmulQuant("wasm", out, x, w, type, rows, inFeatures, outFeatures, layout);
+    // the kernels' id of q4_0 tiles (assembly/quant-types.ts); activations are q4_0's either way
+    const kernelType = layout === "q4_0x4" ? Q4_0_TILES_KERNEL_ID : info.ggmlId;
     if (rows * outFeatures === 0) return;
     if (inFeatures === 0) {
       out.fill(0, 0, rows * outFeatures);
@@ -267,11 +280,11 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       input = this.activationRows(bytes + inFeatures);
       this.kernels.quantizeActivations(info.ggmlId, px, rows, inFeatures, input, input + bytes);
     }
-    if (this.parallel(rows * inFeatures * outFeatures, PARALLEL_MIN_MATVEC)) {
+    if (this.parallel(rows * inFeatures * outFeatures)) {
       const j = this.jobArgs;
-      j[0] = info.ggmlId; j[1] = po; j[2] = input; j[3] = pw; j[4] = rows; j[5] = inFeatures; j[6] = outFeatures;
+      j[0] = kernelType; j[1] = po; j[2] = input; j[3] = pw; j[4] = rows; j[5] = inFeatures; j[6] = outFeatures;
       this.pool.run(JOB_MATMUL_QUANT, j, 7);
-    } else this.kernels.matmulQuant(info.ggmlId, po, input, pw, rows, inFeatures, outFeatures, 0, 1, this.scratch);
+    } else this.kernels.matmulQuant(kernelType, po, input, pw, rows, inFeatures, outFeatures, 0, 1, this.scratch);
     s.done();
   }
 
@@ -357,12 +370,91 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     const pp = opts.probs ? s.out(opts.probs, false) : 0;
     const po = s.out(out, false);
     const rowsOfWork = nHeads * seqQ;
-    if (rowsOfWork > 1 && this.parallel(2 * rowsOfWork * seqKv * headDim, PARALLEL_MIN_FLOPS / 8)) {
+    if (rowsOfWork > 1 && this.parallel(2 * rowsOfWork * seqKv * headDim)) {
       const j = this.jobArgs;
       j[0] = po; j[1] = pq; j[2] = pk; j[3] = pv; j[4] = pp; j[5] = seqQ; j[6] = seqKv; j[7] = nHeads; j[8] = nKvHeads; j[9] = headDim; j[10] = kvStride;
       this.pool.run(JOB_ATTENTION, j, 11);
     } else this.kernels.attention(po, pq, pk, pv, pp, seqQ, seqKv, nHeads, nKvHeads, headDim, kvStride, 0, 1, this.scratch);
     s.done();
+  }
+
+  ropeBatch(
+    x: Float32Array, rows: number, nHeads: number, headDim: number,
+    positions: Int32Array, theta: number, style: "interleaved" | "half",
+  ): void {
+    need("ropeBatch x", x, rows * nHeads * headDim);
+    const last = checkPositions("wasm", "ropeBatch", positions, rows, 0);
+    if (rows === 0) return;
+    const angles = this.ropeTables.get(theta, headDim, last + 1);
+    const s = this.begin();
+    const px = s.out(x, true);
+    const table = this.batchTable(rows);
+    for (let r = 0; r < rows; r++) table[r] = positions[r];
+    this.kernels.ropeBatch(px, rows, nHeads, headDim, table.byteOffset, angles, style === "interleaved" ? 1 : 0);
+    s.done();
+  }
+
+  attentionBatch(
+    out: Float32Array, q: Float32Array, keys: readonly Float32Array[], values: readonly Float32Array[],
+    lengths: Int32Array, rows: number, nHeads: number, nKvHeads: number, headDim: number,
+  ): void {
+    checkAttentionBatch("wasm", out, q, keys, values, lengths, rows, nHeads, nKvHeads, headDim);
+    if (rows === 0) return;
+    let longest = 0;
+    for (let r = 0; r < rows; r++) longest = Math.max(longest, lengths[r]);
+    this.ensureScratch(nHeads * longest * 4); // one row of scores per head of a query
+    const s = this.begin();
+    const pq = s.in(q);
+    const width = nHeads * headDim, kvStride = nKvHeads * headDim;
+    const table = this.batchTable(rows * 4); // entries | row | keys | values | seqKv |
+    let entries = 0;
+    for (let r = 0; r < rows; r++) {
+      const pk = s.in(keys[r]), pv = s.in(values[r]);
+      if (this.splitsAttention(nHeads, lengths[r], headDim)) continue; // below
+      table[4 * entries] = r;
+      table[4 * entries + 1] = pk;
+      table[4 * entries + 2] = pv;
+      table[4 * entries + 3] = lengths[r];
+      entries++;
+    }
+    const po = s.out(out, false);
+    if (entries > 0) this.kernels.attentionBatch(po, pq, table.byteOffset, nHeads, nKvHeads, headDim, kvStride, 0, entries, this.scratch);
+    if (entries < rows) {
+      // rows long enough for attention() to split their heads across threads keep that split
+      // (the same bits: a head's result does not depend on which thread computes it)
+      for (let r = 0; r < rows; r++) {
+        if (!this.splitsAttention(nHeads, lengths[r], headDim)) continue;
+        const j = this.jobArgs;
+        j[0] = po + 4 * r * width; j[1] = pq + 4 * r * width; j[2] = s.in(keys[r]); j[3] = s.in(values[r]); j[4] = 0;
+        j[5] = 1; j[6] = lengths[r]; j[7] = nHeads; j[8] = nKvHeads; j[9] = headDim; j[10] = kvStride;
+        this.pool.run(JOB_ATTENTION, j, 11);
+      }
+    }
+    s.done();
+  }
+
+  /** Whether attention() splits one query over seqKv positions across threads (by heads). */
+  private splitsAttention(nHeads: number, seqKv: number, headDim: number): boolean {
+    return nHeads > 1 && this.parallel(2 * nHeads * seqKv * headDim); // the same rule as attention() for one query
+  }
+
+  /**
+   * An i32 array of at least `length` in wasm memory for a batched call's per-row arguments
+   * (positions, cache addresses), reused between calls; a new view only when it must grow or the
+   * memory grew under it.
+   */
+  private batchTable(length: number): Int32Array {
+    let view = this.batchView;
+    if (!view || view.length < length || view.buffer !== this.heap.memory.buffer) {
+      if (!view || view.length < length) {
+        if (this.batchPtr) this.heap.release(this.batchPtr);
+        this.batchLength = Math.max(256, 2 * length);
+        this.batchPtr = this.heap.alloc(this.batchLength * 4);
+      }
+      view = new Int32Array(this.heap.memory.buffer, this.batchPtr, this.batchLength);
+      this.batchView = view;
+    }
+    return view;
   }
 
   attentionPacked(
@@ -380,7 +472,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     const po = s.out(out, false);
     const kId = KV_TYPES[kType].ggmlId, vId = KV_TYPES[vType].ggmlId;
     const rowsOfWork = nHeads * seqQ;
-    if (rowsOfWork > 1 && this.parallel(2 * rowsOfWork * seqKv * headDim, PARALLEL_MIN_FLOPS / 8)) {
+    if (rowsOfWork > 1 && this.parallel(2 * rowsOfWork * seqKv * headDim)) {
       const j = this.jobArgs;
       j[0] = po; j[1] = pq; j[2] = pk; j[3] = pv; j[4] = pp; j[5] = kId; j[6] = vId; j[7] = kRowBytes; j[8] = vRowBytes;
       j[9] = seqQ; j[10] = seqKv; j[11] = nHeads; j[12] = nKvHeads; j[13] = headDim;

@@ -1,7 +1,7 @@
 import { attend } from "./attend";
-import { kvDimOf } from "./config";
+import { headDimOf, kvDimOf } from "./config";
 import { KVCache } from "./kv-cache";
-import type { RowBuffers } from "./run-state";
+import { NO_ROWS, type RowBuffers } from "./run-state";
 import { addBias, type Runtime } from "./steps";
 
 /**
@@ -87,20 +87,41 @@ function selfAttention(rt: Runtime, l: number, s: RowBuffers, n: number, caches:
     if (probs && probsSink) probsSink(l, probs, n, seqKv);
     return;
   }
+  // A batched step: row r is one token of caches[r]'s sequence. Positions, RoPE, the KV writes
+  // and attention per row, with one backend call for all rows where the backend has one.
   const kvDim = kvDimOf(rt.config);
+  const { positions, lengths, keys, values } = rt.state.batch;
+  let f32 = true; // every row's cache is plain f32 at this layer: attentionBatch reads them all
   for (let r = 0; r < n; r++) {
-    const row = rt.state.row(r);
-    const cache = caches[r];
-    const { k: keys, v: values } = cache.layers[l];
     const pos = rowPosition(caches, r); // the rows before it of the same cache wrote their keys already
-    if (arch === "llama") {
-      rt.rope(row.q, 1, nHeads, pos);
-      rt.rope(row.k, 1, nKvHeads, pos);
-    }
-    keys.write(pos, s.k, r * kvDim, 1);
-    values.write(pos, s.v, r * kvDim, 1);
-    attend(rt, row.xb, row.q, 1, keys, values, pos + 1);
+    positions[r] = pos;
+    lengths[r] = pos + 1;
+    const layer = caches[r].layers[l];
+    keys[r] = layer.k.f32Rows ?? NO_ROWS;
+    values[r] = layer.v.f32Rows ?? NO_ROWS;
+    if (keys[r] === NO_ROWS || values[r] === NO_ROWS) f32 = false;
   }
+  if (arch === "llama") {
+    rt.ropeBatch(s.q, n, nHeads, positions);
+    rt.ropeBatch(s.k, n, nKvHeads, positions);
+  }
+  for (let r = 0; r < n; r++) {
+    const layer = caches[r].layers[l];
+    layer.k.write(positions[r], s.k, r * kvDim, 1);
+    layer.v.write(positions[r], s.v, r * kvDim, 1);
+  }
+  // row r attends up to its own position: a later row of the same cache (a speculative verify)
+  // has written its key already, but lengths[r] stops before it
+  if (f32) {
+    rt.backend.attentionBatch(s.xb, s.q, keys, values, lengths, n, nHeads, nKvHeads, headDimOf(rt.config));
+  } else {
+    for (let r = 0; r < n; r++) {
+      const row = rt.state.row(r);
+      const layer = caches[r].layers[l];
+      attend(rt, row.xb, row.q, 1, layer.k, layer.v, lengths[r]);
+    }
+  }
+  for (let r = 0; r < n; r++) keys[r] = values[r] = NO_ROWS;
 }
 
 /**

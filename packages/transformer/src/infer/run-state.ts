@@ -21,6 +21,18 @@ export interface RowBuffers {
   readonly logits: Float32Array;
 }
 
+/**
+ * Per-row arguments of a batched decode step's RoPE and attention (block.ts), filled per layer:
+ * row r's position, its cache length after this step (position + 1), and its layer's f32 keys
+ * and values (emptied again after the call, so a finished sequence's cache is not kept alive).
+ */
+export interface BatchRows {
+  readonly positions: Int32Array;
+  readonly lengths: Int32Array;
+  readonly keys: Float32Array[];
+  readonly values: Float32Array[];
+}
+
 /** Positions of a packed KV store unpacked at a time by the chunked attention path (attend.ts). */
 export const KV_CHUNK_POSITIONS = 64;
 
@@ -35,6 +47,9 @@ export interface ChunkBuffers {
   readonly runningMax: Float64Array;
   readonly runningSum: Float64Array;
 }
+
+/** What BatchRows' keys and values hold between steps. */
+export const NO_ROWS = new Float32Array(0);
 
 /**
  * Every buffer the forward pass writes, allocated once (through the backend) for up to `maxRows`
@@ -51,6 +66,8 @@ export class RunState {
   private readonly rowViews = new Map<number, RowBuffers>();
   private readonly config: Config;
   private chunks: ChunkBuffers | null = null;
+  /** Per-row arguments of batched decode steps, [maxRows] each. */
+  readonly batch: BatchRows;
 
   constructor(c: Config, backend: Backend, maxRows: number) {
     this.maxRows = maxRows;
@@ -61,6 +78,12 @@ export class RunState {
       hb: c.hiddenDim, hb2: c.hiddenDim, logits: c.vocabSize,
     };
     this.full = this.map((_, width) => backend.allocF32(maxRows * width));
+    this.batch = {
+      positions: new Int32Array(maxRows),
+      lengths: new Int32Array(maxRows),
+      keys: Array.from({ length: maxRows }, () => NO_ROWS),
+      values: Array.from({ length: maxRows }, () => NO_ROWS),
+    };
   }
 
   /** The first n rows of every buffer. */
@@ -109,6 +132,7 @@ export class RunState {
   /** Bytes held by the buffers (views excluded: they share memory), the chunk buffers once allocated. */
   bytes(): number {
     let total = Object.values(this.full).reduce((sum: number, a: Float32Array) => sum + a.byteLength, 0);
+    total += this.batch.positions.byteLength + this.batch.lengths.byteLength;
     if (this.chunks) for (const a of Object.values(this.chunks) as (Float32Array | Float64Array)[]) total += a.byteLength;
     return total;
   }

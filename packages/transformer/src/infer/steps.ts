@@ -14,6 +14,8 @@ export interface Runtime {
   readonly norm: (out: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array | null, rows: number) => void;
   /** RoPE in place on x [seq, heads, headDim] at positions pos0 … (llama only). */
   readonly rope: (x: Float32Array, seq: number, heads: number, pos0: number) => void;
+  /** RoPE in place on rows of x [rows, heads, headDim], row r at positions[r] (a batched decode step). */
+  readonly ropeBatch: (x: Float32Array, rows: number, heads: number, positions: Int32Array) => void;
 }
 
 /**
@@ -22,7 +24,7 @@ export interface Runtime {
  * new heap number whenever it is passed to a call that is not inlined (16 bytes per call, several
  * per token: measured by test/infer-allocation.test.ts). A captured constant is boxed once, here.
  */
-export function boundKernels(c: Config, be: Backend): Pick<Runtime, "norm" | "rope"> {
+export function boundKernels(c: Config, be: Backend): Pick<Runtime, "norm" | "rope" | "ropeBatch"> {
   const { dim, normEps, ropeTheta, ropeStyle } = c;
   const headDim = headDimOf(c);
   return {
@@ -30,6 +32,7 @@ export function boundKernels(c: Config, be: Backend): Pick<Runtime, "norm" | "ro
       ? (out, x, weight, _bias, rows) => be.rmsnorm(out, x, weight, rows, dim, normEps)
       : (out, x, weight, bias, rows) => be.layernorm(out, x, weight, bias, rows, dim, normEps),
     rope: (x, seq, heads, pos0) => be.rope(x, seq, heads, headDim, pos0, ropeTheta, ropeStyle),
+    ropeBatch: (x, rows, heads, positions) => be.ropeBatch(x, rows, heads, headDim, positions, ropeTheta, ropeStyle),
   };
 }
 
