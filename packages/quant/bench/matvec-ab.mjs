@@ -9,7 +9,7 @@
 //
 // Keep a copy of the old build first, then rebuild and run:
 //   cp -r packages/tensor/dist /tmp/tensor-old   # before changing assembly/
-//   node bench/matvec-ab.mjs --old /tmp/tensor-old/index.js [--new /tmp/tensor-new/index.js] [--types f32,q4_k] [--shapes 2048x768] [--rounds 5] [--stream-mib 0]
+//   node bench/matvec-ab.mjs --old /tmp/tensor-old/index.js [--new /tmp/tensor-new/index.js] [--types f32,q4_k] [--shapes 2048x768] [--rounds 5] [--stream-mib 0] [--relaxed-simd off]
 // Type q4_0x4: q4_0 packed into tiles of four rows where the build has them (packQ4_0Tiles), its
 // q4_0 rows where it does not: `--types q4_0x4` races the tiles against an older build's rows.
 import { spawnSync } from "node:child_process";
@@ -24,6 +24,8 @@ const { values } = parseArgs({
     new: { type: "string" },
     types: { type: "string", default: "f32,q8_0,q4_0,q4_1,q4_k" },
     threads: { type: "string", default: "1" },
+    // "off" measures the plain-SIMD kernels (the build for engines without relaxed SIMD)
+    "relaxed-simd": { type: "string", default: "auto" },
     budget: { type: "string", default: "400" },
     rounds: { type: "string", default: "5" },
     // MiB of weight copies each call cycles through: 96 reads from DRAM, as a decode step does; 0
@@ -69,7 +71,7 @@ if (values.child) {
   const type = values.type === "q4_0x4" ? "q4_0" : values.type;
   let seed = 1;
   const next = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
-  const backend = await tensor.createWasmBackend({ threads });
+  const backend = await tensor.createWasmBackend({ threads, ...(values["relaxed-simd"] === "off" ? { relaxedSimd: false } : {}) });
   const x = backend.allocF32(cols);
   for (let i = 0; i < cols; i++) x[i] = next() - 0.5;
   const y = backend.allocF32(rows);
@@ -114,13 +116,13 @@ if (!values.old) throw new Error("matvec-ab: --old <path to a previous build's d
 const here = fileURLToPath(import.meta.url);
 const newDist = values.new ?? fileURLToPath(new URL("../../tensor/dist/index.js", import.meta.url));
 const measure = (dist, type, shape) => {
-  const r = spawnSync(process.execPath, [here, "--child", dist, "--type", type, "--shape", shape, "--threads", String(threads), "--budget", String(budgetMs), "--stream-mib", values["stream-mib"]], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, [here, "--child", dist, "--type", type, "--shape", shape, "--threads", String(threads), "--budget", String(budgetMs), "--stream-mib", values["stream-mib"], "--relaxed-simd", values["relaxed-simd"]], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`matvec-ab child failed: ${r.stderr.slice(-600)}`);
   return JSON.parse(r.stdout.trim().split("\n").pop());
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const types = values.types.split(",");
-console.log(`matvec, ${values.old} (old) vs ${values.new ?? "this build"} (new), ${threads} thread(s), ${values.rounds} rounds of a fresh process each, the order alternating: median CPU µs per call, new / old speed (lowest–highest ratio of a round)`);
+console.log(`matvec, ${values.old} (old) vs ${values.new ?? "this build"} (new), ${threads} thread(s)${values["relaxed-simd"] === "off" ? ", plain SIMD" : ""}, ${values.rounds} rounds of a fresh process each, the order alternating: median CPU µs per call, new / old speed (lowest–highest ratio of a round)`);
 console.log(`| shape | ${types.join(" | ")} |`);
 console.log(`|---|${types.map(() => "---:").join("|")}|`);
 for (const shape of values.shapes.split(",")) {

@@ -91,29 +91,29 @@ const CODES_AT: usize = 16;
   return i32x4.add(i32x4.mul(even, i32x4.extend_low_i16x8_s(scEven)), i32x4.mul(odd, i32x4.extend_low_i16x8_s(scOdd)));
 }
 
-// Sub-block j's scale in all eight i16 lanes of sc (shuffle lanes must be constants: spelled out).
+// Lane 0's and lane 1's scale in all eight i16 lanes of sc (shuffle lanes must be constants).
 @inline function sc0(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 0, 0, 0, 0, 0, 0, 0, 0); }
 @inline function sc1(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 1, 1, 1, 1, 1, 1, 1, 1); }
-@inline function sc2(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 2, 2, 2, 2, 2, 2, 2, 2); }
-@inline function sc3(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 3, 3, 3, 3, 3, 3, 3, 3); }
-@inline function sc4(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 4, 4, 4, 4, 4, 4, 4, 4); }
-@inline function sc5(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 5, 5, 5, 5, 5, 5, 5, 5); }
-@inline function sc6(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 6, 6, 6, 6, 6, 6, 6, 6); }
-@inline function sc7(sc: v128): v128 { return v128.shuffle<i16>(sc, sc, 7, 7, 7, 7, 7, 7, 7, 7); }
 
-/** Σ_j sc_j·(Σ q·x) of the super-block at blk (scales sc, i16x8) with the input codes at ab, as four i32 partial sums. */
+/**
+ * Σ_j sc_j·(Σ q·x) of the super-block at blk (scales sc, i16x8) with the input codes at ab, as
+ * four i32 partial sums. The chunks in a loop, their two scales shifted down into lanes 0 and 1
+ * each time: V8 schedules a block's loads as early as it may, so four copies in one block load
+ * every chunk's codes up front and spill them to the stack.
+ */
 @inline function superBlockScaled(blk: usize, sc: v128, ab: usize): v128 {
-  const qs = blk + CODES_AT;
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    let s = chunkRelaxed(qs, v128.load(ab), v128.load(ab, 16), v128.load(ab, 32), v128.load(ab, 48), sc0(sc), sc1(sc));
-    s = i32x4.add(s, chunkRelaxed(qs + 32, v128.load(ab, 64), v128.load(ab, 80), v128.load(ab, 96), v128.load(ab, 112), sc2(sc), sc3(sc)));
-    s = i32x4.add(s, chunkRelaxed(qs + 64, v128.load(ab, 128), v128.load(ab, 144), v128.load(ab, 160), v128.load(ab, 176), sc4(sc), sc5(sc)));
-    return i32x4.add(s, chunkRelaxed(qs + 96, v128.load(ab, 192), v128.load(ab, 208), v128.load(ab, 224), v128.load(ab, 240), sc6(sc), sc7(sc)));
+  let s = i32x4.splat(0);
+  for (let c: usize = 0; c < 4; c++) {
+    const qs = blk + CODES_AT + (c << 5);
+    if (ASC_FEATURE_RELAXED_SIMD) {
+      const ac = ab + (c << 6);
+      s = i32x4.add(s, chunkRelaxed(qs, v128.load(ac), v128.load(ac, 16), v128.load(ac, 32), v128.load(ac, 48), sc0(sc), sc1(sc)));
+    } else {
+      s = i32x4.add(s, chunkPlain(qs, ab + (c << 7), sc0(sc), sc1(sc)));
+    }
+    sc = v128.shuffle<i16>(sc, sc, 2, 3, 4, 5, 6, 7, 0, 1);
   }
-  let s = chunkPlain(qs, ab, sc0(sc), sc1(sc));
-  s = i32x4.add(s, chunkPlain(qs + 32, ab + 128, sc2(sc), sc3(sc)));
-  s = i32x4.add(s, chunkPlain(qs + 64, ab + 256, sc4(sc), sc5(sc)));
-  return i32x4.add(s, chunkPlain(qs + 96, ab + 384, sc6(sc), sc7(sc)));
+  return s;
 }
 
 /** One row of q4_k super-blocks (nsb of them) at w · one q8_k input row: codes at a, scales and sums behind. */
@@ -130,46 +130,84 @@ export function rowDotQ4_K(w: usize, a: usize, scales: usize, sums: usize, nsb: 
 
 /**
  * Four weight rows, at w + i·offset, · one q8_k input row, into out + i·outOffset (the decode
- * step's matrix × vector, relaxed SIMD): each 16 input codes are loaded once for the four rows.
- * Each row's sums are the one-row kernel's, in the same order.
+ * step's matrix × vector, relaxed SIMD): each 16 input codes are loaded once for the four rows,
+ * and the super-block's header work (scale unpacking, mins term, float factors) is done once for
+ * the four rows, a row per lane. The four headers (16 bytes each) are transposed so that lane i
+ * of each word is row i's:
+ *
+ *   header bytes  0…3         4…7         8…11        12…15
+ *   row i         d | dmin    u0          u1          u2          (u0…u2: scalesAndMins' words)
+ *
+ * and unpacked per byte by scalesAndMins' rule, four rows at a time: sc0…3 = u0 & 63, m0…3 =
+ * u1 & 63, sc4…7 = (u2 & 15) | (u0 >> 6) << 4, m4…7 = (u2 >> 4 & 15) | (u1 >> 6) << 4, where
+ * `(u >> 2) & 0x30` on 32-bit lanes moves each byte's top two bits to bits 4…5 of the same byte
+ * (what a shift pulls in from the next byte lands in bits 6…7 and is masked off).
+ *
+ * The header's results go through 96 bytes of scratch at tmp (thread-private):
+ *
+ *   tmp +0    row 0: sc0 … sc7 as i16          +64   d·dx of rows 0…3 (f32x4)
+ *       +16   row 1, +32 row 2, +48 row 3      +80   (dmin·dx)·Σ_j m_j·Σx_j of rows 0…3 (f32x4)
+ *
+ * so the products load each sub-block's scale already in all eight lanes (one broadcast load),
+ * and hold only the input codes and four accumulators in registers: kept in registers, V8's
+ * allocator spilled the 32 scale vectors of a pass (measured 2× slower than one row at a time).
+ * Each row's integers are the one-row kernel's and its floats the same operations in the same
+ * order, so every output has the one-row kernel's bits.
  */
-export function rowsDotQ4_K4Streams(w: usize, offset: usize, a: usize, scales: usize, sums: usize, nsb: i32, out: usize, outOffset: usize): void {
-  let acc0: f32 = 0, acc1: f32 = 0, acc2: f32 = 0, acc3: f32 = 0;
+export function rowsDotQ4_K4Streams(w: usize, offset: usize, a: usize, scales: usize, sums: usize, nsb: i32, out: usize, outOffset: usize, tmp: usize): void {
+  let acc = f32x4.splat(0);
   for (let sb = 0; sb < nsb; sb++) {
     const b0 = w + <usize>sb * SUPER_BLOCK_BYTES, b1 = b0 + offset, b2 = b1 + offset, b3 = b2 + offset, ab = a + (<usize>sb << 8);
-    const p0 = scalesAndMins(b0), p1 = scalesAndMins(b1), p2 = scalesAndMins(b2), p3 = scalesAndMins(b3);
-    const t0 = i16x8.extend_low_i8x16_u(p0), t1 = i16x8.extend_low_i8x16_u(p1), t2 = i16x8.extend_low_i8x16_u(p2), t3 = i16x8.extend_low_i8x16_u(p3);
-    let x0 = v128.load(ab), x1 = v128.load(ab, 16), x2 = v128.load(ab, 32), x3 = v128.load(ab, 48);
-    let s0 = chunkRelaxed(b0 + CODES_AT, x0, x1, x2, x3, sc0(t0), sc1(t0));
-    let s1 = chunkRelaxed(b1 + CODES_AT, x0, x1, x2, x3, sc0(t1), sc1(t1));
-    let s2 = chunkRelaxed(b2 + CODES_AT, x0, x1, x2, x3, sc0(t2), sc1(t2));
-    let s3 = chunkRelaxed(b3 + CODES_AT, x0, x1, x2, x3, sc0(t3), sc1(t3));
-    x0 = v128.load(ab, 64); x1 = v128.load(ab, 80); x2 = v128.load(ab, 96); x3 = v128.load(ab, 112);
-    s0 = i32x4.add(s0, chunkRelaxed(b0 + CODES_AT + 32, x0, x1, x2, x3, sc2(t0), sc3(t0)));
-    s1 = i32x4.add(s1, chunkRelaxed(b1 + CODES_AT + 32, x0, x1, x2, x3, sc2(t1), sc3(t1)));
-    s2 = i32x4.add(s2, chunkRelaxed(b2 + CODES_AT + 32, x0, x1, x2, x3, sc2(t2), sc3(t2)));
-    s3 = i32x4.add(s3, chunkRelaxed(b3 + CODES_AT + 32, x0, x1, x2, x3, sc2(t3), sc3(t3)));
-    x0 = v128.load(ab, 128); x1 = v128.load(ab, 144); x2 = v128.load(ab, 160); x3 = v128.load(ab, 176);
-    s0 = i32x4.add(s0, chunkRelaxed(b0 + CODES_AT + 64, x0, x1, x2, x3, sc4(t0), sc5(t0)));
-    s1 = i32x4.add(s1, chunkRelaxed(b1 + CODES_AT + 64, x0, x1, x2, x3, sc4(t1), sc5(t1)));
-    s2 = i32x4.add(s2, chunkRelaxed(b2 + CODES_AT + 64, x0, x1, x2, x3, sc4(t2), sc5(t2)));
-    s3 = i32x4.add(s3, chunkRelaxed(b3 + CODES_AT + 64, x0, x1, x2, x3, sc4(t3), sc5(t3)));
-    x0 = v128.load(ab, 192); x1 = v128.load(ab, 208); x2 = v128.load(ab, 224); x3 = v128.load(ab, 240);
-    s0 = i32x4.add(s0, chunkRelaxed(b0 + CODES_AT + 96, x0, x1, x2, x3, sc6(t0), sc7(t0)));
-    s1 = i32x4.add(s1, chunkRelaxed(b1 + CODES_AT + 96, x0, x1, x2, x3, sc6(t1), sc7(t1)));
-    s2 = i32x4.add(s2, chunkRelaxed(b2 + CODES_AT + 96, x0, x1, x2, x3, sc6(t2), sc7(t2)));
-    s3 = i32x4.add(s3, chunkRelaxed(b3 + CODES_AT + 96, x0, x1, x2, x3, sc6(t3), sc7(t3)));
-    // the input's part of the float step once for the four rows
-    const dx = v128.load32_splat(scales + (<usize>sb << 2)), codeSums = codeSumsAt(sums + (<usize>sb << 5));
-    acc0 += superBlockTermOf(b0, p0, s0, codeSums, dx);
-    acc1 += superBlockTermOf(b1, p1, s1, codeSums, dx);
-    acc2 += superBlockTermOf(b2, p2, s2, codeSums, dx);
-    acc3 += superBlockTermOf(b3, p3, s3, codeSums, dx);
+    superBlockHeaders4(b0, b1, b2, b3, sums + (<usize>sb << 5), v128.load32_splat(scales + (<usize>sb << 2)), tmp);
+    // chunk c (sub-blocks 2c, 2c + 1) of the four rows; row i's scales at tmp + 16·i + 4·c. A loop,
+    // not four copies: V8 schedules a block's loads as early as it may, so in one straight block
+    // it loaded every chunk's codes and scales up front and spilled them (2× slower, measured)
+    let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
+    for (let c: usize = 0; c < 4; c++) {
+      const xc = ab + (c << 6), qs = CODES_AT + (c << 5), sc = tmp + (c << 2);
+      const x0 = v128.load(xc), x1 = v128.load(xc, 16), x2 = v128.load(xc, 32), x3 = v128.load(xc, 48);
+      s0 = i32x4.add(s0, chunkRelaxed(b0 + qs, x0, x1, x2, x3, v128.load16_splat(sc), v128.load16_splat(sc + 2)));
+      s1 = i32x4.add(s1, chunkRelaxed(b1 + qs, x0, x1, x2, x3, v128.load16_splat(sc + 16), v128.load16_splat(sc + 18)));
+      s2 = i32x4.add(s2, chunkRelaxed(b2 + qs, x0, x1, x2, x3, v128.load16_splat(sc + 32), v128.load16_splat(sc + 34)));
+      s3 = i32x4.add(s3, chunkRelaxed(b3 + qs, x0, x1, x2, x3, v128.load16_splat(sc + 48), v128.load16_splat(sc + 50)));
+    }
+    // superBlockTermOf's float step, a row per lane: (d·dx)·scaled − (dmin·dx)·mins
+    const scaled = f32x4.convert_i32x4_s(sum4x4(s0, s1, s2, s3));
+    acc = f32x4.add(acc, f32x4.sub(f32x4.mul(v128.load(tmp, 64), scaled), v128.load(tmp, 80)));
   }
-  store<f32>(out, acc0);
-  store<f32>(out + outOffset, acc1);
-  store<f32>(out + 2 * outOffset, acc2);
-  store<f32>(out + 3 * outOffset, acc3);
+  store<f32>(out, f32x4.extract_lane(acc, 0));
+  store<f32>(out + outOffset, f32x4.extract_lane(acc, 1));
+  store<f32>(out + 2 * outOffset, f32x4.extract_lane(acc, 2));
+  store<f32>(out + 3 * outOffset, f32x4.extract_lane(acc, 3));
+}
+
+/** rowsDotQ4_K4Streams' header work for the super-blocks at b0…b3 (input code sums at sums, its scale dx in every lane), into tmp as drawn there. */
+@inline function superBlockHeaders4(b0: usize, b1: usize, b2: usize, b3: usize, sums: usize, dx: v128, tmp: usize): void {
+  // the 4×4 transpose: halves, u0, u1, u2 hold word 0…3 of row i in lane i
+  const r0 = v128.load(b0), r1 = v128.load(b1), r2 = v128.load(b2), r3 = v128.load(b3);
+  const t01l = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5), t01h = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+  const t23l = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5), t23h = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+  const halves = v128.shuffle<i64>(t01l, t23l, 0, 2), u0 = v128.shuffle<i64>(t01l, t23l, 1, 3);
+  const u1 = v128.shuffle<i64>(t01h, t23h, 0, 2), u2 = v128.shuffle<i64>(t01h, t23h, 1, 3);
+  const sc03 = v128.and(u0, i8x16.splat(0x3f)), m03 = v128.and(u1, i8x16.splat(0x3f));
+  const sc47 = v128.or(v128.and(u2, i8x16.splat(0x0f)), v128.and(i32x4.shr_u(u0, 2), i8x16.splat(0x30)));
+  const m47 = v128.or(v128.and(i32x4.shr_u(u2, 4), i8x16.splat(0x0f)), v128.and(i32x4.shr_u(u1, 2), i8x16.splat(0x30)));
+  // each row's eight bytes side by side ([row 0 | row 1], [row 2 | row 3]), then widened to i16
+  const sc01 = v128.shuffle<i32>(sc03, sc47, 0, 4, 1, 5), sc23 = v128.shuffle<i32>(sc03, sc47, 2, 6, 3, 7);
+  v128.store(tmp, i16x8.extend_low_i8x16_u(sc01));
+  v128.store(tmp, i16x8.extend_high_i8x16_u(sc01), 16);
+  v128.store(tmp, i16x8.extend_low_i8x16_u(sc23), 32);
+  v128.store(tmp, i16x8.extend_high_i8x16_u(sc23), 48);
+  // Σ_j m_j·Σx_j per row: one i16 dot product with the input's eight code sums, folded across lanes
+  const m01 = v128.shuffle<i32>(m03, m47, 0, 4, 1, 5), m23 = v128.shuffle<i32>(m03, m47, 2, 6, 3, 7);
+  const codeSums = codeSumsAt(sums);
+  const mins = sum4x4(
+    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(m01), codeSums), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(m01), codeSums),
+    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(m23), codeSums), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(m23), codeSums));
+  // d and dmin of each row (the low and high f16 of word 0), times dx
+  const d = halfToFloat4(i32x4.shr_s(i32x4.shl(halves, 16), 16)), dmin = halfToFloat4(i32x4.shr_s(halves, 16));
+  v128.store(tmp, f32x4.mul(d, dx), 64);
+  v128.store(tmp, f32x4.mul(f32x4.mul(dmin, dx), f32x4.convert_i32x4_s(mins)), 80);
 }
 
 /**

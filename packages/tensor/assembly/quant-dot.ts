@@ -304,7 +304,7 @@ export function matmulQuantRows(type: i32, out: usize, a: usize, w: usize, rows:
       let o = o0;
       if (ASC_FEATURE_RELAXED_SIMD) {
         const quarter = (o1 - o0) >> 2;
-        for (; o < o0 + quarter; o++) rowsDotQ4_K4Streams(w + <usize>o * rowBytes, <usize>quarter * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 8, outRow + (<usize>o << 2), <usize>quarter << 2);
+        for (; o < o0 + quarter; o++) rowsDotQ4_K4Streams(w + <usize>o * rowBytes, <usize>quarter * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 8, outRow + (<usize>o << 2), <usize>quarter << 2, tmp);
         o = o0 + 4 * quarter;
       }
       for (; o < o1; o++) store<f32>(outRow + (<usize>o << 2), rowDotQ4_K(w + <usize>o * rowBytes, ar, ar + scalesAt, ar + sumsAt, k >> 8));
