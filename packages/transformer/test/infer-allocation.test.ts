@@ -2,7 +2,7 @@ import { createWasmBackend, jsBackend } from "@zero-llm/tensor";
 import { describe, expect, it } from "vitest";
 import { Model, randomWeights } from "../src/index";
 import { allocatedPerStep } from "../../../tools/test-helpers/alloc-probe";
-import { LLAMA, STEPS, decodeLoop, js } from "./decode-alloc-helpers";
+import { LLAMA, STEPS, claimIsolate, decodeLoop, js } from "./decode-alloc-helpers";
 
 // Does a decode step allocate on the JavaScript heap? Measured as described in tools/test-helpers/alloc-probe.ts:
 // after a warm-up, the young generation must not grow over thousands of steps (< 1 byte per
@@ -14,7 +14,8 @@ import { LLAMA, STEPS, decodeLoop, js } from "./decode-alloc-helpers";
 //   infer-allocation-packed.test.ts   model.decode over a packed KV store (chunked attention)
 //   infer-allocation-batch.test.ts    model.decodeBatch of 4 sequences
 // This file holds what those cases rely on: the swapped-in attention's parity, the probe's own
-// ability to fail, and (reported, not asserted) what the unmodified backends allocate.
+// ability to fail (also with a decode in the step), the isolation guard, and (reported, not
+// asserted) what the unmodified backends allocate.
 
 describe("a decode step allocates nothing in this package's code (js kernels): the instruments", () => {
   it("the swapped-in attention is jsBackend's math: same logits", () => {
@@ -30,6 +31,23 @@ describe("a decode step allocates nothing in this package's code (js kernels): t
     const sink: unknown[] = [];
     expect(allocatedPerStep((i) => { sink[0] = [i]; }, STEPS)).toBeGreaterThanOrEqual(16);
     expect(allocatedPerStep((i) => { if (i % 16 === 0) sink[0] = i + 0.5; }, STEPS)).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it("a decode step that boxes one number per step is caught (16 bytes)", () => {
+    const model = new Model(LLAMA, randomWeights(LLAMA, { seed: 1, backend: js }), { backend: js });
+    const decode = decodeLoop(model);
+    const sink: unknown[] = [{}]; // holds objects, so a double stored in it is boxed (not a double array)
+    const boxing = (i: number): void => {
+      decode(i);
+      sink[0] = i + 0.5; // one heap number per step
+    };
+    // one round: an allocating step would make the probe re-warm and re-measure 3 more times
+    expect(allocatedPerStep(boxing, STEPS / 4, 5, 1)).toBeGreaterThanOrEqual(15);
+  });
+
+  it("a second measured case in one isolate is refused", () => {
+    claimIsolate("the first case");
+    expect(() => claimIsolate("the second case")).toThrow(/expected a JavaScript isolate of its own .* found "the first case"/);
   });
 
   it("what the unmodified backends' kernels allocate per step (reported, owned by @zero-llm/tensor)", async () => {
