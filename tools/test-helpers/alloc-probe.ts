@@ -13,6 +13,13 @@ import v8 from "node:v8";
  * several windows is taken, so a one-off event in one window (a tier-up, an inline cache
  * growing) is not blamed on the step, while a per-step allocation, even one 16-byte number
  * every 16 steps, shows in every window.
+ *
+ * What is measured is the code V8 compiled for `step`, and that depends on the JIT feedback of
+ * everything run before in the same isolate: a model of another architecture decoded earlier
+ * leaves its closures and shapes in the shared call sites. A case whose verdict must not depend
+ * on what ran before gets a test file of its own (vitest runs each file in a fresh isolate): the
+ * official CI once saw 16 bytes per step for a gpt2 decode measured after a llama one, a result
+ * no single-case process reproduced (packages/transformer/test/decode-alloc-helpers.ts).
  */
 export function allocatedPerStep(step: (i: number) => void, steps: number, windows = 5, rounds = 4): number {
   const young = (): number => v8.getHeapSpaceStatistics()

@@ -4,11 +4,12 @@ import type { Config, KVDType, KVStore, Model } from "../src/index";
 // Shared by the decode allocation tests (infer-allocation*.test.ts). Each measured case has a
 // file of its own, because vitest runs every file in a fresh JavaScript isolate: V8's JIT
 // feedback (which closures a call site has seen, which object shapes) lives as long as the
-// isolate, so a case run after another one measures code compiled partly for the other model.
-// A gpt2 decode run after a llama one found rt.norm, embed and the cache calls polymorphic, and on
-// the official CI (a machine loaded ~10x) that code boxed one number per step where the same
-// decode in a process of its own boxed none. One case per isolate is what a user's process
-// serving one model looks like, and what these tests promise.
+// isolate, so a case run after another one measures code compiled partly for the other model
+// (decodeStep's final rt.norm, embed and the cache calls see both architectures). When the cases
+// shared one file, the official CI (a machine loaded ~10x) measured 16 bytes per step for the gpt2
+// decode run after the llama one, and 15.7 for the llama decode over a packed store run after
+// that, while the llama case run first measured 0. One case per isolate is what a process serving
+// one model looks like, and its result cannot depend on the order of the cases.
 
 /**
  * Claims this JavaScript isolate for one measured case; throws if another case already ran in it
