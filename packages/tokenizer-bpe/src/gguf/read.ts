@@ -60,14 +60,14 @@ const lenientDecoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true 
 function stringArray(get: (k: string) => unknown, key: string): string[] {
   const list = stringList(get, key);
   if (Array.isArray(list)) return list;
-  const { bytes, offsets } = list as SpmPieceBytes;
+  const { bytes, offsets } = list;
   const last = offsets[offsets.length - 1];
   if (last > bytes.length || offsets.some((o, i) => i > 0 && o < offsets[i - 1])) fail(key, `offsets in increasing order within the ${bytes.length} bytes`, `offsets up to ${last}`);
   return Array.from({ length: offsets.length - 1 }, (_, i) => lenientDecoder.decode(bytes.subarray(offsets[i], offsets[i + 1])));
 }
 
 function listLength(list: string[] | SpmPieceBytes): number {
-  return Array.isArray(list) ? list.length : (list as SpmPieceBytes).offsets.length - 1;
+  return Array.isArray(list) ? list.length : (list).offsets.length - 1;
 }
 
 function numberArray(get: (k: string) => unknown, key: string, length: number): ArrayLike<number> | undefined {
@@ -113,7 +113,7 @@ export function fromGgufMetadata(meta: GgufMetadataInput): BpeTokenizer | SpmTok
     const addSpacePrefix = get("tokenizer.ggml.add_space_prefix");
     if (addSpacePrefix !== undefined && typeof addSpacePrefix !== "boolean") fail("tokenizer.ggml.add_space_prefix", "a boolean", addSpacePrefix);
     return new SpmTokenizer({
-      pieces: Array.isArray(pieces) ? pieces : compactPieces(pieces as SpmPieceBytes),
+      pieces: Array.isArray(pieces) ? pieces : compactPieces(pieces),
       scores: scores,
       ...(types !== undefined ? { types } : {}),
       ...(bosId !== undefined ? { bosId } : {}),
