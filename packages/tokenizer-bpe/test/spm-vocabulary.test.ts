@@ -3,7 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { GgufFile, ggufStringArrayOf } from "@zero-llm/tensor";
 import { SpmTokenizer, TokenizerError, encodeUtf8, fromGgufMetadata, fromLlama2cTokenizer, parseLlama2cTokenizer } from "../src";
-import { SpmVocabulary } from "../src/spm-vocabulary";
+import { SpmVocabulary, isValidUtf8 } from "../src/spm-vocabulary";
 import { loadBrownText } from "./helpers/brown";
 import { mulberry32, randomText } from "./helpers/fuzz";
 import { GGML_VOCAB, LLAMA2C_TOKENIZER, MISSING_FIXTURES, hasFixture, readVocabTest } from "./helpers/fixtures";
@@ -138,6 +138,22 @@ describe("compact vocabulary: pieces that are not plain UTF-8", () => {
       expect(vocabulary.idOfText(piece, 0, piece.length)).toBe(map.get(piece));
     });
     expect(vocabulary.idOfText("\ud800", 0, 1)).toBe(-1); // a lone surrogate in the text is no piece here
+  });
+
+  it("the UTF-8 check agrees with a fatal TextDecoder on random bytes", () => {
+    const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+    const random = mulberry32(7);
+    const interesting = [0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff];
+    for (let n = 0; n < 20000; n++) {
+      const bytes = Uint8Array.from({ length: 1 + Math.floor(random() * 6) }, () => (random() < 0.7 ? interesting[Math.floor(random() * interesting.length)] : Math.floor(random() * 256)));
+      let valid = true;
+      try {
+        strict.decode(bytes);
+      } catch {
+        valid = false;
+      }
+      if (isValidUtf8(bytes, 0, bytes.length) !== valid) expect({ bytes: [...bytes], valid: isValidUtf8(bytes, 0, bytes.length) }).toEqual({ bytes: [...bytes], valid });
+    }
   });
 
   it("string pieces with a lone surrogate round-trip and match only the same surrogate", () => {
