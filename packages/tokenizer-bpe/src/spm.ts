@@ -81,6 +81,8 @@ export class SpmTokenizer implements Tokenizer {
   private readonly types: ArrayLike<number> | undefined;
   private readonly byteIds = new Int32Array(256).fill(-1);
   private readonly bytesCache: (Uint8Array | undefined)[] = [];
+  /** The space symbol's bytes, replaced by 0x20 in a piece's bytes (`tokenBytes`); undefined when it is empty or not well-formed UTF-16. */
+  private readonly spaceBytes: Uint8Array | undefined;
   /** Every two adjacent code points inside some piece: built with `pairs`, see `segmentEnd`. */
   private joinable: CharPairs | undefined;
   /**
@@ -108,6 +110,7 @@ export class SpmTokenizer implements Tokenizer {
     this.unknownId = model.unknownId;
     this.addSpacePrefix = model.addSpacePrefix ?? true;
     this.spaceSymbol = model.spaceSymbol ?? "\u2581";
+    this.spaceBytes = this.spaceSymbol !== "" && !LONE_SURROGATE.test(this.spaceSymbol) ? encodeUtf8(this.spaceSymbol) : undefined;
     if (model.scores.length !== this.vocabSize) {
       throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `scores: expected one per piece (${this.vocabSize}), found ${model.scores.length}`);
     }
@@ -435,12 +438,13 @@ export class SpmTokenizer implements Tokenizer {
   tokenBytes(id: number): Uint8Array {
     let bytes = this.bytesCache[id];
     if (bytes !== undefined) return bytes;
-    const piece = this.piece(id);
+    if (!this.isId(id)) throw new TokenizerError("TOKENIZER_UNKNOWN_TOKEN_ID", `token id: expected 0..${this.vocabSize - 1}, found ${id}`);
     const type = this.typeOf(id);
     const byte = this.byteOf(id);
     if (byte >= 0 && this.byteIds[byte] === id) bytes = Uint8Array.of(byte);
     else if (type === TOKEN_TYPE.control) bytes = new Uint8Array(0); // <s>, </s> render as nothing, as in llama.cpp
-    else bytes = encodeUtf8(piece.replaceAll(this.spaceSymbol, " "));
+    else if (this.spaceBytes !== undefined) bytes = replaceBytes(this.vocabulary.pieceBytes(id), this.spaceBytes, 0x20);
+    else bytes = encodeUtf8(this.vocabulary.piece(id).replaceAll(this.spaceSymbol, " "));
     this.bytesCache[id] = bytes;
     return bytes;
   }
@@ -479,6 +483,28 @@ export class SpmTokenizer implements Tokenizer {
   decode(ids: ArrayLike<number>): string {
     return decodeUtf8(this.decodeBytes(ids));
   }
+}
+
+/** A UTF-16 surrogate without its other half. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * `piece` with each occurrence of `pattern` (left to right, not overlapping) replaced by one
+ * byte: the bytes of `text.replaceAll(symbol, " ")` for well-formed `symbol`, since a UTF-8
+ * sequence can only match where a character starts (its lead byte fixes its length).
+ */
+function replaceBytes(piece: Uint8Array, pattern: Uint8Array, by: number): Uint8Array {
+  const out = new Uint8Array(piece.length);
+  let n = 0;
+  for (let i = 0; i < piece.length; ) {
+    let match = i + pattern.length <= piece.length;
+    for (let k = 0; match && k < pattern.length; k++) match = piece[i + k] === pattern[k];
+    if (match) {
+      out[n++] = by;
+      i += pattern.length;
+    } else out[n++] = piece[i++];
+  }
+  return n === out.length ? out : out.slice(0, n);
 }
 
 function isPieceBytes(pieces: readonly string[] | SpmPieceBytes): pieces is SpmPieceBytes {

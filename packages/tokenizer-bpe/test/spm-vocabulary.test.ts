@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { GgufFile, ggufStringArrayOf } from "@zero-llm/tensor";
-import { SpmTokenizer, TokenizerError, encodeUtf8, fromGgufMetadata, fromLlama2cTokenizer, parseLlama2cTokenizer } from "../src";
+import { SpmTokenizer, TOKEN_TYPE, TokenizerError, encodeUtf8, fromGgufMetadata, fromLlama2cTokenizer, parseLlama2cTokenizer } from "../src";
 import { SpmVocabulary, isValidUtf8 } from "../src/spm-vocabulary";
 import { loadBrownText } from "./helpers/brown";
 import { mulberry32, randomText } from "./helpers/fuzz";
@@ -46,6 +46,11 @@ function expectSameTokens(compact: SpmTokenizer, old: SpmTokenizer): void {
     const a = { id, piece: compact.piece(id), text: compact.tokenText(id), bytes: [...compact.tokenBytes(id)], score: compact.score(id), type: compact.type(id) };
     const b = { id, piece: old.piece(id), text: old.tokenText(id), bytes: [...old.tokenBytes(id)], score: old.score(id), type: old.type(id) };
     if (a.piece !== b.piece || a.text !== b.text || a.bytes.join() !== b.bytes.join() || a.type !== b.type || !Object.is(a.score, b.score)) expect(a).toEqual(b);
+    // The old path's rule for a text token's bytes, from its piece string.
+    if (a.type !== TOKEN_TYPE.control && a.type !== TOKEN_TYPE.byte && !/^<0x[0-9A-Fa-f]{2}>$/.test(a.piece)) {
+      const want = [...encodeUtf8(old.piece(id).replaceAll(old.spaceSymbol, " "))];
+      if (a.bytes.join() !== want.join()) expect({ id, bytes: a.bytes }).toEqual({ id, bytes: want });
+    }
   }
 }
 
@@ -176,6 +181,14 @@ describe("compact vocabulary: pieces that are not plain UTF-8", () => {
     const old = new SpmTokenizer({ pieces: strings, scores, unknownId: 0, bosId: 1, eosId: 2 });
     expectSameTokens(compact, old);
     for (const text of ["ab ab", "a\ufffd", "Aab", "ba ab b"]) expect(compact.encode(text)).toEqual(old.encode(text));
+  });
+
+  it("a token's bytes replace the space symbol as the string rule does, whatever the symbol", () => {
+    const pieces = ["<unk>", "\u2581a\u2581", "xyzx", "\ud800a", "\ud83d\ude00", "abab", "aba", ""];
+    for (const spaceSymbol of ["\u2581", " ", "ab", "x", "\ud800", "\ud83d", ""]) {
+      const tok = new SpmTokenizer({ pieces, scores: new Float32Array(pieces.length), unknownId: 0, spaceSymbol });
+      for (let id = 1; id < pieces.length; id++) expect([...tok.tokenBytes(id)]).toEqual([...encodeUtf8(pieces[id].replaceAll(spaceSymbol, " "))]);
+    }
   });
 
   it("rejects offsets that do not fit the bytes, with a typed error", () => {

@@ -56,7 +56,7 @@ function readLlama2cPieces(data: Uint8Array): { maxTokenLength: number; pieces: 
   for (let id = 0; id < count; id++) {
     scores[id] = view.getFloat32(at, true);
     const len = view.getInt32(at + 4, true);
-    bytes.set(data.subarray(at + 8, at + 8 + len), offsets[id]);
+    for (let k = 0, to = offsets[id]; k < len; k++) bytes[to + k] = data[at + 8 + k]; // short pieces: no subarray each
     offsets[id + 1] = offsets[id] + len;
     at += 8 + len;
   }
