@@ -95,8 +95,11 @@ export class SpmTokenizer implements Tokenizer {
   private merger: SpmMerger | undefined;
   /** Characters that some piece holds but that are no piece themselves: a segment with one merges by the plain queue. */
   private orphans = new Set<number>();
-  /** Piece of each BMP character (-1: none; -2: not looked up yet). */
-  private readonly charIds = new Int32Array(0x10000).fill(-2);
+  /**
+   * Piece of each BMP character, plus one (0: not looked up yet; 1: none). Zero means "not yet"
+   * so the 256 KB need no fill: its pages stay untouched (not resident) for characters never seen.
+   */
+  private readonly charIds = new Int32Array(0x10000);
   /** The merge loop's queue, reused (the loop never pauses inside). */
   private readonly queue = new BigramQueue();
 
@@ -430,8 +433,10 @@ export class SpmTokenizer implements Tokenizer {
   }
 
   private charId(unit: number): number {
-    let id = this.charIds[unit];
-    if (id === -2) id = this.charIds[unit] = this.vocabulary.idOfText(String.fromCharCode(unit), 0, 1);
+    const known = this.charIds[unit];
+    if (known !== 0) return known - 1;
+    const id = this.vocabulary.idOfText(String.fromCharCode(unit), 0, 1);
+    this.charIds[unit] = id + 1;
     return id;
   }
 
