@@ -10,6 +10,8 @@
 // Keep a copy of the old build first, then rebuild and run:
 //   cp -r packages/tensor/dist /tmp/tensor-old   # before changing assembly/
 //   node bench/matvec-ab.mjs --old /tmp/tensor-old/index.js [--new /tmp/tensor-new/index.js] [--types f32,q4_k] [--shapes 2048x768] [--rounds 5] [--stream-mib 0]
+// Type q4_0x4: q4_0 packed into tiles of four rows where the build has them (packQ4_0Tiles), its
+// q4_0 rows where it does not: `--types q4_0x4` races the tiles against an older build's rows.
 import { spawnSync } from "node:child_process";
 import os from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -62,7 +64,9 @@ function bestCpuMsPerCall(fn) {
 if (values.child) {
   const tensor = await import(pathToFileURL(values.child).href);
   const [rows, cols] = values.shape.split("x").map(Number);
-  const type = values.type;
+  // "q4_0x4": q4_0 blocks packed into tiles of four rows (a build without them measures its q4_0 rows)
+  const tiled = values.type === "q4_0x4" && typeof tensor.packQ4_0Tiles === "function";
+  const type = values.type === "q4_0x4" ? "q4_0" : values.type;
   let seed = 1;
   const next = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
   const backend = await tensor.createWasmBackend({ threads });
@@ -90,7 +94,8 @@ if (values.child) {
           w[b + 2 * h + 1] = v >> 8;
         }
       }
-      calls.push(() => backend.matmulQuant(y, x, w, type, 1, cols, rows));
+      if (tiled) tensor.packQ4_0Tiles(w, rows, cols);
+      calls.push(tiled ? () => backend.matmulQuant(y, x, w, type, 1, cols, rows, "q4_0x4") : () => backend.matmulQuant(y, x, w, type, 1, cols, rows));
     }
   }
   let i = 0;
@@ -122,7 +127,7 @@ for (const shape of values.shapes.split(",")) {
   const cols = Number(shape.split("x")[1]);
   const cells = [];
   for (const type of types) {
-    if ((type === "q4_k" && cols % 256 !== 0) || (type !== "f32" && cols % 32 !== 0)) {
+    if ((type === "q4_k" && cols % 256 !== 0) || (type !== "f32" && cols % 32 !== 0) || (type === "q4_0x4" && Number(shape.split("x")[0]) % 4 !== 0)) {
       cells.push("—");
       continue;
     }

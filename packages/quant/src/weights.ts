@@ -1,22 +1,33 @@
-import type { Backend, LinearWeight, LinearWeightType, QuantType } from "@zero-llm/tensor";
+import { Q4_0_TILE_ROWS, canTileQ4_0, packQ4_0Tiles, q4_0TileCodesAt, q4_0TileScaleAt, unpackQ4_0Tiles } from "@zero-llm/tensor";
+import type { Backend, LinearWeight, LinearWeightType, QuantLayout, QuantType } from "@zero-llm/tensor";
 import { QuantError } from "./errors";
 import { weightFormat } from "./formats/index";
 import { dequantizeMatrix, quantizedRowBytes, quantizeMatrix } from "./matrix";
 
 /**
  * A linear layer's weight W [outFeatures, inFeatures] kept as it is stored in a GGUF file: f16
- * values or ggml blocks (q8_0, q4_0, q4_1, q4_k), one output row after the other, in memory from
- * `backend.allocBytes` (the wasm heap for the wasm backend). `project` is the backend's
- * `matmulQuant`: no f32 copy of the weight exists at any time.
+ * values or ggml blocks (q8_0, q4_0, q4_1, q4_k), in memory from `backend.allocBytes` (the wasm
+ * heap for the wasm backend). `project` is the backend's `matmulQuant`: no f32 copy of the
+ * weight exists at any time.
+ *
+ * The blocks are held one output row after the other (`layout` "rows", GGUF's order), except
+ * q4_0 matrices of a multiple of 4 rows made by `quantize` or a loader (`fromBytes`): those are
+ * reordered in place into tiles of four rows (`layout` "q4_0x4", @zero-llm/tensor's
+ * packQ4_0Tiles), which the decode kernel reads fastest. The same blocks, the same products;
+ * `ggmlBytes()` gives them back in GGUF's order for writing a file.
  */
 export class QuantizedLinear implements LinearWeight {
+  /** One row's blocks gathered from tiles (rowValues), allocated on first use. */
+  private rowScratch: Uint8Array | null = null;
+
   constructor(
-    /** The stored bytes, used in place (taken over, not copied). */
+    /** The stored bytes in `layout`, used in place (taken over, not copied). */
     readonly bytes: Uint8Array,
     readonly type: QuantType,
     readonly outFeatures: number,
     readonly inFeatures: number,
     private readonly backend: Backend,
+    readonly layout: QuantLayout = "rows",
   ) {
     if (!Number.isInteger(outFeatures) || outFeatures < 0) {
       throw new QuantError("INVALID_ARGUMENT", `QuantizedLinear: expected a non-negative integer outFeatures, found ${outFeatures}`);
@@ -25,12 +36,27 @@ export class QuantizedLinear implements LinearWeight {
     if (bytes.length !== expected) {
       throw new QuantError("BAD_LENGTH", `QuantizedLinear: expected ${expected} bytes of ${type} for [${outFeatures}, ${inFeatures}], found ${bytes.length}`);
     }
+    if (layout !== "rows" && (layout !== "q4_0x4" || type !== "q4_0" || outFeatures % Q4_0_TILE_ROWS !== 0)) {
+      throw new QuantError("INVALID_ARGUMENT", `QuantizedLinear: expected layout "rows", or "q4_0x4" for q4_0 with outFeatures a multiple of ${Q4_0_TILE_ROWS}, found ${JSON.stringify(layout)} for ${type} [${outFeatures}, ${inFeatures}]`);
+    }
   }
 
-  /** Quantizes a row-major f32 matrix [outFeatures, inFeatures] into backend memory. */
+  /** Quantizes a row-major f32 matrix [outFeatures, inFeatures] into backend memory (q4_0: tiled where it can be). */
   static quantize(values: Float32Array, outFeatures: number, inFeatures: number, type: QuantType, backend: Backend): QuantizedLinear {
     const bytes = backend.allocBytes(outFeatures * quantizedRowBytes(type, inFeatures));
     quantizeMatrix(values, outFeatures, inFeatures, type, bytes);
+    return QuantizedLinear.held(bytes, type, outFeatures, inFeatures, backend);
+  }
+
+  /**
+   * Takes over GGUF-ordered bytes: q4_0 with a multiple of 4 rows and finite scales is tiled in
+   * place (the array's contents change), everything else is kept as it is.
+   */
+  static held(bytes: Uint8Array, type: QuantType, outFeatures: number, inFeatures: number, backend: Backend): QuantizedLinear {
+    if (type === "q4_0" && canTileQ4_0(bytes, outFeatures, inFeatures) && bytes.length === outFeatures * quantizedRowBytes(type, inFeatures)) {
+      packQ4_0Tiles(bytes, outFeatures, inFeatures);
+      return new QuantizedLinear(bytes, type, outFeatures, inFeatures, backend, "q4_0x4");
+    }
     return new QuantizedLinear(bytes, type, outFeatures, inFeatures, backend);
   }
 
@@ -39,7 +65,8 @@ export class QuantizedLinear implements LinearWeight {
   }
 
   project(y: Float32Array, x: Float32Array, rows: number): void {
-    this.backend.matmulQuant(y, x, this.bytes, this.type, rows, this.inFeatures, this.outFeatures);
+    if (this.layout === "rows") this.backend.matmulQuant(y, x, this.bytes, this.type, rows, this.inFeatures, this.outFeatures);
+    else this.backend.matmulQuant(y, x, this.bytes, this.type, rows, this.inFeatures, this.outFeatures, this.layout);
   }
 
   /**
@@ -48,7 +75,21 @@ export class QuantizedLinear implements LinearWeight {
    */
   rowValues(row: number, out: Float32Array, outOffset: number): void {
     const { dequantizeRow } = weightFormat(this.type);
-    dequantizeRow(this.bytes, out, this.inFeatures, row * this.rowBytes, outOffset);
+    if (this.layout === "rows") {
+      dequantizeRow(this.bytes, out, this.inFeatures, row * this.rowBytes, outOffset);
+      return;
+    }
+    // tiles: the row's blocks gathered back into GGUF's order first (18 bytes each)
+    const nb = this.inFeatures / 32;
+    this.rowScratch ??= new Uint8Array(this.rowBytes);
+    const blocks = this.rowScratch;
+    for (let b = 0; b < nb; b++) {
+      const scale = q4_0TileScaleAt(row, b, nb), codes = q4_0TileCodesAt(row, b, nb);
+      blocks[18 * b] = this.bytes[scale];
+      blocks[18 * b + 1] = this.bytes[scale + 1];
+      blocks.set(this.bytes.subarray(codes, codes + 16), 18 * b + 2);
+    }
+    dequantizeRow(blocks, out, this.inFeatures, 0, outOffset);
   }
 
   private get rowBytes(): number {
@@ -57,7 +98,16 @@ export class QuantizedLinear implements LinearWeight {
 
   /** The values the blocks decode to, as a new row-major f32 matrix (or into `out`). */
   dequantize(out?: Float32Array): Float32Array {
-    return dequantizeMatrix(this.bytes, this.outFeatures, this.inFeatures, this.type, out);
+    if (this.layout === "rows") return dequantizeMatrix(this.bytes, this.outFeatures, this.inFeatures, this.type, out);
+    return dequantizeMatrix(this.ggmlBytes(), this.outFeatures, this.inFeatures, this.type, out);
+  }
+
+  /** The blocks in GGUF's order, one row after the other: `bytes` itself, or a reordered copy of tiles. */
+  ggmlBytes(): Uint8Array {
+    if (this.layout === "rows") return this.bytes;
+    const copy = this.bytes.slice();
+    unpackQ4_0Tiles(copy, this.outFeatures, this.inFeatures);
+    return copy;
   }
 }
 
@@ -99,7 +149,7 @@ function linearWeightType(type: QuantType): LinearWeightType {
             `found NaN or infinity in row ${Math.floor(bad.block / perRow)}, ${type === "f16" ? "column" : "block"} ${bad.block % perRow}`,
         );
       }
-      return new QuantizedLinear(bytes, type, outFeatures, inFeatures, backend);
+      return QuantizedLinear.held(bytes, type, outFeatures, inFeatures, backend);
     },
   };
 }

@@ -36,12 +36,48 @@ describe("QuantizedLinear (the LinearWeight of stored types)", () => {
       else expect(b).toEqual(a);
       // dequantize gives the values the blocks stand for: close to the originals
       const back = onJs.dequantize();
-      expect(back).toEqual(dequantizeMatrix(onJs.bytes, out, inF, type));
+      expect(back).toEqual(dequantizeMatrix(onJs.ggmlBytes(), out, inF, type));
+      expect([...onJs.ggmlBytes()]).toEqual([...quantizeMatrix(values, out, inF, type)]);
       let err = 0, ref = 0;
       for (let i = 0; i < values.length; i++) { err += (back[i] - values[i]) ** 2; ref += values[i] ** 2; }
       expect(Math.sqrt(err / ref)).toBeLessThan(type === "f16" ? 1e-3 : type === "q8_0" ? 1e-2 : 0.15);
     });
   }
+
+  it("q4_0 of a multiple of 4 rows is held in tiles: the same products, rows and file bytes as GGUF's row order", () => {
+    const gen = new Generator(11);
+    const [out, inF, rows] = [36, 288, 5];
+    const values = new Float32Array(out * inF).map(() => 0.05 * gen.normal());
+    const x = new Float32Array(rows * inF).map(() => gen.normal());
+    const ggml = quantizeMatrix(values, out, inF, "q4_0");
+    const tiled = QuantizedLinear.quantize(values, out, inF, "q4_0", wasm);
+    expect(tiled.layout).toBe("q4_0x4");
+    expect([...tiled.bytes]).not.toEqual([...ggml]);
+    expect([...tiled.ggmlBytes()]).toEqual([...ggml]);
+    const inRows = new QuantizedLinear(wasm.allocBytes(ggml.length), "q4_0", out, inF, wasm);
+    inRows.bytes.set(ggml);
+    expect(inRows.layout).toBe("rows");
+    const a = new Float32Array(rows * out), b = new Float32Array(rows * out);
+    inRows.project(a, x, rows);
+    tiled.project(b, x, rows);
+    expect(b).toEqual(a);
+    const dense = inRows.dequantize();
+    expect(tiled.dequantize()).toEqual(dense);
+    const row = new Float32Array(inF + 3);
+    for (let o = 0; o < out; o++) {
+      tiled.rowValues(o, row, 3);
+      expect(row.subarray(3)).toEqual(dense.subarray(o * inF, (o + 1) * inF));
+    }
+    // from a file: tiled in place (the loader's bytes are taken over); 6 rows stay in rows
+    const loaded = QUANTIZED_LINEAR_TYPES.q4_0.fromBytes(ggml.slice(), out, inF, jsBackend) as QuantizedLinear;
+    expect(loaded.layout).toBe("q4_0x4");
+    expect([...loaded.bytes]).toEqual([...tiled.bytes]);
+    const six = QuantizedLinear.quantize(values.subarray(0, 6 * inF), 6, inF, "q4_0", jsBackend);
+    expect(six.layout).toBe("rows");
+    expect(six.ggmlBytes()).toBe(six.bytes);
+    expect(codeOf(() => new QuantizedLinear(ggml.slice(0, 6 * 9 * 18), "q4_0", 6, inF, jsBackend, "q4_0x4"))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => new QuantizedLinear(new Uint8Array(4 * 9 * 34), "q8_0", 4, inF, jsBackend, "q4_0x4"))).toBe("INVALID_ARGUMENT");
+  });
 
   it("file type names map to the same LinearWeightTypes, which take the stored bytes as they are", () => {
     expect(Object.keys(FILE_WEIGHT_TYPES).sort()).toEqual(["F16", "Q4_0", "Q4_1", "Q4_K", "Q8_0"]);

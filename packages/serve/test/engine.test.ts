@@ -266,6 +266,35 @@ describe.skipIf(!haveDefaultModel)("determinism: alone = batched = prefix-cached
 });
 
 /**
+ * Threads: on 2 threads the wasm backend splits a batch's products across the pool (33 rows of
+ * the default model are past WasmBackendOptions.parallelMinMacs) and keeps single rows on the
+ * caller; either way a row's logits must be the bits of the 1-thread backend's, so the
+ * determinism guarantee holds whatever --threads the server runs with.
+ */
+describe.skipIf(!haveDefaultModel)("determinism across thread counts", () => {
+  it("wasm backend, 2 threads: every row's logits equal 1 thread's, bit for bit, alone and in batches of 2, 8, 33 rows", async () => {
+    const one = await openModel("wasm", 64, 1), two = await openModel("wasm", 64, 2);
+    try {
+      expect(batchInvariant(two.served.model)).toBe(true);
+      for (const rows of [1, 2, 8, 33]) {
+        const logits = [one, two].map(({ served: { model } }) => {
+          const caches = Array.from({ length: rows }, (_, r) => {
+            const cache = model.newCache({ capacity: 8 });
+            model.prefill([2047, (r * 17) % 2000, (r * 5 + 3) % 2000], cache);
+            return cache;
+          });
+          return new Uint32Array(Float32Array.from(model.decodeBatch(caches.map((_, r) => (r * 11 + 4) % 2000), caches)).buffer);
+        });
+        expect(logits[1]).toEqual(logits[0]);
+      }
+    } finally {
+      await one.dispose();
+      await two.dispose();
+    }
+  });
+});
+
+/**
  * Every row of a batched decode step equals the same token decoded alone (model.decode, the
  * matrix × vector path), bit for bit, for batches of 2, 3, 8 and 33 rows (odd sizes reach the
  * kernel's single-row remainder), with each row at a different position.

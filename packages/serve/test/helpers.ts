@@ -18,9 +18,9 @@ export interface Running {
   close(): Promise<void>;
 }
 
-/** The default model on a 1-thread wasm backend (tests share the machine) or the js backend. */
-export async function openModel(kind: "wasm" | "js" = "wasm", maxBatchRows = 64): Promise<{ served: ServedModel; backend: Backend; dispose(): Promise<void> }> {
-  const backend: Backend = kind === "wasm" ? await createWasmBackend({ threads: 1 }) : jsBackend;
+/** The default model on a wasm backend (1 thread unless asked: tests share the machine) or the js backend. */
+export async function openModel(kind: "wasm" | "js" = "wasm", maxBatchRows = 64, threads = 1): Promise<{ served: ServedModel; backend: Backend; dispose(): Promise<void> }> {
+  const backend: Backend = kind === "wasm" ? await createWasmBackend({ threads }) : jsBackend;
   const served = await loadServedModel(DEFAULT_MODEL, { backend, id: "default", maxBatchRows });
   return { served, backend, dispose: async () => (kind === "wasm" ? (backend as WasmBackend).dispose() : undefined) };
 }

@@ -33,6 +33,8 @@ import { gemmBlock } from "./gemm";
 import { linearRows } from "./linear";
 import { attentionRows } from "./attention";
 import { matmulQuantRows } from "./quant-dot";
+import { matmulQuantTiles } from "./quant-dot-tiles";
+import { Q4_0_TILES } from "./quant-types";
 import { attentionPackedRows } from "./attention-packed";
 
 export const CTRL_BYTES = 256 + 64 * 64;
@@ -126,6 +128,12 @@ export function linear(out: usize, x: usize, w: usize, rows: i32, k: i32, n: i32
  * split by output rows o.
  */
 export function matmulQuant(type: i32, out: usize, a: usize, w: usize, rows: i32, k: i32, n: i32, t: i32, nT: i32, scratch: usize): void {
+  if (type == Q4_0_TILES) {
+    // whole row groups of four per thread
+    const g0 = partLo(n >> 2, t, nT) << 2, g1 = partLo(n >> 2, t + 1, nT) << 2;
+    if (g0 < g1) matmulQuantTiles(out, a, w, rows, k, n, g0, g1);
+    return;
+  }
   const o0 = partLo(n, t, nT), o1 = partLo(n, t + 1, nT);
   if (o0 < o1) matmulQuantRows(type, out, a, w, rows, k, n, o0, o1, scratch);
 }

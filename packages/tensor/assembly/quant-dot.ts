@@ -47,7 +47,7 @@ export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with 
 }
 
 /** Vector i of a block's input codes at ab: 16 bytes, or nothing where the kernel reads only two (relaxed q4). */
-@inline function codes(type: i32, ab: usize, i: usize): v128 {
+@inline export function codes(type: i32, ab: usize, i: usize): v128 {
   if (ASC_FEATURE_RELAXED_SIMD && type != Q8_0 && i >= 2) return i32x4.splat(0);
   return v128.load(ab + 16 * i);
 }
@@ -119,7 +119,7 @@ export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with 
  * What four blocks b … b + 3 take from the input row besides its scales, the same for every
  * weight row (computed once for the rows of a pass): 8·Σ x for q4_0, f32(Σ x) for q4_1.
  */
-@inline function inputTerm(type: i32, sums: usize, b: i32): v128 {
+@inline export function inputTerm(type: i32, sums: usize, b: i32): v128 {
   if (type == Q4_0) return i32x4.shl(v128.load(sums + (<usize>b << 2)), 3);
   if (type == Q4_1) return f32x4.convert_i32x4_s(v128.load(sums + (<usize>b << 2)));
   return i32x4.splat(0);
@@ -164,7 +164,7 @@ export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with 
  * folded as fold2 folds them: i32 lanes, or, for the 4-bit types with relaxed SIMD, still i16
  * (fold2i16; quadOf widens them).
  */
-@inline function pairOf(type: i32, p: usize, blockBytes: usize, x0: v128, x1: v128, x2: v128, x3: v128, y0: v128, y1: v128, y2: v128, y3: v128): v128 {
+@inline export function pairOf(type: i32, p: usize, blockBytes: usize, x0: v128, x1: v128, x2: v128, x3: v128, y0: v128, y1: v128, y2: v128, y3: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD && type != Q8_0) {
     const u = v128.load(p), v = v128.load(p + blockBytes);
     return fold2i16(relaxedBlock16(lowNibbles(u), x0, highNibbles(u), x1), relaxedBlock16(lowNibbles(v), y0, highNibbles(v), y1));
@@ -173,7 +173,7 @@ export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with 
 }
 
 /** Two pairOf results as the four blocks' integer sums [Σ b, Σ b + 1, Σ b + 2, Σ b + 3]. */
-@inline function quadOf(type: i32, e: v128, f: v128): v128 {
+@inline export function quadOf(type: i32, e: v128, f: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD && type != Q8_0) return fold4i16(e, f);
   return fold4(e, f);
 }

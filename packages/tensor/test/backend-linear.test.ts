@@ -67,8 +67,8 @@ const builds = [
 describe.each(builds)("wasm linear, $threads thread(s), relaxed SIMD $relaxedSimd", ({ threads, relaxedSimd }) => {
   let wasm: WasmBackend, other: WasmBackend;
   beforeAll(async () => {
-    wasm = await createWasmBackend({ threads, relaxedSimd });
-    other = await createWasmBackend({ threads: 3 - threads, relaxedSimd });
+    wasm = await createWasmBackend({ threads, relaxedSimd, parallelMinMacs: 0 }); // every job split, however small
+    other = await createWasmBackend({ threads: 3 - threads, relaxedSimd, parallelMinMacs: 0 });
     expect(wasm.relaxedSimd).toBe(relaxedSimd);
   });
   afterAll(async () => {

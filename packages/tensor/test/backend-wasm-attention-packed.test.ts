@@ -53,7 +53,7 @@ const configs = [
 
 describe.each(configs)("wasm attentionPacked ($label)", ({ threads, sharedMemory }) => {
   let wasm: WasmBackend;
-  beforeAll(async () => { wasm = await createWasmBackend({ threads, sharedMemory }); });
+  beforeAll(async () => { wasm = await createWasmBackend({ threads, sharedMemory, parallelMinMacs: 0 }); });
   afterAll(async () => { await wasm.dispose(); });
 
   for (const [kType, vType] of typePairs) {

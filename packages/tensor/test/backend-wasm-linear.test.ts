@@ -33,7 +33,7 @@ function absBound(
 
 describe.each(configs)("wasm matmul and matvec ($label)", ({ threads, sharedMemory }) => {
   let wasm: WasmBackend;
-  beforeAll(async () => { wasm = await createWasmBackend({ threads, sharedMemory }); });
+  beforeAll(async () => { wasm = await createWasmBackend({ threads, sharedMemory, parallelMinMacs: 0 }); });
   afterAll(async () => { await wasm.dispose(); });
 
   const shapes: Array<[number, number, number]> = [

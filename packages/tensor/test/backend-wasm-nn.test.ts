@@ -36,7 +36,7 @@ const lengths = [0, 1, 3, 4, 5, 16, 1027, odd(5, 99), odd(101, 2049)];
 
 describe.each(configs)("wasm nn kernels ($label)", ({ threads, sharedMemory }) => {
   let wasm: WasmBackend;
-  beforeAll(async () => { wasm = await createWasmBackend({ threads, sharedMemory }); });
+  beforeAll(async () => { wasm = await createWasmBackend({ threads, sharedMemory, parallelMinMacs: 0 }); });
   afterAll(async () => { await wasm.dispose(); });
   const owned = (len: number): Float32Array => wasm.allocF32(len);
 

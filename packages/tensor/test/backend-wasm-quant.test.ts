@@ -7,6 +7,7 @@ import { createWasmBackend, jsBackend } from "../src/backend/index";
 import type { WasmBackend } from "../src/backend/index";
 import { f32ToF16, f16ToF32 } from "../src/dtype/half";
 import { QUANT_TYPES, quantRowBytes, type QuantType } from "../src/quant/types";
+import { canTileQ4_0, packQ4_0Tiles, q4_0TileCodesAt, q4_0TileScaleAt, unpackQ4_0Tiles } from "../src/quant/tiles";
 import { TensorError } from "../src/errors";
 import { relaxedSimdSupported } from "../src/backend/wasm-module";
 import { expectClose, rng, uniform } from "./backend-helpers";
@@ -80,7 +81,7 @@ const configs = [
 
 describe.each(configs)("wasm matmulQuant ($label)", ({ threads, sharedMemory, relaxedSimd }) => {
   let wasm: WasmBackend;
-  beforeAll(async () => { wasm = await createWasmBackend({ threads, sharedMemory, relaxedSimd }); });
+  beforeAll(async () => { wasm = await createWasmBackend({ threads, sharedMemory, relaxedSimd, parallelMinMacs: 0 }); });
   afterAll(async () => { await wasm.dispose(); });
 
   it("reports its build", () => {
@@ -119,6 +120,34 @@ describe.each(configs)("wasm matmulQuant ($label)", ({ threads, sharedMemory, re
         wasm.free(out);
       });
     }
+  }
+
+  // q4_0 in tiles of four rows (src/quant/tiles.ts): the same bits as the rows they were made
+  // from, on the reference; k of 1, 2, 3, 5, 9 and 24 blocks (every tail tile), n across the split
+  for (const [rows, k, n] of [[1, 32, 4], [1, 64, 8], [2, 96, 12], [3, 160, 36], [1, 288, 300], [5, 768, 64], [33, 96, 40], [1, 288, 32000 / 50]] as const) {
+    it(`q4_0 tiles: [${rows},${k}] · [${n},${k}]ᵀ`, () => {
+      const next = rng(rows * 104729 + k * 31 + n);
+      const x = uniform(next, rows * k);
+      const w = randomWeights("q4_0", n, k, next);
+      const expected = new Float32Array(rows * n);
+      jsBackend.matmulQuant(expected, x, w, "q4_0", rows, k, n);
+      const wIn = wasm.allocBytes(w.length);
+      wIn.set(w);
+      packQ4_0Tiles(wIn, n, k);
+      const xIn = wasm.allocF32(x.length);
+      xIn.set(x);
+      const out = wasm.allocF32(rows * n);
+      wasm.matmulQuant(out, xIn, wIn, "q4_0", rows, k, n, "q4_0x4");
+      expectSameBits(out, expected, "wasm tiles vs js rows");
+      const single = new Float32Array(n);
+      for (let r = 0; r < rows; r++) {
+        wasm.matmulQuant(single, x.subarray(r * k, (r + 1) * k), wIn, "q4_0", 1, k, n, "q4_0x4");
+        expectSameBits(single, out.subarray(r * n, (r + 1) * n), `row ${r} alone`);
+      }
+      wasm.free(wIn);
+      wasm.free(xIn);
+      wasm.free(out);
+    });
   }
 
   // ggml's own quantizer never writes −128, but a foreign q8_0 file may hold it; the relaxed
@@ -190,6 +219,49 @@ describe("matmulQuant on every backend", () => {
       expect([...out.subarray(0, n)]).toEqual([0, 0, 0]);
       expect(out.subarray(n).every(Number.isNaN)).toBe(true);
     }
+  });
+
+  it("q4_0 tiles: the reference reads them as the rows they were made from; pack and unpack are inverse", () => {
+    const next = rng(4404);
+    for (const [rows, k, n] of [[3, 96, 8], [2, 288, 12], [1, 32, 4], [5, 256, 16]] as const) {
+      const x = uniform(next, rows * k);
+      const w = randomWeights("q4_0", n, k, next);
+      const tiles = w.slice();
+      expect(canTileQ4_0(tiles, n, k)).toBe(true);
+      packQ4_0Tiles(tiles, n, k);
+      expect(Buffer.from(tiles).equals(Buffer.from(w))).toBe(false);
+      // every block's scale and codes where tiles.ts says
+      const nb = k / 32;
+      for (let o = 0; o < n; o++) {
+        for (let b = 0; b < nb; b++) {
+          const at = (o * nb + b) * 18, s = q4_0TileScaleAt(o, b, nb), c = q4_0TileCodesAt(o, b, nb);
+          expect([tiles[s], tiles[s + 1]]).toEqual([w[at], w[at + 1]]);
+          expect(Array.from(tiles.subarray(c, c + 16))).toEqual(Array.from(w.subarray(at + 2, at + 18)));
+        }
+      }
+      const a = new Float32Array(rows * n), b = new Float32Array(rows * n);
+      jsBackend.matmulQuant(a, x, w, "q4_0", rows, k, n);
+      jsBackend.matmulQuant(b, x, tiles, "q4_0", rows, k, n, "q4_0x4");
+      expectSameBits(b, a, "js tiles vs js rows");
+      unpackQ4_0Tiles(tiles, n, k);
+      expect(Buffer.from(tiles).equals(Buffer.from(w))).toBe(true);
+    }
+  });
+
+  it("q4_0 tiles: refused for other types, row counts not a multiple of 4 and NaN/inf scales", () => {
+    const w = randomWeights("q4_0", 6, 64, rng(5));
+    const out = new Float32Array(6), x = new Float32Array(64);
+    for (const b of [jsBackend, wasm]) {
+      expect(() => b.matmulQuant(out, x, w, "q4_0", 1, 64, 6, "q4_0x4")).toThrow(/outFeatures a multiple of 4/);
+      expect(() => b.matmulQuant(out, x, w, "q8_0", 1, 32, 4, "q4_0x4")).toThrow(TensorError);
+    }
+    expect(canTileQ4_0(w, 6, 64)).toBe(false);
+    expect(() => packQ4_0Tiles(w, 6, 64)).toThrow(/multiple of 4/);
+    const inf = randomWeights("q4_0", 4, 64, rng(6));
+    inf[18 * 5 + 1] = 0x7c; // block 5's scale: +inf
+    inf[18 * 5] = 0;
+    expect(canTileQ4_0(inf, 4, 64)).toBe(false);
+    expect(() => packQ4_0Tiles(inf, 4, 64)).toThrow(TensorError);
   });
 
   it("refuses row lengths that are not whole blocks, short arrays and unknown types", () => {

@@ -42,7 +42,7 @@ describe.each([1, 2])("Tensor ops on the wasm backend, %i thread(s)", (threads) 
   let js: Backend;
   beforeAll(async () => {
     js = getBackend();
-    wasm = await createWasmBackend({ threads });
+    wasm = await createWasmBackend({ threads, parallelMinMacs: 0 });
   });
   afterAll(async () => {
     setBackend(js);

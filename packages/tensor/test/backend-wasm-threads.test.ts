@@ -121,6 +121,7 @@ describe("wasm backend options", () => {
     ["initialMemoryMB", { initialMemoryMB: 4097 }], ["initialMemoryMB", { initialMemoryMB: Number.NaN }],
     ["maximumMemoryMB", { maximumMemoryMB: 8192 }], ["maximumMemoryMB", { initialMemoryMB: 8, maximumMemoryMB: 4 }],
     ["maximumMemoryMB", { maximumMemoryMB: 100.5 }], ["threads", { threads: 1.5 }], ["spin", { spin: -1 }],
+    ["parallelMinMacs", { parallelMinMacs: -1 }], ["parallelMinMacs", { parallelMinMacs: 0.5 }],
   ])("rejects %s out of range (%o) with INVALID_ARGUMENT instead of clamping", async (name, options) => {
     await expect(createWasmBackend(options)).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining(name) });
   });

@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist/index.js");
 
 const script = `
-const { createWasmBackend, jsBackend, QUANT_TYPES, quantRowBytes, KV_TYPES, kvRowBytes, f32ToF16 } = await import(${JSON.stringify(dist)});
+const { createWasmBackend, jsBackend, QUANT_TYPES, quantRowBytes, KV_TYPES, kvRowBytes, f32ToF16, packQ4_0Tiles } = await import(${JSON.stringify(dist)});
 let seed = 12345;
 const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
 const failures = [];
@@ -36,6 +36,20 @@ for (const relaxedSimd of [false, true]) {
           : got.findIndex((v, i) => !Object.is(v, want[i]));
         if (bad >= 0) failures.push(type + (relaxedSimd ? " relaxed" : " plain") + " [" + rows + "," + k + "," + n + "] at " + bad + ": " + got[bad] + " vs " + want[bad]);
       }
+    }
+  }
+  // q4_0 in tiles of four rows (a full tile and a 1-block tail per row group: k = 160, 288)
+  for (const [rows, k, n] of [[1, 160, 36], [5, 288, 8]]) {
+    const w = new Uint8Array(n * quantRowBytes("q4_0", k)).map(() => Math.floor(next() * 256));
+    for (let b = 0; b < w.length; b += 18) w[b + 1] &= 0x3b;
+    const x = new Float32Array(rows * k).map(() => next() * 2 - 1);
+    const want = new Float32Array(rows * n), got = new Float32Array(rows * n);
+    jsBackend.matmulQuant(want, x, w, "q4_0", rows, k, n);
+    packQ4_0Tiles(w, n, k);
+    for (let rep = 0; rep < 3; rep++) {
+      wasm.matmulQuant(got, x, w, "q4_0", rows, k, n, "q4_0x4");
+      const bad = got.findIndex((v, i) => !Object.is(v, want[i]));
+      if (bad >= 0) failures.push("q4_0 tiles" + (relaxedSimd ? " relaxed" : " plain") + " [" + rows + "," + k + "," + n + "] at " + bad + ": " + got[bad] + " vs " + want[bad]);
     }
   }
   // attention over packed KV rows: scores and outputs within float rounding of the reference

@@ -21,7 +21,7 @@ describe.each([
   let wasm: WasmBackend;
   let next: () => number;
   beforeAll(async () => {
-    wasm = await createWasmBackend({ threads });
+    wasm = await createWasmBackend({ threads, parallelMinMacs: 0 });
     next = rng(7);
   });
   afterAll(async () => { await wasm.dispose(); });

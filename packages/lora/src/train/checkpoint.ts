@@ -52,7 +52,9 @@ export function baseFingerprint(config: Config, weights: Weights): string {
   for (const name of weights.names().sort()) {
     eat(new TextEncoder().encode(name));
     const linear = weights.linear(name);
-    const stored = linear ? (linear as { bytes?: unknown }).bytes : weights.get(name).data;
+    // a quantized matrix's blocks in GGUF's order, whatever order it holds them in (q4_0 tiles)
+    const held = linear as { bytes?: unknown; ggmlBytes?: () => Uint8Array } | undefined;
+    const stored = held ? (held.ggmlBytes?.() ?? held.bytes) : weights.get(name).data;
     if (stored instanceof Uint8Array || stored instanceof Float32Array) eat(new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength));
     else eat(new TextEncoder().encode(linear?.type ?? ""));
   }

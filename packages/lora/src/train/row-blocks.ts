@@ -10,12 +10,24 @@ import { LoraError } from "../errors";
  * whole matrix (QLoRA's memory: the base stays in its 4 or 8 bits).
  *
  *   row r of W = dequantizeRow(bytes, at r · rowBytes)     rowBytes = in / blockSize · blockBytes
+ *
+ * (q4_0 held in tiles of four rows, QuantizedLinear's layout "q4_0x4", is read by its own
+ * rowValues, which gathers the row's blocks from the tiles.)
  */
 export function rowBlocksOf(weight: LinearWeight, name: string): RowBlocks {
   if (!(weight instanceof QuantizedLinear)) {
     throw new LoraError("UNSUPPORTED_WEIGHT", `training model: expected ${name} as f32 or as quantized blocks (@zero-llm/quant's QuantizedLinear), found ${weight.type}`);
   }
   const { bytes, type, outFeatures, inFeatures } = weight;
+  if (weight.layout !== "rows") {
+    return {
+      outFeatures,
+      inFeatures,
+      readRows(out, firstRow, rows) {
+        for (let r = 0; r < rows; r++) weight.rowValues(firstRow + r, out, r * inFeatures);
+      },
+    };
+  }
   const { dequantizeRow } = weightFormat(type);
   const rowBytes = quantizedRowBytes(type, inFeatures);
   return {

@@ -1,5 +1,6 @@
 import type { KvType } from "../quant/kv";
 import type { QuantType } from "../quant/types";
+import type { QuantLayout } from "../quant/tiles";
 
 /**
  * The kernel contract. Every backend implements these on contiguous, row-major Float32Arrays;
@@ -61,10 +62,12 @@ export interface Backend extends TrainKernels {
    * every output is integer dot products per block with one float multiply per block; f16
    * weights multiply the float input, converted on the fly. Row r's result is bit-identical
    * whatever `rows` is, and the same on every backend (src/quant/reference.ts; f16 aside, whose
-   * float sums are ordered differently, as matvec's are).
+   * float sums are ordered differently, as matvec's are). `layout` "q4_0x4": w holds q4_0 in
+   * tiles of four rows (src/quant/tiles.ts, made by packQ4_0Tiles), the same products.
    */
   matmulQuant(
     out: Float32Array, x: Float32Array, w: Uint8Array, type: QuantType, rows: number, inFeatures: number, outFeatures: number,
+    layout?: QuantLayout,
   ): void;
 
   /** Row-wise numerically stable softmax of x [rows, cols] (max subtracted). out may be x. */

@@ -72,9 +72,9 @@ export const jsBackend: Backend = {
     }
   },
 
-  matmulQuant(out, x, w, type, rows, inFeatures, outFeatures) {
-    checkMatmulQuant("js", out, x, w, type, rows, inFeatures, outFeatures);
-    matmulQuantReference(out, x, w, type, rows, inFeatures, outFeatures);
+  matmulQuant(out, x, w, type, rows, inFeatures, outFeatures, layout = "rows") {
+    checkMatmulQuant("js", out, x, w, type, rows, inFeatures, outFeatures, layout);
+    matmulQuantReference(out, x, w, type, rows, inFeatures, outFeatures, layout);
   },
 
   softmax(out, x, rows, cols) {

@@ -38,7 +38,25 @@ export interface WasmBackendOptions {
    * is WASM_UNAVAILABLE.
    */
   relaxedSimd?: boolean;
+  /**
+   * Smallest job, in multiply-adds, that is split across the threads (default 2¹⁹ = 524,288:
+   * rows·k·n for a product, 2·heads·queries·keys·headDim for attention); a smaller one runs on
+   * the calling thread alone, since handing it to a worker and waiting for it costs more than the
+   * part it would take off the caller. 0 splits every job (as the thread tests do). The split
+   * never changes a result's bits, only which thread computes which output. A non-negative
+   * integer.
+   */
+  parallelMinMacs?: number;
 }
+
+/**
+ * Default of WasmBackendOptions.parallelMinMacs (bench/thread-crossover.mjs and the README's
+ * "Which jobs are split"): a hand-off in a decode step (waking the worker, waiting for its part)
+ * costs ~15 µs and one core does ~13 G multiply-adds a second, so a split pays from about
+ * 4·10⁵ multiply-adds. Single rows of the embedded model (16–262 K: 3–31 µs) stay on the caller;
+ * its 32-row batches (524 K and up) and single rows of a 110M model (590 K and up) are split.
+ */
+export const DEFAULT_PARALLEL_MIN_MACS = 1 << 19;
 
 const PAGES_PER_MIB = 16; // wasm pages are 64 KiB
 const MAX_MIB = 4096; // 65536 pages: the wasm32 address space
@@ -51,12 +69,17 @@ function integerIn(name: string, value: number, lo: number, hi: number, why: str
 }
 
 /** The options with defaults filled in, each checked: out of range is INVALID_ARGUMENT, never clamped. */
-export function checkOptions(options: WasmBackendOptions): { threads: number; initialPages: number; maximumPages: number; spin: number } {
+export function checkOptions(options: WasmBackendOptions): {
+  threads: number; initialPages: number; maximumPages: number; spin: number; parallelMinMacs: number;
+} {
   const threads = integerIn("threads", options.threads ?? 1, 1, 64, "the caller plus up to 63 workers");
   const initialMB = integerIn("initialMemoryMB", options.initialMemoryMB ?? 64, 1, MAX_MIB, "MiB of wasm memory, at most the 4 GiB wasm32 limit");
   const maximumMB = integerIn(
     "maximumMemoryMB", options.maximumMemoryMB ?? MAX_MIB, initialMB, MAX_MIB, "MiB, from initialMemoryMB up to the 4 GiB wasm32 limit",
   );
   const spin = integerIn("spin", options.spin ?? 1000, 0, 2 ** 31 - 1, "idle polls before a worker sleeps");
-  return { threads, initialPages: initialMB * PAGES_PER_MIB, maximumPages: maximumMB * PAGES_PER_MIB, spin };
+  const parallelMinMacs = integerIn(
+    "parallelMinMacs", options.parallelMinMacs ?? DEFAULT_PARALLEL_MIN_MACS, 0, Number.MAX_SAFE_INTEGER, "multiply-adds below which a job runs on the caller alone",
+  );
+  return { threads, initialPages: initialMB * PAGES_PER_MIB, maximumPages: maximumMB * PAGES_PER_MIB, spin, parallelMinMacs };
 }

@@ -13,8 +13,13 @@ const JOB_NAMES: Record<number, string> = {
   [JOB_ATTENTION_PACKED]: "attentionPacked",
 };
 
-/** Main-thread polls of `done` before it sleeps (where the host allows sleeping). */
-const MAIN_SPIN = 20000;
+/**
+ * Caller polls of `done` before it sleeps (where the host allows sleeping): ~50 µs, longer than a
+ * part of any job worth splitting takes. A longer wait means a worker was descheduled in the
+ * middle of its part; spinning on then only keeps a core from it (and from the HTTP thread)
+ * on a machine with no core to spare. Was 20 000 (~260 µs).
+ */
+const MAIN_SPIN = 4000;
 /** Parts per thread: enough that a thread the OS descheduled costs only a small share. */
 const PARTS_PER_THREAD = 4;
 

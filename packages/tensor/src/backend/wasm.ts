@@ -8,9 +8,13 @@ import { kernelImports, kernelModule, relaxedSimdSupported, sharedMemorySupporte
 import type { KernelExports } from "./wasm-module";
 import { JOB_ATTENTION, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
 import { checkMatmulQuant, type QuantType } from "../quant/types";
+import type { QuantLayout } from "../quant/tiles";
 import { checkAttentionPacked } from "../quant/attention-reference";
 import { KV_TYPES, type KvType } from "../quant/kv";
 import { checkOptions, type WasmBackendOptions } from "./wasm-options";
+
+/** assembly/quant-types.ts's Q4_0_TILES: q4_0 weights in tiles of four rows (src/quant/tiles.ts). */
+const Q4_0_TILES_KERNEL_ID = 0x82;
 
 export type { WasmBackendOptions } from "./wasm-options";
 
@@ -29,11 +33,6 @@ export interface WasmBackend extends Backend {
   dispose(): Promise<void>;
 }
 
-// Below these sizes a job is over before a sleeping worker wakes; they run on the caller alone.
-const PARALLEL_MIN_FLOPS = 1 << 20;
-const PARALLEL_MIN_MATVEC = 1 << 15;
-
-
 /**
  * Creates the WebAssembly SIMD backend. Kernels run in one module instance per thread over one
  * memory; arrays from `allocF32` live in that memory and are used in place, any other
@@ -44,7 +43,7 @@ const PARALLEL_MIN_MATVEC = 1 << 15;
  * by `dispose()` and never keep a Node process alive.
  */
 export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
-  const { threads, initialPages, maximumPages, spin } = checkOptions(options);
+  const { threads, initialPages, maximumPages, spin, parallelMinMacs } = checkOptions(options);
   if (typeof WebAssembly !== "object") {
     throw new TensorError("WASM_UNAVAILABLE", "wasm backend: expected a WebAssembly runtime, found none");
   }
@@ -82,7 +81,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   } catch (error) {
     throw new TensorError("WASM_UNAVAILABLE", `wasm backend: expected ${threads - 1} worker threads to start, one failed: ${String(error)}`, { cause: error });
   }
-  return new WasmBackendImpl(threads, shared, relaxed, heap, kernels, pool);
+  return new WasmBackendImpl(threads, shared, relaxed, heap, kernels, pool, parallelMinMacs);
 }
 
 class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
@@ -107,6 +106,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     private readonly heap: WasmHeap,
     kernels: KernelExports,
     private readonly pool: ThreadPool,
+    private readonly parallelMinMacs: number,
   ) {
     super(kernels);
     this.reclaim = new FinalizationRegistry((ptr) => heap.release(ptr));
@@ -173,8 +173,13 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     this.pool.setScratch(this.scratch, stride);
   }
 
-  private parallel(work: number, minimum: number): boolean {
-    return this.threads > 1 && work >= minimum;
+  /**
+   * Whether a job of `macs` multiply-adds is split across the pool: only when it is big enough
+   * to repay the hand-off (WasmBackendOptions.parallelMinMacs), as ggml picks a thread count per
+   * op. Which thread computes an output never changes its bits (every split is by whole outputs).
+   */
+  private parallel(macs: number): boolean {
+    return this.threads > 1 && macs >= this.parallelMinMacs;
   }
 
   /**
@@ -212,7 +217,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     const s = this.begin();
     const pa = s.in(a), pb = s.in(b), pc = s.out(out, accumulate);
     const flags = (opts.transB ? 1 : 0) | (accumulate ? 2 : 0) | (opts.transA ? 4 : 0);
-    if (this.parallel(2 * batch * m * k * n, PARALLEL_MIN_FLOPS)) {
+    if (this.parallel(batch * m * k * n)) {
       const j = this.jobArgs;
       j[0] = pc; j[1] = pa; j[2] = pb; j[3] = m; j[4] = k; j[5] = n; j[6] = flags; j[7] = batch; j[8] = bStride;
       this.pool.run(JOB_MATMUL, j, 9, this.matmulParts(m, n, batch));
@@ -226,7 +231,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     need("matvec out", out, rows);
     const s = this.begin();
     const pw = s.in(w), px = s.in(x), po = s.out(out, false);
-    if (this.parallel(rows * cols, PARALLEL_MIN_MATVEC)) {
+    if (this.parallel(rows * cols)) {
       const j = this.jobArgs;
       j[0] = po; j[1] = pw; j[2] = px; j[3] = rows; j[4] = cols;
       this.pool.run(JOB_MATVEC, j, 5);
@@ -241,7 +246,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     if (rows * outFeatures === 0) return;
     const s = this.begin();
     const pw = s.in(w), px = s.in(x), po = s.out(out, false);
-    if (this.parallel(rows === 1 ? outFeatures * inFeatures : 2 * rows * inFeatures * outFeatures, rows === 1 ? PARALLEL_MIN_MATVEC : PARALLEL_MIN_FLOPS)) {
+    if (this.parallel(rows * inFeatures * outFeatures)) {
       const j = this.jobArgs;
       j[0] = po; j[1] = px; j[2] = pw; j[3] = rows; j[4] = inFeatures; j[5] = outFeatures;
       this.pool.run(JOB_LINEAR, j, 6);
@@ -251,8 +256,11 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
 
   matmulQuant(
     out: Float32Array, x: Float32Array, w: Uint8Array, type: QuantType, rows: number, inFeatures: number, outFeatures: number,
+    layout: QuantLayout = "rows",
   ): void {
-    const info = checkMatmulQuant("wasm", out, x, w, type, rows, inFeatures, outFeatures);
+    const info = checkMatmulQuant("wasm", out, x, w, type, rows, inFeatures, outFeatures, layout);
+    // the kernels' id of q4_0 tiles (assembly/quant-types.ts); activations are q4_0's either way
+    const kernelType = layout === "q4_0x4" ? Q4_0_TILES_KERNEL_ID : info.ggmlId;
     if (rows * outFeatures === 0) return;
     if (inFeatures === 0) {
       out.fill(0, 0, rows * outFeatures);
@@ -267,11 +275,11 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       input = this.activationRows(bytes + inFeatures);
       this.kernels.quantizeActivations(info.ggmlId, px, rows, inFeatures, input, input + bytes);
     }
-    if (this.parallel(rows * inFeatures * outFeatures, PARALLEL_MIN_MATVEC)) {
+    if (this.parallel(rows * inFeatures * outFeatures)) {
       const j = this.jobArgs;
-      j[0] = info.ggmlId; j[1] = po; j[2] = input; j[3] = pw; j[4] = rows; j[5] = inFeatures; j[6] = outFeatures;
+      j[0] = kernelType; j[1] = po; j[2] = input; j[3] = pw; j[4] = rows; j[5] = inFeatures; j[6] = outFeatures;
       this.pool.run(JOB_MATMUL_QUANT, j, 7);
-    } else this.kernels.matmulQuant(info.ggmlId, po, input, pw, rows, inFeatures, outFeatures, 0, 1, this.scratch);
+    } else this.kernels.matmulQuant(kernelType, po, input, pw, rows, inFeatures, outFeatures, 0, 1, this.scratch);
     s.done();
   }
 
@@ -357,7 +365,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     const pp = opts.probs ? s.out(opts.probs, false) : 0;
     const po = s.out(out, false);
     const rowsOfWork = nHeads * seqQ;
-    if (rowsOfWork > 1 && this.parallel(2 * rowsOfWork * seqKv * headDim, PARALLEL_MIN_FLOPS / 8)) {
+    if (rowsOfWork > 1 && this.parallel(2 * rowsOfWork * seqKv * headDim)) {
       const j = this.jobArgs;
       j[0] = po; j[1] = pq; j[2] = pk; j[3] = pv; j[4] = pp; j[5] = seqQ; j[6] = seqKv; j[7] = nHeads; j[8] = nKvHeads; j[9] = headDim; j[10] = kvStride;
       this.pool.run(JOB_ATTENTION, j, 11);
@@ -380,7 +388,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     const po = s.out(out, false);
     const kId = KV_TYPES[kType].ggmlId, vId = KV_TYPES[vType].ggmlId;
     const rowsOfWork = nHeads * seqQ;
-    if (rowsOfWork > 1 && this.parallel(2 * rowsOfWork * seqKv * headDim, PARALLEL_MIN_FLOPS / 8)) {
+    if (rowsOfWork > 1 && this.parallel(2 * rowsOfWork * seqKv * headDim)) {
       const j = this.jobArgs;
       j[0] = po; j[1] = pq; j[2] = pk; j[3] = pv; j[4] = pp; j[5] = kId; j[6] = vId; j[7] = kRowBytes; j[8] = vRowBytes;
       j[9] = seqQ; j[10] = seqKv; j[11] = nHeads; j[12] = nKvHeads; j[13] = headDim;

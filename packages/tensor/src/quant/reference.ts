@@ -2,6 +2,7 @@
 // (assembly/quant-dot.ts) are held to. One output is one weight row · one quantized input row.
 import { f16ToF32 } from "../dtype/half";
 import { quantizeRowQ8, quantizeRowQ8K, type QuantizedRow } from "./activation";
+import { q4_0TileCodesAt, q4_0TileScaleAt, type QuantLayout } from "./tiles";
 import { QUANT_TYPES, quantRowBytes, type QuantType } from "./types";
 
 const f32 = Math.fround;
@@ -45,17 +46,26 @@ export function dotQ8_0(w: Uint8Array, at: number, x: QuantizedRow, k: number): 
 
 /** q4_0 weights · q8_0 input: Σ_b (dw·dx)·Σ_j (q_j − 8)·x_j, the − 8 taken once per block as −8·Σ x_j. */
 export function dotQ4_0(w: Uint8Array, at: number, x: QuantizedRow, k: number): number {
-  for (let b = 0; b < k / 32; b++) {
-    const block = at + 18 * b;
-    let isum = 0;
-    for (let j = 0; j < 16; j++) {
-      const byte = w[block + 2 + j];
-      isum += (byte & 0xf) * x.codes[32 * b + j] + (byte >> 4) * x.codes[32 * b + 16 + j];
-    }
-    isum -= 8 * x.sums[b];
-    addToLane(b, f32(f32(f16At(w, block) * x.scales[b]) * isum));
-  }
+  for (let b = 0; b < k / 32; b++) addToLane(b, blockQ4_0(w, at + 18 * b, at + 18 * b + 2, x, b));
   return laneTotal();
+}
+
+/** dotQ4_0 for row o of a matrix held in q4_0 tiles (src/quant/tiles.ts): the same blocks, found elsewhere. */
+function dotQ4_0Tiles(w: Uint8Array, o: number, x: QuantizedRow, k: number): number {
+  const nb = k / 32;
+  for (let b = 0; b < nb; b++) addToLane(b, blockQ4_0(w, q4_0TileScaleAt(o, b, nb), q4_0TileCodesAt(o, b, nb), x, b));
+  return laneTotal();
+}
+
+/** One q4_0 block's float term: its scale at w[scale], its 16 code bytes at w[codes], input block b. */
+function blockQ4_0(w: Uint8Array, scale: number, codes: number, x: QuantizedRow, b: number): number {
+  let isum = 0;
+  for (let j = 0; j < 16; j++) {
+    const byte = w[codes + j];
+    isum += (byte & 0xf) * x.codes[32 * b + j] + (byte >> 4) * x.codes[32 * b + 16 + j];
+  }
+  isum -= 8 * x.sums[b];
+  return f32(f32(f16At(w, scale) * x.scales[b]) * isum);
 }
 
 /** q4_1 weights · q8_1 input: Σ_b (dw·dx)·Σ_j q_j·x_j + (mw·dx)·Σ_j x_j. */
@@ -126,10 +136,11 @@ function rowScratch(k: number): QuantizedRow {
 /**
  * out[r, o] = Σ_i W[o, i] · x[r, i]: each input row is quantized once to the weight type's
  * partner, then every output is one block-row dot product. Row r's results depend on row r
- * alone (batch-invariant).
+ * alone (batch-invariant). `layout` "q4_0x4": w holds q4_0 tiles (src/quant/tiles.ts).
  */
 export function matmulQuantReference(
   out: Float32Array, x: Float32Array, w: Uint8Array, type: QuantType, rows: number, inFeatures: number, outFeatures: number,
+  layout: QuantLayout = "rows",
 ): void {
   const k = inFeatures;
   const rowBytes = quantRowBytes(type, k);
@@ -144,6 +155,7 @@ export function matmulQuantReference(
   for (let r = 0; r < rows; r++) {
     if (QUANT_TYPES[type].activation === "q8_k") quantizeRowQ8K(x, r * k, k, row);
     else quantizeRowQ8(x, r * k, k, row);
-    for (let o = 0; o < outFeatures; o++) out[r * outFeatures + o] = dot(w, o * rowBytes, row, k);
+    if (layout === "q4_0x4") for (let o = 0; o < outFeatures; o++) out[r * outFeatures + o] = dotQ4_0Tiles(w, o, row, k);
+    else for (let o = 0; o < outFeatures; o++) out[r * outFeatures + o] = dot(w, o * rowBytes, row, k);
   }
 }

@@ -1,4 +1,5 @@
 import { TensorError } from "../errors";
+import { Q4_0_TILE_ROWS, type QuantLayout } from "./tiles";
 
 /**
  * The weight storage types the quantized kernels read, in ggml's block layouts (the bytes of a
@@ -58,13 +59,20 @@ export function quantRowBytes(type: QuantType, inFeatures: number): number {
 
 /**
  * The boundary check of `matmulQuant` on every backend: sizes are non-negative integers, the row
- * length is whole blocks, and the arrays hold what the sizes say.
+ * length is whole blocks, the arrays hold what the sizes say, and a tiled layout is q4_0 in
+ * whole row groups.
  */
 export function checkMatmulQuant(
   backend: string, out: Float32Array, x: Float32Array, w: Uint8Array, type: QuantType,
-  rows: number, inFeatures: number, outFeatures: number,
+  rows: number, inFeatures: number, outFeatures: number, layout: QuantLayout = "rows",
 ): QuantTypeInfo {
   const info = quantTypeInfo(type);
+  if (layout !== "rows" && (layout !== "q4_0x4" || type !== "q4_0" || outFeatures % Q4_0_TILE_ROWS !== 0)) {
+    throw new TensorError(
+      "INVALID_ARGUMENT",
+      `${backend} matmulQuant: expected layout "rows", or "q4_0x4" for q4_0 with outFeatures a multiple of ${Q4_0_TILE_ROWS}, found ${JSON.stringify(layout)} for ${type} [${outFeatures}, ${inFeatures}]`,
+    );
+  }
   for (const [name, v] of [["rows", rows], ["inFeatures", inFeatures], ["outFeatures", outFeatures]] as const) {
     if (!Number.isInteger(v) || v < 0) {
       throw new TensorError("INVALID_ARGUMENT", `${backend} matmulQuant: expected ${name} to be a non-negative integer, found ${v}`);

@@ -68,6 +68,8 @@ interface StoredMatrix {
   readonly type: string;
   readonly bytes: Uint8Array;
   dequantize(): Float32Array;
+  /** The blocks in GGUF's order where `bytes` holds them otherwise (q4_0 tiles). */
+  ggmlBytes?(): Uint8Array;
 }
 
 function isStoredMatrix(w: unknown): w is StoredMatrix {
@@ -126,7 +128,7 @@ export function ggufFromModel(config: Config, weights: Weights, options: GgufExp
   const keptAsStored = (name: string): { type: string; data: ArrayBufferView } | null => {
     const stored = weights.linear(name);
     if (!blocks || !isStoredMatrix(stored) || stored.type !== fallbackWeightType(blocks, stored.inFeatures)) return null;
-    return { type: weightFormat(stored.type).ggml, data: stored.bytes };
+    return { type: weightFormat(stored.type).ggml, data: stored.ggmlBytes?.() ?? stored.bytes };
   };
   const permuted = (name: string): boolean => config.arch === "llama" && config.ropeStyle === "half" && /self_attn\.[qk]_proj\.(weight|bias)$/.test(name);
 
