@@ -27,6 +27,7 @@ export {
 export { bytesToByteLevel, byteLevelToBytes } from "./byte-level";
 export { decodeUtf8, decodeUtf8Strict, encodeUtf8, invalidUtf8Offset } from "./utf8";
 export { SpmTokenizer, type SpmModel } from "./spm";
+export type { SpmPieceBytes } from "./spm-vocabulary";
 export { TOKEN_TYPE } from "./gguf/token-type";
 export { WordPieceTokenizer, type WordPieceModel } from "./wordpiece";
 export { fromLlama2cTokenizer, parseLlama2cTokenizer, type Llama2cTokenizerFile } from "./loaders/llama2c";

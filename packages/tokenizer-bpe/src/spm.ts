@@ -10,6 +10,7 @@ import { concatTokenBytes, displayBytes } from "./token-spans";
 import { TokenizerError } from "./errors";
 import { allowedSet, escapeRegExp, type EncodeChunksOptions, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
 import { decodeUtf8, encodeUtf8 } from "./utf8";
+import { SpmVocabulary, type SpmPieceBytes } from "./spm-vocabulary";
 
 /**
  * SentencePiece-style BPE, the Llama 1/2 family (GGUF `tokenizer.ggml.model = "llama"`, llama2.c
@@ -28,8 +29,12 @@ import { decodeUtf8, encodeUtf8 } from "./utf8";
  */
 
 export interface SpmModel {
-  /** Token id -> piece text, with spaces as `spaceSymbol`. */
-  pieces: readonly string[];
+  /**
+   * Token id -> piece text, with spaces as `spaceSymbol`: strings, or their UTF-8 bytes end to
+   * end with count + 1 offsets (a GGUF reader's string array, @zero-llm/tensor's
+   * GgufStringArray, as it is: the tokenizer then makes no string per piece).
+   */
+  pieces: readonly string[] | SpmPieceBytes;
   scores: ArrayLike<number>;
   /** GGUF token types (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte). Default: normal. */
   types?: ArrayLike<number>;
@@ -70,12 +75,14 @@ export class SpmTokenizer implements Tokenizer {
   readonly unknownId: number | undefined;
   readonly addSpacePrefix: boolean;
   readonly spaceSymbol: string;
-  private readonly pieces: readonly string[];
+  /** The pieces' bytes and the bytes -> id table (spm-vocabulary.ts): no string per piece. */
+  private readonly vocabulary: SpmVocabulary;
   private readonly scores: ArrayLike<number>;
   private readonly types: ArrayLike<number> | undefined;
-  private readonly pieceToId = new Map<string, number>();
   private readonly byteIds = new Int32Array(256).fill(-1);
   private readonly bytesCache: (Uint8Array | undefined)[] = [];
+  /** The space symbol's bytes, replaced by 0x20 in a piece's bytes (`tokenBytes`); undefined when it is empty or not well-formed UTF-16. */
+  private readonly spaceBytes: Uint8Array | undefined;
   /** Every two adjacent code points inside some piece: built with `pairs`, see `segmentEnd`. */
   private joinable: CharPairs | undefined;
   /**
@@ -88,37 +95,51 @@ export class SpmTokenizer implements Tokenizer {
   private merger: SpmMerger | undefined;
   /** Characters that some piece holds but that are no piece themselves: a segment with one merges by the plain queue. */
   private orphans = new Set<number>();
-  /** Piece of each BMP character (-1: none; -2: not looked up yet). */
-  private readonly charIds = new Int32Array(0x10000).fill(-2);
+  /**
+   * Piece of each BMP character, plus one (0: not looked up yet; 1: none). Zero means "not yet"
+   * so the 256 KB need no fill: its pages stay untouched (not resident) for characters never seen.
+   */
+  private readonly charIds = new Int32Array(0x10000);
   /** The merge loop's queue, reused (the loop never pauses inside). */
   private readonly queue = new BigramQueue();
 
   constructor(model: SpmModel) {
-    this.pieces = model.pieces;
+    this.vocabulary = isPieceBytes(model.pieces) ? SpmVocabulary.fromBytes(model.pieces) : SpmVocabulary.fromStrings(model.pieces);
     this.scores = model.scores;
     this.types = model.types;
-    this.vocabSize = model.pieces.length;
+    this.vocabSize = this.vocabulary.size;
     this.bosId = model.bosId;
     this.eosId = model.eosId;
     this.unknownId = model.unknownId;
     this.addSpacePrefix = model.addSpacePrefix ?? true;
     this.spaceSymbol = model.spaceSymbol ?? "\u2581";
-    if (model.scores.length !== model.pieces.length) {
-      throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `scores: expected one per piece (${model.pieces.length}), found ${model.scores.length}`);
+    this.spaceBytes = this.spaceSymbol !== "" && !LONE_SURROGATE.test(this.spaceSymbol) ? encodeUtf8(this.spaceSymbol) : undefined;
+    if (model.scores.length !== this.vocabSize) {
+      throw new TokenizerError("TOKENIZER_BAD_ARGUMENT", `scores: expected one per piece (${this.vocabSize}), found ${model.scores.length}`);
     }
     const specials = new Map<string, number>();
-    model.pieces.forEach((piece, id) => {
-      if (!this.pieceToId.has(piece)) this.pieceToId.set(piece, id);
-      const byte = /^<0x([0-9A-Fa-f]{2})>$/.exec(piece);
+    for (let id = 0; id < this.vocabSize; id++) {
+      const byte = this.byteOf(id);
       const type = this.typeOf(id);
-      if (byte !== null && (type === TOKEN_TYPE.byte || model.types === undefined)) this.byteIds[parseInt(byte[1], 16)] = id;
-      if (type === TOKEN_TYPE.control || type === TOKEN_TYPE.userDefined) specials.set(piece, id);
-    });
+      if (byte >= 0 && (type === TOKEN_TYPE.byte || model.types === undefined)) this.byteIds[byte] = id;
+      if (type === TOKEN_TYPE.control || type === TOKEN_TYPE.userDefined) specials.set(this.vocabulary.piece(id), id);
+    }
     this.specialTokens = specials;
   }
 
   private typeOf(id: number): number {
     return this.types?.[id] ?? TOKEN_TYPE.normal;
+  }
+
+  /** The byte a piece "<0xHH>" (hex digits in either case) stands for, read from its bytes; -1 for any other piece. */
+  private byteOf(id: number): number {
+    const v = this.vocabulary;
+    if (v.byteLength(id) !== 6) return -1;
+    const at = v.start(id);
+    if (v.byteAt(at) !== 0x3c || v.byteAt(at + 1) !== 0x30 || v.byteAt(at + 2) !== 0x78 || v.byteAt(at + 5) !== 0x3e) return -1; // "<0x" … ">"
+    const high = hexDigit(v.byteAt(at + 3));
+    const low = hexDigit(v.byteAt(at + 4));
+    return high < 0 || low < 0 ? -1 : (high << 4) | low;
   }
 
   encode(text: string, options?: EncodeOptions): number[] {
@@ -269,22 +290,30 @@ export class SpmTokenizer implements Tokenizer {
     return p;
   }
 
-  /** `joinable`, `pairs` (rank: the piece's score rank, scoreRanks), `orphans` and the merger. */
+  /**
+   * `joinable`, `pairs` (rank: the piece's score rank, scoreRanks), `orphans` and the merger,
+   * from each distinct piece's bytes: its characters, and its splits at every character boundary
+   * looked up as two pieces.
+   */
   private buildPairTables(): CharPairs {
     const joinable = new CharPairs();
-    const pairs = new PairTable(this.pieceToId.size * 4);
+    const v = this.vocabulary;
+    const pairs = new PairTable(v.distinct * 4);
     const ranks = scoreRanks(this.scores);
-    for (const [piece, id] of this.pieceToId) {
+    for (let id = 0; id < v.size; id++) {
+      const start = v.start(id);
+      const end = start + v.byteLength(id);
+      if (v.idOfOwnBytes(start, end) !== id) continue; // a repeated piece: its first id stands for it
       let left = -1;
-      for (let k = 0; k < piece.length; ) {
-        const right = piece.codePointAt(k)!;
-        const width = right > 0xffff ? 2 : 1;
-        if (piece.length > width && !this.pieceToId.has(piece.slice(k, k + width))) this.orphans.add(right);
+      for (let k = start; k < end; ) {
+        const width = utf8Width(v.byteAt(k), end - k);
+        const right = codePointAt(v, k, width);
+        if (end - start > width && v.idOfOwnBytes(k, k + width) < 0) this.orphans.add(right);
         if (left >= 0) {
           joinable.add(left, right);
-          const leftId = this.pieceToId.get(piece.slice(0, k));
-          const rightId = this.pieceToId.get(piece.slice(k));
-          if (leftId !== undefined && rightId !== undefined) pairs.set(leftId, rightId, ranks?.[id] ?? id, id);
+          const leftId = v.idOfOwnBytes(start, k);
+          const rightId = v.idOfOwnBytes(k, end);
+          if (leftId >= 0 && rightId >= 0) pairs.set(leftId, rightId, ranks?.[id] ?? id, id);
         }
         left = right;
         k += width;
@@ -328,7 +357,7 @@ export class SpmTokenizer implements Tokenizer {
       let width = 1;
       if (c >= 0xd800 && c <= 0xdbff && k + 1 < to && (escaped.charCodeAt(k + 1) & 0xfc00) === 0xdc00) {
         width = 2;
-        id = this.pieceToId.get(escaped.slice(k, k + 2)) ?? -1;
+        id = this.vocabulary.idOfText(escaped, k, k + 2);
         if (id < 0 && this.orphans.has(escaped.codePointAt(k)!)) return -1;
       } else {
         id = this.charId(c);
@@ -360,21 +389,21 @@ export class SpmTokenizer implements Tokenizer {
     const prev = start.map((_, i) => i - 1);
     const next = start.map((_, i) => (i + 1 < n ? i + 1 : -1));
     // Each symbol's piece (-1: a character that is none). Every symbol longer than a character is one.
-    const ids = start.map((k, i) => (len[i] === 1 ? this.charId(escaped.charCodeAt(k)) : (this.pieceToId.get(escaped.slice(k, k + 2)) ?? -1)));
+    const ids = start.map((k, i) => (len[i] === 1 ? this.charId(escaped.charCodeAt(k)) : this.vocabulary.idOfText(escaped, k, k + 2)));
 
     const queue = this.queue;
     queue.length = 0;
     const pairs = this.pairs;
     const tryAdd = (left: number, right: number): void => {
       if (left < 0 || right < 0) return;
-      let id: number | undefined;
+      let id: number;
       if (pairs !== undefined && ids[left] >= 0 && ids[right] >= 0) {
         const slot = pairs.find(ids[left], ids[right]);
         if (slot < 0) return;
         id = pairs.mergedAt(slot);
       } else {
-        id = this.pieceToId.get(escaped.slice(start[left], start[left] + len[left] + len[right]));
-        if (id === undefined) return;
+        id = this.vocabulary.idOfText(escaped, start[left], start[left] + len[left] + len[right]);
+        if (id < 0) return;
       }
       queue.push(this.scores[id], left, right, len[left] + len[right], id);
     };
@@ -404,36 +433,41 @@ export class SpmTokenizer implements Tokenizer {
   }
 
   private charId(unit: number): number {
-    let id = this.charIds[unit];
-    if (id === -2) id = this.charIds[unit] = this.pieceToId.get(String.fromCharCode(unit)) ?? -1;
+    const known = this.charIds[unit];
+    if (known !== 0) return known - 1;
+    const id = this.vocabulary.idOfText(String.fromCharCode(unit), 0, 1);
+    this.charIds[unit] = id + 1;
     return id;
   }
 
   tokenBytes(id: number): Uint8Array {
     let bytes = this.bytesCache[id];
     if (bytes !== undefined) return bytes;
-    const piece = this.pieces[id];
-    if (piece === undefined) throw new TokenizerError("TOKENIZER_UNKNOWN_TOKEN_ID", `token id: expected 0..${this.vocabSize - 1}, found ${id}`);
+    if (!this.isId(id)) throw new TokenizerError("TOKENIZER_UNKNOWN_TOKEN_ID", `token id: expected 0..${this.vocabSize - 1}, found ${id}`);
     const type = this.typeOf(id);
-    const byte = /^<0x([0-9A-Fa-f]{2})>$/.exec(piece);
-    if (byte !== null && this.byteIds[parseInt(byte[1], 16)] === id) bytes = Uint8Array.of(parseInt(byte[1], 16));
+    const byte = this.byteOf(id);
+    if (byte >= 0 && this.byteIds[byte] === id) bytes = Uint8Array.of(byte);
     else if (type === TOKEN_TYPE.control) bytes = new Uint8Array(0); // <s>, </s> render as nothing, as in llama.cpp
-    else bytes = encodeUtf8(piece.replaceAll(this.spaceSymbol, " "));
+    else if (this.spaceBytes !== undefined) bytes = replaceBytes(this.vocabulary.pieceBytes(id), this.spaceBytes, 0x20);
+    else bytes = encodeUtf8(this.vocabulary.piece(id).replaceAll(this.spaceSymbol, " "));
     this.bytesCache[id] = bytes;
     return bytes;
   }
 
   tokenText(id: number): string {
     const type = this.typeOf(id);
-    if (type === TOKEN_TYPE.control || type === TOKEN_TYPE.byte) return this.pieces[id] ?? "";
+    if (type === TOKEN_TYPE.control || type === TOKEN_TYPE.byte) return this.isId(id) ? this.vocabulary.piece(id) : "";
     return displayBytes(this.tokenBytes(id));
   }
 
   /** Piece text of a token as stored in the vocabulary ("▁Hello", "<0x0A>", "<s>"). */
   piece(id: number): string {
-    const p = this.pieces[id];
-    if (p === undefined) throw new TokenizerError("TOKENIZER_UNKNOWN_TOKEN_ID", `token id: expected 0..${this.vocabSize - 1}, found ${id}`);
-    return p;
+    if (!this.isId(id)) throw new TokenizerError("TOKENIZER_UNKNOWN_TOKEN_ID", `token id: expected 0..${this.vocabSize - 1}, found ${id}`);
+    return this.vocabulary.piece(id);
+  }
+
+  private isId(id: number): boolean {
+    return Number.isInteger(id) && id >= 0 && id < this.vocabSize;
   }
 
   score(id: number): number {
@@ -454,4 +488,51 @@ export class SpmTokenizer implements Tokenizer {
   decode(ids: ArrayLike<number>): string {
     return decodeUtf8(this.decodeBytes(ids));
   }
+}
+
+/** A UTF-16 surrogate without its other half. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * `piece` with each occurrence of `pattern` (left to right, not overlapping) replaced by one
+ * byte: the bytes of `text.replaceAll(symbol, " ")` for well-formed `symbol`, since a UTF-8
+ * sequence can only match where a character starts (its lead byte fixes its length).
+ */
+function replaceBytes(piece: Uint8Array, pattern: Uint8Array, by: number): Uint8Array {
+  const out = new Uint8Array(piece.length);
+  let n = 0;
+  for (let i = 0; i < piece.length; ) {
+    let match = i + pattern.length <= piece.length;
+    for (let k = 0; match && k < pattern.length; k++) match = piece[i + k] === pattern[k];
+    if (match) {
+      out[n++] = by;
+      i += pattern.length;
+    } else out[n++] = piece[i++];
+  }
+  return n === out.length ? out : out.slice(0, n);
+}
+
+function isPieceBytes(pieces: readonly string[] | SpmPieceBytes): pieces is SpmPieceBytes {
+  return !Array.isArray(pieces);
+}
+
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
+}
+
+/** Bytes of the character starting with `lead` (a piece's bytes are UTF-8, or WTF-8 for a lone surrogate); at most `left`. */
+function utf8Width(lead: number, left: number): number {
+  const width = lead < 0xc0 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+  return Math.min(width, left);
+}
+
+/** The code point of the character at `at` (a lone surrogate's code unit, as `codePointAt` gives it). */
+function codePointAt(v: SpmVocabulary, at: number, width: number): number {
+  const lead = v.byteAt(at);
+  if (width === 1) return lead;
+  let c = lead & (width === 2 ? 0x1f : width === 3 ? 0x0f : 0x07);
+  for (let i = 1; i < width; i++) c = (c << 6) | (v.byteAt(at + i) & 0x3f);
+  return c;
 }

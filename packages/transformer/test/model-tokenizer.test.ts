@@ -6,8 +6,8 @@ import { mkdir, mkdtemp, rm, symlink, unlink, writeFile } from "node:fs/promises
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { TensorError, ggufValue } from "@zero-llm/tensor";
-import { TokenizerError, fromTokenizerJson } from "@zero-llm/tokenizer-bpe";
+import { TensorError, ggufStringArrayOf, ggufValue } from "@zero-llm/tensor";
+import { SpmTokenizer, TokenizerError, fromGgufMetadata, fromTokenizerJson } from "@zero-llm/tokenizer-bpe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TransformerError } from "../src/index";
 import { findCheckpointTokenizer, openCheckpoint, readTokenizerFile, tokenizerFromBytes, writeGgufModel } from "../src/node/index";
@@ -73,6 +73,33 @@ describe("findCheckpointTokenizer: the tokenizer a checkpoint carries", () => {
     const bare = path.join(dir, "bare.gguf");
     await writeGgufModel(bare, model, { tokenizer: [] }); // no tokenizer.ggml.* entries at all
     expect(await findCheckpointTokenizer(await openCheckpoint(bare))).toBeUndefined();
+  });
+});
+
+describe("a GGUF model's SentencePiece vocabulary stays bytes", () => {
+  it("the tokenizer is built without decoding tokenizer.ggml.tokens; ggufMetadata still gives the strings when asked", async () => {
+    const model = (await openCheckpoint(DEFAULT_MODEL)).model; // a llama of 2048 ids: minimalLlamaVocabulary when written
+    const file = path.join(dir, "spm.gguf");
+    await writeGgufModel(file, model);
+    const checkpoint = await openCheckpoint(file);
+    const tokens = ggufStringArrayOf(checkpoint.ggufMetadata?.get("tokenizer.ggml.tokens"));
+    expect(tokens?.length).toBe(2048);
+    const found = await findCheckpointTokenizer(checkpoint);
+    expect(found?.tokenizer).toBeInstanceOf(SpmTokenizer);
+    const ids = found!.tokenizer.encode("a b zz q");
+    expect(found!.tokenizer.decode(ids)).toBe("a b zz q");
+    expect(tokens?.materialized).toBe(false); // no string per piece was made
+    // The public view converts on demand: the same strings and values as the reader's.
+    const pieces = found!.ggufMetadata!.get("tokenizer.ggml.tokens") as string[];
+    expect(pieces).toEqual(checkpoint.ggufMetadata!.get("tokenizer.ggml.tokens")!.value);
+    expect(found!.ggufMetadata!.get("tokenizer.ggml.bos_token_id")).toBe(1);
+    expect([...found!.ggufMetadata!.keys()]).toEqual([...checkpoint.ggufMetadata!.keys()]);
+    expect(found!.ggufMetadata!.size).toBe(checkpoint.ggufMetadata!.size);
+    // And the tokenizer from the strings (the path before) answers the same for every token.
+    const fromStrings = fromGgufMetadata(new Map(found!.ggufMetadata)) as SpmTokenizer;
+    const spm = found!.tokenizer as SpmTokenizer;
+    for (let id = 0; id < spm.vocabSize; id++) expect([spm.piece(id), [...spm.tokenBytes(id)]]).toEqual([fromStrings.piece(id), [...fromStrings.tokenBytes(id)]]);
+    expect(spm.encode("zz a  b\n")).toEqual(fromStrings.encode("zz a  b\n"));
   });
 });
 

@@ -1,5 +1,5 @@
 /// <reference lib="webworker" />
-import { GgufFile } from "@zero-llm/tensor";
+import { GgufFile, ggufStringArrayOf } from "@zero-llm/tensor";
 import {
   detectVocabulary, fromGgufMetadata, fromLlama2cTokenizer, fromTiktoken, fromTokenizerJson, loadVocabulary, trainBpeWithReport,
   type JsTiktokenRanks, type Tokenizer,
@@ -23,7 +23,8 @@ const plain = (value: unknown): unknown => (typeof value === "bigint" ? Number(v
 function fromFile(bytes: Uint8Array): { tokenizer: Tokenizer; kind: string } {
   const kind = detectVocabulary(bytes);
   if (kind === "gguf") {
-    const metadata = new Map([...GgufFile.parse(bytes).metadata].map(([key, entry]) => [key, plain(entry.value)]));
+    // String arrays as the reader holds them (bytes + offsets): a SentencePiece vocabulary then costs no string per piece.
+    const metadata = new Map([...GgufFile.parse(bytes).metadata].map(([key, entry]) => [key, ggufStringArrayOf(entry) ?? plain(entry.value)]));
     return { tokenizer: fromGgufMetadata(metadata), kind: `GGUF, tokenizer.ggml.model ${String(metadata.get("tokenizer.ggml.model"))}` };
   }
   if (kind === "llama2c") return { tokenizer: fromLlama2cTokenizer(bytes), kind: "llama2.c tokenizer.bin" };

@@ -5,12 +5,17 @@ import { TOKEN_TYPE } from "./token-type";
 import type { BpeTokenizer } from "../bpe";
 import { WordPieceTokenizer } from "../wordpiece";
 import { fromByteLevelVocab } from "../loaders/byte-level-vocab";
+import type { SpmPieceBytes } from "../spm-vocabulary";
 
 /**
  * A tokenizer from GGUF tokenizer metadata. This package reads no GGUF files itself (that is
  * @zero-llm/tensor's job); pass the key/value metadata as a Map or plain object, with strings as
- * strings, string arrays as string[], numeric arrays as typed arrays (or number[]), u32 as
- * number and u64 as bigint.
+ * strings, string arrays as string[] or as their UTF-8 bytes end to end with count + 1 offsets
+ * (`{ bytes: Uint8Array, offsets: Uint32Array }`: @zero-llm/tensor's GgufStringArray, which
+ * `ggufStringArrayOf(entry)` gives for an array read from a file), numeric arrays as typed
+ * arrays (or number[]), u32 as number and u64 as bigint. A SentencePiece ("llama") vocabulary
+ * given as bytes stays bytes: the tokenizer makes no string per piece (32,000 strings and their
+ * Map cost ~5 MB of heap).
  *
  * Keys read:
  *   tokenizer.ggml.model        "gpt2" (byte-level BPE), "llama" (SentencePiece BPE) or "bert" (WordPiece)
@@ -35,10 +40,34 @@ function fail(key: string, expected: string, found: unknown): never {
   throw new TokenizerError("TOKENIZER_BAD_GGUF_METADATA", `${key}: expected ${expected}, found ${shown}`);
 }
 
-function stringArray(get: (k: string) => unknown, key: string): string[] {
+/** A string array as given: string[], or bytes + offsets (kept undecoded). */
+function stringList(get: (k: string) => unknown, key: string): string[] | SpmPieceBytes {
   const v = get(key);
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) fail(key, "an array of strings", v);
+  if (isStringBytes(v)) return v;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) fail(key, "an array of strings (or { bytes: Uint8Array, offsets: Uint32Array })", v);
   return v as string[];
+}
+
+function isStringBytes(v: unknown): v is SpmPieceBytes {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const { bytes, offsets } = v as { bytes?: unknown; offsets?: unknown };
+  return bytes instanceof Uint8Array && offsets instanceof Uint32Array && offsets.length > 0;
+}
+
+const lenientDecoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+
+/** A string array as strings: bytes + offsets decoded item by item (invalid UTF-8 as U+FFFD, as the GGUF reader decodes). */
+function stringArray(get: (k: string) => unknown, key: string): string[] {
+  const list = stringList(get, key);
+  if (Array.isArray(list)) return list;
+  const { bytes, offsets } = list;
+  const last = offsets[offsets.length - 1];
+  if (last > bytes.length || offsets.some((o, i) => i > 0 && o < offsets[i - 1])) fail(key, `offsets in increasing order within the ${bytes.length} bytes`, `offsets up to ${last}`);
+  return Array.from({ length: offsets.length - 1 }, (_, i) => lenientDecoder.decode(bytes.subarray(offsets[i], offsets[i + 1])));
+}
+
+function listLength(list: string[] | SpmPieceBytes): number {
+  return Array.isArray(list) ? list.length : (list).offsets.length - 1;
 }
 
 function numberArray(get: (k: string) => unknown, key: string, length: number): ArrayLike<number> | undefined {
@@ -71,12 +100,30 @@ export function fromGgufMetadata(meta: GgufMetadataInput): BpeTokenizer | SpmTok
   const get = getter(meta);
   const model = get("tokenizer.ggml.model");
   if (model !== "gpt2" && model !== "llama" && model !== "bert") fail("tokenizer.ggml.model", `"gpt2", "llama" or "bert"`, model);
-  const tokens = stringArray(get, "tokenizer.ggml.tokens");
-  const types = numberArray(get, "tokenizer.ggml.token_type", tokens.length);
-  const unknownId = optionalId(get, "tokenizer.ggml.unknown_token_id", tokens.length);
-  const bosId = optionalId(get, "tokenizer.ggml.bos_token_id", tokens.length);
-  const eosId = optionalId(get, "tokenizer.ggml.eos_token_id", tokens.length);
+  const pieces = stringList(get, "tokenizer.ggml.tokens");
+  const count = listLength(pieces);
+  const types = numberArray(get, "tokenizer.ggml.token_type", count);
+  const unknownId = optionalId(get, "tokenizer.ggml.unknown_token_id", count);
+  const bosId = optionalId(get, "tokenizer.ggml.bos_token_id", count);
+  const eosId = optionalId(get, "tokenizer.ggml.eos_token_id", count);
 
+  if (model === "llama") {
+    const scores = numberArray(get, "tokenizer.ggml.scores", count);
+    if (scores === undefined) fail("tokenizer.ggml.scores", `${count} scores`, undefined);
+    const addSpacePrefix = get("tokenizer.ggml.add_space_prefix");
+    if (addSpacePrefix !== undefined && typeof addSpacePrefix !== "boolean") fail("tokenizer.ggml.add_space_prefix", "a boolean", addSpacePrefix);
+    return new SpmTokenizer({
+      pieces: Array.isArray(pieces) ? pieces : compactPieces(pieces),
+      scores: scores,
+      ...(types !== undefined ? { types } : {}),
+      ...(bosId !== undefined ? { bosId } : {}),
+      ...(eosId !== undefined ? { eosId } : {}),
+      ...(unknownId !== undefined ? { unknownId } : {}),
+      addSpacePrefix: addSpacePrefix ?? true,
+    });
+  }
+
+  const tokens = stringArray(get, "tokenizer.ggml.tokens");
   if (model === "bert") {
     const cls = optionalId(get, "tokenizer.ggml.cls_token_id", tokens.length) ?? bosId;
     const sep = optionalId(get, "tokenizer.ggml.seperator_token_id", tokens.length) ?? eosId;
@@ -92,21 +139,6 @@ export function fromGgufMetadata(meta: GgufMetadataInput): BpeTokenizer | SpmTok
     });
   }
 
-  if (model === "llama") {
-    const scores = numberArray(get, "tokenizer.ggml.scores", tokens.length);
-    if (scores === undefined) fail("tokenizer.ggml.scores", `${tokens.length} scores`, undefined);
-    const addSpacePrefix = get("tokenizer.ggml.add_space_prefix");
-    if (addSpacePrefix !== undefined && typeof addSpacePrefix !== "boolean") fail("tokenizer.ggml.add_space_prefix", "a boolean", addSpacePrefix);
-    return new SpmTokenizer({
-      pieces: tokens,
-      scores: scores,
-      ...(types !== undefined ? { types } : {}),
-      ...(bosId !== undefined ? { bosId } : {}),
-      ...(eosId !== undefined ? { eosId } : {}),
-      ...(unknownId !== undefined ? { unknownId } : {}),
-      addSpacePrefix: addSpacePrefix ?? true,
-    });
-  }
 
   // llama.cpp's rule: a gpt2 vocabulary without the key gets the "default" pre-tokenizer.
   const preName = get("tokenizer.ggml.pre") ?? "default";
@@ -143,4 +175,16 @@ export function fromGgufMetadata(meta: GgufMetadataInput): BpeTokenizer | SpmTok
     mergesField: "tokenizer.ggml.merges",
     tokensField: "tokenizer.ggml.tokens",
   });
+}
+
+/**
+ * The bytes and offsets alone (a GgufStringArray also holds its decoded strings once anything
+ * asked for them; the tokenizer keeps only these two), checked with this key's error code.
+ */
+function compactPieces(list: SpmPieceBytes): SpmPieceBytes {
+  const { bytes, offsets } = list;
+  const last = offsets[offsets.length - 1];
+  if (offsets[0] !== 0 || last > bytes.length) fail("tokenizer.ggml.tokens", `offsets from 0 to at most ${bytes.length} (the bytes' length)`, `offsets ${offsets[0]}..${last}`);
+  for (let i = 1; i < offsets.length; i++) if (offsets[i] < offsets[i - 1]) fail("tokenizer.ggml.tokens", "offsets in increasing order", `offset ${i} = ${offsets[i]} below ${offsets[i - 1]}`);
+  return { bytes, offsets };
 }

@@ -1,6 +1,7 @@
 import { TokenizerError } from "../errors";
 import { SpmTokenizer } from "../spm";
 import { TOKEN_TYPE } from "../gguf/token-type";
+import type { SpmPieceBytes } from "../spm-vocabulary";
 
 /**
  * llama2.c `tokenizer.bin`, little-endian:
@@ -19,6 +20,15 @@ export interface Llama2cTokenizerFile {
 }
 
 export function parseLlama2cTokenizer(data: Uint8Array): Llama2cTokenizerFile {
+  const file = readLlama2cPieces(data);
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true }); // a piece may be U+FEFF itself
+  const { bytes, offsets } = file.pieces;
+  const pieces = Array.from({ length: offsets.length - 1 }, (_, id) => decoder.decode(bytes.subarray(offsets[id], offsets[id + 1])));
+  return { maxTokenLength: file.maxTokenLength, pieces, scores: file.scores };
+}
+
+/** The file's pieces as one buffer of their bytes and offsets (no string per piece), and their scores. */
+function readLlama2cPieces(data: Uint8Array): { maxTokenLength: number; pieces: SpmPieceBytes; scores: Float32Array } {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const fail = (what: string, at: number): never => {
     throw new TokenizerError("TOKENIZER_BAD_LLAMA2C", `tokenizer.bin: ${what} at byte ${at} (file is ${data.byteLength} bytes)`);
@@ -26,34 +36,49 @@ export function parseLlama2cTokenizer(data: Uint8Array): Llama2cTokenizerFile {
   if (data.byteLength < 4) fail("expected max_token_length (4 bytes), found end of file", 0);
   const maxTokenLength = view.getUint32(0, true);
   if (maxTokenLength === 0 || maxTokenLength > 1 << 16) fail(`expected max_token_length in 1..65536, found ${maxTokenLength}`, 0);
-  const decoder = new TextDecoder("utf-8", { ignoreBOM: true }); // a piece may be U+FEFF itself
-  const pieces: string[] = [];
-  const scores: number[] = [];
+  // Pass 1 checks every record and counts; pass 2 copies the text bytes end to end.
+  let count = 0;
+  let textBytes = 0;
   let at = 4;
   while (at < data.byteLength) {
-    if (at + 8 > data.byteLength) fail(`token ${pieces.length}: expected score and length (8 bytes), found ${data.byteLength - at}`, at);
-    const score = view.getFloat32(at, true);
+    if (at + 8 > data.byteLength) fail(`token ${count}: expected score and length (8 bytes), found ${data.byteLength - at}`, at);
     const len = view.getInt32(at + 4, true);
-    if (len < 0 || len > maxTokenLength) fail(`token ${pieces.length}: expected length in 0..${maxTokenLength}, found ${len}`, at + 4);
-    if (at + 8 + len > data.byteLength) fail(`token ${pieces.length}: expected ${len} bytes of text, found ${data.byteLength - at - 8}`, at + 8);
-    pieces.push(decoder.decode(data.subarray(at + 8, at + 8 + len)));
-    scores.push(score);
+    if (len < 0 || len > maxTokenLength) fail(`token ${count}: expected length in 0..${maxTokenLength}, found ${len}`, at + 4);
+    if (at + 8 + len > data.byteLength) fail(`token ${count}: expected ${len} bytes of text, found ${data.byteLength - at - 8}`, at + 8);
+    count++;
+    textBytes += len;
     at += 8 + len;
   }
-  return { maxTokenLength, pieces, scores: Float32Array.from(scores) };
+  const bytes = new Uint8Array(textBytes);
+  const offsets = new Uint32Array(count + 1);
+  const scores = new Float32Array(count);
+  at = 4;
+  for (let id = 0; id < count; id++) {
+    scores[id] = view.getFloat32(at, true);
+    const len = view.getInt32(at + 4, true);
+    for (let k = 0, to = offsets[id]; k < len; k++) bytes[to + k] = data[at + 8 + k]; // short pieces: no subarray each
+    offsets[id + 1] = offsets[id] + len;
+    at += 8 + len;
+  }
+  return { maxTokenLength, pieces: { bytes, offsets }, scores };
 }
 
-/** A Llama tokenizer from llama2.c's `tokenizer.bin`. */
+/** "<0xHH>" with upper-case hex digits, llama2.c's byte tokens, read from the bytes. */
+function isByteToken(bytes: Uint8Array, from: number, to: number): boolean {
+  const upperHex = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46);
+  return to - from === 6 && bytes[from] === 0x3c && bytes[from + 1] === 0x30 && bytes[from + 2] === 0x78 && upperHex(bytes[from + 3]) && upperHex(bytes[from + 4]) && bytes[from + 5] === 0x3e;
+}
+
+/** A Llama tokenizer from llama2.c's `tokenizer.bin`; its pieces stay bytes (see SpmModel.pieces). */
 export function fromLlama2cTokenizer(data: Uint8Array): SpmTokenizer {
-  const file = parseLlama2cTokenizer(data);
-  const types = new Int32Array(file.pieces.length).fill(TOKEN_TYPE.normal);
+  const file = readLlama2cPieces(data);
+  const { bytes, offsets } = file.pieces;
+  const types = new Int32Array(offsets.length - 1).fill(TOKEN_TYPE.normal);
   if (types.length > 2) {
     types[0] = TOKEN_TYPE.unknown;
     types[1] = TOKEN_TYPE.control;
     types[2] = TOKEN_TYPE.control;
   }
-  file.pieces.forEach((p, id) => {
-    if (/^<0x[0-9A-F]{2}>$/.test(p)) types[id] = TOKEN_TYPE.byte;
-  });
+  for (let id = 0; id < types.length; id++) if (isByteToken(bytes, offsets[id], offsets[id + 1])) types[id] = TOKEN_TYPE.byte;
   return new SpmTokenizer({ pieces: file.pieces, scores: file.scores, types, unknownId: 0, bosId: 1, eosId: 2, spaceSymbol: " " });
 }

@@ -3,7 +3,7 @@
 // checkpoint) or in a tokenizer file recognised by its content, with the ids that frame a
 // sequence (bos, the end ids) and the chat template the files carry.
 import path from "node:path";
-import { GgufFile } from "@zero-llm/tensor";
+import { GgufFile, ggufStringArrayOf } from "@zero-llm/tensor";
 import { readFileBounded } from "@zero-llm/tensor/node";
 import {
   SpmTokenizer, decodeUtf8Strict, detectVocabulary, fromGgufMetadata, fromLlama2cTokenizer, fromTokenizerJson, loadVocabulary,
@@ -37,7 +37,10 @@ export interface ModelTokenizer {
   readonly eos: readonly number[];
   /** The chat template the files carry, if any. */
   readonly chatTemplate?: { readonly source: string; readonly origin: ChatTemplateSource };
-  /** A GGUF file's metadata as plain values (bigint ids as numbers). */
+  /**
+   * A GGUF file's metadata as plain values (bigint ids as numbers), converted when read: a
+   * string array becomes string[] on the first `get` of its key (see PlainGgufMetadata).
+   */
   readonly ggufMetadata?: ReadonlyMap<string, unknown>;
 }
 
@@ -47,6 +50,62 @@ const plain = (value: unknown): unknown => (typeof value === "bigint" ? Number(v
 /** GGUF metadata entries as plain values, ready for fromGgufMetadata. */
 export function plainGgufMetadata(metadata: ReadonlyMap<string, { value: unknown }>): Map<string, unknown> {
   return new Map([...metadata].map(([key, entry]) => [key, plain(entry.value)]));
+}
+
+/**
+ * A GGUF file's metadata as plain values, each converted when asked for (`get`, iteration):
+ * the file's string arrays (tokenizer.ggml.tokens, merges) stay bytes until someone asks for
+ * them as strings. A model's tokenizer keeps this view, so 32,000 pieces cost their bytes, not
+ * 32,000 strings (~5 MB of heap for the stories15M vocabulary).
+ */
+class PlainGgufMetadata implements ReadonlyMap<string, unknown> {
+  constructor(private readonly entries_: ReadonlyMap<string, { value: unknown }>) {}
+
+  get size(): number {
+    return this.entries_.size;
+  }
+
+  get(key: string): unknown {
+    const entry = this.entries_.get(key);
+    return entry === undefined ? undefined : plain(entry.value);
+  }
+
+  has(key: string): boolean {
+    return this.entries_.has(key);
+  }
+
+  forEach(callback: (value: unknown, key: string, map: ReadonlyMap<string, unknown>) => void, thisArg?: unknown): void {
+    for (const [key, value] of this.entries()) callback.call(thisArg, value, key, this);
+  }
+
+  *entries(): MapIterator<[string, unknown]> {
+    for (const [key, entry] of this.entries_) yield [key, plain(entry.value)];
+  }
+
+  keys(): MapIterator<string> {
+    return this.entries_.keys();
+  }
+
+  *values(): MapIterator<unknown> {
+    for (const entry of this.entries_.values()) yield plain(entry.value);
+  }
+
+  [Symbol.iterator](): MapIterator<[string, unknown]> {
+    return this.entries();
+  }
+}
+
+/**
+ * The tokenizer.* entries as fromGgufMetadata takes them, string arrays as their bytes and
+ * offsets (the reader's GgufStringArray): a SentencePiece vocabulary is then built without a
+ * string per piece. Other keys are not touched (a lazy string array would decode).
+ */
+function tokenizerGgufMetadata(metadata: ReadonlyMap<string, { value: unknown }>): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const [key, entry] of metadata) {
+    if (key.startsWith("tokenizer.")) out.set(key, ggufStringArrayOf(entry) ?? plain(entry.value));
+  }
+  return out;
 }
 
 /** The tokenizer's own end id (SentencePiece's </s>, a BPE file's eosId), else the special that ends a text in its family. */
@@ -60,7 +119,8 @@ function ownEos(t: Tokenizer): number[] {
  * GGUF's rules, as llama.cpp reads them: bos when tokenizer.ggml.add_bos_token (default: true
  * for SentencePiece vocabularies); the end ids eos, eot and eom.
  */
-function fromGgufEntries(meta: ReadonlyMap<string, unknown>): ModelTokenizer {
+function fromGgufEntries(metadata: ReadonlyMap<string, { value: unknown }>): ModelTokenizer {
+  const meta = tokenizerGgufMetadata(metadata);
   const tokenizer = fromGgufMetadata(meta);
   const id = (key: string): number | undefined => {
     const v = meta.get(key);
@@ -76,7 +136,7 @@ function fromGgufEntries(meta: ReadonlyMap<string, unknown>): ModelTokenizer {
     bos: addBos === true ? id("tokenizer.ggml.bos_token_id") : undefined,
     eos: [...new Set(declared.length > 0 ? declared : ownEos(tokenizer))],
     ...(typeof template === "string" ? { chatTemplate: { source: template, origin: "gguf" as const } } : {}),
-    ggufMetadata: meta,
+    ggufMetadata: new PlainGgufMetadata(metadata),
   };
 }
 
@@ -89,7 +149,7 @@ function fromGgufEntries(meta: ReadonlyMap<string, unknown>): ModelTokenizer {
  */
 export function tokenizerFromBytes(bytes: Uint8Array, fileName = ""): ModelTokenizer {
   const kind = detectVocabulary(bytes);
-  if (kind === "gguf") return fromGgufEntries(plainGgufMetadata(GgufFile.parse(bytes).metadata));
+  if (kind === "gguf") return fromGgufEntries(GgufFile.parse(bytes).metadata);
   if (kind === "llama2c" || (kind === "unknown" && /\.bin$/i.test(fileName))) {
     // run.c prepends <s> (1) and stops at </s> (2) and at <s> (a new story begins); </s> first,
     // as the eos proper (a chat template's eos_token)
@@ -179,7 +239,7 @@ async function fromHfDirectory(dir: string, hfConfig: unknown): Promise<ModelTok
 export async function findCheckpointTokenizer(checkpoint: Checkpoint): Promise<ModelTokenizer | undefined> {
   if (checkpoint.ggufMetadata) {
     if (!checkpoint.ggufMetadata.has("tokenizer.ggml.model")) return undefined;
-    return fromGgufEntries(plainGgufMetadata(checkpoint.ggufMetadata));
+    return fromGgufEntries(checkpoint.ggufMetadata);
   }
   if (checkpoint.directory) return fromHfDirectory(checkpoint.directory, checkpoint.hfConfig);
   return undefined;
