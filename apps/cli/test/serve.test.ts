@@ -155,7 +155,9 @@ describe("zllm serve", () => {
     const sent = Date.now();
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
-    expect(Date.now() - sent).toBeLessThan(5000);
+    // 1 s of grace plus the workers' shutdown; the cap is loose because a loaded CI machine runs
+    // it several times slower, and a server that ignored the signal would never exit at all
+    expect(Date.now() - sent).toBeLessThan(20_000);
   });
 });
 

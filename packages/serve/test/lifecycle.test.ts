@@ -58,7 +58,9 @@ describe.skipIf(!haveDefaultModel).each(HTTP_THREADS)("lifecycle: timeouts and g
     await reader.read(); // admitted: headers and the role chunk
     const started = performance.now();
     await s.server.close(30);
-    expect(performance.now() - started).toBeLessThan(2000);
+    // loose: what shows the cancel is the error event below (a close that waited would end the
+    // stream normally); a loaded CI machine stretches this wall-clock time several times
+    expect(performance.now() - started).toBeLessThan(10_000);
     let text = "";
     for (;;) {
       const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
