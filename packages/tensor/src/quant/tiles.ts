@@ -79,19 +79,21 @@ export function unpackQ4_0Tiles(bytes: Uint8Array, n: number, k: number): void {
 function reorder(bytes: Uint8Array, n: number, k: number, toTiles: boolean): void {
   const nb = k / 32, groupBytes = Q4_0_TILE_ROWS * nb * BLOCK_BYTES;
   const group = new Uint8Array(groupBytes);
+  // Byte loops, not subarray views: a view per block is an object per block (288,000 for a
+  // 32,000 × 288 classifier), garbage that grew the young generation and the peak RSS at load.
   for (let base = 0; base < n * nb * BLOCK_BYTES; base += groupBytes) {
-    group.set(bytes.subarray(base, base + groupBytes));
+    for (let i = 0; i < groupBytes; i++) group[i] = bytes[base + i];
     for (let r = 0; r < Q4_0_TILE_ROWS; r++) {
       for (let b = 0; b < nb; b++) {
         const row = (r * nb + b) * BLOCK_BYTES, scale = q4_0TileScaleAt(r, b, nb), codes = q4_0TileCodesAt(r, b, nb);
         if (toTiles) {
           bytes[base + scale] = group[row];
           bytes[base + scale + 1] = group[row + 1];
-          bytes.set(group.subarray(row + 2, row + BLOCK_BYTES), base + codes);
+          for (let i = 0; i < CODE_BYTES; i++) bytes[base + codes + i] = group[row + 2 + i];
         } else {
           bytes[base + row] = group[scale];
           bytes[base + row + 1] = group[scale + 1];
-          bytes.set(group.subarray(codes, codes + CODE_BYTES), base + row + 2);
+          for (let i = 0; i < CODE_BYTES; i++) bytes[base + row + 2 + i] = group[codes + i];
         }
       }
     }
