@@ -1,4 +1,4 @@
-import { Q4_0_TILE_ROWS, canTileQ4_0, packQ4_0Tiles, q4_0TileCodesAt, q4_0TileScaleAt, unpackQ4_0Tiles } from "@zero-llm/tensor";
+import { Q4_0_TILE_ROWS, canTileQ4_0, layoutFits, packQ4_0Tiles, q4_0TileRow, unpackQ4_0Tiles } from "@zero-llm/tensor";
 import type { Backend, LinearWeight, LinearWeightType, QuantLayout, QuantType } from "@zero-llm/tensor";
 import { QuantError } from "./errors";
 import { weightFormat } from "./formats/index";
@@ -36,7 +36,7 @@ export class QuantizedLinear implements LinearWeight {
     if (bytes.length !== expected) {
       throw new QuantError("BAD_LENGTH", `QuantizedLinear: expected ${expected} bytes of ${type} for [${outFeatures}, ${inFeatures}], found ${bytes.length}`);
     }
-    if (layout !== "rows" && (layout !== "q4_0x4" || type !== "q4_0" || outFeatures % Q4_0_TILE_ROWS !== 0)) {
+    if (!layoutFits(layout, type, outFeatures)) {
       throw new QuantError("INVALID_ARGUMENT", `QuantizedLinear: expected layout "rows", or "q4_0x4" for q4_0 with outFeatures a multiple of ${Q4_0_TILE_ROWS}, found ${JSON.stringify(layout)} for ${type} [${outFeatures}, ${inFeatures}]`);
     }
   }
@@ -79,17 +79,10 @@ export class QuantizedLinear implements LinearWeight {
       dequantizeRow(this.bytes, out, this.inFeatures, row * this.rowBytes, outOffset);
       return;
     }
-    // tiles: the row's blocks gathered back into GGUF's order first (18 bytes each)
-    const nb = this.inFeatures / 32;
+    // tiles: the row's blocks gathered back into GGUF's order first
     this.rowScratch ??= new Uint8Array(this.rowBytes);
-    const blocks = this.rowScratch;
-    for (let b = 0; b < nb; b++) {
-      const scale = q4_0TileScaleAt(row, b, nb), codes = q4_0TileCodesAt(row, b, nb);
-      blocks[18 * b] = this.bytes[scale];
-      blocks[18 * b + 1] = this.bytes[scale + 1];
-      blocks.set(this.bytes.subarray(codes, codes + 16), 18 * b + 2);
-    }
-    dequantizeRow(blocks, out, this.inFeatures, 0, outOffset);
+    q4_0TileRow(this.bytes, row, this.inFeatures / 32, this.rowScratch, 0);
+    dequantizeRow(this.rowScratch, out, this.inFeatures, 0, outOffset);
   }
 
   private get rowBytes(): number {

@@ -77,25 +77,44 @@ export function unpackQ4_0Tiles(bytes: Uint8Array, n: number, k: number): void {
 }
 
 function reorder(bytes: Uint8Array, n: number, k: number, toTiles: boolean): void {
-  const nb = k / 32, groupBytes = Q4_0_TILE_ROWS * nb * BLOCK_BYTES;
+  const nb = k / 32, rowBytes = nb * BLOCK_BYTES, groupBytes = Q4_0_TILE_ROWS * rowBytes;
   const group = new Uint8Array(groupBytes);
   // Byte loops, not subarray views: a view per block is an object per block (288,000 for a
   // 32,000 × 288 classifier), garbage that grew the young generation and the peak RSS at load.
-  for (let base = 0; base < n * nb * BLOCK_BYTES; base += groupBytes) {
+  for (let base = 0; base < n * rowBytes; base += groupBytes) {
     for (let i = 0; i < groupBytes; i++) group[i] = bytes[base + i];
     for (let r = 0; r < Q4_0_TILE_ROWS; r++) {
+      if (!toTiles) {
+        q4_0TileRow(group, r, nb, bytes, base + r * rowBytes);
+        continue;
+      }
       for (let b = 0; b < nb; b++) {
         const row = (r * nb + b) * BLOCK_BYTES, scale = q4_0TileScaleAt(r, b, nb), codes = q4_0TileCodesAt(r, b, nb);
-        if (toTiles) {
-          bytes[base + scale] = group[row];
-          bytes[base + scale + 1] = group[row + 1];
-          for (let i = 0; i < CODE_BYTES; i++) bytes[base + codes + i] = group[row + 2 + i];
-        } else {
-          bytes[base + row] = group[scale];
-          bytes[base + row + 1] = group[scale + 1];
-          for (let i = 0; i < CODE_BYTES; i++) bytes[base + row + 2 + i] = group[codes + i];
-        }
+        bytes[base + scale] = group[row];
+        bytes[base + scale + 1] = group[row + 1];
+        for (let i = 0; i < CODE_BYTES; i++) bytes[base + codes + i] = group[row + 2 + i];
       }
     }
   }
+}
+
+/**
+ * Row o of a tiled matrix of nb blocks per row, gathered back into GGUF's order: its nb blocks of
+ * 18 bytes (scale, then codes) written to out[outOffset …]. Byte loops: no view per block.
+ */
+export function q4_0TileRow(tiles: Uint8Array, o: number, nb: number, out: Uint8Array, outOffset: number): void {
+  for (let b = 0; b < nb; b++) {
+    const at = outOffset + b * BLOCK_BYTES, scale = q4_0TileScaleAt(o, b, nb), codes = q4_0TileCodesAt(o, b, nb);
+    out[at] = tiles[scale];
+    out[at + 1] = tiles[scale + 1];
+    for (let i = 0; i < CODE_BYTES; i++) out[at + 2 + i] = tiles[codes + i];
+  }
+}
+
+/**
+ * Whether a matrix of `type` with `outFeatures` rows can be held in `layout`: "rows" always,
+ * "q4_0x4" only for q4_0 in whole groups of Q4_0_TILE_ROWS rows.
+ */
+export function layoutFits(layout: QuantLayout, type: string, outFeatures: number): boolean {
+  return layout === "rows" || (layout === "q4_0x4" && type === "q4_0" && outFeatures % Q4_0_TILE_ROWS === 0);
 }

@@ -1,5 +1,5 @@
 import { TensorError } from "../errors";
-import { Q4_0_TILE_ROWS, type QuantLayout } from "./tiles";
+import { Q4_0_TILE_ROWS, layoutFits, type QuantLayout } from "./tiles";
 
 /**
  * The weight storage types the quantized kernels read, in ggml's block layouts (the bytes of a
@@ -67,7 +67,7 @@ export function checkMatmulQuant(
   rows: number, inFeatures: number, outFeatures: number, layout: QuantLayout = "rows",
 ): QuantTypeInfo {
   const info = quantTypeInfo(type);
-  if (layout !== "rows" && (layout !== "q4_0x4" || type !== "q4_0" || outFeatures % Q4_0_TILE_ROWS !== 0)) {
+  if (!layoutFits(layout, type, outFeatures)) {
     throw new TensorError(
       "INVALID_ARGUMENT",
       `${backend} matmulQuant: expected layout "rows", or "q4_0x4" for q4_0 with outFeatures a multiple of ${Q4_0_TILE_ROWS}, found ${JSON.stringify(layout)} for ${type} [${outFeatures}, ${inFeatures}]`,
