@@ -21,6 +21,24 @@ const SCRATCH_BYTES = 64;
 const lenientDecoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 
 /**
+ * Throws `code` (naming `field`) unless `pieces` is a Uint8Array with count + 1 Uint32Array
+ * offsets into it, from 0, in increasing order, within the bytes: the one check of this form
+ * wherever pieces arrive as bytes (SpmVocabulary.fromBytes, GGUF metadata).
+ */
+export function checkPieceBytes(pieces: SpmPieceBytes, field: string, code: TokenizerErrorCode): void {
+  const { bytes, offsets } = pieces;
+  if (!(bytes instanceof Uint8Array) || !(offsets instanceof Uint32Array)) {
+    throw new TokenizerError(code, `${field}: expected { bytes: Uint8Array, offsets: Uint32Array }, found { bytes: ${describe(bytes)}, offsets: ${describe(offsets)} }`);
+  }
+  if (offsets.length === 0) throw new TokenizerError(code, `${field}: expected count + 1 offsets, found none`);
+  for (let i = 0; i + 1 < offsets.length; i++) {
+    if (offsets[i + 1] < offsets[i]) throw new TokenizerError(code, `${field}: expected offsets in increasing order, found offset ${i + 1} = ${offsets[i + 1]} below ${offsets[i]}`);
+  }
+  const last = offsets[offsets.length - 1];
+  if (offsets[0] !== 0 || last > bytes.length) throw new TokenizerError(code, `${field}: expected offsets from 0 to at most ${bytes.length} (the bytes' length), found ${offsets[0]}..${last}`);
+}
+
+/**
  * A SentencePiece vocabulary held compactly: every piece's bytes in one buffer, a hash table from
  * bytes to id, and no JS string per piece (32,000 strings and a Map of them cost ~5 MB of heap
  * for ~0.4 MB of text).
@@ -78,16 +96,9 @@ export class SpmVocabulary {
    * the pieces are copied, invalid ones replaced as the string decoding would.
    */
   static fromBytes(pieces: SpmPieceBytes, field = "pieces", code: TokenizerErrorCode = "TOKENIZER_BAD_ARGUMENT"): SpmVocabulary {
+    checkPieceBytes(pieces, field, code);
     const { bytes, offsets } = pieces;
-    if (!(bytes instanceof Uint8Array) || !(offsets instanceof Uint32Array)) {
-      throw new TokenizerError(code, `${field}: expected { bytes: Uint8Array, offsets: Uint32Array }, found { bytes: ${describe(bytes)}, offsets: ${describe(offsets)} }`);
-    }
-    if (offsets.length === 0) throw new TokenizerError(code, `${field}: expected count + 1 offsets, found none`);
-    for (let i = 0; i + 1 < offsets.length; i++) {
-      if (offsets[i + 1] < offsets[i]) throw new TokenizerError(code, `${field}: expected offsets in increasing order, found offset ${i + 1} = ${offsets[i + 1]} below ${offsets[i]}`);
-    }
     const last = offsets[offsets.length - 1];
-    if (offsets[0] !== 0 || last > bytes.length) throw new TokenizerError(code, `${field}: expected offsets from 0 to at most ${bytes.length} (the bytes' length), found ${offsets[0]}..${last}`);
     const whole = bytes.byteOffset === 0 && bytes.buffer.byteLength === last && bytes.length === last;
     let valid = true;
     for (let i = 0; i + 1 < offsets.length && valid; i++) valid = isValidUtf8(bytes, offsets[i], offsets[i + 1]);

@@ -5,7 +5,7 @@ import { TOKEN_TYPE } from "./token-type";
 import type { BpeTokenizer } from "../bpe";
 import { WordPieceTokenizer } from "../wordpiece";
 import { fromByteLevelVocab } from "../loaders/byte-level-vocab";
-import type { SpmPieceBytes } from "../spm-vocabulary";
+import { checkPieceBytes, type SpmPieceBytes } from "../spm-vocabulary";
 
 /**
  * A tokenizer from GGUF tokenizer metadata. This package reads no GGUF files itself (that is
@@ -40,10 +40,13 @@ function fail(key: string, expected: string, found: unknown): never {
   throw new TokenizerError("TOKENIZER_BAD_GGUF_METADATA", `${key}: expected ${expected}, found ${shown}`);
 }
 
-/** A string array as given: string[], or bytes + offsets (kept undecoded). */
+/** A string array as given: string[], or bytes + offsets (checked, kept undecoded). */
 function stringList(get: (k: string) => unknown, key: string): string[] | SpmPieceBytes {
   const v = get(key);
-  if (isStringBytes(v)) return v;
+  if (isStringBytes(v)) {
+    checkPieceBytes(v, key, "TOKENIZER_BAD_GGUF_METADATA");
+    return v;
+  }
   if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) fail(key, "an array of strings (or { bytes: Uint8Array, offsets: Uint32Array })", v);
   return v as string[];
 }
@@ -61,13 +64,11 @@ function stringArray(get: (k: string) => unknown, key: string): string[] {
   const list = stringList(get, key);
   if (Array.isArray(list)) return list;
   const { bytes, offsets } = list;
-  const last = offsets[offsets.length - 1];
-  if (last > bytes.length || offsets.some((o, i) => i > 0 && o < offsets[i - 1])) fail(key, `offsets in increasing order within the ${bytes.length} bytes`, `offsets up to ${last}`);
   return Array.from({ length: offsets.length - 1 }, (_, i) => lenientDecoder.decode(bytes.subarray(offsets[i], offsets[i + 1])));
 }
 
 function listLength(list: string[] | SpmPieceBytes): number {
-  return Array.isArray(list) ? list.length : (list).offsets.length - 1;
+  return Array.isArray(list) ? list.length : list.offsets.length - 1;
 }
 
 function numberArray(get: (k: string) => unknown, key: string, length: number): ArrayLike<number> | undefined {
@@ -179,12 +180,8 @@ export function fromGgufMetadata(meta: GgufMetadataInput): BpeTokenizer | SpmTok
 
 /**
  * The bytes and offsets alone (a GgufStringArray also holds its decoded strings once anything
- * asked for them; the tokenizer keeps only these two), checked with this key's error code.
+ * asked for them; the tokenizer keeps only these two), already checked by stringList.
  */
 function compactPieces(list: SpmPieceBytes): SpmPieceBytes {
-  const { bytes, offsets } = list;
-  const last = offsets[offsets.length - 1];
-  if (offsets[0] !== 0 || last > bytes.length) fail("tokenizer.ggml.tokens", `offsets from 0 to at most ${bytes.length} (the bytes' length)`, `offsets ${offsets[0]}..${last}`);
-  for (let i = 1; i < offsets.length; i++) if (offsets[i] < offsets[i - 1]) fail("tokenizer.ggml.tokens", "offsets in increasing order", `offset ${i} = ${offsets[i]} below ${offsets[i - 1]}`);
-  return { bytes, offsets };
+  return { bytes: list.bytes, offsets: list.offsets };
 }
