@@ -1,5 +1,6 @@
 import { jsBackend, type Backend } from "@zero-llm/tensor";
-import type { Config, KVDType, KVStore, Model } from "../src/index";
+import { Model, randomWeights, type Config, type KVDType, type KVStore, type ModelOptions } from "../src/index";
+import { allocatedPerStep } from "../../../tools/test-helpers/alloc-probe";
 
 // Shared by the decode allocation tests (infer-allocation*.test.ts). Each measured case has a
 // file of its own, because vitest runs every file in a fresh JavaScript isolate: V8's JIT
@@ -97,3 +98,14 @@ export function decodeLoop(model: Model, cache = model.newCache({ capacity: 160 
   return step;
 }
 
+/** A model of `config` with random weights (seed 1) on the js kernels above. */
+export function jsModel(config: Config, options: Omit<ModelOptions, "backend"> = {}): Model {
+  return new Model(config, randomWeights(config, { seed: 1, backend: js }), { ...options, backend: js });
+}
+
+/** The probe's bytes allocated per call of `step` (tools/test-helpers/alloc-probe.ts), printed under `label`. */
+export function bytesPerStep(label: string, step: (i: number) => void, steps = STEPS): number {
+  const perStep = allocatedPerStep(step, steps);
+  console.log(`${label}: ${perStep.toFixed(3)} bytes allocated per step`);
+  return perStep;
+}

@@ -1,13 +1,8 @@
 import { expect, it } from "vitest";
-import { Model, randomWeights } from "../src/index";
-import { allocatedPerStep } from "../../../tools/test-helpers/alloc-probe";
-import { LLAMA, STEPS, claimIsolate, decodeLoop, js } from "./decode-alloc-helpers";
+import { LLAMA, bytesPerStep, claimIsolate, decodeLoop, jsModel } from "./decode-alloc-helpers";
 
 // One measured case per file, so per isolate: see decode-alloc-helpers.ts and infer-allocation.test.ts.
 it("a decode step allocates nothing in this package's code: model.decode, llama (GQA 4/2, untied)", () => {
   claimIsolate("model.decode, llama");
-  const model = new Model(LLAMA, randomWeights(LLAMA, { seed: 1, backend: js }), { backend: js });
-  const perStep = allocatedPerStep(decodeLoop(model), STEPS);
-  console.log(`llama decode: ${perStep.toFixed(3)} bytes allocated per step`);
-  expect(perStep).toBeLessThan(1);
+  expect(bytesPerStep("llama decode", decodeLoop(jsModel(LLAMA)))).toBeLessThan(1);
 });

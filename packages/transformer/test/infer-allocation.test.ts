@@ -2,7 +2,7 @@ import { createWasmBackend, jsBackend } from "@zero-llm/tensor";
 import { describe, expect, it } from "vitest";
 import { Model, randomWeights } from "../src/index";
 import { allocatedPerStep } from "../../../tools/test-helpers/alloc-probe";
-import { LLAMA, STEPS, claimIsolate, decodeLoop, js } from "./decode-alloc-helpers";
+import { LLAMA, STEPS, claimIsolate, decodeLoop, js, jsModel } from "./decode-alloc-helpers";
 
 // Does a decode step allocate on the JavaScript heap? Measured as described in tools/test-helpers/alloc-probe.ts:
 // after a warm-up, the young generation must not grow over thousands of steps (< 1 byte per
@@ -50,8 +50,7 @@ describe("a decode step allocates nothing in this package's code (js kernels): t
   });
 
   it("a decode step that boxes one number per step is caught (16 bytes)", () => {
-    const model = new Model(LLAMA, randomWeights(LLAMA, { seed: 1, backend: js }), { backend: js });
-    const decode = decodeLoop(model);
+    const decode = decodeLoop(jsModel(LLAMA));
     // first the decode alone, until it measures 0 (the probe warms up until the code is optimized)
     expect(allocatedPerStep(decode, STEPS)).toBeLessThan(1);
     const sink: unknown[] = [{}]; // holds objects, so a double stored in it is boxed (not a double array)
