@@ -76,3 +76,18 @@ export function allocatedPerStep(step: (i: number) => void, steps: number, windo
  * objects); a round further below it saw the code change mid-round.
  */
 const NOISE_BYTES = 1024;
+
+/**
+ * Claims this JavaScript isolate for one measured case; throws if another case already ran in it
+ * (e.g. vitest configured with isolate: false), since its JIT feedback would then shape this case
+ * (see allocatedPerStep). vitest runs each test file in a fresh isolate, so a file holds one case.
+ */
+export function claimIsolate(name: string): void {
+  const g = globalThis as Record<symbol, unknown>;
+  const other = g[CLAIM];
+  if (other !== undefined) {
+    throw new Error(`${name}: expected a JavaScript isolate of its own (one test file per measured case, vitest isolate: true), found "${String(other)}" measured in it before`);
+  }
+  g[CLAIM] = name;
+}
+const CLAIM = Symbol.for("@zero-llm/alloc-probe: measured case");

@@ -12,19 +12,8 @@ import { allocatedPerStep } from "../../../tools/test-helpers/alloc-probe";
 // that, while the llama case run first measured 0. One case per isolate is what a process serving
 // one model looks like, and its result cannot depend on the order of the cases.
 
-/**
- * Claims this JavaScript isolate for one measured case; throws if another case already ran in it
- * (e.g. vitest configured with isolate: false), since its feedback would then shape this case.
- */
-export function claimIsolate(name: string): void {
-  const g = globalThis as Record<symbol, unknown>;
-  const other = g[CLAIM];
-  if (other !== undefined) {
-    throw new Error(`${name}: expected a JavaScript isolate of its own (one test file per measured case, vitest isolate: true), found "${String(other)}" measured in it before`);
-  }
-  g[CLAIM] = name;
-}
-const CLAIM = Symbol.for("@zero-llm/transformer: decode allocation case");
+// claimIsolate (the one-case-per-isolate guard) lives with the probe, shared with the sampling tests.
+export { claimIsolate } from "../../../tools/test-helpers/alloc-probe";
 
 // jsBackend.attention (in @zero-llm/tensor, not this package) allocates its score row per call,
 // so the tests swap in the same math over one reused row (infer-allocation.test.ts checks it gives
