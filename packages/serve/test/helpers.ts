@@ -53,8 +53,12 @@ export async function metrics(url: string, headers: Record<string, string> = {})
   return (await fetch(`${url}/metrics`, { headers })).text();
 }
 
-/** Waits until `check` holds (polling every 10 ms), or throws after `ms`. */
-export async function until(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+/**
+ * Waits until `check` holds (polling every 10 ms), or throws after `ms`. The bound only turns a
+ * condition that never comes into a failure instead of a hang, so it is generous: the official CI
+ * runs ~10x slower than an idle machine, where 5 s (the old default) was already 10x what idle needs.
+ */
+export async function until(check: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`);

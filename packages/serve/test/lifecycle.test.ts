@@ -56,11 +56,9 @@ describe.skipIf(!haveDefaultModel).each(HTTP_THREADS)("lifecycle: timeouts and g
     const reader = res.body?.getReader();
     if (!reader) throw new Error("no body");
     await reader.read(); // admitted: headers and the role chunk
-    const started = performance.now();
     await s.server.close(30);
-    // loose: what shows the cancel is the error event below (a close that waited would end the
-    // stream normally); a loaded CI machine stretches this wall-clock time several times
-    expect(performance.now() - started).toBeLessThan(10_000);
+    // what shows the cancel is the error event below (a close that waited for the stream would
+    // end it normally), not the wall-clock time close() took, which a loaded CI machine stretches
     let text = "";
     for (;;) {
       const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));

@@ -18,6 +18,19 @@ import { TensorError } from "../src/errors";
 const CTRL = 65536, SCRATCH = 2 * 65536, DATA = 4 * 65536;
 const NO_SUCH_JOB = 99; // runPart's default branch: `unreachable`, a trap in whichever thread claims the part
 
+/** `promise`, or a rejection naming `what` if it has not settled within `seconds`. */
+async function withinSeconds<T>(seconds: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`expected ${what} within ${seconds} s, found none`)), seconds * 1000);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function rawPool(callerWorks: boolean): Promise<{ pool: ThreadPool; memory: WebAssembly.Memory }> {
   const module = await kernelModule(true, false);
   const memory = new WebAssembly.Memory({ initial: 16, maximum: 64, shared: true });
@@ -109,8 +122,14 @@ describe("wasm thread pool failures", () => {
   it("dispose() stopping the workers is not a failure", async () => {
     const wasm = await createWasmBackend({ threads: 2 });
     const pool = (wasm as unknown as { pool: ThreadPool }).pool;
+    const workers = (pool as unknown as { workers: Worker[] }).workers;
+    // Each worker's exit event, listened for before dispose(): the pool's own exit listener was
+    // added when the worker was spawned, so it has run by the time this one fires. Waited for as
+    // an event (a fixed sleep can end before it on a loaded machine), bounded so a worker that
+    // never exits fails the test with a message instead of hanging it.
+    const exited = Promise.all(workers.map((worker) => new Promise((resolve) => worker.once("exit", resolve))));
     await wasm.dispose();
-    await new Promise((resolve) => setTimeout(resolve, 20)); // let the exit events arrive
+    await expect(withinSeconds(60, exited, "every worker's exit event after dispose()")).resolves.toHaveLength(1);
     expect(pool.failure).toBeNull();
   });
 });
