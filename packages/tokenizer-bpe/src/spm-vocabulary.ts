@@ -1,4 +1,5 @@
 import { TokenizerError, type TokenizerErrorCode } from "./errors";
+import { byteTokenValue } from "./byte-token";
 import { decodeUtf8, writeUtf8 } from "./utf8";
 
 /**
@@ -145,6 +146,11 @@ export class SpmVocabulary {
 
   byteAt(at: number): number {
     return this.bytes[at];
+  }
+
+  /** The byte piece `id` stands for when it is "<0xHH>" (hex digits in either case), else -1. */
+  byteTokenValue(id: number): number {
+    return byteTokenValue(this.bytes, this.offsets[id], this.offsets[id + 1]);
   }
 
   /** The id of the piece whose bytes are source[from, to) (the first such id), or -1. */

@@ -133,13 +133,7 @@ export class SpmTokenizer implements Tokenizer {
 
   /** The byte a piece "<0xHH>" (hex digits in either case) stands for, read from its bytes; -1 for any other piece. */
   private byteOf(id: number): number {
-    const v = this.vocabulary;
-    if (v.byteLength(id) !== 6) return -1;
-    const at = v.start(id);
-    if (v.byteAt(at) !== 0x3c || v.byteAt(at + 1) !== 0x30 || v.byteAt(at + 2) !== 0x78 || v.byteAt(at + 5) !== 0x3e) return -1; // "<0x" … ">"
-    const high = hexDigit(v.byteAt(at + 3));
-    const low = hexDigit(v.byteAt(at + 4));
-    return high < 0 || low < 0 ? -1 : (high << 4) | low;
+    return this.vocabulary.byteTokenValue(id);
   }
 
   encode(text: string, options?: EncodeOptions): number[] {
@@ -514,12 +508,6 @@ function replaceBytes(piece: Uint8Array, pattern: Uint8Array, by: number): Uint8
 
 function isPieceBytes(pieces: readonly string[] | SpmPieceBytes): pieces is SpmPieceBytes {
   return !Array.isArray(pieces);
-}
-
-function hexDigit(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  const lower = c | 0x20;
-  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
 }
 
 /** Bytes of the character starting with `lead` (a piece's bytes are UTF-8, or WTF-8 for a lone surrogate); at most `left`. */

@@ -1,5 +1,6 @@
 import { TokenizerError } from "../errors";
 import { SpmTokenizer } from "../spm";
+import { byteTokenValue } from "../byte-token";
 import { TOKEN_TYPE } from "../gguf/token-type";
 import type { SpmPieceBytes } from "../spm-vocabulary";
 
@@ -63,12 +64,6 @@ function readLlama2cPieces(data: Uint8Array): { maxTokenLength: number; pieces: 
   return { maxTokenLength, pieces: { bytes, offsets }, scores };
 }
 
-/** "<0xHH>" with upper-case hex digits, llama2.c's byte tokens, read from the bytes. */
-function isByteToken(bytes: Uint8Array, from: number, to: number): boolean {
-  const upperHex = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46);
-  return to - from === 6 && bytes[from] === 0x3c && bytes[from + 1] === 0x30 && bytes[from + 2] === 0x78 && upperHex(bytes[from + 3]) && upperHex(bytes[from + 4]) && bytes[from + 5] === 0x3e;
-}
-
 /** A Llama tokenizer from llama2.c's `tokenizer.bin`; its pieces stay bytes (see SpmModel.pieces). */
 export function fromLlama2cTokenizer(data: Uint8Array): SpmTokenizer {
   const file = readLlama2cPieces(data);
@@ -79,6 +74,7 @@ export function fromLlama2cTokenizer(data: Uint8Array): SpmTokenizer {
     types[1] = TOKEN_TYPE.control;
     types[2] = TOKEN_TYPE.control;
   }
-  for (let id = 0; id < types.length; id++) if (isByteToken(bytes, offsets[id], offsets[id + 1])) types[id] = TOKEN_TYPE.byte;
+  // llama2.c's byte tokens: "<0xHH>" with upper-case hex digits
+  for (let id = 0; id < types.length; id++) if (byteTokenValue(bytes, offsets[id], offsets[id + 1], true) >= 0) types[id] = TOKEN_TYPE.byte;
   return new SpmTokenizer({ pieces: file.pieces, scores: file.scores, types, unknownId: 0, bosId: 1, eosId: 2, spaceSymbol: " " });
 }
