@@ -1,4 +1,5 @@
 import { GgufError } from "./errors";
+import { joinParts, type FileParts } from "./file-parts";
 import { ggmlTensorBytes, requireGgmlType } from "./ggml-types";
 import { alignUp, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_MAX_DIMS } from "./gguf-read";
 import { ggufStringArrayOf } from "./gguf-strings";
@@ -36,10 +37,7 @@ export interface GgufWriteInput {
 }
 
 /** The file as a list of byte ranges to write in order (header first), plus its total size. */
-export interface GgufParts {
-  readonly chunks: readonly Uint8Array[];
-  readonly byteLength: number;
-}
+export type GgufParts = FileParts;
 
 const encoder = new TextEncoder();
 
@@ -273,14 +271,7 @@ export function ggufParts(input: GgufWriteInput): GgufParts {
 
 /** The whole file as one buffer. For large models prefer writeGgufFile, which streams the chunks. */
 export function serializeGguf(input: GgufWriteInput): Uint8Array {
-  const { chunks, byteLength } = ggufParts(input);
-  const out = new Uint8Array(byteLength);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
+  return joinParts(ggufParts(input));
 }
 
 function prepareTensor(t: GgufTensorInput): { name: string; dims: number[]; typeId: number; bytes: Uint8Array } {

@@ -1,4 +1,5 @@
 import { SafetensorsError } from "./errors";
+import { joinParts, type FileParts } from "./file-parts";
 import { SAFETENSORS_DTYPE_BITS, type SafetensorsDtype } from "./safetensors-read";
 
 /**
@@ -21,10 +22,8 @@ export interface SafetensorsWriteInput {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
-export interface SafetensorsParts {
-  readonly chunks: readonly Uint8Array[];
-  readonly byteLength: number;
-}
+/** The file as chunks to write in order, plus its total size. */
+export type SafetensorsParts = FileParts;
 
 const encoder = new TextEncoder();
 
@@ -67,14 +66,7 @@ export function safetensorsParts(input: SafetensorsWriteInput): SafetensorsParts
 
 /** The whole file as one buffer. For large files prefer writeSafetensorsFile, which streams. */
 export function serializeSafetensors(input: SafetensorsWriteInput): Uint8Array {
-  const { chunks, byteLength } = safetensorsParts(input);
-  const out = new Uint8Array(byteLength);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
+  return joinParts(safetensorsParts(input));
 }
 
 function prepare(name: string, t: SafetensorsTensorInput): { name: string; dtype: SafetensorsDtype; shape: number[]; bits: number; bytes: Uint8Array } {
