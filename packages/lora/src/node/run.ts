@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { makeDirectory, readFileBounded, removeAbandonedTempFiles, writeFileAtomic } from "@zero-llm/tensor/node";
 import { resolveSettings, type Config, type HistoryRow, type TrainSettings, type Weights } from "@zero-llm/transformer";
-import { lossCsv } from "@zero-llm/transformer/node";
+import { lossCsv, type TrainProgressEvent } from "@zero-llm/transformer/node";
 import { LoraAdapter } from "../adapter";
 import type { LoraConfig } from "../config";
 import { LoraError } from "../errors";
@@ -33,10 +33,7 @@ export type LoraTrainEvent =
   | {
       type: "start"; step: number; steps: number; modules: number; memory: TrainingMemory; data: string; resumed: boolean;
     }
-  | ({ type: "step"; steps: number; elapsedMs: number; etaMs: number } & HistoryRow)
-  | { type: "eval"; step: number; valLoss: number }
-  | { type: "checkpoint"; step: number; path: string }
-  | { type: "done"; step: number; valLoss: number; elapsedMs: number };
+  | TrainProgressEvent;
 
 export interface LoraTrainRunOptions {
   /** The run directory (created if missing). */

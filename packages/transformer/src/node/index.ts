@@ -10,5 +10,5 @@ export {
 export { writeGgufModel, writeHfModel, type HfWriteOptions } from "../formats/save";
 export {
   trainRun, lossCsv, exportForInference, readCheckpointFile, removeStaleTempFiles, RUN_FILES,
-  type TrainEvent, type TrainRunOptions, type TrainRunResult,
+  type TrainEvent, type TrainProgressEvent, type TrainRunOptions, type TrainRunResult,
 } from "../train/run";

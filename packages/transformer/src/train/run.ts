@@ -28,12 +28,20 @@ import { Trainer, type HistoryRow } from "./trainer";
  * directory deletes it first (removeStaleTempFiles).
  */
 
-export type TrainEvent =
-  | { type: "start"; step: number; steps: number; parameters: number; tokensPerStep: number; trainTokens: number; valTokens: number; resumed: boolean }
+/**
+ * What a training run reports after its start event: each step, each evaluation, each checkpoint
+ * written, and the end. The same for a full run (trainRun) and a LoRA run (@zero-llm/lora), whose
+ * start events differ.
+ */
+export type TrainProgressEvent =
   | ({ type: "step"; steps: number; elapsedMs: number; etaMs: number } & HistoryRow)
   | { type: "eval"; step: number; valLoss: number }
   | { type: "checkpoint"; step: number; path: string }
   | { type: "done"; step: number; valLoss: number; elapsedMs: number };
+
+export type TrainEvent =
+  | { type: "start"; step: number; steps: number; parameters: number; tokensPerStep: number; trainTokens: number; valTokens: number; resumed: boolean }
+  | TrainProgressEvent;
 
 export interface TrainRunOptions {
   /** The run directory (created if missing). */
