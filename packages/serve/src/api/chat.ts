@@ -9,6 +9,7 @@ import { runGeneration, usageOf, type Choice } from "./generate";
 import { tokenJson } from "./logprobs";
 import { planOutput, readResponseFormat } from "./output";
 import { readGenerationParams } from "./sampling";
+import { endStream } from "./stream-end";
 import { ToolCallParser, type ToolEvent } from "./tools/parser";
 import { readTools } from "./tools/read";
 
@@ -101,16 +102,7 @@ export function chatCompletions(ctx: RouteContext): void {
       chunk(choice.index, {}, out.pending.length > 0 ? out.pending : null, out.finishReason(choice));
     },
     done: (error) => {
-      if (sse) {
-        if (error) {
-          if (!ctx.res.headersSent) return sendError(ctx.res, error);
-          sse.send(error.toJSON());
-        } else if (includeUsage) {
-          sse.send({ ...head, choices: [], usage: usageOf(choices, prompts) });
-        }
-        sse.done();
-        return;
-      }
+      if (sse) return endStream(ctx.res, sse, error, includeUsage ? () => ({ ...head, choices: [], usage: usageOf(choices, prompts) }) : null);
       if (error) return sendError(ctx.res, error);
       sendJson(ctx.res, 200, {
         id,

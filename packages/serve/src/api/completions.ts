@@ -8,6 +8,7 @@ import { runGeneration, usageOf, type PromptRun } from "./generate";
 import { completionLogprobs } from "./logprobs";
 import { planOutput, readResponseFormat } from "./output";
 import { readGenerationParams } from "./sampling";
+import { endStream } from "./stream-end";
 
 /**
  * POST /v1/completions (OpenAI's legacy text completions). `prompt` is a string, an array of
@@ -78,16 +79,7 @@ export function completions(ctx: RouteContext): void {
       sse?.send({ ...head, choices: [{ text: "", index: choice.index, logprobs: null, finish_reason: choice.finishReason }], ...usageField });
     },
     done: (error) => {
-      if (sse) {
-        if (error) {
-          if (!ctx.res.headersSent) return sendError(ctx.res, error);
-          sse.send(error.toJSON());
-        } else if (includeUsage) {
-          sse.send({ ...head, choices: [], usage: usageOf(choices, runs) });
-        }
-        sse.done();
-        return;
-      }
+      if (sse) return endStream(ctx.res, sse, error, includeUsage ? () => ({ ...head, choices: [], usage: usageOf(choices, runs) }) : null);
       if (error) return sendError(ctx.res, error);
       sendJson(ctx.res, 200, {
         ...head,
