@@ -1,4 +1,4 @@
-import { Q4_0_TILE_ROWS, canTileQ4_0, layoutFits, packQ4_0Tiles, q4_0TileRow, unpackQ4_0Tiles } from "@zero-llm/tensor";
+import { Q4_0_TILE_ROWS, layoutFits, q4_0TileRow, tryPackQ4_0Tiles, unpackQ4_0Tiles } from "@zero-llm/tensor";
 import type { Backend, LinearWeight, LinearWeightType, QuantLayout, QuantType } from "@zero-llm/tensor";
 import { QuantError } from "./errors";
 import { weightFormat } from "./formats/index";
@@ -53,8 +53,7 @@ export class QuantizedLinear implements LinearWeight {
    * place (the array's contents change), everything else is kept as it is.
    */
   static held(bytes: Uint8Array, type: QuantType, outFeatures: number, inFeatures: number, backend: Backend): QuantizedLinear {
-    if (type === "q4_0" && canTileQ4_0(bytes, outFeatures, inFeatures) && bytes.length === outFeatures * quantizedRowBytes(type, inFeatures)) {
-      packQ4_0Tiles(bytes, outFeatures, inFeatures);
+    if (type === "q4_0" && bytes.length === outFeatures * quantizedRowBytes(type, inFeatures) && tryPackQ4_0Tiles(bytes, outFeatures, inFeatures)) {
       return new QuantizedLinear(bytes, type, outFeatures, inFeatures, backend, "q4_0x4");
     }
     return new QuantizedLinear(bytes, type, outFeatures, inFeatures, backend);
