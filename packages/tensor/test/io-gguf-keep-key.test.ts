@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { GgufReader, bytesSource, ggufValue, parseGgufHeader, serializeGguf, type GgufError } from "../src/io/index";
+import { GgufReader, bytesSource, ggufValue, parseGgufHeader, serializeGguf, type GgufError, type GgufValue } from "../src/io/index";
 
 // parseGgufHeader's keepKey: a caller that builds only a model skips the tokenizer's arrays (most
 // of a header). Skipped keys are read with the same checks as kept ones, and nothing else changes.
 
-const metadata = (): [string, ReturnType<typeof ggufValue.string>][] => [
+const metadata = (): [string, GgufValue][] => [
   ["general.architecture", ggufValue.string("llama")],
   ["llama.block_count", ggufValue.u32(2)],
   ["tokenizer.ggml.model", ggufValue.string("llama")],
