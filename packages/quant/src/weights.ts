@@ -1,4 +1,4 @@
-import { Q4_0_TILE_ROWS, canTileQ4_0, layoutFits, packQ4_0Tiles, q4_0TileRow, unpackQ4_0Tiles } from "@zero-llm/tensor";
+import { Q4_0_TILE_ROWS, layoutFits, q4_0TileRow, tryPackQ4_0Tiles, unpackQ4_0Tiles } from "@zero-llm/tensor";
 import type { Backend, LinearWeight, LinearWeightType, QuantLayout, QuantType } from "@zero-llm/tensor";
 import { QuantError } from "./errors";
 import { weightFormat } from "./formats/index";
@@ -53,8 +53,7 @@ export class QuantizedLinear implements LinearWeight {
    * place (the array's contents change), everything else is kept as it is.
    */
   static held(bytes: Uint8Array, type: QuantType, outFeatures: number, inFeatures: number, backend: Backend): QuantizedLinear {
-    if (type === "q4_0" && canTileQ4_0(bytes, outFeatures, inFeatures) && bytes.length === outFeatures * quantizedRowBytes(type, inFeatures)) {
-      packQ4_0Tiles(bytes, outFeatures, inFeatures);
+    if (type === "q4_0" && bytes.length === outFeatures * quantizedRowBytes(type, inFeatures) && tryPackQ4_0Tiles(bytes, outFeatures, inFeatures)) {
       return new QuantizedLinear(bytes, type, outFeatures, inFeatures, backend, "q4_0x4");
     }
     return new QuantizedLinear(bytes, type, outFeatures, inFeatures, backend);
@@ -104,20 +103,20 @@ export class QuantizedLinear implements LinearWeight {
   }
 }
 
-/** Offsets of the f16 scale fields in a block of `type` (every value for f16). */
-function scaleOffsets(type: QuantType): readonly number[] {
-  return type === "q4_1" || type === "q4_k" ? [0, 2] : [0];
-}
-
 /**
  * Where the stored bytes hold a NaN or infinite scale (or f16 value): a file that would make every
  * product of that row NaN. Returns the first (row, block) or null.
+ *
+ * The f16 fields of a block are its first one or two halves (q4_1, q4_k: d then m / dmin); an
+ * f16 is NaN or infinite when its exponent bits (0x7c of the high byte) are all ones. Plain
+ * index arithmetic, no iterator over the offsets: this runs over every block of a file before its
+ * code is optimized, and an iterator's result objects were ~1 MB of garbage for a 15M model.
  */
 export function findNonFiniteScale(bytes: Uint8Array, type: QuantType): { block: number } | null {
   const { blockBytes } = weightFormat(type);
-  const offsets = scaleOffsets(type);
+  const lastScale = type === "q4_1" || type === "q4_k" ? 2 : 0; // offset of the block's last f16 field
   for (let b = 0, at = 0; at < bytes.length; b++, at += blockBytes) {
-    for (const o of offsets) if ((bytes[at + o + 1] & 0x7c) === 0x7c) return { block: b };
+    if ((bytes[at + 1] & 0x7c) === 0x7c || (bytes[at + lastScale + 1] & 0x7c) === 0x7c) return { block: b };
   }
   return null;
 }

@@ -85,9 +85,9 @@ describe.each(configs)("wasm nn kernels ($label)", ({ threads, sharedMemory }) =
   }
 
   it("rope's angle table grows with the positions asked for (one position at a time, then a jump)", () => {
-    // the same (theta, headDim) as a decode loop: the table is built for the first positions,
-    // then rebuilt larger when a call reaches past its end
-    for (const pos0 of [0, 1, 255, 256, 257, 5000, 3]) {
+    // the same (theta, headDim) as a decode loop: the table's rows are computed 32 first, then
+    // doubling as calls reach them; it is reallocated (computed rows copied) past its 256
+    for (const pos0 of [0, 1, 30, 31, 32, 33, 70, 255, 256, 257, 5000, 3]) {
       const x = uniform(rng(pos0 + 77), 2 * 4 * 16);
       const expected = x.slice();
       jsBackend.rope(expected, 2, 4, 16, pos0, 10000, "interleaved");

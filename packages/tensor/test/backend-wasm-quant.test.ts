@@ -7,7 +7,7 @@ import { createWasmBackend, jsBackend } from "../src/backend/index";
 import type { WasmBackend } from "../src/backend/index";
 import { f32ToF16, f16ToF32 } from "../src/dtype/half";
 import { QUANT_TYPES, quantRowBytes, type QuantType } from "../src/quant/types";
-import { canTileQ4_0, packQ4_0Tiles, q4_0TileCodesAt, q4_0TileScaleAt, unpackQ4_0Tiles } from "../src/quant/tiles";
+import { canTileQ4_0, packQ4_0Tiles, q4_0TileCodesAt, q4_0TileScaleAt, tryPackQ4_0Tiles, unpackQ4_0Tiles } from "../src/quant/tiles";
 import { TensorError } from "../src/errors";
 import { relaxedSimdSupported } from "../src/backend/wasm-module";
 import { expectClose, rng, uniform } from "./backend-helpers";
@@ -262,6 +262,22 @@ describe("matmulQuant on every backend", () => {
     inf[18 * 5] = 0;
     expect(canTileQ4_0(inf, 4, 64)).toBe(false);
     expect(() => packQ4_0Tiles(inf, 4, 64)).toThrow(TensorError);
+  });
+
+  it("tryPackQ4_0Tiles tiles as packQ4_0Tiles does, or leaves the bytes as they were (a NaN scale in a later row group)", () => {
+    const w = randomWeights("q4_0", 12, 96, rng(7));
+    const tiled = w.slice();
+    packQ4_0Tiles(tiled, 12, 96);
+    const tried = w.slice();
+    expect(tryPackQ4_0Tiles(tried, 12, 96)).toBe(true);
+    expect(tried).toEqual(tiled);
+    const nan = w.slice();
+    nan[(9 * 3 + 2) * 18 + 1] = 0x7e; // row 9 (the third group), block 2: NaN
+    const before = nan.slice();
+    expect(tryPackQ4_0Tiles(nan, 12, 96)).toBe(false);
+    expect(nan).toEqual(before); // the two groups tiled before it were put back in rows
+    expect(tryPackQ4_0Tiles(w.slice(), 6, 96)).toBe(false);
+    expect(() => packQ4_0Tiles(nan, 12, 96)).toThrow(/NaN\/inf scale/);
   });
 
   it("refuses row lengths that are not whole blocks, short arrays and unknown types", () => {

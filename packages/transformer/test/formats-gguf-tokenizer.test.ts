@@ -1,11 +1,12 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { GgufFile, jsBackend } from "@zero-llm/tensor";
 import { BpeTokenizer, TOKEN_TYPE, TokenizerError, fromGgufMetadata, fromTokenizerJson } from "@zero-llm/tokenizer-bpe";
 import { describe, expect, it } from "vitest";
-import { Model, TransformerError, allocateWeights, ggufFromModel, readGguf, serializeGgufModel, type Config } from "../src/index";
-import { loadModel } from "../src/node/index";
+import { Model, TransformerError, allocateWeights, ggufFromModel, modelFromBytes, readGguf, serializeGgufModel, type Config } from "../src/index";
+import { loadModel, openCheckpoint } from "../src/node/index";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const defaultModel = path.resolve(here, "../../../models/default");
@@ -76,5 +77,31 @@ describe("a trained BPE tokenizer as GGUF tokenizer.ggml.* metadata", () => {
     expect(file.stringArray("tokenizer.ggml.tokens")?.materialized).toBe(true);
     const text = "Once upon a time, a little fox found a shiny stone.";
     expect(back.encode(text)).toEqual(tokenizer.encode(text));
+  });
+
+  // loadModel and modelFromBytes return only the model: they skip the tokenizer's keys (checked,
+  // not copied); openCheckpoint, which hands the metadata on for a tokenizer, keeps them.
+  it.skipIf(!haveDefault)("loadModel skips the tokenizer metadata, openCheckpoint keeps it; the same model either way", async () => {
+    const tokenizer = fromTokenizerJson(readFileSync(path.join(defaultModel, "tokenizer.json"), "utf8"));
+    const source = await loadModel(defaultModel);
+    const bytes = serializeGgufModel(source.config, source.weights, { tokenizer });
+    const dir = mkdtempSync(path.join(os.tmpdir(), "zllm-keep-tokenizer-"));
+    try {
+      const file = path.join(dir, "model.gguf");
+      writeFileSync(file, bytes);
+      const kept = await openCheckpoint(file);
+      expect(kept.ggufMetadata?.has("tokenizer.ggml.tokens")).toBe(true);
+      const skipped = await openCheckpoint(file, { keepTokenizer: false });
+      expect([...(skipped.ggufMetadata?.keys() ?? [])].filter((k) => k.startsWith("tokenizer."))).toEqual([]);
+      expect(skipped.ggufMetadata?.get("general.architecture")).toEqual(kept.ggufMetadata?.get("general.architecture"));
+      const tokens = [5, 17, 300, 2];
+      const logits = (m: Model): Float32Array => m.prefill(tokens, m.newCache()).logits.slice();
+      const expected = logits(kept.model);
+      expect(logits(skipped.model)).toEqual(expected);
+      expect(logits(await loadModel(file))).toEqual(expected);
+      expect(logits(await modelFromBytes(bytes))).toEqual(expected);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

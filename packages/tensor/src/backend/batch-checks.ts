@@ -1,18 +1,9 @@
 import { TensorError } from "../errors";
+import { checkCount as count, shapeMismatch as shape } from "./arg-checks";
 
 // The argument checks of the batched decode entries (ropeBatch, attentionBatch), one copy for
 // both backends. They run once per layer of every decode step, so the passing path allocates
-// nothing: no closures, no arrays, messages built only when something is wrong.
-
-function shape(backend: string, op: string, name: string, found: number, length: number): never {
-  throw new TensorError("SHAPE_MISMATCH", `${backend} ${op} ${name}: expected at least ${length} elements, found ${found}`);
-}
-
-function count(backend: string, op: string, name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 0) {
-    throw new TensorError("INVALID_ARGUMENT", `${backend} ${op}: expected ${name} to be a non-negative integer, found ${value}`);
-  }
-}
+// nothing (see arg-checks.ts).
 
 /**
  * Throws unless positions[0 … rows) are integers ≥ min (RoPE positions ≥ 0, attention lengths

@@ -52,13 +52,25 @@ export interface GgufHeader {
   readonly dataOffset: number;
 }
 
+/** What parseGgufHeader keeps of the metadata. */
+export interface GgufHeaderOptions {
+  /**
+   * Whether to keep the value of `key` (default: every key). A key it refuses is still read and
+   * checked as every other (type, lengths against the file, duplicates) but not stored: nothing
+   * is copied or decoded for it. A caller that builds only a model passes
+   * `(key) => !key.startsWith("tokenizer.")`: a vocabulary's arrays are most of a header (0.7 MB
+   * of copies for 32,000 tokens) and a model never reads them.
+   */
+  keepKey?: (key: string) => boolean;
+}
+
 /**
  * Parse everything up to the data section. `bytes` may be a prefix of a file of `fileLength`
  * bytes (lazy readers: Node's openGgufFile, or HTTP range requests in a browser); tensor ranges
  * are checked against `fileLength`. When the header runs past the prefix, a GgufError with code
  * GGUF_NEED_MORE_BYTES carries in `needed` the prefix length to read before calling again.
  */
-export function parseGgufHeader(bytes: Uint8Array, fileLength = bytes.length): GgufHeader {
+export function parseGgufHeader(bytes: Uint8Array, fileLength = bytes.length, options: GgufHeaderOptions = {}): GgufHeader {
   const reader = new ByteReader(bytes, fileLength);
 
   const magic = reader.u32("magic");
@@ -86,12 +98,17 @@ export function parseGgufHeader(bytes: Uint8Array, fileLength = bytes.length): G
   reader.require(Math.min(kvCount * 13 + tensorCount * 24, Number.MAX_SAFE_INTEGER), `${kvCount} key-value pairs and ${tensorCount} tensor infos`);
 
   const metadata = new Map<string, GgufValue>();
+  const keys = new Set<string>();
   for (let i = 0; i < kvCount; i++) {
     const keyOffset = reader.offset;
     const key = reader.string(`key of kv ${i}`);
-    if (metadata.has(key)) throw new GgufError("GGUF_DUPLICATE_KEY", `expected unique metadata keys, found "${key}" twice (second at offset ${keyOffset})`);
+    if (keys.has(key)) throw new GgufError("GGUF_DUPLICATE_KEY", `expected unique metadata keys, found "${key}" twice (second at offset ${keyOffset})`);
+    keys.add(key);
     const typeId = reader.u32(`value type of "${key}"`);
-    metadata.set(key, readValue(reader, valueType(typeId, key, reader.offset - 4), key, 0));
+    const type = valueType(typeId, key, reader.offset - 4);
+    if (options.keepKey === undefined || options.keepKey(key)) metadata.set(key, readValue(reader, type, key, 0));
+    else if (type === "array") skipArray(reader, key, 0);
+    else readValue(reader, type, key, 0); // a scalar: checked, a few bytes
   }
 
   const alignment = readAlignment(metadata);
@@ -159,12 +176,29 @@ function readValue(reader: ByteReader, type: GgufValueType, key: string, depth: 
   }
 }
 
-function readArray(reader: ByteReader, key: string, depth: number): GgufArray {
+/** An array's item type and count, after its nesting depth is checked. */
+function arrayHead(reader: ByteReader, key: string, depth: number): { itemType: GgufValueType; count: number } {
   if (depth >= MAX_ARRAY_NESTING) {
     throw new GgufError("GGUF_BAD_VALUE_TYPE", `expected arrays nested at most ${MAX_ARRAY_NESTING} deep in "${key}", found deeper nesting at offset ${reader.offset}`);
   }
   const itemType = valueType(reader.u32(`item type of "${key}"`), key, reader.offset - 4);
-  const count = reader.u64Length(`item count of "${key}"`);
+  return { itemType, count: reader.u64Length(`item count of "${key}"`) };
+}
+
+/** Moves the cursor past an array with the checks readArray makes, storing nothing. */
+function skipArray(reader: ByteReader, key: string, depth: number): void {
+  const { itemType, count } = arrayHead(reader, key, depth);
+  const fixed = GGUF_FIXED_SIZE[itemType];
+  if (fixed !== undefined) reader.slice(count * fixed, `${count} ${itemType} items of "${key}"`);
+  else if (itemType === "string") walkStringItems(reader, count, key);
+  else {
+    reader.require(Math.min(count * 12, Number.MAX_SAFE_INTEGER), `${count} nested arrays of "${key}"`);
+    for (let i = 0; i < count; i++) skipArray(reader, key, depth + 1);
+  }
+}
+
+function readArray(reader: ByteReader, key: string, depth: number): GgufArray {
+  const { itemType, count } = arrayHead(reader, key, depth);
   const fixed = GGUF_FIXED_SIZE[itemType];
   if (fixed !== undefined) {
     const bytes = reader.slice(count * fixed, `${count} ${itemType} items of "${key}"`);
@@ -182,10 +216,7 @@ function readArray(reader: ByteReader, key: string, depth: number): GgufArray {
       case "bool": return { type: "array", itemType, value: Array.from(bytes, (b) => b !== 0) };
     }
   }
-  if (itemType === "string") {
-    reader.require(Math.min(count * 8, Number.MAX_SAFE_INTEGER), `${count} strings of "${key}"`); // each has a u64 length
-    return lazyStringArray(readStringItems(reader, count, key));
-  }
+  if (itemType === "string") return lazyStringArray(readStringItems(reader, count, key));
   reader.require(Math.min(count * 12, Number.MAX_SAFE_INTEGER), `${count} nested arrays of "${key}"`); // each has a u32 type + u64 count
   const value = new Array<GgufArray>(count);
   for (let i = 0; i < count; i++) value[i] = readArray(reader, key, depth + 1);
@@ -201,12 +232,7 @@ function readArray(reader: ByteReader, key: string, depth: number): GgufArray {
 function readStringItems(reader: ByteReader, count: number, key: string): GgufStringArray {
   const what = `a string item of "${key}"`;
   const start = reader.offset;
-  let total = 0;
-  for (let i = 0; i < count; i++) {
-    const n = reader.stringLength(what);
-    reader.offset += n;
-    total += n;
-  }
+  const total = walkStringItems(reader, count, key);
   if (total > 0xffffffff) throw new GgufError("GGUF_VALUE_TOO_LARGE", `expected the string items of "${key}" to hold at most 4 GiB, found ${total} bytes`);
   const bytes = new Uint8Array(total);
   const offsets = new Uint32Array(count + 1);
@@ -223,6 +249,22 @@ function readStringItems(reader: ByteReader, count: number, key: string): GgufSt
     offsets[i + 1] = at;
   }
   return new GgufStringArray(bytes, offsets);
+}
+
+/**
+ * Moves the cursor past `count` GGUF strings, each length checked against the file and the
+ * prefix; returns their total byte length.
+ */
+function walkStringItems(reader: ByteReader, count: number, key: string): number {
+  reader.require(Math.min(count * 8, Number.MAX_SAFE_INTEGER), `${count} strings of "${key}"`); // each has a u64 length
+  const what = `a string item of "${key}"`;
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    const n = reader.stringLength(what);
+    reader.offset += n;
+    total += n;
+  }
+  return total;
 }
 
 function readAlignment(metadata: ReadonlyMap<string, GgufValue>): number {

@@ -1,7 +1,7 @@
 import { readAll, readFloat32Chunked, READ_CHUNK_BYTES } from "./chunked";
 import { GgufError } from "./errors";
 import { ggmlToFloat32 } from "./ggml-dequant";
-import { GgufMetadataAccess, parseGgufHeader, type GgufHeader, type GgufTensorInfo } from "./gguf-read";
+import { GgufMetadataAccess, parseGgufHeader, type GgufHeader, type GgufHeaderOptions, type GgufTensorInfo } from "./gguf-read";
 import type { GgufValue } from "./gguf-values";
 import type { ByteSource } from "./source";
 
@@ -43,14 +43,17 @@ export class GgufReader extends GgufMetadataAccess {
     return this.source.size;
   }
 
-  /** Parses the header from `source` (a prefix of `initialRead` bytes first, 1 MiB by default). */
-  static async open(source: ByteSource, options: { initialRead?: number } = {}): Promise<GgufReader> {
+  /**
+   * Parses the header from `source` (a prefix of `initialRead` bytes first, 1 MiB by default);
+   * `keepKey` chooses the metadata kept (see GgufHeaderOptions).
+   */
+  static async open(source: ByteSource, options: { initialRead?: number } & GgufHeaderOptions = {}): Promise<GgufReader> {
     let prefixLength = Math.min(source.size, options.initialRead ?? 1 << 20);
     for (;;) {
       const prefix = new Uint8Array(prefixLength);
       await readAll(source, 0, prefix);
       try {
-        return new GgufReader(source, parseGgufHeader(prefix, source.size));
+        return new GgufReader(source, parseGgufHeader(prefix, source.size, options));
       } catch (error) {
         if (!(error instanceof GgufError) || error.code !== "GGUF_NEED_MORE_BYTES") throw error;
         // `needed` is within the file (the parser checked); grow geometrically to bound re-parses

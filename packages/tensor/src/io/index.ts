@@ -8,7 +8,7 @@ export {
   type GgufValue, type GgufScalar, type GgufArray, type GgufArrayItems, type GgufValueType, type GgufScalarType, type GgufPlainValue,
 } from "./gguf-values";
 export { GgufStringArray, ggufStringArrayOf } from "./gguf-strings";
-export { GgufFile, parseGgufHeader, GGUF_DEFAULT_ALIGNMENT, GGUF_MAX_DIMS, type GgufHeader, type GgufTensorInfo } from "./gguf-read";
+export { GgufFile, parseGgufHeader, GGUF_DEFAULT_ALIGNMENT, GGUF_MAX_DIMS, type GgufHeader, type GgufHeaderOptions, type GgufTensorInfo } from "./gguf-read";
 export { serializeGguf, ggufParts, type GgufWriteInput, type GgufTensorInput, type GgufParts } from "./gguf-write";
 export {
   SafetensorsFile, parseSafetensorsHeader, safetensorsHeaderLength, safetensorsBytesToArray, safetensorsBytesToFloat32,

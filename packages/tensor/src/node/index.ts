@@ -44,7 +44,12 @@ export async function openFileSource(file: string): Promise<ByteSource> {
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) throw new TensorError("NOT_A_FILE", `${file}: expected a regular file, found ${kindOf(stat)}`);
-    return fileSource(handle, file, stat.size);
+    // fstat's numbers come out of a Float64Array, so stat.size is a heap-allocated double even
+    // for a small file; a reader's bounds checks subtract offsets from it for every string of a
+    // vocabulary, and in not-yet-optimized code each such result is a new heap number (~0.6 MB
+    // of garbage for a 32,000-token header). Math.trunc hands back a small integer V8 stores
+    // unboxed (files under 2 GiB; larger sizes stay doubles, the same value either way).
+    return fileSource(handle, file, Math.trunc(stat.size));
   } catch (error) {
     await handle.close();
     throw error;

@@ -1,6 +1,7 @@
 // The reference attention over a packed KV cache: js attention's loops (src/backend/js.ts) with
 // each cached head row decoded by kvRowValues first. With f32 rows it gives js attention's bits.
 import { TensorError } from "../errors";
+import { checkCount, checkLength, shapeMismatch } from "../backend/arg-checks";
 import { kvRowBytes, kvRowValues, kvTypeInfo, KV_TYPES, type KvType } from "./kv";
 import { quantizeRowQ8, quantizeRowQ8Groups, type QuantizedRow } from "./activation";
 import { dotQ4_0, dotQ4_1, dotQ8_0 } from "./reference";
@@ -68,11 +69,12 @@ export function checkAttentionPacked(
 ): { kRowBytes: number; vRowBytes: number } {
   kvTypeInfo(kType);
   kvTypeInfo(vType);
-  for (const [name, value] of [["seqQ", seqQ], ["seqKv", seqKv], ["nHeads", nHeads], ["nKvHeads", nKvHeads], ["headDim", headDim]] as const) {
-    if (!Number.isInteger(value) || value < 0) {
-      throw new TensorError("INVALID_ARGUMENT", `${backend} attentionPacked: expected ${name} to be a non-negative integer, found ${value}`);
-    }
-  }
+  const op = "attentionPacked";
+  checkCount(backend, op, "seqQ", seqQ);
+  checkCount(backend, op, "seqKv", seqKv);
+  checkCount(backend, op, "nHeads", nHeads);
+  checkCount(backend, op, "nKvHeads", nKvHeads);
+  checkCount(backend, op, "headDim", headDim);
   if (seqKv < seqQ || nKvHeads === 0 || nHeads % nKvHeads !== 0) {
     throw new TensorError(
       "INVALID_ARGUMENT",
@@ -81,16 +83,11 @@ export function checkAttentionPacked(
   }
   const rowLen = nKvHeads * headDim;
   const kRow = kvRowBytes(kType, rowLen), vRow = kvRowBytes(vType, rowLen);
-  const need = (name: string, array: { length: number }, length: number): void => {
-    if (array.length < length) {
-      throw new TensorError("SHAPE_MISMATCH", `${backend} attentionPacked ${name}: expected at least ${length} elements, found ${array.length}`);
-    }
-  };
-  need("q", q, seqQ * nHeads * headDim);
-  need(`k (${kType} rows)`, k, seqKv * kRow);
-  need(`v (${vType} rows)`, v, seqKv * vRow);
-  need("out", out, seqQ * nHeads * headDim);
-  if (probs) need("probs", probs, nHeads * seqQ * seqKv);
+  checkLength(backend, op, "q", q.length, seqQ * nHeads * headDim);
+  if (k.length < seqKv * kRow) shapeMismatch(backend, op, `k (${kType} rows)`, k.length, seqKv * kRow);
+  if (v.length < seqKv * vRow) shapeMismatch(backend, op, `v (${vType} rows)`, v.length, seqKv * vRow);
+  checkLength(backend, op, "out", out.length, seqQ * nHeads * headDim);
+  if (probs) checkLength(backend, op, "probs", probs.length, nHeads * seqQ * seqKv);
   return { kRowBytes: kRow, vRowBytes: vRow };
 }
 

@@ -52,7 +52,7 @@ function tileAt(o: number, j: number, nb: number): number {
 
 /** Whether a q4_0 matrix [n, k] in rows can be tiled: n a multiple of 4, every scale finite. */
 export function canTileQ4_0(bytes: Uint8Array, n: number, k: number): boolean {
-  if (n % Q4_0_TILE_ROWS !== 0 || k % 32 !== 0 || bytes.length < (n * k / 32) * BLOCK_BYTES) return false;
+  if (!tileShapeFits(bytes, n, k)) return false;
   for (let at = 0; at < (n * k / 32) * BLOCK_BYTES; at += BLOCK_BYTES) if ((bytes[at + 1] & 0x7c) === 0x7c) return false;
   return true;
 }
@@ -62,27 +62,54 @@ export function canTileQ4_0(bytes: Uint8Array, n: number, k: number): boolean {
  * INVALID_ARGUMENT where canTileQ4_0 says no.
  */
 export function packQ4_0Tiles(bytes: Uint8Array, n: number, k: number): void {
-  if (!canTileQ4_0(bytes, n, k)) {
+  if (!tryPackQ4_0Tiles(bytes, n, k)) {
     throw new TensorError("INVALID_ARGUMENT", `packQ4_0Tiles: expected q4_0 [n, k] with n a multiple of 4, k of 32 and finite scales in ${(n * k / 32) * BLOCK_BYTES} bytes, found n ${n}, k ${k}, ${bytes.length} bytes or a NaN/inf scale`);
   }
-  reorder(bytes, n, k, true);
+}
+
+/**
+ * packQ4_0Tiles where canTileQ4_0 says yes (returns true); false with the bytes unchanged where it
+ * says no. One pass: each row group's scales are checked as the group is moved, and a NaN or inf
+ * scale puts the groups already tiled back in rows. A loader calls this once per matrix instead
+ * of scanning the scales and then tiling: a scan over every block of a model is a loop V8
+ * compiles while the model loads, and that compiler's memory stays in the process.
+ */
+export function tryPackQ4_0Tiles(bytes: Uint8Array, n: number, k: number): boolean {
+  if (!tileShapeFits(bytes, n, k)) return false;
+  const tiled = reorder(bytes, n, k, true);
+  if (tiled === n) return true;
+  reorder(bytes, tiled, k, false);
+  return false;
 }
 
 /** The inverse of packQ4_0Tiles, in place: the matrix row after row again, as GGUF stores it. */
 export function unpackQ4_0Tiles(bytes: Uint8Array, n: number, k: number): void {
-  if (n % Q4_0_TILE_ROWS !== 0 || k % 32 !== 0 || bytes.length < (n * k / 32) * BLOCK_BYTES) {
+  if (!tileShapeFits(bytes, n, k)) {
     throw new TensorError("INVALID_ARGUMENT", `unpackQ4_0Tiles: expected q4_0 tiles of [n, k] with n a multiple of 4 and k of 32 in ${(n * k / 32) * BLOCK_BYTES} bytes, found n ${n}, k ${k}, ${bytes.length} bytes`);
   }
   reorder(bytes, n, k, false);
 }
 
-function reorder(bytes: Uint8Array, n: number, k: number, toTiles: boolean): void {
+/** n a multiple of 4, k of 32, and the bytes hold the matrix. */
+function tileShapeFits(bytes: Uint8Array, n: number, k: number): boolean {
+  return n % Q4_0_TILE_ROWS === 0 && k % 32 === 0 && bytes.length >= (n * k / 32) * BLOCK_BYTES;
+}
+
+/**
+ * Moves rows [0, n) between rows and tiles, a row group at a time; returns the rows moved. Into
+ * tiles it stops before the first group with a NaN or inf scale (f16 exponent bits 0x7c of the
+ * high byte all set), leaving that group and the rest in rows.
+ */
+function reorder(bytes: Uint8Array, n: number, k: number, toTiles: boolean): number {
   const nb = k / 32, rowBytes = nb * BLOCK_BYTES, groupBytes = Q4_0_TILE_ROWS * rowBytes;
   const group = new Uint8Array(groupBytes);
   // Byte loops, not subarray views: a view per block is an object per block (288,000 for a
   // 32,000 × 288 classifier), garbage that grew the young generation and the peak RSS at load.
   for (let base = 0; base < n * rowBytes; base += groupBytes) {
     for (let i = 0; i < groupBytes; i++) group[i] = bytes[base + i];
+    if (toTiles) {
+      for (let at = 0; at < groupBytes; at += BLOCK_BYTES) if ((group[at + 1] & 0x7c) === 0x7c) return base / rowBytes;
+    }
     for (let r = 0; r < Q4_0_TILE_ROWS; r++) {
       if (!toTiles) {
         q4_0TileRow(group, r, nb, bytes, base + r * rowBytes);
@@ -96,6 +123,7 @@ function reorder(bytes: Uint8Array, n: number, k: number, toTiles: boolean): voi
       }
     }
   }
+  return n;
 }
 
 /**

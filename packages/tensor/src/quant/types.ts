@@ -1,4 +1,5 @@
 import { TensorError } from "../errors";
+import { checkCount, checkLength, shapeMismatch } from "../backend/arg-checks";
 import { Q4_0_TILE_ROWS, layoutFits, type QuantLayout } from "./tiles";
 
 /**
@@ -73,24 +74,18 @@ export function checkMatmulQuant(
       `${backend} matmulQuant: expected layout "rows", or "q4_0x4" for q4_0 with outFeatures a multiple of ${Q4_0_TILE_ROWS}, found ${JSON.stringify(layout)} for ${type} [${outFeatures}, ${inFeatures}]`,
     );
   }
-  for (const [name, v] of [["rows", rows], ["inFeatures", inFeatures], ["outFeatures", outFeatures]] as const) {
-    if (!Number.isInteger(v) || v < 0) {
-      throw new TensorError("INVALID_ARGUMENT", `${backend} matmulQuant: expected ${name} to be a non-negative integer, found ${v}`);
-    }
-  }
+  checkCount(backend, "matmulQuant", "rows", rows);
+  checkCount(backend, "matmulQuant", "inFeatures", inFeatures);
+  checkCount(backend, "matmulQuant", "outFeatures", outFeatures);
   if (inFeatures % info.blockSize !== 0) {
     throw new TensorError(
       "INVALID_ARGUMENT",
       `${backend} matmulQuant: expected inFeatures to be a multiple of the ${type} block size ${info.blockSize}, found ${inFeatures}`,
     );
   }
-  const need = (name: string, array: { length: number }, length: number): void => {
-    if (array.length < length) {
-      throw new TensorError("SHAPE_MISMATCH", `${backend} matmulQuant ${name}: expected at least ${length} elements, found ${array.length}`);
-    }
-  };
-  need("x", x, rows * inFeatures);
-  need(`w (${type} bytes)`, w, outFeatures * quantRowBytes(type, inFeatures));
-  need("out", out, rows * outFeatures);
+  checkLength(backend, "matmulQuant", "x", x.length, rows * inFeatures);
+  const wBytes = outFeatures * quantRowBytes(type, inFeatures);
+  if (w.length < wBytes) shapeMismatch(backend, "matmulQuant", `w (${type} bytes)`, w.length, wBytes);
+  checkLength(backend, "matmulQuant", "out", out.length, rows * outFeatures);
   return info;
 }

@@ -1,4 +1,4 @@
-import { bytesSource, type ByteSource, type GgufValue } from "@zero-llm/tensor";
+import { GgufReader, bytesSource, type ByteSource, type GgufValue } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
 import { readGguf } from "../formats/gguf";
 import { LLAMA2C_V1_MAGIC, readLlama2c } from "../formats/llama2c";
@@ -8,7 +8,17 @@ import { Model, type ModelOptions } from "./model";
 export type CheckpointFormat = "llama2c" | "gguf" | "safetensors";
 
 /** What a loader takes: where the weights go and how they are stored (LoadOptions), and the Model's own options. */
-export type OpenOptions = ModelOptions & LoadOptions;
+export type OpenOptions = ModelOptions & LoadOptions & {
+  /**
+   * Whether a GGUF's tokenizer.* metadata is kept on `Checkpoint.ggufMetadata` (default true).
+   * false: those keys are read and checked but not stored (no vocabulary copied), for callers
+   * that build only the model: loadModel and modelFromBytes.
+   */
+  keepTokenizer?: boolean;
+};
+
+/** The GGUF metadata keys a model is built from: every key but the tokenizer's. */
+const notTokenizer = (key: string): boolean => !key.startsWith("tokenizer.");
 
 /** Recognises a checkpoint from its first bytes (9 are enough). */
 export function detectFormat(bytes: Uint8Array): CheckpointFormat {
@@ -41,7 +51,8 @@ export async function checkpointFromSource(source: ByteSource, options: OpenOpti
   await source.read(0, first);
   const format = detectFormat(first);
   if (format === "gguf") {
-    const { config, weights, file } = await readGguf(source, options);
+    const reader = await GgufReader.open(source, options.keepTokenizer === false ? { keepKey: notTokenizer } : {});
+    const { config, weights, file } = await readGguf(reader, options);
     return { format, model: new Model(config, weights, options), ggufMetadata: file.metadata };
   }
   if (format === "safetensors") {
@@ -56,5 +67,5 @@ export async function checkpointFromSource(source: ByteSource, options: OpenOpti
 
 /** A Model from one file's bytes already in memory: GGUF or llama2.c (the bytes are copied into the backend's memory). */
 export async function modelFromBytes(bytes: Uint8Array, options: OpenOptions = {}): Promise<Model> {
-  return (await checkpointFromSource(bytesSource(bytes, "bytes"), options)).model;
+  return (await checkpointFromSource(bytesSource(bytes, "bytes"), { ...options, keepTokenizer: false })).model;
 }

@@ -60,9 +60,12 @@ export async function openCheckpoint(file: string, options: OpenOptions = {}): P
   }
 }
 
-/** Reads a checkpoint and builds a Model (see openCheckpoint for what `file` may be). */
+/**
+ * Reads a checkpoint and builds a Model (see openCheckpoint for what `file` may be). Only the
+ * model is returned, so a GGUF's tokenizer metadata is skipped, not kept (keepTokenizer false).
+ */
 export async function loadModel(file: string, options: OpenOptions = {}): Promise<Model> {
-  return (await openCheckpoint(file, options)).model;
+  return (await openCheckpoint(file, { ...options, keepTokenizer: false })).model;
 }
 
 function exists(file: string): Promise<boolean> {
