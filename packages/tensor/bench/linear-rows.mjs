@@ -1,10 +1,14 @@
 // The batched f32 projection `linear` (assembly/linear.ts) on the embedded model's shapes
 // (dim 128, FFN 384, 2 KV heads of 32, vocab 2048: in → out 128→128, 128→64, 128→384, 384→128,
 // 128→2048) at 1, 8, 32 and 64 rows, in GFLOP/s, against a peer build of this package measured
-// in the same process and the same interleaved rounds (tools/bench-helpers/race.mjs: best of
-// ~50 ms samples), so a ratio compares two kernels under the same machine conditions.
-//   node bench/linear-rows.mjs [--peer DIR] [--threads 1] [--rows 1,8,32,64] [--budget 400]
+// in the same process and the same interleaved rounds, so a ratio compares two kernels under the
+// same machine conditions. On one thread each figure is of process CPU time (the fastest of
+// ~30 ms samples): a shared machine's other jobs take wall time from a run but little CPU time.
+//   node bench/linear-rows.mjs [--peer DIR | --peer none] [--threads 1] [--rows 1,8,32,64] [--budget 400]
 // --peer: another build's dist/ (default: /work/main/packages/tensor/dist when it exists).
+// --threads N > 1: wall time (the workers' CPU time includes their idle spinning), and no peer
+// in the process (two pools would spin against each other on the same cores): run ours and the
+// peer's build in alternating processes instead.
 // Operands live in each backend's own wasm memory (allocF32), as a model's weights do, so the
 // figures are the kernel's and not the copy of a foreign array. Every pair of outputs is also
 // compared bit for bit (the kernels must agree exactly: batch invariance fixes the order).
@@ -15,6 +19,32 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { createWasmBackend } from "../dist/index.js";
 import { bestMsPerCall } from "../../../tools/bench-helpers/race.mjs";
+
+/** The fastest process-CPU milliseconds per call of each contestant, over interleaved ~30 ms samples. */
+function bestCpuMsPerCall(contestants, budgetMs) {
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  const entries = Object.entries(contestants).map(([key, fn]) => {
+    fn();
+    for (let reps = 1; ; reps *= 2) {
+      const t0 = cpuMs();
+      for (let r = 0; r < reps; r++) fn();
+      const dt = cpuMs() - t0;
+      if (dt > 30 || reps > 1 << 20) return { key, fn, reps, best: dt / reps };
+    }
+  });
+  const end = performance.now() + budgetMs * entries.length;
+  while (performance.now() < end) {
+    for (const entry of entries) {
+      const t0 = cpuMs();
+      for (let r = 0; r < entry.reps; r++) entry.fn();
+      entry.best = Math.min(entry.best, (cpuMs() - t0) / entry.reps);
+    }
+  }
+  return Object.fromEntries(entries.map((entry) => [entry.key, entry.best]));
+}
 
 const { values } = parseArgs({
   options: {
@@ -39,13 +69,14 @@ function fill(array, seed) {
   return array;
 }
 
-const peerDir = values.peer && existsSync(path.join(values.peer, "index.js")) ? path.resolve(values.peer) : null;
+const peerDir = threads === 1 && values.peer && existsSync(path.join(values.peer, "index.js")) ? path.resolve(values.peer) : null;
 const contestants = [{ name: "ours", backend: await createWasmBackend({ threads }) }];
 if (peerDir) {
   const peerTensor = await import(pathToFileURL(path.join(peerDir, "index.js")).href);
   contestants.push({ name: "peer", backend: await peerTensor.createWasmBackend({ threads }) });
 }
-console.log(`linear (batched f32 projection), ${threads} thread(s); peer ${peerDir ?? "none"}; load average ${load()}`);
+const timing = threads === 1 ? "process CPU time" : "wall time";
+console.log(`linear (batched f32 projection), ${threads} thread(s), ${timing}; peer ${peerDir ?? "none"}; load average ${load()}`);
 console.log(`in→out     rows | ours GFLOP/s${peerDir ? " | peer GFLOP/s | ours/peer" : ""}`);
 for (const [k, n] of shapes) {
   for (const rows of rowCounts) {
@@ -58,7 +89,7 @@ for (const [k, n] of shapes) {
       fns[name] = () => backend.linear(out, x, w, rows, k, n);
       outs.push(out);
     }
-    const best = bestMsPerCall(fns, budget);
+    const best = threads === 1 ? bestCpuMsPerCall(fns, budget) : bestMsPerCall(fns, budget);
     if (outs.length === 2 && !outs[0].every((v, i) => Object.is(v, outs[1][i]))) {
       throw new Error(`linear ${k}→${n} × ${rows}: ours and the peer differ in some output bits`);
     }
