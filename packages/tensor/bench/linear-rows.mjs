@@ -8,16 +8,15 @@
 // --peer: another build's dist/ (default: /work/main/packages/tensor/dist when it exists).
 // --threads N > 1: wall time (the workers' CPU time includes their idle spinning), and no peer
 // in the process (two pools would spin against each other on the same cores): run ours and the
-// peer's build in alternating processes instead.
+// peer's build in alternating processes instead (--ours DIR measures another build's dist/ alone).
 // Operands live in each backend's own wasm memory (allocF32), as a model's weights do, so the
 // figures are the kernel's and not the copy of a foreign array. Every pair of outputs is also
 // compared bit for bit (the kernels must agree exactly: batch invariance fixes the order).
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { createWasmBackend } from "../dist/index.js";
 import { bestMsPerCall } from "../../../tools/bench-helpers/race.mjs";
 
 /** The fastest process-CPU milliseconds per call of each contestant, over interleaved ~30 ms samples. */
@@ -52,6 +51,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     rows: { type: "string", default: "1,8,32,64" },
     budget: { type: "string", default: "400" },
+    ours: { type: "string" },
   },
 });
 const threads = Number(values.threads);
@@ -69,6 +69,8 @@ function fill(array, seed) {
   return array;
 }
 
+const oursDir = path.resolve(values.ours ?? path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "dist"));
+const { createWasmBackend } = await import(pathToFileURL(path.join(oursDir, "index.js")).href);
 const peerDir = threads === 1 && values.peer && existsSync(path.join(values.peer, "index.js")) ? path.resolve(values.peer) : null;
 const contestants = [{ name: "ours", backend: await createWasmBackend({ threads }) }];
 if (peerDir) {
@@ -76,7 +78,7 @@ if (peerDir) {
   contestants.push({ name: "peer", backend: await peerTensor.createWasmBackend({ threads }) });
 }
 const timing = threads === 1 ? "process CPU time" : "wall time";
-console.log(`linear (batched f32 projection), ${threads} thread(s), ${timing}; peer ${peerDir ?? "none"}; load average ${load()}`);
+console.log(`linear (batched f32 projection) of ${oursDir}, ${threads} thread(s), ${timing}; peer ${peerDir ?? "none"}; load average ${load()}`);
 console.log(`in→out     rows | ours GFLOP/s${peerDir ? " | peer GFLOP/s | ours/peer" : ""}`);
 for (const [k, n] of shapes) {
   for (const rows of rowCounts) {
