@@ -5,7 +5,7 @@
 // same machine conditions. On one thread each figure is of process CPU time (the fastest of
 // ~30 ms samples): a shared machine's other jobs take wall time from a run but little CPU time.
 //   node bench/linear-rows.mjs [--peer DIR | --peer none] [--threads 1] [--rows 1,8,32,64] [--budget 400]
-// --peer: another build's dist/ (default: /work/main/packages/tensor/dist when it exists).
+// --peer: another build's dist/, e.g. a checkout of main's packages/tensor/dist (none by default).
 // --threads N > 1: wall time (the workers' CPU time includes their idle spinning), and no peer
 // in the process (two pools would spin against each other on the same cores): run ours and the
 // peer's build in alternating processes instead (--ours DIR measures another build's dist/ alone).
@@ -47,7 +47,7 @@ function bestCpuMsPerCall(contestants, budgetMs) {
 
 const { values } = parseArgs({
   options: {
-    peer: { type: "string", default: "/work/main/packages/tensor/dist" },
+    peer: { type: "string" },
     threads: { type: "string", default: "1" },
     rows: { type: "string", default: "1,8,32,64" },
     budget: { type: "string", default: "400" },
@@ -71,7 +71,10 @@ function fill(array, seed) {
 
 const oursDir = path.resolve(values.ours ?? path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "dist"));
 const { createWasmBackend } = await import(pathToFileURL(path.join(oursDir, "index.js")).href);
-const peerDir = threads === 1 && values.peer && existsSync(path.join(values.peer, "index.js")) ? path.resolve(values.peer) : null;
+if (values.peer && values.peer !== "none" && !existsSync(path.join(values.peer, "index.js"))) {
+  throw new Error(`linear-rows: --peer ${values.peer} has no index.js (expected a build's dist/ directory)`);
+}
+const peerDir = threads === 1 && values.peer && values.peer !== "none" ? path.resolve(values.peer) : null;
 const contestants = [{ name: "ours", backend: await createWasmBackend({ threads }) }];
 if (peerDir) {
   const peerTensor = await import(pathToFileURL(path.join(peerDir, "index.js")).href);
