@@ -13,10 +13,13 @@ const DOT_RTOL = 4e-6;
 const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
 // [rows, inFeatures, outFeatures]: tails of every kind (k mod 16, k mod 4, k past the 512-column
-// block, out mod 4, an odd last row) and shapes above the threads' work threshold
+// block, out mod 4, an odd last row), the 16-column groups ending with the first block (k 512–527:
+// its last pass reduces) or with the second (k 1024–1039), the embedded model's k = 128 at 33 rows,
+// and shapes above the threads' work threshold
 const shapes: Array<[number, number, number]> = [
   [1, 1, 1], [2, 3, 5], [3, 7, 9], [4, 16, 4], [5, 19, 13], [2, 64, 8], [7, 300, 33], [6, 513, 130],
   [3, 1100, 21], [2, 2061, 7], [9, 600, 300], [17, 288, 768], [64, 288, 288], [33, 768, 65],
+  [5, 526, 12], [4, 1035, 9], [33, 128, 70],
 ];
 
 /** Every row of out [rows, n] projected alone, concatenated: what a decode step computes. */
