@@ -8,9 +8,10 @@ export const JOB_ATTENTION = 3;
 export const JOB_LINEAR = 4;
 export const JOB_MATMUL_QUANT = 5;
 export const JOB_ATTENTION_PACKED = 6;
+export const JOB_ATTENTION_BATCH = 7;
 const JOB_NAMES: Record<number, string> = {
   [JOB_MATMUL]: "matmul", [JOB_MATVEC]: "matvec", [JOB_ATTENTION]: "attention", [JOB_LINEAR]: "linear", [JOB_MATMUL_QUANT]: "matmulQuant",
-  [JOB_ATTENTION_PACKED]: "attentionPacked",
+  [JOB_ATTENTION_PACKED]: "attentionPacked", [JOB_ATTENTION_BATCH]: "attentionBatch",
 };
 
 /**
