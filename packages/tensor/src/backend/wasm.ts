@@ -24,6 +24,13 @@ import { checkOptions, type WasmBackendOptions } from "./wasm-options";
  */
 const ATTENTION_MAC_WEIGHT = 3;
 
+/**
+ * A job of at least parallelMinMacs / AWAKE_SPLIT_FACTOR multiply-adds is split while the workers
+ * poll (WasmBackendImpl.parallel): handing a part to a polling worker costs ~1 µs (a cache line
+ * each way), not the ~15 µs of a wake-up the default threshold pays for.
+ */
+const AWAKE_SPLIT_FACTOR = 4;
+
 /** assembly/quant-types.ts's Q4_0_TILES: q4_0 weights in tiles of four rows (src/quant/tiles.ts). */
 const Q4_0_TILES_KERNEL_ID = 0x82;
 
@@ -191,10 +198,15 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
   /**
    * Whether a job of `macs` multiply-adds is split across the pool: only when it is big enough
    * to repay the hand-off (WasmBackendOptions.parallelMinMacs), as ggml picks a thread count per
-   * op. Which thread computes an output never changes its bits (every split is by whole outputs).
+   * op; from a quarter of that while every worker still polls after its last job (no wake-up to
+   * pay: a 32-row step's 262 K-multiply-add key and value products, between two split jobs, are
+   * then split too, and the worker stays awake through the layer instead of sleeping in that
+   * serial stretch and being woken for the attention). Which thread computes an output never
+   * changes its bits (every split is by whole outputs), so timing picks only who computes what.
    */
   private parallel(macs: number): boolean {
-    return this.threads > 1 && macs >= this.parallelMinMacs;
+    if (this.threads === 1) return false;
+    return macs >= this.parallelMinMacs || (macs * AWAKE_SPLIT_FACTOR >= this.parallelMinMacs && this.pool.workersAwake());
   }
 
   /**
@@ -439,9 +451,14 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     }
     if (entries < rows) {
       // rows long enough for attention() to split their heads across threads keep that split
-      // (the same bits: a head's result does not depend on which thread computes it)
-      for (let r = 0; r < rows; r++) {
-        if (!this.splitsAttention(nHeads, lengths[r], headDim)) continue;
+      // (the same bits: a head's result does not depend on which thread computes it). They are
+      // the rows missing from the table: splitsAttention is not asked again, as its answer can
+      // change while the workers fall asleep (parallel).
+      for (let r = 0, e = 0; r < rows; r++) {
+        if (e < entries && table[4 * e] === r) {
+          e++;
+          continue;
+        }
         const j = this.jobArgs;
         j[0] = po + 4 * r * width; j[1] = pq + 4 * r * width; j[2] = s.in(keys[r]); j[3] = s.in(values[r]); j[4] = 0;
         j[5] = 1; j[6] = lengths[r]; j[7] = nHeads; j[8] = nKvHeads; j[9] = headDim; j[10] = kvStride;
