@@ -20,9 +20,10 @@ export const asleep = (t: number): number => go(t) + 1;
 
 // Instantiate the same module on the same memory (its imports: the memory and the host Math
 // functions it names, e.g. "Math.sqrt"), report ready, then loop: poll go[t] for `spin` rounds,
-// sleep in Atomics.wait (asleep[t] raised meanwhile, see `asleep`), run the new generation's job through the exported runJob, until
-// shutdown. The loop is JavaScript on purpose (see assembly/jobs.ts): each job is a fresh call
-// into wasm, so it runs V8's optimized code once the kernels have tiered up.
+// sleep in Atomics.wait (asleep[t] raised meanwhile, see `asleep`), run the new generation's
+// job through the exported runJob, until shutdown. The loop is JavaScript on purpose (see
+// assembly/jobs.ts): each job is a fresh call into wasm, so it runs V8's optimized code once the
+// kernels have tiered up.
 //
 // A part that throws (a wasm trap) must not end the thread: the caller would wait for that part
 // forever. It is counted as finished, the job is flagged FAILED (the first failing thread wins)
