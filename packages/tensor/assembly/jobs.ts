@@ -31,7 +31,7 @@
 import { gemvRows, gevmCols } from "./matmul";
 import { gemmBlock } from "./gemm";
 import { linearRows } from "./linear";
-import { attentionRows } from "./attention";
+import { attentionRows, attentionBatch as attentionBatchEntries } from "./attention";
 import { matmulQuantRows } from "./quant-dot";
 import { matmulQuantTiles } from "./quant-dot-tiles";
 import { Q4_0_TILES } from "./quant-types";
@@ -49,6 +49,7 @@ export const JOB_ATTENTION = 3;
 export const JOB_LINEAR = 4;
 export const JOB_MATMUL_QUANT = 5;
 export const JOB_ATTENTION_PACKED = 6;
+export const JOB_ATTENTION_BATCH = 7;
 
 // [lo, hi) of part t when `units` are split into nT near-equal parts
 @inline function partLo(units: i32, t: i32, nT: i32): i32 {
@@ -159,6 +160,18 @@ export function attentionPacked(
     partLo(units, t, nT), partLo(units, t + 1, nT), scratch);
 }
 
+/**
+ * Part t of nT of a batched decode step's attention (attention.ts's attentionBatch), split by
+ * whole table entries: each row's attention runs on one thread, start to end, so its bits are
+ * the ones a 1-thread call gives.
+ */
+function attentionBatch(
+  out: usize, q: usize, table: usize, nHeads: i32, nKvHeads: i32, headDim: i32, kvStride: i32, entries: i32,
+  t: i32, nT: i32, scratch: usize,
+): void {
+  attentionBatchEntries(out, q, table, nHeads, nKvHeads, headDim, kvStride, partLo(entries, t, nT), partLo(entries, t + 1, nT), scratch);
+}
+
 // Part `part` of `parts` of the job in the control block, on thread-private scratch.
 function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
   const p = ctrl + ARGS;
@@ -187,6 +200,10 @@ function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
       attentionPacked(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<u32>(p, 12), load<u32>(p, 16), load<i32>(p, 20), load<i32>(p, 24),
         load<i32>(p, 28), load<i32>(p, 32), load<i32>(p, 36), load<i32>(p, 40), load<i32>(p, 44), load<i32>(p, 48), load<i32>(p, 52),
         part, parts, scratch);
+      break;
+    case JOB_ATTENTION_BATCH:
+      attentionBatch(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), load<i32>(p, 20),
+        load<i32>(p, 24), load<i32>(p, 28), part, parts, scratch);
       break;
     default:
       unreachable();

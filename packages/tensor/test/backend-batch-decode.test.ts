@@ -11,6 +11,8 @@ const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(Float32Ar
 const configs = [
   { label: "1 thread", threads: 1, sharedMemory: true },
   { label: "2 threads", threads: 2, sharedMemory: true, parallelMinMacs: 100_000 },
+  // every batch of two rows or more goes to the pool's attentionBatch job, whole rows per thread
+  { label: "2 threads, every job split", threads: 2, sharedMemory: true, parallelMinMacs: 0 },
   { label: "1 thread, plain memory", threads: 1, sharedMemory: false },
 ];
 

@@ -1,6 +1,6 @@
 import { TensorError } from "../errors";
 import type { KernelExports } from "./wasm-module";
-import { ARGS, DONE, FAILED, KIND, NCHUNKS, NEXT, SCRATCH, SCRATCH_STRIDE, SHUTDOWN, SPIN, go, spawnWorker, type WorkerHandle } from "./wasm-worker";
+import { ARGS, DONE, FAILED, KIND, NCHUNKS, NEXT, SCRATCH, SCRATCH_STRIDE, SHUTDOWN, SPIN, asleep, go, spawnWorker, type WorkerHandle } from "./wasm-worker";
 
 export const JOB_MATMUL = 1;
 export const JOB_MATVEC = 2;
@@ -8,9 +8,10 @@ export const JOB_ATTENTION = 3;
 export const JOB_LINEAR = 4;
 export const JOB_MATMUL_QUANT = 5;
 export const JOB_ATTENTION_PACKED = 6;
+export const JOB_ATTENTION_BATCH = 7;
 const JOB_NAMES: Record<number, string> = {
   [JOB_MATMUL]: "matmul", [JOB_MATVEC]: "matvec", [JOB_ATTENTION]: "attention", [JOB_LINEAR]: "linear", [JOB_MATMUL_QUANT]: "matmulQuant",
-  [JOB_ATTENTION_PACKED]: "attentionPacked",
+  [JOB_ATTENTION_PACKED]: "attentionPacked", [JOB_ATTENTION_BATCH]: "attentionBatch",
 };
 
 /**
@@ -98,6 +99,15 @@ export class ThreadPool {
     return this.health.failure;
   }
 
+  /**
+   * Whether every worker is polling for its next job rather than sleeping: it finished one a few
+   * µs ago (WasmBackendOptions.spin), so a hand-off costs no wake-up now.
+   */
+  workersAwake(): boolean {
+    for (let t = 1; t < this.threads; t++) if (Atomics.load(this.ctrlI32, asleep(t)) !== 0) return false;
+    return true;
+  }
+
   /** Per-thread scratch: thread t uses [base + t·stride, base + (t+1)·stride). */
   setScratch(base: number, stride: number): void {
     this.ctrlI32[SCRATCH] = base;
@@ -129,7 +139,8 @@ export class ThreadPool {
     Atomics.store(c, NEXT, tag);
     for (let t = 1; t < this.threads; t++) {
       Atomics.store(c, go(t), gen);
-      Atomics.notify(c, go(t), 1);
+      // a polling worker sees the new generation by itself; waking costs a syscall (see asleep)
+      if (Atomics.load(c, asleep(t)) !== 0) Atomics.notify(c, go(t), 1);
     }
     let ownError: unknown = null;
     for (;;) {

@@ -8,12 +8,22 @@ export const KIND = 0, NCHUNKS = 1, DONE = 2, SHUTDOWN = 3, SPIN = 4, SCRATCH_ST
 export const FAILED = 8;
 export const ARGS = 16, GO_SLOT = 64;
 export const go = (t: number): number => GO_SLOT + 16 * t;
+/**
+ * 1 while worker t sleeps in Atomics.wait (or is about to), 0 while it polls or runs a part: on
+ * go[t]'s cache line. The caller notifies only a sleeper, and splits smaller jobs while every
+ * worker polls (ThreadPool.workersAwake). The worker raises it before it waits on go[t]; the
+ * caller writes go[t] before it reads it: one of them sees the other's store (both sequentially
+ * consistent), so a worker that was read as awake finds go[t] changed and never sleeps through
+ * a job.
+ */
+export const asleep = (t: number): number => go(t) + 1;
 
 // Instantiate the same module on the same memory (its imports: the memory and the host Math
 // functions it names, e.g. "Math.sqrt"), report ready, then loop: poll go[t] for `spin` rounds,
-// sleep in Atomics.wait, run the new generation's job through the exported runJob, until
-// shutdown. The loop is JavaScript on purpose (see assembly/jobs.ts): each job is a fresh call
-// into wasm, so it runs V8's optimized code once the kernels have tiered up.
+// sleep in Atomics.wait (asleep[t] raised meanwhile, see `asleep`), run the new generation's
+// job through the exported runJob, until shutdown. The loop is JavaScript on purpose (see
+// assembly/jobs.ts): each job is a fresh call into wasm, so it runs V8's optimized code once the
+// kernels have tiered up.
 //
 // A part that throws (a wasm trap) must not end the thread: the caller would wait for that part
 // forever. It is counted as finished, the job is flagged FAILED (the first failing thread wins)
@@ -42,7 +52,11 @@ function start(init, post) {
     let gen = Atomics.load(ctrl, go);
     for (let polls = 0; gen === seen; gen = Atomics.load(ctrl, go)) {
       if (polls < spin) polls++;
-      else Atomics.wait(ctrl, go, seen);
+      else {
+        Atomics.store(ctrl, go + 1, 1);
+        Atomics.wait(ctrl, go, seen);
+        Atomics.store(ctrl, go + 1, 0);
+      }
     }
     seen = gen;
     if (Atomics.load(ctrl, ${SHUTDOWN}) !== 0) return;

@@ -6,13 +6,30 @@ import { WasmTrainKernels } from "./wasm-train";
 import { RopeTables } from "./wasm-rope";
 import { kernelImports, kernelModule, relaxedSimdSupported, sharedMemorySupported } from "./wasm-module";
 import type { KernelExports } from "./wasm-module";
-import { JOB_ATTENTION, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
+import { JOB_ATTENTION, JOB_ATTENTION_BATCH, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
 import { checkMatmulQuant, type QuantType } from "../quant/types";
 import type { QuantLayout } from "../quant/tiles";
 import { checkAttentionPacked } from "../quant/attention-reference";
 import { checkAttentionBatch, checkPositions } from "./batch-checks";
 import { KV_TYPES, type KvType } from "../quant/kv";
 import { checkOptions, type WasmBackendOptions } from "./wasm-options";
+
+/**
+ * A batched decode step's attention counted as this many multiply-adds of a product per
+ * multiply-add (2·heads·keys·headDim a row) by the size rule (parallel): its scores pass through
+ * a softmax (an exp per key and head) and it reads every row's own cache, so a multiply-add costs
+ * ~3× one of the `linear` tile (measured on one thread, 2026-12-04: 32 rows over ~45 keys of 4 × 32
+ * heads, 369 K multiply-adds, ~50 µs; linear 32 × 128 → 128, 524 K, ~24 µs). With it a 32-row
+ * step of the embedded model (~1.1 M) is split and an 8-row one (~280 K) is not.
+ */
+const ATTENTION_MAC_WEIGHT = 3;
+
+/**
+ * A job of at least parallelMinMacs / AWAKE_SPLIT_FACTOR multiply-adds is split while the workers
+ * poll (WasmBackendImpl.parallel): handing a part to a polling worker costs ~1 µs (a cache line
+ * each way), not the ~15 µs of a wake-up the default threshold pays for.
+ */
+const AWAKE_SPLIT_FACTOR = 4;
 
 /** assembly/quant-types.ts's Q4_0_TILES: q4_0 weights in tiles of four rows (src/quant/tiles.ts). */
 const Q4_0_TILES_KERNEL_ID = 0x82;
@@ -181,10 +198,15 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
   /**
    * Whether a job of `macs` multiply-adds is split across the pool: only when it is big enough
    * to repay the hand-off (WasmBackendOptions.parallelMinMacs), as ggml picks a thread count per
-   * op. Which thread computes an output never changes its bits (every split is by whole outputs).
+   * op; from a quarter of that while every worker still polls after its last job (no wake-up to
+   * pay: a 32-row step's 262 K-multiply-add key and value products, between two split jobs, are
+   * then split too, and the worker stays awake through the layer instead of sleeping in that
+   * serial stretch and being woken for the attention). Which thread computes an output never
+   * changes its bits (every split is by whole outputs), so timing picks only who computes what.
    */
   private parallel(macs: number): boolean {
-    return this.threads > 1 && macs >= this.parallelMinMacs;
+    if (this.threads === 1) return false;
+    return macs >= this.parallelMinMacs || (macs * AWAKE_SPLIT_FACTOR >= this.parallelMinMacs && this.pool.workersAwake());
   }
 
   /**
@@ -407,7 +429,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     const pq = s.in(q);
     const width = nHeads * headDim, kvStride = nKvHeads * headDim;
     const table = this.batchTable(rows * 4); // entries | row | keys | values | seqKv |
-    let entries = 0;
+    let entries = 0, keysInTable = 0;
     for (let r = 0; r < rows; r++) {
       const pk = s.in(keys[r]), pv = s.in(values[r]);
       if (this.splitsAttention(nHeads, lengths[r], headDim)) continue; // below
@@ -416,14 +438,27 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       table[4 * entries + 2] = pv;
       table[4 * entries + 3] = lengths[r];
       entries++;
+      keysInTable += lengths[r];
     }
     const po = s.out(out, false);
-    if (entries > 0) this.kernels.attentionBatch(po, pq, table.byteOffset, nHeads, nKvHeads, headDim, kvStride, 0, entries, this.scratch);
+    if (entries > 1 && this.parallel(ATTENTION_MAC_WEIGHT * 2 * nHeads * keysInTable * headDim)) {
+      // whole rows to threads (assembly/jobs.ts): a row's bits do not depend on the split
+      const j = this.jobArgs;
+      j[0] = po; j[1] = pq; j[2] = table.byteOffset; j[3] = nHeads; j[4] = nKvHeads; j[5] = headDim; j[6] = kvStride; j[7] = entries;
+      this.pool.run(JOB_ATTENTION_BATCH, j, 8);
+    } else if (entries > 0) {
+      this.kernels.attentionBatch(po, pq, table.byteOffset, nHeads, nKvHeads, headDim, kvStride, 0, entries, this.scratch);
+    }
     if (entries < rows) {
       // rows long enough for attention() to split their heads across threads keep that split
-      // (the same bits: a head's result does not depend on which thread computes it)
-      for (let r = 0; r < rows; r++) {
-        if (!this.splitsAttention(nHeads, lengths[r], headDim)) continue;
+      // (the same bits: a head's result does not depend on which thread computes it). They are
+      // the rows missing from the table: splitsAttention is not asked again, as its answer can
+      // change while the workers fall asleep (parallel).
+      for (let r = 0, e = 0; r < rows; r++) {
+        if (e < entries && table[4 * e] === r) {
+          e++;
+          continue;
+        }
         const j = this.jobArgs;
         j[0] = po + 4 * r * width; j[1] = pq + 4 * r * width; j[2] = s.in(keys[r]); j[3] = s.in(values[r]); j[4] = 0;
         j[5] = 1; j[6] = lengths[r]; j[7] = nHeads; j[8] = nKvHeads; j[9] = headDim; j[10] = kvStride;
