@@ -21,7 +21,7 @@ import v8 from "node:v8";
  * official CI once saw 16 bytes per step for a gpt2 decode measured after a llama one, a result
  * no single-case process reproduced (packages/transformer/test/decode-alloc-helpers.ts).
  */
-export function allocatedPerStep(step: (i: number) => void, steps: number, windows = 5, rounds = 4): number {
+export function allocatedPerStep(step: (i: number) => void, steps: number, windows = 5, rounds = 8): number {
   const young = (): number => v8.getHeapSpaceStatistics()
     .filter((s) => s.space_name === "new_space" || s.space_name === "new_large_object_space" || s.space_name === "large_object_space")
     .reduce((sum, s) => sum + s.space_used_size, 0);
@@ -61,7 +61,16 @@ export function allocatedPerStep(step: (i: number) => void, steps: number, windo
   let perStep = Number.NaN; // the least over steady rounds; NaN while there is none
   let last = 0;
   for (let round = 0; round < rounds && !(perStep <= 0); round++) {
-    if (round > 0) for (let i = 0; i < steps * 20; i++) step(i);
+    if (round > 0) {
+      // Before warming up again, give the core to V8's compiler threads: on a loaded machine the
+      // optimizing compile this step waits for is queued behind other processes, and a caller
+      // that only keeps calling holds the core it needs. The pause grows each round (20, 40, … ms,
+      // 2.5 s in all over 8 rounds); a step that really allocates does so in every round whatever
+      // the pause. (Where the figure must not depend on timing at all, run the file without
+      // concurrent compilation: packages/sampling/vitest.config.ts.)
+      pauseThread(10 * 2 ** round);
+      for (let i = 0; i < steps * 20; i++) step(i);
+    }
     last = measure();
     if (last >= -Math.max(1, NOISE_BYTES / steps)) perStep = Number.isNaN(perStep) ? last : Math.min(perStep, last);
   }
@@ -71,6 +80,11 @@ export function allocatedPerStep(step: (i: number) => void, steps: number, windo
   return Math.max(0, perStep);
 }
 
+/** Blocks this thread for `ms` milliseconds without spinning (Atomics.wait on a private cell), so other threads get the core. */
+function pauseThread(ms: number): void {
+  Atomics.wait(PAUSE_CELL, 0, 0, ms);
+}
+const PAUSE_CELL = new Int32Array(new SharedArrayBuffer(4));
 /**
  * Bytes by which a steady round's long-minus-short difference may fall below zero (the probe's own
  * objects); a round further below it saw the code change mid-round.

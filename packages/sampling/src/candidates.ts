@@ -139,7 +139,9 @@ export class Candidates {
     let sum = 0;
     for (let i = 0; i < n; i++) sum += probs[i];
     this.weightsInKernel = false;
-    this.finishWholeRow(max, sum);
+    this.last[0] = max;
+    this.last[1] = sum;
+    this.finishWholeRow();
     return true;
   }
 
@@ -154,17 +156,18 @@ export class Candidates {
     const max = range[0], min = range[1];
     if (!(min > -Infinity && max < Infinity)) return false;
     if (!((min - max) * invT >= EXP_USUAL_MIN)) return false;
-    kernel.weigh(max, invT);
+    kernel.weigh(scale);
     this.weightsInKernel = true;
-    this.finishWholeRow(max, kernel.scalars[2]);
+    this.last[0] = max;
+    this.last[1] = kernel.scalars[2];
+    this.finishWholeRow();
     return true;
   }
 
-  private finishWholeRow(max: number, sum: number): void {
+  /** With last = [max, sum] written (in an array: a double passed to a call may be boxed). */
+  private finishWholeRow(): void {
     this.count = 0;
-    this.wholeRow[0] = 1 / sum; // as softmax(): one division, then a multiplication per token
-    this.last[0] = max;
-    this.last[1] = sum;
+    this.wholeRow[0] = 1 / this.last[1]; // as softmax(): one division, then a multiplication per token
     logAt(this.last, 1);
   }
 
@@ -173,9 +176,9 @@ export class Candidates {
    * probability formed as softmax() forms it (weight × 1/sum), so the same token for the same u.
    */
   drawWholeRow(uniform: Float64Array, index: number): number {
+    if (this.weightsInKernel && this.kernel !== null) return this.kernel.draw(this.wholeRow, uniform, index);
     const u = uniform[index];
     const inverse = this.wholeRow[0];
-    if (this.weightsInKernel && this.kernel !== null) return this.kernel.draw(inverse, u);
     const probs = this.probs;
     const n = probs.length; // the row's length: softmaxWholeRow sized the arrays for it
     let cumulative = 0;

@@ -87,19 +87,33 @@ export const EXP_USUAL_MAX = NORMAL_MAX;
  * millions of inputs, edge cases included, and pins a digest of the results).
  */
 export function expInPlace(values: Float64Array, count: number): void {
+  for (let start = 0; start < count; start += EXP_BLOCK) expBlock(values, start, Math.min(count, start + EXP_BLOCK));
+}
+
+/**
+ * How many values one call of the exp loops takes. A loop over a whole 32,000-token row, called
+ * once per token, never gets V8's optimized code for a call: its tier-up check fires inside the
+ * loop every time, so V8 only ever compiles an on-stack-replacement entry, and each call ran its
+ * first ~20 iterations in baseline code, boxing every double (340 bytes per token). Short loops
+ * called many times per token are optimized as functions, like every other loop here.
+ */
+const EXP_BLOCK = 1024;
+
+/** expInPlace on values[start..end). */
+function expBlock(values: Float64Array, start: number, end: number): void {
   // the bounds as locals: a bundler (tsup's esbuild) turns module-level consts into `var`s, which
-  // V8 then reloads (and unboxes) from the module's context at every use (expUsualInPlace does
-  // the same with its constants: it halves the loop's time)
+  // V8 then reloads (and unboxes) from the module's context at every use (expUsualRange does the
+  // same with its constants: it halves the loop's time)
   const lo = NORMAL_MIN, hi = NORMAL_MAX;
   // a range test inside the arithmetic loop costs V8 a third of its time: test the whole
-  // batch first (a cheap pass), then run straight-line code, or the reference when any is rare
+  // block first (a cheap pass), then run straight-line code, or the reference when any is rare
   let usual = true;
-  for (let j = 0; j < count && usual; j++) usual = values[j] >= lo && values[j] <= hi;
+  for (let j = start; j < end && usual; j++) usual = values[j] >= lo && values[j] <= hi;
   if (!usual) {
-    for (let j = 0; j < count; j++) expReferenceAt(values, j);
+    for (let j = start; j < end; j++) expReferenceAt(values, j);
     return;
   }
-  expUsualInPlace(values, count);
+  expUsualRange(values, start, end);
 }
 
 /**
@@ -109,9 +123,14 @@ export function expInPlace(values: Float64Array, count: number): void {
  * merely slow: call expInPlace when unsure.
  */
 export function expUsualInPlace(values: Float64Array, count: number): void {
+  for (let start = 0; start < count; start += EXP_BLOCK) expUsualRange(values, start, Math.min(count, start + EXP_BLOCK));
+}
+
+/** The straight-line loop on values[start..end), every argument usual. */
+function expUsualRange(values: Float64Array, start: number, end: number): void {
   const mask = TABLE_SIZE - 1, bits = TABLE_BITS, bias = -POW2_MIN;
   const fraction = POW2_FRACTION, pow2 = POW2, stepsPerUnit = STEPS_PER_UNIT, stepHi = STEP_HI, stepLo = STEP_LO;
-  for (let j = 0; j < count; j++) {
+  for (let j = start; j < end; j++) {
     const x = values[j];
     // n = round(x / (ln2/64)) as floor(· + ½), an exact integer (|n| < 2^17): kept as the double
     // for the reduction (an int32 would be converted back twice: 15 % of the loop) and as an
@@ -187,7 +206,11 @@ export function logAt(values: Float64Array, index: number): void {
     m *= POW2[64 - POW2_MIN];
     e -= 64;
   }
-  const exponent = exponentOf(m);
+  // m travels to exponentOfAt in a typed array: a double passed to a call V8 does not inline is
+  // boxed (16 bytes), and whether it inlines this one depends on how much was inlined around it
+  // (Mirostat's sample allocated a number per token in some runs and not others)
+  mantissa[0] = m;
+  const exponent = exponentOfAt(mantissa, 0);
   e += exponent;
   m *= POW2[-exponent - POW2_MIN];
   if (m > SQRT2) {
@@ -210,8 +233,11 @@ export function portableLog(x: number): number {
   return scratch[0];
 }
 
-/** floor(log2(m)) for a normal positive double m, by binary search over the table of powers of two. */
-function exponentOf(m: number): number {
+const mantissa = new Float64Array(1);
+
+/** floor(log2(m)) for m = values[index], a normal positive double, by binary search over the table of powers of two. */
+function exponentOfAt(values: Float64Array, index: number): number {
+  const m = values[index];
   let lo = -1022, hi = 1023;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;

@@ -79,21 +79,19 @@ export function selectByMass(
         break;
       }
     }
+    // "reaches" written out at both tests, not a helper: a double passed to a call V8 does not
+    // inline is boxed (16 bytes), and whether it inlines depends on what was inlined around it
     const withBetter = massBelow + betterMass;
-    if (reaches(withBetter, target, strict) && better >= minKeep) {
+    if ((strict ? withBetter > target : withBetter >= target) && better >= minKeep) {
       hi = better; // the answer is one of the better positions (there is at least one: lo's mass does not reach)
       continue;
     }
     const withPivot = withBetter + weights[pivot];
-    if (reaches(withPivot, target, strict) && better + 1 >= minKeep) return better + 1;
+    if ((strict ? withPivot > target : withPivot >= target) && better + 1 >= minKeep) return better + 1;
     lo = better + 1;
     massBelow = withPivot;
   }
   return hi;
-}
-
-function reaches(mass: number, target: number, strict: boolean): boolean {
-  return strict ? mass > target : mass >= target;
 }
 
 /** a before b: the larger key first, the lower position on ties (a total order: every run agrees). */

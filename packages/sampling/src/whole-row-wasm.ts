@@ -51,14 +51,18 @@ export class WholeRowKernel {
     this.wasm.rowRange(ROW_AT, n, SCALARS_AT);
   }
 
-  /** The weights of the loaded row at 1/temperature `invT`, their sum into scalars[2]. */
-  weigh(max: number, invT: number): void {
-    this.wasm.expShiftedSum(ROW_AT, this.row.length, this.weightsAt, max, invT, FRACTION_AT, SCALARS_AT);
+  /**
+   * The weights of the loaded row, shifted by its max (scalars[0]) at 1/temperature scale[0],
+   * their sum into scalars[2]. Doubles come and go in arrays: one passed to a call V8 does not
+   * inline is boxed, and the sampler must not allocate per token.
+   */
+  weigh(scale: Float64Array): void {
+    this.wasm.expShiftedSum(ROW_AT, this.row.length, this.weightsAt, this.scalars[0], scale[0], FRACTION_AT, SCALARS_AT);
   }
 
-  /** The token the uniform number u draws from the weights (each × inverse, the normaliser). */
-  draw(inverse: number, u: number): number {
-    return this.wasm.drawWeights(this.weightsAt, this.row.length, inverse, u);
+  /** The token the uniform number uniform[index] draws from the weights (each × inverse[0], the normaliser). */
+  draw(inverse: Float64Array, uniform: Float64Array, index: number): number {
+    return this.wasm.drawWeights(this.weightsAt, this.row.length, inverse[0], uniform[index]);
   }
 
   /** The weights of the last weigh() (a view into the kernel's memory, for the parity test). */

@@ -1,6 +1,7 @@
 import { Rng } from "@zero-llm/tensor";
 import { describe, expect, it } from "vitest";
 import { Logprobs, Sampler, SamplingError, toOpenAI } from "../src/index";
+import { allocatedPerStep } from "../../../tools/test-helpers/alloc-probe";
 
 describe("Logprobs", () => {
   it("the chosen token's ln p and the top-n, hand-computed", () => {
@@ -65,12 +66,15 @@ describe("Logprobs", () => {
     });
   });
 
-  // compute() allocating nothing is measured in allocation-logprobs.test.ts, in an isolate of its own
-  it("typed errors", () => {
+  it("typed errors; compute() allocates nothing", () => {
     expect(() => new Logprobs(-1)).toThrow(SamplingError);
     const lp = new Logprobs(5);
     expect(() => lp.compute(new Float32Array(4), 4)).toThrow(/expected a chosen token id in \[0, 4\), found 4/);
     expect(() => lp.compute(new Float32Array([0, NaN]), 0)).toThrow(expect.objectContaining({ code: "SAMPLING_BAD_LOGITS" }));
     expect(() => lp.compute(new Float32Array([-Infinity]), 0)).toThrow(expect.objectContaining({ code: "SAMPLING_NO_CANDIDATES" }));
+    const rows = [0, 1, 2].map((s) => new Float32Array(4096).map((_, i) => Math.sin(i * (s + 1))));
+    const step = (i: number): void => lp.compute(rows[i % 3], i % 4096);
+    for (let i = 0; i < 2000; i++) step(i);
+    expect(allocatedPerStep(step, 200)).toBeLessThan(1);
   });
 });
