@@ -27,5 +27,5 @@ export * from "./backend/index";
 export * from "./quant/index";
 export * from "./io/index";
 export * from "./dtype/half";
-export { F32Linear } from "./linear/linear-weight";
+export { F32Linear, projectEach } from "./linear/linear-weight";
 export type { LinearWeight, LinearWeightType } from "./linear/linear-weight";

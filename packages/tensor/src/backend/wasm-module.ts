@@ -42,6 +42,8 @@ export interface KernelExports {
     seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number, t: number, nT: number, scratch: number,
   ): void;
   runJob(ctrl: number, t: number, gen: number): void;
+  /** Claims and runs one part of the job: its index, or −1 when none is left (assembly/jobs.ts). */
+  runJobPart(ctrl: number, t: number, gen: number): number;
   // training kernels (assembly/train.ts); 0 is the "no array" pointer
   transpose(out: number, x: number, batch: number, rows: number, cols: number): void;
   gatherHeads(out: number, x: number, batch: number, seq: number, nSrc: number, nHeads: number, d: number): void;
