@@ -51,6 +51,7 @@ export const JOB_MATMUL_QUANT = 5;
 export const JOB_ATTENTION_PACKED = 6;
 export const JOB_ATTENTION_BATCH = 7;
 export const JOB_LINEAR_ROWS = 8;
+export const JOB_LINEAR_GROUP = 9;
 
 // [lo, hi) of part t when `units` are split into nT near-equal parts
 @inline function partLo(units: i32, t: i32, nT: i32): i32 {
@@ -123,6 +124,32 @@ export function linear(out: usize, x: usize, w: usize, rows: i32, k: i32, n: i32
   if (j0 >= j1) return;
   if (rows == 1) gemvRows(out, w, x, k, j0, j1, false);
   else linearRows(out, x, w, rows, k, n, j0, j1, scratch);
+}
+
+/**
+ * Part t of nT of linear() for `count` weights over the same rows x [rows, k] in one job (a
+ * block's q, k and v projections; its gate and up): `table` holds count × [out, w, n] (i32: two
+ * addresses and the weight's output features). The parts split the weights' output quads taken
+ * one weight after the other, so a part may end in one weight and go on in the next; every output
+ * is computed whole by one thread, as linear() computes it: the same bits as one linear() per weight.
+ */
+export function linearGroup(x: usize, rows: i32, k: i32, table: usize, count: i32, t: i32, nT: i32, scratch: usize): void {
+  let quads = 0;
+  for (let i = 0; i < count; i++) quads += (load<i32>(table + <usize>i * 12, 8) + 3) >> 2;
+  const lo = partLo(quads, t, nT), hi = partLo(quads, t + 1, nT);
+  let first = 0; // the weight's first quad in the concatenation
+  for (let i = 0; i < count && first < hi; i++) {
+    const entry = table + <usize>i * 12;
+    const n = load<i32>(entry, 8), own = (n + 3) >> 2;
+    const q0 = max(lo, first), q1 = min(hi, first + own);
+    if (q0 < q1) {
+      const out = <usize>load<u32>(entry), w = <usize>load<u32>(entry, 4);
+      const j0 = (q0 - first) << 2, j1 = min(n, (q1 - first) << 2);
+      if (rows == 1) gemvRows(out, w, x, k, j0, j1, false);
+      else linearRows(out, x, w, rows, k, n, j0, j1, scratch);
+    }
+    first += own;
+  }
 }
 
 /**
@@ -223,6 +250,9 @@ function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
     case JOB_ATTENTION_BATCH:
       attentionBatch(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), load<i32>(p, 20),
         load<i32>(p, 24), load<i32>(p, 28), part, parts, scratch);
+      break;
+    case JOB_LINEAR_GROUP:
+      linearGroup(load<u32>(p), load<i32>(p, 4), load<i32>(p, 8), load<u32>(p, 12), load<i32>(p, 16), part, parts, scratch);
       break;
     case JOB_LINEAR_ROWS:
       linearByRows(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), load<i32>(p, 20),

@@ -28,4 +28,5 @@ export * from "./quant/index";
 export * from "./io/index";
 export * from "./dtype/half";
 export { F32Linear, projectEach } from "./linear/linear-weight";
+export { F32LinearGroup } from "./linear/linear-group";
 export type { LinearWeight, LinearWeightType } from "./linear/linear-weight";

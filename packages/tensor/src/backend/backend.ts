@@ -60,6 +60,17 @@ export interface Backend extends TrainKernels {
    * `each` uses earlier ones (the wasm backend). The same bits as `linear`. Optional: without it,
    * callers run linear() and then each(0, rows) (src/linear/linear-weight.ts projectEach).
    */
+  /**
+   * outs[i] = linear(x, ws[i]) with outFeatures[i] outputs, for every i < ws.length, over the same
+   * x [rows, inFeatures]: a block's q, k and v projections (its gate and up) in one call, so a
+   * backend with worker threads hands them over once. The same bits as one `linear` per weight.
+   * Optional: without it, each weight is projected on its own (src/linear/linear-group.ts).
+   */
+  linearGroup?(
+    x: Float32Array, rows: number, inFeatures: number,
+    ws: readonly Float32Array[], outFeatures: readonly number[], outs: readonly Float32Array[],
+  ): void;
+
   linearEach?(
     out: Float32Array, x: Float32Array, w: Float32Array, rows: number, inFeatures: number, outFeatures: number,
     each: (r0: number, r1: number) => void,

@@ -27,6 +27,8 @@ export interface KernelExports {
   ): void;
   matvec(out: number, w: number, x: number, rows: number, cols: number, t: number, nT: number): void;
   linear(out: number, x: number, w: number, rows: number, k: number, n: number, t: number, nT: number, scratch: number): void;
+  /** linear() of `count` weights over the same x: table holds count × [out, w, n] i32 (assembly/jobs.ts). */
+  linearGroup(x: number, rows: number, k: number, table: number, count: number, t: number, nT: number, scratch: number): void;
   attention(
     out: number, q: number, k: number, v: number, probs: number,
     seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number, kvStride: number,

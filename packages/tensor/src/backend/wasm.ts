@@ -6,7 +6,7 @@ import { WasmTrainKernels } from "./wasm-train";
 import { RopeTables } from "./wasm-rope";
 import { kernelImports, kernelModule, relaxedSimdSupported, sharedMemorySupported } from "./wasm-module";
 import type { KernelExports } from "./wasm-module";
-import { JOB_ATTENTION, JOB_ATTENTION_BATCH, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_LINEAR_ROWS, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
+import { JOB_ATTENTION, JOB_ATTENTION_BATCH, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_LINEAR_GROUP, JOB_LINEAR_ROWS, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
 import { checkMatmulQuant, type QuantType } from "../quant/types";
 import type { QuantLayout } from "../quant/tiles";
 import { checkAttentionPacked } from "../quant/attention-reference";
@@ -294,6 +294,48 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       j[0] = po; j[1] = px; j[2] = pw; j[3] = rows; j[4] = inFeatures; j[5] = outFeatures;
       this.pool.run(JOB_LINEAR, j, 6);
     } else this.kernels.linear(po, px, pw, rows, inFeatures, outFeatures, 0, 1, this.scratch);
+    s.done();
+  }
+
+  linearGroup(
+    x: Float32Array, rows: number, inFeatures: number,
+    ws: readonly Float32Array[], outFeatures: readonly number[], outs: readonly Float32Array[],
+  ): void {
+    const count = ws.length;
+    if (outFeatures.length !== count || outs.length !== count) {
+      throw new TensorError("SHAPE_MISMATCH", `wasm linearGroup: expected as many output widths and outputs as weights (${count}), found ${outFeatures.length} and ${outs.length}`);
+    }
+    need("linearGroup x", x, rows * inFeatures);
+    let macs = 0;
+    for (let i = 0; i < count; i++) {
+      need("linearGroup w", ws[i], outFeatures[i] * inFeatures);
+      need("linearGroup out", outs[i], rows * outFeatures[i]);
+      macs += rows * inFeatures * outFeatures[i];
+    }
+    if (macs === 0) {
+      // nothing to sum (0 rows or 0 outputs); or 0 inputs, where linear() writes its zeros
+      for (let i = 0; i < count; i++) this.linear(outs[i], x, ws[i], rows, inFeatures, outFeatures[i]);
+      return;
+    }
+    const s = this.begin();
+    const px = s.in(x);
+    for (let i = 0; i < count; i++) {
+      s.in(ws[i]);
+      s.out(outs[i], false);
+    }
+    // the table once every copy is placed (placing one may grow the memory); in() and out() of an
+    // array already placed give its address again
+    const table = this.batchTable(3 * count);
+    for (let i = 0; i < count; i++) {
+      table[3 * i] = s.in(outs[i]);
+      table[3 * i + 1] = s.in(ws[i]);
+      table[3 * i + 2] = outFeatures[i];
+    }
+    if (this.parallel(macs)) {
+      const j = this.jobArgs;
+      j[0] = px; j[1] = rows; j[2] = inFeatures; j[3] = table.byteOffset; j[4] = count;
+      this.pool.run(JOB_LINEAR_GROUP, j, 5);
+    } else this.kernels.linearGroup(px, rows, inFeatures, table.byteOffset, count, 0, 1, this.scratch);
     s.done();
   }
 

@@ -72,7 +72,8 @@ export class F32Linear implements LinearWeight {
     readonly data: Float32Array,
     readonly outFeatures: number,
     readonly inFeatures: number,
-    private readonly backend: Backend,
+    /** The backend whose `linear` projects it (F32LinearGroup groups weights of one backend). */
+    readonly backend: Backend,
   ) {
     if (!Number.isInteger(outFeatures) || !Number.isInteger(inFeatures) || outFeatures < 0 || inFeatures < 0) {
       throw new TensorError("INVALID_ARGUMENT", `F32Linear: expected non-negative integer features, found [${outFeatures}, ${inFeatures}]`);

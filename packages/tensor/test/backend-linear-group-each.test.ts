@@ -1,3 +1,6 @@
+// linearGroup: linear() of two or three weights over the same rows in one call (a block's q, k,
+// v; its gate and up), each output linear()'s bits, the parts crossing from one weight to the next.
+//
 // linearEach: linear() whose rows are handed to a callback as they are finished while the pool's
 // workers compute the next ones (a decode step samples its first logits while the lm_head goes
 // on). The same bits as linear(), consecutive ranges in order covering every row, each range
@@ -6,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWasmBackend, jsBackend, type Backend, type WasmBackend } from "../src/backend/index";
 import { F32Linear, projectEach } from "../src/linear/linear-weight";
+import { F32LinearGroup } from "../src/linear/linear-group";
 import { rng, uniform } from "./backend-helpers";
 
 const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(Float32Array.from(a).buffer));
@@ -148,5 +152,82 @@ describe("projectEach", () => {
     const none: Array<[number, number]> = [];
     projectEach(plain, y, x, 0, (r0, r1) => none.push([r0, r1]));
     expect(none).toEqual([]);
+  });
+});
+
+// [rows, k, widths]: the embedded model's q/k/v (128, 64, 64) and gate/up (384, 384), widths
+// that are not multiples of 4 (a part's quads then cross into the next weight mid-way), 1 row
+describe.each([
+  { label: "1 thread", threads: 1, parallelMinMacs: undefined },
+  { label: "2 threads, every job split", threads: 2, parallelMinMacs: 0 },
+  { label: "2 threads", threads: 2, parallelMinMacs: undefined },
+])("wasm linearGroup, $label", ({ threads, parallelMinMacs }) => {
+  let wasm: WasmBackend;
+  beforeAll(async () => {
+    wasm = await createWasmBackend({ threads, ...(parallelMinMacs === undefined ? {} : { parallelMinMacs }) });
+  });
+  afterAll(async () => {
+    await wasm.dispose();
+  });
+
+  const cases: Array<[number, number, number[]]> = [
+    [32, 128, [128, 64, 64]], [32, 128, [384, 384]], [1, 128, [128, 64, 64]], [3, 37, [5, 3, 9]], [9, 19, [130, 7]], [33, 128, [1, 2, 3]],
+  ];
+  for (const [rows, k, widths] of cases) {
+    it(`[${rows},${k}] through weights of ${widths.join(", ")} outputs: each linear()'s bits`, () => {
+      const next = rng(rows * 101 + k + widths.reduce((a, b) => a * 7 + b, 0));
+      const inWasm = (data: Float32Array): Float32Array => {
+        const copy = wasm.allocF32(data.length);
+        copy.set(data);
+        return copy;
+      };
+      const x = inWasm(uniform(next, rows * k));
+      const ws = widths.map((n) => inWasm(uniform(next, n * k)));
+      const expected = widths.map((n, i) => {
+        const y = new Float32Array(rows * n);
+        wasm.linear(y, x, ws[i], rows, k, n);
+        return y;
+      });
+      const outs = widths.map((n) => wasm.allocF32(rows * n).fill(Number.NaN));
+      wasm.linearGroup(x, rows, k, ws, widths, outs);
+      outs.forEach((y, i) => expect(bits(y)).toEqual(bits(expected[i])));
+      // arrays outside wasm memory: copied in and out
+      const foreign = widths.map((n) => new Float32Array(rows * n));
+      wasm.linearGroup(Float32Array.from(x), rows, k, ws.map((w) => Float32Array.from(w)), widths, foreign);
+      foreign.forEach((y, i) => expect(bits(y)).toEqual(bits(expected[i])));
+      // the same through F32LinearGroup
+      const group = F32LinearGroup.of(ws.map((w, i) => new F32Linear(w, widths[i], k, wasm)));
+      expect(group).not.toBeNull();
+      const viaGroup = widths.map((n) => wasm.allocF32(rows * n));
+      group?.project(x, rows, viaGroup[0], viaGroup[1], viaGroup[2]);
+      viaGroup.forEach((y, i) => expect(bits(y)).toEqual(bits(expected[i])));
+    });
+  }
+
+  it("rejects outputs or widths that do not match the weights, and arrays shorter than the shape", () => {
+    const w = wasm.allocF32(8 * 4), x = wasm.allocF32(2 * 4), y = wasm.allocF32(2 * 8);
+    expect(() => wasm.linearGroup(x, 2, 4, [w, w], [8], [y, y])).toThrow(expect.objectContaining({ code: "SHAPE_MISMATCH" }));
+    expect(() => wasm.linearGroup(x, 2, 4, [w, w], [8, 8], [y, new Float32Array(3)])).toThrow(expect.objectContaining({ code: "SHAPE_MISMATCH" }));
+    expect(() => wasm.linearGroup(x, 3, 4, [w], [8], [y])).toThrow(expect.objectContaining({ code: "SHAPE_MISMATCH" }));
+  });
+});
+
+describe("F32LinearGroup.of", () => {
+  it("groups only f32 weights of one backend with linearGroup and one input width", async () => {
+    const wasm = await createWasmBackend({ threads: 1 });
+    try {
+      const a = new F32Linear(new Float32Array(8), 2, 4, wasm), b = new F32Linear(new Float32Array(12), 3, 4, wasm);
+      expect(F32LinearGroup.of([a, b])).not.toBeNull();
+      expect(F32LinearGroup.of([a])).toBeNull();
+      expect(F32LinearGroup.of([a, new F32Linear(new Float32Array(10), 2, 5, wasm)])).toBeNull();
+      expect(F32LinearGroup.of([a, new F32Linear(new Float32Array(8), 2, 4, jsBackend)])).toBeNull();
+      expect(F32LinearGroup.of([new F32Linear(new Float32Array(8), 2, 4, jsBackend), new F32Linear(new Float32Array(8), 2, 4, jsBackend)])).toBeNull();
+      const wrapped = { outFeatures: 3, inFeatures: 4, type: "f32", byteLength: 48, project: b.project.bind(b) };
+      expect(F32LinearGroup.of([a, wrapped])).toBeNull();
+      const group = F32LinearGroup.of([a, b, a]);
+      expect(() => group?.project(new Float32Array(4), 1, new Float32Array(2), new Float32Array(3))).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    } finally {
+      await wasm.dispose();
+    }
   });
 });
