@@ -60,6 +60,9 @@ export interface WasmBackend extends Backend {
   readonly usedBytes: number;
   /** Stops the worker threads; later kernel calls throw BACKEND_DISPOSED. */
   dispose(): Promise<void>;
+  // optional in Backend, always here
+  linearGroup: NonNullable<Backend["linearGroup"]>;
+  linearEach: NonNullable<Backend["linearEach"]>;
 }
 
 /**
