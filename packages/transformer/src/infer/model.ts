@@ -66,6 +66,17 @@ export interface PrefillResult {
 /** decodeBatch's onRows: rows [r0, r1) of `logits` [batch, vocabSize] are final. */
 export type BatchRowsListener = (logits: Float32Array, r0: number, r1: number) => void;
 
+/**
+ * logitsForRows with onRows told as rows are final. Its own function on purpose: the closure's
+ * captured variables live in a context V8 allocates when the enclosing function is entered, so
+ * inside decodeBatch it would cost every step (48 bytes, test/infer-allocation-batch.test.ts),
+ * not only those given onRows.
+ */
+function logitsHandingRows(rt: Runtime, n: number, onRows: BatchRowsListener): Float32Array {
+  const logits = rt.state.rows(n).logits;
+  return logitsForRows(rt, n, (r0, r1) => onRows(logits, r0, r1));
+}
+
 export class Model {
   readonly config: Config;
   readonly weights: Weights;
@@ -202,9 +213,7 @@ export class Model {
       }
     }
     forwardRows(this.rt, tokens, 0, n, caches);
-    if (!onRows) return logitsForRows(this.rt, n);
-    const logits = this.rt.state.rows(n).logits;
-    return logitsForRows(this.rt, n, (r0, r1) => onRows(logits, r0, r1));
+    return onRows ? logitsHandingRows(this.rt, n, onRows) : logitsForRows(this.rt, n);
   }
 
   private checkCache(cache: KVCache): void {
