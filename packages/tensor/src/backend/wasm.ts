@@ -355,9 +355,9 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     out: Float32Array, x: Float32Array, w: Float32Array, rows: number, inFeatures: number, outFeatures: number,
     each: (r0: number, r1: number) => void,
   ): void {
-    need("linear w", w, outFeatures * inFeatures);
-    need("linear x", x, rows * inFeatures);
-    need("linear out", out, rows * outFeatures);
+    need("linearEach w", w, outFeatures * inFeatures);
+    need("linearEach x", x, rows * inFeatures);
+    need("linearEach out", out, rows * outFeatures);
     const heap = this.heap;
     if (rows < 2 * EACH_ROWS_PER_PART || !heap.owns(out) || !heap.owns(x) || !heap.owns(w) || !this.parallel(rows * inFeatures * outFeatures)) {
       this.linear(out, x, w, rows, inFeatures, outFeatures);
