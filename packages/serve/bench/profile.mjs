@@ -43,15 +43,19 @@ const served = await benchModel({ model: values.model, shape: values.shape });
 /** Categories by the nearest frame that names one (leaf first). */
 const KERNELS = {
   linear: "matrix products (linear kernels)",
+  linearGroup: "matrix products (linear kernels)",
+  linearEach: "matrix products (linear kernels)",
   matvec: "matrix products (linear kernels)",
   matmul: "matrix products (linear kernels)",
   attention: "attention kernel",
+  attentionBatch: "attention kernel",
   rmsnorm: "other kernels (norm, RoPE, SwiGLU, add)",
   rope: "other kernels (norm, RoPE, SwiGLU, add)",
   swiglu: "other kernels (norm, RoPE, SwiGLU, add)",
   binary: "other kernels (norm, RoPE, SwiGLU, add)",
   add: "other kernels (norm, RoPE, SwiGLU, add)",
 };
+const POOL_FRAMES = new Set(["run", "start", "finish", "runOwnPart"]);
 /** frames: innermost first, each { name, url } (url: a script's, "" for native code, "kernel" for the OS). */
 function categoryOf(frames) {
   const leaf = frames[0];
@@ -63,6 +67,8 @@ function categoryOf(frames) {
   if (below.some((f) => /^(writev|writeUtf8String|writeBuffer|writeLatin1String)$|StreamBase::Write|uv_try_write|uv__write|tcp_|sock_write|vfs_writev/.test(f.name))) return "socket writes (syscalls)";
   if (leaf.url === "kernel") return "kernel (other syscalls, scheduling, page faults)";
   for (const f of frames) {
+    // the thread pool's frames (a job's parts on this thread) belong to the backend method below them
+    if (/tensor\/dist/.test(f.url) && POOL_FRAMES.has(f.name)) continue;
     if (/tensor\/dist/.test(f.url) && KERNELS[f.name]) return KERNELS[f.name];
     if (/sampling\/dist/.test(f.url)) return /constrain|mask|accept|Parser|Masker/i.test(f.name) ? "constraints" : "sampling (chain, logprobs, stops)";
     if (/transformer\/dist/.test(f.url)) return "transformer (JS around kernels)";

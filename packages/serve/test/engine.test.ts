@@ -292,6 +292,51 @@ describe.skipIf(!haveDefaultModel)("determinism across thread counts", () => {
       await two.dispose();
     }
   });
+
+  // decodeBatch's onRows: the pool computes the lm_head's later rows while the engine samples
+  // the first ones (from 8 rows on); the rows handed over must be final and the tokens unchanged
+  it("wasm backend, 2 threads: rows handed to onRows in order, final, the same logits; the engine's tokens alone = batched", async () => {
+    const two = await openModel("wasm", 64, 2);
+    try {
+      const model = two.served.model;
+      const rows = 12;
+      const newCaches = () => Array.from({ length: rows }, (_, r) => {
+        const cache = model.newCache({ capacity: 8 });
+        model.prefill([2047, (r * 17) % 2000, (r * 5 + 3) % 2000], cache);
+        return cache;
+      });
+      const tokens = Array.from({ length: rows }, (_, r) => (r * 11 + 4) % 2000);
+      const bitsOf = (a: Float32Array): number[] => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+      const plain = bitsOf(model.decodeBatch(tokens, newCaches()));
+      const vocab = model.config.vocabSize;
+      const ranges: Array<[number, number]> = [];
+      const handed: number[] = [];
+      const logits = model.decodeBatch(tokens, newCaches(), (rowsLogits, r0, r1) => {
+        ranges.push([r0, r1]);
+        handed.push(...bitsOf(rowsLogits.subarray(r0 * vocab, r1 * vocab))); // as they are when handed over
+      });
+      expect(ranges.length).toBeGreaterThan(1);
+      expect(ranges[0][0]).toBe(0);
+      for (let i = 1; i < ranges.length; i++) expect(ranges[i][0]).toBe(ranges[i - 1][1]);
+      expect(ranges[ranges.length - 1][1]).toBe(rows);
+      expect(handed).toEqual(plain);
+      expect(bitsOf(logits)).toEqual(plain);
+
+      const prompts = [PROMPT, ...OTHERS, ...OTHERS.map((p) => [...p, 5, 6])];
+      const alone: number[][] = [];
+      for (const [i, p] of prompts.entries()) {
+        const one = run(new Engine(model, { prefixCache: false }), p, 12, seeded(300 + i));
+        await one.result;
+        alone.push(one.tokens);
+      }
+      const busy = new Engine(model, { prefixCache: false, parallel: 16 });
+      const batched = prompts.map((p, i) => run(busy, p, 12, seeded(300 + i)));
+      await Promise.all(batched.map((b) => b.result));
+      expect(batched.map((b) => b.tokens)).toEqual(alone);
+    } finally {
+      await two.dispose();
+    }
+  });
 });
 
 /**

@@ -4,7 +4,7 @@ export { softmax, rmsnorm, layernorm } from "./rowwise";
 export { add, mul, silu, gelu, swiglu } from "./elementwise";
 export { rope, ropeBatch } from "./rope";
 export { attentionBatch } from "./attention";
-export { matmul, matvec, linear, attention, matmulQuant, attentionPacked, runJob } from "./jobs";
+export { matmul, matvec, linear, linearGroup, attention, matmulQuant, attentionPacked, runJob, runJobPart } from "./jobs";
 export { quantizeActivations, activationRowBytes } from "./quant-activation";
 export { MATMUL_SCRATCH } from "./gemm";
 export { transpose, gatherHeads, scatterHeadsAdd, axpy, mulAdd, scale, sumSquares, geluBackward, siluBackward, adam } from "./train";

@@ -50,6 +50,8 @@ export const JOB_LINEAR = 4;
 export const JOB_MATMUL_QUANT = 5;
 export const JOB_ATTENTION_PACKED = 6;
 export const JOB_ATTENTION_BATCH = 7;
+export const JOB_LINEAR_ROWS = 8;
+export const JOB_LINEAR_GROUP = 9;
 
 // [lo, hi) of part t when `units` are split into nT near-equal parts
 @inline function partLo(units: i32, t: i32, nT: i32): i32 {
@@ -122,6 +124,50 @@ export function linear(out: usize, x: usize, w: usize, rows: i32, k: i32, n: i32
   if (j0 >= j1) return;
   if (rows == 1) gemvRows(out, w, x, k, j0, j1, false);
   else linearRows(out, x, w, rows, k, n, j0, j1, scratch);
+}
+
+/**
+ * Part t of nT of linear() for `count` weights over the same rows x [rows, k] in one job (a
+ * block's q, k and v projections; its gate and up): `table` holds count × [out, w, n] (i32: two
+ * addresses and the weight's output features). The parts split the weights' output quads taken
+ * one weight after the other, so a part may end in one weight and go on in the next; every output
+ * is computed whole by one thread, as linear() computes it: the same bits as one linear() per weight.
+ */
+export function linearGroup(x: usize, rows: i32, k: i32, table: usize, count: i32, t: i32, nT: i32, scratch: usize): void {
+  let quads = 0;
+  for (let i = 0; i < count; i++) quads += (load<i32>(table + <usize>i * 12, 8) + 3) >> 2;
+  const lo = partLo(quads, t, nT), hi = partLo(quads, t + 1, nT);
+  let first = 0; // the weight's first quad in the concatenation
+  for (let i = 0; i < count && first < hi; i++) {
+    const entry = table + <usize>i * 12;
+    const n = load<i32>(entry, 8), own = (n + 3) >> 2;
+    const q0 = max(lo, first), q1 = min(hi, first + own);
+    if (q0 < q1) {
+      const out = <usize>load<u32>(entry), w = <usize>load<u32>(entry, 4);
+      const j0 = (q0 - first) << 2, j1 = min(n, (q1 - first) << 2);
+      if (rows == 1) gemvRows(out, w, x, k, j0, j1, false);
+      else linearRows(out, x, w, rows, k, n, j0, j1, scratch);
+    }
+    first += own;
+  }
+}
+
+/**
+ * Part t of a linear() split by rows of x, `rowsPerPart` each (the last part takes what is left),
+ * for a caller that uses rows as they are finished (the logits of a decode step, sampled while
+ * the pool computes the next rows: WasmBackend.linearEach). Each row's sums are linear()'s, the
+ * same bits for any split. When the part's outputs are written, readyFlags[t] (i32) becomes 1:
+ * a sequentially consistent store after them, so a thread that reads 1 sees the rows; waiters
+ * on it are woken.
+ */
+function linearByRows(
+  out: usize, x: usize, w: usize, rows: i32, k: i32, n: i32, rowsPerPart: i32, readyFlags: usize, t: i32, scratch: usize,
+): void {
+  const r0 = t * rowsPerPart, r1 = min(rows, r0 + rowsPerPart);
+  if (r0 < r1) linear(out + <usize>r0 * n * 4, x + <usize>r0 * k * 4, w, r1 - r0, k, n, 0, 1, scratch);
+  const flag = readyFlags + <usize>t * 4;
+  atomic.store<i32>(flag, 1);
+  atomic.notify(flag);
 }
 
 /**
@@ -205,6 +251,13 @@ function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
       attentionBatch(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), load<i32>(p, 20),
         load<i32>(p, 24), load<i32>(p, 28), part, parts, scratch);
       break;
+    case JOB_LINEAR_GROUP:
+      linearGroup(load<u32>(p), load<i32>(p, 4), load<i32>(p, 8), load<u32>(p, 12), load<i32>(p, 16), part, parts, scratch);
+      break;
+    case JOB_LINEAR_ROWS:
+      linearByRows(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), load<i32>(p, 20),
+        load<i32>(p, 24), load<u32>(p, 28), part, scratch);
+      break;
     default:
       unreachable();
   }
@@ -212,16 +265,26 @@ function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
 
 /** Thread t claims and runs parts of job generation `gen` until none are left. */
 export function runJob(ctrl: usize, t: i32, gen: i32): void {
-  const scratch = <usize>load<u32>(ctrl + SCRATCH) + <usize>t * <usize>load<u32>(ctrl + SCRATCH_STRIDE);
+  while (runJobPart(ctrl, t, gen) >= 0);
+}
+
+/**
+ * Thread t claims and runs ONE part of job generation `gen`: returns its index, or −1 when every
+ * part is claimed (or the job is over). The calling thread's step between its own parts
+ * (WasmBackend.linearEach uses finished rows while the workers go on).
+ */
+export function runJobPart(ctrl: usize, t: i32, gen: i32): i32 {
   const tag = gen & 0xffff;
   while (true) {
     const next = atomic.load<i32>(ctrl + NEXT);
-    if (<i32>(<u32>next >>> 16) != tag) return;
+    if (<i32>(<u32>next >>> 16) != tag) return -1;
     const parts = atomic.load<i32>(ctrl + NCHUNKS);
     const part = next & 0xffff;
-    if (part >= parts) return;
+    if (part >= parts) return -1;
     if (atomic.cmpxchg<i32>(ctrl + NEXT, next, next + 1) != next) continue;
+    const scratch = <usize>load<u32>(ctrl + SCRATCH) + <usize>t * <usize>load<u32>(ctrl + SCRATCH_STRIDE);
     runPart(ctrl, part, parts, scratch);
     if (atomic.add<i32>(ctrl + DONE, 1) + 1 == parts) atomic.notify(ctrl + DONE, 1);
+    return part;
   }
 }

@@ -27,5 +27,6 @@ export * from "./backend/index";
 export * from "./quant/index";
 export * from "./io/index";
 export * from "./dtype/half";
-export { F32Linear } from "./linear/linear-weight";
+export { F32Linear, projectEach } from "./linear/linear-weight";
+export { F32LinearGroup } from "./linear/linear-group";
 export type { LinearWeight, LinearWeightType } from "./linear/linear-weight";

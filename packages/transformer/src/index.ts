@@ -12,7 +12,7 @@ export { KV_CHUNK_POSITIONS } from "./infer/run-state";
 export { MAX_CONTEXT } from "./infer/config";
 export { RunState, type RowBuffers } from "./infer/run-state";
 export {
-  Model, type ModelOptions, type PrefillOptions, type PrefillResult, type AttentionMaps,
+  Model, type BatchRowsListener, type ModelOptions, type PrefillOptions, type PrefillResult, type AttentionMaps,
 } from "./infer/model";
 export {
   generate, Generation, type GenerateOptions, type GenerateStats, type TokenSampler,

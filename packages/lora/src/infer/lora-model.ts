@@ -1,5 +1,5 @@
 import { F32Linear } from "@zero-llm/tensor";
-import { Model, Weights, type KVCache, type KVCacheOptions, type PrefillOptions, type PrefillResult } from "@zero-llm/transformer";
+import { Model, Weights, type BatchRowsListener, type KVCache, type KVCacheOptions, type PrefillOptions, type PrefillResult } from "@zero-llm/transformer";
 import { LoraError } from "../errors";
 import { linearModules } from "../modules";
 import { AdaptedLinear, AdapterRouter } from "./adapted-linear";
@@ -81,9 +81,9 @@ export class LoraModel extends Model {
     return super.prefill(tokens, cache, options);
   }
 
-  override decodeBatch(tokens: ArrayLike<number>, caches: readonly KVCache[]): Float32Array {
+  override decodeBatch(tokens: ArrayLike<number>, caches: readonly KVCache[], onRows?: BatchRowsListener): Float32Array {
     if (caches.length <= this.maxBatchRows) this.router.routeRows(caches.map((c) => this.adaptersOf(c)));
-    return super.decodeBatch(tokens, caches);
+    return super.decodeBatch(tokens, caches, onRows);
   }
 }
 

@@ -79,6 +79,21 @@ export class Engine {
   private readonly batch: Sequence[] = [];
   private readonly batchTokens: number[] = [];
   private readonly batchCaches: KVCache[] = [];
+  /** Rows of the current decode step already sampled (decodeBatch's onRows, in order). */
+  private sampledRows = 0;
+  /**
+   * decodeBatch's onRows: samples rows [r0, r1) as soon as their logits are final, while the
+   * backend's workers compute the next rows' (the step's sampling and SSE chunks overlap its
+   * last product). Made once: a step allocates nothing per sequence.
+   */
+  private readonly sampleRows = (logits: Float32Array, r0: number, r1: number): void => {
+    const vocab = this.model.config.vocabSize;
+    for (let r = r0; r < r1; r++) {
+      const seq = this.batch[r];
+      if (seq.phase === "decode") this.afterLogits(seq, logits.subarray(r * vocab, (r + 1) * vocab));
+    }
+    this.sampledRows = r1;
+  };
   private scheduled = false;
   private draining = false;
 
@@ -272,18 +287,16 @@ export class Engine {
       this.speculativeStep(this.drafter, batch);
       return;
     }
+    this.sampledRows = 0;
     let logits: Float32Array;
     try {
-      logits = this.model.decodeBatch(batchTokens, batchCaches);
+      logits = this.model.decodeBatch(batchTokens, batchCaches, this.sampleRows);
     } catch (e) {
-      this.failAll([...batch], e);
+      this.failAll(batch.slice(this.sampledRows), e); // the rows sampled before it have their token
       return;
     }
-    const vocab = this.model.config.vocabSize;
-    for (let r = 0; r < batch.length; r++) {
-      const seq = batch[r];
-      if (seq.phase === "decode") this.afterLogits(seq, logits.subarray(r * vocab, (r + 1) * vocab));
-    }
+    // a model that does not call onRows (or not for every row): the rest now, as before
+    if (this.sampledRows < batch.length) this.sampleRows(logits, this.sampledRows, batch.length);
   }
 
   /**

@@ -55,6 +55,28 @@ export interface Backend extends TrainKernels {
   linear(out: Float32Array, x: Float32Array, w: Float32Array, rows: number, inFeatures: number, outFeatures: number): void;
 
   /**
+   * `linear`, with each(r0, r1) called for consecutive row ranges covering [0, rows), in order,
+   * once those rows' outputs are final: a backend with worker threads computes later rows while
+   * `each` uses earlier ones (the wasm backend). The same bits as `linear`. Optional: without it,
+   * callers run linear() and then each(0, rows) (src/linear/linear-weight.ts projectEach).
+   */
+  /**
+   * outs[i] = linear(x, ws[i]) with outFeatures[i] outputs, for every i < ws.length, over the same
+   * x [rows, inFeatures]: a block's q, k and v projections (its gate and up) in one call, so a
+   * backend with worker threads hands them over once. The same bits as one `linear` per weight.
+   * Optional: without it, each weight is projected on its own (src/linear/linear-group.ts).
+   */
+  linearGroup?(
+    x: Float32Array, rows: number, inFeatures: number,
+    ws: readonly Float32Array[], outFeatures: readonly number[], outs: readonly Float32Array[],
+  ): void;
+
+  linearEach?(
+    out: Float32Array, x: Float32Array, w: Float32Array, rows: number, inFeatures: number, outFeatures: number,
+    each: (r0: number, r1: number) => void,
+  ): void;
+
+  /**
    * out[r, o] = Σ_i W[o, i] · x[r, i] for r < rows, o < outFeatures: x is [rows, inFeatures] and
    * W [outFeatures, inFeatures] (nn.Linear layout) is stored in `w` as ggml blocks of `type`, one
    * output row after the other (src/quant/types.ts). Each input row is quantized once to the

@@ -27,6 +27,8 @@ export interface KernelExports {
   ): void;
   matvec(out: number, w: number, x: number, rows: number, cols: number, t: number, nT: number): void;
   linear(out: number, x: number, w: number, rows: number, k: number, n: number, t: number, nT: number, scratch: number): void;
+  /** linear() of `count` weights over the same x: table holds count × [out, w, n] i32 (assembly/jobs.ts). */
+  linearGroup(x: number, rows: number, k: number, table: number, count: number, t: number, nT: number, scratch: number): void;
   attention(
     out: number, q: number, k: number, v: number, probs: number,
     seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number, kvStride: number,
@@ -42,6 +44,8 @@ export interface KernelExports {
     seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number, t: number, nT: number, scratch: number,
   ): void;
   runJob(ctrl: number, t: number, gen: number): void;
+  /** Claims and runs one part of the job: its index, or −1 when none is left (assembly/jobs.ts). */
+  runJobPart(ctrl: number, t: number, gen: number): number;
   // training kernels (assembly/train.ts); 0 is the "no array" pointer
   transpose(out: number, x: number, batch: number, rows: number, cols: number): void;
   gatherHeads(out: number, x: number, batch: number, seq: number, nSrc: number, nHeads: number, d: number): void;

@@ -9,10 +9,13 @@ export const JOB_LINEAR = 4;
 export const JOB_MATMUL_QUANT = 5;
 export const JOB_ATTENTION_PACKED = 6;
 export const JOB_ATTENTION_BATCH = 7;
+export const JOB_LINEAR_ROWS = 8;
+export const JOB_LINEAR_GROUP = 9;
 const JOB_NAMES: Record<number, string> = {
   [JOB_MATMUL]: "matmul", [JOB_MATVEC]: "matvec", [JOB_ATTENTION]: "attention", [JOB_LINEAR]: "linear", [JOB_MATMUL_QUANT]: "matmulQuant",
-  [JOB_ATTENTION_PACKED]: "attentionPacked", [JOB_ATTENTION_BATCH]: "attentionBatch",
+  [JOB_ATTENTION_PACKED]: "attentionPacked", [JOB_ATTENTION_BATCH]: "attentionBatch", [JOB_LINEAR_ROWS]: "linearEach", [JOB_LINEAR_GROUP]: "linearGroup",
 };
+
 
 /**
  * Caller polls of `done` before it sleeps (where the host allows sleeping): ~50 µs, longer than a
@@ -53,8 +56,15 @@ function canBlock(): boolean {
  */
 export class ThreadPool {
   private readonly ctrlI32: Int32Array;
-  private readonly blocking = canBlock();
+  /** Whether this thread may sleep in Atomics.wait (not a browser's main thread). */
+  readonly blocking = canBlock();
   private generation = 0;
+  // The job the caller started and has not finished (start … finish): at most one, parts 0 when
+  // none. Fields, not an object, so a job allocates nothing.
+  private openKind = 0;
+  private openParts = 0;
+  /** The first error one of the caller's own parts of the open job threw. */
+  private ownError: unknown = null;
 
   private constructor(
     readonly threads: number,
@@ -121,7 +131,19 @@ export class ThreadPool {
    * front once a worker has died.
    */
   run(kind: number, args: ArrayLike<number>, argCount = args.length, parts = this.threads * PARTS_PER_THREAD): void {
+    this.start(kind, args, argCount, parts);
+    this.finish();
+  }
+
+  /**
+   * Posts job `kind` and returns at once, the workers taking its parts: the caller runs its own
+   * share with runOwnPart (or leaves it to finish()) and must call finish() before any other job.
+   */
+  start(kind: number, args: ArrayLike<number>, argCount = args.length, parts = this.threads * PARTS_PER_THREAD): void {
     if (this.health.failure) throw this.health.failure;
+    if (this.openParts !== 0) {
+      throw new TensorError("INVALID_ARGUMENT", `wasm backend: expected no job in flight, found the ${JOB_NAMES[this.openKind]} job unfinished`);
+    }
     const c = this.ctrlI32;
     const gen = (this.generation = (this.generation + 1) | 0);
     const tag = (gen & 0xffff) << 16;
@@ -142,14 +164,54 @@ export class ThreadPool {
       // a polling worker sees the new generation by itself; waking costs a syscall (see asleep)
       if (Atomics.load(c, asleep(t)) !== 0) Atomics.notify(c, go(t), 1);
     }
-    let ownError: unknown = null;
+    this.openKind = kind;
+    this.openParts = parts;
+    this.ownError = null;
+  }
+
+  /** Whether a job is in flight (started, not finished). */
+  get busy(): boolean {
+    return this.openParts !== 0;
+  }
+
+  /**
+   * The calling thread claims and runs one part of the open job: true if it ran one, false when
+   * every part is claimed (or no job is open). A part that throws counts as done, as in a worker,
+   * and finish() rethrows its error.
+   */
+  runOwnPart(): boolean {
+    if (this.openParts === 0) return false;
+    try {
+      return this.kernels.runJobPart(this.ctrl, 0, this.generation) >= 0;
+    } catch (error) {
+      this.ownError ??= error;
+      Atomics.add(this.ctrlI32, DONE, 1);
+      return true;
+    }
+  }
+
+  /** Whether every part of the open job has finished (the job itself may still be open). */
+  allPartsDone(): boolean {
+    return Atomics.load(this.ctrlI32, DONE) >= this.openParts;
+  }
+
+  /**
+   * Runs what is left of the open job on the calling thread too and returns when all its parts
+   * are done (nothing if no job is open). Throws the caller's own error if one of its parts threw,
+   * WORKER_FAILED if a worker's did (only after every part has finished, so no thread still
+   * writes the job's output).
+   */
+  finish(): void {
+    const parts = this.openParts, kind = this.openKind;
+    if (parts === 0) return;
+    const c = this.ctrlI32;
     for (;;) {
       try {
-        this.kernels.runJob(this.ctrl, 0, gen);
+        this.kernels.runJob(this.ctrl, 0, this.generation);
         break;
       } catch (error) {
         // as in a worker: the part that threw counts as done, the other parts still run
-        ownError ??= error;
+        this.ownError ??= error;
         Atomics.add(c, DONE, 1);
       }
     }
@@ -158,6 +220,9 @@ export class ThreadPool {
       if (done >= parts) break;
       if (polls > MAIN_SPIN && this.blocking) Atomics.wait(c, DONE, done);
     }
+    this.openParts = 0;
+    const ownError = this.ownError;
+    this.ownError = null;
     if (ownError !== null) throw ownError;
     const failed = Atomics.load(c, FAILED);
     if (failed !== 0) {

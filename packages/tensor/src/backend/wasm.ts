@@ -6,7 +6,7 @@ import { WasmTrainKernels } from "./wasm-train";
 import { RopeTables } from "./wasm-rope";
 import { kernelImports, kernelModule, relaxedSimdSupported, sharedMemorySupported } from "./wasm-module";
 import type { KernelExports } from "./wasm-module";
-import { JOB_ATTENTION, JOB_ATTENTION_BATCH, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
+import { JOB_ATTENTION, JOB_ATTENTION_BATCH, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_LINEAR_GROUP, JOB_LINEAR_ROWS, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
 import { checkMatmulQuant, type QuantType } from "../quant/types";
 import type { QuantLayout } from "../quant/tiles";
 import { checkAttentionPacked } from "../quant/attention-reference";
@@ -31,6 +31,17 @@ const ATTENTION_MAC_WEIGHT = 3;
  */
 const AWAKE_SPLIT_FACTOR = 4;
 
+/**
+ * Rows per part of linearEach's split: few enough that the first rows are ready after a small
+ * share of the product, enough that the parts cost what one call over every row does (each part
+ * reads the whole weight: the embedded model's lm_head, 32 rows, one thread, CPU time, 2026-12-04:
+ * 4-row parts as fast as one call, 2-row parts 7 % slower).
+ */
+const EACH_ROWS_PER_PART = 4;
+
+/** Polls of a part's ready flag before linearEach sleeps on it (as ThreadPool's MAIN_SPIN: ~50 µs). */
+const EACH_SPIN = 4000;
+
 /** assembly/quant-types.ts's Q4_0_TILES: q4_0 weights in tiles of four rows (src/quant/tiles.ts). */
 const Q4_0_TILES_KERNEL_ID = 0x82;
 
@@ -49,6 +60,9 @@ export interface WasmBackend extends Backend {
   readonly usedBytes: number;
   /** Stops the worker threads; later kernel calls throw BACKEND_DISPOSED. */
   dispose(): Promise<void>;
+  // optional in Backend, always here
+  linearGroup: NonNullable<Backend["linearGroup"]>;
+  linearEach: NonNullable<Backend["linearEach"]>;
 }
 
 /**
@@ -120,6 +134,8 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
   private batchPtr = 0;
   private batchLength = 0;
   private batchView: Int32Array | null = null;
+  /** linearEach's ready flags, one i32 per part (assembly/jobs.ts linearByRows). */
+  private readyFlags: Int32Array | null = null;
 
   constructor(
     readonly threads: number,
@@ -181,6 +197,9 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
   protected begin(): Staging {
     if (this.disposed) throw new TensorError("BACKEND_DISPOSED", "wasm backend: expected a live backend, found one after dispose()");
     if (this.pool.failure) throw this.pool.failure; // a dead worker: every call fails, not only the threaded ones
+    // a kernel called from linearEach's `each` while its job runs: that job is finished first
+    // (one job at a time in the control block; linearEach then finds every row ready)
+    if (this.pool.busy) this.pool.finish();
     this.staging.clear();
     return this.staging;
   }
@@ -279,6 +298,107 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       this.pool.run(JOB_LINEAR, j, 6);
     } else this.kernels.linear(po, px, pw, rows, inFeatures, outFeatures, 0, 1, this.scratch);
     s.done();
+  }
+
+  linearGroup(
+    x: Float32Array, rows: number, inFeatures: number,
+    ws: readonly Float32Array[], outFeatures: readonly number[], outs: readonly Float32Array[],
+  ): void {
+    const count = ws.length;
+    if (outFeatures.length !== count || outs.length !== count) {
+      throw new TensorError("SHAPE_MISMATCH", `wasm linearGroup: expected as many output widths and outputs as weights (${count}), found ${outFeatures.length} and ${outs.length}`);
+    }
+    need("linearGroup x", x, rows * inFeatures);
+    let macs = 0;
+    for (let i = 0; i < count; i++) {
+      need("linearGroup w", ws[i], outFeatures[i] * inFeatures);
+      need("linearGroup out", outs[i], rows * outFeatures[i]);
+      macs += rows * inFeatures * outFeatures[i];
+    }
+    if (macs === 0) {
+      // nothing to sum (0 rows or 0 outputs); or 0 inputs, where linear() writes its zeros
+      for (let i = 0; i < count; i++) this.linear(outs[i], x, ws[i], rows, inFeatures, outFeatures[i]);
+      return;
+    }
+    const s = this.begin();
+    const px = s.in(x);
+    for (let i = 0; i < count; i++) {
+      s.in(ws[i]);
+      s.out(outs[i], false);
+    }
+    // the table once every copy is placed (placing one may grow the memory); in() and out() of an
+    // array already placed give its address again
+    const table = this.batchTable(3 * count);
+    for (let i = 0; i < count; i++) {
+      table[3 * i] = s.in(outs[i]);
+      table[3 * i + 1] = s.in(ws[i]);
+      table[3 * i + 2] = outFeatures[i];
+    }
+    if (this.parallel(macs)) {
+      const j = this.jobArgs;
+      j[0] = px; j[1] = rows; j[2] = inFeatures; j[3] = table.byteOffset; j[4] = count;
+      this.pool.run(JOB_LINEAR_GROUP, j, 5);
+    } else this.kernels.linearGroup(px, rows, inFeatures, table.byteOffset, count, 0, 1, this.scratch);
+    s.done();
+  }
+
+  /**
+   * linear(), with `each(r0, r1)` called on this thread for consecutive row ranges, in order, as
+   * soon as each range's outputs are final: the pool's workers compute the next rows meanwhile,
+   * and this thread computes rows only when no finished ones wait. So the caller's work per row
+   * (sampling a decode step's logits) overlaps the product instead of following it. Every row is
+   * linear()'s bits (the split is by whole rows). When there is nothing to overlap (one thread, a
+   * product too small to split, few rows, arrays outside wasm memory), it is linear() and then
+   * each(0, rows). `each` may call other kernels: the first such call finishes the product.
+   */
+  linearEach(
+    out: Float32Array, x: Float32Array, w: Float32Array, rows: number, inFeatures: number, outFeatures: number,
+    each: (r0: number, r1: number) => void,
+  ): void {
+    need("linearEach w", w, outFeatures * inFeatures);
+    need("linearEach x", x, rows * inFeatures);
+    need("linearEach out", out, rows * outFeatures);
+    const heap = this.heap;
+    if (rows < 2 * EACH_ROWS_PER_PART || !heap.owns(out) || !heap.owns(x) || !heap.owns(w) || !this.parallel(rows * inFeatures * outFeatures)) {
+      this.linear(out, x, w, rows, inFeatures, outFeatures);
+      if (rows > 0) each(0, rows);
+      return;
+    }
+    this.begin();
+    const parts = Math.ceil(rows / EACH_ROWS_PER_PART);
+    const ready = this.readyFlagsFor(parts);
+    const j = this.jobArgs;
+    j[0] = out.byteOffset; j[1] = x.byteOffset; j[2] = w.byteOffset; j[3] = rows; j[4] = inFeatures; j[5] = outFeatures;
+    j[6] = EACH_ROWS_PER_PART; j[7] = ready.byteOffset;
+    const pool = this.pool;
+    pool.start(JOB_LINEAR_ROWS, j, 8, parts);
+    try {
+      for (let part = 0, polls = 0; part < parts; ) {
+        if (Atomics.load(ready, part) !== 0) {
+          each(part * EACH_ROWS_PER_PART, Math.min(rows, (part + 1) * EACH_ROWS_PER_PART));
+          part++;
+          polls = 0;
+        } else if (!pool.runOwnPart()) {
+          // every part is claimed and this one is still running on a worker; if every part is
+          // done, it threw there (finish() says so) or `each` finished the job (it is then ready)
+          if (pool.allPartsDone() && Atomics.load(ready, part) === 0) break;
+          if (++polls > EACH_SPIN && pool.blocking) Atomics.wait(ready, part, 0, 1); // the part notifies; 1 ms bounds a missed failure
+        }
+      }
+    } finally {
+      pool.finish();
+    }
+  }
+
+  private readyFlagsFor(parts: number): Int32Array {
+    let flags = this.readyFlags;
+    if (!flags || flags.length < parts) {
+      if (flags) this.heap.release(flags.byteOffset);
+      const length = Math.max(64, parts);
+      flags = this.readyFlags = new Int32Array(this.heap.memory.buffer, this.heap.alloc(length * 4), length);
+    }
+    flags.fill(0, 0, parts);
+    return flags;
   }
 
   matmulQuant(

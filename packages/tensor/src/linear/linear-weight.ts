@@ -18,6 +18,27 @@ export interface LinearWeight {
    * Batch-invariant: row r's result is bit-identical whatever `rows` is.
    */
   project(y: Float32Array, x: Float32Array, rows: number): void;
+  /**
+   * `project`, calling each(r0, r1) for consecutive row ranges covering [0, rows), in order, as
+   * soon as those rows of y are final (Backend.linearEach). Optional: see projectEach.
+   */
+  projectEach?(y: Float32Array, x: Float32Array, rows: number, each: (r0: number, r1: number) => void): void;
+}
+
+/**
+ * y = W · x row by row as `weight.project`, with each(r0, r1) told as rows are final: while the
+ * weight's backend computes later rows when it can (LinearWeight.projectEach), else once at the
+ * end, each(0, rows).
+ */
+export function projectEach(
+  weight: LinearWeight, y: Float32Array, x: Float32Array, rows: number, each: (r0: number, r1: number) => void,
+): void {
+  if (weight.projectEach) {
+    weight.projectEach(y, x, rows, each);
+    return;
+  }
+  weight.project(y, x, rows);
+  if (rows > 0) each(0, rows);
 }
 
 /**
@@ -51,7 +72,8 @@ export class F32Linear implements LinearWeight {
     readonly data: Float32Array,
     readonly outFeatures: number,
     readonly inFeatures: number,
-    private readonly backend: Backend,
+    /** The backend whose `linear` projects it (F32LinearGroup groups weights of one backend). */
+    readonly backend: Backend,
   ) {
     if (!Number.isInteger(outFeatures) || !Number.isInteger(inFeatures) || outFeatures < 0 || inFeatures < 0) {
       throw new TensorError("INVALID_ARGUMENT", `F32Linear: expected non-negative integer features, found [${outFeatures}, ${inFeatures}]`);
@@ -70,5 +92,14 @@ export class F32Linear implements LinearWeight {
 
   project(y: Float32Array, x: Float32Array, rows: number): void {
     this.backend.linear(y, x, this.data, rows, this.inFeatures, this.outFeatures);
+  }
+
+  projectEach(y: Float32Array, x: Float32Array, rows: number, each: (r0: number, r1: number) => void): void {
+    if (this.backend.linearEach) {
+      this.backend.linearEach(y, x, this.data, rows, this.inFeatures, this.outFeatures, each);
+      return;
+    }
+    this.project(y, x, rows);
+    if (rows > 0) each(0, rows);
   }
 }

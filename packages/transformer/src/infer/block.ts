@@ -34,11 +34,14 @@ export function block(rt: Runtime, l: number, s: RowBuffers, n: number, caches: 
 
   // ── attention: x += Wo · attend(q, K, V), with q k v projected from norm(x)
   rt.norm(s.xb, s.x, L.attnNorm, L.attnNormBias, n);
-  L.wq.project(s.q, s.xb, n);
+  if (L.qkv) L.qkv.project(s.xb, n, s.q, s.k, s.v); // one call: one hand-off to the workers
+  else {
+    L.wq.project(s.q, s.xb, n);
+    L.wk.project(s.k, s.xb, n);
+    L.wv.project(s.v, s.xb, n);
+  }
   addBias(s.q, L.bq, n);
-  L.wk.project(s.k, s.xb, n);
   addBias(s.k, L.bk, n);
-  L.wv.project(s.v, s.xb, n);
   addBias(s.v, L.bv, n);
   selfAttention(rt, l, s, n, caches, probsSink); // rotates q, k; appends k, v; s.xb = attention output
   L.wo.project(s.xb2, s.xb, n);
@@ -49,9 +52,12 @@ export function block(rt: Runtime, l: number, s: RowBuffers, n: number, caches: 
   rt.norm(s.xb, s.x, L.ffnNorm, L.ffnNormBias, n);
   if (L.wGate) {
     // SwiGLU: down(silu(gate · x) ⊙ (up · x))
-    L.wGate.project(s.hb, s.xb, n);
+    if (L.gateUp) L.gateUp.project(s.xb, n, s.hb, s.hb2);
+    else {
+      L.wGate.project(s.hb, s.xb, n);
+      L.wUp.project(s.hb2, s.xb, n);
+    }
     addBias(s.hb, L.bGate, n);
-    L.wUp.project(s.hb2, s.xb, n);
     addBias(s.hb2, L.bUp, n);
     be.swiglu(s.hb, s.hb, s.hb2);
   } else {

@@ -1,4 +1,4 @@
-import { F32Linear, type Backend, type LinearWeight } from "@zero-llm/tensor";
+import { F32Linear, F32LinearGroup, type Backend, type LinearWeight } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
 import type { Config } from "./config";
 import type { Weights } from "./weights";
@@ -26,6 +26,10 @@ export interface LayerWeights {
   readonly bGate: Float32Array | null;
   readonly bUp: Float32Array | null;
   readonly bDown: Float32Array | null;
+  /** wq, wk, wv projected in one backend call when they can be (F32LinearGroup), else null. */
+  readonly qkv: F32LinearGroup | null;
+  /** wGate, wUp likewise (llama only). */
+  readonly gateUp: F32LinearGroup | null;
 }
 
 /**
@@ -67,12 +71,14 @@ export function resolveWeights(c: Config, w: Weights, backend: Backend): ModelWe
   };
   const layers = Array.from({ length: c.nLayers }, (_, l): LayerWeights => {
     const p = `model.layers.${l}.`;
+    const wq = linear(`${p}self_attn.q_proj.weight`), wk = linear(`${p}self_attn.k_proj.weight`), wv = linear(`${p}self_attn.v_proj.weight`);
+    const wGate = c.arch === "gpt2" ? null : linear(`${p}mlp.gate_proj.weight`), wUp = linear(`${p}mlp.up_proj.weight`);
     return {
       attnNorm: get(`${p}input_layernorm.weight`),
       attnNormBias: optional(`${p}input_layernorm.bias`),
-      wq: linear(`${p}self_attn.q_proj.weight`),
-      wk: linear(`${p}self_attn.k_proj.weight`),
-      wv: linear(`${p}self_attn.v_proj.weight`),
+      wq,
+      wk,
+      wv,
       wo: linear(`${p}self_attn.o_proj.weight`),
       bq: optional(`${p}self_attn.q_proj.bias`),
       bk: optional(`${p}self_attn.k_proj.bias`),
@@ -80,12 +86,14 @@ export function resolveWeights(c: Config, w: Weights, backend: Backend): ModelWe
       bo: optional(`${p}self_attn.o_proj.bias`),
       ffnNorm: get(`${p}post_attention_layernorm.weight`),
       ffnNormBias: optional(`${p}post_attention_layernorm.bias`),
-      wGate: c.arch === "gpt2" ? null : linear(`${p}mlp.gate_proj.weight`),
-      wUp: linear(`${p}mlp.up_proj.weight`),
+      wGate,
+      wUp,
       wDown: linear(`${p}mlp.down_proj.weight`),
       bGate: optional(`${p}mlp.gate_proj.bias`),
       bUp: optional(`${p}mlp.up_proj.bias`),
       bDown: optional(`${p}mlp.down_proj.bias`),
+      qkv: F32LinearGroup.of([wq, wk, wv]),
+      gateUp: wGate ? F32LinearGroup.of([wGate, wUp]) : null,
     };
   });
   const storedEmbed = w.linear("model.embed_tokens.weight");

@@ -63,6 +63,20 @@ export interface PrefillResult {
  *   attention over the cache.
  * - `decodeBatch(tokens, caches)`: the next token of several sequences in one matrix × matrix pass.
  */
+/** decodeBatch's onRows: rows [r0, r1) of `logits` [batch, vocabSize] are final. */
+export type BatchRowsListener = (logits: Float32Array, r0: number, r1: number) => void;
+
+/**
+ * logitsForRows with onRows told as rows are final. Its own function on purpose: the closure's
+ * captured variables live in a context V8 allocates when the enclosing function is entered, so
+ * inside decodeBatch it would cost every step (48 bytes, test/infer-allocation-batch.test.ts),
+ * not only those given onRows.
+ */
+function logitsHandingRows(rt: Runtime, n: number, onRows: BatchRowsListener): Float32Array {
+  const logits = rt.state.rows(n).logits;
+  return logitsForRows(rt, n, (r0, r1) => onRows(logits, r0, r1));
+}
+
 export class Model {
   readonly config: Config;
   readonly weights: Weights;
@@ -174,8 +188,13 @@ export class Model {
    * sequence (a speculative verify of several sequences in one pass: [last, d₁ … d_k] of each),
    * at positions caches[r].length, +1, …. Returns logits [batch, vocabSize] (a run-state view),
    * each row bit for bit what decoding its token alone gives (batch-invariant kernels).
+   *
+   * `onRows(logits, r0, r1)`, if given, is called for consecutive row ranges covering the batch,
+   * in order, as soon as their logits are final: with a threaded backend the last product (the
+   * lm_head) goes on for later rows while the caller samples earlier ones. `logits` is the array
+   * decodeBatch returns; rows not yet handed to onRows are still being written.
    */
-  decodeBatch(tokens: ArrayLike<number>, caches: readonly KVCache[]): Float32Array {
+  decodeBatch(tokens: ArrayLike<number>, caches: readonly KVCache[], onRows?: BatchRowsListener): Float32Array {
     const n = tokens.length;
     if (n !== caches.length || n === 0) {
       throw new TransformerError("BAD_CACHE", `decodeBatch: expected one cache per token (${n}), found ${caches.length}`);
@@ -194,7 +213,7 @@ export class Model {
       }
     }
     forwardRows(this.rt, tokens, 0, n, caches);
-    return logitsForRows(this.rt, n);
+    return onRows ? logitsHandingRows(this.rt, n, onRows) : logitsForRows(this.rt, n);
   }
 
   private checkCache(cache: KVCache): void {

@@ -1,5 +1,6 @@
 import { block, rowPosition, type ProbsSink, type RowCaches } from "./block";
 import { KVCache } from "./kv-cache";
+import { projectEach } from "@zero-llm/tensor";
 import { embed, type Runtime } from "./steps";
 
 /**
@@ -35,12 +36,17 @@ function runLength(caches: readonly KVCache[], r: number): number {
   return n;
 }
 
-/** Final norm and lm_head for rows [0, n): state.rows(n).logits [n, vocab]. */
-export function logitsForRows(rt: Runtime, n: number): Float32Array {
+/**
+ * Final norm and lm_head for rows [0, n): state.rows(n).logits [n, vocab]. With `each`, it is
+ * called for consecutive row ranges as their logits are final (in order, covering [0, n)), while
+ * the backend's workers compute the next rows (LinearWeight.projectEach).
+ */
+export function logitsForRows(rt: Runtime, n: number, each?: (r0: number, r1: number) => void): Float32Array {
   const { w } = rt;
   const s = rt.state.rows(n);
   rt.norm(s.xb, s.x, w.finalNorm, w.finalNormBias, n);
-  w.lmHead.project(s.logits, s.xb, n);
+  if (each) projectEach(w.lmHead, s.logits, s.xb, n, each);
+  else w.lmHead.project(s.logits, s.xb, n);
   return s.logits;
 }
 
