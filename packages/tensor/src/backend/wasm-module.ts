@@ -41,6 +41,8 @@ export interface KernelExports {
     out: number, q: number, k: number, v: number, probs: number, kType: number, vType: number, kRowBytes: number, vRowBytes: number,
     seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number, t: number, nT: number, scratch: number,
   ): void;
+  /** `rows` rows of rowLen floats at src into KV rows of ggml type `type` (0 f32, 1 f16, 8 q8_0, 2 q4_0, 3 q4_1), rowBytes apart at dst. */
+  packKvRows(type: number, src: number, rows: number, rowLen: number, dst: number, rowBytes: number): void;
   runJob(ctrl: number, t: number, gen: number): void;
   // training kernels (assembly/train.ts); 0 is the "no array" pointer
   transpose(out: number, x: number, batch: number, rows: number, cols: number): void;
