@@ -132,19 +132,30 @@ const INF: f32 = Infinity;
   return max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
 }
 
+// Straight-line code rather than 8-step loops: TurboFan unrolls small inner loops, and the
+// unrolled copies are what its compile of this function spent most of its memory on.
+
+@inline function abs4(x: usize, at: usize): v128 {
+  return f32x4.abs(v128.load(x + at));
+}
+
 /** max |x| over the 32 floats at x; NaN when one is NaN (f32x4.max propagates it). */
 @inline function absMax32(x: usize): f32 {
-  let m = f32x4.abs(v128.load(x));
-  for (let i = 1; i < 8; i++) m = f32x4.max(m, f32x4.abs(v128.load(x + (<usize>i << 4))));
-  return lanesMax(m);
+  const m0 = f32x4.max(abs4(x, 0), abs4(x, 16)), m1 = f32x4.max(abs4(x, 32), abs4(x, 48));
+  const m2 = f32x4.max(abs4(x, 64), abs4(x, 80)), m3 = f32x4.max(abs4(x, 96), abs4(x, 112));
+  return lanesMax(f32x4.max(f32x4.max(m0, m1), f32x4.max(m2, m3)));
+}
+
+/** Bits 4i…4i+3 set where |x[4i + lane]| == target (one vector's share of absEqualMask). */
+@inline function equalBits(x: usize, i: usize, target: v128): u32 {
+  return <u32>i32x4.bitmask(f32x4.eq(abs4(x, i << 4), target)) << <u32>(i << 2);
 }
 
 /** Bit j set when |x[j]| == a, for the 32 floats at x. */
 @inline function absEqualMask(x: usize, a: f32): u32 {
-  const target = f32x4.splat(a);
-  let mask: u32 = 0;
-  for (let i = 0; i < 8; i++) mask |= <u32>i32x4.bitmask(f32x4.eq(f32x4.abs(v128.load(x + (<usize>i << 4))), target)) << (i << 2);
-  return mask;
+  const t = f32x4.splat(a);
+  return equalBits(x, 0, t) | equalBits(x, 1, t) | equalBits(x, 2, t) | equalBits(x, 3, t)
+    | equalBits(x, 4, t) | equalBits(x, 5, t) | equalBits(x, 6, t) | equalBits(x, 7, t);
 }
 
 /** min(15, trunc(x · id + add)) for 16 floats at x, as 16 bytes (the values are 0…16 here: no wrap). */
@@ -190,12 +201,16 @@ const INF: f32 = Infinity;
 @inline function fastQ4_1(x: usize, y: usize): bool {
   // pmin / pmax are the scalar rule's `v < min ? v : min` per lane (a NaN is never taken); lanes
   // may disagree with the scalar order only between −0 and +0, which usable() sends to it
+  // in the scalar rule's order within each lane: values i, i + 4, i + 8, …
   let lo = f32x4.splat(f32.MAX_VALUE), hi = f32x4.splat(-f32.MAX_VALUE);
-  for (let i = 0; i < 8; i++) {
-    const v = v128.load(x + (<usize>i << 4));
-    lo = f32x4.pmin(lo, v);
-    hi = f32x4.pmax(hi, v);
-  }
+  let v = v128.load(x); lo = f32x4.pmin(lo, v); hi = f32x4.pmax(hi, v);
+  v = v128.load(x, 16); lo = f32x4.pmin(lo, v); hi = f32x4.pmax(hi, v);
+  v = v128.load(x, 32); lo = f32x4.pmin(lo, v); hi = f32x4.pmax(hi, v);
+  v = v128.load(x, 48); lo = f32x4.pmin(lo, v); hi = f32x4.pmax(hi, v);
+  v = v128.load(x, 64); lo = f32x4.pmin(lo, v); hi = f32x4.pmax(hi, v);
+  v = v128.load(x, 80); lo = f32x4.pmin(lo, v); hi = f32x4.pmax(hi, v);
+  v = v128.load(x, 96); lo = f32x4.pmin(lo, v); hi = f32x4.pmax(hi, v);
+  v = v128.load(x, 112); lo = f32x4.pmin(lo, v); hi = f32x4.pmax(hi, v);
   const lowest = min(min(f32x4.extract_lane(lo, 0), f32x4.extract_lane(lo, 1)), min(f32x4.extract_lane(lo, 2), f32x4.extract_lane(lo, 3)));
   const highest = lanesMax(hi);
   const d = (highest - lowest) / <f32>15;
