@@ -78,7 +78,7 @@ export class Staging {
   done(): void {
     if (this.temps.size === 0) return;
     for (const array of this.outputs) array.set(this.heap.f32(this.temps.get(array) as number, array.length));
-    for (const array of this.byteOutputs) array.set(new Uint8Array(this.heap.memory.buffer, this.temps.get(array) as number, array.length));
+    for (const array of this.byteOutputs) array.set(new Uint8Array(this.heap.memory.buffer, this.temps.get(array), array.length));
     this.clear();
   }
 
