@@ -249,32 +249,56 @@ function scoresF32(qRow: usize, k: usize, kRowBytes: usize, n: i32, headDim: i32
 function scoresF16(qRow: usize, k: usize, kRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize): void {
   scoresFloat(F16, qRow, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
 }
+// The block types' readers are one function per (type, layout) too: a model uses one layout
+// (stories15M's heads of 48 the half blocks, 110M's of 64 whole blocks), and each layout's loops
+// inlined beside the others' made the function TurboFan compiles once a decode gets hot twice or
+// more the size (15M, q8_0 keys: 1.06 MB of compiler memory for the three layouts together).
+function scoresQ8_0Whole(a: usize, actBytes: usize, k: usize, kRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize): void {
+  scoresQuantized(Q8_0, WHOLE_BLOCKS, a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+}
+function scoresQ4_0Whole(a: usize, actBytes: usize, k: usize, kRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize): void {
+  scoresQuantized(Q4_0, WHOLE_BLOCKS, a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+}
+function scoresQ4_1Whole(a: usize, actBytes: usize, k: usize, kRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize): void {
+  scoresQuantized(Q4_1, WHOLE_BLOCKS, a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+}
+function scoresQ8_0Halves(a: usize, actBytes: usize, k: usize, kRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize): void {
+  scoresQuantized(Q8_0, HALF_BLOCKS, a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+}
+function scoresQ4_0Halves(a: usize, actBytes: usize, k: usize, kRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize): void {
+  scoresQuantized(Q4_0, HALF_BLOCKS, a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+}
+function scoresQ4_1Halves(a: usize, actBytes: usize, k: usize, kRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize): void {
+  scoresQuantized(Q4_1, HALF_BLOCKS, a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+}
+function scoresQ8_0Decoded(qRow: usize, rowScratch: usize, rowBlocks: i32, k: usize, kRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize): void {
+  scoresDecoded(Q8_0, qRow, k, kRowBytes, rowBlocks, n, headDim, group, h0, h1, s0, stride, rowScratch);
+}
+function scoresQ4_0Decoded(qRow: usize, rowScratch: usize, rowBlocks: i32, k: usize, kRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize): void {
+  scoresDecoded(Q4_0, qRow, k, kRowBytes, rowBlocks, n, headDim, group, h0, h1, s0, stride, rowScratch);
+}
+function scoresQ4_1Decoded(qRow: usize, rowScratch: usize, rowBlocks: i32, k: usize, kRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize): void {
+  scoresDecoded(Q4_1, qRow, k, kRowBytes, rowBlocks, n, headDim, group, h0, h1, s0, stride, rowScratch);
+}
+
+/** Scores of block-typed keys: the (type, layout) reader. */
 @inline function scoresBlocks(
   kType: i32, layout: i32, qRow: usize, a: usize, actBytes: usize, rowScratch: usize, rowBlocks: i32,
   k: usize, kRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize,
 ): void {
-  // each layout inlined with its constant, so the per-position loop carries no test of it
-  if (layout == DECODED) scoresDecoded(kType, qRow, k, kRowBytes, rowBlocks, n, headDim, group, h0, h1, s0, stride, rowScratch);
-  else if (layout == WHOLE_BLOCKS) scoresQuantized(kType, WHOLE_BLOCKS, a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
-  else scoresQuantized(kType, HALF_BLOCKS, a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
-}
-function scoresQ8_0(
-  layout: i32, qRow: usize, a: usize, actBytes: usize, rowScratch: usize, rowBlocks: i32,
-  k: usize, kRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize,
-): void {
-  scoresBlocks(Q8_0, layout, qRow, a, actBytes, rowScratch, rowBlocks, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
-}
-function scoresQ4_0(
-  layout: i32, qRow: usize, a: usize, actBytes: usize, rowScratch: usize, rowBlocks: i32,
-  k: usize, kRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize,
-): void {
-  scoresBlocks(Q4_0, layout, qRow, a, actBytes, rowScratch, rowBlocks, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
-}
-function scoresQ4_1(
-  layout: i32, qRow: usize, a: usize, actBytes: usize, rowScratch: usize, rowBlocks: i32,
-  k: usize, kRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize,
-): void {
-  scoresBlocks(Q4_1, layout, qRow, a, actBytes, rowScratch, rowBlocks, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+  if (layout == WHOLE_BLOCKS) {
+    if (kType == Q8_0) scoresQ8_0Whole(a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+    else if (kType == Q4_0) scoresQ4_0Whole(a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+    else scoresQ4_1Whole(a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+  } else if (layout == HALF_BLOCKS) {
+    if (kType == Q8_0) scoresQ8_0Halves(a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+    else if (kType == Q4_0) scoresQ4_0Halves(a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+    else scoresQ4_1Halves(a, actBytes, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+  } else {
+    if (kType == Q8_0) scoresQ8_0Decoded(qRow, rowScratch, rowBlocks, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+    else if (kType == Q4_0) scoresQ4_0Decoded(qRow, rowScratch, rowBlocks, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+    else scoresQ4_1Decoded(qRow, rowScratch, rowBlocks, k, kRowBytes, n, headDim, group, h0, h1, s0, stride);
+  }
 }
 
 function valuesF32(oRow: usize, v: usize, vRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize): void {
@@ -283,30 +307,39 @@ function valuesF32(oRow: usize, v: usize, vRowBytes: usize, n: i32, headDim: i32
 function valuesF16(oRow: usize, v: usize, vRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize): void {
   valuesFloat(F16, oRow, v, vRowBytes, n, headDim, group, h0, h1, s0, stride);
 }
+function valuesQ8_0Halves(oRow: usize, v: usize, vRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize): void {
+  valuesHalves(Q8_0, oRow, v, vRowBytes, n, headDim, group, h0, h1, s0, stride);
+}
+function valuesQ4_0Halves(oRow: usize, v: usize, vRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize): void {
+  valuesHalves(Q4_0, oRow, v, vRowBytes, n, headDim, group, h0, h1, s0, stride);
+}
+function valuesQ4_1Halves(oRow: usize, v: usize, vRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize): void {
+  valuesHalves(Q4_1, oRow, v, vRowBytes, n, headDim, group, h0, h1, s0, stride);
+}
+function valuesQ8_0Decoded(oRow: usize, v: usize, vRowBytes: usize, rowBlocks: i32, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize, rowScratch: usize): void {
+  valuesDecoded(Q8_0, oRow, v, vRowBytes, rowBlocks, n, headDim, group, h0, h1, s0, stride, rowScratch);
+}
+function valuesQ4_0Decoded(oRow: usize, v: usize, vRowBytes: usize, rowBlocks: i32, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize, rowScratch: usize): void {
+  valuesDecoded(Q4_0, oRow, v, vRowBytes, rowBlocks, n, headDim, group, h0, h1, s0, stride, rowScratch);
+}
+function valuesQ4_1Decoded(oRow: usize, v: usize, vRowBytes: usize, rowBlocks: i32, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize, rowScratch: usize): void {
+  valuesDecoded(Q4_1, oRow, v, vRowBytes, rowBlocks, n, headDim, group, h0, h1, s0, stride, rowScratch);
+}
+
+/** Values of a block-typed cache: the (type, layout) reader (whole and half blocks share one). */
 @inline function valuesBlocks(
   vType: i32, layout: i32, rowScratch: usize, rowBlocks: i32,
   oRow: usize, v: usize, vRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize,
 ): void {
-  if (layout == DECODED) valuesDecoded(vType, oRow, v, vRowBytes, rowBlocks, n, headDim, group, h0, h1, s0, stride, rowScratch);
-  else valuesHalves(vType, oRow, v, vRowBytes, n, headDim, group, h0, h1, s0, stride);
-}
-function valuesQ8_0(
-  layout: i32, rowScratch: usize, rowBlocks: i32,
-  oRow: usize, v: usize, vRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize,
-): void {
-  valuesBlocks(Q8_0, layout, rowScratch, rowBlocks, oRow, v, vRowBytes, n, headDim, group, h0, h1, s0, stride);
-}
-function valuesQ4_0(
-  layout: i32, rowScratch: usize, rowBlocks: i32,
-  oRow: usize, v: usize, vRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize,
-): void {
-  valuesBlocks(Q4_0, layout, rowScratch, rowBlocks, oRow, v, vRowBytes, n, headDim, group, h0, h1, s0, stride);
-}
-function valuesQ4_1(
-  layout: i32, rowScratch: usize, rowBlocks: i32,
-  oRow: usize, v: usize, vRowBytes: usize, n: i32, headDim: i32, group: i32, h0: i32, h1: i32, s0: usize, stride: usize,
-): void {
-  valuesBlocks(Q4_1, layout, rowScratch, rowBlocks, oRow, v, vRowBytes, n, headDim, group, h0, h1, s0, stride);
+  if (layout == DECODED) {
+    if (vType == Q8_0) valuesQ8_0Decoded(oRow, v, vRowBytes, rowBlocks, n, headDim, group, h0, h1, s0, stride, rowScratch);
+    else if (vType == Q4_0) valuesQ4_0Decoded(oRow, v, vRowBytes, rowBlocks, n, headDim, group, h0, h1, s0, stride, rowScratch);
+    else valuesQ4_1Decoded(oRow, v, vRowBytes, rowBlocks, n, headDim, group, h0, h1, s0, stride, rowScratch);
+  } else {
+    if (vType == Q8_0) valuesQ8_0Halves(oRow, v, vRowBytes, n, headDim, group, h0, h1, s0, stride);
+    else if (vType == Q4_0) valuesQ4_0Halves(oRow, v, vRowBytes, n, headDim, group, h0, h1, s0, stride);
+    else valuesQ4_1Halves(oRow, v, vRowBytes, n, headDim, group, h0, h1, s0, stride);
+  }
 }
 
 // Heads h0 ≤ h < h1 of query i; scores as in attention.ts (probs' rows, or scratch).
@@ -335,9 +368,7 @@ function attendQueryPacked(
       quantizeQueryHalves(qRow + <usize>h0 * headBytes, h1 - h0, headDim, act);
     }
   }
-  if (kType == Q8_0) scoresQ8_0(layout, qRow, act, actBytes, rowScratch, rowBlocks, k, kRowBytes, n, headDim, group, h0, h1, scores0, stride);
-  else if (kType == Q4_0) scoresQ4_0(layout, qRow, act, actBytes, rowScratch, rowBlocks, k, kRowBytes, n, headDim, group, h0, h1, scores0, stride);
-  else if (kType == Q4_1) scoresQ4_1(layout, qRow, act, actBytes, rowScratch, rowBlocks, k, kRowBytes, n, headDim, group, h0, h1, scores0, stride);
+  if (kType == Q8_0 || kType == Q4_0 || kType == Q4_1) scoresBlocks(kType, layout, qRow, act, actBytes, rowScratch, rowBlocks, k, kRowBytes, n, headDim, group, h0, h1, scores0, stride);
   else if (kType == F16) scoresF16(qRow, k, kRowBytes, n, headDim, group, h0, h1, scores0, stride);
   else scoresF32(qRow, k, kRowBytes, n, headDim, group, h0, h1, scores0, stride);
   for (let h = h0; h < h1; h++) {
@@ -346,9 +377,7 @@ function attendQueryPacked(
     if (probs != 0 && n < seqKv) memory.fill(scores + (<usize>n << 2), 0, <usize>(seqKv - n) << 2);
   }
   memory.fill(oRow + <usize>h0 * headBytes, 0, <usize>(h1 - h0) * headBytes);
-  if (vType == Q8_0) valuesQ8_0(layout, rowScratch, rowBlocks, oRow, v, vRowBytes, n, headDim, group, h0, h1, scores0, stride);
-  else if (vType == Q4_0) valuesQ4_0(layout, rowScratch, rowBlocks, oRow, v, vRowBytes, n, headDim, group, h0, h1, scores0, stride);
-  else if (vType == Q4_1) valuesQ4_1(layout, rowScratch, rowBlocks, oRow, v, vRowBytes, n, headDim, group, h0, h1, scores0, stride);
+  if (vType == Q8_0 || vType == Q4_0 || vType == Q4_1) valuesBlocks(vType, layout, rowScratch, rowBlocks, oRow, v, vRowBytes, n, headDim, group, h0, h1, scores0, stride);
   else if (vType == F16) valuesF16(oRow, v, vRowBytes, n, headDim, group, h0, h1, scores0, stride);
   else valuesF32(oRow, v, vRowBytes, n, headDim, group, h0, h1, scores0, stride);
 }

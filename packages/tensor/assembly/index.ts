@@ -6,6 +6,7 @@ export { rope, ropeBatch } from "./rope";
 export { attentionBatch } from "./attention";
 export { matmul, matvec, linear, linearGroup, attention, matmulQuant, attentionPacked, runJob, runJobPart } from "./jobs";
 export { quantizeActivations, activationRowBytes } from "./quant-activation";
+export { packKvRows } from "./kv-pack";
 export { MATMUL_SCRATCH } from "./gemm";
 export { transpose, gatherHeads, scatterHeadsAdd, axpy, mulAdd, scale, sumSquares, geluBackward, siluBackward, adam } from "./train";
 export { softmaxBackward, layernormBackward, rmsnormBackward, crossEntropyBackward, expSumRows } from "./train-rows";

@@ -11,11 +11,9 @@ import { f16ToF32, f32ToF16 } from "@zero-llm/tensor";
  */
 export const f32 = Math.fround;
 
-/** C `roundf`: to the nearest integer, halves away from zero (Math.round sends −2.5 to −2). */
-export function roundf(x: number): number {
-  // floor(|x| + 0.5) is exact in float64 for any float32 |x| (the sum needs at most 25 bits)
-  return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
-}
+// C `roundf` and the x86-64 float → int8_t conversion live with the KV-cache packers in
+// @zero-llm/tensor (which quantize cache rows with these same block rules).
+export { roundf, floatToInt8 } from "@zero-llm/tensor";
 
 const magicF32 = new Float32Array(1);
 const magicI32 = new Int32Array(magicF32.buffer);
@@ -29,17 +27,6 @@ const magicI32 = new Int32Array(magicF32.buffer);
 export function nearestInt(x: number): number {
   magicF32[0] = x + 12582912; // float64 sum exact, the store rounds it to float32 as C does
   return (magicI32[0] & 0x007fffff) - 0x00400000;
-}
-
-/**
- * C's conversion of a float to `int8_t` as gcc compiles it for x86-64: truncate toward zero to
- * a 32-bit integer (cvttss2si, which gives 0x80000000 for NaN, ±inf and anything outside the
- * int32 range) and keep the low byte, sign-extended. The C standard leaves out-of-range
- * conversions undefined; ggml hits them only for NaN/inf inputs or scales that overflow.
- */
-export function floatToInt8(x: number): number {
-  const t = Number.isFinite(x) && Math.abs(x) < 2147483648 ? Math.trunc(x) : -2147483648;
-  return (t << 24) >> 24;
 }
 
 /** fp32 → fp16 bits, round to nearest even (ggml's GGML_FP32_TO_FP16; NaN becomes a quiet NaN). */

@@ -1,5 +1,6 @@
 import { checkBlocks, checkRow, checkSpan } from "./row-check";
-import { f32, floatToInt8, fp16, int8At, readF16, writeF16Bits } from "./c-float";
+import { packBlockQ4_0 } from "@zero-llm/tensor";
+import { f32, int8At, readF16 } from "./c-float";
 import { Q8_0_BLOCK_BYTES } from "./q8_0";
 
 /**
@@ -23,26 +24,7 @@ export const Q4_0_BLOCK_BYTES = 2 + QK4_0 / 2;
  */
 export function quantizeRowQ4_0(x: Float32Array, y: Uint8Array, k = x.length, xOffset = 0, yOffset = 0): void {
   checkRow("Q4_0", QK4_0, Q4_0_BLOCK_BYTES, k, x, xOffset, y, yOffset);
-  for (let b = 0; b < k / QK4_0; b++) {
-    const xb = xOffset + b * QK4_0, yb = yOffset + b * Q4_0_BLOCK_BYTES;
-    let amax = 0, max = 0;
-    for (let j = 0; j < QK4_0; j++) {
-      const v = x[xb + j];
-      if (amax < Math.abs(v)) {
-        amax = Math.abs(v);
-        max = v;
-      }
-    }
-    const d = f32(max / -8);
-    const id = d !== 0 ? f32(1 / d) : 0;
-    writeF16Bits(y, yb, fp16(d));
-    for (let j = 0; j < QK4_0 / 2; j++) {
-      // MIN(15, (int8_t)(x·id + 8.5f)) stored in a uint8_t
-      const q0 = Math.min(15, floatToInt8(f32(f32(x[xb + j] * id) + 8.5))) & 0xff;
-      const q1 = Math.min(15, floatToInt8(f32(f32(x[xb + 16 + j] * id) + 8.5))) & 0xff;
-      y[yb + 2 + j] = q0 | (q1 << 4);
-    }
-  }
+  for (let b = 0; b < k / QK4_0; b++) packBlockQ4_0(x, xOffset + b * QK4_0, y, yOffset + b * Q4_0_BLOCK_BYTES);
 }
 
 /** ggml's `dequantize_row_q4_0`: value = (q − 8) · d, exact in float32. */

@@ -1,5 +1,6 @@
 import { checkBlocks, checkRow, checkSpan } from "./row-check";
-import { f32, floatToInt8, fp16, int8At, readF16, writeF16Bits } from "./c-float";
+import { packBlockQ4_1 } from "@zero-llm/tensor";
+import { f32, int8At, readF16 } from "./c-float";
 import { Q8_1_BLOCK_BYTES } from "./q8_1";
 
 /**
@@ -18,29 +19,10 @@ import { Q8_1_BLOCK_BYTES } from "./q8_1";
 export const QK4_1 = 32;
 export const Q4_1_BLOCK_BYTES = 4 + QK4_1 / 2;
 
-const FLT_MAX = 3.4028234663852886e38;
-
 /** ggml's `quantize_row_q4_1_ref`, byte for byte: q = min(15, trunc((x − min) · (1/d) + 0.5)). */
 export function quantizeRowQ4_1(x: Float32Array, y: Uint8Array, k = x.length, xOffset = 0, yOffset = 0): void {
   checkRow("Q4_1", QK4_1, Q4_1_BLOCK_BYTES, k, x, xOffset, y, yOffset);
-  for (let b = 0; b < k / QK4_1; b++) {
-    const xb = xOffset + b * QK4_1, yb = yOffset + b * Q4_1_BLOCK_BYTES;
-    let min = FLT_MAX, max = -FLT_MAX;
-    for (let j = 0; j < QK4_1; j++) {
-      const v = x[xb + j];
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-    const d = f32(f32(max - min) / 15);
-    const id = d !== 0 ? f32(1 / d) : 0;
-    writeF16Bits(y, yb, fp16(d));
-    writeF16Bits(y, yb + 2, fp16(min));
-    for (let j = 0; j < QK4_1 / 2; j++) {
-      const q0 = Math.min(15, floatToInt8(f32(f32(f32(x[xb + j] - min) * id) + 0.5))) & 0xff;
-      const q1 = Math.min(15, floatToInt8(f32(f32(f32(x[xb + 16 + j] - min) * id) + 0.5))) & 0xff;
-      y[yb + 4 + j] = q0 | (q1 << 4);
-    }
-  }
+  for (let b = 0; b < k / QK4_1; b++) packBlockQ4_1(x, xOffset + b * QK4_1, y, yOffset + b * Q4_1_BLOCK_BYTES);
 }
 
 /** ggml's `dequantize_row_q4_1`: value = q · d + m (the product rounded to float32, then the sum). */

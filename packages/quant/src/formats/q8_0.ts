@@ -1,5 +1,6 @@
 import { checkBlocks, checkRow, checkSpan } from "./row-check";
-import { f32, floatToInt8, fp16, int8At, readF16, roundf, writeF16Bits } from "./c-float";
+import { packBlockQ8_0 } from "@zero-llm/tensor";
+import { f32, int8At, readF16 } from "./c-float";
 
 /**
  * Q8_0 (ggml type 8): blocks of 32 values, one scale and 32 signed bytes.
@@ -22,19 +23,7 @@ export const Q8_0_BLOCK_BYTES = 2 + QK8_0;
  */
 export function quantizeRowQ8_0(x: Float32Array, y: Uint8Array, k = x.length, xOffset = 0, yOffset = 0): void {
   checkRow("Q8_0", QK8_0, Q8_0_BLOCK_BYTES, k, x, xOffset, y, yOffset);
-  for (let b = 0; b < k / QK8_0; b++) {
-    const xb = xOffset + b * QK8_0, yb = yOffset + b * Q8_0_BLOCK_BYTES;
-    let amax = 0;
-    // MAX(a, b) is `a > b ? a : b`: a NaN resets the running maximum to NaN, the next value replaces it
-    for (let j = 0; j < QK8_0; j++) {
-      const v = Math.abs(x[xb + j]);
-      amax = amax > v ? amax : v;
-    }
-    const d = f32(amax / 127);
-    const id = d !== 0 ? f32(1 / d) : 0; // `d ? 1/d : 0`: NaN counts as true in C
-    writeF16Bits(y, yb, fp16(d));
-    for (let j = 0; j < QK8_0; j++) y[yb + 2 + j] = floatToInt8(roundf(f32(x[xb + j] * id)));
-  }
+  for (let b = 0; b < k / QK8_0; b++) packBlockQ8_0(x, xOffset + b * QK8_0, y, yOffset + b * Q8_0_BLOCK_BYTES);
 }
 
 /** ggml's `dequantize_row_q8_0`: value = d · q, exact in float32 (an 11-bit scale times a byte). */

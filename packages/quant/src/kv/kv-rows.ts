@@ -1,9 +1,5 @@
-import { KV_TYPES, kvRowBytes, kvRowValues } from "@zero-llm/tensor";
+import { KV_TYPES, kvRowBytes, kvRowValues, packKvRowsReference } from "@zero-llm/tensor";
 import { QuantError } from "../errors";
-import { fp16 } from "../formats/c-float";
-import { quantizeRowQ8_0, Q8_0_BLOCK_BYTES, QK8_0 } from "../formats/q8_0";
-import { quantizeRowQ4_0, Q4_0_BLOCK_BYTES } from "../formats/q4_0";
-import { quantizeRowQ4_1, Q4_1_BLOCK_BYTES } from "../formats/q4_1";
 
 /**
  * Element types of a KV cache (llama.cpp's --cache-type-k / --cache-type-v), as row codecs: a
@@ -47,33 +43,6 @@ export interface KvRowFormat {
 /** The KV element types with a packed row format (f32 rows are plain Float32Arrays). */
 export type KvCacheType = "f16" | "q8_0" | "q4_0" | "q4_1";
 
-const BLOCK = QK8_0;
-
-// One zero-padded block of input, for the tail of a row that does not fill its last block.
-const tail = new Float32Array(BLOCK);
-
-/** Packs a row block by block with a 32-value block quantizer, padding the last block with zeros. */
-function packRow(
-  quantize: (x: Float32Array, y: Uint8Array, k: number, xOffset: number, yOffset: number) => void, blockBytes: number,
-  src: Float32Array, srcOffset: number, rowLen: number, dst: Uint8Array, dstOffset: number,
-): void {
-  const whole = Math.floor(rowLen / BLOCK);
-  if (whole > 0) quantize(src, dst, whole * BLOCK, srcOffset, dstOffset);
-  const rest = rowLen - whole * BLOCK;
-  if (rest > 0) {
-    for (let j = 0; j < BLOCK; j++) tail[j] = j < rest ? src[srcOffset + whole * BLOCK + j] : 0;
-    quantize(tail, dst, BLOCK, 0, dstOffset + whole * blockBytes);
-  }
-}
-
-function packF16(src: Float32Array, srcOffset: number, rowLen: number, dst: Uint8Array, dstOffset: number): void {
-  for (let i = 0; i < rowLen; i++) {
-    const h = fp16(src[srcOffset + i]);
-    dst[dstOffset + 2 * i] = h & 0xff;
-    dst[dstOffset + 2 * i + 1] = h >>> 8;
-  }
-}
-
 // Decoded values of one head slice, reused (grown on demand): dot and addScaled allocate nothing.
 let slice = new Float32Array(64);
 function decoded(type: KvCacheType, row: Uint8Array, rowOffset: number, start: number, count: number): Float32Array {
@@ -83,16 +52,18 @@ function decoded(type: KvCacheType, row: Uint8Array, rowOffset: number, start: n
 }
 
 /**
- * A row codec: packing is this package's (ggml's reference quantizers); reading is the tensor
- * package's kvRowValues, the decoding its packed attention kernel is held to.
+ * A row codec: packing is ggml's reference quantizers (the block rules of this package's
+ * quantizeRowQ8_0 / Q4_0 / Q4_1, kept in the tensor package as packKvRowsReference, which its
+ * backends' packKvRows are held to); reading is the tensor package's kvRowValues, the decoding
+ * its packed attention kernel is held to.
  */
-function rowFormat(name: KvCacheType, pack: KvRowFormat["quantizeRow"]): KvRowFormat {
+function rowFormat(name: KvCacheType): KvRowFormat {
   const { blockSize, blockBytes } = KV_TYPES[name];
   return {
     name,
     bytesPerValue: blockBytes / blockSize,
     rowBytes: (rowLen) => kvRowBytes(name, rowLen),
-    quantizeRow: pack,
+    quantizeRow: (src, srcOffset, rowLen, dst, dstOffset) => packKvRowsReference(name, src, srcOffset, rowLen, 1, dst, dstOffset),
     dequantize: (row, rowOffset, start, count, out, outOffset) => kvRowValues(name, row, rowOffset, start, count, out, outOffset),
     dot(q, qOffset, row, rowOffset, start, count) {
       const values = decoded(name, row, rowOffset, start, count);
@@ -109,10 +80,10 @@ function rowFormat(name: KvCacheType, pack: KvRowFormat["quantizeRow"]): KvRowFo
 
 /** The row codecs, by name. */
 export const KV_ROW_FORMATS: Readonly<Record<KvCacheType, KvRowFormat>> = {
-  f16: rowFormat("f16", packF16),
-  q8_0: rowFormat("q8_0", (src, srcOffset, rowLen, dst, dstOffset) => packRow(quantizeRowQ8_0, Q8_0_BLOCK_BYTES, src, srcOffset, rowLen, dst, dstOffset)),
-  q4_0: rowFormat("q4_0", (src, srcOffset, rowLen, dst, dstOffset) => packRow(quantizeRowQ4_0, Q4_0_BLOCK_BYTES, src, srcOffset, rowLen, dst, dstOffset)),
-  q4_1: rowFormat("q4_1", (src, srcOffset, rowLen, dst, dstOffset) => packRow(quantizeRowQ4_1, Q4_1_BLOCK_BYTES, src, srcOffset, rowLen, dst, dstOffset)),
+  f16: rowFormat("f16"),
+  q8_0: rowFormat("q8_0"),
+  q4_0: rowFormat("q4_0"),
+  q4_1: rowFormat("q4_1"),
 };
 
 /** The codec of a --cache-type-k / --cache-type-v name; UNSUPPORTED_TYPE for others ("f32" has none: its rows are floats). */

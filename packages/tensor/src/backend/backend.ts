@@ -166,6 +166,15 @@ export interface Backend extends TrainKernels {
     opts?: { probs?: Float32Array },
   ): void;
 
+  /**
+   * Appends to a packed KV cache: `rows` rows of rowLen values, src[srcOffset + r · rowLen …],
+   * stored as `type` at dst[dstOffset + r · kvRowBytes(type, rowLen) …], the layout
+   * attentionPacked reads (ggml's reference quantizers for q8_0 / q4_0 / q4_1, blocks of 32 with
+   * the last zero-padded; f16 rounded to nearest even; f32 as its bytes). The same bytes on
+   * every backend (src/quant/kv-pack.ts).
+   */
+  packKvRows(type: KvType, src: Float32Array, srcOffset: number, rowLen: number, rows: number, dst: Uint8Array, dstOffset: number): void;
+
   /** Elementwise on contiguous arrays of equal length (out may alias an input). */
   add(out: Float32Array, a: Float32Array, b: Float32Array): void;
   mul(out: Float32Array, a: Float32Array, b: Float32Array): void;

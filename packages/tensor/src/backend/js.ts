@@ -3,6 +3,7 @@ import { jsTrainKernels } from "./js-train";
 import { matmulQuantReference } from "../quant/reference";
 import { checkMatmulQuant } from "../quant/types";
 import { attentionPackedReference, checkAttentionPacked } from "../quant/attention-reference";
+import { packKvRowsReference } from "../quant/kv-pack";
 import { checkAttentionBatch, checkPositions } from "./batch-checks";
 
 // One row of attention scores, reused across calls (grown on demand) so a decode step on the
@@ -211,6 +212,10 @@ export const jsBackend: Backend = {
   attentionPacked(out, q, k, v, kType, vType, seqQ, seqKv, nHeads, nKvHeads, headDim, opts) {
     checkAttentionPacked("js", out, q, k, v, kType, vType, seqQ, seqKv, nHeads, nKvHeads, headDim, opts?.probs);
     attentionPackedReference(out, q, k, v, kType, vType, seqQ, seqKv, nHeads, nKvHeads, headDim, opts?.probs);
+  },
+
+  packKvRows(type, src, srcOffset, rowLen, rows, dst, dstOffset) {
+    packKvRowsReference(type, src, srcOffset, rowLen, rows, dst, dstOffset);
   },
 
   add(out, a, b) {

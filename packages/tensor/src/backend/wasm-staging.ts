@@ -20,6 +20,7 @@ export function need(name: string, array: Float32Array, length: number): void {
 export class Staging {
   private readonly temps = new Map<Float32Array | Uint8Array, number>();
   private readonly outputs: Float32Array[] = [];
+  private readonly byteOutputs: Uint8Array[] = [];
   private arena = 0;
   private arenaBytes = 0;
   private used = 0;
@@ -51,6 +52,14 @@ export class Staging {
     return ptr;
   }
 
+  /** A byte array the kernel writes in part (a KV cache's new rows): copied in and back when it lives outside wasm memory. */
+  outBytes(array: Uint8Array): number {
+    if (this.heap.owns(array)) return array.byteOffset;
+    const ptr = this.inBytes(array);
+    this.byteOutputs.push(array);
+    return ptr;
+  }
+
   /** An array the kernel writes; `readsToo` when its old contents matter (accumulate, in place). */
   out(array: Float32Array, readsToo: boolean): number {
     if (this.heap.owns(array)) return array.byteOffset;
@@ -69,6 +78,7 @@ export class Staging {
   done(): void {
     if (this.temps.size === 0) return;
     for (const array of this.outputs) array.set(this.heap.f32(this.temps.get(array) as number, array.length));
+    for (const array of this.byteOutputs) array.set(new Uint8Array(this.heap.memory.buffer, this.temps.get(array), array.length));
     this.clear();
   }
 
@@ -77,6 +87,7 @@ export class Staging {
     if (this.temps.size === 0 && this.overflow.length === 0) return;
     this.temps.clear();
     this.outputs.length = 0;
+    this.byteOutputs.length = 0;
     for (const ptr of this.overflow) this.heap.release(ptr);
     this.overflow.length = 0;
     if (this.wanted > this.arenaBytes) {

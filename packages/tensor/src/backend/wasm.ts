@@ -10,6 +10,7 @@ import { JOB_ATTENTION, JOB_ATTENTION_BATCH, JOB_ATTENTION_PACKED, JOB_LINEAR, J
 import { checkMatmulQuant, type QuantType } from "../quant/types";
 import type { QuantLayout } from "../quant/tiles";
 import { checkAttentionPacked } from "../quant/attention-reference";
+import { checkPackKvRows } from "../quant/kv-pack";
 import { checkAttentionBatch, checkPositions } from "./batch-checks";
 import { KV_TYPES, type KvType } from "../quant/kv";
 import { checkOptions, type WasmBackendOptions } from "./wasm-options";
@@ -635,6 +636,15 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     } else {
       this.kernels.attentionPacked(po, pq, pk, pv, pp, kId, vId, kRowBytes, vRowBytes, seqQ, seqKv, nHeads, nKvHeads, headDim, 0, 1, this.scratch);
     }
+    s.done();
+  }
+
+  packKvRows(type: KvType, src: Float32Array, srcOffset: number, rowLen: number, rows: number, dst: Uint8Array, dstOffset: number): void {
+    const rowBytes = checkPackKvRows("wasm", type, src, srcOffset, rowLen, rows, dst, dstOffset);
+    if (rows === 0 || rowLen === 0) return;
+    const s = this.begin();
+    const px = s.in(src), pd = s.outBytes(dst);
+    this.kernels.packKvRows(KV_TYPES[type].ggmlId, px + 4 * srcOffset, rows, rowLen, pd + dstOffset, rowBytes);
     s.done();
   }
 

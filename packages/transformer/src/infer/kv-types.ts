@@ -1,5 +1,4 @@
 import { kvRowBytes, kvRowValues, type Backend, type KvType } from "@zero-llm/tensor";
-import { KV_ROW_FORMATS } from "@zero-llm/quant";
 import { TransformerError } from "../errors";
 import type { KVDType, KVStore } from "./kv-cache";
 
@@ -13,8 +12,9 @@ import type { KVDType, KVStore } from "./kv-cache";
  *   q4_1   20 bytes per 32 values  | d: f16 | m: f16 | qs: 16 × u8 |   v = d·q + m
  *
  * One cached row (a token's nKvHeads · headDim keys, or values) is packed as a whole, in ggml
- * blocks of 32, the last block zero-padded, when the token is appended (@zero-llm/quant's
- * KV_ROW_FORMATS: ggml's reference quantizers, the bytes llama.cpp would store). Rows sit
+ * blocks of 32, the last block zero-padded, when the token is appended (backend.packKvRows:
+ * ggml's reference quantizers, the bytes llama.cpp would store, as @zero-llm/quant's
+ * KV_ROW_FORMATS writes them). Rows sit
  * rowBytes apart in one allocation from backend.allocBytes (wasm memory for the wasm backend):
  *
  *   store bytes:  | row 0: rowBytes | row 1: rowBytes | … | row capacity−1 |
@@ -76,7 +76,6 @@ export const f32KV: KVDType = {
 };
 
 function packedKV(type: Exclude<KvType, "f32">): KVDType {
-  const format = KV_ROW_FORMATS[type];
   return {
     name: type,
     create(capacity, rowLen, backend: Backend): KVStore {
@@ -90,7 +89,8 @@ function packedKV(type: Exclude<KvType, "f32">): KVDType {
         f32Rows: null,
         packed,
         write(row, src, srcOffset, nRows) {
-          for (let r = 0; r < nRows; r++) format.quantizeRow(src, srcOffset + r * rowLen, rowLen, bytes, (row + r) * rowBytes);
+          // packed by the backend straight into the cache (wasm: no JavaScript float garbage per token)
+          backend.packKvRows(type, src, srcOffset, rowLen, nRows, bytes, row * rowBytes);
         },
         readRows(start, nRows, dst, dstOffset) {
           for (let r = 0; r < nRows; r++) kvRowValues(type, bytes, (start + r) * rowBytes, 0, rowLen, dst, dstOffset + r * rowLen);
