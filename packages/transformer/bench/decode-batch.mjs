@@ -17,7 +17,7 @@
 // in-process race is fair here (unlike a memory-bound model, where page placement moves figures).
 //
 // Then one profiled pass per row count: every kernel call of our backend timed by its name and
-// shape (linear in→out, attention, norms, RoPE, SwiGLU, add), with GFLOP/s for the products.
+// shape (linear in→out, linearGroup, attention, norms, RoPE, SwiGLU, add), with GFLOP/s for the products.
 // The timers cost a little per call, so the shares are of a slightly slower step; and they are
 // wall-clock (a CPU-time read per kernel call would cost more than the small kernels): on a loaded
 // machine, time the process spent descheduled lands in whichever kernel was running.
@@ -142,6 +142,10 @@ function hook(name, key, flops) {
   };
 }
 hook("linear", (_o, _x, _w, rows, i, o) => `linear ${i}→${o}`, (_o, _x, _w, rows, i, o) => 2 * rows * i * o);
+// a block's q/k/v and gate/up projections, one call each (linearGroup: one job over several weights)
+if (ours.linearGroup) {
+  hook("linearGroup", (_x, _rows, i, _ws, outs) => `linearGroup ${i}→${outs.join("+")}`, (_x, rows, i, _ws, outs) => 2 * rows * i * outs.reduce((a, b) => a + b, 0));
+}
 hook("attention", () => "attention");
 hook("rmsnorm", () => "rmsnorm");
 hook("rope", () => "rope");
