@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { createWasmBackend, jsBackend } from "../dist/index.js";
 import { coresAvailable } from "./cpu-probe.mjs";
 import { bestMsPerCall } from "../../../tools/bench-helpers/race.mjs";
+import { fill } from "./fill.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -32,15 +33,6 @@ const decode = [[288, 288], [768, 288], [32000, 288], [768, 768], [2048, 768], [
 function race(contestants, flops, budget = budgetMs) {
   const best = bestMsPerCall(contestants, budget);
   return Object.fromEntries(Object.entries(best).map(([key, ms]) => [key, flops / (ms / 1000) / 1e9]));
-}
-
-function fill(array, seed) {
-  let s = seed;
-  for (let i = 0; i < array.length; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    array[i] = s / 4294967296 - 0.5;
-  }
-  return array;
 }
 
 async function loadTfjs() {

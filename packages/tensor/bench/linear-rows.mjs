@@ -18,6 +18,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { bestMsPerCall } from "../../../tools/bench-helpers/race.mjs";
+import { fill } from "./fill.mjs";
 
 /** The fastest process-CPU milliseconds per call of each contestant, over interleaved ~30 ms samples. */
 function bestCpuMsPerCall(contestants, budgetMs) {
@@ -59,15 +60,6 @@ const rowCounts = values.rows.split(",").map(Number);
 const budget = Number(values.budget);
 const shapes = [[128, 128], [128, 64], [128, 384], [384, 128], [128, 2048]];
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
-
-function fill(array, seed) {
-  let s = seed;
-  for (let i = 0; i < array.length; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    array[i] = s / 4294967296 - 0.5;
-  }
-  return array;
-}
 
 const oursDir = path.resolve(values.ours ?? path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "dist"));
 const { createWasmBackend } = await import(pathToFileURL(path.join(oursDir, "index.js")).href);
