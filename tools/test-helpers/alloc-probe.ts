@@ -67,7 +67,7 @@ export function allocatedPerStep(step: (i: number) => void, steps: number, windo
       // that only keeps calling holds the core it needs. The pause grows each round (20, 40, … ms,
       // 2.5 s in all over 8 rounds); a step that really allocates does so in every round whatever
       // the pause. (Where the figure must not depend on timing at all, run the file without
-      // concurrent compilation: packages/sampling/vitest.config.ts.)
+      // concurrent compilation: alloc-projects.ts.)
       pauseThread(10 * 2 ** round);
       for (let i = 0; i < steps * 20; i++) step(i);
     }
