@@ -80,9 +80,9 @@ export const EXP_USUAL_MAX = NORMAL_MAX;
  * V8 does not inline is boxed, 16 bytes a number, and the sampler must not allocate per token.
  *
  * The loop is the sampler's hottest (every logit of every token at temperature > 0). When every
- * argument is usual (a normal result: a softmax's are in [−700, 0]) it runs as straight-line
- * code; a batch holding any other (underflow, a subnormal result, overflow, NaN) goes through
- * expReferenceAt, the form that tests every case. Both compute the same products in the same
+ * argument of a block (EXP_BLOCK values) is usual (a normal result: a softmax's are in
+ * [−700, 0]) it runs as straight-line code; a block holding any other (underflow, a subnormal
+ * result, overflow, NaN) goes through expReferenceAt, the form that tests every case. Both compute the same products in the same
  * order, so the bits do not depend on the path (test/portable-math.test.ts compares the two on
  * millions of inputs, edge cases included, and pins a digest of the results).
  */
