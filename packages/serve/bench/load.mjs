@@ -235,11 +235,12 @@ try {
   }
   if (servers.length > 1) {
     console.log(`\n${servers[0].label} ÷ ${servers[1].label}:`);
-    console.log("\n| streams | server CPU µs per token | main thread CPU µs per token | aggregate tokens/s |");
-    console.log("|---:|---:|---:|---:|");
+    console.log("\n| streams | server CPU µs per token | main thread CPU µs per token | front thread CPU µs per token | aggregate tokens/s |");
+    console.log("|---:|---:|---:|---:|---:|");
     for (const streams of streamCounts) {
       const [a, b] = [best[0].get(streams), best[1].get(streams)];
-      console.log(`| ${streams} | ${(b.perCpuSecond / a.perCpuSecond).toFixed(2)} | ${(a.mainCpuPerToken / b.mainCpuPerToken).toFixed(2)} | ${(a.tokensPerSecond / b.tokensPerSecond).toFixed(2)} |`);
+      const front = a.frontCpuPerToken / b.frontCpuPerToken;
+      console.log(`| ${streams} | ${(b.perCpuSecond / a.perCpuSecond).toFixed(2)} | ${(a.mainCpuPerToken / b.mainCpuPerToken).toFixed(2)} | ${Number.isNaN(front) ? "–" : front.toFixed(2)} | ${(a.tokensPerSecond / b.tokensPerSecond).toFixed(2)} |`);
     }
   }
 } finally {
