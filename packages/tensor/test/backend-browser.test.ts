@@ -146,8 +146,9 @@ function serve(): Promise<Server> {
     if (url.pathname === "/isolated.html" || url.pathname === "/plain.html") {
       response.writeHead(200, { "Content-Type": "text/html; charset=utf-8", ...(url.pathname === "/isolated.html" ? isolation : {}) });
       response.end(PAGE);
-    } else if (/^\/(index|chunk-[\w-]+)\.js$/.test(url.pathname)) {
-      // the root entry and the shared chunks it imports (never node.js: the browser needs none of it)
+    } else if (/^\/(index|chunk-[\w-]+|kernels-wasm-[\w-]+)\.js$/.test(url.pathname)) {
+      // the root entry, the shared chunks it imports and the kernel builds it imports on demand
+      // (never node.js: the browser needs none of it)
       response.writeHead(200, { "Content-Type": "text/javascript; charset=utf-8", "Cross-Origin-Resource-Policy": "same-origin" });
       response.end(readFileSync(path.join(dist, url.pathname.slice(1))));
     } else {

@@ -1,7 +1,3 @@
-import {
-  KERNELS_SHARED_RELAXED_WASM_BASE64, KERNELS_SHARED_WASM_BASE64, KERNELS_UNSHARED_RELAXED_WASM_BASE64, KERNELS_UNSHARED_WASM_BASE64,
-} from "./generated/kernels-wasm";
-
 /**
  * The kernel module's exports (assembly/index.ts). Pointers are byte addresses into the
  * backend's linear memory; sizes are element counts; booleans travel as 0/1.
@@ -82,6 +78,28 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(Buffer.from(text, "base64"));
 }
 
+/**
+ * The base64 of each build of the kernel module (scripts/build-wasm.mjs), one generated module per
+ * build, imported only when that build is asked for: the package's main bundle carries none of
+ * the four (~160 KB each). Why it matters beyond the bytes: Node reads a module's file into a
+ * buffer it frees after parsing, and glibc then raises its malloc trim threshold to twice the
+ * largest buffer freed so far, for the whole process; the four in the main bundle (785 KB) made
+ * every thread's malloc arena keep up to 1.5 MB of freed memory (V8's compiler threads' above
+ * all), ~1.5 MB of a 15M quantized decode's peak (quant README, "Peak resident memory").
+ */
+const KERNEL_BUILDS: Record<string, () => Promise<{ KERNELS_WASM_BASE64_PARTS: string[] }>> = {
+  "true/false": () => import("./generated/kernels-wasm-shared"),
+  "false/false": () => import("./generated/kernels-wasm-unshared"),
+  "true/true": () => import("./generated/kernels-wasm-shared-relaxed"),
+  "false/true": () => import("./generated/kernels-wasm-unshared-relaxed"),
+};
+
+/** The bytes of the kernel module for a shared or a plain memory, with or without relaxed SIMD. */
+export async function kernelModuleBytes(shared: boolean, relaxed: boolean): Promise<Uint8Array<ArrayBuffer>> {
+  const { KERNELS_WASM_BASE64_PARTS } = await KERNEL_BUILDS[`${shared}/${relaxed}`]();
+  return decodeBase64(KERNELS_WASM_BASE64_PARTS.join(""));
+}
+
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
 /**
@@ -92,10 +110,7 @@ export function kernelModule(shared: boolean, relaxed: boolean): Promise<WebAsse
   const key = `${shared}/${relaxed}`;
   let module = compiled.get(key);
   if (!module) {
-    const base64 = relaxed
-      ? shared ? KERNELS_SHARED_RELAXED_WASM_BASE64 : KERNELS_UNSHARED_RELAXED_WASM_BASE64
-      : shared ? KERNELS_SHARED_WASM_BASE64 : KERNELS_UNSHARED_WASM_BASE64;
-    module = WebAssembly.compile(decodeBase64(base64));
+    module = kernelModuleBytes(shared, relaxed).then((bytes) => WebAssembly.compile(bytes));
     compiled.set(key, module);
   }
   return module;
