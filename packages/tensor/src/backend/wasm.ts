@@ -6,7 +6,7 @@ import { WasmTrainKernels } from "./wasm-train";
 import { RopeTables } from "./wasm-rope";
 import { kernelImports, kernelModule, relaxedSimdSupported, sharedMemorySupported } from "./wasm-module";
 import type { KernelExports } from "./wasm-module";
-import { JOB_ATTENTION, JOB_ATTENTION_BATCH, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_LINEAR_GROUP, JOB_LINEAR_ROWS, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
+import { JOB_ATTENTION, JOB_ATTENTION_BATCH, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_LINEAR_GROUP, JOB_LINEAR_ROWS, JOB_LINEAR_SWIGLU, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
 import { checkMatmulQuant, type QuantType } from "../quant/types";
 import type { QuantLayout } from "../quant/tiles";
 import { checkAttentionPacked } from "../quant/attention-reference";
@@ -64,6 +64,7 @@ export interface WasmBackend extends Backend {
   // optional in Backend, always here
   linearGroup: NonNullable<Backend["linearGroup"]>;
   linearEach: NonNullable<Backend["linearEach"]>;
+  linearSwiglu: NonNullable<Backend["linearSwiglu"]>;
 }
 
 /**
@@ -340,6 +341,33 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       j[0] = px; j[1] = rows; j[2] = inFeatures; j[3] = table.byteOffset; j[4] = count;
       this.pool.run(JOB_LINEAR_GROUP, j, 5);
     } else this.kernels.linearGroup(px, rows, inFeatures, table.byteOffset, count, 0, 1, this.scratch);
+    s.done();
+  }
+
+  linearSwiglu(
+    out: Float32Array, up: Float32Array, x: Float32Array, wGate: Float32Array, wUp: Float32Array,
+    rows: number, inFeatures: number, outFeatures: number,
+  ): void {
+    need("linearSwiglu x", x, rows * inFeatures);
+    need("linearSwiglu wGate", wGate, outFeatures * inFeatures);
+    need("linearSwiglu wUp", wUp, outFeatures * inFeatures);
+    need("linearSwiglu out", out, rows * outFeatures);
+    need("linearSwiglu up", up, rows * outFeatures);
+    const macs = 2 * rows * inFeatures * outFeatures;
+    if (macs === 0) {
+      // nothing to sum: linear()'s zeros (0 inputs) or nothing at all, then the SwiGLU of them
+      this.linear(out, x, wGate, rows, inFeatures, outFeatures);
+      this.linear(up, x, wUp, rows, inFeatures, outFeatures);
+      this.swiglu(out.subarray(0, rows * outFeatures), out, up);
+      return;
+    }
+    const s = this.begin();
+    const px = s.in(x), pg = s.in(wGate), pu = s.in(wUp), po = s.out(out, false), pup = s.out(up, false);
+    if (this.parallel(macs)) {
+      const j = this.jobArgs;
+      j[0] = px; j[1] = rows; j[2] = inFeatures; j[3] = pg; j[4] = pu; j[5] = po; j[6] = pup; j[7] = outFeatures;
+      this.pool.run(JOB_LINEAR_SWIGLU, j, 8);
+    } else this.kernels.linearSwiglu(px, rows, inFeatures, pg, pu, po, pup, outFeatures, 0, 1, this.scratch);
     s.done();
   }
 

@@ -52,14 +52,19 @@ export function block(rt: Runtime, l: number, s: RowBuffers, n: number, caches: 
   rt.norm(s.xb, s.x, L.ffnNorm, L.ffnNormBias, n);
   if (L.wGate) {
     // SwiGLU: down(silu(gate · x) ⊙ (up · x))
-    if (L.gateUp) L.gateUp.project(s.xb, n, s.hb, s.hb2);
-    else {
-      L.wGate.project(s.hb, s.xb, n);
-      L.wUp.project(s.hb2, s.xb, n);
+    if (L.gateUp && !L.bGate && !L.bUp) {
+      // one call: the worker threads apply the SwiGLU to the outputs they computed
+      L.gateUp.projectSwiglu(s.xb, n, s.hb, s.hb2);
+    } else {
+      if (L.gateUp) L.gateUp.project(s.xb, n, s.hb, s.hb2);
+      else {
+        L.wGate.project(s.hb, s.xb, n);
+        L.wUp.project(s.hb2, s.xb, n);
+      }
+      addBias(s.hb, L.bGate, n);
+      addBias(s.hb2, L.bUp, n);
+      be.swiglu(s.hb, s.hb, s.hb2);
     }
-    addBias(s.hb, L.bGate, n);
-    addBias(s.hb2, L.bUp, n);
-    be.swiglu(s.hb, s.hb, s.hb2);
   } else {
     // GPT-2: down(gelu(up · x + b))
     L.wUp.project(s.hb, s.xb, n);
