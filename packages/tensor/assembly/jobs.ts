@@ -54,6 +54,7 @@ export const JOB_ATTENTION_BATCH = 7;
 export const JOB_LINEAR_ROWS = 8;
 export const JOB_LINEAR_GROUP = 9;
 export const JOB_LINEAR_SWIGLU = 10;
+export const JOB_ATTENTION_PROJECT = 11;
 
 // [lo, hi) of part t when `units` are split into nT near-equal parts
 @inline function partLo(units: i32, t: i32, nT: i32): i32 {
@@ -245,6 +246,25 @@ function attentionBatch(
   attentionBatchEntries(out, q, table, nHeads, nKvHeads, headDim, kvStride, partLo(entries, t, nT), partLo(entries, t + 1, nT), scratch);
 }
 
+/**
+ * Part t of nT of a batched decode step's attention (attentionBatch above) and then the
+ * projection of its output rows, projected[r] = W·out[r] (W [n, nHeads·headDim]: a block's
+ * o_proj; linear()'s sums), split by whole rows: the thread that computed a row's attention
+ * projects it while it sits in its cache, and the caller hands the pool one job instead of two.
+ * The table must hold every row, row e in entry e. linear() is batch-invariant (linear.ts), so
+ * a row projected among any other rows is the same bits as in one call over all of them.
+ */
+function attentionProject(
+  out: usize, q: usize, table: usize, nHeads: i32, nKvHeads: i32, headDim: i32, kvStride: i32, entries: i32,
+  w: usize, projected: usize, n: i32, t: i32, nT: i32, scratch: usize,
+): void {
+  const e0 = partLo(entries, t, nT), e1 = partLo(entries, t + 1, nT);
+  if (e0 >= e1) return;
+  attentionBatchEntries(out, q, table, nHeads, nKvHeads, headDim, kvStride, e0, e1, scratch);
+  const width = nHeads * headDim;
+  linearOutputs(projected + <usize>e0 * n * 4, out + <usize>e0 * width * 4, w, e1 - e0, width, n, 0, n, scratch);
+}
+
 // Part `part` of `parts` of the job in the control block, on thread-private scratch.
 function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
   const p = ctrl + ARGS;
@@ -284,6 +304,10 @@ function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
     case JOB_LINEAR_SWIGLU:
       linearSwiglu(load<u32>(p), load<i32>(p, 4), load<i32>(p, 8), load<u32>(p, 12), load<u32>(p, 16), load<u32>(p, 20), load<u32>(p, 24),
         load<i32>(p, 28), part, parts, scratch);
+      break;
+    case JOB_ATTENTION_PROJECT:
+      attentionProject(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), load<i32>(p, 20),
+        load<i32>(p, 24), load<i32>(p, 28), load<u32>(p, 32), load<u32>(p, 36), load<i32>(p, 40), part, parts, scratch);
       break;
     case JOB_LINEAR_ROWS:
       linearByRows(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), load<i32>(p, 20),

@@ -167,6 +167,17 @@ export interface Backend extends TrainKernels {
   ): void;
 
   /**
+   * attentionBatch into `out`, then projected = linear(out, w) over its rows (w [outFeatures,
+   * nHeads · headDim]: a block's o_proj), in one call: the same bits as those two calls. A backend
+   * with worker threads projects each row on the thread that computed its attention, in the same
+   * job. Optional: without it, callers make the two calls (transformer's block).
+   */
+  attentionBatchProject?(
+    projected: Float32Array, out: Float32Array, q: Float32Array, keys: readonly Float32Array[], values: readonly Float32Array[],
+    lengths: Int32Array, rows: number, nHeads: number, nKvHeads: number, headDim: number, w: Float32Array, outFeatures: number,
+  ): void;
+
+  /**
    * `attention` over a packed KV cache: k and v hold seqKv rows of nKvHeads · headDim values,
    * each row stored as `kType` / `vType` (f32, f16, q8_0, q4_0, q4_1: ggml's layouts, rows packed
    * whole with the last block zero-padded, kvRowBytes(type, nKvHeads · headDim) bytes apart;
