@@ -73,8 +73,8 @@ let stopping = false;
 async function startServer(script, http) {
   const httpArgs = http ? ["--http", http] : [];
   const child = spawn(process.execPath, [script, "--threads", String(threads), "--parallel", "32", "--model", served.file, ...draftArgs, ...httpArgs], { stdio: ["ignore", "pipe", "inherit"] });
-  const url = await new Promise((resolve, reject) => {
-    child.stdout.once("data", (d) => resolve(d.toString().trim()));
+  const [url, ...notes] = await new Promise((resolve, reject) => {
+    child.stdout.once("data", (d) => resolve(d.toString().trim().split(" ")));
     child.once("exit", (code, signal) => {
       if (!stopping) console.error(`bench: the server ${script} exited (code ${code}, signal ${signal})`);
       reject(new Error(`server exited (${code})`));
@@ -91,7 +91,10 @@ async function startServer(script, http) {
   // the process (every thread), and its main thread alone (whose task id is the process id)
   const cpuSeconds = () => ticks(`/proc/${child.pid}/stat`);
   const mainCpuSeconds = () => ticks(`/proc/${child.pid}/task/${child.pid}/stat`);
-  return { script, label: `${path.relative(process.cwd(), script)}${http ? ` --http ${http}` : ""}`, child, url, cpuSeconds, mainCpuSeconds };
+  // the HTTP front thread, when the server names it (bench/server.mjs: "URL front-thread=TID")
+  const front = notes.find((n) => n.startsWith("front-thread="))?.slice("front-thread=".length);
+  const frontCpuSeconds = () => (front ? ticks(`/proc/${child.pid}/task/${front}/stat`) : NaN);
+  return { script, label: `${path.relative(process.cwd(), script)}${http ? ` --http ${http}` : ""}`, child, url, cpuSeconds, mainCpuSeconds, frontCpuSeconds };
 }
 const servers = [];
 for (const http of values.http ? values.http.split(",") : [undefined]) servers.push(await startServer(path.join(here, "server.mjs"), http));
@@ -133,6 +136,7 @@ async function load(server, streams, total = totalTokens) {
   const t0 = performance.now();
   const cpu0 = server.cpuSeconds();
   const main0 = server.mainCpuSeconds();
+  const front0 = server.frontCpuSeconds();
   const client0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: streams }, async (_, c) => {
@@ -148,9 +152,10 @@ async function load(server, streams, total = totalTokens) {
   const seconds = (performance.now() - t0) / 1000;
   const cpuSeconds = server.cpuSeconds() - cpu0;
   const mainCpuSeconds = server.mainCpuSeconds() - main0;
+  const frontCpuSeconds = server.frontCpuSeconds() - front0;
   const client = process.cpuUsage(client0);
   return {
-    perCpuSecond: tokens / cpuSeconds, mainCpuPerToken: (mainCpuSeconds * 1e6) / tokens, clientCpuPerToken: (client.user + client.system) / tokens, streams, ttftP50: quantile(ttfts, 0.5), ttftP99: quantile(ttfts, 0.99), itlP50: quantile(gaps, 0.5), itlP99: quantile(gaps, 0.99), tpotP50: quantile(tpots, 0.5), tokensPerSecond: tokens / seconds };
+    perCpuSecond: tokens / cpuSeconds, mainCpuPerToken: (mainCpuSeconds * 1e6) / tokens, frontCpuPerToken: (frontCpuSeconds * 1e6) / tokens, clientCpuPerToken: (client.user + client.system) / tokens, streams, ttftP50: quantile(ttfts, 0.5), ttftP99: quantile(ttfts, 0.99), itlP50: quantile(gaps, 0.5), itlP99: quantile(gaps, 0.99), tpotP50: quantile(tpots, 0.5), tokensPerSecond: tokens / seconds };
 }
 
 /** The engine's ceiling: decodeBatch on `rows` sequences, no HTTP, no sampling (in this process, while the server idles). */
@@ -184,6 +189,7 @@ function better(kept, r) {
     ...(r.tokensPerSecond > kept.tokensPerSecond ? r : kept),
     perCpuSecond: Math.max(kept.perCpuSecond, r.perCpuSecond),
     mainCpuPerToken: Math.min(kept.mainCpuPerToken, r.mainCpuPerToken),
+    frontCpuPerToken: Math.min(kept.frontCpuPerToken, r.frontCpuPerToken),
     clientCpuPerToken: Math.min(kept.clientCpuPerToken, r.clientCpuPerToken),
   };
 }
@@ -191,12 +197,12 @@ function better(kept, r) {
 function printTable(rows, raw) {
   const single = rows[0];
   const ms = (x) => x.toFixed(1);
-  console.log("| streams | TTFT p50 / p99 ms | inter-token p50 / p99 ms | aggregate tokens/s | × 1 stream | server CPU µs per token | × 1 stream (per CPU) | main thread CPU µs per token | engine alone: decodeBatch CPU µs per token | client CPU µs per token |");
-  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("| streams | TTFT p50 / p99 ms | inter-token p50 / p99 ms | aggregate tokens/s | × 1 stream | server CPU µs per token | × 1 stream (per CPU) | main thread CPU µs per token | front thread CPU µs per token | engine alone: decodeBatch CPU µs per token | client CPU µs per token |");
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of rows) {
     console.log(
       `| ${r.streams} | ${ms(r.ttftP50)} / ${ms(r.ttftP99)} | ${ms(r.itlP50)} / ${ms(r.itlP99)} | ${r.tokensPerSecond.toFixed(0)} | ` +
-        `${(r.tokensPerSecond / single.tokensPerSecond).toFixed(2)}× | ${(1e6 / r.perCpuSecond).toFixed(0)} | ${(r.perCpuSecond / single.perCpuSecond).toFixed(2)}× | ${r.mainCpuPerToken.toFixed(0)} | ` +
+        `${(r.tokensPerSecond / single.tokensPerSecond).toFixed(2)}× | ${(1e6 / r.perCpuSecond).toFixed(0)} | ${(r.perCpuSecond / single.perCpuSecond).toFixed(2)}× | ${r.mainCpuPerToken.toFixed(0)} | ${Number.isNaN(r.frontCpuPerToken) ? "–" : r.frontCpuPerToken.toFixed(0)} | ` +
         `${(1e6 / raw.get(r.streams).perCpuSecond).toFixed(0)} | ${r.clientCpuPerToken.toFixed(0)} |`,
     );
   }
@@ -229,11 +235,12 @@ try {
   }
   if (servers.length > 1) {
     console.log(`\n${servers[0].label} ÷ ${servers[1].label}:`);
-    console.log("\n| streams | server CPU µs per token | main thread CPU µs per token | aggregate tokens/s |");
-    console.log("|---:|---:|---:|---:|");
+    console.log("\n| streams | server CPU µs per token | main thread CPU µs per token | front thread CPU µs per token | aggregate tokens/s |");
+    console.log("|---:|---:|---:|---:|---:|");
     for (const streams of streamCounts) {
       const [a, b] = [best[0].get(streams), best[1].get(streams)];
-      console.log(`| ${streams} | ${(b.perCpuSecond / a.perCpuSecond).toFixed(2)} | ${(a.mainCpuPerToken / b.mainCpuPerToken).toFixed(2)} | ${(a.tokensPerSecond / b.tokensPerSecond).toFixed(2)} |`);
+      const front = a.frontCpuPerToken / b.frontCpuPerToken;
+      console.log(`| ${streams} | ${(b.perCpuSecond / a.perCpuSecond).toFixed(2)} | ${(a.mainCpuPerToken / b.mainCpuPerToken).toFixed(2)} | ${Number.isNaN(front) ? "–" : front.toFixed(2)} | ${(a.tokensPerSecond / b.tokensPerSecond).toFixed(2)} |`);
     }
   }
 } finally {

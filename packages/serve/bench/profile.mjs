@@ -142,7 +142,7 @@ async function run(streams) {
     while (lines.length === 0) await new Promise((resolve) => (waiting = resolve));
     return lines.shift();
   };
-  const url = await nextLine();
+  const url = (await nextLine()).split(" ")[0];
   let tokens = 0;
   const one = async (prompt, seed) => {
     const body = { prompt, max_tokens: maxTokens, temperature: 0.8, seed, stream: true, stream_options: { include_usage: true } };

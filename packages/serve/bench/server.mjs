@@ -1,11 +1,12 @@
 // The server under test for bench/load.mjs and bench/profile.mjs, in its own process (clients and
 // server do not share an event loop, as in a deployment): a checkpoint on the wasm backend. Prints
-// its URL on the first line of stdout; stops on SIGTERM. Lines on stdin drive V8's CPU profiler
+// its URL on the first line of stdout, followed on Linux by " front-thread=TID" (the task id of
+// the HTTP front thread, whose CPU time load.mjs reads from /proc); stops on SIGTERM. Lines on stdin drive V8's CPU profiler
 // (bench/profile.mjs): "profile-start", then "profile-stop FILE" writes the .cpuprofile and
 // answers "profiled" on stdout.
 //   node bench/server.mjs [--threads 1] [--parallel 32] [--model PATH] [--draft-model PATH [--draft-max N] [--draft-p-min P]]
 //                         [--prefill-chunk N] [--http worker|main]
-import { writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -44,8 +45,19 @@ const served = draft ? { ...target, draft } : target;
 const prefillChunk = values["prefill-chunk"] ? { prefillChunk: Number(values["prefill-chunk"]) } : {};
 const httpThread = values.http ? { httpThread: values.http } : {};
 const server = createServer({ models: [served], engine: { parallel, queueSize: 1024, ...prefillChunk }, ...httpThread });
+/** This process's threads (Linux task ids; none elsewhere). */
+const tasks = () => {
+  try {
+    return new Set(readdirSync("/proc/self/task"));
+  } catch {
+    return new Set();
+  }
+};
+const before = tasks();
 const url = await server.listen(0);
-process.stdout.write(`${url}\n`);
+// the thread listen() started is the front (none in --http main mode)
+const started = [...tasks()].filter((t) => !before.has(t));
+process.stdout.write(`${url}${started.length === 1 ? ` front-thread=${started[0]}` : ""}\n`);
 const inspector = new Session();
 inspector.connect();
 createInterface({ input: process.stdin }).on("line", async (line) => {

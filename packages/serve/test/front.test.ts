@@ -123,4 +123,42 @@ describe("the front thread (httpThread: worker)", () => {
     );
     expect(gone).toBe(true);
   });
+
+  it("frames an event stream's chunks on the socket exactly as node frames any other response's", async () => {
+    // the front writes an event stream's chunks to the socket itself (one write per step): the
+    // bytes must be node's chunked encoding, byte lengths of multi-byte text included
+    const pieces = ["data: 1\n\n", "data: ü🙂 ×\n\n", "data: x\n\ndata: y\n\n", "data: [DONE]\n\n"];
+    const rawBody = async (contentType: string): Promise<string> => {
+      let body = "";
+      await withFront(
+        (_req, res) => {
+          res.writeHead(200, { "Content-Type": contentType });
+          res.write(pieces[0]);
+          let i = 1;
+          // one piece per turn, as a decode step writes them: each its own message to the front
+          const next = (): void => {
+            if (i < pieces.length - 1) res.write(pieces[i++]);
+            else return void res.end(pieces[i]);
+            setTimeout(next, 1);
+          };
+          setTimeout(next, 1);
+        },
+        async (url) => {
+          const { port } = new URL(url);
+          const raw = await new Promise<Buffer>((resolve) => {
+            const chunks: Buffer[] = [];
+            const socket = connect(Number(port), "127.0.0.1", () => socket.write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+            socket.on("data", (d: Buffer) => chunks.push(d));
+            socket.on("close", () => resolve(Buffer.concat(chunks)));
+          });
+          const text = raw.toString("utf8");
+          body = text.slice(text.indexOf("\r\n\r\n") + 4);
+        },
+      );
+      return body;
+    };
+    const expected = pieces.map((p) => `${Buffer.byteLength(p).toString(16)}\r\n${p}\r\n`).join("") + "0\r\n\r\n";
+    expect(await rawBody("text/event-stream; charset=utf-8")).toBe(expected);
+    expect(await rawBody("text/plain; charset=utf-8")).toBe(expected);
+  });
 });

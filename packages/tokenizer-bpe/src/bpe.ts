@@ -6,7 +6,8 @@ import { PairTable, TiktokenPairs } from "./pair-table";
 import { patternSource } from "./patterns";
 import { scannerFor } from "./pre-tokenizers";
 import type { Scanner } from "./scanner";
-import { allowedSet, escapeRegExp, type EncodeChunksOptions, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
+import { SpecialMatcher, splitAtSpecials } from "./special-split";
+import { allowedSet, type EncodeChunksOptions, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
 import { concatTokenBytes, displayBytes, spansFromPieces } from "./token-spans";
 import { bytesToBinary, decodeUtf8, encodeUtf8 } from "./utf8";
 
@@ -79,11 +80,6 @@ export interface MergeTables {
 const mergeTables = new WeakMap<BpeTokenizer, MergeTables>();
 
 /** The next match of a global regex at or after `from`. */
-function searchFrom(re: RegExp, text: string, from: number): RegExpExecArray | null {
-  re.lastIndex = from;
-  return re.exec(text);
-}
-
 /** Internal (not exported from the package): the merge tables of a tokenizer. */
 export function mergeTablesOf(tok: BpeTokenizer): MergeTables {
   return mergeTables.get(tok)!;
@@ -112,7 +108,7 @@ export class BpeTokenizer implements Tokenizer {
   private readonly alwaysMatched = new Set<string>();
   /** piece text -> its ids (a number when it is a single token, the common case). */
   private readonly cache = new Map<string, number | number[]>();
-  private specialRegexCache: { key: string; re: RegExp } | undefined;
+  private readonly specials = new SpecialMatcher();
   /** Bytes in the longest token: a longer piece is never one token. */
   private readonly longestToken: number;
   private mergeScratch: MergeScratch | undefined;
@@ -214,16 +210,16 @@ export class BpeTokenizer implements Tokenizer {
       yield* this.encodeOrdinary(text, 0, out, pieceEnds, pauseAt);
       return;
     }
-    const re = this.specialRegex(allowed);
-    let last = 0;
-    // lastIndex is set before each search: the regex is shared, and another call may run while this one is paused.
-    for (let m = searchFrom(re, text, 0); m !== null; m = searchFrom(re, text, last)) {
-      if (m.index > last) yield* this.encodeOrdinary(text.slice(last, m.index), last, out, pieceEnds, pauseAt);
-      out.push(this.specialTokens.get(m[0])!);
-      last = m.index + m[0].length;
-      pieceEnds?.push(out.length, last);
-    }
-    if (last < text.length) yield* this.encodeOrdinary(last === 0 ? text : text.slice(last), last, out, pieceEnds, pauseAt);
+    yield* splitAtSpecials(
+      text,
+      this.specialTokens,
+      this.specials.regexFor(allowed),
+      (from, to) => this.encodeOrdinary(text.slice(from, to), from, out, pieceEnds, pauseAt),
+      (id, _start, end) => {
+        out.push(id);
+        pieceEnds?.push(out.length, end);
+      },
+    );
   }
 
   /** Text without special tokens: split by the first pattern, each piece by the next, then merge. */
@@ -310,13 +306,6 @@ export class BpeTokenizer implements Tokenizer {
   /** The merge loop's arrays, kept for the next long piece (they grow to the longest window). */
   private scratch(): MergeScratch {
     return (this.mergeScratch ??= new MergeScratch());
-  }
-
-  private specialRegex(allowed: Set<string>): RegExp {
-    const sorted = [...allowed].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
-    const key = sorted.join("\u0000");
-    if (this.specialRegexCache?.key !== key) this.specialRegexCache = { key, re: new RegExp(sorted.map(escapeRegExp).join("|"), "gu") };
-    return this.specialRegexCache.re;
   }
 
   tokenBytes(id: number): Uint8Array {

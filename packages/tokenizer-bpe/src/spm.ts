@@ -1,5 +1,4 @@
 import { mergeInWindows } from "./merge-windows";
-import { checkedChunkSize, idChunks, runToEnd } from "./id-chunks";
 import { TOKEN_TYPE } from "./gguf/token-type";
 import { PairTable } from "./pair-table";
 import { CharPairs } from "./char-pairs";
@@ -8,7 +7,8 @@ import { BigramQueue } from "./spm-queue";
 import type { SpanTokens } from "./bpe-merge";
 import { concatTokenBytes, displayBytes } from "./token-spans";
 import { TokenizerError } from "./errors";
-import { allowedSet, escapeRegExp, type EncodeChunksOptions, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
+import { SpanEncoder, SpecialMatcher, splitAtSpecials, type Emit } from "./special-split";
+import { allowedSet, type EncodeOptions, type Tokenizer } from "./types";
 import { decodeUtf8, encodeUtf8 } from "./utf8";
 import { SpmVocabulary, type SpmPieceBytes } from "./spm-vocabulary";
 
@@ -59,15 +59,14 @@ const REPEATED_WINDOWS = 8;
 /** The encoder yields (for `encodeChunks`) after this many segments. */
 const SEGMENTS_PER_PAUSE = 256;
 
-type Emit = (id: number, start: number, end: number) => void;
-
 /** A run of symbols after merging: each one's piece id (-1: byte fallback) and length in UTF-16 units. */
 interface Symbols {
   ids: number[];
   lengths: number[];
 }
 
-export class SpmTokenizer implements Tokenizer {
+export class SpmTokenizer extends SpanEncoder implements Tokenizer {
+  private readonly specials = new SpecialMatcher();
   readonly vocabSize: number;
   readonly specialTokens: ReadonlyMap<string, number>;
   readonly bosId: number | undefined;
@@ -104,6 +103,7 @@ export class SpmTokenizer implements Tokenizer {
   private readonly queue = new BigramQueue();
 
   constructor(model: SpmModel) {
+    super();
     this.vocabulary = isPieceBytes(model.pieces) ? SpmVocabulary.fromBytes(model.pieces) : SpmVocabulary.fromStrings(model.pieces);
     this.scores = model.scores;
     this.types = model.types;
@@ -136,45 +136,14 @@ export class SpmTokenizer implements Tokenizer {
     return this.vocabulary.byteTokenValue(id);
   }
 
-  encode(text: string, options?: EncodeOptions): number[] {
-    const ids: number[] = [];
-    runToEnd(this.encodeInto(text, options, (id) => ids.push(id)));
-    return ids;
-  }
-
-  encodeChunks(text: string, options?: EncodeChunksOptions): Generator<Uint32Array, void, undefined> {
-    return idChunks((out) => this.encodeInto(text, options, (id) => out.push(id)), checkedChunkSize(options?.chunkSize));
-  }
-
-  countTokens(text: string, options?: EncodeOptions): number {
-    let count = 0;
-    runToEnd(this.encodeInto(text, options, () => count++));
-    return count;
-  }
-
-  encodeWithOffsets(text: string, options?: EncodeOptions): TokenSpan[] {
-    const out: TokenSpan[] = [];
-    runToEnd(this.encodeInto(text, options, (id, start, end) => out.push({ id, start, end })));
-    return out;
-  }
-
-  /**
-   * Special tokens (when allowed) and the plain text between them; `emit` gets each token with
-   * its source range. Yields after each fragment and each window of a long one (for
-   * `encodeChunks`).
-   */
-  private *encodeInto(text: string, options: EncodeOptions | undefined, emit: Emit): Generator<void, void, undefined> {
+  /** Special tokens (when allowed) and the plain text between them, each token with its source range. */
+  protected *encodeSpans(text: string, options: EncodeOptions | undefined, emit: Emit): Generator<void, void, undefined> {
     const allowed = allowedSet(this.specialTokens, options?.allowedSpecial);
-    let last = 0;
-    if (allowed.size > 0) {
-      const re = new RegExp([...allowed].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"), "gu");
-      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-        if (m.index > last) yield* this.encodeFragment(text, last, m.index, emit);
-        emit(this.specialTokens.get(m[0])!, m.index, m.index + m[0].length);
-        last = m.index + m[0].length;
-      }
+    if (allowed.size === 0) {
+      if (text.length > 0) yield* this.encodeFragment(text, 0, text.length, emit);
+      return;
     }
-    if (last < text.length) yield* this.encodeFragment(text, last, text.length, emit);
+    yield* splitAtSpecials(text, this.specialTokens, this.specials.regexFor(allowed), (from, to) => this.encodeFragment(text, from, to, emit), emit);
   }
 
   /**

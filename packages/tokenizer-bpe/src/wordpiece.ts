@@ -1,8 +1,8 @@
 import { classOf, PUNCTUATION, SPACE } from "./char-class";
 import { TokenizerError } from "./errors";
 import { concatTokenBytes, displayBytes } from "./token-spans";
-import { checkedChunkSize, idChunks, runToEnd } from "./id-chunks";
-import { allowedSet, escapeRegExp, type EncodeChunksOptions, type EncodeOptions, type TokenSpan, type Tokenizer } from "./types";
+import { SpanEncoder, SpecialMatcher, splitAtSpecials, type Emit } from "./special-split";
+import { allowedSet, type EncodeOptions, type Tokenizer } from "./types";
 import { decodeUtf8, encodeUtf8 } from "./utf8";
 
 /**
@@ -24,7 +24,8 @@ import { decodeUtf8, encodeUtf8 } from "./utf8";
  * has no prefix (Hugging Face writes them "hello" and "##llo"; llama.cpp's converter rewrites
  * them). Decoding puts a space before each word-initial piece and drops the first one; the
  * normalisation (case, accents, spacing around punctuation) is not undone, so decode(encode(x))
- * equals x only for text that is already normalised.
+ * equals x only for text that is already normalised. In `encodeWithOffsets`, each token of a word
+ * covers the whole word in the input (normalisation moves characters).
  */
 export interface WordPieceModel {
   /** Token id -> piece, GGUF style ("▁hello", "llo", "[CLS]"). */
@@ -46,8 +47,6 @@ const MAX_WORD_CHARS = 100;
 const CONTROL_TYPE = 3;
 /** The encoder yields (for `encodeChunks`) after this many words. */
 const WORDS_PER_PAUSE = 256;
-
-type Emit = (id: number, start: number, end: number) => void;
 
 const IS_OTHER = /^\p{C}$/u;
 const IS_NONSPACING_MARK = /\p{Mn}/gu;
@@ -74,7 +73,8 @@ function isWhitespace(cp: number): boolean {
   return cp === 0x09 || cp === 0x0a || cp === 0x0d || (classOf(cp) & SPACE) !== 0;
 }
 
-export class WordPieceTokenizer implements Tokenizer {
+export class WordPieceTokenizer extends SpanEncoder implements Tokenizer {
+  private readonly specials = new SpecialMatcher();
   readonly vocabSize: number;
   readonly specialTokens: ReadonlyMap<string, number>;
   readonly bosId: number | undefined;
@@ -87,6 +87,7 @@ export class WordPieceTokenizer implements Tokenizer {
   private readonly control = new Set<number>();
 
   constructor(model: WordPieceModel) {
+    super();
     this.tokens = model.tokens;
     this.vocabSize = model.tokens.length;
     const inRange = (field: string, id: number | undefined): number | undefined => {
@@ -111,42 +112,14 @@ export class WordPieceTokenizer implements Tokenizer {
     this.specialTokens = specials;
   }
 
-  encode(text: string, options?: EncodeOptions): number[] {
-    const ids: number[] = [];
-    runToEnd(this.encodeInto(text, options, (id) => ids.push(id)));
-    return ids;
-  }
-
-  encodeChunks(text: string, options?: EncodeChunksOptions): Generator<Uint32Array, void, undefined> {
-    return idChunks((out) => this.encodeInto(text, options, (id) => out.push(id)), checkedChunkSize(options?.chunkSize));
-  }
-
-  countTokens(text: string, options?: EncodeOptions): number {
-    let count = 0;
-    runToEnd(this.encodeInto(text, options, () => count++));
-    return count;
-  }
-
-  /** Spans: each token of a word covers the whole word in the input (normalisation moves characters). */
-  encodeWithOffsets(text: string, options?: EncodeOptions): TokenSpan[] {
-    const out: TokenSpan[] = [];
-    runToEnd(this.encodeInto(text, options, (id, start, end) => out.push({ id, start, end })));
-    return out;
-  }
-
-  /** Special tokens (when allowed) and the text between them; `emit` gets each token with its word's range. */
-  private *encodeInto(text: string, options: EncodeOptions | undefined, emit: Emit): Generator<void, void, undefined> {
+  /** Special tokens (when allowed) and the plain text between them, each token with its source range. */
+  protected *encodeSpans(text: string, options: EncodeOptions | undefined, emit: Emit): Generator<void, void, undefined> {
     const allowed = allowedSet(this.specialTokens, options?.allowedSpecial);
-    let last = 0;
-    if (allowed.size > 0) {
-      const re = new RegExp([...allowed].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"), "gu");
-      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-        yield* this.encodeText(text, last, m.index, emit);
-        emit(this.specialTokens.get(m[0])!, m.index, m.index + m[0].length);
-        last = m.index + m[0].length;
-      }
+    if (allowed.size === 0) {
+      if (text.length > 0) yield* this.encodeText(text, 0, text.length, emit);
+      return;
     }
-    yield* this.encodeText(text, last, text.length, emit);
+    yield* splitAtSpecials(text, this.specialTokens, this.specials.regexFor(allowed), (from, to) => this.encodeText(text, from, to, emit), emit);
   }
 
   /**

@@ -166,7 +166,7 @@ describe("bounded memory, by construction: what the encoder holds at each pause"
     const tok = fromLlama2cTokenizer(readFileSync(LLAMA2C_TOKENIZER));
     const text = "1a".repeat(MB / 2);
     const out: number[] = [];
-    const core = (tok as unknown as { encodeInto: (t: string, o: undefined, emit: (id: number) => void) => Iterator<void, void, undefined> }).encodeInto(text, undefined, (id) => out.push(id));
+    const core = (tok as unknown as { encodeSpans: (t: string, o: undefined, emit: (id: number) => void) => Iterator<void, void, undefined> }).encodeSpans(text, undefined, (id) => out.push(id));
     const { ids, most } = drive(core, out);
     expect(ids.length).toBeGreaterThan(MB / 4);
     expect(most).toBeLessThanOrEqual(BOUND);
@@ -177,7 +177,7 @@ describe("bounded memory, by construction: what the encoder holds at each pause"
     const tok = loadVocab("bert-bge") as WordPieceTokenizer;
     const text = "1a hello, world ".repeat(MB / 16);
     const out: number[] = [];
-    const core = (tok as unknown as { encodeInto: (t: string, o: undefined, emit: (id: number) => void) => Iterator<void, void, undefined> }).encodeInto(text, undefined, (id) => out.push(id));
+    const core = (tok as unknown as { encodeSpans: (t: string, o: undefined, emit: (id: number) => void) => Iterator<void, void, undefined> }).encodeSpans(text, undefined, (id) => out.push(id));
     const { ids, most } = drive(core, out);
     expect(ids.length).toBeGreaterThan(200_000);
     expect(most).toBeLessThanOrEqual(256 * 100); // a pause every 256 words, at most 100 pieces a word
