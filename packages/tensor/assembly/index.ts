@@ -4,7 +4,7 @@ export { softmax, rmsnorm, layernorm } from "./rowwise";
 export { add, mul, silu, gelu, swiglu } from "./elementwise";
 export { rope, ropeBatch } from "./rope";
 export { attentionBatch } from "./attention";
-export { matmul, matvec, linear, linearGroup, attention, matmulQuant, attentionPacked, runJob, runJobPart } from "./jobs";
+export { matmul, matvec, linear, linearGroup, linearSwiglu, attention, matmulQuant, attentionPacked, runJob, runJobPart } from "./jobs";
 export { quantizeActivations, activationRowBytes } from "./quant-activation";
 export { packKvRows } from "./kv-pack";
 export { MATMUL_SCRATCH } from "./gemm";

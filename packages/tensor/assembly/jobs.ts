@@ -31,6 +31,7 @@
 import { gemvRows, gevmCols } from "./matmul";
 import { gemmBlock } from "./gemm";
 import { linearRows } from "./linear";
+import { swiglu } from "./elementwise";
 import { attentionRows, attentionBatch as attentionBatchEntries } from "./attention";
 import { matmulQuantRows } from "./quant-dot";
 import { matmulQuantTiles } from "./quant-dot-tiles";
@@ -52,6 +53,8 @@ export const JOB_ATTENTION_PACKED = 6;
 export const JOB_ATTENTION_BATCH = 7;
 export const JOB_LINEAR_ROWS = 8;
 export const JOB_LINEAR_GROUP = 9;
+export const JOB_LINEAR_SWIGLU = 10;
+export const JOB_ATTENTION_PROJECT = 11;
 
 // [lo, hi) of part t when `units` are split into nT near-equal parts
 @inline function partLo(units: i32, t: i32, nT: i32): i32 {
@@ -121,7 +124,11 @@ export function matvec(out: usize, w: usize, x: usize, rows: i32, cols: i32, t: 
 export function linear(out: usize, x: usize, w: usize, rows: i32, k: i32, n: i32, t: i32, nT: i32, scratch: usize): void {
   const quads = (n + 3) >> 2;
   const j0 = partLo(quads, t, nT) << 2, j1 = min(n, partLo(quads, t + 1, nT) << 2);
-  if (j0 >= j1) return;
+  if (j0 < j1) linearOutputs(out, x, w, rows, k, n, j0, j1, scratch);
+}
+
+/** Outputs j0 ≤ j < j1 of linear() for every row: one row as the decode kernel, more as tiles. */
+@inline function linearOutputs(out: usize, x: usize, w: usize, rows: i32, k: i32, n: i32, j0: i32, j1: i32, scratch: usize): void {
   if (rows == 1) gemvRows(out, w, x, k, j0, j1, false);
   else linearRows(out, x, w, rows, k, n, j0, j1, scratch);
 }
@@ -144,11 +151,32 @@ export function linearGroup(x: usize, rows: i32, k: i32, table: usize, count: i3
     const q0 = max(lo, first), q1 = min(hi, first + own);
     if (q0 < q1) {
       const out = <usize>load<u32>(entry), w = <usize>load<u32>(entry, 4);
-      const j0 = (q0 - first) << 2, j1 = min(n, (q1 - first) << 2);
-      if (rows == 1) gemvRows(out, w, x, k, j0, j1, false);
-      else linearRows(out, x, w, rows, k, n, j0, j1, scratch);
+      linearOutputs(out, x, w, rows, k, n, (q0 - first) << 2, min(n, (q1 - first) << 2), scratch);
     }
     first += own;
+  }
+}
+
+/**
+ * Part t of nT of a SwiGLU MLP's first half over rows of x [rows, k]: gate[r] = Wg·x[r] and
+ * up[r] = Wu·x[r] (both weights [n, k], linear()'s sums), then gate[r] ← silu(gate[r])·up[r]
+ * (elementwise.ts swiglu). Split by output quads as linear() is, the same quads of both weights
+ * in one part, so the thread that computes a gate output and its up output applies the SwiGLU to
+ * them while they sit in its cache: the caller has no SwiGLU pass left to run alone after the
+ * hand-off, and the halves never cross to another core. SwiGLU is lanewise, so every output is
+ * linear()'s and then swiglu()'s bits for any split.
+ */
+export function linearSwiglu(
+  x: usize, rows: i32, k: i32, wGate: usize, wUp: usize, gate: usize, up: usize, n: i32, t: i32, nT: i32, scratch: usize,
+): void {
+  const quads = (n + 3) >> 2;
+  const j0 = partLo(quads, t, nT) << 2, j1 = min(n, partLo(quads, t + 1, nT) << 2);
+  if (j0 >= j1) return;
+  linearOutputs(gate, x, wGate, rows, k, n, j0, j1, scratch);
+  linearOutputs(up, x, wUp, rows, k, n, j0, j1, scratch);
+  for (let r = 0; r < rows; r++) {
+    const at = (<usize>r * n + j0) << 2;
+    swiglu(gate + at, gate + at, up + at, j1 - j0);
   }
 }
 
@@ -218,6 +246,25 @@ function attentionBatch(
   attentionBatchEntries(out, q, table, nHeads, nKvHeads, headDim, kvStride, partLo(entries, t, nT), partLo(entries, t + 1, nT), scratch);
 }
 
+/**
+ * Part t of nT of a batched decode step's attention (attentionBatch above) and then the
+ * projection of its output rows, projected[r] = W·out[r] (W [n, nHeads·headDim]: a block's
+ * o_proj; linear()'s sums), split by whole rows: the thread that computed a row's attention
+ * projects it while it sits in its cache, and the caller hands the pool one job instead of two.
+ * The table must hold every row, row e in entry e. linear() is batch-invariant (linear.ts), so
+ * a row projected among any other rows is the same bits as in one call over all of them.
+ */
+function attentionProject(
+  out: usize, q: usize, table: usize, nHeads: i32, nKvHeads: i32, headDim: i32, kvStride: i32, entries: i32,
+  w: usize, projected: usize, n: i32, t: i32, nT: i32, scratch: usize,
+): void {
+  const e0 = partLo(entries, t, nT), e1 = partLo(entries, t + 1, nT);
+  if (e0 >= e1) return;
+  attentionBatchEntries(out, q, table, nHeads, nKvHeads, headDim, kvStride, e0, e1, scratch);
+  const width = nHeads * headDim;
+  linearOutputs(projected + <usize>e0 * n * 4, out + <usize>e0 * width * 4, w, e1 - e0, width, n, 0, n, scratch);
+}
+
 // Part `part` of `parts` of the job in the control block, on thread-private scratch.
 function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
   const p = ctrl + ARGS;
@@ -253,6 +300,14 @@ function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
       break;
     case JOB_LINEAR_GROUP:
       linearGroup(load<u32>(p), load<i32>(p, 4), load<i32>(p, 8), load<u32>(p, 12), load<i32>(p, 16), part, parts, scratch);
+      break;
+    case JOB_LINEAR_SWIGLU:
+      linearSwiglu(load<u32>(p), load<i32>(p, 4), load<i32>(p, 8), load<u32>(p, 12), load<u32>(p, 16), load<u32>(p, 20), load<u32>(p, 24),
+        load<i32>(p, 28), part, parts, scratch);
+      break;
+    case JOB_ATTENTION_PROJECT:
+      attentionProject(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), load<i32>(p, 20),
+        load<i32>(p, 24), load<i32>(p, 28), load<u32>(p, 32), load<u32>(p, 36), load<i32>(p, 40), part, parts, scratch);
       break;
     case JOB_LINEAR_ROWS:
       linearByRows(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), load<i32>(p, 20),

@@ -114,6 +114,48 @@ describe.each(configs)("wasm ropeBatch and attentionBatch ($label)", ({ threads,
     });
   }
 
+  // attentionBatchProject: the attention and then its rows' projection (a block's o_proj) in one
+  // call, projected per row by the thread that attended it (in one job when every row is in the
+  // batch table and the job is split; as the two calls otherwise: the 200-position row here).
+  for (const c of cases) {
+    for (const outFeatures of [c.nHeads * c.headDim, 7]) {
+      it(`attentionBatchProject, ${c.rows} rows, heads ${c.nHeads}/${c.nKvHeads}×${c.headDim} → ${outFeatures}: attentionBatch's and then linear's bits`, () => {
+        const b = batchOf(c, (n) => wasm.allocF32(n));
+        const width = c.nHeads * c.headDim;
+        const w = wasm.allocF32(outFeatures * width);
+        w.set(uniform(rng(outFeatures + width), outFeatures * width));
+        const q = wasm.allocF32(b.q.length);
+        q.set(b.q);
+        const attended = wasm.allocF32(c.rows * width), wantProjected = wasm.allocF32(c.rows * outFeatures);
+        wasm.attentionBatch(attended, q, b.keys, b.values, b.lengths, c.rows, c.nHeads, c.nKvHeads, c.headDim);
+        wasm.linear(wantProjected, attended, w, c.rows, width, outFeatures);
+        const out = wasm.allocF32(c.rows * width).fill(Number.NaN), projected = wasm.allocF32(c.rows * outFeatures).fill(Number.NaN);
+        wasm.attentionBatchProject(projected, out, q, b.keys, b.values, b.lengths, c.rows, c.nHeads, c.nKvHeads, c.headDim, w, outFeatures);
+        expect(bits(out)).toEqual(bits(attended));
+        expect(bits(projected)).toEqual(bits(wantProjected));
+        // outputs outside wasm memory: copied out
+        const foreignOut = new Float32Array(c.rows * width), foreignProjected = new Float32Array(c.rows * outFeatures);
+        wasm.attentionBatchProject(foreignProjected, foreignOut, q, b.keys, b.values, b.lengths, c.rows, c.nHeads, c.nKvHeads, c.headDim, Float32Array.from(w), outFeatures);
+        expect(bits(foreignOut)).toEqual(bits(attended));
+        expect(bits(foreignProjected)).toEqual(bits(wantProjected));
+      });
+    }
+  }
+
+  it("attentionBatchProject rejects a weight or output shorter than the shape, and outputs that overlap", () => {
+    const c = cases[3];
+    const b = batchOf(c, (n) => wasm.allocF32(n));
+    const width = c.nHeads * c.headDim;
+    const call = (projected: Float32Array, out: Float32Array, w: Float32Array) =>
+      () => wasm.attentionBatchProject(projected, out, b.q, b.keys, b.values, b.lengths, c.rows, c.nHeads, c.nKvHeads, c.headDim, w, 5);
+    const out = wasm.allocF32(c.rows * width), projected = wasm.allocF32(c.rows * 5), w = wasm.allocF32(5 * width);
+    expect(call(projected, out, w.subarray(1))).toThrow(expect.objectContaining({ code: "SHAPE_MISMATCH" }));
+    expect(call(projected.subarray(1), out, w)).toThrow(expect.objectContaining({ code: "SHAPE_MISMATCH" }));
+    const both = wasm.allocF32(c.rows * width + c.rows * 5);
+    expect(call(both.subarray(c.rows * width - 1), both.subarray(0, c.rows * width), w)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    expect(call(both.subarray(c.rows * width), both.subarray(0, c.rows * width), w)).not.toThrow();
+  });
+
   it("a row's result does not depend on the other rows: the same row alone and among others", () => {
     const c = cases[1];
     const b = batchOf(c, (n) => wasm.allocF32(n));

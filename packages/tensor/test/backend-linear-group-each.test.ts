@@ -231,3 +231,91 @@ describe("F32LinearGroup.of", () => {
     }
   });
 });
+
+// linearSwiglu: a SwiGLU MLP's gate and up projections with the SwiGLU applied in the same job,
+// on the thread that computed each output. It must be the bits of linearGroup then swiglu for any
+// split: the embedded model's 384 outputs, widths that are not multiples of 4 (a part's last quad
+// is short), odd row counts, 1 row (the decode kernel), inputs that are not multiples of 4.
+describe.each([
+  { label: "1 thread", threads: 1, parallelMinMacs: undefined },
+  { label: "2 threads, every job split", threads: 2, parallelMinMacs: 0 },
+  { label: "2 threads", threads: 2, parallelMinMacs: undefined },
+])("wasm linearSwiglu, $label", ({ threads, parallelMinMacs }) => {
+  let wasm: WasmBackend;
+  beforeAll(async () => {
+    wasm = await createWasmBackend({ threads, ...(parallelMinMacs === undefined ? {} : { parallelMinMacs }) });
+  });
+  afterAll(async () => {
+    await wasm.dispose();
+  });
+
+  /** x [rows, k] and the two weights [n, k] in wasm memory, scaled so SwiGLU sees both signs and its tails. */
+  function operandsOf(rows: number, k: number, n: number) {
+    const next = rng(rows * 131 + k * 17 + n);
+    const inWasm = (data: Float32Array): Float32Array => {
+      const copy = wasm.allocF32(data.length);
+      copy.set(data.map((v) => v * 6));
+      return copy;
+    };
+    return { x: inWasm(uniform(next, rows * k)), wGate: inWasm(uniform(next, n * k)), wUp: inWasm(uniform(next, n * k)) };
+  }
+
+  /** linearGroup then swiglu: what the fused call must give. */
+  function unfused(x: Float32Array, wGate: Float32Array, wUp: Float32Array, rows: number, k: number, n: number) {
+    const gate = wasm.allocF32(rows * n), up = wasm.allocF32(rows * n);
+    wasm.linearGroup(x, rows, k, [wGate, wUp], [n, n], [gate, up]);
+    wasm.swiglu(gate, gate, up);
+    return { out: Float32Array.from(gate), up: Float32Array.from(up) };
+  }
+
+  const cases: Array<[number, number, number]> = [[32, 128, 384], [1, 128, 384], [33, 37, 38], [7, 19, 5], [2, 128, 3], [32, 130, 70]];
+  for (const [rows, k, n] of cases) {
+    it(`[${rows},${k}] through gate and up of ${n} outputs: linearGroup's then swiglu's bits`, () => {
+      const { x, wGate, wUp } = operandsOf(rows, k, n);
+      const expected = unfused(x, wGate, wUp, rows, k, n);
+      const out = wasm.allocF32(rows * n).fill(Number.NaN), up = wasm.allocF32(rows * n).fill(Number.NaN);
+      wasm.linearSwiglu(out, up, x, wGate, wUp, rows, k, n);
+      expect(bits(out)).toEqual(bits(expected.out));
+      expect(bits(up)).toEqual(bits(expected.up));
+      // arrays outside wasm memory: copied in and out
+      const foreignOut = new Float32Array(rows * n), foreignUp = new Float32Array(rows * n);
+      wasm.linearSwiglu(foreignOut, foreignUp, Float32Array.from(x), Float32Array.from(wGate), Float32Array.from(wUp), rows, k, n);
+      expect(bits(foreignOut)).toEqual(bits(expected.out));
+      expect(bits(foreignUp)).toEqual(bits(expected.up));
+      // through F32LinearGroup, with the backend's linearSwiglu and without it (project, then swiglu)
+      const group = F32LinearGroup.of([new F32Linear(wGate, n, k, wasm), new F32Linear(wUp, n, k, wasm)]);
+      const viaGroup = wasm.allocF32(rows * n), viaGroupUp = wasm.allocF32(rows * n);
+      group?.projectSwiglu(x, rows, viaGroup, viaGroupUp);
+      expect(bits(viaGroup)).toEqual(bits(expected.out));
+      const withoutFused: WasmBackend = Object.create(wasm, { linearSwiglu: { value: undefined } });
+      const plainGroup = F32LinearGroup.of([new F32Linear(wGate, n, k, withoutFused), new F32Linear(wUp, n, k, withoutFused)]);
+      const viaPlain = wasm.allocF32(rows * n), viaPlainUp = wasm.allocF32(rows * n);
+      plainGroup?.projectSwiglu(x, rows, viaPlain, viaPlainUp);
+      expect(bits(viaPlain)).toEqual(bits(expected.out));
+    });
+  }
+
+  it("writes swiglu of zeros when there are no inputs, and nothing for 0 rows", () => {
+    const w = wasm.allocF32(0), out = wasm.allocF32(2 * 3).fill(Number.NaN), up = wasm.allocF32(2 * 3).fill(Number.NaN);
+    wasm.linearSwiglu(out, up, wasm.allocF32(0), w, w, 2, 0, 3);
+    const zeros = wasm.allocF32(6);
+    const expected = wasm.allocF32(6);
+    wasm.swiglu(expected, zeros, zeros);
+    expect(bits(out)).toEqual(bits(expected));
+    expect(bits(up)).toEqual(bits(zeros));
+    const untouched = wasm.allocF32(4).fill(7);
+    wasm.linearSwiglu(untouched, untouched.subarray(2), wasm.allocF32(0), wasm.allocF32(8), wasm.allocF32(8), 0, 4, 2);
+    expect(Array.from(untouched)).toEqual([7, 7, 7, 7]);
+  });
+
+  it("rejects arrays shorter than the shape, and a group that is not one gate and one up", () => {
+    const w = wasm.allocF32(8 * 4), x = wasm.allocF32(2 * 4), y = wasm.allocF32(2 * 8);
+    expect(() => wasm.linearSwiglu(y, new Float32Array(3), x, w, w, 2, 4, 8)).toThrow(expect.objectContaining({ code: "SHAPE_MISMATCH" }));
+    expect(() => wasm.linearSwiglu(y, y, x, w, new Float32Array(5), 2, 4, 8)).toThrow(expect.objectContaining({ code: "SHAPE_MISMATCH" }));
+    expect(() => wasm.linearSwiglu(y, y, x, w, w, 3, 4, 8)).toThrow(expect.objectContaining({ code: "SHAPE_MISMATCH" }));
+    const three = F32LinearGroup.of([new F32Linear(w, 8, 4, wasm), new F32Linear(w, 8, 4, wasm), new F32Linear(w, 8, 4, wasm)]);
+    expect(() => three?.projectSwiglu(x, 2, y, y)).toThrow(expect.objectContaining({ code: "SHAPE_MISMATCH" }));
+    const uneven = F32LinearGroup.of([new F32Linear(w, 8, 4, wasm), new F32Linear(wasm.allocF32(4 * 4), 4, 4, wasm)]);
+    expect(() => uneven?.projectSwiglu(x, 2, y, y)).toThrow(expect.objectContaining({ code: "SHAPE_MISMATCH" }));
+  });
+});

@@ -17,7 +17,7 @@
 // in-process race is fair here (unlike a memory-bound model, where page placement moves figures).
 //
 // Then one profiled pass per row count: every kernel call of our backend timed by its name and
-// shape (linear in→out, linearGroup, attention, norms, RoPE, SwiGLU, add), with GFLOP/s for the products.
+// shape (linear in→out, linearGroup, linearSwiglu, attention (+ o_proj), norms, RoPE, SwiGLU, add), with GFLOP/s for the products.
 // The timers cost a little per call, so the shares are of a slightly slower step; and they are
 // wall-clock (a CPU-time read per kernel call would cost more than the small kernels): on a loaded
 // machine, time the process spent descheduled lands in whichever kernel was running.
@@ -146,10 +146,18 @@ hook("linear", (_o, _x, _w, rows, i, o) => `linear ${i}→${o}`, (_o, _x, _w, ro
 if (ours.linearGroup) {
   hook("linearGroup", (_x, _rows, i, _ws, outs) => `linearGroup ${i}→${outs.join("+")}`, (_x, rows, i, _ws, outs) => 2 * rows * i * outs.reduce((a, b) => a + b, 0));
 }
+// a SwiGLU block's gate/up projections with the SwiGLU in the same job (linearSwiglu)
+if (ours.linearSwiglu) {
+  hook("linearSwiglu", (_o, _up, _x, _wg, _wu, _rows, i, o) => `linearSwiglu ${i}→${o}+${o}`, (_o, _up, _x, _wg, _wu, rows, i, o) => 4 * rows * i * o);
+}
 hook("attention", () => "attention");
 hook("rmsnorm", () => "rmsnorm");
 hook("rope", () => "rope");
 if (ours.attentionBatch) hook("attentionBatch", () => "attentionBatch");
+// a batched step's attention with its o_proj in the same job (attentionBatchProject)
+if (ours.attentionBatchProject) {
+  hook("attentionBatchProject", (...a) => `attention+o_proj →${a[11]}`); // no GFLOP/s: attention is most of its time
+}
 if (ours.ropeBatch) hook("ropeBatch", () => "ropeBatch");
 hook("swiglu", () => "swiglu");
 hook("add", () => "add");

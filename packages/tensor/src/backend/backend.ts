@@ -77,6 +77,19 @@ export interface Backend extends TrainKernels {
   ): void;
 
   /**
+   * A SwiGLU MLP's first half in one call: up = linear(x, wUp) and out = swiglu(linear(x, wGate),
+   * up), over x [rows, inFeatures], both weights [outFeatures, inFeatures], out and up [rows,
+   * outFeatures] (up is written too: it holds the up projection afterwards). The same bits as
+   * linearGroup (or two linear calls) followed by swiglu(out, out, up) on this backend; a backend
+   * with worker threads applies the SwiGLU inside the split, on the thread that computed each
+   * output. Optional: without it, callers run those calls (src/linear/linear-group.ts).
+   */
+  linearSwiglu?(
+    out: Float32Array, up: Float32Array, x: Float32Array, wGate: Float32Array, wUp: Float32Array,
+    rows: number, inFeatures: number, outFeatures: number,
+  ): void;
+
+  /**
    * out[r, o] = Σ_i W[o, i] · x[r, i] for r < rows, o < outFeatures: x is [rows, inFeatures] and
    * W [outFeatures, inFeatures] (nn.Linear layout) is stored in `w` as ggml blocks of `type`, one
    * output row after the other (src/quant/types.ts). Each input row is quantized once to the
@@ -151,6 +164,17 @@ export interface Backend extends TrainKernels {
   attentionBatch(
     out: Float32Array, q: Float32Array, keys: readonly Float32Array[], values: readonly Float32Array[],
     lengths: Int32Array, rows: number, nHeads: number, nKvHeads: number, headDim: number,
+  ): void;
+
+  /**
+   * attentionBatch into `out`, then projected = linear(out, w) over its rows (w [outFeatures,
+   * nHeads · headDim]: a block's o_proj), in one call: the same bits as those two calls. A backend
+   * with worker threads projects each row on the thread that computed its attention, in the same
+   * job. Optional: without it, callers make the two calls (transformer's block).
+   */
+  attentionBatchProject?(
+    projected: Float32Array, out: Float32Array, q: Float32Array, keys: readonly Float32Array[], values: readonly Float32Array[],
+    lengths: Int32Array, rows: number, nHeads: number, nKvHeads: number, headDim: number, w: Float32Array, outFeatures: number,
   ): void;
 
   /**

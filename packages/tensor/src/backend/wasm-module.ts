@@ -25,6 +25,10 @@ export interface KernelExports {
   linear(out: number, x: number, w: number, rows: number, k: number, n: number, t: number, nT: number, scratch: number): void;
   /** linear() of `count` weights over the same x: table holds count × [out, w, n] i32 (assembly/jobs.ts). */
   linearGroup(x: number, rows: number, k: number, table: number, count: number, t: number, nT: number, scratch: number): void;
+  /** gate ← swiglu(Wg·x, Wu·x), up ← Wu·x over rows of x (assembly/jobs.ts). */
+  linearSwiglu(
+    x: number, rows: number, k: number, wGate: number, wUp: number, gate: number, up: number, n: number, t: number, nT: number, scratch: number,
+  ): void;
   attention(
     out: number, q: number, k: number, v: number, probs: number,
     seqQ: number, seqKv: number, nHeads: number, nKvHeads: number, headDim: number, kvStride: number,

@@ -6,7 +6,7 @@ import { WasmTrainKernels } from "./wasm-train";
 import { RopeTables } from "./wasm-rope";
 import { kernelImports, kernelModule, relaxedSimdSupported, sharedMemorySupported } from "./wasm-module";
 import type { KernelExports } from "./wasm-module";
-import { JOB_ATTENTION, JOB_ATTENTION_BATCH, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_LINEAR_GROUP, JOB_LINEAR_ROWS, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
+import { JOB_ATTENTION, JOB_ATTENTION_BATCH, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_LINEAR_GROUP, JOB_LINEAR_ROWS, JOB_LINEAR_SWIGLU, JOB_ATTENTION_PROJECT, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
 import { checkMatmulQuant, type QuantType } from "../quant/types";
 import type { QuantLayout } from "../quant/tiles";
 import { checkAttentionPacked } from "../quant/attention-reference";
@@ -64,6 +64,8 @@ export interface WasmBackend extends Backend {
   // optional in Backend, always here
   linearGroup: NonNullable<Backend["linearGroup"]>;
   linearEach: NonNullable<Backend["linearEach"]>;
+  linearSwiglu: NonNullable<Backend["linearSwiglu"]>;
+  attentionBatchProject: NonNullable<Backend["attentionBatchProject"]>;
 }
 
 /**
@@ -343,6 +345,33 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     s.done();
   }
 
+  linearSwiglu(
+    out: Float32Array, up: Float32Array, x: Float32Array, wGate: Float32Array, wUp: Float32Array,
+    rows: number, inFeatures: number, outFeatures: number,
+  ): void {
+    need("linearSwiglu x", x, rows * inFeatures);
+    need("linearSwiglu wGate", wGate, outFeatures * inFeatures);
+    need("linearSwiglu wUp", wUp, outFeatures * inFeatures);
+    need("linearSwiglu out", out, rows * outFeatures);
+    need("linearSwiglu up", up, rows * outFeatures);
+    const macs = 2 * rows * inFeatures * outFeatures;
+    if (macs === 0) {
+      // nothing to sum: linear()'s zeros (0 inputs) or nothing at all, then the SwiGLU of them
+      this.linear(out, x, wGate, rows, inFeatures, outFeatures);
+      this.linear(up, x, wUp, rows, inFeatures, outFeatures);
+      this.swiglu(out.subarray(0, rows * outFeatures), out, up);
+      return;
+    }
+    const s = this.begin();
+    const px = s.in(x), pg = s.in(wGate), pu = s.in(wUp), po = s.out(out, false), pup = s.out(up, false);
+    if (this.parallel(macs)) {
+      const j = this.jobArgs;
+      j[0] = px; j[1] = rows; j[2] = inFeatures; j[3] = pg; j[4] = pu; j[5] = po; j[6] = pup; j[7] = outFeatures;
+      this.pool.run(JOB_LINEAR_SWIGLU, j, 8);
+    } else this.kernels.linearSwiglu(px, rows, inFeatures, pg, pu, po, pup, outFeatures, 0, 1, this.scratch);
+    s.done();
+  }
+
   /**
    * linear(), with `each(r0, r1)` called on this thread for consecutive row ranges, in order, as
    * soon as each range's outputs are final: the pool's workers compute the next rows meanwhile,
@@ -541,6 +570,31 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     out: Float32Array, q: Float32Array, keys: readonly Float32Array[], values: readonly Float32Array[],
     lengths: Int32Array, rows: number, nHeads: number, nKvHeads: number, headDim: number,
   ): void {
+    this.attentionBatchThen(null, out, q, keys, values, lengths, rows, nHeads, nKvHeads, headDim, null, 0);
+  }
+
+  attentionBatchProject(
+    projected: Float32Array, out: Float32Array, q: Float32Array, keys: readonly Float32Array[], values: readonly Float32Array[],
+    lengths: Int32Array, rows: number, nHeads: number, nKvHeads: number, headDim: number, w: Float32Array, outFeatures: number,
+  ): void {
+    need("attentionBatchProject w", w, outFeatures * nHeads * headDim);
+    need("attentionBatchProject projected", projected, rows * outFeatures);
+    if (projected.buffer === out.buffer && projected.byteOffset < out.byteOffset + out.byteLength && out.byteOffset < projected.byteOffset + projected.byteLength) {
+      throw new TensorError("INVALID_ARGUMENT", "wasm attentionBatchProject: expected projected and out in separate memory (each row's projection reads its attention output whole), found them overlapping");
+    }
+    this.attentionBatchThen(projected, out, q, keys, values, lengths, rows, nHeads, nKvHeads, headDim, w, outFeatures);
+  }
+
+  /**
+   * attentionBatch, and then (when `w` is given) projected = linear(out, w): in the same job, row
+   * by row on the thread that computed the row's attention, when every row goes through the batch
+   * table and the job is split; else as the two calls. Plain arguments, not an options object, so
+   * a decode step allocates nothing.
+   */
+  private attentionBatchThen(
+    projected: Float32Array | null, out: Float32Array, q: Float32Array, keys: readonly Float32Array[], values: readonly Float32Array[],
+    lengths: Int32Array, rows: number, nHeads: number, nKvHeads: number, headDim: number, w: Float32Array | null, outFeatures: number,
+  ): void {
     checkAttentionBatch("wasm", out, q, keys, values, lengths, rows, nHeads, nKvHeads, headDim);
     if (rows === 0) return;
     let longest = 0;
@@ -548,6 +602,8 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     this.ensureScratch(nHeads * longest * 4); // one row of scores per head of a query
     const s = this.begin();
     const pq = s.in(q);
+    // placed before the table is written: placing a copy may grow the memory under its view
+    const pw = w ? s.in(w) : 0, pp = projected ? s.out(projected, false) : 0;
     const width = nHeads * headDim, kvStride = nKvHeads * headDim;
     const table = this.batchTable(rows * 4); // entries | row | keys | values | seqKv |
     let entries = 0, keysInTable = 0;
@@ -562,7 +618,17 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       keysInTable += lengths[r];
     }
     const po = s.out(out, false);
-    if (entries > 1 && this.parallel(ATTENTION_MAC_WEIGHT * 2 * nHeads * keysInTable * headDim)) {
+    const attentionMacs = ATTENTION_MAC_WEIGHT * 2 * nHeads * keysInTable * headDim;
+    if (w && projected && entries === rows && rows > 1 && outFeatures > 0 && this.parallel(attentionMacs + rows * width * outFeatures)) {
+      // each part's rows projected by the thread that attended them (assembly/jobs.ts attentionProject)
+      const j = this.jobArgs;
+      j[0] = po; j[1] = pq; j[2] = table.byteOffset; j[3] = nHeads; j[4] = nKvHeads; j[5] = headDim; j[6] = kvStride; j[7] = entries;
+      j[8] = pw; j[9] = pp; j[10] = outFeatures;
+      this.pool.run(JOB_ATTENTION_PROJECT, j, 11);
+      s.done();
+      return;
+    }
+    if (entries > 1 && this.parallel(attentionMacs)) {
       // whole rows to threads (assembly/jobs.ts): a row's bits do not depend on the split
       const j = this.jobArgs;
       j[0] = po; j[1] = pq; j[2] = table.byteOffset; j[3] = nHeads; j[4] = nKvHeads; j[5] = headDim; j[6] = kvStride; j[7] = entries;
@@ -587,6 +653,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
       }
     }
     s.done();
+    if (w && projected) this.linear(projected, out, w, rows, width, outFeatures);
   }
 
   /** Whether attention() splits one query over seqKv positions across threads (by heads). */

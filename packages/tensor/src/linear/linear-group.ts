@@ -50,4 +50,26 @@ export class F32LinearGroup {
     const backend = this.backend;
     if (backend.linearGroup) backend.linearGroup(x, rows, this.inFeatures, this.ws, this.outFeatures, outs);
   }
+
+  /**
+   * For a group of [gate, up] (a SwiGLU MLP): out = swiglu(Wgate · x, Wup · x) and up = Wup · x,
+   * over the rows of x [rows, inFeatures]; out and up [rows, outFeatures]. The bits of project()
+   * then backend.swiglu(out, out, up), in one call where the backend has linearSwiglu (one
+   * hand-off to the worker threads, the SwiGLU applied by the thread that computed each output).
+   */
+  projectSwiglu(x: Float32Array, rows: number, out: Float32Array, up: Float32Array): void {
+    if (this.ws.length !== 2 || this.outFeatures[0] !== this.outFeatures[1]) {
+      throw new TensorError(
+        "SHAPE_MISMATCH",
+        `F32LinearGroup.projectSwiglu: expected a group of two weights of one output width (gate, up), found widths ${this.outFeatures.join(", ")}`,
+      );
+    }
+    const backend = this.backend;
+    if (backend.linearSwiglu) {
+      backend.linearSwiglu(out, up, x, this.ws[0], this.ws[1], rows, this.inFeatures, this.outFeatures[0]);
+      return;
+    }
+    this.project(x, rows, out, up);
+    backend.swiglu(out, out, up);
+  }
 }

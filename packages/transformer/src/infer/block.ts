@@ -1,3 +1,4 @@
+import { F32Linear } from "@zero-llm/tensor";
 import { attend } from "./attend";
 import { headDimOf, kvDimOf } from "./config";
 import { KVCache } from "./kv-cache";
@@ -43,8 +44,8 @@ export function block(rt: Runtime, l: number, s: RowBuffers, n: number, caches: 
   addBias(s.q, L.bq, n);
   addBias(s.k, L.bk, n);
   addBias(s.v, L.bv, n);
-  selfAttention(rt, l, s, n, caches, probsSink); // rotates q, k; appends k, v; s.xb = attention output
-  L.wo.project(s.xb2, s.xb, n);
+  // rotates q, k; appends k, v; s.xb = attention output, and s.xb2 = Wo · it when it says so
+  if (!selfAttention(rt, l, s, n, caches, probsSink)) L.wo.project(s.xb2, s.xb, n);
   addBias(s.xb2, L.bo, n);
   be.add(s.x, s.x, s.xb2);
 
@@ -52,14 +53,19 @@ export function block(rt: Runtime, l: number, s: RowBuffers, n: number, caches: 
   rt.norm(s.xb, s.x, L.ffnNorm, L.ffnNormBias, n);
   if (L.wGate) {
     // SwiGLU: down(silu(gate · x) ⊙ (up · x))
-    if (L.gateUp) L.gateUp.project(s.xb, n, s.hb, s.hb2);
-    else {
-      L.wGate.project(s.hb, s.xb, n);
-      L.wUp.project(s.hb2, s.xb, n);
+    if (L.gateUp && !L.bGate && !L.bUp) {
+      // one call: the worker threads apply the SwiGLU to the outputs they computed
+      L.gateUp.projectSwiglu(s.xb, n, s.hb, s.hb2);
+    } else {
+      if (L.gateUp) L.gateUp.project(s.xb, n, s.hb, s.hb2);
+      else {
+        L.wGate.project(s.hb, s.xb, n);
+        L.wUp.project(s.hb2, s.xb, n);
+      }
+      addBias(s.hb, L.bGate, n);
+      addBias(s.hb2, L.bUp, n);
+      be.swiglu(s.hb, s.hb, s.hb2);
     }
-    addBias(s.hb, L.bGate, n);
-    addBias(s.hb2, L.bUp, n);
-    be.swiglu(s.hb, s.hb, s.hb2);
   } else {
     // GPT-2: down(gelu(up · x + b))
     L.wUp.project(s.hb, s.xb, n);
@@ -74,9 +80,11 @@ export function block(rt: Runtime, l: number, s: RowBuffers, n: number, caches: 
 /**
  * RoPE on this step's q and k (llama: the cached keys were rotated at their own positions),
  * k and v appended to the cache(s), then grouped-query attention into s.xb: query head h reads
- * kv head h / (nHeads / nKvHeads).
+ * kv head h / (nHeads / nKvHeads). Returns true when it has projected s.xb by the layer's wo into
+ * s.xb2 as well (a batched step over f32 caches with a plain f32 wo, on a backend with
+ * attentionBatchProject: one hand-off to the worker threads for both, the same bits).
  */
-function selfAttention(rt: Runtime, l: number, s: RowBuffers, n: number, caches: RowCaches, probsSink?: ProbsSink): void {
+function selfAttention(rt: Runtime, l: number, s: RowBuffers, n: number, caches: RowCaches, probsSink?: ProbsSink): boolean {
   const { nHeads, nKvHeads, arch } = rt.config;
   if (caches instanceof KVCache) {
     const { k: keys, v: values } = caches.layers[l];
@@ -91,7 +99,7 @@ function selfAttention(rt: Runtime, l: number, s: RowBuffers, n: number, caches:
     const probs = probsSink ? new Float32Array(nHeads * n * seqKv) : undefined;
     attend(rt, s.xb, s.q, n, keys, values, seqKv, probs);
     if (probs && probsSink) probsSink(l, probs, n, seqKv);
-    return;
+    return false;
   }
   // A batched step: row r is one token of caches[r]'s sequence. Positions, RoPE, the KV writes
   // and attention per row, with one backend call for all rows where the backend has one.
@@ -118,8 +126,13 @@ function selfAttention(rt: Runtime, l: number, s: RowBuffers, n: number, caches:
   }
   // row r attends up to its own position: a later row of the same cache (a speculative verify)
   // has written its key already, but lengths[r] stops before it
-  if (f32) {
-    rt.backend.attentionBatch(s.xb, s.q, keys, values, lengths, n, nHeads, nKvHeads, headDimOf(rt.config));
+  const be = rt.backend, wo = rt.w.layers[l].wo;
+  let projected = false;
+  if (f32 && be.attentionBatchProject && wo instanceof F32Linear && wo.backend === be) {
+    be.attentionBatchProject(s.xb2, s.xb, s.q, keys, values, lengths, n, nHeads, nKvHeads, headDimOf(rt.config), wo.data, wo.outFeatures);
+    projected = true;
+  } else if (f32) {
+    be.attentionBatch(s.xb, s.q, keys, values, lengths, n, nHeads, nKvHeads, headDimOf(rt.config));
   } else {
     for (let r = 0; r < n; r++) {
       const row = rt.state.row(r);
@@ -128,6 +141,7 @@ function selfAttention(rt: Runtime, l: number, s: RowBuffers, n: number, caches:
     }
   }
   for (let r = 0; r < n; r++) keys[r] = values[r] = NO_ROWS;
+  return projected;
 }
 
 /**
