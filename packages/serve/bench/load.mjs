@@ -21,7 +21,10 @@
 // raw loop: on a machine shared with other jobs, CPU time is what the work really cost, while
 // wall time also counts the time other jobs held the cores. The server's main thread (the engine's:
 // routes, steps, sampling; with --http main also node:http) is measured on its own too
-// (/proc/PID/task/PID/stat): it is the critical path, since every token passes through it.
+// (/proc/PID/task/PID/stat): it is the critical path, since every token passes through it. The
+// server's minor page faults per token (/proc/PID/stat) show memory that is touched fresh rather
+// than reused (on this machine's VM each costs ~7 µs): the prefix cache fills the KV budget with
+// new memory in the first round, later rounds reuse what it evicts.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import os from "node:os";
@@ -80,21 +83,27 @@ async function startServer(script, http) {
       reject(new Error(`server exited (${code})`));
     });
   });
-  const ticks = (file) => {
+  const statFields = (file) => {
     try {
-      const fields = readFileSync(file, "utf8").split(") ")[1].split(" ");
-      return (Number(fields[11]) + Number(fields[12])) / 100; // user + system, in clock ticks of 1/100 s
+      return readFileSync(file, "utf8").split(") ")[1].split(" ");
     } catch {
-      return NaN; // not Linux
+      return undefined; // not Linux
     }
   };
+  const ticks = (file) => {
+    const fields = statFields(file);
+    return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : NaN; // user + system, in clock ticks of 1/100 s
+  };
+  // minor page faults of the whole process (first touches of fresh memory, each a kernel entry
+  // that zeroes a page): what memory that is not reused costs per token
+  const minorFaults = () => Number(statFields(`/proc/${child.pid}/stat`)?.[7] ?? NaN);
   // the process (every thread), and its main thread alone (whose task id is the process id)
   const cpuSeconds = () => ticks(`/proc/${child.pid}/stat`);
   const mainCpuSeconds = () => ticks(`/proc/${child.pid}/task/${child.pid}/stat`);
   // the HTTP front thread, when the server names it (bench/server.mjs: "URL front-thread=TID")
   const front = notes.find((n) => n.startsWith("front-thread="))?.slice("front-thread=".length);
   const frontCpuSeconds = () => (front ? ticks(`/proc/${child.pid}/task/${front}/stat`) : NaN);
-  return { script, label: `${path.relative(process.cwd(), script)}${http ? ` --http ${http}` : ""}`, child, url, cpuSeconds, mainCpuSeconds, frontCpuSeconds };
+  return { script, label: `${path.relative(process.cwd(), script)}${http ? ` --http ${http}` : ""}`, child, url, cpuSeconds, mainCpuSeconds, frontCpuSeconds, minorFaults };
 }
 const servers = [];
 for (const http of values.http ? values.http.split(",") : [undefined]) servers.push(await startServer(path.join(here, "server.mjs"), http));
@@ -137,6 +146,7 @@ async function load(server, streams, total = totalTokens) {
   const cpu0 = server.cpuSeconds();
   const main0 = server.mainCpuSeconds();
   const front0 = server.frontCpuSeconds();
+  const faults0 = server.minorFaults();
   const client0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: streams }, async (_, c) => {
@@ -153,9 +163,10 @@ async function load(server, streams, total = totalTokens) {
   const cpuSeconds = server.cpuSeconds() - cpu0;
   const mainCpuSeconds = server.mainCpuSeconds() - main0;
   const frontCpuSeconds = server.frontCpuSeconds() - front0;
+  const faultsPerToken = (server.minorFaults() - faults0) / tokens;
   const client = process.cpuUsage(client0);
   return {
-    perCpuSecond: tokens / cpuSeconds, mainCpuPerToken: (mainCpuSeconds * 1e6) / tokens, frontCpuPerToken: (frontCpuSeconds * 1e6) / tokens, clientCpuPerToken: (client.user + client.system) / tokens, streams, ttftP50: quantile(ttfts, 0.5), ttftP99: quantile(ttfts, 0.99), itlP50: quantile(gaps, 0.5), itlP99: quantile(gaps, 0.99), tpotP50: quantile(tpots, 0.5), tokensPerSecond: tokens / seconds };
+    perCpuSecond: tokens / cpuSeconds, mainCpuPerToken: (mainCpuSeconds * 1e6) / tokens, frontCpuPerToken: (frontCpuSeconds * 1e6) / tokens, clientCpuPerToken: (client.user + client.system) / tokens, faultsPerToken, streams, ttftP50: quantile(ttfts, 0.5), ttftP99: quantile(ttfts, 0.99), itlP50: quantile(gaps, 0.5), itlP99: quantile(gaps, 0.99), tpotP50: quantile(tpots, 0.5), tokensPerSecond: tokens / seconds };
 }
 
 /** The engine's ceiling: decodeBatch on `rows` sequences, no HTTP, no sampling (in this process, while the server idles). */
@@ -191,19 +202,20 @@ function better(kept, r) {
     mainCpuPerToken: Math.min(kept.mainCpuPerToken, r.mainCpuPerToken),
     frontCpuPerToken: Math.min(kept.frontCpuPerToken, r.frontCpuPerToken),
     clientCpuPerToken: Math.min(kept.clientCpuPerToken, r.clientCpuPerToken),
+    faultsPerToken: Math.min(kept.faultsPerToken, r.faultsPerToken),
   };
 }
 
 function printTable(rows, raw) {
   const single = rows[0];
   const ms = (x) => x.toFixed(1);
-  console.log("| streams | TTFT p50 / p99 ms | inter-token p50 / p99 ms | aggregate tokens/s | × 1 stream | server CPU µs per token | × 1 stream (per CPU) | main thread CPU µs per token | front thread CPU µs per token | engine alone: decodeBatch CPU µs per token | client CPU µs per token |");
-  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("| streams | TTFT p50 / p99 ms | inter-token p50 / p99 ms | aggregate tokens/s | × 1 stream | server CPU µs per token | × 1 stream (per CPU) | main thread CPU µs per token | front thread CPU µs per token | engine alone: decodeBatch CPU µs per token | client CPU µs per token | server page faults per token |");
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of rows) {
     console.log(
       `| ${r.streams} | ${ms(r.ttftP50)} / ${ms(r.ttftP99)} | ${ms(r.itlP50)} / ${ms(r.itlP99)} | ${r.tokensPerSecond.toFixed(0)} | ` +
         `${(r.tokensPerSecond / single.tokensPerSecond).toFixed(2)}× | ${(1e6 / r.perCpuSecond).toFixed(0)} | ${(r.perCpuSecond / single.perCpuSecond).toFixed(2)}× | ${r.mainCpuPerToken.toFixed(0)} | ${Number.isNaN(r.frontCpuPerToken) ? "–" : r.frontCpuPerToken.toFixed(0)} | ` +
-        `${(1e6 / raw.get(r.streams).perCpuSecond).toFixed(0)} | ${r.clientCpuPerToken.toFixed(0)} |`,
+        `${(1e6 / raw.get(r.streams).perCpuSecond).toFixed(0)} | ${r.clientCpuPerToken.toFixed(0)} | ${r.faultsPerToken.toFixed(2)} |`,
     );
   }
 }

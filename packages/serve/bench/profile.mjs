@@ -2,7 +2,7 @@
 // a profiler records while the same load as bench/load.mjs is applied, and the samples are summed
 // by what they were doing (the innermost frame that says: a kernel by the backend method that
 // called it, since wasm functions carry no names; else the package; else node's own code).
-//   cd packages/serve && npx tsup && node bench/profile.mjs [--streams 1,32] [--total 4096] [--threads 1]
+//   cd packages/serve && npx tsup && node bench/profile.mjs [--streams 1,32] [--total 4096] [--warm-up 2048] [--threads 1]
 //                                         [--profiler perf|v8] [--model PATH | --shape default|medium]
 //                                         [--http worker|main] [--thread all|main]
 //
@@ -24,6 +24,7 @@ const { values } = parseArgs({
   options: {
     streams: { type: "string", default: "1,32" },
     total: { type: "string", default: "4096" },
+    "warm-up": { type: "string", default: "2048" },
     threads: { type: "string", default: "1" },
     model: { type: "string" },
     shape: { type: "string" },
@@ -157,7 +158,11 @@ async function run(streams) {
       for (let r = 0; r < requests; r++) await one(`The jury said, in stream ${c} request ${r},`, c * 1000 + r);
     }));
   };
-  await load(Math.max(2, streams), 2048); // warm-up: JIT, caches
+  // warm-up: JIT, caches. The prefix cache keeps every finished request until the KV budget is full
+  // (parallel × ctx positions: ~210 requests of the embedded model); until then each new request's
+  // cache is fresh memory whose first touches page-fault, so a short warm-up profiles that growth,
+  // and --warm-up 20000 the steady state after it (bench/load.mjs's later rounds)
+  await load(Math.max(2, streams), Number(values["warm-up"]));
   tokens = 0;
   let summary;
   if (profiler === "perf") {

@@ -1,9 +1,9 @@
 // `zllm serve --cache-type-k/v` (issue 14): a served model's caches take the chosen element types,
 // the KV budget counts their true bytes, and the prefix cache copies packed rows byte for byte
 // (unpacking and packing again could round).
-import { jsBackend } from "@zero-llm/tensor";
+import { createWasmBackend, jsBackend } from "@zero-llm/tensor";
 import { describe, expect, it } from "vitest";
-import { copyPrefix, kvBytesPerPosition, loadServedModel } from "../src/index";
+import { copyPrefix, kvBytesPerPosition, loadServedModel, releaseCache } from "../src/index";
 import { DEFAULT_MODEL as defaultModel, haveDefaultModel } from "./helpers";
 
 describe.skipIf(!haveDefaultModel)("KV cache types of a served model", () => {
@@ -33,5 +33,31 @@ describe.skipIf(!haveDefaultModel)("KV cache types of a served model", () => {
     const again = model.newCache({ capacity: 16 });
     model.prefill([5, 17, 250, 3, 99], again);
     expect(next).toEqual(Array.from(model.decode(42, again)));
+  });
+
+  it("releaseCache hands a packed cache's bytes back to the wasm allocator at once, not at the next garbage collection", async () => {
+    const backend = await createWasmBackend({ threads: 1 });
+    try {
+      const { model } = await loadServedModel(defaultModel, { backend, cacheTypes: { kType: "q8_0", vType: "f32" } });
+      // a first prefill allocates the backend's scratch and activations: not part of the cache
+      const warm = model.newCache({ capacity: 64 });
+      model.prefill([5, 17, 250, 3], warm);
+      releaseCache(warm, backend);
+      const idle = backend.usedBytes;
+      const cache = model.newCache({ capacity: 64 });
+      model.prefill([5, 17, 250, 3], cache);
+      expect(backend.usedBytes - idle).toBe(cache.bytes());
+      releaseCache(cache, backend);
+      expect(backend.usedBytes).toBe(idle);
+      // the memory is reused as it was: the next cache of the same shape lands on the freed blocks, zeroed
+      const next = model.newCache({ capacity: 64 });
+      expect(backend.usedBytes - idle).toBe(next.bytes());
+      const packed = next.layers[0].k.packed?.bytes;
+      if (!packed) throw new Error("expected a packed K store");
+      expect(packed.every((b) => b === 0)).toBe(true);
+      releaseCache(next, backend);
+    } finally {
+      await backend.dispose();
+    }
   });
 });

@@ -57,7 +57,7 @@ export function copyPrefix(src: KVCache, dst: KVCache, n: number): void {
 }
 
 interface FreeingBackend {
-  free(array: Float32Array): void;
+  free(array: Float32Array | Uint8Array): void;
 }
 
 function canFree(backend: Backend): backend is Backend & FreeingBackend {
@@ -65,14 +65,22 @@ function canFree(backend: Backend): backend is Backend & FreeingBackend {
 }
 
 /**
- * Returns a cache's memory now. The wasm backend's f32 stores are handed back to its allocator
- * (`free`); otherwise (the js backend, packed stores) the memory goes when the cache is
+ * Returns a cache's memory now. The wasm backend's stores are handed back to its allocator
+ * (`free`): an f32 store's rows, a packed store's bytes (its own allocation; an f32 store's
+ * `packed` is only a view of its rows). Packed stores used to wait for the garbage collector, so
+ * a server with a quantized KV cache took each new request's cache from fresh, page-faulting
+ * memory until a collection ran. On the js backend the memory goes when the cache is
  * unreachable, so the caller must drop every reference.
  */
 export function releaseCache(cache: KVCache, backend: Backend): void {
   if (!canFree(backend)) return;
   for (const { k, v } of cache.layers) {
-    if (k.f32Rows) backend.free(k.f32Rows);
-    if (v.f32Rows) backend.free(v.f32Rows);
+    freeStore(k, backend);
+    freeStore(v, backend);
   }
+}
+
+function freeStore(store: KVStore, backend: FreeingBackend): void {
+  if (store.f32Rows) backend.free(store.f32Rows);
+  else if (store.packed) backend.free(store.packed.bytes);
 }

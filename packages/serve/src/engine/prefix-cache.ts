@@ -25,6 +25,8 @@ export interface PrefixSource {
 
 interface Entry extends PrefixSource {
   lastUsed: number;
+  /** The cache's bytes, taken once when kept (a cache's allocation never changes size). */
+  readonly bytes: number;
 }
 
 /** How many leading positions of `source`'s cache hold exactly `prompt`'s first tokens, computed by the weights `variant`. */
@@ -39,6 +41,9 @@ export function commonPrefix(source: PrefixSource, prompt: readonly number[], va
 export class PrefixCache {
   private readonly entries: Entry[] = [];
   private clock = 0;
+  // The entries' bytes, kept as they come and go: admission reads it once per eviction, and summing
+  // a few hundred caches' stores each time cost ~2 µs per generated token at 32 streams (serve20).
+  private heldBytes = 0;
 
   constructor(private readonly release: (cache: KVCache) => void) {}
 
@@ -47,7 +52,7 @@ export class PrefixCache {
   }
 
   bytes(): number {
-    return this.entries.reduce((sum, e) => sum + e.cache.bytes(), 0);
+    return this.heldBytes;
   }
 
   /** The entry sharing the longest prefix with `prompt` (touched as recently used), or undefined. */
@@ -77,12 +82,11 @@ export class PrefixCache {
         this.release(cache);
         return;
       }
-      if (shared === entry.cache.length) {
-        this.entries.splice(i, 1);
-        this.release(entry.cache);
-      }
+      if (shared === entry.cache.length) this.remove(i);
     }
-    this.entries.push({ tokens: filled, cache, variant, lastUsed: ++this.clock });
+    const bytes = cache.bytes();
+    this.entries.push({ tokens: filled, cache, variant, lastUsed: ++this.clock, bytes });
+    this.heldBytes += bytes;
   }
 
   /** Releases the least recently used entry; false when there is none. */
@@ -90,9 +94,14 @@ export class PrefixCache {
     if (this.entries.length === 0) return false;
     let oldest = 0;
     for (let i = 1; i < this.entries.length; i++) if (this.entries[i].lastUsed < this.entries[oldest].lastUsed) oldest = i;
-    const [entry] = this.entries.splice(oldest, 1);
-    this.release(entry.cache);
+    this.remove(oldest);
     return true;
+  }
+
+  private remove(i: number): void {
+    const [entry] = this.entries.splice(i, 1);
+    this.heldBytes -= entry.bytes;
+    this.release(entry.cache);
   }
 
   clear(): void {

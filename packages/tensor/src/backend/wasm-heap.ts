@@ -66,7 +66,11 @@ export class WasmHeap {
     const size = this.sizes.get(ptr);
     if (size === undefined) return;
     this.sizes.delete(ptr);
-    new Uint8Array(this.memory.buffer, ptr, size).fill(0);
+    // Through 8-byte elements: V8 fills a view of a shared buffer element by element (relaxed
+    // atomic stores, no memset), so bytes took 5× as long — a 19 KB KV store 6.9 µs, now 1.3
+    // (serve20). Blocks are 64-byte aligned and sized, so the view covers the block exactly; +0.0
+    // is all zero bits.
+    new Float64Array(this.memory.buffer, ptr, size / 8).fill(0);
     this.insertFree(ptr, size);
   }
 
