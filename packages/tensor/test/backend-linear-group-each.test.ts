@@ -155,13 +155,16 @@ describe("projectEach", () => {
   });
 });
 
-// [rows, k, widths]: the embedded model's q/k/v (128, 64, 64) and gate/up (384, 384), widths
-// that are not multiples of 4 (a part's quads then cross into the next weight mid-way), 1 row
-describe.each([
+/** The pool configurations the fused calls must give the same bits on: no split, every job split, the default split. */
+const POOL_SPLITS = [
   { label: "1 thread", threads: 1, parallelMinMacs: undefined },
   { label: "2 threads, every job split", threads: 2, parallelMinMacs: 0 },
   { label: "2 threads", threads: 2, parallelMinMacs: undefined },
-])("wasm linearGroup, $label", ({ threads, parallelMinMacs }) => {
+];
+
+// [rows, k, widths]: the embedded model's q/k/v (128, 64, 64) and gate/up (384, 384), widths
+// that are not multiples of 4 (a part's quads then cross into the next weight mid-way), 1 row
+describe.each(POOL_SPLITS)("wasm linearGroup, $label", ({ threads, parallelMinMacs }) => {
   let wasm: WasmBackend;
   beforeAll(async () => {
     wasm = await createWasmBackend({ threads, ...(parallelMinMacs === undefined ? {} : { parallelMinMacs }) });
@@ -236,11 +239,7 @@ describe("F32LinearGroup.of", () => {
 // on the thread that computed each output. It must be the bits of linearGroup then swiglu for any
 // split: the embedded model's 384 outputs, widths that are not multiples of 4 (a part's last quad
 // is short), odd row counts, 1 row (the decode kernel), inputs that are not multiples of 4.
-describe.each([
-  { label: "1 thread", threads: 1, parallelMinMacs: undefined },
-  { label: "2 threads, every job split", threads: 2, parallelMinMacs: 0 },
-  { label: "2 threads", threads: 2, parallelMinMacs: undefined },
-])("wasm linearSwiglu, $label", ({ threads, parallelMinMacs }) => {
+describe.each(POOL_SPLITS)("wasm linearSwiglu, $label", ({ threads, parallelMinMacs }) => {
   let wasm: WasmBackend;
   beforeAll(async () => {
     wasm = await createWasmBackend({ threads, ...(parallelMinMacs === undefined ? {} : { parallelMinMacs }) });
