@@ -61,7 +61,10 @@ console.log("| K | separate: CPU | batched: CPU | batched ÷ separate (CPU) | se
 console.log("|---:|---:|---:|---:|---:|---:|---:|");
 for (const k of values.chunks.split(",").map(Number)) {
   const fns = steps(k);
-  for (let i = 0; i < 50; i++) (fns.separate(), fns.batched());
+  for (let i = 0; i < 50; i++) {
+    fns.separate();
+    fns.batched();
+  }
   const cpu = { separate: [], batched: [] }, wall = { separate: [], batched: [] };
   for (let r = 0; r < Number(values.rounds); r++) {
     for (const key of r % 2 === 0 ? ["separate", "batched"] : ["batched", "separate"]) {
