@@ -77,6 +77,12 @@ describe.each(FAMILIES)("%s", (_name, config) => {
       return single.decode([7, 8, 9][r], cache).slice();
     });
     alone.forEach((row, r) => expect(batched.subarray(r * config.vocabSize, (r + 1) * config.vocabSize)).toEqual(row));
+    // logitRows: the lm_head of the listed rows only, each row still under its own adapters
+    for (const cache of caches) cache.truncate(5);
+    const picked = model.decodeBatch([7, 8, 9], caches, undefined, [1, 2]).slice();
+    expect(picked.length).toBe(2 * config.vocabSize);
+    expect(picked.subarray(0, config.vocabSize)).toEqual(alone[1]);
+    expect(picked.subarray(config.vocabSize)).toEqual(alone[2]);
     expect(alone[2]).toEqual((() => {
       const cache = base.newCache();
       base.prefill(TOKENS.slice(0, 5), cache);

@@ -59,12 +59,16 @@ describe.skipIf(kernel === null)("the wasm whole-row kernel gives the TypeScript
     const reference = new Candidates(null);
     const fast = new Candidates(kernel);
     const scale = Float64Array.of(1.25);
+    // 7: a group of four and the scalar tail; 39: the four accumulators' blocks of sixteen, then groups of four, then the tail
+    const placements: Array<[number, number[]]> = [[7, [0, 3, 4, 6]], [39, [0, 5, 9, 14, 17, 22, 26, 31, 33, 36, 38]]];
     for (const bad of [-Infinity, NaN, Infinity]) {
-      for (const at of [0, 3, 4, 6]) { // in the SIMD groups of four and in the scalar tail
-        const row = Float32Array.from({ length: 7 }, (_, i) => i / 3);
-        row[at] = bad;
-        expect(fast.softmaxWholeRow(row, scale)).toBe(false);
-        expect(reference.softmaxWholeRow(row, scale)).toBe(false);
+      for (const [length, positions] of placements) {
+        for (const at of positions) {
+          const row = Float32Array.from({ length }, (_, i) => i / 3);
+          row[at] = bad;
+          expect(fast.softmaxWholeRow(row, scale), `${bad} at ${at} of ${length}`).toBe(false);
+          expect(reference.softmaxWholeRow(row, scale)).toBe(false);
+        }
       }
     }
   });

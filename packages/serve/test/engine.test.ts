@@ -1,7 +1,7 @@
 import { Sampler } from "@zero-llm/sampling";
 import type { WasmBackend } from "@zero-llm/tensor";
 import { generate, type Model } from "@zero-llm/transformer";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Engine, ServeError, ServerMetrics, type SequenceResult, type TokenChooser } from "../src/index";
 import { haveDefaultModel, openModel } from "./helpers";
 
@@ -249,6 +249,41 @@ describe.skipIf(!haveDefaultModel)("determinism: alone = batched = prefix-cached
 
         expect(batched.tokens).toEqual(alone.tokens);
         expect(cached.tokens).toEqual(alone.tokens);
+      } finally {
+        await opened.dispose();
+      }
+    });
+
+    it(`${kind} backend: a prompt whose chunks go into the decode pass or through a prefill of their own gives generate()'s tokens`, async () => {
+      const opened = await openModel(kind);
+      try {
+        const model = opened.served.model;
+        // 70 tokens: a first chunk of 64 (prefillChunk's default), then 6
+        const long = Array.from({ length: 70 }, (_, i) => (i === 0 ? 2047 : (i * 53 + 11) % 2000));
+        const sampler = (): Sampler => new Sampler({ seed: 5, temperature: 1 });
+        const reference = [...generate(model, long, { maxTokens: 12, sampler: sampler() })]; // model.prefill, then decode
+        const chooser = (): TokenChooser => {
+          const s = sampler();
+          return { choose: (logits, tokens) => s.sample(logits, tokens) };
+        };
+        const prefills = vi.spyOn(model, "prefill"); // which way each chunk went
+        // alone: both chunks are rows of the step's pass (no decode rows beside them)
+        const alone = run(new Engine(model, { prefixCache: false }), long, 12, chooser());
+        await alone.result;
+        expect(prefills).not.toHaveBeenCalled();
+        // beside a running stream: the 64-token chunk does not fit beside its decode row (65 >
+        // maxBatchRows 64) and is prefilled on its own; the 6 left join the decode pass
+        expect(model.maxBatchRows).toBe(64);
+        const busy = new Engine(model, { prefixCache: false });
+        const other = run(busy, OTHERS[0], 60, seeded(9));
+        while (other.tokens.length < 2) await new Promise((r) => setImmediate(r));
+        const beside = run(busy, long, 12, chooser());
+        await beside.result;
+        other.cancel();
+        expect(prefills.mock.calls.map(([tokens]) => tokens.length)).toEqual([64]);
+        prefills.mockRestore();
+        expect(alone.tokens).toEqual(reference);
+        expect(beside.tokens).toEqual(reference);
       } finally {
         await opened.dispose();
       }

@@ -124,6 +124,39 @@ function checkParity(model: Model, cacheTypes: { kType?: KVTypeName; vType?: KVT
       expect(bits(model.decode(PROMPT[7], ours)), "after the ragged pass").toEqual(decoded.logits[7]);
       expect(() => model.decodeBatch([1, 2, 3], [ours, other, ours])).toThrow(/consecutive/);
     }
+
+    // prompt chunks inside a decode batch (a server's mixed step): another sequence's decode row,
+    // the first 5 tokens of our prompt into an empty cache, 3 tokens of a third; logits of the
+    // rows a server samples only (logitRows), each the bits of decoding alone; then the rest of
+    // our prompt as one more batched chunk, and the cache holds what decoding it token by token wrote
+    {
+      const v = config.vocabSize;
+      const ours = model.newCache(), other = model.newCache(), third = model.newCache();
+      model.prefill([9, 8, 7], other);
+      model.prefill([1, 2, 3, 4, 5, 6], third);
+      const tokens = [11, ...PROMPT.slice(0, 5), 21, 22, 23];
+      const caches = [other, ours, ours, ours, ours, ours, third, third, third];
+      const handed: number[] = [];
+      const rows = model.decodeBatch(tokens, caches, (_l, r0, r1) => handed.push(r0, r1), [0, 5, 8]);
+      expect(rows.length).toBe(3 * v);
+      expect(handed[0]).toBe(0);
+      expect(handed.at(-1)).toBe(3);
+      const [decodeRow, chunkRow, thirdRow] = [0, 1, 2].map((j) => bits(rows.subarray(j * v, (j + 1) * v))); // a run-state view: copied before the next pass
+      expect(chunkRow, "the chunk's last row").toEqual(decoded.logits[4]);
+      const otherAlone = model.newCache(), thirdAlone = model.newCache();
+      model.prefill([9, 8, 7], otherAlone);
+      model.prefill([1, 2, 3, 4, 5, 6, 21, 22], thirdAlone);
+      expect(decodeRow, "the decode row").toEqual(bits(model.decode(11, otherAlone)));
+      expect(thirdRow, "the third's last row").toEqual(bits(model.decode(23, thirdAlone)));
+      const rest = PROMPT.slice(5);
+      const last = model.decodeBatch(rest, rest.map(() => ours), undefined, [rest.length - 1]);
+      expect(bits(last), "the second chunk's last row").toEqual(decoded.logits[PROMPT.length - 1]);
+      expect(cacheBits(ours)).toEqual({ keys: decoded.keys, values: decoded.values });
+      expect(model.decodeBatch([4], [model.newCache()], undefined, []).length).toBe(0);
+      for (const bad of [[1, 1], [2, 1], [-1], [3], [0.5]]) {
+        expect(() => model.decodeBatch([4, 5, 6], [other, third, ours], undefined, bad)).toThrow(/logitRows/);
+      }
+    }
 }
 
 const families: Array<[string, Config, (name: string) => boolean]> = [

@@ -81,9 +81,10 @@ export class LoraModel extends Model {
     return super.prefill(tokens, cache, options);
   }
 
-  override decodeBatch(tokens: ArrayLike<number>, caches: readonly KVCache[], onRows?: BatchRowsListener): Float32Array {
+  // (logitRows selects rows for the lm_head only, which no adapter targets: the routing stays per batch row)
+  override decodeBatch(tokens: ArrayLike<number>, caches: readonly KVCache[], onRows?: BatchRowsListener, logitRows?: ArrayLike<number>): Float32Array {
     if (caches.length <= this.maxBatchRows) this.router.routeRows(caches.map((c) => this.adaptersOf(c)));
-    return super.decodeBatch(tokens, caches, onRows);
+    return super.decodeBatch(tokens, caches, onRows, logitRows);
   }
 }
 

@@ -42,9 +42,15 @@ export interface EngineOptions {
  *
  *   1. end sequences past their deadline; admit queued requests while the KV budget and the
  *      parallel limit allow (a prompt prefix found in the prefix cache is copied, not recomputed);
- *   2. decode: every decoding sequence's next token in ONE decodeBatch pass (matrix × matrix);
- *   3. prefill: up to `prefillChunk` prompt tokens, oldest sequence first, so a long prompt is
- *      spread over several steps and the running streams keep getting a token each step.
+ *   2. decode: every decoding sequence's next token in ONE decodeBatch pass (matrix × matrix),
+ *      with the step's prompt chunks in the same pass where their rows fit (as llama.cpp's server
+ *      mixes prompt and decode rows in one batch): a chunk of a few prompt tokens then costs
+ *      rows of that pass, not a forward pass of its own;
+ *   3. prefill: up to `prefillChunk` prompt tokens in all, oldest sequence first, so a long prompt
+ *      is spread over several steps and the running streams keep getting a token each step. The
+ *      chunks that did not join the decode pass (an embedding request's, which needs hidden
+ *      states; any with a draft model, whose catch-up follows each chunk; one whose rows do not
+ *      fit beside the decode rows) run as prefills of their own, after it.
  *
  * Admission is by memory: a sequence is given a cache of exactly the positions it can use
  * (prompt + max tokens − 1) and is admitted when its bytes fit the budget, evicting prefix-cache
@@ -79,18 +85,32 @@ export class Engine {
   private readonly batch: Sequence[] = [];
   private readonly batchTokens: number[] = [];
   private readonly batchCaches: KVCache[] = [];
-  /** Rows of the current decode step already sampled (decodeBatch's onRows, in order). */
+  /**
+   * The step's rows whose logits are sampled (decodeBatch's logitRows: every decode row, and the
+   * last row of a prompt chunk that ends its prompt) and their sequences, in row order.
+   */
+  private readonly logitRows: number[] = [];
+  private readonly logitSeqs: Sequence[] = [];
+  /** Prompt chunks of the step's pass that do not end their prompt (no logits to sample). */
+  private readonly partialChunks: Sequence[] = [];
+  /** Prompt tokens the decode pass took from the step's prefillChunk budget. */
+  private batchedPromptTokens = 0;
+  /** Entries of logitSeqs already sampled (decodeBatch's onRows, in order). */
   private sampledRows = 0;
   /**
-   * decodeBatch's onRows: samples rows [r0, r1) as soon as their logits are final, while the
+   * decodeBatch's onRows: samples entries [r0, r1) as soon as their logits are final, while the
    * backend's workers compute the next rows' (the step's sampling and SSE chunks overlap its
-   * last product). Made once: a step allocates nothing per sequence.
+   * last product). A decoding sequence gets its next token, a prompt that ends in the pass its
+   * first. Made once: a step allocates nothing per sequence.
    */
   private readonly sampleRows = (logits: Float32Array, r0: number, r1: number): void => {
     const vocab = this.model.config.vocabSize;
     for (let r = r0; r < r1; r++) {
-      const seq = this.batch[r];
-      if (seq.phase === "decode") this.afterLogits(seq, logits.subarray(r * vocab, (r + 1) * vocab));
+      const seq = this.logitSeqs[r];
+      const row = logits.subarray(r * vocab, (r + 1) * vocab);
+      // a sequence ended meanwhile (a listener cancelled it) is "done" and skipped
+      if (seq.phase === "decode") this.afterLogits(seq, row);
+      else if (seq.phase === "prefill") this.afterPrompt(seq, row);
     }
     this.sampledRows = r1;
   };
@@ -227,7 +247,7 @@ export class Engine {
     }
     while (this.queue.length > 0 && this.tryAdmit(this.queue[0])) this.queue.shift();
     this.decodeStep();
-    this.prefillStep();
+    this.prefillStep(this.prefillChunk - this.batchedPromptTokens);
   }
 
   /** Admits `seq` if a cache of its positions fits the KV budget; false leaves it queued. */
@@ -271,32 +291,78 @@ export class Engine {
     return true;
   }
 
-  /** The next token of every decoding sequence, in one batched forward pass. */
+  /**
+   * The next token of every decoding sequence, in one batched forward pass, with the step's
+   * prompt chunks that fit in it (see batchPromptChunks).
+   */
   private decodeStep(): void {
     // the step's rows, in arrays kept between steps (a step allocates nothing per sequence)
-    const { batch, batchTokens, batchCaches } = this;
-    batch.length = batchTokens.length = batchCaches.length = 0;
+    const { batch, batchTokens, batchCaches, logitRows, logitSeqs } = this;
+    batch.length = batchTokens.length = batchCaches.length = logitRows.length = logitSeqs.length = 0;
+    this.partialChunks.length = 0;
+    this.batchedPromptTokens = 0;
     for (const seq of this.running) {
       if (seq.phase !== "decode" || !seq.cache) continue;
+      logitRows.push(batch.length);
+      logitSeqs.push(seq);
       batch.push(seq);
       batchTokens.push(seq.next);
       batchCaches.push(seq.cache);
     }
-    if (batch.length === 0) return;
     if (this.drafter) {
-      this.speculativeStep(this.drafter, batch);
+      if (batch.length > 0) this.speculativeStep(this.drafter, batch);
       return;
     }
+    this.batchPromptChunks();
+    if (batch.length === 0) return;
     this.sampledRows = 0;
     let logits: Float32Array;
     try {
-      logits = this.model.decodeBatch(batchTokens, batchCaches, this.sampleRows);
+      logits = this.model.decodeBatch(batchTokens, batchCaches, this.sampleRows, logitRows);
     } catch (e) {
-      this.failAll(batch.slice(this.sampledRows), e); // the rows sampled before it have their token
+      // the sequences sampled before it have their token
+      this.failAll([...logitSeqs.slice(this.sampledRows), ...this.partialChunks], e);
       return;
     }
     // a model that does not call onRows (or not for every row): the rest now, as before
-    if (this.sampledRows < batch.length) this.sampleRows(logits, this.sampledRows, batch.length);
+    if (this.sampledRows < logitSeqs.length) this.sampleRows(logits, this.sampledRows, logitSeqs.length);
+  }
+
+  /**
+   * Adds the step's prompt chunks to the decode pass's rows: the prefillChunk budget handed out
+   * oldest sequence first, as prefillStep does, and a chunk joins the pass when it may (not an
+   * embedding request: those need hidden states) and all its rows fit beside the others
+   * (maxBatchRows); the rest are left to prefillStep, which takes what the pass did not.
+   *
+   * A prompt row in the pass is bit for bit what prefill computes for it (batch-invariant
+   * kernels; transformer's infer-block-parity test: a chunk's rows, its cache entries and its
+   * last row's logits), so a request's output does not depend on which way its prompt went.
+   * Only a chunk that ends its prompt has a row sampled (its last, through logitRows: the others'
+   * lm_head is skipped, as prefill skips it).
+   */
+  private batchPromptChunks(): void {
+    const { batch, batchTokens, batchCaches, logitRows, logitSeqs } = this;
+    let budget = this.prefillChunk;
+    for (const seq of this.running) {
+      if (budget === 0) break;
+      if (seq.phase !== "prefill" || !seq.cache) continue;
+      const take = Math.min(budget, seq.promptLength - seq.prefilled);
+      budget -= take;
+      if (seq.request.embed || batch.length + take > this.model.maxBatchRows) continue; // prefillStep's
+      for (let i = 0; i < take; i++) {
+        batch.push(seq);
+        batchTokens.push(seq.tokens[seq.prefilled + i]);
+        batchCaches.push(seq.cache);
+      }
+      seq.prefilled += take;
+      this.batchedPromptTokens += take;
+      if (seq.prefilled === seq.promptLength) {
+        logitRows.push(batch.length - 1);
+        logitSeqs.push(seq);
+      } else {
+        this.partialChunks.push(seq);
+      }
+    }
   }
 
   /**
@@ -360,9 +426,12 @@ export class Engine {
     }
   }
 
-  /** Up to prefillChunk prompt tokens, oldest sequences first. */
-  private prefillStep(): void {
-    let budget = this.prefillChunk;
+  /**
+   * Up to `budget` prompt tokens (what the decode pass left of prefillChunk), oldest sequences
+   * first, each chunk a prefill of its own.
+   */
+  private prefillStep(budget: number): void {
+    if (budget === 0) return;
     for (const seq of this.running.filter((s) => s.phase === "prefill")) {
       if (budget === 0) break;
       if (seq.phase !== "prefill" || !seq.cache) continue;

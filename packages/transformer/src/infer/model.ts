@@ -5,7 +5,7 @@ import { decodeStep } from "./decode";
 import { KVCache, type KVCacheOptions } from "./kv-cache";
 import { kvDType } from "./kv-types";
 import { resolveWeights } from "./layers";
-import { forwardRows, logitsForRow, logitsForRows } from "./rows";
+import { forwardRows, gatherRows, logitsForRow, logitsForRows } from "./rows";
 import { RunState } from "./run-state";
 import { boundKernels, checkToken, checkTokens, type Runtime } from "./steps";
 import { checkWeights, type Weights } from "./weights";
@@ -193,8 +193,14 @@ export class Model {
    * in order, as soon as their logits are final: with a threaded backend the last product (the
    * lm_head) goes on for later rows while the caller samples earlier ones. `logits` is the array
    * decodeBatch returns; rows not yet handed to onRows are still being written.
+   *
+   * `logitRows`, if given, lists the rows whose logits are wanted (increasing row indices): the
+   * logits are then [logitRows.length, vocabSize], entry j for row logitRows[j], and onRows counts
+   * in those entries. A server puts prompt tokens in the batch beside decode rows (one forward
+   * pass for both) and needs the logits of a prompt's last token only: the lm_head of the others
+   * (a quarter of a small model's work per row) is skipped, each kept row's logits the same bits.
    */
-  decodeBatch(tokens: ArrayLike<number>, caches: readonly KVCache[], onRows?: BatchRowsListener): Float32Array {
+  decodeBatch(tokens: ArrayLike<number>, caches: readonly KVCache[], onRows?: BatchRowsListener, logitRows?: ArrayLike<number>): Float32Array {
     const n = tokens.length;
     if (n !== caches.length || n === 0) {
       throw new TransformerError("BAD_CACHE", `decodeBatch: expected one cache per token (${n}), found ${caches.length}`);
@@ -212,8 +218,11 @@ export class Model {
         }
       }
     }
+    if (logitRows) checkLogitRows(logitRows, n);
     forwardRows(this.rt, tokens, 0, n, caches);
-    return onRows ? logitsHandingRows(this.rt, n, onRows) : logitsForRows(this.rt, n);
+    const m = logitRows ? gatherRows(this.rt, logitRows) : n;
+    if (m === 0) return this.rt.state.rows(0).logits;
+    return onRows ? logitsHandingRows(this.rt, m, onRows) : logitsForRows(this.rt, m);
   }
 
   private checkCache(cache: KVCache): void {
@@ -222,6 +231,16 @@ export class Model {
         "BAD_CACHE",
         `KV cache: expected ${this.config.nLayers} layers of rows ${this.rt.state.row(0).k.length} wide, found ${cache.layers.length} of ${cache.rowLen}`,
       );
+    }
+  }
+}
+
+/** decodeBatch's logitRows: integers in [0, n), strictly increasing (a typed error otherwise). */
+function checkLogitRows(logitRows: ArrayLike<number>, n: number): void {
+  for (let j = 0; j < logitRows.length; j++) {
+    const r = logitRows[j];
+    if (!Number.isInteger(r) || r < 0 || r >= n || (j > 0 && r <= logitRows[j - 1])) {
+      throw new TransformerError("BAD_CONFIG", `logitRows: expected increasing row indices in [0, ${n}), found ${r} at ${j}`);
     }
   }
 }

@@ -37,6 +37,22 @@ function runLength(caches: readonly KVCache[], r: number): number {
 }
 
 /**
+ * Moves the residual rows listed in `rows` (increasing) to the front, row rows[j] to row j, so
+ * that logitsForRows(rt, rows.length) computes only theirs: x [n, dim] → x [rows.length, dim].
+ * In place and in order: row j is written after rows 0 … j − 1 and rows[j] ≥ j, so no row is
+ * overwritten before it is read. Returns rows.length.
+ */
+export function gatherRows(rt: Runtime, rows: ArrayLike<number>): number {
+  const x = rt.state.rows(rt.state.maxRows).x;
+  const dim = rt.config.dim;
+  for (let j = 0; j < rows.length; j++) {
+    const r = rows[j];
+    if (r !== j) x.copyWithin(j * dim, r * dim, (r + 1) * dim);
+  }
+  return rows.length;
+}
+
+/**
  * Final norm and lm_head for rows [0, n): state.rows(n).logits [n, vocab]. With `each`, it is
  * called for consecutive row ranges as their logits are final (in order, covering [0, n)), while
  * the backend's workers compute the next rows (LinearWeight.projectEach).
