@@ -170,7 +170,7 @@ describe("wasm decodeLayers: arguments", () => {
     expect(() => backend.prepareDecodeLayers(shape, [{ ...layer((n) => backend.allocF32(n)), wDown: backend.allocF32(95) }])).toThrow(/wDown: expected at least 96/);
   });
 
-  it("declines caches outside its memory and rejects bad positions and short caches", () => {
+  it("declines caches outside its memory and rejects bad positions, short caches and another backend's plan", async () => {
     const plan = backend.prepareDecodeLayers(shape, [layer((n) => backend.allocF32(n))]);
     if (!plan) throw new Error("expected a plan");
     const positions = Int32Array.of(0, 3);
@@ -181,5 +181,13 @@ describe("wasm decodeLayers: arguments", () => {
     expect(() => backend.decodeLayers(plan, buffers(), 2, [cache(), cache()], [cache(), cache()], Int32Array.of(0, 4))).toThrow(/keys: expected at least 20/);
     expect(() => backend.decodeLayers(plan, buffers(), 2, [cache()], [cache()], positions)).toThrow(/expected 2 key and value caches/);
     expect(() => backend.decodeLayers({ shape, nLayers: 1 }, buffers(), 2, [cache(), cache()], [cache(), cache()], positions)).toThrow(/plan from this backend/);
+    const other = await createWasmBackend({ threads: 1 });
+    try {
+      const foreign = other.prepareDecodeLayers(shape, [layer((n) => other.allocF32(n))]);
+      if (!foreign) throw new Error("expected a plan");
+      expect(() => backend.decodeLayers(foreign, buffers(), 2, [cache(), cache()], [cache(), cache()], positions)).toThrow(/plan from this backend/);
+    } finally {
+      await other.dispose();
+    }
   });
 });

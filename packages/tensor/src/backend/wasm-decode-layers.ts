@@ -33,7 +33,7 @@ export class WasmDecodePlan implements DecodeLayersPlan {
   /** Weighted multiply-adds per cached key of one row's attention, every layer. */
   readonly attentionMacsPerKey: number;
 
-  constructor(readonly shape: DecodeLayersShape, readonly nLayers: number, readonly layerTable: number) {
+  constructor(readonly shape: DecodeLayersShape, readonly nLayers: number, readonly layerTable: number, readonly heap: WasmHeap) {
     const { dim, hiddenDim, nHeads, nKvHeads, headDim, eps } = shape;
     this.kvDim = nKvHeads * headDim;
     const bits = new Int32Array(1);
@@ -79,7 +79,7 @@ export function prepareDecodePlan(heap: WasmHeap, shape: DecodeLayersShape, laye
     const order = [layer.attnNorm, layer.wq, layer.wk, layer.wv, layer.wo, layer.ffnNorm, layer.wGate, layer.wUp, layer.wDown];
     order.forEach((array, i) => (view[l * LAYER_SLOTS + i] = array.byteOffset));
   });
-  return new WasmDecodePlan(shape, layers.length, table);
+  return new WasmDecodePlan(shape, layers.length, table, heap);
 }
 
 /**

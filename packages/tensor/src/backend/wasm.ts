@@ -671,7 +671,7 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     plan: DecodeLayersPlan, buffers: DecodeLayersBuffers, rows: number,
     keys: readonly Float32Array[], values: readonly Float32Array[], positions: Int32Array,
   ): boolean {
-    if (!(plan instanceof WasmDecodePlan)) {
+    if (!(plan instanceof WasmDecodePlan) || plan.heap !== this.heap) { // its table holds addresses in this memory
       throw new TensorError("INVALID_ARGUMENT", "wasm decodeLayers: expected a plan from this backend's prepareDecodeLayers, found another object");
     }
     this.begin();
