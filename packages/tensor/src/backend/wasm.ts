@@ -18,10 +18,14 @@ import type { DecodeLayersBuffers, DecodeLayersPlan, DecodeLayersShape, DecodeLa
 import { ATTENTION_MAC_WEIGHT, WasmDecodePlan, checkDecodeStep, decodeStepSlots, prepareDecodePlan, rowCost, writeDecodeStep } from "./wasm-decode-layers";
 
 /**
- * Parts per thread of a decodeLayers job: two, so the main thread can take three of four while
- * the worker wakes up (or is parked), yet each part keeps enough rows for the linear tiles.
+ * Parts per thread of a decodeLayers job: one. Each part streams every layer's weights (~3 MB for
+ * the embedded model, more than a core's L2) once for its rows, so more parts cost L3 traffic:
+ * measured 2026-12-04 18:49–18:52 UTC (32 rows, contexts 10–80, 2 threads, each against the per-op
+ * path in the same run, load average 3.3–5.4): 1 part per thread 0.76–0.80× its wall time, 2 parts
+ * 0.92–1.04×, 8 parts 0.98–1.11×. The cut is by estimated cost, so the two halves end together
+ * unless the OS parks a thread.
  */
-const DECODE_PARTS_PER_THREAD = 2;
+const DECODE_PARTS_PER_THREAD = 1;
 
 /**
  * A job of at least parallelMinMacs / AWAKE_SPLIT_FACTOR multiply-adds is split while the workers
@@ -663,8 +667,8 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
 
   /**
    * One job for the whole step: each part is a range of rows through every layer
-   * (assembly/decode-rows.ts), cut by estimated cost, DECODE_PARTS_PER_THREAD per thread so a
-   * thread the OS parks for a while claims fewer of them. Run on the calling thread alone when
+   * (assembly/decode-rows.ts), cut by estimated cost, DECODE_PARTS_PER_THREAD per thread. Run on
+   * the calling thread alone when
    * the step is too small to repay a hand-off (parallel) or has one row.
    */
   decodeLayers(
