@@ -18,14 +18,15 @@ import type { DecodeLayersBuffers, DecodeLayersPlan, DecodeLayersShape, DecodeLa
 import { ATTENTION_MAC_WEIGHT, WasmDecodePlan, checkDecodeStep, decodeStepSlots, prepareDecodePlan, rowCost, writeDecodeStep } from "./wasm-decode-layers";
 
 /**
- * Parts per thread of a decodeLayers job: one. Each part streams every layer's weights (~3 MB for
- * the embedded model, more than a core's L2) once for its rows, so more parts cost L3 traffic:
- * measured 2026-12-04 18:49–18:52 UTC (32 rows, contexts 10–80, 2 threads, each against the per-op
- * path in the same run, load average 3.3–5.4): 1 part per thread 0.76–0.80× its wall time, 2 parts
- * 0.92–1.04×, 8 parts 0.98–1.11×. The cut is by estimated cost, so the two halves end together
- * unless the OS parks a thread.
+ * Parts per thread of a decodeLayers job: two, so the main thread can take three of the four when
+ * the OS parks the worker (in a server, four busy threads share the 2 cores: engine, worker, HTTP
+ * front, clients). Fewer parts stream the layers' weights from L3 fewer times (each part reads all
+ * of them for its rows): the engine alone, 32 rows, each against the per-op path in the same run
+ * (2026-12-04 18:49–18:52 UTC, load average 3.3–5.4), 1 part per thread took 0.76–0.80× its wall
+ * time, 2 parts 0.92–1.04×, 8 parts 0.98–1.11×; but end to end (bench/load.mjs, 32 streams against
+ * main, six runs each, load 3.5–7.4) 2 parts gave 1.31× main's tokens/s (median), 1 part 1.06×.
  */
-const DECODE_PARTS_PER_THREAD = 1;
+const DECODE_PARTS_PER_THREAD = 2;
 
 /**
  * A job of at least parallelMinMacs / AWAKE_SPLIT_FACTOR multiply-adds is split while the workers
