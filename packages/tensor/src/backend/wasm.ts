@@ -669,8 +669,8 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
   /**
    * One job for the whole step: each part is a range of rows through every layer
    * (assembly/decode-rows.ts), cut by estimated cost, DECODE_PARTS_PER_THREAD per thread. Run on
-   * the calling thread alone when
-   * the step is too small to repay a hand-off (parallel) or has one row.
+   * the calling thread alone when the step is too small to repay a hand-off (parallel) or has one
+   * row.
    */
   decodeLayers(
     plan: DecodeLayersPlan, buffers: DecodeLayersBuffers, rows: number,
