@@ -15,7 +15,9 @@
 // the table prints ours / peer. --peer-transformer DIR: that build's transformer dist/ runs the peer
 // (needed when the peer's tensor lacks a Backend entry our transformer calls). --per-op: one more
 // contestant, our build with ModelOptions.decodeLayersStep false (every kernel its own call, as
-// before the whole-step decodeLayers job), on our backend. The embedded model's 4.2 MB of weights sit in L2/L3, so an
+// before the whole-step decodeLayers job), on our backend. Race it with --peer in separate runs:
+// with both, the peer's 32-row figures come out ~2.5× too slow (three pools' threads on 2 cores;
+// measured 2026-12-04 19:11 UTC, not understood further). The embedded model's 4.2 MB of weights sit in L2/L3, so an
 // in-process race is fair here (unlike a memory-bound model, where page placement moves figures).
 //
 // Then one profiled pass per row count: every kernel call of our backend timed by its name and
