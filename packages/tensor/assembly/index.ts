@@ -11,3 +11,4 @@ export { MATMUL_SCRATCH } from "./gemm";
 export { transpose, gatherHeads, scatterHeadsAdd, axpy, mulAdd, scale, sumSquares, geluBackward, siluBackward, adam } from "./train";
 export { softmaxBackward, layernormBackward, rmsnormBackward, crossEntropyBackward, expSumRows } from "./train-rows";
 export { CTRL_BYTES, MAX_THREADS } from "./jobs";
+export { decodeLayersPart, DECODE_DESC_SLOTS, DECODE_LAYER_SLOTS } from "./decode-rows";

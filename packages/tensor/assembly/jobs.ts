@@ -30,13 +30,14 @@
 // compare-exchange fails. nChunks is read atomically so it is ordered with `next`.
 import { gemvRows, gevmCols } from "./matmul";
 import { gemmBlock } from "./gemm";
-import { linearRows } from "./linear";
+import { linearOutputs } from "./linear";
 import { swiglu } from "./elementwise";
 import { attentionRows, attentionBatch as attentionBatchEntries } from "./attention";
 import { matmulQuantRows } from "./quant-dot";
 import { matmulQuantTiles } from "./quant-dot-tiles";
 import { Q4_0_TILES } from "./quant-types";
 import { attentionPackedRows } from "./attention-packed";
+import { decodeLayersPart } from "./decode-rows";
 
 export const CTRL_BYTES = 256 + 64 * 64;
 export const MAX_THREADS = 64;
@@ -55,6 +56,7 @@ export const JOB_LINEAR_ROWS = 8;
 export const JOB_LINEAR_GROUP = 9;
 export const JOB_LINEAR_SWIGLU = 10;
 export const JOB_ATTENTION_PROJECT = 11;
+export const JOB_DECODE_LAYERS = 12;
 
 // [lo, hi) of part t when `units` are split into nT near-equal parts
 @inline function partLo(units: i32, t: i32, nT: i32): i32 {
@@ -125,12 +127,6 @@ export function linear(out: usize, x: usize, w: usize, rows: i32, k: i32, n: i32
   const quads = (n + 3) >> 2;
   const j0 = partLo(quads, t, nT) << 2, j1 = min(n, partLo(quads, t + 1, nT) << 2);
   if (j0 < j1) linearOutputs(out, x, w, rows, k, n, j0, j1, scratch);
-}
-
-/** Outputs j0 ≤ j < j1 of linear() for every row: one row as the decode kernel, more as tiles. */
-@inline function linearOutputs(out: usize, x: usize, w: usize, rows: i32, k: i32, n: i32, j0: i32, j1: i32, scratch: usize): void {
-  if (rows == 1) gemvRows(out, w, x, k, j0, j1, false);
-  else linearRows(out, x, w, rows, k, n, j0, j1, scratch);
 }
 
 /**
@@ -308,6 +304,10 @@ function runPart(ctrl: usize, part: i32, parts: i32, scratch: usize): void {
     case JOB_ATTENTION_PROJECT:
       attentionProject(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), load<i32>(p, 20),
         load<i32>(p, 24), load<i32>(p, 28), load<u32>(p, 32), load<u32>(p, 36), load<i32>(p, 40), part, parts, scratch);
+      break;
+    case JOB_DECODE_LAYERS:
+      // parts are the descriptor's row ranges (decode-rows.ts), cut by the host by estimated cost
+      decodeLayersPart(load<u32>(p), part, scratch);
       break;
     case JOB_LINEAR_ROWS:
       linearByRows(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<i32>(p, 12), load<i32>(p, 16), load<i32>(p, 20),

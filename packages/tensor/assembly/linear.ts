@@ -53,6 +53,12 @@ export function linearRows(out: usize, x: usize, w: usize, rows: i32, k: i32, n:
   if (j < j1) for (let i = 0; i < rows; i++) gemvRows(out + <usize>i * ldo, w, x + <usize>i * ld, k, j, j1, false);
 }
 
+/** Outputs j0 ≤ j < j1 of linearRows for every row: one row as the decode kernel, more as tiles (the same sums). */
+@inline export function linearOutputs(out: usize, x: usize, w: usize, rows: i32, k: i32, n: i32, j0: i32, j1: i32, scratch: usize): void {
+  if (rows == 1) gemvRows(out, w, x, k, j0, j1, false);
+  else linearRows(out, x, w, rows, k, n, j0, j1, scratch);
+}
+
 // Outputs (2 rows of x) × (4 rows of w, from w0) into o (row stride ldo bytes). Inlined into
 // linearRows with its blocks' four passes written out (lanePass with a constant lane), and the
 // first block apart from the rest so its passes start from zeros without a test: on the embedded

@@ -2,7 +2,7 @@
 // model the server's load benchmark runs), per row, at 1, 8 and 32 rows: the engine alone
 // (Model.decodeBatch), without sampling or serving.
 //   cd packages/transformer && npx tsup && node bench/decode-batch.mjs [--threads 1] [--rows 1,8,32]
-//        [--peer DIR [--peer-transformer DIR]] [--budget 4000] [--context 48 | --context 10-80]
+//        [--peer DIR [--peer-transformer DIR]] [--per-op] [--budget 4000] [--context 48 | --context 10-80]
 //
 // Each contestant decodes `rows` sequences whose caches hold `context` tokens (the load
 // benchmark's streams sit at 10–80; a range lo-hi spreads the rows' contexts evenly over it, as a
@@ -13,7 +13,11 @@
 // --peer DIR: a second tensor build's dist/ (e.g. a copy of main's packages/tensor/dist) races
 // in the same process against ours, each with its own wasm backend and the same weights, and
 // the table prints ours / peer. --peer-transformer DIR: that build's transformer dist/ runs the peer
-// (needed when the peer's tensor lacks a Backend entry our transformer calls). The embedded model's 4.2 MB of weights sit in L2/L3, so an
+// (needed when the peer's tensor lacks a Backend entry our transformer calls). --per-op: one more
+// contestant, our build with ModelOptions.decodeLayersStep false (every kernel its own call, as
+// before the whole-step decodeLayers job), on our backend. Race it with --peer in separate runs:
+// with both, the peer's 32-row figures come out ~2.5× too slow (three pools' threads on 2 cores;
+// measured 2026-12-04 19:11 UTC, not understood further). The embedded model's 4.2 MB of weights sit in L2/L3, so an
 // in-process race is fair here (unlike a memory-bound model, where page placement moves figures).
 //
 // Then one profiled pass per row count: every kernel call of our backend timed by its name and
@@ -21,12 +25,14 @@
 // The timers cost a little per call, so the shares are of a slightly slower step; and they are
 // wall-clock (a CPU-time read per kernel call would cost more than the small kernels): on a loaded
 // machine, time the process spent descheduled lands in whichever kernel was running.
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { createWasmBackend } from "@zero-llm/tensor";
 import { loadModel } from "../dist/node.js";
+import { Model } from "../dist/index.js";
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +42,7 @@ const { values } = parseArgs({
     budget: { type: "string", default: "4000" },
     context: { type: "string", default: "48" },
     "peer-transformer": { type: "string" },
+    "per-op": { type: "boolean", default: false },
   },
 });
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -46,11 +53,23 @@ const [contextLo, contextHi] = values.context.includes("-") ? values.context.spl
 /** Row r's context out of `rows`: spread evenly over [contextLo, contextHi]. */
 const contextOf = (r, rows) => (rows === 1 ? Math.round((contextLo + contextHi) / 2) : Math.round(contextLo + ((contextHi - contextLo) * r) / (rows - 1)));
 const budget = Number(values.budget);
+/** ns this process's main thread has run (Linux: /proc/PID/task/PID/schedstat; 0 elsewhere). */
+const mainThreadNs = () => {
+  try {
+    return Number(readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, "utf8").split(" ")[0]);
+  } catch {
+    return 0;
+  }
+};
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
 
 const ours = await createWasmBackend({ threads });
 const loaded = await loadModel(modelDir, { backend: ours });
 const contestants = [{ name: "ours", backend: ours, model: loaded }];
+if (values["per-op"]) {
+  // the same weights through the per-op path (no backend of its own to dispose)
+  contestants.push({ name: "per-op", backend: null, model: new Model(loaded.config, loaded.weights, { backend: ours, decodeLayersStep: false }) });
+}
 if (values.peer) {
   const dir = path.resolve(values.peer);
   const peerTensor = await import(pathToFileURL(path.join(dir, "index.js")).href);
@@ -99,14 +118,15 @@ function race(steps, ms) {
       if (performance.now() - t0 > 20) break;
       reps *= 2;
     }
-    return { name, fn, reps, wall: Infinity, cpu: Infinity };
+    return { name, fn, reps, wall: Infinity, cpu: Infinity, main: Infinity };
   });
   const end = performance.now() + ms;
   while (performance.now() < end) {
     for (const e of entries) {
-      const c0 = process.cpuUsage(), t0 = performance.now();
+      const c0 = process.cpuUsage(), m0 = mainThreadNs(), t0 = performance.now();
       for (let r = 0; r < e.reps; r++) e.fn();
-      const wall = (performance.now() - t0) * 1000, c = process.cpuUsage(c0);
+      const wall = (performance.now() - t0) * 1000, c = process.cpuUsage(c0), main = (mainThreadNs() - m0) / 1000;
+      e.main = Math.min(e.main, main / e.reps);
       e.wall = Math.min(e.wall, wall / e.reps);
       e.cpu = Math.min(e.cpu, (c.user + c.system) / e.reps);
     }
@@ -114,14 +134,18 @@ function race(steps, ms) {
   return Object.fromEntries(entries.map((e) => [e.name, e]));
 }
 
-console.log(`\nrows | ${contestants.map((c) => `${c.name}: µs wall/row  µs CPU/row`).join(" | ")}${contestants.length > 1 ? " | ours/peer (time)" : ""}`);
+console.log(
+  `\nrows | ${contestants.map((c) => `${c.name}: µs wall/row  CPU/row  main thread CPU/row`).join(" | ")}` +
+    contestants.slice(1).map((c) => ` | ours/${c.name} (wall, CPU, main CPU)`).join(""),
+);
 for (const rows of rowCounts) {
   const steps = Object.fromEntries(contestants.map((c) => [c.name, stepper(c.model, rows)]));
   const best = race(steps, budget);
-  const cells = contestants.map((c) => `${(best[c.name].wall / rows).toFixed(1).padStart(8)}  ${(best[c.name].cpu / rows).toFixed(1).padStart(8)}`);
-  const ratio = contestants.length > 1
-    ? ` | ${(best.ours.wall / best.peer.wall).toFixed(3)}× wall, ${(best.ours.cpu / best.peer.cpu).toFixed(3)}× CPU`
-    : "";
+  const cells = contestants.map((c) => [best[c.name].wall, best[c.name].cpu, best[c.name].main].map((us) => (us / rows).toFixed(1).padStart(7)).join("  "));
+  const ratio = contestants.slice(1).map((c) => {
+    const [a, b] = [best.ours, best[c.name]];
+    return ` | ${(a.wall / b.wall).toFixed(3)}× ${(a.cpu / b.cpu).toFixed(3)}× ${(a.main / b.main).toFixed(3)}×`;
+  }).join("");
   console.log(`${String(rows).padStart(4)} | ${cells.join(" | ")}${ratio}   (load ${load()})`);
 }
 
@@ -131,7 +155,7 @@ function hook(name, key, flops) {
   const original = ours[name].bind(ours);
   ours[name] = (...args) => {
     const t0 = performance.now();
-    original(...args);
+    const result = original(...args); // decodeLayers answers whether it ran
     const dt = performance.now() - t0;
     const k = key(...args);
     const e = timed.get(k) ?? { ms: 0, calls: 0, flops: 0 };
@@ -139,6 +163,7 @@ function hook(name, key, flops) {
     e.calls++;
     e.flops += flops ? flops(...args) : 0;
     timed.set(k, e);
+    return result;
   };
 }
 hook("linear", (_o, _x, _w, rows, i, o) => `linear ${i}→${o}`, (_o, _x, _w, rows, i, o) => 2 * rows * i * o);
@@ -159,6 +184,8 @@ if (ours.attentionBatchProject) {
   hook("attentionBatchProject", (...a) => `attention+o_proj →${a[11]}`); // no GFLOP/s: attention is most of its time
 }
 if (ours.ropeBatch) hook("ropeBatch", () => "ropeBatch");
+// every layer of a batched step in one job (decodeLayers: whole rows per thread)
+if (ours.decodeLayers) hook("decodeLayers", () => "decodeLayers (all layers)");
 hook("swiglu", () => "swiglu");
 hook("add", () => "add");
 for (const rows of rowCounts) {
@@ -182,4 +209,4 @@ for (const rows of rowCounts) {
   }
   console.log(`  ${"JS around kernels".padEnd(18)} ${(total - inKernels).toFixed(1).padStart(7)} µs/row  ${((100 * (total - inKernels)) / total).toFixed(0).padStart(3)} %`);
 }
-for (const c of contestants) await c.backend.dispose();
+for (const c of contestants) await c.backend?.dispose();

@@ -178,6 +178,29 @@ export interface Backend extends TrainKernels {
   ): void;
 
   /**
+   * Every layer of a Llama-style batched decode step in one call (see DecodeLayersPlan): row r of
+   * `buffers` is one token of its own sequence at position positions[r]; per layer l its key and
+   * value go to row positions[r] of keys[l·rows + r] / values[l·rows + r] (that sequence's f32
+   * cache of layer l, [capacity, nKvHeads·headDim]), it attends over rows 0 … positions[r] of
+   * them, and x [rows, dim] leaves as the residual stream after the last block. The same bits
+   * as the per-op path (rmsnorm, linear, ropeBatch, the cache writes, attentionBatch, add,
+   * linearSwiglu), row by row; no two rows may share a cache. A backend with worker threads
+   * gives each thread whole rows through every layer: one hand-off per step. Returns false,
+   * having done nothing, when an array is not where its kernels can read it in place (the
+   * caller then takes the per-op path). Optional, with prepareDecodeLayers.
+   */
+  decodeLayers?(
+    plan: DecodeLayersPlan, buffers: DecodeLayersBuffers, rows: number,
+    keys: readonly Float32Array[], values: readonly Float32Array[], positions: Int32Array,
+  ): boolean;
+
+  /**
+   * A plan for decodeLayers over these layers, made once per model: null when this backend cannot
+   * run them as one step (an array not in its memory, a shape it does not take).
+   */
+  prepareDecodeLayers?(shape: DecodeLayersShape, layers: readonly DecodeLayerWeights[]): DecodeLayersPlan | null;
+
+  /**
    * `attention` over a packed KV cache: k and v hold seqKv rows of nKvHeads · headDim values,
    * each row stored as `kType` / `vType` (f32, f16, q8_0, q4_0, q4_1: ggml's layouts, rows packed
    * whole with the last block zero-padded, kvRowBytes(type, nKvHeads · headDim) bytes apart;
@@ -275,4 +298,47 @@ export interface TrainKernels {
   expSumRows(sum: Float32Array, max: Float32Array, z: Float32Array, rows: number, cols: number): void;
   /** One Adam(W) step on p in place, moments m and v updated (see AdamHyper). */
   adam(p: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, hyper: AdamHyper): void;
+}
+
+/** The shape decodeLayers runs: a Llama block (RMSNorm, RoPE, SwiGLU, no biases), nHeads·headDim = dim. */
+export interface DecodeLayersShape {
+  readonly dim: number;
+  readonly hiddenDim: number;
+  readonly nHeads: number;
+  readonly nKvHeads: number;
+  readonly headDim: number;
+  readonly eps: number;
+  readonly ropeTheta: number;
+  readonly ropeStyle: "interleaved" | "half";
+}
+
+/** One layer's f32 weights for decodeLayers, nn.Linear layout [out, in]: wq wo [dim, dim], wk wv [kvDim, dim], wGate wUp [hiddenDim, dim], wDown [dim, hiddenDim]. */
+export interface DecodeLayerWeights {
+  readonly attnNorm: Float32Array;
+  readonly wq: Float32Array;
+  readonly wk: Float32Array;
+  readonly wv: Float32Array;
+  readonly wo: Float32Array;
+  readonly ffnNorm: Float32Array;
+  readonly wGate: Float32Array;
+  readonly wUp: Float32Array;
+  readonly wDown: Float32Array;
+}
+
+/** decodeLayers' work buffers, row-major [rows, width]: x xb xb2 q of width dim, k v of nKvHeads·headDim, hb hb2 of hiddenDim. */
+export interface DecodeLayersBuffers {
+  readonly x: Float32Array;
+  readonly xb: Float32Array;
+  readonly xb2: Float32Array;
+  readonly q: Float32Array;
+  readonly k: Float32Array;
+  readonly v: Float32Array;
+  readonly hb: Float32Array;
+  readonly hb2: Float32Array;
+}
+
+/** What prepareDecodeLayers made: opaque to callers, used only by the backend that made it. */
+export interface DecodeLayersPlan {
+  readonly shape: DecodeLayersShape;
+  readonly nLayers: number;
 }

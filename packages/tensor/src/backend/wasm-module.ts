@@ -45,6 +45,8 @@ export interface KernelExports {
   ): void;
   /** `rows` rows of rowLen floats at src into KV rows of ggml type `type` (0 f32, 1 f16, 8 q8_0, 2 q4_0, 3 q4_1), rowBytes apart at dst. */
   packKvRows(type: number, src: number, rows: number, rowLen: number, dst: number, rowBytes: number): void;
+  /** Part `part` of a decode step's layers, rows cut by the descriptor at desc (assembly/decode-rows.ts). */
+  decodeLayersPart(desc: number, part: number, scratch: number): void;
   runJob(ctrl: number, t: number, gen: number): void;
   /** Claims and runs one part of the job: its index, or −1 when none is left (assembly/jobs.ts). */
   runJobPart(ctrl: number, t: number, gen: number): number;

@@ -13,10 +13,11 @@ export const JOB_LINEAR_ROWS = 8;
 export const JOB_LINEAR_GROUP = 9;
 export const JOB_LINEAR_SWIGLU = 10;
 export const JOB_ATTENTION_PROJECT = 11;
+export const JOB_DECODE_LAYERS = 12;
 const JOB_NAMES: Record<number, string> = {
   [JOB_MATMUL]: "matmul", [JOB_MATVEC]: "matvec", [JOB_ATTENTION]: "attention", [JOB_LINEAR]: "linear", [JOB_MATMUL_QUANT]: "matmulQuant",
   [JOB_ATTENTION_PACKED]: "attentionPacked", [JOB_ATTENTION_BATCH]: "attentionBatch", [JOB_LINEAR_ROWS]: "linearEach", [JOB_LINEAR_GROUP]: "linearGroup",
-  [JOB_LINEAR_SWIGLU]: "linearSwiglu", [JOB_ATTENTION_PROJECT]: "attentionBatchProject",
+  [JOB_LINEAR_SWIGLU]: "linearSwiglu", [JOB_ATTENTION_PROJECT]: "attentionBatchProject", [JOB_DECODE_LAYERS]: "decodeLayers",
 };
 
 

@@ -6,7 +6,7 @@ import { WasmTrainKernels } from "./wasm-train";
 import { RopeTables } from "./wasm-rope";
 import { kernelImports, kernelModule, relaxedSimdSupported, sharedMemorySupported } from "./wasm-module";
 import type { KernelExports } from "./wasm-module";
-import { JOB_ATTENTION, JOB_ATTENTION_BATCH, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_LINEAR_GROUP, JOB_LINEAR_ROWS, JOB_LINEAR_SWIGLU, JOB_ATTENTION_PROJECT, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
+import { JOB_DECODE_LAYERS, JOB_ATTENTION, JOB_ATTENTION_BATCH, JOB_ATTENTION_PACKED, JOB_LINEAR, JOB_LINEAR_GROUP, JOB_LINEAR_ROWS, JOB_LINEAR_SWIGLU, JOB_ATTENTION_PROJECT, JOB_MATMUL, JOB_MATMUL_QUANT, JOB_MATVEC, ThreadPool } from "./wasm-threads";
 import { checkMatmulQuant, type QuantType } from "../quant/types";
 import type { QuantLayout } from "../quant/tiles";
 import { checkAttentionPacked } from "../quant/attention-reference";
@@ -14,16 +14,19 @@ import { checkPackKvRows } from "../quant/kv-pack";
 import { checkAttentionBatch, checkPositions } from "./batch-checks";
 import { KV_TYPES, type KvType } from "../quant/kv";
 import { checkOptions, type WasmBackendOptions } from "./wasm-options";
+import type { DecodeLayersBuffers, DecodeLayersPlan, DecodeLayersShape, DecodeLayerWeights } from "./backend";
+import { ATTENTION_MAC_WEIGHT, WasmDecodePlan, checkDecodeStep, decodeStepSlots, prepareDecodePlan, rowCost, writeDecodeStep } from "./wasm-decode-layers";
 
 /**
- * A batched decode step's attention counted as this many multiply-adds of a product per
- * multiply-add (2·heads·keys·headDim a row) by the size rule (parallel): its scores pass through
- * a softmax (an exp per key and head) and it reads every row's own cache, so a multiply-add costs
- * ~3× one of the `linear` tile (measured on one thread, 2026-12-04: 32 rows over ~45 keys of 4 × 32
- * heads, 369 K multiply-adds, ~50 µs; linear 32 × 128 → 128, 524 K, ~24 µs). With it a 32-row
- * step of the embedded model (~1.1 M) is split and an 8-row one (~280 K) is not.
+ * Parts per thread of a decodeLayers job: two, so the main thread can take three of the four when
+ * the OS parks the worker (in a server, four busy threads share the 2 cores: engine, worker, HTTP
+ * front, clients). Fewer parts stream the layers' weights from L3 fewer times (each part reads all
+ * of them for its rows): the engine alone, 32 rows, each against the per-op path in the same run
+ * (2026-12-04 18:49–18:52 UTC, load average 3.3–5.4), 1 part per thread took 0.76–0.80× its wall
+ * time, 2 parts 0.92–1.04×, 8 parts 0.98–1.11×; but end to end (bench/load.mjs, 32 streams against
+ * main, six runs each, load 3.5–7.4) 2 parts gave 1.31× main's tokens/s (median), 1 part 1.06×.
  */
-const ATTENTION_MAC_WEIGHT = 3;
+const DECODE_PARTS_PER_THREAD = 2;
 
 /**
  * A job of at least parallelMinMacs / AWAKE_SPLIT_FACTOR multiply-adds is split while the workers
@@ -66,6 +69,8 @@ export interface WasmBackend extends Backend {
   linearEach: NonNullable<Backend["linearEach"]>;
   linearSwiglu: NonNullable<Backend["linearSwiglu"]>;
   attentionBatchProject: NonNullable<Backend["attentionBatchProject"]>;
+  decodeLayers: NonNullable<Backend["decodeLayers"]>;
+  prepareDecodeLayers: NonNullable<Backend["prepareDecodeLayers"]>;
 }
 
 /**
@@ -654,6 +659,46 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     }
     s.done();
     if (w && projected) this.linear(projected, out, w, rows, width, outFeatures);
+  }
+
+  prepareDecodeLayers(shape: DecodeLayersShape, layers: readonly DecodeLayerWeights[]): DecodeLayersPlan | null {
+    this.begin();
+    return prepareDecodePlan(this.heap, shape, layers);
+  }
+
+  /**
+   * One job for the whole step: each part is a range of rows through every layer
+   * (assembly/decode-rows.ts), cut by estimated cost, DECODE_PARTS_PER_THREAD per thread. Run on
+   * the calling thread alone when the step is too small to repay a hand-off (parallel) or has one
+   * row.
+   */
+  decodeLayers(
+    plan: DecodeLayersPlan, buffers: DecodeLayersBuffers, rows: number,
+    keys: readonly Float32Array[], values: readonly Float32Array[], positions: Int32Array,
+  ): boolean {
+    if (!(plan instanceof WasmDecodePlan) || plan.heap !== this.heap) { // its table holds addresses in this memory
+      throw new TensorError("INVALID_ARGUMENT", "wasm decodeLayers: expected a plan from this backend's prepareDecodeLayers, found another object");
+    }
+    this.begin();
+    if (!checkDecodeStep(this.heap, plan, buffers, rows, keys, values, positions)) return false;
+    if (rows === 0) return true;
+    let longest = 0, macs = 0;
+    for (let r = 0; r < rows; r++) {
+      longest = Math.max(longest, positions[r] + 1);
+      macs += rowCost(plan, positions[r]);
+    }
+    const { nHeads, headDim, ropeTheta } = plan.shape;
+    this.ensureScratch(nHeads * longest * 4); // one row of scores per head of a query
+    const ropeTable = this.ropeTables.get(ropeTheta, headDim, longest); // before the table view: it may grow the memory
+    const split = rows > 1 && this.parallel(macs);
+    const parts = split ? this.threads * DECODE_PARTS_PER_THREAD : 1;
+    const table = this.batchTable(decodeStepSlots(plan, rows, parts));
+    const cut = writeDecodeStep(table, plan, buffers, rows, keys, values, positions, ropeTable, parts);
+    if (cut > 1) {
+      this.jobArgs[0] = table.byteOffset;
+      this.pool.run(JOB_DECODE_LAYERS, this.jobArgs, 1, cut);
+    } else this.kernels.decodeLayersPart(table.byteOffset, 0, this.scratch);
+    return true;
   }
 
   /** Whether attention() splits one query over seqKv positions across threads (by heads). */

@@ -2,6 +2,7 @@ import { jsBackend, type Backend } from "@zero-llm/tensor";
 import { TransformerError } from "../errors";
 import { validateConfig, type Config } from "./config";
 import { decodeStep } from "./decode";
+import { DecodeLayersStep } from "./decode-layers";
 import { KVCache, type KVCacheOptions } from "./kv-cache";
 import { kvDType } from "./kv-types";
 import { resolveWeights } from "./layers";
@@ -20,6 +21,13 @@ export interface ModelOptions {
    * sets --cache-type-k/v per context the same way): "f32" (default), "f16", "q8_0", "q4_0", "q4_1".
    */
   cacheTypes?: Pick<KVCacheOptions, "kType" | "vType">;
+  /**
+   * Whether decodeBatch may run every layer of a step as one backend call (Backend.decodeLayers:
+   * on the wasm backend, each thread takes whole rows through all the layers) where the model
+   * allows it (decode-layers.ts). The same bits either way; false keeps the per-op path, for
+   * comparisons. Default true.
+   */
+  decodeLayersStep?: boolean;
 }
 
 export interface PrefillOptions {
@@ -97,12 +105,14 @@ export class Model {
     if (!Number.isInteger(this.maxBatchRows) || this.maxBatchRows < 1) {
       throw new TransformerError("BAD_CONFIG", `maxBatchRows: expected a positive integer, found ${this.maxBatchRows}`);
     }
+    const w = resolveWeights(config, weights, this.backend);
     this.rt = {
       config,
       backend: this.backend,
-      w: resolveWeights(config, weights, this.backend),
+      w,
       state: new RunState(config, this.backend, this.maxBatchRows),
       ...boundKernels(config, this.backend),
+      layersStep: options.decodeLayersStep === false ? null : DecodeLayersStep.plan(config, w, this.backend, this.maxBatchRows),
     };
   }
 

@@ -23,7 +23,9 @@ export function forwardRows(
     const pos = one ? caches.length + r : rowPosition(caches, r);
     embed(rt, s.x, r, tokens[tokenOffset + r], pos);
   }
-  for (let l = 0; l < rt.config.nLayers; l++) block(rt, l, s, n, caches, probsSink);
+  // a batched decode step goes through every layer in one backend call where it can (decode-layers.ts)
+  const stepped = !one && !probsSink && !!rt.layersStep && rt.layersStep.run(s, n, caches);
+  if (!stepped) for (let l = 0; l < rt.config.nLayers; l++) block(rt, l, s, n, caches, probsSink);
 
   if (one) caches.advance(n);
   else for (const cache of caches) cache.advance(1);

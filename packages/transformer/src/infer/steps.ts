@@ -3,6 +3,7 @@ import { TransformerError } from "../errors";
 import { headDimOf, type Config } from "./config";
 import type { ModelWeights } from "./layers";
 import type { RunState } from "./run-state";
+import type { DecodeLayersStep } from "./decode-layers";
 
 /** What a forward pass needs: the shape, the kernels, the weights and the preallocated buffers. */
 export interface Runtime {
@@ -16,6 +17,8 @@ export interface Runtime {
   readonly rope: (x: Float32Array, seq: number, heads: number, pos0: number) => void;
   /** RoPE in place on rows of x [rows, heads, headDim], row r at positions[r] (a batched decode step). */
   readonly ropeBatch: (x: Float32Array, rows: number, heads: number, positions: Int32Array) => void;
+  /** A batched decode step's layers in one backend call, where the model and backend allow it (decode-layers.ts). */
+  readonly layersStep?: DecodeLayersStep | null;
 }
 
 /**

@@ -1,0 +1,171 @@
+import { TensorError } from "../errors";
+import type { DecodeLayersBuffers, DecodeLayersPlan, DecodeLayersShape, DecodeLayerWeights } from "./backend";
+import { checkPositions } from "./batch-checks";
+import { need } from "./wasm-staging";
+import type { WasmHeap } from "./wasm-heap";
+
+// The host side of assembly/decode-rows.ts: the plan (a layer table of weight addresses, written
+// once per model), the step descriptor a call writes in front of its per-row tables, and the cut
+// of the rows into parts of near-equal estimated cost.
+
+/** i32 slots of the step descriptor (assembly/decode-rows.ts: 21 used), rounded up so the entries after it stay 16-byte aligned. */
+export const DESC_SLOTS = 24;
+const LAYER_SLOTS = 9; // attnNorm wq wk wv wo ffnNorm wGate wUp wDown
+const ENTRY_SLOTS = 4; // attentionBatch's | row | keys | values | seqKv |
+
+/**
+ * A batched decode step's attention counted as this many multiply-adds of a product per
+ * multiply-add (2·heads·keys·headDim a row) by the size rule (parallel): its scores pass through
+ * a softmax (an exp per key and head) and it reads every row's own cache, so a multiply-add costs
+ * ~3× one of the `linear` tile (measured on one thread, 2026-12-04: 32 rows over ~45 keys of 4 × 32
+ * heads, 369 K multiply-adds, ~50 µs; linear 32 × 128 → 128, 524 K, ~24 µs). With it a 32-row
+ * step of the embedded model (~1.1 M) is split and an 8-row one (~280 K) is not.
+ */
+export const ATTENTION_MAC_WEIGHT = 3;
+
+/** A plan of the wasm backend: the layer table's address and the per-row costs of the cut. */
+export class WasmDecodePlan implements DecodeLayersPlan {
+  readonly kvDim: number;
+  /** eps as the f32 the kernel reads, as i32 bits (computed once: no double per step). */
+  readonly epsBits: number;
+  /** Multiply-adds of one row's projections, every layer. */
+  readonly projectionMacs: number;
+  /** Weighted multiply-adds per cached key of one row's attention, every layer. */
+  readonly attentionMacsPerKey: number;
+
+  constructor(readonly shape: DecodeLayersShape, readonly nLayers: number, readonly layerTable: number, readonly heap: WasmHeap) {
+    const { dim, hiddenDim, nHeads, nKvHeads, headDim, eps } = shape;
+    this.kvDim = nKvHeads * headDim;
+    const bits = new Int32Array(1);
+    new Float32Array(bits.buffer)[0] = eps;
+    this.epsBits = bits[0];
+    this.projectionMacs = nLayers * (2 * dim * dim + 2 * dim * this.kvDim + 3 * dim * hiddenDim);
+    this.attentionMacsPerKey = nLayers * ATTENTION_MAC_WEIGHT * 2 * nHeads * headDim;
+  }
+}
+
+/**
+ * Checks the shape and weights and writes the layer table; null when a weight does not live in
+ * `heap` (the plan holds addresses: a copy would have to be made per call).
+ */
+export function prepareDecodePlan(heap: WasmHeap, shape: DecodeLayersShape, layers: readonly DecodeLayerWeights[]): WasmDecodePlan | null {
+  const { dim, hiddenDim, nHeads, nKvHeads, headDim } = shape;
+  for (const [name, value] of [["dim", dim], ["hiddenDim", hiddenDim], ["nHeads", nHeads], ["nKvHeads", nKvHeads], ["headDim", headDim]] as const) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new TensorError("INVALID_ARGUMENT", `wasm prepareDecodeLayers: expected ${name} to be a positive integer, found ${value}`);
+    }
+  }
+  if (nHeads * headDim !== dim || nHeads % nKvHeads !== 0 || headDim % 2 !== 0) {
+    throw new TensorError(
+      "INVALID_ARGUMENT",
+      `wasm prepareDecodeLayers: expected nHeads · headDim = dim, nHeads divisible by nKvHeads and an even headDim, found dim ${dim}, nHeads ${nHeads}, nKvHeads ${nKvHeads}, headDim ${headDim}`,
+    );
+  }
+  const kvDim = nKvHeads * headDim;
+  for (const layer of layers) {
+    const sized: ReadonlyArray<readonly [string, Float32Array, number]> = [
+      ["attnNorm", layer.attnNorm, dim], ["wq", layer.wq, dim * dim], ["wk", layer.wk, kvDim * dim], ["wv", layer.wv, kvDim * dim],
+      ["wo", layer.wo, dim * dim], ["ffnNorm", layer.ffnNorm, dim], ["wGate", layer.wGate, hiddenDim * dim],
+      ["wUp", layer.wUp, hiddenDim * dim], ["wDown", layer.wDown, dim * hiddenDim],
+    ];
+    for (const [name, array, length] of sized) {
+      need(`prepareDecodeLayers ${name}`, array, length);
+      if (!heap.owns(array)) return null;
+    }
+  }
+  const table = heap.alloc(Math.max(1, layers.length) * LAYER_SLOTS * 4);
+  const view = new Int32Array(heap.memory.buffer, table, layers.length * LAYER_SLOTS);
+  layers.forEach((layer, l) => {
+    const order = [layer.attnNorm, layer.wq, layer.wk, layer.wv, layer.wo, layer.ffnNorm, layer.wGate, layer.wUp, layer.wDown];
+    order.forEach((array, i) => (view[l * LAYER_SLOTS + i] = array.byteOffset));
+  });
+  return new WasmDecodePlan(shape, layers.length, table, heap);
+}
+
+/**
+ * Checks a step's arguments against the plan: throws on a bad shape, returns false when an array
+ * is not in `heap` (or two consecutive rows share a cache), true when the step can run.
+ * Allocates nothing.
+ */
+export function checkDecodeStep(
+  heap: WasmHeap, plan: WasmDecodePlan, buffers: DecodeLayersBuffers, rows: number,
+  keys: readonly Float32Array[], values: readonly Float32Array[], positions: Int32Array,
+): boolean {
+  const { dim, hiddenDim } = plan.shape;
+  const kvDim = plan.kvDim, layers = plan.nLayers;
+  checkPositions("wasm", "decodeLayers", positions, rows, 0);
+  need("decodeLayers x", buffers.x, rows * dim);
+  need("decodeLayers xb", buffers.xb, rows * dim);
+  need("decodeLayers xb2", buffers.xb2, rows * dim);
+  need("decodeLayers q", buffers.q, rows * dim);
+  need("decodeLayers k", buffers.k, rows * kvDim);
+  need("decodeLayers v", buffers.v, rows * kvDim);
+  need("decodeLayers hb", buffers.hb, rows * hiddenDim);
+  need("decodeLayers hb2", buffers.hb2, rows * hiddenDim);
+  if (keys.length < layers * rows || values.length < layers * rows) {
+    throw new TensorError("SHAPE_MISMATCH", `wasm decodeLayers: expected ${layers * rows} key and value caches (layers × rows), found ${keys.length} and ${values.length}`);
+  }
+  if (!heap.owns(buffers.x) || !heap.owns(buffers.xb) || !heap.owns(buffers.xb2) || !heap.owns(buffers.q) || !heap.owns(buffers.k) ||
+    !heap.owns(buffers.v) || !heap.owns(buffers.hb) || !heap.owns(buffers.hb2)) return false;
+  for (let i = 0; i < layers * rows; i++) {
+    const r = i % rows, length = (positions[r] + 1) * kvDim;
+    need("decodeLayers keys", keys[i], length);
+    need("decodeLayers values", values[i], length);
+    if (!heap.owns(keys[i]) || !heap.owns(values[i])) return false;
+    // a later row of the same cache would read this row's key from another thread
+    if (r > 0 && (keys[i] === keys[i - 1] || values[i] === values[i - 1])) return false;
+  }
+  return true;
+}
+
+/**
+ * Writes the step into `table` (an i32 view of wasm memory at table.byteOffset): the descriptor
+ * (assembly/decode-rows.ts), layer-major attention entries, and the part bounds; returns the
+ * number of parts. With parts > 1 the rows are cut where the running cost (projections, plus
+ * attention by cache length) crosses each t/parts of the total: a part of long caches gets
+ * fewer rows.
+ */
+export function writeDecodeStep(
+  table: Int32Array, plan: WasmDecodePlan, buffers: DecodeLayersBuffers, rows: number,
+  keys: readonly Float32Array[], values: readonly Float32Array[], positions: Int32Array,
+  ropeTable: number, parts: number,
+): number {
+  const base = table.byteOffset, entries = DESC_SLOTS, boundsAt = entries + plan.nLayers * rows * ENTRY_SLOTS;
+  const s = plan.shape;
+  table[0] = buffers.x.byteOffset; table[1] = buffers.xb.byteOffset; table[2] = buffers.xb2.byteOffset; table[3] = buffers.q.byteOffset;
+  table[4] = buffers.k.byteOffset; table[5] = buffers.v.byteOffset; table[6] = buffers.hb.byteOffset; table[7] = buffers.hb2.byteOffset;
+  table[8] = s.dim; table[9] = s.hiddenDim; table[10] = s.nHeads; table[11] = s.nKvHeads; table[12] = s.headDim; table[13] = plan.nLayers;
+  table[14] = plan.epsBits; table[15] = ropeTable; table[16] = s.ropeStyle === "interleaved" ? 1 : 0;
+  table[17] = plan.layerTable; table[18] = base + 4 * entries; table[19] = rows; table[20] = base + 4 * boundsAt;
+  for (let l = 0, e = entries; l < plan.nLayers; l++) {
+    for (let r = 0; r < rows; r++, e += ENTRY_SLOTS) {
+      table[e] = r;
+      table[e + 1] = keys[l * rows + r].byteOffset;
+      table[e + 2] = values[l * rows + r].byteOffset;
+      table[e + 3] = positions[r] + 1;
+    }
+  }
+  const n = Math.max(1, Math.min(parts, rows));
+  let total = 0;
+  for (let r = 0; r < rows; r++) total += rowCost(plan, positions[r]);
+  table[boundsAt] = 0;
+  let r = 0, done = 0;
+  for (let t = 1; t < n; t++) {
+    const target = (total * t) / n;
+    // a row goes to the part where more than half of its cost falls
+    while (r < rows && done + rowCost(plan, positions[r]) / 2 < target) done += rowCost(plan, positions[r++]);
+    table[boundsAt + t] = r;
+  }
+  table[boundsAt + n] = rows;
+  return n;
+}
+
+/** Slots writeDecodeStep needs for `rows` rows cut into up to `parts` parts. */
+export function decodeStepSlots(plan: WasmDecodePlan, rows: number, parts: number): number {
+  return DESC_SLOTS + plan.nLayers * rows * ENTRY_SLOTS + parts + 1;
+}
+
+/** Estimated multiply-adds of one row's step (projections plus weighted attention). */
+export function rowCost(plan: WasmDecodePlan, position: number): number {
+  return plan.projectionMacs + plan.attentionMacsPerKey * (position + 1);
+}
