@@ -3,7 +3,10 @@
 // (a row's bits never depend on the rows beside it: linear.ts, attention.ts, rowwise.ts), so the
 // threads need not meet inside a layer at all: each takes whole rows through all the layers, and
 // a step is one hand-off instead of one per projection (WasmBackend.decodeLayers). Each kernel is
-// the one the per-op path calls, so a row's bits are that path's.
+// the one the per-op path calls, so a row's bits are that path's. Consecutive rows may be
+// consecutive tokens of one sequence (a prompt chunk, a speculative verify): layer by layer a part
+// writes all its rows' keys and values before its attention, and each row's seqKv stops at its own
+// position, so such a run is a causal chunk, provided the host keeps it inside one part.
 //
 // The step descriptor (i32 slots at `desc`, written by the host, src/backend/wasm-decode-layers.ts):
 //

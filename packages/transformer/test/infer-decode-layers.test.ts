@@ -2,7 +2,8 @@
 // backend's decodeLayers: each thread takes whole rows through every layer) against the per-op
 // path of block.ts, bit for bit: logits and every cached key and value, over several steps of
 // rows whose caches have different lengths, on odd shapes, on 1 and 2 threads (rows split by
-// estimated cost), and the cases that must fall back to the per-op path.
+// estimated cost), with runs of rows sharing a cache (prompt chunks, a verify) against the per-op
+// path and token-by-token decoding, and the cases that must fall back to the per-op path.
 import { createWasmBackend, jsBackend, type Backend, type WasmBackend } from "@zero-llm/tensor";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Model, Weights, optionalWeightShapes, weightShapes, type Config, type KVCache } from "../src/index";
@@ -65,6 +66,41 @@ function run(model: Model, rows: number, steps: number): { logits: number[][]; c
   return { logits, caches: caches.map(cacheBits) };
 }
 
+/**
+ * Steps mixing single decode rows with runs of rows sharing a cache, as the serve engine and a
+ * speculative verify feed them: a prompt chunk into an empty cache, a chunk continuing a cache, a
+ * verify-style run, and a run of 20 rows, longer than a part's share of a 26-row step. Row r of a
+ * step is caches[r] and tokens[r].
+ */
+const MIXED_CACHES = { a: 5, b: 17, c: 1, e: 0, f: 9, g: 6, h: 3 } as const; // name → prompt length
+type CacheName = keyof typeof MIXED_CACHES;
+const MIXED_STEPS: readonly (readonly CacheName[])[] = [
+  ["a", "e", "e", "e", "e", "b", "f", "f", "f", "c", "g", "g", "g"],
+  ["a", "b", ...Array.from({ length: 20 }, () => "h" as const), "c", "e", "f", "g"],
+  ["h", "g", "f", "e", "c", "b", "a"],
+];
+
+/** The mixed steps through decodeBatch (`tokenByToken`: each row alone, in order, as its own step). */
+function runMixed(model: Model, tokenByToken = false): { logits: number[][]; caches: number[][] } {
+  const v = model.config.vocabSize;
+  const caches = new Map<CacheName, KVCache>();
+  for (const [name, length] of Object.entries(MIXED_CACHES) as [CacheName, number][]) {
+    const cache = model.newCache();
+    if (length > 0) model.prefill(Array.from({ length }, (_, i) => (5 * length + 3 * i + 1) % v), cache);
+    caches.set(name, cache);
+  }
+  const logits: number[][] = [];
+  MIXED_STEPS.forEach((names, step) => {
+    const rows = names.map((name) => caches.get(name) as KVCache);
+    const tokens = names.map((_, r) => (17 * r + 29 * step + 3) % v);
+    if (!tokenByToken) {
+      const out = model.decodeBatch(tokens, rows);
+      for (let r = 0; r < rows.length; r++) logits.push(bits(out.subarray(r * v, (r + 1) * v)));
+    } else for (let r = 0; r < rows.length; r++) logits.push(bits(model.decodeBatch([tokens[r]], [rows[r]])));
+  });
+  return { logits, caches: [...caches.values()].map(cacheBits) };
+}
+
 describe.each([
   ["1 thread", 1, undefined],
   ["2 threads", 2, undefined],
@@ -98,6 +134,25 @@ describe.each([
         }
       });
     }
+    it(`${name}, runs of rows sharing a cache (prompt chunks, a verify, a run longer than a part)`, () => {
+      const weights = seededWeights(config, backend, 7);
+      const spy = vi.spyOn(backend, "decodeLayers");
+      try {
+        const fused = runMixed(new Model(config, weights, { backend, maxBatchRows: 32 }));
+        expect(spy).toHaveBeenCalledTimes(MIXED_STEPS.length); // every step took decodeLayers, no fallback
+        expect(spy.mock.results.every((result) => result.value === true)).toBe(true);
+        spy.mockClear();
+        const perOp = runMixed(new Model(config, weights, { backend, maxBatchRows: 32, decodeLayersStep: false }));
+        expect(spy).not.toHaveBeenCalled();
+        const alone = runMixed(new Model(config, weights, { backend, maxBatchRows: 32 }), true);
+        expect(fused.logits).toEqual(perOp.logits);
+        expect(fused.caches).toEqual(perOp.caches);
+        expect(fused.logits).toEqual(alone.logits);
+        expect(fused.caches).toEqual(alone.caches);
+      } finally {
+        spy.mockRestore();
+      }
+    });
   }
 });
 
@@ -110,7 +165,7 @@ describe("decodeLayers falls back to the per-op path where it does not apply", (
     await backend.dispose();
   });
 
-  it("is never asked for a speculative verify (rows sharing a cache) or a packed KV cache, and gives the same bits", () => {
+  it("is never asked for a step with a packed KV cache, and gives the same bits", () => {
     const weights = seededWeights(ODD, backend, 9);
     const spy = vi.spyOn(backend, "decodeLayers");
     try {
@@ -120,7 +175,7 @@ describe("decodeLayers falls back to the per-op path where it does not apply", (
         model.prefill([1, 2, 3], a);
         model.prefill([4, 5], b);
         model.prefill([6], packed);
-        return [bits(model.decodeBatch([7, 8, 9], [a, a, b])), bits(model.decodeBatch([10, 11, 12], [a, packed, b]))];
+        return [bits(model.decodeBatch([10, 11, 12], [a, packed, b])), bits(model.decodeBatch([7, 8, 9], [packed, packed, b]))];
       });
       expect(spy).not.toHaveBeenCalled();
       expect(fused).toEqual(perOp);
@@ -180,6 +235,11 @@ describe("wasm decodeLayers: arguments", () => {
     expect(() => backend.decodeLayers(plan, buffers(), 2, [cache(), cache()], [cache(), cache()], Int32Array.of(0, -1))).toThrow(/position to be ≥ 0/);
     expect(() => backend.decodeLayers(plan, buffers(), 2, [cache(), cache()], [cache(), cache()], Int32Array.of(0, 4))).toThrow(/keys: expected at least 20/);
     expect(() => backend.decodeLayers(plan, buffers(), 2, [cache()], [cache()], positions)).toThrow(/expected 2 key and value caches/);
+    // rows sharing a cache: consecutive tokens of one sequence, keys and values alike
+    const [k, v] = [cache(), cache()];
+    expect(backend.decodeLayers(plan, buffers(), 2, [k, k], [v, v], Int32Array.of(2, 3))).toBe(true);
+    expect(() => backend.decodeLayers(plan, buffers(), 2, [k, k], [v, v], Int32Array.of(2, 2))).toThrow(/row 1, sharing row 0's cache, at position 3, found 2/);
+    expect(() => backend.decodeLayers(plan, buffers(), 2, [k, k], [v, cache()], Int32Array.of(2, 3))).toThrow(/share both key and value caches/);
     expect(() => backend.decodeLayers({ shape, nLayers: 1 }, buffers(), 2, [cache(), cache()], [cache(), cache()], positions)).toThrow(/plan from this backend/);
     const other = await createWasmBackend({ threads: 1 });
     try {

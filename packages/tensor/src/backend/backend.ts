@@ -179,13 +179,15 @@ export interface Backend extends TrainKernels {
 
   /**
    * Every layer of a Llama-style batched decode step in one call (see DecodeLayersPlan): row r of
-   * `buffers` is one token of its own sequence at position positions[r]; per layer l its key and
+   * `buffers` is one token of a sequence at position positions[r]; per layer l its key and
    * value go to row positions[r] of keys[l·rows + r] / values[l·rows + r] (that sequence's f32
    * cache of layer l, [capacity, nKvHeads·headDim]), it attends over rows 0 … positions[r] of
    * them, and x [rows, dim] leaves as the residual stream after the last block. The same bits
    * as the per-op path (rmsnorm, linear, ropeBatch, the cache writes, attentionBatch, add,
-   * linearSwiglu), row by row; no two rows may share a cache. A backend with worker threads
-   * gives each thread whole rows through every layer: one hand-off per step. Returns false,
+   * linearSwiglu), row by row. Consecutive rows may share a cache (one sequence's consecutive
+   * tokens: a prompt chunk, a speculative verify), at consecutive positions (a typed error
+   * otherwise); rows that are not consecutive may not. A backend with worker threads gives each
+   * thread whole rows (whole runs of a shared cache) through every layer: one hand-off per step. Returns false,
    * having done nothing, when an array is not where its kernels can read it in place (the
    * caller then takes the per-op path). Optional, with prepareDecodeLayers.
    */

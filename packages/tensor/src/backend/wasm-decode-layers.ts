@@ -83,9 +83,9 @@ export function prepareDecodePlan(heap: WasmHeap, shape: DecodeLayersShape, laye
 }
 
 /**
- * Checks a step's arguments against the plan: throws on a bad shape, returns false when an array
- * is not in `heap` (or two consecutive rows share a cache), true when the step can run.
- * Allocates nothing.
+ * Checks a step's arguments against the plan: throws on a bad shape or a run of rows sharing a
+ * cache that is not at consecutive positions, returns false when an array is not in `heap`, true
+ * when the step can run. Allocates nothing.
  */
 export function checkDecodeStep(
   heap: WasmHeap, plan: WasmDecodePlan, buffers: DecodeLayersBuffers, rows: number,
@@ -112,10 +112,32 @@ export function checkDecodeStep(
     need("decodeLayers keys", keys[i], length);
     need("decodeLayers values", values[i], length);
     if (!heap.owns(keys[i]) || !heap.owns(values[i])) return false;
-    // a later row of the same cache would read this row's key from another thread
-    if (r > 0 && (keys[i] === keys[i - 1] || values[i] === values[i - 1])) return false;
+    if (r > 0) checkRun(keys, values, positions, rows, i);
   }
   return true;
+}
+
+/**
+ * Row r = i mod rows continues row r − 1's run (the next token of one sequence: a prompt chunk, a
+ * speculative verify) when it shares that row's key cache; then it must share its value cache, in
+ * every layer alike (runLength reads layer 0), at the next position: the kernel writes a part's
+ * keys before its attention, so row r reads the run's earlier keys of this step.
+ */
+function checkRun(keys: readonly Float32Array[], values: readonly Float32Array[], positions: Int32Array, rows: number, i: number): void {
+  const r = i % rows, shared = keys[i] === keys[i - 1];
+  if (shared !== (values[i] === values[i - 1]) || shared !== (keys[r] === keys[r - 1])) {
+    throw new TensorError("INVALID_ARGUMENT", `wasm decodeLayers: expected rows ${r - 1} and ${r} to share both key and value caches in every layer or none, found layer ${(i - r) / rows} differing`);
+  }
+  if (shared && positions[r] !== positions[r - 1] + 1) {
+    throw new TensorError("INVALID_ARGUMENT", `wasm decodeLayers: expected row ${r}, sharing row ${r - 1}'s cache, at position ${positions[r - 1] + 1}, found ${positions[r]}`);
+  }
+}
+
+/** Rows from r on sharing keys[r] (layer 0): one sequence's tokens, which one part takes whole. */
+function runLength(keys: readonly Float32Array[], r: number, rows: number): number {
+  let n = 1;
+  while (r + n < rows && keys[r + n] === keys[r]) n++;
+  return n;
 }
 
 /**
@@ -123,7 +145,8 @@ export function checkDecodeStep(
  * (assembly/decode-rows.ts), layer-major attention entries, and the part bounds; returns the
  * number of parts. With parts > 1 the rows are cut where the running cost (projections, plus
  * attention by cache length) crosses each t/parts of the total: a part of long caches gets
- * fewer rows.
+ * fewer rows. A cut never falls inside a run of rows sharing a cache (its rows read each other's
+ * keys within a layer): a run goes whole to one part, which may leave another part empty.
  */
 export function writeDecodeStep(
   table: Int32Array, plan: WasmDecodePlan, buffers: DecodeLayersBuffers, rows: number,
@@ -152,8 +175,15 @@ export function writeDecodeStep(
   let r = 0, done = 0;
   for (let t = 1; t < n; t++) {
     const target = (total * t) / n;
-    // a row goes to the part where more than half of its cost falls
-    while (r < rows && done + rowCost(plan, positions[r]) / 2 < target) done += rowCost(plan, positions[r++]);
+    // a run (one row, or one sequence's consecutive rows) goes to the part where more than half of its cost falls
+    while (r < rows) {
+      const end = r + runLength(keys, r, rows);
+      let cost = 0;
+      for (let i = r; i < end; i++) cost += rowCost(plan, positions[i]);
+      if (done + cost / 2 >= target) break;
+      done += cost;
+      r = end;
+    }
     table[boundsAt + t] = r;
   }
   table[boundsAt + n] = rows;

@@ -11,9 +11,11 @@ import { NO_ROWS, type RowBuffers } from "./run-state";
  * - planned once per model, and only for a Llama block with no biases at all (RMSNorm, RoPE,
  *   SwiGLU) whose matrices are all f32 on the model's backend (no quantized or LoRA-wrapped
  *   weight), on a backend that has decodeLayers;
- * - per step, only when every row has a cache of its own (no speculative verify, whose rows of one
- *   sequence read each other's keys) and every one of them is f32 at every layer (no packed KV
- *   cache); a prefill or an attention capture never comes here.
+ * - per step, only when every row's cache is f32 at every layer (no packed KV cache); a prefill
+ *   or an attention capture never comes here. Consecutive rows may share a cache (a server's
+ *   prompt chunk beside decode rows, a speculative verify): they are consecutive tokens of that
+ *   sequence, row r at cache.length + its offset in the run, and the backend keeps a run on one
+ *   thread, in order, so each row reads the keys its run wrote before it at every layer.
  * The bits are the per-op path's (test/infer-decode-layers.test.ts).
  */
 export class DecodeLayersStep {
@@ -53,8 +55,8 @@ export class DecodeLayersStep {
 
   /**
    * Rows [0, n) of `s` through every layer, row r one token of caches[r] at position
-   * caches[r].length (reserved by the caller): true when done, false (nothing written) when the
-   * step needs the per-op path.
+   * caches[r].length + (rows before it sharing caches[r]) (block.ts rowPosition; reserved by the
+   * caller): true when done, false (nothing written) when the step needs the per-op path.
    */
   run(s: RowBuffers, n: number, caches: readonly KVCache[]): boolean {
     const { keys, values, positions } = this;
@@ -62,8 +64,8 @@ export class DecodeLayersStep {
     let f32 = true;
     for (let r = 0; r < n && f32; r++) {
       const cache = caches[r];
-      if (r > 0 && cache === caches[r - 1]) f32 = false; // a speculative verify
-      positions[r] = cache.length;
+      // the next token of the previous row's sequence (a prompt chunk, a speculative verify)
+      positions[r] = r > 0 && cache === caches[r - 1] ? positions[r - 1] + 1 : cache.length;
       for (let l = 0; l < layers && f32; l++) {
         const layer = cache.layers[l];
         const k = layer.k.f32Rows, v = layer.v.f32Rows;
