@@ -223,6 +223,31 @@ describe("wasm decodeLayers: arguments", () => {
     expect(backend.prepareDecodeLayers(shape, [layer((n) => new Float32Array(n))])).toBeNull();
     expect(() => backend.prepareDecodeLayers({ ...shape, headDim: 3 }, [layer((n) => backend.allocF32(n))])).toThrow(/nHeads · headDim = dim/);
     expect(() => backend.prepareDecodeLayers(shape, [{ ...layer((n) => backend.allocF32(n)), wDown: backend.allocF32(95) }])).toThrow(/wDown: expected at least 96/);
+    expect(() => backend.prepareDecodeLayers(shape, [layer((n) => backend.allocF32(n))], 0)).toThrow(/maxRows to be a positive integer, found 0/);
+  });
+
+  it("sizes the step table for maxRows with the plan: the largest step then takes no new work memory", async () => {
+    const fresh = await createWasmBackend({ threads: 1 });
+    try {
+      const rows = 300;
+      const alloc = (n: number): Float32Array => fresh.allocF32(n);
+      const weights = layer(alloc);
+      const keys = Array.from({ length: rows }, () => alloc(4)), values = Array.from({ length: rows }, () => alloc(4));
+      const big = {
+        x: alloc(8 * rows), xb: alloc(8 * rows), xb2: alloc(8 * rows), q: alloc(8 * rows),
+        k: alloc(4 * rows), v: alloc(4 * rows), hb: alloc(12 * rows), hb2: alloc(12 * rows),
+      };
+      const before = fresh.usedBytes;
+      const plan = fresh.prepareDecodeLayers(shape, [weights], rows);
+      if (!plan) throw new Error("expected a plan");
+      expect(fresh.usedBytes).toBeGreaterThan(before + 4 * rows * 4); // the table (rows × 4 slots a layer)
+      expect(fresh.decodeLayers(plan, big, 1, keys, values, new Int32Array(rows))).toBe(true); // the rope table and scratch: any step makes them
+      const ready = fresh.usedBytes;
+      expect(fresh.decodeLayers(plan, big, rows, keys, values, new Int32Array(rows))).toBe(true);
+      expect(fresh.usedBytes).toBe(ready);
+    } finally {
+      await fresh.dispose();
+    }
   });
 
   it("declines caches outside its memory and rejects bad positions, short caches and another backend's plan", async () => {

@@ -198,9 +198,11 @@ export interface Backend extends TrainKernels {
 
   /**
    * A plan for decodeLayers over these layers, made once per model: null when this backend cannot
-   * run them as one step (an array not in its memory, a shape it does not take).
+   * run them as one step (an array not in its memory, a shape it does not take). `maxRows`, if
+   * given, is the most rows a step will have: the backend may size its work memory for such a
+   * step now, so that no step grows it later (a server counts its memory from the model's load).
    */
-  prepareDecodeLayers?(shape: DecodeLayersShape, layers: readonly DecodeLayerWeights[]): DecodeLayersPlan | null;
+  prepareDecodeLayers?(shape: DecodeLayersShape, layers: readonly DecodeLayerWeights[], maxRows?: number): DecodeLayersPlan | null;
 
   /**
    * `attention` over a packed KV cache: k and v hold seqKv rows of nKvHeads · headDim values,

@@ -661,9 +661,16 @@ class WasmBackendImpl extends WasmTrainKernels implements WasmBackend {
     if (w && projected) this.linear(projected, out, w, rows, width, outFeatures);
   }
 
-  prepareDecodeLayers(shape: DecodeLayersShape, layers: readonly DecodeLayerWeights[]): DecodeLayersPlan | null {
+  prepareDecodeLayers(shape: DecodeLayersShape, layers: readonly DecodeLayerWeights[], maxRows?: number): DecodeLayersPlan | null {
+    if (maxRows !== undefined && (!Number.isInteger(maxRows) || maxRows < 1)) {
+      throw new TensorError("INVALID_ARGUMENT", `wasm prepareDecodeLayers: expected maxRows to be a positive integer, found ${maxRows}`);
+    }
     this.begin();
-    return prepareDecodePlan(this.heap, shape, layers);
+    const plan = prepareDecodePlan(this.heap, shape, layers);
+    // the step table of the largest step, now: a step of runs sharing a cache (prompt chunks
+    // beside decode rows) can be the first to need a table that big, long after the load
+    if (plan && maxRows !== undefined) this.batchTable(decodeStepSlots(plan, maxRows, this.threads * DECODE_PARTS_PER_THREAD));
+    return plan;
   }
 
   /**

@@ -49,6 +49,7 @@ export class DecodeLayersStep {
         eps: c.normEps, ropeTheta: c.ropeTheta, ropeStyle: c.ropeStyle,
       },
       layers,
+      maxRows,
     );
     return plan ? new DecodeLayersStep(backend, plan, maxRows) : null;
   }
