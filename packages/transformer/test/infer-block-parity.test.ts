@@ -5,8 +5,8 @@
 // on wasm with 1 and 2 threads (and the same bits on 1 and 2 threads).
 import { createWasmBackend, jsBackend, type Backend, type WasmBackend } from "@zero-llm/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { KVCache} from "../src/index";
-import { Model, Weights, optionalWeightShapes, quantizeWeights, weightShapes, type Config, type KVTypeName } from "../src/index";
+import { Model, quantizeWeights, type Config, type KVCache, type KVTypeName } from "../src/index";
+import { seededWeights } from "./seeded-weights";
 
 const bits = (a: ArrayLike<number>): number[] => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
@@ -23,29 +23,6 @@ const LLAMA_WIDE: Config = {
   arch: "llama", dim: 128, hiddenDim: 344, nLayers: 2, nHeads: 4, nKvHeads: 4, vocabSize: 1024, seqLen: 40,
   normEps: 1e-5, ropeTheta: 10000, ropeStyle: "interleaved", tiedEmbeddings: true,
 };
-
-/** Every tensor seeded (biases and norm gains too, so a bias that is skipped shows). */
-function seededWeights(c: Config, backend: Backend, biases: (name: string) => boolean, seed: number): Weights {
-  const w = new Weights();
-  let s = seed >>> 0;
-  const next = (): number => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296 - 0.5;
-  };
-  const fill = (name: string, shape: readonly number[]): void => {
-    const data = backend.allocF32(shape.reduce((a, b) => a * b, 1));
-    const scale = name.endsWith("norm.weight") ? 0.2 : name.endsWith(".bias") ? 0.2 : 2 / Math.sqrt(shape[shape.length - 1]);
-    for (let i = 0; i < data.length; i++) data[i] = (name.endsWith("norm.weight") ? 1 : 0) + scale * next();
-    w.set(name, shape, data);
-  };
-  for (const [name, shape] of weightShapes(c)) {
-    if (name === "lm_head.weight" && c.tiedEmbeddings) continue;
-    fill(name, shape);
-  }
-  if (c.tiedEmbeddings) w.set("lm_head.weight", [c.vocabSize, c.dim], w.get("model.embed_tokens.weight").data);
-  for (const [name, shape] of optionalWeightShapes(c)) if (biases(name)) fill(name, shape);
-  return w;
-}
 
 const PROMPT = [5, 17, 250, 3, 99, 42, 7, 7, 120, 33, 1, 64, 200];
 
@@ -182,7 +159,7 @@ describe.each([
 
   for (const [name, config, biases] of families) {
     it(name, () => {
-      checkParity(new Model(config, seededWeights(config, backend, biases, 7), { backend }));
+      checkParity(new Model(config, seededWeights(config, backend, 7, biases), { backend }));
     });
   }
 });
@@ -192,10 +169,10 @@ describe("the wasm backend gives the same bits on 1 and 2 threads, close to the 
     it(name, async () => {
       const one = await createWasmBackend({ threads: 1 }), two = await createWasmBackend({ threads: 2 });
       try {
-        const a = decodeRun(new Model(config, seededWeights(config, one, biases, 3), { backend: one }));
-        const b = prefillRun(new Model(config, seededWeights(config, two, biases, 3), { backend: two }));
+        const a = decodeRun(new Model(config, seededWeights(config, one, 3, biases), { backend: one }));
+        const b = prefillRun(new Model(config, seededWeights(config, two, 3, biases), { backend: two }));
         expect(b.logits).toEqual(a.logits);
-        const ref = new Model(config, seededWeights(config, jsBackend, biases, 3));
+        const ref = new Model(config, seededWeights(config, jsBackend, 3, biases));
         const cache = ref.newCache();
         for (const [p, t] of PROMPT.entries()) {
           const expected = ref.decode(t, cache);
@@ -232,7 +209,7 @@ describe.each([
     for (const [kType, vType] of cachePairs) {
       it(`${name}, q8_0 / q4_k weights, K ${kType} V ${vType}`, () => {
         const weightType = kType === "q4_0" || kType === "f32" ? "q4_k" : "q8_0";
-        const weights = quantizeWeights(seededWeights(config, backend, () => false, 11), weightType, backend);
+        const weights = quantizeWeights(seededWeights(config, backend, 11, () => false), weightType, backend);
         checkParity(new Model(config, weights, { backend, cacheTypes: { kType, vType } }), { kType, vType });
       });
     }

@@ -4,9 +4,10 @@
 // rows whose caches have different lengths, on odd shapes, on 1 and 2 threads (rows split by
 // estimated cost), with runs of rows sharing a cache (prompt chunks, a verify) against the per-op
 // path and token-by-token decoding, and the cases that must fall back to the per-op path.
-import { createWasmBackend, jsBackend, type Backend, type WasmBackend } from "@zero-llm/tensor";
+import { createWasmBackend, jsBackend, type WasmBackend } from "@zero-llm/tensor";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { Model, Weights, optionalWeightShapes, weightShapes, type Config, type KVCache } from "../src/index";
+import { Model, type Config, type KVCache } from "../src/index";
+import { seededWeights } from "./seeded-weights";
 
 const bits = (a: ArrayLike<number>): number[] => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
@@ -20,26 +21,6 @@ const WIDE: Config = {
   arch: "llama", dim: 128, hiddenDim: 344, nLayers: 2, nHeads: 4, nKvHeads: 4, vocabSize: 256, seqLen: 96,
   normEps: 1e-5, ropeTheta: 10000, ropeStyle: "interleaved", tiedEmbeddings: true,
 };
-
-function seededWeights(c: Config, backend: Backend, seed: number, biases = false): Weights {
-  const w = new Weights();
-  let s = seed >>> 0;
-  const next = (): number => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296 - 0.5;
-  };
-  const fill = (name: string, shape: readonly number[]): void => {
-    const data = backend.allocF32(shape.reduce((a, b) => a * b, 1));
-    const norm = name.endsWith("norm.weight");
-    const scale = norm || name.endsWith(".bias") ? 0.2 : 2 / Math.sqrt(shape[shape.length - 1]);
-    for (let i = 0; i < data.length; i++) data[i] = (norm ? 1 : 0) + scale * next();
-    w.set(name, shape, data);
-  };
-  for (const [name, shape] of weightShapes(c)) if (name !== "lm_head.weight" || !c.tiedEmbeddings) fill(name, shape);
-  if (c.tiedEmbeddings) w.set("lm_head.weight", [c.vocabSize, c.dim], w.get("model.embed_tokens.weight").data);
-  if (biases) for (const [name, shape] of optionalWeightShapes(c)) fill(name, shape);
-  return w;
-}
 
 function cacheBits(cache: KVCache): number[] {
   const out: number[] = [];
@@ -189,7 +170,7 @@ describe("decodeLayers falls back to the per-op path where it does not apply", (
     try {
       const gpt2: Config = { ...ODD, arch: "gpt2", nKvHeads: 6, ropeStyle: "interleaved" };
       new Model(gpt2, seededWeights(gpt2, backend, 1), { backend });
-      new Model(ODD, seededWeights(ODD, backend, 1, true), { backend });
+      new Model(ODD, seededWeights(ODD, backend, 1, () => true), { backend });
       expect(spy).not.toHaveBeenCalled();
       new Model(ODD, seededWeights(ODD, backend, 1), { backend });
       expect(spy).toHaveBeenCalledTimes(1);
