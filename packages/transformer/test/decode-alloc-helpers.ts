@@ -87,6 +87,17 @@ export function decodeLoop(model: Model, cache = model.newCache({ capacity: 160 
   return step;
 }
 
+/** A batched decode step of `rows` sequences (token i + r for row r), every cache rewinding to position 32 when full; not warmed up. */
+export function decodeBatchStep(model: Model, rows: number): (i: number) => void {
+  const caches = Array.from({ length: rows }, () => model.newCache({ capacity: 160 }));
+  const tokens = new Int32Array(rows);
+  return (i: number): void => {
+    if (caches[0].length === caches[0].capacity) for (const c of caches) c.truncate(32);
+    for (let r = 0; r < rows; r++) tokens[r] = (i + r) % 64;
+    model.decodeBatch(tokens, caches);
+  };
+}
+
 /** A model of `config` with random weights (seed 1) on the js kernels above. */
 export function jsModel(config: Config, options: Omit<ModelOptions, "backend"> = {}): Model {
   return new Model(config, randomWeights(config, { seed: 1, backend: js }), { ...options, backend: js });

@@ -1,7 +1,7 @@
 import { createWasmBackend } from "@zero-llm/tensor";
 import { expect, it } from "vitest";
 import { Model, randomWeights } from "../src/index";
-import { LLAMA, STEPS, WARM, bytesPerStep, claimIsolate } from "./decode-alloc-helpers";
+import { LLAMA, STEPS, WARM, bytesPerStep, claimIsolate, decodeBatchStep } from "./decode-alloc-helpers";
 
 // One measured case per file, so per isolate: see decode-alloc-helpers.ts and infer-allocation.test.ts.
 // The batched step as one backend call (src/infer/decode-layers.ts, wasm decodeLayers, split by
@@ -17,13 +17,7 @@ it("a decode step allocates nothing: model.decodeBatch of 4 sequences through wa
       calls++;
       return decodeLayers(...args);
     };
-    const caches = Array.from({ length: 4 }, () => model.newCache({ capacity: 160 }));
-    const tokens = new Int32Array(4);
-    const step = (i: number): void => {
-      if (caches[0].length === caches[0].capacity) for (const c of caches) c.truncate(32);
-      for (let r = 0; r < 4; r++) tokens[r] = (i + r) % 64;
-      model.decodeBatch(tokens, caches);
-    };
+    const step = decodeBatchStep(model, 4);
     for (let i = 0; i < WARM / 4; i++) step(i);
     expect(calls).toBe(WARM / 4); // every step went through decodeLayers
     expect(bytesPerStep("llama decodeBatch of 4, wasm decodeLayers", step, STEPS / 4)).toBeLessThan(1);
