@@ -1,4 +1,5 @@
 import { F32Linear, type Backend, type DecodeLayersPlan, type DecodeLayerWeights, type LinearWeight } from "@zero-llm/tensor";
+import { rowPosition } from "./block";
 import { headDimOf, type Config } from "./config";
 import type { KVCache } from "./kv-cache";
 import type { ModelWeights } from "./layers";
@@ -56,7 +57,7 @@ export class DecodeLayersStep {
 
   /**
    * Rows [0, n) of `s` through every layer, row r one token of caches[r] at position
-   * caches[r].length + (rows before it sharing caches[r]) (block.ts rowPosition; reserved by the
+   * caches[r].length + (rows before it sharing caches[r]) (rowPosition; reserved by the
    * caller): true when done, false (nothing written) when the step needs the per-op path.
    */
   run(s: RowBuffers, n: number, caches: readonly KVCache[]): boolean {
@@ -65,8 +66,7 @@ export class DecodeLayersStep {
     let f32 = true;
     for (let r = 0; r < n && f32; r++) {
       const cache = caches[r];
-      // the next token of the previous row's sequence (a prompt chunk, a speculative verify)
-      positions[r] = r > 0 && cache === caches[r - 1] ? positions[r - 1] + 1 : cache.length;
+      positions[r] = rowPosition(caches, r); // the per-op path's rule: after the rows before it of the same sequence
       for (let l = 0; l < layers && f32; l++) {
         const layer = cache.layers[l];
         const k = layer.k.f32Rows, v = layer.v.f32Rows;
