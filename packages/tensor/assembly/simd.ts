@@ -43,6 +43,16 @@
   return f32x4.extract_lane(pairs, 0) + f32x4.extract_lane(pairs, 1);
 }
 
+/**
+ * Largest of the four lanes by f32.max's rule (NaN if any lane is NaN, +0 above −0), the value a
+ * one-at-a-time f32.max over them gives in any order. (hmax's pmax skips NaNs and keeps ties'
+ * first operand: cheaper, but not that value.)
+ */
+@inline export function maxLanes(v: v128): f32 {
+  const pairs = f32x4.max(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  return max(f32x4.extract_lane(pairs, 0), f32x4.extract_lane(pairs, 1));
+}
+
 /** Largest of the four lanes. */
 @inline export function hmax(v: v128): f32 {
   const pairs = f32x4.pmax(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
