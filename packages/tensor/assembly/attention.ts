@@ -11,52 +11,30 @@
 // computed side by side and each head's weighted sum of values is held in registers across a
 // block of 16 value rows; both give the same bits as the one-key-at-a-time form (dot, then one
 // axpy per value row), whatever the query's position, so prefill and decode still agree exactly.
-import { exp4, hsum, madd, maxLanes } from "./simd";
+// Two heads of one group (grouped-query: they read the same value rows) take their weighted
+// sums in one walk, each value vector loaded once for both (weightedValuesPair: ~8 % of a decode
+// row's attention on the embedded model's 4/2 heads, bench/decode-pieces.mjs).
+import { exp4, exp1, hsum, madd } from "./simd";
 import { dot } from "./matmul";
 
-// scores[0..n) = softmax(scores[0..n)) in place: max subtracted, exp, divided by the sum.
-// The max is taken four lanes at a time with f32x4.max, whose lanes follow f32.max's rule (NaN
-// wins, +0 above −0): that rule does not depend on the order of the comparisons, so the max is
-// the bits of the one-at-a-time loop, without its compare-and-branch per score. The exps go four
-// vectors per round: each vector's exp is one long chain of dependent operations, and four
-// independent chains in a round keep the core busy where one leaves it waiting (measured ~1.5×
-// on swiglu's chain, bench/decode-pieces.mjs). The sum still takes the vectors in t order, and
-// the last n % 4 scores share one exp4 (it is lanewise: each lane is exp1 of that score), their
-// terms added one by one in t order as before.
+// scores[0..n) = softmax(scores[0..n)) in place: max subtracted, exp, divided by the sum
 export function softmaxRow(scores: usize, n: i32): void {
-  const n4 = n & ~3, n16 = n & ~15;
-  let t = 0;
-  let mxv = f32x4.splat(-Infinity);
-  for (; t < n4; t += 4) mxv = f32x4.max(mxv, v128.load(scores + (<usize>t << 2)));
-  let mx = maxLanes(mxv);
-  for (; t < n; t++) mx = max(mx, load<f32>(scores + (<usize>t << 2)));
+  let mx: f32 = -Infinity;
+  for (let t = 0; t < n; t++) mx = max(mx, load<f32>(scores + (<usize>t << 2)));
+  const n4 = n & ~3;
   const mv = f32x4.splat(mx);
   let sv = f32x4.splat(0);
-  for (t = 0; t < n16; t += 16) {
-    const at = scores + (<usize>t << 2);
-    const e0 = exp4(f32x4.sub(v128.load(at), mv)), e1 = exp4(f32x4.sub(v128.load(at, 16), mv));
-    const e2 = exp4(f32x4.sub(v128.load(at, 32), mv)), e3 = exp4(f32x4.sub(v128.load(at, 48), mv));
-    v128.store(at, e0); v128.store(at, e1, 16); v128.store(at, e2, 32); v128.store(at, e3, 48);
-    sv = f32x4.add(f32x4.add(f32x4.add(f32x4.add(sv, e0), e1), e2), e3);
-  }
+  let t = 0;
   for (; t < n4; t += 4) {
     const e = exp4(f32x4.sub(v128.load(scores + (<usize>t << 2)), mv));
     v128.store(scores + (<usize>t << 2), e);
     sv = f32x4.add(sv, e);
   }
   let sum = hsum(sv);
-  if (t < n) {
-    // the tail's scores in lanes 0 … n − t − 1 (the other lanes are not read)
-    const at = scores + (<usize>t << 2), rest = n - t;
-    let tail = f32x4.splat(load<f32>(at));
-    if (rest > 1) tail = f32x4.replace_lane(tail, 1, load<f32>(at, 4));
-    if (rest > 2) tail = f32x4.replace_lane(tail, 2, load<f32>(at, 8));
-    const e = exp4(f32x4.sub(tail, mv));
-    const e0 = f32x4.extract_lane(e, 0);
-    store<f32>(at, e0);
-    sum += e0;
-    if (rest > 1) { const e1 = f32x4.extract_lane(e, 1); store<f32>(at, e1, 4); sum += e1; }
-    if (rest > 2) { const e2 = f32x4.extract_lane(e, 2); store<f32>(at, e2, 8); sum += e2; }
+  for (; t < n; t++) {
+    const e = exp1(load<f32>(scores + (<usize>t << 2)) - mx);
+    store<f32>(scores + (<usize>t << 2), e);
+    sum += e;
   }
   const inv: f32 = <f32>1 / sum;
   const iv = f32x4.splat(inv);
@@ -115,9 +93,48 @@ function attendQuery(
     const t1 = min(n, t0 + V_BLOCK);
     let kvHead = v + <usize>g0 * headBytes, inGroup = inGroup0;
     for (let h = h0; h < h1; h++) {
-      weightedValues(oRow + <usize>h * headBytes, kvHead, rowBytes, scores0 + <usize>(h - h0) * scoresStride, t0, t1, headDim);
+      const scores = scores0 + <usize>(h - h0) * scoresStride;
+      if (inGroup + 1 < group && h + 1 < h1) {
+        // heads h and h + 1 read the same kv head: one walk through its value rows for both
+        weightedValuesPair(oRow + <usize>h * headBytes, scores, scores + scoresStride, kvHead, rowBytes, t0, t1, headDim);
+        h++;
+        inGroup++;
+      } else {
+        weightedValues(oRow + <usize>h * headBytes, kvHead, rowBytes, scores, t0, t1, headDim);
+      }
       if (++inGroup == group) { inGroup = 0; kvHead += headBytes; }
     }
+  }
+}
+
+/**
+ * weightedValues for two heads that share their value rows, side by side in memory (y and y +
+ * headDim floats, scores pa and pb): 16 floats of both at a time, each value vector loaded once
+ * for the two; every element's terms still added in t order, so the bits are two
+ * weightedValues calls'. The rest of headDim (below 16) goes head by head.
+ */
+function weightedValuesPair(y: usize, pa: usize, pb: usize, v: usize, stride: usize, t0: i32, t1: i32, headDim: i32): void {
+  const yb = y + (<usize>headDim << 2);
+  let d = 0;
+  for (; d + 16 <= headDim; d += 16) {
+    const ya = y + (<usize>d << 2), yd = yb + (<usize>d << 2);
+    let a0 = v128.load(ya), a1 = v128.load(ya, 16), a2 = v128.load(ya, 32), a3 = v128.load(ya, 48);
+    let b0 = v128.load(yd), b1 = v128.load(yd, 16), b2 = v128.load(yd, 32), b3 = v128.load(yd, 48);
+    let row = v + <usize>t0 * stride + (<usize>d << 2);
+    for (let t = t0; t < t1; t++) {
+      const p = f32x4.splat(load<f32>(pa + (<usize>t << 2))), q = f32x4.splat(load<f32>(pb + (<usize>t << 2)));
+      const v0 = v128.load(row), v1 = v128.load(row, 16), v2 = v128.load(row, 32), v3 = v128.load(row, 48);
+      a0 = madd(a0, p, v0); a1 = madd(a1, p, v1); a2 = madd(a2, p, v2); a3 = madd(a3, p, v3);
+      b0 = madd(b0, q, v0); b1 = madd(b1, q, v1); b2 = madd(b2, q, v2); b3 = madd(b3, q, v3);
+      row += stride;
+    }
+    v128.store(ya, a0); v128.store(ya, a1, 16); v128.store(ya, a2, 32); v128.store(ya, a3, 48);
+    v128.store(yd, b0); v128.store(yd, b1, 16); v128.store(yd, b2, 32); v128.store(yd, b3, 48);
+  }
+  if (d < headDim) {
+    const off = <usize>d << 2;
+    weightedValues(y + off, v + off, stride, pa, t0, t1, headDim - d);
+    weightedValues(yb + off, v + off, stride, pb, t0, t1, headDim - d);
   }
 }
 

@@ -1,6 +1,6 @@
 // Elementwise kernels over `len` floats. out may be the same array as an input: every lane is
 // read before it is written.
-import { EXP_LO, expHigh4, expRound4, madd, pow2i4 } from "./simd";
+import { EXP_LO, expHigh4, expRound4, madd, negAbs4, pow2i4 } from "./simd";
 
 export function add(out: usize, a: usize, b: usize, len: i32): void {
   const l4 = len & ~3;
@@ -39,7 +39,7 @@ export function mul(out: usize, a: usize, b: usize, len: i32): void {
 
 /** x·σ(z), lanewise (e = q·s: two factors reach down to 2^−159, as exp4). */
 @inline function mulSigmoid4(x: v128, z: v128): v128 {
-  const a = f32x4.neg(f32x4.abs(z));
+  const a = negAbs4(z);
   const ac = f32x4.pmax(a, f32x4.splat(EXP_LO));
   const n = expRound4(ac);
   const ni = i32x4.trunc_sat_f32x4_s(n);
@@ -59,7 +59,7 @@ const SWIGLU_EXP_LO: f32 = -200;
  * overflow below |y| ≈ 1.6e38).
  */
 @inline function mulSigmoidBy4(x: v128, y: v128): v128 {
-  const a = f32x4.neg(f32x4.abs(x));
+  const a = negAbs4(x);
   const ac = f32x4.pmax(a, f32x4.splat(SWIGLU_EXP_LO));
   const n = expRound4(ac);
   const m = i32x4.sub(i32x4.trunc_sat_f32x4_s(n), i32x4.shr_s(i32x4.trunc_sat_f32x4_s(n), 2));

@@ -36,21 +36,19 @@
   v128.store(d + 3 * ldd, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
 }
 
+/**
+ * −|x| lanewise, as the sign bit set: the bits of f32x4.neg(f32x4.abs(x)) (both are bit
+ * operations, NaNs included) in one instruction, where V8 builds a mask for each of the two.
+ */
+@inline export function negAbs4(x: v128): v128 {
+  return v128.or(x, f32x4.splat(-0.0));
+}
+
 /** Sum of the four lanes. */
 @inline export function hsum(v: v128): f32 {
   // (l0 + l2) + (l1 + l3): fold the high half onto the low half, then the two survivors.
   const pairs = f32x4.add(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
   return f32x4.extract_lane(pairs, 0) + f32x4.extract_lane(pairs, 1);
-}
-
-/**
- * Largest of the four lanes by f32.max's rule (NaN if any lane is NaN, +0 above −0), the value a
- * one-at-a-time f32.max over them gives in any order. (hmax's pmax skips NaNs and keeps ties'
- * first operand: cheaper, but not that value.)
- */
-@inline export function maxLanes(v: v128): f32 {
-  const pairs = f32x4.max(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-  return max(f32x4.extract_lane(pairs, 0), f32x4.extract_lane(pairs, 1));
 }
 
 /** Largest of the four lanes. */

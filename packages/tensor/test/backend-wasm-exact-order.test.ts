@@ -44,8 +44,9 @@ describe.each([
   });
 
   // [nHeads, nKvHeads, headDim]: the embedded model's 4/2×32, ratios 1 and 4, an odd ratio (3),
-  // odd head counts, a head size that is not a multiple of 8 (scores one key at a time, dot's tail)
-  const shapes = [[4, 2, 32], [2, 2, 16], [4, 1, 8], [3, 1, 8], [5, 5, 8], [6, 2, 12], [3, 3, 5]];
+  // odd head counts, a head size that is not a multiple of 8 (scores one key at a time, dot's tail),
+  // head sizes below 16 and 24 (the paired weighted sum's rest, head by head)
+  const shapes = [[4, 2, 32], [2, 2, 16], [4, 1, 8], [3, 1, 8], [5, 5, 8], [6, 2, 12], [3, 3, 5], [4, 2, 24]];
   for (const [nHeads, nKvHeads, headDim] of shapes) {
     it(`one query over 1 … 40 keys, heads ${nHeads}/${nKvHeads}×${headDim}: out and probs`, () => {
       const next = rng(nHeads * 100 + nKvHeads * 10 + headDim);
