@@ -1,9 +1,10 @@
 // The wasm SwiGLU and attention bit for bit against their arithmetic emulated in JS
 // (wasm-f32-emulation.ts: one f32 rounding per wasm operation, in the kernels' order). The
-// kernels are unrolled and vectorized (swiglu four vectors a round; softmaxRow's max with
-// f32x4.max, exps four vectors a round, its last n % 4 scores in one vector): every length that
-// reaches each body and tail, contexts 1 … 40 (every n % 4 and n % 16), grouped-query ratios 1, 2,
-// 4 and 3, odd head counts and head sizes that take dot's scalar tail, and the probs path.
+// kernels are unrolled and restructured (swiglu four vectors a round; attention's weighted sums
+// two heads of a group at a time, dots four keys at a time, softmax's vector body and tail):
+// every length that reaches each body and tail, contexts 1 … 40 (every n % 4 and n % 16),
+// grouped-query ratios 1, 2, 4 and 3, odd head counts and head sizes that take dot's scalar tail
+// or the pair's rest, and the probs path.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWasmBackend } from "../src/backend/index";
 import type { WasmBackend } from "../src/backend/index";
