@@ -10,7 +10,22 @@ export function rope(x: usize, seq: i32, nHeads: i32, headDim: i32, pos0: i32, t
   for (let s = 0; s < seq; s++) {
     const row = x + <usize>s * rowBytes;
     const angles = table + <usize>(pos0 + s) * half * 8;
-    for (let i = 0; i < half; i++) {
+    let i = 0;
+    if (!interleaved) {
+      // HF's halves: four pairs a vector (x[i…i+3] with x[i+half…]), cos and sin of four pairs
+      // unzipped from the table; each lane's multiplies and sum as the scalar loop's
+      for (; i + 4 <= half; i += 4) {
+        const t0 = v128.load(angles + (<usize>i << 3)), t1 = v128.load(angles + (<usize>i << 3), 16);
+        const cos = v128.shuffle<f32>(t0, t1, 0, 2, 4, 6), sin = v128.shuffle<f32>(t0, t1, 1, 3, 5, 7);
+        for (let h = 0; h < nHeads; h++) {
+          const p0 = row + <usize>h * headDim * 4 + (<usize>i << 2), p1 = p0 + (<usize>half << 2);
+          const x0 = v128.load(p0), x1 = v128.load(p1);
+          v128.store(p0, f32x4.sub(f32x4.mul(x0, cos), f32x4.mul(x1, sin)));
+          v128.store(p1, f32x4.add(f32x4.mul(x0, sin), f32x4.mul(x1, cos)));
+        }
+      }
+    }
+    for (; i < half; i++) {
       const cos = load<f32>(angles + (<usize>i << 3)), sin = load<f32>(angles + (<usize>i << 3), 4);
       const o0: usize = interleaved ? <usize>(2 * i) << 2 : <usize>i << 2;
       const o1: usize = interleaved ? <usize>(2 * i + 1) << 2 : <usize>(i + half) << 2;

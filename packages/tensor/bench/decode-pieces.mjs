@@ -41,6 +41,8 @@ const budget = Number(values.budget);
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
 const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const [dim, hidden, nHeads, nKvHeads, headDim, nLayers] = [128, 384, 4, 2, 32, 4];
+// the embedded model is an HF Llama checkpoint: RoPE on halves (not interleaved pairs)
+const interleaved = 0;
 const kvDim = nKvHeads * headDim, maxSeq = contextHi + 1, ENTRY_BYTES = 16;
 
 /** The plain-SIMD unshared module of a tensor package checkout, compiled from its generated file. */
@@ -101,8 +103,8 @@ const pieces = {
   rope: (s) => () => {
     // the table's angles are random: each layer rotates q and k of its own (rotations stay bounded)
     for (let l = 0; l < nLayers; l++) {
-      s.k.ropeBatch(s.q, rows, nHeads, headDim, s.positions, s.ropeTable, 0);
-      s.k.ropeBatch(s.kNew, rows, nKvHeads, headDim, s.positions, s.ropeTable, 0);
+      s.k.ropeBatch(s.q, rows, nHeads, headDim, s.positions, s.ropeTable, interleaved);
+      s.k.ropeBatch(s.kNew, rows, nKvHeads, headDim, s.positions, s.ropeTable, interleaved);
     }
   },
   "kv write": (s) => () => {

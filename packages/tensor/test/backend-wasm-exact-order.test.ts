@@ -1,15 +1,15 @@
-// The wasm SwiGLU and attention bit for bit against their arithmetic emulated in JS
+// The wasm SwiGLU, RoPE and attention bit for bit against their arithmetic emulated in JS
 // (wasm-f32-emulation.ts: one f32 rounding per wasm operation, in the kernels' order). The
-// kernels are unrolled and restructured (swiglu four vectors a round; attention's weighted sums
-// two heads of a group at a time, dots four keys at a time, softmax's vector body and tail):
-// every length that reaches each body and tail, contexts 1 … 40 (every n % 4 and n % 16),
-// grouped-query ratios 1, 2, 4 and 3, odd head counts and head sizes that take dot's scalar tail
-// or the pair's rest, and the probs path.
+// kernels are unrolled and restructured (swiglu four vectors a round; rope on halves four pairs a
+// vector; attention's weighted sums two heads of a group at a time, dots four keys at a time,
+// softmax's vector body and tail): every length that reaches each body and tail, contexts 1 … 40
+// (every n % 4 and n % 16), grouped-query ratios 1, 2, 4 and 3, odd head counts and head sizes
+// that take dot's scalar tail or the pair's rest, and the probs path.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWasmBackend } from "../src/backend/index";
 import type { WasmBackend } from "../src/backend/index";
 import { rng, uniform } from "./backend-helpers";
-import { attentionEmulated, exp4Lane, softmaxEmulated, swigluLane } from "./wasm-f32-emulation";
+import { attentionEmulated, exp4Lane, ropeEmulated, softmaxEmulated, swigluLane } from "./wasm-f32-emulation";
 
 const bits = (a: ArrayLike<number>): number[] => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
@@ -66,6 +66,22 @@ describe.each([
       }
     });
   }
+
+  it("rope on halves (four pairs a vector, the rest one by one) and on interleaved pairs, 1 and 3 positions", () => {
+    const next = rng(23);
+    for (const style of ["half", "interleaved"] as const) {
+      for (const headDim of [32, 24, 12, 8, 6, 2]) {
+        for (const nHeads of [1, 2, 3]) {
+          for (const [seq, pos0] of [[1, 0], [1, 7], [1, 70], [3, 41]]) {
+            const x = uniform(next, seq * nHeads * headDim, -3, 3);
+            const want = ropeEmulated(x, seq, nHeads, headDim, pos0, 10000, style);
+            wasm.rope(x, seq, nHeads, headDim, pos0, 10000, style);
+            expect(bits(x), `${style} ${nHeads}×${headDim} at ${pos0} (+${seq})`).toEqual(bits(want));
+          }
+        }
+      }
+    }
+  });
 
   it("causal prefill (7 queries over 23 keys, heads 4/2×32): every query's row and its masked probs", () => {
     const next = rng(5);

@@ -1,9 +1,10 @@
-// The wasm kernels' exp-based arithmetic emulated in JS, one f32 rounding per wasm operation
-// (Math.fround after each), in the kernels' own order: assembly/simd.ts' exp4, elementwise.ts'
-// SwiGLU, and attention.ts' one-query attention (dot products summed as matmul.ts' dot, softmax
-// with the max subtracted, each output element's terms in key order). The kernels may be
-// restructured (unrolled, vectorized, fused) but never change these bits; a test that compares
-// them with this file fails on any slip of an offset, a lane, a tail or a sum's order.
+// The wasm kernels' arithmetic emulated in JS, one f32 rounding per wasm operation (Math.fround
+// after each), in the kernels' own order: assembly/simd.ts' exp4, elementwise.ts' SwiGLU, rope.ts'
+// rotation (with the host's f32 table of cosines and sines, src/backend/wasm-rope.ts) and
+// attention.ts' one-query attention (dot products summed as matmul.ts' dot, softmax with the max
+// subtracted, each output element's terms in key order). The kernels may be restructured
+// (unrolled, vectorized, fused) but never change these bits; a test that compares them with this
+// file fails on any slip of an offset, a lane, a tail or a sum's order.
 // Finite inputs only: NaN payloads are not modelled.
 
 const f = Math.fround;
@@ -106,4 +107,28 @@ export function attentionEmulated(
     }
   }
   return { out, probs };
+}
+
+/**
+ * rope() on the wasm backend, emulated: cos and sin of pos·theta^(−2i/headDim) from f64 rounded to
+ * f32 (the host's table, src/backend/wasm-rope.ts), then x0·cos − x1·sin and x0·sin + x1·cos.
+ */
+export function ropeEmulated(
+  x: Float32Array, seq: number, nHeads: number, headDim: number, pos0: number, theta: number, style: "interleaved" | "half",
+): Float32Array {
+  const out = x.slice(), half = headDim >> 1;
+  for (let s = 0; s < seq; s++) {
+    for (let i = 0; i < half; i++) {
+      const angle = (pos0 + s) * Math.pow(theta, (-2 * i) / headDim);
+      const cos = f(Math.cos(angle)), sin = f(Math.sin(angle));
+      for (let h = 0; h < nHeads; h++) {
+        const head = (s * nHeads + h) * headDim;
+        const i0 = style === "interleaved" ? head + 2 * i : head + i, i1 = style === "interleaved" ? i0 + 1 : i0 + half;
+        const x0 = out[i0], x1 = out[i1];
+        out[i0] = f(f(x0 * cos) - f(x1 * sin));
+        out[i1] = f(f(x0 * sin) + f(x1 * cos));
+      }
+    }
+  }
+  return out;
 }
