@@ -11,9 +11,10 @@
 // computed side by side and each head's weighted sum of values is held in registers across a
 // block of 16 value rows; both give the same bits as the one-key-at-a-time form (dot, then one
 // axpy per value row), whatever the query's position, so prefill and decode still agree exactly.
-// Two heads of one group (grouped-query: they read the same value rows) take their weighted
-// sums in one walk, each value vector loaded once for both (weightedValuesPair: ~8 % of a decode
-// row's attention on the embedded model's 4/2 heads, bench/decode-pieces.mjs).
+// Two heads of one group (grouped-query: they read the same key and value rows) take their
+// scores and their weighted sums together, each key and value vector loaded once for both
+// (dots4Pair, weightedValuesPair: together ~15 % of a decode row's attention on the embedded
+// model's 4/2 heads of 32, bench/decode-pieces.mjs); the sums and their order are unchanged.
 import { exp4, exp1, hsum, madd } from "./simd";
 import { dot } from "./matmul";
 
@@ -66,8 +67,15 @@ function attendQuery(
     const kRow = k + <usize>t * rowBytes;
     let kvHead = kRow + <usize>g0 * headBytes, inGroup = inGroup0;
     for (let h = h0; h < h1; h++) {
-      const s = f32x4.mul(dots4(qRow + <usize>h * headBytes, kvHead, rowBytes, headDim), f32x4.splat(scale));
-      v128.store(scores0 + <usize>(h - h0) * scoresStride + (<usize>t << 2), s);
+      const at = scores0 + <usize>(h - h0) * scoresStride + (<usize>t << 2);
+      if (inGroup + 1 < group && h + 1 < h1) {
+        // heads h and h + 1 read the same kv head: its four key rows loaded once for both
+        dots4Pair(qRow + <usize>h * headBytes, kvHead, rowBytes, headDim, f32x4.splat(scale), at, at + scoresStride);
+        h++;
+        inGroup++;
+      } else {
+        v128.store(at, f32x4.mul(dots4(qRow + <usize>h * headBytes, kvHead, rowBytes, headDim), f32x4.splat(scale)));
+      }
       if (++inGroup == group) { inGroup = 0; kvHead += headBytes; }
     }
   }
@@ -159,11 +167,47 @@ const V_BLOCK: i32 = 16;
     a2 = madd(a2, qa, v128.load(k2 + off)); b2 = madd(b2, qb, v128.load(k2 + off, 16));
     a3 = madd(a3, qa, v128.load(k3 + off)); b3 = madd(b3, qb, v128.load(k3 + off, 16));
   }
-  const s0 = f32x4.add(a0, b0), s1 = f32x4.add(a1, b1), s2 = f32x4.add(a2, b2), s3 = f32x4.add(a3, b3);
+  return sums4(f32x4.add(a0, b0), f32x4.add(a1, b1), f32x4.add(a2, b2), f32x4.add(a3, b3));
+}
+
+/** The lane sums (x0 + x2) + (x1 + x3) of four vectors, as one vector (hsum's order, side by side). */
+@inline function sums4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
   // (x0 + x2, x1 + x3) of rows 0 and 1, then of rows 2 and 3; then each pair's two halves added
   const p01 = f32x4.add(v128.shuffle<f32>(s0, s1, 0, 1, 4, 5), v128.shuffle<f32>(s0, s1, 2, 3, 6, 7));
   const p23 = f32x4.add(v128.shuffle<f32>(s2, s3, 0, 1, 4, 5), v128.shuffle<f32>(s2, s3, 2, 3, 6, 7));
   return f32x4.add(v128.shuffle<f32>(p01, p23, 0, 2, 4, 6), v128.shuffle<f32>(p01, p23, 1, 3, 5, 7));
+}
+
+/**
+ * dots4 of two query heads (at q and q + headDim floats) with the same four key rows, scaled and
+ * stored at outA and outB: each row's vectors loaded once for both heads. dot's two sums (the
+ * first and the last four floats of every 8-float step) are independent until they are added,
+ * so they are taken in two passes of eight accumulators (two heads × four keys) each, not
+ * sixteen at once (more than the engine's vector registers); the sums and their order are dots4's.
+ */
+@inline function dots4Pair(q: usize, k: usize, stride: usize, headDim: i32, scale: v128, outA: usize, outB: usize): void {
+  const qb = q + (<usize>headDim << 2);
+  const k1 = k + stride, k2 = k1 + stride, k3 = k2 + stride;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  for (let d = 0; d < headDim; d += 8) {
+    const off = <usize>d << 2;
+    const x = v128.load(q + off), y = v128.load(qb + off);
+    const v0 = v128.load(k + off), v1 = v128.load(k1 + off), v2 = v128.load(k2 + off), v3 = v128.load(k3 + off);
+    a0 = madd(a0, x, v0); a1 = madd(a1, x, v1); a2 = madd(a2, x, v2); a3 = madd(a3, x, v3);
+    c0 = madd(c0, y, v0); c1 = madd(c1, y, v1); c2 = madd(c2, y, v2); c3 = madd(c3, y, v3);
+  }
+  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+  let e0 = f32x4.splat(0), e1 = f32x4.splat(0), e2 = f32x4.splat(0), e3 = f32x4.splat(0);
+  for (let d = 0; d < headDim; d += 8) {
+    const off = (<usize>d << 2) + 16;
+    const x = v128.load(q + off), y = v128.load(qb + off);
+    const v0 = v128.load(k + off), v1 = v128.load(k1 + off), v2 = v128.load(k2 + off), v3 = v128.load(k3 + off);
+    b0 = madd(b0, x, v0); b1 = madd(b1, x, v1); b2 = madd(b2, x, v2); b3 = madd(b3, x, v3);
+    e0 = madd(e0, y, v0); e1 = madd(e1, y, v1); e2 = madd(e2, y, v2); e3 = madd(e3, y, v3);
+  }
+  v128.store(outA, f32x4.mul(sums4(f32x4.add(a0, b0), f32x4.add(a1, b1), f32x4.add(a2, b2), f32x4.add(a3, b3)), scale));
+  v128.store(outB, f32x4.mul(sums4(f32x4.add(c0, e0), f32x4.add(c1, e1), f32x4.add(c2, e2), f32x4.add(c3, e3)), scale));
 }
 
 /**

@@ -26,6 +26,7 @@ import { rope } from "./rope";
 import { add, swiglu } from "./elementwise";
 import { attentionBatch, BATCH_ENTRY_BYTES } from "./attention";
 import { linearOutputs } from "./linear";
+import { copyRow } from "./simd";
 
 export const DECODE_DESC_SLOTS: i32 = 21;
 export const DECODE_LAYER_SLOTS: i32 = 9;
@@ -72,8 +73,8 @@ function decodeLayers(desc: usize, r0: i32, r1: i32, scratch: usize): void {
       const kr = k + <usize>r * kvBytes, vr = v + <usize>r * kvBytes;
       rope(q + <usize>r * dimBytes, 1, nHeads, headDim, pos, ropeTable, interleaved);
       rope(kr, 1, nKvHeads, headDim, pos, ropeTable, interleaved);
-      memory.copy(<usize>load<u32>(entry, 4) + <usize>pos * kvBytes, kr, kvBytes);
-      memory.copy(<usize>load<u32>(entry, 8) + <usize>pos * kvBytes, vr, kvBytes);
+      copyRow(<usize>load<u32>(entry, 4) + <usize>pos * kvBytes, kr, kvBytes);
+      copyRow(<usize>load<u32>(entry, 8) + <usize>pos * kvBytes, vr, kvBytes);
     }
     // out and q are the whole buffers: each entry names its row
     attentionBatch(<usize>slot(desc, 1), <usize>slot(desc, 3), layerEntries, nHeads, nKvHeads, headDim, kvDim, r0, r1, scratch);
