@@ -13,7 +13,7 @@
 //   attention     attentionBatch over every row, every layer (scores, softmax, weighted values)
 //   add           both residual adds of every layer
 //   swiglu        every row's SwiGLU, every layer
-//   kv write      the new key and value row copied into each layer's cache (a JS copyWithin
+//   kv write js   the new key and value row copied into each layer's cache (a JS copyWithin
 //                 stand-in for decode-rows.ts' memory.copy: same bytes, host-side call cost)
 import { readFileSync } from "node:fs";
 import os from "node:os";
@@ -107,7 +107,7 @@ const pieces = {
       s.k.ropeBatch(s.kNew, rows, nKvHeads, headDim, s.positions, s.ropeTable, interleaved);
     }
   },
-  "kv write": (s) => () => {
+  "kv write js": (s) => () => {
     const b = s.bytes(), kvBytes = kvDim * 4;
     for (let l = 0; l < nLayers; l++) {
       const e = new Int32Array(s.memory.buffer, s.entries[l], rows * 4);
