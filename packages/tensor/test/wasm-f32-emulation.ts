@@ -12,7 +12,8 @@ const view = new DataView(new ArrayBuffer(4));
 const bitsOf = (x: number): number => (view.setFloat32(0, x), view.getInt32(0));
 const floatOf = (bits: number): number => (view.setInt32(0, bits | 0), view.getFloat32(0));
 
-const LOG2E = f(1.44269504088896341), LN2_HI = f(0.693359375), LN2_LO = f(-2.12194440e-4);
+// simd.ts spells log2(e) 1.44269504088896341, which parses to the same double as Math.LOG2E
+const LOG2E = f(Math.LOG2E), LN2_HI = f(0.693359375), LN2_LO = f(-2.12194440e-4);
 const P = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1].map(f);
 const EXP_LO = -110, EXP_HI = 90, SWIGLU_EXP_LO = -200;
 
