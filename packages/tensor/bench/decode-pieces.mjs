@@ -21,6 +21,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { fill } from "./fill.mjs";
+import { bestCpuMsPerCall } from "../../../tools/bench-helpers/race.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -132,34 +133,6 @@ const pieces = {
 /** Output regions each piece writes, compared bit for bit between the contestants. */
 const outputs = { rmsnorm: ["xb", dim], rope: ["q", dim], attention: ["xb", dim], add: ["xb2", dim], swiglu: ["hb2", hidden] };
 
-const cpuUs = () => {
-  const { user, system } = process.cpuUsage();
-  return user + system;
-};
-/** Fastest process-CPU µs per call of each contestant, over interleaved ~20 ms samples. */
-function race(fns, ms) {
-  const entries = Object.entries(fns).map(([name, fn]) => {
-    for (let i = 0; i < 20; i++) fn();
-    let reps = 1;
-    for (;;) {
-      const t0 = cpuUs();
-      for (let r = 0; r < reps; r++) fn();
-      if (cpuUs() - t0 > 20000 || reps > 1 << 20) break;
-      reps *= 2;
-    }
-    return { name, fn, reps, best: Infinity };
-  });
-  const end = performance.now() + ms * entries.length;
-  while (performance.now() < end) {
-    for (const e of entries) {
-      const t0 = cpuUs();
-      for (let r = 0; r < e.reps; r++) e.fn();
-      e.best = Math.min(e.best, (cpuUs() - t0) / e.reps);
-    }
-  }
-  return Object.fromEntries(entries.map((e) => [e.name, e.best]));
-}
-
 const contestants = [{ name: "ours", s: setUp(here) }];
 if (values.peer) contestants.push({ name: "peer", s: setUp(path.resolve(values.peer)) });
 console.log(
@@ -170,7 +143,9 @@ console.log(`piece       | ours µs/row${values.peer ? " | peer µs/row | ours/p
 let totals = contestants.map(() => 0);
 const chosen = values.only ? values.only.split(",") : Object.keys(pieces);
 for (const [name, make] of Object.entries(pieces).filter(([name]) => chosen.includes(name))) {
-  const best = race(Object.fromEntries(contestants.map((c) => [c.name, make(c.s)])), budget);
+  // µs per call: fastest process-CPU time over interleaved ~20 ms samples, after 20 warm-up calls
+  const bestMs = bestCpuMsPerCall(Object.fromEntries(contestants.map((c) => [c.name, make(c.s)])), budget, { sampleMs: 20, warmUp: 20 });
+  const best = Object.fromEntries(Object.entries(bestMs).map(([name, ms]) => [name, ms * 1000]));
   const us = contestants.map((c) => best[c.name] / rows);
   totals = totals.map((t, i) => t + us[i]);
   let same = "";

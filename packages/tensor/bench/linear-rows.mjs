@@ -17,34 +17,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { bestMsPerCall } from "../../../tools/bench-helpers/race.mjs";
+import { bestCpuMsPerCall, bestMsPerCall } from "../../../tools/bench-helpers/race.mjs";
 import { fill } from "./fill.mjs";
-
-/** The fastest process-CPU milliseconds per call of each contestant, over interleaved ~30 ms samples. */
-function bestCpuMsPerCall(contestants, budgetMs) {
-  const cpuMs = () => {
-    const { user, system } = process.cpuUsage();
-    return (user + system) / 1000;
-  };
-  const entries = Object.entries(contestants).map(([key, fn]) => {
-    fn();
-    for (let reps = 1; ; reps *= 2) {
-      const t0 = cpuMs();
-      for (let r = 0; r < reps; r++) fn();
-      const dt = cpuMs() - t0;
-      if (dt > 30 || reps > 1 << 20) return { key, fn, reps, best: dt / reps };
-    }
-  });
-  const end = performance.now() + budgetMs * entries.length;
-  while (performance.now() < end) {
-    for (const entry of entries) {
-      const t0 = cpuMs();
-      for (let r = 0; r < entry.reps; r++) entry.fn();
-      entry.best = Math.min(entry.best, (cpuMs() - t0) / entry.reps);
-    }
-  }
-  return Object.fromEntries(entries.map((entry) => [entry.key, entry.best]));
-}
 
 const { values } = parseArgs({
   options: {
