@@ -352,23 +352,6 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     // the embedded model's own cache: the default shape
     const model = await loadModel(modelDir);
     expect(await page.getByTestId("kv-bytes").textContent()).toBe(model.newCache().bytes().toLocaleString("en"));
-    // a Llama-3-8B-like shape at 2,048 positions
-    for (const [key, value] of [["layers", 32], ["kvHeads", 8], ["headDim", 128], ["context", 2048]] as const) await page.getByTestId(`kv-${key}`).fill(String(value));
-    const config = modelConfig({ arch: "llama", vocabSize: 1, dim: 8 * 128, nHeads: 8, nKvHeads: 8, nLayers: 32, seqLen: 2048 });
-    const bytes = new KVCache(config, getBackend(), { kType: f32KV, vType: f32KV }).bytes();
-    await expect.poll(() => page.getByTestId("kv-bytes").textContent()).toBe(bytes.toLocaleString("en"));
-    expect(await page.getByTestId("kv-real").textContent()).toBe(bytes.toLocaleString("en"));
-    // a q8_0 key cache and a q4_0 value cache: the formula from @zero-llm/quant's row sizes, and a real cache of those types
-    await page.getByTestId("kv-kType").selectOption("q8_0");
-    await page.getByTestId("kv-vType").selectOption("q4_0");
-    const packed = new KVCache(config, getBackend(), { kType: KV_DTYPES.q8_0, vType: KV_DTYPES.q4_0 }).bytes();
-    expect(packed).toBe(32 * 2048 * (KV_ROW_FORMATS.q8_0.rowBytes(8 * 128) + KV_ROW_FORMATS.q4_0.rowBytes(8 * 128)));
-    await expect.poll(() => page.getByTestId("kv-bytes").textContent()).toBe(packed.toLocaleString("en"));
-    await expect.poll(() => page.getByTestId("kv-real").textContent()).toBe(packed.toLocaleString("en"));
-    // the screenshot shows the embedded model's shape with a q8_0 cache, beside f32
-    await page.getByTestId("kv-vType").selectOption("q8_0");
-    await page.getByRole("button", { name: "the embedded model" }).click();
-    await expect.poll(() => page.getByTestId("kv-real").textContent()).toBe(model.newCache({ kType: KV_DTYPES.q8_0, vType: KV_DTYPES.q8_0 }).bytes().toLocaleString("en"));
 
     // quantization error per tensor: @zero-llm/quant's quantize → dequantize in Node, the same figure
     const down = "model.layers.0.mlp.down_proj.weight";
@@ -396,6 +379,27 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     } finally {
       backend.dispose();
     }
+    // The KV calculator sits below the error and quality tables, which grow as the worker reports;
+    // a click while they re-lay the page out lands beside its button. So its presets are clicked
+    // once the last report is in.
+    await expect.poll(() => page.getByTestId("quality-status").textContent(), { timeout: 600_000 }).toMatch(/held-out tokens/);
+    // a Llama-3-8B-like shape at 2,048 positions
+    for (const [key, value] of [["layers", 32], ["kvHeads", 8], ["headDim", 128], ["context", 2048]] as const) await page.getByTestId(`kv-${key}`).fill(String(value));
+    const config = modelConfig({ arch: "llama", vocabSize: 1, dim: 8 * 128, nHeads: 8, nKvHeads: 8, nLayers: 32, seqLen: 2048 });
+    const bytes = new KVCache(config, getBackend(), { kType: f32KV, vType: f32KV }).bytes();
+    await expect.poll(() => page.getByTestId("kv-bytes").textContent()).toBe(bytes.toLocaleString("en"));
+    expect(await page.getByTestId("kv-real").textContent()).toBe(bytes.toLocaleString("en"));
+    // a q8_0 key cache and a q4_0 value cache: the formula from @zero-llm/quant's row sizes, and a real cache of those types
+    await page.getByTestId("kv-kType").selectOption("q8_0");
+    await page.getByTestId("kv-vType").selectOption("q4_0");
+    const packed = new KVCache(config, getBackend(), { kType: KV_DTYPES.q8_0, vType: KV_DTYPES.q4_0 }).bytes();
+    expect(packed).toBe(32 * 2048 * (KV_ROW_FORMATS.q8_0.rowBytes(8 * 128) + KV_ROW_FORMATS.q4_0.rowBytes(8 * 128)));
+    await expect.poll(() => page.getByTestId("kv-bytes").textContent()).toBe(packed.toLocaleString("en"));
+    await expect.poll(() => page.getByTestId("kv-real").textContent()).toBe(packed.toLocaleString("en"));
+    // the screenshot shows the embedded model's shape with a q8_0 cache, beside f32
+    await page.getByTestId("kv-vType").selectOption("q8_0");
+    await page.getByRole("button", { name: "the embedded model" }).click();
+    await expect.poll(() => page.getByTestId("kv-real").textContent()).toBe(model.newCache({ kType: KV_DTYPES.q8_0, vType: KV_DTYPES.q8_0 }).bytes().toLocaleString("en"));
     await finish(page, problems, "quantization");
   });
 
