@@ -12,6 +12,10 @@ import type { WasmHeap } from "./wasm-heap";
 export const DESC_SLOTS = 24;
 const LAYER_SLOTS = 9; // attnNorm wq wk wv wo ffnNorm wGate wUp wDown
 const ENTRY_SLOTS = 4; // attentionBatch's | row | keys | values | seqKv |
+/** The work buffers in the descriptor's slots 0–7 (assembly/decode-rows.ts), in that order. */
+const BUFFER_SLOTS = ["x", "xb", "xb2", "q", "k", "v", "hb", "hb2"] as const;
+/** Their names in errors, built once (a step's checks allocate nothing). */
+const BUFFER_LABELS = BUFFER_SLOTS.map((name) => `decodeLayers ${name}`);
 
 /**
  * A batched decode step's attention counted as this many multiply-adds of a product per
@@ -32,6 +36,8 @@ export class WasmDecodePlan implements DecodeLayersPlan {
   readonly projectionMacs: number;
   /** Weighted multiply-adds per cached key of one row's attention, every layer. */
   readonly attentionMacsPerKey: number;
+  /** Floats per row of each work buffer, in BUFFER_SLOTS order. */
+  readonly bufferWidths: readonly number[];
 
   constructor(readonly shape: DecodeLayersShape, readonly nLayers: number, readonly layerTable: number, readonly heap: WasmHeap) {
     const { dim, hiddenDim, nHeads, nKvHeads, headDim, eps } = shape;
@@ -41,6 +47,7 @@ export class WasmDecodePlan implements DecodeLayersPlan {
     this.epsBits = bits[0];
     this.projectionMacs = nLayers * (2 * dim * dim + 2 * dim * this.kvDim + 3 * dim * hiddenDim);
     this.attentionMacsPerKey = nLayers * ATTENTION_MAC_WEIGHT * 2 * nHeads * headDim;
+    this.bufferWidths = [dim, dim, dim, dim, this.kvDim, this.kvDim, hiddenDim, hiddenDim];
   }
 }
 
@@ -91,22 +98,13 @@ export function checkDecodeStep(
   heap: WasmHeap, plan: WasmDecodePlan, buffers: DecodeLayersBuffers, rows: number,
   keys: readonly Float32Array[], values: readonly Float32Array[], positions: Int32Array,
 ): boolean {
-  const { dim, hiddenDim } = plan.shape;
   const kvDim = plan.kvDim, layers = plan.nLayers;
   checkPositions("wasm", "decodeLayers", positions, rows, 0);
-  need("decodeLayers x", buffers.x, rows * dim);
-  need("decodeLayers xb", buffers.xb, rows * dim);
-  need("decodeLayers xb2", buffers.xb2, rows * dim);
-  need("decodeLayers q", buffers.q, rows * dim);
-  need("decodeLayers k", buffers.k, rows * kvDim);
-  need("decodeLayers v", buffers.v, rows * kvDim);
-  need("decodeLayers hb", buffers.hb, rows * hiddenDim);
-  need("decodeLayers hb2", buffers.hb2, rows * hiddenDim);
+  for (let i = 0; i < BUFFER_SLOTS.length; i++) need(BUFFER_LABELS[i], buffers[BUFFER_SLOTS[i]], rows * plan.bufferWidths[i]);
   if (keys.length < layers * rows || values.length < layers * rows) {
     throw new TensorError("SHAPE_MISMATCH", `wasm decodeLayers: expected ${layers * rows} key and value caches (layers × rows), found ${keys.length} and ${values.length}`);
   }
-  if (!heap.owns(buffers.x) || !heap.owns(buffers.xb) || !heap.owns(buffers.xb2) || !heap.owns(buffers.q) || !heap.owns(buffers.k) ||
-    !heap.owns(buffers.v) || !heap.owns(buffers.hb) || !heap.owns(buffers.hb2)) return false;
+  for (const name of BUFFER_SLOTS) if (!heap.owns(buffers[name])) return false;
   for (let i = 0; i < layers * rows; i++) {
     const r = i % rows, length = (positions[r] + 1) * kvDim;
     need("decodeLayers keys", keys[i], length);
@@ -155,8 +153,7 @@ export function writeDecodeStep(
 ): number {
   const base = table.byteOffset, entries = DESC_SLOTS, boundsAt = entries + plan.nLayers * rows * ENTRY_SLOTS;
   const s = plan.shape;
-  table[0] = buffers.x.byteOffset; table[1] = buffers.xb.byteOffset; table[2] = buffers.xb2.byteOffset; table[3] = buffers.q.byteOffset;
-  table[4] = buffers.k.byteOffset; table[5] = buffers.v.byteOffset; table[6] = buffers.hb.byteOffset; table[7] = buffers.hb2.byteOffset;
+  for (let i = 0; i < BUFFER_SLOTS.length; i++) table[i] = buffers[BUFFER_SLOTS[i]].byteOffset;
   table[8] = s.dim; table[9] = s.hiddenDim; table[10] = s.nHeads; table[11] = s.nKvHeads; table[12] = s.headDim; table[13] = plan.nLayers;
   table[14] = plan.epsBits; table[15] = ropeTable; table[16] = s.ropeStyle === "interleaved" ? 1 : 0;
   table[17] = plan.layerTable; table[18] = base + 4 * entries; table[19] = rows; table[20] = base + 4 * boundsAt;
