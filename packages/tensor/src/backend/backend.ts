@@ -329,14 +329,20 @@ export interface DecodeLayerWeights {
   readonly wDown: Float32Array;
 }
 
-/** decodeLayers' work buffers, row-major [rows, width]: x xb xb2 q of width dim, k v of nKvHeads·headDim, hb hb2 of hiddenDim. */
+/** decodeLayers' work buffers, row-major [rows, width] (a transformer's run state: @zero-llm/transformer's RowBuffers). */
 export interface DecodeLayersBuffers {
+  /** residual stream [rows, dim] */
   readonly x: Float32Array;
+  /** normed input of a block, later the attention output [rows, dim] */
   readonly xb: Float32Array;
+  /** output of a projection back into the residual [rows, dim] */
   readonly xb2: Float32Array;
+  /** queries [rows, nHeads, headDim] */
   readonly q: Float32Array;
+  /** this step's keys and values before they go into the cache [rows, nKvHeads, headDim] */
   readonly k: Float32Array;
   readonly v: Float32Array;
+  /** MLP hidden activations [rows, hiddenDim] */
   readonly hb: Float32Array;
   readonly hb2: Float32Array;
 }

@@ -1,22 +1,11 @@
-import type { Backend } from "@zero-llm/tensor";
+import type { Backend, DecodeLayersBuffers } from "@zero-llm/tensor";
 import { kvDimOf, type Config } from "./config";
 
-/** Views of the run-state buffers for a block of rows (one row per token in flight). */
-export interface RowBuffers {
-  /** residual stream [rows, dim] */
-  readonly x: Float32Array;
-  /** normed input of a block, later the attention output [rows, dim] */
-  readonly xb: Float32Array;
-  /** output of a projection back into the residual [rows, dim] */
-  readonly xb2: Float32Array;
-  /** queries [rows, nHeads, headDim] */
-  readonly q: Float32Array;
-  /** this step's keys and values before they go into the cache [rows, nKvHeads, headDim] */
-  readonly k: Float32Array;
-  readonly v: Float32Array;
-  /** MLP hidden activations [rows, hiddenDim] */
-  readonly hb: Float32Array;
-  readonly hb2: Float32Array;
+/**
+ * Views of the run-state buffers for a block of rows (one row per token in flight): a block's
+ * work buffers, the ones a backend's decodeLayers takes (x, xb, xb2, q, k, v, hb, hb2), and the logits.
+ */
+export interface RowBuffers extends DecodeLayersBuffers {
   /** [rows, vocabSize] */
   readonly logits: Float32Array;
 }
