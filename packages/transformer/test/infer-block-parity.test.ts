@@ -5,10 +5,9 @@
 // on wasm with 1 and 2 threads (and the same bits on 1 and 2 threads).
 import { createWasmBackend, jsBackend, type Backend, type WasmBackend } from "@zero-llm/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Model, quantizeWeights, type Config, type KVCache, type KVTypeName } from "../src/index";
+import { Model, quantizeWeights, type Config, type KVTypeName } from "../src/index";
+import { bits, cacheBits } from "./bits";
 import { seededWeights } from "./seeded-weights";
-
-const bits = (a: ArrayLike<number>): number[] => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
 const GPT2: Config = {
   arch: "gpt2", dim: 48, hiddenDim: 102, nLayers: 2, nHeads: 4, nKvHeads: 4, vocabSize: 301, seqLen: 40,
@@ -30,17 +29,6 @@ interface Run {
   logits: number[][];
   keys: number[];
   values: number[];
-}
-
-function cacheBits(cache: KVCache): { keys: number[]; values: number[] } {
-  const keys: number[] = [], values: number[] = [];
-  for (let l = 0; l < cache.layers.length; l++) {
-    for (let h = 0; h < cache.nKvHeads; h++) {
-      keys.push(...bits(cache.keys(l, h)));
-      values.push(...bits(cache.values(l, h)));
-    }
-  }
-  return { keys, values };
 }
 
 function decodeRun(model: Model): Run {

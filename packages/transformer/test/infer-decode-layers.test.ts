@@ -7,9 +7,10 @@
 import { createWasmBackend, jsBackend, type WasmBackend } from "@zero-llm/tensor";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Model, type Config, type KVCache } from "../src/index";
+import { bits, cacheBits } from "./bits";
 import { seededWeights } from "./seeded-weights";
 
-const bits = (a: ArrayLike<number>): number[] => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+type CacheBits = ReturnType<typeof cacheBits>;
 
 // odd widths everywhere: hiddenDim and kvDim not multiples of 4, grouped-query heads, HF rope
 const ODD: Config = {
@@ -22,16 +23,8 @@ const WIDE: Config = {
   normEps: 1e-5, ropeTheta: 10000, ropeStyle: "interleaved", tiedEmbeddings: true,
 };
 
-function cacheBits(cache: KVCache): number[] {
-  const out: number[] = [];
-  for (let l = 0; l < cache.layers.length; l++) {
-    for (let h = 0; h < cache.nKvHeads; h++) out.push(...bits(cache.keys(l, h)), ...bits(cache.values(l, h)));
-  }
-  return out;
-}
-
 /** `rows` sequences prefilled to different lengths (row r: 1 + (5r mod 23) tokens), then `steps` batched steps. */
-function run(model: Model, rows: number, steps: number): { logits: number[][]; caches: number[][] } {
+function run(model: Model, rows: number, steps: number): { logits: number[][]; caches: CacheBits[] } {
   const v = model.config.vocabSize;
   const caches = Array.from({ length: rows }, (_, r) => {
     const cache = model.newCache();
@@ -62,7 +55,7 @@ const MIXED_STEPS: readonly (readonly CacheName[])[] = [
 ];
 
 /** The mixed steps through decodeBatch (`tokenByToken`: each row alone, in order, as its own step). */
-function runMixed(model: Model, tokenByToken = false): { logits: number[][]; caches: number[][] } {
+function runMixed(model: Model, tokenByToken = false): { logits: number[][]; caches: CacheBits[] } {
   const v = model.config.vocabSize;
   const caches = new Map<CacheName, KVCache>();
   for (const [name, length] of Object.entries(MIXED_CACHES) as [CacheName, number][]) {
