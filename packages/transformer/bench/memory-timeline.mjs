@@ -21,6 +21,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { BENCH_SHAPES, randomWeights } from "../dist/index.js";
 import { writeGgufModel } from "../dist/node.js";
+import { memoryChildSource } from "./memory-child.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -48,23 +49,8 @@ if (!existsSync(file)) {
 }
 
 /** bench/quantized.mjs's memory child (built from the package at `dir`), with a mark per stage. */
-const childSource = (dir, withModel) => {
-  const dist = pathToFileURL(path.join(dir, "dist")).href;
-  const mark = (name) => `process.stdout.write("MARK " + (performance.timeOrigin + performance.now()) + " ${name}\\n");`;
-  return `
-import { createWasmBackend } from "@zero-llm/tensor";
-import { loadModel } from "${dist}/node.js";
-const backend = await createWasmBackend({ threads: 1 });
-${withModel ? `const model = await loadModel(${JSON.stringify(file)}, { backend });
-${mark("loaded")}
-const cache = model.newCache({ kType: "${values.kv}", vType: "${values.kv}" });
-let logits = model.prefill([1, 2, 3], cache).logits;
-${mark("prefill")}
-for (let i = 0; i < ${tokens}; i++) { logits = model.decode((i * 31) % model.config.vocabSize, cache); ${mark("d\" + (i + 1) + \"")} }` : ""}
-${mark("end")}
-await backend.dispose();
-`;
-};
+const childSource = (dir, withModel) =>
+  memoryChildSource({ dist: pathToFileURL(path.join(dir, "dist")).href, file: withModel ? file : null, kv: values.kv, tokens, threads: 1, marks: true });
 
 /** One run: [epoch ms, VmRSS kB, VmHWM kB] samples and the child's marks. */
 function sampleRun(dir, flags, withModel) {

@@ -28,6 +28,7 @@ import { GgufReader, createWasmBackend } from "@zero-llm/tensor";
 import { openFileSource } from "@zero-llm/tensor/node";
 import { BENCH_SHAPES, kvBytesPerValue, randomWeights } from "../dist/index.js";
 import { loadModel, writeGgufModel } from "../dist/node.js";
+import { memoryChildSource } from "./memory-child.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -243,17 +244,7 @@ if (values.part.includes("kv")) {
 if (values.part.includes("memory")) {
   const gnuTime = existsSync("/usr/bin/time") && spawnSync("/usr/bin/time", ["-f", "%M", "true"]).status === 0 ? "/usr/bin/time" : null;
   const dist = pathToFileURL(path.join(here, "../dist")).href;
-  const child = (file, kv) => `
-import { createWasmBackend } from "@zero-llm/tensor";
-import { loadModel } from "${dist}/node.js";
-const backend = await createWasmBackend({ threads: ${threads} });
-${file ? `const model = await loadModel(${JSON.stringify(file)}, { backend });
-const cache = model.newCache({ kType: "${kv}", vType: "${kv}" });
-let logits = model.prefill([1, 2, 3], cache).logits;
-for (let i = 0; i < ${genTokens}; i++) logits = model.decode((i * 31) % model.config.vocabSize, cache);
-console.log(JSON.stringify({ cacheBytes: cache.bytes(), runState: model.runStateBytes(), maxRssKb: process.resourceUsage().maxRSS }));` : `console.log(JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS }));`}
-await backend.dispose();
-`;
+  const child = (file, kv) => memoryChildSource({ dist, file, kv, tokens: genTokens, threads });
   const peak = (source) => {
     const args = ["--input-type=module", "-e", source];
     const r = gnuTime ? spawnSync(gnuTime, ["-f", "%M", process.execPath, ...args], { encoding: "utf8", cwd: here }) : spawnSync(process.execPath, args, { encoding: "utf8", cwd: here });
