@@ -1,6 +1,6 @@
 // Load on the server: time to first token (p50, p99), inter-token latency (p50, p99) and aggregate
 // tokens/s at 1, 8 and 32 concurrent streams, on the embedded default model.
-//   cd packages/serve && npx tsup && node bench/load.mjs [--threads 1] [--tokens 64] [--total 8192] [--rounds 3]
+//   cd packages/serve && npx tsup && node bench/load.mjs [--threads 2] [--tokens 64] [--total 8192] [--rounds 3]
 //                                                     [--model PATH | --shape default|medium]
 //                                                     [--draft-model PATH [--draft-max N] [--draft-p-min P]] [--streams 1,8,32]
 //                                                     [--compare OTHER_CHECKOUT/packages/serve/bench/server.mjs] [--http worker,main]
@@ -38,7 +38,8 @@ import { streamEvents } from "./sse-client.mjs";
 
 const { values } = parseArgs({
   options: {
-    threads: { type: "string", default: "1" },
+    // 2, as `zllm serve` runs by default (the wasm backend on 2 threads)
+    threads: { type: "string", default: "2" },
     tokens: { type: "string", default: "64" },
     total: { type: "string", default: "8192" },
     rounds: { type: "string", default: "3" },

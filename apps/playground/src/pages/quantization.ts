@@ -108,10 +108,15 @@ export function render(root: HTMLElement): () => void {
         h("td", { class: "num", "data-testid": `err-${row.name}-q4_k-256` }, row.q4kRows256 === null ? "–" : `${(100 * row.q4kRows256).toPrecision(3)} %`))))));
   }, (error: unknown) => replace(errorsBox, errorBox(error)));
 
-  const rows: TypeQuality[] = [];
+  // One row per type from the start, each filled in when the worker reports it: the table keeps its
+  // height, so the calculator below it does not move under the reader's pointer as results arrive.
+  const rows = new Map<QuantType, TypeQuality>();
+  const columns = ["type", "stored as", "projection bytes", "perplexity f32", "perplexity", "change", "KLD mean", "KLD p99", "top-1 agreement"];
   const drawQuality = (f32Bytes: number | null) => replace(qualityBox, h("table", { "data-testid": "quality-table" },
-    h("thead", {}, h("tr", {}, ...["type", "stored as", "projection bytes", "perplexity f32", "perplexity", "change", "KLD mean", "KLD p99", "top-1 agreement"].map((t, i) => h("th", { class: i < 2 ? "text" : "" }, t)))),
-    h("tbody", {}, ...rows.map((r) => {
+    h("thead", {}, h("tr", {}, ...columns.map((t, i) => h("th", { class: i < 2 ? "text" : "" }, t)))),
+    h("tbody", {}, ...types.map((type) => {
+      const r = rows.get(type);
+      if (!r) return h("tr", { "data-type": type, class: "loading" }, h("td", { class: "text" }, type), ...columns.slice(1).map((_, i) => h("td", { class: i === 0 ? "text" : "num" }, "…")));
       const s = r.summary;
       return h("tr", { "data-type": r.type }, h("td", { class: "text" }, r.type), h("td", { class: "text" }, r.used.join(", ")),
         h("td", { class: "num" }, f32Bytes ? `${formatBytes(r.projectionBytes)} (${fmt((100 * r.projectionBytes) / f32Bytes, 3)} %)` : formatBytes(r.projectionBytes)),
@@ -120,8 +125,9 @@ export function render(root: HTMLElement): () => void {
         h("td", { class: "num", "data-testid": `kld-${r.type}` }, s.kldMean.toExponential(2)), h("td", { class: "num" }, s.kldP99.toExponential(2)),
         h("td", { class: "num", "data-testid": `top1-${r.type}` }, `${(100 * s.top1Agreement).toFixed(2)} %`));
     }))));
+  drawQuality(null);
   client.call("quality", { types, maxTokens: 1536 }, (row) => {
-    rows.push(row);
+    rows.set(row.type, row);
     drawQuality(null);
   }).then((r) => {
     drawQuality(r.f32ProjectionBytes);
