@@ -24,8 +24,8 @@ const dist = path.resolve(here, "../dist");
 const built = existsSync(path.join(dist, "index.js")) && existsSync(path.join(dist, "index.cjs"));
 
 /** A request stream with headers, fed by the test. */
-function fakeRequest(headers: Record<string, string>): { req: BodySource; stream: PassThrough } {
-  const stream = new PassThrough();
+function fakeRequest(headers: Record<string, string>, options: { autoDestroy?: boolean } = {}): { req: BodySource; stream: PassThrough } {
+  const stream = new PassThrough(options);
   return { req: Object.assign(stream, { headers }) as unknown as BodySource, stream };
 }
 
@@ -63,6 +63,50 @@ describe("the body collector's own text, run with nothing of its module (as the 
     expect(alone).toEqual(await outcomeOf(collectBody, headers, feed, limits));
     // and the body is in a buffer of its own (the front thread transfers it)
     if (typeof alone === "object" && alone !== null && "own" in alone) expect(alone.own).toBe(true);
+  });
+});
+
+describe("after a 413 the rest of the body is read and thrown away, within bounds", () => {
+  const limits: BodyLimits = { maxBytes: 8, timeoutMs: 300 };
+  const BOUND = 16 * 1024 * 1024; // max(4 × the limit, 16 MiB)
+  /** A refused body fed as `feed` says: whether the collector closed the connection, and when. */
+  const afterRefusal = (headers: Record<string, string>, feed: (stream: PassThrough) => void): Promise<{ code: string; destroyed: boolean; ended: boolean }> => {
+    // not destroyed by its own end (a PassThrough's default): only the collector may destroy it here
+    const { req, stream } = fakeRequest(headers, { autoDestroy: false });
+    return new Promise((resolve) => {
+      let ended = false;
+      stream.on("end", () => (ended = true));
+      collectBody(req, limits, (outcome) => {
+        const code = "refusal" in outcome ? outcome.refusal.kind : "body";
+        // long enough for the feed below and the stall timer (300 ms)
+        setTimeout(() => resolve({ code, destroyed: stream.destroyed, ended }), 600);
+      });
+      feed(stream);
+    });
+  };
+
+  it("a body that ends is read to its end and the connection stays open (declared and streamed)", async () => {
+    expect(await afterRefusal({ "content-length": "20" }, (s) => s.end(Buffer.alloc(20)))).toEqual({ code: "too_large", destroyed: false, ended: true });
+    expect(await afterRefusal({}, (s) => (s.write(Buffer.alloc(6)), s.write(Buffer.alloc(6)), s.end(Buffer.alloc(1000))))).toEqual({ code: "too_large", destroyed: false, ended: true });
+    // up to the bound exactly
+    expect(await afterRefusal({ "content-length": String(BOUND) }, (s) => s.end(Buffer.alloc(BOUND)))).toEqual({ code: "too_large", destroyed: false, ended: true });
+  });
+
+  it("a body that goes on past the bound, or stops, has its connection closed", async () => {
+    expect(await afterRefusal({ "content-length": String(BOUND + 1) }, (s) => s.write(Buffer.alloc(BOUND + 1)))).toMatchObject({ code: "too_large", destroyed: true });
+    expect(await afterRefusal({}, (s) => (s.write(Buffer.alloc(9)), s.write(Buffer.alloc(BOUND + 1))))).toMatchObject({ code: "too_large", destroyed: true });
+    expect(await afterRefusal({ "content-length": "20" }, (s) => s.write(Buffer.alloc(5)))).toMatchObject({ code: "too_large", destroyed: true });
+  });
+
+  it("after a 408 nothing more is read: the request is paused and the response closes the connection", async () => {
+    const { req, stream } = fakeRequest({});
+    const outcome = await new Promise<BodyOutcome>((resolve) => {
+      collectBody(req, limits, resolve);
+      stream.write(Buffer.alloc(3));
+    });
+    expect("refusal" in outcome && outcome.refusal.kind).toBe("timeout");
+    expect(stream.isPaused()).toBe(true);
+    expect(stream.destroyed).toBe(false);
   });
 });
 
@@ -136,12 +180,12 @@ const TABLE: [string, (string | Uint8Array)[], Partial<Reply>][] = [
   [
     "a declared size one byte over the limit",
     completion(validAtLimit + " "),
-    { status: 413, code: "body_too_large", connection: "close", message: `Request body too large: expected at most ${MAX_BODY} bytes, found ${MAX_BODY + 1} (Content-Length).` },
+    { status: 413, code: "body_too_large", connection: "keep-alive", message: `Request body too large: expected at most ${MAX_BODY} bytes, found ${MAX_BODY + 1} (Content-Length).` },
   ],
   [
     "a chunked body that passes the limit",
     chunked([new Uint8Array(600).fill(0x20), new Uint8Array(600).fill(0x20)]),
-    { status: 413, code: "body_too_large", connection: "close", message: `Request body too large: expected at most ${MAX_BODY} bytes, found more (N bytes read so far).` },
+    { status: 413, code: "body_too_large", connection: "keep-alive", message: `Request body too large: expected at most ${MAX_BODY} bytes, found more (N bytes read so far).` },
   ],
   [
     "a body that stops halfway",

@@ -38,19 +38,50 @@ export type BodyRefusal =
 export type BodyOutcome = { readonly body: Uint8Array } | { readonly refusal: BodyRefusal; readonly cause?: Error };
 
 /** What the collector needs of a request: node's IncomingMessage has it. */
-export type BodySource = Pick<IncomingMessage, "headers" | "on" | "off" | "pause">;
+export type BodySource = Pick<IncomingMessage, "headers" | "on" | "off" | "pause" | "resume" | "destroy">;
 
 /**
  * Reads `req`'s body within `limits` and calls `done` once. A declared size over the limit is
- * refused from Content-Length without reading anything; an actual size over it as soon as the
+ * refused from Content-Length before a byte of it is kept; an actual size over it as soon as the
  * read passes it (413); a body not complete within `timeoutMs` is a timeout (408); a connection
- * that breaks off or a read error leaves it incomplete (400). After a refusal the request is
- * paused: the rest is not wanted, and the response closes the connection.
+ * that breaks off or a read error leaves it incomplete (400).
+ *
+ * After a 413 the rest of the body is still read, and thrown away (a lingering close, as web
+ * servers do it). The client is usually still sending when the 413 goes out. Were the socket
+ * closed with its bytes unread, the kernel would answer them with a reset, and a reset can
+ * destroy the 413 before the client reads it: the client would see a broken connection, not the
+ * answer. Read to its end, the body also leaves the connection usable for the next request. What
+ * is read this way is bounded: past four times the limit (at least 16 MiB) more, or after
+ * `timeoutMs` more, the connection is closed. After a 408 or a broken read the request is paused,
+ * and the response closes the connection.
  */
 export function collectBody(req: BodySource, limits: BodyLimits, done: (outcome: BodyOutcome) => void): void {
+  const discardRest = (): void => {
+    const bound = Math.max(4 * limits.maxBytes, 16 * 1024 * 1024);
+    let discarded = 0;
+    const stop = (close: boolean): void => {
+      clearTimeout(lingerTimer);
+      req.off("data", onDiscard);
+      req.off("end", onOver);
+      req.off("close", onOver);
+      req.off("error", onOver);
+      if (close) req.destroy();
+    };
+    const onDiscard = (chunk: Uint8Array): void => {
+      discarded += chunk.length;
+      if (discarded > bound) stop(true);
+    };
+    const onOver = (): void => stop(false);
+    const lingerTimer = setTimeout(() => stop(true), limits.timeoutMs);
+    req.on("data", onDiscard);
+    req.on("end", onOver);
+    req.on("close", onOver);
+    req.on("error", onOver);
+    req.resume();
+  };
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > limits.maxBytes) {
-    req.pause();
+    discardRest();
     done({ refusal: { kind: "too_large", maxBytes: limits.maxBytes, found: `${declared} (Content-Length)` } });
     return;
   }
@@ -65,7 +96,10 @@ export function collectBody(req: BodySource, limits: BodyLimits, done: (outcome:
     req.off("end", onEnd);
     req.off("error", onError);
     req.off("aborted", onAborted);
-    if ("refusal" in outcome) req.pause();
+    if ("refusal" in outcome) {
+      if (outcome.refusal.kind === "too_large") discardRest();
+      else req.pause();
+    }
     done(outcome);
   };
   const onData = (chunk: Uint8Array): void => {

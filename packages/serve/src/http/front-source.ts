@@ -23,7 +23,8 @@
 // in one message), so the cost of crossing threads is paid per step, not per token.
 //
 // Limits that need the socket live here: the body's size (413, refused from Content-Length
-// without reading) and time (408), by http/collect-body.ts embedded below; the headers' time; and
+// before a byte is kept; the rest read and thrown away) and time (408), by http/collect-body.ts
+// embedded below; the headers' time; and
 // a streaming client that stops reading (no bytes taken for stallTimeoutMs, or more than
 // maxBufferedBytes waiting: the connection is dropped and the engine told it is gone, which
 // cancels the request).
@@ -48,7 +49,7 @@ const collectBody = ${collectBody.toString()};
 const answerClientError = ${answerClientError.toString()};
 const bodyLimits = { maxBytes: limits.maxBodyBytes, timeoutMs: limits.bodyTimeoutMs };
 
-/** id → { res, refused, stallTimer, watched, socket }: the exchanges whose response is not over. */
+/** id → { res, bodyUnread, stallTimer, watched, socket }: the exchanges whose response is not over. */
 const exchanges = new Map();
 const sockets = new Set();
 let nextId = 1;
@@ -68,7 +69,7 @@ server.on("request", (req, res) => {
   const id = nextId++;
   // socket: set once an event stream's head has gone out on a connection this response owns (its
   // chunks are then framed here and written to the socket: see write())
-  const exchange = { res, refused: false, stallTimer: undefined, watched: false, socket: undefined };
+  const exchange = { res, bodyUnread: false, stallTimer: undefined, watched: false, socket: undefined };
   res.setHeader("Keep-Alive", "timeout=" + limits.keepAliveHintS);
   exchanges.set(id, exchange);
   res.on("close", () => {
@@ -81,7 +82,7 @@ server.on("request", (req, res) => {
   collectBody(req, bodyLimits, (outcome) => {
     const message = { type: "request", id, method: req.method || "GET", url: req.url || "/", headers: req.headers };
     if (outcome.refusal) {
-      exchange.refused = true;
+      exchange.bodyUnread = outcome.refusal.kind !== "too_large";
       message.refusal = outcome.refusal;
     } else if (outcome.body.length > 0) message.body = outcome.body;
     parentPort.postMessage(message, message.body ? [message.body.buffer] : []);
@@ -104,8 +105,9 @@ function apply(frame) {
   }
   if (frame.head) {
     const [status, headers] = frame.head;
-    // a body left unread (too large, too slow) must not be parsed as the next request
-    if (exchange.refused) headers.Connection = "close";
+    // a body left unread (too slow, broken off) must not be parsed as the next request; a body
+    // too large is read to its end and thrown away (collectBody), so its connection can go on
+    if (exchange.bodyUnread) headers.Connection = "close";
     res.writeHead(status, headers);
     for (const name in headers) {
       if (name.toLowerCase() === "content-type") exchange.watched = String(headers[name]).startsWith("text/event-stream");

@@ -42,8 +42,9 @@ export function sendError(res: HttpResponse, error: ServeError): void {
   const headers: Record<string, string> = {};
   if (error.retryAfter !== undefined) headers["Retry-After"] = String(error.retryAfter);
   if (error.status === 401) headers["WWW-Authenticate"] = 'Bearer realm="zllm"';
-  // a body left unread (too large, too slow) must not be parsed as the next request
-  if (error.code === "body_too_large" || error.code === "request_timeout") headers.Connection = "close";
+  // a body left unread (too slow) must not be parsed as the next request; a body too large is
+  // read to its end and thrown away (http/collect-body.ts), so its connection can go on
+  if (error.code === "request_timeout") headers.Connection = "close";
   sendJson(res, error.status, error.toJSON(), headers);
 }
 
