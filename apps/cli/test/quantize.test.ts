@@ -37,7 +37,11 @@ describe("zllm quantize", () => {
       expect(r.stdout).toMatch(new RegExp(`weights: 4\\.20 MB → [0-9.]+ MB \\(32\\.00 → ${bits.toFixed(2)} bits per weight, [0-9.]+× smaller\\)\\n`));
       expect(r.stdout).toMatch(/file: 4\.\d\d MB → [0-9.]+ MB in [0-9.]+ s\n$/);
       const reader = await GgufReader.open(await openFileSource(out));
-      for (const t of reader.tensors) expect(t.type.name, t.name).toBe(t.shape.length === 2 ? stored : "F32");
+      try {
+        for (const t of reader.tensors) expect(t.type.name, t.name).toBe(t.shape.length === 2 ? stored : "F32");
+      } finally {
+        await reader.close(); // else node closes its file handle at garbage collection, with a warning
+      }
       expect(statSync(out).size).toBeLessThan(1.3e6);
       // it runs as it is: kept quantized in memory, greedy text from its own tokenizer
       const back = await openCheckpoint(out, { backend: jsBackend });
