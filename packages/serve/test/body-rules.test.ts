@@ -67,19 +67,22 @@ describe("the body collector's own text, run with nothing of its module (as the 
 });
 
 describe("after a 413 the rest of the body is read and thrown away, within bounds", () => {
-  const limits: BodyLimits = { maxBytes: 8, timeoutMs: 300 };
   const BOUND = 16 * 1024 * 1024; // max(4 × the limit, 16 MiB)
-  /** A refused body fed as `feed` says: whether the collector closed the connection, and when. */
-  const afterRefusal = (headers: Record<string, string>, feed: (stream: PassThrough) => void): Promise<{ code: string; destroyed: boolean; ended: boolean }> => {
+  /**
+   * A body refused at 8 bytes, fed as `feed` says, looked at `waitMs` later: whether the collector
+   * closed the connection (destroyed the request) and whether the body was read to its end. The
+   * body timeout is a minute unless `timeoutMs` says otherwise, so that only the byte bound can
+   * close it early.
+   */
+  const afterRefusal = (headers: Record<string, string>, feed: (stream: PassThrough) => void, { timeoutMs = 60_000, waitMs = 100 } = {}): Promise<{ code: string; destroyed: boolean; ended: boolean }> => {
     // not destroyed by its own end (a PassThrough's default): only the collector may destroy it here
     const { req, stream } = fakeRequest(headers, { autoDestroy: false });
     return new Promise((resolve) => {
       let ended = false;
       stream.on("end", () => (ended = true));
-      collectBody(req, limits, (outcome) => {
+      collectBody(req, { maxBytes: 8, timeoutMs }, (outcome) => {
         const code = "refusal" in outcome ? outcome.refusal.kind : "body";
-        // long enough for the feed below and the stall timer (300 ms)
-        setTimeout(() => resolve({ code, destroyed: stream.destroyed, ended }), 600);
+        setTimeout(() => resolve({ code, destroyed: stream.destroyed, ended }), waitMs);
       });
       feed(stream);
     });
@@ -92,16 +95,18 @@ describe("after a 413 the rest of the body is read and thrown away, within bound
     expect(await afterRefusal({ "content-length": String(BOUND) }, (s) => s.end(Buffer.alloc(BOUND)))).toEqual({ code: "too_large", destroyed: false, ended: true });
   });
 
-  it("a body that goes on past the bound, or stops, has its connection closed", async () => {
+  it("a body that goes on past the bound has its connection closed at once; one that stops, after the body timeout", async () => {
     expect(await afterRefusal({ "content-length": String(BOUND + 1) }, (s) => s.write(Buffer.alloc(BOUND + 1)))).toMatchObject({ code: "too_large", destroyed: true });
     expect(await afterRefusal({}, (s) => (s.write(Buffer.alloc(9)), s.write(Buffer.alloc(BOUND + 1))))).toMatchObject({ code: "too_large", destroyed: true });
-    expect(await afterRefusal({ "content-length": "20" }, (s) => s.write(Buffer.alloc(5)))).toMatchObject({ code: "too_large", destroyed: true });
+    // stopped after 5 of 20 bytes: open until the body timeout (300 ms here), closed after it
+    expect(await afterRefusal({ "content-length": "20" }, (s) => s.write(Buffer.alloc(5)), { timeoutMs: 300, waitMs: 50 })).toMatchObject({ code: "too_large", destroyed: false });
+    expect(await afterRefusal({ "content-length": "20" }, (s) => s.write(Buffer.alloc(5)), { timeoutMs: 300, waitMs: 600 })).toMatchObject({ code: "too_large", destroyed: true });
   });
 
   it("after a 408 nothing more is read: the request is paused and the response closes the connection", async () => {
     const { req, stream } = fakeRequest({});
     const outcome = await new Promise<BodyOutcome>((resolve) => {
-      collectBody(req, limits, resolve);
+      collectBody(req, { maxBytes: 8, timeoutMs: 300 }, resolve);
       stream.write(Buffer.alloc(3));
     });
     expect("refusal" in outcome && outcome.refusal.kind).toBe("timeout");

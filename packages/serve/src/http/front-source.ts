@@ -24,10 +24,9 @@
 //
 // Limits that need the socket live here: the body's size (413, refused from Content-Length
 // before a byte is kept; the rest read and thrown away) and time (408), by http/collect-body.ts
-// embedded below; the headers' time; and
-// a streaming client that stops reading (no bytes taken for stallTimeoutMs, or more than
-// maxBufferedBytes waiting: the connection is dropped and the engine told it is gone, which
-// cancels the request).
+// embedded below; the headers' time; and a streaming client that stops reading (no bytes taken
+// for stallTimeoutMs, or more than maxBufferedBytes waiting: the connection is dropped and the
+// engine told it is gone, which cancels the request).
 import { collectBody } from "./collect-body";
 import { answerClientError } from "./exchange";
 
