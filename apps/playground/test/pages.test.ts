@@ -379,9 +379,10 @@ describe.skipIf(skipReason !== "")(`playground pages in Chromium${skipReason ? `
     } finally {
       backend.dispose();
     }
-    // The KV calculator sits below the error and quality tables, which grow as the worker reports;
-    // a click while they re-lay the page out lands beside its button. So its presets are clicked
-    // once the last report is in.
+    // The KV calculator sits below the error table, which replaces its placeholder when the
+    // worker reports, and the quality table, whose rows are there from the start but fill in (and
+    // change width) as reports arrive; a click while the page re-lays itself out lands beside its
+    // button. So its presets are clicked once the last report is in.
     await expect.poll(() => page.getByTestId("quality-status").textContent(), { timeout: 600_000 }).toMatch(/held-out tokens/);
     // a Llama-3-8B-like shape at 2,048 positions
     for (const [key, value] of [["layers", 32], ["kvHeads", 8], ["headDim", 128], ["context", 2048]] as const) await page.getByTestId(`kv-${key}`).fill(String(value));
