@@ -12,7 +12,10 @@
 //      minus the Node runtime's own (a child that loads nothing), against the target
 //      1.25 × the file's weight bytes + the KV cache's bytes; and minus the runtime warmed (the
 //      same run on the shape cut to one layer and a 512-token vocabulary, less its weights: V8
-//      and our kernels compiled), which leaves what grows with the model.
+//      and our kernels compiled), which leaves what grows with the model. Then llama.cpp on the
+//      same files the same way (bench/llama-memory-child.mjs: its runtime is node with
+//      node-llama-cpp's addon loaded; it always builds the file's vocabulary, so it is also shown
+//      above its runtime with that vocabulary loaded), against the same targets.
 // Random weights: the speed of a kernel does not depend on the values. Each figure is the median
 // of --reps runs, every contestant of a table measured once per round (ours and llama.cpp's
 // interleaved); ratios are ours / llama.cpp's, or ours / our f32, from the same rounds. The speed
@@ -245,8 +248,10 @@ if (values.part.includes("memory")) {
   const gnuTime = existsSync("/usr/bin/time") && spawnSync("/usr/bin/time", ["-f", "%M", "true"]).status === 0 ? "/usr/bin/time" : null;
   const dist = pathToFileURL(path.join(here, "../dist")).href;
   const child = (file, kv) => memoryChildSource({ dist, file, kv, tokens: genTokens, threads });
+  const peerChild = (shape, file, kv) => [path.join(here, "llama-memory-child.mjs"), ...(file ? ["--file", file, "--kv", kv, "--tokens", String(genTokens), "--context", String(BENCH_SHAPES[shape].seqLen)] : []), "--threads", String(threads)];
+  // a child's peak: our child's module source, or a script and its arguments (llama.cpp's)
   const peak = (source) => {
-    const args = ["--input-type=module", "-e", source];
+    const args = typeof source === "string" ? ["--input-type=module", "-e", source] : source;
     const r = gnuTime ? spawnSync(gnuTime, ["-f", "%M", process.execPath, ...args], { encoding: "utf8", cwd: here }) : spawnSync(process.execPath, args, { encoding: "utf8", cwd: here });
     if (r.status !== 0) throw new Error(`child failed: ${r.stderr.slice(-800)}`);
     const report = JSON.parse(r.stdout.trim().split("\n").pop());
@@ -254,11 +259,13 @@ if (values.part.includes("memory")) {
     return { ...report, peak: kb * 1024 };
   };
   const runtime = median([peak(child(null)).peak, peak(child(null)).peak, peak(child(null)).peak]);
+  const peerRuntime = median([peak(peerChild("15M", null)).peak, peak(peerChild("15M", null)).peak, peak(peerChild("15M", null)).peak]);
+  const verdict = (net, target) => (net <= target ? "yes" : `no (${(net / target).toFixed(2)}×)`);
+  const rows = [];
   console.log(`\n## peak resident memory decoding ${genTokens} tokens (${gnuTime ? "GNU time" : "getrusage"} max RSS; the Node runtime alone: ${MB(runtime)} MB, subtracted)`);
   console.log("(warm runtime: the peak of the same run on the shape cut to 1 layer and 512 tokens of vocabulary, less its weights: the runtime with our kernels compiled)");
   console.log("| shape | weights | KV cache | file weights MB | KV cache MB | run state MB | peak RSS MB | peak − runtime MB | target 1.25 × weights + KV MB | within | warm runtime MB | peak − warm runtime MB | within |");
   console.log("|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|");
-  const verdict = (net, target) => (net <= target ? "yes" : `no (${(net / target).toFixed(2)}×)`);
   for (const shape of values.shape) {
     for (const [type, kv] of [["F32", "f32"], ["Q8_0", "f32"], ["Q4_0", "f32"], ["Q4_K", "f32"], ["Q4_0", "q8_0"], ["Q4_0", "q4_0"]]) {
       const file = await fileFor(shape, type);
@@ -269,8 +276,35 @@ if (values.part.includes("memory")) {
       const target = 1.25 * weights + r.cacheBytes;
       const net = r.peak - runtime;
       console.log(`| ${shape} | ${type} | ${kv} | ${MB(weights)} | ${MB(r.cacheBytes)} | ${MB(r.runState)} | ${MB(r.peak)} | ${MB(net)} | ${MB(target)} | ${verdict(net, target)} | ${MB(warm)} | ${MB(r.peak - warm)} | ${verdict(r.peak - warm, target)} |`);
+      rows.push({ shape, type, kv, file, target, net });
     }
   }
+  console.log(`(${load()})`);
+
+  // llama.cpp on the same files, measured the same way: its runtime (node with node-llama-cpp's
+  // addon loaded) and, since it always builds the file's vocabulary where our child builds none,
+  // its runtime with the vocabulary (the same file loaded vocabulary-only); medians of 3 (its
+  // runtime moves ±3 MB from process to process).
+  const peakOf = (args) => {
+    const runs = [peak(args), peak(args), peak(args)];
+    return { refused: runs[0].refused, peak: median(runs.map((r) => r.peak)) };
+  };
+  console.log(`\n## the same for llama.cpp (node-llama-cpp ${llamaVersion} CPU, the file mmapped as it does by default; its runtime alone: ${MB(peerRuntime)} MB, subtracted; medians of 3 runs)`);
+  console.log("(same prompt, steps, context and batch size; runtime + vocabulary: the same file loaded vocabulary-only; ours ÷ llama.cpp: what each engine adds to its runtime, ours beside llama.cpp's above its runtime and above its runtime + vocabulary)");
+  console.log("| shape | weights | KV cache | peak RSS MB | peak − runtime MB | target MB | within | runtime + vocabulary MB | peak − runtime + vocabulary MB | within | ours ÷ llama.cpp above the runtime | above the runtime + vocabulary |");
+  console.log("|---|---|---|---:|---:|---:|---|---:|---:|---|---:|---:|");
+  for (const row of rows) {
+    const r = peakOf(peerChild(row.shape, row.file, row.kv));
+    if (r.refused) {
+      const headDim = BENCH_SHAPES[row.shape].dim / BENCH_SHAPES[row.shape].nHeads;
+      console.log(`| ${row.shape} | ${row.type} | ${row.kv} | refused: a ${row.kv} cache needs a head size that is a multiple of 32, this one's is ${headDim} | | | | | | | | |`);
+      continue;
+    }
+    const vocab = peakOf([...peerChild(row.shape, row.file, row.kv), "--vocab-only"]).peak;
+    const net = r.peak - peerRuntime, netVocab = r.peak - vocab;
+    console.log(`| ${row.shape} | ${row.type} | ${row.kv} | ${MB(r.peak)} | ${MB(net)} | ${MB(row.target)} | ${verdict(net, row.target)} | ${MB(vocab)} | ${MB(netVocab)} | ${verdict(netVocab, row.target)} | ${(row.net / net).toFixed(2)}× | ${(row.net / netVocab).toFixed(2)}× |`);
+  }
+  console.log(`(${load()})`);
 }
 
 await backend.dispose();
