@@ -16,7 +16,7 @@
 // Each (cache type, K or V) has its own reader function, not inlined into the walk: V8 compiles a
 // wasm function with its optimizing tier once it is hot, and one function holding every type's
 // loops took ~10 MB of compiler memory the first time a packed cache was used (the resident-memory
-// table in packages/quant's README); now a cache compiles only its own type's readers.
+// record in packages/quant's MEASUREMENTS.md); now a cache compiles only its own type's readers.
 import { F16, Q4_0, Q4_1, Q8_0 } from "./quant-types";
 import { halfToFloat4, rowDot32 } from "./quant-dot";
 import { activationRowBytes, quantizeActivations } from "./quant-activation";

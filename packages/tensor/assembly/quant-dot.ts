@@ -21,7 +21,7 @@ export { halfToFloat4 }; // the packed KV-cache attention reads f16 scales with 
 
 /**
  * 32 i8 weights at w · 32 i16 codes x0…x3, as four partial i32 sums. (Both builds: the relaxed
- * i8 × i7 form measured no faster, see the quant README's third round.)
+ * i8 × i7 form measured no faster, see the quant package's MEASUREMENTS.md, third round.)
  */
 @inline function blockQ8(w: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
   const w0 = v128.load(w), w1 = v128.load(w, 16);

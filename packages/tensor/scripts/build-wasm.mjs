@@ -58,7 +58,7 @@ mkdirSync(dir, { recursive: true });
 // main bundle. Node's module loader reads a file into a buffer that is freed once the file is
 // parsed, and glibc raises its malloc trim threshold to twice the largest such buffer freed; a
 // 785 KB bundle left every thread's malloc arena holding on to up to 1.5 MB of freed memory for
-// the rest of the process (quant README, "Peak resident memory").
+// the rest of the process (quant MEASUREMENTS.md, "Peak resident memory").
 // The base64 is written as lines of PART_CHARS, not one string literal: V8's parser copies a
 // literal into a buffer that doubles as it grows (a 160 KB literal took a 260 KB buffer, freed
 // after parsing) and the largest buffer freed sets that trim threshold too; lines of 8 KB keep

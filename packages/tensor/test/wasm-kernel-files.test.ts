@@ -3,7 +3,7 @@
 // at most 8,192 characters. Both keep large buffers out of a process's start: Node frees the
 // buffer it read a module's file into, V8's parser the buffer it copied a string literal into,
 // and glibc raises its malloc trim threshold to twice the largest such buffer freed, so that
-// every thread's arena keeps that much freed memory (quant README, "Peak resident memory").
+// every thread's arena keeps that much freed memory (quant MEASUREMENTS.md, "Peak resident memory").
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";

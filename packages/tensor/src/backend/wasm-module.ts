@@ -91,7 +91,7 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
  * buffer it frees after parsing, and glibc then raises its malloc trim threshold to twice the
  * largest buffer freed so far, for the whole process; the four in the main bundle (785 KB) made
  * every thread's malloc arena keep up to 1.5 MB of freed memory (V8's compiler threads' above
- * all), ~1.5 MB of a 15M quantized decode's peak (quant README, "Peak resident memory").
+ * all), ~1.5 MB of a 15M quantized decode's peak (quant MEASUREMENTS.md, "Peak resident memory").
  */
 const KERNEL_BUILDS: Record<string, () => Promise<{ KERNELS_WASM_BASE64_PARTS: string[] }>> = {
   "true/false": () => import("./generated/kernels-wasm-shared"),

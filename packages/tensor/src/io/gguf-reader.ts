@@ -51,7 +51,7 @@ export class GgufReader extends GgufMetadataAccess {
    * past it (only the new bytes are read), and shrunk to nothing once parsed — the parsed header
    * copies what it keeps — so its pages go back to the system now, not at a garbage collection
    * that a process decoding a small model may not run for a long time (a 15M model's 1 MiB
-   * prefix stayed resident through its whole decode; quant README, "Peak resident memory").
+   * prefix stayed resident through its whole decode; quant MEASUREMENTS.md, "Peak resident memory").
    */
   static async open(source: ByteSource, options: { initialRead?: number } & GgufHeaderOptions = {}): Promise<GgufReader> {
     const prefix = new HeaderBuffer(Math.min(source.size, options.initialRead ?? 1 << 20), source.size);
