@@ -248,7 +248,9 @@ if (values.part.includes("memory")) {
   const gnuTime = existsSync("/usr/bin/time") && spawnSync("/usr/bin/time", ["-f", "%M", "true"]).status === 0 ? "/usr/bin/time" : null;
   const dist = pathToFileURL(path.join(here, "../dist")).href;
   const child = (file, kv) => memoryChildSource({ dist, file, kv, tokens: genTokens, threads });
-  const peerChild = (shape, file, kv) => [path.join(here, "llama-memory-child.mjs"), ...(file ? ["--file", file, "--kv", kv, "--tokens", String(genTokens), "--context", String(BENCH_SHAPES[shape].seqLen)] : []), "--threads", String(threads)];
+  // llama.cpp's child (a script and its arguments): alone, or decoding a row's file as ours does
+  const peerRuntimeChild = [path.join(here, "llama-memory-child.mjs"), "--threads", String(threads)];
+  const peerChild = (row) => [...peerRuntimeChild, "--file", row.file, "--kv", row.kv, "--tokens", String(genTokens), "--context", String(BENCH_SHAPES[row.shape].seqLen)];
   // a child's peak: our child's module source, or a script and its arguments (llama.cpp's)
   const peak = (source) => {
     const args = typeof source === "string" ? ["--input-type=module", "-e", source] : source;
@@ -259,7 +261,7 @@ if (values.part.includes("memory")) {
     return { ...report, peak: kb * 1024 };
   };
   const runtime = median([peak(child(null)).peak, peak(child(null)).peak, peak(child(null)).peak]);
-  const peerRuntime = median([peak(peerChild("15M", null)).peak, peak(peerChild("15M", null)).peak, peak(peerChild("15M", null)).peak]);
+  const peerRuntime = median([peak(peerRuntimeChild).peak, peak(peerRuntimeChild).peak, peak(peerRuntimeChild).peak]);
   const verdict = (net, target) => (net <= target ? "yes" : `no (${(net / target).toFixed(2)}×)`);
   const rows = [];
   console.log(`\n## peak resident memory decoding ${genTokens} tokens (${gnuTime ? "GNU time" : "getrusage"} max RSS; the Node runtime alone: ${MB(runtime)} MB, subtracted)`);
@@ -294,13 +296,13 @@ if (values.part.includes("memory")) {
   console.log("| shape | weights | KV cache | peak RSS MB | peak − runtime MB | target MB | within | runtime + vocabulary MB | peak − runtime + vocabulary MB | within | ours ÷ llama.cpp above the runtime | above the runtime + vocabulary |");
   console.log("|---|---|---|---:|---:|---:|---|---:|---:|---|---:|---:|");
   for (const row of rows) {
-    const r = peakOf(peerChild(row.shape, row.file, row.kv));
+    const r = peakOf(peerChild(row));
     if (r.refused) {
       const headDim = BENCH_SHAPES[row.shape].dim / BENCH_SHAPES[row.shape].nHeads;
       console.log(`| ${row.shape} | ${row.type} | ${row.kv} | refused: a ${row.kv} cache needs a head size that is a multiple of 32, this one's is ${headDim} | | | | | | | | |`);
       continue;
     }
-    const vocab = peakOf([...peerChild(row.shape, row.file, row.kv), "--vocab-only"]).peak;
+    const vocab = peakOf([...peerChild(row), "--vocab-only"]).peak;
     const net = r.peak - peerRuntime, netVocab = r.peak - vocab;
     console.log(`| ${row.shape} | ${row.type} | ${row.kv} | ${MB(r.peak)} | ${MB(net)} | ${MB(row.target)} | ${verdict(net, row.target)} | ${MB(vocab)} | ${MB(netVocab)} | ${verdict(netVocab, row.target)} | ${(row.net / net).toFixed(2)}× | ${(row.net / netVocab).toFixed(2)}× |`);
   }
