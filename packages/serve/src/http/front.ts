@@ -16,7 +16,8 @@ import { FRONT_SOURCE } from "./front-source";
  *   client left / stalled         ─gone─→ the sequence is cancelled
  *
  * Why: on the engine's thread node's HTTP machinery and a socket write per token per stream cost
- * about as much as sampling (the serve README's profile); here they overlap the next step.
+ * about as much as sampling (the profiles in the serve package's MEASUREMENTS.md); here they
+ * overlap the next step.
  */
 export class FrontThread implements HttpTransport {
   private worker: Worker | undefined;
