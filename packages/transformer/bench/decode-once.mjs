@@ -2,8 +2,11 @@
 // GGUF file in one engine (ours: the wasm backend; llama.cpp: node-llama-cpp's CPU prebuilt),
 // decode 16 tokens untimed (the JIT's tier-up, the first use of every kernel, the first touch of
 // the weights), then time the decode of --tokens, and print one JSON line:
-//   { tps, cpuTps, hugeKb }  tokens/s by the wall clock and per second of the process's CPU time,
-//                            and the KB of the process's memory mapped with 2 MiB pages
+//   { tps, cpuTps, hugeKb, cpuBuild }  tokens/s by the wall clock and per second of the process's
+//                            CPU time, the KB of the process's memory mapped with 2 MiB pages,
+//                            and (llama.cpp) which of its CPU builds ran: node-llama-cpp ships one
+//                            per instruction set (haswell: AVX2, zen4: AVX-512 with VNNI, …) and
+//                            loads the widest the CPU has, so the figures depend on it
 // Why a process per measurement: on the dev machine (a KVM guest) the same kernel reads freshly
 // allocated weights up to 1.4× faster or slower depending on where the pages land, fixed for the
 // life of a process; a fresh process per round makes that luck fall evenly on both engines, and
@@ -11,6 +14,7 @@
 //   node bench/decode-once.mjs --engine ours|llama.cpp --file F.gguf [--threads 1] [--tokens 128] [--prompt 16] [--vocab 32000]
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { llamaCpuBuild } from "./llama-cpu-build.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -87,7 +91,7 @@ if (values.engine === "ours") {
     return r;
   };
   await decode(WARM_UP);
-  result = await decode(tokens, clock());
+  result = { ...(await decode(tokens, clock())), cpuBuild: llamaCpuBuild() };
   await lm.dispose();
   await llama.dispose();
 } else {

@@ -31,6 +31,7 @@ import { GgufReader, createWasmBackend } from "@zero-llm/tensor";
 import { openFileSource } from "@zero-llm/tensor/node";
 import { BENCH_SHAPES, kvBytesPerValue, randomWeights } from "../dist/index.js";
 import { loadModel, writeGgufModel } from "../dist/node.js";
+import { llamaCpuBuild } from "./llama-cpu-build.mjs";
 import { memoryChildSource } from "./memory-child.mjs";
 
 const { values } = parseArgs({
@@ -148,7 +149,8 @@ if (values.part.includes("speed")) {
       console.log(`| ${type} | ${MB(statSync(file).size)} | ${spread(a)} | ${f32Row ? `${(median(a) / ourF32).toFixed(2)}×` : "—"} | ${spread(b)} | ${(median(a) / median(b)).toFixed(2)}× | ${cpu.toFixed(2)}× | ${wins}/${a.length} |`);
     }
     const huge = (side) => Math.max(...files.flatMap((row) => row[side].map((m) => m.hugeKb ?? 0)));
-    console.log(`(${load()}; largest memory in 2 MiB pages, ours ${huge("mine")} kB, llama.cpp ${huge("peer")} kB)`);
+    const builds = [...new Set(files.flatMap((row) => row.peer.map((m) => m.cpuBuild ?? "unknown")))].join(", ");
+    console.log(`(${load()}; largest memory in 2 MiB pages, ours ${huge("mine")} kB, llama.cpp ${huge("peer")} kB; llama.cpp's CPU build: ${builds})`);
   }
 }
 
@@ -239,7 +241,7 @@ if (values.part.includes("kv")) {
         await peer?.dispose();
       }
     }
-    console.log(`(${load()})`);
+    console.log(`(${load()}; llama.cpp's CPU build: ${llamaCpuBuild() ?? "unknown"})`);
     await lm.dispose();
   }
 }

@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { createWasmBackend, jsBackend } from "@zero-llm/tensor";
 import { BENCH_SHAPES, generate, randomWeights } from "../dist/index.js";
 import { loadModel, writeGgufModel } from "../dist/node.js";
+import { llamaCpuBuild } from "./llama-cpu-build.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -129,7 +130,7 @@ for (const shape of values.shape) {
   const params = (model.weights.parameterCount() / 1e6).toFixed(1);
   console.log(
     `${shape} shape (${params}M params, random weights): decode ${genTokens} tokens  ours ${fmt(mine)} tok/s | ` +
-      `llama.cpp ${fmt(peer)} tok/s | ratio ${(mean(mine) / mean(peer)).toFixed(2)}x | greedy identical for ${agree}/${total}`,
+      `llama.cpp ${fmt(peer)} tok/s (its ${llamaCpuBuild() ?? "unknown"} CPU build) | ratio ${(mean(mine) / mean(peer)).toFixed(2)}x | greedy identical for ${agree}/${total}`,
   );
   await lm.dispose();
 }
