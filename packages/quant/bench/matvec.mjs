@@ -12,9 +12,12 @@
 // Then prefill: 64 input rows at once through each 110M matrix, against the f32 batch-invariant
 // `linear` kernel that inference uses (GFLOP/s and the ratio).
 //
+// q4_0 twice: as GGUF stores it (row after row) and in tiles of four rows ("q4_0 tiles",
+// packQ4_0Tiles), the layout a loaded model's q4_0 matrices take and the kernel its decode runs.
+//
 // Run after a build: node bench/matvec.mjs [--quick] [--threads 1,2]
 import os from "node:os";
-import { createWasmBackend, f32ToF16, QUANT_TYPES, quantRowBytes } from "@zero-llm/tensor";
+import { createWasmBackend, f32ToF16, packQ4_0Tiles, QUANT_TYPES, quantRowBytes } from "@zero-llm/tensor";
 import { coresAvailable } from "../../tensor/bench/cpu-probe.mjs";
 import { bestMsPerCall } from "../../../tools/bench-helpers/race.mjs";
 
@@ -27,7 +30,17 @@ const shapes = [
   ["15M", 288, 288], ["15M", 768, 288], ["15M", 288, 768], ["15M", 32000, 288],
   ["110M", 768, 768], ["110M", 2048, 768], ["110M", 768, 2048], ["110M", 32000, 768],
 ];
-const TYPES = ["f16", "q8_0", "q4_0", "q4_1", "q4_k"];
+// the table's columns: each type, and q4_0 a second time in tiles
+const COLUMNS = ["f16", "q8_0", "q4_0", "q4_0 tiles", "q4_1", "q4_k"];
+
+/** A contestant's weights of `type` (random valid blocks) and its call, for a column. */
+function quantCall(be, column, w, y, x, inputRows, cols, rows) {
+  const type = column === "q4_0 tiles" ? "q4_0" : column;
+  fillBlocks(w, type);
+  if (column !== "q4_0 tiles") return () => be.matmulQuant(y, x, w, type, inputRows, cols, rows);
+  packQ4_0Tiles(w, rows, cols);
+  return () => be.matmulQuant(y, x, w, "q4_0", inputRows, cols, rows, "q4_0x4");
+}
 
 let seed = 1;
 const next = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
@@ -65,8 +78,8 @@ console.log(`cores available: ${(await coresAvailable(Math.max(...threadCounts))
 for (const threads of threadCounts) {
   const backend = await createWasmBackend({ threads });
   console.log(`\nwasm, ${threads} thread${threads > 1 ? "s" : ""}, ${backend.relaxedSimd ? "relaxed SIMD" : "plain SIMD"}: GB/s of weights | GFLOP/s | time vs f32 matvec`);
-  console.log(`| shape | ${["f32", ...TYPES].join(" | ")} |`);
-  console.log(`|---|${["f32", ...TYPES].map(() => "---:").join("|")}|`);
+  console.log(`| shape | ${["f32", ...COLUMNS].join(" | ")} |`);
+  console.log(`|---|${["f32", ...COLUMNS].map(() => "---:").join("|")}|`);
   for (const [model, rows, cols] of shapes) {
     const x = alloc(backend.allocF32(cols));
     for (let i = 0; i < cols; i++) x[i] = next() - 0.5;
@@ -79,17 +92,14 @@ for (const threads of threadCounts) {
         return () => be.matvec(y, w, x, rows, cols);
       }),
     };
-    for (const type of TYPES) {
+    for (const column of COLUMNS) {
+      const type = column === "q4_0 tiles" ? "q4_0" : column;
       if (cols % QUANT_TYPES[type].blockSize !== 0) continue;
-      bytesOf[type] = rows * quantRowBytes(type, cols);
-      contestants[type] = streamed(backend, bytesOf[type], (be) => {
-        const w = alloc(be.allocBytes(bytesOf[type]));
-        fillBlocks(w, type);
-        return () => be.matmulQuant(y, x, w, type, 1, cols, rows);
-      });
+      bytesOf[column] = rows * quantRowBytes(type, cols);
+      contestants[column] = streamed(backend, bytesOf[column], (be) => quantCall(be, column, alloc(be.allocBytes(bytesOf[column])), y, x, 1, cols, rows));
     }
     const best = race(contestants);
-    const cells = ["f32", ...TYPES].map((key) => {
+    const cells = ["f32", ...COLUMNS].map((key) => {
       if (best[key] === undefined) return "—";
       const seconds = best[key] / 1000;
       const gbs = bytesOf[key] / seconds / 1e9, gflops = (2 * rows * cols) / seconds / 1e9;
@@ -100,8 +110,8 @@ for (const threads of threadCounts) {
   }
   const ROWS = 64;
   console.log(`\nprefill, ${ROWS} rows: GFLOP/s | time vs f32 linear`);
-  console.log(`| shape | ${["f32", ...TYPES].join(" | ")} |`);
-  console.log(`|---|${["f32", ...TYPES].map(() => "---:").join("|")}|`);
+  console.log(`| shape | ${["f32", ...COLUMNS].join(" | ")} |`);
+  console.log(`|---|${["f32", ...COLUMNS].map(() => "---:").join("|")}|`);
   for (const [model, rows, cols] of shapes.filter(([m]) => m === "110M")) {
     const x = alloc(backend.allocF32(ROWS * cols));
     for (let i = 0; i < x.length; i++) x[i] = next() - 0.5;
@@ -109,13 +119,12 @@ for (const threads of threadCounts) {
     const wf = alloc(backend.allocF32(rows * cols));
     for (let i = 0; i < wf.length; i++) wf[i] = (next() - 0.5) * 0.1;
     const contestants = { f32: () => backend.linear(y, x, wf, ROWS, cols, rows) };
-    for (const type of TYPES) {
-      const w = alloc(backend.allocBytes(rows * quantRowBytes(type, cols)));
-      fillBlocks(w, type);
-      contestants[type] = () => backend.matmulQuant(y, x, w, type, ROWS, cols, rows);
+    for (const column of COLUMNS) {
+      const type = column === "q4_0 tiles" ? "q4_0" : column;
+      contestants[column] = quantCall(backend, column, alloc(backend.allocBytes(rows * quantRowBytes(type, cols))), y, x, ROWS, cols, rows);
     }
     const best = race(contestants);
-    const cells = ["f32", ...TYPES].map((key) => {
+    const cells = ["f32", ...COLUMNS].map((key) => {
       const gflops = (2 * ROWS * rows * cols) / (best[key] / 1000) / 1e9;
       return key === "f32" ? fmt(gflops) : `${fmt(gflops)} · ${(best.f32 / best[key]).toFixed(2)}×`;
     });
