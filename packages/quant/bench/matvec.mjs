@@ -32,10 +32,12 @@ const shapes = [
 ];
 // the table's columns: each type, and q4_0 a second time in tiles
 const COLUMNS = ["f16", "q8_0", "q4_0", "q4_0 tiles", "q4_1", "q4_k"];
+/** A column's block type. */
+const typeOf = (column) => (column === "q4_0 tiles" ? "q4_0" : column);
 
-/** A contestant's weights of `type` (random valid blocks) and its call, for a column. */
+/** A contestant's weights of its column's type (random valid blocks) and its call. */
 function quantCall(be, column, w, y, x, inputRows, cols, rows) {
-  const type = column === "q4_0 tiles" ? "q4_0" : column;
+  const type = typeOf(column);
   fillBlocks(w, type);
   if (column !== "q4_0 tiles") return () => be.matmulQuant(y, x, w, type, inputRows, cols, rows);
   packQ4_0Tiles(w, rows, cols);
@@ -93,7 +95,7 @@ for (const threads of threadCounts) {
       }),
     };
     for (const column of COLUMNS) {
-      const type = column === "q4_0 tiles" ? "q4_0" : column;
+      const type = typeOf(column);
       if (cols % QUANT_TYPES[type].blockSize !== 0) continue;
       bytesOf[column] = rows * quantRowBytes(type, cols);
       contestants[column] = streamed(backend, bytesOf[column], (be) => quantCall(be, column, alloc(be.allocBytes(bytesOf[column])), y, x, 1, cols, rows));
@@ -120,8 +122,7 @@ for (const threads of threadCounts) {
     for (let i = 0; i < wf.length; i++) wf[i] = (next() - 0.5) * 0.1;
     const contestants = { f32: () => backend.linear(y, x, wf, ROWS, cols, rows) };
     for (const column of COLUMNS) {
-      const type = column === "q4_0 tiles" ? "q4_0" : column;
-      contestants[column] = quantCall(backend, column, alloc(backend.allocBytes(rows * quantRowBytes(type, cols))), y, x, ROWS, cols, rows);
+      contestants[column] = quantCall(backend, column, alloc(backend.allocBytes(rows * quantRowBytes(typeOf(column), cols))), y, x, ROWS, cols, rows);
     }
     const best = race(contestants);
     const cells = ["f32", ...COLUMNS].map((key) => {

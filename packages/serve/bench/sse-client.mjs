@@ -4,10 +4,11 @@
 // the server it measures (2 cores here), so it is kept lean: every CPU µs it spends per token is
 // one the server lacks. undici's fetch with a web ReadableStream and a TextDecoder cost about
 // 100 µs of client CPU per streamed token; node:http's client (llhttp, an IncomingMessage stream
-// per response, a string decoder) about 17–40; this reader about half of that (the serve package's
-// MEASUREMENTS.md, "… a leaner load generator"). It still reads and checks every byte: each chunk's size line and
-// its closing CRLF, the zero-size last chunk, and that the stream's last event is `data: [DONE]`
-// with nothing after it; anything else rejects (a truncated or malformed stream is a failure).
+// per response, a string decoder) about 17–40; this reader about half of that (the serve
+// package's MEASUREMENTS.md, "… a leaner load generator"). It still reads and checks every byte:
+// each chunk's size line and its closing CRLF, the zero-size last chunk, and that the stream's
+// last event is `data: [DONE]` with nothing after it; anything else rejects (a truncated or
+// malformed stream is a failure).
 import net from "node:net";
 
 const CRLF = 0x0d0a; // "\r\n" read as a big-endian uint16

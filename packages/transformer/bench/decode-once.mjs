@@ -14,7 +14,7 @@
 //   node bench/decode-once.mjs --engine ours|llama.cpp --file F.gguf [--threads 1] [--tokens 128] [--prompt 16] [--vocab 32000]
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { llamaCpuBuild } from "./llama-cpu-build.mjs";
+import { llamaCpuBuild } from "./llama-cpp.mjs";
 
 const { values } = parseArgs({
   options: {

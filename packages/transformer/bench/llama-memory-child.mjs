@@ -11,6 +11,7 @@
 //   node bench/llama-memory-child.mjs [--file F.gguf [--vocab-only] --kv f32|q8_0|q4_0 --tokens 16 --context 256] [--threads 1]
 import { parseArgs } from "node:util";
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
+import { LLAMA_KV_TYPES } from "./llama-cpp.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -22,9 +23,8 @@ const { values } = parseArgs({
     "vocab-only": { type: "boolean", default: false },
   },
 });
-const TYPES = { f32: "F32", f16: "F16", q8_0: "Q8_0", q4_0: "Q4_0", q4_1: "Q4_1" };
-const type = TYPES[values.kv];
-if (!type) throw new Error(`llama-memory-child: --kv one of ${Object.keys(TYPES).join(", ")}, got ${values.kv}`);
+const type = LLAMA_KV_TYPES[values.kv];
+if (!type) throw new Error(`llama-memory-child: --kv one of ${Object.keys(LLAMA_KV_TYPES).join(", ")}, got ${values.kv}`);
 
 const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
 let refused = false;

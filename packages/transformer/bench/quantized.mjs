@@ -31,7 +31,7 @@ import { GgufReader, createWasmBackend } from "@zero-llm/tensor";
 import { openFileSource } from "@zero-llm/tensor/node";
 import { BENCH_SHAPES, kvBytesPerValue, randomWeights } from "../dist/index.js";
 import { loadModel, writeGgufModel } from "../dist/node.js";
-import { llamaCpuBuild } from "./llama-cpu-build.mjs";
+import { LLAMA_KV_TYPES, llamaCpuBuild } from "./llama-cpp.mjs";
 import { memoryChildSource } from "./memory-child.mjs";
 
 const { values } = parseArgs({
@@ -51,7 +51,6 @@ const genTokens = Number(values.tokens ?? 64), speedTokens = Number(values.token
 const contexts = values.contexts.split(",").map(Number);
 const WEIGHT_TYPES = ["F32", "Q8_0", "Q4_0", "Q4_1", "Q4_K"];
 const KV_TYPES = ["f32", "q8_0", "q4_0"];
-const LLAMA_KV = { f32: "F32", f16: "F16", q8_0: "Q8_0", q4_0: "Q4_0", q4_1: "Q4_1" };
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 let llamaCpp;
@@ -185,7 +184,7 @@ async function theirDecodeAfter(lm, prompt, n, kvType) {
   try {
     context = await lm.createContext({
       contextSize: prompt.length + n + 16, threads, batchSize: 512, flashAttention: true,
-      experimentalKvCacheKeyType: LLAMA_KV[kvType], experimentalKvCacheValueType: LLAMA_KV[kvType],
+      experimentalKvCacheKeyType: LLAMA_KV_TYPES[kvType], experimentalKvCacheValueType: LLAMA_KV_TYPES[kvType],
     });
   } catch {
     return undefined;
@@ -262,8 +261,13 @@ if (values.part.includes("memory")) {
     const kb = gnuTime ? Number(r.stderr.trim().split("\n").pop()) : report.maxRssKb;
     return { ...report, peak: kb * 1024 };
   };
-  const runtime = median([peak(child(null)).peak, peak(child(null)).peak, peak(child(null)).peak]);
-  const peerRuntime = median([peak(peerRuntimeChild).peak, peak(peerRuntimeChild).peak, peak(peerRuntimeChild).peak]);
+  // a child's peak, the median of 3 runs (a runtime moves ±1–3 MB from process to process)
+  const peakOf = (source) => {
+    const runs = [peak(source), peak(source), peak(source)];
+    return { refused: runs[0].refused, peak: median(runs.map((r) => r.peak)) };
+  };
+  const runtime = peakOf(child(null)).peak;
+  const peerRuntime = peakOf(peerRuntimeChild).peak;
   const verdict = (net, target) => (net <= target ? "yes" : `no (${(net / target).toFixed(2)}×)`);
   const rows = [];
   console.log(`\n## peak resident memory decoding ${genTokens} tokens (${gnuTime ? "GNU time" : "getrusage"} max RSS; the Node runtime alone: ${MB(runtime)} MB, subtracted)`);
@@ -289,10 +293,6 @@ if (values.part.includes("memory")) {
   // addon loaded) and, since it always builds the file's vocabulary where our child builds none,
   // its runtime with the vocabulary (the same file loaded vocabulary-only); medians of 3 (its
   // runtime moves ±3 MB from process to process).
-  const peakOf = (args) => {
-    const runs = [peak(args), peak(args), peak(args)];
-    return { refused: runs[0].refused, peak: median(runs.map((r) => r.peak)) };
-  };
   console.log(`\n## the same for llama.cpp (node-llama-cpp ${llamaVersion} CPU, the file mmapped as it does by default; its runtime alone: ${MB(peerRuntime)} MB, subtracted; medians of 3 runs)`);
   console.log("(same prompt, steps, context and batch size; runtime + vocabulary: the same file loaded vocabulary-only; ours ÷ llama.cpp: what each engine adds to its runtime, ours beside llama.cpp's above its runtime and above its runtime + vocabulary)");
   console.log("| shape | weights | KV cache | peak RSS MB | peak − runtime MB | target MB | within | runtime + vocabulary MB | peak − runtime + vocabulary MB | within | ours ÷ llama.cpp above the runtime | above the runtime + vocabulary |");

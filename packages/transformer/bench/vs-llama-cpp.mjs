@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { createWasmBackend, jsBackend } from "@zero-llm/tensor";
 import { BENCH_SHAPES, generate, randomWeights } from "../dist/index.js";
 import { loadModel, writeGgufModel } from "../dist/node.js";
-import { llamaCpuBuild } from "./llama-cpu-build.mjs";
+import { llamaCpuBuild } from "./llama-cpp.mjs";
 
 const { values } = parseArgs({
   options: {
